@@ -1,0 +1,1 @@
+"""Independent reference computations (mpmath, brute force, external oracles); never imports ``theory``."""

@@ -1,0 +1,60 @@
+"""The claim registry: one declaration per claim of THEORY.md §3, each with the strategy generating its
+instances and the check that measures it.  Tests (``tests/test_claims.py``) and ``attnverify run`` are
+both generated from :data:`REGISTRY`, so no claim exists without a test.
+
+A check takes one instance and returns an :class:`~theory.compare.Outcome`.  For ``exists=True`` claims
+(witnesses of an existence statement) the run searches for an instance whose check holds and shows the
+shrunk instance it found; every other claim must hold on every instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any, Callable
+
+from hypothesis.strategies import SearchStrategy
+
+from theory.compare import Outcome
+
+KINDS = ("identity", "bound", "limit", "approximation", "witness")
+SOURCES = ("paper", "consequence", "ours")
+MODULES = ("model", "attention")  # theory.claims.<module>, in report order
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    section: str  # section of the paper, e.g. "§2"
+    source: str  # paper / consequence / ours
+    kind: str
+    statement: str
+    reference: str  # what the claim is checked against
+    strategy: Callable[[], SearchStrategy]
+    check: Callable[[Any], Outcome]
+    exists: bool = False
+    budget: float = 1.0  # share of the profile's max_examples (slow references use fewer)
+
+
+REGISTRY: dict[str, Claim] = {}
+
+
+def claim(id, *, section, source, kind, statement, reference, strategy, exists=False, budget=1.0):
+    """Register the decorated check as claim ``id``."""
+    if kind not in KINDS or source not in SOURCES:
+        raise ValueError(f"claim {id}: kind {kind!r} / source {source!r} not in {KINDS} / {SOURCES}")
+
+    def decorator(check):
+        if id in REGISTRY:
+            raise ValueError(f"claim {id} is declared twice")
+        REGISTRY[id] = Claim(id, section, source, kind, statement, reference, strategy, check, exists, budget)
+        return check
+
+    return decorator
+
+
+def all_claims() -> list[Claim]:
+    """Every registered claim, in report order."""
+    for module in MODULES:
+        import_module(f"theory.claims.{module}")
+    return list(REGISTRY.values())

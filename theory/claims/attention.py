@@ -1,0 +1,96 @@
+"""Claims about attention-based explanations (THEORY.md §3.2, paper §3)."""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+
+import reference.model as ref
+from theory.attention import admissible_step, alpha_avg, alpha_max, null_direction
+from theory.claims import claim
+from theory.compare import RTOL, check_mp, combine, compare
+from theory.model import forward, term_magnitudes
+from theory.strategies import cases
+
+
+@claim("attention.aggregates", section="§3", source="consequence", kind="identity",
+       statement="α-avg is a probability vector; α-max ≥ α-avg pointwise; 1 ≤ Σ_t α-max_t ≤ K",
+       reference="mpmath α-avg and α-max at 40 digits",
+       strategy=cases)
+def check_aggregates(case):
+    K = case.model.K
+    fw, mp_fw = forward(case.model, case.doc), ref.forward(case.model, case.doc)
+    mag = term_magnitudes(case.model, case.doc).alpha[0].max()
+    with mpmath.workdps(ref.DPS):
+        columns = list(zip(*mp_fw.alpha))
+        mp_avg = [mpmath.fsum(col) / K for col in columns]
+        mp_max = [max(col) for col in columns]
+    avg, amax = alpha_avg(fw.alpha[0]), alpha_max(fw.alpha[0])
+    total_max = amax.sum()
+    return combine(
+        compare("α-avg", avg, mp_avg, mag),
+        compare("α-max", amax, mp_max, mag),
+        compare("Σ α-avg", avg.sum(), 1, 1.0),
+        compare("α-max < α-avg (violation)", np.maximum(avg - amax, 0).max(), 0, 1.0),
+        compare("Σ α-max outside [1, K] (violation)", max(1 - total_max, total_max - K, 0), 0, 1.0),
+        check_mp("Σ α-max outside [1, K] (mpmath)",
+                 max(1 - mpmath.fsum(mp_max), mpmath.fsum(mp_max) - K, 0)),
+    )
+
+
+@claim("attention.non_identifiable", section="§3", source="consequence", kind="witness",
+       statement="for T ≥ 3, per head there is δ ≠ 0 with Σ δ_t = 0 and Σ δ_t c_t = 0, so α + εδ is another "
+                 "attention vector with the same f^(i): the output does not determine the attention",
+       reference="δ built from the float64 value scores (three most attended positions), checked in mpmath",
+       strategy=lambda: cases(min_T=3))
+def check_non_identifiable(case):
+    fw, mp_fw = forward(case.model, case.doc), ref.forward(case.model, case.doc)
+    mag_c = term_magnitudes(case.model, case.doc).c[0]
+    outcomes, moved = [], []
+    with mpmath.workdps(ref.DPS):
+        for i in range(case.model.K):
+            alpha, c = mp_fw.alpha[i], mp_fw.c[i]
+            delta = null_direction(fw.alpha[0, i], fw.c[0, i])
+            # orient δ so that the admissible step is largest (at peaked attention one orientation may be
+            # blocked by an attention weight that is astronomically small, though never zero)
+            eps, delta = max(((admissible_step(np.array(alpha, dtype=object), sign * delta), sign * delta)
+                              for sign in (1.0, -1.0)), key=lambda pair: pair[0])
+            new_alpha = [a + eps * d for a, d in zip(alpha, delta)]
+            f_new = mpmath.fsum(a * ct for a, ct in zip(new_alpha, c))
+            scale = float(np.abs(delta) @ mag_c[i])
+            outcomes += [
+                compare(f"Σ δ (head {i})", 0.0, [mpmath.fsum(delta)], float(np.abs(delta).sum())),
+                compare(f"Σ δ c (head {i})", 0.0, [mpmath.fdot(delta, c)], scale),
+                check_mp(f"(f^(i)(α + εδ) − f^(i)(α)) / ε (head {i})", (f_new - mp_fw.f_heads[i]) / eps,
+                         scale=scale, tol=RTOL),
+                check_mp(f"min(α + εδ) ≤ 0 (head {i})", 0 if min(new_alpha) > 0 else 1),
+            ]
+            moved.append(mpmath.log10(eps * mpmath.fsum(abs(d) for d in delta) / 2))
+    outcome = combine(*outcomes)
+    # the freedom is exact but can be astronomically small when attention sits on a vertex of the simplex
+    outcome.measures["log10 total variation between α and α + εδ"] = float(min(moved))
+    return outcome
+
+
+@claim("attention.blind_to_values", section="§3", source="consequence", kind="witness",
+       statement="replacing every W_ℓ^(i) by −W_ℓ^(i) leaves every α unchanged and negates f (attention "
+                 "cannot tell the direction of a token's effect); the gradient and LIME parts are checked "
+                 "with those claims",
+       reference="mpmath forward of both models at 40 digits",
+       strategy=cases)
+def check_blind_to_values(case):
+    model = case.model
+    negated = model.with_Wl(-model.Wl)
+    fw, fw_neg = forward(model, case.doc), forward(negated, case.doc)
+    mp_fw, mp_neg = ref.forward(model, case.doc), ref.forward(negated, case.doc)
+    mag = term_magnitudes(model, case.doc)
+    with mpmath.workdps(ref.DPS):
+        alpha_change = max(abs(a - b) for ra, rb in zip(mp_fw.alpha, mp_neg.alpha) for a, b in zip(ra, rb))
+        f_sum = mp_fw.f + mp_neg.f
+    return combine(
+        check_mp("α(−W_ℓ) − α(W_ℓ) (mpmath)", alpha_change),
+        check_mp("f(−W_ℓ) + f(W_ℓ) (mpmath)", f_sum, scale=mag.f[0].mean()),
+        compare("α(−W_ℓ) (float64) vs α(W_ℓ) (mpmath)", fw_neg.alpha[0], mp_fw.alpha, mag.alpha[0][:, None]),
+        compare("−f(−W_ℓ) (float64) vs f(W_ℓ) (mpmath)", -fw_neg.f[0], mp_fw.f, mag.f[0].mean()),
+        compare("f(W_ℓ) (float64)", fw.f[0], mp_fw.f, mag.f[0].mean()),
+    )

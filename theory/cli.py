@@ -1,0 +1,128 @@
+"""The ``attnverify`` command line: ``list``, ``run`` and ``explain``.
+
+Exit codes: 0 when every identity, bound, limit and witness claim holds; 1 when one fails; 2 on bad input
+(with a message naming the problem and the fix, and nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from theory.model import InputError, Model
+
+EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        raise InputError(f"{message} (see `attnverify {self.prog.split()[-1]} --help`)")
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _Parser(prog="attnverify", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    commands.add_parser("list", help="the claims, with the verdict of the last run")
+    run = commands.add_parser("run", help="check the claims and write summary.json and REPORT.md")
+    run.add_argument("--profile", default="ci", help="Hypothesis profile: ci (default) or thorough")
+    run.add_argument("--only", nargs="+", metavar="ID", help="run only these claims")
+    run.add_argument("--out", default="reports", help="output folder (default: reports/)")
+    run.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    explain = commands.add_parser("explain", help="explain one document with one method")
+    explain.add_argument("model", help="model file (.npz, see README)")
+    explain.add_argument("--tokens", required=True, help="word ids, comma-separated, e.g. 5,9,12,9")
+    explain.add_argument("--method", required=True)
+    explain.add_argument("--json", action="store_true", help="print JSON")
+
+    try:
+        args = parser.parse_args(argv)
+        return {"list": _list, "run": _run, "explain": _explain}[args.command](args, argv)
+    except InputError as error:
+        print(f"attnverify: error: {error}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("\nattnverify: interrupted; no report was written", file=sys.stderr)
+        return 130
+
+
+def _selected_claims(only):
+    from theory.claims import all_claims
+
+    claims = all_claims()
+    if not only:
+        return claims
+    known = {c.id: c for c in claims}
+    unknown = [i for i in only if i not in known]
+    if unknown:
+        raise InputError(f"unknown claim id {', '.join(unknown)}; `attnverify list` shows the ids")
+    return [known[i] for i in only]
+
+
+def _list(args, argv) -> int:
+    from theory.claims import all_claims
+
+    verdicts = {}
+    last = Path("reports/summary.json")
+    if last.is_file():
+        try:
+            verdicts = {r["id"]: r["verdict"] for r in json.loads(last.read_text())["claims"]}
+        except (ValueError, KeyError, TypeError):
+            print(f"attnverify: note: {last} is unreadable; verdicts not shown", file=sys.stderr)
+    rows = [(c.id, c.section, c.kind, c.source, verdicts.get(c.id, "—")) for c in all_claims()]
+    header = ("claim", "section", "kind", "source", "last verdict")
+    widths = [max(len(str(row[k])) for row in [header, *rows]) for k in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return EXIT_OK
+
+
+def _run(args, argv) -> int:
+    from theory.profiles import PROFILES
+    from theory.report import summary, write_reports
+    from theory.runner import PASSING, run_claim
+
+    if args.profile not in PROFILES:
+        raise InputError(f"unknown profile {args.profile!r}; choose one of {', '.join(PROFILES)}")
+    if args.seed < 0:
+        raise InputError(f"--seed must be a non-negative integer, got {args.seed}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {str(out)!r} is a file; give a folder for the reports")
+    claims = _selected_claims(args.only)
+    records = []
+    for number, claim in enumerate(claims, 1):
+        print(f"[{number}/{len(claims)}] {claim.id} …", end="", file=sys.stderr, flush=True)
+        record = run_claim(claim, args.profile, args.seed)
+        print(f" {record.verdict} ({record.examples} examples, {record.runtime:.1f} s)", file=sys.stderr)
+        records.append(record)
+    write_reports(out, summary(records, args.profile, args.seed, argv))
+    failed = [r.id for r in records if r.kind != "approximation" and r.verdict not in PASSING]
+    print(f"wrote {out / 'summary.json'} and {out / 'REPORT.md'}: {len(records) - len(failed)} of "
+          f"{len(records)} claims hold" + (f"; failing: {', '.join(failed)}" if failed else ""), file=sys.stderr)
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def _explain(args, argv) -> int:
+    from theory.explain import explain
+
+    try:
+        tokens = [int(part) for part in args.tokens.split(",")] if args.tokens.strip() else []
+    except ValueError:
+        raise InputError(f"--tokens {args.tokens!r} is not a comma-separated list of integer word ids") from None
+    result = explain(Model.load(args.model), tokens, args.method)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['method']}: f = {result['f']:.6g}")
+        for position, token, score in zip(result["positions"], result["tokens"], result["scores"]):
+            print(f"  {position:4d}  token {token:6d}  {score:+.6g}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

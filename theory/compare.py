@@ -1,0 +1,74 @@
+"""Measured agreement between a float64 computation and an mpmath reference (after scipy.special's
+``assert_mpmath_equal``): every identity claim reports its error through :func:`compare`.
+
+The error of an entry is ``|got − want| / scale`` where ``scale`` is the magnitude of the terms that were
+summed to produce it (not the magnitude of the result, which may cancel).  The difference is taken in
+mpmath, so the reference's extra digits are not rounded away before the comparison.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mpmath
+import numpy as np
+
+RTOL = 1e-12  # float64 identities: 12 digits relative to the magnitude of the terms (≈ 4500 ulp)
+MP_TOL = 1e-30  # statements checked inside mpmath itself (working precision 40 digits)
+SHOWN = 5  # bad entries listed in a diagnosis
+
+
+@dataclass
+class Outcome:
+    """What one check of a claim on one instance measured.
+
+    ``error`` and ``tolerance`` are in the claim's own units (usually relative to the magnitude of the terms);
+    ``detail`` is the diagnosis printed for a failure; ``measures`` holds extra numbers for the report.
+    """
+
+    holds: bool
+    error: float
+    tolerance: float
+    detail: str = ""
+    measures: dict = field(default_factory=dict)
+
+
+def compare(label: str, got, want, scale, rtol: float = RTOL) -> Outcome:
+    """Compare float64 ``got`` with mpmath ``want`` (nested lists of mpf of the same shape)."""
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=object).reshape(got.shape)
+    scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), got.shape)
+    diff = np.array([float(abs(mpmath.mpf(float(g)) - w)) for g, w in zip(got.ravel(), want.ravel())])
+    err = (diff / np.where(scale.ravel() > 0, scale.ravel(), 1.0)).reshape(got.shape)
+    worst = float(err.max()) if err.size else 0.0
+    holds = worst <= rtol
+    order = np.argsort(err.ravel())[::-1][:SHOWN]
+    lines = [f"{label}: max error {worst:.3e} (tolerance {rtol:.1e}, relative to the magnitude of the terms)"]
+    for flat in order:
+        if holds and flat != order[0]:
+            break
+        index = np.unravel_index(flat, got.shape)
+        lines.append(f"  {label}{list(map(int, index))}: float64 {got[index]!r}  mpmath "
+                     f"{mpmath.nstr(want[index], 20)}  |diff| {diff[flat]:.3e}  scale {scale[index]:.3e}  "
+                     f"error {err[index]:.3e}")
+    return Outcome(holds=holds, error=worst, tolerance=rtol, detail="\n".join(lines))
+
+
+def check_mp(label: str, violation, scale=1.0, tol: float = MP_TOL) -> Outcome:
+    """A statement checked inside mpmath: ``violation`` (≥ 0, an mpf) must vanish up to ``tol · scale``."""
+    error = float(abs(violation)) / (float(scale) or 1.0)
+    return Outcome(holds=error <= tol, error=error, tolerance=tol,
+                   detail=f"{label}: violation {mpmath.nstr(violation, 15)} (scale {float(scale):.3e}, "
+                          f"error {error:.3e}, tolerance {tol:.1e})")
+
+
+def combine(*outcomes: Outcome) -> Outcome:
+    """All of several checks: holds if each holds; reports the check closest to (or furthest past) its
+    tolerance, and the diagnoses of the failing ones (or of all, when everything holds)."""
+    worst = max(outcomes, key=lambda o: o.error / o.tolerance if o.tolerance else o.error)
+    failing = [o for o in outcomes if not o.holds]
+    measures = {}
+    for o in outcomes:
+        measures.update(o.measures)
+    return Outcome(holds=not failing, error=worst.error, tolerance=worst.tolerance,
+                   detail="\n".join(o.detail for o in (failing or outcomes)), measures=measures)

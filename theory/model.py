@@ -1,0 +1,257 @@
+"""The attention-based classifier of §2 of the paper, in float64 numpy.
+
+Notation (THEORY.md §1).  A document is ``ξ = (ξ_0, …, ξ_{T-1})`` with ``ξ_0 = CLS``, the words of the
+text at positions ``1..L`` and UNK padding at ``L+1..T-1``.  Embeddings are ``e_t = E[ξ_t] + p_t`` with
+the sinusoidal positional encoding ``p_t`` (or ``p_t = 0``).  Head ``i`` computes
+
+    q = W_q e_0,   s_t = ⟨q, W_k e_t⟩ / √d_att,   α_t = softmax(s)_t,   c_t = W_ℓ W_v e_t,
+    f^(i) = Σ_t α_t c_t,
+
+and the model output is the mean of the heads, ``f = (1/K) Σ_i f^(i)`` (the explained class's logit).
+
+Everything here is batched over documents; nothing materialises a ``B × T × d_att`` array: the scores
+use ``u = W_kᵀ q`` and the value scores use ``w_c = W_vᵀ W_ℓᵀ``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+class InputError(ValueError):
+    """Bad user input: the message says what is wrong and how to fix it."""
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """Parameters of the §2 classifier (shapes as in THEORY.md §1; ``T = max_len``)."""
+
+    E: np.ndarray  # (V, d_e)
+    Wq: np.ndarray  # (K, d_att, d_e)
+    Wk: np.ndarray  # (K, d_att, d_e)
+    Wv: np.ndarray  # (K, d_out, d_e)
+    Wl: np.ndarray  # (K, d_out)
+    cls_id: int
+    unk_id: int
+    max_len: int
+    pe: bool
+
+    def __post_init__(self):
+        for name in ("E", "Wq", "Wk", "Wv", "Wl"):
+            value = np.asarray(getattr(self, name))
+            if not np.issubdtype(value.dtype, np.number) or np.iscomplexobj(value):
+                raise InputError(f"model array {name!r} has dtype {value.dtype}; it must hold real numbers")
+            value = np.ascontiguousarray(value, dtype=np.float64)
+            if not np.all(np.isfinite(value)):
+                bad = np.argwhere(~np.isfinite(value))[0].tolist()
+                raise InputError(
+                    f"model array {name!r} contains NaN or inf (first at index {bad}); "
+                    "every weight must be a finite number")
+            value.setflags(write=False)
+            object.__setattr__(self, name, value)
+        expected_dims = {"E": 2, "Wq": 3, "Wk": 3, "Wv": 3, "Wl": 2}
+        for name, ndim in expected_dims.items():
+            if getattr(self, name).ndim != ndim:
+                raise InputError(
+                    f"model array {name!r} has shape {getattr(self, name).shape}; expected {ndim} dimensions "
+                    f"({_SHAPES[name]})")
+        V, d_e = self.E.shape
+        K, d_att, _ = self.Wq.shape
+        d_out = self.Wv.shape[1]
+        expected = {"E": (V, d_e), "Wq": (K, d_att, d_e), "Wk": (K, d_att, d_e),
+                    "Wv": (K, d_out, d_e), "Wl": (K, d_out)}
+        for name, shape in expected.items():
+            if getattr(self, name).shape != shape:
+                raise InputError(
+                    f"inconsistent shapes: {name!r} is {getattr(self, name).shape} but E is {self.E.shape} "
+                    f"and Wq is {self.Wq.shape}, so {name!r} must be {shape} ({_SHAPES[name]})")
+        if min(V, d_e, K, d_att, d_out) < 1:
+            raise InputError(f"every dimension must be at least 1; got V={V}, d_e={d_e}, K={K}, "
+                             f"d_att={d_att}, d_out={d_out}")
+        for name in ("cls_id", "unk_id", "max_len"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not float(value).is_integer():
+                raise InputError(f"{name} must be an integer, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        for name in ("cls_id", "unk_id"):
+            if not 0 <= getattr(self, name) < V:
+                raise InputError(f"{name}={getattr(self, name)} is not a row of E (V={V}); use an id in 0..{V - 1}")
+        if self.cls_id == self.unk_id:
+            raise InputError(f"cls_id and unk_id are both {self.cls_id}; they must be two different token ids")
+        if self.max_len < 2:
+            raise InputError(f"max_len={self.max_len}: a document needs room for CLS and at least one word (>= 2)")
+        if self.pe not in (0, 1, True, False):
+            raise InputError(f"pe must be 0 or 1 (positional encoding off/on), got {self.pe!r}")
+        object.__setattr__(self, "pe", bool(self.pe))
+
+    # --- sizes -------------------------------------------------------------------------------------------
+    V = property(lambda self: self.E.shape[0])
+    d_e = property(lambda self: self.E.shape[1])
+    K = property(lambda self: self.Wq.shape[0])
+    d_att = property(lambda self: self.Wq.shape[1])
+    d_out = property(lambda self: self.Wv.shape[1])
+    T = property(lambda self: self.max_len)
+
+    @property
+    def word_ids(self) -> np.ndarray:
+        """Token ids that may appear in a text (every id but CLS and UNK)."""
+        ids = np.arange(self.V)
+        return ids[(ids != self.cls_id) & (ids != self.unk_id)]
+
+    def with_Wl(self, Wl: np.ndarray) -> "Model":
+        """The same model with another explained-class row ``W_ℓ`` per head."""
+        return Model(self.E, self.Wq, self.Wk, self.Wv, Wl, self.cls_id, self.unk_id, self.max_len, self.pe)
+
+    # --- file format -------------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write the public ``.npz`` format (see README, "Model file format")."""
+        np.savez(path, E=self.E, Wq=self.Wq, Wk=self.Wk, Wv=self.Wv, Wl=self.Wl, cls_id=self.cls_id,
+                 unk_id=self.unk_id, max_len=self.max_len, pe=int(self.pe))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Model":
+        """Read the public ``.npz`` format; extra keys are ignored, missing or inconsistent ones are errors."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"model file {str(path)!r} does not exist; pass the path of a .npz model file")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        except Exception as error:  # numpy raises many types for corrupt archives
+            raise InputError(f"cannot read {str(path)!r} as a .npz archive ({error}); "
+                             "save the model with numpy.savez (see README, 'Model file format')") from None
+        missing = [key for key in _SHAPES if key not in arrays]
+        if missing:
+            raise InputError(f"model file {str(path)!r} lacks {', '.join(missing)}; it needs arrays "
+                             + ", ".join(f"{k} {v}" for k, v in _SHAPES.items()))
+        for key in ("cls_id", "unk_id", "max_len", "pe"):
+            if arrays[key].size != 1:
+                raise InputError(f"{key} in {str(path)!r} must be a scalar, got shape {arrays[key].shape}")
+            arrays[key] = arrays[key].item()
+        return cls(**{key: arrays[key] for key in _SHAPES})
+
+
+_SHAPES = {"E": "(V, d_e)", "Wq": "(K, d_att, d_e)", "Wk": "(K, d_att, d_e)", "Wv": "(K, d_out, d_e)",
+           "Wl": "(K, d_out)", "cls_id": "scalar int", "unk_id": "scalar int", "max_len": "scalar int (T)",
+           "pe": "scalar 0/1"}
+
+
+def document(model: Model, tokens, truncate: bool = False) -> np.ndarray:
+    """The length-``T`` document ``(CLS, w_1, …, w_L, UNK, …, UNK)`` of a text (THEORY.md §1)."""
+    tokens = np.asarray(list(tokens))
+    if tokens.size == 0:
+        raise InputError("the text is empty; give at least one word id")
+    if not np.issubdtype(tokens.dtype, np.integer):
+        raise InputError(f"word ids must be integers, got {tokens.tolist()!r}")
+    bad = tokens[(tokens < 0) | (tokens >= model.V)]
+    if bad.size:
+        raise InputError(f"word id {int(bad[0])} is out of range: the vocabulary has ids 0..{model.V - 1}")
+    for name, reserved in (("CLS", model.cls_id), ("UNK", model.unk_id)):
+        if np.any(tokens == reserved):
+            raise InputError(f"the text contains the {name} id {reserved}; CLS and padding are added "
+                             "automatically, so pass only the words")
+    if tokens.size > model.T - 1:
+        if not truncate:
+            raise InputError(f"the text has {tokens.size} words but max_len={model.T} leaves room for "
+                             f"{model.T - 1}; shorten it or ask for truncation explicitly")
+        tokens = tokens[: model.T - 1]
+    doc = np.full(model.T, model.unk_id, dtype=np.int64)
+    doc[0] = model.cls_id
+    doc[1: 1 + tokens.size] = tokens
+    return doc
+
+
+def positional_encoding(T: int, d_e: int) -> np.ndarray:
+    """``p_{t,2m} = sin(t·10000^{-2m/d_e})``, ``p_{t,2m+1} = cos(t·10000^{-2m/d_e})`` (THEORY.md §1)."""
+    t = np.arange(T, dtype=np.float64)[:, None]
+    m2 = np.arange(d_e) - np.arange(d_e) % 2  # 2m for both coordinates 2m and 2m+1
+    angle = t * 10000.0 ** (-m2 / d_e)
+    return np.where(np.arange(d_e) % 2 == 0, np.sin(angle), np.cos(angle))
+
+
+def embed(model: Model, docs: np.ndarray) -> np.ndarray:
+    """Embedded tokens ``e_t = E[ξ_t] + p_t``, shape ``(B, T, d_e)`` for docs of shape ``(B, T)``."""
+    X = model.E[docs]
+    if model.pe:
+        X = X + positional_encoding(docs.shape[-1], model.d_e)
+    return X
+
+
+@dataclass(frozen=True)
+class Forward:
+    """Output of :func:`forward` for a batch of ``B`` documents."""
+
+    f: np.ndarray  # (B,) model output
+    f_heads: np.ndarray  # (B, K) head outputs f^(i)
+    alpha: np.ndarray  # (B, K, T) CLS attention
+    scores: np.ndarray  # (B, K, T) s_t
+    c: np.ndarray  # (B, K, T) value scores
+    q: np.ndarray  # (B, K, d_att) CLS queries
+    X: np.ndarray  # (B, T, d_e) embedded tokens
+
+
+def scores_and_values(X, Wq, Wk, Wv, Wl):
+    """CLS queries ``q``, scores ``s_t = ⟨q, W_k e_t⟩/√d_att`` and value scores ``c_t = W_ℓ W_v e_t``.
+
+    Written in terms of the arrays only, so that :func:`term_magnitudes` can run it on absolute values.
+    """
+    d_att = Wq.shape[1]
+    q = np.einsum("kad,bd->bka", Wq, X[:, 0])
+    u = np.einsum("kad,bka->bkd", Wk, q)  # W_kᵀ q
+    s = np.einsum("bkd,btd->bkt", u, X) / np.sqrt(d_att)
+    w_c = np.einsum("ko,kod->kd", Wl, Wv)  # W_vᵀ W_ℓᵀ
+    c = np.einsum("kd,btd->bkt", w_c, X)
+    return q, s, c
+
+
+def softmax(s: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, with the max-shift (no overflow for any finite scores)."""
+    g = np.exp(s - s.max(axis=-1, keepdims=True))
+    return g / g.sum(axis=-1, keepdims=True)
+
+
+def forward(model: Model, docs) -> Forward:
+    """Batched float64 forward pass of §2; ``docs`` has shape ``(T,)`` or ``(B, T)``."""
+    docs = np.atleast_2d(np.asarray(docs))
+    X = embed(model, docs)
+    q, s, c = scores_and_values(X, model.Wq, model.Wk, model.Wv, model.Wl)
+    alpha = softmax(s)
+    f_heads = np.einsum("bkt,bkt->bk", alpha, c)
+    return Forward(f=f_heads.mean(axis=1), f_heads=f_heads, alpha=alpha, scores=s, c=c, q=q, X=X)
+
+
+def attention_matrices(model: Model, doc) -> np.ndarray:
+    """Full self-attention matrices ``softmax_u(⟨W_q e_t, W_k e_u⟩/√d_att)``, shape ``(K, T, T)``.
+
+    The model only uses the CLS row (row 0); the other rows are what Figure 3 of the paper shows.
+    """
+    X = embed(model, np.atleast_2d(np.asarray(doc)))[0]
+    Q = np.einsum("kad,td->kta", model.Wq, X)
+    Kmat = np.einsum("kad,td->kta", model.Wk, X)
+    return softmax(np.einsum("kta,kua->ktu", Q, Kmat) / np.sqrt(model.d_att))
+
+
+@dataclass(frozen=True)
+class Magnitudes:
+    """Magnitudes of the terms of each computed quantity, the scale for rounding-error tolerances.
+
+    ``c[b,k,t] = Σ_o Σ_d |W_ℓ||W_v||e_t|`` (the terms summed into ``c_t``), ``s`` likewise for ``s_t``,
+    ``alpha[b,k] = 1 + max_t s`` (a relative error ε·m in the scores moves α by about ε·m) and
+    ``f[b,k] = max_t c · (1 + max_t s)``.
+    """
+
+    c: np.ndarray
+    s: np.ndarray
+    alpha: np.ndarray
+    f: np.ndarray
+
+
+def term_magnitudes(model: Model, docs) -> Magnitudes:
+    docs = np.atleast_2d(np.asarray(docs))
+    X = np.abs(embed(model, docs))
+    _, s, c = scores_and_values(X, np.abs(model.Wq), np.abs(model.Wk), np.abs(model.Wv), np.abs(model.Wl))
+    alpha = 1.0 + s.max(axis=-1)
+    return Magnitudes(c=c, s=s, alpha=alpha, f=c.max(axis=-1) * alpha)

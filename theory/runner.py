@@ -1,0 +1,131 @@
+"""Run one claim under Hypothesis and turn what happened into a :class:`Record` for the reports.
+
+A claim is a property over its strategy's instances.  Hypothesis draws ``budget × max_examples`` instances
+from a recorded seed; on a failure it shrinks, and the last failing call it makes is the minimal
+counterexample, which the record keeps with its diagnosis.  For existence witnesses the search is
+inverted: the first instance whose check holds is a witness, shrunk the same way.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+
+from hypothesis import given, seed as hypothesis_seed, settings, target
+
+import theory.profiles  # noqa: F401  (registers the profiles)
+from theory.claims import Claim
+
+PASSING = ("holds", "witness found", "measured")
+
+
+@dataclass
+class Record:
+    """One claim's result, as stored in ``summary.json`` (see the README for the schema)."""
+
+    id: str
+    section: str
+    kind: str
+    source: str
+    statement: str
+    reference: str
+    verdict: str  # holds | fails | witness found | no witness found | measured | error
+    examples: int
+    failing_examples: int
+    shrink_steps: int
+    max_error: float | None
+    tolerance: float | None
+    worst_instance: str | None
+    counterexample: str | None
+    diagnosis: str
+    measures: dict = field(default_factory=dict)
+    seed: int = 0
+    profile: str = "ci"
+    runtime: float = 0.0
+    command: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class _Witness(Exception):
+    """Raised inside the search when an existence witness is found (so Hypothesis shrinks it)."""
+
+
+def run_claim(claim: Claim, profile: str = "ci", seed: int = 0) -> Record:
+    base = settings.get_profile(profile)
+    stats = {"examples": 0, "failing": 0, "after_first_failure": 0}
+    worst = {"ratio": float("-inf"), "outcome": None, "instance": None}
+    last = {"outcome": None, "instance": None, "error": None}
+    measures: dict[str, list[float]] = {}
+
+    @settings(base, max_examples=max(3, round(base.max_examples * claim.budget)))
+    @hypothesis_seed(seed)
+    @given(claim.strategy())
+    def prop(instance):
+        stats["examples"] += 1
+        if stats["failing"]:
+            stats["after_first_failure"] += 1
+        try:
+            outcome = claim.check(instance)
+        except Exception as error:
+            stats["failing"] += 1
+            last.update(outcome=None, instance=instance, error=error)
+            raise
+        for key, value in outcome.measures.items():
+            measures.setdefault(key, []).append(float(value))
+        ratio = outcome.error / outcome.tolerance if outcome.tolerance else outcome.error
+        if claim.kind == "approximation":
+            target(outcome.error, label="error")
+        if ratio > worst["ratio"]:
+            worst.update(ratio=ratio, outcome=outcome, instance=instance)
+        failed = outcome.holds if claim.exists else not outcome.holds
+        if failed:
+            stats["failing"] += 1
+            last.update(outcome=outcome, instance=instance, error=None)
+            raise _Witness() if claim.exists else AssertionError(outcome.detail)
+
+    started = time.perf_counter()
+    raised = None
+    try:
+        prop()
+    except (_Witness, AssertionError) as error:
+        raised = error
+    except Exception as error:  # a crash inside a check is a result too: record it with its instance
+        raised = error
+        last["error"] = last["error"] or error
+    runtime = time.perf_counter() - started
+
+    crashed = last["error"] is not None and raised is not None
+    if crashed:
+        verdict = "error"
+    elif claim.exists:
+        verdict = "witness found" if raised else "no witness found"
+    elif claim.kind == "approximation":
+        verdict = "measured"
+    else:
+        verdict = "fails" if raised else "holds"
+
+    shown = last if raised else worst
+    if crashed:
+        error = last["error"]
+        diagnosis = "".join(traceback.format_exception_only(type(error), error)).strip()
+    else:
+        diagnosis = shown["outcome"].detail if shown["outcome"] else ""
+    best = worst["outcome"]
+    return Record(
+        id=claim.id, section=claim.section, kind=claim.kind, source=claim.source, statement=claim.statement,
+        reference=claim.reference, verdict=verdict, examples=stats["examples"],
+        failing_examples=stats["failing"], shrink_steps=stats["after_first_failure"],
+        max_error=None if best is None else best.error, tolerance=None if best is None else best.tolerance,
+        worst_instance=None if worst["instance"] is None else repr(worst["instance"]),
+        counterexample=repr(last["instance"]) if raised else None, diagnosis=diagnosis,
+        measures={key: _summary(values) for key, values in measures.items()},
+        seed=seed, profile=profile, runtime=round(runtime, 3),
+        command=f"attnverify run --profile {profile} --seed {seed} --only {claim.id}")
+
+
+def _summary(values: list[float]) -> dict:
+    return {"n": len(values), "min": min(values), "median": statistics.median(values), "max": max(values)}

@@ -1,0 +1,107 @@
+"""Hypothesis strategies for the instances the claims are about.
+
+An instance is a :class:`Case`: a :class:`ModelSpec` (sizes, scales and the seed of the numpy generator
+that draws the weights) plus the words of a text.  Drawing the weights from a seed keeps instances small
+and readable, makes every counterexample reproducible from its repr, and lets Hypothesis shrink towards
+small models (``K=1``, ``d_e=2``, seed 0) instead of shrinking thousands of floats.
+
+Ranges (issue 2): K 1–4, d_e 2–16, d_att and d_out 1–8, V up to ~50, T up to 32, attention from flat to
+very peaked (``score_scale``: the standard deviation of the scores, up to 1000, far past the float64
+overflow of ``exp`` at 709.8), positional encoding on and off, repeated words and padding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from hypothesis import strategies as st
+
+from theory.model import Model, document
+
+SCORE_SCALES = (0.01, 0.3, 1.0, 3.0, 10.0, 1000.0)
+VALUE_SCALES = (1.0, 0.1, 10.0)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A random model: weights ``~ N(0, ·)`` from ``numpy.random.default_rng(seed)``.
+
+    ``score_scale`` is the standard deviation of the attention scores (both ``W_q`` and ``W_k`` are scaled
+    by its square root); ``value_scale`` scales ``W_ℓ``.  CLS is id 0 and UNK is id 1.
+    """
+
+    K: int = 1
+    d_e: int = 2
+    d_att: int = 1
+    d_out: int = 1
+    V: int = 3
+    T: int = 2
+    pe: bool = False
+    score_scale: float = 1.0
+    value_scale: float = 1.0
+    seed: int = 0
+
+    def build(self) -> Model:
+        rng = np.random.default_rng(self.seed)
+        root = np.sqrt(self.score_scale)
+        E = rng.standard_normal((self.V, self.d_e))
+        Wq = rng.standard_normal((self.K, self.d_att, self.d_e)) * root / np.sqrt(self.d_e)
+        Wk = rng.standard_normal((self.K, self.d_att, self.d_e)) * root / np.sqrt(self.d_e)
+        Wv = rng.standard_normal((self.K, self.d_out, self.d_e)) / np.sqrt(self.d_e)
+        Wl = rng.standard_normal((self.K, self.d_out)) * self.value_scale / np.sqrt(self.d_out)
+        return Model(E, Wq, Wk, Wv, Wl, cls_id=0, unk_id=1, max_len=self.T, pe=self.pe)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One model and one text; ``doc`` is the padded document ``(CLS, words…, UNK…)``."""
+
+    spec: ModelSpec
+    tokens: tuple
+
+    @cached_property
+    def model(self) -> Model:
+        return self.spec.build()
+
+    @cached_property
+    def doc(self) -> np.ndarray:
+        return document(self.model, self.tokens)
+
+    def __repr__(self) -> str:
+        return f"Case(spec={self.spec!r}, tokens={self.tokens!r})"
+
+
+@st.composite
+def model_specs(draw, max_K=4, max_d_e=16, max_d=8, max_V=50, min_T=2, max_T=32,
+                score_scales=SCORE_SCALES) -> ModelSpec:
+    return ModelSpec(
+        K=draw(st.integers(1, max_K)),
+        d_e=draw(st.integers(2, max_d_e)),
+        d_att=draw(st.integers(1, max_d)),
+        d_out=draw(st.integers(1, max_d)),
+        V=draw(st.integers(3, max_V)),
+        T=draw(st.integers(min_T, max_T)),
+        pe=draw(st.booleans()),
+        score_scale=draw(st.sampled_from(score_scales)),
+        value_scale=draw(st.sampled_from(VALUE_SCALES)),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
+
+
+@st.composite
+def texts(draw, spec: ModelSpec, min_len=1) -> tuple:
+    """Words of a text for ``spec``: 1..T-1 words drawn from a pool of distinct ids (so repeats happen,
+    down to a single word repeated everywhere); the rest of the document is padding."""
+    length = draw(st.integers(min_len, spec.T - 1))
+    words = list(range(2, spec.V))
+    pool = draw(st.lists(st.sampled_from(words), min_size=1, max_size=min(length, len(words)), unique=True))
+    return tuple(draw(st.lists(st.sampled_from(pool), min_size=length, max_size=length)))
+
+
+@st.composite
+def cases(draw, **spec_ranges) -> Case:
+    """A model from :func:`model_specs` (keyword arguments narrow its ranges) and a text for it."""
+    spec = draw(model_specs(**spec_ranges))
+    return Case(spec, draw(texts(spec)))
