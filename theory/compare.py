@@ -48,7 +48,7 @@ def compare(label: str, got, want, scale, rtol: float = RTOL) -> Outcome:
         if holds and flat != order[0]:
             break
         index = np.unravel_index(flat, got.shape)
-        lines.append(f"  {label}{list(map(int, index))}: float64 {got[index]!r}  mpmath "
+        lines.append(f"  {label}{list(map(int, index))}: float64 {float(got[index])!r}  mpmath "
                      f"{mpmath.nstr(want[index], 20)}  |diff| {diff[flat]:.3e}  scale {scale[index]:.3e}  "
                      f"error {err[index]:.3e}")
     return Outcome(holds=holds, error=worst, tolerance=rtol, detail="\n".join(lines))

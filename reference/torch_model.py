@@ -1,0 +1,79 @@
+"""The authors' architecture in torch: an external oracle for gradients (autograd) and the trainable model.
+
+K heads; each head attends from the CLS query to every position (sinusoidal positional encoding added to the
+embeddings when ``pe``), maps the attention-weighted values to class logits with its own output layer, and
+the classifier averages the heads' logits (THEORY.md §1; *authors' code*).  Independent of ``theory``: it
+reads and writes the public ``.npz`` parameter names directly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def positional_encoding(T: int, d_e: int) -> torch.Tensor:
+    """``p_{t,2m} = sin(t·10000^{-2m/d_e})``, ``p_{t,2m+1} = cos(t·10000^{-2m/d_e})``, float64."""
+    t = torch.arange(T, dtype=torch.float64)[:, None]
+    j = torch.arange(d_e)
+    angle = t * 10000.0 ** (-(j - j % 2).to(torch.float64) / d_e)
+    return torch.where(j % 2 == 0, torch.sin(angle), torch.cos(angle))
+
+
+class AttentionClassifier(nn.Module):
+    """Multi-head CLS-attention classifier with ``n_classes`` outputs (``Wl`` has shape (K, n_classes, d_out))."""
+
+    def __init__(self, V, d_e, K, d_att, d_out, n_classes, max_len, pe, cls_id, unk_id, dtype=torch.float64):
+        super().__init__()
+        self.max_len, self.pe, self.cls_id, self.unk_id = max_len, bool(pe), cls_id, unk_id
+        def param(*shape, scale):
+            return nn.Parameter(torch.randn(*shape, dtype=dtype) * scale)
+        self.E = param(V, d_e, scale=1.0)
+        self.Wq = param(K, d_att, d_e, scale=d_e ** -0.5)
+        self.Wk = param(K, d_att, d_e, scale=d_e ** -0.5)
+        self.Wv = param(K, d_out, d_e, scale=d_e ** -0.5)
+        self.Wl = param(K, n_classes, d_out, scale=d_out ** -0.5)
+        self.register_buffer("P", positional_encoding(max_len, d_e).to(dtype) if pe
+                             else torch.zeros(max_len, d_e, dtype=dtype))
+
+    def embed(self, docs: torch.Tensor) -> torch.Tensor:
+        """``e_t = E[ξ_t] + p_t`` for token ids of shape (B, T)."""
+        return self.E[docs] + self.P[: docs.shape[-1]]
+
+    def forward_embedded(self, X: torch.Tensor, return_attention: bool = False):
+        """Class logits (B, n_classes) from embedded tokens X (B, T, d_e): mean over heads."""
+        q = torch.einsum("kad,bd->bka", self.Wq, X[:, 0])
+        keys = torch.einsum("kad,btd->bkta", self.Wk, X)
+        values = torch.einsum("kod,btd->bkto", self.Wv, X)
+        alpha = torch.softmax(torch.einsum("bka,bkta->bkt", q, keys) / math.sqrt(self.Wq.shape[1]), dim=-1)
+        head_logits = torch.einsum("kco,bko->bkc", self.Wl, torch.einsum("bkt,bkto->bko", alpha, values))
+        logits = head_logits.mean(dim=1)
+        return (logits, alpha) if return_attention else logits
+
+    def forward(self, docs: torch.Tensor) -> torch.Tensor:
+        return self.forward_embedded(self.embed(docs))
+
+    @classmethod
+    def from_npz_arrays(cls, arrays) -> "AttentionClassifier":
+        """The one-class module of a model given by the public ``.npz`` arrays (an ``np.load`` result, a dict,
+        or any object with those attributes)."""
+        get = arrays.__getitem__ if hasattr(arrays, "__getitem__") else lambda key: getattr(arrays, key)
+        E, Wq, Wv = np.asarray(get("E")), np.asarray(get("Wq")), np.asarray(get("Wv"))
+        module = cls(E.shape[0], E.shape[1], Wq.shape[0], Wq.shape[1], Wv.shape[1], 1, int(get("max_len")),
+                     bool(get("pe")), int(get("cls_id")), int(get("unk_id")))
+        with torch.no_grad():
+            for name in ("E", "Wq", "Wk", "Wv"):
+                getattr(module, name).copy_(torch.from_numpy(np.asarray(get(name), dtype=np.float64)))
+            module.Wl.copy_(torch.from_numpy(np.asarray(get("Wl"), dtype=np.float64))[:, None, :])
+        return module
+
+    def npz_arrays(self, explained_class: int) -> dict:
+        """The public ``.npz`` arrays explaining class ``explained_class`` (its logit is the model output)."""
+        def array(tensor):
+            return tensor.detach().to(torch.float64).cpu().numpy()
+        return {"E": array(self.E), "Wq": array(self.Wq), "Wk": array(self.Wk), "Wv": array(self.Wv),
+                "Wl": array(self.Wl[:, explained_class, :]), "cls_id": self.cls_id, "unk_id": self.unk_id,
+                "max_len": self.max_len, "pe": int(self.pe)}

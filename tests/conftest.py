@@ -1,0 +1,16 @@
+"""Hypothesis profiles: ``ci`` by default, ``pytest --hypothesis-profile=thorough`` for the long run."""
+
+import pytest
+from hypothesis import settings
+
+from theory.profiles import PROFILES
+
+settings.load_profile("ci")
+
+
+@pytest.fixture
+def profile(request) -> str:
+    name = request.config.getoption("hypothesis_profile", default=None) or "ci"
+    if name not in PROFILES:
+        raise pytest.UsageError(f"unknown Hypothesis profile {name!r}; use one of {', '.join(PROFILES)}")
+    return name

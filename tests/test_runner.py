@@ -1,0 +1,56 @@
+"""The runner itself: a false claim is reported as failing with a shrunk counterexample, a broken forward
+pass is caught by ``model.forward``, and an existence search returns a shrunk witness."""
+
+from hypothesis import strategies as st
+
+import theory.model
+from theory.claims import REGISTRY, Claim, all_claims
+from theory.compare import Outcome
+from theory.runner import run_claim
+from theory.strategies import cases
+
+
+def _claim(check, strategy=cases, **kw):
+    return Claim(id="test.claim", section="§2", source="ours", kind=kw.pop("kind", "identity"),
+                 statement="test", reference="test", strategy=strategy, check=check, **kw)
+
+
+def test_false_claim_fails_with_minimal_counterexample():
+    record = run_claim(_claim(lambda case: Outcome(case.spec.K < 3, float(case.spec.K), 2.0, "K too big")))
+    assert record.verdict == "fails"
+    assert "K=3," in record.counterexample and "d_e=2," in record.counterexample
+    assert record.failing_examples >= 1 and record.diagnosis == "K too big"
+
+
+def test_crashing_check_is_an_error_with_its_instance():
+    def check(case):
+        raise ZeroDivisionError("boom")
+    record = run_claim(_claim(check))
+    assert record.verdict == "error" and "boom" in record.diagnosis and record.counterexample
+
+
+def test_existence_search_returns_shrunk_witness():
+    record = run_claim(_claim(lambda n: Outcome(n >= 17, 0.0, 1.0), strategy=lambda: st.integers(0, 1000),
+                              kind="witness", exists=True))
+    assert record.verdict == "witness found" and record.counterexample == "17"
+
+
+def test_forward_without_sqrt_d_att_is_caught(monkeypatch):
+    original = theory.model.scores_and_values
+
+    def broken(X, Wq, Wk, Wv, Wl):
+        q, s, c = original(X, Wq, Wk, Wv, Wl)
+        return q, s * theory.model.np.sqrt(Wq.shape[1]), c  # drops the 1/√d_att
+    monkeypatch.setattr(theory.model, "scores_and_values", broken)
+    all_claims()
+    record = run_claim(REGISTRY["model.forward"])
+    assert record.verdict == "fails"
+    assert "d_att=2" in record.counterexample
+    assert "float64" in record.diagnosis and "mpmath" in record.diagnosis
+
+
+def test_same_seed_same_record():
+    all_claims()
+    first, second = (run_claim(REGISTRY["model.forward"], seed=7).as_dict() for _ in range(2))
+    first.pop("runtime"), second.pop("runtime")
+    assert first == second
