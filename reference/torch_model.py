@@ -66,8 +66,8 @@ class AttentionClassifier(nn.Module):
                      bool(get("pe")), int(get("cls_id")), int(get("unk_id")))
         with torch.no_grad():
             for name in ("E", "Wq", "Wk", "Wv"):
-                getattr(module, name).copy_(torch.from_numpy(np.asarray(get(name), dtype=np.float64)))
-            module.Wl.copy_(torch.from_numpy(np.asarray(get("Wl"), dtype=np.float64))[:, None, :])
+                getattr(module, name).copy_(torch.from_numpy(np.array(get(name), dtype=np.float64)))
+            module.Wl.copy_(torch.from_numpy(np.array(get("Wl"), dtype=np.float64))[:, None, :])
         return module
 
     def npz_arrays(self, explained_class: int) -> dict:
