@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from theory.model import InputError, Model
@@ -50,21 +51,22 @@ def main(argv=None) -> int:
         return 130
 
 
-def _selected_claims(only):
-    from theory.claims import all_claims
+def _selected(only):
+    """The claims and extras to run: all of them, or those named by ``--only``."""
+    from theory.claims import all_claims, all_extras
 
-    claims = all_claims()
+    claims, extras = all_claims(), all_extras()
     if not only:
-        return claims
-    known = {c.id: c for c in claims}
+        return claims, extras
+    known = {item.id: item for item in [*claims, *extras]}
     unknown = [i for i in only if i not in known]
     if unknown:
         raise InputError(f"unknown claim id {', '.join(unknown)}; `attnverify list` shows the ids")
-    return [known[i] for i in only]
+    return [c for c in claims if c.id in only], [e for e in extras if e.id in only]
 
 
 def _list(args, argv) -> int:
-    from theory.claims import all_claims
+    from theory.claims import all_claims, all_extras
 
     verdicts = {}
     last = Path("reports/summary.json")
@@ -74,6 +76,7 @@ def _list(args, argv) -> int:
         except (ValueError, KeyError, TypeError):
             print(f"attnverify: note: {last} is unreadable; verdicts not shown", file=sys.stderr)
     rows = [(c.id, c.section, c.kind, c.source, verdicts.get(c.id, "—")) for c in all_claims()]
+    rows += [(e.id, e.section, "extra", "—", "—") for e in all_extras()]
     header = ("claim", "section", "kind", "source", "last verdict")
     widths = [max(len(str(row[k])) for row in [header, *rows]) for k in range(len(header))]
     for row in [header, *rows]:
@@ -93,14 +96,21 @@ def _run(args, argv) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {str(out)!r} is a file; give a folder for the reports")
-    claims = _selected_claims(args.only)
-    records = []
+    claims, extras = _selected(args.only)
+    records, extra_results = [], []
+    total = len(claims) + len(extras)
     for number, claim in enumerate(claims, 1):
-        print(f"[{number}/{len(claims)}] {claim.id} …", end="", file=sys.stderr, flush=True)
+        print(f"[{number}/{total}] {claim.id} …", end="", file=sys.stderr, flush=True)
         record = run_claim(claim, args.profile, args.seed)
         print(f" {record.verdict} ({record.examples} examples, {record.runtime:.1f} s)", file=sys.stderr)
         records.append(record)
-    write_reports(out, summary(records, args.profile, args.seed, argv))
+    for number, item in enumerate(extras, len(claims) + 1):
+        print(f"[{number}/{total}] {item.id} …", end="", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        result = item.run(args.profile, args.seed)
+        extra_results.append((item, result, time.perf_counter() - started))
+        print(f" done ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+    write_reports(out, summary(records, args.profile, args.seed, argv, extra_results))
     failed = [r.id for r in records if r.kind != "approximation" and r.verdict not in PASSING]
     print(f"wrote {out / 'summary.json'} and {out / 'REPORT.md'}: {len(records) - len(failed)} of "
           f"{len(records)} claims hold" + (f"; failing: {', '.join(failed)}" if failed else ""), file=sys.stderr)

@@ -35,7 +35,9 @@ def package_versions() -> dict:
     return versions
 
 
-def summary(records, profile: str, seed: int, argv=None) -> dict:
+def summary(records, profile: str, seed: int, argv=None, extras=()) -> dict:
+    """The ``summary.json`` content; ``extras`` are ``(Extra, ExtraResult, runtime)`` triples, whose files are
+    carried under the private key ``_files`` (written beside the report, not into the JSON)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "command": " ".join(["attnverify", *(sys.argv[1:] if argv is None else argv)]),
@@ -43,6 +45,10 @@ def summary(records, profile: str, seed: int, argv=None) -> dict:
         "seed": seed,
         "versions": package_versions(),
         "claims": [record.as_dict() for record in records],
+        "extras": [{"id": item.id, "section": item.section, "title": item.title, "markdown": result.markdown,
+                    "data": result.data, "files": sorted(result.files), "runtime": round(runtime, 3)}
+                   for item, result, runtime in extras],
+        "_files": {name: content for _, result, _ in extras for name, content in result.files.items()},
     }
 
 
@@ -67,7 +73,10 @@ def write_atomically(out_dir: Path, files: dict[str, str | bytes]) -> None:
 
 
 def write_reports(out_dir: Path, data: dict) -> None:
+    data = dict(data)
+    files = data.pop("_files", {})
     write_atomically(Path(out_dir), {
+        **files,
         "summary.json": json.dumps(data, indent=2, ensure_ascii=False) + "\n",
         "REPORT.md": render_markdown(data),
     })
@@ -107,11 +116,15 @@ def render_markdown(data: dict) -> str:
                      f"{r['examples']} | {_error_cell(r)} |")
     for section, title in SECTIONS.items():
         in_section = [r for r in claims if r["section"] == section]
-        if not in_section:
+        extras = [e for e in data.get("extras", []) if e["section"] == section]
+        if not in_section and not extras:
             continue
         lines += ["", f"## {title}"]
         for r in in_section:
             lines += _claim_section(r)
+        for e in extras:
+            lines += ["", f"### {e['title']}", "", e["markdown"].strip(), "",
+                      f"Reproduce: `attnverify run --profile {data['profile']} --seed {data['seed']} --only {e['id']}`"]
     versions = ", ".join(f"{k} {v}" for k, v in data["versions"].items() if v)
     lines += ["", "## Environment", "", versions, ""]
     return "\n".join(lines)

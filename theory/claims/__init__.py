@@ -2,6 +2,10 @@
 instances and the check that measures it.  Tests (``tests/test_claims.py``) and ``attnverify run`` are
 both generated from :data:`REGISTRY`, so no claim exists without a test.
 
+Sections can also register *extras* (:func:`extra`): computations that are not a property of one
+instance — a sweep, a figure, a benchmark table — run by ``attnverify run`` and rendered under their paper
+section, with their data kept in ``summary.json``.
+
 A check takes one instance and returns an :class:`~theory.compare.Outcome`.  For ``exists=True`` claims
 (witnesses of an existence statement) the run searches for an instance whose check holds and shows the
 shrunk instance it found; every other claim must hold on every instance.
@@ -9,7 +13,7 @@ shrunk instance it found; every other claim must hold on every instance.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, Callable
 
@@ -58,3 +62,39 @@ def all_claims() -> list[Claim]:
     for module in MODULES:
         import_module(f"theory.claims.{module}")
     return list(REGISTRY.values())
+
+
+@dataclass
+class ExtraResult:
+    """What an extra produced: Markdown for its section, JSON-able data, and files (e.g. PNG figures) by
+    path relative to the output folder."""
+
+    markdown: str
+    data: dict = field(default_factory=dict)
+    files: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Extra:
+    id: str
+    section: str
+    title: str
+    run: Callable[[str, int], ExtraResult]  # (profile, seed) -> result
+
+
+EXTRAS: dict[str, Extra] = {}
+
+
+def extra(id, *, section, title):
+    """Register the decorated ``run(profile, seed) -> ExtraResult`` as extra ``id`` of ``section``."""
+    def decorator(run):
+        if id in EXTRAS or id in REGISTRY:
+            raise ValueError(f"extra {id} is declared twice")
+        EXTRAS[id] = Extra(id, section, title, run)
+        return run
+    return decorator
+
+
+def all_extras() -> list[Extra]:
+    all_claims()
+    return list(EXTRAS.values())
