@@ -87,7 +87,7 @@ def _list(args, argv) -> int:
 def _run(args, argv) -> int:
     from theory.profiles import PROFILES
     from theory.report import summary, write_reports
-    from theory.runner import PASSING, run_claim
+    from theory.runner import PASSING, SKIPPED, run_claim
 
     if args.profile not in PROFILES:
         raise InputError(f"unknown profile {args.profile!r}; choose one of {', '.join(PROFILES)}")
@@ -111,7 +111,7 @@ def _run(args, argv) -> int:
         extra_results.append((item, result, time.perf_counter() - started))
         print(f" done ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
     write_reports(out, summary(records, args.profile, args.seed, argv, extra_results))
-    failed = [r.id for r in records if r.kind != "approximation" and r.verdict not in PASSING]
+    failed = [r.id for r in records if r.kind != "approximation" and r.verdict not in (*PASSING, SKIPPED)]
     print(f"wrote {out / 'summary.json'} and {out / 'REPORT.md'}: {len(records) - len(failed)} of "
           f"{len(records)} claims hold" + (f"; failing: {', '.join(failed)}" if failed else ""), file=sys.stderr)
     return EXIT_FAIL if failed else EXIT_OK

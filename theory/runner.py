@@ -19,6 +19,7 @@ import theory.profiles  # noqa: F401  (registers the profiles)
 from theory.claims import Claim
 
 PASSING = ("holds", "witness found", "measured")
+SKIPPED = "skipped"
 
 
 @dataclass
@@ -31,7 +32,7 @@ class Record:
     source: str
     statement: str
     reference: str
-    verdict: str  # holds | fails | witness found | no witness found | measured | error
+    verdict: str  # holds | fails | witness found | no witness found | measured | error | skipped
     examples: int
     failing_examples: int
     shrink_steps: int
@@ -55,6 +56,14 @@ class _Witness(Exception):
 
 
 def run_claim(claim: Claim, profile: str = "ci", seed: int = 0) -> Record:
+    command = f"attnverify run --profile {profile} --seed {seed} --only {claim.id}"
+    if claim.missing():
+        return Record(
+            id=claim.id, section=claim.section, kind=claim.kind, source=claim.source, statement=claim.statement,
+            reference=claim.reference, verdict=SKIPPED, examples=0, failing_examples=0, shrink_steps=0,
+            max_error=None, tolerance=None, worst_instance=None, counterexample=None,
+            diagnosis=f"needs {', '.join(claim.missing())}: pip install '.[oracles]'", seed=seed,
+            profile=profile, command=command)
     base = settings.get_profile(profile)
     stats = {"examples": 0, "failing": 0, "after_first_failure": 0}
     worst = {"ratio": float("-inf"), "outcome": None, "instance": None}
@@ -123,8 +132,7 @@ def run_claim(claim: Claim, profile: str = "ci", seed: int = 0) -> Record:
         worst_instance=None if worst["instance"] is None else repr(worst["instance"]),
         counterexample=repr(last["instance"]) if raised else None, diagnosis=diagnosis,
         measures={key: _summary(values) for key, values in measures.items()},
-        seed=seed, profile=profile, runtime=round(runtime, 3),
-        command=f"attnverify run --profile {profile} --seed {seed} --only {claim.id}")
+        seed=seed, profile=profile, runtime=round(runtime, 3), command=command)
 
 
 def _summary(values: list[float]) -> dict:

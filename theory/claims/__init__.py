@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib import import_module
+from importlib.util import find_spec
 from typing import Any, Callable
 
 from hypothesis.strategies import SearchStrategy
@@ -38,12 +39,17 @@ class Claim:
     check: Callable[[Any], Outcome]
     exists: bool = False
     budget: float = 1.0  # share of the profile's max_examples (slow references use fewer)
+    requires: tuple = ()  # optional packages of an external oracle (e.g. "lime", "torch")
+
+    def missing(self) -> list[str]:
+        """The required optional packages that are not installed."""
+        return [name for name in self.requires if find_spec(name) is None]
 
 
 REGISTRY: dict[str, Claim] = {}
 
 
-def claim(id, *, section, source, kind, statement, reference, strategy, exists=False, budget=1.0):
+def claim(id, *, section, source, kind, statement, reference, strategy, exists=False, budget=1.0, requires=()):
     """Register the decorated check as claim ``id``."""
     if kind not in KINDS or source not in SOURCES:
         raise ValueError(f"claim {id}: kind {kind!r} / source {source!r} not in {KINDS} / {SOURCES}")
@@ -51,7 +57,8 @@ def claim(id, *, section, source, kind, statement, reference, strategy, exists=F
     def decorator(check):
         if id in REGISTRY:
             raise ValueError(f"claim {id} is declared twice")
-        REGISTRY[id] = Claim(id, section, source, kind, statement, reference, strategy, check, exists, budget)
+        REGISTRY[id] = Claim(id, section, source, kind, statement, reference, strategy, check, exists, budget,
+                             tuple(requires))
         return check
 
     return decorator
