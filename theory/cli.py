@@ -1,7 +1,8 @@
-"""The ``attnverify`` command line: ``list``, ``run`` and ``explain``.
+"""The ``attnverify`` command line: ``list``, ``run``, ``explain`` and ``compare``.
 
-Exit codes: 0 when every identity, bound, limit and witness claim holds; 1 when one fails; 2 on bad input
-(with a message naming the problem and the fix, and nothing written).
+Exit codes: 0 when every identity, bound, limit and witness claim holds (``compare``: no regression); 1 when
+one fails (``compare``: a regression); 2 on bad input (with a message naming the problem and the fix, and
+nothing written).
 """
 
 from __future__ import annotations
@@ -39,10 +40,15 @@ def main(argv=None) -> int:
     explain.add_argument("--tokens", required=True, help="word ids, comma-separated, e.g. 5,9,12,9")
     explain.add_argument("--method", required=True)
     explain.add_argument("--json", action="store_true", help="print JSON")
+    compare = commands.add_parser("compare", help="compare a new summary.json with a baseline")
+    compare.add_argument("baseline", help="baseline summary.json (e.g. the committed reports/summary.json)")
+    compare.add_argument("new", help="new summary.json")
+    compare.add_argument("--margin", type=float, default=None,
+                         help="allowed growth of an approximation's relative error in a regime (default 0.05)")
 
     try:
         args = parser.parse_args(argv)
-        return {"list": _list, "run": _run, "explain": _explain}[args.command](args, argv)
+        return {"list": _list, "run": _run, "explain": _explain, "compare": _compare}[args.command](args, argv)
     except InputError as error:
         print(f"attnverify: error: {error}", file=sys.stderr)
         return EXIT_INPUT
@@ -132,6 +138,20 @@ def _explain(args, argv) -> int:
         for position, token, score in zip(result["positions"], result["tokens"], result["scores"]):
             print(f"  {position:4d}  token {token:6d}  {score:+.6g}")
     return EXIT_OK
+
+
+def _compare(args, argv) -> int:
+    from theory.regression import MARGIN, compare_summaries, load_summary, render
+
+    margin = MARGIN if args.margin is None else args.margin
+    if not margin >= 0:
+        raise InputError(f"--margin must be a non-negative number, got {args.margin}")
+    baseline, new = load_summary(args.baseline), load_summary(args.new)
+    changes = compare_summaries(baseline, new, margin)
+    print(render(changes))
+    regressions = [c for c in changes if c.regression]
+    print(f"{len(regressions)} regression(s), {len(changes) - len(regressions)} other change(s)", file=sys.stderr)
+    return EXIT_FAIL if regressions else EXIT_OK
 
 
 if __name__ == "__main__":

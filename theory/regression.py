@@ -1,0 +1,122 @@
+"""Regression checks: compare a new ``summary.json`` with a baseline (``attnverify compare``).
+
+A change is a **regression** (exit 1) when
+- a claim of the baseline is missing from the new run;
+- a claim's verdict got worse: from passing (holds / witness found / measured) to anything else, including
+  ``skipped`` (no longer checked);
+- an identity's or bound's max error grew past its tolerance;
+- an approximation's error in a regime grew by more than ``margin`` (absolute, in units of relative error)
+  beyond twice the combined Monte Carlo standard error of the two runs.  Regimes are read from the extras'
+  ``data["regimes"]``: a list of ``{"claim", "regime", "error", "se"}`` records.
+Everything else that changed (new claims, errors that moved within tolerance, runtimes) is listed as
+information.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from theory.model import InputError
+from theory.report import SCHEMA_VERSION
+
+PASSING = ("holds", "witness found", "measured")
+MARGIN = 0.05
+RECORD_KEYS = ("id", "kind", "verdict", "max_error", "tolerance")
+
+
+@dataclass
+class Change:
+    item: str
+    what: str
+    baseline: str
+    new: str
+    regression: bool
+
+
+def load_summary(path: str | Path) -> dict:
+    """Read and validate a ``summary.json``; any problem is an InputError (exit code 2)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{str(path)!r} does not exist; pass the path of a summary.json written by attnverify run")
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InputError(f"{str(path)!r} is not valid JSON ({error}); it may be truncated — "
+                         "regenerate it with attnverify run") from None
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise InputError(f"{str(path)!r} is not an attnverify summary (no schema_version)")
+    if data["schema_version"] != SCHEMA_VERSION:
+        raise InputError(f"{str(path)!r} has schema version {data['schema_version']!r} but this attnverify "
+                         f"reads version {SCHEMA_VERSION}; regenerate it with this version's attnverify run")
+    claims = data.get("claims")
+    if not isinstance(claims, list) or not all(isinstance(r, dict) and all(k in r for k in RECORD_KEYS)
+                                               for r in claims):
+        raise InputError(f"{str(path)!r} has a malformed 'claims' list (each record needs "
+                         f"{', '.join(RECORD_KEYS)}); regenerate it with attnverify run")
+    return data
+
+
+def _error(value) -> str:
+    return "—" if value is None else f"{value:.2e}"
+
+
+def compare_records(base: dict, new: dict) -> list[Change]:
+    """What changed for one claim between two records of the same id."""
+    changes = []
+    worse = base["verdict"] in PASSING and new["verdict"] not in PASSING
+    if base["verdict"] != new["verdict"]:
+        changes.append(Change(base["id"], "verdict", base["verdict"], new["verdict"], worse))
+    if base["max_error"] != new["max_error"] and base["kind"] in ("identity", "bound"):
+        grew_past = (new["max_error"] is not None and new["tolerance"] is not None
+                     and new["max_error"] > new["tolerance"]
+                     and (base["max_error"] is None or base["max_error"] <= base["tolerance"]))
+        changes.append(Change(base["id"], "max error", _error(base["max_error"]), _error(new["max_error"]),
+                              grew_past))
+    return changes
+
+
+def _regimes(data: dict) -> dict:
+    return {(r["claim"], r["regime"]): r for e in data.get("extras", []) for r in e.get("data", {}).get("regimes", [])}
+
+
+def compare_regimes(base: dict, new: dict, margin: float = MARGIN) -> list[Change]:
+    changes = []
+    new_regimes = _regimes(new)
+    for key, b in _regimes(base).items():
+        n = new_regimes.get(key)
+        item = f"{key[0]} [{key[1]}]"
+        if n is None:
+            changes.append(Change(item, "regime", f"{b['error']:.3g}", "missing", True))
+            continue
+        noise = 2 * math.hypot(b.get("se") or 0.0, n.get("se") or 0.0)
+        if n["error"] != b["error"]:
+            changes.append(Change(item, "relative error", f"{b['error']:.3g}", f"{n['error']:.3g}",
+                                  n["error"] > b["error"] + margin + noise))
+    return changes
+
+
+def compare_summaries(base: dict, new: dict, margin: float = MARGIN) -> list[Change]:
+    """Every difference between two summaries that matters for a regression check."""
+    new_by_id = {r["id"]: r for r in new["claims"]}
+    base_ids = {r["id"] for r in base["claims"]}
+    changes = []
+    for record in base["claims"]:
+        if record["id"] not in new_by_id:
+            changes.append(Change(record["id"], "claim", record["verdict"], "missing", True))
+        else:
+            changes += compare_records(record, new_by_id[record["id"]])
+    changes += [Change(r["id"], "claim", "absent", r["verdict"], False) for r in new["claims"]
+                if r["id"] not in base_ids]
+    return changes + compare_regimes(base, new, margin)
+
+
+def render(changes: list[Change]) -> str:
+    if not changes:
+        return "no differences"
+    rows = [("", "claim", "what", "baseline", "new")]
+    rows += [("WORSE" if c.regression else "", c.item, c.what, c.baseline, c.new) for c in changes]
+    widths = [max(len(row[k]) for row in rows) for k in range(5)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
