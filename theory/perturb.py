@@ -1,0 +1,203 @@
+"""``f`` on LIME's perturbed documents, fast (§5 of the paper; THEORY.md §2 "Removal semantics").
+
+LIME's features are the ``d`` distinct words of positions ``1..L`` in order of first appearance (lime
+0.2.0.1's ``IndexedString`` with ``bow=True``); a row ``z ∈ {0,1}^d`` of ``Z`` switches word ``j`` off
+(all its occurrences) when ``z_j = 0``.  Two removal semantics:
+
+``replace`` — every occurrence becomes UNK at the same position (what Eq. (19) models).  The CLS query
+``q`` never changes, so the scores and value scores of a position take one of two values, ``(s_t, c_t)``
+with the word or ``(s̃_t, c̃_t)`` with UNK, and (claim ``model.sufficient_stats``, ours)
+
+    f(ξ(z)) = (1/K) Σ_i [Σ_t (z? g_t c_t : g̃_t c̃_t)] / [Σ_t (z? g_t : g̃_t)],   g = exp(s), g̃ = exp(s̃),
+
+with ``z? = 1`` at CLS and padding and ``z_{w(t)}`` at word positions.  Summing per word first, numerator and
+denominator are affine in ``z``: ``Z @ (per-word sums)`` — ``O(K·T)`` per document once, then ``O(K·d)`` per
+sample.
+
+``delete`` — the occurrences are removed, the remaining words shift left and UNK re-pads the end (what lime
+0.2.0.1 does with ``bow=True``, followed by the authors' padding).  Since ``e_t = E[ξ_t] + p_t`` and ``q`` is
+fixed, the score and value score of word ``w`` at position ``t`` split into a word part and a position part
+(ours): ``s = a_w + b_t``, ``c = c^E_w + c^P_t`` with ``a_w = ⟨u, E[w]⟩``, ``b_t = ⟨u, p_t⟩`` (``u = W_kᵀq/√d_att``),
+``c^E_w = W_ℓ W_v E[w]``, ``c^P_t = W_ℓ W_v p_t``.  After ``O(K·(V_doc + T)·d_e)`` precomputation a shifted
+word costs ``O(K)``; the UNK padding from position ``L'+1`` on is a suffix sum.  When the spreads of ``a`` and
+``b`` are moderate (their sum ≤ 700) ``exp(a_w + b_t − m) = exp(a_w − m_a)·exp(b_t − m_b)`` needs no
+exponential per sample and nothing underflows; otherwise the exact per-sample softmax over the same
+decomposition is used.
+
+Neither path materialises an ``n × T × d_e`` array; samples are processed in chunks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from theory.model import InputError, Model, positional_encoding
+
+SEMANTICS = ("delete", "replace")
+_SPREAD = 700.0  # exp(−700) ≈ 1e-304 is still a normal float64
+_CHUNK = 1 << 21  # elements per temporary array
+
+
+def distinct_words(doc, length: int) -> np.ndarray:
+    """The distinct word ids of positions ``1..length`` in order of first appearance (lime's feature order)."""
+    text = np.asarray(doc)[1: length + 1]
+    ids, first = np.unique(text, return_index=True)
+    return ids[np.argsort(first)]
+
+
+def word_index(doc, length: int) -> np.ndarray:
+    """For each word position ``1..length``, the index ``j`` of its word in :func:`distinct_words`."""
+    text = np.asarray(doc)[1: length + 1]
+    ids, first, inverse = np.unique(text, return_index=True, return_inverse=True)
+    rank = np.empty(ids.size, dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(ids.size)
+    return rank[inverse.ravel()]
+
+
+def check_semantics(semantics: str) -> str:
+    if semantics not in SEMANTICS:
+        raise InputError(f"unknown removal semantics {semantics!r}; use 'delete' (what lime 0.2.0.1 does: "
+                         "words removed, UNK re-padding) or 'replace' (UNK at the same position, Eq. (19))")
+    return semantics
+
+
+def _validate(model: Model, doc, length: int, Z):
+    doc = np.asarray(doc, dtype=np.int64)
+    if doc.shape != (model.T,):
+        raise InputError(f"the document has shape {doc.shape}; expected ({model.T},) (CLS, words, UNK padding)")
+    if not 1 <= length <= model.T - 1:
+        raise InputError(f"length={length}: the text must have 1..{model.T - 1} words (an empty text has no "
+                         "features to explain)")
+    if doc[0] != model.cls_id or np.any(doc[length + 1:] != model.unk_id):
+        raise InputError("the document must be CLS, then the words, then UNK padding (use theory.model.document)")
+    d = distinct_words(doc, length).size
+    Z = np.asarray(Z)
+    if Z.ndim != 2 or Z.shape[1] != d:
+        raise InputError(f"Z has shape {Z.shape}; expected (n, {d}): one 0/1 column per distinct word")
+    if not np.all((Z == 0) | (Z == 1)):
+        raise InputError("Z must contain only 0 (word switched off) and 1 (word kept)")
+    return doc, Z.astype(np.float64)
+
+
+def _head_vectors(model: Model):
+    """``u = W_kᵀ q / √d_att`` (K, d_e) and ``w_c = W_vᵀ W_ℓᵀ`` (K, d_e), and the positional encoding (T, d_e)."""
+    P = positional_encoding(model.T, model.d_e) if model.pe else np.zeros((model.T, model.d_e))
+    q = np.einsum("kad,d->ka", model.Wq, model.E[model.cls_id] + P[0])
+    u = np.einsum("kad,ka->kd", model.Wk, q) / np.sqrt(model.d_att)
+    w_c = np.einsum("ko,kod->kd", model.Wl, model.Wv)
+    return u, w_c, P
+
+
+def f_perturbed(model: Model, doc, length: int, Z, semantics: str) -> np.ndarray:
+    """``f`` of the ``n`` perturbed documents given by the rows of the 0/1 matrix ``Z`` (n, d), shape ``(n,)``."""
+    check_semantics(semantics)
+    doc, Z = _validate(model, doc, length, Z)
+    if semantics == "replace":
+        return _replace(model, doc, length, Z)
+    return _delete(model, doc, length, Z)
+
+
+def _replace(model, doc, length, Z):
+    u, w_c, P = _head_vectors(model)
+    X = model.E[doc] + P  # (T, d_e): the document
+    Xu = model.E[model.unk_id] + P  # UNK at every position
+    s, c = X @ u.T, X @ w_c.T  # (T, K)
+    s_unk, c_unk = Xu @ u.T, Xu @ w_c.T
+    j = word_index(doc, length)
+    d = Z.shape[1]
+    base = np.ones(model.T, dtype=bool)
+    base[1: length + 1] = False
+    # group maxima: the base (CLS + padding), each word on, each word off
+    M_base = s[base].max(axis=0)  # (K,)
+    M_on = np.full((d, model.K), -np.inf)
+    M_off = np.full((d, model.K), -np.inf)
+    np.maximum.at(M_on, j, s[1: length + 1])
+    np.maximum.at(M_off, j, s_unk[1: length + 1])
+
+    def sums(scores, values, M, index, size):
+        g = np.exp(scores - M[index])
+        G, A = np.zeros((size, model.K)), np.zeros((size, model.K))
+        np.add.at(G, index, g)
+        np.add.at(A, index, g * values)
+        return G, A
+
+    G_on, A_on = sums(s[1: length + 1], c[1: length + 1], M_on, j, d)
+    G_off, A_off = sums(s_unk[1: length + 1], c_unk[1: length + 1], M_off, j, d)
+    g_base = np.exp(s[base] - M_base)
+    G_base, A_base = g_base.sum(axis=0), (g_base * c[base]).sum(axis=0)
+    top = np.maximum(M_base, np.maximum(M_on.max(axis=0), M_off.max(axis=0)))
+    low = np.minimum(M_base, np.minimum(M_on.min(axis=0), M_off.min(axis=0)))
+    out = np.empty(Z.shape[0])
+    if np.all(top - low <= _SPREAD):  # one shift for every sample: two matrix products
+        on, off, b = np.exp(M_on - top), np.exp(M_off - top), np.exp(M_base - top)
+        Zc = 1.0 - Z
+        D = Z @ (on * G_on) + Zc @ (off * G_off) + b * G_base
+        N = Z @ (on * A_on) + Zc @ (off * A_off) + b * A_base
+        return (N / D).mean(axis=1)
+    step = max(1, _CHUNK // (d * model.K))
+    for start in range(0, Z.shape[0], step):  # a shift per sample (extreme score spreads)
+        z = Z[start: start + step, :, None] > 0
+        M = np.where(z, M_on, M_off)  # (m, d, K)
+        m = np.maximum(M.max(axis=1), M_base)  # (m, K)
+        e = np.exp(M - m[:, None, :])
+        eb = np.exp(M_base - m)
+        D = (e * np.where(z, G_on, G_off)).sum(axis=1) + eb * G_base
+        N = (e * np.where(z, A_on, A_off)).sum(axis=1) + eb * A_base
+        out[start: start + step] = (N / D).mean(axis=1)
+    return out
+
+
+def _delete(model, doc, length, Z):
+    u, w_c, P = _head_vectors(model)
+    T, K = model.T, model.K
+    ids = np.unique(np.concatenate([doc[: length + 1], [model.cls_id, model.unk_id]]))
+    Ew = model.E[ids]
+    a, cw = Ew @ u.T, Ew @ w_c.T  # word parts (V_doc, K)
+    b, cp = P @ u.T, P @ w_c.T  # position parts (T, K)
+    local = {int(w): i for i, w in enumerate(ids)}
+    text = np.array([local[int(w)] for w in doc[1: length + 1]])
+    cls, unk = local[model.cls_id], local[model.unk_id]
+    j = word_index(doc, length)
+    n = Z.shape[0]
+    keep = Z[:, j] > 0  # (n, L) occurrence kept
+    kept = keep.sum(axis=1)  # L' per sample
+    newpos = np.where(keep, np.cumsum(keep, axis=1), T)  # 1-based new position, T = removed
+    if np.all((a.max(0) - a.min(0)) + (b.max(0) - b.min(0)) <= _SPREAD):
+        Pe = np.exp(b - b.max(0))  # (T, K)
+        Ga = np.exp(a - a.max(0))  # (V_doc, K)
+        table = np.zeros((T + 1, 2 * K))  # row T: a removed occurrence contributes nothing
+        table[:T, :K], table[:T, K:] = Pe, Pe * cp
+        Gt, Ct = Ga[text], cw[text]  # (L, K)
+        # UNK padding from position p on: suffix sums
+        pad_D = np.append(np.cumsum((Ga[unk] * Pe)[::-1], axis=0)[::-1], np.zeros((1, K)), axis=0)
+        pad_N = np.append(np.cumsum((Ga[unk] * Pe * (cw[unk] + cp))[::-1], axis=0)[::-1], np.zeros((1, K)),
+                          axis=0)
+        cls_D = Ga[cls] * Pe[0]
+        cls_N = cls_D * (cw[cls] + cp[0])
+        out = np.empty(n)
+        step = max(1, _CHUNK // (length * 2 * K))
+        for start in range(0, n, step):
+            tab = table[newpos[start: start + step]]  # (m, L, 2K)
+            D = np.einsum("mtk,tk->mk", tab[..., :K], Gt)
+            N = np.einsum("mtk,tk->mk", tab[..., :K], Gt * Ct) + np.einsum("mtk,tk->mk", tab[..., K:], Gt)
+            tail = kept[start: start + step] + 1
+            D += cls_D + pad_D[tail]
+            N += cls_N + pad_N[tail]
+            out[start: start + step] = (N / D).mean(axis=1)
+        return out
+    # extreme spreads: the exact softmax of each perturbed document, from the same decomposition
+    out = np.empty(n)
+    step = max(1, _CHUNK // (T * K))
+    for start in range(0, n, step):
+        nk = newpos[start: start + step]
+        m = nk.shape[0]
+        docs = np.full((m, T + 1), unk)
+        docs[:, 0] = cls
+        rows = np.broadcast_to(np.arange(m)[:, None], nk.shape)
+        docs[rows, nk] = np.broadcast_to(text, nk.shape)
+        docs = docs[:, :T]
+        s = a[docs] + b  # (m, T, K)
+        c = cw[docs] + cp
+        g = np.exp(s - s.max(axis=1, keepdims=True))
+        out[start: start + step] = ((g * c).sum(axis=1) / g.sum(axis=1)).mean(axis=1)
+    return out
