@@ -92,7 +92,7 @@ def _list(args, argv) -> int:
 
 def _run(args, argv) -> int:
     from theory.profiles import PROFILES
-    from theory.report import summary, write_reports
+    from theory.report import performance, summary, write_reports
     from theory.runner import PASSING, SKIPPED, run_claim
 
     if args.profile not in PROFILES:
@@ -116,7 +116,8 @@ def _run(args, argv) -> int:
         result = item.run(args.profile, args.seed)
         extra_results.append((item, result, time.perf_counter() - started))
         print(f" done ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
-    write_reports(out, summary(records, args.profile, args.seed, argv, extra_results))
+    benchmarks = performance(out / "benchmarks.json")
+    write_reports(out, summary(records, args.profile, args.seed, argv, extra_results, benchmarks))
     failed = [r.id for r in records if r.kind != "approximation" and r.verdict not in (*PASSING, SKIPPED)]
     print(f"wrote {out / 'summary.json'} and {out / 'REPORT.md'}: {len(records) - len(failed)} of "
           f"{len(records)} claims hold" + (f"; failing: {', '.join(failed)}" if failed else ""), file=sys.stderr)

@@ -35,7 +35,30 @@ def package_versions() -> dict:
     return versions
 
 
-def summary(records, profile: str, seed: int, argv=None, extras=()) -> dict:
+def performance(path: Path) -> dict:
+    """Median times per benchmark group from a pytest-benchmark JSON file (``{}`` if there is none), with each
+    benchmark's ratio to the fastest of its group."""
+    if not path.is_file():
+        return {}
+    try:
+        benchmarks = json.loads(path.read_text())["benchmarks"]
+    except (ValueError, KeyError, TypeError):
+        print(f"attnverify: note: {path} is not a pytest-benchmark JSON file; performance not reported",
+              file=sys.stderr)
+        return {}
+    groups: dict[str, list] = {}
+    for b in benchmarks:
+        groups.setdefault(b.get("group") or "ungrouped", []).append(
+            {"name": b["name"], "median_s": b["stats"]["median"], "rounds": b["stats"]["rounds"],
+             "extra_info": b.get("extra_info", {})})
+    for rows in groups.values():
+        fastest = min(row["median_s"] for row in rows)
+        for row in rows:
+            row["ratio_to_fastest"] = row["median_s"] / fastest
+    return dict(sorted(groups.items()))
+
+
+def summary(records, profile: str, seed: int, argv=None, extras=(), benchmarks: dict | None = None) -> dict:
     """The ``summary.json`` content; ``extras`` are ``(Extra, ExtraResult, runtime)`` triples, whose files are
     carried under the private key ``_files`` (written beside the report, not into the JSON)."""
     return {
@@ -48,6 +71,7 @@ def summary(records, profile: str, seed: int, argv=None, extras=()) -> dict:
         "extras": [{"id": item.id, "section": item.section, "title": item.title, "markdown": result.markdown,
                     "data": result.data, "files": sorted(result.files), "runtime": round(runtime, 3)}
                    for item, result, runtime in extras],
+        "performance": benchmarks or {},
         "_files": {name: content for _, result, _ in extras for name, content in result.files.items()},
     }
 
@@ -125,6 +149,15 @@ def render_markdown(data: dict) -> str:
         for e in extras:
             lines += ["", f"### {e['title']}", "", e["markdown"].strip(), "",
                       f"Reproduce: `attnverify run --profile {data['profile']} --seed {data['seed']} --only {e['id']}`"]
+    if data.get("performance"):
+        lines += ["", "## Performance", "",
+                  "Medians from `pytest tests/benchmarks --benchmark-enable --benchmark-json=reports/benchmarks.json` "
+                  "(2-core machine); the ratio is to the fastest benchmark of the group.", ""]
+        for group, rows in data["performance"].items():
+            lines += [f"**{group}**", "", "| benchmark | median | × fastest |", "|---|---|---|"]
+            lines += [f"| `{row['name']}` | {row['median_s'] * 1e3:.3g} ms | {row['ratio_to_fastest']:.1f} |"
+                      for row in sorted(rows, key=lambda row: row["median_s"])]
+            lines.append("")
     versions = ", ".join(f"{k} {v}" for k, v in data["versions"].items() if v)
     lines += ["", "## Environment", "", versions, ""]
     return "\n".join(lines)
