@@ -11,19 +11,19 @@ from __future__ import annotations
 import numpy as np
 
 from theory.model import Model, forward
+from theory.perturb import word_index
 
 NU = 0.25  # LIME's default kernel width 25 on distances × 100
 QUADRATURE_NODES = 400
 
 
-def word_positions(doc: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct words ``w_1..w_d`` of positions ``1..length`` (first-appearance order, lime's feature
-    order) and the ``(d, T)`` 0/1 matrix ``M[j, t] = [ξ_t = w_j]`` (CLS and padding excluded)."""
-    text = doc[1: length + 1]
-    words = np.array(list(dict.fromkeys(text.tolist())), dtype=doc.dtype)
-    M = np.zeros((len(words), len(doc)))
-    M[:, 1: length + 1] = words[:, None] == text[None, :]
-    return words, M
+def word_positions(doc: np.ndarray, length: int) -> np.ndarray:
+    """The ``(d, T)`` 0/1 matrix ``M[j, t] = [ξ_t = w_j]`` for the distinct words ``w_1..w_d`` in lime's
+    feature order (CLS and padding columns are zero)."""
+    index = word_index(doc, length)
+    M = np.zeros((index.max() + 1, len(doc)))
+    M[index, np.arange(1, length + 1)] = 1.0
+    return M
 
 
 def unk_document(model: Model) -> np.ndarray:
@@ -41,7 +41,7 @@ def eq19(model: Model, doc: np.ndarray, length: int) -> np.ndarray:
     with ``α̃_t`` the attention the original CLS query gives position ``t`` in the all-UNK document and
     ``c̃_t = W_ℓ W_v (E[UNK] + p_t)``.  Returns the ``d`` coefficients in feature order.
     """
-    _, M = word_positions(doc, length)
+    M = word_positions(doc, length)
     fw = forward(model, np.stack([doc, unk_document(model)]))
     term = (fw.alpha[0] * fw.c[0] - fw.alpha[1] * fw.c[1]).mean(axis=0)
     return 1.5 * (M @ term)
@@ -66,7 +66,7 @@ def large_d_limit(model: Model, doc: np.ndarray, length: int, nu: float = NU) ->
     ``κ = Cov_w(p, φ(p))``, where ``φ(p) = (1/K) Σ_i N_i(p)/D_i(p)`` is the model output when a fraction ``p``
     of every word's attention mass and value mass is kept, and ``φ_j'`` its derivative in word ``j``'s share.
     """
-    _, M = word_positions(doc, length)
+    M = word_positions(doc, length)
     d = M.shape[0]
     fw = forward(model, np.stack([doc, unk_document(model)]))
     s, s_unk, c, c_unk = fw.scores[0], fw.scores[1], fw.c[0], fw.c[1]
