@@ -159,37 +159,45 @@ def _delete(model, doc, length, Z):
     cls, unk = local[model.cls_id], local[model.unk_id]
     j = word_index(doc, length)
     n = Z.shape[0]
-    keep = Z[:, j] > 0  # (n, L) occurrence kept
-    kept = keep.sum(axis=1)  # L' per sample
-    newpos = np.where(keep, np.cumsum(keep, axis=1), T)  # 1-based new position, T = removed
+    keep = np.ascontiguousarray(Z[:, j] > 0)  # (n, L) occurrence kept (C order: take() is slow otherwise)
     if np.all((a.max(0) - a.min(0)) + (b.max(0) - b.min(0)) <= _SPREAD):
         Pe = np.exp(b - b.max(0))  # (T, K)
         Ga = np.exp(a - a.max(0))  # (V_doc, K)
-        table = np.zeros((T + 1, 2 * K))  # row T: a removed occurrence contributes nothing
-        table[:T, :K], table[:T, K:] = Pe, Pe * cp
-        Gt, Ct = Ga[text], cw[text]  # (L, K)
-        # UNK padding from position p on: suffix sums
-        pad_D = np.append(np.cumsum((Ga[unk] * Pe)[::-1], axis=0)[::-1], np.zeros((1, K)), axis=0)
-        pad_N = np.append(np.cumsum((Ga[unk] * Pe * (cw[unk] + cp))[::-1], axis=0)[::-1], np.zeros((1, K)),
-                          axis=0)
+        # per head, a table indexed by the new position r = 1..L' (row 0: a removed occurrence, zero)
+        tab_D = np.zeros((K, T))
+        tab_D[:, 1:] = Pe[1:].T
+        tab_N = np.zeros((K, T))
+        tab_N[:, 1:] = (Pe * cp)[1:].T
+        Gt = np.ascontiguousarray(Ga[text].T)  # (K, L)
+        GCt = Gt * cw[text].T
+        # UNK padding from position p on (p = L' + 1 ≤ T): suffix sums
+        pad_D = np.zeros((T + 1, K))
+        pad_D[:T] = np.cumsum((Ga[unk] * Pe)[::-1], axis=0)[::-1]
+        pad_N = np.zeros((T + 1, K))
+        pad_N[:T] = np.cumsum((Ga[unk] * Pe * (cw[unk] + cp))[::-1], axis=0)[::-1]
         cls_D = Ga[cls] * Pe[0]
         cls_N = cls_D * (cw[cls] + cp[0])
         out = np.empty(n)
-        step = max(1, _CHUNK // (length * 2 * K))
+        step = 256  # samples per chunk: the gathered (step, L) arrays stay in cache
+        D, N = np.empty((step, K)), np.empty((step, K))
         for start in range(0, n, step):
-            tab = table[newpos[start: start + step]]  # (m, L, 2K)
-            D = np.einsum("mtk,tk->mk", tab[..., :K], Gt)
-            N = np.einsum("mtk,tk->mk", tab[..., :K], Gt * Ct) + np.einsum("mtk,tk->mk", tab[..., K:], Gt)
-            tail = kept[start: start + step] + 1
-            D += cls_D + pad_D[tail]
-            N += cls_N + pad_N[tail]
-            out[start: start + step] = (N / D).mean(axis=1)
+            kc = keep[start: start + step]
+            m = kc.shape[0]
+            counts = np.cumsum(kc, axis=1, dtype=np.intp)  # intp: take() converts other index types slowly
+            newpos = counts * kc  # 1-based new position of a kept occurrence, 0 when removed
+            for k in range(K):
+                p_D = tab_D[k].take(newpos)
+                D[:m, k] = p_D @ Gt[k]
+                N[:m, k] = p_D @ GCt[k] + tab_N[k].take(newpos) @ Gt[k]
+            tail = counts[:, -1] + 1
+            out[start: start + m] = ((N[:m] + cls_N + pad_N[tail]) / (D[:m] + cls_D + pad_D[tail])).mean(axis=1)
         return out
     # extreme spreads: the exact softmax of each perturbed document, from the same decomposition
     out = np.empty(n)
     step = max(1, _CHUNK // (T * K))
     for start in range(0, n, step):
-        nk = newpos[start: start + step]
+        kc = keep[start: start + step]
+        nk = np.where(kc, np.cumsum(kc, axis=1), T)  # new position, T when removed
         m = nk.shape[0]
         docs = np.full((m, T + 1), unk)
         docs[:, 0] = cls
