@@ -105,3 +105,69 @@ def cases(draw, **spec_ranges) -> Case:
     """A model from :func:`model_specs` (keyword arguments narrow its ranges) and a text for it."""
     spec = draw(model_specs(**spec_ranges))
     return Case(spec, draw(texts(spec)))
+
+
+# --- gradient claims (issue 3) ------------------------------------------------------------------------------
+#: sizes at which the brute-force gradient (two mpmath forward passes per entry) stays well under a second
+GRADIENT_SIZES = dict(max_K=3, max_d_e=6, max_d=4, max_V=12, max_T=8)
+
+
+@st.composite
+def gradient_cases(draw, min_words=1, **spec_ranges) -> Case:
+    """:func:`cases` at :data:`GRADIENT_SIZES` (keyword arguments override them), with at least ``min_words``
+    words in the text (the model's ``T`` is drawn large enough)."""
+    ranges = {**GRADIENT_SIZES, "min_T": min_words + 1, **spec_ranges}
+    spec = draw(model_specs(**ranges))
+    return Case(spec, draw(texts(spec, min_len=min_words)))
+
+
+@dataclass(frozen=True)
+class ConstantValueCase(Case):
+    """A case whose model has, within each head ``i``, the same value score ``c_t^(i)`` at every position.
+
+    Built from ``spec`` by two projections (float64, so "the same" holds up to rounding, ~1e-16):
+
+    1. with positional encoding, each ``W_v^(i)`` is projected so that ``w_c^(i) = W_v^(i)ᵀ W_ℓ^(i)ᵀ`` is orthogonal
+       to every ``p_t − p_0`` (then ``⟨w_c, p_t⟩ = ⟨w_c, p_0⟩`` at every position);
+    2. every row of ``E`` is moved to the affine subspace ``{x : ⟨w_c^(i), x⟩ = constants[i] ∀ i}`` (least
+       change; needs the ``w_c^(i)`` independent, guaranteed generically by ``d_e ≥ K + T − 1``).
+
+    Then ``c_t^(i) = constants[i] + ⟨w_c^(i), p_0⟩`` for every position ``t`` (CLS, words and padding).
+    """
+
+    constants: tuple = ()
+
+    @cached_property
+    def model(self) -> Model:
+        from theory.model import positional_encoding
+
+        base = self.spec.build()
+        Wv = base.Wv.copy()
+        if base.pe:
+            P = positional_encoding(base.T, base.d_e)
+            # orthonormal basis of span{p_t − p_0} (all T − 1 directions, however small their singular value)
+            Q = np.linalg.svd(P[1:] - P[0], full_matrices=False)[2].T
+            Wv = Wv - np.einsum("kod,de,fe->kof", Wv, Q, Q)
+        wc = np.einsum("ko,kod->kd", base.Wl, Wv)
+        E = base.E - (base.E @ wc.T - np.asarray(self.constants)) @ np.linalg.pinv(wc).T
+        return Model(E, base.Wq, base.Wk, Wv, base.Wl, base.cls_id, base.unk_id, base.max_len, base.pe)
+
+    def __repr__(self) -> str:
+        return f"ConstantValueCase(spec={self.spec!r}, tokens={self.tokens!r}, constants={self.constants!r})"
+
+
+@st.composite
+def constant_value_cases(draw) -> ConstantValueCase:
+    """Models with constant value scores within each head (:class:`ConstantValueCase`), at gradient sizes;
+    the constants are non-zero (``±0.25 … ±4``), so ``c = 0`` (the trivial ``W_ℓ W_v = 0``) never occurs."""
+    K = draw(st.integers(1, 3))
+    T = draw(st.integers(2, 8))
+    pe = draw(st.booleans())
+    low = K + T - 1 if pe else max(2, K)
+    spec = ModelSpec(K=K, d_e=draw(st.integers(low, low + 3)), d_att=draw(st.integers(1, 4)),
+                     d_out=draw(st.integers(1, 4)), V=draw(st.integers(3, 12)), T=T, pe=pe,
+                     score_scale=draw(st.sampled_from(SCORE_SCALES)), value_scale=draw(st.sampled_from(VALUE_SCALES)),
+                     seed=draw(st.integers(0, 2**32 - 1)))
+    constants = tuple(draw(st.sampled_from((1, -1))) * draw(st.sampled_from((0.25, 0.5, 1.0, 1.5, 4.0)))
+                      for _ in range(K))
+    return ConstantValueCase(spec, draw(texts(spec)), constants)

@@ -1,0 +1,74 @@
+"""``∇_{e_t} f`` by brute force: central differences of the mpmath forward pass (``reference.model``).
+
+Independent of ``theory`` (THEORY.md §3.5): no formula for the gradient is used, only the forward pass of
+§1 evaluated on embedded inputs ``X`` whose entry ``X[t][j]`` is moved by ``±h``:
+
+    ∇_{t,j} ≈ (f(X + h·1_{tj}) − f(X − h·1_{tj})) / (2h).
+
+Step and precision.  ``f`` is analytic in ``X``.  The error of the central difference is
+``h²/6 · ∂³f/∂X_{tj}³`` (truncation) plus ``2·10^{-dps}·F/(2h)`` (the rounding of the two forward passes,
+``F`` the magnitude of the terms of ``f``).  Every derivative of ``f`` with respect to ``e_t`` carries the
+factor ``α_t`` (``e_t`` enters only through ``α_t`` and ``c_t``; at ``t = 0`` through the query, whose terms
+carry the ``α_u``), and the third derivative is at most ``α_t·F·6·(1 + |u|)³``-ish, with ``|u|`` the size of a
+score derivative (``≲ 10³`` for every instance the suite draws).  With ``h = 10^{-20}`` the truncation error
+is then ``≲ 10^{-40}·10^{9}·α_t·F = 10^{-31}·α_t·F``.  The rounding error must also be small *relative to
+α_t*, which may be astronomically small when attention is peaked; so the working precision is raised by
+the number of decimal digits of the smallest attention weight of the instance (computed by the forward
+pass itself):
+
+    dps = 60 + ⌈−log10 min_{i,t} α_t^(i)⌉,   rounding error ≲ 10^{-60}·α_min·F / 10^{-20} = 10^{-40}·α_min·F.
+
+So every entry has at least 30 correct digits relative to ``α_t·F`` (the size of the terms of ``∇_t``),
+comfortably past the 20 asked for; :func:`step_agreement` measures it (two steps, ``h`` and ``h/100``, agree to
+about ``10^{-31}``).  Each entry costs two full forward passes: brute force, slow, obviously right; keep
+instances small (``T ≤ 8``, ``d_e ≤ 6``).
+"""
+
+from __future__ import annotations
+
+import mpmath
+from mpmath import mpf
+
+from reference.model import embeddings, forward_embedded
+
+BASE_DPS = 60
+STEP_EXPONENT = -20
+
+
+def working_dps(model, doc, Wl=None, base: int = BASE_DPS) -> int:
+    """``base`` digits plus the decimal digits of the smallest attention weight (see the module docstring)."""
+    fw = forward_embedded(model, embeddings(model, doc, base), base, Wl)
+    with mpmath.workdps(base):
+        smallest = min(min(alpha) for alpha in fw.alpha)
+        return base + max(0, int(mpmath.ceil(-mpmath.log10(smallest))))
+
+
+def gradient(model, doc, positions=None, Wl=None, dps: int | None = None, step_exponent: int = STEP_EXPONENT):
+    """``[[∇_{t,j} for j in range(d_e)] for t in positions]`` as mpf (``positions`` defaults to all of
+    ``0..T-1``).  ``Wl`` overrides the model's ``W_ℓ``; ``dps`` defaults to :func:`working_dps`."""
+    dps = working_dps(model, doc, Wl) if dps is None else dps
+    positions = range(len(doc)) if positions is None else positions
+    with mpmath.workdps(dps):
+        X = embeddings(model, doc, dps)
+        h = mpf(10) ** step_exponent
+        rows = []
+        for t in positions:
+            row = []
+            for j in range(len(X[t])):
+                plus = [list(x) for x in X]
+                minus = [list(x) for x in X]
+                plus[t][j] += h
+                minus[t][j] -= h
+                f_plus = forward_embedded(model, plus, dps, Wl).f
+                f_minus = forward_embedded(model, minus, dps, Wl).f
+                row.append((f_plus - f_minus) / (2 * h))
+            rows.append(row)
+        return rows
+
+
+def step_agreement(model, doc, positions=None, Wl=None) -> mpf:
+    """Largest difference between the gradients at steps ``10^{-20}`` and ``10^{-22}`` (an estimate of the
+    reference's own error, to be compared with the size of the entries)."""
+    a = gradient(model, doc, positions, Wl)
+    b = gradient(model, doc, positions, Wl, step_exponent=STEP_EXPONENT - 2)
+    return max(abs(x - y) for ra, rb in zip(a, b) for x, y in zip(ra, rb))

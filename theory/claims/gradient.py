@@ -1,0 +1,296 @@
+"""Claims about gradient-based explanations (THEORY.md §3.3, paper §4), the gradient part of
+``attention.blind_to_values`` (§3.2), and the §4 extras (the CLS query-path term, the Figure-5 heatmap).
+
+The reference for every claim here is ``reference.gradient``: central differences of the mpmath forward pass
+at ≥ 60 digits (≥ 30 correct digits); it costs two forward passes per gradient entry, so instances are kept
+small (:data:`theory.strategies.GRADIENT_SIZES`: K ≤ 3, d_e ≤ 6, d_att, d_out ≤ 4, V ≤ 12, T ≤ 8) and the
+claims run a share (``budget``) of the profile's examples.  Torch autograd, the external oracle, is checked
+against the same closed forms in ``tests/test_gradient_oracle.py`` (all sizes) and in the extra below.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import mpmath
+import numpy as np
+
+import reference.gradient as ref_grad
+import reference.model as ref
+from theory.attention import alpha_avg
+from theory.claims import ExtraResult, claim, extra
+from theory.compare import RTOL, check_mp, combine, compare
+from theory.gradient import (attention_bound, authors_gradient, g_avg, g_l1, g_l2, g_x_input,
+                             g_x_input_closed_form, gradient, magnitudes, value_direction)
+from theory.model import Model, document, embed, forward, term_magnitudes
+from theory.strategies import ModelSpec, constant_value_cases, gradient_cases
+
+MP_RTOL = 1e-25  # statements checked in mpmath on the reference gradient (≥ 30 correct digits, see there)
+MARGIN = 1e-6  # a sign witness must clear zero by this share of the magnitude of its terms
+RANK_MARGIN = 0.01  # a ranking witness's top entries must beat their runner-up by 1% (a clear disagreement)
+
+
+# --- gradient.closed_form / gradient.cls_query_path ---------------------------------------------------------
+
+@claim("gradient.closed_form", section="§4", source="paper", kind="identity",
+       statement="for t ≥ 1 (words and padding): ∇_t = (1/K) Σ_i α_t [W_vᵀW_ℓᵀ + (c_t − f^(i)) W_kᵀq / √d_att]",
+       reference="central differences of the mpmath forward pass (reference.gradient: ≥ 60 digits, step 1e-20, "
+                 "≥ 30 correct digits) at every position t ≥ 1 and coordinate; oracle: torch autograd "
+                 "(tests/test_gradient_oracle.py)",
+       strategy=gradient_cases, budget=1.0)
+def check_closed_form(case):
+    T = case.model.T
+    got = gradient(case.model, case.doc).grad[0, 1:]
+    want = ref_grad.gradient(case.model, case.doc, positions=range(1, T))
+    return compare("∇_t (t ≥ 1)", got, want, magnitudes(case.model, case.doc)[0, 1:])
+
+
+@claim("gradient.cls_query_path", section="§4", source="ours", kind="identity",
+       statement="for t = 0 (CLS) the gradient has the t ≥ 1 form plus the query path "
+                 "(1/K) Σ_i W_qᵀ W_k Σ_u α_u (c_u − f^(i)) e_u / √d_att (the authors' code omits it)",
+       reference="central differences of the mpmath forward pass at t = 0 (reference.gradient)",
+       strategy=gradient_cases, budget=1.0)
+def check_cls_query_path(case):
+    g = gradient(case.model, case.doc)
+    want = ref_grad.gradient(case.model, case.doc, positions=[0])
+    outcome = compare("∇_0", g.grad[0, :1], want, magnitudes(case.model, case.doc)[0, :1])
+    exact = float(np.linalg.norm(g.grad[0, 0]))
+    if exact > 0:
+        outcome.measures["‖query path‖ / ‖∇_0‖"] = float(np.linalg.norm(g.query_path[0])) / exact
+    return outcome
+
+
+# --- gradient.attention_bound --------------------------------------------------------------------------------
+
+def _mp_bound(model, doc, Wl=None):
+    """``(1/K) Σ_i α_t [‖W_vᵀW_ℓᵀ‖ + |c_t − f^(i)| ‖W_kᵀ q‖ / √d_att]`` for every t, in mpmath (reference
+    forward pass, weights converted exactly)."""
+    fw = ref.forward(model, doc)
+    with mpmath.workdps(ref.DPS):
+        K, root = model.K, mpmath.sqrt(model.d_att)
+        bound = [mpmath.mpf(0)] * model.T
+        for i in range(K):
+            Wv, wl, Wk = ref.to_mp(model.Wv[i]), ref.to_mp(model.Wl[i]), ref.to_mp(model.Wk[i])
+            wc = [mpmath.fsum(wl[o] * Wv[o][d] for o in range(len(wl))) for d in range(model.d_e)]
+            u = [mpmath.fsum(Wk[a][d] * fw.q[i][a] for a in range(model.d_att)) for d in range(model.d_e)]
+            wc_norm, u_norm = mpmath.norm(wc), mpmath.norm(u)
+            bound = [b + fw.alpha[i][t] * (wc_norm + abs(fw.c[i][t] - fw.f_heads[i]) * u_norm / root) / K
+                     for t, b in enumerate(bound)]
+        return bound
+
+
+def _doubled_with_negated_heads(model: Model) -> Model:
+    """Every head twice, the copy with ``−W_ℓ``: the same attention in every head, and ``f ≡ 0``."""
+    return Model(model.E, np.concatenate([model.Wq, model.Wq]), np.concatenate([model.Wk, model.Wk]),
+                 np.concatenate([model.Wv, model.Wv]), np.concatenate([model.Wl, -model.Wl]),
+                 model.cls_id, model.unk_id, model.max_len, model.pe)
+
+
+@claim("gradient.attention_bound", section="§4", source="consequence", kind="bound",
+       statement="for t ≥ 1: ‖∇_t‖_2 ≤ (1/K) Σ_i α_t [‖W_vᵀW_ℓᵀ‖_2 + |c_t − f^(i)| ‖W_kᵀq‖_2 / √d_att]; hence zero "
+                 "attention in every head ⇒ zero gradient, while the converse fails (shown on every instance: "
+                 "doubling each head with −W_ℓ keeps every α_t > 0 and makes every ∇_t = 0)",
+       reference="‖∇_t‖ of the reference gradient against the bound computed in mpmath; the float64 bound and "
+                 "the float64 ‖∇_t‖ against it; converse: reference gradient of the doubled model",
+       strategy=gradient_cases, budget=1.0)
+def check_attention_bound(case):
+    model, doc, T = case.model, case.doc, case.model.T
+    mp_grad = ref_grad.gradient(model, doc, positions=range(1, T))
+    mp_bound = _mp_bound(model, doc)[1:]
+    fw = forward(model, doc)
+    bound = attention_bound(model, fw)[0, 1:]
+    norm = g_l2(gradient(model, doc).grad[0, 1:])
+    mag = np.linalg.norm(magnitudes(model, doc)[0, 1:], axis=-1)
+    with mpmath.workdps(ref.DPS):
+        ratios = [mpmath.norm(g) / b for g, b in zip(mp_grad, mp_bound) if b > 0]
+        violation = max(max(mpmath.norm(g) - b, 0) / b for g, b in zip(mp_grad, mp_bound) if b > 0) \
+            if ratios else mpmath.mpf(0)
+    # converse: positive attention everywhere, zero gradient (checked at position 1 in mpmath)
+    doubled = _doubled_with_negated_heads(model)
+    mp_doubled = ref.forward(doubled, doc)
+    zero = ref_grad.gradient(doubled, doc, positions=[1])[0]
+    outcome = combine(
+        check_mp("(‖∇_t‖ − bound)₊ / bound (mpmath)", violation, tol=MP_RTOL),
+        compare("bound (float64 vs mpmath)", bound, mp_bound, mag),
+        compare("(‖∇_t‖ − bound)₊ (float64)", np.maximum(norm - bound, 0), [0] * (T - 1), mag),
+        check_mp("converse: min α_t > 0 in the doubled model (mpmath)",
+                 0 if min(min(a) for a in mp_doubled.alpha) > 0 else 1),
+        check_mp("converse: ‖∇_1‖ of the doubled model (mpmath)", mpmath.norm(zero), scale=float(mag[0]) or 1.0),
+    )
+    if ratios:
+        outcome.measures["max_t ‖∇_t‖ / bound"] = float(max(ratios))
+    return outcome
+
+
+# --- gradient.aggregates ------------------------------------------------------------------------------------
+
+@claim("gradient.aggregates", section="§4", source="consequence", kind="identity",
+       statement="G-avg, G-l1, G-l2 of the closed-form gradient, and G×I_t = (1/K) Σ_i α_t [c_t + (c_t − f^(i)) s_t] "
+                 "for t ≥ 1 (at t = 0 plus (1/K) Σ_i Σ_u α_u (c_u − f^(i)) s_u, the query path — ours), at every "
+                 "position",
+       reference="the same aggregates of the reference gradient (central differences), in mpmath",
+       strategy=gradient_cases, budget=1.0)
+def check_aggregates(case):
+    model, doc = case.model, case.doc
+    g = gradient(model, doc)
+    grad, X = g.grad[0], g.forward.X[0]
+    mp_grad = ref_grad.gradient(model, doc)
+    mp_X = ref.embeddings(model, doc, ref.DPS)
+    mag = magnitudes(model, doc)[0]
+    d_e = model.d_e
+    with mpmath.workdps(ref.DPS):
+        mp_avg = [mpmath.fsum(row) / d_e for row in mp_grad]
+        mp_l1 = [mpmath.fsum(abs(x) for x in row) for row in mp_grad]
+        mp_l2 = [mpmath.norm(row) for row in mp_grad]
+        mp_gxi = [mpmath.fdot(row, x) for row, x in zip(mp_grad, mp_X)]
+    gxi_scale = (mag * np.abs(X)).sum(axis=-1)
+    return combine(
+        compare("G-avg", g_avg(grad), mp_avg, mag.mean(axis=-1)),
+        compare("G-l1", g_l1(grad), mp_l1, mag.sum(axis=-1)),
+        compare("G-l2", g_l2(grad), mp_l2, np.linalg.norm(mag, axis=-1)),
+        compare("G×I = ⟨∇_t, e_t⟩", g_x_input(grad, X), mp_gxi, gxi_scale),
+        compare("G×I closed form (α, c, s)", g_x_input_closed_form(g.forward)[0], mp_gxi, gxi_scale),
+    )
+
+
+# --- gradient.constant_values -------------------------------------------------------------------------------
+
+@claim("gradient.constant_values", section="§4", source="consequence", kind="identity",
+       statement="if within each head c_t = c for all t, that head contributes α_t W_vᵀW_ℓᵀ to ∇_t (t = 0 included: "
+                 "the query path vanishes too); for K = 1, G-l2_t = α_t ‖W_vᵀW_ℓᵀ‖_2 and G-l1_t = α_t ‖W_vᵀW_ℓᵀ‖_1: "
+                 "gradient norms are attention times a constant",
+       reference="reference gradient (central differences) and mpmath attention, on models built with constant, "
+                 "non-zero value scores (strategies.ConstantValueCase: W_v projected off the positional "
+                 "encoding's variation, E projected onto ⟨w_c, x⟩ = c)",
+       strategy=constant_value_cases, budget=0.5)
+def check_constant_values(case):
+    model, doc = case.model, case.doc
+    fw, mp_fw = forward(model, doc), ref.forward(model, doc)
+    wc = value_direction(model)  # (K, d_e)
+    predicted = np.einsum("kt,kd->td", fw.alpha[0], wc) / model.K  # (1/K) Σ_i α_t w_c
+    mp_grad = ref_grad.gradient(model, doc)
+    mag = magnitudes(model, doc)[0]
+    mag_c = term_magnitudes(model, doc).c[0]
+    with mpmath.workdps(ref.DPS):
+        spread = max((max(c) - min(c)) / float(m.max()) for c, m in zip(mp_fw.c, mag_c))
+        constants = [statistics.fmean(float(x) for x in c) for c in mp_fw.c]
+    outcomes = [
+        # the premise, as constructed in float64: c_t constant up to rounding
+        check_mp("premise: (max_t c_t − min_t c_t) / magnitude (mpmath)", spread, tol=1e-13),
+        compare("∇_t vs (1/K) Σ_i α_t W_vᵀW_ℓᵀ", predicted, mp_grad, mag),
+    ]
+    if model.K == 1:
+        with mpmath.workdps(ref.DPS):
+            mp_l2 = [mpmath.norm(row) for row in mp_grad]
+            mp_l1 = [mpmath.fsum(abs(x) for x in row) for row in mp_grad]
+        alpha = fw.alpha[0, 0]
+        outcomes += [
+            compare("G-l2_t vs α_t ‖w_c‖_2", alpha * np.linalg.norm(wc[0]), mp_l2, np.linalg.norm(mag, axis=-1)),
+            compare("G-l1_t vs α_t ‖w_c‖_1", alpha * np.abs(wc[0]).sum(), mp_l1, mag.sum(axis=-1)),
+        ]
+    outcome = combine(*outcomes)
+    outcome.measures["min_i |c^(i)| (the constant)"] = min(abs(c) for c in constants)
+    return outcome
+
+
+# --- gradient.disagrees_with_attention ----------------------------------------------------------------------
+
+def _top(values) -> tuple[int, bool]:
+    """Index of the largest (non-negative) entry, and whether it beats the runner-up by :data:`RANK_MARGIN`."""
+    order = sorted(range(len(values)), key=lambda k: values[k], reverse=True)
+    clear = len(order) == 1 or values[order[0]] > values[order[1]] * (1 + RANK_MARGIN)
+    return order[0], clear
+
+
+@claim("gradient.disagrees_with_attention", section="§4", source="paper", kind="witness", exists=True,
+       statement="there are models and documents where the word ranked first by α-avg and the word ranked first "
+                 "by G-l2 are different tokens (Figure 1's message: attention and gradients disagree)",
+       reference="α-avg from the mpmath forward pass, G-l2 from the reference gradient (central differences); both "
+                 "top positions must beat their runner-up by 1%",
+       strategy=lambda: gradient_cases(min_words=2), budget=1.0)
+def check_disagrees_with_attention(case):
+    model, doc, L = case.model, case.doc, len(case.tokens)
+    g = gradient(model, doc)  # float64 screen first: the brute force runs only on candidates
+    words = slice(1, L + 1)
+    top_att = int(np.argmax(alpha_avg(g.forward.alpha[0])[words]))
+    top_grad = int(np.argmax(g_l2(g.grad[0])[words]))
+    if doc[1 + top_att] == doc[1 + top_grad]:
+        return combine(check_mp("float64 screen: same top token", 1))
+    mp_fw = ref.forward(model, doc)
+    mp_grad = ref_grad.gradient(model, doc, positions=range(1, L + 1))
+    with mpmath.workdps(ref.DPS):
+        att = [mpmath.fsum(a[t] for a in mp_fw.alpha) / model.K for t in range(1, L + 1)]
+        l2 = [mpmath.norm(row) for row in mp_grad]
+    (ta, clear_a), (tg, clear_g) = _top(att), _top(l2)
+    found = clear_a and clear_g and doc[1 + ta] != doc[1 + tg]
+    outcome = check_mp("top α-avg token = top G-l2 token (mpmath; 0 when they differ clearly)", 0 if found else 1)
+    outcome.detail += (f"\n  α-avg top: position {1 + ta} (token {doc[1 + ta]}, α-avg {mpmath.nstr(att[ta], 6)}, "
+                       f"G-l2 {mpmath.nstr(l2[ta], 6)}); G-l2 top: position {1 + tg} (token {doc[1 + tg]}, "
+                       f"α-avg {mpmath.nstr(att[tg], 6)}, G-l2 {mpmath.nstr(l2[tg], 6)})")
+    return outcome
+
+
+def _removal_effect(model, doc, t):
+    """``f(ξ) − f(ξ with ξ_t ← UNK)`` in mpmath: how much token ``t`` raises the output (exact occlusion)."""
+    occluded = np.array(doc)
+    occluded[t] = model.unk_id
+    with mpmath.workdps(ref.DPS):
+        return ref.forward(model, doc).f - ref.forward(model, occluded).f
+
+
+@claim("gradient.disagrees_with_attention.sign", section="§4", source="paper", kind="witness", exists=True,
+       statement="there are models and documents where G×I of the word with the highest α-avg has the opposite "
+                 "sign to that word's effect, the exact change f(ξ) − f(ξ with that word replaced by UNK)",
+       reference="effect: two mpmath forward passes; G×I = ⟨∇_t, e_t⟩ from the reference gradient; both of "
+                 "magnitude above 1e-6 of their terms, the top α-avg word clear of its runner-up by 1%",
+       strategy=lambda: gradient_cases(min_words=2), budget=1.0)
+def check_sign_disagreement(case):
+    model, doc, L = case.model, case.doc, len(case.tokens)
+    g = gradient(model, doc)
+    t = 1 + int(np.argmax(alpha_avg(g.forward.alpha[0])[1: L + 1]))
+    fw_occ = forward(model, np.where(np.arange(model.T) == t, model.unk_id, doc))
+    if g_x_input_closed_form(g.forward)[0, t] * (g.forward.f[0] - fw_occ.f[0]) >= 0:
+        return combine(check_mp("float64 screen: same sign", 1))
+    mp_fw = ref.forward(model, doc)
+    with mpmath.workdps(ref.DPS):
+        att = [mpmath.fsum(a[u] for a in mp_fw.alpha) / model.K for u in range(1, L + 1)]
+    ta, clear = _top(att)
+    t = 1 + ta
+    effect = _removal_effect(model, doc, t)
+    row = ref_grad.gradient(model, doc, positions=[t])[0]
+    X = ref.embeddings(model, doc, ref.DPS)
+    mag = magnitudes(model, doc)[0, t]
+    scale_gxi = float((mag * np.abs(embed(model, np.atleast_2d(doc))[0, t])).sum())
+    scale_f = float(term_magnitudes(model, doc).f[0].mean())
+    with mpmath.workdps(ref.DPS):
+        gxi = mpmath.fdot(row, X[t])
+    found = (clear and gxi * effect < 0 and abs(gxi) > MARGIN * scale_gxi and abs(effect) > MARGIN * scale_f)
+    outcome = check_mp("G×I and the removal effect of the top-attention word agree in sign (0 when they clearly "
+                       "disagree)", 0 if found else 1)
+    outcome.detail += (f"\n  top α-avg word: position {t} (token {doc[t]}, α-avg {mpmath.nstr(att[ta], 6)}); "
+                       f"G×I {mpmath.nstr(gxi, 6)}; effect f(ξ) − f(ξ, UNK at {t}) {mpmath.nstr(effect, 6)}")
+    return outcome
+
+
+# --- attention.blind_to_values, gradient part ---------------------------------------------------------------
+
+@claim("attention.blind_to_values.gradient", section="§3", source="consequence", kind="witness",
+       statement="replacing every W_ℓ^(i) by −W_ℓ^(i) (which leaves every α unchanged, attention.blind_to_values) "
+                 "negates every ∇_t, t = 0..T−1",
+       reference="reference gradients (central differences, mpmath) of both models; the float64 closed form of "
+                 "the negated model against the negated reference",
+       strategy=gradient_cases, budget=0.5)
+def check_blind_to_values_gradient(case):
+    model, doc = case.model, case.doc
+    negated = model.with_Wl(-model.Wl)
+    mp_grad = ref_grad.gradient(model, doc)
+    mp_neg = ref_grad.gradient(negated, doc)
+    mag = magnitudes(model, doc)[0]
+    with mpmath.workdps(ref.DPS):
+        total = max(abs(a + b) / float(m) for ra, rb, mr in zip(mp_grad, mp_neg, mag) for a, b, m in zip(ra, rb, mr)
+                    if m > 0)
+        minus = [[-x for x in row] for row in mp_grad]
+    return combine(
+        check_mp("max |∇_t(W_ℓ) + ∇_t(−W_ℓ)| / magnitude (mpmath)", total, tol=MP_RTOL),
+        compare("∇_t(−W_ℓ) (float64) vs −∇_t(W_ℓ) (mpmath)", gradient(negated, doc).grad[0], minus, mag),
+    )
