@@ -1,0 +1,102 @@
+"""Empirical LIME for text (§5 of the paper), vectorized, drawing exactly lime 0.2.0.1's samples.
+
+For ``n`` samples ``z_i ∈ {0,1}^d`` (``z_ij = 0``: the ``j``-th distinct word switched off) LIME fits
+
+    (β̂_0, β̂) = argmin_{b, β} Σ_i π_i (f(ξ(z_i)) − b − ⟨β, z_i⟩)² + λ‖β‖²,   λ = 1,
+    π_i = √exp(−D_i²/w²),   D_i = 100 (1 − √(|z_i|/d)),   w = 25,
+
+which is scikit-learn's ``Ridge(alpha=1, fit_intercept=True)`` with ``sample_weight = π`` as lime 0.2.0.1's
+``LimeTextExplainer`` calls it (THEORY.md §2; Mardaoui & Garreau 2021 for the analysis).  The samples are
+those of ``numpy.random.RandomState(seed)`` in lime's call order: row 0 is the original, then
+``randint(1, d + 1, n − 1)`` draws how many words each row switches off and, row by row,
+``choice(range(d), s, replace=False)`` draws which.  In numpy's legacy ``RandomState`` that call is
+``permutation(d)[:s]``, used here directly (the same stream, three times faster; a test checks it).
+
+``f`` on the perturbed documents comes from :mod:`theory.perturb` under the chosen removal semantics
+(``delete``: lime's actual behaviour with ``bow=True``, then UNK re-padding; ``replace``: UNK at the same
+position, as Eq. (19) assumes).  Every result records its semantics.
+
+``d = 1`` is allowed: the ridge problem is well posed (every perturbed sample is the empty text), exactly as
+lime computes it.  ``d = 0`` (empty text) and ``n < 2`` are errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from theory.model import InputError, Model
+from theory.perturb import check_semantics, distinct_words, f_perturbed
+
+KERNEL_WIDTH = 25.0
+ALPHA = 1.0
+
+
+def sample(d: int, n: int, seed: int) -> np.ndarray:
+    """lime 0.2.0.1's ``(n, d)`` 0/1 sample matrix (float64) for ``RandomState(seed)``."""
+    if d < 1:
+        raise InputError("the text is empty (d = 0 distinct words): there is nothing to explain")
+    if isinstance(n, bool) or int(n) != n or n < 2:
+        raise InputError(f"--samples {n!r}: LIME needs at least 2 samples (the original and one perturbation)")
+    n = int(n)
+    rs = np.random.RandomState(seed)
+    sizes = rs.randint(1, d + 1, n - 1)
+    off = np.zeros((n, d), dtype=bool)
+    for i, size in enumerate(sizes, start=1):  # one draw per sample: the RandomState stream is sequential
+        off[i, rs.permutation(d)[:size]] = True
+    return (~off).astype(np.float64)
+
+
+def kernel_weights(Z: np.ndarray) -> np.ndarray:
+    """``π = √exp(−D²/w²)`` with ``D = 100 (1 − √(|z|/d))``, ``w = 25``."""
+    D = 100.0 * (1.0 - np.sqrt(Z.sum(axis=1) / Z.shape[1]))
+    return np.sqrt(np.exp(-D ** 2 / KERNEL_WIDTH ** 2))
+
+
+def weighted_ridge(Z: np.ndarray, y: np.ndarray, pi: np.ndarray, alpha: float = ALPHA):
+    """``(intercept, coef)`` of ``Ridge(alpha, fit_intercept=True).fit(Z, y, sample_weight=π)``.
+
+    As scikit-learn does it: centre ``Z`` and ``y`` at their ``π``-weighted means, scale rows by ``√π``, solve
+    ``(Xᵀ X + αI) β = Xᵀ y`` (Cholesky), intercept ``ȳ − ⟨z̄, β⟩``.  ``y`` may be ``(n,)`` or ``(n, m)``.
+    """
+    weights = pi / pi.sum()
+    z_mean = weights @ Z
+    y_mean = weights @ y
+    root = np.sqrt(pi)[:, None]
+    X = (Z - z_mean) * root
+    Yc = (y - y_mean) * (root if y.ndim == 2 else root[:, 0])
+    A = X.T @ X
+    A[np.diag_indices_from(A)] += alpha
+    L = np.linalg.cholesky(A)
+    coef = np.linalg.solve(L.T, np.linalg.solve(L, X.T @ Yc))
+    return y_mean - z_mean @ coef, coef
+
+
+@dataclass
+class LimeResult:
+    """Empirical LIME of one document: ``coef[j]`` belongs to ``words[j]`` (lime's feature order)."""
+
+    semantics: str
+    words: np.ndarray  # (d,) distinct word ids, order of first appearance
+    coef: np.ndarray  # (d,)
+    intercept: float
+    n_samples: int
+    seed: int
+    Z: np.ndarray  # (n, d) samples
+    weights: np.ndarray  # (n,) π
+    f: np.ndarray  # (n,) model output on the perturbed documents
+
+
+def lime(model: Model, doc, length: int, n_samples: int = 5000, seed: int = 0,
+         semantics: str = "delete") -> LimeResult:
+    """Empirical LIME (lime 0.2.0.1, ``LimeTextExplainer`` defaults) of ``f`` on ``doc`` (text at ``1..length``)."""
+    check_semantics(semantics)
+    if length < 1:
+        raise InputError("the text is empty (d = 0 distinct words): there is nothing to explain")
+    words = distinct_words(doc, length)
+    Z = sample(words.size, n_samples, seed)
+    f = f_perturbed(model, doc, length, Z, semantics)
+    pi = kernel_weights(Z)
+    intercept, coef = weighted_ridge(Z, f, pi)
+    return LimeResult(semantics, words, coef, float(intercept), int(n_samples), int(seed), Z, pi, f)
