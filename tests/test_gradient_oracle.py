@@ -111,3 +111,22 @@ def test_closed_form_matches_autograd_at_the_authors_size(seed):
     error = relative_error(exact, autograd_gradient(case.model, case.doc), magnitudes(case.model, case.doc)[0])
     WORST["exact vs autograd"] = max(WORST["exact vs autograd"], error)
     assert error <= RTOL, error
+
+
+@pytest.mark.parametrize("method", ["grad-avg", "grad-l1", "grad-l2", "grad-x-input"])
+def test_explain_gradient_methods_match_autograd(method):
+    """``attnverify explain --method grad-*``: same JSON shape as the other methods (positions 0..L), scores
+    equal to the aggregates of the torch autograd gradient."""
+    from theory.explain import explain
+    from theory.model import embed
+
+    case = Case(ModelSpec(K=3, d_e=8, d_att=4, d_out=5, V=20, T=12, pe=True, seed=7), (4, 9, 4, 17, 2))
+    result = explain(case.model, case.tokens, method)
+    L = len(case.tokens)
+    assert result["method"] == method and result["positions"] == list(range(L + 1))
+    assert result["tokens"] == case.doc[: L + 1].tolist() and len(result["scores"]) == L + 1
+    auto = autograd_gradient(case.model, case.doc)[: L + 1]
+    X = embed(case.model, np.atleast_2d(case.doc))[0, : L + 1]
+    want = {"grad-avg": auto.mean(axis=1), "grad-l1": np.abs(auto).sum(axis=1),
+            "grad-l2": np.linalg.norm(auto, axis=1), "grad-x-input": (auto * X).sum(axis=1)}[method]
+    np.testing.assert_allclose(result["scores"], want, rtol=1e-12, atol=1e-14)
