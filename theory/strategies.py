@@ -171,3 +171,51 @@ def constant_value_cases(draw) -> ConstantValueCase:
     constants = tuple(draw(st.sampled_from((1, -1))) * draw(st.sampled_from((0.25, 0.5, 1.0, 1.5, 4.0)))
                       for _ in range(K))
     return ConstantValueCase(spec, draw(texts(spec)), constants)
+
+
+# --- LIME (§5): perturbation patterns and LIME instances ------------------------------------------------
+
+@dataclass(frozen=True)
+class PerturbedCase:
+    """A case and removal patterns ``z ∈ {0,1}^d`` over its ``d`` distinct words (lime's feature order)."""
+
+    case: Case
+    Z: tuple  # tuple of tuples of 0/1
+
+    def __repr__(self) -> str:
+        return f"PerturbedCase(case={self.case!r}, Z={self.Z!r})"
+
+
+@st.composite
+def perturbed_cases(draw, max_patterns=3, pe=None, **spec_ranges) -> PerturbedCase:
+    """A case from :func:`cases` (``pe`` forces the positional encoding on/off) and 1..max_patterns removal
+    patterns, the all-ones and all-zeros patterns included in the search space."""
+    spec = draw(model_specs(**spec_ranges))
+    if pe is not None:
+        spec = ModelSpec(**{**spec.__dict__, "pe": pe})
+    case = Case(spec, draw(texts(spec)))
+    d = len(dict.fromkeys(case.tokens))
+    Z = draw(st.lists(st.tuples(*[st.sampled_from((0, 1))] * d), min_size=1, max_size=max_patterns))
+    return PerturbedCase(case, tuple(Z))
+
+
+@dataclass(frozen=True)
+class LimeCase:
+    """A case and the seed of LIME's ``RandomState``."""
+
+    case: Case
+    seed: int
+
+    def __repr__(self) -> str:
+        return f"LimeCase(case={self.case!r}, seed={self.seed!r})"
+
+
+LIME_SIZES = dict(max_K=3, max_d_e=8, max_d=4, max_V=14, max_T=10)  # the mpmath reference LIME stays < 1 s
+
+
+@st.composite
+def lime_cases(draw, **spec_ranges) -> LimeCase:
+    """A small case (:data:`LIME_SIZES`, so that a reference LIME of ~100 mpmath forward passes is quick)
+    and a LIME seed."""
+    case = draw(cases(**{**LIME_SIZES, **spec_ranges}))
+    return LimeCase(case, draw(st.integers(0, 2**32 - 1)))
