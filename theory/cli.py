@@ -40,6 +40,11 @@ def main(argv=None) -> int:
     explain.add_argument("--tokens", required=True, help="word ids, comma-separated, e.g. 5,9,12,9")
     explain.add_argument("--method", required=True)
     explain.add_argument("--json", action="store_true", help="print JSON")
+    explain.add_argument("--semantics", choices=("delete", "replace"), default=None,
+                         help="LIME removal semantics: delete (lime 0.2.0.1 with bow=True, then UNK padding; "
+                              "default) or replace (UNK at the same position, as Eq. (19) assumes)")
+    explain.add_argument("--samples", type=int, default=None, help="LIME samples (default 5000)")
+    explain.add_argument("--seed", type=int, default=None, help="seed of LIME's RandomState (default 0)")
     compare = commands.add_parser("compare", help="compare a new summary.json with a baseline")
     compare.add_argument("baseline", help="baseline summary.json (e.g. the committed reports/summary.json)")
     compare.add_argument("new", help="new summary.json")
@@ -131,9 +136,15 @@ def _explain(args, argv) -> int:
         tokens = [int(part) for part in args.tokens.split(",")] if args.tokens.strip() else []
     except ValueError:
         raise InputError(f"--tokens {args.tokens!r} is not a comma-separated list of integer word ids") from None
-    result = explain(Model.load(args.model), tokens, args.method)
+    result = explain(Model.load(args.model), tokens, args.method, semantics=args.semantics, samples=args.samples,
+                     seed=args.seed)
     if args.json:
         print(json.dumps(result))
+    elif "words" in result:  # LIME: one score per distinct word
+        print(f"{result['method']} ({result['semantics']}, {result['samples']} samples, seed {result['seed']}): "
+              f"f = {result['f']:.6g}, intercept {result['intercept']:+.6g}")
+        for word, score in zip(result["words"], result["scores"]):
+            print(f"  word {word:6d}  {score:+.6g}")
     else:
         print(f"{result['method']}: f = {result['f']:.6g}")
         for position, token, score in zip(result["positions"], result["tokens"], result["scores"]):

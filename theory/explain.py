@@ -2,6 +2,12 @@
 
 Every method returns ``{"method", "f", "positions", "tokens", "scores"}`` where ``positions`` are
 ``0..L`` (CLS and the words; padding is not explained) and ``scores[k]`` belongs to ``positions[k]``.
+
+LIME methods explain *words*, not positions: they add ``"words"`` (the ``d`` distinct word ids in order of
+first appearance, lime's feature order) and ``"intercept"``, and their ``"scores"[j]`` belongs to
+``words[j]``; they also record their options (``"semantics"``, ``"samples"``, ``"seed"``).  Methods that take
+options list them in :data:`OPTIONS`; :func:`explain` passes each method only its own options and rejects
+an option the method does not take.
 """
 
 from __future__ import annotations
@@ -29,6 +35,16 @@ def _gradient(aggregate):
     return method
 
 
+def _lime(model: Model, doc: np.ndarray, length: int, semantics: str = "delete", samples: int = 5000,
+          seed: int = 0) -> dict:
+    """Empirical LIME (lime 0.2.0.1 defaults, §5) under the chosen removal semantics."""
+    from theory.lime import lime
+
+    result = lime(model, doc, length, samples, seed, semantics)
+    return {"f": float(result.f[0]), "scores": result.coef.tolist(), "words": result.words.tolist(),
+            "intercept": result.intercept, "semantics": semantics, "samples": int(samples), "seed": int(seed)}
+
+
 METHODS = {
     "attention-avg": _attention(alpha_avg),
     "attention-max": _attention(alpha_max),
@@ -36,14 +52,28 @@ METHODS = {
     "grad-l1": _gradient(lambda grad, X: g_l1(grad)),
     "grad-l2": _gradient(lambda grad, X: g_l2(grad)),
     "grad-x-input": _gradient(g_x_input),
+    "lime": _lime,
+}
+
+# keyword options each method takes (the CLI's --semantics, --samples, --seed)
+OPTIONS = {
+    "lime": ("semantics", "samples", "seed"),
 }
 
 
-def explain(model: Model, tokens, method: str) -> dict:
+def explain(model: Model, tokens, method: str, **options) -> dict:
+    """Explain ``tokens`` with ``method``; ``options`` set to ``None`` are left at the method's default."""
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    options = {key: value for key, value in options.items() if value is not None}
+    accepted = OPTIONS.get(method, ())
+    unknown = [key for key in options if key not in accepted]
+    if unknown:
+        takers = sorted(name for name, keys in OPTIONS.items() if unknown[0] in keys)
+        raise InputError(f"--{unknown[0]} does not apply to method {method!r}"
+                         + (f"; it applies to {', '.join(takers)}" if takers else ""))
     doc = document(model, tokens)
     length = len(tokens)
-    result = METHODS[method](model, doc, length)
+    result = METHODS[method](model, doc, length, **options)
     return {"method": method, "f": result.pop("f"), "positions": list(range(length + 1)),
             "tokens": doc[: length + 1].tolist(), **result}

@@ -40,7 +40,9 @@ def sample(d: int, n: int, seed: int) -> np.ndarray:
     if isinstance(n, bool) or int(n) != n or n < 2:
         raise InputError(f"--samples {n!r}: LIME needs at least 2 samples (the original and one perturbation)")
     n = int(n)
-    rs = np.random.RandomState(seed)
+    if isinstance(seed, bool) or int(seed) != seed or not 0 <= seed < 2**32:
+        raise InputError(f"--seed {seed!r}: lime's RandomState takes an integer seed in 0..2**32 - 1")
+    rs = np.random.RandomState(int(seed))
     sizes = rs.randint(1, d + 1, n - 1)
     off = np.zeros((n, d), dtype=bool)
     for i, size in enumerate(sizes, start=1):  # one draw per sample: the RandomState stream is sequential
