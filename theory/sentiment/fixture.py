@@ -1,0 +1,180 @@
+"""The committed trained model, its vocabulary and its held-out documents (``theory/data/``), numpy only.
+
+Files (written by :func:`save_fixture`, from ``python -m theory.sentiment.train``):
+
+* ``sentiment_model.npz`` — the model in the public format (README, "Model file format"); the explained
+  output is the *positive*-class logit.  Extra key ``Wl_classes`` (K, 2, d_out): both classes' output rows
+  (negative, positive), so that predictions — and the held-out accuracy — can be recomputed with the numpy
+  forward pass (a prediction compares the two classes' logits).
+* ``vocab.txt`` — one line per token id: ``word<TAB>rating``; the rating is VADER's mean human rating for
+  rated words and empty for ``[CLS]``, ``[UNK]``, filler and negation words.
+* ``sentiment_test.npz`` — the held-out documents: ``words`` (all word ids, concatenated), ``offsets``
+  (document ``i`` is ``words[offsets[i]:offsets[i+1]]``; no CLS, no padding), ``labels`` (1 = positive)
+  and ``totals`` (the lexicon score that defines the label).
+* ``training.json`` — seed, sizes, widths, epochs, train/held-out accuracy and dataset parameters.
+
+**Out-of-vocabulary words** (:func:`encode`).  A word outside the vocabulary is never mapped to UNK: UNK is
+the padding token, texts may not contain it, and LIME's removal would then confuse a word with its absence.
+Nor is it mapped to a reserved OOV id: no training document contains such an id, so its embedding would be
+its random initialisation and every explanation of it meaningless.  So by default an OOV word is an
+error naming the words; with ``drop_oov=True`` OOV words are dropped (with a warning listing them) and the
+remaining words keep their order — note that with positional encoding the later words then sit at other
+positions than in the original text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from dataclasses import dataclass
+from functools import cache, cached_property
+from pathlib import Path
+
+import numpy as np
+from hypothesis import strategies as st
+
+from theory.model import InputError, Model, document, forward
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+MODEL_FILE, VOCAB_FILE, TEST_FILE, TRAINING_FILE = ("sentiment_model.npz", "vocab.txt", "sentiment_test.npz",
+                                                    "training.json")
+
+
+@dataclass(frozen=True, eq=False)
+class Fixture:
+    """The trained model, its vocabulary and the held-out documents with their labels."""
+
+    model: Model
+    class_rows: np.ndarray  # (K, 2, d_out): W_ℓ of the negative and the positive class
+    words: tuple[str, ...]  # by token id
+    ratings: dict[int, float]  # lexicon rating of each rated word id
+    docs: tuple[tuple[int, ...], ...]  # held-out documents: word ids, no CLS, no padding
+    labels: np.ndarray  # (n,) 1 = positive
+    totals: np.ndarray  # (n,) lexicon score defining the label
+    training: dict  # training.json
+
+    @cached_property
+    def ids(self) -> dict[str, int]:
+        return {word: i for i, word in enumerate(self.words)}
+
+    def logits(self, docs) -> np.ndarray:
+        """Both classes' logits ``(n, 2)`` of texts given as word-id sequences, by the numpy forward pass."""
+        padded = np.array([document(self.model, d) for d in docs])
+        return np.stack([forward(self.model.with_Wl(self.class_rows[:, c]), padded).f for c in (0, 1)], axis=1)
+
+    def held_out_accuracy(self, batch: int = 250) -> float:
+        """Share of held-out documents whose larger logit is the labelled class (numpy forward)."""
+        predicted = np.concatenate([self.logits(self.docs[i: i + batch]).argmax(axis=1)
+                                    for i in range(0, len(self.docs), batch)])
+        return float(np.mean(predicted == self.labels))
+
+
+@cache
+def load_fixture(data_dir: str | Path = DATA) -> Fixture:
+    """The fixture in ``data_dir`` (default: the committed one), loaded once."""
+    data_dir = Path(data_dir)
+    model = Model.load(data_dir / MODEL_FILE)
+    with np.load(data_dir / MODEL_FILE, allow_pickle=False) as arrays:
+        if "Wl_classes" not in arrays.files:
+            raise InputError(f"{data_dir / MODEL_FILE} lacks Wl_classes (K, 2, d_out); regenerate it with "
+                             "python -m theory.sentiment.train")
+        class_rows = arrays["Wl_classes"].astype(np.float64)
+    words, ratings = [], {}
+    for i, line in enumerate((data_dir / VOCAB_FILE).read_text(encoding="utf-8").splitlines()):
+        word, rating = line.split("\t")
+        words.append(word)
+        if rating:
+            ratings[i] = float(rating)
+    if len(words) != model.V:
+        raise InputError(f"{data_dir / VOCAB_FILE} has {len(words)} words but the model has V={model.V}")
+    with np.load(data_dir / TEST_FILE, allow_pickle=False) as test:
+        flat, offsets = test["words"].astype(np.int64), test["offsets"]
+        docs = tuple(tuple(flat[a:b].tolist()) for a, b in zip(offsets[:-1], offsets[1:]))
+        labels, totals = test["labels"].astype(np.int64), test["totals"].astype(np.float64)
+    training = json.loads((data_dir / TRAINING_FILE).read_text(encoding="utf-8"))
+    return Fixture(model, class_rows, tuple(words), ratings, docs, labels, totals, training)
+
+
+def save_fixture(data_dir: str | Path, arrays: dict, class_rows: np.ndarray, words, ratings: dict,
+                 docs, labels, totals, training: dict) -> None:
+    """Write the four fixture files (format in the module docstring); ``arrays`` are the public ``.npz``
+    arrays of the model."""
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    Model(**{k: arrays[k] for k in ("E", "Wq", "Wk", "Wv", "Wl", "cls_id", "unk_id", "max_len", "pe")})  # validates
+    np.savez_compressed(data_dir / MODEL_FILE, **arrays, Wl_classes=np.asarray(class_rows, dtype=np.float64))
+    (data_dir / VOCAB_FILE).write_text(
+        "".join(f"{w}\t{ratings[i] if i in ratings else ''}\n" for i, w in enumerate(words)), encoding="utf-8")
+    offsets = np.concatenate([[0], np.cumsum([len(d) for d in docs])])
+    np.savez_compressed(data_dir / TEST_FILE, words=np.concatenate(docs).astype(np.int16), offsets=offsets,
+                        labels=np.asarray(labels, dtype=np.int8), totals=np.asarray(totals, dtype=np.float64))
+    (data_dir / TRAINING_FILE).write_text(json.dumps(training, indent=2) + "\n", encoding="utf-8")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased runs of letters a–z (punctuation, digits and apostrophes separate words)."""
+    return re.findall("[a-z]+", text.lower())
+
+
+def encode(text: str, drop_oov: bool = False, fixture: Fixture | None = None) -> list[int]:
+    """Word ids of ``text`` in the fixture's vocabulary; out-of-vocabulary words raise an
+    :class:`~theory.model.InputError`, or with ``drop_oov=True`` are dropped with a warning (module
+    docstring)."""
+    fixture = fixture or load_fixture()
+    words = tokenize(text)
+    oov = [w for w in words if w not in fixture.ids or fixture.ids[w] in (fixture.model.cls_id,
+                                                                          fixture.model.unk_id)]
+    if oov and not drop_oov:
+        raise InputError(f"out-of-vocabulary words {oov}: the trained model has no embedding for them; "
+                         "rephrase, or pass drop_oov=True to drop them")
+    if oov:
+        warnings.warn(f"dropped out-of-vocabulary words {oov}", stacklevel=2)
+    ids = [fixture.ids[w] for w in words if w not in oov]
+    if not ids:
+        raise InputError(f"no word of {text!r} is in the trained model's vocabulary")
+    return ids
+
+
+def decode(ids, fixture: Fixture | None = None) -> str:
+    """The words of token ids, separated by spaces."""
+    fixture = fixture or load_fixture()
+    return " ".join(fixture.words[i] for i in ids)
+
+
+@dataclass(frozen=True)
+class TrainedCase:
+    """Held-out document ``index`` of the fixture (its first ``max_words`` words when given), with the same
+    interface as :class:`theory.strategies.Case`: ``.model``, ``.tokens``, ``.doc``."""
+
+    index: int
+    max_words: int | None = None
+
+    @property
+    def model(self) -> Model:
+        return load_fixture().model
+
+    @cached_property
+    def tokens(self) -> tuple:
+        return load_fixture().docs[self.index][: self.max_words]
+
+    @cached_property
+    def doc(self) -> np.ndarray:
+        return document(self.model, self.tokens)
+
+    @property
+    def label(self) -> int:
+        return int(load_fixture().labels[self.index])
+
+    def __repr__(self) -> str:
+        extra = "" if self.max_words is None else f", max_words={self.max_words}"
+        return f"TrainedCase(index={self.index}{extra})"
+
+
+def trained_cases(max_words: int | None = None) -> st.SearchStrategy[TrainedCase]:
+    """Held-out documents of the trained model, each truncated to ``max_words`` words when given (for
+    claims whose reference cost grows with the number of words); shrinks toward document 0."""
+    if max_words is not None and max_words < 1:
+        raise InputError(f"max_words={max_words} must be at least 1 (or None for whole documents)")
+    n = len(load_fixture().docs)
+    return st.builds(TrainedCase, index=st.integers(0, n - 1), max_words=st.just(max_words))
