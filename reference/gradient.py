@@ -5,23 +5,25 @@ Independent of ``theory`` (THEORY.md §3.5): no formula for the gradient is used
 
     ∇_{t,j} ≈ (f(X + h·1_{tj}) − f(X − h·1_{tj})) / (2h).
 
-Step and precision.  ``f`` is analytic in ``X``.  The error of the central difference is
-``h²/6 · ∂³f/∂X_{tj}³`` (truncation) plus ``2·10^{-dps}·F/(2h)`` (the rounding of the two forward passes,
-``F`` the magnitude of the terms of ``f``).  Every derivative of ``f`` with respect to ``e_t`` carries the
-factor ``α_t`` (``e_t`` enters only through ``α_t`` and ``c_t``; at ``t = 0`` through the query, whose terms
-carry the ``α_u``), and the third derivative is at most ``α_t·F·6·(1 + |u|)³``-ish, with ``|u|`` the size of a
-score derivative (``≲ 10³`` for every instance the suite draws).  With ``h = 10^{-20}`` the truncation error
-is then ``≲ 10^{-40}·10^{9}·α_t·F = 10^{-31}·α_t·F``.  The rounding error must also be small *relative to
-α_t*, which may be astronomically small when attention is peaked; so the working precision is raised by
-the number of decimal digits of the smallest attention weight of the instance (computed by the forward
-pass itself):
+Step and precision.  ``g(h) = f(X + h·1_{tj})`` is analytic in ``h``, and the central difference errs by
+``h²/6 · g⁽³⁾(ξ)`` (truncation) plus ``10^{-dps}·F/h`` (the rounding of the two forward passes, ``F`` the
+magnitude of the terms of ``f``).  For ``t ≥ 1``, ``h`` moves only ``s_t`` (by ``h·a``, ``a = (W_kᵀq)_j/√d_att``)
+and ``c_t`` (by ``h·(W_vᵀW_ℓᵀ)_j``), so ``g`` is a ratio ``(P + w(h)·g_t·e^{ah}) / (Q + g_t·e^{ah})`` whose
+``n``-th derivative is ``α_t`` times terms of size at most ``n!·(1 + |a|)^n·F``; at ``t = 0`` every score moves
+(through the query too), with the same kind of bound without the ``α_0`` factor — and the gradient entries
+themselves carry the same factors.  For the instances drawn by the suite ``|a| ≲ 10²``, so with
+``h = 10^{-20}`` the truncation error is ``≲ 10^{-40}·10^{6}·α_t·F = 10^{-34}·α_t·F``.  The rounding error must
+also be small *relative to α_t*, which may be astronomically small when attention is peaked; so the working
+precision is raised by the number of decimal digits of the smallest attention weight of the instance
+(computed by the forward pass itself):
 
     dps = 60 + ⌈−log10 min_{i,t} α_t^(i)⌉,   rounding error ≲ 10^{-60}·α_min·F / 10^{-20} = 10^{-40}·α_min·F.
 
-So every entry has at least 30 correct digits relative to ``α_t·F`` (the size of the terms of ``∇_t``),
-comfortably past the 20 asked for; :func:`step_agreement` measures it (two steps, ``h`` and ``h/100``, agree to
-about ``10^{-31}``).  Each entry costs two full forward passes: brute force, slow, obviously right; keep
-instances small (``T ≤ 8``, ``d_e ≤ 6``).
+So every entry has about 34 correct digits relative to ``α_t·F`` (the size of the terms of ``∇_t``), past the
+20 asked for.  ``tests/test_reference_gradient.py`` checks it: steps ``10^{-20}`` and ``10^{-22}`` agree to
+``10^{-25}·α_t`` (also at score scale 1000), and two entries agree with ``mpmath.diff`` by a Cauchy contour
+integral (no finite step) to ``10^{-25}``.  Each entry costs two full forward passes: brute force, slow,
+obviously right; keep instances small (``T ≤ 8``, ``d_e ≤ 6``).
 """
 
 from __future__ import annotations
