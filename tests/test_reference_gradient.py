@@ -4,7 +4,6 @@ high enough.  Independent of the closed forms: only the reference and mpmath's o
 from __future__ import annotations
 
 import mpmath
-import numpy as np
 import pytest
 
 import reference.gradient as ref_grad

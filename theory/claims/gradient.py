@@ -19,7 +19,7 @@ import reference.gradient as ref_grad
 import reference.model as ref
 from theory.attention import alpha_avg
 from theory.claims import ExtraResult, claim, extra
-from theory.compare import RTOL, check_mp, combine, compare
+from theory.compare import check_mp, combine, compare
 from theory.gradient import (attention_bound, authors_gradient, g_avg, g_l1, g_l2, g_x_input,
                              g_x_input_closed_form, gradient, magnitudes, value_direction)
 from theory.model import Model, document, embed, forward, term_magnitudes
