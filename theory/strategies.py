@@ -187,13 +187,10 @@ class PerturbedCase:
 
 
 @st.composite
-def perturbed_cases(draw, max_patterns=3, pe=None, **spec_ranges) -> PerturbedCase:
-    """A case from :func:`cases` (``pe`` forces the positional encoding on/off) and 1..max_patterns removal
-    patterns, the all-ones and all-zeros patterns included in the search space."""
-    spec = draw(model_specs(**spec_ranges))
-    if pe is not None:
-        spec = ModelSpec(**{**spec.__dict__, "pe": pe})
-    case = Case(spec, draw(texts(spec)))
+def perturbed_cases(draw, max_patterns=3, pe=None) -> PerturbedCase:
+    """A case from :func:`lime_texts` (up to 10 distinct words, K ≤ 4, d_e ≤ 16; ``pe`` forces the positional
+    encoding on/off) and 1..max_patterns removal patterns, all-ones and all-zeros included."""
+    case = draw(lime_texts(max_d=10, max_repeats=5, max_K=4, max_d_e=16, max_dim=8, pe=pe))
     d = len(dict.fromkeys(case.tokens))
     Z = draw(st.lists(st.tuples(*[st.sampled_from((0, 1))] * d), min_size=1, max_size=max_patterns))
     return PerturbedCase(case, tuple(Z))
@@ -210,12 +207,25 @@ class LimeCase:
         return f"LimeCase(case={self.case!r}, seed={self.seed!r})"
 
 
-LIME_SIZES = dict(max_K=3, max_d_e=8, max_d=4, max_V=14, max_T=10)  # the mpmath reference LIME stays < 1 s
+@st.composite
+def lime_texts(draw, max_d=8, max_repeats=3, max_K=3, max_d_e=8, max_dim=4, pe=None) -> Case:
+    """A small model and a text with ``d`` distinct words, ``d`` drawn uniformly in ``1..max_d`` (so that LIME
+    instances are not dominated by one-word texts), some of them repeated, plus 0–2 padding positions."""
+    d = draw(st.integers(1, max_d))
+    repeats = draw(st.integers(0, max_repeats))
+    T = d + repeats + 1 + draw(st.integers(0, 2))
+    V = d + 2 + draw(st.integers(0, 6))
+    spec = ModelSpec(K=draw(st.integers(1, max_K)), d_e=draw(st.integers(2, max_d_e)),
+                     d_att=draw(st.integers(1, max_dim)), d_out=draw(st.integers(1, max_dim)), V=V, T=T,
+                     pe=draw(st.booleans()) if pe is None else pe, score_scale=draw(st.sampled_from(SCORE_SCALES)),
+                     value_scale=draw(st.sampled_from(VALUE_SCALES)), seed=draw(st.integers(0, 2**32 - 1)))
+    words = draw(st.permutations(range(2, V)))[:d]
+    text = list(words) + draw(st.lists(st.sampled_from(words), min_size=repeats, max_size=repeats))
+    return Case(spec, tuple(draw(st.permutations(text))))
 
 
 @st.composite
-def lime_cases(draw, **spec_ranges) -> LimeCase:
-    """A small case (:data:`LIME_SIZES`, so that a reference LIME of ~100 mpmath forward passes is quick)
+def lime_cases(draw, **text_ranges) -> LimeCase:
+    """A small case from :func:`lime_texts` (a reference LIME of ~100 mpmath forward passes stays quick)
     and a LIME seed."""
-    case = draw(cases(**{**LIME_SIZES, **spec_ranges}))
-    return LimeCase(case, draw(st.integers(0, 2**32 - 1)))
+    return LimeCase(draw(lime_texts(**text_ranges)), draw(st.integers(0, 2**32 - 1)))

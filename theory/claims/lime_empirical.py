@@ -113,7 +113,7 @@ def _float(values):
        reference=f"the real lime package driving the float64 forward pass, {N_ORACLE} samples; tolerance "
                  f"{ORACLE_RTOL:g} for lime (float64 sklearn Ridge) and 1e-12 for the fast LIME, both against "
                  "the mpmath reference LIME, relative to the magnitude of the terms",
-       strategy=lime_cases, budget=0.3, requires=("lime", "sklearn"))
+       strategy=lime_cases, budget=1.0, requires=("lime", "sklearn"))
 def check_matches_lime_package(lcase):
     case = lcase.case
     model, doc, length = case.model, case.doc, len(case.tokens)
@@ -149,7 +149,7 @@ def check_matches_lime_package(lcase):
                  "LIME is the mean of its heads' LIME (both semantics)",
        reference=f"reference LIME (mpmath weighted ridge on the mpmath forward of every perturbed document, "
                  f"{N_SAMPLES} samples); the fast float64 LIME against it",
-       strategy=lime_cases, budget=0.5)
+       strategy=lime_cases)
 def check_linear_in_model(lcase):
     case = lcase.case
     model, doc, length = case.model, case.doc, len(case.tokens)
@@ -191,7 +191,7 @@ def check_linear_in_model(lcase):
                  "the intercept exactly, for the same LIME samples (both semantics)",
        reference=f"reference LIME of both models (mpmath, {N_SAMPLES} samples); the fast LIME of the negated "
                  "model against it",
-       strategy=lime_cases, budget=0.5)
+       strategy=lime_cases)
 def check_blind_to_values_lime(lcase):
     case = lcase.case
     model, doc, length = case.model, case.doc, len(case.tokens)
