@@ -229,3 +229,154 @@ def lime_cases(draw, **text_ranges) -> LimeCase:
     """A small case from :func:`lime_texts` (a reference LIME of ~100 mpmath forward passes stays quick)
     and a LIME seed."""
     return LimeCase(draw(lime_texts(**text_ranges)), draw(st.integers(0, 2**32 - 1)))
+
+
+# --- LIME's population limit β^∞ (§5): generic functions of z, equal-score models ------------------------
+
+KERNEL_NUS = (0.25, 0.25, 0.15, 0.5, 1.0, 5.0, 100.0)  # ν = w/100; lime's default 0.25 twice as likely
+FUNCTION_SHAPES = ("gaussian", "offset", "sparse", "linear", "interaction")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A function ``f`` of ``z ∈ {0,1}^d`` given by its values on the ``2^d`` patterns (pattern ``k`` has
+    ``z_j = (k >> j) & 1``), drawn from ``numpy.random.default_rng(seed)``, and a kernel width ``ν``.
+
+    Shapes: ``gaussian`` (i.i.d. values), ``offset`` (a constant 1000× larger than the variation: the
+    closed form must cancel it), ``sparse`` (90% zeros), ``linear`` (``λ_0 + ⟨λ, z⟩``, see :meth:`linear`),
+    ``interaction`` (a product of two words plus noise)."""
+
+    d: int = 2
+    nu: float = 0.25
+    seed: int = 0
+    shape: str = "gaussian"
+    scale: float = 1.0
+
+    def linear(self) -> tuple:
+        """``(λ_0, λ)`` of the ``linear`` shape (and of the linear part of the others)."""
+        rng = np.random.default_rng([self.seed, 1])
+        return float(rng.standard_normal() * self.scale), rng.standard_normal(self.d) * self.scale
+
+    def values(self) -> np.ndarray:
+        rng = np.random.default_rng(self.seed)
+        k = np.arange(2 ** self.d)
+        Z = ((k[:, None] >> np.arange(self.d)) & 1).astype(np.float64)
+        noise = rng.standard_normal(2 ** self.d) * self.scale
+        lam0, lam = self.linear()
+        if self.shape == "gaussian":
+            return noise
+        if self.shape == "offset":
+            return 1000.0 * self.scale + noise
+        if self.shape == "sparse":
+            return noise * (rng.random(2 ** self.d) < 0.1)
+        if self.shape == "linear":
+            return lam0 + Z @ lam
+        return lam0 + Z @ lam + 3 * self.scale * Z[:, 0] * Z[:, -1] + 0.1 * noise  # interaction
+
+
+@st.composite
+def function_specs(draw, min_d=2, max_d=10, shapes=FUNCTION_SHAPES) -> FunctionSpec:
+    """``d`` in ``min_d..max_d`` (2^d patterns enumerated by the mpmath reference), ``ν`` from
+    :data:`KERNEL_NUS` (down to 0.15, where the weighted normal matrix of ``d = 2`` has lost 9 digits;
+    smaller ``ν`` makes it singular in float64), a shape and a scale."""
+    return FunctionSpec(d=draw(st.integers(min_d, max_d)), nu=draw(st.sampled_from(KERNEL_NUS)),
+                        seed=draw(st.integers(0, 2**32 - 1)), shape=draw(st.sampled_from(shapes)),
+                        scale=draw(st.sampled_from((1.0, 1e-3, 1e3))))
+
+
+def linear_specs():
+    """Linear functions ``f(z) = λ_0 + ⟨λ, z⟩`` (:class:`FunctionSpec` of shape ``linear``)."""
+    return function_specs(shapes=("linear",))
+
+
+@dataclass(frozen=True)
+class SemanticsCase:
+    """A small case whose text has ``2 ≤ d ≤ 5`` distinct words (the reference runs ``2^d`` mpmath forward
+    passes) and a removal semantics."""
+
+    case: Case
+    semantics: str
+
+    def __repr__(self) -> str:
+        return f"SemanticsCase(case={self.case!r}, semantics={self.semantics!r})"
+
+
+BETA_INF_SIZES = dict(max_K=3, max_d_e=6, max_d=4, max_V=12, min_T=3, max_T=9)
+
+
+@st.composite
+def two_word_specs(draw, **ranges) -> ModelSpec:
+    """A :func:`model_specs` spec with room for at least two distinct words (``V ≥ 4``)."""
+    spec = draw(model_specs(**ranges))
+    return ModelSpec(**{**spec.__dict__, "V": max(spec.V, 4)})
+
+
+@st.composite
+def few_word_texts(draw, spec: ModelSpec, max_words=5) -> tuple:
+    """A text of ``2..T−1`` words with ``2..max_words`` distinct ids (repeats allowed)."""
+    if spec.V < 4 or spec.T < 3:
+        raise ValueError("few_word_texts needs V >= 4 (two word ids) and T >= 3 (two words)")
+    length = draw(st.integers(2, spec.T - 1))
+    pool = draw(st.lists(st.sampled_from(range(2, spec.V)), min_size=2,
+                         max_size=min(max_words, length, spec.V - 2), unique=True))
+    words = draw(st.lists(st.sampled_from(pool), min_size=length - len(pool), max_size=length - len(pool)))
+    order = draw(st.permutations(pool + words))  # every pooled id occurs at least once
+    return tuple(order)
+
+
+@st.composite
+def semantics_cases(draw, semantics=("delete", "replace")) -> SemanticsCase:
+    spec = draw(two_word_specs(**BETA_INF_SIZES))
+    return SemanticsCase(Case(spec, draw(few_word_texts(spec))), draw(st.sampled_from(semantics)))
+
+
+@dataclass(frozen=True)
+class EqualScoresCase(Case):
+    """A case whose model scores UNK exactly like every word (``s̃_t = s_t`` at each word position, every head).
+
+    Built from ``spec``: every word embedding agrees with ``E[UNK]`` outside the first ``rank`` coordinates,
+    and every ``W_k`` is zero on those coordinates, so ``W_k E[w] = W_k E[UNK]`` exactly in float64 and in
+    mpmath.  This is the general case up to a rotation: ``s̃_t = s_t`` for all words of a text means
+    ``⟨W_kᵀq, E[w] − E[UNK]⟩ = 0`` for each of them, so a word's score depends on its position only.  The
+    value path (``W_v``, ``W_ℓ``) is untouched, so ``c̃_t ≠ c_t``."""
+
+    rank: int = 1
+
+    @cached_property
+    def model(self) -> Model:
+        base = self.spec.build()
+        r = self.rank
+        E = base.E.copy()
+        words = np.array([i for i in range(base.V) if i not in (base.cls_id, base.unk_id)])
+        E[np.ix_(words, np.arange(r, base.d_e))] = base.E[base.unk_id, r:]
+        Wk = base.Wk.copy()
+        Wk[:, :, :r] = 0.0
+        return Model(E, base.Wq, Wk, base.Wv, base.Wl, base.cls_id, base.unk_id, base.max_len, base.pe)
+
+    def __repr__(self) -> str:
+        return f"EqualScoresCase(spec={self.spec!r}, tokens={self.tokens!r}, rank={self.rank!r})"
+
+
+@st.composite
+def equal_scores_cases(draw) -> EqualScoresCase:
+    spec = draw(two_word_specs(**BETA_INF_SIZES))
+    return EqualScoresCase(spec, draw(few_word_texts(spec)), draw(st.integers(1, spec.d_e - 1)))
+
+
+@dataclass(frozen=True)
+class ConsistencyCase:
+    """A case (``2 ≤ d ≤ 6``), a removal semantics and the first seed of the repeated LIME runs."""
+
+    case: Case
+    semantics: str
+    seed: int
+
+    def __repr__(self) -> str:
+        return f"ConsistencyCase(case={self.case!r}, semantics={self.semantics!r}, seed={self.seed!r})"
+
+
+@st.composite
+def consistency_cases(draw) -> ConsistencyCase:
+    spec = draw(two_word_specs(max_K=3, max_d_e=8, max_d=4, max_V=12, min_T=4, max_T=12))
+    return ConsistencyCase(Case(spec, draw(few_word_texts(spec, max_words=6))),
+                           draw(st.sampled_from(("delete", "replace"))), draw(st.integers(0, 2**31)))
