@@ -135,17 +135,3 @@ def beta_inf(values, d: int, kernel_width=KERNEL_WIDTH, dps: int = DPS):
         solution = mpmath.lu_solve(A, b)
         return [solution[r] for r in range(d + 1)]
 
-
-def lime_samples(d: int, n: int, seed: int) -> np.ndarray:
-    """The ``n × d`` 0/1 matrix lime 0.2.0.1 draws with ``RandomState(seed)``, in its call order.
-
-    ``randint(1, d + 1, n − 1)`` draws how many words to switch off for samples ``1..n−1``; then, for each of
-    them in order, ``choice(range(d), s, replace=False)`` draws which.  Row 0 is the original ``z = 1``.
-    (Bookkeeping only: mirrors ``LimeTextExplainer.__data_labels_distances``.)
-    """
-    random_state = np.random.RandomState(seed)
-    sizes = random_state.randint(1, d + 1, n - 1)
-    data = np.ones((n, d), dtype=np.int64)
-    for i, size in enumerate(sizes, start=1):
-        data[i, random_state.choice(range(d), size, replace=False)] = 0
-    return data

@@ -279,12 +279,13 @@ def beta_inf_mc(f, d: int, samples: int = 100_000, seed: int = 0, nu: float = NU
     ``w_s = ψ(s/d)/d`` and ``h(z) = M^{-1}(1, z)`` (closed form; for ``j ≥ 1``
     ``h_j(z) = a(|z|) + D z_j`` with ``a(k) = (σ_1 + σ_3 k)/c_d`` and ``D = (σ_2 − σ_3)/c_d``).  Steps:
 
-    1. pilot (``pilot_share`` of the budget, allocation ``∝ w_s``): fit the control variate
+    1. pilot (``pilot_share`` of the budget, allocation ``∝ w_s``, at least 5 per stratum): fit the control variate
        ``c(z) = γ_s + Σ_k (b_k + (s/d) b1_k) z_k`` by least squares weighted by ``w_s`` (``b1 = 0`` when
        ``slopes`` is false);
     2. ``β^∞(c)`` exactly (:func:`_control_expectations`, then the closed form);
     3. main run, independent of the pilot: ``β^∞(r)``, ``r = f − c``, from per-stratum sample means with the
-       Neyman allocation ``m_s ∝ w_s·sd_s`` (``sd_s`` the pilot's residual spread); a stratum with
+       Neyman allocation ``m_s ∝ w_s·sd_s`` (``sd_s`` the pilot's residual spread, floored at 10% of the
+       largest; at least 10 samples per stratum); a stratum with
        ``C(d, s) ≤ m_s`` patterns is enumerated exactly.  The standard error is
        ``√(Σ_s w_s² Var_s(h_j r)/m_s)`` with the per-stratum sample variances.
 
@@ -307,7 +308,7 @@ def beta_inf_mc(f, d: int, samples: int = 100_000, seed: int = 0, nu: float = NU
 
     # 1. pilot: least squares of f on (stratum indicator, z, x·z), the indicators eliminated by centering
     n_pilot = int(samples * pilot_share)
-    m_pilot = np.maximum(3, np.round(n_pilot * w / w.sum())).astype(int)
+    m_pilot = np.maximum(5, np.round(n_pilot * w / w.sum())).astype(int)
     XtX, Xtf = np.zeros((n_features, n_features)), np.zeros(n_features)
     pilot = []
     for s, m, ws in zip(strata, m_pilot, w):
@@ -328,8 +329,10 @@ def beta_inf_mc(f, d: int, samples: int = 100_000, seed: int = 0, nu: float = NU
 
     # 2. main run on r = f − c, strata evaluated in chunks of rows
     n_main = samples - int(m_pilot.sum())
-    score = w * np.maximum(resid_sd, 1e-300 * np.abs(gamma).max())
-    alloc = np.maximum(2, np.round(n_main * score / score.sum())).astype(int)
+    # Neyman allocation, with the pilot's spreads floored at 10% of the largest (a few pilot samples can
+    # underestimate a stratum's spread) and at least 10 samples per stratum
+    score = w * np.maximum(resid_sd, 0.1 * resid_sd.max() + 1e-300)
+    alloc = np.maximum(10, np.round(n_main * score / score.sum())).astype(int)
     sizes = np.array([comb(d, int(s)) for s in strata], dtype=float)
     exact = sizes <= alloc
     sum_r, sum_r2 = np.zeros(d), np.zeros(d)

@@ -159,14 +159,17 @@ class ConstantValueCase(Case):
 @st.composite
 def constant_value_cases(draw) -> ConstantValueCase:
     """Models with constant value scores within each head (:class:`ConstantValueCase`), at gradient sizes;
-    the constants are non-zero (``±0.25 … ±4``), so ``c = 0`` (the trivial ``W_ℓ W_v = 0``) never occurs."""
+    the constants are non-zero (``±0.25 … ±4``), so ``c = 0`` (the trivial ``W_ℓ W_v = 0``) never occurs.
+    Score scales stop at 10: at 1000 the brute-force gradient needs thousands of digits and these models have
+    larger ``d_e`` (peaked attention is exercised by the other gradient claims)."""
     K = draw(st.integers(1, 3))
-    T = draw(st.integers(2, 8))
+    T = draw(st.integers(2, 7))
     pe = draw(st.booleans())
     low = K + T - 1 if pe else max(2, K)
-    spec = ModelSpec(K=K, d_e=draw(st.integers(low, low + 3)), d_att=draw(st.integers(1, 4)),
+    spec = ModelSpec(K=K, d_e=draw(st.integers(low, low + 2)), d_att=draw(st.integers(1, 4)),
                      d_out=draw(st.integers(1, 4)), V=draw(st.integers(3, 12)), T=T, pe=pe,
-                     score_scale=draw(st.sampled_from(SCORE_SCALES)), value_scale=draw(st.sampled_from(VALUE_SCALES)),
+                     score_scale=draw(st.sampled_from(SCORE_SCALES[:-1])),
+                     value_scale=draw(st.sampled_from(VALUE_SCALES)),
                      seed=draw(st.integers(0, 2**32 - 1)))
     constants = tuple(draw(st.sampled_from((1, -1))) * draw(st.sampled_from((0.25, 0.5, 1.0, 1.5, 4.0)))
                       for _ in range(K))
@@ -279,7 +282,7 @@ def function_specs(draw, min_d=2, max_d=10, shapes=FUNCTION_SHAPES) -> FunctionS
     """``d`` in ``min_d..max_d`` (2^d patterns enumerated by the mpmath reference), ``ν`` from
     :data:`KERNEL_NUS` (down to 0.15, where the weighted normal matrix of ``d = 2`` has lost 9 digits;
     smaller ``ν`` makes it singular in float64), a shape and a scale."""
-    return FunctionSpec(d=draw(st.integers(min_d, max_d)), nu=draw(st.sampled_from(KERNEL_NUS)),
+    return FunctionSpec(d=draw(st.sampled_from(range(min_d, max_d + 1))), nu=draw(st.sampled_from(KERNEL_NUS)),
                         seed=draw(st.integers(0, 2**32 - 1)), shape=draw(st.sampled_from(shapes)),
                         scale=draw(st.sampled_from((1.0, 1e-3, 1e3))))
 
@@ -301,24 +304,25 @@ class SemanticsCase:
         return f"SemanticsCase(case={self.case!r}, semantics={self.semantics!r})"
 
 
-BETA_INF_SIZES = dict(max_K=3, max_d_e=6, max_d=4, max_V=12, min_T=3, max_T=9)
+BETA_INF_SIZES = dict(max_K=3, max_d_e=6, max_d=4, max_V=12, min_T=4, max_T=9)
 
 
 @st.composite
 def two_word_specs(draw, **ranges) -> ModelSpec:
-    """A :func:`model_specs` spec with room for at least two distinct words (``V ≥ 4``)."""
+    """A :func:`model_specs` spec with room for several distinct words (``V ≥ 8``)."""
     spec = draw(model_specs(**ranges))
-    return ModelSpec(**{**spec.__dict__, "V": max(spec.V, 4)})
+    return ModelSpec(**{**spec.__dict__, "V": max(spec.V, 8)})
 
 
 @st.composite
 def few_word_texts(draw, spec: ModelSpec, max_words=5) -> tuple:
-    """A text of ``2..T−1`` words with ``2..max_words`` distinct ids (repeats allowed)."""
+    """A text of ``d..T−1`` words with ``d`` distinct ids, ``d`` drawn uniformly from
+    ``2..min(max_words, V−2, T−1)`` (repeats allowed)."""
     if spec.V < 4 or spec.T < 3:
         raise ValueError("few_word_texts needs V >= 4 (two word ids) and T >= 3 (two words)")
-    length = draw(st.integers(2, spec.T - 1))
-    pool = draw(st.lists(st.sampled_from(range(2, spec.V)), min_size=2,
-                         max_size=min(max_words, length, spec.V - 2), unique=True))
+    d = draw(st.sampled_from(range(2, min(max_words, spec.V - 2, spec.T - 1) + 1)))
+    length = draw(st.integers(d, spec.T - 1))
+    pool = draw(st.lists(st.sampled_from(range(2, spec.V)), min_size=d, max_size=d, unique=True))
     words = draw(st.lists(st.sampled_from(pool), min_size=length - len(pool), max_size=length - len(pool)))
     order = draw(st.permutations(pool + words))  # every pooled id occurs at least once
     return tuple(order)

@@ -1,0 +1,325 @@
+"""Claims about LIME's population limit ``β^∞`` (THEORY.md §3.4, paper §5; Mardaoui & Garreau 2021).
+
+Every identity is checked twice: the float64 closed form against an mpmath brute force (weighted least
+squares over the full enumeration of the law, :mod:`reference.lime_law`), and the statement itself inside
+mpmath where it has a closed form of its own.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from math import comb
+
+import mpmath
+import numpy as np
+from scipy.stats import chisquare
+
+import reference.lime as ref_lime
+import reference.lime_law as ref_law
+import reference.model as ref
+import reference.perturb as ref_perturb
+from theory import lime_inf
+from theory.claims import claim
+from theory.compare import Outcome, check_mp, combine, compare
+from theory.lime import kernel_weights, sample, weighted_ridge
+from theory.model import Model, forward, term_magnitudes
+from theory.perturb import distinct_words
+from theory.strategies import (consistency_cases, equal_scores_cases, function_specs, linear_specs,
+                               semantics_cases)
+
+GOF_LEVEL = 1e-6  # p-value below which the sampler's frequencies reject the law (fixed seeds)
+
+
+def _width(nu: float) -> float:
+    return 100.0 * nu  # lime's kernel width w on the ×100 cosine-distance scale
+
+
+def _beta_scale(values, d: int, nu: float, magnitude=None) -> np.ndarray:
+    """Magnitude of the terms of ``β^∞`` computed from ``values`` whose own rounding is at most
+    ``ε·magnitude`` (default ``|values|``)."""
+    mag = np.abs(values) if magnitude is None else np.broadcast_to(magnitude, np.shape(values))
+    Ef, Ezf = lime_inf.expectations_table(mag, d, nu)
+    return lime_inf.beta_magnitude(Ef, Ezf, d, nu)
+
+
+def _mp_max_abs(a, b):
+    with mpmath.workdps(ref_law.DPS):
+        return max(abs(mpmath.mpf(x) - y) for x, y in zip(a, b))
+
+
+# --- the law ------------------------------------------------------------------------------------------------
+
+@claim("lime.sampling_law", section="§5", source="paper", kind="identity",
+       statement="P(z) = 1/(d·C(d,s)) when s ≥ 1 words are off; E z_j = (d−1)/(2d); E z_j z_k = (d−2)/(3d) "
+                 "(j ≠ k); α_p = E[π Π_{k≤p} z_k] = (1/d) Σ_{s=1}^{d} ψ(s/d) C(d−p,s)/C(d,s), p = 0, 1, 2 "
+                 "(Mardaoui & Garreau 2021); lime's sampler follows this law",
+       reference="exact enumeration of the 2^d patterns with fractions (law, moments) and mpmath (α_p with "
+                 "lime's cosine-distance kernel); χ² goodness of fit of the reference sampler (lime 0.2.0.1's "
+                 "RandomState call order, reference.lime.sample) over all 2^d − 1 patterns at the instance's "
+                 "seed, rejected when p < 1e-6",
+       strategy=function_specs)
+def check_sampling_law(spec):
+    d, nu = spec.d, spec.nu
+    total, first, second = ref_law.moments(d)
+    exact = [("Σ P(z) − 1", total - 1), ("E z_j − (d−1)/(2d)", first - Fraction(d - 1, 2 * d)),
+             ("E z_j z_k − (d−2)/(3d)", second - Fraction(d - 2, 3 * d))]
+    outcomes = [check_mp(f"{label} (fractions)", mpmath.mpf(abs(value.numerator)) / value.denominator)
+                for label, value in exact]
+    alpha = lime_inf.weighted_moments(d, nu)
+    alpha_ref = [ref_law.weighted_moment(d, p, _width(nu)) for p in range(3)]
+    outcomes.append(compare("α_p", alpha, alpha_ref, alpha))  # sums of positive terms
+    outcomes.append(_goodness_of_fit(d, spec.seed))
+    return combine(*outcomes)
+
+
+def _goodness_of_fit(d: int, seed: int) -> Outcome:
+    """χ² of the pattern frequencies of lime's sampler (rows 1..n−1) against ``P(z)``; ``n`` gives every
+    pattern an expected count ≥ 5."""
+    law = np.array([float(p) for p in ref_law.law(d)])
+    n = 1 + 5 * max(d * comb(d, s) for s in range(1, d + 1))
+    Z = ref_lime.sample(d, n, seed)
+    index = Z[1:] @ (1 << np.arange(d))
+    counts = np.bincount(index, minlength=2 ** d)
+    cells = law > 0
+    original_ok = bool(np.all(Z[0] == 1))
+    stat, p = chisquare(counts[cells], (n - 1) * law[cells])
+    error = -np.log10(max(p, 1e-300))
+    holds = p >= GOF_LEVEL and counts[~cells].sum() == 0 and original_ok
+    detail = (f"sampler χ² over {int(cells.sum())} patterns, n − 1 = {n - 1}, seed {seed}: χ² = {stat:.1f}, "
+              f"p = {p:.3g} (error = −log10 p = {error:.2f}, tolerance {-np.log10(GOF_LEVEL):.0f}); "
+              f"draws of z = 1 after row 0: {int(counts[~cells].sum())}; row 0 is the original: {original_ok}")
+    return Outcome(holds=holds, error=float(error) if original_ok else np.inf,
+                   tolerance=-np.log10(GOF_LEVEL), detail=detail, measures={"sampler χ² p-value": p})
+
+
+# --- the closed form ----------------------------------------------------------------------------------------
+
+@claim("lime.beta_inf_closed_form", section="§5", source="paper", kind="identity",
+       statement="with c_d = (d−1)α_0α_2 − dα_1² + α_0α_1, σ_0 = (d−1)α_2 + α_1, σ_1 = −α_1, "
+                 "σ_2 = [(d−2)α_0α_2 − (d−1)α_1² + α_0α_1]/(α_1 − α_2), σ_3 = (α_1² − α_0α_2)/(α_1 − α_2): "
+                 "β_0^∞ = c_d^{-1}(σ_0 E[πf] + σ_1 Σ_k E[π z_k f]), β_j^∞ = c_d^{-1}(σ_1 E[πf] + σ_2 E[π z_j f] "
+                 "+ σ_3 Σ_{k≠j} E[π z_k f]) for any f and d ≥ 2 (Mardaoui & Garreau 2021)",
+       reference="weighted least squares over the full enumeration of the law in mpmath (40 digits, "
+                 "lime's cosine-distance kernel), d = 2..10, ν from 0.15 to 100, f given by its 2^d values "
+                 "(random, huge offset, sparse, linear, with an interaction)",
+       strategy=function_specs)
+def check_beta_inf_closed_form(spec):
+    d, nu, values = spec.d, spec.nu, spec.values()
+    beta = lime_inf.beta_inf_table(values, d, nu)
+    beta_ref = ref_law.beta_inf(list(values), d, _width(nu))
+    outcome = compare("β^∞", beta, beta_ref, _beta_scale(values, d, nu))
+    outcome.measures["c_d cancellation (terms / c_d)"] = lime_inf.coefficients(d, nu).c_mag / \
+        lime_inf.coefficients(d, nu).c_d
+    return outcome
+
+
+@claim("lime.exact_on_linear", section="§5", source="paper", kind="identity",
+       statement="if f(z) = λ_0 + ⟨λ, z⟩ then β^∞ = (λ_0, λ) for every ν > 0 and d ≥ 2 "
+                 "(Mardaoui & Garreau 2021)",
+       reference="mpmath weighted least squares over the enumeration of f computed exactly in mpmath "
+                 "(must return λ to 30 digits); the float64 closed form against (λ_0, λ)",
+       strategy=linear_specs)
+def check_exact_on_linear(spec):
+    d, nu = spec.d, spec.nu
+    lam0, lam = spec.linear()
+    with mpmath.workdps(ref_law.DPS):
+        exact_values = [mpmath.mpf(lam0) + mpmath.fsum(mpmath.mpf(float(lam[j])) * z[j] for j in range(d))
+                        for z in ref_law.patterns(d)]
+        want = [mpmath.mpf(lam0)] + [mpmath.mpf(float(x)) for x in lam]
+    beta_ref = ref_law.beta_inf(exact_values, d, _width(nu))
+    values = spec.values()
+    beta = lime_inf.beta_inf_table(values, d, nu)
+    size = max(abs(lam0), float(np.abs(lam).max()))
+    return combine(
+        check_mp("mpmath β^∞ − (λ_0, λ)", _mp_max_abs(beta_ref, want), scale=size),
+        compare("float64 β^∞ vs (λ_0, λ)", beta, want, _beta_scale(values, d, nu)),
+    )
+
+
+# --- β^∞ of the model ---------------------------------------------------------------------------------------
+
+def _reference_tables(model: Model, doc, length: int, semantics: str, Wl=None):
+    """Full mpmath forward on every pattern: ``(f values, per-head values [head][pattern])``."""
+    d = len(ref_perturb.distinct_words(doc, length))
+    fs, heads = [], []
+    for z in ref_law.patterns(d):
+        fw = ref_perturb.forward_perturbed(model, doc, length, z, semantics, Wl=Wl)
+        fs.append(fw.f)
+        heads.append(fw.f_heads)
+    return fs, [list(column) for column in zip(*heads)]
+
+
+def _f_magnitude(model: Model, doc) -> float:
+    """The magnitude of the terms of ``f`` (its float64 rounding scale) on any perturbed document: the
+    largest ``max_t c_t·(1 + max_t s_t)`` of the model on the document and on the all-UNK document."""
+    unk = np.full_like(doc, model.unk_id)
+    unk[0] = model.cls_id
+    return float(max(term_magnitudes(model, doc).f.max(), term_magnitudes(model, unk).f.max()))
+
+
+@claim("lime.equal_scores_exact", section="§5", source="ours", kind="identity",
+       statement="if s̃_t = s_t for every head and word position (UNK is scored like the word it replaces), "
+                 "then under replace f is affine in z and β_j^∞ = (1/K) Σ_i Σ_{t: ξ_t = w_j} α_t (c_t − c̃_t) "
+                 "exactly (and β_0^∞ = f(z = 0))",
+       reference="models built with W_k E[w] = W_k E[UNK] exactly (word embeddings equal to UNK's outside a "
+                 "subspace that every W_k annihilates); mpmath weighted least squares over the enumeration of "
+                 "the full mpmath forward on every perturbed document, against the formula in mpmath (α, c "
+                 "from the mpmath forward of the document, c̃ from that of the all-UNK document)",
+       strategy=equal_scores_cases)
+def check_equal_scores_exact(case):
+    model, doc, length = case.model, case.doc, len(case.tokens)
+    words = ref_perturb.distinct_words(doc, length)
+    d = len(words)
+    fw = ref.forward(model, doc)
+    off = ref_perturb.forward_perturbed(model, doc, length, [0] * d, "replace")
+    K = model.K
+    with mpmath.workdps(ref.DPS):
+        formula = [off.f] + [mpmath.fsum(fw.alpha[i][t] * (fw.c[i][t] - off.c[i][t])
+                                         for i in range(K) for t in range(1, length + 1)
+                                         if int(doc[t]) == w) / K for w in words]
+        # the premise, in mpmath: UNK scored like every word
+        premise = max(abs(fw.scores[i][t] - off.scores[i][t]) for i in range(K) for t in range(1, length + 1))
+    values, _ = _reference_tables(model, doc, length, "replace")
+    beta_ref = ref_law.beta_inf(values, d, _width(lime_inf.NU))
+    beta = lime_inf.beta_inf_exact(model, doc, length, "replace")
+    f_mag = _f_magnitude(model, doc)
+    return combine(
+        check_mp("premise max |s_t − s̃_t| (mpmath)", premise, scale=1.0),
+        check_mp("mpmath β^∞ − formula", _mp_max_abs(beta_ref, formula), scale=f_mag),
+        compare("float64 β^∞ vs formula", beta, formula,
+                _beta_scale(np.zeros(2 ** d), d, lime_inf.NU, magnitude=f_mag)),
+    )
+
+
+def _single_head(model: Model, i: int) -> Model:
+    return Model(model.E, model.Wq[i: i + 1], model.Wk[i: i + 1], model.Wv[i: i + 1], model.Wl[i: i + 1],
+                 model.cls_id, model.unk_id, model.max_len, model.pe)
+
+
+@claim("lime.linear_in_model.beta_inf", section="§5", source="paper", kind="identity",
+       statement="β^∞ is linear in f: β^∞(f + g) = β^∞(f) + β^∞(g), β^∞(λf) = λβ^∞(f); hence the multi-head "
+                 "model's β^∞ is the mean of its heads' β^∞ (delete and replace)",
+       reference="mpmath weighted least squares over the enumeration of the full mpmath forward (f and each "
+                 "head f^(i) on every perturbed document); float64 β^∞ of the model and of each single-head "
+                 "model against it",
+       strategy=semantics_cases)
+def check_linear_in_model_beta_inf(case):
+    model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
+    d = distinct_words(doc, length).size
+    width = _width(lime_inf.NU)
+    values, heads = _reference_tables(model, doc, length, sem)
+    beta_f = ref_law.beta_inf(values, d, width)
+    beta_heads = [ref_law.beta_inf(h, d, width) for h in heads]
+    with mpmath.workdps(ref.DPS):
+        lam = mpmath.mpf(-2.5)
+        beta_scaled = ref_law.beta_inf([lam * v for v in values], d, width)
+    with mpmath.workdps(ref.DPS):
+        mean_heads = [mpmath.fsum(column) / model.K for column in zip(*beta_heads)]
+        scaled_gap = max(abs(a - lam * b) for a, b in zip(beta_scaled, beta_f))
+    f_mag = _f_magnitude(model, doc)
+    fast_heads = np.mean([lime_inf.beta_inf_exact(_single_head(model, i), doc, length, sem)
+                          for i in range(model.K)], axis=0)
+    fast = lime_inf.beta_inf_exact(model, doc, length, sem)
+    scale = _beta_scale(np.zeros(2 ** d), d, lime_inf.NU, magnitude=f_mag)
+    return combine(
+        check_mp("mpmath β^∞(f) − mean_i β^∞(f^(i))", _mp_max_abs(beta_f, mean_heads), scale=f_mag),
+        check_mp("mpmath β^∞(λf) − λβ^∞(f)", scaled_gap, scale=f_mag),
+        compare("float64 β^∞(f)", fast, beta_f, scale),
+        compare("float64 mean_i β^∞(f^(i)) vs mpmath β^∞(f)", fast_heads, beta_f, scale),
+    )
+
+
+@claim("attention.blind_to_values.beta_inf", section="§3", source="consequence", kind="witness",
+       statement="replacing every W_ℓ^(i) by −W_ℓ^(i) leaves every α unchanged and negates β^∞ (delete and "
+                 "replace): attention cannot tell the direction of a word's LIME effect",
+       reference="mpmath weighted least squares over the enumeration of the full mpmath forward with W_ℓ and "
+                 "with −W_ℓ; float64 β^∞ of the negated model against −β^∞ (mpmath)",
+       strategy=semantics_cases)
+def check_blind_to_values_beta_inf(case):
+    model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
+    d = distinct_words(doc, length).size
+    width = _width(lime_inf.NU)
+    beta = ref_law.beta_inf(_reference_tables(model, doc, length, sem)[0], d, width)
+    beta_neg = ref_law.beta_inf(_reference_tables(model, doc, length, sem, Wl=-model.Wl)[0], d, width)
+    negated = model.with_Wl(-model.Wl)
+    fast_neg = lime_inf.beta_inf_exact(negated, doc, length, sem)
+    alpha, alpha_neg = forward(model, doc).alpha, forward(negated, doc).alpha
+    f_mag = _f_magnitude(model, doc)
+    with mpmath.workdps(ref.DPS):
+        total = max(abs(a + b) for a, b in zip(beta, beta_neg))
+        minus = [-b for b in beta]
+    return combine(
+        check_mp("mpmath β^∞(−W_ℓ) + β^∞(W_ℓ)", total, scale=f_mag),
+        compare("float64 β^∞(−W_ℓ) vs −β^∞(W_ℓ) (mpmath)", fast_neg, minus,
+                _beta_scale(np.zeros(2 ** d), d, lime_inf.NU, magnitude=f_mag)),
+        compare("α(−W_ℓ) − α(W_ℓ) (float64)", alpha_neg - alpha, np.zeros(alpha.shape).tolist(), 1.0),
+    )
+
+
+# --- consistency ----------------------------------------------------------------------------------------
+
+CONSISTENCY_N = (250, 1000, 4000, 16000)
+CONSISTENCY_RUNS = 16
+CONSISTENCY_FACTOR = 2.5  # observed RMS error within [1/2.5, 2.5] × the asymptotic prediction
+
+
+def asymptotic_rmse(values, d: int, n: int, nu: float = lime_inf.NU, ridge: float = 1.0) -> float:
+    """Predicted RMS error ``‖β̂_n − β^∞‖`` of empirical LIME at ``n`` samples (ours): the delta-method
+    variance ``tr(M^{-1} E[π² r² x xᵀ] M^{-1})/(n−1)`` (``r = f − ⟨x, β^∞⟩``, ``x = (1, z)``) plus the squared
+    deterministic bias of the ridge penalty and of sample 0 (the original, weight 1):
+    ``β_n − β^∞`` with ``((n−1)M + x_1x_1ᵀ + λP) β_n = (n−1)E[πfx] + f(1) x_1``."""
+    co = lime_inf.coefficients(d, nu)
+    Z = lime_inf.patterns(d)
+    X = np.concatenate([np.ones((Z.shape[0], 1)), Z], axis=1)
+    pi = lime_inf.psi((d - Z.sum(axis=1)) / d, nu)
+    weight = lime_inf.law(d) * pi  # P(z) π(z)
+    M = (X * weight[:, None]).T @ X
+    b = X.T @ (weight * values)
+    beta = lime_inf.beta_inf_table(values, d, nu)
+    r = values - X @ beta
+    meat = (X * (weight * pi * r ** 2)[:, None]).T @ X  # E[π² r² x xᵀ]
+    inv = co.inverse()
+    variance = np.trace(inv @ meat @ inv) / (n - 1)
+    P = np.eye(d + 1)
+    P[0, 0] = 0.0
+    x1 = X[-1]
+    beta_n = np.linalg.solve((n - 1) * M + np.outer(x1, x1) + ridge * P, (n - 1) * b + values[-1] * x1)
+    return float(np.sqrt(variance + np.sum((beta_n - beta) ** 2)))
+
+
+@claim("lime.consistency", section="§5", source="paper", kind="limit",
+       statement="empirical LIME β̂_n → β^∞ as n → ∞ at rate n^{-1/2} (Mardaoui & Garreau 2021)",
+       reference="exact β^∞ (enumeration); empirical LIME (lime 0.2.0.1's sampler and weighted ridge, "
+                 "theory.lime) at n = 250, 1000, 4000, 16000 with 16 seeds each: the RMS error must stay "
+                 "within a factor 2.5 of the asymptotic prediction √(tr Σ/(n−1) + ‖ridge bias‖²) at every n; "
+                 "the fitted log-log slope of the RMS error is reported (−1/2 expected)",
+       strategy=consistency_cases, budget=0.3)
+def check_consistency(case):
+    model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
+    d = distinct_words(doc, length).size
+    values = lime_inf.table(model, doc, length, sem)
+    beta = lime_inf.beta_inf_table(values, d)
+    powers = 1 << np.arange(d)
+    rmse, predicted = [], []
+    for n in CONSISTENCY_N:
+        errors = []
+        for run in range(CONSISTENCY_RUNS):
+            Z = sample(d, n, (case.seed + run) % 2**32)
+            f = values[(Z @ powers).astype(np.int64)]
+            intercept, coef = weighted_ridge(Z, f, kernel_weights(Z))
+            errors.append(np.sum((np.concatenate([[intercept], coef]) - beta) ** 2))
+        rmse.append(np.sqrt(np.mean(errors)))
+        predicted.append(asymptotic_rmse(values, d, n))
+    rmse, predicted = np.array(rmse), np.array(predicted)
+    ratio = rmse / predicted
+    slope = np.polyfit(np.log(CONSISTENCY_N), np.log(rmse), 1)[0]
+    slope_pred = np.polyfit(np.log(CONSISTENCY_N), np.log(predicted), 1)[0]
+    error = float(np.max(np.abs(np.log(ratio))))
+    detail = (f"d = {d}, {sem}: n = {list(CONSISTENCY_N)}; RMS error {np.array2string(rmse, precision=3)}; "
+              f"predicted {np.array2string(predicted, precision=3)}; ratio {np.array2string(ratio, precision=3)}; "
+              f"log-log slope observed {slope:.3f}, predicted {slope_pred:.3f}; error = max |log ratio| = "
+              f"{error:.3f} (tolerance log {CONSISTENCY_FACTOR} = {np.log(CONSISTENCY_FACTOR):.3f})")
+    return Outcome(holds=error <= np.log(CONSISTENCY_FACTOR), error=error, tolerance=float(np.log(CONSISTENCY_FACTOR)),
+                   detail=detail, measures={"log-log slope of the RMS error": slope,
+                                            "predicted log-log slope": slope_pred,
+                                            "observed / predicted RMS error": float(np.median(ratio))})
