@@ -45,6 +45,22 @@ def _lime(model: Model, doc: np.ndarray, length: int, semantics: str = "delete",
             "intercept": result.intercept, "semantics": semantics, "samples": int(samples), "seed": int(seed)}
 
 
+def _lime_inf(model: Model, doc: np.ndarray, length: int, semantics: str = "delete", samples: int | None = None,
+              seed: int = 0) -> dict:
+    """LIME's population limit ``β^∞`` (§5): exact for ``d ≤ 10``, stratified Monte Carlo with standard errors
+    otherwise (``samples`` evaluations, default 100 000)."""
+    from theory.lime_inf import beta_inf_model
+
+    result = beta_inf_model(model, doc, length, semantics, samples, seed)
+    out = {"f": float(forward(model, doc).f[0]), "scores": result.beta[1:].tolist(),
+           "words": result.words.tolist(), "intercept": float(result.beta[0]), "semantics": semantics,
+           "samples": result.samples, "seed": result.seed, "exact": result.exact}
+    if not result.exact:
+        out["stderr"] = result.stderr[1:].tolist()
+        out["intercept_stderr"] = float(result.stderr[0])
+    return out
+
+
 METHODS = {
     "attention-avg": _attention(alpha_avg),
     "attention-max": _attention(alpha_max),
@@ -53,11 +69,13 @@ METHODS = {
     "grad-l2": _gradient(lambda grad, X: g_l2(grad)),
     "grad-x-input": _gradient(g_x_input),
     "lime": _lime,
+    "lime-inf": _lime_inf,
 }
 
 # keyword options each method takes (the CLI's --semantics, --samples, --seed)
 OPTIONS = {
     "lime": ("semantics", "samples", "seed"),
+    "lime-inf": ("semantics", "samples", "seed"),
 }
 
 

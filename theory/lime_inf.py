@@ -374,14 +374,38 @@ def beta_inf_mc(f, d: int, samples: int = 100_000, seed: int = 0, nu: float = NU
                       exact_strata=int(exact.sum()), seed=seed)
 
 
-def beta_inf_model(model: Model, doc, length: int, semantics: str, samples: int = 100_000, seed: int = 0,
-                   nu: float = NU):
-    """``β^∞`` of a model's LIME on one document: exact (enumeration) when ``d ≤ 10``, otherwise
-    :func:`beta_inf_mc` with ``samples`` evaluations.  Returns ``(beta, stderr or None)``."""
+EXACT_UP_TO = 10  # beta_inf_model enumerates the 2^d patterns up to this d
+MC_SAMPLES = 100_000
+
+
+@dataclass(frozen=True)
+class BetaInf:
+    """``β^∞`` of a model's LIME on one document, exact or by stratified Monte Carlo."""
+
+    semantics: str
+    words: np.ndarray  # (d,) distinct word ids, lime's feature order
+    beta: np.ndarray  # (d+1,) intercept first
+    stderr: np.ndarray | None  # (d+1,) Monte Carlo standard errors; None when exact
+    samples: int  # evaluations of f
+    seed: int | None  # None when exact
+
+    @property
+    def exact(self) -> bool:
+        return self.stderr is None
+
+
+def beta_inf_model(model: Model, doc, length: int, semantics: str, samples: int | None = None, seed: int = 0,
+                   nu: float = NU) -> BetaInf:
+    """``β^∞`` of a model's LIME on one document under ``semantics``: exact (enumeration of the ``2^d``
+    patterns) when ``d ≤ 10``, otherwise :func:`beta_inf_mc` with ``samples`` evaluations (default 100 000)."""
     check_semantics(semantics)
-    d = distinct_words(doc, length).size
+    words = distinct_words(doc, length)
+    d = words.size
     _check(d, nu)
-    if d <= 10:
-        return beta_inf_exact(model, doc, length, semantics, nu), None
-    mc = beta_inf_mc(lambda Z: f_perturbed(model, doc, length, Z, semantics), d, samples, seed, nu)
-    return mc.beta, mc.stderr
+    if d <= EXACT_UP_TO:
+        return BetaInf(semantics, words, beta_inf_exact(model, doc, length, semantics, nu), None, 2 ** d, None)
+    samples = MC_SAMPLES if samples is None else samples
+    if isinstance(samples, bool) or int(samples) != samples:
+        raise InputError(f"--samples {samples!r} must be an integer")
+    mc = beta_inf_mc(lambda Z: f_perturbed(model, doc, length, Z, semantics), d, int(samples), seed, nu)
+    return BetaInf(semantics, words, mc.beta, mc.stderr, mc.samples, seed)
