@@ -65,20 +65,21 @@ def kernel_weights(Z: np.ndarray) -> np.ndarray:
 def weighted_ridge(Z: np.ndarray, y: np.ndarray, pi: np.ndarray, alpha: float = ALPHA):
     """``(intercept, coef)`` of ``Ridge(alpha, fit_intercept=True).fit(Z, y, sample_weight=π)``.
 
-    As scikit-learn does it: centre ``Z`` and ``y`` at their ``π``-weighted means, scale rows by ``√π``, solve
-    ``(Xᵀ X + αI) β = Xᵀ y`` (Cholesky), intercept ``ȳ − ⟨z̄, β⟩``.  ``y`` may be ``(n,)`` or ``(n, m)``.
+    scikit-learn centres ``Z`` and ``y`` at their ``π``-weighted means ``z̄, ȳ``, solves
+    ``(Z_cᵀ Π Z_c + αI) β = Z_cᵀ Π y_c`` and sets the intercept to ``ȳ − ⟨z̄, β⟩``.  The same system is formed
+    here without the centred copies: ``Z_cᵀ Π Z_c = Zᵀ Π Z − (Σπ) z̄ z̄ᵀ`` and ``Z_cᵀ Π y_c = Zᵀ Π y − (Σπ) z̄ ȳ``
+    (one matrix product), then solved by Cholesky.  ``y`` may be ``(n,)`` or ``(n, m)``.
     """
-    weights = pi / pi.sum()
-    z_mean = weights @ Z
-    y_mean = weights @ y
-    root = np.sqrt(pi)[:, None]
-    X = (Z - z_mean) * root
-    Yc = (y - y_mean) * (root if y.ndim == 2 else root[:, 0])
-    A = X.T @ X
+    total = pi.sum()
+    Zp = Z * pi[:, None]
+    z_sum = Zp.sum(axis=0)  # (Σπ) z̄
+    y_sum = pi @ y  # (Σπ) ȳ
+    A = Z.T @ Zp - np.outer(z_sum, z_sum) / total
     A[np.diag_indices_from(A)] += alpha
+    rhs = Zp.T @ y - (np.outer(z_sum, y_sum) if y.ndim == 2 else z_sum * y_sum) / total
     L = np.linalg.cholesky(A)
-    coef = np.linalg.solve(L.T, np.linalg.solve(L, X.T @ Yc))
-    return y_mean - z_mean @ coef, coef
+    coef = np.linalg.solve(L.T, np.linalg.solve(L, rhs))
+    return (y_sum - z_sum @ coef) / total, coef
 
 
 @dataclass

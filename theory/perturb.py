@@ -11,8 +11,9 @@ with the word or ``(s̃_t, c̃_t)`` with UNK, and (claim ``model.sufficient_stat
     f(ξ(z)) = (1/K) Σ_i [Σ_t (z? g_t c_t : g̃_t c̃_t)] / [Σ_t (z? g_t : g̃_t)],   g = exp(s), g̃ = exp(s̃),
 
 with ``z? = 1`` at CLS and padding and ``z_{w(t)}`` at word positions.  Summing per word first, numerator and
-denominator are affine in ``z``: ``Z @ (per-word sums)`` — ``O(K·T)`` per document once, then ``O(K·d)`` per
-sample.
+denominator are affine in ``z``: ``Z @ (per-word sums) + (1 − Z) @ (per-word UNK sums)`` — ``O(K·T)`` for the
+document, then ``O(K·d)`` per sample.  (Not ``Z @ (differences)``: the denominator would then be computed by
+cancellation and lose all its digits when the kept words carry a tiny share of the attention.)
 
 ``delete`` — the occurrences are removed, the remaining words shift left and UNK re-pads the end (what lime
 0.2.0.1 does with ``bow=True``, followed by the authors' padding).  Since ``e_t = E[ξ_t] + p_t`` and ``q`` is
