@@ -251,11 +251,12 @@ def _all_subsets(d: int, s: int) -> np.ndarray:
     return Z
 
 
-def _control_expectations(gamma, b, b1, d: int, nu: float):
-    """``E[πc]`` and ``E[π z_j c]`` of the control variate ``c(z) = γ_s + Σ_k (b_k + x_s b1_k) z_k``, exactly.
+def _control_expectations(gamma, b, d: int, nu: float):
+    """``E[πc]`` and ``E[π z_j c]`` of the control variate ``c(z) = γ_s + Σ_k β_k(s) z_k``,
+    ``β_k(s) = Σ_m b[m, k] (s/d)^m``, exactly.
 
-    Given ``s`` words off (kept fraction ``p_s = 1 − x_s``), ``E[z_k | s] = p_s`` and, for ``j ≠ k``,
-    ``E[z_j z_k | s] = q_s = (d−s)(d−s−1)/(d(d−1))`` (hypergeometric), so
+    Given ``s`` words off (kept fraction ``p_s = 1 − s/d``), ``E[z_k | s] = p_s`` and, for ``j ≠ k``,
+    ``E[z_j z_k | s] = q_s = (d−s)(d−s−1)/(d(d−1))`` (hypergeometric), so with ``B_s = Σ_k β_k(s)``:
     ``E[c | s] = γ_s + p_s B_s`` and ``E[z_j c | s] = p_s γ_s + p_s β_j(s) + q_s (B_s − β_j(s))``.
     """
     s = np.arange(1, d + 1, dtype=np.float64)
@@ -263,7 +264,7 @@ def _control_expectations(gamma, b, b1, d: int, nu: float):
     w = psi(x, nu) / d
     p = (d - s) / d
     q = p * (d - s - 1) / (d - 1)
-    coef = b[None, :] + x[:, None] * b1[None, :]  # (d strata, d words): β_k(s)
+    coef = (x[:, None] ** np.arange(b.shape[0])[None, :]) @ b  # (d strata, d words): β_k(s)
     B = coef.sum(axis=1)
     Ec = w @ (gamma + p * B)
     Ezc = w @ (p[:, None] * gamma[:, None] + (p - q)[:, None] * coef + (q * B)[:, None])
@@ -271,7 +272,7 @@ def _control_expectations(gamma, b, b1, d: int, nu: float):
 
 
 def beta_inf_mc(f, d: int, samples: int = 100_000, seed: int = 0, nu: float = NU,
-                pilot_share: float = 0.2, slopes: bool = True) -> MonteCarlo:
+                pilot_share: float = 0.2, degree: int = 1) -> MonteCarlo:
     """``β^∞`` of ``f`` (a function of a 0/1 matrix ``Z`` (m, d) returning ``f`` per row) by Monte Carlo
     stratified over the number ``s`` of words off (ours).
 
@@ -280,8 +281,8 @@ def beta_inf_mc(f, d: int, samples: int = 100_000, seed: int = 0, nu: float = NU
     ``h_j(z) = a(|z|) + D z_j`` with ``a(k) = (σ_1 + σ_3 k)/c_d`` and ``D = (σ_2 − σ_3)/c_d``).  Steps:
 
     1. pilot (``pilot_share`` of the budget, allocation ``∝ w_s``, at least 5 per stratum): fit the control variate
-       ``c(z) = γ_s + Σ_k (b_k + (s/d) b1_k) z_k`` by least squares weighted by ``w_s`` (``b1 = 0`` when
-       ``slopes`` is false);
+       ``c(z) = γ_s + Σ_k β_k(s) z_k`` with slopes ``β_k(s)`` polynomial of ``degree`` in ``s/d``, by least
+       squares weighted by ``w_s``;
     2. ``β^∞(c)`` exactly (:func:`_control_expectations`, then the closed form);
     3. main run, independent of the pilot: ``β^∞(r)``, ``r = f − c``, from per-stratum sample means with the
        Neyman allocation ``m_s ∝ w_s·sd_s`` (``sd_s`` the pilot's residual spread, floored at 10% of the
@@ -301,30 +302,30 @@ def beta_inf_mc(f, d: int, samples: int = 100_000, seed: int = 0, nu: float = NU
     strata = np.arange(1, d + 1)
     x = strata / d
     w = psi(x, nu) / d
-    n_features = 2 * d if slopes else d
+    n_features = (degree + 1) * d
 
     def features(Z, s):
-        return np.concatenate([Z, (s / d) * Z], axis=1) if slopes else Z
+        return np.concatenate([(s / d) ** k * Z for k in range(degree + 1)], axis=1)
 
     # 1. pilot: least squares of f on (stratum indicator, z, x·z), the indicators eliminated by centering
     n_pilot = int(samples * pilot_share)
     m_pilot = np.maximum(5, np.round(n_pilot * w / w.sum())).astype(int)
-    XtX, Xtf = np.zeros((n_features, n_features)), np.zeros(n_features)
-    pilot = []
-    for s, m, ws in zip(strata, m_pilot, w):
-        Z = _subsets(rng, d, int(s), int(m))
+    pilot_Z = [_subsets(rng, d, int(s), int(m)) for s, m in zip(strata, m_pilot)]
+    pilot_f = np.split(np.asarray(f(np.concatenate(pilot_Z)), dtype=np.float64), np.cumsum(m_pilot)[:-1])
+    pilot, rows, targets = [], [], []
+    for s, m, ws, Z, fz in zip(strata, m_pilot, w, pilot_Z, pilot_f):
         F = features(Z, s)
-        fz = np.asarray(f(Z), dtype=np.float64)
-        Fc, fc = F - F.mean(axis=0), fz - fz.mean()
-        XtX += (ws / m) * Fc.T @ Fc
-        Xtf += (ws / m) * Fc.T @ fc
+        root = np.sqrt(ws / m)
+        rows.append((F - F.mean(axis=0)) * root)
+        targets.append((fz - fz.mean()) * root)
         pilot.append((F, fz))
+    rows, targets = np.concatenate(rows), np.concatenate(targets)
+    XtX, Xtf = rows.T @ rows, rows.T @ targets  # one product (many small ones are slow with threaded BLAS)
     ridge = 1e-12 * np.trace(XtX) / n_features + 1e-300
     theta = np.linalg.solve(XtX + ridge * np.eye(n_features), Xtf)
     gamma = np.array([fz.mean() - F.mean(axis=0) @ theta for F, fz in pilot])
     resid_sd = np.array([np.std(fz - g - F @ theta) for (F, fz), g in zip(pilot, gamma)])
-    b, b1 = (theta[:d], theta[d:]) if slopes else (theta, np.zeros(d))
-    Ec, Ezc = _control_expectations(gamma, b, b1, d, nu)
+    Ec, Ezc = _control_expectations(gamma, theta.reshape(degree + 1, d), d, nu)
     beta_c = beta_from_expectations(Ec, Ezc, d, nu)
 
     # 2. main run on r = f − c, strata evaluated in chunks of rows
