@@ -315,12 +315,12 @@ def two_word_specs(draw, **ranges) -> ModelSpec:
 
 
 @st.composite
-def few_word_texts(draw, spec: ModelSpec, max_words=5) -> tuple:
+def few_word_texts(draw, spec: ModelSpec, max_words=5, min_words=2) -> tuple:
     """A text of ``d..T−1`` words with ``d`` distinct ids, ``d`` drawn uniformly from
-    ``2..min(max_words, V−2, T−1)`` (repeats allowed)."""
-    if spec.V < 4 or spec.T < 3:
-        raise ValueError("few_word_texts needs V >= 4 (two word ids) and T >= 3 (two words)")
-    d = draw(st.sampled_from(range(2, min(max_words, spec.V - 2, spec.T - 1) + 1)))
+    ``min_words..min(max_words, V−2, T−1)`` (repeats allowed)."""
+    if spec.V < min_words + 2 or spec.T < min_words + 1:
+        raise ValueError(f"few_word_texts needs V >= {min_words + 2} and T >= {min_words + 1}")
+    d = draw(st.sampled_from(range(min_words, min(max_words, spec.V - 2, spec.T - 1) + 1)))
     length = draw(st.integers(d, spec.T - 1))
     pool = draw(st.lists(st.sampled_from(range(2, spec.V)), min_size=d, max_size=d, unique=True))
     words = draw(st.lists(st.sampled_from(pool), min_size=length - len(pool), max_size=length - len(pool)))
@@ -383,4 +383,14 @@ class ConsistencyCase:
 def consistency_cases(draw) -> ConsistencyCase:
     spec = draw(two_word_specs(max_K=3, max_d_e=8, max_d=4, max_V=12, min_T=4, max_T=12))
     return ConsistencyCase(Case(spec, draw(few_word_texts(spec, max_words=6))),
+                           draw(st.sampled_from(("delete", "replace"))), draw(st.integers(0, 2**31)))
+
+
+@st.composite
+def monte_carlo_cases(draw) -> ConsistencyCase:
+    """A case with ``11 ≤ d ≤ 13`` distinct words (beyond :func:`theory.lime_inf.beta_inf_model`'s exact range,
+    still cheap to enumerate), a semantics and a Monte Carlo seed."""
+    spec = draw(model_specs(max_K=3, max_d_e=8, max_d=4, max_V=30, min_T=14, max_T=24))
+    spec = ModelSpec(**{**spec.__dict__, "V": max(spec.V, 16)})
+    return ConsistencyCase(Case(spec, draw(few_word_texts(spec, max_words=13, min_words=11))),
                            draw(st.sampled_from(("delete", "replace"))), draw(st.integers(0, 2**31)))
