@@ -123,8 +123,7 @@ def encode(text: str, drop_oov: bool = False, fixture: Fixture | None = None) ->
     docstring)."""
     fixture = fixture or load_fixture()
     words = tokenize(text)
-    oov = [w for w in words if w not in fixture.ids or fixture.ids[w] in (fixture.model.cls_id,
-                                                                          fixture.model.unk_id)]
+    oov = [w for w in words if w not in fixture.ids]  # "[CLS]", "[UNK]" cannot come out of tokenize()
     if oov and not drop_oov:
         raise InputError(f"out-of-vocabulary words {oov}: the trained model has no embedding for them; "
                          "rephrase, or pass drop_oov=True to drop them")

@@ -1,0 +1,141 @@
+"""Extras on the trained model (issue 7): the fixture's data and accuracy, and the paper's Figure-1 sentence.
+
+The fixture (:mod:`theory.sentiment.fixture`) is the §2 classifier trained on reviews composed from VADER's
+human-rated lexicon; these extras describe it and explain the paper's Figure-1 sentence with every method
+of :data:`theory.explain.METHODS` — whatever methods are registered when the report runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from theory import figures
+from theory.claims import ExtraResult, extra
+from theory.explain import METHODS, OPTIONS, explain
+from theory.sentiment.fixture import encode, load_fixture
+
+FIGURE1_SENTENCE = "attention based explanations are popular but questionable"
+
+
+@extra("trained.fixture", section="§2", title="The trained model: data, training and held-out accuracy")
+def fixture_summary(profile, seed):
+    """Describe the dataset and training from ``training.json`` and re-measure the held-out accuracy with
+    the numpy forward pass."""
+    fx = load_fixture()
+    info, data = fx.training, fx.training["dataset"]
+    measured = fx.held_out_accuracy()
+    w = info["widths"]
+    markdown = (
+        f"The paper's observations come from a classifier trained on IMDB, which cannot be downloaded here. "
+        f"The suite ships a substitute (`theory/data/`, built by `python -m theory.sentiment.train --seed "
+        f"{info['seed']}`): reviews composed from the real human ratings of VADER's lexicon (Hutto & "
+        f"Gilbert 2014, shipped in the `vaderSentiment` package). Vocabulary of {data['vocabulary_size']} "
+        f"tokens: CLS, UNK, {data['n_filler']} unrated filler words, the negations "
+        f"{', '.join(data['negations'])}, and {data['n_rated']} rated words (per polarity the "
+        f"{data['rated_per_polarity']} words with |mean rating| ≥ {data['min_abs_rating']} raters agree on most"
+        + (f", plus {', '.join(data['added_figure1_words'])} for the Figure-1 sentence" if data['added_figure1_words']
+           else "") +
+        f"). A review has {data['words_per_document'][0]}–{data['words_per_document'][1]} words: filler, "
+        f"rated words (p = {data['p_rated']}) and negation + rated word pairs (p = {data['p_negated_pair']}). "
+        f"Its label is the sign of the sum of the ratings, a negated rating counting ×{data['negation_factor']} "
+        f"(VADER's factor); reviews with |sum| < {data['min_abs_total']} were dropped "
+        f"({data['dropped_near_zero']} of them). Synthetic composition, lexicon labels, no real syntax; the "
+        f"model cannot see negation (a token's score and value depend on the token and its position only).\n\n"
+        f"Model: the authors' architecture, K = {w['K']} heads, T = {w['T']}, positional encoding on, but "
+        f"d_e = {w['d_e']}, d_att = {w['d_att']}, d_out = {w['d_out']} instead of the authors' "
+        f"{info['authors_widths']['d_e']}/{info['authors_widths']['d_att']}/{info['authors_widths']['d_out']} "
+        f"({info['width_reason']}). {info['n_train']} training reviews, {info['epochs']} epochs of "
+        f"{info['optimizer']}, batch {info['batch_size']}, seed {info['seed']} "
+        f"({info['cpu_seconds']:.0f} s CPU). The explained output is the positive-class logit.\n\n"
+        f"| accuracy | value |\n|---|---|\n"
+        f"| training ({info['n_train']} reviews, `training.json`) | {info['train_accuracy']:.4f} |\n"
+        f"| held out ({len(fx.docs)} reviews, `training.json`) | {info['test_accuracy']:.4f} |\n"
+        f"| held out, re-measured now with the numpy forward pass | {measured:.4f} |\n\n"
+        f"Held-out reviews: {np.mean(fx.labels):.1%} positive, "
+        f"{np.mean([len(d) for d in fx.docs]):.0f} words on average. For scale: the lexicon rule that ignores "
+        f"negation (sign of the plain sum of ratings; the model cannot see negation) scores "
+        f"{data['negation_blind_test_accuracy']:.4f} on them.")
+    return ExtraResult(markdown=markdown, data={
+        "train_accuracy": info["train_accuracy"], "test_accuracy_recorded": info["test_accuracy"],
+        "test_accuracy_measured": measured, "negation_blind_test_accuracy": data["negation_blind_test_accuracy"],
+        "n_train": info["n_train"], "n_test": len(fx.docs), "seed": info["seed"], "widths": w})
+
+
+def _figure(words, methods, scores):
+    """Figure-1-like rendering: one row per method, each word on a background coloured by the sign of
+    its score (blue positive, red negative) with intensity |score| / max |score| of that row."""
+    plt = figures.pyplot()
+    starts = np.concatenate([[0.0], np.cumsum([0.13 * len(w) + 0.5 for w in words])])  # x of each word
+    label_width = 0.17 * max(len(m) for m in methods) + 0.4
+    fig, ax = plt.subplots(figsize=(0.55 * (label_width + starts[-1]) + 0.5, 0.5 * len(methods) + 0.6))
+    ax.set_xlim(0, label_width + starts[-1])
+    ax.set_ylim(len(methods) - 0.5, -0.5)
+    ax.axis("off")
+    for row, method in enumerate(methods):
+        values = np.asarray(scores[method])
+        top = np.abs(values).max() or 1.0
+        ax.text(0, row, method, ha="left", va="center", fontsize=9, fontweight="bold")
+        for x, word, value in zip(starts, words, values):
+            base = np.array([0.12, 0.35, 0.85]) if value >= 0 else np.array([0.85, 0.15, 0.15])
+            strength = abs(value) / top
+            colour = 1 - strength * (1 - base)
+            ax.text(label_width + x, row, word, ha="left", va="center", fontsize=9,
+                    color="white" if strength > 0.6 else "black",
+                    bbox={"boxstyle": "round,pad=0.25", "facecolor": colour, "edgecolor": "0.7", "lw": 0.5})
+    ax.set_title("Trained model — blue: positive score, red: negative; intensity relative to each row's "
+                 "largest |score|", fontsize=9, loc="left")
+    return figures.png(fig)
+
+
+def _explanations(model, tokens, seed) -> dict[str, list[float]]:
+    """Every registered method's score of each word of ``tokens`` (CLS left out).  Position methods give
+    one score per position; word methods (LIME: a ``"words"`` key) one per distinct word, shown at each of
+    its occurrences.  A method with a removal-semantics option is run under each semantics."""
+    columns = {}
+    for method in METHODS:
+        variants = ({f"{method} ({s})": {"semantics": s} for s in ("delete", "replace")}
+                    if "semantics" in OPTIONS.get(method, ()) else {method: {}})
+        for name, options in variants.items():
+            if "seed" in OPTIONS.get(method, ()):
+                options["seed"] = seed
+            result = explain(model, tokens, method, **options)
+            if "words" in result:
+                by_word = dict(zip(result["words"], result["scores"]))
+                columns[name] = [float(by_word[t]) for t in tokens]
+            else:
+                columns[name] = [float(x) for x in result["scores"][1:]]
+    return columns
+
+
+@extra("trained.figure1", section="§3", title="Figure 1 on the trained model: one sentence, every method")
+def figure1(profile, seed):
+    """The paper's Figure-1 sentence explained by every registered method on the trained model."""
+    fx = load_fixture()
+    tokens = encode(FIGURE1_SENTENCE, fixture=fx)
+    words = [fx.words[i] for i in tokens]
+    scores = _explanations(fx.model, tokens, seed)
+    methods = list(scores)
+    logits = fx.logits([tokens])[0]
+    rating = [f"{fx.ratings[i]:+.1f}" if i in fx.ratings else "—" for i in tokens]
+    lines = [
+        f'The sentence of the paper\'s Figure 1, "{FIGURE1_SENTENCE}", is entirely in the trained model\'s '
+        "vocabulary (out-of-vocabulary words would be an error, or dropped on request — never mapped to UNK; "
+        "see `theory/sentiment/fixture.py`). The model's logits are "
+        f"{logits[0]:+.4f} (negative) and {logits[1]:+.4f} (positive, the explained output f), so it "
+        f"predicts **{'positive' if logits[1] > logits[0] else 'negative'}**. Each column is one method of "
+        "`attnverify explain` as registered when this report ran (a method with removal semantics under "
+        f"both, every seeded method with seed {seed}); CLS (position 0) is left out. The lexicon column is "
+        "VADER's mean human rating (— for unrated filler words).",
+        "",
+        "| word | lexicon | " + " | ".join(methods) + " |",
+        "|---|---|" + "---|" * len(methods),
+    ]
+    for k, word in enumerate(words):
+        lines.append(f"| {word} | {rating[k]} | " + " | ".join(f"{scores[m][k]:+.3g}" for m in methods) + " |")
+    files = {}
+    if figures.available():
+        files["figures/fig1_trained_sentence.png"] = _figure(words, methods, scores)
+        lines += ["", "![Figure 1 on the trained model](figures/fig1_trained_sentence.png)"]
+    return ExtraResult(markdown="\n".join(lines), files=files, data={
+        "sentence": FIGURE1_SENTENCE, "tokens": tokens, "logits": logits.tolist(),
+        "scores": scores})
