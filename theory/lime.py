@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from theory.model import InputError, Model
-from theory.perturb import check_semantics, distinct_words, f_perturbed
+from theory.perturb import check_semantics, distinct_words, evaluator
 
 KERNEL_WIDTH = 25.0
 ALPHA = 1.0
@@ -67,16 +67,22 @@ def weighted_ridge(Z: np.ndarray, y: np.ndarray, pi: np.ndarray, alpha: float = 
 
     scikit-learn centres ``Z`` and ``y`` at their ``π``-weighted means ``z̄, ȳ``, solves
     ``(Z_cᵀ Π Z_c + αI) β = Z_cᵀ Π y_c`` and sets the intercept to ``ȳ − ⟨z̄, β⟩``.  The same system is formed
-    here without the centred copies: ``Z_cᵀ Π Z_c = Zᵀ Π Z − (Σπ) z̄ z̄ᵀ`` and ``Z_cᵀ Π y_c = Zᵀ Π y − (Σπ) z̄ ȳ``
-    (one matrix product), then solved by Cholesky.  ``y`` may be ``(n,)`` or ``(n, m)``.
+    here from weighted moments, without centred copies: ``Z_cᵀ Π Z_c = Zᵀ Π Z − (Σπ) z̄ z̄ᵀ`` and
+    ``Z_cᵀ Π y_c = Zᵀ Π y − (Σπ) z̄ ȳ``, then solved by Cholesky.  ``y`` may be ``(n,)`` or ``(n, m)``.
     """
-    total = pi.sum()
+    return _ridge(*_moments(Z, y, pi), alpha)
+
+
+def _moments(Z, y, pi):
+    """``(Zᵀ Π Z, Zᵀ Π y, Σπ z, Σπ y, Σπ)`` of a block of samples (they add up over blocks)."""
     Zp = Z * pi[:, None]
-    z_sum = Zp.sum(axis=0)  # (Σπ) z̄
-    y_sum = pi @ y  # (Σπ) ȳ
-    A = Z.T @ Zp - np.outer(z_sum, z_sum) / total
+    return Z.T @ Zp, Zp.T @ y, Zp.sum(axis=0), pi @ y, pi.sum()
+
+
+def _ridge(gram, zy, z_sum, y_sum, total, alpha=ALPHA):
+    A = gram - np.outer(z_sum, z_sum) / total
     A[np.diag_indices_from(A)] += alpha
-    rhs = Zp.T @ y - (np.outer(z_sum, y_sum) if y.ndim == 2 else z_sum * y_sum) / total
+    rhs = zy - (np.outer(z_sum, y_sum) if np.ndim(y_sum) else z_sum * y_sum) / total
     L = np.linalg.cholesky(A)
     coef = np.linalg.solve(L.T, np.linalg.solve(L, rhs))
     return (y_sum - z_sum @ coef) / total, coef
@@ -105,7 +111,7 @@ def lime(model: Model, doc, length: int, n_samples: int = 5000, seed: int = 0,
         raise InputError("the text is empty (d = 0 distinct words): there is nothing to explain")
     words = distinct_words(doc, length)
     Z = sample(words.size, n_samples, seed)
-    f = f_perturbed(model, doc, length, Z, semantics)
+    f = evaluator(model, doc, length, semantics)(Z)
     pi = kernel_weights(Z)
     intercept, coef = weighted_ridge(Z, f, pi)
     return LimeResult(semantics, words, coef, float(intercept), int(n_samples), int(seed), Z, pi, f)

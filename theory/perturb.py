@@ -62,7 +62,7 @@ def check_semantics(semantics: str) -> str:
     return semantics
 
 
-def _validate(model: Model, doc, length: int, Z):
+def _validate_doc(model: Model, doc, length: int):
     doc = np.asarray(doc, dtype=np.int64)
     if doc.shape != (model.T,):
         raise InputError(f"the document has shape {doc.shape}; expected ({model.T},) (CLS, words, UNK padding)")
@@ -71,6 +71,11 @@ def _validate(model: Model, doc, length: int, Z):
                          "features to explain)")
     if doc[0] != model.cls_id or np.any(doc[length + 1:] != model.unk_id):
         raise InputError("the document must be CLS, then the words, then UNK padding (use theory.model.document)")
+    return doc
+
+
+def _validate(model: Model, doc, length: int, Z):
+    doc = _validate_doc(model, doc, length)
     d = distinct_words(doc, length).size
     Z = np.asarray(Z)
     if Z.ndim != 2 or Z.shape[1] != d:
@@ -93,19 +98,25 @@ def f_perturbed(model: Model, doc, length: int, Z, semantics: str) -> np.ndarray
     """``f`` of the ``n`` perturbed documents given by the rows of the 0/1 matrix ``Z`` (n, d), shape ``(n,)``."""
     check_semantics(semantics)
     doc, Z = _validate(model, doc, length, Z)
-    if semantics == "replace":
-        return _replace(model, doc, length, Z)
-    return _delete(model, doc, length, Z)
+    return evaluator(model, doc, length, semantics)(Z)
 
 
-def _replace(model, doc, length, Z):
+def evaluator(model: Model, doc, length: int, semantics: str):
+    """The document's precomputation done once: returns ``evaluate(Z) -> f`` for float64 0/1 matrices ``Z``
+    (n, d) (not validated: :func:`f_perturbed` is the checked entry point)."""
+    check_semantics(semantics)
+    doc = _validate_doc(model, doc, length)
+    return (_replace if semantics == "replace" else _delete)(model, doc, length)
+
+
+def _replace(model, doc, length):
     u, w_c, P = _head_vectors(model)
     X = model.E[doc] + P  # (T, d_e): the document
     Xu = model.E[model.unk_id] + P  # UNK at every position
     s, c = X @ u.T, X @ w_c.T  # (T, K)
     s_unk, c_unk = Xu @ u.T, Xu @ w_c.T
     j = word_index(doc, length)
-    d = Z.shape[1]
+    d = int(j.max()) + 1
     base = np.ones(model.T, dtype=bool)
     base[1: length + 1] = False
     # group maxima: the base (CLS + padding), each word on, each word off
@@ -128,27 +139,34 @@ def _replace(model, doc, length, Z):
     G_base, A_base = g_base.sum(axis=0), (g_base * c[base]).sum(axis=0)
     top = np.maximum(M_base, np.maximum(M_on.max(axis=0), M_off.max(axis=0)))
     low = np.minimum(M_base, np.minimum(M_on.min(axis=0), M_off.min(axis=0)))
-    out = np.empty(Z.shape[0])
-    if np.all(top - low <= _SPREAD):  # one shift for every sample: two matrix products
+    shared_shift = bool(np.all(top - low <= _SPREAD))
+    if shared_shift:
         on, off, b = np.exp(M_on - top), np.exp(M_off - top), np.exp(M_base - top)
-        Zc = 1.0 - Z
-        D = Z @ (on * G_on) + Zc @ (off * G_off) + b * G_base
-        N = Z @ (on * A_on) + Zc @ (off * A_off) + b * A_base
-        return (N / D).mean(axis=1)
-    step = max(1, _CHUNK // (d * model.K))
-    for start in range(0, Z.shape[0], step):  # a shift per sample (extreme score spreads)
-        z = Z[start: start + step, :, None] > 0
-        M = np.where(z, M_on, M_off)  # (m, d, K)
-        m = np.maximum(M.max(axis=1), M_base)  # (m, K)
-        e = np.exp(M - m[:, None, :])
-        eb = np.exp(M_base - m)
-        D = (e * np.where(z, G_on, G_off)).sum(axis=1) + eb * G_base
-        N = (e * np.where(z, A_on, A_off)).sum(axis=1) + eb * A_base
-        out[start: start + step] = (N / D).mean(axis=1)
-    return out
+        W_on = np.hstack([on * G_on, on * A_on])  # (d, 2K): denominator and numerator columns
+        W_off = np.hstack([off * G_off, off * A_off])
+        W_base = np.concatenate([b * G_base, b * A_base])
+
+    def evaluate(Z):
+        if shared_shift:  # one shift for every sample: two matrix products
+            ND = Z @ W_on + (1.0 - Z) @ W_off + W_base
+            return (ND[:, model.K:] / ND[:, :model.K]).mean(axis=1)
+        out = np.empty(Z.shape[0])
+        step = max(1, _CHUNK // (d * model.K))
+        for start in range(0, Z.shape[0], step):  # a shift per sample (extreme score spreads)
+            z = Z[start: start + step, :, None] > 0
+            M = np.where(z, M_on, M_off)  # (m, d, K)
+            m = np.maximum(M.max(axis=1), M_base)  # (m, K)
+            e = np.exp(M - m[:, None, :])
+            eb = np.exp(M_base - m)
+            D = (e * np.where(z, G_on, G_off)).sum(axis=1) + eb * G_base
+            N = (e * np.where(z, A_on, A_off)).sum(axis=1) + eb * A_base
+            out[start: start + step] = (N / D).mean(axis=1)
+        return out
+
+    return evaluate
 
 
-def _delete(model, doc, length, Z):
+def _delete(model, doc, length):
     u, w_c, P = _head_vectors(model)
     T, K = model.T, model.K
     ids = np.unique(np.concatenate([doc[: length + 1], [model.cls_id, model.unk_id]]))
@@ -159,8 +177,10 @@ def _delete(model, doc, length, Z):
     text = np.array([local[int(w)] for w in doc[1: length + 1]])
     cls, unk = local[model.cls_id], local[model.unk_id]
     j = word_index(doc, length)
-    n = Z.shape[0]
-    keep = np.ascontiguousarray(Z[:, j] > 0)  # (n, L) occurrence kept (C order: take() is slow otherwise)
+
+    def occurrences_kept(Z):  # (n, L), C order (take() is slow on other layouts)
+        return np.ascontiguousarray(Z[:, j] > 0)
+
     if np.all((a.max(0) - a.min(0)) + (b.max(0) - b.min(0)) <= _SPREAD):
         Pe = np.exp(b - b.max(0))  # (T, K)
         Ga = np.exp(a - a.max(0))  # (V_doc, K)
@@ -178,35 +198,51 @@ def _delete(model, doc, length, Z):
         pad_N[:T] = np.cumsum((Ga[unk] * Pe * (cw[unk] + cp))[::-1], axis=0)[::-1]
         cls_D = Ga[cls] * Pe[0]
         cls_N = cls_D * (cw[cls] + cp[0])
-        out = np.empty(n)
-        step = 256  # samples per chunk: the gathered (step, L) arrays stay in cache
-        D, N = np.empty((step, K)), np.empty((step, K))
-        for start in range(0, n, step):
-            kc = keep[start: start + step]
-            m = kc.shape[0]
-            counts = np.cumsum(kc, axis=1, dtype=np.intp)  # intp: take() converts other index types slowly
-            newpos = counts * kc  # 1-based new position of a kept occurrence, 0 when removed
-            for k in range(K):
-                p_D = tab_D[k].take(newpos)
-                D[:m, k] = p_D @ Gt[k]
-                N[:m, k] = p_D @ GCt[k] + tab_N[k].take(newpos) @ Gt[k]
-            tail = counts[:, -1] + 1
-            out[start: start + m] = ((N[:m] + cls_N + pad_N[tail]) / (D[:m] + cls_D + pad_D[tail])).mean(axis=1)
-        return out
-    # extreme spreads: the exact softmax of each perturbed document, from the same decomposition
-    out = np.empty(n)
-    step = max(1, _CHUNK // (T * K))
-    for start in range(0, n, step):
-        kc = keep[start: start + step]
-        nk = np.where(kc, np.cumsum(kc, axis=1), T)  # new position, T when removed
-        m = nk.shape[0]
-        docs = np.full((m, T + 1), unk)
-        docs[:, 0] = cls
-        rows = np.broadcast_to(np.arange(m)[:, None], nk.shape)
-        docs[rows, nk] = np.broadcast_to(text, nk.shape)
-        docs = docs[:, :T]
-        s = a[docs] + b  # (m, T, K)
-        c = cw[docs] + cp
-        g = np.exp(s - s.max(axis=1, keepdims=True))
-        out[start: start + step] = ((g * c).sum(axis=1) / g.sum(axis=1)).mean(axis=1)
-    return out
+
+        def evaluate(Z):
+            keep = occurrences_kept(Z)
+            n = keep.shape[0]
+            out = np.empty(n)
+            step = 256  # samples per chunk: the gathered (step, L) arrays stay in cache
+            D, N = np.empty((step, K)), np.empty((step, K))
+            for start in range(0, n, step):
+                kc = keep[start: start + step]
+                m = kc.shape[0]
+                counts = np.cumsum(kc, axis=1, dtype=np.intp)  # intp: take() converts other index types slowly
+                newpos = counts * kc  # 1-based new position of a kept occurrence, 0 when removed
+                for k in range(K):
+                    p_D = tab_D[k].take(newpos)
+                    D[:m, k] = p_D @ Gt[k]
+                    N[:m, k] = p_D @ GCt[k] + tab_N[k].take(newpos) @ Gt[k]
+                tail = counts[:, -1] + 1
+                out[start: start + m] = ((N[:m] + cls_N + pad_N[tail]) / (D[:m] + cls_D + pad_D[tail])).mean(1)
+            return out
+
+        return evaluate
+
+    def evaluate_exact(Z):  # extreme spreads: the exact softmax of each perturbed document
+        keep = occurrences_kept(Z)
+        n = keep.shape[0]
+        return np.concatenate([_delete_exact(keep[start: start + _step(T, K)], a, b, cw, cp, text, cls, unk, T)
+                               for start in range(0, n, _step(T, K))])
+
+    return evaluate_exact
+
+
+def _step(T, K):
+    return max(1, _CHUNK // (T * K))
+
+
+def _delete_exact(kc, a, b, cw, cp, text, cls, unk, T):
+    """``f`` of the deleted documents of the kept-occurrence mask ``kc`` (m, L) by a max-shifted softmax."""
+    nk = np.where(kc, np.cumsum(kc, axis=1), T)  # new position, T when removed
+    m = nk.shape[0]
+    docs = np.full((m, T + 1), unk)
+    docs[:, 0] = cls
+    rows = np.broadcast_to(np.arange(m)[:, None], nk.shape)
+    docs[rows, nk] = np.broadcast_to(text, nk.shape)
+    docs = docs[:, :T]
+    s = a[docs] + b  # (m, T, K)
+    c = cw[docs] + cp
+    g = np.exp(s - s.max(axis=1, keepdims=True))
+    return ((g * c).sum(axis=1) / g.sum(axis=1)).mean(axis=1)
