@@ -287,7 +287,7 @@ def beta_inf_mc(f, d: int, samples: int = 100_000, seed: int = 0, nu: float = NU
     3. main run, independent of the pilot: ``β^∞(r)``, ``r = f − c``, from per-stratum sample means with the
        Neyman allocation ``m_s ∝ w_s·sd_s`` (``sd_s`` the pilot's residual spread, floored at 10% of the
        largest; at least 10 samples per stratum); a stratum with
-       ``C(d, s) ≤ m_s`` patterns is enumerated exactly.  The standard error is
+       ``C(d, s) ≤ max(2 m_s, 2d)`` patterns (always ``s = 1, d − 1, d``) is enumerated exactly.  The standard error is
        ``√(Σ_s w_s² Var_s(h_j r)/m_s)`` with the per-stratum sample variances.
 
     Unbiased (the control variate's ``β^∞`` is exact and the main run is independent of the pilot).  Every
@@ -335,7 +335,7 @@ def beta_inf_mc(f, d: int, samples: int = 100_000, seed: int = 0, nu: float = NU
     score = w * np.maximum(resid_sd, 0.1 * resid_sd.max() + 1e-300)
     alloc = np.maximum(10, np.round(n_main * score / score.sum())).astype(int)
     sizes = np.array([comb(d, int(s)) for s in strata], dtype=float)
-    exact = sizes <= alloc
+    exact = sizes <= np.maximum(2 * alloc, 2 * d)  # enumerating costs at most twice sampling, and is exact
     sum_r, sum_r2 = np.zeros(d), np.zeros(d)
     sum_zr, sum_zr2 = np.zeros((d, d)), np.zeros((d, d))
     counts = np.zeros(d, dtype=int)

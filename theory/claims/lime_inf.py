@@ -20,7 +20,7 @@ import reference.model as ref
 import reference.perturb as ref_perturb
 from theory import lime_inf
 from theory.claims import ExtraResult, claim, extra
-from theory.compare import Outcome, check_mp, combine, compare
+from theory.compare import RTOL, Outcome, check_mp, combine, compare
 from theory.lime import kernel_weights, sample, weighted_ridge
 from theory.model import Model, document, forward, term_magnitudes
 from theory.perturb import distinct_words, f_perturbed
@@ -67,9 +67,10 @@ def check_sampling_law(spec):
                 for label, value in exact]
     alpha = lime_inf.weighted_moments(d, nu)
     alpha_ref = [ref_law.weighted_moment(d, p, _width(nu)) for p in range(3)]
-    outcomes.append(compare("α_p", alpha, alpha_ref, alpha))  # sums of positive terms
-    outcomes.append(_goodness_of_fit(d, spec.seed))
-    return combine(*outcomes)
+    moments = compare("α_p", alpha, alpha_ref, alpha)  # sums of positive terms
+    outcome = combine(*outcomes, moments, _goodness_of_fit(d, spec.seed))
+    outcome.measures["α_p error (relative)"] = moments.error
+    return outcome
 
 
 def _goodness_of_fit(d: int, seed: int) -> Outcome:
@@ -260,6 +261,7 @@ def check_blind_to_values_beta_inf(case):
 
 CONSISTENCY_N = (250, 1000, 4000, 16000)
 CONSISTENCY_RUNS = 16
+ROUNDING_FLOOR = 1e-9
 CONSISTENCY_FACTOR = 2.5  # observed RMS error within [1/2.5, 2.5] × the asymptotic prediction
 
 
@@ -291,7 +293,8 @@ def asymptotic_rmse(values, d: int, n: int, nu: float = lime_inf.NU, ridge: floa
        statement="empirical LIME β̂_n → β^∞ as n → ∞ at rate n^{-1/2} (Mardaoui & Garreau 2021)",
        reference="exact β^∞ (enumeration); empirical LIME (lime 0.2.0.1's sampler and weighted ridge, "
                  "theory.lime) at n = 250, 1000, 4000, 16000 with 16 seeds each: the RMS error must stay "
-                 "within a factor 2.5 of the asymptotic prediction √(tr Σ/(n−1) + ‖ridge bias‖²) at every n; "
+                 "within a factor 2.5 of the asymptotic prediction √(tr Σ/(n−1) + ‖ridge bias‖²) at every n "
+                 "(both floored at 1e-9·max|f|, the float64 rounding of the ridge solve); "
                  "the fitted log-log slope of the RMS error is reported (−1/2 expected)",
        strategy=consistency_cases, budget=0.3)
 def check_consistency(case):
@@ -311,7 +314,10 @@ def check_consistency(case):
         rmse.append(np.sqrt(np.mean(errors)))
         predicted.append(asymptotic_rmse(values, d, n))
     rmse, predicted = np.array(rmse), np.array(predicted)
-    ratio = rmse / predicted
+    # below ~1e-9·max|f| the float64 ridge solve's rounding, not sampling, sets the error (e.g. d = 2: the law
+    # has three points, a linear fit is exact and the prediction is ~0): compare both above that floor
+    floor = ROUNDING_FLOOR * float(np.abs(values).max())
+    ratio = np.maximum(rmse, floor) / np.maximum(predicted, floor)
     slope = np.polyfit(np.log(CONSISTENCY_N), np.log(rmse), 1)[0]
     slope_pred = np.polyfit(np.log(CONSISTENCY_N), np.log(predicted), 1)[0]
     error = float(np.max(np.abs(np.log(ratio))))
@@ -333,21 +339,23 @@ MC_RUNS, MC_SAMPLES, MC_MAX_Z = 8, 3000, 6.0
 @claim("lime.beta_inf_monte_carlo", section="§5", source="ours", kind="bound",
        statement="the stratified Monte Carlo estimate of β^∞ (exact per-s weights, subsets sampled given s, "
                  "control variate with exact β^∞) is unbiased with calibrated standard errors: every coefficient "
-                 "lies within 6 standard errors of the exact β^∞",
+                 "lies within 6 standard errors of the exact β^∞ (standard errors combined with the float64 "
+                 "rounding scale, 1e-12 of the magnitude of the terms)",
        reference="exact β^∞ by enumeration of the 2^d patterns (d = 11..13, both semantics); 8 Monte Carlo runs "
                  "of 3000 samples with consecutive seeds; the mean squared z-score is reported (1 expected)",
        strategy=monte_carlo_cases)
 def check_beta_inf_monte_carlo(case):
     model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
     d = distinct_words(doc, length).size
-    exact = lime_inf.beta_inf_exact(model, doc, length, sem)
+    values = lime_inf.table(model, doc, length, sem)
+    exact = lime_inf.beta_inf_table(values, d)
+    # rounding: differences within RTOL of the magnitude of the terms are not sampling error
+    rounding = RTOL * _beta_scale(values, d, lime_inf.NU)
     z = []
     for run in range(MC_RUNS):
         mc = lime_inf.beta_inf_mc(lambda Z: f_perturbed(model, doc, length, Z, sem), d, MC_SAMPLES,
                                   seed=case.seed + run)
-        gap = mc.beta - exact
-        scale = np.abs(exact).max() * 1e-10 + 1e-300  # exact strata only: rounding
-        z.append(np.where(mc.stderr > 0, gap / np.where(mc.stderr > 0, mc.stderr, 1), gap / scale))
+        z.append((mc.beta - exact) / np.sqrt(mc.stderr ** 2 + rounding ** 2))
     z = np.abs(np.array(z))
     worst, mean_sq = float(z.max()), float(np.mean(z ** 2))
     return Outcome(holds=worst <= MC_MAX_Z and mean_sq <= 3.0, error=worst, tolerance=MC_MAX_Z,
