@@ -1,0 +1,73 @@
+"""β^∞ (theory/lime_inf.py): bad input, the explain JSON, and the Monte Carlo on a text where it is exact."""
+
+import json
+
+import numpy as np
+import pytest
+
+import reference.lime_law as ref_law
+from theory import lime_inf
+from theory.cli import main
+from theory.model import InputError, document
+from theory.perturb import f_perturbed
+from theory.strategies import ModelSpec
+
+
+@pytest.fixture
+def model():
+    return ModelSpec(K=2, d_e=6, d_att=3, d_out=3, V=40, T=30, pe=True, score_scale=3.0, seed=7).build()
+
+
+def test_bad_input(model):
+    with pytest.raises(InputError, match="d = 0"):
+        lime_inf.weighted_moments(0)
+    with pytest.raises(InputError, match="d = 1"):
+        lime_inf.beta_inf_table(np.zeros(2), 1)
+    with pytest.raises(InputError, match="kernel width"):
+        lime_inf.coefficients(5, nu=-1.0)
+    with pytest.raises(InputError, match="singular in float64"):
+        lime_inf.coefficients(2, nu=0.05)  # ψ(1) = exp(−200): the intercept is not identified in float64
+    with pytest.raises(InputError, match="2\\^d"):
+        lime_inf.beta_inf_table(np.zeros(7), 3)
+    with pytest.raises(InputError, match="semantics"):
+        lime_inf.beta_inf_model(model, document(model, [5, 6]), 2, "drop")
+    with pytest.raises(InputError, match="at least 20"):
+        lime_inf.beta_inf_mc(lambda Z: Z.sum(axis=1), 12, 100)
+    with pytest.raises(ValueError, match="not identified"):
+        ref_law.beta_inf([0, 0], 1)
+
+
+def test_d1_and_d0_on_the_command_line(tmp_path, model, capsys):
+    path = tmp_path / "m.npz"
+    model.save(path)
+    assert main(["explain", str(path), "--tokens", "5,5", "--method", "lime-inf"]) == 2
+    assert "d = 1" in capsys.readouterr().err
+    assert main(["explain", str(path), "--tokens", "", "--method", "lime-inf"]) == 2
+
+
+def test_explain_json_exact_and_monte_carlo(tmp_path, model, capsys):
+    path = tmp_path / "m.npz"
+    model.save(path)
+    assert main(["explain", str(path), "--tokens", "5,9,12,9", "--method", "lime-inf", "--semantics", "replace",
+                 "--json"]) == 0
+    exact = json.loads(capsys.readouterr().out)
+    assert exact["exact"] is True and exact["words"] == [5, 9, 12] and exact["samples"] == 8
+    assert exact["semantics"] == "replace" and "stderr" not in exact
+    tokens = ",".join(str(i) for i in range(2, 16))  # d = 14: Monte Carlo
+    assert main(["explain", str(path), "--tokens", tokens, "--method", "lime-inf", "--samples", "4000",
+                 "--seed", "3", "--json"]) == 0
+    mc = json.loads(capsys.readouterr().out)
+    assert mc["exact"] is False and mc["seed"] == 3 and mc["semantics"] == "delete"
+    assert len(mc["stderr"]) == len(mc["scores"]) == 14 and mc["intercept_stderr"] >= 0
+    doc = document(model, list(range(2, 16)))
+    beta = lime_inf.beta_inf_exact(model, doc, 14, "delete")
+    z = (np.array([mc["intercept"], *mc["scores"]]) - beta) / np.array([mc["intercept_stderr"], *mc["stderr"]])
+    assert np.abs(z).max() < 6
+
+
+def test_monte_carlo_is_exact_when_every_stratum_is_enumerated(model):
+    doc = document(model, [5, 9, 12, 9, 7, 5])
+    f = lambda Z: f_perturbed(model, doc, 6, Z, "delete")  # noqa: E731
+    mc = lime_inf.beta_inf_mc(f, 4, 2000, seed=1)
+    assert mc.exact_strata == 4 and np.all(mc.stderr == 0)
+    np.testing.assert_allclose(mc.beta, lime_inf.beta_inf_exact(model, doc, 6, "delete"), rtol=1e-9, atol=1e-12)
