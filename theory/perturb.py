@@ -30,6 +30,8 @@ Neither path materialises an ``n × T × d_e`` array; samples are processed in c
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from theory.model import InputError, Model, positional_encoding
@@ -82,12 +84,19 @@ def _validate(model: Model, doc, length: int, Z):
         raise InputError(f"Z has shape {Z.shape}; expected (n, {d}): one 0/1 column per distinct word")
     if not np.all((Z == 0) | (Z == 1)):
         raise InputError("Z must contain only 0 (word switched off) and 1 (word kept)")
-    return doc, Z.astype(np.float64)
+    return doc, np.asarray(Z, dtype=np.float64)
+
+
+@lru_cache(maxsize=8)
+def _positions(T: int, d_e: int, pe: bool) -> np.ndarray:
+    P = positional_encoding(T, d_e) if pe else np.zeros((T, d_e))
+    P.setflags(write=False)
+    return P
 
 
 def _head_vectors(model: Model):
     """``u = W_kᵀ q / √d_att`` (K, d_e) and ``w_c = W_vᵀ W_ℓᵀ`` (K, d_e), and the positional encoding (T, d_e)."""
-    P = positional_encoding(model.T, model.d_e) if model.pe else np.zeros((model.T, model.d_e))
+    P = _positions(model.T, model.d_e, model.pe)
     q = np.einsum("kad,d->ka", model.Wq, model.E[model.cls_id] + P[0])
     u = np.einsum("kad,ka->kd", model.Wk, q) / np.sqrt(model.d_att)
     w_c = np.einsum("ko,kod->kd", model.Wl, model.Wv)
@@ -179,7 +188,7 @@ def _delete(model, doc, length):
     j = word_index(doc, length)
 
     def occurrences_kept(Z):  # (n, L), C order (take() is slow on other layouts)
-        return np.ascontiguousarray(Z[:, j] > 0)
+        return np.take(Z > 0, j, axis=1)
 
     if np.all((a.max(0) - a.min(0)) + (b.max(0) - b.min(0)) <= _SPREAD):
         Pe = np.exp(b - b.max(0))  # (T, K)
