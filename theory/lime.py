@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from theory.model import InputError, Model
-from theory.perturb import check_semantics, distinct_words, evaluator
+from theory.perturb import check_semantics, distinct_words, evaluator, single_threaded_blas
 
 KERNEL_WIDTH = 25.0
 ALPHA = 1.0
@@ -111,7 +111,8 @@ def lime(model: Model, doc, length: int, n_samples: int = 5000, seed: int = 0,
         raise InputError("the text is empty (d = 0 distinct words): there is nothing to explain")
     words = distinct_words(doc, length)
     Z = sample(words.size, n_samples, seed)
-    f = evaluator(model, doc, length, semantics)(Z)
-    pi = kernel_weights(Z)
-    intercept, coef = weighted_ridge(Z, f, pi)
+    with single_threaded_blas():
+        f = evaluator(model, doc, length, semantics)(Z)
+        pi = kernel_weights(Z)
+        intercept, coef = weighted_ridge(Z, f, pi)
     return LimeResult(semantics, words, coef, float(intercept), int(n_samples), int(seed), Z, pi, f)
