@@ -45,7 +45,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from theory.model import InputError, Model
-from theory.perturb import check_semantics, distinct_words, f_perturbed
+from theory.perturb import check_semantics, distinct_words, evaluator, f_perturbed
 
 NU = 0.25  # kernel width 25 of lime, on the scale of the cosine distance (×100)
 MAX_EXACT_D = 16  # enumerate the 2^d patterns up to this d
@@ -408,5 +408,5 @@ def beta_inf_model(model: Model, doc, length: int, semantics: str, samples: int 
     samples = MC_SAMPLES if samples is None else samples
     if isinstance(samples, bool) or int(samples) != samples:
         raise InputError(f"--samples {samples!r} must be an integer")
-    mc = beta_inf_mc(lambda Z: f_perturbed(model, doc, length, Z, semantics), d, int(samples), seed, nu)
+    mc = beta_inf_mc(evaluator(model, doc, length, semantics), d, int(samples), seed, nu)
     return BetaInf(semantics, words, mc.beta, mc.stderr, mc.samples, seed)

@@ -12,7 +12,7 @@ import pytest
 
 from theory.lime_inf import beta_inf_exact, beta_inf_mc, law, patterns, psi
 from theory.model import Model, document
-from theory.perturb import distinct_words, f_perturbed
+from theory.perturb import distinct_words, evaluator, f_perturbed
 
 T, K, D_E, D_ATT, D_OUT, V = 256, 6, 128, 64, 64, 2000
 WORDS, DISTINCT = 200, 150
@@ -41,7 +41,7 @@ def test_bench_stratified_monte_carlo(benchmark, setting, semantics):
     model, doc = setting
     n = MC_SAMPLES[semantics]
     benchmark.group = f"lime-inf: β^∞ stratified Monte Carlo, T={T} K={K} d={DISTINCT}, {n} samples"
-    run = benchmark.pedantic(beta_inf_mc, args=(lambda Z: f_perturbed(model, doc, WORDS, Z, semantics), DISTINCT, n),
+    run = benchmark.pedantic(beta_inf_mc, args=(evaluator(model, doc, WORDS, semantics), DISTINCT, n),
                              kwargs={"seed": 0}, rounds=3, iterations=1)
     benchmark.extra_info.update(semantics=semantics, samples=run.samples, relative_stderr=run.relative_stderr,
                                 exact_strata=run.exact_strata)

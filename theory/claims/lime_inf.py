@@ -23,7 +23,7 @@ from theory.claims import ExtraResult, claim, extra
 from theory.compare import RTOL, Outcome, check_mp, combine, compare
 from theory.lime import kernel_weights, sample, weighted_ridge
 from theory.model import Model, document, forward, term_magnitudes
-from theory.perturb import distinct_words, f_perturbed
+from theory.perturb import distinct_words, evaluator, f_perturbed
 from theory.strategies import (consistency_cases, equal_scores_cases, function_specs, linear_specs,
                                monte_carlo_cases, semantics_cases)
 
@@ -388,7 +388,7 @@ def monte_carlo_precision_extra(profile, seed):
     sizes = (10_000, 20_000, 50_000) if profile == "ci" else (10_000, 20_000, 50_000, 100_000, 200_000, 400_000)
     rows, data = [], {}
     for sem in ("replace", "delete"):
-        f = lambda Z, sem=sem: f_perturbed(model, doc, words, Z, sem)  # noqa: E731
+        f = evaluator(model, doc, words, sem)
         for n in sizes:
             started = time.perf_counter()
             first = lime_inf.beta_inf_mc(f, distinct, n, seed=seed)
