@@ -215,13 +215,19 @@ def _delete(model, doc, length):
     if np.all((a.max(0) - a.min(0)) + (b.max(0) - b.min(0)) <= _SPREAD):
         Pe = np.exp(b - b.max(0))  # (T, K)
         Ga = np.exp(a - a.max(0))  # (V_doc, K)
-        # per head, a table indexed by the new position r = 1..L' (row 0: a removed occurrence, zero)
-        tab_D = np.zeros((K, T))
-        tab_D[:, 1:] = Pe[1:].T
-        tab_N = np.zeros((K, T))
-        tab_N[:, 1:] = (Pe * cp)[1:].T
-        Gt = np.ascontiguousarray(Ga[text].T)  # (K, L)
-        GCt = Gt * cw[text].T
+        # per head, a table indexed by the new position r = 1..L' (row 0: a removed occurrence, zero) holding
+        # the pair (exp(b_r), exp(b_r) c^P_r), stored as one complex number so that one take() fetches both
+        pairs = np.zeros((K, T, 2))
+        pairs[:, 1:, 0] = Pe[1:].T
+        pairs[:, 1:, 1] = (Pe * cp)[1:].T
+        tables = pairs.view(np.complex128)[..., 0]  # (K, T)
+        # weights of the gathered pairs (m, 2L): D = Σ_t G_t exp(b_r), N = Σ_t G_t c^E_t exp(b_r) + G_t exp(b_r) c^P_r
+        Gt, Ct = Ga[text].T, cw[text].T  # (K, L)
+        weights = np.zeros((K, length, 2, 2))
+        weights[:, :, 0, 0] = Gt
+        weights[:, :, 0, 1] = Gt * Ct
+        weights[:, :, 1, 1] = Gt
+        weights = weights.reshape(K, 2 * length, 2)
         # UNK padding from position p on (p = L' + 1 ≤ T): suffix sums
         pad_D = np.zeros((T + 1, K))
         pad_D[:T] = np.cumsum((Ga[unk] * Pe)[::-1], axis=0)[::-1]
@@ -234,7 +240,7 @@ def _delete(model, doc, length):
             keep = occurrences_kept(Z)
             n = keep.shape[0]
             out = np.empty(n)
-            step = 256  # samples per chunk: the gathered (step, L) arrays stay in cache
+            step = 512  # samples per chunk: the gathered (step, L) arrays stay in cache
             D, N = np.empty((step, K)), np.empty((step, K))
             for start in range(0, n, step):
                 kc = keep[start: start + step]
@@ -242,9 +248,8 @@ def _delete(model, doc, length):
                 counts = np.cumsum(kc, axis=1, dtype=np.intp)  # intp: take() converts other index types slowly
                 newpos = counts * kc  # 1-based new position of a kept occurrence, 0 when removed
                 for k in range(K):
-                    p_D = tab_D[k].take(newpos)
-                    D[:m, k] = p_D @ Gt[k]
-                    N[:m, k] = p_D @ GCt[k] + tab_N[k].take(newpos) @ Gt[k]
+                    DN = tables[k].take(newpos).view(np.float64) @ weights[k]  # (m, 2)
+                    D[:m, k], N[:m, k] = DN[:, 0], DN[:, 1]
                 tail = counts[:, -1] + 1
                 out[start: start + m] = ((N[:m] + cls_N + pad_N[tail]) / (D[:m] + cls_D + pad_D[tail])).mean(1)
             return out
