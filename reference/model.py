@@ -8,7 +8,9 @@ restored afterwards.  Results are lists of mpf (``[head][position]`` for per-hea
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+from functools import lru_cache
 
 import mpmath
 from mpmath import mp, mpf
@@ -23,8 +25,15 @@ def to_mp(array):
     return [to_mp(row) for row in array]
 
 
-def positional_encoding(T: int, d_e: int):
-    """``p_{t,2m} = sin(t·10000^{-2m/d_e})``, ``p_{t,2m+1} = cos(t·10000^{-2m/d_e})`` at the working precision."""
+@lru_cache(maxsize=64)
+def positional_encoding(T: int, d_e: int, dps: int = DPS):
+    """``p_{t,2m} = sin(t·10000^{-2m/d_e})``, ``p_{t,2m+1} = cos(t·10000^{-2m/d_e})`` at ``dps`` digits (rows are
+    tuples: the result is cached)."""
+    with mpmath.workdps(dps):
+        return tuple(tuple(row) for row in _positional_encoding(T, d_e))
+
+
+def _positional_encoding(T: int, d_e: int):
     rows = []
     for t in range(T):
         row = []
@@ -41,7 +50,7 @@ def embeddings(model, doc, dps: int = DPS):
         T, d_e = len(doc), model.E.shape[1]
         rows = [to_mp(model.E[int(token)]) for token in doc]
         if model.pe:
-            pe = positional_encoding(T, d_e)
+            pe = positional_encoding(T, d_e, dps)
             rows = [[x + p for x, p in zip(row, prow)] for row, prow in zip(rows, pe)]
         return rows
 
@@ -60,21 +69,44 @@ class Forward:
     q: list  # [head][a]
 
 
+_MEMO = weakref.WeakKeyDictionary()  # model -> {(what, head, dps, row): result}
+
+
+def _memo(model) -> dict:
+    """Results of pure per-row products ``W x`` of one model, reused across forward passes (finite differences
+    and perturbed documents change few rows; the arithmetic of every forward pass is still the definition)."""
+    try:
+        return _MEMO.setdefault(model, {})
+    except TypeError:  # not weak-referenceable: no memo
+        return {}
+
+
+def _product(memo, name, W, i, dps, x):
+    key = (name, i, dps, tuple(x))
+    if key not in memo:
+        matrix = (name, i, dps)
+        if matrix not in memo:
+            memo[matrix] = to_mp(W[i])
+        memo[key] = matvec(memo[matrix], x)
+    return memo[key]
+
+
 def forward_embedded(model, X, dps: int = DPS, Wl=None) -> Forward:
     """Forward pass from embedded tokens ``X`` (list of T rows of d_e mpf); ``Wl`` overrides ``model.Wl``."""
     with mpmath.workdps(dps):
         d_att = model.Wq.shape[1]
         root = mpmath.sqrt(d_att)
         Wl = model.Wl if Wl is None else Wl
+        memo = _memo(model)
         f_heads, alphas, all_scores, values, queries = [], [], [], [], []
         for i in range(model.Wq.shape[0]):
-            Wq, Wk, Wv, wl = to_mp(model.Wq[i]), to_mp(model.Wk[i]), to_mp(model.Wv[i]), to_mp(Wl[i])
-            q = matvec(Wq, X[0])
-            scores = [mp.fdot(q, matvec(Wk, x)) / root for x in X]
+            wl = to_mp(Wl[i])
+            q = _product(memo, "Wq", model.Wq, i, dps, X[0])
+            scores = [mp.fdot(q, _product(memo, "Wk", model.Wk, i, dps, x)) / root for x in X]
             g = [mpmath.exp(s) for s in scores]
             total = mpmath.fsum(g)
             alpha = [gt / total for gt in g]
-            c = [mp.fdot(wl, matvec(Wv, x)) for x in X]
+            c = [mp.fdot(wl, _product(memo, "Wv", model.Wv, i, dps, x)) for x in X]
             f_heads.append(mpmath.fsum(a * ct for a, ct in zip(alpha, c)))
             alphas.append(alpha)
             all_scores.append(scores)
