@@ -8,6 +8,8 @@ the claims ``lime.eq19`` and ``lime.large_d_limit`` measure how far they are fro
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from theory.model import Model, forward
@@ -47,11 +49,21 @@ def eq19(model: Model, doc: np.ndarray, length: int) -> np.ndarray:
     return 1.5 * (M @ term)
 
 
+@lru_cache(maxsize=32)
+def _legendre(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Legendre nodes and weights on [−1, 1], computed once per size (an eigenvalue problem: ~1 s for
+    400 nodes on a busy machine)."""
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    x.setflags(write=False)
+    w.setflags(write=False)
+    return x, w
+
+
 def kept_fraction_law(nu: float = NU, nodes: int = QUADRATURE_NODES) -> tuple[np.ndarray, np.ndarray]:
     """Nodes ``p`` and normalised weights of the law on [0, 1] with density ∝ ``exp(−(1−√p)²/(2ν²))``:
     the kept fraction of words under LIME's weights as d → ∞.  Gauss–Legendre in ``u = √p`` (``dp = 2u du``),
     where the integrand is smooth."""
-    x, w = np.polynomial.legendre.leggauss(nodes)
+    x, w = _legendre(nodes)
     u = (x + 1) / 2
     weights = w * 2 * u * np.exp(-((1 - u) ** 2) / (2 * nu**2))
     return u**2, weights / weights.sum()
