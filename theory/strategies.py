@@ -394,3 +394,141 @@ def monte_carlo_cases(draw) -> ConsistencyCase:
     spec = ModelSpec(**{**spec.__dict__, "V": max(spec.V, 16)})
     return ConsistencyCase(Case(spec, draw(few_word_texts(spec, max_words=13, min_words=11))),
                            draw(st.sampled_from(("delete", "replace"))), draw(st.integers(0, 2**31)))
+
+
+# --- approximations of β^∞ (§5, issue 5): Eq. (19), the large-d limit, zero attention, affine form ------
+
+APPROX_DS = tuple(range(2, 11)) + (20, 40, 80)  # exact β^∞ up to 10, stratified Monte Carlo beyond
+
+
+@dataclass(frozen=True)
+class ApproxCase:
+    """A case, a removal semantics, LIME's kernel width ``ν`` and the Monte Carlo seed of ``β^∞`` (unused when
+    the text has ``d ≤ 10`` distinct words: ``β^∞`` is then enumerated exactly)."""
+
+    case: Case
+    semantics: str
+    nu: float
+    seed: int
+
+    def __repr__(self) -> str:
+        return f"ApproxCase(case={self.case!r}, semantics={self.semantics!r}, nu={self.nu!r}, seed={self.seed!r})"
+
+
+@st.composite
+def approximation_cases(draw, semantics=("replace", "delete")) -> ApproxCase:
+    """Models of :func:`model_specs`' ranges (K ≤ 4, d_e ≤ 16, all score scales) and texts with ``d`` distinct
+    words, ``d`` from :data:`APPROX_DS` (2..10, 20, 40, 80), up to ``d/2`` repeats and up to 8 padding positions;
+    ``ν`` 0.25 (twice as likely), 0.5 or 1."""
+    d = draw(st.sampled_from(APPROX_DS))
+    repeats = draw(st.integers(0, d // 2))
+    T = d + repeats + 1 + draw(st.integers(0, 8))
+    V = d + 2 + draw(st.integers(0, 6))
+    spec = ModelSpec(K=draw(st.integers(1, 4)), d_e=draw(st.integers(2, 16)), d_att=draw(st.integers(1, 8)),
+                     d_out=draw(st.integers(1, 8)), V=V, T=T, pe=draw(st.booleans()),
+                     score_scale=draw(st.sampled_from(SCORE_SCALES)), value_scale=draw(st.sampled_from(VALUE_SCALES)),
+                     seed=draw(st.integers(0, 2**32 - 1)))
+    words = draw(st.permutations(range(2, V)))[:d]
+    text = list(words) + draw(st.lists(st.sampled_from(words), min_size=repeats, max_size=repeats))
+    return ApproxCase(Case(spec, tuple(draw(st.permutations(text)))), draw(st.sampled_from(semantics)),
+                      draw(st.sampled_from((0.25, 0.25, 0.5, 1.0))), draw(st.integers(0, 2**31)))
+
+
+@dataclass(frozen=True)
+class GrowingCase:
+    """One model (``spec``, whose ``T`` is ignored) explained on texts of growing length: for each ``d`` of
+    ``ds`` the text is the first ``d`` of the distinct words ``2, 3, …`` (each once, in a drawn order),
+    with ``padding`` UNK positions after it (``T = d + 1 + padding``; the weights do not depend on ``T``)."""
+
+    spec: ModelSpec
+    order: tuple  # a permutation of the word ids 2..V-1
+    padding: int
+    ds: tuple = (4, 6, 8, 11, 16)
+
+    def instance(self, d: int):
+        from theory.model import document
+
+        model = ModelSpec(**{**self.spec.__dict__, "T": d + 1 + self.padding}).build()
+        tokens = self.order[:d]
+        return model, document(model, tokens), d
+
+    def __repr__(self) -> str:
+        return f"GrowingCase(spec={self.spec!r}, order={self.order!r}, padding={self.padding!r}, ds={self.ds!r})"
+
+
+@st.composite
+def growing_cases(draw) -> GrowingCase:
+    """Moderate attention (score scales 0.3–3: no word keeps a fixed share of the attention as ``d`` grows),
+    K ≤ 4, d_e ≤ 16, positional encoding on or off, 0–4 padding positions."""
+    V = 18
+    spec = ModelSpec(K=draw(st.integers(1, 4)), d_e=draw(st.integers(2, 16)), d_att=draw(st.integers(1, 8)),
+                     d_out=draw(st.integers(1, 8)), V=V, T=2, pe=draw(st.booleans()),
+                     score_scale=draw(st.sampled_from((0.3, 1.0, 3.0))),
+                     value_scale=draw(st.sampled_from(VALUE_SCALES)), seed=draw(st.integers(0, 2**32 - 1)))
+    return GrowingCase(spec, tuple(draw(st.permutations(range(2, V)))), draw(st.integers(0, 4)))
+
+
+@dataclass(frozen=True)
+class VanishingCase:
+    """A case whose word ``target`` (an index into the distinct words) is pushed out of every head's attention:
+    ``E[w]`` moves along the least-norm ``v`` with ``⟨u_i, v⟩ = −1`` and ``⟨w_c^(i), v⟩ = 0`` for every head
+    (``u_i = W_k^(i)ᵀ q_i/√d_att``, ``w_c^(i) = W_v^(i)ᵀ W_ℓ^(i)ᵀ``), so :meth:`model` at ``λ`` lowers that word's
+    scores by exactly ``λ`` in every head and leaves its value scores unchanged (needs ``d_e ≥ 2K``)."""
+
+    case: Case
+    target: int
+
+    def model(self, lam: float):
+        from theory.model import Model, forward
+
+        base = self.case.model
+        doc = np.full(base.T, base.unk_id)
+        doc[0] = base.cls_id
+        q = forward(base, doc).q[0]
+        u = np.einsum("kad,ka->kd", base.Wk, q) / np.sqrt(base.d_att)
+        w_c = np.einsum("ko,kod->kd", base.Wl, base.Wv)
+        C = np.concatenate([u, w_c])
+        v = np.linalg.lstsq(C, np.concatenate([-np.ones(base.K), np.zeros(base.K)]), rcond=None)[0]
+        word = list(dict.fromkeys(self.case.tokens))[self.target]
+        E = base.E.copy()
+        E[word] = E[word] + lam * v
+        return Model(E, base.Wq, base.Wk, base.Wv, base.Wl, base.cls_id, base.unk_id, base.max_len, base.pe)
+
+    def __repr__(self) -> str:
+        return f"VanishingCase(case={self.case!r}, target={self.target!r})"
+
+
+@st.composite
+def vanishing_cases(draw) -> VanishingCase:
+    """K ≤ 3, ``d_e`` from ``2K`` to 12, 2..6 distinct words each once (plus 0–2 padding), score scales
+    0.3–10, and the index of the word to push out of the attention."""
+    K = draw(st.integers(1, 3))
+    d = draw(st.integers(2, 6))
+    spec = ModelSpec(K=K, d_e=draw(st.integers(2 * K, 12)), d_att=draw(st.integers(1, 4)),
+                     d_out=draw(st.integers(1, 4)), V=d + 2 + draw(st.integers(0, 4)),
+                     T=d + 1 + draw(st.integers(0, 2)), pe=draw(st.booleans()),
+                     score_scale=draw(st.sampled_from((0.3, 1.0, 3.0, 10.0))),
+                     value_scale=draw(st.sampled_from(VALUE_SCALES)), seed=draw(st.integers(0, 2**32 - 1)))
+    words = tuple(draw(st.permutations(range(2, spec.V)))[:d])
+    return VanishingCase(Case(spec, words), draw(st.integers(0, d - 1)))
+
+
+@st.composite
+def affine_cases(draw) -> ConstantValueCase:
+    """:class:`ConstantValueCase` models (value scores constant within each head, UNK included) and texts of
+    2..6 distinct words, each once (the premise of ``lime.affine_in_attention``); ``K = 1`` with positional
+    encoding off (α̃ uniform) one time in three."""
+    simple = draw(st.integers(0, 2)) == 0
+    K = 1 if simple else draw(st.integers(1, 3))
+    d = draw(st.integers(2, 6))
+    T = d + 1 + draw(st.integers(0, 2))
+    pe = False if simple else draw(st.booleans())
+    low = K + T - 1 if pe else max(2, K)
+    spec = ModelSpec(K=K, d_e=draw(st.integers(low, low + 2)), d_att=draw(st.integers(1, 4)),
+                     d_out=draw(st.integers(1, 4)), V=d + 2 + draw(st.integers(0, 4)), T=T, pe=pe,
+                     score_scale=draw(st.sampled_from(SCORE_SCALES[:-1])),
+                     value_scale=draw(st.sampled_from(VALUE_SCALES)), seed=draw(st.integers(0, 2**32 - 1)))
+    constants = tuple(draw(st.sampled_from((1, -1))) * draw(st.sampled_from((0.25, 0.5, 1.0, 1.5, 4.0)))
+                      for _ in range(K))
+    words = tuple(draw(st.permutations(range(2, spec.V)))[:d])
+    return ConstantValueCase(spec, words, constants)
