@@ -436,34 +436,38 @@ def approximation_cases(draw, semantics=("replace", "delete")) -> ApproxCase:
 
 @dataclass(frozen=True)
 class GrowingCase:
-    """One model (``spec``, whose ``T`` is ignored) explained on texts of growing length: for each ``d`` of
-    ``ds`` the text is the first ``d`` of the distinct words ``2, 3, …`` (each once, in a drawn order),
-    with ``padding`` UNK positions after it (``T = d + 1 + padding``; the weights do not depend on ``T``)."""
+    """A family of ``models`` random models (``spec`` with seeds ``spec.seed + k``; its ``T`` is ignored), each
+    explained on texts of growing length: for each ``d`` of ``ds`` the text is the first ``d`` words of
+    ``order`` (distinct, each once), followed by ``padding`` UNK positions (``T = d + 1 + padding``; the weights
+    do not depend on ``T``)."""
 
     spec: ModelSpec
     order: tuple  # a permutation of the word ids 2..V-1
     padding: int
     ds: tuple = (4, 6, 8, 11, 16)
+    models: int = 8
 
-    def instance(self, d: int):
+    def instance(self, d: int, k: int = 0):
         from theory.model import document
 
-        model = ModelSpec(**{**self.spec.__dict__, "T": d + 1 + self.padding}).build()
+        model = ModelSpec(**{**self.spec.__dict__, "T": d + 1 + self.padding,
+                             "seed": (self.spec.seed + k) % 2**32}).build()
         tokens = self.order[:d]
         return model, document(model, tokens), d
 
     def __repr__(self) -> str:
-        return f"GrowingCase(spec={self.spec!r}, order={self.order!r}, padding={self.padding!r}, ds={self.ds!r})"
+        return (f"GrowingCase(spec={self.spec!r}, order={self.order!r}, padding={self.padding!r}, ds={self.ds!r}, "
+                f"models={self.models!r})")
 
 
 @st.composite
 def growing_cases(draw) -> GrowingCase:
-    """Moderate attention (score scales 0.3–3: no word keeps a fixed share of the attention as ``d`` grows),
-    K ≤ 4, d_e ≤ 16, positional encoding on or off, 0–4 padding positions."""
+    """Flat to moderate attention (score scales 0.3 and 1: no word keeps a fixed share of the attention as
+    ``d`` grows), K ≤ 4, d_e ≤ 16, positional encoding on or off, 0–4 padding positions."""
     V = 18
     spec = ModelSpec(K=draw(st.integers(1, 4)), d_e=draw(st.integers(2, 16)), d_att=draw(st.integers(1, 8)),
                      d_out=draw(st.integers(1, 8)), V=V, T=2, pe=draw(st.booleans()),
-                     score_scale=draw(st.sampled_from((0.3, 1.0, 3.0))),
+                     score_scale=draw(st.sampled_from((0.3, 1.0))),
                      value_scale=draw(st.sampled_from(VALUE_SCALES)), seed=draw(st.integers(0, 2**32 - 1)))
     return GrowingCase(spec, tuple(draw(st.permutations(range(2, V)))), draw(st.integers(0, 4)))
 
@@ -513,11 +517,32 @@ def vanishing_cases(draw) -> VanishingCase:
     return VanishingCase(Case(spec, words), draw(st.integers(0, d - 1)))
 
 
+@dataclass(frozen=True)
+class AffineCase(ConstantValueCase):
+    """A :class:`ConstantValueCase` whose UNK row is then moved (least norm) so that UNK's value score is
+    ``c̃^(i) = c^(i) + unk_offsets[i]`` in every head and at every position (otherwise ``c̃ = c``, ``f`` is constant
+    in ``z`` and ``β^∞ = 0``)."""
+
+    unk_offsets: tuple = ()
+
+    @cached_property
+    def model(self) -> Model:
+        base = ConstantValueCase.model.func(self)
+        wc = np.einsum("ko,kod->kd", base.Wl, base.Wv)
+        E = base.E.copy()
+        E[base.unk_id] += np.linalg.lstsq(wc, np.asarray(self.unk_offsets, dtype=float), rcond=None)[0]
+        return Model(E, base.Wq, base.Wk, base.Wv, base.Wl, base.cls_id, base.unk_id, base.max_len, base.pe)
+
+    def __repr__(self) -> str:
+        return (f"AffineCase(spec={self.spec!r}, tokens={self.tokens!r}, constants={self.constants!r}, "
+                f"unk_offsets={self.unk_offsets!r})")
+
+
 @st.composite
-def affine_cases(draw) -> ConstantValueCase:
-    """:class:`ConstantValueCase` models (value scores constant within each head, UNK included) and texts of
-    2..6 distinct words, each once (the premise of ``lime.affine_in_attention``); ``K = 1`` with positional
-    encoding off (α̃ uniform) one time in three."""
+def affine_cases(draw) -> AffineCase:
+    """:class:`AffineCase` models (value scores constant within each head, UNK's different by a non-zero
+    offset) and texts of 2..6 distinct words, each once (the premise of ``lime.affine_in_attention``);
+    ``K = 1`` with positional encoding off one time in three."""
     simple = draw(st.integers(0, 2)) == 0
     K = 1 if simple else draw(st.integers(1, 3))
     d = draw(st.integers(2, 6))
@@ -528,7 +553,9 @@ def affine_cases(draw) -> ConstantValueCase:
                      d_out=draw(st.integers(1, 4)), V=d + 2 + draw(st.integers(0, 4)), T=T, pe=pe,
                      score_scale=draw(st.sampled_from(SCORE_SCALES[:-1])),
                      value_scale=draw(st.sampled_from(VALUE_SCALES)), seed=draw(st.integers(0, 2**32 - 1)))
-    constants = tuple(draw(st.sampled_from((1, -1))) * draw(st.sampled_from((0.25, 0.5, 1.0, 1.5, 4.0)))
-                      for _ in range(K))
+    def values():
+        return tuple(draw(st.sampled_from((1, -1))) * draw(st.sampled_from((0.25, 0.5, 1.0, 1.5, 4.0)))
+                     for _ in range(K))
+    constants, offsets = values(), values()
     words = tuple(draw(st.permutations(range(2, spec.V)))[:d])
-    return ConstantValueCase(spec, words, constants)
+    return AffineCase(spec, words, constants, offsets)

@@ -24,7 +24,7 @@ from theory.compare import Outcome
 
 KINDS = ("identity", "bound", "limit", "approximation", "witness")
 SOURCES = ("paper", "consequence", "ours")
-MODULES = ("model", "attention", "gradient", "lime_empirical", "lime_inf", "trained")  # theory.claims.<module>, in report order
+MODULES = ("model", "attention", "gradient", "lime_empirical", "lime_inf", "lime_approx", "trained")  # theory.claims.<module>, in report order
 
 
 @dataclass(frozen=True)
