@@ -5,27 +5,30 @@ from pathlib import Path
 
 import pytest
 
-from theory.claims import all_claims, all_extras
+from theory.claims import POPULATIONS, all_claims, all_extras
 from theory.regression import compare_records, compare_regimes, load_summary
-from theory.runner import PASSING, run_claim
+from theory.runner import NOT_APPLICABLE, PASSING, run_claim
 
 SEED = 0
 BASELINE_PATH = Path(__file__).resolve().parents[1] / "reports" / "summary.json"
 BASELINE = load_summary(BASELINE_PATH) if BASELINE_PATH.is_file() else {"claims": [], "extras": []}
-BASELINE_RECORDS = {record["id"]: record for record in BASELINE["claims"]}
+BASELINE_RECORDS = {(r["id"], r.get("population", "random")): r for r in BASELINE["claims"]}
+RUNS = [(claim, population) for claim in all_claims() for population in POPULATIONS
+        if population == "random" or not isinstance(claim.trained, str)]
 
 
-@pytest.mark.parametrize("claim", all_claims(), ids=lambda claim: claim.id)
-def test_claim(claim, profile):
+@pytest.mark.parametrize("claim, population", RUNS, ids=[f"{c.id}-{p}" for c, p in RUNS])
+def test_claim(claim, population, profile):
     if claim.missing():
         pytest.skip(f"{claim.id} needs {', '.join(claim.missing())} (pip install '.[oracles]')")
-    record = run_claim(claim, profile, SEED)
+    record = run_claim(claim, profile, SEED, population)
     assert record.examples > 0
     assert record.verdict in PASSING, (
         f"{claim.id}: {record.verdict}\ninstance: {record.counterexample}\n{record.diagnosis}\n"
         f"reproduce: {record.command}")
-    if claim.id in BASELINE_RECORDS:
-        regressions = [c for c in compare_records(BASELINE_RECORDS[claim.id], record.as_dict()) if c.regression]
+    if (claim.id, population) in BASELINE_RECORDS:
+        baseline = BASELINE_RECORDS[claim.id, population]
+        regressions = [c for c in compare_records(baseline, record.as_dict()) if c.regression]
         assert not regressions, f"{claim.id} regressed against {BASELINE_PATH}: {regressions}"
 
 
@@ -37,6 +40,12 @@ def test_extra(item, profile):
     old = {"extras": [e for e in BASELINE.get("extras", []) if e["id"] == item.id]}
     regressions = [c for c in compare_regimes(old, new) if c.regression]
     assert not regressions, f"{item.id} regressed against {BASELINE_PATH}: {regressions}"
+
+
+@pytest.mark.parametrize("claim", [c for c in all_claims() if isinstance(c.trained, str)], ids=lambda c: c.id)
+def test_trained_model_not_applicable_is_explained(claim):
+    record = run_claim(claim, "ci", SEED, "trained")
+    assert record.verdict == NOT_APPLICABLE and len(record.diagnosis) > 20
 
 
 def test_no_baseline_claim_disappeared():

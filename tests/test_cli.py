@@ -23,11 +23,14 @@ def test_run_writes_both_reports(tmp_path, capsys):
     assert main(["run", "--only", "model.forward", "--out", str(out), "--seed", "3"]) == 0
     data = json.loads((out / "summary.json").read_text())
     assert data["schema_version"] == 1 and data["seed"] == 3
-    [record] = data["claims"]
-    assert record["id"] == "model.forward" and record["verdict"] == "holds" and record["examples"] > 0
-    assert record["command"] == "attnverify run --profile ci --seed 3 --only model.forward"
+    random, trained = data["claims"]
+    assert random["id"] == trained["id"] == "model.forward"
+    assert (random["population"], trained["population"]) == ("random", "trained")
+    for record in (random, trained):
+        assert record["verdict"] == "holds" and record["examples"] > 0
+    assert random["command"] == "attnverify run --profile ci --seed 3 --population random --only model.forward"
     assert "model.forward" in (out / "REPORT.md").read_text()
-    assert "[1/1] model.forward" in capsys.readouterr().err
+    assert "[2/2] model.forward (trained)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [

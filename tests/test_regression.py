@@ -10,7 +10,8 @@ from theory.cli import main
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory):
     out = tmp_path_factory.mktemp("baseline")
-    assert main(["run", "--only", "model.forward", "model.convex", "--out", str(out), "--seed", "4"]) == 0
+    assert main(["run", "--only", "model.forward", "model.convex", "--population", "random", "--out", str(out),
+                 "--seed", "4"]) == 0
     return out / "summary.json"
 
 
@@ -21,7 +22,8 @@ def write(path, data):
 
 def test_rerun_reproduces_the_record_exactly(baseline, tmp_path):
     out = tmp_path / "again"
-    assert main(["run", "--only", "model.forward", "model.convex", "--out", str(out), "--seed", "4"]) == 0
+    assert main(["run", "--only", "model.forward", "model.convex", "--population", "random", "--out", str(out),
+                 "--seed", "4"]) == 0
     old, new = (json.loads(p.read_text())["claims"] for p in (baseline, out / "summary.json"))
     for record in old + new:
         record.pop("runtime")

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import find, given
 
 from theory.model import InputError, document, forward
 from theory.sentiment.fixture import (DATA, MODEL_FILE, TrainedCase, decode, encode, load_fixture,
@@ -85,4 +85,9 @@ def test_trained_cases_truncate(case):
 
 def test_trained_cases_rejects_bad_max_words():
     with pytest.raises(InputError):
-        trained_cases(max_words=0)
+        find(trained_cases(max_words=0), lambda case: True)
+
+
+@given(trained_cases(positions=2))
+def test_trained_cases_positions(case):
+    assert len(case.positions) == 2 and all(1 <= t <= len(case.tokens) + 1 for t in case.positions)

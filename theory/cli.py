@@ -35,6 +35,8 @@ def main(argv=None) -> int:
     run.add_argument("--only", nargs="+", metavar="ID", help="run only these claims")
     run.add_argument("--out", default="reports", help="output folder (default: reports/)")
     run.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    run.add_argument("--population", choices=("random", "trained", "both"), default="both",
+                     help="instances: random models, the trained model's held-out documents, or both (default)")
     explain = commands.add_parser("explain", help="explain one document with one method")
     explain.add_argument("model", help="model file (.npz, see README)")
     explain.add_argument("--tokens", required=True, help="word ids, comma-separated, e.g. 5,9,12,9")
@@ -83,12 +85,15 @@ def _list(args, argv) -> int:
     last = Path("reports/summary.json")
     if last.is_file():
         try:
-            verdicts = {r["id"]: r["verdict"] for r in json.loads(last.read_text())["claims"]}
+            verdicts = {}
+            for r in json.loads(last.read_text())["claims"]:
+                verdicts.setdefault(r["id"], []).append(r["verdict"])
+            verdicts = {key: " / ".join(value) for key, value in verdicts.items()}
         except (ValueError, KeyError, TypeError):
             print(f"attnverify: note: {last} is unreadable; verdicts not shown", file=sys.stderr)
     rows = [(c.id, c.section, c.kind, c.source, verdicts.get(c.id, "—")) for c in all_claims()]
     rows += [(e.id, e.section, "extra", "—", "—") for e in all_extras()]
-    header = ("claim", "section", "kind", "source", "last verdict")
+    header = ("claim", "section", "kind", "source", "last verdict (random / trained)")
     widths = [max(len(str(row[k])) for row in [header, *rows]) for k in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
@@ -98,7 +103,8 @@ def _list(args, argv) -> int:
 def _run(args, argv) -> int:
     from theory.profiles import PROFILES
     from theory.report import performance, summary, write_reports
-    from theory.runner import PASSING, SKIPPED, run_claim
+    from theory.claims import POPULATIONS
+    from theory.runner import NOT_APPLICABLE, PASSING, SKIPPED, run_claim
 
     if args.profile not in PROFILES:
         raise InputError(f"unknown profile {args.profile!r}; choose one of {', '.join(PROFILES)}")
@@ -108,14 +114,16 @@ def _run(args, argv) -> int:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {str(out)!r} is a file; give a folder for the reports")
     claims, extras = _selected(args.only)
+    populations = POPULATIONS if args.population == "both" else (args.population,)
+    runs = [(claim, population) for claim in claims for population in populations]
     records, extra_results = [], []
-    total = len(claims) + len(extras)
-    for number, claim in enumerate(claims, 1):
-        print(f"[{number}/{total}] {claim.id} …", end="", file=sys.stderr, flush=True)
-        record = run_claim(claim, args.profile, args.seed)
+    total = len(runs) + len(extras)
+    for number, (claim, population) in enumerate(runs, 1):
+        print(f"[{number}/{total}] {claim.id} ({population}) …", end="", file=sys.stderr, flush=True)
+        record = run_claim(claim, args.profile, args.seed, population)
         print(f" {record.verdict} ({record.examples} examples, {record.runtime:.1f} s)", file=sys.stderr)
         records.append(record)
-    for number, item in enumerate(extras, len(claims) + 1):
+    for number, item in enumerate(extras, len(runs) + 1):
         print(f"[{number}/{total}] {item.id} …", end="", file=sys.stderr, flush=True)
         started = time.perf_counter()
         result = item.run(args.profile, args.seed)
@@ -123,7 +131,7 @@ def _run(args, argv) -> int:
         print(f" done ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
     benchmarks = performance(out / "benchmarks.json")
     write_reports(out, summary(records, args.profile, args.seed, argv, extra_results, benchmarks))
-    failed = [r.id for r in records if r.kind != "approximation" and r.verdict not in (*PASSING, SKIPPED)]
+    failed = [f"{r.id} ({r.population})" for r in records if r.kind != "approximation" and r.verdict not in (*PASSING, SKIPPED, NOT_APPLICABLE)]
     print(f"wrote {out / 'summary.json'} and {out / 'REPORT.md'}: {len(records) - len(failed)} of "
           f"{len(records)} claims hold" + (f"; failing: {', '.join(failed)}" if failed else ""), file=sys.stderr)
     return EXIT_FAIL if failed else EXIT_OK

@@ -22,7 +22,7 @@ from pathlib import Path
 from theory.model import InputError
 from theory.report import SCHEMA_VERSION
 
-PASSING = ("holds", "witness found", "measured")
+PASSING = ("holds", "witness found", "measured", "not observed")
 MARGIN = 0.05
 RECORD_KEYS = ("id", "kind", "verdict", "max_error", "tolerance")
 
@@ -63,17 +63,27 @@ def _error(value) -> str:
     return "—" if value is None else f"{value:.2e}"
 
 
+def _key(record: dict) -> tuple:
+    return record["id"], record.get("population", "random")
+
+
+def _name(record: dict) -> str:
+    population = record.get("population", "random")
+    return record["id"] if population == "random" else f"{record['id']} ({population})"
+
+
 def compare_records(base: dict, new: dict) -> list[Change]:
-    """What changed for one claim between two records of the same id."""
+    """What changed for one claim between two records of the same id and population."""
     changes = []
+    name = _name(base)
     worse = base["verdict"] in PASSING and new["verdict"] not in PASSING
     if base["verdict"] != new["verdict"]:
-        changes.append(Change(base["id"], "verdict", base["verdict"], new["verdict"], worse))
+        changes.append(Change(name, "verdict", base["verdict"], new["verdict"], worse))
     if base["max_error"] != new["max_error"] and base["kind"] in ("identity", "bound"):
         grew_past = (new["max_error"] is not None and new["tolerance"] is not None
                      and new["max_error"] > new["tolerance"]
                      and (base["max_error"] is None or base["max_error"] <= base["tolerance"]))
-        changes.append(Change(base["id"], "max error", _error(base["max_error"]), _error(new["max_error"]),
+        changes.append(Change(name, "max error", _error(base["max_error"]), _error(new["max_error"]),
                               grew_past))
     return changes
 
@@ -100,16 +110,16 @@ def compare_regimes(base: dict, new: dict, margin: float = MARGIN) -> list[Chang
 
 def compare_summaries(base: dict, new: dict, margin: float = MARGIN) -> list[Change]:
     """Every difference between two summaries that matters for a regression check."""
-    new_by_id = {r["id"]: r for r in new["claims"]}
-    base_ids = {r["id"] for r in base["claims"]}
+    new_by_key = {_key(r): r for r in new["claims"]}
+    base_keys = {_key(r) for r in base["claims"]}
     changes = []
     for record in base["claims"]:
-        if record["id"] not in new_by_id:
-            changes.append(Change(record["id"], "claim", record["verdict"], "missing", True))
+        if _key(record) not in new_by_key:
+            changes.append(Change(_name(record), "claim", record["verdict"], "missing", True))
         else:
-            changes += compare_records(record, new_by_id[record["id"]])
-    changes += [Change(r["id"], "claim", "absent", r["verdict"], False) for r in new["claims"]
-                if r["id"] not in base_ids]
+            changes += compare_records(record, new_by_key[_key(record)])
+    changes += [Change(_name(r), "claim", "absent", r["verdict"], False) for r in new["claims"]
+                if _key(r) not in base_keys]
     return changes + compare_regimes(base, new, margin)
 
 

@@ -13,13 +13,15 @@ import time
 import traceback
 from dataclasses import asdict, dataclass, field
 
-from hypothesis import given, seed as hypothesis_seed, settings, target
+from hypothesis import Phase, given, seed as hypothesis_seed, settings, target
 
 import theory.profiles  # noqa: F401  (registers the profiles)
 from theory.claims import Claim
 
-PASSING = ("holds", "witness found", "measured")
+PASSING = ("holds", "witness found", "measured", "not observed")
 SKIPPED = "skipped"
+NOT_APPLICABLE = "n/a"
+TRAINED_SHARE = 1 / 15  # trained-model instances are T = 256 documents: 2 examples under ci, 20 under thorough
 
 
 @dataclass
@@ -32,7 +34,7 @@ class Record:
     source: str
     statement: str
     reference: str
-    verdict: str  # holds | fails | witness found | no witness found | measured | error | skipped
+    verdict: str  # holds | fails | witness found | no witness found | not observed | measured | error | skipped | n/a
     examples: int
     failing_examples: int
     shrink_steps: int
@@ -46,6 +48,7 @@ class Record:
     profile: str = "ci"
     runtime: float = 0.0
     command: str = ""
+    population: str = "random"  # random models, or the trained model's held-out documents
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -55,24 +58,33 @@ class _Witness(Exception):
     """Raised inside the search when an existence witness is found (so Hypothesis shrinks it)."""
 
 
-def run_claim(claim: Claim, profile: str = "ci", seed: int = 0) -> Record:
-    command = f"attnverify run --profile {profile} --seed {seed} --only {claim.id}"
-    if claim.missing():
+def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str = "random") -> Record:
+    command = (f"attnverify run --profile {profile} --seed {seed} --population {population} --only {claim.id}")
+    strategy = claim.strategy_for(population)
+    if claim.missing() or strategy is None:
         return Record(
             id=claim.id, section=claim.section, kind=claim.kind, source=claim.source, statement=claim.statement,
-            reference=claim.reference, verdict=SKIPPED, examples=0, failing_examples=0, shrink_steps=0,
-            max_error=None, tolerance=None, worst_instance=None, counterexample=None,
-            diagnosis=f"needs {', '.join(claim.missing())}: pip install '.[oracles]'", seed=seed,
-            profile=profile, command=command)
+            reference=claim.reference, verdict=SKIPPED if claim.missing() else NOT_APPLICABLE, examples=0,
+            failing_examples=0, shrink_steps=0, max_error=None, tolerance=None, worst_instance=None,
+            counterexample=None, seed=seed, profile=profile, command=command, population=population,
+            diagnosis=(f"needs {', '.join(claim.missing())}: pip install '.[oracles]'" if claim.missing()
+                       else claim.trained))
     base = settings.get_profile(profile)
+    if population == "random" or claim.exists:  # a witness search screens most instances cheaply
+        examples = max(3, round(base.max_examples * claim.budget))
+    else:
+        examples = max(2, round(base.max_examples * TRAINED_SHARE))
     stats = {"examples": 0, "failing": 0, "after_first_failure": 0}
     worst = {"ratio": float("-inf"), "outcome": None, "instance": None}
     last = {"outcome": None, "instance": None, "error": None}
     measures: dict[str, list[float]] = {}
 
-    @settings(base, max_examples=max(3, round(base.max_examples * claim.budget)))
+    # held-out documents are real data, not a search space with a "simplest" point: no shrinking there
+    phases = base.phases if population == "random" else tuple(p for p in base.phases if p != Phase.shrink)
+
+    @settings(base, max_examples=examples, phases=phases)
     @hypothesis_seed(seed)
-    @given(claim.strategy())
+    @given(strategy)
     def prop(instance):
         stats["examples"] += 1
         if stats["failing"]:
@@ -111,7 +123,8 @@ def run_claim(claim: Claim, profile: str = "ci", seed: int = 0) -> Record:
     if crashed:
         verdict = "error"
     elif claim.exists:
-        verdict = "witness found" if raised else "no witness found"
+        # existence is established on random models; on the trained model, absence is an observation
+        verdict = "witness found" if raised else "no witness found" if population == "random" else "not observed"
     elif claim.kind == "approximation":
         verdict = "measured"
     else:
@@ -132,7 +145,7 @@ def run_claim(claim: Claim, profile: str = "ci", seed: int = 0) -> Record:
         worst_instance=None if worst["instance"] is None else repr(worst["instance"]),
         counterexample=repr(last["instance"]) if raised else None, diagnosis=diagnosis,
         measures={key: _summary(values) for key, values in measures.items()},
-        seed=seed, profile=profile, runtime=round(runtime, 3), command=command)
+        seed=seed, profile=profile, runtime=round(runtime, 3), command=command, population=population)
 
 
 def _summary(values: list[float]) -> dict:

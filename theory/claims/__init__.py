@@ -6,6 +6,10 @@ Sections can also register *extras* (:func:`extra`): computations that are not a
 instance — a sweep, a figure, a benchmark table — run by ``attnverify run`` and rendered under their paper
 section, with their data kept in ``summary.json``.
 
+Every claim runs on two *populations* of instances: ``random`` (its ``strategy``: random models and
+documents) and ``trained`` (its ``trained`` strategy: held-out documents of the committed trained model,
+``theory.sentiment``), or says in ``trained`` (a string) why the trained model does not apply.
+
 A check takes one instance and returns an :class:`~theory.compare.Outcome`.  For ``exists=True`` claims
 (witnesses of an existence statement) the run searches for an instance whose check holds and shows the
 shrunk instance it found; every other claim must hold on every instance.
@@ -25,6 +29,7 @@ from theory.compare import Outcome
 KINDS = ("identity", "bound", "limit", "approximation", "witness")
 SOURCES = ("paper", "consequence", "ours")
 MODULES = ("model", "attention", "gradient", "lime_empirical", "lime_inf", "lime_approx", "trained")  # theory.claims.<module>, in report order
+POPULATIONS = ("random", "trained")
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,13 @@ class Claim:
     exists: bool = False
     budget: float = 1.0  # share of the profile's max_examples (slow references use fewer)
     requires: tuple = ()  # optional packages of an external oracle (e.g. "lime", "torch")
+    trained: Callable[[], SearchStrategy] | str = "no trained-model strategy declared"
+
+    def strategy_for(self, population: str) -> SearchStrategy | None:
+        """The strategy of ``population`` ("random" or "trained"); None when the claim does not apply."""
+        if population == "random":
+            return self.strategy()
+        return None if isinstance(self.trained, str) else self.trained()
 
     def missing(self) -> list[str]:
         """The required optional packages that are not installed."""
@@ -49,8 +61,10 @@ class Claim:
 REGISTRY: dict[str, Claim] = {}
 
 
-def claim(id, *, section, source, kind, statement, reference, strategy, exists=False, budget=1.0, requires=()):
-    """Register the decorated check as claim ``id``."""
+def claim(id, *, section, source, kind, statement, reference, strategy, exists=False, budget=1.0, requires=(),
+          trained="no trained-model strategy declared"):
+    """Register the decorated check as claim ``id``; ``trained`` is the strategy factory of its trained-model
+    instances, or a string saying why they do not apply."""
     if kind not in KINDS or source not in SOURCES:
         raise ValueError(f"claim {id}: kind {kind!r} / source {source!r} not in {KINDS} / {SOURCES}")
 
@@ -58,7 +72,7 @@ def claim(id, *, section, source, kind, statement, reference, strategy, exists=F
         if id in REGISTRY:
             raise ValueError(f"claim {id} is declared twice")
         REGISTRY[id] = Claim(id, section, source, kind, statement, reference, strategy, check, exists, budget,
-                             tuple(requires))
+                             tuple(requires), trained)
         return check
 
     return decorator

@@ -23,11 +23,23 @@ from theory.compare import check_mp, combine, compare
 from theory.gradient import (attention_bound, authors_gradient, g_avg, g_l1, g_l2, g_x_input,
                              g_x_input_closed_form, gradient, magnitudes, value_direction)
 from theory.model import Model, document, embed, forward, term_magnitudes
+from theory.sentiment.fixture import trained_cases
 from theory.strategies import ModelSpec, constant_value_cases, gradient_cases
 
 MP_RTOL = 1e-25  # statements checked in mpmath on the reference gradient (≥ 30 correct digits, see there)
 MARGIN = 1e-6  # a sign witness must clear zero by this share of the magnitude of its terms
 RANK_MARGIN = 0.01  # a ranking witness's top entries must beat their runner-up by 1% (a clear disagreement)
+
+
+def checked_positions(case, default) -> list[int]:
+    """The positions a gradient claim checks: the instance's ``positions`` when it names some, otherwise
+    ``default``.  Trained-model documents have T = 256 positions of d_e = 16 coordinates (8192 reference
+    entries, two mpmath forward passes each), so their instances check two Hypothesis-drawn positions."""
+    return list(getattr(case, "positions", None) or default)
+
+
+def trained_gradient_cases():
+    return trained_cases(positions=2)
 
 
 # --- gradient.closed_form / gradient.cls_query_path ---------------------------------------------------------
@@ -37,19 +49,19 @@ RANK_MARGIN = 0.01  # a ranking witness's top entries must beat their runner-up 
        reference="central differences of the mpmath forward pass (reference.gradient: ≥ 60 digits, step 1e-20, "
                  "≥ 30 correct digits) at every position t ≥ 1 and coordinate; oracle: torch autograd "
                  "(tests/test_gradient_oracle.py)",
-       strategy=gradient_cases, budget=1.0)
+       strategy=gradient_cases, budget=1.0, trained=trained_gradient_cases)
 def check_closed_form(case):
-    T = case.model.T
-    got = gradient(case.model, case.doc).grad[0, 1:]
-    want = ref_grad.gradient(case.model, case.doc, positions=range(1, T))
-    return compare("∇_t (t ≥ 1)", got, want, magnitudes(case.model, case.doc)[0, 1:])
+    positions = checked_positions(case, range(1, case.model.T))
+    got = gradient(case.model, case.doc).grad[0, positions]
+    want = ref_grad.gradient(case.model, case.doc, positions=positions)
+    return compare("∇_t (t ≥ 1)", got, want, magnitudes(case.model, case.doc)[0, positions])
 
 
 @claim("gradient.cls_query_path", section="§4", source="ours", kind="identity",
        statement="for t = 0 (CLS) the gradient has the t ≥ 1 form plus the query path "
                  "(1/K) Σ_i W_qᵀ W_k Σ_u α_u (c_u − f^(i)) e_u / √d_att (the authors' code omits it)",
        reference="central differences of the mpmath forward pass at t = 0 (reference.gradient)",
-       strategy=gradient_cases, budget=1.0)
+       strategy=gradient_cases, budget=1.0, trained=trained_cases)
 def check_cls_query_path(case):
     g = gradient(case.model, case.doc)
     want = ref_grad.gradient(case.model, case.doc, positions=[0])
@@ -92,15 +104,16 @@ def _doubled_with_negated_heads(model: Model) -> Model:
                  "doubling each head with −W_ℓ keeps every α_t > 0 and makes every ∇_t = 0)",
        reference="‖∇_t‖ of the reference gradient against the bound computed in mpmath; the float64 bound and "
                  "the float64 ‖∇_t‖ against it; converse: reference gradient of the doubled model",
-       strategy=gradient_cases, budget=1.0)
+       strategy=gradient_cases, budget=1.0, trained=trained_gradient_cases)
 def check_attention_bound(case):
-    model, doc, T = case.model, case.doc, case.model.T
-    mp_grad = ref_grad.gradient(model, doc, positions=range(1, T))
-    mp_bound = _mp_bound(model, doc)[1:]
+    model, doc = case.model, case.doc
+    positions = checked_positions(case, range(1, model.T))
+    mp_grad = ref_grad.gradient(model, doc, positions=positions)
+    mp_bound = [_mp_bound(model, doc)[t] for t in positions]
     fw = forward(model, doc)
-    bound = attention_bound(model, fw)[0, 1:]
-    norm = g_l2(gradient(model, doc).grad[0, 1:])
-    mag = np.linalg.norm(magnitudes(model, doc)[0, 1:], axis=-1)
+    bound = attention_bound(model, fw)[0, positions]
+    norm = g_l2(gradient(model, doc).grad[0, positions])
+    mag = np.linalg.norm(magnitudes(model, doc)[0, positions], axis=-1)
     with mpmath.workdps(ref.DPS):
         ratios = [mpmath.norm(g) / b for g, b in zip(mp_grad, mp_bound) if b > 0]
         violation = max(max(mpmath.norm(g) - b, 0) / b for g, b in zip(mp_grad, mp_bound) if b > 0) \
@@ -112,7 +125,7 @@ def check_attention_bound(case):
     outcome = combine(
         check_mp("(‖∇_t‖ − bound)₊ / bound (mpmath)", violation, tol=MP_RTOL),
         compare("bound (float64 vs mpmath)", bound, mp_bound, mag),
-        compare("(‖∇_t‖ − bound)₊ (float64)", np.maximum(norm - bound, 0), [0] * (T - 1), mag),
+        compare("(‖∇_t‖ − bound)₊ (float64)", np.maximum(norm - bound, 0), [0] * len(positions), mag),
         check_mp("converse: min α_t > 0 in the doubled model (mpmath)",
                  0 if min(min(a) for a in mp_doubled.alpha) > 0 else 1),
         check_mp("converse: ‖∇_1‖ of the doubled model (mpmath)", mpmath.norm(zero), scale=float(mag[0]) or 1.0),
@@ -129,14 +142,15 @@ def check_attention_bound(case):
                  "for t ≥ 1 (at t = 0 plus (1/K) Σ_i Σ_u α_u (c_u − f^(i)) s_u, the query path — ours), at every "
                  "position",
        reference="the same aggregates of the reference gradient (central differences), in mpmath",
-       strategy=gradient_cases, budget=1.0)
+       strategy=gradient_cases, budget=1.0, trained=trained_gradient_cases)
 def check_aggregates(case):
     model, doc = case.model, case.doc
+    positions = checked_positions(case, range(model.T))
     g = gradient(model, doc)
-    grad, X = g.grad[0], g.forward.X[0]
-    mp_grad = ref_grad.gradient(model, doc)
-    mp_X = ref.embeddings(model, doc, ref.DPS)
-    mag = magnitudes(model, doc)[0]
+    grad, X = g.grad[0, positions], g.forward.X[0, positions]
+    mp_grad = ref_grad.gradient(model, doc, positions=positions)
+    mp_X = [ref.embeddings(model, doc, ref.DPS)[t] for t in positions]
+    mag = magnitudes(model, doc)[0, positions]
     d_e = model.d_e
     with mpmath.workdps(ref.DPS):
         mp_avg = [mpmath.fsum(row) / d_e for row in mp_grad]
@@ -149,7 +163,7 @@ def check_aggregates(case):
         compare("G-l1", g_l1(grad), mp_l1, mag.sum(axis=-1)),
         compare("G-l2", g_l2(grad), mp_l2, np.linalg.norm(mag, axis=-1)),
         compare("G×I = ⟨∇_t, e_t⟩", g_x_input(grad, X), mp_gxi, gxi_scale),
-        compare("G×I closed form (α, c, s)", g_x_input_closed_form(g.forward)[0], mp_gxi, gxi_scale),
+        compare("G×I closed form (α, c, s)", g_x_input_closed_form(g.forward)[0, positions], mp_gxi, gxi_scale),
     )
 
 
@@ -162,7 +176,9 @@ def check_aggregates(case):
        reference="reference gradient (central differences) and mpmath attention, on models built with constant, "
                  "non-zero value scores (strategies.ConstantValueCase: W_v projected off the positional "
                  "encoding's variation, E projected onto ⟨w_c, x⟩ = c)",
-       strategy=constant_value_cases, budget=0.5)
+       strategy=constant_value_cases, budget=0.5,
+       trained="the premise (constant value scores in every head) is a construction; a trained model's value "
+               "scores vary")
 def check_constant_values(case):
     model, doc = case.model, case.doc
     fw, mp_fw = forward(model, doc), ref.forward(model, doc)
@@ -207,7 +223,7 @@ def _top(values) -> tuple[int, bool]:
                  "by G-l2 are different tokens (Figure 1's message: attention and gradients disagree)",
        reference="α-avg from the mpmath forward pass, G-l2 from the reference gradient (central differences); both "
                  "top positions must beat their runner-up by 1%",
-       strategy=lambda: gradient_cases(min_words=2), budget=1.0)
+       strategy=lambda: gradient_cases(min_words=2), budget=1.0, trained=lambda: trained_cases(max_words=4))
 def check_disagrees_with_attention(case):
     model, doc, L = case.model, case.doc, len(case.tokens)
     g = gradient(model, doc)  # float64 screen first: the brute force runs only on candidates
@@ -243,7 +259,7 @@ def _removal_effect(model, doc, t):
                  "sign to that word's effect, the exact change f(ξ) − f(ξ with that word replaced by UNK)",
        reference="effect: two mpmath forward passes; G×I = ⟨∇_t, e_t⟩ from the reference gradient; both of "
                  "magnitude above 1e-6 of their terms, the top α-avg word clear of its runner-up by 1%",
-       strategy=lambda: gradient_cases(min_words=2), budget=1.0)
+       strategy=lambda: gradient_cases(min_words=2), budget=1.0, trained=trained_cases)
 def check_sign_disagreement(case):
     model, doc, L = case.model, case.doc, len(case.tokens)
     g = gradient(model, doc)
@@ -279,20 +295,21 @@ def check_sign_disagreement(case):
                  "negates every ∇_t, t = 0..T−1",
        reference="reference gradients (central differences, mpmath) of both models; the float64 closed form of "
                  "the negated model against the negated reference",
-       strategy=gradient_cases, budget=0.5)
+       strategy=gradient_cases, budget=0.5, trained=trained_gradient_cases)
 def check_blind_to_values_gradient(case):
     model, doc = case.model, case.doc
+    positions = checked_positions(case, range(model.T))
     negated = model.with_Wl(-model.Wl)
-    mp_grad = ref_grad.gradient(model, doc)
-    mp_neg = ref_grad.gradient(negated, doc)
-    mag = magnitudes(model, doc)[0]
+    mp_grad = ref_grad.gradient(model, doc, positions=positions)
+    mp_neg = ref_grad.gradient(negated, doc, positions=positions)
+    mag = magnitudes(model, doc)[0, positions]
     with mpmath.workdps(ref.DPS):
         total = max(abs(a + b) / float(m) for ra, rb, mr in zip(mp_grad, mp_neg, mag) for a, b, m in zip(ra, rb, mr)
                     if m > 0)
         minus = [[-x for x in row] for row in mp_grad]
     return combine(
         check_mp("max |∇_t(W_ℓ) + ∇_t(−W_ℓ)| / magnitude (mpmath)", total, tol=MP_RTOL),
-        compare("∇_t(−W_ℓ) (float64) vs −∇_t(W_ℓ) (mpmath)", gradient(negated, doc).grad[0], minus, mag),
+        compare("∇_t(−W_ℓ) (float64) vs −∇_t(W_ℓ) (mpmath)", gradient(negated, doc).grad[0, positions], minus, mag),
     )
 
 

@@ -24,7 +24,8 @@ from theory.gradient import gradient
 from theory.lime_approx import eq19, large_d_limit
 from theory.model import forward, term_magnitudes
 from theory.perturb import distinct_words
-from theory.strategies import affine_cases, approximation_cases, growing_cases, vanishing_cases
+from theory.strategies import (affine_cases, approximation_cases, growing_cases, trained_approximation_cases,
+                               vanishing_cases)
 
 THRESHOLD = regimes.THRESHOLD
 CLAIM_SAMPLES = {"replace": 20_000, "delete": 40_000}
@@ -71,7 +72,7 @@ def _approximation(case, name: str, approx) -> Outcome:
                  "replace, 40 000 under delete; error debiased for the Monte Carlo noise), both semantics, "
                  "ν ∈ {0.25, 0.5, 1}; error = ‖eq19 − β^∞‖/‖β^∞‖ over the words, targeted by Hypothesis; the "
                  "least-squares ratio of β^∞ on Eq. (19) without its 3/2 is reported",
-       strategy=approximation_cases, budget=1.0)
+       strategy=approximation_cases, budget=1.0, trained=trained_approximation_cases)
 def check_eq19(case):
     model, doc, length = case.case.model, case.case.doc, len(case.case.tokens)
     approx = eq19(model, doc, length)
@@ -88,7 +89,7 @@ def check_eq19(case):
                  "value mass, linearised per word); derived for replace, measured under delete too",
        reference="as lime.eq19: exact β^∞ for d ≤ 10, stratified Monte Carlo with debiased error beyond; error "
                  "‖limit − β^∞‖/‖β^∞‖ targeted by Hypothesis",
-       strategy=approximation_cases, budget=1.0)
+       strategy=approximation_cases, budget=1.0, trained=trained_approximation_cases)
 def check_large_d_limit(case):
     model, doc, length = case.case.model, case.case.doc, len(case.case.tokens)
     return _approximation(case, "limit", large_d_limit(model, doc, length, case.nu))[0]
@@ -110,7 +111,8 @@ ROUNDING_FLOOR = 1e-10
                  "texts = the first d words of one permutation, each once, 0–4 padding positions, 8 random models per instance; errors below 1e-10 "
                  "(rounding: f affine in z) count as converged. Per model the error is not monotone in d (the words "
                  "added differ): the statement is about the median over models",
-       strategy=growing_cases, budget=0.3)
+       strategy=growing_cases, budget=0.3,
+       trained="needs one model's texts at growing d with everything else fixed; see lime.large_d_limit on the trained model")
 def check_convergence(case):
     errors = np.empty((case.models, len(case.ds)))
     for k in range(case.models):
@@ -151,7 +153,8 @@ KEPT_SHARE = 0.05  # |β_w^∞| ≥ 5% of the largest |β_k^∞| at every λ ≥
        reference="exact β^∞ (enumeration, replace) at λ = 0, 5, 20, 50, 200, 1000; witness when at λ = 1000 every "
                  "head's attention and the gradient at the word's position are ≤ 1e-300, and |β_w^∞| ≥ 5% of "
                  "max_k |β_k^∞| at every λ ≥ 50",
-       strategy=vanishing_cases)
+       strategy=vanishing_cases,
+       trained="the instance is a construction (a word pushed out of every head's attention)")
 def check_zero_attention(case):
     rows = []
     for lam in LAMBDAS:
@@ -186,7 +189,8 @@ def check_zero_attention(case):
                  "α̃ uniform over 1..T−1; the exact β^∞ (enumeration, "
                  "replace) gives the measured relative error of the formula and the R² of the best affine fit of "
                  "β^∞ on α_j",
-       strategy=affine_cases)
+       strategy=affine_cases,
+       trained="the premise (constant value scores within each head) is a construction; a trained model's value scores vary")
 def check_affine_in_attention(case):
     model, doc, length = case.model, case.doc, len(case.tokens)
     unk = np.full_like(doc, model.unk_id)

@@ -23,7 +23,7 @@ from theory.compare import check_mp, combine, compare
 from theory.lime import kernel_weights, lime, weighted_ridge
 from theory.model import forward, term_magnitudes
 from theory.perturb import f_perturbed
-from theory.strategies import lime_cases, perturbed_cases
+from theory.strategies import lime_cases, perturbed_cases, trained_lime_cases, trained_perturbed_cases
 
 N_SAMPLES = 100  # per reference LIME (each distinct sample is one mpmath forward pass)
 N_ORACLE = 300  # samples in the comparison with the lime package
@@ -65,7 +65,7 @@ def _check_evaluator(pcase, semantics, label):
                  "[Σ_t (z? g_t : g̃_t)] (z? = 1 at CLS and padding, z_{w(t)} at word positions): a perturbed "
                  "document costs O(K·d) after O(K·T) precomputation",
        reference="full mpmath forward (40 digits) on each perturbed document, built token by token",
-       strategy=perturbed_cases)
+       strategy=perturbed_cases, trained=trained_perturbed_cases)
 def check_sufficient_stats(pcase):
     return _check_evaluator(pcase, "replace", "f(ξ(z)) replace")
 
@@ -76,7 +76,7 @@ def check_sufficient_stats(pcase):
                  "fixed, so f on every perturbed document follows from O(K·(V_doc + T)·d_e) precomputation "
                  "and O(K) per kept occurrence",
        reference="full mpmath forward (40 digits) on each perturbed document, built token by token",
-       strategy=perturbed_cases)
+       strategy=perturbed_cases, trained=trained_perturbed_cases)
 def check_delete_decomposition(pcase):
     return _check_evaluator(pcase, "delete", "f(ξ(z)) delete")
 
@@ -85,7 +85,8 @@ def check_delete_decomposition(pcase):
        statement="with positional encoding off (and UNK padding), delete and replace give the same f for every "
                  "removal pattern z",
        reference="full mpmath forward on the deleted and on the replaced document",
-       strategy=lambda: perturbed_cases(pe=False))
+       strategy=lambda: perturbed_cases(pe=False),
+       trained="the trained model uses positional encoding; the claim is about models without it")
 def check_delete_equals_replace(pcase):
     case = pcase.case
     length = len(case.tokens)
@@ -113,7 +114,7 @@ def _float(values):
        reference=f"the real lime package driving the float64 forward pass, {N_ORACLE} samples; tolerance "
                  f"{ORACLE_RTOL:g} for lime (float64 sklearn Ridge) and 1e-12 for the fast LIME, both against "
                  "the mpmath reference LIME, relative to the magnitude of the terms",
-       strategy=lime_cases, budget=1.0, requires=("lime", "sklearn"))
+       strategy=lime_cases, budget=1.0, requires=("lime", "sklearn"), trained=trained_lime_cases)
 def check_matches_lime_package(lcase):
     case = lcase.case
     model, doc, length = case.model, case.doc, len(case.tokens)
@@ -147,7 +148,7 @@ def check_matches_lime_package(lcase):
                  "LIME is the mean of its heads' LIME (both semantics)",
        reference=f"reference LIME (mpmath weighted ridge on the mpmath forward of every perturbed document, "
                  f"{N_SAMPLES} samples); the fast float64 LIME against it",
-       strategy=lime_cases)
+       strategy=lime_cases, trained=trained_lime_cases)
 def check_linear_in_model(lcase):
     case = lcase.case
     model, doc, length = case.model, case.doc, len(case.tokens)
@@ -189,7 +190,7 @@ def check_linear_in_model(lcase):
                  "the intercept exactly, for the same LIME samples (both semantics)",
        reference=f"reference LIME of both models (mpmath, {N_SAMPLES} samples); the fast LIME of the negated "
                  "model against it",
-       strategy=lime_cases)
+       strategy=lime_cases, trained=trained_lime_cases)
 def check_blind_to_values_lime(lcase):
     case = lcase.case
     model, doc, length = case.model, case.doc, len(case.tokens)

@@ -25,7 +25,8 @@ from theory.lime import kernel_weights, sample, weighted_ridge
 from theory.model import Model, document, forward, term_magnitudes
 from theory.perturb import distinct_words, evaluator, f_perturbed
 from theory.strategies import (consistency_cases, equal_scores_cases, function_specs, linear_specs,
-                               monte_carlo_cases, semantics_cases)
+                               monte_carlo_cases, semantics_cases, trained_consistency_cases,
+                               trained_semantics_cases)
 
 GOF_LEVEL = 1e-6  # p-value below which the sampler's frequencies reject the law (fixed seeds)
 
@@ -57,7 +58,8 @@ def _mp_max_abs(a, b):
                  "lime's cosine-distance kernel); χ² goodness of fit of the reference sampler (lime 0.2.0.1's "
                  "RandomState call order, reference.lime.sample) over all 2^d − 1 patterns at the instance's "
                  "seed, rejected when p < 1e-6",
-       strategy=function_specs)
+       strategy=function_specs,
+       trained="a statement about LIME's sampling law and weighted least squares for any function of z; the model does not enter")
 def check_sampling_law(spec):
     d, nu = spec.d, spec.nu
     total, first, second = ref_law.moments(d)
@@ -103,7 +105,8 @@ def _goodness_of_fit(d: int, seed: int) -> Outcome:
        reference="weighted least squares over the full enumeration of the law in mpmath (40 digits, "
                  "lime's cosine-distance kernel), d = 2..10, ν from 0.15 to 100, f given by its 2^d values "
                  "(random, huge offset, sparse, linear, with an interaction)",
-       strategy=function_specs)
+       strategy=function_specs,
+       trained="a statement about LIME's sampling law and weighted least squares for any function of z; the model does not enter")
 def check_beta_inf_closed_form(spec):
     d, nu, values = spec.d, spec.nu, spec.values()
     beta = lime_inf.beta_inf_table(values, d, nu)
@@ -119,7 +122,8 @@ def check_beta_inf_closed_form(spec):
                  "(Mardaoui & Garreau 2021)",
        reference="mpmath weighted least squares over the enumeration of f computed exactly in mpmath "
                  "(must return λ to 30 digits); the float64 closed form against (λ_0, λ)",
-       strategy=linear_specs)
+       strategy=linear_specs,
+       trained="a statement about LIME's sampling law and weighted least squares for any function of z; the model does not enter")
 def check_exact_on_linear(spec):
     d, nu = spec.d, spec.nu
     lam0, lam = spec.linear()
@@ -166,7 +170,8 @@ def _f_magnitude(model: Model, doc) -> float:
                  "subspace that every W_k annihilates); mpmath weighted least squares over the enumeration of "
                  "the full mpmath forward on every perturbed document, against the formula in mpmath (α, c "
                  "from the mpmath forward of the document, c̃ from that of the all-UNK document)",
-       strategy=equal_scores_cases)
+       strategy=equal_scores_cases,
+       trained="the premise (UNK scored exactly like every word) is a construction; the trained model does not satisfy it")
 def check_equal_scores_exact(case):
     model, doc, length = case.model, case.doc, len(case.tokens)
     words = ref_perturb.distinct_words(doc, length)
@@ -203,7 +208,7 @@ def _single_head(model: Model, i: int) -> Model:
        reference="mpmath weighted least squares over the enumeration of the full mpmath forward (f and each "
                  "head f^(i) on every perturbed document); float64 β^∞ of the model and of each single-head "
                  "model against it",
-       strategy=semantics_cases)
+       strategy=semantics_cases, trained=trained_semantics_cases)
 def check_linear_in_model_beta_inf(case):
     model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
     d = distinct_words(doc, length).size
@@ -235,7 +240,7 @@ def check_linear_in_model_beta_inf(case):
                  "replace): attention cannot tell the direction of a word's LIME effect",
        reference="mpmath weighted least squares over the enumeration of the full mpmath forward with W_ℓ and "
                  "with −W_ℓ; float64 β^∞ of the negated model against −β^∞ (mpmath)",
-       strategy=semantics_cases)
+       strategy=semantics_cases, trained=trained_semantics_cases)
 def check_blind_to_values_beta_inf(case):
     model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
     d = distinct_words(doc, length).size
@@ -296,7 +301,7 @@ def asymptotic_rmse(values, d: int, n: int, nu: float = lime_inf.NU, ridge: floa
                  "within a factor 2.5 of the asymptotic prediction √(tr Σ/(n−1) + ‖ridge bias‖²) at every n "
                  "(both floored at 1e-9·max|f|, the float64 rounding of the ridge solve); "
                  "the fitted log-log slope of the RMS error is reported (−1/2 expected)",
-       strategy=consistency_cases, budget=0.3)
+       strategy=consistency_cases, budget=0.3, trained=trained_consistency_cases)
 def check_consistency(case):
     model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
     d = distinct_words(doc, length).size
@@ -344,7 +349,8 @@ MC_RUNS, MC_SAMPLES, MC_MAX_Z = 8, 3000, 6.0
                  "rounding scale, 1e-12 of the magnitude of the terms)",
        reference="exact β^∞ by enumeration of the 2^d patterns (d = 11..13, both semantics); 8 Monte Carlo runs "
                  "of 3000 samples with consecutive seeds; the mean squared z-score is reported (1 expected)",
-       strategy=monte_carlo_cases)
+       strategy=monte_carlo_cases,
+       trained=lambda: trained_consistency_cases(min_words=11, max_words=13))
 def check_beta_inf_monte_carlo(case):
     model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
     d = distinct_words(doc, length).size

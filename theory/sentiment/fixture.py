@@ -144,10 +144,12 @@ def decode(ids, fixture: Fixture | None = None) -> str:
 @dataclass(frozen=True)
 class TrainedCase:
     """Held-out document ``index`` of the fixture (its first ``max_words`` words when given), with the same
-    interface as :class:`theory.strategies.Case`: ``.model``, ``.tokens``, ``.doc``."""
+    interface as :class:`theory.strategies.Case`: ``.model``, ``.tokens``, ``.doc``.  ``positions`` (when given)
+    are the positions that claims whose reference costs per position (gradients) check."""
 
     index: int
     max_words: int | None = None
+    positions: tuple | None = None
 
     @property
     def model(self) -> Model:
@@ -167,13 +169,23 @@ class TrainedCase:
 
     def __repr__(self) -> str:
         extra = "" if self.max_words is None else f", max_words={self.max_words}"
+        extra += "" if self.positions is None else f", positions={self.positions}"
         return f"TrainedCase(index={self.index}{extra})"
 
 
-def trained_cases(max_words: int | None = None) -> st.SearchStrategy[TrainedCase]:
+@st.composite
+def trained_cases(draw, max_words: int | None = None, positions: int = 0) -> TrainedCase:
     """Held-out documents of the trained model, each truncated to ``max_words`` words when given (for
-    claims whose reference cost grows with the number of words); shrinks toward document 0."""
+    claims whose reference cost grows with the number of words), with ``positions`` distinct positions to
+    check when that is positive (word positions ``1..L`` and the first padding position); shrinks toward
+    document 0."""
     if max_words is not None and max_words < 1:
         raise InputError(f"max_words={max_words} must be at least 1 (or None for whole documents)")
-    n = len(load_fixture().docs)
-    return st.builds(TrainedCase, index=st.integers(0, n - 1), max_words=st.just(max_words))
+    index = draw(st.integers(0, len(load_fixture().docs) - 1))
+    case = TrainedCase(index, max_words)
+    if positions <= 0:
+        return case
+    last = min(len(case.tokens) + 1, case.model.T - 1)
+    chosen = draw(st.lists(st.integers(1, last), min_size=min(positions, last), max_size=min(positions, last),
+                           unique=True))
+    return TrainedCase(index, max_words, tuple(sorted(chosen)))
