@@ -210,17 +210,22 @@ def run_cell(args) -> dict:
     """Measure ``n`` instances of one cell; returns its summary (JSON-able)."""
     index, cell, n, seed = args
     started = time.perf_counter()
-    rows = []
-    for k in range(n):
-        inst = instance(cell, (seed, index, k))
-        m = measure(inst, cell.semantics, cell.nu, mc_seed=seed + 1000 * index + k)
-        rows.append({key: value for key, value in m.items() if not isinstance(value, np.ndarray) and value is not None})
-    ok = [r for r in rows if not r["degenerate"]]
-    rng = np.random.default_rng([seed, index, 10 ** 6])
+    rows = [measure(instance(cell, (seed, index, k)), cell.semantics, cell.nu, mc_seed=seed + 1000 * index + k)
+            for k in range(n)]
     out = {"cell": asdict(cell), "name": cell.name, "index": index, "instances": n,
-           "degenerate": n - len(ok), "seeds": f"default_rng([{seed}, {index}, k]), k = 0..{n - 1}; Monte Carlo "
-                                               f"seed {seed} + 1000·{index} + k",
-           "exact": bool(all(r["exact"] for r in rows))}
+           "seeds": f"default_rng([{seed}, {index}, k]), k = 0..{n - 1}; Monte Carlo seed {seed} + 1000·{index} + k",
+           **summarize(rows, np.random.default_rng([seed, index, 10 ** 6]))}
+    out["seconds"] = time.perf_counter() - started
+    return out
+
+
+def summarize(rows: list[dict], rng) -> dict:
+    """The per-cell statistics of the module docstring over the per-instance :func:`measure` results ``rows``
+    (``rng`` drives the bootstrap)."""
+    rows = [{key: value for key, value in m.items() if not isinstance(value, np.ndarray) and value is not None}
+            for m in rows]
+    ok = [r for r in rows if not r["degenerate"]]
+    out = {"degenerate": len(rows) - len(ok), "exact": bool(all(r["exact"] for r in rows))}
     for key in ("eq19_error", "limit_error", "eq19_shape_error"):
         values = np.array([r[key] for r in ok])
         mc = np.array([r.get(key + "_se", 0.0) for r in ok]) if key != "eq19_shape_error" else np.zeros(len(ok))
@@ -241,7 +246,6 @@ def run_cell(args) -> dict:
         values = np.array([r[key] for r in ok if r[key] == r[key]])
         out[key] = float(np.median(values)) if values.size else math.nan
     out["mc_relative_se"] = float(np.median([r["mc_relative_se"] for r in rows]))
-    out["seconds"] = time.perf_counter() - started
     return out
 
 
