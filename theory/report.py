@@ -112,10 +112,16 @@ def _number(value) -> str:
     return "—" if value is None else f"{value:.2e}"
 
 
+WITNESS_VERDICTS = ("witness found", "no witness found", "not observed")
+
+
 def _error_cell(record: dict) -> str:
-    if record["max_error"] is None:
+    """The max error against the tolerance; for approximations against the threshold of the regime verdict;
+    nothing for existence searches (their checks are yes/no)."""
+    if record["max_error"] is None or record["verdict"] in WITNESS_VERDICTS:
         return "—"
-    return f"{_number(record['max_error'])} (tol {_number(record['tolerance'])})"
+    bound = "threshold" if record["kind"] == "approximation" else "tol"
+    return f"{_number(record['max_error'])} ({bound} {_number(record['tolerance'])})"
 
 
 def _populations(claims: list[dict]) -> list[tuple[dict, dict | None]]:
@@ -129,7 +135,8 @@ def _trained_cell(record: dict | None) -> str:
         return "—"
     if record["verdict"] in ("n/a", "skipped"):
         return record["verdict"]
-    return f"{record['verdict']} ({record['examples']}; {_number(record['max_error'])})"
+    error = "" if record["verdict"] in WITNESS_VERDICTS else f"; {_number(record['max_error'])}"
+    return f"{record['verdict']} ({record['examples']}{error})"
 
 
 def render_markdown(data: dict) -> str:
