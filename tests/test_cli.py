@@ -80,3 +80,16 @@ def test_console_script_exit_code(tmp_path):
     done = subprocess.run([sys.executable, "-m", "theory.cli", "run", "--only", "nope", "--out", str(tmp_path / "o")],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "unknown claim id nope" in done.stderr
+
+
+def test_interrupted_run_leaves_previous_reports_untouched(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "reports"
+    assert main(["run", "--only", "model.convex", "--population", "random", "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("theory.runner.run_claim", interrupted)
+    assert main(["run", "--only", "model.forward", "--out", str(out)]) == 130
+    assert "no report was written" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
