@@ -609,3 +609,19 @@ def trained_approximation_cases() -> st.SearchStrategy[ApproxCase]:
 
     return st.builds(ApproxCase, trained_cases(), st.sampled_from(("delete", "replace")), st.just(0.25),
                      st.integers(0, 2**31))
+
+
+def authors_size_document(seed: int, V: int = 2000, words: int = 200, distinct: int = 150):
+    """A random model at the authors' sizes (T = 256, K = 6, d_e = 128, d_att = d_out = 64; weights ``N(0, 1)``,
+    ``W_q, W_k, W_v`` scaled by ``1/√d_e`` and ``W_ℓ`` by ``1/√d_out``, positional encoding on) and a document
+    of ``words`` words with ``distinct`` distinct ones, from ``numpy.random.default_rng(seed)``: the
+    performance setting of the LIME issue.  Returns ``(model, doc)``."""
+    T, K, d_e, d_att, d_out = 256, 6, 128, 64, 64
+    rng = np.random.default_rng(seed)
+    model = Model(rng.standard_normal((V, d_e)), rng.standard_normal((K, d_att, d_e)) / np.sqrt(d_e),
+                  rng.standard_normal((K, d_att, d_e)) / np.sqrt(d_e), rng.standard_normal((K, d_out, d_e)) / np.sqrt(d_e),
+                  rng.standard_normal((K, d_out)) / np.sqrt(d_out), cls_id=0, unk_id=1, max_len=T, pe=True)
+    vocabulary = rng.choice(np.arange(2, V), distinct, replace=False)
+    tokens = np.concatenate([vocabulary, rng.choice(vocabulary, words - distinct)])
+    rng.shuffle(tokens)
+    return model, document(model, tokens)

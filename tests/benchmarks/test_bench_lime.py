@@ -12,7 +12,8 @@ import pytest
 import reference.lime as ref_lime
 from reference.perturb import perturbed_document
 from theory.lime import lime
-from theory.model import Model, document, forward
+from theory.strategies import authors_size_document
+from theory.model import forward
 from theory.perturb import distinct_words, f_perturbed
 
 T, K, D_E, D_ATT, D_OUT, V = 256, 6, 128, 64, 64, 2000
@@ -23,14 +24,7 @@ LIME_GROUP = f"lime: LIME T={T} K={K} n={N} d={DISTINCT}"
 
 @pytest.fixture(scope="module")
 def setting():
-    rng = np.random.default_rng(2024)
-    model = Model(rng.standard_normal((V, D_E)), rng.standard_normal((K, D_ATT, D_E)) / np.sqrt(D_E),
-                  rng.standard_normal((K, D_ATT, D_E)) / np.sqrt(D_E), rng.standard_normal((K, D_OUT, D_E)) / np.sqrt(D_E),
-                  rng.standard_normal((K, D_OUT)) / np.sqrt(D_OUT), cls_id=0, unk_id=1, max_len=T, pe=True)
-    vocabulary = rng.choice(np.arange(2, V), DISTINCT, replace=False)
-    tokens = np.concatenate([vocabulary, rng.choice(vocabulary, WORDS - DISTINCT)])
-    rng.shuffle(tokens)
-    doc = document(model, tokens)
+    model, doc = authors_size_document(2024, V, WORDS, DISTINCT)
     assert len(distinct_words(doc, WORDS)) == DISTINCT
     return model, doc
 

@@ -22,9 +22,9 @@ from theory import lime_inf
 from theory.claims import ExtraResult, claim, extra
 from theory.compare import RTOL, Outcome, check_mp, combine, compare
 from theory.lime import kernel_weights, sample, weighted_ridge
-from theory.model import Model, document, forward, term_magnitudes
+from theory.model import Model, forward, term_magnitudes
 from theory.perturb import distinct_words, evaluator, f_perturbed
-from theory.strategies import (consistency_cases, equal_scores_cases, function_specs, linear_specs,
+from theory.strategies import (authors_size_document, consistency_cases, equal_scores_cases, function_specs, linear_specs,
                                monte_carlo_cases, semantics_cases, trained_consistency_cases,
                                trained_semantics_cases)
 
@@ -382,15 +382,9 @@ def monte_carlo_precision_extra(profile, seed):
     ``√2·‖SE‖`` (≈ 1 when the standard errors are right)."""
     import time
 
-    rng = np.random.default_rng(seed)
-    T, K, d_e, d_att, d_out, V, words, distinct = 256, 6, 128, 64, 64, 2000, 200, 150
-    model = Model(rng.standard_normal((V, d_e)), rng.standard_normal((K, d_att, d_e)) / np.sqrt(d_e),
-                  rng.standard_normal((K, d_att, d_e)) / np.sqrt(d_e), rng.standard_normal((K, d_out, d_e)) / np.sqrt(d_e),
-                  rng.standard_normal((K, d_out)) / np.sqrt(d_out), cls_id=0, unk_id=1, max_len=T, pe=True)
-    vocabulary = rng.choice(np.arange(2, V), distinct, replace=False)
-    tokens = np.concatenate([vocabulary, rng.choice(vocabulary, words - distinct)])
-    rng.shuffle(tokens)
-    doc = document(model, tokens)
+    words = 200
+    model, doc = authors_size_document(seed, words=words)
+    distinct = distinct_words(doc, words).size
     sizes = (10_000, 20_000, 50_000) if profile == "ci" else (10_000, 20_000, 50_000, 100_000, 200_000, 400_000)
     rows, data = [], {}
     for sem in ("replace", "delete"):
@@ -407,8 +401,9 @@ def monte_carlo_precision_extra(profile, seed):
             data[f"{sem}, n = {n}"] = entry
             rows.append(f"| {sem} | {first.samples} | {elapsed:.2f} | {first.relative_stderr:.2%} | "
                         f"{spread / predicted:.2f} |")
-    md = [f"Random model at the authors' size (T = {T}, K = {K}, d_e = {d_e}, d_att = d_out = {d_att}), "
-          f"{words} words with d = {distinct} distinct, positional encoding on, seed {seed}. Relative standard "
+    md = [f"Random model at the authors' size (T = {model.T}, K = {model.K}, d_e = {model.d_e}, d_att = d_out = "
+          f"{model.d_att}), {words} words with d = {distinct} distinct, positional encoding "
+          f"on (`theory.strategies.authors_size_document({seed})`). Relative standard "
           "error = ‖SE(β_1..d)‖ / ‖β_1..d‖; calibration = ‖β(seed) − β(seed+1)‖ / √(‖SE‖² + ‖SE'‖²) (≈ 1). "
           "Wall time on the machine that ran the report.", "",
           "| semantics | samples | seconds | relative SE | calibration |", "|---|---|---|---|---|", *rows]
