@@ -8,6 +8,7 @@ nothing written).
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import json
 import sys
 import time
@@ -132,8 +133,10 @@ def _run(args, argv) -> int:
     benchmarks = performance(out / "benchmarks.json")
     write_reports(out, summary(records, args.profile, args.seed, argv, extra_results, benchmarks))
     failed = [f"{r.id} ({r.population})" for r in records if r.kind != "approximation" and r.verdict not in (*PASSING, SKIPPED, NOT_APPLICABLE)]
-    print(f"wrote {out / 'summary.json'} and {out / 'REPORT.md'}: {len(records) - len(failed)} of "
-          f"{len(records)} claims hold" + (f"; failing: {', '.join(failed)}" if failed else ""), file=sys.stderr)
+    counts = Counter(r.verdict for r in records)
+    print(f"wrote {out / 'summary.json'} and {out / 'REPORT.md'}: "
+          + ", ".join(f"{n} {verdict}" for verdict, n in counts.most_common())
+          + (f"; failing: {', '.join(failed)}" if failed else ""), file=sys.stderr)
     return EXIT_FAIL if failed else EXIT_OK
 
 
