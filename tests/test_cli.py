@@ -36,7 +36,6 @@ def test_run_writes_both_reports(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["run", "--only", "no.such.claim"], "unknown claim id no.such.claim"),
     (["run", "--profile", "fast"], "unknown profile"),
-    (["run", "--seed", "-1"], "non-negative"),
     (["run", "--seed", "x"], "invalid int value"),
     (["frobnicate"], "invalid choice"),
 ])
@@ -93,3 +92,25 @@ def test_interrupted_run_leaves_previous_reports_untouched(tmp_path, monkeypatch
     assert main(["run", "--only", "model.forward", "--out", str(out)]) == 130
     assert "no report was written" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.parametrize("argv", [["run", "--seed", str(2**32)], ["run", "--seed", "-1"]])
+def test_seed_out_of_range_is_rejected_before_running(tmp_path, capsys, argv):
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 2
+    assert "0..4294967295" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_explain_seed_out_of_range(model_path, capsys):
+    assert main(["explain", str(model_path), "--tokens", "5,9", "--method", "lime", "--seed", "-1"]) == 2
+    assert "out of range" in capsys.readouterr().err
+
+
+def test_crashing_approximation_fails_the_run(tmp_path, monkeypatch):
+    from theory.claims import REGISTRY, all_claims
+    all_claims()
+    claim = REGISTRY["lime.eq19"]
+
+    def crash(case):
+        raise RuntimeError("boom")
+    monkeypatch.setitem(REGISTRY, "lime.eq19", type(claim)(**{**claim.__dict__, "check": crash}))
+    assert main(["run", "--only", "lime.eq19", "--population", "random", "--out", str(tmp_path / "o")]) == 1

@@ -75,3 +75,23 @@ def test_corrupt_or_incompatible_summary_exits_2(baseline, tmp_path, capsys, cor
     bad.write_text(corrupt(baseline.read_text()))
     assert main(["compare", str(baseline), str(bad)]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change, code", [
+    (lambda d: d["claims"][0].update(max_error=float("nan")), 1),
+    (lambda d: d["claims"].append({**d["claims"][0], "id": "model.new", "verdict": "fails"}), 1),
+    (lambda d: d["claims"].append({**d["claims"][0], "id": "model.new", "verdict": "error"}), 1),
+    (lambda d: d["claims"][0].update(max_error="small"), 2),
+])
+def test_nan_errors_and_new_failures_are_regressions_and_bad_types_are_input_errors(baseline, tmp_path, change, code):
+    data = json.loads(baseline.read_text())
+    change(data)
+    assert main(["compare", str(baseline), str(write(tmp_path / "new.json", data))]) == code
+
+
+def test_regime_missing_values(baseline, tmp_path):
+    data = json.loads(baseline.read_text())
+    old = write(tmp_path / "old.json", {**data, **regimes(float("nan"))})
+    assert main(["compare", str(old), str(write(tmp_path / "same.json", {**data, **regimes(float("nan"))}))]) == 0
+    assert main(["compare", str(old), str(write(tmp_path / "new.json", {**data, **regimes(0.3)}))]) == 0
+    assert main(["compare", str(write(tmp_path / "b.json", {**data, **regimes(0.1)})), str(old)]) == 1

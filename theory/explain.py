@@ -90,6 +90,8 @@ def explain(model: Model, tokens, method: str, **options) -> dict:
         takers = sorted(name for name, keys in OPTIONS.items() if unknown[0] in keys)
         raise InputError(f"--{unknown[0]} does not apply to method {method!r}"
                          + (f"; it applies to {', '.join(takers)}" if takers else ""))
+    if "seed" in options and not 0 <= options["seed"] < 2**32:
+        raise InputError(f"--seed {options['seed']} is out of range; use an integer in 0..{2**32 - 1}")
     doc = document(model, tokens)
     length = len(tokens)
     result = METHODS[method](model, doc, length, **options)

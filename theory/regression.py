@@ -2,9 +2,10 @@
 
 A change is a **regression** (exit 1) when
 - a claim of the baseline is missing from the new run;
-- a claim's verdict got worse: from passing (holds / witness found / measured) to anything else, including
-  ``skipped`` (no longer checked);
-- an identity's or bound's max error grew past its tolerance;
+- a claim's verdict got worse: from passing (holds / witness found / measured / not observed) to anything
+  else, including ``skipped`` (no longer checked), or from anything to fails / error / no witness found (a new
+  claim that fails included);
+- an identity's or bound's max error grew past its tolerance (a NaN error counts as past it);
 - an approximation's error in a regime grew by more than ``margin`` (absolute, in units of relative error)
   beyond twice the combined Monte Carlo standard error of the two runs.  Regimes are read from the extras'
   ``data["regimes"]``: a list of ``{"claim", "regime", "error", "se"}`` records.
@@ -21,8 +22,9 @@ from pathlib import Path
 
 from theory.model import InputError
 from theory.report import SCHEMA_VERSION
+from theory.runner import PASSING
 
-PASSING = ("holds", "witness found", "measured", "not observed")
+FAILING = ("fails", "error", "no witness found")
 MARGIN = 0.05
 RECORD_KEYS = ("id", "kind", "verdict", "max_error", "tolerance")
 
@@ -56,6 +58,13 @@ def load_summary(path: str | Path) -> dict:
                                                for r in claims):
         raise InputError(f"{str(path)!r} has a malformed 'claims' list (each record needs "
                          f"{', '.join(RECORD_KEYS)}); regenerate it with attnverify run")
+    numbers = [(r["id"], key, r[key]) for r in claims for key in ("max_error", "tolerance")]
+    numbers += [(f"{r.get('claim')} [{r.get('regime')}]", key, r.get(key)) for e in data.get("extras", [])
+                for r in e.get("data", {}).get("regimes", []) for key in ("error", "se")]
+    for item, key, value in numbers:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise InputError(f"{str(path)!r}: {key} of {item} is {value!r}, not a number; regenerate it with "
+                             "attnverify run")
     return data
 
 
@@ -76,12 +85,13 @@ def compare_records(base: dict, new: dict) -> list[Change]:
     """What changed for one claim between two records of the same id and population."""
     changes = []
     name = _name(base)
-    worse = base["verdict"] in PASSING and new["verdict"] not in PASSING
+    worse = ((base["verdict"] in PASSING and new["verdict"] not in PASSING)
+             or (new["verdict"] in FAILING and base["verdict"] not in FAILING))
     if base["verdict"] != new["verdict"]:
         changes.append(Change(name, "verdict", base["verdict"], new["verdict"], worse))
     if base["max_error"] != new["max_error"] and base["kind"] in ("identity", "bound"):
         grew_past = (new["max_error"] is not None and new["tolerance"] is not None
-                     and new["max_error"] > new["tolerance"]
+                     and not new["max_error"] <= new["tolerance"]  # NaN counts as past
                      and (base["max_error"] is None or base["max_error"] <= base["tolerance"]))
         changes.append(Change(name, "max error", _error(base["max_error"]), _error(new["max_error"]),
                               grew_past))
@@ -92,6 +102,14 @@ def _regimes(data: dict) -> dict:
     return {(r["claim"], r["regime"]): r for e in data.get("extras", []) for r in e.get("data", {}).get("regimes", [])}
 
 
+def _g(value) -> str:
+    return "—" if _missing(value) else f"{value:.3g}"
+
+
+def _missing(value) -> bool:
+    return value is None or value != value  # None or NaN (a cell without usable instances)
+
+
 def compare_regimes(base: dict, new: dict, margin: float = MARGIN) -> list[Change]:
     changes = []
     new_regimes = _regimes(new)
@@ -99,12 +117,16 @@ def compare_regimes(base: dict, new: dict, margin: float = MARGIN) -> list[Chang
         n = new_regimes.get(key)
         item = f"{key[0]} [{key[1]}]"
         if n is None:
-            changes.append(Change(item, "regime", f"{b['error']:.3g}", "missing", True))
+            changes.append(Change(item, "regime", _g(b["error"]), "missing", True))
             continue
-        noise = 2 * math.hypot(b.get("se") or 0.0, n.get("se") or 0.0)
-        if n["error"] != b["error"]:
-            changes.append(Change(item, "relative error", f"{b['error']:.3g}", f"{n['error']:.3g}",
-                                  n["error"] > b["error"] + margin + noise))
+        if _missing(b["error"]) and _missing(n["error"]):
+            continue
+        if _missing(b["error"]):
+            changes.append(Change(item, "relative error", "—", _g(n["error"]), False))
+        elif n["error"] != b["error"]:
+            noise = 2 * math.hypot(b.get("se") or 0.0, n.get("se") or 0.0)
+            changes.append(Change(item, "relative error", _g(b["error"]), _g(n["error"]),
+                                  _missing(n["error"]) or not n["error"] <= b["error"] + margin + noise))
     return changes
 
 
@@ -118,8 +140,8 @@ def compare_summaries(base: dict, new: dict, margin: float = MARGIN) -> list[Cha
             changes.append(Change(_name(record), "claim", record["verdict"], "missing", True))
         else:
             changes += compare_records(record, new_by_key[_key(record)])
-    changes += [Change(_name(r), "claim", "absent", r["verdict"], False) for r in new["claims"]
-                if _key(r) not in base_keys]
+    changes += [Change(_name(r), "claim", "absent", r["verdict"], r["verdict"] in ("fails", "error"))
+                for r in new["claims"] if _key(r) not in base_keys]
     return changes + compare_regimes(base, new, margin)
 
 

@@ -1,7 +1,8 @@
 """The reports: ``summary.json`` (machine-readable, versioned schema) and ``REPORT.md`` rendered from it.
 
 Both are written atomically: each file goes to a temporary name in the output folder and is renamed into
-place only once every file is complete, so an interrupted run leaves the previous reports untouched.
+place only once every file is complete, so an interrupted run leaves the previous reports untouched (the
+renames themselves are atomic file by file, not as a set).
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def summary(records, profile: str, seed: int, argv=None, extras=(), benchmarks: 
 
 
 def write_atomically(out_dir: Path, files: dict[str, str | bytes]) -> None:
-    """Write every ``name -> content`` into ``out_dir``, replacing old files only when all are written."""
+    """Write every ``name -> content`` into ``out_dir``, replacing old files only when all are written (each
+    file is replaced atomically; the set of files is replaced in one quick sequence of renames)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     staged = []
     try:
@@ -85,9 +87,9 @@ def write_atomically(out_dir: Path, files: dict[str, str | bytes]) -> None:
             target = out_dir / name
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            staged.append((tmp, target))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(content.encode() if isinstance(content, str) else content)
-            staged.append((tmp, target))
     except BaseException:
         for tmp, _ in staged:
             os.unlink(tmp)
