@@ -66,11 +66,3 @@ def gradient(model, doc, positions=None, Wl=None, dps: int | None = None, step_e
                 row.append((f_plus - f_minus) / (2 * h))
             rows.append(row)
         return rows
-
-
-def step_agreement(model, doc, positions=None, Wl=None) -> mpf:
-    """Largest difference between the gradients at steps ``10^{-20}`` and ``10^{-22}`` (an estimate of the
-    reference's own error, to be compared with the size of the entries)."""
-    a = gradient(model, doc, positions, Wl)
-    b = gradient(model, doc, positions, Wl, step_exponent=STEP_EXPONENT - 2)
-    return max(abs(x - y) for ra, rb in zip(a, b) for x, y in zip(ra, rb))

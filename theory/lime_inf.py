@@ -83,7 +83,7 @@ def weighted_moments(d: int, nu: float = NU) -> np.ndarray:
     """
     _check(d, nu)
     s = np.arange(1, d + 1, dtype=np.float64)
-    w = psi(s / d, nu) / d
+    w = stratum_weights(d, nu)
     keep1 = (d - s) / d
     keep2 = keep1 * (d - s - 1) / (d - 1)
     return np.array([w.sum(), (w * keep1).sum(), (w * np.maximum(keep2, 0.0)).sum()])
@@ -261,7 +261,7 @@ def _control_expectations(gamma, b, d: int, nu: float):
     """
     s = np.arange(1, d + 1, dtype=np.float64)
     x = s / d
-    w = psi(x, nu) / d
+    w = stratum_weights(d, nu)
     p = (d - s) / d
     q = p * (d - s - 1) / (d - 1)
     coef = (x[:, None] ** np.arange(b.shape[0])[None, :]) @ b  # (d strata, d words): β_k(s)

@@ -239,7 +239,8 @@ class Magnitudes:
     """Magnitudes of the terms of each computed quantity, the scale for rounding-error tolerances.
 
     ``c[b,k,t] = Σ_o Σ_d |W_ℓ||W_v||e_t|`` (the terms summed into ``c_t``), ``s`` likewise for ``s_t``,
-    ``alpha[b,k] = 1 + max_t s`` (a relative error ε·m in the scores moves α by about ε·m) and
+    ``alpha[b,k] = 1 + max_t s`` (an absolute error ε·m in the scores moves each ``α_t`` by about ``ε·m·α_t``,
+    so ``α_t`` is compared relative to ``alpha_scale(α) = max(α_t, 1e-300)·(1 + max_t s)``) and
     ``f[b,k] = max_t c · (1 + max_t s)``.
     """
 
@@ -247,6 +248,13 @@ class Magnitudes:
     s: np.ndarray
     alpha: np.ndarray
     f: np.ndarray
+
+
+    def alpha_scale(self, alpha: np.ndarray) -> np.ndarray:
+        """Per-weight scale of attention weights ``alpha`` (shape ``(B, K, T)`` or ``(K, T)`` for one
+        document): relative to each weight, floored at 1e-300 where float64 underflows."""
+        factor = self.alpha if alpha.ndim == 3 else self.alpha[0]
+        return np.maximum(alpha, 1e-300) * factor[..., None]
 
 
 def term_magnitudes(model: Model, docs) -> Magnitudes:

@@ -55,7 +55,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from theory.lime_approx import eq19, large_d_limit
+from theory.lime_approx import eq19, large_d_limit, unk_document
 from theory.lime_inf import beta_inf_model
 from theory.model import Model, document, forward
 from theory.perturb import single_threaded_blas
@@ -90,15 +90,9 @@ class Cell:
 
 def head_vectors(model: Model) -> tuple[np.ndarray, np.ndarray]:
     """``u_i = W_kᵀ q_i/√d_att`` (K, d_e) and ``w_c^(i) = W_vᵀ W_ℓᵀ`` (K, d_e): ``s_t = ⟨u, e_t⟩``, ``c_t = ⟨w_c, e_t⟩``."""
-    q = forward(model, _unk_doc(model)).q[0]  # CLS's query does not depend on the rest of the document
+    q = forward(model, unk_document(model)).q[0]  # CLS's query does not depend on the rest of the document
     u = np.einsum("kad,ka->kd", model.Wk, q) / np.sqrt(model.d_att)
     return u, np.einsum("ko,kod->kd", model.Wl, model.Wv)
-
-
-def _unk_doc(model: Model) -> np.ndarray:
-    doc = np.full(model.T, model.unk_id, dtype=np.int64)
-    doc[0] = model.cls_id
-    return doc
 
 
 def shift_unk(model: Model, tokens, delta: float) -> Model:

@@ -24,7 +24,7 @@ def check_forward(case):
     return combine(
         compare("f", fw.f[0], mp_fw.f, mag.f[0].mean()),
         compare("f_head", fw.f_heads[0], mp_fw.f_heads, mag.f[0]),
-        compare("alpha", fw.alpha[0], mp_fw.alpha, mag.alpha[0][:, None]),
+        compare("alpha", fw.alpha[0], mp_fw.alpha, mag.alpha_scale(fw.alpha[0])),
         compare("s", fw.scores[0], mp_fw.scores, mag.s[0]),
         compare("c", fw.c[0], mp_fw.c, mag.c[0]),
     )
