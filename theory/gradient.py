@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.model import Forward, Model, embed, forward, term_magnitudes
+from theory.model import Forward, Model, embed, forward, head_vectors, term_magnitudes
 
 #: the smallest normal float64: below it an attention weight is subnormal and carries only absolute accuracy
 _TINY = np.finfo(np.float64).tiny
@@ -56,11 +56,6 @@ class Gradient:
     forward: Forward
 
 
-def value_direction(model: Model) -> np.ndarray:
-    """``w_c = W_vᵀ W_ℓᵀ`` per head, shape ``(K, d_e)``: ``c_t = ⟨w_c, e_t⟩``."""
-    return np.einsum("ko,kod->kd", model.Wl, model.Wv)
-
-
 def key_direction(model: Model, fw: Forward) -> np.ndarray:
     """``u = W_kᵀ q`` per document and head, shape ``(B, K, d_e)``: ``s_t = ⟨u, e_t⟩ / √d_att``."""
     return np.einsum("kad,bka->bkd", model.Wk, fw.q)
@@ -72,7 +67,7 @@ def closed_form(model: Model, fw: Forward) -> np.ndarray:
     path (:func:`cls_query_path`)."""
     K, root = model.K, np.sqrt(model.d_att)
     r = fw.alpha * (fw.c - fw.f_heads[..., None])  # (B, K, T): α_t (c_t − f^(i)) = ∂f^(i)/∂s_t
-    value_part = np.matmul(fw.alpha.transpose(0, 2, 1), value_direction(model))  # (B, T, d_e)
+    value_part = np.matmul(fw.alpha.transpose(0, 2, 1), head_vectors(model)[1])  # (B, T, d_e): α_t w_c
     key_part = np.matmul(r.transpose(0, 2, 1), key_direction(model, fw))  # (B, T, d_e)
     return (value_part + key_part / root) / K
 
@@ -138,7 +133,7 @@ def g_x_input_closed_form(fw: Forward) -> np.ndarray:
 def attention_bound(model: Model, fw: Forward) -> np.ndarray:
     """``(1/K) Σ_i α_t [‖w_c‖_2 + |c_t − f^(i)| ‖u‖_2 / √d_att] ≥ ‖∇_t‖_2`` for ``t ≥ 1`` (triangle inequality
     on :func:`closed_form`), shape ``(B, T)`` (column 0 is the same expression, not a bound on ``∇_0``)."""
-    wc_norm = np.linalg.norm(value_direction(model), axis=-1)  # (K,)
+    wc_norm = np.linalg.norm(head_vectors(model)[1], axis=-1)  # (K,)
     u_norm = np.linalg.norm(key_direction(model, fw), axis=-1)  # (B, K)
     dev = np.abs(fw.c - fw.f_heads[..., None])
     per_head = fw.alpha * (wc_norm[None, :, None] + dev * u_norm[..., None] / np.sqrt(model.d_att))

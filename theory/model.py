@@ -207,6 +207,15 @@ def scores_and_values(X, Wq, Wk, Wv, Wl):
     return q, s, c
 
 
+def head_vectors(model: Model) -> tuple[np.ndarray, np.ndarray]:
+    """Per head, ``u = W_kᵀ q / √d_att`` and ``w_c = W_vᵀ W_ℓᵀ`` (each ``(K, d_e)``), so that ``s_t = ⟨u, e_t⟩`` and
+    ``c_t = ⟨w_c, e_t⟩``; ``q = W_q e_0`` is the CLS query, the same in every document."""
+    e0 = model.E[model.cls_id] + (positional_encoding(1, model.d_e)[0] if model.pe else 0.0)
+    q = np.einsum("kad,d->ka", model.Wq, e0)
+    u = np.einsum("kad,ka->kd", model.Wk, q) / np.sqrt(model.d_att)
+    return u, np.einsum("ko,kod->kd", model.Wl, model.Wv)
+
+
 def softmax(s: np.ndarray) -> np.ndarray:
     """Softmax over the last axis, with the max-shift (no overflow for any finite scores)."""
     g = np.exp(s - s.max(axis=-1, keepdims=True))

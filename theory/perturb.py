@@ -35,7 +35,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from theory.model import InputError, Model, positional_encoding
+from theory.model import InputError, Model, head_vectors, positional_encoding
 
 SEMANTICS = ("delete", "replace")
 _SPREAD = 700.0  # exp(−700) ≈ 1e-304 is still a normal float64
@@ -116,12 +116,8 @@ def _positions(T: int, d_e: int, pe: bool) -> np.ndarray:
 
 
 def _head_vectors(model: Model):
-    """``u = W_kᵀ q / √d_att`` (K, d_e) and ``w_c = W_vᵀ W_ℓᵀ`` (K, d_e), and the positional encoding (T, d_e)."""
-    P = _positions(model.T, model.d_e, model.pe)
-    q = np.einsum("kad,d->ka", model.Wq, model.E[model.cls_id] + P[0])
-    u = np.einsum("kad,ka->kd", model.Wk, q) / np.sqrt(model.d_att)
-    w_c = np.einsum("ko,kod->kd", model.Wl, model.Wv)
-    return u, w_c, P
+    """:func:`theory.model.head_vectors` ``u``, ``w_c`` (K, d_e), and the positional encoding (T, d_e)."""
+    return (*head_vectors(model), _positions(model.T, model.d_e, model.pe))
 
 
 def f_perturbed(model: Model, doc, length: int, Z, semantics: str) -> np.ndarray:

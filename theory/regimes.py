@@ -55,9 +55,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from theory.lime_approx import eq19, large_d_limit, unk_document
+from theory.lime_approx import eq19, large_d_limit
 from theory.lime_inf import beta_inf_model
-from theory.model import Model, document, forward
+from theory.model import Model, document, forward, head_vectors
 from theory.perturb import single_threaded_blas
 
 THRESHOLD = 0.10  # relative error up to which an approximation holds in a cell
@@ -87,13 +87,6 @@ class Cell:
 
 
 # --- instances ------------------------------------------------------------------------------------------------
-
-def head_vectors(model: Model) -> tuple[np.ndarray, np.ndarray]:
-    """``u_i = W_kᵀ q_i/√d_att`` (K, d_e) and ``w_c^(i) = W_vᵀ W_ℓᵀ`` (K, d_e): ``s_t = ⟨u, e_t⟩``, ``c_t = ⟨w_c, e_t⟩``."""
-    q = forward(model, unk_document(model)).q[0]  # CLS's query does not depend on the rest of the document
-    u = np.einsum("kad,ka->kd", model.Wk, q) / np.sqrt(model.d_att)
-    return u, np.einsum("ko,kod->kd", model.Wl, model.Wv)
-
 
 def shift_unk(model: Model, tokens, delta: float) -> Model:
     """The model with ``E[UNK]`` moved by the least-norm ``Δ`` that makes UNK's score exceed the mean score of

@@ -18,7 +18,7 @@ from functools import cached_property
 import numpy as np
 from hypothesis import strategies as st
 
-from theory.model import Model, document
+from theory.model import Model, document, head_vectors
 
 SCORE_SCALES = (0.01, 0.3, 1.0, 3.0, 10.0, 1000.0)
 VALUE_SCALES = (1.0, 0.1, 10.0)
@@ -483,15 +483,8 @@ class VanishingCase:
     target: int
 
     def model(self, lam: float):
-        from theory.model import Model, forward
-
         base = self.case.model
-        doc = np.full(base.T, base.unk_id)
-        doc[0] = base.cls_id
-        q = forward(base, doc).q[0]
-        u = np.einsum("kad,ka->kd", base.Wk, q) / np.sqrt(base.d_att)
-        w_c = np.einsum("ko,kod->kd", base.Wl, base.Wv)
-        C = np.concatenate([u, w_c])
+        C = np.concatenate(head_vectors(base))
         v = np.linalg.lstsq(C, np.concatenate([-np.ones(base.K), np.zeros(base.K)]), rcond=None)[0]
         word = list(dict.fromkeys(self.case.tokens))[self.target]
         E = base.E.copy()
@@ -528,7 +521,7 @@ class AffineCase(ConstantValueCase):
     @cached_property
     def model(self) -> Model:
         base = ConstantValueCase.model.func(self)
-        wc = np.einsum("ko,kod->kd", base.Wl, base.Wv)
+        wc = head_vectors(base)[1]
         E = base.E.copy()
         E[base.unk_id] += np.linalg.lstsq(wc, np.asarray(self.unk_offsets, dtype=float), rcond=None)[0]
         return Model(E, base.Wq, base.Wk, base.Wv, base.Wl, base.cls_id, base.unk_id, base.max_len, base.pe)

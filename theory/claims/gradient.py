@@ -21,8 +21,8 @@ from theory.attention import alpha_avg
 from theory.claims import ExtraResult, claim, extra
 from theory.compare import check_mp, combine, compare
 from theory.gradient import (attention_bound, authors_gradient, g_avg, g_l1, g_l2, g_x_input,
-                             g_x_input_closed_form, gradient, magnitudes, value_direction)
-from theory.model import Model, document, embed, forward, term_magnitudes
+                             g_x_input_closed_form, gradient, magnitudes)
+from theory.model import Model, document, embed, forward, head_vectors, term_magnitudes
 from theory.sentiment.fixture import trained_cases
 from theory.strategies import ModelSpec, constant_value_cases, gradient_cases
 
@@ -182,7 +182,7 @@ def check_aggregates(case):
 def check_constant_values(case):
     model, doc = case.model, case.doc
     fw, mp_fw = forward(model, doc), ref.forward(model, doc)
-    wc = value_direction(model)  # (K, d_e)
+    wc = head_vectors(model)[1]  # (K, d_e): W_vᵀW_ℓᵀ
     predicted = np.einsum("kt,kd->td", fw.alpha[0], wc) / model.K  # (1/K) Σ_i α_t w_c
     mp_grad = ref_grad.gradient(model, doc)
     mag = magnitudes(model, doc)[0]
