@@ -13,7 +13,7 @@ from theory.strategies import ModelSpec
 
 @pytest.mark.parametrize("d, n, seed", [(1, 5, 0), (2, 50, 1), (7, 300, 2), (150, 400, 3)])
 def test_fast_sampler_draws_lime_samples(d, n, seed):
-    """The fast sampler (shuffle in place) equals lime's ``choice(range(d), s, replace=False)`` calls."""
+    """The fast sampler (compiled shuffles on the raw stream) equals lime's ``choice(range(d), s, replace=False)`` calls."""
     assert np.array_equal(sample(d, n, seed), ref_lime.sample(d, n, seed))
 
 

@@ -10,8 +10,11 @@ which is scikit-learn's ``Ridge(alpha=1, fit_intercept=True)`` with ``sample_wei
 those of ``numpy.random.RandomState(seed)`` in lime's call order: row 0 is the original, then
 ``randint(1, d + 1, n − 1)`` draws how many words each row switches off and, row by row,
 ``choice(range(d), s, replace=False)`` draws which.  In numpy's legacy ``RandomState`` that call is
-``permutation(d)[:s]``, i.e. ``shuffle(arange(d))[:s]``, used here directly (the same stream without the
-per-call overhead; ``tests/test_lime.py`` checks the samples against lime's call).
+``permutation(d)[:s]``: a Fisher–Yates shuffle of ``0..d−1`` which, for ``i = d−1, …, 1``, swaps entries ``i``
+and ``j``, with ``j`` drawn by masked rejection (``random_interval``: the next 32-bit MT19937 output ``v``
+until ``j = v & mask ≤ i``, ``mask`` the smallest ``2^k − 1 ≥ i``).  :func:`sample` replays exactly that stream,
+the MT19937 generator included, in one compiled loop that starts from the ``RandomState``'s state after the
+``randint`` call (``tests/test_lime.py`` checks the samples against lime's own calls).
 
 ``f`` on the perturbed documents comes from :mod:`theory.perturb` under the chosen removal semantics
 (``delete``: lime's actual behaviour with ``bow=True``, then UNK re-padding; ``replace``: UNK at the same
@@ -23,8 +26,10 @@ lime computes it.  ``d = 0`` (empty text) and ``n < 2`` are errors.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from theory.model import InputError, Model
@@ -45,15 +50,57 @@ def sample(d: int, n: int, seed: int) -> np.ndarray:
         raise InputError(f"--seed {seed!r}: lime's RandomState takes an integer seed in 0..2**32 - 1")
     rs = np.random.RandomState(int(seed))
     sizes = rs.randint(1, d + 1, n - 1)
-    perms = np.empty((n - 1, d), dtype=np.int64)
-    perms[:] = np.arange(d)
-    shuffle = rs.shuffle
-    for row in perms:  # one draw per sample: the RandomState stream is sequential
-        shuffle(row)  # = permutation(d), without allocating
-    off = np.zeros((n, d), dtype=bool)
-    first = np.arange(d) < sizes[:, None]  # the first s entries of each permutation are switched off
-    off[np.repeat(np.arange(1, n), sizes), perms[first]] = True
-    return (~off).astype(np.float64)
+    state = rs.get_state(legacy=False)["state"]  # MT19937: 624 words and the position of the next one
+    Z = np.ones((n, d))
+    _shuffles(state["key"].astype(np.uint64), int(state["pos"]), sizes, Z)
+    return Z
+
+
+_UPPER, _LOWER, _MATRIX_A = np.uint64(0x80000000), np.uint64(0x7FFFFFFF), np.uint64(0x9908B0DF)
+_TEMPER_B, _TEMPER_C = np.uint64(0x9D2C5680), np.uint64(0xEFC60000)
+
+
+@numba.njit(cache=True, nogil=True)
+def _twist(key):
+    """MT19937's next 624 words, in place (Matsumoto & Nishimura 1998; numpy's ``mt19937_gen``)."""
+    for i in range(623):
+        y = (key[i] & _UPPER) | (key[i + 1] & _LOWER)
+        key[i] = key[i + 397 if i < 227 else i - 227] ^ (y >> 1) ^ ((y & 1) * _MATRIX_A)
+    y = (key[623] & _UPPER) | (key[0] & _LOWER)
+    key[623] = key[396] ^ (y >> 1) ^ ((y & 1) * _MATRIX_A)
+
+
+@numba.njit(cache=True, nogil=True)
+def _shuffles(key, pos, sizes, Z):
+    """Rows ``1..n−1`` of ``Z`` (all ones on entry): row ``r`` shuffles ``0..d−1`` as ``RandomState.shuffle``
+    does and switches off the first ``sizes[r−1]`` entries.  ``key``, ``pos``: the MT19937 state."""
+    d = Z.shape[1]
+    masks = np.zeros(d, np.int64)  # masks[i]: the smallest 2^k − 1 ≥ i
+    for i in range(1, d):
+        masks[i] = masks[i - 1] if i <= masks[i - 1] else 2 * masks[i - 1] + 1
+    perm = np.empty(2 * d, np.int64)  # a rejected j ≤ mask < 2d is read, never moved
+    for row in range(sizes.size):
+        for q in range(d):
+            perm[q] = q
+        i = d - 1
+        while i > 0:  # one raw draw per pass; the branch-free accept keeps the loop fast
+            if pos == 624:
+                _twist(key)
+                pos = 0
+            v = key[pos]
+            pos += 1
+            v ^= v >> 11
+            v ^= (v << 7) & _TEMPER_B
+            v ^= (v << 15) & _TEMPER_C
+            v ^= v >> 18
+            j = np.int64(v) & masks[i]
+            accept = j <= i
+            a, b = perm[i], perm[j]
+            perm[j] = a if accept else b
+            perm[i] = b if accept else a
+            i -= accept
+        for q in range(sizes[row]):
+            Z[row + 1, perm[q]] = 0.0
 
 
 def kernel_weights(Z: np.ndarray) -> np.ndarray:
@@ -70,16 +117,26 @@ def weighted_ridge(Z: np.ndarray, y: np.ndarray, pi: np.ndarray, alpha: float = 
     here from weighted moments, without centred copies: ``Z_cᵀ Π Z_c = Zᵀ Π Z − (Σπ) z̄ z̄ᵀ`` and
     ``Z_cᵀ Π y_c = Zᵀ Π y − (Σπ) z̄ ȳ``, then solved by Cholesky.  ``y`` may be ``(n,)`` or ``(n, m)``.
     """
-    return _ridge(*_moments(Z, y, pi), alpha)
+    return _ridge(*_design_moments(Z, pi), *_response_moments(Z, y, pi), alpha)
 
 
-def _moments(Z, y, pi):
-    """``(Zᵀ Π Z, Zᵀ Π y, Σπ z, Σπ y, Σπ)`` of a block of samples (they add up over blocks)."""
-    Zp = Z * pi[:, None]
-    return Z.T @ Zp, Zp.T @ y, Zp.sum(axis=0), pi @ y, pi.sum()
+def _design_moments(Z, pi):
+    """``(Zᵀ Π Z, Σπ z, Σπ)``, the part of the normal equations that does not involve ``y``.  ``Zᵀ Π Z`` is
+    summed over blocks of rows as ``AᵀA``, ``A = √Π Z``, which numpy hands to BLAS's ``syrk`` (half the work of
+    a general product; the blocks' temporaries stay in cache)."""
+    gram = np.zeros((Z.shape[1], Z.shape[1]))
+    for start in range(0, Z.shape[0], 1024):
+        A = Z[start: start + 1024] * np.sqrt(pi[start: start + 1024])[:, None]
+        gram += A.T @ A
+    return gram, pi @ Z, pi.sum()
 
 
-def _ridge(gram, zy, z_sum, y_sum, total, alpha=ALPHA):
+def _response_moments(Z, y, pi):
+    """``(Zᵀ Π y, Σπ y)``."""
+    return Z.T @ (pi * y.T).T, pi @ y
+
+
+def _ridge(gram, z_sum, total, zy, y_sum, alpha=ALPHA):
     A = gram - np.outer(z_sum, z_sum) / total
     A[np.diag_indices_from(A)] += alpha
     rhs = zy - (np.outer(z_sum, y_sum) if np.ndim(y_sum) else z_sum * y_sum) / total
@@ -111,8 +168,10 @@ def lime(model: Model, doc, length: int, n_samples: int = 5000, seed: int = 0,
         raise InputError("the text is empty (d = 0 distinct words): there is nothing to explain")
     words = distinct_words(doc, length)
     Z = sample(words.size, n_samples, seed)
-    with single_threaded_blas():
-        f = evaluator(model, doc, length, semantics)(Z)
+    with single_threaded_blas(), ThreadPoolExecutor(1) as pool:
         pi = kernel_weights(Z)
-        intercept, coef = weighted_ridge(Z, f, pi)
+        # two independent halves of the work, one per core: ZᵀΠZ (BLAS) and f on the perturbed documents
+        design = pool.submit(_design_moments, Z, pi)
+        f = evaluator(model, doc, length, semantics)(Z)
+        intercept, coef = _ridge(*design.result(), *_response_moments(Z, f, pi))
     return LimeResult(semantics, words, coef, float(intercept), int(n_samples), int(seed), Z, pi, f)

@@ -20,10 +20,11 @@ cancellation and lose all its digits when the kept words carry a tiny share of t
 fixed, the score and value score of word ``w`` at position ``t`` split into a word part and a position part
 (ours): ``s = a_w + b_t``, ``c = c^E_w + c^P_t`` with ``a_w = ⟨u, E[w]⟩``, ``b_t = ⟨u, p_t⟩`` (``u = W_kᵀq/√d_att``),
 ``c^E_w = W_ℓ W_v E[w]``, ``c^P_t = W_ℓ W_v p_t``.  After ``O(K·(V_doc + T)·d_e)`` precomputation a shifted
-word costs ``O(K)``; the UNK padding from position ``L'+1`` on is a suffix sum.  When the spreads of ``a`` and
-``b`` are moderate (their sum ≤ 700) ``exp(a_w + b_t − m) = exp(a_w − m_a)·exp(b_t − m_b)`` needs no
-exponential per sample and nothing underflows; otherwise the exact per-sample softmax over the same
-decomposition is used.
+word costs ``O(K)``: the ``q``-th kept occurrence lands at position ``q + 1``, so one compiled pass over a
+sample's kept occurrences sums ``exp(a_w)·exp(b_{q+1})`` and its value-weighted twin per head; the UNK padding
+from position ``L'+1`` on is a suffix sum.  When the spreads of ``a`` and ``b`` are moderate (their sum ≤ 700)
+``exp(a_w + b_t − m) = exp(a_w − m_a)·exp(b_t − m_b)`` needs no exponential per sample and nothing underflows;
+otherwise the exact per-sample softmax over the same decomposition is used.
 
 Neither path materialises an ``n × T × d_e`` array; samples are processed in chunks.
 """
@@ -33,6 +34,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from functools import lru_cache
 
+import numba
 import numpy as np
 
 from theory.model import InputError, Model, head_vectors, positional_encoding
@@ -174,10 +176,13 @@ def _replace(model, doc, length):
         W_base = np.concatenate([b * G_base, b * A_base])
 
     def evaluate(Z):
-        if shared_shift:  # one shift for every sample: two matrix products
-            ND = Z @ W_on + (1.0 - Z) @ W_off + W_base
-            return (ND[:, model.K:] / ND[:, :model.K]).mean(axis=1)
         out = np.empty(Z.shape[0])
+        if shared_shift:  # one shift for every sample: two matrix products per block of rows
+            for start in range(0, Z.shape[0], 1024):
+                z = Z[start: start + 1024]
+                ND = z @ W_on + (1.0 - z) @ W_off + W_base
+                out[start: start + 1024] = (ND[:, model.K:] / ND[:, :model.K]).mean(axis=1)
+            return out
         step = max(1, _CHUNK // (d * model.K))
         for start in range(0, Z.shape[0], step):  # a shift per sample (extreme score spreads)
             z = Z[start: start + step, :, None] > 0
@@ -205,25 +210,14 @@ def _delete(model, doc, length):
     cls, unk = local[model.cls_id], local[model.unk_id]
     j = word_index(doc, length)
 
-    def occurrences_kept(Z):  # (n, L), C order (take() is slow on other layouts)
-        return np.take(Z > 0, j, axis=1)
-
     if np.all((a.max(0) - a.min(0)) + (b.max(0) - b.min(0)) <= _SPREAD):
         Pe = np.exp(b - b.max(0))  # (T, K)
         Ga = np.exp(a - a.max(0))  # (V_doc, K)
-        # per head, a table indexed by the new position r = 1..L' (row 0: a removed occurrence, zero) holding
-        # the pair (exp(b_r), exp(b_r) c^P_r), stored as one complex number so that one take() fetches both
-        pairs = np.zeros((K, T, 2))
-        pairs[:, 1:, 0] = Pe[1:].T
-        pairs[:, 1:, 1] = (Pe * cp)[1:].T
-        tables = pairs.view(np.complex128)[..., 0]  # (K, T)
-        # weights of the gathered pairs (m, 2L): D = Σ_t G_t exp(b_r), N = Σ_t G_t c^E_t exp(b_r) + G_t exp(b_r) c^P_r
-        Gt, Ct = Ga[text].T, cw[text].T  # (K, L)
-        weights = np.zeros((K, length, 2, 2))
-        weights[:, :, 0, 0] = Gt
-        weights[:, :, 0, 1] = Gt * Ct
-        weights[:, :, 1, 1] = Gt
-        weights = weights.reshape(K, 2 * length, 2)
+        # per head (a row of each table): the word factors of the text's occurrences and the position factors
+        G = np.ascontiguousarray(Ga[text].T)  # (K, L) exp(a_w)
+        GC = G * cw[text].T  # (K, L) exp(a_w) c^E_w
+        PeK = np.ascontiguousarray(Pe.T)  # (K, T) exp(b_r)
+        PCK = np.ascontiguousarray((Pe * cp).T)  # (K, T) exp(b_r) c^P_r
         # UNK padding from position p on (p = L' + 1 ≤ T): suffix sums
         pad_D = np.zeros((T + 1, K))
         pad_D[:T] = np.cumsum((Ga[unk] * Pe)[::-1], axis=0)[::-1]
@@ -233,32 +227,43 @@ def _delete(model, doc, length):
         cls_N = cls_D * (cw[cls] + cp[0])
 
         def evaluate(Z):
-            keep = occurrences_kept(Z)
-            n = keep.shape[0]
-            out = np.empty(n)
-            step = 512  # samples per chunk: the gathered (step, L) arrays stay in cache
-            D, N = np.empty((step, K)), np.empty((step, K))
-            for start in range(0, n, step):
-                kc = keep[start: start + step]
-                m = kc.shape[0]
-                counts = np.cumsum(kc, axis=1, dtype=np.intp)  # intp: take() converts other index types slowly
-                newpos = counts * kc  # 1-based new position of a kept occurrence, 0 when removed
-                for k in range(K):
-                    DN = tables[k].take(newpos).view(np.float64) @ weights[k]  # (m, 2)
-                    D[:m, k], N[:m, k] = DN[:, 0], DN[:, 1]
-                tail = counts[:, -1] + 1
-                out[start: start + m] = ((N[:m] + cls_N + pad_N[tail]) / (D[:m] + cls_D + pad_D[tail])).mean(1)
-            return out
+            n = Z.shape[0]
+            D, N, kept = np.empty((n, K)), np.empty((n, K)), np.empty(n, dtype=np.int64)
+            _shifted_sums(np.ascontiguousarray(Z, dtype=np.float64), j, G, GC, PeK, PCK, D, N, kept)
+            tail = kept + 1
+            return ((N + cls_N + pad_N[tail]) / (D + cls_D + pad_D[tail])).mean(axis=1)
 
         return evaluate
 
     def evaluate_exact(Z):  # extreme spreads: the exact softmax of each perturbed document
-        keep = occurrences_kept(Z)
+        keep = np.take(Z > 0, j, axis=1)  # (n, L) occurrences kept
         n = keep.shape[0]
         return np.concatenate([_delete_exact(keep[start: start + _step(T, K)], a, b, cw, cp, text, cls, unk, T)
                                for start in range(0, n, _step(T, K))])
 
     return evaluate_exact
+
+
+@numba.njit(cache=True, nogil=True)
+def _shifted_sums(Z, j, G, GC, Pe, PC, D, N, kept):
+    """For each row ``z`` of ``Z`` and head ``h``, the text's part of the delete softmax:
+    ``D[r, h] = Σ_q G[h, t_q] Pe[h, q+1]`` and ``N[r, h] = Σ_q (GC[h, t_q] Pe[h, q+1] + G[h, t_q] PC[h, q+1])``
+    over the kept occurrences ``t_0 < t_1 < …`` (``z_{j[t]} = 1``): the ``q``-th of them moves to position
+    ``q + 1``.  ``kept[r]``: their number ``L'``."""
+    occurrences = np.empty(j.size, np.int64)
+    for r in range(Z.shape[0]):
+        count = 0
+        for t in range(j.size):  # the kept occurrences, listed without a branch
+            occurrences[count] = t
+            count += Z[r, j[t]] > 0
+        for h in range(G.shape[0]):
+            d_sum, n_sum = 0.0, 0.0
+            for q in range(count):
+                t, e = occurrences[q], Pe[h, q + 1]
+                d_sum += G[h, t] * e
+                n_sum += GC[h, t] * e + G[h, t] * PC[h, q + 1]
+            D[r, h], N[r, h] = d_sum, n_sum
+        kept[r] = count
 
 
 def _step(T, K):
