@@ -41,6 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import comb
 
+import numba
 import numpy as np
 from scipy.special import gammaln
 
@@ -234,11 +235,28 @@ class MonteCarlo:
 
 def _subsets(rng, d: int, s: int, m: int) -> np.ndarray:
     """``m`` uniformly random patterns with exactly ``s`` of the ``d`` words off (float 0/1, (m, d))."""
-    keys = rng.random((m, d))
-    off = np.argpartition(keys, s - 1, axis=1)[:, :s] if s < d else np.broadcast_to(np.arange(d), (m, d))
-    Z = np.ones((m, d))
-    np.put_along_axis(Z, off, 0.0, axis=1)
+    k = min(s, d - s)  # draw the smaller of the two sets: the words switched off or the words kept
+    Z = np.empty((m, d))
+    _partial_shuffles(rng.random((m, k)), k == s, Z)
     return Z
+
+
+@numba.njit(cache=True, nogil=True)
+def _partial_shuffles(u, draw_off, Z):
+    """Row ``r`` of ``Z``: the first ``k`` steps of a Fisher–Yates shuffle of ``0..d−1`` driven by the uniforms
+    ``u[r, :k]`` (step ``i`` swaps ``i`` with ``i + ⌊u (d − i)⌋``) pick a uniformly random ``k``-subset, which is
+    switched off (``draw_off``) or is the set of words kept."""
+    d, k = Z.shape[1], u.shape[1]
+    perm = np.empty(d, np.int64)
+    for r in range(Z.shape[0]):
+        for q in range(d):
+            perm[q] = q
+        for i in range(k):
+            j = i + min(int(u[r, i] * (d - i)), d - i - 1)
+            perm[i], perm[j] = perm[j], perm[i]
+        Z[r, :] = 1.0 if draw_off else 0.0
+        for i in range(k):
+            Z[r, perm[i]] = 0.0 if draw_off else 1.0
 
 
 def _all_subsets(d: int, s: int) -> np.ndarray:
@@ -251,23 +269,21 @@ def _all_subsets(d: int, s: int) -> np.ndarray:
     return Z
 
 
-def _control_expectations(gamma, b, d: int, nu: float):
-    """``E[πc]`` and ``E[π z_j c]`` of the control variate ``c(z) = γ_s + Σ_k β_k(s) z_k``,
-    ``β_k(s) = Σ_m b[m, k] (s/d)^m``, exactly.
+def _control_expectations(gamma, slopes, d: int, nu: float):
+    """``E[πc]`` and ``E[π z_j c]`` of the control variate ``c(z) = γ_s + Σ_k β_k(s) z_k`` (``slopes[s − 1, k]``
+    is ``β_k(s)``), exactly.
 
     Given ``s`` words off (kept fraction ``p_s = 1 − s/d``), ``E[z_k | s] = p_s`` and, for ``j ≠ k``,
     ``E[z_j z_k | s] = q_s = (d−s)(d−s−1)/(d(d−1))`` (hypergeometric), so with ``B_s = Σ_k β_k(s)``:
     ``E[c | s] = γ_s + p_s B_s`` and ``E[z_j c | s] = p_s γ_s + p_s β_j(s) + q_s (B_s − β_j(s))``.
     """
     s = np.arange(1, d + 1, dtype=np.float64)
-    x = s / d
     w = stratum_weights(d, nu)
     p = (d - s) / d
     q = p * (d - s - 1) / (d - 1)
-    coef = (x[:, None] ** np.arange(b.shape[0])[None, :]) @ b  # (d strata, d words): β_k(s)
-    B = coef.sum(axis=1)
+    B = slopes.sum(axis=1)
     Ec = w @ (gamma + p * B)
-    Ezc = w @ (p[:, None] * gamma[:, None] + (p - q)[:, None] * coef + (q * B)[:, None])
+    Ezc = w @ (p[:, None] * gamma[:, None] + (p - q)[:, None] * slopes + (q * B)[:, None])
     return Ec, Ezc
 
 
@@ -325,7 +341,8 @@ def beta_inf_mc(f, d: int, samples: int = 100_000, seed: int = 0, nu: float = NU
     theta = np.linalg.solve(XtX + ridge * np.eye(n_features), Xtf)
     gamma = np.array([fz.mean() - F.mean(axis=0) @ theta for F, fz in pilot])
     resid_sd = np.array([np.std(fz - g - F @ theta) for (F, fz), g in zip(pilot, gamma)])
-    Ec, Ezc = _control_expectations(gamma, theta.reshape(degree + 1, d), d, nu)
+    slopes = (x[:, None] ** np.arange(degree + 1)[None, :]) @ theta.reshape(degree + 1, d)  # β_k(s), (d, d)
+    Ec, Ezc = _control_expectations(gamma, slopes, d, nu)
     beta_c = beta_from_expectations(Ec, Ezc, d, nu)
 
     # 2. main run on r = f − c, strata evaluated in chunks of rows
@@ -351,9 +368,9 @@ def beta_inf_mc(f, d: int, samples: int = 100_000, seed: int = 0, nu: float = NU
             start = 0
             for i, Z in blocks:
                 stop = start + Z.shape[0]
-                r = fall[start:stop] - gamma[i] - features(Z, strata[i]) @ theta
-                sum_r[i], sum_r2[i] = r.sum(), (r * r).sum()
-                sum_zr[i], sum_zr2[i] = r @ Z, (r * r) @ Z
+                r = fall[start:stop] - gamma[i] - Z @ slopes[i]
+                sum_r[i], sum_r2[i] = r.sum(), r @ r
+                sum_zr[i], sum_zr2[i] = np.stack([r, r * r]) @ Z
                 counts[i] = Z.shape[0]
                 start = stop
             blocks, rows = [], 0
