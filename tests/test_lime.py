@@ -11,9 +11,11 @@ from theory.model import InputError, document
 from theory.strategies import ModelSpec
 
 
-@pytest.mark.parametrize("d, n, seed", [(1, 5, 0), (2, 50, 1), (7, 300, 2), (150, 400, 3)])
+@pytest.mark.parametrize("d, n, seed", [(1, 5, 0), (2, 50, 1), (7, 300, 2), (63, 300, 4), (64, 300, 5),
+                                        (65, 300, 2**32 - 1), (150, 400, 3)])
 def test_fast_sampler_draws_lime_samples(d, n, seed):
-    """The fast sampler (compiled shuffles on the raw stream) equals lime's ``choice(range(d), s, replace=False)`` calls."""
+    """The compiled replay of the MT19937 stream equals lime's ``choice(range(d), s, replace=False)`` calls
+    (d around a power of 2: the rejection masks change there; hundreds of rows: many MT19937 twists)."""
     assert np.array_equal(sample(d, n, seed), ref_lime.sample(d, n, seed))
 
 

@@ -22,7 +22,7 @@ SECTIONS = {
     "§4": "§4 Gradient-based explanations",
     "§5": "§5 Perturbation-based explanations (LIME)",
 }
-PACKAGES = ("attnverify", "numpy", "scipy", "mpmath", "hypothesis", "torch", "lime", "scikit-learn",
+PACKAGES = ("attnverify", "numpy", "scipy", "mpmath", "numba", "hypothesis", "torch", "lime", "scikit-learn",
             "matplotlib")
 
 
@@ -57,6 +57,12 @@ def performance(path: Path) -> dict:
         for row in rows:
             row["ratio_to_fastest"] = row["median_s"] / fastest
     return dict(sorted(groups.items()))
+
+
+def _extra_info(info: dict) -> str:
+    """A benchmark's ``extra_info`` (what it measured besides time) as ``key value`` pairs."""
+    return ", ".join(f"{key} {value:.3g}" if isinstance(value, float) else f"{key} {value}"
+                     for key, value in info.items())
 
 
 def summary(records, profile: str, seed: int, argv=None, extras=(), benchmarks: dict | None = None) -> dict:
@@ -181,8 +187,9 @@ def render_markdown(data: dict) -> str:
                   "Medians from `pytest tests/benchmarks --benchmark-enable --benchmark-json=reports/benchmarks.json` "
                   "(2-core machine); the ratio is to the fastest benchmark of the group.", ""]
         for group, rows in data["performance"].items():
-            lines += [f"**{group}**", "", "| benchmark | median | × fastest |", "|---|---|---|"]
-            lines += [f"| `{row['name']}` | {row['median_s'] * 1e3:.3g} ms | {row['ratio_to_fastest']:.1f} |"
+            lines += [f"**{group}**", "", "| benchmark | median | × fastest | measured |", "|---|---|---|---|"]
+            lines += [f"| `{row['name']}` | {row['median_s'] * 1e3:.3g} ms | {row['ratio_to_fastest']:.1f} | "
+                      f"{_extra_info(row.get('extra_info') or {})} |"
                       for row in sorted(rows, key=lambda row: row["median_s"])]
             lines.append("")
     versions = ", ".join(f"{k} {v}" for k, v in data["versions"].items() if v)

@@ -1,8 +1,8 @@
 """β^∞ at the authors' size (T = 256, K = 6, d_e = 128, d_att = d_out = 64, a document of 200 words with 150
 distinct): the stratified Monte Carlo of :func:`theory.lime_inf.beta_inf_mc` (target: ≤ 1% relative standard
 error in ≤ 2 s), under both removal semantics, and the exact enumeration at d = 10.  Measured on the
-2-core machine: replace 1% at ~15 000 samples (0.1–0.4 s); delete 2.5% at 50 000 (~0.3–0.7 s), 1% at 400 000
-(~2.5–3 s).
+2-core machine: replace 0.9% at 20 000 samples (~0.04 s); delete 2.7% at 50 000 (~0.12 s), 0.93% at 400 000
+(~0.9 s).
 
 The relative standard error is ``‖SE(β_{1..d})‖₂ / ‖β_{1..d}‖₂``.  Each test checks what it computed (the
 precision reached; the exact β^∞ against the closed-form-free normal equations).  With benchmarks disabled
