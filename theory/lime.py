@@ -78,7 +78,7 @@ def _shuffles(key, pos, sizes, Z):
     masks = np.zeros(d, np.int64)  # masks[i]: the smallest 2^k − 1 ≥ i
     for i in range(1, d):
         masks[i] = masks[i - 1] if i <= masks[i - 1] else 2 * masks[i - 1] + 1
-    perm = np.empty(2 * d, np.int64)  # a rejected j ≤ mask < 2d is read, never moved
+    perm = np.zeros(2 * d, np.int64)  # a rejected j ≤ mask < 2d is read, never moved
     for row in range(sizes.size):
         for q in range(d):
             perm[q] = q
