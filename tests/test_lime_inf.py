@@ -71,3 +71,29 @@ def test_monte_carlo_is_exact_when_every_stratum_is_enumerated(model):
     mc = lime_inf.beta_inf_mc(f, 4, 2000, seed=1)
     assert mc.exact_strata == 4 and np.all(mc.stderr == 0)
     np.testing.assert_allclose(mc.beta, lime_inf.beta_inf_exact(model, doc, 6, "delete"), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("d", [1, 2, 5, 6])
+def test_subsets_given_s_are_uniform(d):
+    """The Monte Carlo's subset sampler: exactly ``s`` words off, every one of the ``C(d, s)`` subsets equally
+    likely (χ² at fixed seeds; both branches: the drawn ``k = min(s, d − s)`` words are the ones switched off
+    or the ones kept)."""
+    from math import comb
+
+    from scipy.stats import chisquare
+
+    for s in range(1, d + 1):
+        cells = comb(d, s)
+        Z = lime_inf._subsets(np.random.default_rng([d, s]), d, s, 200 * cells)
+        assert np.all(Z.sum(axis=1) == d - s) and np.all((Z == 0) | (Z == 1))
+        counts = np.unique(Z @ (1 << np.arange(d)), return_counts=True)[1]
+        assert counts.size == cells
+        assert cells == 1 or chisquare(counts).pvalue >= 1e-6
+
+
+def test_evaluator_checks_the_width_of_z(model):
+    """A ``Z`` with the wrong number of columns is an error, not values read out of bounds (compiled path)."""
+    doc = document(model, [5, 6, 5, 9])
+    for semantics in ("delete", "replace"):
+        with pytest.raises(InputError, match="expected \\(n, 3\\)"):
+            lime_inf.evaluator(model, doc, 4, semantics)(np.ones((2, 2)))

@@ -14,7 +14,8 @@ those of ``numpy.random.RandomState(seed)`` in lime's call order: row 0 is the o
 and ``j``, with ``j`` drawn by masked rejection (``random_interval``: the next 32-bit MT19937 output ``v``
 until ``j = v & mask ≤ i``, ``mask`` the smallest ``2^k − 1 ≥ i``).  :func:`sample` replays exactly that stream,
 the MT19937 generator included, in one compiled loop that starts from the ``RandomState``'s state after the
-``randint`` call (``tests/test_lime.py`` checks the samples against lime's own calls).
+``randint`` call (``tests/test_lime.py`` checks the samples against :func:`reference.lime.sample`, which makes
+lime's own calls, and that against lime itself).
 
 ``f`` on the perturbed documents comes from :mod:`theory.perturb` under the chosen removal semantics
 (``delete``: lime's actual behaviour with ``bow=True``, then UNK re-padding; ``replace``: UNK at the same

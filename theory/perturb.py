@@ -26,7 +26,7 @@ from position ``L'+1`` on is a suffix sum.  When the spreads of ``a`` and ``b`` 
 ``exp(a_w + b_t − m) = exp(a_w − m_a)·exp(b_t − m_b)`` needs no exponential per sample and nothing underflows;
 otherwise the exact per-sample softmax over the same decomposition is used.
 
-Neither path materialises an ``n × T × d_e`` array; samples are processed in chunks.
+Neither path materialises an ``n × T × d_e`` array: memory is ``O(n·K)`` beyond ``Z`` itself.
 """
 
 from __future__ import annotations
@@ -99,12 +99,15 @@ def _validate_doc(model: Model, doc, length: int):
     return doc
 
 
-def _validate(model: Model, doc, length: int, Z):
-    doc = _validate_doc(model, doc, length)
-    d = distinct_words(doc, length).size
-    Z = np.asarray(Z)
+def _check_width(Z, d: int) -> None:
     if Z.ndim != 2 or Z.shape[1] != d:
         raise InputError(f"Z has shape {Z.shape}; expected (n, {d}): one 0/1 column per distinct word")
+
+
+def _validate(model: Model, doc, length: int, Z):
+    doc = _validate_doc(model, doc, length)
+    Z = np.asarray(Z)
+    _check_width(Z, distinct_words(doc, length).size)
     if not np.all((Z == 0) | (Z == 1)):
         raise InputError("Z must contain only 0 (word switched off) and 1 (word kept)")
     return doc, np.asarray(Z, dtype=np.float64)
@@ -132,10 +135,18 @@ def f_perturbed(model: Model, doc, length: int, Z, semantics: str) -> np.ndarray
 
 def evaluator(model: Model, doc, length: int, semantics: str):
     """The document's precomputation done once: returns ``evaluate(Z) -> f`` for float64 0/1 matrices ``Z``
-    (n, d) (not validated: :func:`f_perturbed` is the checked entry point)."""
+    (n, d) (their shape is checked, their values are not: :func:`f_perturbed` is the fully checked entry point)."""
     check_semantics(semantics)
     doc = _validate_doc(model, doc, length)
-    return (_replace if semantics == "replace" else _delete)(model, doc, length)
+    evaluate = (_replace if semantics == "replace" else _delete)(model, doc, length)
+    d = distinct_words(doc, length).size
+
+    def checked(Z):
+        Z = np.asarray(Z)
+        _check_width(Z, d)
+        return evaluate(Z)
+
+    return checked
 
 
 def _replace(model, doc, length):
