@@ -9,7 +9,7 @@ import reference.lime_law as ref_law
 from theory import lime_inf
 from theory.cli import main
 from theory.model import InputError, document
-from theory.perturb import f_perturbed
+from theory.perturb import evaluator, f_perturbed
 from theory.strategies import ModelSpec
 
 
@@ -96,4 +96,4 @@ def test_evaluator_checks_the_width_of_z(model):
     doc = document(model, [5, 6, 5, 9])
     for semantics in ("delete", "replace"):
         with pytest.raises(InputError, match="expected \\(n, 3\\)"):
-            lime_inf.evaluator(model, doc, 4, semantics)(np.ones((2, 2)))
+            evaluator(model, doc, 4, semantics)(np.ones((2, 2)))

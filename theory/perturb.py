@@ -42,6 +42,7 @@ from theory.model import InputError, Model, head_vectors, positional_encoding
 SEMANTICS = ("delete", "replace")
 _SPREAD = 700.0  # exp(−700) ≈ 1e-304 is still a normal float64
 _CHUNK = 1 << 21  # elements per temporary array
+_ROWS = 1024  # samples per block of the matrix-product path (its temporaries stay in cache)
 
 
 @lru_cache(maxsize=1)
@@ -104,15 +105,6 @@ def _check_width(Z, d: int) -> None:
         raise InputError(f"Z has shape {Z.shape}; expected (n, {d}): one 0/1 column per distinct word")
 
 
-def _validate(model: Model, doc, length: int, Z):
-    doc = _validate_doc(model, doc, length)
-    Z = np.asarray(Z)
-    _check_width(Z, distinct_words(doc, length).size)
-    if not np.all((Z == 0) | (Z == 1)):
-        raise InputError("Z must contain only 0 (word switched off) and 1 (word kept)")
-    return doc, np.asarray(Z, dtype=np.float64)
-
-
 @lru_cache(maxsize=8)
 def _positions(T: int, d_e: int, pe: bool) -> np.ndarray:
     P = positional_encoding(T, d_e) if pe else np.zeros((T, d_e))
@@ -127,10 +119,12 @@ def _head_vectors(model: Model):
 
 def f_perturbed(model: Model, doc, length: int, Z, semantics: str) -> np.ndarray:
     """``f`` of the ``n`` perturbed documents given by the rows of the 0/1 matrix ``Z`` (n, d), shape ``(n,)``."""
-    check_semantics(semantics)
-    doc, Z = _validate(model, doc, length, Z)
+    evaluate = evaluator(model, doc, length, semantics)  # checks the semantics, the document and Z's width
+    Z = np.asarray(Z)
+    if not np.all((Z == 0) | (Z == 1)):
+        raise InputError("Z must contain only 0 (word switched off) and 1 (word kept)")
     with single_threaded_blas():
-        return evaluator(model, doc, length, semantics)(Z)
+        return evaluate(np.asarray(Z, dtype=np.float64))
 
 
 def evaluator(model: Model, doc, length: int, semantics: str):
@@ -189,10 +183,10 @@ def _replace(model, doc, length):
     def evaluate(Z):
         out = np.empty(Z.shape[0])
         if shared_shift:  # one shift for every sample: two matrix products per block of rows
-            for start in range(0, Z.shape[0], 1024):
-                z = Z[start: start + 1024]
+            for start in range(0, Z.shape[0], _ROWS):
+                z = Z[start: start + _ROWS]
                 ND = z @ W_on + (1.0 - z) @ W_off + W_base
-                out[start: start + 1024] = (ND[:, model.K:] / ND[:, :model.K]).mean(axis=1)
+                out[start: start + _ROWS] = (ND[:, model.K:] / ND[:, :model.K]).mean(axis=1)
             return out
         step = max(1, _CHUNK // (d * model.K))
         for start in range(0, Z.shape[0], step):  # a shift per sample (extreme score spreads)

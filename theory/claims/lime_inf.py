@@ -30,6 +30,8 @@ from theory.strategies import (Case, ConsistencyCase, ModelSpec, authors_size_do
                                equal_scores_cases, function_specs, linear_specs, monte_carlo_cases, semantics_cases,
                                trained_consistency_cases, trained_semantics_cases)
 
+LAW_ONLY = ("a statement about LIME's sampling law and weighted least squares for any function of z; the model "
+            "does not enter")
 GOF_LEVEL = 1e-6  # p-value below which the sampler's frequencies reject the law (fixed seeds)
 
 
@@ -61,7 +63,7 @@ def _mp_max_abs(a, b):
                  "RandomState call order, reference.lime.sample) over all 2^d − 1 patterns at the instance's "
                  "seed, rejected when p < 1e-6",
        strategy=function_specs,
-       trained="a statement about LIME's sampling law and weighted least squares for any function of z; the model does not enter")
+       trained=LAW_ONLY)
 def check_sampling_law(spec):
     d, nu = spec.d, spec.nu
     total, first, second = ref_law.moments(d)
@@ -108,14 +110,14 @@ def _goodness_of_fit(d: int, seed: int) -> Outcome:
                  "lime's cosine-distance kernel), d = 2..10, ν from 0.15 to 100, f given by its 2^d values "
                  "(random, huge offset, sparse, linear, with an interaction)",
        strategy=function_specs,
-       trained="a statement about LIME's sampling law and weighted least squares for any function of z; the model does not enter")
+       trained=LAW_ONLY)
 def check_beta_inf_closed_form(spec):
     d, nu, values = spec.d, spec.nu, spec.values()
     beta = lime_inf.beta_inf_table(values, d, nu)
     beta_ref = ref_law.beta_inf(list(values), d, _width(nu))
     outcome = compare("β^∞", beta, beta_ref, _beta_scale(values, d, nu))
-    outcome.measures["c_d cancellation (terms / c_d)"] = lime_inf.coefficients(d, nu).c_mag / \
-        lime_inf.coefficients(d, nu).c_d
+    co = lime_inf.coefficients(d, nu)
+    outcome.measures["c_d cancellation (terms / c_d)"] = co.c_mag / co.c_d
     return outcome
 
 
@@ -125,7 +127,7 @@ def check_beta_inf_closed_form(spec):
        reference="mpmath weighted least squares over the enumeration of f computed exactly in mpmath "
                  "(must return λ to 30 digits); the float64 closed form against (λ_0, λ)",
        strategy=linear_specs,
-       trained="a statement about LIME's sampling law and weighted least squares for any function of z; the model does not enter")
+       trained=LAW_ONLY)
 def check_exact_on_linear(spec):
     d, nu = spec.d, spec.nu
     lam0, lam = spec.linear()
@@ -399,9 +401,8 @@ TAIL_SEEDS = 400
        strategy=lambda: st.just(OVERCONFIDENT_CASE),
        trained="the instance is a counterexample found on a random model by a seed search")
 def check_heavy_tails(case):
-    found, d = _monte_carlo_z(case, [case.seed])
-    tails, _ = _monte_carlo_z(case, range(TAIL_SEEDS))
-    worst = float(found.max())
+    z, d = _monte_carlo_z(case, [case.seed, *range(TAIL_SEEDS)])
+    worst, tails = float(z[0].max()), z[1:]
     share3, share4 = float(np.mean(tails > 3)), float(np.mean(tails > 4))
     return Outcome(holds=worst > MC_MAX_Z, error=worst, tolerance=MC_MAX_Z,
                    detail=f"d = {d}, {case.semantics}, {MC_SAMPLES} samples: seed {case.seed} is {worst:.1f} standard "
