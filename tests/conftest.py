@@ -3,7 +3,7 @@
 import pytest
 from hypothesis import settings
 
-from theory.profiles import PROFILES
+from theory.suite.profiles import PROFILES
 
 settings.load_profile("ci")
 

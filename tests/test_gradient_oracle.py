@@ -1,14 +1,14 @@
-"""Torch autograd as an external oracle for the closed-form gradients of ``theory.gradient`` (paper §4).
+"""Torch autograd as an external oracle for the closed-form gradients of ``theory.explainers.gradient`` (paper §4).
 
-The torch module is the authors' architecture (``reference.torch_model.AttentionClassifier``) built from the
+The torch module is the authors' architecture (``reference.models.torch_one_layer.AttentionClassifier``) built from the
 same float64 parameters; autograd differentiates its output with respect to the embedded input
 ``X = E[ξ] + P`` (a leaf tensor), at every position, CLS included.
 
 Agreement is measured as ``max |closed form − autograd| / magnitude``, where the magnitude of each entry is
-the magnitude of the terms summed to produce it (``theory.gradient.magnitudes``: absolute values of every
+the magnitude of the terms summed to produce it (``theory.explainers.gradient.magnitudes``: absolute values of every
 weight, embedding and value score, times the amplification ``1 + max|s|`` of the softmax) — not the size of
 the entry itself, which may cancel to ~0.  Both computations are float64, so the expected figure is a few ulp
-(≈ 1e-16); the test requires ≤ 1e-12 (``theory.compare.RTOL``) and prints the worst figure it saw.
+(≈ 1e-16); the test requires ≤ 1e-12 (``theory.suite.compare.RTOL``) and prints the worst figure it saw.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from hypothesis import given, settings
 
 torch = pytest.importorskip("torch", reason="torch oracle: pip install '.[oracles]'")
 
-from reference.torch_model import AttentionClassifier  # noqa: E402
-from theory.compare import RTOL  # noqa: E402
-from theory.gradient import authors_gradient, gradient, magnitudes  # noqa: E402
-from theory.strategies import Case, ModelSpec, cases  # noqa: E402
+from reference.models.torch_one_layer import AttentionClassifier  # noqa: E402
+from theory.suite.compare import RTOL  # noqa: E402
+from theory.explainers.gradient import authors_gradient, gradient, magnitudes  # noqa: E402
+from theory.suite.strategies.models import Case, ModelSpec, cases  # noqa: E402
 
 WORST = {"exact vs autograd": 0.0}
 
@@ -117,8 +117,8 @@ def test_closed_form_matches_autograd_at_the_authors_size(seed):
 def test_explain_gradient_methods_match_autograd(method):
     """``attnverify explain --method grad-*``: same JSON shape as the other methods (positions 0..L), scores
     equal to the aggregates of the torch autograd gradient."""
-    from theory.explain import explain
-    from theory.model import embed
+    from theory.suite.explain import explain
+    from theory.models.one_layer import embed
 
     case = Case(ModelSpec(K=3, d_e=8, d_att=4, d_out=5, V=20, T=12, pe=True, seed=7), (4, 9, 4, 17, 2))
     result = explain(case.model, case.tokens, method)

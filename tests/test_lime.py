@@ -4,11 +4,12 @@ bad input.  The numerical claims themselves are in ``theory/claims/lime_empirica
 import numpy as np
 import pytest
 
-import reference.lime as ref_lime
-import theory.perturb as perturb
-from theory.lime import lime, sample
-from theory.model import InputError, document
-from theory.strategies import ModelSpec
+import reference.explainers.lime as ref_lime
+import theory.explainers.perturb as perturb
+from theory.explainers.lime import lime, sample
+from theory.errors import InputError
+from theory.models.one_layer import document
+from theory.suite.strategies.models import ModelSpec
 
 
 @pytest.mark.parametrize("d, n, seed", [(1, 5, 0), (2, 50, 1), (7, 300, 2), (63, 300, 4), (64, 300, 5),
@@ -20,7 +21,7 @@ def test_fast_sampler_draws_lime_samples(d, n, seed):
 
 
 def test_reference_sampler_is_lime_sampler():
-    """reference.lime.sample follows lime_text's ``__data_labels_distances`` call by call."""
+    """reference.explainers.lime.sample follows lime_text's ``__data_labels_distances`` call by call."""
     lime_text = pytest.importorskip("lime.lime_text")
     indexed = lime_text.IndexedString("w5 w9 w12 w9 w3 w5")
     seen = []

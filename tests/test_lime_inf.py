@@ -1,16 +1,17 @@
-"""β^∞ (theory/lime_inf.py): bad input, the explain JSON, and the Monte Carlo on a text where it is exact."""
+"""β^∞ (theory/explainers/lime_inf.py): bad input, the explain JSON, and the Monte Carlo on a text where it is exact."""
 
 import json
 
 import numpy as np
 import pytest
 
-import reference.lime_law as ref_law
-from theory import lime_inf
-from theory.cli import main
-from theory.model import InputError, document
-from theory.perturb import evaluator, f_perturbed
-from theory.strategies import ModelSpec
+import reference.explainers.lime_law as ref_law
+from theory.explainers import lime_inf
+from theory.suite.cli import main
+from theory.errors import InputError
+from theory.models.one_layer import document
+from theory.explainers.perturb import evaluator, f_perturbed
+from theory.suite.strategies.models import ModelSpec
 
 
 @pytest.fixture

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from theory.model import InputError, Model, document, forward, positional_encoding
-from theory.strategies import ModelSpec
+from theory.errors import InputError
+from theory.models.one_layer import Model, document, forward, positional_encoding
+from theory.suite.strategies.models import ModelSpec
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Self-checks of the brute-force gradient (``reference.gradient``): its step is small enough and its precision
+"""Self-checks of the brute-force gradient (``reference.explainers.gradient``): its step is small enough and its precision
 high enough.  Independent of the closed forms: only the reference and mpmath's own differentiation."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import mpmath
 import pytest
 
-import reference.gradient as ref_grad
-from reference.model import embeddings, forward_embedded
-from theory.strategies import Case, ModelSpec
+import reference.explainers.gradient as ref_grad
+from reference.models.one_layer import embeddings, forward_embedded
+from theory.suite.strategies.models import Case, ModelSpec
 
 
 def _case(score_scale, seed=5):

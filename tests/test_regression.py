@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from theory.cli import main
+from theory.suite.cli import main
 
 
 @pytest.fixture(scope="module")

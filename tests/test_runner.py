@@ -3,11 +3,11 @@ pass is caught by ``model.forward``, and an existence search returns a shrunk wi
 
 from hypothesis import strategies as st
 
-import theory.model
+import theory.models.one_layer
 from theory.claims import REGISTRY, Claim, all_claims
-from theory.compare import Outcome
-from theory.runner import run_claim
-from theory.strategies import cases
+from theory.suite.compare import Outcome
+from theory.suite.runner import run_claim
+from theory.suite.strategies.models import cases
 
 
 def _claim(check, strategy=cases, **kw):
@@ -36,12 +36,12 @@ def test_existence_search_returns_shrunk_witness():
 
 
 def test_forward_without_sqrt_d_att_is_caught(monkeypatch):
-    original = theory.model.scores_and_values
+    original = theory.models.one_layer.scores_and_values
 
     def broken(X, Wq, Wk, Wv, Wl):
         q, s, c = original(X, Wq, Wk, Wv, Wl)
-        return q, s * theory.model.np.sqrt(Wq.shape[1]), c  # drops the 1/√d_att
-    monkeypatch.setattr(theory.model, "scores_and_values", broken)
+        return q, s * theory.models.one_layer.np.sqrt(Wq.shape[1]), c  # drops the 1/√d_att
+    monkeypatch.setattr(theory.models.one_layer, "scores_and_values", broken)
     all_claims()
     record = run_claim(REGISTRY["model.forward"])
     assert record.verdict == "fails"

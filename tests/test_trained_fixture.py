@@ -1,4 +1,4 @@
-"""The committed trained model (``theory/data/``): it loads in the public format, the numpy forward pass
+"""The committed trained model (``theory/sentiment/data/``): it loads in the public format, the numpy forward pass
 agrees with the torch module it was trained as, the recorded held-out accuracy is reproduced, the
 out-of-vocabulary rule holds, and ``trained_cases`` draws valid instances."""
 
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import find, given
 
-from theory.model import InputError, document, forward
+from theory.errors import InputError
+from theory.models.one_layer import document, forward
 from theory.sentiment.fixture import (DATA, MODEL_FILE, TrainedCase, decode, encode, load_fixture,
                                       trained_cases)
 
@@ -35,7 +36,7 @@ def test_fixture_shapes_match_public_format(fx):
 
 def test_numpy_forward_agrees_with_torch(fx):
     torch = pytest.importorskip("torch")
-    from reference.torch_model import AttentionClassifier
+    from reference.models.torch_one_layer import AttentionClassifier
 
     with np.load(DATA / MODEL_FILE) as arrays:
         module = AttentionClassifier.from_npz_arrays(arrays)

@@ -1,4 +1,4 @@
-"""``∇_{e_t} f`` by brute force: central differences of the mpmath forward pass (``reference.model``).
+"""``∇_{e_t} f`` by brute force: central differences of the mpmath forward pass (``reference.models.one_layer``).
 
 Independent of ``theory`` (THEORY.md §3.5): no formula for the gradient is used, only the forward pass of
 §1 evaluated on embedded inputs ``X`` whose entry ``X[t][j]`` is moved by ``±h``:
@@ -31,7 +31,7 @@ from __future__ import annotations
 import mpmath
 from mpmath import mpf
 
-from reference.model import embeddings, forward_embedded
+from reference.models.one_layer import embeddings, forward_embedded
 
 BASE_DPS = 60
 STEP_EXPONENT = -20

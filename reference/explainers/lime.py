@@ -38,8 +38,8 @@ import mpmath
 import numpy as np
 from mpmath import mpf
 
-import reference.model as ref
-from reference.perturb import SEMANTICS, distinct_words, forward_perturbed
+import reference.models.one_layer as ref
+from reference.explainers.perturb import SEMANTICS, distinct_words, forward_perturbed
 
 KERNEL_WIDTH = 25
 ALPHA = 1

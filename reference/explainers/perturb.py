@@ -1,5 +1,5 @@
 """Perturbed documents for LIME (THEORY.md §2, "Removal semantics"), built one by one and evaluated with the
-full mpmath forward pass of :mod:`reference.model`.
+full mpmath forward pass of :mod:`reference.models.one_layer`.
 
 Independent of ``theory``.  A document is a token-id sequence of length ``T``: CLS at position 0, the words
 of the text at positions ``1..length``, UNK padding after.  LIME's features are the ``d`` distinct words of
@@ -13,7 +13,7 @@ positions ``1..length`` in order of first appearance — the order in which lime
 
 from __future__ import annotations
 
-import reference.model as ref
+import reference.models.one_layer as ref
 
 SEMANTICS = ("delete", "replace")
 

@@ -1,4 +1,4 @@
-"""Gradient benchmarks (§4): the closed form (``theory.gradient.gradient``, forward pass included) vs torch
+"""Gradient benchmarks (§4): the closed form (``theory.explainers.gradient.gradient``, forward pass included) vs torch
 autograd (forward + backward with respect to the embedded input, module built once outside the timing) vs
 the mpmath central-difference reference.
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from theory.gradient import gradient
-from theory.strategies import Case, ModelSpec
+from theory.explainers.gradient import gradient
+from theory.suite.strategies.models import Case, ModelSpec
 
 SIZES = {
     "authors' size": (ModelSpec(K=6, d_e=128, d_att=64, d_out=64, V=1000, T=256, pe=True, seed=0), 100),
@@ -39,7 +39,7 @@ def test_bench_closed_form(benchmark, size):
 @pytest.mark.parametrize("size", SIZES)
 def test_bench_autograd(benchmark, size):
     torch = pytest.importorskip("torch", reason="torch oracle: pip install '.[oracles]'")
-    from reference.torch_model import AttentionClassifier
+    from reference.models.torch_one_layer import AttentionClassifier
 
     case = _case(size)
     module = AttentionClassifier.from_npz_arrays(case.model)
@@ -58,7 +58,7 @@ def test_bench_autograd(benchmark, size):
 
 
 def test_bench_reference(benchmark):
-    import reference.gradient as ref_grad
+    import reference.explainers.gradient as ref_grad
 
     case = _case("small")
     benchmark.group = "gradient: small"

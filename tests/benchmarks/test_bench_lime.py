@@ -9,12 +9,12 @@ Each test also checks that the two sides of its group compute the same thing.  W
 import numpy as np
 import pytest
 
-import reference.lime as ref_lime
-from reference.perturb import perturbed_document
-from theory.lime import lime
-from theory.strategies import authors_size_document
-from theory.model import forward
-from theory.perturb import distinct_words, f_perturbed
+import reference.explainers.lime as ref_lime
+from reference.explainers.perturb import perturbed_document
+from theory.explainers.lime import lime
+from theory.suite.strategies.models import authors_size_document
+from theory.models.one_layer import forward
+from theory.explainers.perturb import distinct_words, f_perturbed
 
 T, K, D_E, D_ATT, D_OUT, V = 256, 6, 128, 64, 64, 2000
 N, WORDS, DISTINCT, SEED = 5000, 200, 150, 0
@@ -67,7 +67,7 @@ def test_bench_fast_lime(benchmark, setting, semantics):
 @pytest.fixture(scope="module")
 def perturbed(setting):
     model, doc = setting
-    from theory.lime import sample
+    from theory.explainers.lime import sample
 
     Z = sample(DISTINCT, N, SEED)
     docs = {semantics: np.array([perturbed_document(doc, WORDS, z, semantics, model.unk_id) for z in Z.astype(int)])

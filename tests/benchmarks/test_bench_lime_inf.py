@@ -1,5 +1,5 @@
 """β^∞ at the authors' size (T = 256, K = 6, d_e = 128, d_att = d_out = 64, a document of 200 words with 150
-distinct): the stratified Monte Carlo of :func:`theory.lime_inf.beta_inf_mc` (target: ≤ 1% relative standard
+distinct): the stratified Monte Carlo of :func:`theory.explainers.lime_inf.beta_inf_mc` (target: ≤ 1% relative standard
 error in ≤ 2 s), under both removal semantics, and the exact enumeration at d = 10.  Measured on the
 2-core machine: replace 0.9% at 20 000 samples (~0.04 s); delete 2.7% at 50 000 (~0.12 s), 0.93% at 400 000
 (~0.9 s).
@@ -12,10 +12,10 @@ precision reached; the exact β^∞ against the closed-form-free normal equation
 import numpy as np
 import pytest
 
-from theory.lime_inf import beta_inf_exact, beta_inf_mc, law, patterns, psi
-from theory.strategies import authors_size_document
-from theory.model import document
-from theory.perturb import distinct_words, evaluator, f_perturbed
+from theory.explainers.lime_inf import beta_inf_exact, beta_inf_mc, law, patterns, psi
+from theory.suite.strategies.models import authors_size_document
+from theory.models.one_layer import document
+from theory.explainers.perturb import distinct_words, evaluator, f_perturbed
 
 T, K, D_E, D_ATT, D_OUT, V = 256, 6, 128, 64, 64, 2000
 WORDS, DISTINCT = 200, 150

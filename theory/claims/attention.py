@@ -5,14 +5,14 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 
-import reference.model as ref
-from theory import figures
-from theory.attention import admissible_step, alpha_avg, alpha_max, null_direction
+import reference.models.one_layer as ref
+from theory.suite import figures
+from theory.explainers.attention import admissible_step, alpha_avg, alpha_max, null_direction
 from theory.claims import ExtraResult, claim, extra
-from theory.compare import RTOL, check_mp, combine, compare
-from theory.model import attention_matrices, document, forward, term_magnitudes
+from theory.suite.compare import RTOL, check_mp, combine, compare
+from theory.models.one_layer import attention_matrices, document, forward, term_magnitudes
 from theory.sentiment.fixture import trained_cases
-from theory.strategies import ModelSpec, cases
+from theory.suite.strategies.models import ModelSpec, cases
 
 
 @claim("attention.aggregates", section="§3", source="consequence", kind="identity",

@@ -1,9 +1,9 @@
 """Claims about gradient-based explanations (THEORY.md §3.3, paper §4), the gradient part of
 ``attention.blind_to_values`` (§3.2), and the §4 extras (the CLS query-path term, the Figure-5 heatmap).
 
-The reference for every claim here is ``reference.gradient``: central differences of the mpmath forward pass
+The reference for every claim here is ``reference.explainers.gradient``: central differences of the mpmath forward pass
 at ≥ 60 digits (≥ 30 correct digits); it costs two forward passes per gradient entry, so instances are kept
-small (:data:`theory.strategies.GRADIENT_SIZES`: K ≤ 3, d_e ≤ 6, d_att, d_out ≤ 4, V ≤ 12, T ≤ 8) and the
+small (:data:`theory.suite.strategies.models.GRADIENT_SIZES`: K ≤ 3, d_e ≤ 6, d_att, d_out ≤ 4, V ≤ 12, T ≤ 8) and the
 claims run a share (``budget``) of the profile's examples.  Torch autograd, the external oracle, is checked
 against the same closed forms in ``tests/test_gradient_oracle.py`` (all sizes) and in the extra below.
 """
@@ -15,16 +15,16 @@ import statistics
 import mpmath
 import numpy as np
 
-import reference.gradient as ref_grad
-import reference.model as ref
-from theory.attention import alpha_avg
+import reference.explainers.gradient as ref_grad
+import reference.models.one_layer as ref
+from theory.explainers.attention import alpha_avg
 from theory.claims import ExtraResult, claim, extra
-from theory.compare import check_mp, combine, compare
-from theory.gradient import (attention_bound, authors_gradient, g_avg, g_l1, g_l2, g_x_input,
-                             g_x_input_closed_form, gradient, magnitudes)
-from theory.model import Model, document, embed, forward, head_vectors, term_magnitudes
+from theory.suite.compare import check_mp, combine, compare
+from theory.explainers.gradient import (attention_bound, authors_gradient, g_avg, g_l1, g_l2, g_x_input,
+                                        g_x_input_closed_form, gradient, magnitudes)
+from theory.models.one_layer import Model, document, embed, forward, head_vectors, term_magnitudes
 from theory.sentiment.fixture import trained_cases
-from theory.strategies import ModelSpec, constant_value_cases, gradient_cases
+from theory.suite.strategies.models import ModelSpec, constant_value_cases, gradient_cases
 
 MP_RTOL = 1e-25  # statements checked in mpmath on the reference gradient (≥ 30 correct digits, see there)
 MARGIN = 1e-6  # a sign witness must clear zero by this share of the magnitude of its terms
@@ -46,7 +46,7 @@ def trained_gradient_cases():
 
 @claim("gradient.closed_form", section="§4", source="paper", kind="identity",
        statement="for t ≥ 1 (words and padding): ∇_t = (1/K) Σ_i α_t [W_vᵀW_ℓᵀ + (c_t − f^(i)) W_kᵀq / √d_att]",
-       reference="central differences of the mpmath forward pass (reference.gradient: ≥ 60 digits, step 1e-20, "
+       reference="central differences of the mpmath forward pass (reference.explainers.gradient: ≥ 60 digits, step 1e-20, "
                  "≥ 30 correct digits) at every position t ≥ 1 and coordinate; oracle: torch autograd "
                  "(tests/test_gradient_oracle.py)",
        strategy=gradient_cases, budget=1.0, trained=trained_gradient_cases)
@@ -60,7 +60,7 @@ def check_closed_form(case):
 @claim("gradient.cls_query_path", section="§4", source="ours", kind="identity",
        statement="for t = 0 (CLS) the gradient has the t ≥ 1 form plus the query path "
                  "(1/K) Σ_i W_qᵀ W_k Σ_u α_u (c_u − f^(i)) e_u / √d_att (the authors' code omits it)",
-       reference="central differences of the mpmath forward pass at t = 0 (reference.gradient)",
+       reference="central differences of the mpmath forward pass at t = 0 (reference.explainers.gradient)",
        strategy=gradient_cases, budget=1.0, trained=trained_cases)
 def check_cls_query_path(case):
     g = gradient(case.model, case.doc)
@@ -320,7 +320,7 @@ def _autograd(model, doc):
     try:
         import torch
 
-        from reference.torch_model import AttentionClassifier
+        from reference.models.torch_one_layer import AttentionClassifier
     except ImportError:
         return None
     module = AttentionClassifier.from_npz_arrays(model)
@@ -333,7 +333,7 @@ AUTHORS_SIZE = dict(K=6, d_e=128, d_att=64, d_out=64, T=256)
 
 
 def _random_case(rng, score_scale, authors_size=False):
-    from theory.strategies import Case
+    from theory.suite.strategies.models import Case
 
     if authors_size:
         spec = ModelSpec(**AUTHORS_SIZE, V=1000, pe=True, score_scale=score_scale, seed=int(rng.integers(2**32)))
@@ -351,7 +351,7 @@ def _random_case(rng, score_scale, authors_size=False):
 def query_path_extra(profile, seed):
     """``‖∇_0 − authors' ∇_0‖ / ‖∇_0‖`` (the missing query path relative to the exact CLS gradient) over random
     models, by attention peakedness; plus the closed form's agreement with torch autograd on the same cases."""
-    from theory.strategies import SCORE_SCALES
+    from theory.suite.strategies.models import SCORE_SCALES
 
     rng = np.random.default_rng(seed)
     n_small, n_large = (100, 4) if profile == "ci" else (1000, 20)
@@ -415,7 +415,7 @@ def query_path_extra(profile, seed):
 def figure5_extra(profile, seed):
     """Heatmaps (positions × embedding coordinates) of the closed-form ``∇_t``, the autodiff gradient (torch, or
     the mpmath central differences without torch), their difference, and the authors' formula's difference."""
-    import theory.figures as figures
+    import theory.suite.figures as figures
 
     spec = ModelSpec(K=4, d_e=32, d_att=16, d_out=16, V=60, T=24, pe=True, score_scale=1.0, seed=seed)
     tokens = tuple(np.random.default_rng(seed).integers(2, 60, size=14).tolist())

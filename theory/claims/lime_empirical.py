@@ -1,7 +1,7 @@
 """Claims about LIME's perturbed documents and empirical LIME (THEORY.md §3.1 and §3.4; paper §2, §3, §5).
 
-The float64 side is :mod:`theory.perturb` and :mod:`theory.lime`; the reference side is
-:mod:`reference.perturb` (the full mpmath forward pass on each perturbed document) and :mod:`reference.lime`
+The float64 side is :mod:`theory.explainers.perturb` and :mod:`theory.explainers.lime`; the reference side is
+:mod:`reference.explainers.perturb` (the full mpmath forward pass on each perturbed document) and :mod:`reference.explainers.lime`
 (lime 0.2.0.1's sampler and the weighted ridge solved in mpmath); the external oracle is the ``lime``
 package itself.
 
@@ -15,15 +15,16 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 
-import reference.lime as ref_lime
-import reference.model as ref
-import reference.perturb as ref_perturb
+import reference.explainers.lime as ref_lime
+import reference.models.one_layer as ref
+import reference.explainers.perturb as ref_perturb
 from theory.claims import claim
-from theory.compare import check_mp, combine, compare
-from theory.lime import kernel_weights, lime, weighted_ridge
-from theory.model import forward, term_magnitudes
-from theory.perturb import f_perturbed
-from theory.strategies import lime_cases, perturbed_cases, trained_lime_cases, trained_perturbed_cases
+from theory.suite.compare import check_mp, combine, compare
+from theory.explainers.lime import kernel_weights, lime, weighted_ridge
+from theory.models.one_layer import forward, term_magnitudes
+from theory.explainers.perturb import f_perturbed
+from theory.suite.strategies.lime import lime_cases, perturbed_cases
+from theory.suite.strategies.trained import trained_lime_cases, trained_perturbed_cases
 
 N_SAMPLES = 100  # per reference LIME (each distinct sample is one mpmath forward pass)
 N_ORACLE = 300  # samples in the comparison with the lime package
@@ -110,7 +111,7 @@ def _float(values):
        statement="for the same random_state, the reference LIME (mpmath) and the fast LIME (float64) reproduce "
                  "lime 0.2.0.1's LimeTextExplainer(...).explain_instance coefficients and intercept, feature "
                  "order included (delete semantics, lime's own; replace checked too through the empty slots "
-                 "lime leaves; string ↔ token mapping in reference/lime.py)",
+                 "lime leaves; string ↔ token mapping in reference/explainers/lime.py)",
        reference=f"the real lime package driving the float64 forward pass, {N_ORACLE} samples; tolerance "
                  f"{ORACLE_RTOL:g} for lime (float64 sklearn Ridge) and 1e-12 for the fast LIME, both against "
                  "the mpmath reference LIME, relative to the magnitude of the terms",

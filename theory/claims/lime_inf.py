@@ -1,7 +1,7 @@
 """Claims about LIME's population limit ``β^∞`` (THEORY.md §3.4, paper §5; Mardaoui & Garreau 2021).
 
 Every identity is checked twice: the float64 closed form against an mpmath brute force (weighted least
-squares over the full enumeration of the law, :mod:`reference.lime_law`), and the statement itself inside
+squares over the full enumeration of the law, :mod:`reference.explainers.lime_law`), and the statement itself inside
 mpmath where it has a closed form of its own.
 """
 
@@ -15,20 +15,21 @@ import numpy as np
 from hypothesis import strategies as st
 from scipy.stats import chisquare
 
-import reference.lime as ref_lime
-import reference.lime_law as ref_law
-import reference.model as ref
-import reference.perturb as ref_perturb
-from theory import lime_inf
+import reference.explainers.lime as ref_lime
+import reference.explainers.lime_law as ref_law
+import reference.models.one_layer as ref
+import reference.explainers.perturb as ref_perturb
+from theory.explainers import lime_inf
 from theory.claims import ExtraResult, claim, extra
-from theory.compare import RTOL, Outcome, check_mp, combine, compare
-from theory.lime import kernel_weights, sample, weighted_ridge
-from theory.lime_approx import unk_document
-from theory.model import Model, forward, term_magnitudes
-from theory.perturb import distinct_words, evaluator
-from theory.strategies import (Case, ConsistencyCase, ModelSpec, authors_size_document, consistency_cases,
-                               equal_scores_cases, function_specs, linear_specs, monte_carlo_cases, semantics_cases,
-                               trained_consistency_cases, trained_semantics_cases)
+from theory.suite.compare import RTOL, Outcome, check_mp, combine, compare
+from theory.explainers.lime import kernel_weights, sample, weighted_ridge
+from theory.explainers.lime_approx import unk_document
+from theory.models.one_layer import Model, forward, term_magnitudes
+from theory.explainers.perturb import distinct_words, evaluator
+from theory.suite.strategies.lime import (ConsistencyCase, consistency_cases, equal_scores_cases, function_specs,
+                                          linear_specs, monte_carlo_cases, semantics_cases)
+from theory.suite.strategies.models import Case, ModelSpec, authors_size_document
+from theory.suite.strategies.trained import trained_consistency_cases, trained_semantics_cases
 
 LAW_ONLY = ("a statement about LIME's sampling law and weighted least squares for any function of z; the model "
             "does not enter")
@@ -60,7 +61,7 @@ def _mp_max_abs(a, b):
                  "(Mardaoui & Garreau 2021); lime's sampler follows this law",
        reference="exact enumeration of the 2^d patterns with fractions (law, moments) and mpmath (α_p with "
                  "lime's cosine-distance kernel); χ² goodness of fit of the reference sampler (lime 0.2.0.1's "
-                 "RandomState call order, reference.lime.sample) over all 2^d − 1 patterns at the instance's "
+                 "RandomState call order, reference.explainers.lime.sample) over all 2^d − 1 patterns at the instance's "
                  "seed, rejected when p < 1e-6",
        strategy=function_specs,
        trained=LAW_ONLY)
@@ -301,7 +302,7 @@ def asymptotic_rmse(values, d: int, n: int, nu: float = lime_inf.NU, ridge: floa
 @claim("lime.consistency", section="§5", source="paper", kind="limit",
        statement="empirical LIME β̂_n → β^∞ as n → ∞ at rate n^{-1/2} (Mardaoui & Garreau 2021)",
        reference="exact β^∞ (enumeration); empirical LIME (lime 0.2.0.1's sampler and weighted ridge as "
-                 "implemented in theory.lime — the float64 fast path, itself checked sample for sample against the "
+                 "implemented in theory.explainers.lime — the float64 fast path, itself checked sample for sample against the "
                  "reference LIME and the lime package by lime.linear_in_model and lime.matches_lime_package; the "
                  "mpmath reference LIME would cost 16 × 21 250 forward passes per instance) at n = 250, 1000, 4000, 16000 with 16 seeds each: the RMS error must stay "
                  "within a factor 2.5 of the asymptotic prediction √(tr Σ/(n−1) + ‖ridge bias‖²) at every n "
@@ -368,7 +369,7 @@ def check_beta_inf_monte_carlo(case):
 
 
 def _monte_carlo_z(case, seeds):
-    """``|z|`` (runs × coefficients) of :func:`theory.lime_inf.beta_inf_mc` (``MC_SAMPLES`` samples) against the
+    """``|z|`` (runs × coefficients) of :func:`theory.explainers.lime_inf.beta_inf_mc` (``MC_SAMPLES`` samples) against the
     exact ``β^∞``, one run per seed, and ``d``."""
     model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
     d = distinct_words(doc, length).size
@@ -418,7 +419,7 @@ def check_heavy_tails(case):
 @extra("lime.beta_inf_monte_carlo_precision", section="§5",
        title="β^∞ at realistic d: stratified Monte Carlo precision and cost (authors' size)")
 def monte_carlo_precision_extra(profile, seed):
-    """Relative standard error ``‖SE‖/‖β^∞‖`` and wall time of :func:`theory.lime_inf.beta_inf_mc` at the authors'
+    """Relative standard error ``‖SE‖/‖β^∞‖`` and wall time of :func:`theory.explainers.lime_inf.beta_inf_mc` at the authors'
     size (T = 256, K = 6, d_e = 128, d_att = d_out = 64; 200 words, d = 150 distinct; random model), per
     semantics and number of samples; the calibration column compares two seeds: ``‖β(seed) − β(seed+1)‖`` over
     ``√2·‖SE‖`` (≈ 1 when the standard errors are right)."""
@@ -447,7 +448,7 @@ def monte_carlo_precision_extra(profile, seed):
                         f"{spread / predicted:.2f} |")
     md = [f"Random model at the authors' size (T = {model.T}, K = {model.K}, d_e = {model.d_e}, d_att = d_out = "
           f"{model.d_att}), {words} words with d = {distinct} distinct, positional encoding "
-          f"on (`theory.strategies.authors_size_document({seed})`). Relative standard "
+          f"on (`theory.suite.strategies.models.authors_size_document({seed})`). Relative standard "
           "error = ‖SE(β_1..d)‖ / ‖β_1..d‖; calibration = ‖β(seed) − β(seed+1)‖ / √(‖SE‖² + ‖SE'‖²) (≈ 1). "
           "Wall time on the machine that ran the report.", "",
           "| semantics | samples | seconds | relative SE | calibration |", "|---|---|---|---|---|", *rows]

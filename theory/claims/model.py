@@ -5,12 +5,12 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 
-import reference.model as ref
+import reference.models.one_layer as ref
 from theory.claims import claim
-from theory.compare import check_mp, combine, compare
-from theory.model import forward, term_magnitudes
+from theory.suite.compare import check_mp, combine, compare
+from theory.models.one_layer import forward, term_magnitudes
 from theory.sentiment.fixture import trained_cases
-from theory.strategies import cases
+from theory.suite.strategies.models import cases
 
 
 @claim("model.forward", section="§2", source="paper", kind="identity",

@@ -3,19 +3,19 @@ and where the trained model sits on the regime map of Eq. (19) and the large-d l
 
 The fixture (:mod:`theory.sentiment.fixture`) is the §2 classifier trained on reviews composed from VADER's
 human-rated lexicon; these extras describe it and explain the paper's Figure-1 sentence with every method
-of :data:`theory.explain.METHODS` — whatever methods are registered when the report runs.
+of :data:`theory.suite.explain.METHODS` — whatever methods are registered when the report runs.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from theory import figures
+from theory.suite import figures
 from theory.claims import ExtraResult, extra
-from theory import regimes
-from theory.explain import METHODS, OPTIONS, explain
-from theory.lime_approx import NU, unk_document
-from theory.model import document, forward
+from theory.suite import regimes
+from theory.suite.explain import METHODS, OPTIONS, explain
+from theory.explainers.lime_approx import NU, unk_document
+from theory.models.one_layer import document, forward
 from theory.sentiment.fixture import encode, load_fixture
 
 FIGURE1_SENTENCE = "attention based explanations are popular but questionable"
@@ -31,7 +31,7 @@ def fixture_summary(profile, seed):
     w = info["widths"]
     markdown = (
         f"The paper's observations come from a classifier trained on IMDB, which cannot be downloaded here. "
-        f"The suite ships a substitute (`theory/data/`, built by `python -m theory.sentiment.train --seed "
+        f"The suite ships a substitute (`theory/sentiment/data/`, built by `python -m theory.sentiment.train --seed "
         f"{info['seed']}`): reviews composed from the real human ratings of VADER's lexicon (Hutto & "
         f"Gilbert 2014, shipped in the `vaderSentiment` package). Vocabulary of {data['vocabulary_size']} "
         f"tokens: CLS, UNK, {data['n_filler']} unrated filler words, the negations "
@@ -160,7 +160,7 @@ def _knobs(model, doc, length) -> tuple[np.ndarray, np.ndarray]:
 @extra("trained.regime", section="§5", title="The trained model on the regime map: Eq. (19) and the large-d limit")
 def trained_regime(profile, seed):
     """Eq. (19) and the large-d limit against ``β^∞`` on held-out documents of the trained model, under both
-    semantics (delete: the authors' pipeline), with the statistics and verdict rule of :mod:`theory.regimes`."""
+    semantics (delete: the authors' pipeline), with the statistics and verdict rule of :mod:`theory.suite.regimes`."""
     fixture = load_fixture()
     model = fixture.model
     rng = np.random.default_rng([seed, 7])

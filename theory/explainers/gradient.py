@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.model import Forward, Model, embed, forward, head_vectors, term_magnitudes
+from theory.models.one_layer import Forward, Model, embed, forward, head_vectors, term_magnitudes
 
 #: the smallest normal float64: below it an attention weight is subnormal and carries only absolute accuracy
 _TINY = np.finfo(np.float64).tiny
@@ -146,7 +146,7 @@ def magnitudes(model: Model, docs) -> np.ndarray:
     """Magnitude of the terms summed into each entry of ``∇_t``, shape ``(B, T, d_e)``.
 
     Every quantity is replaced by the magnitude of its own terms (absolute values of the weights and
-    embeddings, :func:`theory.model.term_magnitudes`); an attention weight carries a relative error of about
+    embeddings, :func:`theory.models.one_layer.term_magnitudes`); an attention weight carries a relative error of about
     ``ε·(1 + max_t|s|)`` (``Magnitudes.alpha``), and below the smallest normal float64 only an absolute one,
     hence ``α_t + tiny``:
 

@@ -14,10 +14,10 @@ those of ``numpy.random.RandomState(seed)`` in lime's call order: row 0 is the o
 and ``j``, with ``j`` drawn by masked rejection (``random_interval``: the next 32-bit MT19937 output ``v``
 until ``j = v & mask ≤ i``, ``mask`` the smallest ``2^k − 1 ≥ i``).  :func:`sample` replays exactly that stream,
 the MT19937 generator included, in one compiled loop that starts from the ``RandomState``'s state after the
-``randint`` call (``tests/test_lime.py`` checks the samples against :func:`reference.lime.sample`, which makes
+``randint`` call (``tests/test_lime.py`` checks the samples against :func:`reference.explainers.lime.sample`, which makes
 lime's own calls, and that against lime itself).
 
-``f`` on the perturbed documents comes from :mod:`theory.perturb` under the chosen removal semantics
+``f`` on the perturbed documents comes from :mod:`theory.explainers.perturb` under the chosen removal semantics
 (``delete``: lime's actual behaviour with ``bow=True``, then UNK re-padding; ``replace``: UNK at the same
 position, as Eq. (19) assumes).  Every result records its semantics.
 
@@ -33,8 +33,9 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from theory.model import InputError, Model
-from theory.perturb import check_semantics, distinct_words, evaluator, single_threaded_blas
+from theory.errors import InputError
+from theory.models.one_layer import Model
+from theory.explainers.perturb import check_semantics, distinct_words, evaluator, single_threaded_blas
 
 KERNEL_WIDTH = 25.0
 ALPHA = 1.0

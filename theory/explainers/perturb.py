@@ -37,7 +37,8 @@ from functools import lru_cache
 import numba
 import numpy as np
 
-from theory.model import InputError, Model, head_vectors, positional_encoding
+from theory.errors import InputError
+from theory.models.one_layer import Model, head_vectors, positional_encoding
 
 SEMANTICS = ("delete", "replace")
 _SPREAD = 700.0  # exp(−700) ≈ 1e-304 is still a normal float64
@@ -96,7 +97,7 @@ def _validate_doc(model: Model, doc, length: int):
         raise InputError(f"length={length}: the text must have 1..{model.T - 1} words (an empty text has no "
                          "features to explain)")
     if doc[0] != model.cls_id or np.any(doc[length + 1:] != model.unk_id):
-        raise InputError("the document must be CLS, then the words, then UNK padding (use theory.model.document)")
+        raise InputError("the document must be CLS, then the words, then UNK padding (use theory.models.one_layer.document)")
     return doc
 
 
@@ -113,7 +114,7 @@ def _positions(T: int, d_e: int, pe: bool) -> np.ndarray:
 
 
 def _head_vectors(model: Model):
-    """:func:`theory.model.head_vectors` ``u``, ``w_c`` (K, d_e), and the positional encoding (T, d_e)."""
+    """:func:`theory.models.one_layer.head_vectors` ``u``, ``w_c`` (K, d_e), and the positional encoding (T, d_e)."""
     return (*head_vectors(model), _positions(model.T, model.d_e, model.pe))
 
 

@@ -20,9 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-class InputError(ValueError):
-    """Bad user input: the message says what is wrong and how to fix it."""
+from theory.errors import InputError
 
 
 @dataclass(frozen=True, eq=False)

@@ -46,7 +46,7 @@ from importlib.resources import files
 
 import numpy as np
 
-from theory.model import InputError
+from theory.errors import InputError
 
 CLS, UNK = "[CLS]", "[UNK]"
 FILLER = tuple("""

@@ -1,4 +1,4 @@
-"""The committed trained model, its vocabulary and its held-out documents (``theory/data/``), numpy only.
+"""The committed trained model, its vocabulary and its held-out documents (``theory/sentiment/data/``), numpy only.
 
 Files (written by :func:`save_fixture`, from ``python -m theory.sentiment.train``):
 
@@ -34,9 +34,10 @@ from pathlib import Path
 import numpy as np
 from hypothesis import strategies as st
 
-from theory.model import InputError, Model, document, forward
+from theory.errors import InputError
+from theory.models.one_layer import Model, document, forward
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parent / "data"
 MODEL_FILE, VOCAB_FILE, TEST_FILE, TRAINING_FILE = ("sentiment_model.npz", "vocab.txt", "sentiment_test.npz",
                                                     "training.json")
 
@@ -119,7 +120,7 @@ def tokenize(text: str) -> list[str]:
 
 def encode(text: str, drop_oov: bool = False, fixture: Fixture | None = None) -> list[int]:
     """Word ids of ``text`` in the fixture's vocabulary; out-of-vocabulary words raise an
-    :class:`~theory.model.InputError`, or with ``drop_oov=True`` are dropped with a warning (module
+    :class:`~theory.models.one_layer.InputError`, or with ``drop_oov=True`` are dropped with a warning (module
     docstring)."""
     fixture = fixture or load_fixture()
     words = tokenize(text)
@@ -144,7 +145,7 @@ def decode(ids, fixture: Fixture | None = None) -> str:
 @dataclass(frozen=True)
 class TrainedCase:
     """Held-out document ``index`` of the fixture (its first ``max_words`` words when given), with the same
-    interface as :class:`theory.strategies.Case`: ``.model``, ``.tokens``, ``.doc``.  ``positions`` (when given)
+    interface as :class:`theory.suite.strategies.models.Case`: ``.model``, ``.tokens``, ``.doc``.  ``positions`` (when given)
     are the positions that claims whose reference costs per position (gradients) check."""
 
     index: int

@@ -1,8 +1,8 @@
-"""Train the authors' architecture on the sentiment dataset and write the fixture to ``theory/data/``.
+"""Train the authors' architecture on the sentiment dataset and write the fixture to ``theory/sentiment/data/``.
 
-    python -m theory.sentiment.train --seed 0 --out theory/data/      (needs pip install '.[train,oracles]')
+    python -m theory.sentiment.train --seed 0 --out theory/sentiment/data/      (needs pip install '.[train,oracles]')
 
-Model: :class:`reference.torch_model.AttentionClassifier` with the paper's structure — 2 classes
+Model: :class:`reference.models.torch_one_layer.AttentionClassifier` with the paper's structure — 2 classes
 (negative, positive), K = 6 heads, T = 256, sinusoidal positional encoding, CLS at position 0 and UNK
 padding — but reduced widths ``d_e = 16``, ``d_att = 8``, ``d_out = 8`` instead of the authors'
 128 / 64 / 64: the suite's mpmath reference costs O(K·T·d_e·d_att) per forward pass, and the authors'
@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from reference.torch_model import AttentionClassifier
-from theory.model import InputError
+from reference.models.torch_one_layer import AttentionClassifier
+from theory.errors import InputError
 from theory.sentiment import dataset
 from theory.sentiment.fixture import save_fixture
 
@@ -86,7 +86,7 @@ def train(seed: int, n_train: int, n_test: int, epochs: int, batch: int, lr: flo
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="theory/data/")
+    parser.add_argument("--out", default="theory/sentiment/data/")
     parser.add_argument("--n-train", type=int, default=50000)
     parser.add_argument("--n-test", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=10)

@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from theory.model import InputError, Model
+from theory.errors import InputError
+from theory.models.one_layer import Model
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 
@@ -102,10 +103,10 @@ def _list(args, argv) -> int:
 
 
 def _run(args, argv) -> int:
-    from theory.profiles import PROFILES
-    from theory.report import performance, summary, write_reports
+    from theory.suite.profiles import PROFILES
+    from theory.suite.report import performance, summary, write_reports
     from theory.claims import POPULATIONS
-    from theory.runner import NOT_APPLICABLE, PASSING, SKIPPED, run_claim
+    from theory.suite.runner import NOT_APPLICABLE, PASSING, SKIPPED, run_claim
 
     if args.profile not in PROFILES:
         raise InputError(f"unknown profile {args.profile!r}; choose one of {', '.join(PROFILES)}")
@@ -142,7 +143,7 @@ def _run(args, argv) -> int:
 
 
 def _explain(args, argv) -> int:
-    from theory.explain import explain
+    from theory.suite.explain import explain
 
     try:
         tokens = [int(part) for part in args.tokens.split(",")] if args.tokens.strip() else []
@@ -165,7 +166,7 @@ def _explain(args, argv) -> int:
 
 
 def _compare(args, argv) -> int:
-    from theory.regression import MARGIN, compare_summaries, load_summary, render
+    from theory.suite.regression import MARGIN, compare_summaries, load_summary, render
 
     margin = MARGIN if args.margin is None else args.margin
     if not margin >= 0:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.attention import alpha_avg, alpha_max
-from theory.gradient import g_avg, g_l1, g_l2, g_x_input, gradient
-from theory.model import InputError, Model, document, forward
+from theory.explainers.attention import alpha_avg, alpha_max
+from theory.explainers.gradient import g_avg, g_l1, g_l2, g_x_input, gradient
+from theory.errors import InputError
+from theory.models.one_layer import Model, document, forward
 
 
 def _attention(aggregate):
@@ -38,7 +39,7 @@ def _gradient(aggregate):
 def _lime(model: Model, doc: np.ndarray, length: int, semantics: str = "delete", samples: int = 5000,
           seed: int = 0) -> dict:
     """Empirical LIME (lime 0.2.0.1 defaults, §5) under the chosen removal semantics."""
-    from theory.lime import lime
+    from theory.explainers.lime import lime
 
     result = lime(model, doc, length, samples, seed, semantics)
     return {"f": float(result.f[0]), "scores": result.coef.tolist(), "words": result.words.tolist(),
@@ -49,7 +50,7 @@ def _lime_inf(model: Model, doc: np.ndarray, length: int, semantics: str = "dele
               seed: int = 0) -> dict:
     """LIME's population limit ``β^∞`` (§5): exact for ``d ≤ 10``, stratified Monte Carlo with standard errors
     otherwise (``samples`` evaluations, default 100 000)."""
-    from theory.lime_inf import beta_inf_model
+    from theory.explainers.lime_inf import beta_inf_model
 
     result = beta_inf_model(model, doc, length, semantics, samples, seed)
     out = {"f": float(forward(model, doc).f[0]), "scores": result.beta[1:].tolist(),

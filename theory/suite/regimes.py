@@ -20,9 +20,9 @@ tokens with ``d`` distinct words (each word at least once, the rest repeats), pa
   with it on or off.  The padding is UNK, so it moves with ``δ`` too.
 
 **Per instance** (word coefficients only: Eq. (19) has no intercept): ``β^∞`` (exact enumeration when
-``d ≤ 10``, :func:`theory.lime_inf.beta_inf_model` otherwise, stratified Monte Carlo with standard errors
-``SE_j``), Eq. (19) (:func:`theory.lime_approx.eq19`) and the large-d limit
-(:func:`theory.lime_approx.large_d_limit`), and
+``d ≤ 10``, :func:`theory.explainers.lime_inf.beta_inf_model` otherwise, stratified Monte Carlo with standard errors
+``SE_j``), Eq. (19) (:func:`theory.explainers.lime_approx.eq19`) and the large-d limit
+(:func:`theory.explainers.lime_approx.large_d_limit`), and
 
 - the relative error ``e = ‖β_approx − β^∞‖ / ‖β^∞‖``, debiased for Monte Carlo noise
   (``E‖β̂ − β_a‖² = ‖β^∞ − β_a‖² + ‖SE‖²``, so ``e² = max(‖β̂ − β_a‖² − ‖SE‖², 0) / max(‖β̂‖² − ‖SE‖², ·)``),
@@ -55,10 +55,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from theory.lime_approx import eq19, large_d_limit
-from theory.lime_inf import beta_inf_model
-from theory.model import Model, document, forward, head_vectors
-from theory.perturb import single_threaded_blas
+from theory.explainers.lime_approx import eq19, large_d_limit
+from theory.explainers.lime_inf import beta_inf_model
+from theory.models.one_layer import Model, document, forward, head_vectors
+from theory.explainers.perturb import single_threaded_blas
 
 THRESHOLD = 0.10  # relative error up to which an approximation holds in a cell
 T, K, D_E, D_ATT, D_OUT = 256, 4, 32, 16, 16

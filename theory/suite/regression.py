@@ -20,9 +20,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from theory.model import InputError
-from theory.report import SCHEMA_VERSION
-from theory.runner import PASSING
+from theory.errors import InputError
+from theory.suite.report import SCHEMA_VERSION
+from theory.suite.runner import PASSING
 
 FAILING = ("fails", "error", "no witness found")
 MARGIN = 0.05

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 from hypothesis import Phase, given, seed as hypothesis_seed, settings, target
 
-import theory.profiles  # noqa: F401  (registers the profiles)
+import theory.suite.profiles  # noqa: F401  (registers the profiles)
 from theory.claims import Claim
 
 PASSING = ("holds", "witness found", "measured", "not observed")

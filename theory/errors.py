@@ -1,0 +1,7 @@
+"""The one error type of bad user input (a model file, a token list, a command-line option).
+
+The command line turns it into a one-line message and exit code 2, with nothing written."""
+
+
+class InputError(ValueError):
+    """Bad user input: the message says what is wrong and how to fix it."""
