@@ -20,8 +20,8 @@ from hypothesis import given, settings
 torch = pytest.importorskip("torch", reason="torch oracle: pip install '.[oracles]'")
 
 from reference.models.torch_one_layer import AttentionClassifier  # noqa: E402
-from theory.suite.compare import RTOL  # noqa: E402
 from theory.explainers.gradient import authors_gradient, gradient, magnitudes  # noqa: E402
+from theory.suite.compare import RTOL  # noqa: E402
 from theory.suite.strategies.models import Case, ModelSpec, cases  # noqa: E402
 
 WORST = {"exact vs autograd": 0.0}
@@ -117,8 +117,8 @@ def test_closed_form_matches_autograd_at_the_authors_size(seed):
 def test_explain_gradient_methods_match_autograd(method):
     """``attnverify explain --method grad-*``: same JSON shape as the other methods (positions 0..L), scores
     equal to the aggregates of the torch autograd gradient."""
-    from theory.suite.explain import explain
     from theory.models.one_layer import embed
+    from theory.suite.explain import explain
 
     case = Case(ModelSpec(K=3, d_e=8, d_att=4, d_out=5, V=20, T=12, pe=True, seed=7), (4, 9, 4, 17, 2))
     result = explain(case.model, case.tokens, method)

@@ -6,8 +6,8 @@ import pytest
 
 import reference.explainers.lime as ref_lime
 import theory.explainers.perturb as perturb
-from theory.explainers.lime import lime, sample
 from theory.errors import InputError
+from theory.explainers.lime import lime, sample
 from theory.models.one_layer import document
 from theory.suite.strategies.models import ModelSpec
 

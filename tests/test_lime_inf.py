@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 import reference.explainers.lime_law as ref_law
-from theory.explainers import lime_inf
-from theory.suite.cli import main
 from theory.errors import InputError
-from theory.models.one_layer import document
+from theory.explainers import lime_inf
 from theory.explainers.perturb import evaluator, f_perturbed
+from theory.models.one_layer import document
+from theory.suite.cli import main
 from theory.suite.strategies.models import ModelSpec
 
 

@@ -10,8 +10,15 @@ from hypothesis import find, given
 
 from theory.errors import InputError
 from theory.models.one_layer import document, forward
-from theory.sentiment.fixture import (DATA, MODEL_FILE, TrainedCase, decode, encode, load_fixture,
-                                      trained_cases)
+from theory.sentiment.fixture import (
+    DATA,
+    MODEL_FILE,
+    TrainedCase,
+    decode,
+    encode,
+    load_fixture,
+    trained_cases,
+)
 
 SENTENCE = "attention based explanations are popular but questionable"
 

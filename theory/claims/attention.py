@@ -6,12 +6,22 @@ import mpmath
 import numpy as np
 
 import reference.models.one_layer as ref
-from theory.suite import figures
-from theory.explainers.attention import admissible_step, alpha_avg, alpha_max, null_direction
 from theory.claims import ExtraResult, claim, extra
-from theory.suite.compare import RTOL, check_mp, combine, compare
-from theory.models.one_layer import attention_matrices, document, forward, term_magnitudes
+from theory.explainers.attention import (
+    admissible_step,
+    alpha_avg,
+    alpha_max,
+    null_direction,
+)
+from theory.models.one_layer import (
+    attention_matrices,
+    document,
+    forward,
+    term_magnitudes,
+)
 from theory.sentiment.fixture import trained_cases
+from theory.suite import figures
+from theory.suite.compare import RTOL, check_mp, combine, compare
 from theory.suite.strategies.models import ModelSpec, cases
 
 

@@ -17,14 +17,34 @@ import numpy as np
 
 import reference.explainers.gradient as ref_grad
 import reference.models.one_layer as ref
-from theory.explainers.attention import alpha_avg
 from theory.claims import ExtraResult, claim, extra
-from theory.suite.compare import check_mp, combine, compare
-from theory.explainers.gradient import (attention_bound, authors_gradient, g_avg, g_l1, g_l2, g_x_input,
-                                        g_x_input_closed_form, gradient, magnitudes)
-from theory.models.one_layer import Model, document, embed, forward, head_vectors, term_magnitudes
+from theory.explainers.attention import alpha_avg
+from theory.explainers.gradient import (
+    attention_bound,
+    authors_gradient,
+    g_avg,
+    g_l1,
+    g_l2,
+    g_x_input,
+    g_x_input_closed_form,
+    gradient,
+    magnitudes,
+)
+from theory.models.one_layer import (
+    Model,
+    document,
+    embed,
+    forward,
+    head_vectors,
+    term_magnitudes,
+)
 from theory.sentiment.fixture import trained_cases
-from theory.suite.strategies.models import ModelSpec, constant_value_cases, gradient_cases
+from theory.suite.compare import check_mp, combine, compare
+from theory.suite.strategies.models import (
+    ModelSpec,
+    constant_value_cases,
+    gradient_cases,
+)
 
 MP_RTOL = 1e-25  # statements checked in mpmath on the reference gradient (≥ 30 correct digits, see there)
 MARGIN = 1e-6  # a sign witness must clear zero by this share of the magnitude of its terms

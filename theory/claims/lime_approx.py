@@ -17,15 +17,20 @@ import mpmath
 import numpy as np
 
 import reference.models.one_layer as ref
-from theory.explainers import lime_inf
-from theory.suite import regimes
 from theory.claims import ExtraResult, claim, extra
-from theory.suite.compare import Outcome, check_mp, combine, compare
+from theory.explainers import lime_inf
 from theory.explainers.gradient import gradient
 from theory.explainers.lime_approx import eq19, large_d_limit, unk_document
-from theory.models.one_layer import forward, term_magnitudes
 from theory.explainers.perturb import distinct_words
-from theory.suite.strategies.lime import affine_cases, approximation_cases, growing_cases, vanishing_cases
+from theory.models.one_layer import forward, term_magnitudes
+from theory.suite import regimes
+from theory.suite.compare import Outcome, check_mp, combine, compare
+from theory.suite.strategies.lime import (
+    affine_cases,
+    approximation_cases,
+    growing_cases,
+    vanishing_cases,
+)
 from theory.suite.strategies.trained import trained_approximation_cases
 
 THRESHOLD = regimes.THRESHOLD
@@ -395,8 +400,8 @@ FIG4_RUNS = 20
 def figure4_extra(profile, seed):
     """One document (a regime-map instance: UNK shift 0, temperature 1, d = 15, replace): per word, the boxplot
     of empirical LIME (theory.explainers.lime, 5000 samples, seeds seed..seed+19), and Eq. (19), the large-d limit and β^∞."""
-    from theory.suite import figures
     from theory.explainers.lime import lime
+    from theory.suite import figures
 
     cell = regimes.Cell(0.0, 1.0, 15, "replace")
     inst = regimes.instance(cell, (seed, 999, 0))

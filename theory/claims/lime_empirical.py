@@ -16,13 +16,13 @@ import mpmath
 import numpy as np
 
 import reference.explainers.lime as ref_lime
-import reference.models.one_layer as ref
 import reference.explainers.perturb as ref_perturb
+import reference.models.one_layer as ref
 from theory.claims import claim
-from theory.suite.compare import check_mp, combine, compare
 from theory.explainers.lime import kernel_weights, lime, weighted_ridge
-from theory.models.one_layer import forward, term_magnitudes
 from theory.explainers.perturb import f_perturbed
+from theory.models.one_layer import forward, term_magnitudes
+from theory.suite.compare import check_mp, combine, compare
 from theory.suite.strategies.lime import lime_cases, perturbed_cases
 from theory.suite.strategies.trained import trained_lime_cases, trained_perturbed_cases
 

@@ -17,19 +17,29 @@ from scipy.stats import chisquare
 
 import reference.explainers.lime as ref_lime
 import reference.explainers.lime_law as ref_law
-import reference.models.one_layer as ref
 import reference.explainers.perturb as ref_perturb
-from theory.explainers import lime_inf
+import reference.models.one_layer as ref
 from theory.claims import ExtraResult, claim, extra
-from theory.suite.compare import RTOL, Outcome, check_mp, combine, compare
+from theory.explainers import lime_inf
 from theory.explainers.lime import kernel_weights, sample, weighted_ridge
 from theory.explainers.lime_approx import unk_document
-from theory.models.one_layer import Model, forward, term_magnitudes
 from theory.explainers.perturb import distinct_words, evaluator
-from theory.suite.strategies.lime import (ConsistencyCase, consistency_cases, equal_scores_cases, function_specs,
-                                          linear_specs, monte_carlo_cases, semantics_cases)
+from theory.models.one_layer import Model, forward, term_magnitudes
+from theory.suite.compare import RTOL, Outcome, check_mp, combine, compare
+from theory.suite.strategies.lime import (
+    ConsistencyCase,
+    consistency_cases,
+    equal_scores_cases,
+    function_specs,
+    linear_specs,
+    monte_carlo_cases,
+    semantics_cases,
+)
 from theory.suite.strategies.models import Case, ModelSpec, authors_size_document
-from theory.suite.strategies.trained import trained_consistency_cases, trained_semantics_cases
+from theory.suite.strategies.trained import (
+    trained_consistency_cases,
+    trained_semantics_cases,
+)
 
 LAW_ONLY = ("a statement about LIME's sampling law and weighted least squares for any function of z; the model "
             "does not enter")

@@ -7,9 +7,9 @@ import numpy as np
 
 import reference.models.one_layer as ref
 from theory.claims import claim
-from theory.suite.compare import check_mp, combine, compare
 from theory.models.one_layer import forward, term_magnitudes
 from theory.sentiment.fixture import trained_cases
+from theory.suite.compare import check_mp, combine, compare
 from theory.suite.strategies.models import cases
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.suite import figures
 from theory.claims import ExtraResult, extra
-from theory.suite import regimes
-from theory.suite.explain import METHODS, OPTIONS, explain
 from theory.explainers.lime_approx import NU, unk_document
 from theory.models.one_layer import document, forward
 from theory.sentiment.fixture import encode, load_fixture
+from theory.suite import figures, regimes
+from theory.suite.explain import METHODS, OPTIONS, explain
 
 FIGURE1_SENTENCE = "attention based explanations are popular but questionable"
 

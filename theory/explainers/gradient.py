@@ -40,7 +40,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.models.one_layer import Forward, Model, embed, forward, head_vectors, term_magnitudes
+from theory.models.one_layer import (
+    Forward,
+    Model,
+    embed,
+    forward,
+    head_vectors,
+    term_magnitudes,
+)
 
 #: the smallest normal float64: below it an attention weight is subnormal and carries only absolute accuracy
 _TINY = np.finfo(np.float64).tiny

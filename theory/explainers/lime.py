@@ -34,8 +34,13 @@ import numba
 import numpy as np
 
 from theory.errors import InputError
+from theory.explainers.perturb import (
+    check_semantics,
+    distinct_words,
+    evaluator,
+    single_threaded_blas,
+)
 from theory.models.one_layer import Model
-from theory.explainers.perturb import check_semantics, distinct_words, evaluator, single_threaded_blas
 
 KERNEL_WIDTH = 25.0
 ALPHA = 1.0

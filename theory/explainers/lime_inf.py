@@ -46,8 +46,14 @@ import numpy as np
 from scipy.special import gammaln
 
 from theory.errors import InputError
+from theory.explainers.perturb import (
+    check_semantics,
+    distinct_words,
+    evaluator,
+    f_perturbed,
+    single_threaded_blas,
+)
 from theory.models.one_layer import Model
-from theory.explainers.perturb import check_semantics, distinct_words, evaluator, f_perturbed, single_threaded_blas
 
 NU = 0.25  # kernel width 25 of lime, on the scale of the cosine distance (×100)
 MAX_EXACT_D = 16  # enumerate the 2^d patterns up to this d

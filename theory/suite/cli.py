@@ -8,10 +8,10 @@ nothing written).
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from theory.errors import InputError
@@ -103,9 +103,9 @@ def _list(args, argv) -> int:
 
 
 def _run(args, argv) -> int:
+    from theory.claims import POPULATIONS
     from theory.suite.profiles import PROFILES
     from theory.suite.report import performance, summary, write_reports
-    from theory.claims import POPULATIONS
     from theory.suite.runner import NOT_APPLICABLE, PASSING, SKIPPED, run_claim
 
     if args.profile not in PROFILES:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from theory.errors import InputError
 from theory.explainers.attention import alpha_avg, alpha_max
 from theory.explainers.gradient import g_avg, g_l1, g_l2, g_x_input, gradient
-from theory.errors import InputError
 from theory.models.one_layer import Model, document, forward
 
 

@@ -57,8 +57,8 @@ import numpy as np
 
 from theory.explainers.lime_approx import eq19, large_d_limit
 from theory.explainers.lime_inf import beta_inf_model
-from theory.models.one_layer import Model, document, forward, head_vectors
 from theory.explainers.perturb import single_threaded_blas
+from theory.models.one_layer import Model, document, forward, head_vectors
 
 THRESHOLD = 0.10  # relative error up to which an approximation holds in a cell
 T, K, D_E, D_ATT, D_OUT = 256, 4, 32, 16, 16

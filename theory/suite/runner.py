@@ -13,7 +13,8 @@ import time
 import traceback
 from dataclasses import asdict, dataclass, field
 
-from hypothesis import Phase, given, seed as hypothesis_seed, settings, target
+from hypothesis import Phase, given, settings, target
+from hypothesis import seed as hypothesis_seed
 
 import theory.suite.profiles  # noqa: F401  (registers the profiles)
 from theory.claims import Claim

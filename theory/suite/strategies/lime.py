@@ -14,7 +14,14 @@ import numpy as np
 from hypothesis import strategies as st
 
 from theory.models.one_layer import Model, head_vectors
-from theory.suite.strategies.models import SCORE_SCALES, VALUE_SCALES, Case, ConstantValueCase, ModelSpec, model_specs
+from theory.suite.strategies.models import (
+    SCORE_SCALES,
+    VALUE_SCALES,
+    Case,
+    ConstantValueCase,
+    ModelSpec,
+    model_specs,
+)
 
 # --- LIME (§5): perturbation patterns and LIME instances ------------------------------------------------
 

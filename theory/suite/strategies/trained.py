@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from theory.suite.strategies.lime import ApproxCase, ConsistencyCase, LimeCase, PerturbedCase, SemanticsCase
+from theory.suite.strategies.lime import (
+    ApproxCase,
+    ConsistencyCase,
+    LimeCase,
+    PerturbedCase,
+    SemanticsCase,
+)
 
 # --- Trained-model instances: the same wrappers around held-out documents of the committed fixture ---------
 
