@@ -31,7 +31,10 @@ def main(argv=None) -> int:
     parser = _Parser(prog="attnverify", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    commands.add_parser("list", help="the claims, with the verdict of the last run")
+    listing = commands.add_parser("list", help="the claims, with the verdict of the last run")
+    listing.add_argument("--format", choices=("text", "markdown"), default="text",
+                         help="text: a table with the last verdicts (default); markdown: the claim catalogue "
+                              "docs/claims.md (ids, statements, references, where each claim lives)")
     run = commands.add_parser("run", help="check the claims and write summary.json and REPORT.md")
     run.add_argument("--profile", default="ci", help="Hypothesis profile: ci (default) or thorough")
     run.add_argument("--only", nargs="+", metavar="ID", help="run only these claims")
@@ -83,6 +86,11 @@ def _selected(only):
 def _list(args, argv) -> int:
     from theory.claims import all_claims, all_extras
 
+    if args.format == "markdown":
+        from theory.suite.catalogue import catalogue_markdown
+
+        print(catalogue_markdown(all_claims(), all_extras()), end="")
+        return EXIT_OK
     verdicts = {}
     last = Path("reports/summary.json")
     if last.is_file():

@@ -1,0 +1,38 @@
+"""The committed claim catalogue ``docs/claims.md`` is the one the registry generates, and it leads from each
+claim to code that exists."""
+
+from importlib import import_module
+from pathlib import Path
+
+from theory.claims import all_claims, all_extras
+from theory.suite.catalogue import catalogue_markdown, implementations
+
+CATALOGUE = Path(__file__).resolve().parents[1] / "docs" / "claims.md"
+
+
+def test_committed_catalogue_is_current():
+    assert CATALOGUE.read_text() == catalogue_markdown(all_claims(), all_extras()), (
+        "docs/claims.md is stale: regenerate it with `attnverify list --format markdown > docs/claims.md`")
+
+
+def _resolve(dotted: str):
+    module, _, name = dotted.rpartition(".")
+    while module:
+        try:
+            obj = import_module(module)
+            break
+        except ModuleNotFoundError:
+            module, _, outer = module.rpartition(".")
+            name = f"{outer}.{name}"
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def test_every_claim_names_code_that_exists():
+    for claim in all_claims():
+        assert f"`{claim.id}`" in CATALOGUE.read_text()
+        theory, reference = implementations(claim.check)
+        assert theory, f"{claim.id}: the catalogue finds no theory function in {claim.check.__name__}"
+        for dotted in theory + reference:
+            assert callable(_resolve(dotted)), dotted
