@@ -1,4 +1,4 @@
-"""One property test per registered claim (THEORY.md §3), generated from the registry, and the regression
+"""One property test per registered claim (docs/claims.md), generated from the registry, and the regression
 check against the committed baseline ``reports/summary.json`` (same profile, same seed)."""
 
 from pathlib import Path

@@ -1,6 +1,6 @@
 """``∇_{e_t} f`` by brute force: central differences of the mpmath forward pass (``reference.models.one_layer``).
 
-Independent of ``theory`` (THEORY.md §3.5): no formula for the gradient is used, only the forward pass of
+Independent of ``theory`` (docs/theory.md §1.5): no formula for the gradient is used, only the forward pass of
 §1 evaluated on embedded inputs ``X`` whose entry ``X[t][j]`` is moved by ``±h``:
 
     ∇_{t,j} ≈ (f(X + h·1_{tj}) − f(X − h·1_{tj})) / (2h).

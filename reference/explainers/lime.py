@@ -1,6 +1,6 @@
 """LIME for text exactly as lime 0.2.0.1 computes it (``LimeTextExplainer`` defaults), brute force.
 
-Independent of ``theory`` (THEORY.md §3.5).  numpy is used for the random draws only (lime's own
+Independent of ``theory`` (docs/theory.md §1.5).  numpy is used for the random draws only (lime's own
 ``numpy.random.RandomState``) and for bookkeeping; every number of the fit is computed in mpmath.
 
 What lime 0.2.0.1 does (``lime_text.py``, ``lime_base.py``), step by step:

@@ -1,6 +1,6 @@
 """LIME's exact sampling law for text and its population limit ``β^∞``, by brute-force enumeration.
 
-Independent of ``theory`` (THEORY.md §3.5): every number comes from ``fractions`` (the law) or mpmath (the
+Independent of ``theory`` (docs/theory.md §1.5): every number comes from ``fractions`` (the law) or mpmath (the
 weights and the least squares); numpy only does bookkeeping.
 
 **The law** (lime 0.2.0.1, ``LimeTextExplainer`` defaults; Mardaoui & Garreau 2021).  A perturbed sample of

@@ -1,4 +1,4 @@
-"""Perturbed documents for LIME (THEORY.md §2, "Removal semantics"), built one by one and evaluated with the
+"""Perturbed documents for LIME (docs/theory.md §3, "Removal semantics"), built one by one and evaluated with the
 full mpmath forward pass of :mod:`reference.models.one_layer`.
 
 Independent of ``theory``.  A document is a token-id sequence of length ``T``: CLS at position 0, the words

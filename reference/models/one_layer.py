@@ -1,6 +1,6 @@
 """The §2 classifier in plain mpmath: loops over mpf numbers, every quantity computed as defined.
 
-Independent of ``theory`` (THEORY.md §3.5).  A model is anything with the attributes of the public
+Independent of ``theory`` (docs/theory.md §1.5).  A model is anything with the attributes of the public
 ``.npz`` format (``E, Wq, Wk, Wv, Wl, cls_id, unk_id, max_len, pe``); float64 weights convert to mpf
 exactly.  Every function takes ``dps`` and works in ``mpmath.workdps(dps)``, so the caller's precision is
 restored afterwards.  Results are lists of mpf (``[head][position]`` for per-head quantities).

@@ -2,7 +2,7 @@
 
 K heads; each head attends from the CLS query to every position (sinusoidal positional encoding added to the
 embeddings when ``pe``), maps the attention-weighted values to class logits with its own output layer, and
-the classifier averages the heads' logits (THEORY.md §1; *authors' code*).  Independent of ``theory``: it
+the classifier averages the heads' logits (docs/theory.md §2; *authors' code*).  Independent of ``theory``: it
 reads and writes the public ``.npz`` parameter names directly.
 """
 

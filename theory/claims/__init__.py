@@ -1,4 +1,4 @@
-"""The claim registry: one declaration per claim of THEORY.md §3, each with the strategy generating its
+"""The claim registry: one declaration per claim (docs/claims.md), each with the strategy generating its
 instances and the check that measures it.  Tests (``tests/test_claims.py``) and ``attnverify run`` are
 both generated from :data:`REGISTRY`, so no claim exists without a test.
 

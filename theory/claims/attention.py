@@ -1,4 +1,4 @@
-"""Claims about attention-based explanations (THEORY.md §3.2, paper §3)."""
+"""Claims about attention-based explanations (docs/theory.md §4, paper §3)."""
 
 from __future__ import annotations
 

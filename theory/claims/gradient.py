@@ -1,4 +1,4 @@
-"""Claims about gradient-based explanations (THEORY.md §3.3, paper §4), the gradient part of
+"""Claims about gradient-based explanations (docs/theory.md §5, paper §4), the gradient part of
 ``attention.blind_to_values`` (§3.2), and the §4 extras (the CLS query-path term, the Figure-5 heatmap).
 
 The reference for every claim here is ``reference.explainers.gradient``: central differences of the mpmath forward pass

@@ -1,4 +1,4 @@
-"""Claims about the approximations of LIME's ``β^∞`` (THEORY.md §3.4 and §4; paper §5 Eq. (19)), the regime
+"""Claims about the approximations of LIME's ``β^∞`` (docs/theory.md §8–§9; paper §5 Eq. (19)), the regime
 map and the §5 figures.
 
 Relative error of an approximation ``β_a`` of the word coefficients ``β^∞_{1..d}`` (Eq. (19) has no
@@ -88,7 +88,7 @@ def check_eq19(case):
 
 
 @claim("lime.large_d_limit", section="§5", source="ours", kind="approximation",
-       statement="β_j^∞ ≈ (1/a)[s_j + κ − (b/(a + d·b))(S + d·κ)] (THEORY.md §4: kept fraction p with density "
+       statement="β_j^∞ ≈ (1/a)[s_j + κ − (b/(a + d·b))(S + d·κ)] (docs/theory.md §8.4: kept fraction p with density "
                  "∝ exp(−(1−√p)²/(2ν²)), the model output φ(p) when every word keeps a share p of its attention and "
                  "value mass, linearised per word); derived for replace, measured under delete too",
        reference="as lime.eq19: exact β^∞ for d ≤ 10, stratified Monte Carlo with debiased error beyond; error "

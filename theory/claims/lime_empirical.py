@@ -1,4 +1,4 @@
-"""Claims about LIME's perturbed documents and empirical LIME (THEORY.md §3.1 and §3.4; paper §2, §3, §5).
+"""Claims about LIME's perturbed documents and empirical LIME (docs/theory.md §3 and §6; paper §2, §3, §5).
 
 The float64 side is :mod:`theory.explainers.perturb` and :mod:`theory.explainers.lime`; the reference side is
 :mod:`reference.explainers.perturb` (the full mpmath forward pass on each perturbed document) and :mod:`reference.explainers.lime`

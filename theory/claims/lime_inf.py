@@ -1,4 +1,4 @@
-"""Claims about LIME's population limit ``β^∞`` (THEORY.md §3.4, paper §5; Mardaoui & Garreau 2021).
+"""Claims about LIME's population limit ``β^∞`` (docs/theory.md §7, paper §5; Mardaoui & Garreau 2021).
 
 Every identity is checked twice: the float64 closed form against an mpmath brute force (weighted least
 squares over the full enumeration of the law, :mod:`reference.explainers.lime_law`), and the statement itself inside

@@ -1,4 +1,4 @@
-"""Claims about the §2 model itself (THEORY.md §3.1)."""
+"""Claims about the §2 model itself (docs/theory.md §2.5)."""
 
 from __future__ import annotations
 

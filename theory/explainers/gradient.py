@@ -4,12 +4,12 @@
 ``e_t = E[ξ_t] + p_t`` (positional encoding included; equivalently with respect to the row ``E[ξ_t]`` when
 that token occurs once).  Per head (superscript ``(i)`` dropped), with ``u = W_kᵀ q`` and ``w_c = W_vᵀ W_ℓᵀ``:
 
-* word positions ``t ≥ 1`` (paper §4; THEORY.md ``gradient.closed_form``): ``e_t`` enters ``f^(i)`` only
+* word positions ``t ≥ 1`` (paper §4; docs/theory.md §5.2): ``e_t`` enters ``f^(i)`` only
   through its key ``k_t`` and its value score ``c_t``, so
 
       ∇_t = (1/K) Σ_i α_t [ w_c + (c_t − f^(i)) u / √d_att ];
 
-* the CLS position ``t = 0`` (ours; THEORY.md ``gradient.cls_query_path``): ``e_0`` is also the input of the
+* the CLS position ``t = 0`` (ours; docs/theory.md §5.3): ``e_0`` is also the input of the
   query ``q = W_q e_0``, which moves *every* score ``s_u = ⟨q, W_k e_u⟩/√d_att``; this adds the query path
 
       (1/K) Σ_i W_qᵀ W_k Σ_u α_u (c_u − f^(i)) e_u / √d_att.
@@ -22,7 +22,7 @@ their UNK embedding plus ``p_t`` enters ``f``), so they have gradients, given by
 Every function here returns all ``T`` positions and the claims check all of them; ``attnverify explain``
 reports positions ``0..L`` only, as for the other methods.
 
-Per-token aggregates (THEORY.md §2): ``G-avg_t = mean_k ∇_{t,k}``, ``G-l1_t = ‖∇_t‖_1``, ``G-l2_t = ‖∇_t‖_2``,
+Per-token aggregates (docs/theory.md §5.1): ``G-avg_t = mean_k ∇_{t,k}``, ``G-l1_t = ‖∇_t‖_1``, ``G-l2_t = ‖∇_t‖_2``,
 ``G×I_t = ⟨∇_t, e_t⟩``.  Since ``⟨u, e_t⟩/√d_att = s_t`` and ``⟨w_c, e_t⟩ = c_t``, gradient × input has the
 closed form (consequence; the ``t = 0`` term is ours)
 
@@ -104,7 +104,7 @@ def authors_gradient(model: Model, docs) -> np.ndarray:
     return closed_form(model, forward(model, docs))
 
 
-# --- aggregates (THEORY.md §2) --------------------------------------------------------------------------
+# --- aggregates (docs/theory.md §5.1) --------------------------------------------------------------------------
 
 def g_avg(grad: np.ndarray) -> np.ndarray:
     """``G-avg_t = mean_k ∇_{t,k}`` (over embedding coordinates)."""
@@ -135,7 +135,7 @@ def g_x_input_closed_form(fw: Forward) -> np.ndarray:
     return out
 
 
-# --- the bound (THEORY.md gradient.attention_bound) ------------------------------------------------------
+# --- the bound (docs/theory.md §5.5) --------------------------------------------------------------
 
 def attention_bound(model: Model, fw: Forward) -> np.ndarray:
     """``(1/K) Σ_i α_t [‖w_c‖_2 + |c_t − f^(i)| ‖u‖_2 / √d_att] ≥ ‖∇_t‖_2`` for ``t ≥ 1`` (triangle inequality

@@ -6,7 +6,7 @@ For ``n`` samples ``z_i ∈ {0,1}^d`` (``z_ij = 0``: the ``j``-th distinct word 
     π_i = √exp(−D_i²/w²),   D_i = 100 (1 − √(|z_i|/d)),   w = 25,
 
 which is scikit-learn's ``Ridge(alpha=1, fit_intercept=True)`` with ``sample_weight = π`` as lime 0.2.0.1's
-``LimeTextExplainer`` calls it (THEORY.md §2; Mardaoui & Garreau 2021 for the analysis).  The samples are
+``LimeTextExplainer`` calls it (docs/theory.md §6; Mardaoui & Garreau 2021 for the analysis).  The samples are
 those of ``numpy.random.RandomState(seed)`` in lime's call order: row 0 is the original, then
 ``randint(1, d + 1, n − 1)`` draws how many words each row switches off and, row by row,
 ``choice(range(d), s, replace=False)`` draws which.  In numpy's legacy ``RandomState`` that call is

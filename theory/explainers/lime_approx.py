@@ -1,5 +1,5 @@
 """Approximations of LIME's population coefficients ``β^∞`` for the §2 model: the paper's Eq. (19) and
-the suite's large-d limit (THEORY.md §3.4 and §4).
+the suite's large-d limit (docs/theory.md §8).
 
 Both are closed forms in the attention weights and value scores of the original document and of the
 all-UNK document (CLS kept at position 0, UNK at every other position, same CLS query).  Neither is exact:
@@ -70,7 +70,7 @@ def kept_fraction_law(nu: float = NU, nodes: int = QUADRATURE_NODES) -> tuple[np
 
 
 def large_d_limit(model: Model, doc: np.ndarray, length: int, nu: float = NU) -> np.ndarray:
-    """The large-d approximation of ``β^∞`` under ``replace`` (ours, THEORY.md §4):
+    """The large-d approximation of ``β^∞`` under ``replace`` (ours, docs/theory.md §8.4):
 
         β_j ≈ (1/a) · [ s_j + κ − (b / (a + d·b)) · (S + d·κ) ],
 

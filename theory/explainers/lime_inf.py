@@ -17,7 +17,7 @@ and its inverse is ``c_d^{-1} [[σ_0, σ_1 1ᵀ], [σ_1 1, (σ_2 − σ_3) I + �
     c_d = (d−1)α_0α_2 − dα_1² + α_0α_1,   σ_0 = (d−1)α_2 + α_1,   σ_1 = −α_1,
     σ_2 = [(d−2)α_0α_2 − (d−1)α_1² + α_0α_1]/(α_1 − α_2),   σ_3 = (α_1² − α_0α_2)/(α_1 − α_2),
 
-so that (THEORY.md ``lime.beta_inf_closed_form``)
+so that (docs/theory.md §7.3, ``lime.beta_inf_closed_form``)
 
     β_0^∞ = c_d^{-1} (σ_0 E[πf] + σ_1 Σ_k E[π z_k f]),
     β_j^∞ = c_d^{-1} (σ_1 E[πf] + σ_2 E[π z_j f] + σ_3 Σ_{k≠j} E[π z_k f]).
@@ -147,7 +147,7 @@ def coefficients(d: int, nu: float = NU) -> Coefficients:
 def beta_from_expectations(Ef, Ezf, d: int, nu: float = NU):
     """``β^∞ = (β_0, β_1..β_d)`` from ``E[πf]`` (scalar or (m,)) and ``E[π z_j f]`` ((d,) or (m, d)).
 
-    The closed form of THEORY.md ``lime.beta_inf_closed_form`` (Mardaoui & Garreau 2021).
+    The closed form of docs/theory.md §7.3, ``lime.beta_inf_closed_form`` (Mardaoui & Garreau 2021).
     """
     co = coefficients(d, nu)
     s0, s1, s2, s3 = co.sigma

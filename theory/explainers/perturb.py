@@ -1,4 +1,4 @@
-"""``f`` on LIME's perturbed documents, fast (§5 of the paper; THEORY.md §2 "Removal semantics").
+"""``f`` on LIME's perturbed documents, fast (§5 of the paper; docs/theory.md §3 "Removal semantics").
 
 LIME's features are the ``d`` distinct words of positions ``1..L`` in order of first appearance (lime
 0.2.0.1's ``IndexedString`` with ``bow=True``); a row ``z ∈ {0,1}^d`` of ``Z`` switches word ``j`` off

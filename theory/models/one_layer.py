@@ -1,6 +1,6 @@
 """The attention-based classifier of §2 of the paper, in float64 numpy.
 
-Notation (THEORY.md §1).  A document is ``ξ = (ξ_0, …, ξ_{T-1})`` with ``ξ_0 = CLS``, the words of the
+Notation (docs/theory.md §2).  A document is ``ξ = (ξ_0, …, ξ_{T-1})`` with ``ξ_0 = CLS``, the words of the
 text at positions ``1..L`` and UNK padding at ``L+1..T-1``.  Embeddings are ``e_t = E[ξ_t] + p_t`` with
 the sinusoidal positional encoding ``p_t`` (or ``p_t = 0``).  Head ``i`` computes
 
@@ -25,7 +25,7 @@ from theory.errors import InputError
 
 @dataclass(frozen=True, eq=False)
 class Model:
-    """Parameters of the §2 classifier (shapes as in THEORY.md §1; ``T = max_len``)."""
+    """Parameters of the §2 classifier (shapes as in docs/theory.md §2; ``T = max_len``)."""
 
     E: np.ndarray  # (V, d_e)
     Wq: np.ndarray  # (K, d_att, d_e)
@@ -138,7 +138,7 @@ _SHAPES = {"E": "(V, d_e)", "Wq": "(K, d_att, d_e)", "Wk": "(K, d_att, d_e)", "W
 
 
 def document(model: Model, tokens, truncate: bool = False) -> np.ndarray:
-    """The length-``T`` document ``(CLS, w_1, …, w_L, UNK, …, UNK)`` of a text (THEORY.md §1)."""
+    """The length-``T`` document ``(CLS, w_1, …, w_L, UNK, …, UNK)`` of a text (docs/theory.md §2)."""
     tokens = np.asarray(list(tokens))
     if tokens.size == 0:
         raise InputError("the text is empty; give at least one word id")
@@ -163,7 +163,7 @@ def document(model: Model, tokens, truncate: bool = False) -> np.ndarray:
 
 
 def positional_encoding(T: int, d_e: int) -> np.ndarray:
-    """``p_{t,2m} = sin(t·10000^{-2m/d_e})``, ``p_{t,2m+1} = cos(t·10000^{-2m/d_e})`` (THEORY.md §1)."""
+    """``p_{t,2m} = sin(t·10000^{-2m/d_e})``, ``p_{t,2m+1} = cos(t·10000^{-2m/d_e})`` (docs/theory.md §2)."""
     t = np.arange(T, dtype=np.float64)[:, None]
     m2 = np.arange(d_e) - np.arange(d_e) % 2  # 2m for both coordinates 2m and 2m+1
     angle = t * 10000.0 ** (-m2 / d_e)

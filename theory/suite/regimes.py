@@ -1,5 +1,5 @@
 """Where do the approximations of LIME's ``β^∞`` hold?  The regime map of Eq. (19) and of the large-d limit
-(paper §5 Eq. (19); THEORY.md §3.4 and §4; the map and its verdict rule are ours).
+(paper §5 Eq. (19); docs/theory.md §8–§9; the map and its verdict rule are ours).
 
 **Instances.**  A cell fixes the regime; each of its instances is a random model at the authors' document
 length (``T = 256``, ``K = 4`` heads, ``d_e = 32``, ``d_att = d_out = 16``) and a text of ``L = ⌈1.25 d⌉``
