@@ -96,26 +96,25 @@ def check_cls_query_path(case):
 
 def _mp_bound(model, doc, Wl=None):
     """``(1/K) Σ_i α_t [‖W_vᵀW_ℓᵀ‖ + |c_t − f^(i)| ‖W_kᵀ q‖ / √d_att]`` for every t, in mpmath (reference
-    forward pass, weights converted exactly)."""
+    forward pass and score factor, weights converted exactly)."""
     fw = ref.forward(model, doc)
     with mpmath.workdps(ref.DPS):
-        K, root = model.K, mpmath.sqrt(model.d_att)
+        K, factor = model.K, ref.score_factor(model)
         bound = [mpmath.mpf(0)] * model.T
         for i in range(K):
             Wv, wl, Wk = ref.to_mp(model.Wv[i]), ref.to_mp(model.Wl[i]), ref.to_mp(model.Wk[i])
             wc = [mpmath.fsum(wl[o] * Wv[o][d] for o in range(len(wl))) for d in range(model.d_e)]
             u = [mpmath.fsum(Wk[a][d] * fw.q[i][a] for a in range(model.d_att)) for d in range(model.d_e)]
             wc_norm, u_norm = mpmath.norm(wc), mpmath.norm(u)
-            bound = [b + fw.alpha[i][t] * (wc_norm + abs(fw.c[i][t] - fw.f_heads[i]) * u_norm / root) / K
+            bound = [b + fw.alpha[i][t] * (wc_norm + abs(fw.c[i][t] - fw.f_heads[i]) * u_norm * factor) / K
                      for t, b in enumerate(bound)]
         return bound
 
 
 def _doubled_with_negated_heads(model: Model) -> Model:
     """Every head twice, the copy with ``−W_ℓ``: the same attention in every head, and ``f ≡ 0``."""
-    return Model(model.E, np.concatenate([model.Wq, model.Wq]), np.concatenate([model.Wk, model.Wk]),
-                 np.concatenate([model.Wv, model.Wv]), np.concatenate([model.Wl, -model.Wl]),
-                 model.cls_id, model.unk_id, model.max_len, model.pe)
+    return model.replace(Wq=np.concatenate([model.Wq, model.Wq]), Wk=np.concatenate([model.Wk, model.Wk]),
+                         Wv=np.concatenate([model.Wv, model.Wv]), Wl=np.concatenate([model.Wl, -model.Wl]))
 
 
 @claim("gradient.attention_bound", section="§4", source="consequence", kind="bound",

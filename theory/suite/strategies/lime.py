@@ -202,7 +202,7 @@ class EqualScoresCase(Case):
         E[np.ix_(words, np.arange(r, base.d_e))] = base.E[base.unk_id, r:]
         Wk = base.Wk.copy()
         Wk[:, :, :r] = 0.0
-        return Model(E, base.Wq, Wk, base.Wv, base.Wl, base.cls_id, base.unk_id, base.max_len, base.pe)
+        return base.replace(E=E, Wk=Wk)
 
     def __repr__(self) -> str:
         return f"EqualScoresCase(spec={self.spec!r}, tokens={self.tokens!r}, rank={self.rank!r})"
@@ -336,7 +336,7 @@ class VanishingCase:
         word = list(dict.fromkeys(self.case.tokens))[self.target]
         E = base.E.copy()
         E[word] = E[word] + lam * v
-        return Model(E, base.Wq, base.Wk, base.Wv, base.Wl, base.cls_id, base.unk_id, base.max_len, base.pe)
+        return base.replace(E=E)
 
     def __repr__(self) -> str:
         return f"VanishingCase(case={self.case!r}, target={self.target!r})"
@@ -371,7 +371,7 @@ class AffineCase(ConstantValueCase):
         wc = head_vectors(base)[1]
         E = base.E.copy()
         E[base.unk_id] += np.linalg.lstsq(wc, np.asarray(self.unk_offsets, dtype=float), rcond=None)[0]
-        return Model(E, base.Wq, base.Wk, base.Wv, base.Wl, base.cls_id, base.unk_id, base.max_len, base.pe)
+        return base.replace(E=E)
 
     def __repr__(self) -> str:
         return (f"AffineCase(spec={self.spec!r}, tokens={self.tokens!r}, constants={self.constants!r}, "
