@@ -1,4 +1,4 @@
-"""The ``attnverify`` command line: ``list``, ``run``, ``explain`` and ``compare``.
+"""The ``attnverify`` command line: ``list``, ``run``, ``explain``, ``compare`` and ``import``.
 
 Exit codes: 0 when every identity, bound, limit and witness claim holds (``compare``: no regression); 1 when
 one fails (``compare``: a regression); 2 on bad input (with a message naming the problem and the fix, and
@@ -55,9 +55,13 @@ def main(argv=None) -> int:
     compare.add_argument("--margin", type=float, default=None,
                          help="allowed growth of an approximation's relative error in a regime (default 0.05)")
 
+    from theory.suite.user_cli import add_import_parser, import_command
+    add_import_parser(commands)
+
     try:
         args = parser.parse_args(argv)
-        return {"list": _list, "run": _run, "explain": _explain, "compare": _compare}[args.command](args, argv)
+        return {"list": _list, "run": _run, "explain": _explain, "compare": _compare,
+                "import": import_command}[args.command](args, argv)
     except InputError as error:
         print(f"attnverify: error: {error}", file=sys.stderr)
         return EXIT_INPUT
