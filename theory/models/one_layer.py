@@ -154,8 +154,9 @@ _SHAPES = {"E": "(V, d_e)", "Wq": "(K, d_att, d_e)", "Wk": "(K, d_att, d_e)", "W
            "pe": "scalar 0/1", "scale": "optional scalar 0/1, default 1 (scores divided by √d_att)"}
 
 
-def document(model: Model, tokens, truncate: bool = False) -> np.ndarray:
-    """The length-``T`` document ``(CLS, w_1, …, w_L, UNK, …, UNK)`` of a text (THEORY.md §1)."""
+def document(model: Model, tokens, truncate: bool = False, allow_unk: bool = False) -> np.ndarray:
+    """The length-``T`` document ``(CLS, w_1, …, w_L, UNK, …, UNK)`` of a text (THEORY.md §1).  ``allow_unk``
+    lets the text hold UNK (the authors' mapping of out-of-vocabulary words, ``--oov unk``)."""
     tokens = np.asarray(list(tokens))
     if tokens.size == 0:
         raise InputError("the text is empty; give at least one word id")
@@ -164,7 +165,7 @@ def document(model: Model, tokens, truncate: bool = False) -> np.ndarray:
     bad = tokens[(tokens < 0) | (tokens >= model.V)]
     if bad.size:
         raise InputError(f"word id {int(bad[0])} is out of range: the vocabulary has ids 0..{model.V - 1}")
-    for name, reserved in (("CLS", model.cls_id), ("UNK", model.unk_id)):
+    for name, reserved in (("CLS", model.cls_id),) + ((("UNK", model.unk_id),) if not allow_unk else ()):
         if np.any(tokens == reserved):
             raise InputError(f"the text contains the {name} id {reserved}; CLS and padding are added "
                              "automatically, so pass only the words")
