@@ -41,7 +41,7 @@ def main(argv=None) -> int:
                      help="instances: random models, the trained model's held-out documents, or both (default)")
     explain = commands.add_parser("explain", help="explain one document with one method")
     explain.add_argument("model", help="model file (.npz, see README)")
-    explain.add_argument("--tokens", required=True, help="word ids, comma-separated, e.g. 5,9,12,9")
+    explain.add_argument("--tokens", help="word ids, comma-separated, e.g. 5,9,12,9 (or --text/--texts)")
     explain.add_argument("--method", required=True)
     explain.add_argument("--json", action="store_true", help="print JSON")
     explain.add_argument("--semantics", choices=("delete", "replace"), default=None,
@@ -49,6 +49,8 @@ def main(argv=None) -> int:
                               "default) or replace (UNK at the same position, as Eq. (19) assumes)")
     explain.add_argument("--samples", type=int, default=None, help="LIME samples (default 5000)")
     explain.add_argument("--seed", type=int, default=None, help="seed of LIME's RandomState (default 0)")
+    from theory.suite.user_cli import add_text_options
+    add_text_options(explain, batch=True)
     compare = commands.add_parser("compare", help="compare a new summary.json with a baseline")
     compare.add_argument("baseline", help="baseline summary.json (e.g. the committed reports/summary.json)")
     compare.add_argument("new", help="new summary.json")
@@ -148,15 +150,27 @@ def _run(args, argv) -> int:
 
 def _explain(args, argv) -> int:
     from theory.suite.explain import explain
+    from theory.suite.user_cli import explain_texts
 
+    if args.tokens is None:
+        return explain_texts(args, _print_explanation)
     try:
         tokens = [int(part) for part in args.tokens.split(",")] if args.tokens.strip() else []
     except ValueError:
         raise InputError(f"--tokens {args.tokens!r} is not a comma-separated list of integer word ids") from None
     result = explain(Model.load(args.model), tokens, args.method, semantics=args.semantics, samples=args.samples,
                      seed=args.seed)
+    _print_explanation(args, result)
+    return EXIT_OK
+
+
+def _print_explanation(args, result) -> None:
     if args.json:
         print(json.dumps(result))
+    elif "words" in result and "intercept" not in result:  # an approximation of LIME's β^∞ (no samples)
+        print(f"{result['method']} ({result['semantics']}): f = {result['f']:.6g}")
+        for word, score in zip(result["words"], result["scores"]):
+            print(f"  word {word:6d}  {score:+.6g}")
     elif "words" in result:  # LIME: one score per distinct word
         print(f"{result['method']} ({result['semantics']}, {result['samples']} samples, seed {result['seed']}): "
               f"f = {result['f']:.6g}, intercept {result['intercept']:+.6g}")
@@ -166,7 +180,6 @@ def _explain(args, argv) -> int:
         print(f"{result['method']}: f = {result['f']:.6g}")
         for position, token, score in zip(result["positions"], result["tokens"], result["scores"]):
             print(f"  {position:4d}  token {token:6d}  {score:+.6g}")
-    return EXIT_OK
 
 
 def _compare(args, argv) -> int:

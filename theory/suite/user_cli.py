@@ -50,3 +50,74 @@ def import_command(args, argv) -> int:
           f"d_out = {model.d_out}, T = {model.T}, pe {'on' if model.pe else 'off'}, scale "
           f"{'on' if model.scale else 'off'}; explains {what}", file=sys.stderr)
     return EXIT_OK
+
+
+def add_text_options(parser, batch: bool) -> None:
+    """``--text``/``--texts`` with ``--vocab``, ``--oov`` and ``--truncate`` (and ``--jsonl`` when ``batch``)."""
+    parser.add_argument("--text", default=None, help="a document as text (needs --vocab); instead of --tokens")
+    parser.add_argument("--texts", default=None, metavar="FILE",
+                        help="UTF-8 file, one document per line (needs --vocab)")
+    parser.add_argument("--vocab", default=None, metavar="FILE",
+                        help="UTF-8 file, one token per line, line n = token id n (torchtext: "
+                             "open('vocab.txt', 'w').write('\\n'.join(vocab.get_itos())))")
+    parser.add_argument("--oov", default="error", choices=("error", "drop", "unk"),
+                        help="out-of-vocabulary words: error (default), drop them, or map them to UNK (the "
+                             "authors' behaviour; an unknown word then looks like a removed one)")
+    parser.add_argument("--truncate", action="store_true",
+                        help="cut texts longer than T − 1 words (the authors truncate; default: an error)")
+    if batch:
+        parser.add_argument("--jsonl", action="store_true", help="with --texts: one JSON object per line")
+
+
+def encoded_texts(args, model):
+    """The documents of ``--text``/``--texts`` (a list of :class:`~theory.models.vocabulary.Encoded`), or None
+    when neither is given; notes on stderr for what the OOV policy and truncation did."""
+    from theory.models.vocabulary import encode, load_vocabulary, read_texts
+
+    text = getattr(args, "text", None)
+    if text is None and args.texts is None:
+        if args.vocab is not None:
+            raise InputError("--vocab needs --text or --texts")
+        return None
+    if text is not None and args.texts is not None:
+        raise InputError("give --text or --texts, not both")
+    if args.vocab is None:
+        raise InputError(f"{'--text' if text is not None else '--texts'} needs --vocab FILE (one token per line, "
+                         "line n = token id n)")
+    vocab = load_vocabulary(args.vocab, model)
+    encoded = ([encode(text, vocab, model, args.oov, args.truncate)] if text is not None
+               else read_texts(args.texts, vocab, model, args.oov, args.truncate))
+    for n, item in enumerate(encoded, 1):
+        where = "--text" if text is not None else f"line {n}"
+        if item.dropped:
+            print(f"attnverify: note: {where}: dropped out-of-vocabulary words {list(item.dropped)}", file=sys.stderr)
+        if item.unknown:
+            print(f"attnverify: warning: {where}: out-of-vocabulary words {list(item.unknown)} mapped to UNK, "
+                  "the padding token: to every explainer they look like removed words", file=sys.stderr)
+        if item.truncated:
+            print(f"attnverify: note: {where}: {item.truncated} words after T − 1 cut (--truncate)", file=sys.stderr)
+    return encoded
+
+
+def explain_texts(args, printer) -> int:
+    """``attnverify explain MODEL --text … | --texts FILE [--jsonl]``: every document explained before any
+    is printed (a bad line leaves no partial output)."""
+    import json
+
+    from theory.models.one_layer import Model
+    from theory.suite.explain import explain
+
+    model = Model.load(args.model)
+    encoded = encoded_texts(args, model)
+    if encoded is None:
+        raise InputError("give the document: --tokens IDS, --text TEXT or --texts FILE (with --vocab)")
+    if args.jsonl and args.texts is None:
+        raise InputError("--jsonl is for --texts FILE (use --json with --text)")
+    results = [explain(model, item.tokens, args.method, allow_unk=args.oov == "unk", semantics=args.semantics,
+                       samples=args.samples, seed=args.seed) for item in encoded]
+    for item, result in zip(encoded, results):
+        if args.jsonl:
+            print(json.dumps({**result, "text": item.text}))
+        else:
+            printer(args, result)
+    return EXIT_OK
