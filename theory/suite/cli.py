@@ -39,6 +39,8 @@ def main(argv=None) -> int:
     run.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     run.add_argument("--population", choices=("random", "trained", "both"), default="both",
                      help="instances: random models, the trained model's held-out documents, or both (default)")
+    from theory.suite.user_cli import add_model_options
+    add_model_options(run)
     explain = commands.add_parser("explain", help="explain one document with one method")
     explain.add_argument("model", help="model file (.npz, see README)")
     explain.add_argument("--tokens", help="word ids, comma-separated, e.g. 5,9,12,9 (or --text/--texts)")
@@ -50,7 +52,7 @@ def main(argv=None) -> int:
     explain.add_argument("--samples", type=int, default=None, help="LIME samples (default 5000)")
     explain.add_argument("--seed", type=int, default=None, help="seed of LIME's RandomState (default 0)")
     from theory.suite.user_cli import add_text_options
-    add_text_options(explain, batch=True)
+    add_text_options(explain, single=True)
     compare = commands.add_parser("compare", help="compare a new summary.json with a baseline")
     compare.add_argument("baseline", help="baseline summary.json (e.g. the committed reports/summary.json)")
     compare.add_argument("new", help="new summary.json")
@@ -122,6 +124,9 @@ def _run(args, argv) -> int:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {str(out)!r} is a file; give a folder for the reports")
     claims, extras = _selected(args.only)
+    if args.model is not None or args.texts is not None:
+        from theory.suite.user_run import run_user_model
+        return run_user_model(args, argv, claims)
     populations = POPULATIONS if args.population == "both" else (args.population,)
     runs = [(claim, population) for claim in claims for population in populations]
     records, extra_results = [], []

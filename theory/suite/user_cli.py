@@ -52,9 +52,11 @@ def import_command(args, argv) -> int:
     return EXIT_OK
 
 
-def add_text_options(parser, batch: bool) -> None:
-    """``--text``/``--texts`` with ``--vocab``, ``--oov`` and ``--truncate`` (and ``--jsonl`` when ``batch``)."""
-    parser.add_argument("--text", default=None, help="a document as text (needs --vocab); instead of --tokens")
+def add_text_options(parser, single: bool) -> None:
+    """``--texts`` with ``--vocab``, ``--oov`` and ``--truncate``; with ``single`` also ``--text`` and ``--jsonl``
+    (``explain``)."""
+    if single:
+        parser.add_argument("--text", default=None, help="a document as text (needs --vocab); instead of --tokens")
     parser.add_argument("--texts", default=None, metavar="FILE",
                         help="UTF-8 file, one document per line (needs --vocab)")
     parser.add_argument("--vocab", default=None, metavar="FILE",
@@ -65,7 +67,7 @@ def add_text_options(parser, batch: bool) -> None:
                              "authors' behaviour; an unknown word then looks like a removed one)")
     parser.add_argument("--truncate", action="store_true",
                         help="cut texts longer than T − 1 words (the authors truncate; default: an error)")
-    if batch:
+    if single:
         parser.add_argument("--jsonl", action="store_true", help="with --texts: one JSON object per line")
 
 
@@ -121,3 +123,11 @@ def explain_texts(args, printer) -> int:
         else:
             printer(args, result)
     return EXIT_OK
+
+
+def add_model_options(run) -> None:
+    """``attnverify run --model M.npz [--texts FILE --vocab V]``: the claims about a given model on the user's."""
+    run.add_argument("--model", default=None, metavar="M.npz",
+                     help="run the claims about a given model on this model (population model:<file stem>); "
+                          "the report goes to --out (default reports/model-<stem>/)")
+    add_text_options(run, single=False)
