@@ -126,7 +126,9 @@ def render(data: dict) -> str:
               "| claim | kind | verdict | examples | max error |", "|---|---|---|---|---|"]
     lines += [f"| `{r['id']}` | {r['kind']} | {r['verdict']} | {r['examples']} | {_error_cell(r)} |" for r in observed]
     lines += ["", "### " + "\n### ".join(lead["markdown"].split("\n### ")[1:]).strip(), "",
-              "## Claims that do not apply", ""]
+              "## Claims that do not apply", "",
+              "Claims about constructed models (or not about a model at all); each reason is the claim's own, "
+              "written for the trained model, which is the other given model the suite runs them on.", ""]
     lines += [f"- `{r['id']}` — {r['verdict']}: {r['diagnosis']}" for r in absent]
     lines += ["", "## Every claim on this model"]
     for r in records:

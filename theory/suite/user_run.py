@@ -12,6 +12,7 @@ documents, top-word disagreement and Figure 1 for the first document.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections import Counter
@@ -25,6 +26,8 @@ from theory.suite.population import Population, using
 
 REPORT_DOCS = {"ci": 16, "thorough": 300}  # documents of the regime and disagreement measures
 DRAWN_WORDS = 64  # longest text drawn for those measures when the user gives no documents
+UNSATISFIABLE = ("no document of this population meets the claim's premise (its strategy keeps only documents "
+                 "with enough distinct words, see the claim's trained-model strategy); give such documents to run it")
 
 
 def population_of(args) -> tuple[Population, list]:
@@ -76,6 +79,8 @@ def run_user_model(args, argv, claims) -> int:
         with using(population):
             record = run_claim(claim, args.profile, args.seed, population.name)
         record.command = command(args, claim.id)
+        if record.verdict == "error" and record.diagnosis.startswith("hypothesis.errors.Unsatisfiable"):
+            record.verdict, record.diagnosis = NOT_APPLICABLE, UNSATISFIABLE
         print(f" {record.verdict} ({record.examples} examples, {record.runtime:.1f} s)", file=sys.stderr)
         records.append(record)
     print(f"[{len(claims) + 1}/{len(claims) + 1}] report on {population.name} …", end="", file=sys.stderr, flush=True)
@@ -87,8 +92,6 @@ def run_user_model(args, argv, claims) -> int:
     data = summary(records, args.profile, args.seed, argv, [(item, result, runtime)], {})
     data["population"] = population.name
     files = data.pop("_files")
-    import json
-
     write_atomically(out, {**files, "summary.json": json.dumps(data, indent=2, ensure_ascii=False) + "\n",
                            "REPORT.md": render(data)})
     failed = [r.id for r in records if r.verdict not in (*PASSING, SKIPPED, NOT_APPLICABLE)]
