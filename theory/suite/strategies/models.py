@@ -8,13 +8,15 @@ small models (``K=1``, ``d_e=2``, seed 0) instead of shrinking thousands of floa
 Ranges (issue 2): K 1–4, d_e 2–16, d_att and d_out 1–8, V up to ~50, T up to 32, attention from flat to
 very peaked (``score_scale``: the standard deviation of the scores, up to 1000, far past the float64
 overflow of ``exp`` at 709.8), positional encoding on and off, scores divided by ``√d_att`` or not (``scale``,
-drawn last so that the other fields keep their draws; shrinks towards the default, on), repeated words and
-padding.
+off for a quarter of the models: those whose drawn seed is 3 mod 4 — a function of the seed rather than a draw
+of its own, so that every claim's Hypothesis choice sequence, hence every instance but the weights of those
+models, is what it was before the key existed; shrinking the seed towards 0 turns it back on), repeated words
+and padding.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -86,7 +88,7 @@ class Case:
 @st.composite
 def model_specs(draw, max_K=4, max_d_e=16, max_d=8, max_V=50, min_T=2, max_T=32,
                 score_scales=SCORE_SCALES) -> ModelSpec:
-    return ModelSpec(
+    spec = ModelSpec(
         K=draw(st.integers(1, max_K)),
         d_e=draw(st.integers(2, max_d_e)),
         d_att=draw(st.integers(1, max_d)),
@@ -97,8 +99,8 @@ def model_specs(draw, max_K=4, max_d_e=16, max_d=8, max_V=50, min_T=2, max_T=32,
         score_scale=draw(st.sampled_from(score_scales)),
         value_scale=draw(st.sampled_from(VALUE_SCALES)),
         seed=draw(st.integers(0, 2**32 - 1)),
-        scale=draw(st.sampled_from((True, False))),
     )
+    return replace(spec, scale=spec.seed % 4 != 3)
 
 
 @st.composite
