@@ -24,7 +24,7 @@ def files(tmp_path):
 
 
 def test_text_is_tokenized_like_tokens(files, capsys):
-    model, d = files
+    _, d = files
     main(["explain", str(d / "m.npz"), "--text", "Good film.", "--vocab", str(d / "v.txt"), "--method",
           "grad-l2", "--json"])
     by_text = json.loads(capsys.readouterr().out)
@@ -48,7 +48,7 @@ def test_jsonl_batch_and_approximation_methods(files, capsys, method, formula):
 
 
 def test_bad_line_writes_nothing(files, capsys):
-    model, d = files
+    _, d = files
     assert main(["explain", str(d / "m.npz"), "--texts", str(d / "t.txt"), "--vocab", str(d / "v.txt"),
                  "--method", "eq19", "--jsonl"]) == 2
     captured = capsys.readouterr()

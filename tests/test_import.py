@@ -22,7 +22,7 @@ from theory.suite.cli import main  # noqa: E402
 from theory.suite.compare import RTOL  # noqa: E402
 
 WORST = {"f": 0.0, "alpha": 0.0, "grad": 0.0}
-SIZES = dict(V=14, d_e=6, K=3, d_att=4, d_out=5, n_classes=3, max_len=9)
+SIZES = {"V": 14, "d_e": 6, "K": 3, "d_att": 4, "d_out": 5, "n_classes": 3, "max_len": 9}
 
 
 @pytest.fixture(scope="module", autouse=True)

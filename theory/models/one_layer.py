@@ -224,8 +224,8 @@ def scores_and_values(X, Wq, Wk, Wv, Wl, score_factor):
 
 def head_vectors(model: Model) -> tuple[np.ndarray, np.ndarray]:
     """Per head, ``u = W_kᵀ q / √d_att`` (``W_kᵀ q`` when ``scale`` is off) and ``w_c = W_vᵀ W_ℓᵀ`` (each
-    ``(K, d_e)``), so that ``s_t = ⟨u, e_t⟩`` and ``c_t = ⟨w_c, e_t⟩``; ``q = W_q e_0`` is the CLS query, the same
-    in every document."""
+    ``(K, d_e)``), so that ``s_t = ⟨u, e_t⟩`` and ``c_t = ⟨w_c, e_t⟩``; ``q = W_q e_0`` is the CLS query, the
+    same in every document."""
     e0 = model.E[model.cls_id] + (positional_encoding(1, model.d_e)[0] if model.pe else 0.0)
     q = np.einsum("kad,d->ka", model.Wq, e0)
     u = np.einsum("kad,ka->kd", model.Wk, q) * model.score_factor

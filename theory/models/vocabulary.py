@@ -47,7 +47,7 @@ def read_lines(path: str | Path, what: str) -> list[str]:
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+    return [line.removesuffix("\r") for line in lines]
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,7 +117,7 @@ def encode(text: str, vocab: Vocabulary, model: Model, oov: str = "error", trunc
         shown = ", ".join(repr(w) for w in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise InputError(f"{where} has out-of-vocabulary words {shown}; pass --oov drop (leave them out) or "
                          "--oov unk (map them to UNK, the authors' behaviour)")
-    ids = [vocab.ids[w] if w in vocab.ids else model.unk_id for w in words if w in vocab.ids or oov == "unk"]
+    ids = [vocab.ids.get(w, model.unk_id) for w in words if w in vocab.ids or oov == "unk"]
     if not ids:
         raise InputError(f"{where} has no word in the vocabulary (all of {', '.join(map(repr, missing[:5]))} "
                          "are unknown)")

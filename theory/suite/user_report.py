@@ -46,7 +46,8 @@ def lead_section(population, encoded, docs: dict, args) -> ExtraResult:
         lines += ["", f"{dropped} out-of-vocabulary words were dropped (--oov drop); with positional encoding the "
                   "later words then sit at other positions than in the text."]
     if cut:
-        lines += ["", f"{cut} documents were longer than T − 1 = {model.T - 1} words and were truncated (--truncate)."]
+        lines += ["", f"{cut} documents were longer than T − 1 = {model.T - 1} words and were truncated "
+                  "(--truncate)."]
     lines += ["", "### Where the model sits on the regime map", ""]
     if regime is None:
         lines += [f"Not measured: none of {source} has two distinct words (LIME's β^∞ is not identified for "
@@ -86,22 +87,24 @@ def _figure1(population, docs: dict, seed: int) -> tuple[list[str], dict]:
 def _regime_lines(regime: dict, rates: dict, source: str, seed: int) -> list[str]:
     left_out = (f" ({regime['left_out']} documents with a single distinct word left out: β^∞ is not identified "
                 "for d = 1)" if regime["left_out"] else "")
-    return [f"Measured on {source}{left_out}; β^∞ by exact enumeration (d ≤ 10) or stratified Monte Carlo (seed {seed} + "
-              f"document number), lime's default ν = 0.25; verdict rule of the regime map (threshold "
-              f"{regimes.THRESHOLD:.0%}). The knobs: UNK shift δ (how much more attention UNK gets than the "
-              "words, at the same position) and temperature (the spread of the words' scores); the regime map of "
-              "the main report (`lime.regime_map`) shows where Eq. (19) and the large-d limit hold along them.", "",
-              given_model.knob_sentence(regime, "this model"), "",
-              "### Eq. (19) and the large-d limit against LIME's β^∞ on these documents", "",
-              *given_model.regime_table(regime["summaries"]), "",
-              "Eq. (19)'s 3/2 is right where the least-squares ratio ρ is 1.5; the large-d limit is the suite's own "
-              "result (THEORY.md §4, replace semantics).", "",
-              "### Do attention, the gradient and LIME agree on the top word?", "",
-              f"Share of the {rates['documents']} documents where two explainers name different top words "
-              f"(attention: α averaged over heads; gradient: ‖∇_t‖₂; a word's score is the sum over its "
-              f"occurrences; LIME: the largest |β^∞_j| under {rates['semantics']}).", "",
-              "| pair | disagree |", "|---|---|",
-              *[f"| {pair} | {rate:.0%} |" for pair, rate in rates["rates"].items()]]
+    return [
+        f"Measured on {source}{left_out}; β^∞ by exact enumeration (d ≤ 10) or stratified Monte Carlo (seed "
+        f"{seed} + document number), lime's default ν = 0.25; verdict rule of the regime map (threshold "
+        f"{regimes.THRESHOLD:.0%}). The knobs: UNK shift δ (how much more attention UNK gets than the words, at "
+        "the same position) and temperature (the spread of the words' scores); the regime map of the main report "
+        "(`lime.regime_map`) shows where Eq. (19) and the large-d limit hold along them.", "",
+        given_model.knob_sentence(regime, "this model"), "",
+        "### Eq. (19) and the large-d limit against LIME's β^∞ on these documents", "",
+        *given_model.regime_table(regime["summaries"]), "",
+        "Eq. (19)'s 3/2 is right where the least-squares ratio ρ is 1.5; the large-d limit is the suite's own "
+        "result (THEORY.md §4, replace semantics).", "",
+        "### Do attention, the gradient and LIME agree on the top word?", "",
+        f"Share of the {rates['documents']} documents where two explainers name different top words (attention: "
+        "α averaged over heads; gradient: ‖∇_t‖₂; a word's score is the sum over its occurrences; LIME: the "
+        f"largest |β^∞_j| under {rates['semantics']}).", "",
+        "| pair | disagree |", "|---|---|",
+        *[f"| {pair} | {rate:.0%} |" for pair, rate in rates["rates"].items()],
+    ]
 
 
 def render(data: dict) -> str:
@@ -121,7 +124,8 @@ def render(data: dict) -> str:
               "statements about every model of the format (THEORY.md §1): a failure means a bug in the suite or "
               "a model outside the format — report it with the counterexample below."), "",
              "| claim | kind | verdict | examples | max error |", "|---|---|---|---|---|"]
-    lines += [f"| `{r['id']}` | {r['kind']} | **{r['verdict']}** | {r['examples']} | {_error_cell(r)} |" for r in checks]
+    lines += [f"| `{r['id']}` | {r['kind']} | **{r['verdict']}** | {r['examples']} | {_error_cell(r)} |"
+              for r in checks]
     lines += ["", "Observations (witnesses searched for, approximations measured) on this model:", "",
               "| claim | kind | verdict | examples | max error |", "|---|---|---|---|---|"]
     lines += [f"| `{r['id']}` | {r['kind']} | {r['verdict']} | {r['examples']} | {_error_cell(r)} |" for r in observed]
