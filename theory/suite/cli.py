@@ -16,6 +16,7 @@ from pathlib import Path
 
 from theory.errors import InputError
 from theory.models.one_layer import Model
+from theory.suite import user_cli
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 
@@ -39,8 +40,7 @@ def main(argv=None) -> int:
     run.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     run.add_argument("--population", choices=("random", "trained", "both"), default="both",
                      help="instances: random models, the trained model's held-out documents, or both (default)")
-    from theory.suite.user_cli import add_model_options
-    add_model_options(run)
+    user_cli.add_model_options(run)
     explain = commands.add_parser("explain", help="explain one document with one method")
     explain.add_argument("model", help="model file (.npz, see README)")
     explain.add_argument("--tokens", help="word ids, comma-separated, e.g. 5,9,12,9 (or --text/--texts)")
@@ -51,21 +51,19 @@ def main(argv=None) -> int:
                               "default) or replace (UNK at the same position, as Eq. (19) assumes)")
     explain.add_argument("--samples", type=int, default=None, help="LIME samples (default 5000)")
     explain.add_argument("--seed", type=int, default=None, help="seed of LIME's RandomState (default 0)")
-    from theory.suite.user_cli import add_text_options
-    add_text_options(explain, single=True)
+    user_cli.add_text_options(explain, single=True)
     compare = commands.add_parser("compare", help="compare a new summary.json with a baseline")
     compare.add_argument("baseline", help="baseline summary.json (e.g. the committed reports/summary.json)")
     compare.add_argument("new", help="new summary.json")
     compare.add_argument("--margin", type=float, default=None,
                          help="allowed growth of an approximation's relative error in a regime (default 0.05)")
 
-    from theory.suite.user_cli import add_import_parser, import_command
-    add_import_parser(commands)
+    user_cli.add_import_parser(commands)
 
     try:
         args = parser.parse_args(argv)
         return {"list": _list, "run": _run, "explain": _explain, "compare": _compare,
-                "import": import_command}[args.command](args, argv)
+                "import": user_cli.import_command}[args.command](args, argv)
     except InputError as error:
         print(f"attnverify: error: {error}", file=sys.stderr)
         return EXIT_INPUT
@@ -155,10 +153,9 @@ def _run(args, argv) -> int:
 
 def _explain(args, argv) -> int:
     from theory.suite.explain import explain
-    from theory.suite.user_cli import explain_texts
 
     if args.tokens is None:
-        return explain_texts(args, _print_explanation)
+        return user_cli.explain_texts(args, _print_explanation)
     try:
         tokens = [int(part) for part in args.tokens.split(",")] if args.tokens.strip() else []
     except ValueError:

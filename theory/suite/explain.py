@@ -7,7 +7,8 @@ LIME methods explain *words*, not positions: they add ``"words"`` (the ``d`` dis
 first appearance, lime's feature order) and ``"intercept"``, and their ``"scores"[j]`` belongs to
 ``words[j]``; they also record their options (``"semantics"``, ``"samples"``, ``"seed"``).  Methods that take
 options list them in :data:`OPTIONS`; :func:`explain` passes each method only its own options and rejects
-an option the method does not take.
+an option the method does not take.  The approximations of LIME's ``β^∞`` (``eq19``, ``lime-large-d``) answer
+like ``lime-inf`` (``"words"``, per-word ``"scores"``, ``"semantics": "replace"``) without an intercept.
 """
 
 from __future__ import annotations
