@@ -9,6 +9,7 @@ from hypothesis import given, settings
 import reference.models.one_layer as ref
 from theory.errors import InputError
 from theory.models.one_layer import Model, document, forward
+from theory.suite.strategies.lime import approximation_cases, lime_texts
 from theory.suite.strategies.models import ModelSpec, model_specs
 
 
@@ -40,12 +41,17 @@ def test_scores_follow_the_scale_key(scale):
     assert abs(fw.f[0] - float(mp.f)) <= 1e-13 * max(1.0, abs(float(mp.f)))
 
 
-def test_random_models_draw_both_settings():
+@pytest.mark.parametrize("strategy", [model_specs(), lime_texts().map(lambda case: case.spec),
+                                      approximation_cases().map(lambda case: case.case.spec)],
+                         ids=["model_specs", "lime_texts", "approximation_cases"])
+def test_random_models_draw_both_settings(strategy):
+    """Scale is off exactly for the seeds 3 mod 4, and both settings occur."""
     seen = set()
 
     @settings(max_examples=60, database=None)
-    @given(model_specs())
+    @given(strategy)
     def collect(spec):
+        assert spec.scale == (spec.seed % 4 != 3)
         seen.add(spec.scale)
     collect()
     assert seen == {True, False}
