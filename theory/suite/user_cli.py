@@ -23,9 +23,9 @@ def _class_pair(text: str) -> tuple[int, int]:
 def add_import_parser(commands) -> None:
     sub = commands.add_parser("import", help="convert a PyTorch MultiHead state_dict into the public .npz")
     sub.add_argument("model", help="a torch.save'd state_dict of the authors' MultiHead classifier (.pt)")
-    sub.add_argument("--out", required=True, help="the .npz to write")
+    sub.add_argument("--out", required=True, metavar="MODEL.npz", help="the .npz to write")
     chosen = sub.add_mutually_exclusive_group()
-    chosen.add_argument("--class", dest="explained_class", type=int, default=None,
+    chosen.add_argument("--class", dest="explained_class", type=int, default=None, metavar="C",
                         help="explain this class's logit (required when there are several classes)")
     chosen.add_argument("--contrast", default=None, metavar="C,C'",
                         help="explain the logit difference of classes C and C'")
@@ -117,10 +117,12 @@ def explain_texts(args, printer) -> int:
         raise InputError("--jsonl is for --texts FILE (use --json with --text)")
     results = [explain(model, item.tokens, args.method, allow_unk=args.oov == "unk", semantics=args.semantics,
                        samples=args.samples, seed=args.seed) for item in encoded]
-    for item, result in zip(encoded, results):
+    for n, (item, result) in enumerate(zip(encoded, results), 1):
         if args.jsonl:
             print(json.dumps({**result, "text": item.text}))
         else:
+            if args.texts is not None and not args.json:
+                print(f"line {n}: {item.text}")
             printer(args, result)
     return EXIT_OK
 
