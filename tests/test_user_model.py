@@ -106,3 +106,16 @@ def test_without_texts_hypothesis_draws_word_sequences(tmp_path):
 def test_texts_without_model_is_an_error(tmp_path, capsys):
     assert main(["run", "--texts", "t.txt", "--out", str(tmp_path / "r")]) == 2
     assert "--texts needs --model" in capsys.readouterr().err and not (tmp_path / "r").exists()
+
+
+def test_a_claim_about_models_without_pe_runs_on_one(tmp_path):
+    """model.delete_equals_replace_without_pe is n/a on the trained model (positional encoding on) but a
+    statement about the user's model when it has none."""
+    from theory.suite.strategies.models import ModelSpec
+
+    for pe in (False, True):
+        ModelSpec(K=2, d_e=4, d_att=3, d_out=2, V=9, T=6, pe=pe, seed=1).build().save(tmp_path / "m.npz")
+        assert main(["run", "--model", str(tmp_path / "m.npz"), "--only", "model.delete_equals_replace_without_pe",
+                     "--out", str(tmp_path / "r")]) == 0
+        record = json.loads((tmp_path / "r" / "summary.json").read_text())["claims"][0]
+        assert record["verdict"] == ("n/a" if pe else "holds"), record

@@ -16,6 +16,7 @@ import json
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,24 @@ def report_documents(population: Population, profile: str, seed: int) -> dict[in
     return {i: tuple(int(w) for w in rng.choice(words, length)) for i, length in enumerate(lengths)}
 
 
+def _without_pe():
+    from theory.suite.strategies.trained import trained_perturbed_cases
+
+    return trained_perturbed_cases()
+
+
+#: claims that are n/a on the trained model for a property of *that* model (its ``trained`` reason), with the
+#: condition under which they apply to a user's model and the strategy of its documents then
+APPLIES_WHEN = {"model.delete_equals_replace_without_pe": (lambda model: not model.pe, _without_pe)}
+
+
+def for_population(claim, population: Population):
+    """``claim`` as it applies to ``population``: a claim of :data:`APPLIES_WHEN` whose condition the model
+    meets gets its strategy."""
+    condition, strategy = APPLIES_WHEN.get(claim.id, (None, None))
+    return replace(claim, trained=strategy) if condition and condition(population.model) else claim
+
+
 def command(args, claim_id: str) -> str:
     texts = f" --texts {args.texts} --vocab {args.vocab} --oov {args.oov}" if args.texts else ""
     return (f"attnverify run --model {args.model}{texts}{' --truncate' if args.truncate else ''} "
@@ -77,7 +96,7 @@ def run_user_model(args, argv, claims) -> int:
     for number, claim in enumerate(claims, 1):
         print(f"[{number}/{len(claims) + 1}] {claim.id} ({population.name}) …", end="", file=sys.stderr, flush=True)
         with using(population):
-            record = run_claim(claim, args.profile, args.seed, population.name)
+            record = run_claim(for_population(claim, population), args.profile, args.seed, population.name)
         record.command = command(args, claim.id)
         if record.verdict == "error" and record.diagnosis.startswith("hypothesis.errors.Unsatisfiable"):
             record.verdict, record.diagnosis = NOT_APPLICABLE, UNSATISFIABLE
