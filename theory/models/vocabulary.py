@@ -57,7 +57,6 @@ class Vocabulary:
     tokens: tuple[str, ...]
     cls_id: int
     unk_id: int
-    path: str = ""
 
     @cached_property
     def ids(self) -> dict[str, int]:
@@ -86,7 +85,7 @@ def load_vocabulary(path: str | Path, model: Model) -> Vocabulary:
             raise InputError(f"{where}: token {token!r} appears twice (lines {first[token]} and {n}); every token "
                              "must have one id")
         first[token] = n
-    return Vocabulary(tuple(tokens), model.cls_id, model.unk_id, str(path))
+    return Vocabulary(tuple(tokens), model.cls_id, model.unk_id)
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,6 @@ class Encoded:
 
     text: str
     tokens: tuple[int, ...]
-    words: tuple[str, ...]  # the tokenizer's output
     dropped: tuple[str, ...] = ()  # OOV words left out (oov="drop")
     unknown: tuple[str, ...] = ()  # OOV words mapped to UNK (oov="unk")
     truncated: int = 0  # words cut after T − 1
@@ -126,7 +124,7 @@ def encode(text: str, vocab: Vocabulary, model: Model, oov: str = "error", trunc
         raise InputError(f"{where} has {len(ids)} words but max_len = {model.T} leaves room for {limit}; shorten "
                          "it or pass --truncate (the authors truncate)")
     oov_words = tuple(w for w in words if w not in vocab.ids)
-    return Encoded(text, tuple(ids[:limit]), tuple(words), dropped=oov_words if oov == "drop" else (),
+    return Encoded(text, tuple(ids[:limit]), dropped=oov_words if oov == "drop" else (),
                    unknown=oov_words if oov == "unk" else (), truncated=max(0, len(ids) - limit))
 
 

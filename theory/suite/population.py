@@ -33,7 +33,6 @@ class Population:
     docs: tuple[tuple[int, ...], ...] | None = None
     allow_unk: bool = False  # documents may hold UNK (--oov unk)
     vocabulary: tuple[str, ...] | None = None  # token strings by id, for the report
-    texts: tuple[str, ...] | None = None  # the documents as the user wrote them
 
 
 _ACTIVE: list[Population] = []

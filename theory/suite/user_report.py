@@ -9,6 +9,7 @@ from theory.claims import ExtraResult
 from theory.suite import figures, given_model, regimes
 from theory.suite.report import _error_cell, _population_lines
 from theory.suite.runner import NOT_APPLICABLE, SKIPPED
+from theory.suite.user_run import DRAWN_WORDS
 
 CHECKS = ("identity", "bound", "limit")
 FIGURE = "figures/fig1_first_document.png"
@@ -27,7 +28,7 @@ def lead_section(population, encoded, docs: dict, args) -> ExtraResult:
               f"torchtext's basic_english rules, vocabulary `{args.vocab}`, --oov {args.oov})"
               if population.docs is not None else
               f"{len(docs)} texts drawn from the model's vocabulary (numpy `default_rng([{seed}, 13])`, 1–"
-              f"{min(model.T - 1, 64)} words each; no --texts given)")
+              f"{min(model.T - 1, DRAWN_WORDS)} words each; no --texts given)")
     lines = [
         f"Model `{args.model}`: V = {model.V}, d_e = {model.d_e}, K = {model.K}, d_att = {model.d_att}, "
         f"d_out = {model.d_out}, T = {model.T}, positional encoding {'on' if model.pe else 'off'}, scores "

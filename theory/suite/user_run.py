@@ -43,7 +43,7 @@ def population_of(args) -> tuple[Population, list]:
     vocabulary = load_vocabulary(args.vocab, model).tokens if args.vocab else None
     docs = tuple(item.tokens for item in encoded) if encoded else None
     return Population(f"model:{Path(args.model).stem}", model, docs, allow_unk=args.oov == "unk",
-                      vocabulary=vocabulary, texts=tuple(item.text for item in encoded) or None), encoded
+                      vocabulary=vocabulary), encoded
 
 
 def report_documents(population: Population, profile: str, seed: int) -> dict[int, tuple]:
