@@ -38,9 +38,8 @@ def test_existence_search_returns_shrunk_witness():
 def test_forward_without_sqrt_d_att_is_caught(monkeypatch):
     original = theory.models.one_layer.scores_and_values
 
-    def broken(X, Wq, Wk, Wv, Wl):
-        q, s, c = original(X, Wq, Wk, Wv, Wl)
-        return q, s * theory.models.one_layer.np.sqrt(Wq.shape[1]), c  # drops the 1/√d_att
+    def broken(X, Wq, Wk, Wv, Wl, score_factor):
+        return original(X, Wq, Wk, Wv, Wl, 1.0)  # drops the 1/√d_att
     monkeypatch.setattr(theory.models.one_layer, "scores_and_values", broken)
     all_claims()
     record = run_claim(REGISTRY["model.forward"])

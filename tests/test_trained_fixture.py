@@ -13,12 +13,12 @@ from theory.models.one_layer import document, forward
 from theory.sentiment.fixture import (
     DATA,
     MODEL_FILE,
-    TrainedCase,
     decode,
     encode,
     load_fixture,
-    trained_cases,
 )
+from theory.suite.population import GivenCase
+from theory.suite.population import given_cases as trained_cases
 
 SENTENCE = "attention based explanations are popular but questionable"
 
@@ -81,7 +81,7 @@ def test_trained_cases_are_valid(case):
     fx = load_fixture()
     assert case.tokens == fx.docs[case.index] and case.doc.shape == (case.model.T,)
     assert case.doc[0] == case.model.cls_id and np.all(case.doc[len(case.tokens) + 1:] == case.model.unk_id)
-    assert eval(repr(case), {"TrainedCase": TrainedCase}) == case
+    assert eval(repr(case), {"GivenCase": GivenCase}) == case
     assert np.isfinite(forward(case.model, case.doc).f).all()
 
 

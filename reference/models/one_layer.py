@@ -1,8 +1,8 @@
 """The §2 classifier in plain mpmath: loops over mpf numbers, every quantity computed as defined.
 
 Independent of ``theory`` (docs/theory.md §1.5).  A model is anything with the attributes of the public
-``.npz`` format (``E, Wq, Wk, Wv, Wl, cls_id, unk_id, max_len, pe``); float64 weights convert to mpf
-exactly.  Every function takes ``dps`` and works in ``mpmath.workdps(dps)``, so the caller's precision is
+``.npz`` format (``E, Wq, Wk, Wv, Wl, cls_id, unk_id, max_len, pe`` and the optional ``scale``, default 1);
+float64 weights convert to mpf exactly.  Every function takes ``dps`` and works in ``mpmath.workdps(dps)``, so the caller's precision is
 restored afterwards.  Results are lists of mpf (``[head][position]`` for per-head quantities).
 """
 
@@ -55,6 +55,12 @@ def embeddings(model, doc, dps: int = DPS):
         return rows
 
 
+def score_factor(model):
+    """The factor of ``⟨q, W_k e_t⟩`` in the score: ``1/√d_att`` when the model's ``scale`` is 1 (the default
+    when the attribute is absent), 1 when it is 0 (the authors' ``SCALE = False``); at the caller's precision."""
+    return 1 / mpmath.sqrt(model.Wq.shape[1]) if int(getattr(model, "scale", 1)) else mpf(1)
+
+
 def matvec(M, x):
     return [mp.fdot(row, x) for row in M]
 
@@ -94,15 +100,14 @@ def _product(memo, name, W, i, dps, x):
 def forward_embedded(model, X, dps: int = DPS, Wl=None) -> Forward:
     """Forward pass from embedded tokens ``X`` (list of T rows of d_e mpf); ``Wl`` overrides ``model.Wl``."""
     with mpmath.workdps(dps):
-        d_att = model.Wq.shape[1]
-        root = mpmath.sqrt(d_att)
+        factor = score_factor(model)
         Wl = model.Wl if Wl is None else Wl
         memo = _memo(model)
         f_heads, alphas, all_scores, values, queries = [], [], [], [], []
         for i in range(model.Wq.shape[0]):
             wl = to_mp(Wl[i])
             q = _product(memo, "Wq", model.Wq, i, dps, X[0])
-            scores = [mp.fdot(q, _product(memo, "Wk", model.Wk, i, dps, x)) / root for x in X]
+            scores = [mp.fdot(q, _product(memo, "Wk", model.Wk, i, dps, x)) * factor for x in X]
             g = [mpmath.exp(s) for s in scores]
             total = mpmath.fsum(g)
             alpha = [gt / total for gt in g]

@@ -2,7 +2,8 @@
 
 K heads; each head attends from the CLS query to every position (sinusoidal positional encoding added to the
 embeddings when ``pe``), maps the attention-weighted values to class logits with its own output layer, and
-the classifier averages the heads' logits (docs/theory.md §2; *authors' code*).  Independent of ``theory``: it
+the classifier averages the heads' logits (docs/theory.md §2; *authors' code*); the scores are divided by ``√d_att``
+unless ``scale`` is off (the authors' ``SCALE = False``, docs/theory.md §11.3).  Independent of ``theory``: it
 reads and writes the public ``.npz`` parameter names directly.
 """
 
@@ -26,9 +27,10 @@ def positional_encoding(T: int, d_e: int) -> torch.Tensor:
 class AttentionClassifier(nn.Module):
     """Multi-head CLS-attention classifier with ``n_classes`` outputs (``Wl`` has shape (K, n_classes, d_out))."""
 
-    def __init__(self, V, d_e, K, d_att, d_out, n_classes, max_len, pe, cls_id, unk_id, dtype=torch.float64):
+    def __init__(self, V, d_e, K, d_att, d_out, n_classes, max_len, pe, cls_id, unk_id, dtype=torch.float64,
+                 scale=True):
         super().__init__()
-        self.max_len, self.pe, self.cls_id, self.unk_id = max_len, bool(pe), cls_id, unk_id
+        self.max_len, self.pe, self.cls_id, self.unk_id, self.scale = max_len, bool(pe), cls_id, unk_id, bool(scale)
         def param(*shape, scale):
             return nn.Parameter(torch.randn(*shape, dtype=dtype) * scale)
         self.E = param(V, d_e, scale=1.0)
@@ -48,7 +50,8 @@ class AttentionClassifier(nn.Module):
         q = torch.einsum("kad,bd->bka", self.Wq, X[:, 0])
         keys = torch.einsum("kad,btd->bkta", self.Wk, X)
         values = torch.einsum("kod,btd->bkto", self.Wv, X)
-        alpha = torch.softmax(torch.einsum("bka,bkta->bkt", q, keys) / math.sqrt(self.Wq.shape[1]), dim=-1)
+        divisor = math.sqrt(self.Wq.shape[1]) if self.scale else 1.0
+        alpha = torch.softmax(torch.einsum("bka,bkta->bkt", q, keys) / divisor, dim=-1)
         head_logits = torch.einsum("kco,bko->bkc", self.Wl, torch.einsum("bkt,bkto->bko", alpha, values))
         logits = head_logits.mean(dim=1)
         return (logits, alpha) if return_attention else logits
@@ -59,11 +62,14 @@ class AttentionClassifier(nn.Module):
     @classmethod
     def from_npz_arrays(cls, arrays) -> "AttentionClassifier":
         """The one-class module of a model given by the public ``.npz`` arrays (an ``np.load`` result, a dict,
-        or any object with those attributes)."""
-        get = arrays.__getitem__ if hasattr(arrays, "__getitem__") else lambda key: getattr(arrays, key)
+        or any object with those attributes; ``scale`` defaults to 1 when absent)."""
+        def get(key, default=None):
+            if hasattr(arrays, "__getitem__"):
+                return arrays[key] if key in arrays else default
+            return getattr(arrays, key, default)
         E, Wq, Wv = np.asarray(get("E")), np.asarray(get("Wq")), np.asarray(get("Wv"))
         module = cls(E.shape[0], E.shape[1], Wq.shape[0], Wq.shape[1], Wv.shape[1], 1, int(get("max_len")),
-                     bool(get("pe")), int(get("cls_id")), int(get("unk_id")))
+                     bool(get("pe")), int(get("cls_id")), int(get("unk_id")), scale=bool(get("scale", 1)))
         with torch.no_grad():
             for name in ("E", "Wq", "Wk", "Wv"):
                 getattr(module, name).copy_(torch.from_numpy(np.array(get(name), dtype=np.float64)))
@@ -76,4 +82,4 @@ class AttentionClassifier(nn.Module):
             return tensor.detach().to(torch.float64).cpu().numpy()
         return {"E": array(self.E), "Wq": array(self.Wq), "Wk": array(self.Wk), "Wv": array(self.Wv),
                 "Wl": array(self.Wl[:, explained_class, :]), "cls_id": self.cls_id, "unk_id": self.unk_id,
-                "max_len": self.max_len, "pe": int(self.pe)}
+                "max_len": self.max_len, "pe": int(self.pe), "scale": int(self.scale)}

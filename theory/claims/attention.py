@@ -19,16 +19,16 @@ from theory.models.one_layer import (
     forward,
     term_magnitudes,
 )
-from theory.sentiment.fixture import trained_cases
 from theory.suite import figures
 from theory.suite.compare import RTOL, check_mp, combine, compare
+from theory.suite.population import given_cases
 from theory.suite.strategies.models import ModelSpec, cases
 
 
 @claim("attention.aggregates", section="§3", source="consequence", kind="identity",
        statement="α-avg is a probability vector; α-max ≥ α-avg pointwise; 1 ≤ Σ_t α-max_t ≤ K",
        reference="mpmath α-avg and α-max at 40 digits",
-       strategy=cases, trained=trained_cases)
+       strategy=cases, trained=given_cases)
 def check_aggregates(case):
     K = case.model.K
     fw, mp_fw = forward(case.model, case.doc), ref.forward(case.model, case.doc)
@@ -54,7 +54,7 @@ def check_aggregates(case):
        statement="for T ≥ 3, per head there is δ ≠ 0 with Σ δ_t = 0 and Σ δ_t c_t = 0, so α + εδ is another "
                  "attention vector with the same f^(i): the output does not determine the attention",
        reference="δ built from the float64 value scores (three most attended positions), checked in mpmath",
-       strategy=lambda: cases(min_T=3), trained=trained_cases)
+       strategy=lambda: cases(min_T=3), trained=given_cases)
 def check_non_identifiable(case):
     fw, mp_fw = forward(case.model, case.doc), ref.forward(case.model, case.doc)
     mag_c = term_magnitudes(case.model, case.doc).c[0]
@@ -89,7 +89,7 @@ def check_non_identifiable(case):
                  "cannot tell the direction of a token's effect); the gradient and LIME parts are checked "
                  "with those claims",
        reference="mpmath forward of both models at 40 digits",
-       strategy=cases, trained=trained_cases)
+       strategy=cases, trained=given_cases)
 def check_blind_to_values(case):
     model = case.model
     negated = model.with_Wl(-model.Wl)

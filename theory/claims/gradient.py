@@ -38,8 +38,8 @@ from theory.models.one_layer import (
     head_vectors,
     term_magnitudes,
 )
-from theory.sentiment.fixture import trained_cases
 from theory.suite.compare import check_mp, combine, compare
+from theory.suite.population import given_cases
 from theory.suite.strategies.models import (
     ModelSpec,
     constant_value_cases,
@@ -59,7 +59,7 @@ def checked_positions(case, default) -> list[int]:
 
 
 def trained_gradient_cases():
-    return trained_cases(positions=2)
+    return given_cases(positions=2)
 
 
 # --- gradient.closed_form / gradient.cls_query_path ---------------------------------------------------------
@@ -81,7 +81,7 @@ def check_closed_form(case):
        statement="for t = 0 (CLS) the gradient has the t ≥ 1 form plus the query path "
                  "(1/K) Σ_i W_qᵀ W_k Σ_u α_u (c_u − f^(i)) e_u / √d_att (the authors' code omits it)",
        reference="central differences of the mpmath forward pass at t = 0 (reference.explainers.gradient)",
-       strategy=gradient_cases, budget=1.0, trained=trained_cases)
+       strategy=gradient_cases, budget=1.0, trained=given_cases)
 def check_cls_query_path(case):
     g = gradient(case.model, case.doc)
     want = ref_grad.gradient(case.model, case.doc, positions=[0])
@@ -96,26 +96,25 @@ def check_cls_query_path(case):
 
 def _mp_bound(model, doc, Wl=None):
     """``(1/K) Σ_i α_t [‖W_vᵀW_ℓᵀ‖ + |c_t − f^(i)| ‖W_kᵀ q‖ / √d_att]`` for every t, in mpmath (reference
-    forward pass, weights converted exactly)."""
+    forward pass and score factor, weights converted exactly)."""
     fw = ref.forward(model, doc)
     with mpmath.workdps(ref.DPS):
-        K, root = model.K, mpmath.sqrt(model.d_att)
+        K, factor = model.K, ref.score_factor(model)
         bound = [mpmath.mpf(0)] * model.T
         for i in range(K):
             Wv, wl, Wk = ref.to_mp(model.Wv[i]), ref.to_mp(model.Wl[i]), ref.to_mp(model.Wk[i])
             wc = [mpmath.fsum(wl[o] * Wv[o][d] for o in range(len(wl))) for d in range(model.d_e)]
             u = [mpmath.fsum(Wk[a][d] * fw.q[i][a] for a in range(model.d_att)) for d in range(model.d_e)]
             wc_norm, u_norm = mpmath.norm(wc), mpmath.norm(u)
-            bound = [b + fw.alpha[i][t] * (wc_norm + abs(fw.c[i][t] - fw.f_heads[i]) * u_norm / root) / K
+            bound = [b + fw.alpha[i][t] * (wc_norm + abs(fw.c[i][t] - fw.f_heads[i]) * u_norm * factor) / K
                      for t, b in enumerate(bound)]
         return bound
 
 
 def _doubled_with_negated_heads(model: Model) -> Model:
     """Every head twice, the copy with ``−W_ℓ``: the same attention in every head, and ``f ≡ 0``."""
-    return Model(model.E, np.concatenate([model.Wq, model.Wq]), np.concatenate([model.Wk, model.Wk]),
-                 np.concatenate([model.Wv, model.Wv]), np.concatenate([model.Wl, -model.Wl]),
-                 model.cls_id, model.unk_id, model.max_len, model.pe)
+    return model.replace(Wq=np.concatenate([model.Wq, model.Wq]), Wk=np.concatenate([model.Wk, model.Wk]),
+                         Wv=np.concatenate([model.Wv, model.Wv]), Wl=np.concatenate([model.Wl, -model.Wl]))
 
 
 @claim("gradient.attention_bound", section="§4", source="consequence", kind="bound",
@@ -243,7 +242,7 @@ def _top(values) -> tuple[int, bool]:
                  "by G-l2 are different tokens (Figure 1's message: attention and gradients disagree)",
        reference="α-avg from the mpmath forward pass, G-l2 from the reference gradient (central differences); both "
                  "top positions must beat their runner-up by 1%",
-       strategy=lambda: gradient_cases(min_words=2), budget=1.0, trained=lambda: trained_cases(max_words=4))
+       strategy=lambda: gradient_cases(min_words=2), budget=1.0, trained=lambda: given_cases(max_words=4))
 def check_disagrees_with_attention(case):
     model, doc, L = case.model, case.doc, len(case.tokens)
     g = gradient(model, doc)  # float64 screen first: the brute force runs only on candidates
@@ -279,7 +278,7 @@ def _removal_effect(model, doc, t):
                  "sign to that word's effect, the exact change f(ξ) − f(ξ with that word replaced by UNK)",
        reference="effect: two mpmath forward passes; G×I = ⟨∇_t, e_t⟩ from the reference gradient; both of "
                  "magnitude above 1e-6 of their terms, the top α-avg word clear of its runner-up by 1%",
-       strategy=lambda: gradient_cases(min_words=2), budget=1.0, trained=trained_cases)
+       strategy=lambda: gradient_cases(min_words=2), budget=1.0, trained=given_cases)
 def check_sign_disagreement(case):
     model, doc, L = case.model, case.doc, len(case.tokens)
     g = gradient(model, doc)

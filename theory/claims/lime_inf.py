@@ -212,8 +212,7 @@ def check_equal_scores_exact(case):
 
 
 def _single_head(model: Model, i: int) -> Model:
-    return Model(model.E, model.Wq[i: i + 1], model.Wk[i: i + 1], model.Wv[i: i + 1], model.Wl[i: i + 1],
-                 model.cls_id, model.unk_id, model.max_len, model.pe)
+    return model.replace(Wq=model.Wq[i: i + 1], Wk=model.Wk[i: i + 1], Wv=model.Wv[i: i + 1], Wl=model.Wl[i: i + 1])
 
 
 @claim("lime.linear_in_model.beta_inf", section="§5", source="paper", kind="identity",

@@ -8,8 +8,8 @@ import numpy as np
 import reference.models.one_layer as ref
 from theory.claims import claim
 from theory.models.one_layer import forward, term_magnitudes
-from theory.sentiment.fixture import trained_cases
 from theory.suite.compare import check_mp, combine, compare
+from theory.suite.population import given_cases
 from theory.suite.strategies.models import cases
 
 
@@ -17,7 +17,7 @@ from theory.suite.strategies.models import cases
        statement="the float64 forward pass (f, f^(i), α, scores s, value scores c) equals the mpmath "
                  "forward pass",
        reference="pure-mpmath re-implementation of §1 at 40 digits",
-       strategy=cases, trained=trained_cases)
+       strategy=cases, trained=given_cases)
 def check_forward(case):
     model, doc = case.model, case.doc
     fw, mp_fw, mag = forward(model, doc), ref.forward(model, doc), term_magnitudes(model, doc)
@@ -33,7 +33,7 @@ def check_forward(case):
 @claim("model.simplex", section="§2", source="paper", kind="identity",
        statement="per head, α_t > 0 and Σ_t α_t = 1",
        reference="mpmath (positivity and the sum at 40 digits); float64 sum against 1",
-       strategy=cases, trained=trained_cases)
+       strategy=cases, trained=given_cases)
 def check_simplex(case):
     fw, mp_fw = forward(case.model, case.doc), ref.forward(case.model, case.doc)
     with mpmath.workdps(ref.DPS):
@@ -52,7 +52,7 @@ def check_simplex(case):
 @claim("model.convex", section="§2", source="consequence", kind="bound",
        statement="per head, min_t c_t ≤ f^(i) ≤ max_t c_t (f^(i) is a convex combination of value scores)",
        reference="mpmath; the float64 violation relative to the magnitude of the terms",
-       strategy=cases, trained=trained_cases)
+       strategy=cases, trained=given_cases)
 def check_convex(case):
     fw, mp_fw = forward(case.model, case.doc), ref.forward(case.model, case.doc)
     mag = term_magnitudes(case.model, case.doc)

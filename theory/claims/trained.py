@@ -11,11 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from theory.claims import ExtraResult, extra
-from theory.explainers.lime_approx import NU, unk_document
-from theory.models.one_layer import document, forward
 from theory.sentiment.fixture import encode, load_fixture
-from theory.suite import figures, regimes
-from theory.suite.explain import METHODS, OPTIONS, explain
+from theory.suite import figures, given_model, regimes
 
 FIGURE1_SENTENCE = "attention based explanations are popular but questionable"
 
@@ -64,59 +61,13 @@ def fixture_summary(profile, seed):
         "n_train": info["n_train"], "n_test": len(fx.docs), "seed": info["seed"], "widths": w})
 
 
-def _figure(words, methods, scores):
-    """Figure-1-like rendering: one row per method, each word on a background coloured by the sign of
-    its score (blue positive, red negative) with intensity |score| / max |score| of that row."""
-    plt = figures.pyplot()
-    starts = np.concatenate([[0.0], np.cumsum([0.13 * len(w) + 0.5 for w in words])])  # x of each word
-    label_width = 0.17 * max(len(m) for m in methods) + 0.4
-    fig, ax = plt.subplots(figsize=(0.55 * (label_width + starts[-1]) + 0.5, 0.5 * len(methods) + 0.6))
-    ax.set_xlim(0, label_width + starts[-1])
-    ax.set_ylim(len(methods) - 0.5, -0.5)
-    ax.axis("off")
-    for row, method in enumerate(methods):
-        values = np.asarray(scores[method])
-        top = np.abs(values).max() or 1.0
-        ax.text(0, row, method, ha="left", va="center", fontsize=9, fontweight="bold")
-        for x, word, value in zip(starts, words, values):
-            base = np.array([0.12, 0.35, 0.85]) if value >= 0 else np.array([0.85, 0.15, 0.15])
-            strength = abs(value) / top
-            colour = 1 - strength * (1 - base)
-            ax.text(label_width + x, row, word, ha="left", va="center", fontsize=9,
-                    color="white" if strength > 0.6 else "black",
-                    bbox={"boxstyle": "round,pad=0.25", "facecolor": colour, "edgecolor": "0.7", "lw": 0.5})
-    ax.set_title("Trained model — blue: positive score, red: negative; intensity relative to each row's "
-                 "largest |score|", fontsize=9, loc="left")
-    return figures.png(fig)
-
-
-def _explanations(model, tokens, seed) -> dict[str, list[float]]:
-    """Every registered method's score of each word of ``tokens`` (CLS left out).  Position methods give
-    one score per position; word methods (LIME: a ``"words"`` key) one per distinct word, shown at each of
-    its occurrences.  A method with a removal-semantics option is run under each semantics."""
-    columns = {}
-    for method in METHODS:
-        variants = ({f"{method} ({s})": {"semantics": s} for s in ("delete", "replace")}
-                    if "semantics" in OPTIONS.get(method, ()) else {method: {}})
-        for name, options in variants.items():
-            if "seed" in OPTIONS.get(method, ()):
-                options["seed"] = seed
-            result = explain(model, tokens, method, **options)
-            if "words" in result:
-                by_word = dict(zip(result["words"], result["scores"]))
-                columns[name] = [float(by_word[t]) for t in tokens]
-            else:
-                columns[name] = [float(x) for x in result["scores"][1:]]
-    return columns
-
-
 @extra("trained.figure1", section="§3", title="Figure 1 on the trained model: one sentence, every method")
 def figure1(profile, seed):
     """The paper's Figure-1 sentence explained by every registered method on the trained model."""
     fx = load_fixture()
     tokens = encode(FIGURE1_SENTENCE, fixture=fx)
     words = [fx.words[i] for i in tokens]
-    scores = _explanations(fx.model, tokens, seed)
+    scores = given_model.explanations(fx.model, tokens, seed)
     methods = list(scores)
     logits = fx.logits([tokens])[0]
     rating = [f"{fx.ratings[i]:+.1f}" if i in fx.ratings else "—" for i in tokens]
@@ -137,7 +88,7 @@ def figure1(profile, seed):
         lines.append(f"| {word} | {rating[k]} | " + " | ".join(f"{scores[m][k]:+.3g}" for m in methods) + " |")
     files = {}
     if figures.available():
-        files["figures/fig1_trained_sentence.png"] = _figure(words, methods, scores)
+        files["figures/fig1_trained_sentence.png"] = given_model.figure1_png(words, methods, scores, "Trained model")
         lines += ["", "![Figure 1 on the trained model](figures/fig1_trained_sentence.png)"]
     return ExtraResult(markdown="\n".join(lines), files=files, data={
         "sentence": FIGURE1_SENTENCE, "tokens": tokens, "logits": logits.tolist(),
@@ -145,15 +96,6 @@ def figure1(profile, seed):
 
 
 TRAINED_REGIME_DOCS = {"ci": 32, "thorough": 300}
-
-
-def _knobs(model, doc, length) -> tuple[np.ndarray, np.ndarray]:
-    """Per head, the regime map's two knobs measured on one document: the UNK shift ``δ`` (UNK's score minus the
-    word's score at the same position, averaged over the word positions) and the temperature (standard deviation
-    of the words' scores)."""
-    fw = forward(model, np.stack([doc, unk_document(model)]))
-    words = slice(1, length + 1)
-    return ((fw.scores[1][:, words] - fw.scores[0][:, words]).mean(axis=1), fw.scores[0][:, words].std(axis=1))
 
 
 @extra("trained.regime", section="§5", title="The trained model on the regime map: Eq. (19) and the large-d limit")
@@ -165,21 +107,8 @@ def trained_regime(profile, seed):
     rng = np.random.default_rng([seed, 7])
     n = TRAINED_REGIME_DOCS.get(profile, TRAINED_REGIME_DOCS["ci"])
     indices = sorted(int(i) for i in rng.choice(len(fixture.docs), n, replace=False))
-    instances = []
-    for index in indices:
-        tokens = fixture.docs[index]
-        instances.append(regimes.Instance(model, document(model, tokens), len(tokens), (seed, index)))
-    deltas, temperatures = zip(*(_knobs(model, inst.doc, inst.length) for inst in instances))
+    result = given_model.regime(model, {index: fixture.docs[index] for index in indices}, seed, "trained model")
     d = [len(set(fixture.docs[i])) for i in indices]
-    summaries, records = {}, []
-    for semantics in ("delete", "replace"):
-        rows = [regimes.measure(inst, semantics, NU, mc_seed=seed + index) for inst, index in zip(instances, indices)]
-        summaries[semantics] = regimes.summarize(rows, np.random.default_rng([seed, 7, len(semantics)]))
-        for claim, key in (("lime.eq19", "eq19_error"), ("lime.large_d_limit", "limit_error")):
-            stat = summaries[semantics][key]
-            records.append({"claim": claim, "regime": f"trained model, {semantics}", "error": stat["median"],
-                            "se": stat["se"], "verdict": regimes.verdict(stat["median"], stat["se"])})
-    delta, temperature = np.concatenate(deltas), np.concatenate(temperatures)
     lines = [
         f"{n} held-out documents of the trained model (seeded draw `default_rng([{seed}, 7])`: indices "
         f"{indices[:8]}{' …' if n > 8 else ''}), whole documents as in the authors' pipeline (T = 256, UNK "
@@ -187,25 +116,10 @@ def trained_regime(profile, seed):
         f"Carlo (Monte Carlo seed {seed} + document index), lime's default ν = 0.25. Statistics and verdict rule "
         f"as in the regime map above (threshold {regimes.THRESHOLD:.0%}).",
         "",
-        f"Where the trained model sits on the map's knobs (per head and document): UNK shift δ median "
-        f"{np.median(delta):+.2f} (10–90%: {np.quantile(delta, 0.1):+.2f} to {np.quantile(delta, 0.9):+.2f}); "
-        f"temperature (spread of the words' scores) median {np.median(temperature):.2f} (10–90%: "
-        f"{np.quantile(temperature, 0.1):.2f} to {np.quantile(temperature, 0.9):.2f}).",
+        given_model.knob_sentence(result, "the trained model"),
         "",
-        "| semantics | Eq. (19) rel. error | verdict | large-d limit rel. error | verdict | LS ratio ρ (3/2 = 1.5) "
-        "| correlation | sign agreement |",
-        "|---|---|---|---|---|---|---|---|",
+        *given_model.regime_table(result["summaries"]),
     ]
-    for semantics, summary in summaries.items():
-        e19, lim, ratio = summary["eq19_error"], summary["limit_error"], summary["ratio"]
-        lines.append(f"| {semantics} | {e19['median']:.3f} ± {e19['se']:.3f} | "
-                     f"{regimes.verdict(e19['median'], e19['se'])} | {lim['median']:.4f} ± {lim['se']:.4f} | "
-                     f"{regimes.verdict(lim['median'], lim['se'])} | {ratio['mean']:.3f} ± {ratio['se']:.3f} | "
-                     f"{summary['correlation']:.3f} | {summary['sign_agreement']:.2f} |")
     return ExtraResult(markdown="\n".join(lines),
-                       data={"regimes": records, "summaries": summaries, "documents": indices,
-                             "unk_shift": {"median": float(np.median(delta)), "p10": float(np.quantile(delta, 0.1)),
-                                           "p90": float(np.quantile(delta, 0.9))},
-                             "temperature": {"median": float(np.median(temperature)),
-                                             "p10": float(np.quantile(temperature, 0.1)),
-                                             "p90": float(np.quantile(temperature, 0.9))}})
+                       data={"regimes": result["records"], "summaries": result["summaries"], "documents": indices,
+                             "unk_shift": result["unk_shift"], "temperature": result["temperature"]})

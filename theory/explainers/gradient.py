@@ -9,6 +9,8 @@ that token occurs once).  Per head (superscript ``(i)`` dropped), with ``u = W_k
 
       ∇_t = (1/K) Σ_i α_t [ w_c + (c_t − f^(i)) u / √d_att ];
 
+  (here and below ``1/√d_att`` is :attr:`~theory.models.one_layer.Model.score_factor`: 1 when ``scale`` is off);
+
 * the CLS position ``t = 0`` (ours; docs/theory.md §5.3): ``e_0`` is also the input of the
   query ``q = W_q e_0``, which moves *every* score ``s_u = ⟨q, W_k e_u⟩/√d_att``; this adds the query path
 
@@ -72,11 +74,11 @@ def closed_form(model: Model, fw: Forward) -> np.ndarray:
     """The word-position formula (paper §4) evaluated at every position, shape ``(B, T, d_e)``:
     ``(1/K) Σ_i α_t [w_c + (c_t − f^(i)) u / √d_att]``.  Exact for ``t ≥ 1``; at ``t = 0`` it lacks the query
     path (:func:`cls_query_path`)."""
-    K, root = model.K, np.sqrt(model.d_att)
+    K, factor = model.K, model.score_factor
     r = fw.alpha * (fw.c - fw.f_heads[..., None])  # (B, K, T): α_t (c_t − f^(i)) = ∂f^(i)/∂s_t
     value_part = np.matmul(fw.alpha.transpose(0, 2, 1), head_vectors(model)[1])  # (B, T, d_e): α_t w_c
     key_part = np.matmul(r.transpose(0, 2, 1), key_direction(model, fw))  # (B, T, d_e)
-    return (value_part + key_part / root) / K
+    return (value_part + key_part * factor) / K
 
 
 def cls_query_path(model: Model, fw: Forward) -> np.ndarray:
@@ -85,7 +87,7 @@ def cls_query_path(model: Model, fw: Forward) -> np.ndarray:
     r = fw.alpha * (fw.c - fw.f_heads[..., None])  # (B, K, T)
     y = np.matmul(r, fw.X)  # (B, K, d_e): Σ_u α_u (c_u − f) e_u per head
     z = np.einsum("kad,bkd->bka", model.Wk, y)
-    return np.einsum("kad,bka->bd", model.Wq, z) / (np.sqrt(model.d_att) * model.K)
+    return np.einsum("kad,bka->bd", model.Wq, z) * (model.score_factor / model.K)
 
 
 def gradient(model: Model, docs) -> Gradient:
@@ -143,7 +145,7 @@ def attention_bound(model: Model, fw: Forward) -> np.ndarray:
     wc_norm = np.linalg.norm(head_vectors(model)[1], axis=-1)  # (K,)
     u_norm = np.linalg.norm(key_direction(model, fw), axis=-1)  # (B, K)
     dev = np.abs(fw.c - fw.f_heads[..., None])
-    per_head = fw.alpha * (wc_norm[None, :, None] + dev * u_norm[..., None] / np.sqrt(model.d_att))
+    per_head = fw.alpha * (wc_norm[None, :, None] + dev * u_norm[..., None] * model.score_factor)
     return per_head.mean(axis=1)
 
 
@@ -164,13 +166,13 @@ def magnitudes(model: Model, docs) -> np.ndarray:
     fw = forward(model, docs)
     mag = term_magnitudes(model, docs)
     absX = np.abs(embed(model, docs))
-    root, K = np.sqrt(model.d_att), model.K
+    factor, K = model.score_factor, model.K
     alpha = (fw.alpha + _TINY) * mag.alpha[..., None]  # (B, K, T)
     dev = mag.c + mag.f[..., None]  # (B, K, T)
     wc = np.einsum("ko,kod->kd", np.abs(model.Wl), np.abs(model.Wv))  # (K, d_e)
     u = np.einsum("kad,kae,be->bkd", np.abs(model.Wk), np.abs(model.Wq), absX[:, 0])  # (B, K, d_e)
-    word = (np.matmul(alpha.transpose(0, 2, 1), wc) + np.matmul((alpha * dev).transpose(0, 2, 1), u) / root) / K
+    word = (np.matmul(alpha.transpose(0, 2, 1), wc) + np.matmul((alpha * dev).transpose(0, 2, 1), u) * factor) / K
     y = np.matmul(alpha * dev, absX)  # (B, K, d_e)
-    path = np.einsum("kad,kae,bke->bd", np.abs(model.Wq), np.abs(model.Wk), y) / (root * K)
+    path = np.einsum("kad,kae,bke->bd", np.abs(model.Wq), np.abs(model.Wk), y) * (factor / K)
     word[:, 0] += path
     return word

@@ -8,6 +8,8 @@ the sinusoidal positional encoding ``p_t`` (or ``p_t = 0``).  Head ``i`` compute
     f^(i) = Σ_t α_t c_t,
 
 and the model output is the mean of the heads, ``f = (1/K) Σ_i f^(i)`` (the explained class's logit).
+With ``scale = 0`` (the authors' ``SCALE = False``; docs/theory.md §11.3) the scores are not divided by ``√d_att``:
+every closed form multiplies ``⟨q, W_k e_t⟩`` by :attr:`Model.score_factor`, the one place that decides.
 
 Everything here is batched over documents; nothing materialises a ``B × T × d_att`` array: the scores
 use ``u = W_kᵀ q`` and the value scores use ``w_c = W_vᵀ W_ℓᵀ``.
@@ -36,6 +38,7 @@ class Model:
     unk_id: int
     max_len: int
     pe: bool
+    scale: bool = True  # scores divided by √d_att (default) or not (the authors' SCALE = False)
 
     def __post_init__(self):
         for name in ("E", "Wq", "Wk", "Wv", "Wl"):
@@ -84,6 +87,9 @@ class Model:
         if self.pe not in (0, 1, True, False):
             raise InputError(f"pe must be 0 or 1 (positional encoding off/on), got {self.pe!r}")
         object.__setattr__(self, "pe", bool(self.pe))
+        if self.scale not in (0, 1, True, False):
+            raise InputError(f"scale must be 0 or 1 (scores divided by √d_att: no/yes), got {self.scale!r}")
+        object.__setattr__(self, "scale", bool(self.scale))
 
     # --- sizes -------------------------------------------------------------------------------------------
     V = property(lambda self: self.E.shape[0])
@@ -94,6 +100,11 @@ class Model:
     T = property(lambda self: self.max_len)
 
     @property
+    def score_factor(self) -> float:
+        """The factor of ``⟨q, W_k e_t⟩`` in the score ``s_t``: ``1/√d_att`` (``scale`` on) or 1 (off)."""
+        return 1.0 / np.sqrt(self.d_att) if self.scale else 1.0
+
+    @property
     def word_ids(self) -> np.ndarray:
         """Token ids that may appear in a text (every id but CLS and UNK)."""
         ids = np.arange(self.V)
@@ -101,17 +112,22 @@ class Model:
 
     def with_Wl(self, Wl: np.ndarray) -> "Model":
         """The same model with another explained-class row ``W_ℓ`` per head."""
-        return Model(self.E, self.Wq, self.Wk, self.Wv, Wl, self.cls_id, self.unk_id, self.max_len, self.pe)
+        return self.replace(Wl=Wl)
+
+    def replace(self, **changes) -> Model:
+        """The same model with the given fields changed (every other field, ``scale`` included, kept)."""
+        return Model(**({name: getattr(self, name) for name in _SHAPES} | changes))
 
     # --- file format -------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Write the public ``.npz`` format (see README, "Model file format")."""
         np.savez(path, E=self.E, Wq=self.Wq, Wk=self.Wk, Wv=self.Wv, Wl=self.Wl, cls_id=self.cls_id,
-                 unk_id=self.unk_id, max_len=self.max_len, pe=int(self.pe))
+                 unk_id=self.unk_id, max_len=self.max_len, pe=int(self.pe), scale=int(self.scale))
 
     @classmethod
     def load(cls, path: str | Path) -> "Model":
-        """Read the public ``.npz`` format; extra keys are ignored, missing or inconsistent ones are errors."""
+        """Read the public ``.npz`` format; extra keys are ignored, missing or inconsistent ones are errors
+        (``scale`` is optional, default 1)."""
         path = Path(path)
         if not path.is_file():
             raise InputError(f"model file {str(path)!r} does not exist; pass the path of a .npz model file")
@@ -121,11 +137,12 @@ class Model:
         except Exception as error:  # numpy raises many types for corrupt archives
             raise InputError(f"cannot read {str(path)!r} as a .npz archive ({error}); "
                              "save the model with numpy.savez (see README, 'Model file format')") from None
+        arrays.setdefault("scale", np.array(1))
         missing = [key for key in _SHAPES if key not in arrays]
         if missing:
             raise InputError(f"model file {str(path)!r} lacks {', '.join(missing)}; it needs arrays "
                              + ", ".join(f"{k} {v}" for k, v in _SHAPES.items()))
-        for key in ("cls_id", "unk_id", "max_len", "pe"):
+        for key in ("cls_id", "unk_id", "max_len", "pe", "scale"):
             if arrays[key].size != 1:
                 raise InputError(f"{key} in {str(path)!r} must be a scalar, got shape {arrays[key].shape}")
             arrays[key] = arrays[key].item()
@@ -134,11 +151,12 @@ class Model:
 
 _SHAPES = {"E": "(V, d_e)", "Wq": "(K, d_att, d_e)", "Wk": "(K, d_att, d_e)", "Wv": "(K, d_out, d_e)",
            "Wl": "(K, d_out)", "cls_id": "scalar int", "unk_id": "scalar int", "max_len": "scalar int (T)",
-           "pe": "scalar 0/1"}
+           "pe": "scalar 0/1", "scale": "optional scalar 0/1, default 1 (scores divided by √d_att)"}
 
 
-def document(model: Model, tokens, truncate: bool = False) -> np.ndarray:
-    """The length-``T`` document ``(CLS, w_1, …, w_L, UNK, …, UNK)`` of a text (docs/theory.md §2)."""
+def document(model: Model, tokens, truncate: bool = False, allow_unk: bool = False) -> np.ndarray:
+    """The length-``T`` document ``(CLS, w_1, …, w_L, UNK, …, UNK)`` of a text (docs/theory.md §2).  ``allow_unk``
+    lets the text hold UNK (the authors' mapping of out-of-vocabulary words, ``--oov unk``)."""
     tokens = np.asarray(list(tokens))
     if tokens.size == 0:
         raise InputError("the text is empty; give at least one word id")
@@ -147,7 +165,7 @@ def document(model: Model, tokens, truncate: bool = False) -> np.ndarray:
     bad = tokens[(tokens < 0) | (tokens >= model.V)]
     if bad.size:
         raise InputError(f"word id {int(bad[0])} is out of range: the vocabulary has ids 0..{model.V - 1}")
-    for name, reserved in (("CLS", model.cls_id), ("UNK", model.unk_id)):
+    for name, reserved in (("CLS", model.cls_id),) + ((("UNK", model.unk_id),) if not allow_unk else ()):
         if np.any(tokens == reserved):
             raise InputError(f"the text contains the {name} id {reserved}; CLS and padding are added "
                              "automatically, so pass only the words")
@@ -191,26 +209,26 @@ class Forward:
     X: np.ndarray  # (B, T, d_e) embedded tokens
 
 
-def scores_and_values(X, Wq, Wk, Wv, Wl):
-    """CLS queries ``q``, scores ``s_t = ⟨q, W_k e_t⟩/√d_att`` and value scores ``c_t = W_ℓ W_v e_t``.
+def scores_and_values(X, Wq, Wk, Wv, Wl, score_factor):
+    """CLS queries ``q``, scores ``s_t = ⟨q, W_k e_t⟩·score_factor`` and value scores ``c_t = W_ℓ W_v e_t``.
 
     Written in terms of the arrays only, so that :func:`term_magnitudes` can run it on absolute values.
     """
-    d_att = Wq.shape[1]
     q = np.einsum("kad,bd->bka", Wq, X[:, 0])
     u = np.einsum("kad,bka->bkd", Wk, q)  # W_kᵀ q
-    s = np.einsum("bkd,btd->bkt", u, X) / np.sqrt(d_att)
+    s = np.einsum("bkd,btd->bkt", u, X) * score_factor
     w_c = np.einsum("ko,kod->kd", Wl, Wv)  # W_vᵀ W_ℓᵀ
     c = np.einsum("kd,btd->bkt", w_c, X)
     return q, s, c
 
 
 def head_vectors(model: Model) -> tuple[np.ndarray, np.ndarray]:
-    """Per head, ``u = W_kᵀ q / √d_att`` and ``w_c = W_vᵀ W_ℓᵀ`` (each ``(K, d_e)``), so that ``s_t = ⟨u, e_t⟩`` and
-    ``c_t = ⟨w_c, e_t⟩``; ``q = W_q e_0`` is the CLS query, the same in every document."""
+    """Per head, ``u = W_kᵀ q / √d_att`` (``W_kᵀ q`` when ``scale`` is off) and ``w_c = W_vᵀ W_ℓᵀ`` (each
+    ``(K, d_e)``), so that ``s_t = ⟨u, e_t⟩`` and ``c_t = ⟨w_c, e_t⟩``; ``q = W_q e_0`` is the CLS query, the
+    same in every document."""
     e0 = model.E[model.cls_id] + (positional_encoding(1, model.d_e)[0] if model.pe else 0.0)
     q = np.einsum("kad,d->ka", model.Wq, e0)
-    u = np.einsum("kad,ka->kd", model.Wk, q) / np.sqrt(model.d_att)
+    u = np.einsum("kad,ka->kd", model.Wk, q) * model.score_factor
     return u, np.einsum("ko,kod->kd", model.Wl, model.Wv)
 
 
@@ -224,21 +242,21 @@ def forward(model: Model, docs) -> Forward:
     """Batched float64 forward pass of §2; ``docs`` has shape ``(T,)`` or ``(B, T)``."""
     docs = np.atleast_2d(np.asarray(docs))
     X = embed(model, docs)
-    q, s, c = scores_and_values(X, model.Wq, model.Wk, model.Wv, model.Wl)
+    q, s, c = scores_and_values(X, model.Wq, model.Wk, model.Wv, model.Wl, model.score_factor)
     alpha = softmax(s)
     f_heads = np.einsum("bkt,bkt->bk", alpha, c)
     return Forward(f=f_heads.mean(axis=1), f_heads=f_heads, alpha=alpha, scores=s, c=c, q=q, X=X)
 
 
 def attention_matrices(model: Model, doc) -> np.ndarray:
-    """Full self-attention matrices ``softmax_u(⟨W_q e_t, W_k e_u⟩/√d_att)``, shape ``(K, T, T)``.
+    """Full self-attention matrices ``softmax_u(⟨W_q e_t, W_k e_u⟩·score_factor)``, shape ``(K, T, T)``.
 
     The model only uses the CLS row (row 0); the other rows are what Figure 3 of the paper shows.
     """
     X = embed(model, np.atleast_2d(np.asarray(doc)))[0]
     Q = np.einsum("kad,td->kta", model.Wq, X)
     Kmat = np.einsum("kad,td->kta", model.Wk, X)
-    return softmax(np.einsum("kta,kua->ktu", Q, Kmat) / np.sqrt(model.d_att))
+    return softmax(np.einsum("kta,kua->ktu", Q, Kmat) * model.score_factor)
 
 
 @dataclass(frozen=True)
@@ -267,6 +285,7 @@ class Magnitudes:
 def term_magnitudes(model: Model, docs) -> Magnitudes:
     docs = np.atleast_2d(np.asarray(docs))
     X = np.abs(embed(model, docs))
-    _, s, c = scores_and_values(X, np.abs(model.Wq), np.abs(model.Wk), np.abs(model.Wv), np.abs(model.Wl))
+    _, s, c = scores_and_values(X, np.abs(model.Wq), np.abs(model.Wk), np.abs(model.Wv), np.abs(model.Wl),
+                                model.score_factor)
     alpha = 1.0 + s.max(axis=-1)
     return Magnitudes(c=c, s=s, alpha=alpha, f=c.max(axis=-1) * alpha)

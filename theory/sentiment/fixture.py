@@ -32,7 +32,6 @@ from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
-from hypothesis import strategies as st
 
 from theory.errors import InputError
 from theory.models.one_layer import Model, document, forward
@@ -140,53 +139,3 @@ def decode(ids, fixture: Fixture | None = None) -> str:
     """The words of token ids, separated by spaces."""
     fixture = fixture or load_fixture()
     return " ".join(fixture.words[i] for i in ids)
-
-
-@dataclass(frozen=True)
-class TrainedCase:
-    """Held-out document ``index`` of the fixture (its first ``max_words`` words when given), with the same
-    interface as :class:`theory.suite.strategies.models.Case`: ``.model``, ``.tokens``, ``.doc``.  ``positions`` (when given)
-    are the positions that claims whose reference costs per position (gradients) check."""
-
-    index: int
-    max_words: int | None = None
-    positions: tuple | None = None
-
-    @property
-    def model(self) -> Model:
-        return load_fixture().model
-
-    @cached_property
-    def tokens(self) -> tuple:
-        return load_fixture().docs[self.index][: self.max_words]
-
-    @cached_property
-    def doc(self) -> np.ndarray:
-        return document(self.model, self.tokens)
-
-    @property
-    def label(self) -> int:
-        return int(load_fixture().labels[self.index])
-
-    def __repr__(self) -> str:
-        extra = "" if self.max_words is None else f", max_words={self.max_words}"
-        extra += "" if self.positions is None else f", positions={self.positions}"
-        return f"TrainedCase(index={self.index}{extra})"
-
-
-@st.composite
-def trained_cases(draw, max_words: int | None = None, positions: int = 0) -> TrainedCase:
-    """Held-out documents of the trained model, each truncated to ``max_words`` words when given (for
-    claims whose reference cost grows with the number of words), with ``positions`` distinct positions to
-    check when that is positive (word positions ``1..L`` and the first padding position); shrinks toward
-    document 0."""
-    if max_words is not None and max_words < 1:
-        raise InputError(f"max_words={max_words} must be at least 1 (or None for whole documents)")
-    index = draw(st.integers(0, len(load_fixture().docs) - 1))
-    case = TrainedCase(index, max_words)
-    if positions <= 0:
-        return case
-    last = min(len(case.tokens) + 1, case.model.T - 1)
-    chosen = draw(st.lists(st.integers(1, last), min_size=min(positions, last), max_size=min(positions, last),
-                           unique=True))
-    return TrainedCase(index, max_words, tuple(sorted(chosen)))

@@ -1,4 +1,4 @@
-"""The ``attnverify`` command line: ``list``, ``run``, ``explain`` and ``compare``.
+"""The ``attnverify`` command line: ``list``, ``run``, ``explain``, ``compare`` and ``import``.
 
 Exit codes: 0 when every identity, bound, limit and witness claim holds (``compare``: no regression); 1 when
 one fails (``compare``: a regression); 2 on bad input (with a message naming the problem and the fix, and
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from theory.errors import InputError
 from theory.models.one_layer import Model
+from theory.suite import user_cli
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 
@@ -42,9 +43,10 @@ def main(argv=None) -> int:
     run.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     run.add_argument("--population", choices=("random", "trained", "both"), default="both",
                      help="instances: random models, the trained model's held-out documents, or both (default)")
+    user_cli.add_model_options(run)
     explain = commands.add_parser("explain", help="explain one document with one method")
     explain.add_argument("model", help="model file (.npz, see README)")
-    explain.add_argument("--tokens", required=True, help="word ids, comma-separated, e.g. 5,9,12,9")
+    explain.add_argument("--tokens", help="word ids, comma-separated, e.g. 5,9,12,9 (or --text/--texts)")
     explain.add_argument("--method", required=True)
     explain.add_argument("--json", action="store_true", help="print JSON")
     explain.add_argument("--semantics", choices=("delete", "replace"), default=None,
@@ -52,15 +54,19 @@ def main(argv=None) -> int:
                               "default) or replace (UNK at the same position, as Eq. (19) assumes)")
     explain.add_argument("--samples", type=int, default=None, help="LIME samples (default 5000)")
     explain.add_argument("--seed", type=int, default=None, help="seed of LIME's RandomState (default 0)")
+    user_cli.add_text_options(explain, single=True)
     compare = commands.add_parser("compare", help="compare a new summary.json with a baseline")
     compare.add_argument("baseline", help="baseline summary.json (e.g. the committed reports/summary.json)")
     compare.add_argument("new", help="new summary.json")
     compare.add_argument("--margin", type=float, default=None,
                          help="allowed growth of an approximation's relative error in a regime (default 0.05)")
 
+    user_cli.add_import_parser(commands)
+
     try:
         args = parser.parse_args(argv)
-        return {"list": _list, "run": _run, "explain": _explain, "compare": _compare}[args.command](args, argv)
+        return {"list": _list, "run": _run, "explain": _explain, "compare": _compare,
+                "import": user_cli.import_command}[args.command](args, argv)
     except InputError as error:
         print(f"attnverify: error: {error}", file=sys.stderr)
         return EXIT_INPUT
@@ -124,6 +130,9 @@ def _run(args, argv) -> int:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {str(out)!r} is a file; give a folder for the reports")
     claims, extras = _selected(args.only)
+    if args.model is not None or args.texts is not None:
+        from theory.suite.user_run import run_user_model
+        return run_user_model(args, argv, claims)
     populations = POPULATIONS if args.population == "both" else (args.population,)
     runs = [(claim, population) for claim in claims for population in populations]
     records, extra_results = [], []
@@ -153,14 +162,25 @@ def _run(args, argv) -> int:
 def _explain(args, argv) -> int:
     from theory.suite.explain import explain
 
+    if args.tokens is None:
+        return user_cli.explain_texts(args, _print_explanation)
     try:
         tokens = [int(part) for part in args.tokens.split(",")] if args.tokens.strip() else []
     except ValueError:
         raise InputError(f"--tokens {args.tokens!r} is not a comma-separated list of integer word ids") from None
     result = explain(Model.load(args.model), tokens, args.method, semantics=args.semantics, samples=args.samples,
                      seed=args.seed)
+    _print_explanation(args, result)
+    return EXIT_OK
+
+
+def _print_explanation(args, result) -> None:
     if args.json:
         print(json.dumps(result))
+    elif "words" in result and "intercept" not in result:  # an approximation of LIME's β^∞ (no samples)
+        print(f"{result['method']} ({result['semantics']}): f = {result['f']:.6g}")
+        for word, score in zip(result["words"], result["scores"]):
+            print(f"  word {word:6d}  {score:+.6g}")
     elif "words" in result:  # LIME: one score per distinct word
         print(f"{result['method']} ({result['semantics']}, {result['samples']} samples, seed {result['seed']}): "
               f"f = {result['f']:.6g}, intercept {result['intercept']:+.6g}")
@@ -170,7 +190,6 @@ def _explain(args, argv) -> int:
         print(f"{result['method']}: f = {result['f']:.6g}")
         for position, token, score in zip(result["positions"], result["tokens"], result["scores"]):
             print(f"  {position:4d}  token {token:6d}  {score:+.6g}")
-    return EXIT_OK
 
 
 def _compare(args, argv) -> int:

@@ -7,7 +7,8 @@ LIME methods explain *words*, not positions: they add ``"words"`` (the ``d`` dis
 first appearance, lime's feature order) and ``"intercept"``, and their ``"scores"[j]`` belongs to
 ``words[j]``; they also record their options (``"semantics"``, ``"samples"``, ``"seed"``).  Methods that take
 options list them in :data:`OPTIONS`; :func:`explain` passes each method only its own options and rejects
-an option the method does not take.
+an option the method does not take.  The approximations of LIME's ``β^∞`` (``eq19``, ``lime-large-d``) answer
+like ``lime-inf`` (``"words"``, per-word ``"scores"``, ``"semantics": "replace"``) without an intercept.
 """
 
 from __future__ import annotations
@@ -46,6 +47,20 @@ def _lime(model: Model, doc: np.ndarray, length: int, semantics: str = "delete",
             "intercept": result.intercept, "semantics": semantics, "samples": int(samples), "seed": int(seed)}
 
 
+def _approximation(name):
+    """An approximation of ``β^∞`` under ``replace`` (§5: the paper's Eq. (19), the suite's large-d limit;
+    ``theory.explainers.lime_approx.<name>``), per distinct word in lime's feature order, as ``lime-inf``
+    reports them (no intercept: neither formula has one)."""
+    def method(model: Model, doc: np.ndarray, length: int) -> dict:
+        import theory.explainers.lime_approx as approximations
+        from theory.explainers.perturb import distinct_words
+
+        scores = getattr(approximations, name)(model, doc, length)
+        return {"f": float(forward(model, doc).f[0]), "scores": scores.tolist(),
+                "words": distinct_words(doc, length).tolist(), "semantics": "replace"}
+    return method
+
+
 def _lime_inf(model: Model, doc: np.ndarray, length: int, semantics: str = "delete", samples: int | None = None,
               seed: int = 0) -> dict:
     """LIME's population limit ``β^∞`` (§5): exact for ``d ≤ 10``, stratified Monte Carlo with standard errors
@@ -71,6 +86,8 @@ METHODS = {
     "grad-x-input": _gradient(g_x_input),
     "lime": _lime,
     "lime-inf": _lime_inf,
+    "eq19": _approximation("eq19"),
+    "lime-large-d": _approximation("large_d_limit"),
 }
 
 # keyword options each method takes (the CLI's --semantics, --samples, --seed)
@@ -80,8 +97,9 @@ OPTIONS = {
 }
 
 
-def explain(model: Model, tokens, method: str, **options) -> dict:
-    """Explain ``tokens`` with ``method``; ``options`` set to ``None`` are left at the method's default."""
+def explain(model: Model, tokens, method: str, allow_unk: bool = False, **options) -> dict:
+    """Explain ``tokens`` with ``method``; ``options`` set to ``None`` are left at the method's default;
+    ``allow_unk`` lets the text hold UNK (``--oov unk``)."""
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     options = {key: value for key, value in options.items() if value is not None}
@@ -93,7 +111,7 @@ def explain(model: Model, tokens, method: str, **options) -> dict:
                          + (f"; it applies to {', '.join(takers)}" if takers else ""))
     if "seed" in options and not 0 <= options["seed"] < 2**32:
         raise InputError(f"--seed {options['seed']} is out of range; use an integer in 0..{2**32 - 1}")
-    doc = document(model, tokens)
+    doc = document(model, tokens, allow_unk=allow_unk)
     length = len(tokens)
     result = METHODS[method](model, doc, length, **options)
     return {"method": method, "f": result.pop("f"), "positions": list(range(length + 1)),

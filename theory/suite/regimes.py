@@ -98,7 +98,7 @@ def shift_unk(model: Model, tokens, delta: float) -> Model:
     r = np.concatenate([delta - current, np.zeros(model.K)])
     E = model.E.copy()
     E[model.unk_id] += np.linalg.lstsq(C, r, rcond=None)[0]
-    return Model(E, model.Wq, model.Wk, model.Wv, model.Wl, model.cls_id, model.unk_id, model.max_len, model.pe)
+    return model.replace(E=E)
 
 
 def set_temperature(model: Model, doc, length: int, tau: float) -> Model:
@@ -106,7 +106,7 @@ def set_temperature(model: Model, doc, length: int, tau: float) -> Model:
     deviation ``tau``."""
     spread = forward(model, doc).scores[0][:, 1: length + 1].std(axis=1)  # (K,)
     Wq = model.Wq * (tau / np.maximum(spread, 1e-300))[:, None, None]
-    return Model(model.E, Wq, model.Wk, model.Wv, model.Wl, model.cls_id, model.unk_id, model.max_len, model.pe)
+    return model.replace(Wq=Wq)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from theory.suite.strategies.models import (
     ConstantValueCase,
     ModelSpec,
     model_specs,
+    seeded_scale,
 )
 
 # --- LIME (§5): perturbation patterns and LIME instances ------------------------------------------------
@@ -69,6 +70,7 @@ def lime_texts(draw, max_d=8, max_repeats=3, max_K=3, max_d_e=8, max_dim=4, pe=N
                      d_att=draw(st.integers(1, max_dim)), d_out=draw(st.integers(1, max_dim)), V=V, T=T,
                      pe=draw(st.booleans()) if pe is None else pe, score_scale=draw(st.sampled_from(SCORE_SCALES)),
                      value_scale=draw(st.sampled_from(VALUE_SCALES)), seed=draw(st.integers(0, 2**32 - 1)))
+    spec = seeded_scale(spec)
     words = draw(st.permutations(range(2, V)))[:d]
     text = list(words) + draw(st.lists(st.sampled_from(words), min_size=repeats, max_size=repeats))
     return Case(spec, tuple(draw(st.permutations(text))))
@@ -202,7 +204,7 @@ class EqualScoresCase(Case):
         E[np.ix_(words, np.arange(r, base.d_e))] = base.E[base.unk_id, r:]
         Wk = base.Wk.copy()
         Wk[:, :, :r] = 0.0
-        return Model(E, base.Wq, Wk, base.Wv, base.Wl, base.cls_id, base.unk_id, base.max_len, base.pe)
+        return base.replace(E=E, Wk=Wk)
 
     def __repr__(self) -> str:
         return f"EqualScoresCase(spec={self.spec!r}, tokens={self.tokens!r}, rank={self.rank!r})"
@@ -275,6 +277,7 @@ def approximation_cases(draw, semantics=("replace", "delete")) -> ApproxCase:
                      d_out=draw(st.integers(1, 8)), V=V, T=T, pe=draw(st.booleans()),
                      score_scale=draw(st.sampled_from(SCORE_SCALES)), value_scale=draw(st.sampled_from(VALUE_SCALES)),
                      seed=draw(st.integers(0, 2**32 - 1)))
+    spec = seeded_scale(spec)
     words = draw(st.permutations(range(2, V)))[:d]
     text = list(words) + draw(st.lists(st.sampled_from(words), min_size=repeats, max_size=repeats))
     return ApproxCase(Case(spec, tuple(draw(st.permutations(text)))), draw(st.sampled_from(semantics)),
@@ -316,7 +319,7 @@ def growing_cases(draw) -> GrowingCase:
                      d_out=draw(st.integers(1, 8)), V=V, T=2, pe=draw(st.booleans()),
                      score_scale=draw(st.sampled_from((0.3, 1.0))),
                      value_scale=draw(st.sampled_from(VALUE_SCALES)), seed=draw(st.integers(0, 2**32 - 1)))
-    return GrowingCase(spec, tuple(draw(st.permutations(range(2, V)))), draw(st.integers(0, 4)))
+    return GrowingCase(seeded_scale(spec), tuple(draw(st.permutations(range(2, V)))), draw(st.integers(0, 4)))
 
 
 @dataclass(frozen=True)
@@ -336,7 +339,7 @@ class VanishingCase:
         word = list(dict.fromkeys(self.case.tokens))[self.target]
         E = base.E.copy()
         E[word] = E[word] + lam * v
-        return Model(E, base.Wq, base.Wk, base.Wv, base.Wl, base.cls_id, base.unk_id, base.max_len, base.pe)
+        return base.replace(E=E)
 
     def __repr__(self) -> str:
         return f"VanishingCase(case={self.case!r}, target={self.target!r})"
@@ -371,7 +374,7 @@ class AffineCase(ConstantValueCase):
         wc = head_vectors(base)[1]
         E = base.E.copy()
         E[base.unk_id] += np.linalg.lstsq(wc, np.asarray(self.unk_offsets, dtype=float), rcond=None)[0]
-        return Model(E, base.Wq, base.Wk, base.Wv, base.Wl, base.cls_id, base.unk_id, base.max_len, base.pe)
+        return base.replace(E=E)
 
     def __repr__(self) -> str:
         return (f"AffineCase(spec={self.spec!r}, tokens={self.tokens!r}, constants={self.constants!r}, "

@@ -7,12 +7,16 @@ small models (``K=1``, ``d_e=2``, seed 0) instead of shrinking thousands of floa
 
 Ranges (issue 2): K 1–4, d_e 2–16, d_att and d_out 1–8, V up to ~50, T up to 32, attention from flat to
 very peaked (``score_scale``: the standard deviation of the scores, up to 1000, far past the float64
-overflow of ``exp`` at 709.8), positional encoding on and off, repeated words and padding.
+overflow of ``exp`` at 709.8), positional encoding on and off, scores divided by ``√d_att`` or not (``scale``,
+off for a quarter of the models: those whose drawn seed is 3 mod 4 — a function of the seed rather than a draw
+of its own, so that every claim's Hypothesis choice sequence, hence every instance but the weights of those
+models, is what it was before the key existed; shrinking the seed towards 0 turns it back on), repeated words
+and padding.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -29,7 +33,9 @@ class ModelSpec:
     """A random model: weights ``~ N(0, ·)`` from ``numpy.random.default_rng(seed)``.
 
     ``score_scale`` is the standard deviation of the attention scores (both ``W_q`` and ``W_k`` are scaled
-    by its square root); ``value_scale`` scales ``W_ℓ``.  CLS is id 0 and UNK is id 1.
+    by its square root); ``value_scale`` scales ``W_ℓ``; ``scale`` is the model's ``.npz`` key (scores divided by
+    ``√d_att`` or not).  CLS is id 0 and UNK is id 1.  The repr leaves ``scale`` out at its default, so that
+    the counterexamples recorded before it existed still read as the same instances.
     """
 
     K: int = 1
@@ -42,6 +48,12 @@ class ModelSpec:
     score_scale: float = 1.0
     value_scale: float = 1.0
     seed: int = 0
+    scale: bool = True
+
+    def __repr__(self) -> str:
+        fields = [f"{name}={getattr(self, name)!r}" for name in self.__dataclass_fields__
+                  if name != "scale" or not self.scale]
+        return f"ModelSpec({', '.join(fields)})"
 
     def build(self) -> Model:
         rng = np.random.default_rng(self.seed)
@@ -51,7 +63,7 @@ class ModelSpec:
         Wk = rng.standard_normal((self.K, self.d_att, self.d_e)) * root / np.sqrt(self.d_e)
         Wv = rng.standard_normal((self.K, self.d_out, self.d_e)) / np.sqrt(self.d_e)
         Wl = rng.standard_normal((self.K, self.d_out)) * self.value_scale / np.sqrt(self.d_out)
-        return Model(E, Wq, Wk, Wv, Wl, cls_id=0, unk_id=1, max_len=self.T, pe=self.pe)
+        return Model(E, Wq, Wk, Wv, Wl, cls_id=0, unk_id=1, max_len=self.T, pe=self.pe, scale=self.scale)
 
 
 @dataclass(frozen=True)
@@ -76,7 +88,7 @@ class Case:
 @st.composite
 def model_specs(draw, max_K=4, max_d_e=16, max_d=8, max_V=50, min_T=2, max_T=32,
                 score_scales=SCORE_SCALES) -> ModelSpec:
-    return ModelSpec(
+    spec = ModelSpec(
         K=draw(st.integers(1, max_K)),
         d_e=draw(st.integers(2, max_d_e)),
         d_att=draw(st.integers(1, max_d)),
@@ -88,6 +100,13 @@ def model_specs(draw, max_K=4, max_d_e=16, max_d=8, max_V=50, min_T=2, max_T=32,
         value_scale=draw(st.sampled_from(VALUE_SCALES)),
         seed=draw(st.integers(0, 2**32 - 1)),
     )
+    return seeded_scale(spec)
+
+
+def seeded_scale(spec: ModelSpec) -> ModelSpec:
+    """``spec`` with the ``scale`` of a random model: off when its seed is 3 mod 4 (module docstring) — no draw
+    of its own, so the strategies that use it keep their Hypothesis choice sequence."""
+    return replace(spec, scale=spec.seed % 4 != 3)
 
 
 @st.composite
@@ -150,7 +169,7 @@ class ConstantValueCase(Case):
             Wv = Wv - np.einsum("kod,de,fe->kof", Wv, Q, Q)
         wc = np.einsum("ko,kod->kd", base.Wl, Wv)
         E = base.E - (base.E @ wc.T - np.asarray(self.constants)) @ np.linalg.pinv(wc).T
-        return Model(E, base.Wq, base.Wk, Wv, base.Wl, base.cls_id, base.unk_id, base.max_len, base.pe)
+        return base.replace(E=E, Wv=Wv)
 
     def __repr__(self) -> str:
         return f"ConstantValueCase(spec={self.spec!r}, tokens={self.tokens!r}, constants={self.constants!r})"

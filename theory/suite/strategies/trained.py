@@ -1,10 +1,12 @@
-"""Hypothesis strategies over the committed trained model (the ``trained`` population): the LIME instances of
-:mod:`theory.suite.strategies.lime` wrapped around held-out documents of the fixture (:mod:`theory.sentiment`)."""
+"""Hypothesis strategies over a given model (the ``trained`` population, or a user's ``model:<name>``): the LIME
+instances of :mod:`theory.suite.strategies.lime` wrapped around documents of the active population
+(:mod:`theory.suite.population`; by default the committed fixture's held-out documents, :mod:`theory.sentiment`)."""
 
 from __future__ import annotations
 
 from hypothesis import strategies as st
 
+from theory.suite.population import given_cases
 from theory.suite.strategies.lime import (
     ApproxCase,
     ConsistencyCase,
@@ -22,9 +24,7 @@ def _distinct(case) -> int:
 @st.composite
 def trained_perturbed_cases(draw, max_patterns=3) -> PerturbedCase:
     """A held-out document's first 8 words and 1..max_patterns removal patterns."""
-    from theory.sentiment.fixture import trained_cases
-
-    case = draw(trained_cases(max_words=8))
+    case = draw(given_cases(max_words=8))
     Z = draw(st.lists(st.tuples(*[st.sampled_from((0, 1))] * _distinct(case)), min_size=1, max_size=max_patterns))
     return PerturbedCase(case, tuple(Z))
 
@@ -32,32 +32,24 @@ def trained_perturbed_cases(draw, max_patterns=3) -> PerturbedCase:
 def trained_lime_cases() -> st.SearchStrategy[LimeCase]:
     """A held-out document's first 4 words (at most 16 distinct perturbed documents for the mpmath reference
     LIME) and a LIME seed."""
-    from theory.sentiment.fixture import trained_cases
-
-    return st.builds(LimeCase, trained_cases(max_words=4), st.integers(0, 2**32 - 1))
+    return st.builds(LimeCase, given_cases(max_words=4), st.integers(0, 2**32 - 1))
 
 
 def trained_semantics_cases() -> st.SearchStrategy[SemanticsCase]:
     """A held-out document's first 5 words (2^d ≤ 32 mpmath forward passes) and a removal semantics."""
-    from theory.sentiment.fixture import trained_cases
-
-    return st.builds(SemanticsCase, trained_cases(max_words=5).filter(lambda case: _distinct(case) >= 2),
+    return st.builds(SemanticsCase, given_cases(max_words=5).filter(lambda case: _distinct(case) >= 2),
                      st.sampled_from(("delete", "replace")))
 
 
 def trained_consistency_cases(min_words=2, max_words=6) -> st.SearchStrategy[ConsistencyCase]:
     """A held-out document's first ``max_words`` words (at least ``min_words`` distinct), a semantics and a seed."""
-    from theory.sentiment.fixture import trained_cases
-
     return st.builds(ConsistencyCase,
-                     trained_cases(max_words=max_words).filter(lambda case: _distinct(case) >= min_words),
+                     given_cases(max_words=max_words).filter(lambda case: _distinct(case) >= min_words),
                      st.sampled_from(("delete", "replace")), st.integers(0, 2**31))
 
 
 def trained_approximation_cases() -> st.SearchStrategy[ApproxCase]:
     """Whole held-out documents (the authors' pipeline: T = 256, UNK padding), both semantics, lime's default
     ``ν = 0.25``, and the Monte Carlo seed of ``β^∞``."""
-    from theory.sentiment.fixture import trained_cases
-
-    return st.builds(ApproxCase, trained_cases(), st.sampled_from(("delete", "replace")), st.just(0.25),
+    return st.builds(ApproxCase, given_cases(), st.sampled_from(("delete", "replace")), st.just(0.25),
                      st.integers(0, 2**31))

@@ -1,0 +1,65 @@
+"""``attnverify explain`` on text: ``--text``/``--texts --jsonl`` with ``--vocab``, and the methods ``eq19`` and
+``lime-large-d`` (the approximations next to ``lime-inf``)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from theory.explainers.lime_approx import eq19, large_d_limit
+from theory.models.one_layer import document
+from theory.suite.cli import main
+from theory.suite.strategies.models import ModelSpec
+
+TOKENS = ["[cls]", "<unk>", "good", "bad", "film", ".", "great", "not"]
+
+
+@pytest.fixture
+def files(tmp_path):
+    model = ModelSpec(K=2, d_e=4, d_att=3, d_out=2, V=len(TOKENS), T=8, pe=True, seed=5).build()
+    model.save(tmp_path / "m.npz")
+    (tmp_path / "v.txt").write_text("\n".join(TOKENS), encoding="utf-8")
+    (tmp_path / "t.txt").write_text("Good film.\nnot a great film\n", encoding="utf-8")
+    return model, tmp_path
+
+
+def test_text_is_tokenized_like_tokens(files, capsys):
+    _, d = files
+    main(["explain", str(d / "m.npz"), "--text", "Good film.", "--vocab", str(d / "v.txt"), "--method",
+          "grad-l2", "--json"])
+    by_text = json.loads(capsys.readouterr().out)
+    main(["explain", str(d / "m.npz"), "--tokens", "2,4,5", "--method", "grad-l2", "--json"])
+    assert by_text == json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("method, formula", [("eq19", eq19), ("lime-large-d", large_d_limit)])
+def test_jsonl_batch_and_approximation_methods(files, capsys, method, formula):
+    model, d = files
+    assert main(["explain", str(d / "m.npz"), "--texts", str(d / "t.txt"), "--vocab", str(d / "v.txt"),
+                 "--method", method, "--jsonl", "--oov", "unk"]) == 0
+    captured = capsys.readouterr()
+    lines = [json.loads(line) for line in captured.out.splitlines()]
+    assert [r["text"] for r in lines] == ["Good film.", "not a great film"]
+    assert lines[1]["tokens"] == [0, 7, 1, 6, 4]  # 'a' is OOV -> UNK (id 1)
+    assert "look like removed words" in captured.err
+    doc = document(model, (7, 1, 6, 4), allow_unk=True)
+    np.testing.assert_array_equal(lines[1]["scores"], formula(model, doc, 4))
+    assert lines[1]["words"] == [7, 1, 6, 4] and lines[1]["semantics"] == "replace"
+
+
+def test_bad_line_writes_nothing(files, capsys):
+    _, d = files
+    assert main(["explain", str(d / "m.npz"), "--texts", str(d / "t.txt"), "--vocab", str(d / "v.txt"),
+                 "--method", "eq19", "--jsonl"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "line 2 has out-of-vocabulary words 'a'" in captured.err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--method", "eq19"], "give the document: --tokens IDS, --text TEXT or --texts FILE"),
+    (["--method", "eq19", "--text", "good"], "--text needs --vocab FILE"),
+])
+def test_missing_inputs(files, capsys, args, message):
+    _, d = files
+    assert main(["explain", str(d / "m.npz"), *args]) == 2
+    assert message in capsys.readouterr().err

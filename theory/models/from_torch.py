@@ -1,0 +1,169 @@
+"""``attnverify import``: a PyTorch ``state_dict`` of the authors' ``MultiHead`` classifier as a public ``.npz``.
+
+The ``state_dict`` (docs/theory.md §11.3; :mod:`reference.models.torch_multihead` builds one) holds, with ``nn.Linear``
+weights stored ``(out, in)`` and no biases:
+
+    embedding.weight              (V, d_e)          → E
+    heads.{i}.query.weight        (d_att, d_e)      → Wq[i]
+    heads.{i}.key.weight          (d_att, d_e)      → Wk[i]
+    heads.{i}.value.weight        (d_out, d_e)      → Wv[i]
+    heads.{i}.classifier.weight   (n_classes, d_out) → Wl[i] = row C            (--class C)
+                                                      or row C − row C'        (--contrast C,C')
+
+for heads ``i = 0..K−1``.  The explained output is one class's logit, or the difference of two logits: the
+model averages the heads' logits and each logit is linear in its classifier row, so a difference of logits is
+the same model with ``W_ℓ = row C − row C'`` (exact, no approximation).  What the file does not hold is given
+on the command line: the CLS and UNK ids, ``T``, the positional encoding (``pe``, default on as the authors) and
+``scale`` (scores divided by ``√d_att``, default on; ``--no-scale`` is the authors' ``SCALE = False``).
+
+The file is read with ``torch.load(weights_only=True)``: tensors only, never an unpickled object.  Every
+problem — a missing, extra or mis-shaped key, a class out of range — is one :class:`InputError` naming it, and
+nothing is written; the ``.npz`` is written to a temporary file and renamed into place.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from theory.errors import InputError
+from theory.models.one_layer import Model
+
+EXTRA = "import"  # the pyproject extra that installs torch for this module
+_HEAD_KEY = re.compile(r"heads\.(\d+)\.(query|key|value|classifier)\.weight")
+_PARTS = ("query", "key", "value", "classifier")
+
+
+def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
+    """The tensors of a ``torch.save``d ``state_dict`` as float64 arrays (``weights_only=True``, on the CPU)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"model file {str(path)!r} does not exist; pass the path of a torch.save'd state_dict")
+    try:
+        import torch
+    except ImportError:
+        raise InputError(f"importing a PyTorch model needs torch: pip install '.[{EXTRA}]'") from None
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as error:  # torch raises many types for files it cannot read safely
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(f"cannot read {str(path)!r} with torch.load(weights_only=True) ({first}); save the "
+                         "model's state_dict (torch.save(model.state_dict(), path)), not the model") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError(f"{str(path)!r} does not hold a state_dict (a dict of tensors); save it with "
+                         "torch.save(model.state_dict(), path)")
+    arrays = {}
+    for key, tensor in state.items():
+        if not (tensor.is_floating_point() and not tensor.is_complex()):
+            raise InputError(f"{key} in {str(path)!r} has dtype {tensor.dtype}; weights must be real floats")
+        arrays[str(key)] = tensor.detach().to(torch.float64).numpy()
+    return arrays
+
+
+def _heads(state: dict) -> int:
+    """The number of heads ``K``, checking that the keys are exactly the authors' layout for heads ``0..K−1``."""
+    indices = {int(m.group(1)) for key in state if (m := _HEAD_KEY.fullmatch(key))}
+    K = max(indices) + 1 if indices else 0
+    expected = ["embedding.weight"] + [f"heads.{i}.{part}.weight" for i in range(K) for part in _PARTS]
+    missing = [key for key in expected if key not in state]
+    extra = [key for key in state if key not in expected]
+    if not K:
+        missing.append("heads.0.{query,key,value,classifier}.weight")
+    if missing or extra:
+        problems = ([f"missing {', '.join(missing)}"] if missing else []) + (
+            [f"unexpected {', '.join(extra)}"] if extra else [])
+        raise InputError(f"the state_dict is not the authors' MultiHead layout: {'; '.join(problems)} (expected "
+                         "embedding.weight and heads.{i}.query|key|value|classifier.weight for heads 0..K-1, "
+                         "no biases)")
+    return K
+
+
+def _shape_check(state: dict, K: int) -> None:
+    V_de = state["embedding.weight"].shape
+    if len(V_de) != 2:
+        raise InputError(f"embedding.weight has shape {V_de}; expected (V, d_e)")
+    d_e = V_de[1]
+    first = {part: state[f"heads.0.{part}.weight"].shape for part in _PARTS}
+    d_att = first["query"][0] if len(first["query"]) == 2 else None
+    d_out = first["value"][0] if len(first["value"]) == 2 else None
+    n_classes = first["classifier"][0] if len(first["classifier"]) == 2 else None
+    want = {"query": (d_att, d_e), "key": (d_att, d_e), "value": (d_out, d_e), "classifier": (n_classes, d_out)}
+    names = {"query": "(d_att, d_e)", "key": "(d_att, d_e)", "value": "(d_out, d_e)",
+             "classifier": "(n_classes, d_out)"}
+    for i in range(K):
+        for part in _PARTS:
+            shape = state[f"heads.{i}.{part}.weight"].shape
+            if shape != want[part] or None in want[part]:
+                raise InputError(f"heads.{i}.{part}.weight has shape {shape}; expected {want[part]} = {names[part]} "
+                                 f"(d_e = {d_e} from embedding.weight, d_att/d_out/n_classes from head 0)")
+
+
+def _explained_rows(classifier: np.ndarray, explained_class, contrast) -> np.ndarray:
+    """``W_ℓ`` per head (``(K, d_out)``) from the classifier rows ``(K, n_classes, d_out)``."""
+    n = classifier.shape[1]
+    if explained_class is not None and contrast is not None:
+        raise InputError("give --class C or --contrast C,C', not both")
+    if explained_class is None and contrast is None:
+        if n != 1:
+            raise InputError(f"the classifier has {n} classes; choose the explained logit with --class C "
+                             f"(0..{n - 1}) or a logit difference with --contrast C,C'")
+        explained_class = 0
+    for c in ([explained_class] if contrast is None else list(contrast)):
+        if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 0 <= c < n:
+            raise InputError(f"class {c!r} is out of range: the classifier has {n} classes (0..{n - 1})")
+    if contrast is None:
+        return classifier[:, explained_class]
+    a, b = contrast
+    if a == b:
+        raise InputError(f"--contrast {a},{b}: the two classes must differ (the difference would be 0)")
+    return classifier[:, a] - classifier[:, b]
+
+
+def model_from_state_dict(state: dict, *, cls_id: int, unk_id: int, max_len: int, pe: bool = True,
+                          scale: bool = True, explained_class: int | None = None,
+                          contrast: tuple[int, int] | None = None) -> Model:
+    """The §2 model of a MultiHead ``state_dict`` (arrays by key), explaining ``explained_class``'s logit or
+    the difference ``contrast = (C, C')`` of two logits."""
+    K = _heads(state)
+    _shape_check(state, K)
+
+    def stack(part):
+        return np.stack([state[f"heads.{i}.{part}.weight"] for i in range(K)])
+    Wl = _explained_rows(stack("classifier"), explained_class, contrast)
+    return Model(state["embedding.weight"], stack("query"), stack("key"), stack("value"), Wl, cls_id=cls_id,
+                 unk_id=unk_id, max_len=max_len, pe=pe, scale=scale)
+
+
+def save_atomically(model: Model, out: str | Path) -> Path:
+    """Write ``model`` to ``out`` (the public ``.npz``) through a temporary file in the same folder."""
+    out = Path(out)
+    if out.suffix != ".npz":
+        raise InputError(f"--out {str(out)!r} must end in .npz")
+    if not out.parent.is_dir():
+        raise InputError(f"--out {str(out)!r}: folder {str(out.parent)!r} does not exist; create it first")
+    if out.is_dir():
+        raise InputError(f"--out {str(out)!r} is a folder; give a file name ending in .npz")
+    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            model.save(stream)
+        os.replace(temporary, out)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def import_model(path: str | Path, out: str | Path, **options) -> Model:
+    """Read the ``state_dict`` at ``path``, convert it (:func:`model_from_state_dict` ``options``) and write
+    ``out``; nothing is written when anything is wrong."""
+    out = Path(out)
+    if out.suffix != ".npz":  # before the (slow) torch import: bad input fails fast
+        raise InputError(f"--out {str(out)!r} must end in .npz")
+    model = model_from_state_dict(load_state_dict(path), **options)
+    save_atomically(model, out)
+    return model

@@ -1,0 +1,142 @@
+"""A user's vocabulary and documents (docs/theory.md §11.3): token ids of texts, the authors' pipeline made explicit.
+
+**Vocabulary file** — UTF-8, one token per line, line ``n`` (from 0) is token id ``n``, as torchtext's
+``vocab.get_itos()`` lists them; dump one with ``open('vocab.txt', 'w').write('\\n'.join(vocab.get_itos()))``.
+It must have exactly ``V`` lines (the rows of ``E``), no empty line and no token twice.  The CLS and UNK
+tokens are whatever the model's ``cls_id`` and ``unk_id`` lines hold (``[cls]``, ``<unk>``, …: the ids come
+from the model, the names from the file); a text may not contain them.
+
+**Texts** — tokenized by :func:`theory.models.tokenizer.basic_english`; CLS is prepended and UNK pads to ``T``
+by :func:`theory.models.one_layer.document`.  A word outside the vocabulary (OOV) follows ``oov``:
+
+* ``error`` (default) — an error naming the words;
+* ``drop`` — the word is left out (with positional encoding, the later words then sit at other positions);
+* ``unk`` — the word becomes UNK, the authors' behaviour (torchtext's ``set_default_index(vocab['<unk>'])``).
+  UNK is also the padding token and what LIME's ``replace`` removal writes, so an unknown word then looks
+  exactly like a removed one to every explainer: the report says so.
+
+A text longer than ``T − 1`` words is an error unless ``truncate`` (the authors truncate).  A texts file is
+UTF-8, one document per line; an empty line (or one without a token) is an error naming the line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from theory.errors import InputError
+from theory.models.one_layer import Model
+from theory.models.tokenizer import basic_english
+
+OOV_POLICIES = ("error", "drop", "unk")
+
+
+def read_lines(path: str | Path, what: str) -> list[str]:
+    """The lines of a UTF-8 file (a final newline ends the last line; ``\\r\\n`` endings accepted)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} file {str(path)!r} does not exist")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise InputError(f"{what} file {str(path)!r} is not UTF-8 (byte {error.start}, line {line}); "
+                         "re-save it as UTF-8") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
+@dataclass(frozen=True, eq=False)
+class Vocabulary:
+    """Token strings by id; ``cls`` and ``unk`` are the model's CLS and UNK tokens."""
+
+    tokens: tuple[str, ...]
+    cls_id: int
+    unk_id: int
+
+    @cached_property
+    def ids(self) -> dict[str, int]:
+        return {token: i for i, token in enumerate(self.tokens)}
+
+    cls = property(lambda self: self.tokens[self.cls_id])
+    unk = property(lambda self: self.tokens[self.unk_id])
+
+
+def load_vocabulary(path: str | Path, model: Model) -> Vocabulary:
+    """Read and check a vocabulary file against ``model`` (module docstring)."""
+    tokens = read_lines(path, "vocabulary")
+    where = f"vocabulary {str(path)!r}"
+    if len(tokens) != model.V:
+        raise InputError(f"{where} has {len(tokens)} lines but the model has V = {model.V} tokens (rows of E); "
+                         "write one token per line, line n = id n")
+    for name, i in (("CLS", model.cls_id), ("UNK", model.unk_id)):
+        if not tokens[i].strip():
+            raise InputError(f"{where}: line {i} (the model's {name} id) is empty; it must hold the {name} token")
+    empty = [n for n, token in enumerate(tokens) if not token]
+    if empty:
+        raise InputError(f"{where}: line {empty[0]} is empty; every id needs its token")
+    first: dict[str, int] = {}
+    for n, token in enumerate(tokens):
+        if token in first:
+            raise InputError(f"{where}: token {token!r} appears twice (lines {first[token]} and {n}); every token "
+                             "must have one id")
+        first[token] = n
+    return Vocabulary(tuple(tokens), model.cls_id, model.unk_id)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A text as word ids, with what the OOV policy and truncation did to it."""
+
+    text: str
+    tokens: tuple[int, ...]
+    dropped: tuple[str, ...] = ()  # OOV words left out (oov="drop")
+    unknown: tuple[str, ...] = ()  # OOV words mapped to UNK (oov="unk")
+    truncated: int = 0  # words cut after T − 1
+
+
+def encode(text: str, vocab: Vocabulary, model: Model, oov: str = "error", truncate: bool = False,
+           where: str = "the text") -> Encoded:
+    """Word ids of ``text`` (module docstring); ``where`` names the text in error messages."""
+    if oov not in OOV_POLICIES:
+        raise InputError(f"--oov {oov!r}: choose one of {', '.join(OOV_POLICIES)}")
+    words = basic_english(text)
+    if not words:
+        raise InputError(f"{where} is empty (no token after tokenization); remove it or give it words")
+    for name, token in (("CLS", vocab.cls), ("UNK", vocab.unk)):
+        if token in words:
+            raise InputError(f"{where} contains the {name} token {token!r}; CLS and padding are added automatically")
+    missing = [w for w in dict.fromkeys(words) if w not in vocab.ids]
+    if missing and oov == "error":
+        shown = ", ".join(repr(w) for w in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise InputError(f"{where} has out-of-vocabulary words {shown}; pass --oov drop (leave them out) or "
+                         "--oov unk (map them to UNK, the authors' behaviour)")
+    ids = [vocab.ids.get(w, model.unk_id) for w in words if w in vocab.ids or oov == "unk"]
+    if not ids:
+        raise InputError(f"{where} has no word in the vocabulary (all of {', '.join(map(repr, missing[:5]))} "
+                         "are unknown)")
+    limit = model.T - 1
+    if len(ids) > limit and not truncate:
+        raise InputError(f"{where} has {len(ids)} words but max_len = {model.T} leaves room for {limit}; shorten "
+                         "it or pass --truncate (the authors truncate)")
+    oov_words = tuple(w for w in words if w not in vocab.ids)
+    return Encoded(text, tuple(ids[:limit]), dropped=oov_words if oov == "drop" else (),
+                   unknown=oov_words if oov == "unk" else (), truncated=max(0, len(ids) - limit))
+
+
+def read_texts(path: str | Path, vocab: Vocabulary, model: Model, oov: str = "error",
+               truncate: bool = False) -> list[Encoded]:
+    """Every line of a texts file, encoded (errors name the line, counted from 1)."""
+    lines = read_lines(path, "texts")
+    if not lines:
+        raise InputError(f"texts file {str(path)!r} is empty; write one document per line")
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            raise InputError(f"texts file {str(path)!r}: line {n} is empty; write one document per line, none empty")
+        out.append(encode(line, vocab, model, oov, truncate, where=f"texts file {str(path)!r} line {n}"))
+    return out

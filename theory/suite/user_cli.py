@@ -1,0 +1,135 @@
+"""The command-line options of the user's-model path (docs/theory.md §11.3): ``attnverify import`` and the ``--text``,
+``--texts``, ``--vocab``, ``--oov``, ``--truncate`` and ``--model`` options of ``explain`` and ``run``.  Kept
+out of :mod:`theory.suite.cli` so that the shared parser only calls in here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from theory.errors import InputError
+
+EXIT_OK = 0
+
+
+def _class_pair(text: str) -> tuple[int, int]:
+    try:
+        a, b = (int(part) for part in text.split(","))
+    except ValueError:
+        raise InputError(f"--contrast {text!r} must be two class indices C,C' (e.g. 1,0)") from None
+    return a, b
+
+
+def add_import_parser(commands) -> None:
+    sub = commands.add_parser("import", help="convert a PyTorch MultiHead state_dict into the public .npz")
+    sub.add_argument("model", help="a torch.save'd state_dict of the authors' MultiHead classifier (.pt)")
+    sub.add_argument("--out", required=True, metavar="MODEL.npz", help="the .npz to write")
+    chosen = sub.add_mutually_exclusive_group()
+    chosen.add_argument("--class", dest="explained_class", type=int, default=None, metavar="C",
+                        help="explain this class's logit (required when there are several classes)")
+    chosen.add_argument("--contrast", default=None, metavar="C,C'",
+                        help="explain the logit difference of classes C and C'")
+    sub.add_argument("--cls-id", type=int, required=True, help="token id of CLS (prepended to every text)")
+    sub.add_argument("--unk-id", type=int, required=True, help="token id of UNK (padding, unknown words)")
+    sub.add_argument("--max-len", type=int, required=True, help="document length T (the authors use 256)")
+    sub.add_argument("--pe", action=argparse.BooleanOptionalAction, default=True,
+                     help="sinusoidal positional encoding (default: on, as the authors)")
+    sub.add_argument("--scale", action=argparse.BooleanOptionalAction, default=True,
+                     help="scores divided by √d_att (default: on; --no-scale is the authors' SCALE = False)")
+
+
+def import_command(args, argv) -> int:
+    from theory.models.from_torch import import_model
+
+    contrast = None if args.contrast is None else _class_pair(args.contrast)
+    model = import_model(args.model, args.out, cls_id=args.cls_id, unk_id=args.unk_id, max_len=args.max_len,
+                         pe=args.pe, scale=args.scale, explained_class=args.explained_class, contrast=contrast)
+    what = (f"class {args.explained_class}" if contrast is None and args.explained_class is not None
+            else f"logit of class {contrast[0]} minus class {contrast[1]}" if contrast else "class 0")
+    print(f"wrote {args.out}: V = {model.V}, d_e = {model.d_e}, K = {model.K}, d_att = {model.d_att}, "
+          f"d_out = {model.d_out}, T = {model.T}, pe {'on' if model.pe else 'off'}, scale "
+          f"{'on' if model.scale else 'off'}; explains {what}", file=sys.stderr)
+    return EXIT_OK
+
+
+def add_text_options(parser, single: bool) -> None:
+    """``--texts`` with ``--vocab``, ``--oov`` and ``--truncate``; with ``single`` also ``--text`` and ``--jsonl``
+    (``explain``)."""
+    if single:
+        parser.add_argument("--text", default=None, help="a document as text (needs --vocab); instead of --tokens")
+    parser.add_argument("--texts", default=None, metavar="FILE",
+                        help="UTF-8 file, one document per line (needs --vocab)")
+    parser.add_argument("--vocab", default=None, metavar="FILE",
+                        help="UTF-8 file, one token per line, line n = token id n (torchtext: "
+                             "open('vocab.txt', 'w').write('\\n'.join(vocab.get_itos())))")
+    parser.add_argument("--oov", default="error", choices=("error", "drop", "unk"),
+                        help="out-of-vocabulary words: error (default), drop them, or map them to UNK (the "
+                             "authors' behaviour; an unknown word then looks like a removed one)")
+    parser.add_argument("--truncate", action="store_true",
+                        help="cut texts longer than T − 1 words (the authors truncate; default: an error)")
+    if single:
+        parser.add_argument("--jsonl", action="store_true", help="with --texts: one JSON object per line")
+
+
+def encoded_texts(args, model):
+    """The documents of ``--text``/``--texts`` (a list of :class:`~theory.models.vocabulary.Encoded`), or None
+    when neither is given; notes on stderr for what the OOV policy and truncation did."""
+    from theory.models.vocabulary import encode, load_vocabulary, read_texts
+
+    text = getattr(args, "text", None)
+    if text is None and args.texts is None:
+        if args.vocab is not None:
+            raise InputError("--vocab needs --text or --texts")
+        return None
+    if text is not None and args.texts is not None:
+        raise InputError("give --text or --texts, not both")
+    if args.vocab is None:
+        raise InputError(f"{'--text' if text is not None else '--texts'} needs --vocab FILE (one token per line, "
+                         "line n = token id n)")
+    vocab = load_vocabulary(args.vocab, model)
+    encoded = ([encode(text, vocab, model, args.oov, args.truncate)] if text is not None
+               else read_texts(args.texts, vocab, model, args.oov, args.truncate))
+    for n, item in enumerate(encoded, 1):
+        where = "--text" if text is not None else f"line {n}"
+        if item.dropped:
+            print(f"attnverify: note: {where}: dropped out-of-vocabulary words {list(item.dropped)}", file=sys.stderr)
+        if item.unknown:
+            print(f"attnverify: warning: {where}: out-of-vocabulary words {list(item.unknown)} mapped to UNK, "
+                  "the padding token: to every explainer they look like removed words", file=sys.stderr)
+        if item.truncated:
+            print(f"attnverify: note: {where}: {item.truncated} words after T − 1 cut (--truncate)", file=sys.stderr)
+    return encoded
+
+
+def explain_texts(args, printer) -> int:
+    """``attnverify explain MODEL --text … | --texts FILE [--jsonl]``: every document explained before any
+    is printed (a bad line leaves no partial output)."""
+    import json
+
+    from theory.models.one_layer import Model
+    from theory.suite.explain import explain
+
+    model = Model.load(args.model)
+    encoded = encoded_texts(args, model)
+    if encoded is None:
+        raise InputError("give the document: --tokens IDS, --text TEXT or --texts FILE (with --vocab)")
+    if args.jsonl and args.texts is None:
+        raise InputError("--jsonl is for --texts FILE (use --json with --text)")
+    results = [explain(model, item.tokens, args.method, allow_unk=args.oov == "unk", semantics=args.semantics,
+                       samples=args.samples, seed=args.seed) for item in encoded]
+    for n, (item, result) in enumerate(zip(encoded, results), 1):
+        if args.jsonl:
+            print(json.dumps({**result, "text": item.text}))
+        else:
+            if args.texts is not None and not args.json:
+                print(f"line {n}: {item.text}")
+            printer(args, result)
+    return EXIT_OK
+
+
+def add_model_options(run) -> None:
+    """``attnverify run --model M.npz [--texts FILE --vocab V]``: the claims about a given model on the user's."""
+    run.add_argument("--model", default=None, metavar="M.npz",
+                     help="run the claims about a given model on this model (population model:<file stem>); "
+                          "the report goes to --out (default reports/model-<stem>/)")
+    add_text_options(run, single=False)

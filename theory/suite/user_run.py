@@ -1,0 +1,121 @@
+"""``attnverify run --model M.npz [--texts FILE --vocab V] [--out DIR]``: every claim about a *given* model on
+the user's model and documents (docs/theory.md §11.3).
+
+The population is ``model:<file stem>`` (:class:`theory.suite.population.Population`): the user's documents,
+or — without ``--texts`` — word sequences Hypothesis draws from the model's vocabulary.  Each claim runs as
+on the trained population (:func:`theory.suite.runner.run_claim`, the same strategies, example counts and
+seed), so the committed fixture run through ``--model`` with its held-out texts gives the trained
+population's records.  Claims about constructed models are ``n/a`` with their reason.  Then the report's lead
+section (:mod:`theory.suite.user_report`): the model on the regime map, Eq. (19) and the large-d limit on the
+documents, top-word disagreement and Figure 1 for the first document.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from theory.errors import InputError
+from theory.models.one_layer import Model
+from theory.suite.population import Population, using
+
+REPORT_DOCS = {"ci": 16, "thorough": 300}  # documents of the regime and disagreement measures
+DRAWN_WORDS = 64  # longest text drawn for those measures when the user gives no documents
+UNSATISFIABLE = ("no document of this population meets the claim's premise (its strategy keeps only documents "
+                 "with enough distinct words, see the claim's trained-model strategy); give such documents to run it")
+
+
+def population_of(args) -> tuple[Population, list]:
+    """The user's population from ``--model`` and ``--texts``/``--vocab`` (and the encoded texts)."""
+    from theory.models.vocabulary import load_vocabulary
+    from theory.suite.user_cli import encoded_texts
+
+    if args.model is None:
+        raise InputError("--texts needs --model M.npz (the model the documents are for)")
+    model = Model.load(args.model)
+    encoded = encoded_texts(args, model) or []
+    vocabulary = load_vocabulary(args.vocab, model).tokens if args.vocab else None
+    docs = tuple(item.tokens for item in encoded) if encoded else None
+    return Population(f"model:{Path(args.model).stem}", model, docs, allow_unk=args.oov == "unk",
+                      vocabulary=vocabulary), encoded
+
+
+def report_documents(population: Population, profile: str, seed: int) -> dict[int, tuple]:
+    """The documents the report's measures use: the first ``REPORT_DOCS[profile]`` of the user's, or as many
+    texts drawn from the vocabulary by ``numpy.random.default_rng([seed, 13])`` (1..min(T−1, 64) words)."""
+    n = REPORT_DOCS.get(profile, REPORT_DOCS["ci"])
+    if population.docs is not None:
+        return dict(enumerate(population.docs[:n]))
+    rng = np.random.default_rng([seed, 13])
+    model, words = population.model, population.model.word_ids
+    lengths = rng.integers(1, min(model.T - 1, DRAWN_WORDS) + 1, n)
+    return {i: tuple(int(w) for w in rng.choice(words, length)) for i, length in enumerate(lengths)}
+
+
+def _without_pe():
+    from theory.suite.strategies.trained import trained_perturbed_cases
+
+    return trained_perturbed_cases()
+
+
+#: claims that are n/a on the trained model for a property of *that* model (its ``trained`` reason), with the
+#: condition under which they apply to a user's model and the strategy of its documents then
+APPLIES_WHEN = {"model.delete_equals_replace_without_pe": (lambda model: not model.pe, _without_pe)}
+
+
+def for_population(claim, population: Population):
+    """``claim`` as it applies to ``population``: a claim of :data:`APPLIES_WHEN` whose condition the model
+    meets gets its strategy."""
+    condition, strategy = APPLIES_WHEN.get(claim.id, (None, None))
+    return replace(claim, trained=strategy) if condition and condition(population.model) else claim
+
+
+def command(args, claim_id: str) -> str:
+    texts = f" --texts {args.texts} --vocab {args.vocab} --oov {args.oov}" if args.texts else ""
+    return (f"attnverify run --model {args.model}{texts}{' --truncate' if args.truncate else ''} "
+            f"--profile {args.profile} --seed {args.seed} --only {claim_id}")
+
+
+def run_user_model(args, argv, claims) -> int:
+    from theory.claims import Extra
+    from theory.suite.report import summary, write_atomically
+    from theory.suite.runner import NOT_APPLICABLE, PASSING, SKIPPED, run_claim
+    from theory.suite.user_report import lead_section, render
+
+    population, encoded = population_of(args)
+    out = Path(args.out if args.out != "reports" else f"reports/model-{Path(args.model).stem}")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {str(out)!r} is a file; give a folder for the reports")
+    records = []
+    for number, claim in enumerate(claims, 1):
+        print(f"[{number}/{len(claims) + 1}] {claim.id} ({population.name}) …", end="", file=sys.stderr, flush=True)
+        with using(population):
+            record = run_claim(for_population(claim, population), args.profile, args.seed, population.name)
+        record.command = command(args, claim.id)
+        if record.verdict == "error" and record.diagnosis.startswith("hypothesis.errors.Unsatisfiable"):
+            record.verdict, record.diagnosis = NOT_APPLICABLE, UNSATISFIABLE
+        print(f" {record.verdict} ({record.examples} examples, {record.runtime:.1f} s)", file=sys.stderr)
+        records.append(record)
+    print(f"[{len(claims) + 1}/{len(claims) + 1}] report on {population.name} …", end="", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    result = lead_section(population, encoded, report_documents(population, args.profile, args.seed), args)
+    runtime = time.perf_counter() - started
+    print(f" done ({runtime:.1f} s)", file=sys.stderr)
+    item = Extra("model.report", "user", f"Your model: {args.model}", run=None)
+    data = summary(records, args.profile, args.seed, argv, [(item, result, runtime)], {})
+    data["population"] = population.name
+    files = data.pop("_files")
+    write_atomically(out, {**files, "summary.json": json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+                           "REPORT.md": render(data)})
+    failed = [r.id for r in records if r.verdict not in (*PASSING, SKIPPED, NOT_APPLICABLE)]
+    counts = Counter(r.verdict for r in records)
+    print(f"wrote {out / 'summary.json'} and {out / 'REPORT.md'}: "
+          + ", ".join(f"{n} {verdict}" for verdict, n in counts.most_common())
+          + (f"; failing: {', '.join(failed)}" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
