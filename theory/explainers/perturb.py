@@ -34,6 +34,7 @@ Neither path materialises an ``n × T × d_e`` array: memory is ``O(n·K)`` beyo
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numba
@@ -145,7 +146,28 @@ def evaluator(model: Model, doc, length: int, semantics: str):
     return checked
 
 
-def _substitute(model, doc, length, how):
+@dataclass(frozen=True)
+class WordStatistics:
+    """The sufficient statistics of a document under a substitution semantics (per head, shape ``(K,)`` or
+    ``(d, K)``): group maxima ``M`` of the scores and, shifted by them, ``G = Σ exp(s − M)`` and
+    ``A = Σ exp(s − M)·c`` over the base (CLS and padding), each word's positions with the word (``on``) and
+    with the removed embedding (``off``)."""
+
+    M_base: np.ndarray
+    G_base: np.ndarray
+    A_base: np.ndarray
+    M_on: np.ndarray
+    G_on: np.ndarray
+    A_on: np.ndarray
+    M_off: np.ndarray
+    G_off: np.ndarray
+    A_off: np.ndarray
+
+
+def word_statistics(model: Model, doc, length: int, semantics) -> WordStatistics:
+    """:class:`WordStatistics` of ``doc`` (text at ``1..length``) under a substitution semantics."""
+    how = removal.parse(semantics, model)
+    doc = _validate_doc(model, doc, length)
     u, w_c, P = _head_vectors(model)
     X = model.E[doc] + P  # (T, d_e): the document
     Xu = removal.removed_embeddings(model, how)  # the removed word's embedding ẽ_t at every position
@@ -173,6 +195,14 @@ def _substitute(model, doc, length, how):
     G_off, A_off = sums(s_unk[1: length + 1], c_unk[1: length + 1], M_off, j, d)
     g_base = np.exp(s[base] - M_base)
     G_base, A_base = g_base.sum(axis=0), (g_base * c[base]).sum(axis=0)
+    return WordStatistics(M_base, G_base, A_base, M_on, G_on, A_on, M_off, G_off, A_off)
+
+
+def _substitute(model, doc, length, how):
+    st = word_statistics(model, doc, length, how)
+    M_base, G_base, A_base = st.M_base, st.G_base, st.A_base
+    M_on, G_on, A_on, M_off, G_off, A_off = st.M_on, st.G_on, st.A_on, st.M_off, st.G_off, st.A_off
+    d = M_on.shape[0]
     top = np.maximum(M_base, np.maximum(M_on.max(axis=0), M_off.max(axis=0)))
     low = np.minimum(M_base, np.minimum(M_on.min(axis=0), M_off.min(axis=0)))
     shared_shift = bool(np.all(top - low <= _SPREAD))

@@ -223,7 +223,12 @@ def softmax(s: np.ndarray) -> np.ndarray:
 def forward(model: Model, docs) -> Forward:
     """Batched float64 forward pass of §2; ``docs`` has shape ``(T,)`` or ``(B, T)``."""
     docs = np.atleast_2d(np.asarray(docs))
-    X = embed(model, docs)
+    return forward_embedded(model, embed(model, docs))
+
+
+def forward_embedded(model: Model, X) -> Forward:
+    """The forward pass of §2 from embedded tokens ``X`` of shape ``(B, T, d_e)`` (any embeddings, e.g. the
+    points of an Integrated-Gradients path or noisy embeddings of SmoothGrad)."""
     q, s, c = scores_and_values(X, model.Wq, model.Wk, model.Wv, model.Wl)
     alpha = softmax(s)
     f_heads = np.einsum("bkt,bkt->bk", alpha, c)
