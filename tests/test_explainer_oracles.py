@@ -161,7 +161,7 @@ def test_captum_integrated_gradients_and_gradients(case, baseline):
     assert error <= RTOL
 
 
-@pytest.mark.parametrize("baseline", BASELINES)
+@pytest.mark.parametrize("baseline", ("mask:8", "zero"))
 def test_captum_occlusion_and_shapley_sampling(baseline):
     case = CASES[2]  # four distinct words, each once: a word is a position
     model, doc, length = case.model, case.doc, len(case.tokens)
@@ -205,7 +205,7 @@ def test_captum_noise_tunnel_is_smoothgrad():
     assert z.max() <= Z_MAX + 1.0  # T·d_e = 36 z-scores: allow the maximum of 36 normals a little more room
 
 
-@pytest.mark.parametrize("baseline", ("replace", "zero"))
+@pytest.mark.parametrize("baseline", ("zero",))
 def test_captum_lime_converges_to_its_population(baseline):
     """captum's Lime with an unweighted linear surrogate and its default Bernoulli(1/2) perturbations: the
     population is the least-squares fit over all 2^d patterns (each equally likely), computed here from the

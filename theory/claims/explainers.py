@@ -248,7 +248,7 @@ Z_MAX = 5.0  # |estimate − population| / SE
        reference="tensor Gauss–Hermite quadrature (5 nodes per noise coordinate, T·d_e = 4 coordinates, mpmath) of the "
                  "brute-force gradient and of ε·f/σ²; Stein's identity checked between the two quadratures to 1e-4 of "
                  "their size (the Gauss–Hermite error); Monte Carlo z-scores",
-       strategy=noise_cases, budget=0.2, trained="the Gauss–Hermite populations need T·d_e ≤ 4")
+       strategy=noise_cases, budget=0.1, trained="the Gauss–Hermite populations need T·d_e ≤ 4")
 def check_clime(case):
     model, doc = case.case.model, case.case.doc
     sg_pop, cl_pop = ref_int.noise_populations(model, doc, case.sigma, nodes=5)
