@@ -20,7 +20,7 @@ import numpy as np
 import reference.explainers.integrated as ref_int
 import reference.explainers.shapley as ref_shap
 import reference.models.one_layer as ref
-from theory.claims import claim
+from theory.claims import ExtraResult, claim, extra
 from theory.explainers import removal
 from theory.explainers.clime import clime
 from theory.explainers.ig import integrated_gradients
@@ -371,3 +371,44 @@ _zero_attention_claim(
     "the word's score at λ = 1000 at least 5 standard errors from 0",
     _sg_score, strategy=vanishing_noise_cases, significant=lambda extra: extra["z"] >= 5.0,
     unpack=lambda case: case.vanishing)
+
+
+# --- extra: agreement matrix and exact faithfulness ----------------------------------------------------------
+
+AGREEMENT = {"ci": dict(shifts=(-3.0, 0.0, 3.0), temps=(1.0,), d=10, models=2, trained=2, words=40),
+             "thorough": dict(shifts=(-3.0, 0.0, 3.0), temps=(0.5, 2.0), d=10, models=12, trained=20, words=None)}
+
+
+@extra("explainers.agreement", section="§6",
+       title="Every explainer against attention and Shapley (agreement) and exact faithfulness (ERASER AOPC), by regime "
+             "and on the trained model")
+def agreement_extra(profile, seed):
+    from theory.sentiment.fixture import load_fixture
+    from theory.suite import agreement, regimes
+    from theory.models.one_layer import document
+
+    plan = AGREEMENT.get(profile, AGREEMENT["ci"])
+    words = "" if plan["words"] is None else f", first {plan['words']} words"
+    md = [agreement.__doc__.split("\n\n")[0].replace("\n", " "), "",
+          f"Random models: the regime map's instances (`theory.suite.regimes.instance`, T = 256, K = 4, d_e = 32) with "
+          f"d = {plan['d']} distinct words, {plan['models']} models per cell (instance k of cell i: seed "
+          f"`({seed}, 500 + i, k)`); trained model: {plan['trained']} held-out documents (seeded draw "
+          f"`default_rng([{seed}, 15])`){words}. "
+          "Mean ± SE over documents.", ""]
+    data = {"profile": profile, "seed": seed, "cells": []}
+    cells = [(s, t) for s in plan["shifts"] for t in plan["temps"]]
+    for i, (shift, temp) in enumerate(cells):
+        cell = regimes.Cell(shift, temp, plan["d"])
+        insts = [regimes.instance(cell, (seed, 500 + i, k)) for k in range(plan["models"])]
+        result = agreement.measure([(x.model, x.doc, x.length) for x in insts], seed + i)
+        data["cells"].append({"cell": cell.name, **result})
+        md += agreement.markdown(f"UNK shift {shift:g}, temperature {temp:g}, d = {plan['d']}", result) + [""]
+    fixture = load_fixture()
+    rng = np.random.default_rng([seed, 15])
+    indices = sorted(int(i) for i in rng.choice(len(fixture.docs), plan["trained"], replace=False))
+    docs = [fixture.docs[i][: plan["words"]] for i in indices]
+    trained = agreement.measure([(fixture.model, document(fixture.model, t), len(t)) for t in docs
+                                 if len(set(t)) >= 2], seed)
+    data["trained"] = {"documents": indices, **trained}
+    md += agreement.markdown(f"trained model, documents {indices}", trained)
+    return ExtraResult("\n".join(md), data)
