@@ -40,7 +40,7 @@ def occlusion(model: Model, doc, length: int, semantics: str = "replace") -> np.
     others = ~np.eye(d, dtype=bool)[:, :, None]  # [j, k]: word k is kept when j is removed
     M_kept = np.where(others, st.M_on[None], -np.inf).max(axis=1)  # (d, K)
     m = np.maximum(np.maximum(M_kept, st.M_off), st.M_base)  # the shift of each leave-one-out document
-    on = np.where(others, np.exp(st.M_on[None] - m[:, None]), 0.0)  # (d, d, K)
+    on = np.exp(np.where(others, st.M_on[None] - m[:, None], -np.inf))  # (d, d, K); word j itself: 0
     off, base = np.exp(st.M_off - m), np.exp(st.M_base - m)
     D = (on * st.G_on[None]).sum(axis=1) + off * st.G_off + base * st.G_base
     N = (on * st.A_on[None]).sum(axis=1) + off * st.A_off + base * st.A_base
