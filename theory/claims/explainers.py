@@ -357,7 +357,7 @@ def _sg_score(case):
         scores = np.array([result.scores[1: length + 1][p].sum() for p in pick])
         se = np.array([np.sqrt((result.scores_stderr[1: length + 1][p] ** 2).sum()) for p in pick])
         target = case.vanishing.target
-        return scores, {"z": abs(scores[target]) / se[target] if se[target] > 0 else np.inf}
+        return scores, {"z": float(abs(scores[target]) / se[target]) if se[target] > 0 else np.inf}
     return score
 
 
