@@ -233,21 +233,23 @@ def check_ig(case):
     outcome = combine(compare("Σ IG vs f(e) − f(e')", result.attributions.sum(), f_diff, scale, rtol=IG_RTOL),
                       compare("IG_{t,k} vs mpmath quadrature", result.attributions[1: length + 1], want, scale,
                               rtol=IG_RTOL),
-                      check_mp("reference quadrature error estimate", error, scale, tol=1e-12))
+                      check_mp("reference quadrature error estimate (24 vs 12 nodes)", error, scale, tol=IG_RTOL / 100))
     outcome.measures["Gauss–Legendre nodes (float64)"] = float(result.nodes)
     return outcome
 
 
 NOISE_PAIRS = 4096
-Z_MAX = 5.0  # |estimate − population| / SE
+Z_MAX = 5.0  # |estimate − population| / √(SE² + quadrature gap²)
+STEIN_TOL = 1e-3  # Gauss–Hermite (5 nodes) error allowed between the two populations, relative to their size
 
 
 @claim("clime.equals_smoothgrad", section="§6", source="paper", kind="identity",
        statement="population C-LIME = SmoothGrad for every σ > 0 (Agarwal et al. 2021, Stein's lemma); the seeded "
                  f"antithetic Monte Carlo estimators of both agree with the population within {Z_MAX:g} standard errors",
        reference="tensor Gauss–Hermite quadrature (5 nodes per noise coordinate, T·d_e = 4 coordinates, mpmath) of the "
-                 "brute-force gradient and of ε·f/σ²; Stein's identity checked between the two quadratures to 1e-4 of "
-                 "their size (the Gauss–Hermite error); Monte Carlo z-scores",
+                 "brute-force gradient and of ε·f/σ²; Stein's identity checked between the two quadratures to 1e-3 of "
+                 "their size (their gap is the Gauss–Hermite error, worst seen 9e-5); Monte Carlo z-scores with "
+                 "that gap added to the standard error",
        strategy=noise_cases, budget=0.1, trained="the Gauss–Hermite populations need T·d_e ≤ 4")
 def check_clime(case):
     model, doc = case.case.model, case.case.doc
@@ -256,11 +258,14 @@ def check_clime(case):
     with mpmath.workdps(30):
         stein = max(abs(a - b) for ra, rb in zip(sg_pop, cl_pop) for a, b in zip(ra, rb))
     pop = np.array([[float(x) for x in row] for row in sg_pop])
-    checks = [check_mp("Stein: GH SmoothGrad − GH C-LIME", stein, size + 1e-300, tol=1e-4)]
+    # the two quadratures differ only by their Gauss–Hermite errors: their gap is the population's uncertainty
+    quadrature = np.array([[abs(float(a - b)) for a, b in zip(ra, rb)] for ra, rb in zip(sg_pop, cl_pop)])
+    checks = [check_mp("Stein: GH SmoothGrad − GH C-LIME", stein, size + 1e-300, tol=STEIN_TOL)]
     z = {}
     for name, estimate in (("SmoothGrad", smoothgrad(model, doc, case.sigma, NOISE_PAIRS, case.seed)),
                            ("C-LIME", clime(model, doc, case.sigma, NOISE_PAIRS, case.seed))):
-        score = np.abs(estimate.mean - pop) / np.maximum(estimate.stderr, 1e-12 * size + 1e-300)
+        spread = np.sqrt(estimate.stderr ** 2 + quadrature ** 2)
+        score = np.abs(estimate.mean - pop) / np.maximum(spread, 1e-12 * size + 1e-300)
         z[name] = float(score.max())
         checks.append(Outcome(holds=z[name] <= Z_MAX, error=z[name], tolerance=Z_MAX,
                               detail=f"{name} Monte Carlo ({NOISE_PAIRS} antithetic pairs, seed {case.seed}): max |z| "
