@@ -45,7 +45,7 @@ def pairs_needed():
 def test_bench_shapley_ours_to_one_percent(benchmark, pairs_needed):
     benchmark.group = "shapley: authors' size, d = 150, 1% relative SE"
     est = benchmark.pedantic(shapley_mc, args=(_MODEL, _DOC, LENGTH, "replace"),
-                             kwargs=dict(pairs=16, seed=0, target=TARGET), rounds=3, iterations=1)
+                             kwargs={"pairs": 16, "seed": 0, "target": TARGET}, rounds=3, iterations=1)
     benchmark.extra_info.update(method="ours: antithetic permutations, fast evaluator", pairs=est.pairs,
                                 evaluations=est.evaluations, relative_se=est.relative_se)
     assert est.relative_se <= TARGET and est.pairs == pairs_needed

@@ -29,7 +29,7 @@ from theory.explainers.lime_approx import unk_document
 from theory.explainers.lime_inf import beta_inf_exact, patterns, table
 from theory.explainers.occlusion import occlusion
 from theory.explainers.perturb import distinct_words, evaluator
-from theory.explainers.shapley import shapley_exact, shapley_mc, shapley_table
+from theory.explainers.shapley import shapley_exact, shapley_mc
 from theory.explainers.smoothgrad import smoothgrad
 from theory.models.one_layer import Model, embed, forward, scores_and_values
 from theory.suite.compare import Outcome, check_mp, combine, compare
@@ -380,26 +380,26 @@ _zero_attention_claim(
 
 # --- extra: agreement matrix and exact faithfulness ----------------------------------------------------------
 
-AGREEMENT = {"ci": dict(shifts=(-3.0, 0.0, 3.0), temps=(1.0,), d=10, models=2, trained=2, words=40),
-             "thorough": dict(shifts=(-3.0, 0.0, 3.0), temps=(0.5, 2.0), d=10, models=12, trained=20, words=None)}
+AGREEMENT = {"ci": {"shifts": (-3.0, 0.0, 3.0), "temps": (1.0,), "d": 10, "models": 2, "trained": 2, "words": 40},
+             "thorough": {"shifts": (-3.0, 0.0, 3.0), "temps": (0.5, 2.0), "d": 10, "models": 12, "trained": 20,
+                          "words": None}}
 
 
 @extra("explainers.agreement", section="§6",
        title="Every explainer against attention and Shapley (agreement) and exact faithfulness (ERASER AOPC), by regime "
              "and on the trained model")
 def agreement_extra(profile, seed):
+    from theory.models.one_layer import document
     from theory.sentiment.fixture import load_fixture
     from theory.suite import agreement, regimes
-    from theory.models.one_layer import document
 
     plan = AGREEMENT.get(profile, AGREEMENT["ci"])
     words = "" if plan["words"] is None else f", first {plan['words']} words"
     md = [agreement.__doc__.split("\n\n")[0].replace("\n", " "), "",
-          f"Random models: the regime map's instances (`theory.suite.regimes.instance`, T = 256, K = 4, d_e = 32) with "
-          f"d = {plan['d']} distinct words, {plan['models']} models per cell (instance k of cell i: seed "
-          f"`({seed}, 500 + i, k)`); trained model: {plan['trained']} held-out documents (seeded draw "
-          f"`default_rng([{seed}, 15])`){words}. "
-          "Mean ± SE over documents.", ""]
+          (f"Random models: the regime map's instances (`theory.suite.regimes.instance`, T = 256, K = 4, d_e = 32) "
+           f"with d = {plan['d']} distinct words, {plan['models']} models per cell (instance k of cell i: seed "
+           f"`({seed}, 500 + i, k)`); trained model: {plan['trained']} held-out documents (seeded draw "
+           f"`default_rng([{seed}, 15])`){words}. Mean ± SE over documents."), ""]
     data = {"profile": profile, "seed": seed, "cells": []}
     cells = [(s, t) for s in plan["shifts"] for t in plan["temps"]]
     for i, (shift, temp) in enumerate(cells):

@@ -87,8 +87,8 @@ def measure(instances, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     for index, (model, doc, length) in enumerate(instances):
         scores = word_scores(model, doc, length, seed + index)
-        for a, b in pairs:
-            pairs[a, b].append(agreement(scores[a], scores[b]))
+        for (a, b), rows in pairs.items():
+            rows.append(agreement(scores[a], scores[b]))
         for name in EXPLAINERS:
             faith[name].append(faithfulness(model, doc, length, scores[name]))
         d = distinct_words(doc, length).size
@@ -127,7 +127,7 @@ def markdown(title: str, result: dict) -> list[str]:
                 row += [fmt(r["spearman"]), fmt(r["top3"]), fmt(r["sign"])]
         lines.append("| " + " | ".join(row) + " |")
     ranking = sorted(result["faithfulness"], key=lambda r: -r["comprehensiveness"]["mean"])
-    lines += ["", "Exact faithfulness (replace; AOPC over k = 1..5; comprehensiveness: higher is better, sufficiency: "
-              "lower is better):", "", "| explainer | comprehensiveness | sufficiency |", "|---|---|---|"]
+    lines += ["", ("Exact faithfulness (replace; AOPC over k = 1..5; comprehensiveness: higher is better, sufficiency: "
+                   "lower is better):"), "", "| explainer | comprehensiveness | sufficiency |", "|---|---|---|"]
     lines += [f"| {r['explainer']} | {fmt(r['comprehensiveness'])} | {fmt(r['sufficiency'])} |" for r in ranking]
     return lines
