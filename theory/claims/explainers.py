@@ -62,6 +62,14 @@ def _game(case):
     return model, doc, length, d, ref_shap.values(model, doc, length, case.semantics)
 
 
+def _versus_reference(case, label: str, ours, reference) -> Outcome:
+    """``ours(model, doc, length, semantics)`` (float64) against ``reference(v, d)`` (mpmath, from the game ``v`` of
+    every subset)."""
+    model, doc, length, d, v = _game(case)
+    return compare(f"{label} ({case.semantics})", ours(model, doc, length, case.semantics), reference(v, d),
+                   magnitude(model, doc, case.semantics))
+
+
 def _pattern_order(v: dict, d: int) -> list:
     """The reference values in :func:`theory.explainers.lime_inf.patterns` order (``z_j = (k >> j) & 1``)."""
     return [v[tuple(int(b) for b in row)] for row in patterns(d)]
@@ -75,9 +83,7 @@ def _pattern_order(v: dict, d: int) -> list:
                  "(zero: the positional encoding alone at removed positions)",
        strategy=removal_cases, trained=TRAINED)
 def check_fast_evaluators(case):
-    model, doc, length, d, v = _game(case)
-    return compare(f"f_perturbed ({case.semantics})", table(model, doc, length, case.semantics), _pattern_order(v, d),
-                   magnitude(model, doc, case.semantics))
+    return _versus_reference(case, "f_perturbed", table, _pattern_order)
 
 
 @claim("shapley.exact", section="§6", source="ours", kind="identity",
@@ -86,9 +92,7 @@ def check_fast_evaluators(case):
        reference="Σ_{S ∌ j} |S|!(d−|S|−1)!/d! [v(S∪{j}) − v(S)] in mpmath, v by the mpmath forward on every subset",
        strategy=removal_cases, trained=TRAINED)
 def check_shapley_exact(case):
-    model, doc, length, d, v = _game(case)
-    return compare(f"φ ({case.semantics})", shapley_exact(model, doc, length, case.semantics), ref_shap.shapley(v, d),
-                   magnitude(model, doc, case.semantics))
+    return _versus_reference(case, "φ", shapley_exact, ref_shap.shapley)
 
 
 @claim("shapley.efficiency", section="§6", source="paper", kind="identity",
@@ -192,9 +196,7 @@ def check_kernelshap(case):
        reference="mpmath forward on the document and on each leave-one-out document",
        strategy=removal_cases, trained=TRAINED)
 def check_occlusion(case):
-    model, doc, length, d, v = _game(case)
-    return compare(f"o ({case.semantics})", occlusion(model, doc, length, case.semantics), ref_shap.occlusion(v, d),
-                   magnitude(model, doc, case.semantics))
+    return _versus_reference(case, "o", occlusion, ref_shap.occlusion)
 
 
 @claim("shapley.equal_scores_exact", section="§6", source="ours", kind="identity",
