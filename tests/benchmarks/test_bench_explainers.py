@@ -14,11 +14,15 @@ Integrated Gradients at equal completeness gap (``≤ GAP × scale``, scale = th
 Gauss–Legendre of the closed-form gradient, nodes doubled to the tolerance; captum's IntegratedGradients on the
 torch module with the smallest power-of-two ``n_steps`` (its default Gauss–Legendre) that reaches the same gap
 (found outside the timing).
+
+The default ``pytest`` run (``--benchmark-disable``) runs each benchmark once as a plain test; the three that take
+seconds there (ours to 1%, shap, captum's step search) are skipped unless ``--benchmark-enable``.
 """
 
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 import numpy as np
 import pytest
@@ -37,18 +41,25 @@ _MODEL, _DOC = authors_size_document(0)
 LENGTH = 200
 
 
-@pytest.fixture(scope="module")
-def pairs_needed():
+def skip_unless_enabled(benchmark):
+    if benchmark.disabled:
+        pytest.skip("seconds-long comparison: run with --benchmark-enable")
+
+
+@lru_cache(maxsize=1)
+def pairs_needed() -> int:
+    """Antithetic pairs our estimator needs for the 1% target (seed 0)."""
     return shapley_mc(_MODEL, _DOC, LENGTH, "replace", pairs=16, seed=0, target=TARGET).pairs
 
 
-def test_bench_shapley_ours_to_one_percent(benchmark, pairs_needed):
+def test_bench_shapley_ours_to_one_percent(benchmark):
+    skip_unless_enabled(benchmark)
     benchmark.group = "shapley: authors' size, d = 150, 1% relative SE"
     est = benchmark.pedantic(shapley_mc, args=(_MODEL, _DOC, LENGTH, "replace"),
                              kwargs={"pairs": 16, "seed": 0, "target": TARGET}, rounds=3, iterations=1)
     benchmark.extra_info.update(method="ours: antithetic permutations, fast evaluator", pairs=est.pairs,
                                 evaluations=est.evaluations, relative_se=est.relative_se)
-    assert est.relative_se <= TARGET and est.pairs == pairs_needed
+    assert est.relative_se <= TARGET and est.pairs == pairs_needed()
 
 
 def test_bench_shapley_ours_few_pairs(benchmark):
@@ -57,7 +68,8 @@ def test_bench_shapley_ours_few_pairs(benchmark):
     benchmark.extra_info.update(method=f"ours at {SHAP_PAIRS} pairs", pairs=est.pairs)
 
 
-def test_bench_shapley_shap_permutation(benchmark, pairs_needed):
+def test_bench_shapley_shap_permutation(benchmark):
+    skip_unless_enabled(benchmark)
     shap = pytest.importorskip("shap", reason="shap oracle: pip install '.[oracles]'")
     from reference.explainers.perturb import perturbed_document
 
@@ -81,8 +93,8 @@ def test_bench_shapley_shap_permutation(benchmark, pairs_needed):
     seconds = time.perf_counter() - started
     benchmark.extra_info.update(method=f"shap {shap.__version__} PermutationExplainer at {SHAP_PAIRS} pairs",
                                 seconds_per_pair=seconds / SHAP_PAIRS,
-                                extrapolated_seconds_to_one_percent=seconds / SHAP_PAIRS * pairs_needed,
-                                pairs_for_one_percent=pairs_needed)
+                                extrapolated_seconds_to_one_percent=seconds / SHAP_PAIRS * pairs_needed(),
+                                pairs_for_one_percent=pairs_needed())
     assert values.shape == (d,)
 
 
@@ -103,6 +115,7 @@ def test_bench_ig_ours(benchmark, baseline):
 
 @pytest.mark.parametrize("baseline", ("replace", "zero"))
 def test_bench_ig_captum(benchmark, baseline):
+    skip_unless_enabled(benchmark)
     torch = pytest.importorskip("torch", reason="captum oracle: pip install '.[oracles]'")
     captum_attr = pytest.importorskip("captum.attr", reason="captum oracle: pip install '.[oracles]'")
     from reference.models.torch_one_layer import AttentionClassifier
