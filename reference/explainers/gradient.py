@@ -49,9 +49,14 @@ def gradient(model, doc, positions=None, Wl=None, dps: int | None = None, step_e
     """``[[∇_{t,j} for j in range(d_e)] for t in positions]`` as mpf (``positions`` defaults to all of
     ``0..T-1``).  ``Wl`` overrides the model's ``W_ℓ``; ``dps`` defaults to :func:`working_dps`."""
     dps = working_dps(model, doc, Wl) if dps is None else dps
-    positions = range(len(doc)) if positions is None else positions
+    return gradient_embedded(model, embeddings(model, doc, dps), positions, Wl, dps, step_exponent)
+
+
+def gradient_embedded(model, X, positions=None, Wl=None, dps: int = BASE_DPS, step_exponent: int = STEP_EXPONENT):
+    """The same central differences at embedded inputs ``X`` (T rows of d_e mpf, any point: a path of
+    Integrated Gradients, a noisy input of SmoothGrad); the caller chooses ``dps``."""
+    positions = range(len(X)) if positions is None else positions
     with mpmath.workdps(dps):
-        X = embeddings(model, doc, dps)
         h = mpf(10) ** step_exponent
         rows = []
         for t in positions:

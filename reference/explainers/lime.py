@@ -39,7 +39,7 @@ import numpy as np
 from mpmath import mpf
 
 import reference.models.one_layer as ref
-from reference.explainers.perturb import SEMANTICS, distinct_words, forward_perturbed
+from reference.explainers.perturb import distinct_words, forward_perturbed, parse
 
 KERNEL_WIDTH = 25
 ALPHA = 1
@@ -139,8 +139,7 @@ def lime_model(model, doc, length: int, n: int, random_state, semantics: str, dp
                Wl=None) -> Lime:
     """LIME of the model on ``doc``: output 0 is ``f``, outputs ``1..K`` are the heads ``f^(i)``; every
     perturbed document goes through the full mpmath forward pass."""
-    if semantics not in SEMANTICS:
-        raise ValueError(f"unknown removal semantics {semantics!r}; use 'delete' or 'replace'")
+    parse(semantics)
     words = distinct_words(doc, length)
 
     def outputs(z):

@@ -8,14 +8,27 @@ positions ``1..length`` in order of first appearance — the order in which lime
 
 - ``delete`` (what lime 0.2.0.1 does with ``bow=True``; the authors' pipeline re-pads to ``T`` with UNK):
   the occurrences are removed, the remaining words keep their order and shift left, UNK fills the end;
-- ``replace`` (what the paper's Eq. (19) models): every occurrence becomes UNK at the same position.
+- ``replace`` (what the paper's Eq. (19) models): every occurrence becomes UNK at the same position;
+- ``mask:m``: every occurrence becomes the token ``m`` at the same position;
+- ``zero``: every occurrence keeps its position, its token embedding is set to 0 (``p_t`` alone remains).
 """
 
 from __future__ import annotations
 
+import mpmath
+
 import reference.models.one_layer as ref
 
-SEMANTICS = ("delete", "replace")
+SEMANTICS = ("delete", "replace", "mask:ID", "zero")
+
+
+def parse(semantics: str) -> tuple[str, int | None]:
+    """``(kind, mask token)`` of ``delete | replace | mask:ID | zero``; ValueError otherwise."""
+    if semantics in ("delete", "replace", "zero"):
+        return semantics, None
+    if isinstance(semantics, str) and semantics.startswith("mask:") and semantics[5:].lstrip("-").isdigit():
+        return "mask", int(semantics[5:])
+    raise ValueError(f"unknown removal semantics {semantics!r}; use one of {', '.join(SEMANTICS)}")
 
 
 def distinct_words(doc, length: int) -> list[int]:
@@ -26,28 +39,42 @@ def distinct_words(doc, length: int) -> list[int]:
     return list(seen)
 
 
-def perturbed_document(doc, length: int, z, semantics: str, unk_id: int) -> list[int]:
-    """The document with the words ``j`` where ``z[j] == 0`` switched off, under ``semantics``."""
-    if semantics not in SEMANTICS:
-        raise ValueError(f"unknown removal semantics {semantics!r}; use 'delete' or 'replace'")
+def perturbed_document(doc, length: int, z, semantics: str, unk_id: int) -> list:
+    """The document with the words ``j`` where ``z[j] == 0`` switched off, under ``semantics``; under ``zero``
+    a removed position holds ``None`` (no token: its embedding is the positional encoding alone)."""
+    kind, mask = parse(semantics)
     words = distinct_words(doc, length)
     if len(z) != len(words):
         raise ValueError(f"z has {len(z)} entries but the text has {len(words)} distinct words")
     off = {word for word, keep in zip(words, z) if not keep}
     doc = [int(token) for token in doc]
     text = doc[1: length + 1]
-    if semantics == "replace":
-        kept = [unk_id if token in off else token for token in text]
-    else:
+    if kind == "delete":
         kept = [token for token in text if token not in off]
+    else:
+        substitute = {"replace": unk_id, "mask": mask, "zero": None}[kind]
+        kept = [substitute if token in off else token for token in text]
     out = [doc[0]] + kept + doc[length + 1:]
     return out + [unk_id] * (len(doc) - len(out))
+
+
+def embedded_document(model, document, dps: int = ref.DPS):
+    """``e_t = E[ξ_t] + p_t`` of a (perturbed) document, with ``e_t = p_t`` where it holds ``None``."""
+    tokens = [int(model.unk_id) if token is None else token for token in document]
+    X = ref.embeddings(model, tokens, dps)
+    with mpmath.workdps(dps):
+        pe = ref.positional_encoding(len(tokens), model.E.shape[1], dps) if model.pe else None
+        zero = [mpmath.mpf(0)] * model.E.shape[1]
+        return [(list(pe[t]) if pe else list(zero)) if token is None else row
+                for t, (token, row) in enumerate(zip(document, X))]
 
 
 def forward_perturbed(model, doc, length: int, z, semantics: str, dps: int = ref.DPS, Wl=None) -> ref.Forward:
     """The full mpmath forward pass of §2 (``f``, the heads, …) on the perturbed document."""
     document = perturbed_document(doc, length, z, semantics, int(model.unk_id))
-    return ref.forward(model, document, dps, Wl)
+    if None not in document:
+        return ref.forward(model, document, dps, Wl)
+    return ref.forward_embedded(model, embedded_document(model, document, dps), dps, Wl)
 
 
 def f_perturbed(model, doc, length: int, z, semantics: str, dps: int = ref.DPS, Wl=None):

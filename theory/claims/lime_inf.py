@@ -211,10 +211,6 @@ def check_equal_scores_exact(case):
     )
 
 
-def _single_head(model: Model, i: int) -> Model:
-    return model.replace(Wq=model.Wq[i: i + 1], Wk=model.Wk[i: i + 1], Wv=model.Wv[i: i + 1], Wl=model.Wl[i: i + 1])
-
-
 @claim("lime.linear_in_model.beta_inf", section="§5", source="paper", kind="identity",
        statement="β^∞ is linear in f: β^∞(f + g) = β^∞(f) + β^∞(g), β^∞(λf) = λβ^∞(f); hence the multi-head "
                  "model's β^∞ is the mean of its heads' β^∞ (delete and replace)",
@@ -236,7 +232,7 @@ def check_linear_in_model_beta_inf(case):
         mean_heads = [mpmath.fsum(column) / model.K for column in zip(*beta_heads)]
         scaled_gap = max(abs(a - lam * b) for a, b in zip(beta_scaled, beta_f))
     f_mag = _f_magnitude(model, doc)
-    fast_heads = np.mean([lime_inf.beta_inf_exact(_single_head(model, i), doc, length, sem)
+    fast_heads = np.mean([lime_inf.beta_inf_exact(model.head(i), doc, length, sem)
                           for i in range(model.K)], axis=0)
     fast = lime_inf.beta_inf_exact(model, doc, length, sem)
     scale = _beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU)

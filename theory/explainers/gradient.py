@@ -47,6 +47,7 @@ from theory.models.one_layer import (
     Model,
     embed,
     forward,
+    forward_embedded,
     head_vectors,
     term_magnitudes,
 )
@@ -92,7 +93,15 @@ def cls_query_path(model: Model, fw: Forward) -> np.ndarray:
 
 def gradient(model: Model, docs) -> Gradient:
     """Exact ``∇_t`` at every position of every document (``docs`` of shape ``(T,)`` or ``(B, T)``)."""
-    fw = forward(model, docs)
+    return _gradient(model, forward(model, docs))
+
+
+def gradient_embedded(model: Model, X) -> Gradient:
+    """Exact ``∇_t f`` at embedded inputs ``X`` of shape ``(B, T, d_e)`` (not necessarily embeddings of tokens)."""
+    return _gradient(model, forward_embedded(model, X))
+
+
+def _gradient(model: Model, fw: Forward) -> Gradient:
     word = closed_form(model, fw)
     path = cls_query_path(model, fw)
     grad = word.copy()

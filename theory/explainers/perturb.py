@@ -2,11 +2,13 @@
 
 LIME's features are the ``d`` distinct words of positions ``1..L`` in order of first appearance (lime
 0.2.0.1's ``IndexedString`` with ``bow=True``); a row ``z ∈ {0,1}^d`` of ``Z`` switches word ``j`` off
-(all its occurrences) when ``z_j = 0``.  Two removal semantics:
+(all its occurrences) when ``z_j = 0``.  The removal semantics are those of :mod:`theory.explainers.removal`
+(``delete | replace | mask:ID | zero``); two fast evaluators cover them:
 
-``replace`` — every occurrence becomes UNK at the same position (what Eq. (19) models).  The CLS query
-``q`` never changes, so the scores and value scores of a position take one of two values, ``(s_t, c_t)``
-with the word or ``(s̃_t, c̃_t)`` with UNK, and (claim ``model.sufficient_stats``, ours)
+``replace``, ``mask:m``, ``zero`` (substitutions) — every occurrence gets, at the same position, the fixed
+embedding ``ẽ_t`` (``E[UNK] + p_t``, ``E[m] + p_t`` or ``p_t``; ``replace`` is what Eq. (19) models).  The CLS
+query ``q`` never changes, so the scores and value scores of a position take one of two values, ``(s_t, c_t)``
+with the word or ``(s̃_t, c̃_t)`` with ``ẽ_t``, and (claim ``model.sufficient_stats``, ours; stated there for UNK)
 
     f(ξ(z)) = (1/K) Σ_i [Σ_t (z? g_t c_t : g̃_t c̃_t)] / [Σ_t (z? g_t : g̃_t)],   g = exp(s), g̃ = exp(s̃),
 
@@ -32,15 +34,17 @@ Neither path materialises an ``n × T × d_e`` array: memory is ``O(n·K)`` beyo
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numba
 import numpy as np
 
 from theory.errors import InputError
+from theory.explainers import removal
 from theory.models.one_layer import Model, head_vectors, positional_encoding
 
-SEMANTICS = ("delete", "replace")
+SEMANTICS = removal.CHOICES
 _SPREAD = 700.0  # exp(−700) ≈ 1e-304 is still a normal float64
 _CHUNK = 1 << 21  # elements per temporary array
 _ROWS = 1024  # samples per block of the matrix-product path (its temporaries stay in cache)
@@ -82,11 +86,9 @@ def word_index(doc, length: int) -> np.ndarray:
     return rank[inverse.ravel()]
 
 
-def check_semantics(semantics: str) -> str:
-    if semantics not in SEMANTICS:
-        raise InputError(f"unknown removal semantics {semantics!r}; use 'delete' (what lime 0.2.0.1 does: "
-                         "words removed, UNK re-padding) or 'replace' (UNK at the same position, Eq. (19))")
-    return semantics
+def check_semantics(semantics: str, model: Model | None = None) -> str:
+    """The canonical name of a removal semantics (:func:`theory.explainers.removal.parse`)."""
+    return removal.parse(semantics, model).name
 
 
 def _validate_doc(model: Model, doc, length: int):
@@ -131,9 +133,9 @@ def f_perturbed(model: Model, doc, length: int, Z, semantics: str) -> np.ndarray
 def evaluator(model: Model, doc, length: int, semantics: str):
     """The document's precomputation done once: returns ``evaluate(Z) -> f`` for float64 0/1 matrices ``Z``
     (n, d) (their shape is checked, their values are not: :func:`f_perturbed` is the fully checked entry point)."""
-    check_semantics(semantics)
+    how = removal.parse(semantics, model)
     doc = _validate_doc(model, doc, length)
-    evaluate = (_replace if semantics == "replace" else _delete)(model, doc, length)
+    evaluate = _substitute(model, doc, length, how) if how.substitutes else _delete(model, doc, length)
     d = distinct_words(doc, length).size
 
     def checked(Z):
@@ -144,10 +146,31 @@ def evaluator(model: Model, doc, length: int, semantics: str):
     return checked
 
 
-def _replace(model, doc, length):
+@dataclass(frozen=True)
+class WordStatistics:
+    """The sufficient statistics of a document under a substitution semantics (per head, shape ``(K,)`` or
+    ``(d, K)``): group maxima ``M`` of the scores and, shifted by them, ``G = Σ exp(s − M)`` and
+    ``A = Σ exp(s − M)·c`` over the base (CLS and padding), each word's positions with the word (``on``) and
+    with the removed embedding (``off``)."""
+
+    M_base: np.ndarray
+    G_base: np.ndarray
+    A_base: np.ndarray
+    M_on: np.ndarray
+    G_on: np.ndarray
+    A_on: np.ndarray
+    M_off: np.ndarray
+    G_off: np.ndarray
+    A_off: np.ndarray
+
+
+def word_statistics(model: Model, doc, length: int, semantics) -> WordStatistics:
+    """:class:`WordStatistics` of ``doc`` (text at ``1..length``) under a substitution semantics."""
+    how = removal.parse(semantics, model)
+    doc = _validate_doc(model, doc, length)
     u, w_c, P = _head_vectors(model)
     X = model.E[doc] + P  # (T, d_e): the document
-    Xu = model.E[model.unk_id] + P  # UNK at every position
+    Xu = removal.removed_embeddings(model, how)  # the removed word's embedding ẽ_t at every position
     s, c = X @ u.T, X @ w_c.T  # (T, K)
     s_unk, c_unk = Xu @ u.T, Xu @ w_c.T
     j = word_index(doc, length)
@@ -172,6 +195,14 @@ def _replace(model, doc, length):
     G_off, A_off = sums(s_unk[1: length + 1], c_unk[1: length + 1], M_off, j, d)
     g_base = np.exp(s[base] - M_base)
     G_base, A_base = g_base.sum(axis=0), (g_base * c[base]).sum(axis=0)
+    return WordStatistics(M_base, G_base, A_base, M_on, G_on, A_on, M_off, G_off, A_off)
+
+
+def _substitute(model, doc, length, how):
+    st = word_statistics(model, doc, length, how)
+    M_base, G_base, A_base = st.M_base, st.G_base, st.A_base
+    M_on, G_on, A_on, M_off, G_off, A_off = st.M_on, st.G_on, st.A_on, st.M_off, st.G_off, st.A_off
+    d = M_on.shape[0]
     top = np.maximum(M_base, np.maximum(M_on.max(axis=0), M_off.max(axis=0)))
     low = np.minimum(M_base, np.minimum(M_on.min(axis=0), M_off.min(axis=0)))
     shared_shift = bool(np.all(top - low <= _SPREAD))

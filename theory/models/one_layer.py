@@ -114,6 +114,10 @@ class Model:
         """The same model with another explained-class row ``W_ℓ`` per head."""
         return self.replace(Wl=Wl)
 
+    def head(self, i: int) -> Model:
+        """Head ``i`` alone, as a one-head model (its ``f`` is ``f^(i)``)."""
+        return self.replace(Wq=self.Wq[i: i + 1], Wk=self.Wk[i: i + 1], Wv=self.Wv[i: i + 1], Wl=self.Wl[i: i + 1])
+
     def replace(self, **changes) -> Model:
         """The same model with the given fields changed (every other field, ``scale`` included, kept)."""
         return Model(**({name: getattr(self, name) for name in _SHAPES} | changes))
@@ -241,7 +245,12 @@ def softmax(s: np.ndarray) -> np.ndarray:
 def forward(model: Model, docs) -> Forward:
     """Batched float64 forward pass of §2; ``docs`` has shape ``(T,)`` or ``(B, T)``."""
     docs = np.atleast_2d(np.asarray(docs))
-    X = embed(model, docs)
+    return forward_embedded(model, embed(model, docs))
+
+
+def forward_embedded(model: Model, X) -> Forward:
+    """The forward pass of §2 from embedded tokens ``X`` of shape ``(B, T, d_e)`` (any embeddings, e.g. the
+    points of an Integrated-Gradients path or noisy embeddings of SmoothGrad)."""
     q, s, c = scores_and_values(X, model.Wq, model.Wk, model.Wv, model.Wl, model.score_factor)
     alpha = softmax(s)
     f_heads = np.einsum("bkt,bkt->bk", alpha, c)

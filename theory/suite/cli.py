@@ -49,9 +49,12 @@ def main(argv=None) -> int:
     explain.add_argument("--tokens", help="word ids, comma-separated, e.g. 5,9,12,9 (or --text/--texts)")
     explain.add_argument("--method", required=True)
     explain.add_argument("--json", action="store_true", help="print JSON")
-    explain.add_argument("--semantics", choices=("delete", "replace"), default=None,
+    explain.add_argument("--semantics", default=None,
                          help="LIME removal semantics: delete (lime 0.2.0.1 with bow=True, then UNK padding; "
-                              "default) or replace (UNK at the same position, as Eq. (19) assumes)")
+                              "default) or replace (UNK at the same position, as Eq. (19) assumes); also mask:ID "
+                              "(token ID at the same position) and zero (token embedding 0, positional encoding kept)")
+    explain.add_argument("--baseline", default=None, help="IG baseline: replace (default), mask:ID or zero")
+    explain.add_argument("--sigma", type=float, default=None, help="SmoothGrad / C-LIME noise level (default 0.1)")
     explain.add_argument("--samples", type=int, default=None, help="LIME samples (default 5000)")
     explain.add_argument("--seed", type=int, default=None, help="seed of LIME's RandomState (default 0)")
     user_cli.add_text_options(explain, single=True)
@@ -169,7 +172,7 @@ def _explain(args, argv) -> int:
     except ValueError:
         raise InputError(f"--tokens {args.tokens!r} is not a comma-separated list of integer word ids") from None
     result = explain(Model.load(args.model), tokens, args.method, semantics=args.semantics, samples=args.samples,
-                     seed=args.seed)
+                     seed=args.seed, baseline=args.baseline, sigma=args.sigma)
     _print_explanation(args, result)
     return EXIT_OK
 

@@ -96,6 +96,11 @@ OPTIONS = {
     "lime-inf": ("semantics", "samples", "seed"),
 }
 
+from theory.suite import explain_posthoc  # noqa: E402  (the §6 methods: shapley, kernelshap, occlusion, ig, …)
+
+METHODS.update(explain_posthoc.METHODS)
+OPTIONS.update(explain_posthoc.OPTIONS)
+
 
 def explain(model: Model, tokens, method: str, allow_unk: bool = False, **options) -> dict:
     """Explain ``tokens`` with ``method``; ``options`` set to ``None`` are left at the method's default;

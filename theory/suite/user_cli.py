@@ -116,7 +116,8 @@ def explain_texts(args, printer) -> int:
     if args.jsonl and args.texts is None:
         raise InputError("--jsonl is for --texts FILE (use --json with --text)")
     results = [explain(model, item.tokens, args.method, allow_unk=args.oov == "unk", semantics=args.semantics,
-                       samples=args.samples, seed=args.seed) for item in encoded]
+                       samples=args.samples, seed=args.seed, baseline=args.baseline, sigma=args.sigma)
+               for item in encoded]
     for n, (item, result) in enumerate(zip(encoded, results), 1):
         if args.jsonl:
             print(json.dumps({**result, "text": item.text}))
