@@ -1,0 +1,74 @@
+"""Defects of issue 16: an unwritable --out is refused before any claim runs, a corrupt summary.json is
+named by ``list`` (and ``compare``), and a closed stdout pipe ends ``list`` quietly."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from theory.suite.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def no_claim_may_run(monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a claim ran before the output folder was checked")
+    monkeypatch.setattr("theory.suite.runner.run_claim", forbidden)
+
+
+@pytest.mark.parametrize("out, message", [
+    ("/proc/attnverify-x", "cannot be created (in '/proc')"),
+    ("/proc/attnverify-x/deeper", "cannot be created (in '/proc')"),
+    ("/proc/self/status", "is a file"),
+    ("{file}", "is a file"),
+    ("{file}/sub", "is a file, not a folder"),
+])
+def test_unwritable_out_is_refused_before_any_claim(tmp_path, capsys, no_claim_may_run, out, message):
+    (tmp_path / "a_file").write_text("x")
+    out = out.format(file=tmp_path / "a_file")
+    assert main(["run", "--only", "model.simplex", "--population", "random", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "[1/" not in err
+    assert (tmp_path / "a_file").read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_probe_leaves_nothing_behind(tmp_path, capsys, no_claim_may_run):
+    # a valid folder passes the check (the claim then runs: here it is forbidden, so the run crashes)
+    with pytest.raises(AssertionError, match="a claim ran"):
+        main(["run", "--only", "model.simplex", "--population", "random", "--out", str(tmp_path / "new" / "out")])
+    assert sorted(p.name for p in (tmp_path / "new" / "out").iterdir()) == [".attnverify.lock"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new"]
+
+
+CORRUPT = ['{"schema_version": 1, "claims": [{"id": "model.forward"', "",  "\x00\xff garbage",
+           '{"claims": []}', '{"schema_version": 1, "claims": {"a": 1}}', '[1, 2]']
+
+
+@pytest.mark.parametrize("content", CORRUPT)
+def test_list_names_a_corrupt_summary(tmp_path, monkeypatch, capsys, content):
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "summary.json").write_text(content, errors="surrogateescape")
+    monkeypatch.chdir(tmp_path)
+    assert main(["list"]) == 0  # the claims are still listed; the missing verdicts are explained
+    captured = capsys.readouterr()
+    assert "warning: reports/summary.json is corrupt" in captured.err
+    assert "model.forward" in captured.out and "unreadable (corrupt summary.json)" in captured.out
+
+
+@pytest.mark.parametrize("content", CORRUPT)
+def test_compare_names_a_corrupt_summary(tmp_path, capsys, content):
+    path = tmp_path / "summary.json"
+    path.write_text(content, errors="surrogateescape")
+    assert main(["compare", str(ROOT / "reports" / "summary.json"), str(path)]) == 2
+    assert str(path) in capsys.readouterr().err
+
+
+def test_list_into_a_closed_pipe_ends_quietly():
+    child = subprocess.Popen([sys.executable, "-m", "theory.suite.cli", "list"], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # the reader is gone before the first line is written, as after `| head -0`
+    err = child.stderr.read().decode()
+    assert child.wait() == 141 and err == ""
