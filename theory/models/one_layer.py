@@ -15,12 +15,15 @@ use ``u = W_kᵀ q`` and the value scores use ``w_c = W_vᵀ W_ℓᵀ``.
 
 from __future__ import annotations
 
+import contextlib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from theory.errors import InputError
+from theory.memory import forward_bytes, require
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +84,8 @@ class Model:
             raise InputError(f"cls_id and unk_id are both {self.cls_id}; they must be two different token ids")
         if self.max_len < 2:
             raise InputError(f"max_len={self.max_len}: a document needs room for CLS and at least one word (>= 2)")
+        require(forward_bytes(self.max_len, d_e, K), f"one document of max_len={self.max_len} (d_e={d_e}, K={K})",
+                "lower max_len in the model file")
         if self.pe not in (0, 1, True, False):
             raise InputError(f"pe must be 0 or 1 (positional encoding off/on), got {self.pe!r}")
         object.__setattr__(self, "pe", bool(self.pe))
@@ -115,6 +120,8 @@ class Model:
         path = Path(path)
         if not path.is_file():
             raise InputError(f"model file {str(path)!r} does not exist; pass the path of a .npz model file")
+        require(_declared_bytes(path), f"the arrays of {str(path)!r}",
+                "check the shapes of the model file's arrays (see README, 'Model file format')")
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {key: data[key] for key in data.files}
@@ -130,6 +137,24 @@ class Model:
                 raise InputError(f"{key} in {str(path)!r} must be a scalar, got shape {arrays[key].shape}")
             arrays[key] = arrays[key].item()
         return cls(**{key: arrays[key] for key in _SHAPES})
+
+
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _declared_bytes(path: Path) -> int:
+    """The bytes the arrays of an ``.npz`` archive declare in their ``.npy`` headers (shape × item size), read
+    without loading any array; 0 for what is not a readable archive (``np.load`` then says why)."""
+    total = 0
+    with contextlib.suppress(zipfile.BadZipFile, OSError, EOFError, ValueError):
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                with archive.open(name) as member:
+                    read_header = _NPY_HEADERS.get(np.lib.format.read_magic(member))
+                    if read_header:
+                        shape, _, dtype = read_header(member)
+                        total += int(np.prod(shape, dtype=object)) * dtype.itemsize
+    return total
 
 
 _SHAPES = {"E": "(V, d_e)", "Wq": "(K, d_att, d_e)", "Wk": "(K, d_att, d_e)", "Wv": "(K, d_out, d_e)",
