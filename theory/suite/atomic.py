@@ -23,6 +23,9 @@ from pathlib import Path
 
 JOURNAL = ".attnverify-commit.json"
 SUFFIX = ".attnverify.tmp"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_MODE = 0o666 & ~_UMASK  # what open() would give a new file
 
 
 def _stage(target: Path, content: bytes) -> Path:
@@ -31,6 +34,7 @@ def _stage(target: Path, content: bytes) -> Path:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=SUFFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(fd, _MODE)  # mkstemp's 0600 would make the reports private
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
