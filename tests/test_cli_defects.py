@@ -72,3 +72,39 @@ def test_list_into_a_closed_pipe_ends_quietly():
     child.stdout.close()  # the reader is gone before the first line is written, as after `| head -0`
     err = child.stderr.read().decode()
     assert child.wait() == 141 and err == ""
+
+
+# --- found by the fuzz suite (tests/test_fuzz_cli.py) ------------------------------------------------------
+
+def _model(tmp_path):
+    from theory.suite.strategies.models import ModelSpec
+    path = tmp_path / "m.npz"
+    ModelSpec(K=2, d_e=4, d_att=3, d_out=2, V=20, T=8, pe=True, seed=5).build().save(path)
+    return path
+
+
+@pytest.mark.parametrize("make, tokens, message", [
+    (lambda tmp: tmp, "5", "is a folder; pass the path of a .npz model file"),
+    (lambda tmp: _npy(tmp), "5", "holds a single array (a .npy file), not a .npz archive"),
+    (_model, "5," + "9" * 30, "word id 999999999999999999999999999999 is out of range"),
+    (_model, "5,-" + "9" * 30, "word id -999999999999999999999999999999 is out of range"),
+])
+def test_fuzz_findings_are_named(tmp_path, capsys, make, tokens, message):
+    path = make(tmp_path)
+    assert main(["explain", str(path), "--tokens", tokens, "--method", "attention-avg"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def _npy(tmp_path):
+    import numpy as np
+    path = tmp_path / "m.npz"
+    with open(path, "wb") as handle:
+        np.save(handle, np.zeros((3, 2)))
+    return path
+
+
+@pytest.mark.parametrize("argv, hint", [(["frobnicate"], "see `attnverify --help`"),
+                                        (["run", "--seed", "x"], "see `attnverify run --help`")])
+def test_usage_hint_names_the_command(capsys, argv, hint):
+    assert main(argv) == 2
+    assert hint in capsys.readouterr().err

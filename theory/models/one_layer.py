@@ -118,13 +118,23 @@ class Model:
     def load(cls, path: str | Path) -> "Model":
         """Read the public ``.npz`` format; extra keys are ignored, missing or inconsistent ones are errors."""
         path = Path(path)
+        if path.is_dir():
+            raise InputError(f"model file {str(path)!r} is a folder; pass the path of a .npz model file")
         if not path.is_file():
             raise InputError(f"model file {str(path)!r} does not exist; pass the path of a .npz model file")
         require(_declared_bytes(path), f"the arrays of {str(path)!r}",
                 "check the shapes of the model file's arrays (see README, 'Model file format')")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in data.files}
+            # our own handle: np.load leaks the one it opens when a zip-looking file is not a valid archive
+            with open(path, "rb") as handle:
+                data = np.load(handle, allow_pickle=False)
+                if not isinstance(data, np.lib.npyio.NpzFile):
+                    raise InputError(f"{str(path)!r} holds a single array (a .npy file), not a .npz archive of the "
+                                     "model's arrays; save the model with numpy.savez (see README, 'Model file format')")
+                with data:
+                    arrays = {key: data[key] for key in data.files}
+        except InputError:
+            raise
         except Exception as error:  # numpy raises many types for corrupt archives
             raise InputError(f"cannot read {str(path)!r} as a .npz archive ({error}); "
                              "save the model with numpy.savez (see README, 'Model file format')") from None
@@ -164,14 +174,15 @@ _SHAPES = {"E": "(V, d_e)", "Wq": "(K, d_att, d_e)", "Wk": "(K, d_att, d_e)", "W
 
 def document(model: Model, tokens, truncate: bool = False) -> np.ndarray:
     """The length-``T`` document ``(CLS, w_1, …, w_L, UNK, …, UNK)`` of a text (docs/theory.md §2)."""
-    tokens = np.asarray(list(tokens))
-    if tokens.size == 0:
+    tokens = list(tokens)
+    if not tokens:
         raise InputError("the text is empty; give at least one word id")
-    if not np.issubdtype(tokens.dtype, np.integer):
-        raise InputError(f"word ids must be integers, got {tokens.tolist()!r}")
-    bad = tokens[(tokens < 0) | (tokens >= model.V)]
-    if bad.size:
-        raise InputError(f"word id {int(bad[0])} is out of range: the vocabulary has ids 0..{model.V - 1}")
+    if not all(isinstance(w, (int, np.integer)) and not isinstance(w, (bool, np.bool_)) for w in tokens):
+        raise InputError(f"word ids must be integers, got {tokens!r}")
+    bad = [int(w) for w in tokens if not 0 <= w < model.V]  # Python ints: any size, no overflow
+    if bad:
+        raise InputError(f"word id {bad[0]} is out of range: the vocabulary has ids 0..{model.V - 1}")
+    tokens = np.asarray(tokens, dtype=np.int64)
     for name, reserved in (("CLS", model.cls_id), ("UNK", model.unk_id)):
         if np.any(tokens == reserved):
             raise InputError(f"the text contains the {name} id {reserved}; CLS and padding are added "

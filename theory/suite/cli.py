@@ -23,7 +23,7 @@ EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.print_usage(sys.stderr)
-        raise InputError(f"{message} (see `attnverify {self.prog.split()[-1]} --help`)")
+        raise InputError(f"{message} (see `{self.prog} --help`)")
 
 
 def main(argv=None) -> int:
