@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the command line: malformed model files, token lists and argument vectors.
+"""Property-based fuzzing of the command line: malformed model files, token lists, summaries and argv.
 
 Every input either works (exit 0 and finite JSON numbers) or is refused the way bad input must be: exit
 code 2, one ``attnverify: error: …`` line (after argparse's usage, for a bad command line), no traceback, no
@@ -197,6 +197,53 @@ def token_lists(draw) -> Case:
                     why=f"tokens {text!r}")
 
 
+# --- summary files (compare, list) ------------------------------------------------------------------------
+
+def _small_summary() -> dict:
+    """A few records of the committed summary and one regime record: every part compare and list read."""
+    data = json.loads((ROOT / "reports" / "summary.json").read_text())
+    extras = [e for e in data["extras"] if "regimes" in e["data"]][:1]
+    for e in extras:
+        e["data"] = {"regimes": e["data"]["regimes"][:2]}
+    return {**data, "claims": data["claims"][:4], "extras": extras}
+
+
+SUMMARY = _small_summary()
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                       max_size=3), max_leaves=6)
+
+
+@st.composite
+def summary_files(draw) -> Case:
+    """``summary.json`` with one value replaced or deleted anywhere in its tree, truncated, or not JSON at all;
+    read by ``compare`` (as either side) or by ``list`` (as reports/summary.json)."""
+    data = json.loads(json.dumps(SUMMARY))
+    how = draw(st.sampled_from(["replace", "delete", "truncate", "bytes"]))
+    parent, key = None, None
+    node = data
+    while isinstance(node, (dict, list)) and node and (parent is None or draw(st.booleans())):
+        parent, key = node, draw(st.sampled_from(sorted(node) if isinstance(node, dict) else range(len(node))))
+        node = parent[key]
+    if how == "replace":
+        parent[key] = draw(JSON_VALUES)
+    elif how == "delete":
+        del parent[key]
+    text = json.dumps(data).encode()
+    if how == "truncate":
+        text = text[: draw(st.integers(0, len(text) - 1))]
+    elif how == "bytes":
+        text = draw(st.binary(max_size=40))
+    base = json.dumps(SUMMARY).encode()
+    command = draw(st.sampled_from(["compare new", "compare baseline", "list"]))
+    if command == "list":
+        return Case(["list"], {"reports": None, "reports/summary.json": text}, must_fail=False, why=how)
+    files = {"base.json": base, "s.json": text}
+    argv = ["compare", "{d}/s.json", "{d}/base.json"] if command == "compare baseline" else \
+        ["compare", "{d}/base.json", "{d}/s.json"]
+    return Case(argv, files, must_fail=how in ("truncate", "bytes"), why=f"{how} at {key!r}")
+
+
 # --- argument vectors --------------------------------------------------------------------------------------
 
 WORDS_OF_ARGV = ["list", "run", "explain", "compare", "--only", "--out", "--seed", "--profile", "--population",
@@ -214,8 +261,8 @@ def argvs(draw) -> Case:
     return Case(argv, {"m.npz": _npz(_valid()), "summary.json": summary}, must_fail=False, why="argv")
 
 
-INPUT_KINDS = {"model file": model_files(), "tokens": token_lists(), "argv": argvs()}
-EXAMPLES = {"model file": 250, "tokens": 150, "argv": 200}
+INPUT_KINDS = {"model file": model_files(), "tokens": token_lists(), "argv": argvs(), "summary": summary_files()}
+EXAMPLES = {"model file": 250, "tokens": 150, "argv": 200, "summary": 200}
 
 
 # --- the property ------------------------------------------------------------------------------------------

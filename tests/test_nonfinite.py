@@ -77,3 +77,4 @@ def test_non_finite_error_in_a_claim_is_an_error_with_its_instance(bad):
                               strategy=lambda: st.integers(0, 100)))
     assert record.verdict == "error" and "non-finite error" in record.diagnosis
     assert record.counterexample == "3"  # the (shrunk) instance is shown
+

@@ -83,10 +83,11 @@ def finite_result(method: str, model: Model, doc, compute: Callable[[], dict]) -
     return result
 
 
-def finite_outcome(error: float, tolerance: float) -> None:
-    """Refuse a claim check whose measured error or tolerance is NaN or inf (the theory or the reference
-    overflowed on the instance)."""
-    for name, value in (("error", error), ("tolerance", tolerance)):
+def finite_outcome(outcome) -> None:
+    """Refuse a claim check's :class:`~theory.suite.compare.Outcome` whose error or tolerance is NaN or inf (the
+    theory or the reference overflowed on the instance).  Its ``measures`` are descriptive numbers, left as
+    they are (a log10 of 0 is a legitimate ``-inf`` there)."""
+    for name, value in (("error", outcome.error), ("tolerance", outcome.tolerance)):
         if value is not None and not math.isfinite(value):
             raise NonFiniteError(f"the check measured a non-finite {name} ({value}): the computation overflows "
                                  "float64 on this instance")

@@ -93,7 +93,7 @@ def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str 
             stats["after_first_failure"] += 1
         try:
             outcome = claim.check(instance)
-            finite_outcome(outcome.error, outcome.tolerance)
+            finite_outcome(outcome)
         except Exception as error:
             stats["failing"] += 1
             last.update(outcome=None, instance=instance, error=error)
