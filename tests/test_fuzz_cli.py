@@ -360,7 +360,7 @@ def test_subprocess_refusals_have_no_traceback(case, tmp_path):
     for name, content in case.files.items():
         (tmp_path / name).write_bytes(content)
     argv = [arg.replace("{d}", str(tmp_path)) for arg in case.argv]
-    done = subprocess.run([sys.executable, "-m", "theory.suite.cli", *argv], cwd=ROOT, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "theory.suite.cli", *argv], cwd=ROOT, capture_output=True, check=False,
                           text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("attnverify: error: ") and len(done.stderr.strip().splitlines()) == 1, done.stderr

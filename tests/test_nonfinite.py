@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
+from theory.claims import Claim
 from theory.models.one_layer import Model, document
 from theory.suite.cli import main
 from theory.suite.compare import Outcome
@@ -14,7 +15,11 @@ from theory.suite.explain import METHODS, explain
 from theory.suite.finite import NonFiniteError, finite_result
 from theory.suite.runner import run_claim
 from theory.suite.strategies.models import ModelSpec
-from test_runner import _claim
+
+
+def _claim(check, strategy):
+    return Claim(id="test.nonfinite", section="§2", source="ours", kind="identity", statement="test",
+                 reference="test", strategy=strategy, check=check)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ Each refusal is a :class:`NonFiniteError`, an :class:`~theory.errors.InputError`
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
