@@ -108,3 +108,13 @@ def _npy(tmp_path):
 def test_usage_hint_names_the_command(capsys, argv, hint):
     assert main(argv) == 2
     assert hint in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", ['{"benchmarks": [{"name": "x"}]}', '{"benchmarks": [1]}', "[]",
+                                     '{"benchmarks": [{"name": "x", "stats": {"median": 0, "rounds": 1}}]}'])
+def test_malformed_benchmarks_are_noted_before_any_claim(tmp_path, capsys, content):
+    (tmp_path / "benchmarks.json").write_text(content)
+    assert main(["run", "--only", "lime.sampling_law", "--population", "trained", "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "is not a pytest-benchmark JSON file" in err
+    assert err.index("is not a pytest-benchmark") < err.index("[1/1]")

@@ -152,6 +152,7 @@ def _run_locked(args, argv, out, claims, extras) -> int:
     populations = POPULATIONS if args.population == "both" else (args.population,)
     runs = [(claim, population) for claim in claims for population in populations]
     records, extra_results = [], []
+    benchmarks = performance(out / "benchmarks.json")  # read (and judged) before any claim runs
     total = len(runs) + len(extras)
     for number, (claim, population) in enumerate(runs, 1):
         print(f"[{number}/{total}] {claim.id} ({population}) …", end="", file=sys.stderr, flush=True)
@@ -164,7 +165,6 @@ def _run_locked(args, argv, out, claims, extras) -> int:
         result = item.run(args.profile, args.seed)
         extra_results.append((item, result, time.perf_counter() - started))
         print(f" done ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
-    benchmarks = performance(out / "benchmarks.json")
     try:
         write_reports(out, summary(records, args.profile, args.seed, argv, extra_results, benchmarks))
     except OSError as error:

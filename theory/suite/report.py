@@ -42,19 +42,19 @@ def performance(path: Path) -> dict:
         return {}
     try:
         benchmarks = json.loads(path.read_text())["benchmarks"]
-    except (ValueError, KeyError, TypeError):
+        groups: dict[str, list] = {}
+        for b in benchmarks:
+            groups.setdefault(b.get("group") or "ungrouped", []).append(
+                {"name": b["name"], "median_s": b["stats"]["median"], "rounds": b["stats"]["rounds"],
+                 "extra_info": b.get("extra_info", {})})
+        for rows in groups.values():
+            fastest = min(row["median_s"] for row in rows)
+            for row in rows:
+                row["ratio_to_fastest"] = row["median_s"] / fastest
+    except (ValueError, KeyError, TypeError, AttributeError, ZeroDivisionError):  # any malformed part
         print(f"attnverify: note: {path} is not a pytest-benchmark JSON file; performance not reported",
               file=sys.stderr)
         return {}
-    groups: dict[str, list] = {}
-    for b in benchmarks:
-        groups.setdefault(b.get("group") or "ungrouped", []).append(
-            {"name": b["name"], "median_s": b["stats"]["median"], "rounds": b["stats"]["rounds"],
-             "extra_info": b.get("extra_info", {})})
-    for rows in groups.values():
-        fastest = min(row["median_s"] for row in rows)
-        for row in rows:
-            row["ratio_to_fastest"] = row["median_s"] / fastest
     return dict(sorted(groups.items()))
 
 
