@@ -262,7 +262,7 @@ def argvs(draw) -> Case:
 
 
 INPUT_KINDS = {"model file": model_files(), "tokens": token_lists(), "argv": argvs(), "summary": summary_files()}
-EXAMPLES = {"model file": 250, "tokens": 150, "argv": 200, "summary": 200}
+EXAMPLES = {"model file": 200, "tokens": 120, "argv": 150, "summary": 150}
 
 
 # --- the property ------------------------------------------------------------------------------------------
