@@ -118,3 +118,9 @@ def test_malformed_benchmarks_are_noted_before_any_claim(tmp_path, capsys, conte
     err = capsys.readouterr().err
     assert "is not a pytest-benchmark JSON file" in err
     assert err.index("is not a pytest-benchmark") < err.index("[1/1]")
+
+
+def test_error_message_stays_one_line_whatever_the_input(capsys):
+    assert main(["run", "--only", "a\nb\x1ec\u2028d"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "unknown claim id a\\nb\\x1ec\\u2028d" in err

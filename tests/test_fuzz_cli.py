@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from theory.suite.cli import main
+from theory.suite.profiles import PROFILES
 from theory.suite.strategies.models import ModelSpec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -333,10 +334,12 @@ def no_claim_runs(monkeypatch):
 
 
 @pytest.mark.parametrize("kind", sorted(INPUT_KINDS))
-def test_fuzz_command_line(kind, no_claim_runs):
+def test_fuzz_command_line(kind, no_claim_runs, profile):
+    """``EXAMPLES`` inputs of each kind under the ci profile, ten times more under
+    ``pytest --hypothesis-profile=thorough``."""
     TRIED[kind] = 0
 
-    @settings(max_examples=EXAMPLES[kind], derandomize=True, database=None, deadline=None,
+    @settings(max_examples=EXAMPLES[kind] * PROFILES[profile] // PROFILES["ci"], derandomize=True, database=None, deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(INPUT_KINDS[kind])
     def prop(case):

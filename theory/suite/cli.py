@@ -63,8 +63,9 @@ def main(argv=None) -> int:
         code = {"list": _list, "run": _run, "explain": _explain, "compare": _compare}[args.command](args, argv)
         sys.stdout.flush()  # a closed pipe shows up here, inside this try
         return code
-    except InputError as error:
-        print(f"attnverify: error: {error}", file=sys.stderr)
+    except InputError as error:  # one line: control characters of the input (newlines …) are escaped
+        print("attnverify: error: " + "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(error)),
+              file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("\nattnverify: interrupted; no report was written", file=sys.stderr)
