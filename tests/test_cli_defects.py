@@ -124,3 +124,24 @@ def test_error_message_stays_one_line_whatever_the_input(capsys):
     assert main(["run", "--only", "a\nb\x1ec\u2028d"]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "unknown claim id a\\nb\\x1ec\\u2028d" in err
+
+
+@pytest.mark.parametrize("change, field", [
+    (lambda d: d["extras"][0]["data"]["regimes"][0].pop("error"), "not a record with claim, regime, error"),
+    (lambda d: d["extras"][0].update(data=[1]), "each with a 'data' object"),
+    (lambda d: d["claims"][0].update(verdict=None), "verdict of claims[0] is None, not a string"),
+    (lambda d: d["claims"][0].update(population=[1]), "population of claims[0] is [1], not a string"),
+    (lambda d: d.update(extras=5), "'extras' list"),
+])
+def test_compare_names_a_malformed_field(tmp_path, capsys, change, field):
+    import json
+    data = json.loads((ROOT / "reports" / "summary.json").read_text())
+    data["extras"] = [e for e in data["extras"] if "regimes" in e["data"]]
+    change(data)
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(data))
+    for argv in (["compare", str(ROOT / "reports" / "summary.json"), str(path)],
+                 ["compare", str(path), str(ROOT / "reports" / "summary.json")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "has a malformed" in err and field in err and len(err.splitlines()) == 1

@@ -257,7 +257,7 @@ WORDS_OF_ARGV = ["list", "run", "explain", "compare", "--only", "--out", "--seed
 @st.composite
 def argvs(draw) -> Case:
     """Argument vectors made of the command line's own words, numbers and paths in any order."""
-    summary = (ROOT / "reports" / "summary.json").read_bytes()
+    summary = json.dumps(SUMMARY).encode()
     argv = draw(st.lists(st.one_of(st.sampled_from(WORDS_OF_ARGV), st.text(max_size=6)), max_size=8))
     return Case(argv, {"m.npz": _npz(_valid()), "summary.json": summary}, must_fail=False, why="argv")
 

@@ -27,6 +27,7 @@ from theory.suite.runner import PASSING
 FAILING = ("fails", "error", "no witness found")
 MARGIN = 0.05
 RECORD_KEYS = ("id", "kind", "verdict", "max_error", "tolerance")
+REGIME_KEYS = ("claim", "regime", "error")
 
 
 @dataclass
@@ -83,8 +84,9 @@ def _structure_problem(data: dict) -> str | None:
         if not isinstance(regimes, list):
             return f"'extras' list (data.regimes of extra {e.get('id')!r} is not a list)"
         for r in regimes:
-            if not isinstance(r, dict):
-                return f"'extras' list (data.regimes of extra {e.get('id')!r} holds {r!r}, not a record)"
+            if not isinstance(r, dict) or not all(key in r for key in REGIME_KEYS):
+                return (f"'extras' list (data.regimes of extra {e.get('id')!r} holds {r!r}, not a record with "
+                        f"{', '.join(REGIME_KEYS)})")
             problem = _field_problem(f"{r.get('claim')} [{r.get('regime')}]",
                                      [("claim", r.get("claim")), ("regime", r.get("regime"))],
                                      [("error", r.get("error")), ("se", r.get("se"))])
