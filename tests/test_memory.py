@@ -10,6 +10,7 @@ from theory.errors import InputError
 from theory.memory import human, physical_memory
 from theory.models.one_layer import Model
 from theory.suite.cli import main
+from theory.suite.explain import METHODS
 from theory.suite.strategies.models import ModelSpec
 
 
@@ -68,3 +69,15 @@ def test_sample_counts(model, tmp_path, capsys, method, samples, message):
     assert _explain(path, method, "--samples", str(samples)) == 2
     captured = capsys.readouterr()
     assert message in captured.err and captured.out == ""
+
+
+def test_memory_error_past_the_estimates_is_one_line(model, tmp_path, capsys, monkeypatch):
+    path = tmp_path / "m.npz"
+    model.save(path)
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+    monkeypatch.setitem(METHODS, "lime", exhausted)
+    assert _explain(path, "lime") == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("attnverify: error: out of memory") and len(captured.err.splitlines()) == 1

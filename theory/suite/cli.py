@@ -72,6 +72,10 @@ def main(argv=None) -> int:
         return 130
     except BrokenPipeError:  # the reader closed the pipe (`attnverify list | head`): end quietly
         return _closed_pipe()
+    except MemoryError:  # what theory.memory's estimates let through (they compare with physical memory)
+        print("attnverify: error: out of memory; free memory, or ask for less (fewer --samples, a smaller "
+              "model or document)", file=sys.stderr)
+        return EXIT_INPUT
 
 
 def _closed_pipe() -> int:
