@@ -83,3 +83,9 @@ def test_non_finite_error_in_a_claim_is_an_error_with_its_instance(bad):
     assert record.verdict == "error" and "non-finite error" in record.diagnosis
     assert record.counterexample == "3"  # the (shrunk) instance is shown
 
+
+
+def test_infinite_error_of_a_failing_check_stays_a_failure():
+    record = run_claim(_claim(lambda n: Outcome(n < 3, 0.0 if n < 3 else float("inf"), 1e-12, "infinitely wrong"),
+                              strategy=lambda: st.integers(0, 100)))
+    assert record.verdict == "fails" and record.counterexample == "3"

@@ -84,10 +84,13 @@ def finite_result(method: str, model: Model, doc, compute: Callable[[], dict]) -
 
 
 def finite_outcome(outcome) -> None:
-    """Refuse a claim check's :class:`~theory.suite.compare.Outcome` whose error or tolerance is NaN or inf (the
-    theory or the reference overflowed on the instance).  Its ``measures`` are descriptive numbers, left as
-    they are (a log10 of 0 is a legitimate ``-inf`` there)."""
+    """Refuse a claim check's :class:`~theory.suite.compare.Outcome` whose error or tolerance is NaN, or inf
+    while the check says it holds (the theory or the reference overflowed on the instance).  An infinite error
+    of a failing check is a deliberate "infinitely wrong" (``lime.sampling_law`` when row 0 is not the
+    original) and stays a failure.  ``measures`` are descriptive numbers, left as they are (a log10 of 0 is a
+    legitimate ``-inf`` there)."""
     for name, value in (("error", outcome.error), ("tolerance", outcome.tolerance)):
-        if value is not None and not math.isfinite(value):
-            raise NonFiniteError(f"the check measured a non-finite {name} ({value}): the computation overflows "
-                                 "float64 on this instance")
+        if value is None or math.isfinite(value) or (math.isinf(value) and not outcome.holds):
+            continue
+        raise NonFiniteError(f"the check measured a non-finite {name} ({value}): the computation overflows "
+                             "float64 on this instance")
