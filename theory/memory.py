@@ -24,11 +24,13 @@ def physical_memory() -> int:
 
 def human(nbytes: float) -> str:
     """``nbytes`` in binary units, e.g. ``7.3 TiB``."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
-        if nbytes < 1024 or unit == "EiB":
-            return f"{nbytes:.1f} {unit}" if unit != "B" else f"{int(nbytes)} B"
+    if nbytes < 1024:
+        return f"{int(nbytes)} B"
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
         nbytes /= 1024
-    raise AssertionError("unreachable")
+        if nbytes < 1024:
+            return f"{nbytes:.1f} {unit}"
+    return f"{nbytes / 1024:.1f} EiB"
 
 
 def require(nbytes: float, what: str, fix: str) -> None:
