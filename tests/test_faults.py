@@ -141,7 +141,7 @@ def test_sigkill_of_the_command_line_subprocess(tmp_path):
         previous, _ = _check_after(out, previous)
 
 
-@pytest.mark.parametrize("step", range(8))
+@pytest.mark.parametrize("step", range(9))  # 4 fsyncs, the commit, a folder fsync, 3 renames
 def test_kill_at_every_step_of_the_commit(tmp_path, monkeypatch, step):
     """SIGKILL injected at each write, fsync and rename of the commit protocol: before the journal's rename
     nothing visible changes; after it, finishing the journal gives the complete new set."""

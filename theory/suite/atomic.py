@@ -81,4 +81,13 @@ def write_set(out_dir: Path, files: dict[str, str | bytes]) -> None:
             tmp.unlink(missing_ok=True)
         raise
     os.replace(journal, out_dir / JOURNAL)  # the commit point
+    _fsync_folder(out_dir)  # the commit survives a power loss too
     _apply(out_dir, renames)
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
