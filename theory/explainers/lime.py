@@ -34,6 +34,7 @@ import numba
 import numpy as np
 
 from theory.errors import InputError
+from theory.memory import lime_bytes, require
 from theory.explainers.perturb import (
     check_semantics,
     distinct_words,
@@ -53,6 +54,7 @@ def sample(d: int, n: int, seed: int) -> np.ndarray:
     if isinstance(n, bool) or int(n) != n or n < 2:
         raise InputError(f"--samples {n!r}: LIME needs at least 2 samples (the original and one perturbation)")
     n = int(n)
+    require(lime_bytes(n, d), f"LIME with --samples {n} and d = {d} distinct words", "use fewer --samples")
     if isinstance(seed, bool) or int(seed) != seed or not 0 <= seed < 2**32:
         raise InputError(f"--seed {seed!r}: lime's RandomState takes an integer seed in 0..2**32 - 1")
     rs = np.random.RandomState(int(seed))

@@ -46,6 +46,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from theory.errors import InputError
+from theory.memory import beta_inf_bytes, require
 from theory.explainers.perturb import (
     check_semantics,
     distinct_words,
@@ -432,10 +433,12 @@ def beta_inf_model(model: Model, doc, length: int, semantics: str, samples: int 
     words = distinct_words(doc, length)
     d = words.size
     _check(d, nu)
+    if samples is not None and (isinstance(samples, bool) or int(samples) != samples or samples < 1):
+        raise InputError(f"--samples {samples!r} must be a positive integer")
     if d <= EXACT_UP_TO:
         return BetaInf(semantics, words, beta_inf_exact(model, doc, length, semantics, nu), None, 2 ** d, None)
     samples = MC_SAMPLES if samples is None else samples
-    if isinstance(samples, bool) or int(samples) != samples:
-        raise InputError(f"--samples {samples!r} must be an integer")
+    require(beta_inf_bytes(int(samples), d), f"β^∞ by Monte Carlo with --samples {samples} and d = {d} words",
+            "use fewer --samples")
     mc = beta_inf_mc(evaluator(model, doc, length, semantics), d, int(samples), seed, nu)
     return BetaInf(semantics, words, mc.beta, mc.stderr, mc.samples, seed)

@@ -17,12 +17,15 @@ use ``u = W_kᵀ q`` and the value scores use ``w_c = W_vᵀ W_ℓᵀ``.
 
 from __future__ import annotations
 
+import contextlib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from theory.errors import InputError
+from theory.memory import forward_bytes, require
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,6 +87,8 @@ class Model:
             raise InputError(f"cls_id and unk_id are both {self.cls_id}; they must be two different token ids")
         if self.max_len < 2:
             raise InputError(f"max_len={self.max_len}: a document needs room for CLS and at least one word (>= 2)")
+        require(forward_bytes(self.max_len, d_e, K), f"one document of max_len={self.max_len} (d_e={d_e}, K={K})",
+                "lower max_len in the model file")
         if self.pe not in (0, 1, True, False):
             raise InputError(f"pe must be 0 or 1 (positional encoding off/on), got {self.pe!r}")
         object.__setattr__(self, "pe", bool(self.pe))
@@ -133,11 +138,23 @@ class Model:
         """Read the public ``.npz`` format; extra keys are ignored, missing or inconsistent ones are errors
         (``scale`` is optional, default 1)."""
         path = Path(path)
+        if path.is_dir():
+            raise InputError(f"model file {str(path)!r} is a folder; pass the path of a .npz model file")
         if not path.is_file():
             raise InputError(f"model file {str(path)!r} does not exist; pass the path of a .npz model file")
+        require(_declared_bytes(path), f"the arrays of {str(path)!r}",
+                "check the shapes of the model file's arrays (see README, 'Model file format')")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in data.files}
+            # our own handle: np.load leaks the one it opens when a zip-looking file is not a valid archive
+            with open(path, "rb") as handle:
+                data = np.load(handle, allow_pickle=False)
+                if not isinstance(data, np.lib.npyio.NpzFile):
+                    raise InputError(f"{str(path)!r} holds a single array (a .npy file), not a .npz archive of the "
+                                     "model's arrays; save the model with numpy.savez (see README, 'Model file format')")
+                with data:
+                    arrays = {key: data[key] for key in data.files}
+        except InputError:
+            raise
         except Exception as error:  # numpy raises many types for corrupt archives
             raise InputError(f"cannot read {str(path)!r} as a .npz archive ({error}); "
                              "save the model with numpy.savez (see README, 'Model file format')") from None
@@ -153,6 +170,24 @@ class Model:
         return cls(**{key: arrays[key] for key in _SHAPES})
 
 
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _declared_bytes(path: Path) -> int:
+    """The bytes the arrays of an ``.npz`` archive declare in their ``.npy`` headers (shape × item size), read
+    without loading any array; 0 for what is not a readable archive (``np.load`` then says why)."""
+    total = 0
+    # anything unreadable (zip, zlib or header errors of many types) is left to np.load's message
+    with contextlib.suppress(Exception), zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            with archive.open(name) as member:
+                read_header = _NPY_HEADERS.get(np.lib.format.read_magic(member))
+                if read_header:
+                    shape, _, dtype = read_header(member)
+                    total += int(np.prod(shape, dtype=object)) * dtype.itemsize
+    return total
+
+
 _SHAPES = {"E": "(V, d_e)", "Wq": "(K, d_att, d_e)", "Wk": "(K, d_att, d_e)", "Wv": "(K, d_out, d_e)",
            "Wl": "(K, d_out)", "cls_id": "scalar int", "unk_id": "scalar int", "max_len": "scalar int (T)",
            "pe": "scalar 0/1", "scale": "optional scalar 0/1, default 1 (scores divided by √d_att)"}
@@ -161,14 +196,15 @@ _SHAPES = {"E": "(V, d_e)", "Wq": "(K, d_att, d_e)", "Wk": "(K, d_att, d_e)", "W
 def document(model: Model, tokens, truncate: bool = False, allow_unk: bool = False) -> np.ndarray:
     """The length-``T`` document ``(CLS, w_1, …, w_L, UNK, …, UNK)`` of a text (docs/theory.md §2).  ``allow_unk``
     lets the text hold UNK (the authors' mapping of out-of-vocabulary words, ``--oov unk``)."""
-    tokens = np.asarray(list(tokens))
-    if tokens.size == 0:
+    tokens = list(tokens)
+    if not tokens:
         raise InputError("the text is empty; give at least one word id")
-    if not np.issubdtype(tokens.dtype, np.integer):
-        raise InputError(f"word ids must be integers, got {tokens.tolist()!r}")
-    bad = tokens[(tokens < 0) | (tokens >= model.V)]
-    if bad.size:
-        raise InputError(f"word id {int(bad[0])} is out of range: the vocabulary has ids 0..{model.V - 1}")
+    if not all(isinstance(w, (int, np.integer)) and not isinstance(w, (bool, np.bool_)) for w in tokens):
+        raise InputError(f"word ids must be integers, got {tokens!r}")
+    bad = [int(w) for w in tokens if not 0 <= w < model.V]  # Python ints: any size, no overflow
+    if bad:
+        raise InputError(f"word id {bad[0]} is out of range: the vocabulary has ids 0..{model.V - 1}")
+    tokens = np.asarray(tokens, dtype=np.int64)
     for name, reserved in (("CLS", model.cls_id),) + ((("UNK", model.unk_id),) if not allow_unk else ()):
         if np.any(tokens == reserved):
             raise InputError(f"the text contains the {name} id {reserved}; CLS and padding are added "

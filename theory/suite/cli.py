@@ -24,7 +24,7 @@ EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.print_usage(sys.stderr)
-        raise InputError(f"{message} (see `attnverify {self.prog.split()[-1]} --help`)")
+        raise InputError(f"{message} (see `{self.prog} --help`)")
 
 
 def main(argv=None) -> int:
@@ -68,14 +68,35 @@ def main(argv=None) -> int:
 
     try:
         args = parser.parse_args(argv)
-        return {"list": _list, "run": _run, "explain": _explain, "compare": _compare,
+        code = {"list": _list, "run": _run, "explain": _explain, "compare": _compare,
                 "import": user_cli.import_command}[args.command](args, argv)
-    except InputError as error:
-        print(f"attnverify: error: {error}", file=sys.stderr)
+        sys.stdout.flush()  # a closed pipe shows up here, inside this try
+        return code
+    except InputError as error:  # one line: control characters of the input (newlines …) are escaped
+        print("attnverify: error: " + "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(error)),
+              file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("\nattnverify: interrupted; no report was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader closed the pipe (`attnverify list | head`): end quietly
+        return _closed_pipe()
+    except MemoryError:  # what theory.memory's estimates let through (they compare with physical memory)
+        print("attnverify: error: out of memory; free memory, or ask for less (fewer --samples, a smaller "
+              "model or document)", file=sys.stderr)
+        return EXIT_INPUT
+
+
+def _closed_pipe() -> int:
+    """Point stdout at /dev/null so that the interpreter's final flush does not raise again; exit as a
+    process killed by SIGPIPE would (128 + 13)."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file descriptor (e.g. captured in tests)
+        pass
+    return 141
 
 
 def _selected(only):
@@ -100,17 +121,19 @@ def _list(args, argv) -> int:
 
         print(catalogue_markdown(all_claims(), all_extras()), end="")
         return EXIT_OK
-    verdicts = {}
+    from theory.suite.regression import load_summary
+
+    verdicts, unknown = {}, "—"
     last = Path("reports/summary.json")
     if last.is_file():
         try:
-            verdicts = {}
-            for r in json.loads(last.read_text())["claims"]:
+            for r in load_summary(last)["claims"]:
                 verdicts.setdefault(r["id"], []).append(r["verdict"])
             verdicts = {key: " / ".join(value) for key, value in verdicts.items()}
-        except (ValueError, KeyError, TypeError):
-            print(f"attnverify: note: {last} is unreadable; verdicts not shown", file=sys.stderr)
-    rows = [(c.id, c.section, c.kind, c.source, verdicts.get(c.id, "—")) for c in all_claims()]
+        except InputError as error:
+            print(f"attnverify: warning: {last} is corrupt, verdicts not shown: {error}", file=sys.stderr)
+            unknown = "unreadable (corrupt summary.json)"
+    rows = [(c.id, c.section, c.kind, c.source, verdicts.get(c.id, unknown)) for c in all_claims()]
     rows += [(e.id, e.section, "extra", "—", "—") for e in all_extras()]
     header = ("claim", "section", "kind", "source", "last verdict (random / trained)")
     widths = [max(len(str(row[k])) for row in [header, *rows]) for k in range(len(header))]
@@ -120,25 +143,33 @@ def _list(args, argv) -> int:
 
 
 def _run(args, argv) -> int:
-    from theory.claims import POPULATIONS
+    from theory.suite.output import check_folder, exclusive
     from theory.suite.profiles import PROFILES
-    from theory.suite.report import performance, summary, write_reports
-    from theory.suite.runner import NOT_APPLICABLE, PASSING, SKIPPED, run_claim
 
     if args.profile not in PROFILES:
         raise InputError(f"unknown profile {args.profile!r}; choose one of {', '.join(PROFILES)}")
     if not 0 <= args.seed < 2**32:
         raise InputError(f"--seed must be an integer in 0..{2**32 - 1}, got {args.seed}")
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {str(out)!r} is a file; give a folder for the reports")
+    check_folder(out)
     claims, extras = _selected(args.only)
     if args.model is not None or args.texts is not None:
         from theory.suite.user_run import run_user_model
         return run_user_model(args, argv, claims)
+    with exclusive(out):
+        return _run_locked(args, argv, out, claims, extras)
+
+
+def _run_locked(args, argv, out, claims, extras) -> int:
+    """The claim runs and the reports, while this process holds the output folder's lock."""
+    from theory.claims import POPULATIONS
+    from theory.suite.report import performance, summary, write_reports
+    from theory.suite.runner import run_claim
+
     populations = POPULATIONS if args.population == "both" else (args.population,)
     runs = [(claim, population) for claim in claims for population in populations]
     records, extra_results = [], []
+    benchmarks = performance(out / "benchmarks.json")  # read (and judged) before any claim runs
     total = len(runs) + len(extras)
     for number, (claim, population) in enumerate(runs, 1):
         print(f"[{number}/{total}] {claim.id} ({population}) …", end="", file=sys.stderr, flush=True)
@@ -151,8 +182,18 @@ def _run(args, argv) -> int:
         result = item.run(args.profile, args.seed)
         extra_results.append((item, result, time.perf_counter() - started))
         print(f" done ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
-    benchmarks = performance(out / "benchmarks.json")
-    write_reports(out, summary(records, args.profile, args.seed, argv, extra_results, benchmarks))
+    try:
+        write_reports(out, summary(records, args.profile, args.seed, argv, extra_results, benchmarks))
+    except OSError as error:
+        raise InputError(f"cannot write the reports into {str(out)!r} ({error.strerror or error}); "
+                         "the previous reports are untouched — free space or give another --out") from None
+    return finish_run(records, out)
+
+
+def finish_run(records, out: Path) -> int:
+    """The closing line of a run (records counted by verdict, the failing ones named) and its exit code."""
+    from theory.suite.runner import NOT_APPLICABLE, PASSING, SKIPPED
+
     # an approximation is measured, never "fails"; but a crash is an error whatever the kind
     failed = [f"{r.id} ({r.population})" for r in records if r.verdict not in (*PASSING, SKIPPED, NOT_APPLICABLE)]
     counts = Counter(r.verdict for r in records)

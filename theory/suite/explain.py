@@ -19,6 +19,7 @@ from theory.errors import InputError
 from theory.explainers.attention import alpha_avg, alpha_max
 from theory.explainers.gradient import g_avg, g_l1, g_l2, g_x_input, gradient
 from theory.models.one_layer import Model, document, forward
+from theory.suite.finite import finite_result
 
 
 def _attention(aggregate):
@@ -118,6 +119,6 @@ def explain(model: Model, tokens, method: str, allow_unk: bool = False, **option
         raise InputError(f"--seed {options['seed']} is out of range; use an integer in 0..{2**32 - 1}")
     doc = document(model, tokens, allow_unk=allow_unk)
     length = len(tokens)
-    result = METHODS[method](model, doc, length, **options)
+    result = finite_result(method, model, doc, lambda: METHODS[method](model, doc, length, **options))
     return {"method": method, "f": result.pop("f"), "positions": list(range(length + 1)),
             "tokens": doc[: length + 1].tolist(), **result}

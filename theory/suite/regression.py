@@ -27,6 +27,7 @@ from theory.suite.runner import PASSING
 FAILING = ("fails", "error", "no witness found")
 MARGIN = 0.05
 RECORD_KEYS = ("id", "kind", "verdict", "max_error", "tolerance")
+REGIME_KEYS = ("claim", "regime", "error")
 
 
 @dataclass
@@ -53,19 +54,55 @@ def load_summary(path: str | Path) -> dict:
     if data["schema_version"] != SCHEMA_VERSION:
         raise InputError(f"{str(path)!r} has schema version {data['schema_version']!r} but this attnverify "
                          f"reads version {SCHEMA_VERSION}; regenerate it with this version's attnverify run")
-    claims = data.get("claims")
-    if not isinstance(claims, list) or not all(isinstance(r, dict) and all(k in r for k in RECORD_KEYS)
-                                               for r in claims):
-        raise InputError(f"{str(path)!r} has a malformed 'claims' list (each record needs "
-                         f"{', '.join(RECORD_KEYS)}); regenerate it with attnverify run")
-    numbers = [(r["id"], key, r[key]) for r in claims for key in ("max_error", "tolerance")]
-    numbers += [(f"{r.get('claim')} [{r.get('regime')}]", key, r.get(key)) for e in data.get("extras", [])
-                for r in e.get("data", {}).get("regimes", []) for key in ("error", "se")]
-    for item, key, value in numbers:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise InputError(f"{str(path)!r}: {key} of {item} is {value!r}, not a number; regenerate it with "
-                             "attnverify run")
+    problem = _structure_problem(data)
+    if problem:
+        raise InputError(f"{str(path)!r} has a malformed {problem}; regenerate it with attnverify run")
     return data
+
+
+def _structure_problem(data: dict) -> str | None:
+    """What is wrong with the parts of a summary that ``compare`` and ``list`` read (None if nothing): the
+    claims' records (``RECORD_KEYS``, strings and numbers or null) and the extras' regime records."""
+    claims = data.get("claims")
+    if not isinstance(claims, list):
+        return "'claims' list (it is not a list)"
+    for k, r in enumerate(claims):
+        if not isinstance(r, dict) or not all(key in r for key in RECORD_KEYS):
+            return f"'claims' list (each record needs {', '.join(RECORD_KEYS)}; claims[{k}] does not)"
+        texts = [("id", r["id"]), ("kind", r["kind"]), ("verdict", r["verdict"]),
+                 ("population", r.get("population", "random"))]
+        numbers = [("max_error", r["max_error"]), ("tolerance", r["tolerance"])]
+        problem = _field_problem(f"claims[{k}]", texts, numbers)
+        if problem:
+            return f"'claims' list ({problem})"
+    extras = data.get("extras", [])
+    if not isinstance(extras, list) or not all(isinstance(e, dict) and isinstance(e.get("data", {}), dict)
+                                               for e in extras):
+        return "'extras' list (it must be a list of records, each with a 'data' object)"
+    for e in extras:
+        regimes = e.get("data", {}).get("regimes", [])
+        if not isinstance(regimes, list):
+            return f"'extras' list (data.regimes of extra {e.get('id')!r} is not a list)"
+        for r in regimes:
+            if not isinstance(r, dict) or not all(key in r for key in REGIME_KEYS):
+                return (f"'extras' list (data.regimes of extra {e.get('id')!r} holds {r!r}, not a record with "
+                        f"{', '.join(REGIME_KEYS)})")
+            problem = _field_problem(f"{r.get('claim')} [{r.get('regime')}]",
+                                     [("claim", r.get("claim")), ("regime", r.get("regime"))],
+                                     [("error", r.get("error")), ("se", r.get("se"))])
+            if problem:
+                return f"'extras' list ({problem})"
+    return None
+
+
+def _field_problem(item: str, texts, numbers) -> str | None:
+    for key, value in texts:
+        if not isinstance(value, str):
+            return f"{key} of {item} is {value!r}, not a string"
+    for key, value in numbers:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"{key} of {item} is {value!r}, not a number"
+    return None
 
 
 def _error(value) -> str:

@@ -1,19 +1,18 @@
 """The reports: ``summary.json`` (machine-readable, versioned schema) and ``REPORT.md`` rendered from it.
 
-Both are written atomically: each file goes to a temporary name in the output folder and is renamed into
-place only once every file is complete, so an interrupted run leaves the previous reports untouched (the
-renames themselves are atomic file by file, not as a set).
+Both are written atomically, as one set with the run's figures: an interrupted or killed run leaves either the
+previous reports untouched or the complete new set, never a mix (:mod:`theory.suite.atomic`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import platform
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
+
+from theory.suite.atomic import write_set
 
 SCHEMA_VERSION = 1
 SECTIONS = {
@@ -44,19 +43,19 @@ def performance(path: Path) -> dict:
         return {}
     try:
         benchmarks = json.loads(path.read_text())["benchmarks"]
-    except (ValueError, KeyError, TypeError):
+        groups: dict[str, list] = {}
+        for b in benchmarks:
+            groups.setdefault(b.get("group") or "ungrouped", []).append(
+                {"name": b["name"], "median_s": b["stats"]["median"], "rounds": b["stats"]["rounds"],
+                 "extra_info": b.get("extra_info", {})})
+        for rows in groups.values():
+            fastest = min(row["median_s"] for row in rows)
+            for row in rows:
+                row["ratio_to_fastest"] = row["median_s"] / fastest
+    except (ValueError, KeyError, TypeError, AttributeError, ZeroDivisionError):  # any malformed part
         print(f"attnverify: note: {path} is not a pytest-benchmark JSON file; performance not reported",
               file=sys.stderr)
         return {}
-    groups: dict[str, list] = {}
-    for b in benchmarks:
-        groups.setdefault(b.get("group") or "ungrouped", []).append(
-            {"name": b["name"], "median_s": b["stats"]["median"], "rounds": b["stats"]["rounds"],
-             "extra_info": b.get("extra_info", {})})
-    for rows in groups.values():
-        fastest = min(row["median_s"] for row in rows)
-        for row in rows:
-            row["ratio_to_fastest"] = row["median_s"] / fastest
     return dict(sorted(groups.items()))
 
 
@@ -85,24 +84,9 @@ def summary(records, profile: str, seed: int, argv=None, extras=(), benchmarks: 
 
 
 def write_atomically(out_dir: Path, files: dict[str, str | bytes]) -> None:
-    """Write every ``name -> content`` into ``out_dir``, replacing old files only when all are written (each
-    file is replaced atomically; the set of files is replaced in one quick sequence of renames)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staged = []
-    try:
-        for name, content in files.items():
-            target = out_dir / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-            staged.append((tmp, target))
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(content.encode() if isinstance(content, str) else content)
-    except BaseException:
-        for tmp, _ in staged:
-            os.unlink(tmp)
-        raise
-    for tmp, target in staged:
-        os.replace(tmp, target)
+    """Write every ``name -> content`` into ``out_dir`` as one all-or-nothing replacement of the set, which
+    survives the process being killed at any moment (see :mod:`theory.suite.atomic`)."""
+    write_set(out_dir, files)
 
 
 def write_reports(out_dir: Path, data: dict) -> None:

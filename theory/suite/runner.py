@@ -18,6 +18,7 @@ from hypothesis import seed as hypothesis_seed
 
 import theory.suite.profiles  # noqa: F401  (registers the profiles)
 from theory.claims import Claim
+from theory.suite.finite import finite_outcome
 
 PASSING = ("holds", "witness found", "measured", "not observed")
 SKIPPED = "skipped"
@@ -92,6 +93,7 @@ def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str 
             stats["after_first_failure"] += 1
         try:
             outcome = claim.check(instance)
+            finite_outcome(outcome)
         except Exception as error:
             stats["failing"] += 1
             last.update(outcome=None, instance=instance, error=error)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -83,15 +82,25 @@ def command(args, claim_id: str) -> str:
 
 
 def run_user_model(args, argv, claims) -> int:
-    from theory.claims import Extra
-    from theory.suite.report import summary, write_atomically
-    from theory.suite.runner import NOT_APPLICABLE, PASSING, SKIPPED, run_claim
-    from theory.suite.user_report import lead_section, render
+    from theory.suite.output import check_folder, exclusive
 
     population, encoded = population_of(args)
-    out = Path(args.out if args.out != "reports" else f"reports/model-{Path(args.model).stem}")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {str(out)!r} is a file; give a folder for the reports")
+    out = Path(args.out)
+    if out.resolve() == Path("reports").resolve():  # never over the suite's own reports (the baseline)
+        out = out / f"model-{Path(args.model).stem}"
+    check_folder(out)
+    with exclusive(out):
+        return _run_user_model(args, argv, claims, population, encoded, out)
+
+
+def _run_user_model(args, argv, claims, population, encoded, out) -> int:
+    """The claims on the user's population and the report, while this process holds ``out``'s lock."""
+    from theory.claims import Extra
+    from theory.suite.cli import finish_run
+    from theory.suite.report import summary, write_atomically
+    from theory.suite.runner import NOT_APPLICABLE, run_claim
+    from theory.suite.user_report import lead_section, render
+
     records = []
     for number, claim in enumerate(claims, 1):
         print(f"[{number}/{len(claims) + 1}] {claim.id} ({population.name}) …", end="", file=sys.stderr, flush=True)
@@ -113,9 +122,4 @@ def run_user_model(args, argv, claims) -> int:
     files = data.pop("_files")
     write_atomically(out, {**files, "summary.json": json.dumps(data, indent=2, ensure_ascii=False) + "\n",
                            "REPORT.md": render(data)})
-    failed = [r.id for r in records if r.verdict not in (*PASSING, SKIPPED, NOT_APPLICABLE)]
-    counts = Counter(r.verdict for r in records)
-    print(f"wrote {out / 'summary.json'} and {out / 'REPORT.md'}: "
-          + ", ".join(f"{n} {verdict}" for verdict, n in counts.most_common())
-          + (f"; failing: {', '.join(failed)}" if failed else ""), file=sys.stderr)
-    return 1 if failed else 0
+    return finish_run(records, out)

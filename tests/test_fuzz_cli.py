@@ -1,0 +1,369 @@
+"""Property-based fuzzing of the command line: malformed model files, token lists, summaries and argv.
+
+Every input either works (exit 0 and finite JSON numbers) or is refused the way bad input must be: exit
+code 2, one ``attnverify: error: …`` line (after argparse's usage, for a bad command line), no traceback, no
+warning, nothing on stdout and nothing written.  Inputs built to be malformed must be refused.
+
+Each input kind is one Hypothesis strategy in :data:`INPUT_KINDS` drawing a :class:`Case` (files to create
+and the argv that uses them); a new kind of input (a text, a vocabulary, a state_dict, an encoder file) is a
+new strategy there, with its example count in :data:`EXAMPLES`.  ``main`` runs in-process (fast); a few
+cases also run as ``python -m theory.suite.cli`` subprocesses, where a traceback or a warning would show.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from theory.suite.cli import main
+from theory.suite.profiles import PROFILES
+from theory.suite.strategies.models import ModelSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = ModelSpec(K=2, d_e=4, d_att=3, d_out=2, V=20, T=8, pe=True, seed=5).build()
+ARRAYS = {"E": BASE.E, "Wq": BASE.Wq, "Wk": BASE.Wk, "Wv": BASE.Wv, "Wl": BASE.Wl}
+SCALARS = {"cls_id": BASE.cls_id, "unk_id": BASE.unk_id, "max_len": BASE.max_len, "pe": int(BASE.pe)}
+WORDS = [int(w) for w in BASE.word_ids]
+CHEAP_METHODS = [["--method", "attention-avg"], ["--method", "attention-max"], ["--method", "grad-l2"],
+                 ["--method", "grad-x-input"], ["--method", "lime", "--samples", "40"], ["--method", "lime-inf"]]
+TRIED: dict[str, int] = {}
+
+
+@dataclass
+class Case:
+    """Files to create in a fresh folder (name → bytes, or None for a folder) and the argv, where ``{d}``
+    stands for that folder; ``must_fail``: the input is malformed and must be refused."""
+
+    argv: list[str]
+    files: dict[str, bytes | None] = field(default_factory=dict)
+    must_fail: bool = True
+    why: str = ""
+
+
+def _npz(arrays: dict) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _valid() -> dict:
+    return {**{k: v.copy() for k, v in ARRAYS.items()}, **SCALARS}
+
+
+def _explain(files, tokens="5,9,12", method=("--method", "attention-avg"), model="{d}/m.npz", **kw) -> Case:
+    return Case(["explain", model, "--tokens", tokens, *method, "--json"], files, **kw)
+
+
+# --- model files -----------------------------------------------------------------------------------------
+
+BAD_DTYPES = [np.complex128, np.bool_, "U3", "datetime64[s]", [("a", "f8")], object]
+GOOD_DTYPES = [np.int64, np.float32, np.float16]
+# (scalar, value, still a valid model?)
+SCALAR_CHANGES = [("cls_id", -1, False), ("cls_id", 1.5, False), ("cls_id", 20, False), ("unk_id", 0, False),
+                  ("max_len", 1, False), ("max_len", 0, False), ("max_len", 2.5, False), ("max_len", 20, True),
+                  ("max_len", 10**12, False), ("pe", 2, False), ("pe", 0, True), ("pe", np.nan, False),
+                  ("pe", -1, False), ("unk_id", 10**30, False), ("cls_id", np.array([1, 2]), False),
+                  ("max_len", np.array([]), False), ("pe", np.array("x"), False), ("cls_id", True, False)]
+ARRAY_DEFECTS = ["missing", "extra", "dtype", "shape", "nan", "overflow", "zero_dim", "scalar"]
+FILE_DEFECTS = ["pickled", "npy", "huge_header", "compressed", "truncated", "garbage", "directory", "absent"]  # in order
+
+
+@st.composite
+def model_files(draw) -> Case:
+    """A ``.npz`` model file with one or two defects (or a harmless change, which must keep working)."""
+    arrays = _valid()
+    defects = draw(st.lists(st.sampled_from(ARRAY_DEFECTS + FILE_DEFECTS), min_size=1, max_size=2))
+    weight = draw(st.sampled_from(sorted(ARRAYS)))
+    bad: dict[str, bool] = {}  # per array: is it (still) malformed?
+    for defect in defects:
+        numeric = weight in arrays and np.asarray(arrays[weight]).dtype.kind in "iuf"
+        if defect == "missing":
+            key = draw(st.sampled_from(sorted(_valid())))
+            arrays.pop(key, None)
+            bad[key] = True
+        elif defect == "extra":
+            arrays[draw(st.sampled_from(["extra", "bias", "E2"]))] = np.zeros(draw(st.integers(0, 3)))
+        elif defect == "dtype" and weight in arrays:
+            dtype = draw(st.sampled_from(BAD_DTYPES + GOOD_DTYPES))
+            shape = np.shape(arrays[weight])
+            arrays[weight] = np.empty(shape, dtype=object) if dtype is object else np.zeros(shape, dtype=dtype)
+            bad[weight] = dtype not in GOOD_DTYPES
+        elif defect == "shape" and weight in arrays:
+            shape = tuple(draw(st.lists(st.integers(0, 5), max_size=4)))
+            if shape != np.shape(arrays[weight]):
+                arrays[weight] = np.ones(shape)
+                bad[weight] = True
+        elif defect == "nan" and numeric and np.size(arrays[weight]) and not bad.get(weight):
+            values = np.array(arrays[weight], dtype=np.float64)
+            values.flat[draw(st.integers(0, values.size - 1))] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+            arrays[weight] = values
+            bad[weight] = True
+        elif defect == "overflow" and numeric:  # finite weights; the forward pass may overflow (then refused)
+            with np.errstate(over="ignore"):
+                arrays[weight] = np.asarray(arrays[weight], dtype=np.float64) * 10.0 ** draw(st.integers(100, 308))
+            bad[weight] = bad.get(weight, False) or not np.all(np.isfinite(arrays[weight]))
+        elif defect == "zero_dim" and weight in arrays and np.ndim(arrays[weight]):
+            shape = list(np.shape(arrays[weight]))
+            shape[draw(st.integers(0, len(shape) - 1))] = 0
+            arrays[weight] = np.zeros(shape)
+            bad[weight] = True
+        elif defect == "scalar":
+            key, value, valid = draw(st.sampled_from(SCALAR_CHANGES))
+            arrays[key] = value
+            bad[key] = not valid
+    must_fail = any(bad.values())
+    content = _npz(arrays)
+    for defect in sorted(defects, key=lambda d: FILE_DEFECTS.index(d) if d in FILE_DEFECTS else -1):
+        archive = zipfile.is_zipfile(io.BytesIO(content))
+        if defect == "huge_header" and archive and weight in arrays:
+            shape = draw(st.sampled_from([(10**6, 10**6), (2**40, 4), (0, 4), (10**20,)]))
+            content, must_fail = _declared_shape(content, weight, shape), True
+        elif defect == "truncated":
+            content, must_fail = content[: draw(st.integers(0, max(0, len(content) - 1)))], True
+        elif defect == "garbage":
+            content, must_fail = draw(st.binary(max_size=64)), True
+        elif defect == "pickled":
+            obj = np.empty(2, dtype=object)
+            obj[:] = [{"a": 1}, [1, 2]]
+            content, must_fail = _npz({**_valid(), weight: obj}), True
+        elif defect == "npy":
+            buffer = io.BytesIO()
+            np.save(buffer, ARRAYS["E"])
+            content, must_fail = buffer.getvalue(), True
+        elif defect == "compressed" and archive:  # must load as if stored
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(io.BytesIO(content)) as source, \
+                    zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+                for member in source.namelist():
+                    target.writestr(member, source.read(member))
+            content = buffer.getvalue()
+    if "directory" in defects:
+        return _explain({"m.npz": None}, why="a folder")
+    if "absent" in defects:
+        return _explain({}, why="no file")
+    return _explain({"m.npz": content}, method=draw(st.sampled_from(CHEAP_METHODS)), must_fail=must_fail,
+                    why=", ".join(defects))
+
+
+def _declared_shape(content: bytes, name: str, shape) -> bytes:
+    """The archive with member ``name`` replaced by a bare ``.npy`` header declaring ``shape`` (no data)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(buffer, "w") as target:
+        for member in source.namelist():
+            data = source.read(member)
+            if member == f"{name}.npy":
+                header = io.BytesIO()
+                np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
+                                                              "shape": shape})
+                data = header.getvalue()
+            target.writestr(member, data)
+    return buffer.getvalue()
+
+
+# --- token lists -----------------------------------------------------------------------------------------
+
+@st.composite
+def token_lists(draw) -> Case:
+    """``--tokens`` strings: random text over the characters of a token list, or lists of integers that may
+    hold CLS, UNK, ids out of range or too many words."""
+    good = _npz(_valid())
+    if draw(st.booleans()):
+        text = draw(st.text(alphabet="0123456789,-+ .xe_\t", max_size=24))
+        try:
+            ids = [int(part) for part in text.split(",")] if text.strip() else []
+            must_fail = not (ids and len(ids) <= BASE.T - 1 and all(w in WORDS for w in ids))
+        except ValueError:
+            must_fail = True
+    else:
+        ids = draw(st.lists(st.one_of(st.sampled_from(WORDS), st.integers(-3, 25), st.integers(-10**30, 10**30)),
+                            max_size=10))
+        text = ",".join(map(str, ids))
+        must_fail = not (ids and len(ids) <= BASE.T - 1 and all(w in WORDS for w in ids))
+    return _explain({"m.npz": good}, tokens=text, method=draw(st.sampled_from(CHEAP_METHODS)), must_fail=must_fail,
+                    why=f"tokens {text!r}")
+
+
+# --- summary files (compare, list) ------------------------------------------------------------------------
+
+def _small_summary() -> dict:
+    """A few records of the committed summary and one regime record: every part compare and list read."""
+    data = json.loads((ROOT / "reports" / "summary.json").read_text())
+    extras = [e for e in data["extras"] if "regimes" in e["data"]][:1]
+    for e in extras:
+        e["data"] = {"regimes": e["data"]["regimes"][:2]}
+    return {**data, "claims": data["claims"][:4], "extras": extras}
+
+
+SUMMARY = _small_summary()
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                       max_size=3), max_leaves=6)
+
+
+@st.composite
+def summary_files(draw) -> Case:
+    """``summary.json`` with one value replaced or deleted anywhere in its tree, truncated, or not JSON at all;
+    read by ``compare`` (as either side) or by ``list`` (as reports/summary.json)."""
+    data = json.loads(json.dumps(SUMMARY))
+    how = draw(st.sampled_from(["replace", "delete", "truncate", "bytes"]))
+    parent, key = None, None
+    node = data
+    while isinstance(node, (dict, list)) and node and (parent is None or draw(st.booleans())):
+        parent, key = node, draw(st.sampled_from(sorted(node) if isinstance(node, dict) else range(len(node))))
+        node = parent[key]
+    if how == "replace":
+        parent[key] = draw(JSON_VALUES)
+    elif how == "delete":
+        del parent[key]
+    text = json.dumps(data).encode()
+    if how == "truncate":
+        text = text[: draw(st.integers(0, len(text) - 1))]
+    elif how == "bytes":
+        text = draw(st.binary(max_size=40))
+    base = json.dumps(SUMMARY).encode()
+    command = draw(st.sampled_from(["compare new", "compare baseline", "list"]))
+    if command == "list":
+        return Case(["list"], {"reports": None, "reports/summary.json": text}, must_fail=False, why=how)
+    files = {"base.json": base, "s.json": text}
+    argv = ["compare", "{d}/s.json", "{d}/base.json"] if command == "compare baseline" else \
+        ["compare", "{d}/base.json", "{d}/s.json"]
+    return Case(argv, files, must_fail=how in ("truncate", "bytes"), why=f"{how} at {key!r}")
+
+
+# --- argument vectors --------------------------------------------------------------------------------------
+
+WORDS_OF_ARGV = ["list", "run", "explain", "compare", "--only", "--out", "--seed", "--profile", "--population",
+                 "--tokens", "--method", "--json", "--semantics", "--samples", "--margin", "model.simplex",
+                 "no.such", "ci", "thorough", "random", "trained", "both", "lime", "lime-inf", "grad-l1", "delete",
+                 "replace", "5,9", "{d}/m.npz", "{d}/out", "{d}/summary.json", "/proc/x", "-1", "0", "2", "1e9",
+                 "nan", "inf", "4294967296", "", "-", "--", "--x"]
+
+
+@st.composite
+def argvs(draw) -> Case:
+    """Argument vectors made of the command line's own words, numbers and paths in any order."""
+    summary = json.dumps(SUMMARY).encode()
+    argv = draw(st.lists(st.one_of(st.sampled_from(WORDS_OF_ARGV), st.text(max_size=6)), max_size=8))
+    return Case(argv, {"m.npz": _npz(_valid()), "summary.json": summary}, must_fail=False, why="argv")
+
+
+INPUT_KINDS = {"model file": model_files(), "tokens": token_lists(), "argv": argvs(), "summary": summary_files()}
+EXAMPLES = {"model file": 200, "tokens": 120, "argv": 150, "summary": 150}
+
+
+# --- the property ------------------------------------------------------------------------------------------
+
+class _ClaimReached(Exception):
+    """`run` got past every check of its arguments (a valid command line); the claims are not run here."""
+
+
+def _snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None) for p in folder.rglob("*")}
+
+
+def _numbers(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _numbers(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _numbers(item)
+    elif isinstance(value, float):
+        yield value
+
+
+def check(case: Case) -> None:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp):
+        folder = Path(tmp)
+        for name, content in case.files.items():
+            if content is None:
+                (folder / name).mkdir()
+            else:
+                (folder / name).write_bytes(content)
+        before = _snapshot(folder)
+        argv = [arg.replace("{d}", tmp) for arg in case.argv]
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                code = main(argv)
+            except SystemExit as exit_:  # --help
+                code = exit_.code
+            except _ClaimReached:
+                return
+        shown = f"argv {argv} ({case.why}): exit {code}\nstdout {out.getvalue()[:300]!r}\nstderr {err.getvalue()!r}"
+        assert not [w for w in caught if not issubclass(w.category, DeprecationWarning)], \
+            f"{shown}\nwarnings {[str(w.message) for w in caught]}"
+        assert "Traceback" not in err.getvalue(), shown
+        if code == 2:
+            lines = err.getvalue().strip().splitlines()
+            errors = [line for line in lines if line.startswith("attnverify: error: ")]
+            assert len(errors) == 1 and len(errors[0]) > 35, shown
+            usage = lines[: lines.index(errors[0])]
+            assert lines[-1] == errors[0] and all(l.startswith(("usage:", " ")) for l in usage), shown
+            assert out.getvalue() == "", shown
+            assert _snapshot(folder) == before, f"{shown}\nsomething was written"
+            return
+        assert not case.must_fail, f"malformed input accepted: {shown}"
+        assert code in (0, 1) if argv[:1] == ["compare"] else code == 0, shown
+        if "--json" in argv and argv[:1] == ["explain"]:
+            assert all(math.isfinite(x) for x in _numbers(json.loads(out.getvalue()))), shown
+
+
+@pytest.fixture
+def no_claim_runs(monkeypatch):
+    def reached(*args, **kwargs):
+        raise _ClaimReached
+    monkeypatch.setattr("theory.suite.runner.run_claim", reached)
+
+
+@pytest.mark.parametrize("kind", sorted(INPUT_KINDS))
+def test_fuzz_command_line(kind, no_claim_runs, profile):
+    """``EXAMPLES`` inputs of each kind under the ci profile, ten times more under
+    ``pytest --hypothesis-profile=thorough``."""
+    TRIED[kind] = 0
+
+    @settings(max_examples=EXAMPLES[kind] * PROFILES[profile] // PROFILES["ci"], derandomize=True, database=None, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(INPUT_KINDS[kind])
+    def prop(case):
+        TRIED[kind] += 1
+        check(case)
+
+    prop()
+    print(f"\nfuzz {kind}: {TRIED[kind]} inputs tried")
+
+
+SUBPROCESS_CASES = [
+    _explain({"m.npz": b"PK\x03\x04 truncated"}),
+    _explain({"m.npz": _npz({**_valid(), "E": ARRAYS["E"] * 1e200})}, method=("--method", "lime")),
+    _explain({"m.npz": _npz(_valid())}, tokens="5,,9"),
+    Case(["run", "--out", "/proc/x", "--only", "model.simplex"]),
+]
+
+
+@pytest.mark.parametrize("case", SUBPROCESS_CASES, ids=["truncated", "overflow", "tokens", "out"])
+def test_subprocess_refusals_have_no_traceback(case, tmp_path):
+    for name, content in case.files.items():
+        (tmp_path / name).write_bytes(content)
+    argv = [arg.replace("{d}", str(tmp_path)) for arg in case.argv]
+    done = subprocess.run([sys.executable, "-m", "theory.suite.cli", *argv], cwd=ROOT, capture_output=True, check=False,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("attnverify: error: ") and len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -1,0 +1,59 @@
+"""Refuse, before allocating, work that needs more memory than the machine has.
+
+A model file can ask for absurd sizes that are cheap to state and impossible to hold: ``max_len = 10^12``,
+``V × d_e`` arrays whose (compressed) archive is tiny, or ``--samples 10^12``.  numpy would then fail deep
+inside a computation with a ``MemoryError`` traceback, or the machine would swap.  Each estimate below counts
+the float64 arrays the computation holds at once (a lower bound of its footprint); :func:`require` compares
+it with the machine's physical memory (``os.sysconf``) and raises an :class:`~theory.errors.InputError` with
+the estimate when it does not fit.
+"""
+
+from __future__ import annotations
+
+import os
+
+from theory.errors import InputError
+
+FLOAT = 8  # bytes per float64 (and per int64 token id)
+
+
+def physical_memory() -> int:
+    """Total physical memory of the machine, in bytes."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def human(nbytes: float) -> str:
+    """``nbytes`` in binary units, e.g. ``7.3 TiB``."""
+    if nbytes < 1024:
+        return f"{int(nbytes)} B"
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        nbytes /= 1024
+        if nbytes < 1024:
+            return f"{nbytes:.1f} {unit}"
+    return f"{nbytes / 1024:.1f} EiB"
+
+
+def require(nbytes: float, what: str, fix: str) -> None:
+    """Refuse ``what`` when its estimated ``nbytes`` exceed the machine's physical memory."""
+    total = physical_memory()
+    if nbytes > total:
+        raise InputError(f"{what} would need about {human(nbytes)} ({int(nbytes)} bytes) of memory but this "
+                         f"machine has {human(total)}; {fix}")
+
+
+def forward_bytes(T: int, d_e: int, K: int) -> int:
+    """One document's forward pass (§2): the embedded tokens and positional encodings ``(T, d_e)`` twice, and
+    the scores, attention weights, value scores and their products ``(K, T)`` four times."""
+    return FLOAT * T * (2 * d_e + 4 * K)
+
+
+def lime_bytes(n: int, d: int) -> int:
+    """Empirical LIME with ``n`` samples of ``d`` words (``theory.explainers.lime``): the sample matrix ``Z``
+    ``(n, d)``, the numbers of words switched off, the kernel weights, ``f`` and its sums (``(n,)`` each)."""
+    return FLOAT * n * (d + 4)
+
+
+def beta_inf_bytes(samples: int, d: int) -> int:
+    """Stratified Monte Carlo ``β^∞`` (``theory.explainers.lime_inf``): its pilot holds the patterns and their
+    features (``3 d`` numbers) and ``f`` for a fifth of the samples; the main run works in bounded chunks."""
+    return FLOAT * (samples // 5) * (3 * d + 4)
