@@ -62,6 +62,18 @@ def check_mp(label: str, violation, scale=1.0, tol: float = MP_TOL) -> Outcome:
                           f"error {error:.3e}, tolerance {tol:.1e})")
 
 
+def quotient_dps(divisor, base: int = 40) -> int:
+    """Working digits for a difference of computed values divided by ``divisor``: ``base`` plus the decimal
+    digits of ``1/|divisor|`` when ``|divisor| < 1``.  Two values of magnitude ``F`` rounded at ``dps`` digits
+    differ by rounding ``~10^-dps·F``, which the division turns into ``10^-dps·F/|divisor|``; at this precision
+    that stays ``~10^-base·F`` however small the divisor (a step ``ε`` as small as an attention weight, 1e-30 or
+    1e-1000 at peaked attention).  The same rule as ``reference.explainers.gradient.working_dps``."""
+    divisor = abs(mpmath.mpf(divisor))
+    if divisor == 0:
+        raise ValueError("quotient_dps: division by zero")
+    return base + max(0, int(mpmath.ceil(-mpmath.log10(divisor))))
+
+
 def combine(*outcomes: Outcome) -> Outcome:
     """All of several checks: holds if each holds; reports the check closest to (or furthest past) its
     tolerance, and the diagnoses of the failing ones (or of all, when everything holds)."""
