@@ -45,14 +45,22 @@ def working_dps(model, doc, Wl=None, base: int = BASE_DPS) -> int:
         return base + max(0, int(mpmath.ceil(-mpmath.log10(smallest))))
 
 
-def gradient(model, doc, positions=None, Wl=None, dps: int | None = None, step_exponent: int = STEP_EXPONENT):
+def step(dps: int, step_exponent: int = STEP_EXPONENT):
+    """The step ``h = 10^{step_exponent}`` as mpmath rounds it at ``dps`` digits (an exact dyadic mpf)."""
+    with mpmath.workdps(dps):
+        return mpf(10) ** step_exponent
+
+
+def gradient(model, doc, positions=None, Wl=None, dps: int | None = None, step_exponent: int = STEP_EXPONENT,
+             h=None):
     """``[[∇_{t,j} for j in range(d_e)] for t in positions]`` as mpf (``positions`` defaults to all of
-    ``0..T-1``).  ``Wl`` overrides the model's ``W_ℓ``; ``dps`` defaults to :func:`working_dps`."""
+    ``0..T-1``).  ``Wl`` overrides the model's ``W_ℓ``; ``dps`` defaults to :func:`working_dps`; ``h`` (an mpf)
+    overrides the step :func:`step` ``(dps, step_exponent)`` (to form another engine's exact quotient)."""
     dps = working_dps(model, doc, Wl) if dps is None else dps
     positions = range(len(doc)) if positions is None else positions
+    h = step(dps, step_exponent) if h is None else h
     with mpmath.workdps(dps):
         X = embeddings(model, doc, dps)
-        h = mpf(10) ** step_exponent
         rows = []
         for t in positions:
             row = []

@@ -1,0 +1,165 @@
+"""The §2 classifier on Arb balls (python-flint): the forward pass as defined, with matrix products, returning
+certified enclosures.
+
+A second reference engine beside :mod:`reference.models.one_layer` (mpmath), independent of ``theory`` and of
+it: every quantity is computed by its definition,
+
+    e_t = E[ξ_t] + p_t,  q = W_q e_0,  s_t = ⟨q, W_k e_t⟩ / √d_att,  α = softmax(s),  c_t = W_ℓ W_v e_t,
+    f^(i) = Σ_t α_t c_t,  f = (1/K) Σ_i f^(i),
+
+but in ball arithmetic (Arb, through ``flint.arb`` and ``flint.arb_mat``): each result is a midpoint and a
+radius such that the exact real number — the forward pass of the float64 weights, which convert exactly —
+lies in the ball.  So the radius *certifies* the result's rounding error (mpmath's results come with none).
+Arb's matrix products run in C, which is what makes the authors' widths (K = 6, d_e = 128,
+d_att = d_out = 64, T = 256) affordable; the mpmath engine stays the reference of the small random models.
+
+``prec`` is in bits (``flint.ctx.prec`` is set for the computation and restored afterwards).  Results are
+``flint.arb`` (per head: lists ``[head][position]``); :func:`to_mpf` and :func:`radius` convert a ball's
+midpoint to an exact mpf and its radius to a float.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import flint
+import mpmath
+from flint import arb, arb_mat, fmpz
+from mpmath.libmp import from_man_exp
+
+PREC = 200  # bits (≈ 60 digits)
+
+
+@contextmanager
+def workprec(prec: int):
+    """``flint.ctx.prec = prec`` inside the block; the caller's precision is restored afterwards."""
+    saved = flint.ctx.prec
+    flint.ctx.prec = prec
+    try:
+        yield
+    finally:
+        flint.ctx.prec = saved
+
+
+def dps_to_prec(dps: int) -> int:
+    """The bits of ``dps`` decimal digits (rounded up), for working at an mpmath precision."""
+    return int(mpmath.ceil(dps * mpmath.log(10, 2))) + 1
+
+
+def to_mpf(x: arb):
+    """The midpoint of the ball ``x`` as an mpf, exactly (no rounding to mpmath's working precision)."""
+    man, exp = x.mid().man_exp()
+    return mpmath.mp.make_mpf(from_man_exp(int(man), int(exp)))
+
+
+def exact(x) -> arb:
+    """The mpf ``x`` as an exact ball (its dyadic value, whatever its number of bits)."""
+    man, exp = int(x.man), int(x.exp)
+    with workprec(max(flint.ctx.prec, man.bit_length() + 8)):
+        return arb(fmpz(man)) * arb(2) ** exp
+
+
+def radius(x: arb) -> float:
+    """The radius of the ball ``x``, rounded up to a float (so that it still bounds the error)."""
+    r = float(x.rad())
+    return r if arb(r) >= x.rad() else math.nextafter(r, math.inf)
+
+
+def matrix(array) -> arb_mat:
+    """A 2-d float64 array as an ``arb_mat`` (exact: a double is an exact ball)."""
+    rows, cols = array.shape
+    return arb_mat(rows, cols, [float(v) for v in array.ravel()])
+
+
+def positional_encoding(T: int, d_e: int) -> arb_mat:
+    """``p_{t,2m} = sin(t·10000^{-2m/d_e})``, ``p_{t,2m+1} = cos(t·10000^{-2m/d_e})`` as balls."""
+    base = arb(10000)
+    rates = [base ** (arb(-(j - j % 2)) / d_e) for j in range(d_e)]
+    return arb_mat(T, d_e, [(t * rates[j]).sin() if j % 2 == 0 else (t * rates[j]).cos()
+                            for t in range(T) for j in range(d_e)])
+
+
+class _Weights:
+    """A model's weights as ``arb_mat`` (per head), converted once per model and precision."""
+
+    def __init__(self, model):
+        K = model.Wq.shape[0]
+        self.Wq = [matrix(model.Wq[i]) for i in range(K)]
+        self.Wk_T = [matrix(model.Wk[i].T) for i in range(K)]
+        self.Wv_T = [matrix(model.Wv[i].T) for i in range(K)]
+        self.Wl_T = {}  # bytes of W_ℓ -> [head] column vectors
+        self.pe = {}  # T -> arb_mat
+
+
+_WEIGHTS = weakref.WeakKeyDictionary()  # model -> {prec: _Weights}
+
+
+def _weights(model, prec: int) -> _Weights:
+    try:
+        per_model = _WEIGHTS.setdefault(model, {})
+    except TypeError:
+        per_model = {}
+    if prec not in per_model:
+        per_model[prec] = _Weights(model)
+    return per_model[prec]
+
+
+def embeddings(model, doc, prec: int = PREC) -> arb_mat:
+    """``e_t = E[ξ_t] + p_t`` as the rows of a ``T × d_e`` ball matrix."""
+    with workprec(prec):
+        X = matrix(model.E[[int(token) for token in doc]])
+        if model.pe:
+            weights = _weights(model, prec)
+            T, d_e = len(doc), model.E.shape[1]
+            if T not in weights.pe:
+                weights.pe[T] = positional_encoding(T, d_e)
+            X = X + weights.pe[T]
+        return X
+
+
+@dataclass
+class Forward:
+    f: arb
+    f_heads: list  # [head]
+    alpha: list  # [head][t]
+    scores: list  # [head][t]
+    c: list  # [head][t]
+    q: list  # [head][a]
+
+
+def forward_embedded(model, X: arb_mat, prec: int = PREC, Wl=None) -> Forward:
+    """Forward pass from the embedded document ``X`` (``T × d_e`` ball matrix); ``Wl`` overrides ``model.Wl``."""
+    with workprec(prec):
+        weights = _weights(model, prec)
+        Wl = model.Wl if Wl is None else Wl
+        key = Wl.tobytes()
+        if key not in weights.Wl_T:
+            weights.Wl_T[key] = [matrix(Wl[i][:, None]) for i in range(Wl.shape[0])]
+        T, d_e = X.nrows(), X.ncols()
+        root = arb(model.Wq.shape[1]).sqrt()
+        x0 = arb_mat(d_e, 1, [X[0, j] for j in range(d_e)])
+        f_heads, alphas, all_scores, values, queries = [], [], [], [], []
+        for i in range(model.Wq.shape[0]):
+            q = weights.Wq[i] * x0  # d_att × 1
+            s = (X * weights.Wk_T[i]) * q  # T × 1: ⟨W_k e_t, q⟩
+            c = (X * weights.Wv_T[i]) * weights.Wl_T[key][i]  # T × 1: W_ℓ (W_v e_t)
+            scores = [s[t, 0] / root for t in range(T)]
+            g = [st.exp() for st in scores]
+            total = sum(g[1:], g[0])
+            alpha = [gt / total for gt in g]
+            ct = [c[t, 0] for t in range(T)]
+            f_heads.append(sum((a * v for a, v in zip(alpha, ct)), arb(0)))
+            alphas.append(alpha)
+            all_scores.append(scores)
+            values.append(ct)
+            queries.append([q[a, 0] for a in range(q.nrows())])
+        return Forward(f=sum(f_heads[1:], f_heads[0]) / len(f_heads), f_heads=f_heads, alpha=alphas,
+                       scores=all_scores, c=values, q=queries)
+
+
+def forward(model, doc, prec: int = PREC, Wl=None) -> Forward:
+    """Forward pass of §2 on one document (token ids, CLS first, padded to T), in balls."""
+    return forward_embedded(model, embeddings(model, doc, prec), prec, Wl)
