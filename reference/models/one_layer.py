@@ -76,8 +76,12 @@ _QUERIES_KEPT = 4  # score memos kept per head: one per recent query (a moved CL
 def _key(x) -> tuple:
     """An exact, cheaply hashed key of a row of mpf: their ``(sign, mantissa, exponent, bits)`` tuples (mpmath
     normalizes every mpf, so equal numbers have equal tuples; hashing these ints is done in C, whereas hashing
-    an mpf runs mpmath's Python ``mpf_hash``)."""
-    return tuple([v._mpf_ for v in x])
+    an mpf runs mpmath's Python ``mpf_hash``); an mpf and an mpc of equal value get different keys (a miss,
+    never a wrong hit)."""
+    try:
+        return tuple([v._mpf_ for v in x])
+    except AttributeError:  # complex entries (mpc: a pair of such tuples), e.g. a Cauchy-integral derivative
+        return tuple([getattr(v, "_mpf_", None) or v._mpc_ for v in x])
 
 
 class _Head:

@@ -16,7 +16,9 @@ import mpmath
 import numpy as np
 
 import reference.explainers.gradient as ref_grad
+import reference.explainers.gradient_arb as arb_grad
 import reference.models.one_layer as ref
+import reference.models.one_layer_arb as arb_ref
 from theory.claims import ExtraResult, claim, extra
 from theory.explainers.attention import alpha_avg
 from theory.explainers.gradient import (
@@ -38,8 +40,8 @@ from theory.models.one_layer import (
     head_vectors,
     term_magnitudes,
 )
-from theory.sentiment.fixture import trained_cases
-from theory.suite.compare import check_mp, combine, compare
+from theory.sentiment.fixture import TrainedCase, trained_cases
+from theory.suite.compare import check_mp, combine, compare, engines
 from theory.suite.strategies.models import (
     ModelSpec,
     constant_value_cases,
@@ -62,6 +64,24 @@ def trained_gradient_cases():
     return trained_cases(positions=2)
 
 
+def reference_gradient(case, positions, model=None):
+    """The reference gradient of ``model`` (default ``case.model``) on ``case.doc`` at ``positions``, and the
+    certified radii of its entries (or None): the mpmath engine on random models; on the trained model
+    (T = 256, beyond what mpmath affords per entry) the Arb engine, whose balls' midpoints are returned as
+    exact mpf.  Both form the same central differences (``reference.explainers.gradient_arb``)."""
+    model = case.model if model is None else model
+    if not isinstance(case, TrainedCase):
+        return ref_grad.gradient(model, case.doc, positions=positions), None
+    balls = arb_grad.gradient(model, case.doc, positions=positions)
+    return ([[arb_ref.to_mpf(x) for x in row] for row in balls],
+            np.array([[arb_ref.radius(x) for x in row] for row in balls]))
+
+
+def engine_of(case) -> str:
+    """The engine of :func:`reference_gradient` on ``case`` (for checks that use its midpoints in mpmath)."""
+    return "arb" if isinstance(case, TrainedCase) else "mpmath"
+
+
 # --- gradient.closed_form / gradient.cls_query_path ---------------------------------------------------------
 
 @claim("gradient.closed_form", section="§4", source="paper", kind="identity",
@@ -73,8 +93,8 @@ def trained_gradient_cases():
 def check_closed_form(case):
     positions = checked_positions(case, range(1, case.model.T))
     got = gradient(case.model, case.doc).grad[0, positions]
-    want = ref_grad.gradient(case.model, case.doc, positions=positions)
-    return compare("∇_t (t ≥ 1)", got, want, magnitudes(case.model, case.doc)[0, positions])
+    want, radii = reference_gradient(case, positions)
+    return compare("∇_t (t ≥ 1)", got, want, magnitudes(case.model, case.doc)[0, positions], radius=radii)
 
 
 @claim("gradient.cls_query_path", section="§4", source="ours", kind="identity",
@@ -84,8 +104,8 @@ def check_closed_form(case):
        strategy=gradient_cases, budget=1.0, trained=trained_cases)
 def check_cls_query_path(case):
     g = gradient(case.model, case.doc)
-    want = ref_grad.gradient(case.model, case.doc, positions=[0])
-    outcome = compare("∇_0", g.grad[0, :1], want, magnitudes(case.model, case.doc)[0, :1])
+    want, radii = reference_gradient(case, [0])
+    outcome = compare("∇_0", g.grad[0, :1], want, magnitudes(case.model, case.doc)[0, :1], radius=radii)
     exact = float(np.linalg.norm(g.grad[0, 0]))
     if exact > 0:
         outcome.measures["‖query path‖ / ‖∇_0‖"] = float(np.linalg.norm(g.query_path[0])) / exact
@@ -128,7 +148,7 @@ def _doubled_with_negated_heads(model: Model) -> Model:
 def check_attention_bound(case):
     model, doc = case.model, case.doc
     positions = checked_positions(case, range(1, model.T))
-    mp_grad = ref_grad.gradient(model, doc, positions=positions)
+    mp_grad, _ = reference_gradient(case, positions)
     mp_bound = [_mp_bound(model, doc)[t] for t in positions]
     fw = forward(model, doc)
     bound = attention_bound(model, fw)[0, positions]
@@ -141,7 +161,7 @@ def check_attention_bound(case):
     # converse: positive attention everywhere, zero gradient (checked at position 1 in mpmath)
     doubled = _doubled_with_negated_heads(model)
     mp_doubled = ref.forward(doubled, doc)
-    zero = ref_grad.gradient(doubled, doc, positions=[1])[0]
+    zero = reference_gradient(case, [1], doubled)[0][0]
     outcome = combine(
         check_mp("(‖∇_t‖ − bound)₊ / bound (mpmath)", violation, tol=MP_RTOL),
         compare("bound (float64 vs mpmath)", bound, mp_bound, mag),
@@ -152,6 +172,7 @@ def check_attention_bound(case):
     )
     if ratios:
         outcome.measures["max_t ‖∇_t‖ / bound"] = float(max(ratios))
+    outcome.engine = engines(outcome.engine, engine_of(case))
     return outcome
 
 
@@ -168,7 +189,7 @@ def check_aggregates(case):
     positions = checked_positions(case, range(model.T))
     g = gradient(model, doc)
     grad, X = g.grad[0, positions], g.forward.X[0, positions]
-    mp_grad = ref_grad.gradient(model, doc, positions=positions)
+    mp_grad, _ = reference_gradient(case, positions)
     mp_X = [ref.embeddings(model, doc, ref.DPS)[t] for t in positions]
     mag = magnitudes(model, doc)[0, positions]
     d_e = model.d_e
@@ -178,13 +199,15 @@ def check_aggregates(case):
         mp_l2 = [mpmath.norm(row) for row in mp_grad]
         mp_gxi = [mpmath.fdot(row, x) for row, x in zip(mp_grad, mp_X)]
     gxi_scale = (mag * np.abs(X)).sum(axis=-1)
-    return combine(
+    outcome = combine(
         compare("G-avg", g_avg(grad), mp_avg, mag.mean(axis=-1)),
         compare("G-l1", g_l1(grad), mp_l1, mag.sum(axis=-1)),
         compare("G-l2", g_l2(grad), mp_l2, np.linalg.norm(mag, axis=-1)),
         compare("G×I = ⟨∇_t, e_t⟩", g_x_input(grad, X), mp_gxi, gxi_scale),
         compare("G×I closed form (α, c, s)", g_x_input_closed_form(g.forward)[0, positions], mp_gxi, gxi_scale),
     )
+    outcome.engine = engines(outcome.engine, engine_of(case))
+    return outcome
 
 
 # --- gradient.constant_values -------------------------------------------------------------------------------
@@ -253,7 +276,7 @@ def check_disagrees_with_attention(case):
     if doc[1 + top_att] == doc[1 + top_grad]:
         return combine(check_mp("float64 screen: same top token", 1))
     mp_fw = ref.forward(model, doc)
-    mp_grad = ref_grad.gradient(model, doc, positions=range(1, L + 1))
+    mp_grad, _ = reference_gradient(case, range(1, L + 1))
     with mpmath.workdps(ref.DPS):
         att = [mpmath.fsum(a[t] for a in mp_fw.alpha) / model.K for t in range(1, L + 1)]
         l2 = [mpmath.norm(row) for row in mp_grad]
@@ -263,6 +286,7 @@ def check_disagrees_with_attention(case):
     outcome.detail += (f"\n  α-avg top: position {1 + ta} (token {doc[1 + ta]}, α-avg {mpmath.nstr(att[ta], 6)}, "
                        f"G-l2 {mpmath.nstr(l2[ta], 6)}); G-l2 top: position {1 + tg} (token {doc[1 + tg]}, "
                        f"α-avg {mpmath.nstr(att[tg], 6)}, G-l2 {mpmath.nstr(l2[tg], 6)})")
+    outcome.engine = engines(outcome.engine, engine_of(case))
     return outcome
 
 
@@ -293,7 +317,7 @@ def check_sign_disagreement(case):
     ta, clear = _top(att)
     t = 1 + ta
     effect = _removal_effect(model, doc, t)
-    row = ref_grad.gradient(model, doc, positions=[t])[0]
+    row = reference_gradient(case, [t])[0][0]
     X = ref.embeddings(model, doc, ref.DPS)
     mag = magnitudes(model, doc)[0, t]
     scale_gxi = float((mag * np.abs(embed(model, np.atleast_2d(doc))[0, t])).sum())
@@ -305,6 +329,7 @@ def check_sign_disagreement(case):
                        "disagree)", 0 if found else 1)
     outcome.detail += (f"\n  top α-avg word: position {t} (token {doc[t]}, α-avg {mpmath.nstr(att[ta], 6)}); "
                        f"G×I {mpmath.nstr(gxi, 6)}; effect f(ξ) − f(ξ, UNK at {t}) {mpmath.nstr(effect, 6)}")
+    outcome.engine = engines(outcome.engine, engine_of(case))
     return outcome
 
 
@@ -320,8 +345,8 @@ def check_blind_to_values_gradient(case):
     model, doc = case.model, case.doc
     positions = checked_positions(case, range(model.T))
     negated = model.with_Wl(-model.Wl)
-    mp_grad = ref_grad.gradient(model, doc, positions=positions)
-    mp_neg = ref_grad.gradient(negated, doc, positions=positions)
+    mp_grad, radii = reference_gradient(case, positions)
+    mp_neg, _ = reference_gradient(case, positions, negated)
     mag = magnitudes(model, doc)[0, positions]
     with mpmath.workdps(ref.DPS):
         total = max(abs(a + b) / float(m) for ra, rb, mr in zip(mp_grad, mp_neg, mag) for a, b, m in zip(ra, rb, mr)
@@ -329,7 +354,8 @@ def check_blind_to_values_gradient(case):
         minus = [[-x for x in row] for row in mp_grad]
     return combine(
         check_mp("max |∇_t(W_ℓ) + ∇_t(−W_ℓ)| / magnitude (mpmath)", total, tol=MP_RTOL),
-        compare("∇_t(−W_ℓ) (float64) vs −∇_t(W_ℓ) (mpmath)", gradient(negated, doc).grad[0, positions], minus, mag),
+        compare("∇_t(−W_ℓ) (float64) vs −∇_t(W_ℓ) (reference)", gradient(negated, doc).grad[0, positions], minus,
+                mag, radius=radii),
     )
 
 
