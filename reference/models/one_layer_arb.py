@@ -56,8 +56,9 @@ def to_mpf(x: arb):
 
 
 def exact(x) -> arb:
-    """The mpf ``x`` as an exact ball (its dyadic value, whatever its number of bits)."""
-    man, exp = int(x.man), int(x.exp)
+    """The mpf (or float) ``x`` as an exact ball (its dyadic value, whatever its number of bits)."""
+    sign, man, exp, _ = x._mpf_ if isinstance(x, mpmath.mpf) else mpmath.mpf(float(x))._mpf_  # floats: exact
+    man, exp = (-int(man) if sign else int(man)), int(exp)
     with workprec(max(flint.ctx.prec, man.bit_length() + 8)):
         return arb(fmpz(man)) * arb(2) ** exp
 
