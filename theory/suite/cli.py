@@ -39,6 +39,11 @@ def main(argv=None) -> int:
     run.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     run.add_argument("--population", choices=("random", "trained", "both"), default="both",
                      help="instances: random models, the trained model's held-out documents, or both (default)")
+    run.add_argument("--jobs", type=int, default=None,
+                     help="worker processes (default: the machine's cores; 1 runs everything in this process)")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="run the claims and extras on the Dask cluster at ADDRESS, e.g. tcp://host:8786 "
+                          "(pip install '.[distributed]')")
     explain = commands.add_parser("explain", help="explain one document with one method")
     explain.add_argument("model", help="model file (.npz, see README)")
     explain.add_argument("--tokens", required=True, help="word ids, comma-separated, e.g. 5,9,12,9")
@@ -106,6 +111,7 @@ def _run(args, argv) -> int:
     from theory.claims import POPULATIONS
     from theory.suite.profiles import PROFILES
     from theory.suite.report import performance, summary, write_reports
+    from theory.suite.parallel import default_jobs, run_elsewhere
     from theory.suite.runner import NOT_APPLICABLE, PASSING, SKIPPED, run_claim
 
     if args.profile not in PROFILES:
@@ -119,6 +125,10 @@ def _run(args, argv) -> int:
     populations = POPULATIONS if args.population == "both" else (args.population,)
     runs = [(claim, population) for claim in claims for population in populations]
     records, extra_results = [], []
+    jobs = default_jobs() if args.jobs is None else args.jobs
+    if args.scheduler or jobs != 1:  # in worker processes or on a Dask cluster
+        records, extra_results = run_elsewhere(runs, extras, args.profile, args.seed, jobs, args.scheduler)
+        runs, extras = [], []
     total = len(runs) + len(extras)
     for number, (claim, population) in enumerate(runs, 1):
         print(f"[{number}/{total}] {claim.id} ({population}) …", end="", file=sys.stderr, flush=True)
