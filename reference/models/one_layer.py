@@ -45,14 +45,34 @@ def _positional_encoding(T: int, d_e: int):
 
 
 def embeddings(model, doc, dps: int = DPS):
-    """``e_t = E[ξ_t] + p_t`` for each position of ``doc`` (a token-id sequence of length T)."""
+    """``e_t = E[ξ_t] + p_t`` for each position of ``doc`` (a token-id sequence of length T); fresh lists (the
+    rows of each ``(token, t)`` are computed once per model and precision and copied out)."""
     with mpmath.workdps(dps):
         T, d_e = len(doc), model.E.shape[1]
-        rows = [to_mp(model.E[int(token)]) for token in doc]
-        if model.pe:
-            pe = positional_encoding(T, d_e, dps)
-            rows = [[x + p for x, p in zip(row, prow)] for row, prow in zip(rows, pe)]
-        return rows
+        rows = _embedded_rows(model, T, dps)
+        return [list(rows(int(token), t)) for t, token in enumerate(doc)]
+
+
+_EMBEDDED = weakref.WeakKeyDictionary()  # model -> {(T, dps, token, t): row}
+
+
+def _embedded_rows(model, T: int, dps: int):
+    """``(token, t) -> e_t`` (a tuple of mpf) for ``model`` at ``dps`` digits, memoized per model."""
+    try:
+        memo = _EMBEDDED.setdefault(model, {})
+    except TypeError:  # not weak-referenceable: no memo across calls
+        memo = {}
+    d_e = model.E.shape[1]
+    pe = positional_encoding(T, d_e, dps) if model.pe else None
+
+    def rows(token: int, t: int) -> tuple:
+        key = (T, dps, token, t)
+        if key not in memo:
+            row = to_mp(model.E[token])
+            memo[key] = tuple(row if pe is None else [x + p for x, p in zip(row, pe[t])])
+        return memo[key]
+
+    return rows
 
 
 def matvec(M, x):
