@@ -13,17 +13,16 @@ error of the two forward passes and of the quotient.  What it does not certify: 
 ``D_h f − ∇_{t,j} f = h²/6 · g'''(ξ)``, bounded analytically in :mod:`reference.explainers.gradient`
 (``≲ 10^{-34}·α_t·F``) — the same for both engines, since both form the same quotient at the same step.
 
-Cost: two ball forward passes (matrix products in C) per entry, so the authors' widths (T = 256,
-d_e = 128) are within reach for a few positions per document.
+Cost: two ball forward passes per entry, each recomputing (by the same definitions) only what the moved
+entry enters (:class:`reference.models.one_layer_arb.Document`); so the authors' widths (T = 256, d_e = 128)
+are within reach for a few positions per document.
 """
 
 from __future__ import annotations
 
 import mpmath
-from flint import arb_mat
-
 from reference.explainers.gradient import BASE_DPS, STEP_EXPONENT, step
-from reference.models.one_layer_arb import dps_to_prec, embeddings, exact, forward_embedded, to_mpf, workprec
+from reference.models.one_layer_arb import Document, dps_to_prec, embeddings, exact, forward_embedded, to_mpf, workprec
 
 
 def working_dps(model, doc, Wl=None, base: int = BASE_DPS) -> int:
@@ -45,16 +44,7 @@ def gradient(model, doc, positions=None, Wl=None, dps: int | None = None, step_e
     positions = range(len(doc)) if positions is None else positions
     h = exact(step(dps, step_exponent))
     with workprec(prec):
-        X = embeddings(model, doc, prec)
-        rows = []
-        for t in positions:
-            row = []
-            for j in range(X.ncols()):
-                plus, minus = arb_mat(X), arb_mat(X)
-                plus[t, j] = X[t, j] + h
-                minus[t, j] = X[t, j] - h
-                f_plus = forward_embedded(model, plus, prec, Wl).f
-                f_minus = forward_embedded(model, minus, prec, Wl).f
-                row.append((f_plus - f_minus) / (2 * h))
-            rows.append(row)
-        return rows
+        document = Document(model, embeddings(model, doc, prec), prec, Wl)
+        d_e = document.X.ncols()
+        return [[(document.moved(t, j, h) - document.moved(t, j, -h)) / (2 * h) for j in range(d_e)]
+                for t in positions]

@@ -131,34 +131,80 @@ class Forward:
     q: list  # [head][a]
 
 
+class Document:
+    """An embedded document ``X`` (``T × d_e`` balls) with the per-row products of every head —
+    ``k_t = W_k e_t``, ``c_t = W_ℓ (W_v e_t)``, ``q = W_q e_0``, ``s_t``, ``exp s_t`` — so that the forward pass
+    of ``X`` with one entry moved (:meth:`moved`) recomputes, by the same definitions, only what that entry
+    enters: row ``t``'s products, and every score when ``t = 0`` (the query moves), then the softmax and ``f``."""
+
+    def __init__(self, model, X: arb_mat, prec: int = PREC, Wl=None):
+        with workprec(prec):
+            self.weights, self.prec, self.X = _weights(model, prec), prec, X
+            Wl = model.Wl if Wl is None else Wl
+            key = Wl.tobytes()
+            if key not in self.weights.Wl_T:
+                self.weights.Wl_T[key] = [matrix(Wl[i][:, None]) for i in range(Wl.shape[0])]
+            self.wl = self.weights.Wl_T[key]
+            self.root = arb(model.Wq.shape[1]).sqrt()
+            self.K = model.Wq.shape[0]
+            self.keys = [X * self.weights.Wk_T[i] for i in range(self.K)]  # T × d_att: row t is (W_k e_t)ᵀ
+            self.c = [_column(X * self.weights.Wv_T[i] * self.wl[i]) for i in range(self.K)]
+            self.q = [self.weights.Wq[i] * _row(X, 0).transpose() for i in range(self.K)]  # d_att × 1
+            self.scores = [[s / self.root for s in _column(self.keys[i] * self.q[i])] for i in range(self.K)]
+            self.g = [[s.exp() for s in scores] for scores in self.scores]
+
+    def forward(self) -> Forward:
+        with workprec(self.prec):
+            heads = [_head(g, c) for g, c in zip(self.g, self.c)]
+            f_heads = [f for f, _ in heads]
+            return Forward(f=_mean(f_heads), f_heads=f_heads, alpha=[alpha for _, alpha in heads],
+                           scores=self.scores, c=self.c, q=[_column(q) for q in self.q])
+
+    def moved(self, t: int, j: int, delta: arb) -> arb:
+        """``f`` of the document with ``X[t, j]`` replaced by ``X[t, j] + delta``."""
+        with workprec(self.prec):
+            x = _row(self.X, t)
+            x[0, j] = self.X[t, j] + delta
+            f_heads = []
+            for i in range(self.K):
+                k = x * self.weights.Wk_T[i]  # 1 × d_att
+                c = list(self.c[i])
+                c[t] = (x * self.weights.Wv_T[i] * self.wl[i])[0, 0]
+                if t == 0:  # the query moves: every score
+                    q = self.weights.Wq[i] * x.transpose()
+                    keys = arb_mat(self.keys[i])
+                    for a in range(k.ncols()):
+                        keys[0, a] = k[0, a]
+                    g = [(s / self.root).exp() for s in _column(keys * q)]
+                else:
+                    g = list(self.g[i])
+                    g[t] = ((k * self.q[i])[0, 0] / self.root).exp()
+                f_heads.append(_head(g, c)[0])
+            return _mean(f_heads)
+
+
+def _row(X: arb_mat, t: int) -> arb_mat:
+    return arb_mat(1, X.ncols(), [X[t, j] for j in range(X.ncols())])
+
+
+def _column(M: arb_mat) -> list:
+    return [M[t, 0] for t in range(M.nrows())]
+
+
+def _head(g: list, c: list):
+    """``(f^(i), α)`` from ``g_t = exp s_t`` and ``c_t``: ``α_t = g_t / Σ_u g_u``, ``f^(i) = Σ_t α_t c_t``."""
+    total = sum(g[1:], g[0])
+    alpha = [gt / total for gt in g]
+    return sum((a * v for a, v in zip(alpha, c)), arb(0)), alpha
+
+
+def _mean(values: list) -> arb:
+    return sum(values[1:], values[0]) / len(values)
+
+
 def forward_embedded(model, X: arb_mat, prec: int = PREC, Wl=None) -> Forward:
     """Forward pass from the embedded document ``X`` (``T × d_e`` ball matrix); ``Wl`` overrides ``model.Wl``."""
-    with workprec(prec):
-        weights = _weights(model, prec)
-        Wl = model.Wl if Wl is None else Wl
-        key = Wl.tobytes()
-        if key not in weights.Wl_T:
-            weights.Wl_T[key] = [matrix(Wl[i][:, None]) for i in range(Wl.shape[0])]
-        T, d_e = X.nrows(), X.ncols()
-        root = arb(model.Wq.shape[1]).sqrt()
-        x0 = arb_mat(d_e, 1, [X[0, j] for j in range(d_e)])
-        f_heads, alphas, all_scores, values, queries = [], [], [], [], []
-        for i in range(model.Wq.shape[0]):
-            q = weights.Wq[i] * x0  # d_att × 1
-            s = (X * weights.Wk_T[i]) * q  # T × 1: ⟨W_k e_t, q⟩
-            c = (X * weights.Wv_T[i]) * weights.Wl_T[key][i]  # T × 1: W_ℓ (W_v e_t)
-            scores = [s[t, 0] / root for t in range(T)]
-            g = [st.exp() for st in scores]
-            total = sum(g[1:], g[0])
-            alpha = [gt / total for gt in g]
-            ct = [c[t, 0] for t in range(T)]
-            f_heads.append(sum((a * v for a, v in zip(alpha, ct)), arb(0)))
-            alphas.append(alpha)
-            all_scores.append(scores)
-            values.append(ct)
-            queries.append([q[a, 0] for a in range(q.nrows())])
-        return Forward(f=sum(f_heads[1:], f_heads[0]) / len(f_heads), f_heads=f_heads, alpha=alphas,
-                       scores=all_scores, c=values, q=queries)
+    return Document(model, X, prec, Wl).forward()
 
 
 def forward(model, doc, prec: int = PREC, Wl=None) -> Forward:
