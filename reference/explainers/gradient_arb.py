@@ -21,8 +21,17 @@ are within reach for a few positions per document.
 from __future__ import annotations
 
 import mpmath
+
 from reference.explainers.gradient import BASE_DPS, STEP_EXPONENT, step
-from reference.models.one_layer_arb import Document, dps_to_prec, embeddings, exact, forward_embedded, to_mpf, workprec
+from reference.models.one_layer_arb import (
+    Document,
+    dps_to_prec,
+    embeddings,
+    exact,
+    forward_embedded,
+    to_mpf,
+    workprec,
+)
 
 
 def working_dps(model, doc, Wl=None, base: int = BASE_DPS) -> int:

@@ -48,8 +48,7 @@ def embeddings(model, doc, dps: int = DPS):
     """``e_t = E[ξ_t] + p_t`` for each position of ``doc`` (a token-id sequence of length T); fresh lists (the
     rows of each ``(token, t)`` are computed once per model and precision and copied out)."""
     with mpmath.workdps(dps):
-        T, d_e = len(doc), model.E.shape[1]
-        rows = _embedded_rows(model, T, dps)
+        rows = _embedded_rows(model, len(doc), dps)
         return [list(rows(int(token), t)) for t, token in enumerate(doc)]
 
 

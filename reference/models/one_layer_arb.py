@@ -23,12 +23,15 @@ from __future__ import annotations
 import math
 import weakref
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import flint
 import mpmath
 from flint import arb, arb_mat, fmpz
 from mpmath.libmp import from_man_exp
+
+from reference.models.one_layer import (
+    Forward,  # the same record; here its numbers are balls
+)
 
 PREC = 200  # bits (≈ 60 digits)
 
@@ -119,16 +122,6 @@ def embeddings(model, doc, prec: int = PREC) -> arb_mat:
                 weights.pe[T] = positional_encoding(T, d_e)
             X = X + weights.pe[T]
         return X
-
-
-@dataclass
-class Forward:
-    f: arb
-    f_heads: list  # [head]
-    alpha: list  # [head][t]
-    scores: list  # [head][t]
-    c: list  # [head][t]
-    q: list  # [head][a]
 
 
 class Document:

@@ -175,11 +175,11 @@ class TrainedCase:
 
 
 @st.composite
-def trained_cases(draw, max_words: int | None = None, positions: int = 0) -> TrainedCase:
+def trained_cases(draw, max_words: int | None = None, positions: int = 0, cls: bool = False) -> TrainedCase:
     """Held-out documents of the trained model, each truncated to ``max_words`` words when given (for
     claims whose reference cost grows with the number of words), with ``positions`` distinct positions to
-    check when that is positive (word positions ``1..L`` and the first padding position); shrinks toward
-    document 0."""
+    check when that is positive (word positions ``1..L`` and the first padding position, drawn; with
+    ``cls=True`` CLS, position 0, and ``positions − 1`` drawn ones); shrinks toward document 0."""
     if max_words is not None and max_words < 1:
         raise InputError(f"max_words={max_words} must be at least 1 (or None for whole documents)")
     index = draw(st.integers(0, len(load_fixture().docs) - 1))
@@ -187,6 +187,6 @@ def trained_cases(draw, max_words: int | None = None, positions: int = 0) -> Tra
     if positions <= 0:
         return case
     last = min(len(case.tokens) + 1, case.model.T - 1)
-    chosen = draw(st.lists(st.integers(1, last), min_size=min(positions, last), max_size=min(positions, last),
-                           unique=True))
-    return TrainedCase(index, max_words, tuple(sorted(chosen)))
+    drawn = min(positions - cls, last)
+    chosen = draw(st.lists(st.integers(1, last), min_size=drawn, max_size=drawn, unique=True))
+    return TrainedCase(index, max_words, tuple(sorted(chosen)) if not cls else (0, *sorted(chosen)))

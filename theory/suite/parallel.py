@@ -57,7 +57,7 @@ def _single_threaded() -> None:
 def run_task(task: tuple, profile: str, seed: int):
     """Run one task — ``("claim", id, population)`` or ``("extra", id)`` — and return ``(task, result,
     seconds)``: a :class:`~theory.suite.runner.Record`, or an :class:`~theory.claims.ExtraResult`."""
-    from theory.claims import REGISTRY, EXTRAS, all_extras
+    from theory.claims import EXTRAS, REGISTRY, all_extras
     from theory.suite.runner import run_claim
 
     _single_threaded()
@@ -122,7 +122,8 @@ def _on_processes(tasks, profile, seed, jobs: int) -> list:
 
 def _on_dask(tasks, profile, seed, scheduler: str) -> list:
     try:
-        from distributed import Client, as_completed as dask_completed
+        from distributed import Client
+        from distributed import as_completed as dask_completed
     except ImportError:
         raise InputError("--scheduler needs dask.distributed: pip install '.[distributed]'") from None
     try:
