@@ -172,7 +172,7 @@ class Document:
                 else:
                     g = list(self.g[i])
                     g[t] = ((k * self.q[i])[0, 0] / self.root).exp()
-                f_heads.append(_head(g, c)[0])
+                f_heads.append(_output(g, c))
             return _mean(f_heads)
 
 
@@ -189,6 +189,13 @@ def _head(g: list, c: list):
     total = sum(g[1:], g[0])
     alpha = [gt / total for gt in g]
     return sum((a * v for a, v in zip(alpha, c)), arb(0)), alpha
+
+
+def _output(g: list, c: list) -> arb:
+    """``f^(i) = Σ_t α_t c_t`` with ``α_t = g_t / Σ_u g_u``, evaluated as ``(Σ_t g_t c_t) / Σ_u g_u`` by two ball
+    matrix products (in C): the same real number, and its ball still certainly contains it."""
+    column = arb_mat(len(g), 1, g)
+    return (arb_mat(1, len(c), c) * column)[0, 0] / (arb_mat(1, len(g), [1] * len(g)) * column)[0, 0]
 
 
 def _mean(values: list) -> arb:

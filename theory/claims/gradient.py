@@ -82,6 +82,21 @@ def reference_gradient(case, positions, model=None):
             np.array([[arb_ref.radius(x) for x in row] for row in balls]))
 
 
+def reference_forward(case, doc=None):
+    """The reference forward pass of ``case.model`` on ``doc`` (default ``case.doc``) with mpf numbers: the
+    mpmath engine at 40 digits on random models, the midpoints of the Arb engine's balls (40 digits' worth of
+    bits, exact mpf) on the trained model."""
+    doc = case.doc if doc is None else doc
+    if not isinstance(case, TrainedCase):
+        return ref.forward(case.model, doc)
+    fw = arb_ref.forward(case.model, doc, arb_ref.dps_to_prec(ref.DPS))
+    mid = arb_ref.to_mpf
+    return ref.Forward(f=mid(fw.f), f_heads=[mid(x) for x in fw.f_heads],
+                       alpha=[[mid(x) for x in row] for row in fw.alpha],
+                       scores=[[mid(x) for x in row] for row in fw.scores],
+                       c=[[mid(x) for x in row] for row in fw.c], q=[[mid(x) for x in row] for row in fw.q])
+
+
 def engine_of(case) -> str:
     """The engine of :func:`reference_gradient` on ``case`` (for checks that use its midpoints in mpmath)."""
     return "arb" if isinstance(case, TrainedCase) else "mpmath"
@@ -119,10 +134,10 @@ def check_cls_query_path(case):
 
 # --- gradient.attention_bound --------------------------------------------------------------------------------
 
-def _mp_bound(model, doc, Wl=None):
+def _mp_bound(case):
     """``(1/K) Σ_i α_t [‖W_vᵀW_ℓᵀ‖ + |c_t − f^(i)| ‖W_kᵀ q‖ / √d_att]`` for every t, in mpmath (reference
     forward pass, weights converted exactly)."""
-    fw = ref.forward(model, doc)
+    model, fw = case.model, reference_forward(case)
     with mpmath.workdps(ref.DPS):
         K, root = model.K, mpmath.sqrt(model.d_att)
         bound = [mpmath.mpf(0)] * model.T
@@ -154,7 +169,8 @@ def check_attention_bound(case):
     model, doc = case.model, case.doc
     positions = checked_positions(case, range(1, model.T))
     mp_grad, _ = reference_gradient(case, positions)
-    mp_bound = [_mp_bound(model, doc)[t] for t in positions]
+    full_bound = _mp_bound(case)
+    mp_bound = [full_bound[t] for t in positions]
     fw = forward(model, doc)
     bound = attention_bound(model, fw)[0, positions]
     norm = g_l2(gradient(model, doc).grad[0, positions])
@@ -280,7 +296,7 @@ def check_disagrees_with_attention(case):
     top_grad = int(np.argmax(g_l2(g.grad[0])[words]))
     if doc[1 + top_att] == doc[1 + top_grad]:
         return combine(check_mp("float64 screen: same top token", 1))
-    mp_fw = ref.forward(model, doc)
+    mp_fw = reference_forward(case)
     mp_grad, _ = reference_gradient(case, range(1, L + 1))
     with mpmath.workdps(ref.DPS):
         att = [mpmath.fsum(a[t] for a in mp_fw.alpha) / model.K for t in range(1, L + 1)]
@@ -295,12 +311,12 @@ def check_disagrees_with_attention(case):
     return outcome
 
 
-def _removal_effect(model, doc, t):
+def _removal_effect(case, t):
     """``f(ξ) − f(ξ with ξ_t ← UNK)`` in mpmath: how much token ``t`` raises the output (exact occlusion)."""
-    occluded = np.array(doc)
-    occluded[t] = model.unk_id
+    occluded = np.array(case.doc)
+    occluded[t] = case.model.unk_id
     with mpmath.workdps(ref.DPS):
-        return ref.forward(model, doc).f - ref.forward(model, occluded).f
+        return reference_forward(case).f - reference_forward(case, occluded).f
 
 
 @claim("gradient.disagrees_with_attention.sign", section="§4", source="paper", kind="witness", exists=True,
@@ -316,12 +332,12 @@ def check_sign_disagreement(case):
     fw_occ = forward(model, np.where(np.arange(model.T) == t, model.unk_id, doc))
     if g_x_input_closed_form(g.forward)[0, t] * (g.forward.f[0] - fw_occ.f[0]) >= 0:
         return combine(check_mp("float64 screen: same sign", 1))
-    mp_fw = ref.forward(model, doc)
+    mp_fw = reference_forward(case)
     with mpmath.workdps(ref.DPS):
         att = [mpmath.fsum(a[u] for a in mp_fw.alpha) / model.K for u in range(1, L + 1)]
     ta, clear = _top(att)
     t = 1 + ta
-    effect = _removal_effect(model, doc, t)
+    effect = _removal_effect(case, t)
     row = reference_gradient(case, [t])[0][0]
     X = ref.embeddings(model, doc, ref.DPS)
     mag = magnitudes(model, doc)[0, t]
