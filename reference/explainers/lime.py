@@ -136,15 +136,16 @@ def lime(outputs, d: int, n: int, random_state, dps: int = ref.DPS, semantics: s
 
 
 def lime_model(model, doc, length: int, n: int, random_state, semantics: str, dps: int = ref.DPS,
-               Wl=None) -> Lime:
+               Wl=None, engine: str = "mpmath") -> Lime:
     """LIME of the model on ``doc``: output 0 is ``f``, outputs ``1..K`` are the heads ``f^(i)``; every
-    perturbed document goes through the full mpmath forward pass."""
+    perturbed document goes through the full forward pass of ``engine`` (mpmath, or the Arb balls'
+    midpoints: ``reference.explainers.perturb.forward_perturbed``)."""
     if semantics not in SEMANTICS:
         raise ValueError(f"unknown removal semantics {semantics!r}; use 'delete' or 'replace'")
     words = distinct_words(doc, length)
 
     def outputs(z):
-        fw = forward_perturbed(model, doc, length, z, semantics, dps, Wl)
+        fw = forward_perturbed(model, doc, length, z, semantics, dps, Wl, engine)
         return [fw.f, *fw.f_heads]
 
     return lime(outputs, len(words), n, random_state, dps, semantics, words)

@@ -44,12 +44,24 @@ def perturbed_document(doc, length: int, z, semantics: str, unk_id: int) -> list
     return out + [unk_id] * (len(doc) - len(out))
 
 
-def forward_perturbed(model, doc, length: int, z, semantics: str, dps: int = ref.DPS, Wl=None) -> ref.Forward:
-    """The full mpmath forward pass of §2 (``f``, the heads, …) on the perturbed document."""
+ENGINES = ("mpmath", "arb")
+
+
+def forward_perturbed(model, doc, length: int, z, semantics: str, dps: int = ref.DPS, Wl=None,
+                      engine: str = "mpmath") -> ref.Forward:
+    """The full forward pass of §2 (``f``, the heads, …) on the perturbed document, in mpf numbers: by the mpmath
+    engine at ``dps`` digits, or (``engine="arb"``, for T = 256 documents) the midpoints of the Arb engine's
+    balls at as many bits (:mod:`reference.models.one_layer_arb`)."""
     document = perturbed_document(doc, length, z, semantics, int(model.unk_id))
-    return ref.forward(model, document, dps, Wl)
+    if engine == "mpmath":
+        return ref.forward(model, document, dps, Wl)
+    if engine != "arb":
+        raise ValueError(f"unknown reference engine {engine!r}; use one of {ENGINES}")
+    import reference.models.one_layer_arb as arb_ref
+
+    return arb_ref.midpoints(arb_ref.forward(model, document, arb_ref.dps_to_prec(dps), Wl))
 
 
-def f_perturbed(model, doc, length: int, z, semantics: str, dps: int = ref.DPS, Wl=None):
-    """``f`` (mpf) of the perturbed document, by the full mpmath forward pass of §2."""
-    return forward_perturbed(model, doc, length, z, semantics, dps, Wl).f
+def f_perturbed(model, doc, length: int, z, semantics: str, dps: int = ref.DPS, Wl=None, engine: str = "mpmath"):
+    """``f`` (mpf) of the perturbed document, by the full forward pass of §2 (see :func:`forward_perturbed`)."""
+    return forward_perturbed(model, doc, length, z, semantics, dps, Wl, engine).f

@@ -207,6 +207,13 @@ def forward_embedded(model, X: arb_mat, prec: int = PREC, Wl=None) -> Forward:
     return Document(model, X, prec, Wl).forward()
 
 
+def midpoints(fw: Forward) -> Forward:
+    """The same record with every ball replaced by its midpoint (an exact mpf), for mpmath computations."""
+    rows = lambda nested: [[to_mpf(x) for x in row] for row in nested]
+    return Forward(f=to_mpf(fw.f), f_heads=[to_mpf(x) for x in fw.f_heads], alpha=rows(fw.alpha),
+                   scores=rows(fw.scores), c=rows(fw.c), q=rows(fw.q))
+
+
 def forward(model, doc, prec: int = PREC, Wl=None) -> Forward:
     """Forward pass of §2 on one document (token ids, CLS first, padded to T), in balls."""
     return forward_embedded(model, embeddings(model, doc, prec), prec, Wl)

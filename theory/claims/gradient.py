@@ -40,7 +40,7 @@ from theory.models.one_layer import (
     head_vectors,
     term_magnitudes,
 )
-from theory.sentiment.fixture import TrainedCase, trained_cases
+from theory.sentiment.fixture import reference_engine, trained_cases
 from theory.suite.compare import check_mp, combine, compare, engines
 from theory.suite.strategies.models import (
     ModelSpec,
@@ -75,7 +75,7 @@ def reference_gradient(case, positions, model=None):
     (T = 256, beyond what mpmath affords per entry) the Arb engine, whose balls' midpoints are returned as
     exact mpf.  Both form the same central differences (``reference.explainers.gradient_arb``)."""
     model = case.model if model is None else model
-    if not isinstance(case, TrainedCase):
+    if reference_engine(case) == "mpmath":
         return ref_grad.gradient(model, case.doc, positions=positions), None
     balls = arb_grad.gradient(model, case.doc, positions=positions)
     return ([[arb_ref.to_mpf(x) for x in row] for row in balls],
@@ -87,19 +87,9 @@ def reference_forward(case, doc=None):
     mpmath engine at 40 digits on random models, the midpoints of the Arb engine's balls (40 digits' worth of
     bits, exact mpf) on the trained model."""
     doc = case.doc if doc is None else doc
-    if not isinstance(case, TrainedCase):
+    if reference_engine(case) == "mpmath":
         return ref.forward(case.model, doc)
-    fw = arb_ref.forward(case.model, doc, arb_ref.dps_to_prec(ref.DPS))
-    mid = arb_ref.to_mpf
-    return ref.Forward(f=mid(fw.f), f_heads=[mid(x) for x in fw.f_heads],
-                       alpha=[[mid(x) for x in row] for row in fw.alpha],
-                       scores=[[mid(x) for x in row] for row in fw.scores],
-                       c=[[mid(x) for x in row] for row in fw.c], q=[[mid(x) for x in row] for row in fw.q])
-
-
-def engine_of(case) -> str:
-    """The engine of :func:`reference_gradient` on ``case`` (for checks that use its midpoints in mpmath)."""
-    return "arb" if isinstance(case, TrainedCase) else "mpmath"
+    return arb_ref.midpoints(arb_ref.forward(case.model, doc, arb_ref.dps_to_prec(ref.DPS)))
 
 
 # --- gradient.closed_form / gradient.cls_query_path ---------------------------------------------------------
@@ -193,7 +183,7 @@ def check_attention_bound(case):
     )
     if ratios:
         outcome.measures["max_t ‖∇_t‖ / bound"] = float(max(ratios))
-    outcome.engine = engines(outcome.engine, engine_of(case))
+    outcome.engine = engines(outcome.engine, reference_engine(case))
     return outcome
 
 
@@ -227,7 +217,7 @@ def check_aggregates(case):
         compare("G×I = ⟨∇_t, e_t⟩", g_x_input(grad, X), mp_gxi, gxi_scale),
         compare("G×I closed form (α, c, s)", g_x_input_closed_form(g.forward)[0, positions], mp_gxi, gxi_scale),
     )
-    outcome.engine = engines(outcome.engine, engine_of(case))
+    outcome.engine = engines(outcome.engine, reference_engine(case))
     return outcome
 
 
@@ -307,7 +297,7 @@ def check_disagrees_with_attention(case):
     outcome.detail += (f"\n  α-avg top: position {1 + ta} (token {doc[1 + ta]}, α-avg {mpmath.nstr(att[ta], 6)}, "
                        f"G-l2 {mpmath.nstr(l2[ta], 6)}); G-l2 top: position {1 + tg} (token {doc[1 + tg]}, "
                        f"α-avg {mpmath.nstr(att[tg], 6)}, G-l2 {mpmath.nstr(l2[tg], 6)})")
-    outcome.engine = engines(outcome.engine, engine_of(case))
+    outcome.engine = engines(outcome.engine, reference_engine(case))
     return outcome
 
 
@@ -350,7 +340,7 @@ def check_sign_disagreement(case):
                        "disagree)", 0 if found else 1)
     outcome.detail += (f"\n  top α-avg word: position {t} (token {doc[t]}, α-avg {mpmath.nstr(att[ta], 6)}); "
                        f"G×I {mpmath.nstr(gxi, 6)}; effect f(ξ) − f(ξ, UNK at {t}) {mpmath.nstr(effect, 6)}")
-    outcome.engine = engines(outcome.engine, engine_of(case))
+    outcome.engine = engines(outcome.engine, reference_engine(case))
     return outcome
 
 
