@@ -51,7 +51,8 @@ def forward_perturbed(model, doc, length: int, z, semantics: str, dps: int = ref
                       engine: str = "mpmath") -> ref.Forward:
     """The full forward pass of §2 (``f``, the heads, …) on the perturbed document, in mpf numbers: by the mpmath
     engine at ``dps`` digits, or (``engine="arb"``, for T = 256 documents) the midpoints of the Arb engine's
-    balls at as many bits (:mod:`reference.models.one_layer_arb`)."""
+    balls at as many bits (:mod:`reference.models.one_layer_arb`; only ``f`` and ``f^(i)``, what LIME
+    explains)."""
     document = perturbed_document(doc, length, z, semantics, int(model.unk_id))
     if engine == "mpmath":
         return ref.forward(model, document, dps, Wl)
@@ -59,7 +60,7 @@ def forward_perturbed(model, doc, length: int, z, semantics: str, dps: int = ref
         raise ValueError(f"unknown reference engine {engine!r}; use one of {ENGINES}")
     import reference.models.one_layer_arb as arb_ref
 
-    return arb_ref.midpoints(arb_ref.forward(model, document, arb_ref.dps_to_prec(dps), Wl))
+    return arb_ref.midpoints(arb_ref.forward(model, document, arb_ref.dps_to_prec(dps), Wl), outputs_only=True)
 
 
 def f_perturbed(model, doc, length: int, z, semantics: str, dps: int = ref.DPS, Wl=None, engine: str = "mpmath"):

@@ -207,9 +207,13 @@ def forward_embedded(model, X: arb_mat, prec: int = PREC, Wl=None) -> Forward:
     return Document(model, X, prec, Wl).forward()
 
 
-def midpoints(fw: Forward) -> Forward:
-    """The same record with every ball replaced by its midpoint (an exact mpf), for mpmath computations."""
-    rows = lambda nested: [[to_mpf(x) for x in row] for row in nested]
+def midpoints(fw: Forward, outputs_only: bool = False) -> Forward:
+    """The same record with every ball replaced by its midpoint (an exact mpf), for mpmath computations; with
+    ``outputs_only`` only ``f`` and ``f^(i)`` (the per-position fields are then None)."""
+
+    def rows(nested):
+        return None if outputs_only else [[to_mpf(x) for x in row] for row in nested]
+
     return Forward(f=to_mpf(fw.f), f_heads=[to_mpf(x) for x in fw.f_heads], alpha=rows(fw.alpha),
                    scores=rows(fw.scores), c=rows(fw.c), q=rows(fw.q))
 
