@@ -90,20 +90,23 @@ def weighted_ridge(Z, Y, dps: int = ref.DPS, alpha=ALPHA) -> Fit:
             entry[0] += 1
         rows = list(merged)
         m = len(Y[0])
-        A = mpmath.zeros(d + 1, d + 1)
-        B = [mpmath.zeros(d + 1, 1) for _ in range(m)]
+        # sums accumulated in lists of mpf (the same additions as in an mpmath matrix, without its slow
+        # indexing), then solved as mpmath matrices
+        A = [[mpmath.mpf(0)] * (d + 1) for _ in range(d + 1)]
+        B = [[mpmath.mpf(0)] * (d + 1) for _ in range(m)]
         for z in rows:
             count, y = merged[z]
             w = count * kernel_weight(sum(z), d, dps)
             cols = [0] + [j + 1 for j, on in enumerate(z) if on]  # column 0: intercept; word j: column j + 1
             for a in cols:
                 for b in cols:
-                    A[a, b] += w
+                    A[a][b] += w
                 for k in range(m):
                     B[k][a] += w * y[k]
         for j in range(1, d + 1):
-            A[j, j] += alpha
-        solutions = [mpmath.lu_solve(A, rhs) for rhs in B]
+            A[j][j] += alpha
+        A = mpmath.matrix(A)
+        solutions = [mpmath.lu_solve(A, mpmath.matrix(rhs)) for rhs in B]
         return Fit(intercept=[x[0] for x in solutions], coef=[[x[j] for j in range(1, d + 1)] for x in solutions])
 
 
