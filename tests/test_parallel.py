@@ -35,8 +35,13 @@ def test_jobs_records_equal_serial(tmp_path, serial):
 
 def test_dask_records_equal_serial(tmp_path, serial):
     distributed = pytest.importorskip("distributed", reason="pip install '.[distributed]'")
+    from theory.suite.parallel import cell_map
+
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster:
         assert _run(tmp_path, "--scheduler", cluster.scheduler_address) == serial
+        # inside a task, a sweep's cells (the regime map's) become tasks of the same cluster, results in order
+        with distributed.Client(cluster) as client:
+            assert client.submit(lambda: list(cell_map(abs, [-3, 1, -2], 2))).result() == [3, 1, 2]
 
 
 def test_bad_jobs_rejected(tmp_path, capsys):

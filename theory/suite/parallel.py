@@ -40,8 +40,12 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
+WORKER_VARIABLE = "ATTNVERIFY_WORKER"  # set in --jobs worker processes (their cells run serially)
+
+
 def _single_threaded() -> None:
     """Worker initializer: one BLAS / OpenMP / torch thread per worker process."""
+    os.environ[WORKER_VARIABLE] = "1"
     for name in THREAD_VARIABLES:
         os.environ[name] = "1"
     try:
@@ -139,3 +143,39 @@ def _on_dask(tasks, profile, seed, scheduler: str) -> list:
             finished.append(future.result())
             _report(number, len(tasks), *finished[-1])
     return finished
+
+
+def cell_map(function, jobs: list, workers: int):
+    """``map(function, jobs)`` for independent cells of a sweep (the regime map), yielding results in order:
+    as tasks of the Dask cluster when called inside a Dask task (``--scheduler``; the task secedes while its
+    cells run), serially inside a ``--jobs`` worker process (its core is already one of N), otherwise in
+    ``workers`` local processes."""
+    client = _dask_client()
+    if client is not None:
+        futures = client.map(function, jobs, pure=False)
+        from distributed import rejoin, secede
+
+        secede()
+        try:
+            results = client.gather(futures)
+        finally:
+            rejoin()
+        yield from results
+    elif workers <= 1 or os.environ.get(WORKER_VARIABLE):
+        yield from map(function, jobs)
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            yield from pool.map(function, jobs)
+
+
+def _dask_client():
+    """The Dask client of the task being run, or None outside a Dask worker."""
+    try:
+        from distributed import get_client, get_worker
+    except ImportError:
+        return None
+    try:
+        get_worker()
+    except ValueError:
+        return None
+    return get_client()
