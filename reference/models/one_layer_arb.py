@@ -218,6 +218,16 @@ def midpoints(fw: Forward, outputs_only: bool = False) -> Forward:
                    scores=rows(fw.scores), c=rows(fw.c), q=rows(fw.q))
 
 
+def radii(fw: Forward) -> Forward:
+    """The same record with every ball replaced by its radius (a float rounded up)."""
+
+    def rows(nested):
+        return [[radius(x) for x in row] for row in nested]
+
+    return Forward(f=radius(fw.f), f_heads=[radius(x) for x in fw.f_heads], alpha=rows(fw.alpha),
+                   scores=rows(fw.scores), c=rows(fw.c), q=rows(fw.q))
+
+
 def forward(model, doc, prec: int = PREC, Wl=None) -> Forward:
     """Forward pass of §2 on one document (token ids, CLS first, padded to T), in balls."""
     return forward_embedded(model, embeddings(model, doc, prec), prec, Wl)

@@ -40,8 +40,9 @@ from theory.models.one_layer import (
     head_vectors,
     term_magnitudes,
 )
-from theory.sentiment.fixture import reference_engine, trained_cases
+from theory.sentiment.fixture import trained_cases
 from theory.suite.compare import check_mp, combine, compare, engines
+from theory.suite.engines import reference_engine, reference_forward
 from theory.suite.strategies.models import (
     ModelSpec,
     constant_value_cases,
@@ -80,16 +81,6 @@ def reference_gradient(case, positions, model=None):
     balls = arb_grad.gradient(model, case.doc, positions=positions)
     return ([[arb_ref.to_mpf(x) for x in row] for row in balls],
             np.array([[arb_ref.radius(x) for x in row] for row in balls]))
-
-
-def reference_forward(case, doc=None):
-    """The reference forward pass of ``case.model`` on ``doc`` (default ``case.doc``) with mpf numbers: the
-    mpmath engine at 40 digits on random models, the midpoints of the Arb engine's balls (40 digits' worth of
-    bits, exact mpf) on the trained model."""
-    doc = case.doc if doc is None else doc
-    if reference_engine(case) == "mpmath":
-        return ref.forward(case.model, doc)
-    return arb_ref.midpoints(arb_ref.forward(case.model, doc, arb_ref.dps_to_prec(ref.DPS)))
 
 
 # --- gradient.closed_form / gradient.cls_query_path ---------------------------------------------------------

@@ -22,8 +22,8 @@ from theory.claims import claim
 from theory.explainers.lime import kernel_weights, lime, weighted_ridge
 from theory.explainers.perturb import f_perturbed
 from theory.models.one_layer import forward, term_magnitudes
-from theory.sentiment.fixture import reference_engine
 from theory.suite.compare import check_mp, combine, compare, engines
+from theory.suite.engines import reference_engine
 from theory.suite.strategies.lime import lime_cases, perturbed_cases
 from theory.suite.strategies.trained import trained_lime_cases, trained_perturbed_cases
 

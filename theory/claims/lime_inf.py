@@ -25,8 +25,8 @@ from theory.explainers.lime import kernel_weights, sample, weighted_ridge
 from theory.explainers.lime_approx import unk_document
 from theory.explainers.perturb import distinct_words, evaluator
 from theory.models.one_layer import Model, forward, term_magnitudes
-from theory.sentiment.fixture import reference_engine
 from theory.suite.compare import RTOL, Outcome, check_mp, combine, compare, engines
+from theory.suite.engines import reference_engine
 from theory.suite.strategies.lime import (
     ConsistencyCase,
     consistency_cases,

@@ -174,13 +174,6 @@ class TrainedCase:
         return f"TrainedCase(index={self.index}{extra})"
 
 
-def reference_engine(case) -> str:
-    """The reference engine that checks ``case``: ``"arb"`` for documents of the trained model (T = 256, where
-    the Arb ball engine's matrix products in C are what make the brute force affordable), ``"mpmath"`` for the
-    small random models."""
-    return "arb" if isinstance(getattr(case, "case", case), TrainedCase) else "mpmath"
-
-
 @st.composite
 def trained_cases(draw, max_words: int | None = None, positions: int = 0, cls: bool = False) -> TrainedCase:
     """Held-out documents of the trained model, each truncated to ``max_words`` words when given (for
