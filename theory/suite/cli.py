@@ -109,9 +109,9 @@ def _list(args, argv) -> int:
 
 def _run(args, argv) -> int:
     from theory.claims import POPULATIONS
+    from theory.suite.parallel import default_jobs, run_elsewhere
     from theory.suite.profiles import PROFILES
     from theory.suite.report import performance, summary, write_reports
-    from theory.suite.parallel import default_jobs, run_elsewhere
     from theory.suite.runner import NOT_APPLICABLE, PASSING, SKIPPED, run_claim
 
     if args.profile not in PROFILES:
