@@ -1,11 +1,14 @@
 """Hypothesis profiles: ``ci`` by default, ``pytest --hypothesis-profile=thorough`` for the long run."""
 
+import os
+
 import pytest
 from hypothesis import settings
 
 from theory.suite.profiles import PROFILES
 
 settings.load_profile("ci")
+os.environ.setdefault("ATTNVERIFY_JOBS", "1")  # `attnverify run` in-process under pytest (xdist already uses the cores)
 
 
 @pytest.fixture

@@ -45,19 +45,28 @@ def working_dps(model, doc, Wl=None, base: int = BASE_DPS) -> int:
         return base + max(0, int(mpmath.ceil(-mpmath.log10(smallest))))
 
 
-def gradient(model, doc, positions=None, Wl=None, dps: int | None = None, step_exponent: int = STEP_EXPONENT):
+def step(dps: int, step_exponent: int = STEP_EXPONENT):
+    """The step ``h = 10^{step_exponent}`` as mpmath rounds it at ``dps`` digits (an exact dyadic mpf)."""
+    with mpmath.workdps(dps):
+        return mpf(10) ** step_exponent
+
+
+def gradient(model, doc, positions=None, Wl=None, dps: int | None = None, step_exponent: int = STEP_EXPONENT,
+             h=None):
     """``[[∇_{t,j} for j in range(d_e)] for t in positions]`` as mpf (``positions`` defaults to all of
-    ``0..T-1``).  ``Wl`` overrides the model's ``W_ℓ``; ``dps`` defaults to :func:`working_dps`."""
+    ``0..T-1``).  ``Wl`` overrides the model's ``W_ℓ``; ``dps`` defaults to :func:`working_dps`; ``h`` (an mpf)
+    overrides the step :func:`step` ``(dps, step_exponent)`` (to form another engine's exact quotient)."""
     dps = working_dps(model, doc, Wl) if dps is None else dps
-    return gradient_embedded(model, embeddings(model, doc, dps), positions, Wl, dps, step_exponent)
+    return gradient_embedded(model, embeddings(model, doc, dps), positions, Wl, dps, step_exponent, h)
 
 
-def gradient_embedded(model, X, positions=None, Wl=None, dps: int = BASE_DPS, step_exponent: int = STEP_EXPONENT):
+def gradient_embedded(model, X, positions=None, Wl=None, dps: int = BASE_DPS, step_exponent: int = STEP_EXPONENT,
+                      h=None):
     """The same central differences at embedded inputs ``X`` (T rows of d_e mpf, any point: a path of
     Integrated Gradients, a noisy input of SmoothGrad); the caller chooses ``dps``."""
     positions = range(len(X)) if positions is None else positions
+    h = step(dps, step_exponent) if h is None else h
     with mpmath.workdps(dps):
-        h = mpf(10) ** step_exponent
         rows = []
         for t in positions:
             row = []

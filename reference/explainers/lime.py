@@ -90,20 +90,23 @@ def weighted_ridge(Z, Y, dps: int = ref.DPS, alpha=ALPHA) -> Fit:
             entry[0] += 1
         rows = list(merged)
         m = len(Y[0])
-        A = mpmath.zeros(d + 1, d + 1)
-        B = [mpmath.zeros(d + 1, 1) for _ in range(m)]
+        # sums accumulated in lists of mpf (the same additions as in an mpmath matrix, without its slow
+        # indexing), then solved as mpmath matrices
+        A = [[mpmath.mpf(0)] * (d + 1) for _ in range(d + 1)]
+        B = [[mpmath.mpf(0)] * (d + 1) for _ in range(m)]
         for z in rows:
             count, y = merged[z]
             w = count * kernel_weight(sum(z), d, dps)
             cols = [0] + [j + 1 for j, on in enumerate(z) if on]  # column 0: intercept; word j: column j + 1
             for a in cols:
                 for b in cols:
-                    A[a, b] += w
+                    A[a][b] += w
                 for k in range(m):
                     B[k][a] += w * y[k]
         for j in range(1, d + 1):
-            A[j, j] += alpha
-        solutions = [mpmath.lu_solve(A, rhs) for rhs in B]
+            A[j][j] += alpha
+        A = mpmath.matrix(A)
+        solutions = [mpmath.lu_solve(A, mpmath.matrix(rhs)) for rhs in B]
         return Fit(intercept=[x[0] for x in solutions], coef=[[x[j] for j in range(1, d + 1)] for x in solutions])
 
 
@@ -136,14 +139,15 @@ def lime(outputs, d: int, n: int, random_state, dps: int = ref.DPS, semantics: s
 
 
 def lime_model(model, doc, length: int, n: int, random_state, semantics: str, dps: int = ref.DPS,
-               Wl=None) -> Lime:
+               Wl=None, engine: str = "mpmath") -> Lime:
     """LIME of the model on ``doc``: output 0 is ``f``, outputs ``1..K`` are the heads ``f^(i)``; every
-    perturbed document goes through the full mpmath forward pass."""
+    perturbed document goes through the full forward pass of ``engine`` (mpmath, or the Arb balls'
+    midpoints: ``reference.explainers.perturb.forward_perturbed``)."""
     parse(semantics)
     words = distinct_words(doc, length)
 
     def outputs(z):
-        fw = forward_perturbed(model, doc, length, z, semantics, dps, Wl)
+        fw = forward_perturbed(model, doc, length, z, semantics, dps, Wl, engine)
         return [fw.f, *fw.f_heads]
 
     return lime(outputs, len(words), n, random_state, dps, semantics, words)

@@ -69,14 +69,29 @@ def embedded_document(model, document, dps: int = ref.DPS):
                 for t, (token, row) in enumerate(zip(document, X))]
 
 
-def forward_perturbed(model, doc, length: int, z, semantics: str, dps: int = ref.DPS, Wl=None) -> ref.Forward:
-    """The full mpmath forward pass of §2 (``f``, the heads, …) on the perturbed document."""
+ENGINES = ("mpmath", "arb")
+
+
+def forward_perturbed(model, doc, length: int, z, semantics: str, dps: int = ref.DPS, Wl=None,
+                      engine: str = "mpmath") -> ref.Forward:
+    """The full forward pass of §2 (``f``, the heads, …) on the perturbed document, in mpf numbers: by the mpmath
+    engine at ``dps`` digits, or (``engine="arb"``, for T = 256 documents) the midpoints of the Arb engine's
+    balls at as many bits (:mod:`reference.models.one_layer_arb`; only ``f`` and ``f^(i)``, what LIME
+    explains)."""
     document = perturbed_document(doc, length, z, semantics, int(model.unk_id))
-    if None not in document:
+    if engine not in ENGINES:
+        raise ValueError(f"unknown reference engine {engine!r}; use one of {ENGINES}")
+    if None in document:  # 'zero': an embedding without a token
+        if engine == "arb":
+            raise ValueError("the Arb engine evaluates token documents; use engine='mpmath' for 'zero'")
+        return ref.forward_embedded(model, embedded_document(model, document, dps), dps, Wl)
+    if engine == "mpmath":
         return ref.forward(model, document, dps, Wl)
-    return ref.forward_embedded(model, embedded_document(model, document, dps), dps, Wl)
+    import reference.models.one_layer_arb as arb_ref
+
+    return arb_ref.midpoints(arb_ref.forward(model, document, arb_ref.dps_to_prec(dps), Wl), outputs_only=True)
 
 
-def f_perturbed(model, doc, length: int, z, semantics: str, dps: int = ref.DPS, Wl=None):
-    """``f`` (mpf) of the perturbed document, by the full mpmath forward pass of §2."""
-    return forward_perturbed(model, doc, length, z, semantics, dps, Wl).f
+def f_perturbed(model, doc, length: int, z, semantics: str, dps: int = ref.DPS, Wl=None, engine: str = "mpmath"):
+    """``f`` (mpf) of the perturbed document, by the full forward pass of §2 (see :func:`forward_perturbed`)."""
+    return forward_perturbed(model, doc, length, z, semantics, dps, Wl, engine).f

@@ -45,14 +45,33 @@ def _positional_encoding(T: int, d_e: int):
 
 
 def embeddings(model, doc, dps: int = DPS):
-    """``e_t = E[ξ_t] + p_t`` for each position of ``doc`` (a token-id sequence of length T)."""
+    """``e_t = E[ξ_t] + p_t`` for each position of ``doc`` (a token-id sequence of length T); fresh lists (the
+    rows of each ``(token, t)`` are computed once per model and precision and copied out)."""
     with mpmath.workdps(dps):
-        T, d_e = len(doc), model.E.shape[1]
-        rows = [to_mp(model.E[int(token)]) for token in doc]
-        if model.pe:
-            pe = positional_encoding(T, d_e, dps)
-            rows = [[x + p for x, p in zip(row, prow)] for row, prow in zip(rows, pe)]
-        return rows
+        rows = _embedded_rows(model, len(doc), dps)
+        return [list(rows(int(token), t)) for t, token in enumerate(doc)]
+
+
+_EMBEDDED = weakref.WeakKeyDictionary()  # model -> {(T, dps, token, t): row}
+
+
+def _embedded_rows(model, T: int, dps: int):
+    """``(token, t) -> e_t`` (a tuple of mpf) for ``model`` at ``dps`` digits, memoized per model."""
+    try:
+        memo = _EMBEDDED.setdefault(model, {})
+    except TypeError:  # not weak-referenceable: no memo across calls
+        memo = {}
+    d_e = model.E.shape[1]
+    pe = positional_encoding(T, d_e, dps) if model.pe else None
+
+    def rows(token: int, t: int) -> tuple:
+        key = (T, dps, token, t)
+        if key not in memo:
+            row = to_mp(model.E[token])
+            memo[key] = tuple(row if pe is None else [x + p for x, p in zip(row, pe[t])])
+        return memo[key]
+
+    return rows
 
 
 def score_factor(model):
@@ -75,43 +94,88 @@ class Forward:
     q: list  # [head][a]
 
 
-_MEMO = weakref.WeakKeyDictionary()  # model -> {(what, head, dps, row): result}
+_MEMO = weakref.WeakKeyDictionary()  # model -> {(head, dps, W_ℓ row): _Head}
+_QUERIES_KEPT = 4  # score memos kept per head: one per recent query (a moved CLS row changes the query)
 
 
-def _memo(model) -> dict:
-    """Results of pure per-row products ``W x`` of one model, reused across forward passes (finite differences
-    and perturbed documents change few rows; the arithmetic of every forward pass is still the definition)."""
+def _key(x) -> tuple:
+    """An exact, cheaply hashed key of a row of mpf: their ``(sign, mantissa, exponent, bits)`` tuples (mpmath
+    normalizes every mpf, so equal numbers have equal tuples; hashing these ints is done in C, whereas hashing
+    an mpf runs mpmath's Python ``mpf_hash``); an mpf and an mpc of equal value get different keys (a miss,
+    never a wrong hit)."""
     try:
-        return _MEMO.setdefault(model, {})
-    except TypeError:  # not weak-referenceable: no memo
-        return {}
+        return tuple([v._mpf_ for v in x])
+    except AttributeError:  # complex entries (mpc: a pair of such tuples), e.g. a Cauchy-integral derivative
+        return tuple([getattr(v, "_mpf_", None) or v._mpc_ for v in x])
 
 
-def _product(memo, name, W, i, dps, x):
-    key = (name, i, dps, tuple(x))
+class _Head:
+    """Memos of the pure per-row quantities of head ``i`` of a model at ``dps`` digits — ``W_q x``, ``W_k x``,
+    ``c = W_ℓ W_v x``, and ``(s, exp s)`` for a query ``q`` — keyed by the exact values of their inputs, so that
+    forward passes that share rows (finite differences move one entry; perturbed documents keep most rows)
+    reuse them.  Every value is computed by the definition, at the same precision, exactly as without the memo."""
+
+    def __init__(self, model, wl, i, dps):
+        self.Wq, self.Wk, self.Wv = to_mp(model.Wq[i]), to_mp(model.Wk[i]), to_mp(model.Wv[i])
+        self.wl = to_mp(wl)
+        self.rows: dict = {}  # row key -> (W_k x, c)
+        self.queries: dict = {}  # row key of X[0] -> W_q X[0]
+        self.scores: dict = {}  # query key -> {row key: (s, exp s)}
+
+    def query(self, x, key):
+        if key not in self.queries:
+            self.queries[key] = matvec(self.Wq, x)
+        return self.queries[key]
+
+    def row(self, x, key):
+        if key not in self.rows:
+            self.rows[key] = (matvec(self.Wk, x), mp.fdot(self.wl, matvec(self.Wv, x)))
+        return self.rows[key]
+
+    def score_table(self, q) -> dict:
+        qkey = _key(q)
+        if qkey not in self.scores:
+            if len(self.scores) >= _QUERIES_KEPT:
+                self.scores.pop(next(iter(self.scores)))
+            self.scores[qkey] = {}
+        return self.scores[qkey]
+
+
+def _head(model, Wl, i, dps) -> _Head:
+    key = (i, dps, Wl[i].tobytes())
+    try:
+        memo = _MEMO.setdefault(model, {})
+    except TypeError:  # not weak-referenceable: no memo across calls
+        memo = {}
     if key not in memo:
-        matrix = (name, i, dps)
-        if matrix not in memo:
-            memo[matrix] = to_mp(W[i])
-        memo[key] = matvec(memo[matrix], x)
+        memo[key] = _Head(model, Wl[i], i, dps)
     return memo[key]
 
 
 def forward_embedded(model, X, dps: int = DPS, Wl=None) -> Forward:
-    """Forward pass from embedded tokens ``X`` (list of T rows of d_e mpf); ``Wl`` overrides ``model.Wl``."""
+    """Forward pass from embedded tokens ``X`` (list of T rows of d_e mpf); ``Wl`` overrides ``model.Wl``:
+
+        q = W_q x_0,  s_t = ⟨q, W_k x_t⟩ / √d_att,  α = softmax(s),  c_t = W_ℓ W_v x_t,
+        f^(i) = Σ_t α_t c_t,  f = (1/K) Σ_i f^(i)."""
     with mpmath.workdps(dps):
         factor = score_factor(model)
         Wl = model.Wl if Wl is None else Wl
-        memo = _memo(model)
+        keys = [_key(x) for x in X]
         f_heads, alphas, all_scores, values, queries = [], [], [], [], []
         for i in range(model.Wq.shape[0]):
-            wl = to_mp(Wl[i])
-            q = _product(memo, "Wq", model.Wq, i, dps, X[0])
-            scores = [mp.fdot(q, _product(memo, "Wk", model.Wk, i, dps, x)) * factor for x in X]
-            g = [mpmath.exp(s) for s in scores]
+            head = _head(model, Wl, i, dps)
+            q = head.query(X[0], keys[0])
+            table = head.score_table(q)
+            rows = [head.row(x, key) for x, key in zip(X, keys)]
+            for (k, _), key in zip(rows, keys):
+                if key not in table:
+                    s = mp.fdot(q, k) * factor
+                    table[key] = (s, mpmath.exp(s))
+            scores = [table[key][0] for key in keys]
+            g = [table[key][1] for key in keys]
             total = mpmath.fsum(g)
             alpha = [gt / total for gt in g]
-            c = [mp.fdot(wl, _product(memo, "Wv", model.Wv, i, dps, x)) for x in X]
+            c = [ct for _, ct in rows]
             f_heads.append(mpmath.fsum(a * ct for a, ct in zip(alpha, c)))
             alphas.append(alpha)
             all_scores.append(scores)

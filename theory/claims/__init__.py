@@ -28,7 +28,8 @@ from theory.suite.compare import Outcome
 
 KINDS = ("identity", "bound", "limit", "approximation", "witness")
 SOURCES = ("paper", "consequence", "ours")
-MODULES = ("model", "attention", "gradient", "lime_empirical", "lime_inf", "lime_approx", "trained", "explainers")  # theory.claims.<module>, in report order
+MODULES = ("model", "attention", "gradient", "lime_empirical", "lime_inf", "lime_approx", "trained", "explainers",
+           "reference")  # theory.claims.<module>, in report order
 POPULATIONS = ("random", "trained")
 
 

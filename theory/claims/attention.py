@@ -20,7 +20,8 @@ from theory.models.one_layer import (
     term_magnitudes,
 )
 from theory.suite import figures
-from theory.suite.compare import RTOL, check_mp, combine, compare
+from theory.suite.compare import RTOL, check_mp, combine, compare, engines, quotient_dps
+from theory.suite.engines import reference_engine, reference_forward
 from theory.suite.population import given_cases
 from theory.suite.strategies.models import ModelSpec, cases
 
@@ -31,7 +32,7 @@ from theory.suite.strategies.models import ModelSpec, cases
        strategy=cases, trained=given_cases)
 def check_aggregates(case):
     K = case.model.K
-    fw, mp_fw = forward(case.model, case.doc), ref.forward(case.model, case.doc)
+    fw, mp_fw = forward(case.model, case.doc), reference_forward(case)
     factor = term_magnitudes(case.model, case.doc).alpha[0].max()
     with mpmath.workdps(ref.DPS):
         columns = list(zip(*mp_fw.alpha))
@@ -39,7 +40,7 @@ def check_aggregates(case):
         mp_max = [max(col) for col in columns]
     avg, amax = alpha_avg(fw.alpha[0]), alpha_max(fw.alpha[0])
     total_max = amax.sum()
-    return combine(
+    outcome = combine(
         compare("α-avg", avg, mp_avg, np.maximum(avg, 1e-300) * factor),
         compare("α-max", amax, mp_max, np.maximum(amax, 1e-300) * factor),
         compare("Σ α-avg", avg.sum(), 1, 1.0),
@@ -48,6 +49,8 @@ def check_aggregates(case):
         check_mp("Σ α-max outside [1, K] (mpmath)",
                  max(1 - mpmath.fsum(mp_max), mpmath.fsum(mp_max) - K, 0)),
     )
+    outcome.engine = engines(outcome.engine, reference_engine(case))
+    return outcome
 
 
 @claim("attention.non_identifiable", section="§3", source="consequence", kind="witness",
@@ -56,7 +59,7 @@ def check_aggregates(case):
        reference="δ built from the float64 value scores (three most attended positions), checked in mpmath",
        strategy=lambda: cases(min_T=3), trained=given_cases)
 def check_non_identifiable(case):
-    fw, mp_fw = forward(case.model, case.doc), ref.forward(case.model, case.doc)
+    fw, mp_fw = forward(case.model, case.doc), reference_forward(case)
     mag_c = term_magnitudes(case.model, case.doc).c[0]
     outcomes, moved = [], []
     with mpmath.workdps(ref.DPS):
@@ -68,19 +71,23 @@ def check_non_identifiable(case):
             eps, delta = max(((admissible_step(np.array(alpha, dtype=object), sign * delta), sign * delta)
                               for sign in (1.0, -1.0)), key=lambda pair: pair[0])
             new_alpha = [a + eps * d for a, d in zip(alpha, delta)]
-            f_new = mpmath.fsum(a * ct for a, ct in zip(new_alpha, c))
+            # the quotient divides a difference by ε (down to the third-largest attention weight): both sides
+            # are formed from the same α, c at the precision that ε asks for (compare.quotient_dps)
+            with mpmath.workdps(quotient_dps(eps, ref.DPS)):
+                f_old = mpmath.fsum(a * ct for a, ct in zip(alpha, c))
+                quotient = (mpmath.fsum((a + eps * d) * ct for a, d, ct in zip(alpha, delta, c)) - f_old) / eps
             scale = float(np.abs(delta) @ mag_c[i])
             outcomes += [
                 compare(f"Σ δ (head {i})", 0.0, [mpmath.fsum(delta)], float(np.abs(delta).sum())),
                 compare(f"Σ δ c (head {i})", 0.0, [mpmath.fdot(delta, c)], scale),
-                check_mp(f"(f^(i)(α + εδ) − f^(i)(α)) / ε (head {i})", (f_new - mp_fw.f_heads[i]) / eps,
-                         scale=scale, tol=RTOL),
+                check_mp(f"(f^(i)(α + εδ) − f^(i)(α)) / ε (head {i})", quotient, scale=scale, tol=RTOL),
                 check_mp(f"min(α + εδ) ≤ 0 (head {i})", 0 if min(new_alpha) > 0 else 1),
             ]
             moved.append(mpmath.log10(eps * mpmath.fsum(abs(d) for d in delta) / 2))
     outcome = combine(*outcomes)
     # the freedom is exact but can be astronomically small when attention sits on a vertex of the simplex
     outcome.measures["log10 total variation between α and α + εδ"] = float(min(moved))
+    outcome.engine = engines(outcome.engine, reference_engine(case))
     return outcome
 
 
@@ -94,18 +101,20 @@ def check_blind_to_values(case):
     model = case.model
     negated = model.with_Wl(-model.Wl)
     fw, fw_neg = forward(model, case.doc), forward(negated, case.doc)
-    mp_fw, mp_neg = ref.forward(model, case.doc), ref.forward(negated, case.doc)
+    mp_fw, mp_neg = reference_forward(case), reference_forward(case, model=negated)
     mag = term_magnitudes(model, case.doc)
     with mpmath.workdps(ref.DPS):
         alpha_change = max(abs(a - b) for ra, rb in zip(mp_fw.alpha, mp_neg.alpha) for a, b in zip(ra, rb))
         f_sum = mp_fw.f + mp_neg.f
-    return combine(
+    outcome = combine(
         check_mp("α(−W_ℓ) − α(W_ℓ) (mpmath)", alpha_change),
         check_mp("f(−W_ℓ) + f(W_ℓ) (mpmath)", f_sum, scale=mag.f[0].mean()),
         compare("α(−W_ℓ) (float64) vs α(W_ℓ) (mpmath)", fw_neg.alpha[0], mp_fw.alpha, mag.alpha_scale(fw.alpha[0])),
         compare("−f(−W_ℓ) (float64) vs f(W_ℓ) (mpmath)", -fw_neg.f[0], mp_fw.f, mag.f[0].mean()),
         compare("f(W_ℓ) (float64)", fw.f[0], mp_fw.f, mag.f[0].mean()),
     )
+    outcome.engine = engines(outcome.engine, reference_engine(case))
+    return outcome
 
 
 @extra("attention.figure3", section="§3", title="Figure 3 analog: the heads' attention matrices")

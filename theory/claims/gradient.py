@@ -16,7 +16,9 @@ import mpmath
 import numpy as np
 
 import reference.explainers.gradient as ref_grad
+import reference.explainers.gradient_arb as arb_grad
 import reference.models.one_layer as ref
+import reference.models.one_layer_arb as arb_ref
 from theory.claims import ExtraResult, claim, extra
 from theory.explainers.attention import alpha_avg
 from theory.explainers.gradient import (
@@ -38,7 +40,8 @@ from theory.models.one_layer import (
     head_vectors,
     term_magnitudes,
 )
-from theory.suite.compare import check_mp, combine, compare
+from theory.suite.compare import check_mp, combine, compare, engines
+from theory.suite.engines import reference_engine, reference_forward
 from theory.suite.population import given_cases
 from theory.suite.strategies.models import (
     ModelSpec,
@@ -51,15 +54,33 @@ MARGIN = 1e-6  # a sign witness must clear zero by this share of the magnitude o
 RANK_MARGIN = 0.01  # a ranking witness's top entries must beat their runner-up by 1% (a clear disagreement)
 
 
+TRAINED_POSITIONS = 4  # positions per trained-model document (T = 256 positions, d_e entries each)
+
+
 def checked_positions(case, default) -> list[int]:
     """The positions a gradient claim checks: the instance's ``positions`` when it names some, otherwise
-    ``default``.  Trained-model documents have T = 256 positions of d_e = 16 coordinates (8192 reference
-    entries, two mpmath forward passes each), so their instances check two Hypothesis-drawn positions."""
+    ``default``.  Trained-model documents have T = 256 positions of d_e = 16 coordinates (4096 reference
+    entries, two forward passes each), so their instances check :data:`TRAINED_POSITIONS` positions."""
     return list(getattr(case, "positions", None) or default)
 
 
-def trained_gradient_cases():
-    return given_cases(positions=2)
+def trained_gradient_cases(cls: bool = False):
+    """Held-out documents with :data:`TRAINED_POSITIONS` Hypothesis-drawn positions (CLS among them with
+    ``cls=True``, for the claims whose statement covers t = 0)."""
+    return given_cases(positions=TRAINED_POSITIONS, cls=cls)
+
+
+def reference_gradient(case, positions, model=None):
+    """The reference gradient of ``model`` (default ``case.model``) on ``case.doc`` at ``positions``, and the
+    certified radii of its entries (or None): the mpmath engine on random models; on the trained model
+    (T = 256, beyond what mpmath affords per entry) the Arb engine, whose balls' midpoints are returned as
+    exact mpf.  Both form the same central differences (``reference.explainers.gradient_arb``)."""
+    model = case.model if model is None else model
+    if reference_engine(case) == "mpmath":
+        return ref_grad.gradient(model, case.doc, positions=positions), None
+    balls = arb_grad.gradient(model, case.doc, positions=positions)
+    return ([[arb_ref.to_mpf(x) for x in row] for row in balls],
+            np.array([[arb_ref.radius(x) for x in row] for row in balls]))
 
 
 # --- gradient.closed_form / gradient.cls_query_path ---------------------------------------------------------
@@ -73,8 +94,8 @@ def trained_gradient_cases():
 def check_closed_form(case):
     positions = checked_positions(case, range(1, case.model.T))
     got = gradient(case.model, case.doc).grad[0, positions]
-    want = ref_grad.gradient(case.model, case.doc, positions=positions)
-    return compare("∇_t (t ≥ 1)", got, want, magnitudes(case.model, case.doc)[0, positions])
+    want, radii = reference_gradient(case, positions)
+    return compare("∇_t (t ≥ 1)", got, want, magnitudes(case.model, case.doc)[0, positions], radius=radii)
 
 
 @claim("gradient.cls_query_path", section="§4", source="ours", kind="identity",
@@ -84,8 +105,8 @@ def check_closed_form(case):
        strategy=gradient_cases, budget=1.0, trained=given_cases)
 def check_cls_query_path(case):
     g = gradient(case.model, case.doc)
-    want = ref_grad.gradient(case.model, case.doc, positions=[0])
-    outcome = compare("∇_0", g.grad[0, :1], want, magnitudes(case.model, case.doc)[0, :1])
+    want, radii = reference_gradient(case, [0])
+    outcome = compare("∇_0", g.grad[0, :1], want, magnitudes(case.model, case.doc)[0, :1], radius=radii)
     exact = float(np.linalg.norm(g.grad[0, 0]))
     if exact > 0:
         outcome.measures["‖query path‖ / ‖∇_0‖"] = float(np.linalg.norm(g.query_path[0])) / exact
@@ -94,10 +115,10 @@ def check_cls_query_path(case):
 
 # --- gradient.attention_bound --------------------------------------------------------------------------------
 
-def _mp_bound(model, doc, Wl=None):
+def _mp_bound(case):
     """``(1/K) Σ_i α_t [‖W_vᵀW_ℓᵀ‖ + |c_t − f^(i)| ‖W_kᵀ q‖ / √d_att]`` for every t, in mpmath (reference
     forward pass and score factor, weights converted exactly)."""
-    fw = ref.forward(model, doc)
+    model, fw = case.model, reference_forward(case)
     with mpmath.workdps(ref.DPS):
         K, factor = model.K, ref.score_factor(model)
         bound = [mpmath.mpf(0)] * model.T
@@ -127,8 +148,9 @@ def _doubled_with_negated_heads(model: Model) -> Model:
 def check_attention_bound(case):
     model, doc = case.model, case.doc
     positions = checked_positions(case, range(1, model.T))
-    mp_grad = ref_grad.gradient(model, doc, positions=positions)
-    mp_bound = [_mp_bound(model, doc)[t] for t in positions]
+    mp_grad, _ = reference_gradient(case, positions)
+    full_bound = _mp_bound(case)
+    mp_bound = [full_bound[t] for t in positions]
     fw = forward(model, doc)
     bound = attention_bound(model, fw)[0, positions]
     norm = g_l2(gradient(model, doc).grad[0, positions])
@@ -139,18 +161,19 @@ def check_attention_bound(case):
             if ratios else mpmath.mpf(0)
     # converse: positive attention everywhere, zero gradient (checked at position 1 in mpmath)
     doubled = _doubled_with_negated_heads(model)
-    mp_doubled = ref.forward(doubled, doc)
-    zero = ref_grad.gradient(doubled, doc, positions=[1])[0]
+    doubled_alpha = arb_ref.forward(doubled, doc).alpha  # balls: "> 0" is certified
+    zero = reference_gradient(case, [1], doubled)[0][0]
     outcome = combine(
         check_mp("(‖∇_t‖ − bound)₊ / bound (mpmath)", violation, tol=MP_RTOL),
         compare("bound (float64 vs mpmath)", bound, mp_bound, mag),
         compare("(‖∇_t‖ − bound)₊ (float64)", np.maximum(norm - bound, 0), [0] * len(positions), mag),
-        check_mp("converse: min α_t > 0 in the doubled model (mpmath)",
-                 0 if min(min(a) for a in mp_doubled.alpha) > 0 else 1),
+        check_mp("converse: every α_t > 0 in the doubled model (Arb balls, certified)",
+                 0 if all(a > 0 for alpha in doubled_alpha for a in alpha) else 1),
         check_mp("converse: ‖∇_1‖ of the doubled model (mpmath)", mpmath.norm(zero), scale=float(mag[0]) or 1.0),
     )
     if ratios:
         outcome.measures["max_t ‖∇_t‖ / bound"] = float(max(ratios))
+    outcome.engine = engines(outcome.engine, reference_engine(case))
     return outcome
 
 
@@ -161,13 +184,13 @@ def check_attention_bound(case):
                  "for t ≥ 1 (at t = 0 plus (1/K) Σ_i Σ_u α_u (c_u − f^(i)) s_u, the query path — ours), at every "
                  "position",
        reference="the same aggregates of the reference gradient (central differences), in mpmath",
-       strategy=gradient_cases, budget=1.0, trained=trained_gradient_cases)
+       strategy=gradient_cases, budget=1.0, trained=lambda: trained_gradient_cases(cls=True))
 def check_aggregates(case):
     model, doc = case.model, case.doc
     positions = checked_positions(case, range(model.T))
     g = gradient(model, doc)
     grad, X = g.grad[0, positions], g.forward.X[0, positions]
-    mp_grad = ref_grad.gradient(model, doc, positions=positions)
+    mp_grad, _ = reference_gradient(case, positions)
     mp_X = [ref.embeddings(model, doc, ref.DPS)[t] for t in positions]
     mag = magnitudes(model, doc)[0, positions]
     d_e = model.d_e
@@ -177,13 +200,15 @@ def check_aggregates(case):
         mp_l2 = [mpmath.norm(row) for row in mp_grad]
         mp_gxi = [mpmath.fdot(row, x) for row, x in zip(mp_grad, mp_X)]
     gxi_scale = (mag * np.abs(X)).sum(axis=-1)
-    return combine(
+    outcome = combine(
         compare("G-avg", g_avg(grad), mp_avg, mag.mean(axis=-1)),
         compare("G-l1", g_l1(grad), mp_l1, mag.sum(axis=-1)),
         compare("G-l2", g_l2(grad), mp_l2, np.linalg.norm(mag, axis=-1)),
         compare("G×I = ⟨∇_t, e_t⟩", g_x_input(grad, X), mp_gxi, gxi_scale),
         compare("G×I closed form (α, c, s)", g_x_input_closed_form(g.forward)[0, positions], mp_gxi, gxi_scale),
     )
+    outcome.engine = engines(outcome.engine, reference_engine(case))
+    return outcome
 
 
 # --- gradient.constant_values -------------------------------------------------------------------------------
@@ -251,8 +276,8 @@ def check_disagrees_with_attention(case):
     top_grad = int(np.argmax(g_l2(g.grad[0])[words]))
     if doc[1 + top_att] == doc[1 + top_grad]:
         return combine(check_mp("float64 screen: same top token", 1))
-    mp_fw = ref.forward(model, doc)
-    mp_grad = ref_grad.gradient(model, doc, positions=range(1, L + 1))
+    mp_fw = reference_forward(case)
+    mp_grad, _ = reference_gradient(case, range(1, L + 1))
     with mpmath.workdps(ref.DPS):
         att = [mpmath.fsum(a[t] for a in mp_fw.alpha) / model.K for t in range(1, L + 1)]
         l2 = [mpmath.norm(row) for row in mp_grad]
@@ -262,15 +287,16 @@ def check_disagrees_with_attention(case):
     outcome.detail += (f"\n  α-avg top: position {1 + ta} (token {doc[1 + ta]}, α-avg {mpmath.nstr(att[ta], 6)}, "
                        f"G-l2 {mpmath.nstr(l2[ta], 6)}); G-l2 top: position {1 + tg} (token {doc[1 + tg]}, "
                        f"α-avg {mpmath.nstr(att[tg], 6)}, G-l2 {mpmath.nstr(l2[tg], 6)})")
+    outcome.engine = engines(outcome.engine, reference_engine(case))
     return outcome
 
 
-def _removal_effect(model, doc, t):
+def _removal_effect(case, t):
     """``f(ξ) − f(ξ with ξ_t ← UNK)`` in mpmath: how much token ``t`` raises the output (exact occlusion)."""
-    occluded = np.array(doc)
-    occluded[t] = model.unk_id
+    occluded = np.array(case.doc)
+    occluded[t] = case.model.unk_id
     with mpmath.workdps(ref.DPS):
-        return ref.forward(model, doc).f - ref.forward(model, occluded).f
+        return reference_forward(case).f - reference_forward(case, occluded).f
 
 
 @claim("gradient.disagrees_with_attention.sign", section="§4", source="paper", kind="witness", exists=True,
@@ -286,13 +312,13 @@ def check_sign_disagreement(case):
     fw_occ = forward(model, np.where(np.arange(model.T) == t, model.unk_id, doc))
     if g_x_input_closed_form(g.forward)[0, t] * (g.forward.f[0] - fw_occ.f[0]) >= 0:
         return combine(check_mp("float64 screen: same sign", 1))
-    mp_fw = ref.forward(model, doc)
+    mp_fw = reference_forward(case)
     with mpmath.workdps(ref.DPS):
         att = [mpmath.fsum(a[u] for a in mp_fw.alpha) / model.K for u in range(1, L + 1)]
     ta, clear = _top(att)
     t = 1 + ta
-    effect = _removal_effect(model, doc, t)
-    row = ref_grad.gradient(model, doc, positions=[t])[0]
+    effect = _removal_effect(case, t)
+    row = reference_gradient(case, [t])[0][0]
     X = ref.embeddings(model, doc, ref.DPS)
     mag = magnitudes(model, doc)[0, t]
     scale_gxi = float((mag * np.abs(embed(model, np.atleast_2d(doc))[0, t])).sum())
@@ -304,6 +330,7 @@ def check_sign_disagreement(case):
                        "disagree)", 0 if found else 1)
     outcome.detail += (f"\n  top α-avg word: position {t} (token {doc[t]}, α-avg {mpmath.nstr(att[ta], 6)}); "
                        f"G×I {mpmath.nstr(gxi, 6)}; effect f(ξ) − f(ξ, UNK at {t}) {mpmath.nstr(effect, 6)}")
+    outcome.engine = engines(outcome.engine, reference_engine(case))
     return outcome
 
 
@@ -314,13 +341,13 @@ def check_sign_disagreement(case):
                  "negates every ∇_t, t = 0..T−1",
        reference="reference gradients (central differences, mpmath) of both models; the float64 closed form of "
                  "the negated model against the negated reference",
-       strategy=gradient_cases, budget=0.5, trained=trained_gradient_cases)
+       strategy=gradient_cases, budget=0.5, trained=lambda: trained_gradient_cases(cls=True))
 def check_blind_to_values_gradient(case):
     model, doc = case.model, case.doc
     positions = checked_positions(case, range(model.T))
     negated = model.with_Wl(-model.Wl)
-    mp_grad = ref_grad.gradient(model, doc, positions=positions)
-    mp_neg = ref_grad.gradient(negated, doc, positions=positions)
+    mp_grad, radii = reference_gradient(case, positions)
+    mp_neg, _ = reference_gradient(case, positions, negated)
     mag = magnitudes(model, doc)[0, positions]
     with mpmath.workdps(ref.DPS):
         total = max(abs(a + b) / float(m) for ra, rb, mr in zip(mp_grad, mp_neg, mag) for a, b, m in zip(ra, rb, mr)
@@ -328,7 +355,8 @@ def check_blind_to_values_gradient(case):
         minus = [[-x for x in row] for row in mp_grad]
     return combine(
         check_mp("max |∇_t(W_ℓ) + ∇_t(−W_ℓ)| / magnitude (mpmath)", total, tol=MP_RTOL),
-        compare("∇_t(−W_ℓ) (float64) vs −∇_t(W_ℓ) (mpmath)", gradient(negated, doc).grad[0, positions], minus, mag),
+        compare("∇_t(−W_ℓ) (float64) vs −∇_t(W_ℓ) (reference)", gradient(negated, doc).grad[0, positions], minus,
+                mag, radius=radii),
     )
 
 

@@ -22,7 +22,8 @@ from theory.claims import claim
 from theory.explainers.lime import kernel_weights, lime, weighted_ridge
 from theory.explainers.perturb import f_perturbed
 from theory.models.one_layer import forward, term_magnitudes
-from theory.suite.compare import check_mp, combine, compare
+from theory.suite.compare import check_mp, combine, compare, engines
+from theory.suite.engines import reference_engine
 from theory.suite.strategies.lime import lime_cases, perturbed_cases
 from theory.suite.strategies.trained import trained_lime_cases, trained_perturbed_cases
 
@@ -57,8 +58,11 @@ def _check_evaluator(pcase, semantics, label):
     case, Z = pcase.case, np.array(pcase.Z, dtype=np.float64)
     length = len(case.tokens)
     got = f_perturbed(case.model, case.doc, length, Z, semantics)
-    want = [ref_perturb.f_perturbed(case.model, case.doc, length, z, semantics) for z in pcase.Z]
-    return compare(label, got, want, _f_magnitudes(case, pcase.Z, semantics))
+    engine = reference_engine(case)
+    want = [ref_perturb.f_perturbed(case.model, case.doc, length, z, semantics, engine=engine) for z in pcase.Z]
+    outcome = compare(label, got, want, _f_magnitudes(case, pcase.Z, semantics))
+    outcome.engine = engine
+    return outcome
 
 
 @claim("model.sufficient_stats", section="§2", source="ours", kind="identity",
@@ -124,7 +128,8 @@ def check_matches_lime_package(lcase):
         coef, intercept, words = ref_lime.run_lime_package(
             lambda docs: forward(model, docs).f, doc, length, N_ORACLE, lcase.seed, semantics, model.cls_id,
             model.unk_id, model.T)
-        reference = ref_lime.lime_model(model, doc, length, N_ORACLE, lcase.seed, semantics)
+        reference = ref_lime.lime_model(model, doc, length, N_ORACLE, lcase.seed, semantics,
+                                        engine=reference_engine(case))
         fast = lime(model, doc, length, N_ORACLE, lcase.seed, semantics)
         s0, s = _lime_scales(reference.Z, _f_magnitudes(case, reference.Z, semantics))
         same_samples = bool(np.array_equal(fast.Z, reference.Z))
@@ -141,7 +146,9 @@ def check_matches_lime_package(lcase):
         outcome.measures[f"max |β_lime − β_ref| ({semantics})"] = float(
             max(np.abs(coef - ref_coef).max(), abs(intercept - float(reference.intercept[0]))))
         outcomes.append(outcome)
-    return combine(*outcomes)
+    outcome = combine(*outcomes)
+    outcome.engine = engines(outcome.engine, reference_engine(case))
+    return outcome
 
 
 @claim("lime.linear_in_model", section="§5", source="paper", kind="identity",
@@ -156,7 +163,8 @@ def check_linear_in_model(lcase):
     lam = mpmath.mpf(-2.5)
     outcomes = []
     for semantics in ("delete", "replace"):
-        reference = ref_lime.lime_model(model, doc, length, N_SAMPLES, lcase.seed, semantics)
+        reference = ref_lime.lime_model(model, doc, length, N_SAMPLES, lcase.seed, semantics,
+                                        engine=reference_engine(case))
         with mpmath.workdps(ref.DPS):
             # outputs: f, heads f^(i), λ f, f + f^(1)
             Y = [[y[0], *y[1:], lam * y[0], y[0] + y[1]] for y in reference.Y]
@@ -183,7 +191,9 @@ def check_linear_in_model(lcase):
         Yf = np.column_stack([fast.f, -2.5 * fast.f])  # not a power of 2: the scaling itself rounds
         b, beta = weighted_ridge(fast.Z, Yf, fast.weights)
         outcomes.append(compare(f"fast β(−2.5 f) / (−2.5) ({semantics})", beta[:, 1] / -2.5, fit.coef[0], s))
-    return combine(*outcomes)
+    outcome = combine(*outcomes)
+    outcome.engine = engines(outcome.engine, reference_engine(case))
+    return outcome
 
 
 @claim("attention.blind_to_values.lime", section="§3", source="consequence", kind="witness",
@@ -198,8 +208,10 @@ def check_blind_to_values_lime(lcase):
     negated = model.with_Wl(-model.Wl)
     outcomes = []
     for semantics in ("delete", "replace"):
-        plus = ref_lime.lime_model(model, doc, length, N_SAMPLES, lcase.seed, semantics)
-        minus = ref_lime.lime_model(model, doc, length, N_SAMPLES, lcase.seed, semantics, Wl=negated.Wl)
+        plus = ref_lime.lime_model(model, doc, length, N_SAMPLES, lcase.seed, semantics,
+                                   engine=reference_engine(case))
+        minus = ref_lime.lime_model(model, doc, length, N_SAMPLES, lcase.seed, semantics, Wl=negated.Wl,
+                                    engine=reference_engine(case))
         with mpmath.workdps(ref.DPS):
             gap = max([abs(a + b) for a, b in zip(plus.coef[0], minus.coef[0])]
                       + [abs(plus.intercept[0] + minus.intercept[0])])
@@ -212,4 +224,6 @@ def check_blind_to_values_lime(lcase):
             compare(f"−intercept(−W_ℓ) (float64) vs intercept(W_ℓ) ({semantics})", -fast.intercept,
                     plus.intercept[0], s0),
         ]
-    return combine(*outcomes)
+    outcome = combine(*outcomes)
+    outcome.engine = engines(outcome.engine, reference_engine(case))
+    return outcome

@@ -25,7 +25,8 @@ from theory.explainers.lime import kernel_weights, sample, weighted_ridge
 from theory.explainers.lime_approx import unk_document
 from theory.explainers.perturb import distinct_words, evaluator
 from theory.models.one_layer import Model, forward, term_magnitudes
-from theory.suite.compare import RTOL, Outcome, check_mp, combine, compare
+from theory.suite.compare import RTOL, Outcome, check_mp, combine, compare, engines
+from theory.suite.engines import reference_engine
 from theory.suite.strategies.lime import (
     ConsistencyCase,
     consistency_cases,
@@ -158,12 +159,13 @@ def check_exact_on_linear(spec):
 
 # --- β^∞ of the model ---------------------------------------------------------------------------------------
 
-def _reference_tables(model: Model, doc, length: int, semantics: str, Wl=None):
-    """Full mpmath forward on every pattern: ``(f values, per-head values [head][pattern])``."""
+def _reference_tables(model: Model, doc, length: int, semantics: str, Wl=None, engine: str = "mpmath"):
+    """Full reference forward (``engine``: mpmath, or the Arb balls' midpoints on the trained model) on every
+    pattern: ``(f values, per-head values [head][pattern])``."""
     d = len(ref_perturb.distinct_words(doc, length))
     fs, heads = [], []
     for z in ref_law.patterns(d):
-        fw = ref_perturb.forward_perturbed(model, doc, length, z, semantics, Wl=Wl)
+        fw = ref_perturb.forward_perturbed(model, doc, length, z, semantics, Wl=Wl, engine=engine)
         fs.append(fw.f)
         heads.append(fw.f_heads)
     return fs, [list(column) for column in zip(*heads)]
@@ -222,7 +224,7 @@ def check_linear_in_model_beta_inf(case):
     model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
     d = distinct_words(doc, length).size
     width = _width(lime_inf.NU)
-    values, heads = _reference_tables(model, doc, length, sem)
+    values, heads = _reference_tables(model, doc, length, sem, engine=reference_engine(case))
     beta_f = ref_law.beta_inf(values, d, width)
     beta_heads = [ref_law.beta_inf(h, d, width) for h in heads]
     with mpmath.workdps(ref.DPS):
@@ -236,12 +238,14 @@ def check_linear_in_model_beta_inf(case):
                           for i in range(model.K)], axis=0)
     fast = lime_inf.beta_inf_exact(model, doc, length, sem)
     scale = _beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU)
-    return combine(
+    outcome = combine(
         check_mp("mpmath β^∞(f) − mean_i β^∞(f^(i))", _mp_max_abs(beta_f, mean_heads), scale=f_mag),
         check_mp("mpmath β^∞(λf) − λβ^∞(f)", scaled_gap, scale=f_mag),
         compare("float64 β^∞(f)", fast, beta_f, scale),
         compare("float64 mean_i β^∞(f^(i)) vs mpmath β^∞(f)", fast_heads, beta_f, scale),
     )
+    outcome.engine = engines(outcome.engine, reference_engine(case))
+    return outcome
 
 
 @claim("attention.blind_to_values.beta_inf", section="§3", source="consequence", kind="witness",
@@ -254,9 +258,10 @@ def check_blind_to_values_beta_inf(case):
     model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
     d = distinct_words(doc, length).size
     width = _width(lime_inf.NU)
-    values = _reference_tables(model, doc, length, sem)[0]
+    engine = reference_engine(case)
+    values = _reference_tables(model, doc, length, sem, engine=engine)[0]
     beta = ref_law.beta_inf(values, d, width)
-    beta_neg = ref_law.beta_inf(_reference_tables(model, doc, length, sem, Wl=-model.Wl)[0], d, width)
+    beta_neg = ref_law.beta_inf(_reference_tables(model, doc, length, sem, Wl=-model.Wl, engine=engine)[0], d, width)
     negated = model.with_Wl(-model.Wl)
     fast_neg = lime_inf.beta_inf_exact(negated, doc, length, sem)
     alpha, alpha_neg = forward(model, doc).alpha, forward(negated, doc).alpha
@@ -264,12 +269,14 @@ def check_blind_to_values_beta_inf(case):
     with mpmath.workdps(ref.DPS):
         total = max(abs(a + b) for a, b in zip(beta, beta_neg))
         minus = [-b for b in beta]
-    return combine(
+    outcome = combine(
         check_mp("mpmath β^∞(−W_ℓ) + β^∞(W_ℓ)", total, scale=f_mag),
         compare("float64 β^∞(−W_ℓ) vs −β^∞(W_ℓ) (mpmath)", fast_neg, minus,
                 _beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU)),
         compare("α(−W_ℓ) − α(W_ℓ) (float64)", alpha_neg - alpha, np.zeros(alpha.shape).tolist(), 1.0),
     )
+    outcome.engine = engines(outcome.engine, reference_engine(case))
+    return outcome
 
 
 # --- consistency ----------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ import numpy as np
 import reference.models.one_layer as ref
 from theory.claims import claim
 from theory.models.one_layer import forward, term_magnitudes
-from theory.suite.compare import check_mp, combine, compare
+from theory.suite.compare import check_mp, combine, compare, engines
+from theory.suite.engines import reference_engine, reference_forward
 from theory.suite.population import given_cases
 from theory.suite.strategies.models import cases
 
@@ -20,13 +21,14 @@ from theory.suite.strategies.models import cases
        strategy=cases, trained=given_cases)
 def check_forward(case):
     model, doc = case.model, case.doc
-    fw, mp_fw, mag = forward(model, doc), ref.forward(model, doc), term_magnitudes(model, doc)
+    (mp_fw, rad), fw, mag = reference_forward(case, radii=True), forward(model, doc), term_magnitudes(model, doc)
+    rad = rad or ref.Forward(None, None, None, None, None, None)  # mpmath: no radii
     return combine(
-        compare("f", fw.f[0], mp_fw.f, mag.f[0].mean()),
-        compare("f_head", fw.f_heads[0], mp_fw.f_heads, mag.f[0]),
-        compare("alpha", fw.alpha[0], mp_fw.alpha, mag.alpha_scale(fw.alpha[0])),
-        compare("s", fw.scores[0], mp_fw.scores, mag.s[0]),
-        compare("c", fw.c[0], mp_fw.c, mag.c[0]),
+        compare("f", fw.f[0], mp_fw.f, mag.f[0].mean(), radius=rad.f),
+        compare("f_head", fw.f_heads[0], mp_fw.f_heads, mag.f[0], radius=rad.f_heads),
+        compare("alpha", fw.alpha[0], mp_fw.alpha, mag.alpha_scale(fw.alpha[0]), radius=rad.alpha),
+        compare("s", fw.scores[0], mp_fw.scores, mag.s[0], radius=rad.scores),
+        compare("c", fw.c[0], mp_fw.c, mag.c[0], radius=rad.c),
     )
 
 
@@ -35,7 +37,7 @@ def check_forward(case):
        reference="mpmath (positivity and the sum at 40 digits); float64 sum against 1",
        strategy=cases, trained=given_cases)
 def check_simplex(case):
-    fw, mp_fw = forward(case.model, case.doc), ref.forward(case.model, case.doc)
+    fw, mp_fw = forward(case.model, case.doc), reference_forward(case)
     with mpmath.workdps(ref.DPS):
         mp_sum = max(abs(mpmath.fsum(alpha) - 1) for alpha in mp_fw.alpha)
         mp_min = min(min(alpha) for alpha in mp_fw.alpha)
@@ -46,6 +48,7 @@ def check_simplex(case):
     )
     # float64 α_t underflows to 0 once s_t − max s < −745: positivity is a statement about the exact model.
     outcome.measures["float64 α underflowed to 0 (share of positions)"] = float(np.mean(fw.alpha[0] == 0))
+    outcome.engine = engines(outcome.engine, reference_engine(case))
     return outcome
 
 
@@ -54,13 +57,15 @@ def check_simplex(case):
        reference="mpmath; the float64 violation relative to the magnitude of the terms",
        strategy=cases, trained=given_cases)
 def check_convex(case):
-    fw, mp_fw = forward(case.model, case.doc), ref.forward(case.model, case.doc)
+    fw, mp_fw = forward(case.model, case.doc), reference_forward(case)
     mag = term_magnitudes(case.model, case.doc)
     with mpmath.workdps(ref.DPS):
         mp_violation = max(max(min(c) - f, f - max(c), 0) for c, f in zip(mp_fw.c, mp_fw.f_heads))
     c, f = fw.c[0], fw.f_heads[0]
     violation = np.maximum(np.maximum(c.min(axis=-1) - f, f - c.max(axis=-1)), 0) / mag.f[0]
-    return combine(
+    outcome = combine(
         check_mp("bound violation (mpmath)", mp_violation, scale=mag.f[0].max()),
         compare("bound violation (float64)", violation, [0] * case.model.K, 1.0),
     )
+    outcome.engine = engines(outcome.engine, reference_engine(case))
+    return outcome

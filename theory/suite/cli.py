@@ -44,6 +44,11 @@ def main(argv=None) -> int:
     run.add_argument("--population", choices=("random", "trained", "both"), default="both",
                      help="instances: random models, the trained model's held-out documents, or both (default)")
     user_cli.add_model_options(run)
+    run.add_argument("--jobs", type=int, default=None,
+                     help="worker processes (default: the machine's cores; 1 runs everything in this process)")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="run the claims and extras on the Dask cluster at ADDRESS, e.g. tcp://host:8786 "
+                          "(pip install '.[distributed]')")
     explain = commands.add_parser("explain", help="explain one document with one method")
     explain.add_argument("model", help="model file (.npz, see README)")
     explain.add_argument("--tokens", help="word ids, comma-separated, e.g. 5,9,12,9 (or --text/--texts)")
@@ -150,6 +155,8 @@ def _run(args, argv) -> int:
         raise InputError(f"unknown profile {args.profile!r}; choose one of {', '.join(PROFILES)}")
     if not 0 <= args.seed < 2**32:
         raise InputError(f"--seed must be an integer in 0..{2**32 - 1}, got {args.seed}")
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {args.jobs}")
     out = Path(args.out)
     check_folder(out)
     claims, extras = _selected(args.only)
@@ -163,6 +170,7 @@ def _run(args, argv) -> int:
 def _run_locked(args, argv, out, claims, extras) -> int:
     """The claim runs and the reports, while this process holds the output folder's lock."""
     from theory.claims import POPULATIONS
+    from theory.suite.parallel import default_jobs, run_elsewhere
     from theory.suite.report import performance, summary, write_reports
     from theory.suite.runner import run_claim
 
@@ -170,6 +178,10 @@ def _run_locked(args, argv, out, claims, extras) -> int:
     runs = [(claim, population) for claim in claims for population in populations]
     records, extra_results = [], []
     benchmarks = performance(out / "benchmarks.json")  # read (and judged) before any claim runs
+    jobs = default_jobs() if args.jobs is None else args.jobs
+    if args.scheduler or jobs != 1:  # in worker processes or on a Dask cluster
+        records, extra_results = run_elsewhere(runs, extras, args.profile, args.seed, jobs, args.scheduler)
+        runs, extras = [], []
     total = len(runs) + len(extras)
     for number, (claim, population) in enumerate(runs, 1):
         print(f"[{number}/{total}] {claim.id} ({population}) …", end="", file=sys.stderr, flush=True)

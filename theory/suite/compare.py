@@ -23,7 +23,9 @@ class Outcome:
     """What one check of a claim on one instance measured.
 
     ``error`` and ``tolerance`` are in the claim's own units (usually relative to the magnitude of the terms);
-    ``detail`` is the diagnosis printed for a failure; ``measures`` holds extra numbers for the report.
+    ``detail`` is the diagnosis printed for a failure; ``measures`` holds extra numbers for the report;
+    ``engine`` names the reference engine(s) that checked it (``mpmath``, ``arb``), and ``radius`` is, for Arb,
+    the largest certified radius of the reference values in the units of ``error`` (already part of ``error``).
     """
 
     holds: bool
@@ -31,15 +33,23 @@ class Outcome:
     tolerance: float
     detail: str = ""
     measures: dict = field(default_factory=dict)
+    engine: str = "mpmath"
+    radius: float | None = None
 
 
-def compare(label: str, got, want, scale, rtol: float = RTOL) -> Outcome:
-    """Compare float64 ``got`` with mpmath ``want`` (nested lists of mpf of the same shape)."""
+def compare(label: str, got, want, scale, rtol: float = RTOL, radius=None) -> Outcome:
+    """Compare float64 ``got`` with mpmath ``want`` (nested lists of mpf of the same shape).  With ``radius``
+    (the certified radii of Arb balls whose midpoints are ``want``), the error of an entry is
+    ``(|got − mid| + radius) / scale``: a certified bound of the distance to the exact value."""
     got = np.asarray(got, dtype=np.float64)
     want = np.asarray(want, dtype=object).reshape(got.shape)
     scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), got.shape)
     diff = np.array([float(abs(mpmath.mpf(float(g)) - w)) for g, w in zip(got.ravel(), want.ravel())])
-    err = (diff / np.where(scale.ravel() > 0, scale.ravel(), 1.0)).reshape(got.shape)
+    safe = np.where(scale.ravel() > 0, scale.ravel(), 1.0)
+    rad = None if radius is None else np.broadcast_to(np.asarray(radius, dtype=np.float64), got.shape).ravel()
+    if rad is not None:
+        diff = diff + rad
+    err = (diff / safe).reshape(got.shape)
     worst = float(err.max()) if err.size else 0.0
     holds = worst <= rtol
     order = np.argsort(err.ravel())[::-1][:SHOWN]
@@ -51,7 +61,12 @@ def compare(label: str, got, want, scale, rtol: float = RTOL) -> Outcome:
         lines.append(f"  {label}{list(map(int, index))}: float64 {float(got[index])!r}  mpmath "
                      f"{mpmath.nstr(want[index], 20)}  |diff| {diff[flat]:.3e}  scale {scale[index]:.3e}  "
                      f"error {err[index]:.3e}")
-    return Outcome(holds=holds, error=worst, tolerance=rtol, detail="\n".join(lines))
+    if rad is None:
+        return Outcome(holds=holds, error=worst, tolerance=rtol, detail="\n".join(lines))
+    certified = float((rad / safe).max()) if rad.size else 0.0
+    lines[0] += f"; Arb reference, certified radius ≤ {certified:.1e} (included)"
+    return Outcome(holds=holds, error=worst, tolerance=rtol, detail="\n".join(lines), engine="arb",
+                   radius=certified)
 
 
 def check_mp(label: str, violation, scale=1.0, tol: float = MP_TOL) -> Outcome:
@@ -62,6 +77,18 @@ def check_mp(label: str, violation, scale=1.0, tol: float = MP_TOL) -> Outcome:
                           f"error {error:.3e}, tolerance {tol:.1e})")
 
 
+def quotient_dps(divisor, base: int = 40) -> int:
+    """Working digits for a difference of computed values divided by ``divisor``: ``base`` plus the decimal
+    digits of ``1/|divisor|`` when ``|divisor| < 1``.  Two values of magnitude ``F`` rounded at ``dps`` digits
+    differ by rounding ``~10^-dps·F``, which the division turns into ``10^-dps·F/|divisor|``; at this precision
+    that stays ``~10^-base·F`` however small the divisor (a step ``ε`` as small as an attention weight, 1e-30 or
+    1e-1000 at peaked attention).  The same rule as ``reference.explainers.gradient.working_dps``."""
+    divisor = abs(mpmath.mpf(divisor))
+    if divisor == 0:
+        raise ValueError("quotient_dps: division by zero")
+    return base + max(0, int(mpmath.ceil(-mpmath.log10(divisor))))
+
+
 def combine(*outcomes: Outcome) -> Outcome:
     """All of several checks: holds if each holds; reports the check closest to (or furthest past) its
     tolerance, and the diagnoses of the failing ones (or of all, when everything holds)."""
@@ -70,5 +97,12 @@ def combine(*outcomes: Outcome) -> Outcome:
     measures = {}
     for o in outcomes:
         measures.update(o.measures)
+    radii = [o.radius for o in outcomes if o.radius is not None]
     return Outcome(holds=not failing, error=worst.error, tolerance=worst.tolerance,
-                   detail="\n".join(o.detail for o in (failing or outcomes)), measures=measures)
+                   detail="\n".join(o.detail for o in (failing or outcomes)), measures=measures,
+                   engine=engines(*(o.engine for o in outcomes)), radius=max(radii) if radii else None)
+
+
+def engines(*names: str) -> str:
+    """The engines of several checks, e.g. ``"arb+mpmath"`` (sorted, each once)."""
+    return "+".join(sorted({part for name in names if name for part in name.split("+")}))

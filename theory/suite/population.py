@@ -100,10 +100,11 @@ class GivenCase:
 
 
 @st.composite
-def given_cases(draw, max_words: int | None = None, positions: int = 0) -> GivenCase:
+def given_cases(draw, max_words: int | None = None, positions: int = 0, cls: bool = False) -> GivenCase:
     """Documents of the active population, each truncated to ``max_words`` words when given (for claims whose
     reference cost grows with the number of words), with ``positions`` distinct positions to check when that
-    is positive (word positions ``1..L`` and the first padding position); shrinks toward document 0.  A
+    is positive (word positions ``1..L`` and the first padding position, drawn; with ``cls=True`` CLS,
+    position 0, and ``positions − 1`` drawn ones); shrinks toward document 0.  A
     population without documents draws 1..T−1 (at most ``max_words``) words of its vocabulary."""
     if max_words is not None and max_words < 1:
         raise InputError(f"max_words={max_words} must be at least 1 (or None for whole documents)")
@@ -119,6 +120,6 @@ def given_cases(draw, max_words: int | None = None, positions: int = 0) -> Given
     if positions <= 0:
         return case
     last = min(len(case.tokens) + 1, case.model.T - 1)
-    chosen = draw(st.lists(st.integers(1, last), min_size=min(positions, last), max_size=min(positions, last),
-                           unique=True))
-    return GivenCase(case.index, case.max_words, tuple(sorted(chosen)), case.drawn, population)
+    drawn = min(positions - cls, last)
+    chosen = sorted(draw(st.lists(st.integers(1, last), min_size=drawn, max_size=drawn, unique=True)))
+    return GivenCase(case.index, case.max_words, (0, *chosen) if cls else tuple(chosen), case.drawn, population)

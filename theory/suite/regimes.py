@@ -50,7 +50,6 @@ from __future__ import annotations
 import math
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -257,15 +256,11 @@ def sweep(cells: list[Cell], n: int, seed: int, workers: int = 2, progress=sys.s
             print(f"  regime {len(results)}/{len(cells)}: {r['name']}  eq19 {r['eq19_error']['median']:.3f}  "
                   f"limit {r['limit_error']['median']:.4f}  ({r['seconds']:.1f} s)", file=progress, flush=True)
 
-    if workers <= 1:
-        for job in jobs:
-            results.append(run_cell(job))
-            report(results[-1])
-    else:
-        with ProcessPoolExecutor(workers) as pool:
-            for r in pool.map(run_cell, jobs):
-                results.append(r)
-                report(r)
+    from theory.suite.parallel import cell_map
+
+    for r in cell_map(run_cell, jobs, workers):  # local processes, or Dask tasks under --scheduler
+        results.append(r)
+        report(r)
     return sorted(results, key=lambda r: r["index"])
 
 

@@ -114,7 +114,9 @@ def _error_cell(record: dict) -> str:
     if record["max_error"] is None or record["verdict"] in WITNESS_VERDICTS:
         return "—"
     bound = "threshold" if record["kind"] == "approximation" else "tol"
-    return f"{_number(record['max_error'])} ({bound} {_number(record['tolerance'])})"
+    radius = record.get("certified_radius")
+    arb = "" if radius is None else f", Arb radius {_number(radius)}"
+    return f"{_number(record['max_error'])} ({bound} {_number(record['tolerance'])}{arb})"
 
 
 def _populations(claims: list[dict]) -> list[tuple[dict, dict | None]]:

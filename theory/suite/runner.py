@@ -19,11 +19,12 @@ from hypothesis import seed as hypothesis_seed
 import theory.suite.profiles  # noqa: F401  (registers the profiles)
 from theory.claims import Claim
 from theory.suite.finite import finite_outcome
+from theory.suite.compare import engines
 
 PASSING = ("holds", "witness found", "measured", "not observed")
 SKIPPED = "skipped"
 NOT_APPLICABLE = "n/a"
-TRAINED_SHARE = 1 / 15  # trained-model instances are T = 256 documents: 2 examples under ci, 20 under thorough
+TRAINED_SHARE = 0.16  # trained-model instances are T = 256 documents: 16 under ci, 160 under thorough
 
 
 @dataclass
@@ -51,6 +52,8 @@ class Record:
     runtime: float = 0.0
     command: str = ""
     population: str = "random"  # random models, or the trained model's held-out documents
+    engine: str = ""  # reference engine(s) that checked the instances: mpmath, arb, arb+mpmath
+    certified_radius: float | None = None  # Arb: largest certified radius, in the units of the tolerance
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -80,6 +83,7 @@ def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str 
     worst = {"ratio": float("-inf"), "outcome": None, "instance": None}
     last = {"outcome": None, "instance": None, "error": None}
     measures: dict[str, list[float]] = {}
+    reference = {"engine": "", "radius": None}
 
     # held-out documents are real data, not a search space with a "simplest" point: no shrinking there
     phases = base.phases if population == "random" else tuple(p for p in base.phases if p != Phase.shrink)
@@ -100,6 +104,9 @@ def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str 
             raise
         for key, value in outcome.measures.items():
             measures.setdefault(key, []).append(float(value))
+        reference["engine"] = engines(reference["engine"], outcome.engine)
+        if outcome.radius is not None:
+            reference["radius"] = max(reference["radius"] or 0.0, outcome.radius)
         ratio = outcome.error / outcome.tolerance if outcome.tolerance else outcome.error
         if claim.kind == "approximation":
             target(outcome.error, label="error")
@@ -148,7 +155,8 @@ def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str 
         worst_instance=None if worst["instance"] is None else repr(worst["instance"]),
         counterexample=repr(last["instance"]) if raised else None, diagnosis=diagnosis,
         measures={key: _summary(values) for key, values in measures.items()},
-        seed=seed, profile=profile, runtime=round(runtime, 3), command=command, population=population)
+        seed=seed, profile=profile, runtime=round(runtime, 3), command=command, population=population,
+        engine=reference["engine"], certified_radius=reference["radius"])
 
 
 def _summary(values: list[float]) -> dict:

@@ -1,0 +1,233 @@
+"""The §2 classifier on Arb balls (python-flint): the forward pass as defined, with matrix products, returning
+certified enclosures.
+
+A second reference engine beside :mod:`reference.models.one_layer` (mpmath), independent of ``theory`` and of
+it: every quantity is computed by its definition,
+
+    e_t = E[ξ_t] + p_t,  q = W_q e_0,  s_t = ⟨q, W_k e_t⟩ / √d_att (not divided when ``scale`` is 0),  α = softmax(s),  c_t = W_ℓ W_v e_t,
+    f^(i) = Σ_t α_t c_t,  f = (1/K) Σ_i f^(i),
+
+but in ball arithmetic (Arb, through ``flint.arb`` and ``flint.arb_mat``): each result is a midpoint and a
+radius such that the exact real number — the forward pass of the float64 weights, which convert exactly —
+lies in the ball.  So the radius *certifies* the result's rounding error (mpmath's results come with none).
+Arb's matrix products run in C, which is what makes the authors' widths (K = 6, d_e = 128,
+d_att = d_out = 64, T = 256) affordable; the mpmath engine stays the reference of the small random models.
+
+``prec`` is in bits (``flint.ctx.prec`` is set for the computation and restored afterwards).  Results are
+``flint.arb`` (per head: lists ``[head][position]``); :func:`to_mpf` and :func:`radius` convert a ball's
+midpoint to an exact mpf and its radius to a float.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from contextlib import contextmanager
+
+import flint
+import mpmath
+from flint import arb, arb_mat, fmpz
+from mpmath.libmp import from_man_exp
+
+from reference.models.one_layer import (
+    Forward,  # the same record; here its numbers are balls
+)
+
+PREC = 200  # bits (≈ 60 digits)
+
+
+@contextmanager
+def workprec(prec: int):
+    """``flint.ctx.prec = prec`` inside the block; the caller's precision is restored afterwards."""
+    saved = flint.ctx.prec
+    flint.ctx.prec = prec
+    try:
+        yield
+    finally:
+        flint.ctx.prec = saved
+
+
+def dps_to_prec(dps: int) -> int:
+    """The bits of ``dps`` decimal digits (rounded up), for working at an mpmath precision."""
+    return int(mpmath.ceil(dps * mpmath.log(10, 2))) + 1
+
+
+def to_mpf(x: arb):
+    """The midpoint of the ball ``x`` as an mpf, exactly (no rounding to mpmath's working precision)."""
+    man, exp = x.mid().man_exp()
+    return mpmath.mp.make_mpf(from_man_exp(int(man), int(exp)))
+
+
+def exact(x) -> arb:
+    """The mpf (or float) ``x`` as an exact ball (its dyadic value, whatever its number of bits)."""
+    sign, man, exp, _ = x._mpf_ if isinstance(x, mpmath.mpf) else mpmath.mpf(float(x))._mpf_  # floats: exact
+    man, exp = (-int(man) if sign else int(man)), int(exp)
+    with workprec(max(flint.ctx.prec, man.bit_length() + 8)):
+        return arb(fmpz(man)) * arb(2) ** exp
+
+
+def radius(x: arb) -> float:
+    """The radius of the ball ``x``, rounded up to a float (so that it still bounds the error)."""
+    r = float(x.rad())
+    return r if arb(r) >= x.rad() else math.nextafter(r, math.inf)
+
+
+def matrix(array) -> arb_mat:
+    """A 2-d float64 array as an ``arb_mat`` (exact: a double is an exact ball)."""
+    rows, cols = array.shape
+    return arb_mat(rows, cols, [float(v) for v in array.ravel()])
+
+
+def positional_encoding(T: int, d_e: int) -> arb_mat:
+    """``p_{t,2m} = sin(t·10000^{-2m/d_e})``, ``p_{t,2m+1} = cos(t·10000^{-2m/d_e})`` as balls."""
+    base = arb(10000)
+    rates = [base ** (arb(-(j - j % 2)) / d_e) for j in range(d_e)]
+    return arb_mat(T, d_e, [(t * rates[j]).sin() if j % 2 == 0 else (t * rates[j]).cos()
+                            for t in range(T) for j in range(d_e)])
+
+
+class _Weights:
+    """A model's weights as ``arb_mat`` (per head), converted once per model and precision."""
+
+    def __init__(self, model):
+        K = model.Wq.shape[0]
+        self.Wq = [matrix(model.Wq[i]) for i in range(K)]
+        self.Wk_T = [matrix(model.Wk[i].T) for i in range(K)]
+        self.Wv_T = [matrix(model.Wv[i].T) for i in range(K)]
+        self.Wl_T = {}  # bytes of W_ℓ -> [head] column vectors
+        self.pe = {}  # T -> arb_mat
+
+
+_WEIGHTS = weakref.WeakKeyDictionary()  # model -> {prec: _Weights}
+
+
+def _weights(model, prec: int) -> _Weights:
+    try:
+        per_model = _WEIGHTS.setdefault(model, {})
+    except TypeError:
+        per_model = {}
+    if prec not in per_model:
+        per_model[prec] = _Weights(model)
+    return per_model[prec]
+
+
+def embeddings(model, doc, prec: int = PREC) -> arb_mat:
+    """``e_t = E[ξ_t] + p_t`` as the rows of a ``T × d_e`` ball matrix."""
+    with workprec(prec):
+        X = matrix(model.E[[int(token) for token in doc]])
+        if model.pe:
+            weights = _weights(model, prec)
+            T, d_e = len(doc), model.E.shape[1]
+            if T not in weights.pe:
+                weights.pe[T] = positional_encoding(T, d_e)
+            X = X + weights.pe[T]
+        return X
+
+
+class Document:
+    """An embedded document ``X`` (``T × d_e`` balls) with the per-row products of every head —
+    ``k_t = W_k e_t``, ``c_t = W_ℓ (W_v e_t)``, ``q = W_q e_0``, ``s_t``, ``exp s_t`` — so that the forward pass
+    of ``X`` with one entry moved (:meth:`moved`) recomputes, by the same definitions, only what that entry
+    enters: row ``t``'s products, and every score when ``t = 0`` (the query moves), then the softmax and ``f``."""
+
+    def __init__(self, model, X: arb_mat, prec: int = PREC, Wl=None):
+        with workprec(prec):
+            self.weights, self.prec, self.X = _weights(model, prec), prec, X
+            Wl = model.Wl if Wl is None else Wl
+            key = Wl.tobytes()
+            if key not in self.weights.Wl_T:
+                self.weights.Wl_T[key] = [matrix(Wl[i][:, None]) for i in range(Wl.shape[0])]
+            self.wl = self.weights.Wl_T[key]
+            self.root = arb(model.Wq.shape[1]).sqrt() if int(getattr(model, "scale", 1)) else arb(1)  # ⟨q, k⟩ / root
+            self.K = model.Wq.shape[0]
+            self.keys = [X * self.weights.Wk_T[i] for i in range(self.K)]  # T × d_att: row t is (W_k e_t)ᵀ
+            self.c = [_column(X * self.weights.Wv_T[i] * self.wl[i]) for i in range(self.K)]
+            self.q = [self.weights.Wq[i] * _row(X, 0).transpose() for i in range(self.K)]  # d_att × 1
+            self.scores = [[s / self.root for s in _column(self.keys[i] * self.q[i])] for i in range(self.K)]
+            self.g = [[s.exp() for s in scores] for scores in self.scores]
+
+    def forward(self) -> Forward:
+        with workprec(self.prec):
+            heads = [_head(g, c) for g, c in zip(self.g, self.c)]
+            f_heads = [f for f, _ in heads]
+            return Forward(f=_mean(f_heads), f_heads=f_heads, alpha=[alpha for _, alpha in heads],
+                           scores=self.scores, c=self.c, q=[_column(q) for q in self.q])
+
+    def moved(self, t: int, j: int, delta: arb) -> arb:
+        """``f`` of the document with ``X[t, j]`` replaced by ``X[t, j] + delta``."""
+        with workprec(self.prec):
+            x = _row(self.X, t)
+            x[0, j] = self.X[t, j] + delta
+            f_heads = []
+            for i in range(self.K):
+                k = x * self.weights.Wk_T[i]  # 1 × d_att
+                c = list(self.c[i])
+                c[t] = (x * self.weights.Wv_T[i] * self.wl[i])[0, 0]
+                if t == 0:  # the query moves: every score
+                    q = self.weights.Wq[i] * x.transpose()
+                    keys = arb_mat(self.keys[i])
+                    for a in range(k.ncols()):
+                        keys[0, a] = k[0, a]
+                    g = [(s / self.root).exp() for s in _column(keys * q)]
+                else:
+                    g = list(self.g[i])
+                    g[t] = ((k * self.q[i])[0, 0] / self.root).exp()
+                f_heads.append(_output(g, c))
+            return _mean(f_heads)
+
+
+def _row(X: arb_mat, t: int) -> arb_mat:
+    return arb_mat(1, X.ncols(), [X[t, j] for j in range(X.ncols())])
+
+
+def _column(M: arb_mat) -> list:
+    return [M[t, 0] for t in range(M.nrows())]
+
+
+def _head(g: list, c: list):
+    """``(f^(i), α)`` from ``g_t = exp s_t`` and ``c_t``: ``α_t = g_t / Σ_u g_u``, ``f^(i) = Σ_t α_t c_t``."""
+    total = sum(g[1:], g[0])
+    alpha = [gt / total for gt in g]
+    return sum((a * v for a, v in zip(alpha, c)), arb(0)), alpha
+
+
+def _output(g: list, c: list) -> arb:
+    """``f^(i) = Σ_t α_t c_t`` with ``α_t = g_t / Σ_u g_u``, evaluated as ``(Σ_t g_t c_t) / Σ_u g_u`` by two ball
+    matrix products (in C): the same real number, and its ball still certainly contains it."""
+    column = arb_mat(len(g), 1, g)
+    return (arb_mat(1, len(c), c) * column)[0, 0] / (arb_mat(1, len(g), [1] * len(g)) * column)[0, 0]
+
+
+def _mean(values: list) -> arb:
+    return sum(values[1:], values[0]) / len(values)
+
+
+def forward_embedded(model, X: arb_mat, prec: int = PREC, Wl=None) -> Forward:
+    """Forward pass from the embedded document ``X`` (``T × d_e`` ball matrix); ``Wl`` overrides ``model.Wl``."""
+    return Document(model, X, prec, Wl).forward()
+
+
+def midpoints(fw: Forward, outputs_only: bool = False) -> Forward:
+    """The same record with every ball replaced by its midpoint (an exact mpf), for mpmath computations; with
+    ``outputs_only`` only ``f`` and ``f^(i)`` (the per-position fields are then None)."""
+
+    def rows(nested):
+        return None if outputs_only else [[to_mpf(x) for x in row] for row in nested]
+
+    return Forward(f=to_mpf(fw.f), f_heads=[to_mpf(x) for x in fw.f_heads], alpha=rows(fw.alpha),
+                   scores=rows(fw.scores), c=rows(fw.c), q=rows(fw.q))
+
+
+def radii(fw: Forward) -> Forward:
+    """The same record with every ball replaced by its radius (a float rounded up)."""
+
+    def rows(nested):
+        return [[radius(x) for x in row] for row in nested]
+
+    return Forward(f=radius(fw.f), f_heads=[radius(x) for x in fw.f_heads], alpha=rows(fw.alpha),
+                   scores=rows(fw.scores), c=rows(fw.c), q=rows(fw.q))
+
+
+def forward(model, doc, prec: int = PREC, Wl=None) -> Forward:
+    """Forward pass of §2 on one document (token ids, CLS first, padded to T), in balls."""
+    return forward_embedded(model, embeddings(model, doc, prec), prec, Wl)

@@ -1,0 +1,49 @@
+"""``attnverify run --jobs N`` and ``--scheduler ADDRESS`` (theory.suite.parallel): the records equal those of
+the serial run apart from their runtimes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from theory.suite.cli import main
+
+ONLY = ["model.forward", "attention.aggregates", "model.convex"]
+
+
+def _records(out) -> list[dict]:
+    records = json.loads((out / "summary.json").read_text())["claims"]
+    return [{k: v for k, v in r.items() if k != "runtime"} for r in records]
+
+
+def _run(out, *extra) -> list[dict]:
+    assert main(["run", "--only", *ONLY, "--population", "random", "--out", str(out), "--seed", "7", *extra]) == 0
+    return _records(out)
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    return _run(tmp_path_factory.mktemp("serial"), "--jobs", "1")
+
+
+def test_jobs_records_equal_serial(tmp_path, serial):
+    parallel = _run(tmp_path, "--jobs", "2")
+    assert [r["id"] for r in parallel] == [r["id"] for r in serial]
+    assert parallel == serial
+
+
+def test_dask_records_equal_serial(tmp_path, serial):
+    distributed = pytest.importorskip("distributed", reason="pip install '.[distributed]'")
+    from theory.suite.parallel import cell_map
+
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster:
+        assert _run(tmp_path, "--scheduler", cluster.scheduler_address) == serial
+        # inside a task, a sweep's cells (the regime map's) become tasks of the same cluster, results in order
+        with distributed.Client(cluster) as client:
+            assert client.submit(lambda: list(cell_map(abs, [-3, 1, -2], 2))).result() == [3, 1, 2]
+
+
+def test_bad_jobs_rejected(tmp_path, capsys):
+    assert main(["run", "--only", "model.forward", "--jobs", "0", "--out", str(tmp_path / "o")]) == 2
+    assert "--jobs must be at least 1" in capsys.readouterr().err and not (tmp_path / "o").exists()

@@ -1,0 +1,34 @@
+"""Working precision follows the magnitudes a check divides by (issue 12): the ``thorough`` counterexample of
+``attention.non_identifiable`` — peaked attention, admissible step ε ≈ 1e-33 — holds, and its difference
+quotient is the exact ``Σ δ_t c_t`` rather than rounding divided by ε."""
+
+from __future__ import annotations
+
+import mpmath
+import pytest
+
+from theory.claims.attention import check_non_identifiable
+from theory.suite.compare import quotient_dps
+from theory.suite.strategies.models import Case, ModelSpec
+
+PEAKED = Case(ModelSpec(K=1, d_e=3, d_att=1, d_out=3, V=3, T=3, pe=True, score_scale=1000.0, value_scale=1.0,
+                        seed=408946), (2,))
+
+
+def test_non_identifiable_at_peaked_attention():
+    """At 40 fixed digits this instance gave a quotient error 3.1e-9 (tolerance 1e-12); every part of the
+    check must now hold, the quotient to the level of the float64 δ (Σ δ c ≈ 3e-17 · scale)."""
+    outcome = check_non_identifiable(PEAKED)
+    assert outcome.holds, outcome.detail
+    assert outcome.error < 1e-15, outcome.detail
+
+
+@pytest.mark.parametrize("divisor, dps", [(1, 40), (0.5, 41), (mpmath.mpf("1e-30"), 70),
+                                          (mpmath.mpf("3e-1000"), 1040), (-mpmath.mpf("1e-5"), 45)])
+def test_quotient_dps(divisor, dps):
+    assert quotient_dps(divisor, 40) == dps
+
+
+def test_quotient_dps_rejects_zero():
+    with pytest.raises(ValueError):
+        quotient_dps(0)
