@@ -34,9 +34,9 @@ def working_dps(model, doc, base: int = BASE_DPS) -> int:
 
 
 def gradient(model, doc, positions=None, w=None, b=None, dps: int | None = None,
-             step_exponent: int = STEP_EXPONENT):
-    """``[[∇_{t,j} for j in range(d)] for t in positions]`` as mpf (all positions by default); ``w``, ``b``
-    override the readout."""
+             step_exponent: int = STEP_EXPONENT, coordinates=None):
+    """``[[∇_{t,j} for j in coordinates] for t in positions]`` as mpf (all positions and coordinates by
+    default); ``w``, ``b`` override the readout."""
     dps = working_dps(model, doc) if dps is None else dps
     positions = range(len(doc)) if positions is None else positions
     with mpmath.workdps(dps):
@@ -45,7 +45,7 @@ def gradient(model, doc, positions=None, w=None, b=None, dps: int | None = None,
         rows = []
         for t in positions:
             row = []
-            for j in range(len(X[t])):
+            for j in (range(len(X[t])) if coordinates is None else coordinates):
                 plus = [list(x) for x in X]
                 minus = [list(x) for x in X]
                 plus[t][j] += h

@@ -16,10 +16,13 @@ The backward pass mirrors :mod:`theory.models.encoder` block by block, with the 
 
 Every position is included, CLS too (its query path is the ``Q̄`` term of the CLS row).
 
-Rounding errors are measured norm-wise (relative to the largest entry of the document's gradient): the
-componentwise magnitude of the terms (the same backward pass with every factor in absolute value) grows
-geometrically with depth — about 1e7 times the gradient at ``L = 3``, ``d = 6`` in our measurements — and
-would make any componentwise tolerance meaningless.
+Rounding errors (:func:`rounding_scale`) are measured relative to the adjoints the backward pass sums: the largest
+entry of ``h̄^(l)`` at every layer boundary (``h̄^(L)`` is ``w`` at CLS), times LayerNorm's largest ``1/√(var + ε)``
+(its backward pass multiplies by it before cancelling), per document.  Not componentwise: the magnitude of the
+terms of each entry (the same pass with every factor in absolute value) grows geometrically with depth — about
+1e7 times the gradient at ``L = 3``, ``d = 6`` in our measurements — and would make a componentwise tolerance
+meaningless; and not relative to the gradient itself, which LayerNorm can cancel to ~1e-9 of its adjoints (at
+``d = 2`` every normalised vector is ``±(1, −1)``).
 """
 
 from __future__ import annotations
@@ -101,10 +104,13 @@ def _layer_backward(model: Encoder, l: int, trace, dx):
     return dx + _sa_block_backward(model, l, trace.sa, dsa)
 
 
-def backward(model: Encoder, fw: EncoderForward) -> np.ndarray:
-    """``∂f/∂h^(0)`` of the documents of ``fw``, shape ``(B, T, d)``."""
+def backward(model: Encoder, fw: EncoderForward, boundaries: list | None = None) -> np.ndarray:
+    """``∂f/∂h^(0)`` of the documents of ``fw``, shape ``(B, T, d)``; ``boundaries`` (when given) receives
+    ``h̄^(L), …, h̄^(1)``."""
     dx = _readout_backward(model, fw)
     for l in reversed(range(model.L)):
+        if boundaries is not None:
+            boundaries.append(dx)
         dx = _layer_backward(model, l, fw.layers[l], dx)
     return dx
 
@@ -114,3 +120,12 @@ def gradient(model: Encoder, docs) -> EncoderGradient:
     fw = forward(model, docs)
     return EncoderGradient(grad=backward(model, fw), forward=fw)
 
+
+
+def rounding_scale(model: Encoder, fw: EncoderForward) -> np.ndarray:
+    """The scale of the gradient's rounding errors per document, ``(B,)`` (module docstring)."""
+    boundaries: list = []
+    grad = backward(model, fw, boundaries)
+    largest = np.max([np.abs(a).max(axis=(1, 2)) for a in [*boundaries, grad]], axis=0)
+    norms = [n.inv_std.max(axis=(1, 2)) for tr in fw.layers for n in (tr.norm1, tr.norm2) if n is not None]
+    return largest * (np.max(norms, axis=0) if norms else 1.0)

@@ -21,6 +21,7 @@ SECTIONS = {
     "§3": "§3 Attention-based explanations",
     "§4": "§4 Gradient-based explanations",
     "§5": "§5 Perturbation-based explanations (LIME)",
+    "depth": "Depth: the encoder family (THEORY.md §5, ours)",
 }
 PACKAGES = ("attnverify", "numpy", "scipy", "mpmath", "numba", "hypothesis", "torch", "lime", "scikit-learn",
             "matplotlib")
