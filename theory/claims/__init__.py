@@ -28,7 +28,7 @@ from theory.suite.compare import Outcome
 
 KINDS = ("identity", "bound", "limit", "approximation", "witness")
 SOURCES = ("paper", "consequence", "ours")
-MODULES = ("model", "attention", "gradient", "lime_empirical", "lime_inf", "lime_approx", "trained", "encoder")  # theory.claims.<module>, in report order
+MODULES = ("model", "attention", "gradient", "lime_empirical", "lime_inf", "lime_approx", "trained", "encoder", "encoder_survival")  # theory.claims.<module>, in report order
 POPULATIONS = ("random", "trained")
 
 
