@@ -53,6 +53,13 @@ def _layer_norm(x, gamma, beta):
     return [(v - mean) / root * g + b for v, g, b in zip(x, gamma, beta)]
 
 
+def _norm(norm, W, name):
+    """The layer's LayerNorm ``name`` as a function (the identity when ``norm`` is none)."""
+    if norm == "none":
+        return lambda x: x
+    return lambda x: _layer_norm(x, W[f"{name}_weight"], W[f"{name}_bias"])
+
+
 def _self_attention(W, h, K, d_att):
     """``(SA(h), attention [head][t][u])``."""
     T, root = len(h), mpmath.sqrt(d_att)
@@ -100,8 +107,7 @@ def forward_embedded(model, X, dps: int = DPS, w=None, b=None) -> Forward:
         hidden, attention = [h], []
         for l in range(L):
             W = _weights(model, l)
-            ln1 = (lambda x: _layer_norm(x, W["norm1_weight"], W["norm1_bias"])) if norm != "none" else (lambda x: x)
-            ln2 = (lambda x: _layer_norm(x, W["norm2_weight"], W["norm2_bias"])) if norm != "none" else (lambda x: x)
+            ln1, ln2 = _norm(norm, W, "norm1"), _norm(norm, W, "norm2")
             if norm == "pre":
                 sa, maps = _self_attention(W, [ln1(x) for x in h], K, d_att)
                 h = [_plus(residual, x, y) for x, y in zip(h, sa)]

@@ -69,7 +69,7 @@ def build(arrays) -> TorchEncoderClassifier:
                          "and a feed-forward")
     module = TorchEncoderClassifier(V, d, K, W1.shape[1], L, str(get("activation")), str(get("norm")) == "pre",
                                     bool(get("pe")), int(get("max_len")))
-    t = lambda a: torch.as_tensor(np.array(a, dtype=np.float64))  # noqa: E731
+    t = lambda a: torch.as_tensor(np.array(a, dtype=np.float64))
     with torch.no_grad():
         module.embedding.weight.copy_(t(E))
         for l, layer in enumerate(module.encoder.layers):

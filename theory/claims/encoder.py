@@ -16,8 +16,6 @@ componentwise nor relative to the gradient itself).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import mpmath
 import numpy as np
 from hypothesis import strategies as st
@@ -38,7 +36,6 @@ from theory.explainers.attention import alpha_avg
 from theory.explainers.encoder_eq19 import eq19_last_layer
 from theory.explainers.encoder_gradient import gradient, rounding_scale
 from theory.explainers.gradient import g_l2
-from theory.explainers.gradient import gradient as one_layer_gradient
 from theory.explainers.gradient import magnitudes as one_layer_magnitudes
 from theory.explainers.lime import lime
 from theory.explainers.perturb import distinct_words
@@ -46,9 +43,14 @@ from theory.explainers.rollout import rollout
 from theory.models.encoder import Encoder, EncoderForward, forward, from_one_layer
 from theory.models.one_layer import term_magnitudes
 from theory.suite.compare import Outcome, check_mp, combine, compare
-from theory.suite.strategies.encoder import EncoderCase, EncoderSpec, encoder_cases, encoder_lime_cases
-from theory.suite.strategies.models import texts
+from theory.suite.strategies.encoder import (
+    EncoderCase,
+    EncoderSpec,
+    encoder_cases,
+    encoder_lime_cases,
+)
 from theory.suite.strategies.lime import semantics_cases
+from theory.suite.strategies.models import texts
 
 SECTION = "depth"
 NO_FIXTURE = ("no trained encoder is committed (the Appendix-F analog of issue 14 was not trained in time); "

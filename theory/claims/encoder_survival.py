@@ -16,9 +16,9 @@ symmetries are checked bitwise; LIME against the real lime package).
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import product
-from typing import Callable
 
 import mpmath
 import numpy as np
@@ -36,7 +36,7 @@ from theory.explainers.gradient import g_l2
 from theory.explainers.lime import lime
 from theory.explainers.perturb import distinct_words, f_perturbed
 from theory.models.encoder import forward
-from theory.suite.compare import RTOL, Outcome, check_mp, combine, compare
+from theory.suite.compare import Outcome, check_mp, combine, compare
 from theory.suite.strategies.encoder import SCORE_SCALES, EncoderCase, EncoderSpec
 
 DEPTHS = (1, 2, 3, 4)
@@ -318,10 +318,11 @@ def survival_extra(profile, seed):
             entry["counterexample_id"] = len(notes) + 1
             notes.append(f"{len(notes) + 1}. `{claim_id}`, L = {L}: {entry['detail']} — `{entry['counterexample']}`")
         table.setdefault(claim_id, {"analog": row.analog, "reason": row.reason, "cells": {}})["cells"][str(L)] = entry
-    lines = ["Every §2–§5 claim at depth L = 1..4: the *depth analog* checked (or why none applies), and its "
+    intro = ("Every §2–§5 claim at depth L = 1..4: the *depth analog* checked (or why none applies), and its "
              f"verdict on {count} seeded random encoders per cell (fewer where the mpmath reference is costly, "
              "as listed); every switch is drawn (residual, post/pre/no norm, feed-forward ReLU/GELU, biases, PE). "
-             "\"holds\" means checked at that depth; \"fails\" lists the first failing draw (not shrunk).", "",
+             "\"holds\" means checked at that depth; \"fails\" lists the first failing draw (not shrunk).")
+    lines = [intro, "",
              "| claim | depth analog | " + " | ".join(f"L = {L}" for L in DEPTHS) + " |",
              "|---|---|" + "---|" * len(DEPTHS)]
     for claim_id, entry in table.items():

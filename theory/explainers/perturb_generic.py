@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.explainers.perturb import _check_width, _validate_doc, check_semantics, word_index
+from theory.explainers.perturb import (
+    _check_width,
+    _validate_doc,
+    check_semantics,
+    word_index,
+)
 
 _ELEMENTS = 1 << 22  # documents × T × width per block of the forward pass
 

@@ -108,7 +108,7 @@ class Encoder:
             raise InputError("the feed-forward needs both W1 (L, d_ff, d) and W2 (L, d, d_ff), or neither")
         else:
             d_ff = np.shape(self.W1)[1] if np.ndim(self.W1) == 3 else -1
-        sizes = dict(V=V, d=d, L=L, K=K, d_att=d_att, d_out=d_out, d_ff=d_ff)
+        sizes = {"V": V, "d": d, "L": L, "K": K, "d_att": d_att, "d_out": d_out, "d_ff": d_ff}
         if min(V, d, L, K, d_att, d_out) < 1 or d_ff < 0:
             raise InputError(f"every size must be at least 1 (d_ff may be 0); got {sizes}")
         for name, (shape, default) in _LAYER_KEYS.items():
@@ -181,7 +181,7 @@ class Encoder:
                    arch=np.str_(ARCH))
         return out
 
-    def replace(self, **changes) -> "Encoder":
+    def replace(self, **changes) -> Encoder:
         """The same encoder with some parameters changed (e.g. ``w=-model.w, b=-model.b``)."""
         fields = {name: getattr(self, name) for name in (*_ARRAYS, *_SCALARS, "norm", "activation")}
         return Encoder(**{**fields, **changes})
@@ -195,14 +195,14 @@ class Encoder:
         np.savez(path, **self.arrays())
 
     @classmethod
-    def load(cls, path: str | Path) -> "Encoder":
+    def load(cls, path: str | Path) -> Encoder:
         """Read an encoder ``.npz`` (``arch = "encoder"``); extra keys are ignored, missing, inconsistent or
         non-finite ones are errors."""
         arrays = read_npz(path)
         return cls.from_arrays(arrays, str(path))
 
     @classmethod
-    def from_arrays(cls, arrays: dict, where: str = "the arrays") -> "Encoder":
+    def from_arrays(cls, arrays: dict, where: str = "the arrays") -> Encoder:
         if str(arrays.get("arch", "")) != ARCH:
             raise InputError(f"{where} is not an encoder file (arch={arrays.get('arch')!r}); encoder files "
                              f"carry arch='{ARCH}'")

@@ -103,6 +103,10 @@ class Model:
         """The same model with another explained-class row ``W_ℓ`` per head."""
         return Model(self.E, self.Wq, self.Wk, self.Wv, Wl, self.cls_id, self.unk_id, self.max_len, self.pe)
 
+    def output(self, docs) -> np.ndarray:
+        """``f`` of a batch of documents ``(B, T)`` (the model interface shared with the encoder family)."""
+        return forward(self, docs).f
+
     # --- file format -------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Write the public ``.npz`` format (see README, "Model file format")."""
