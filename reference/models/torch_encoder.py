@@ -32,18 +32,22 @@ def positional_encoding(T: int, d: int) -> torch.Tensor:
 
 
 class TorchEncoderClassifier(nn.Module):
-    def __init__(self, V, d, K, d_ff, L, activation, norm_first, pe, T):
+    def __init__(self, V, d, K, d_ff, L, activation, norm_first, pe, T, n_classes=1, dtype=torch.float64):
         super().__init__()
-        self.embedding = nn.Embedding(V, d, dtype=torch.float64)
+        self.embedding = nn.Embedding(V, d, dtype=dtype)
         layer = nn.TransformerEncoderLayer(d, K, d_ff, dropout=0.0, activation=activation, batch_first=True,
-                                           norm_first=norm_first, dtype=torch.float64)
+                                           norm_first=norm_first, dtype=dtype)
         self.encoder = nn.TransformerEncoder(layer, L, enable_nested_tensor=False)
-        self.classifier = nn.Linear(d, 1, dtype=torch.float64)
-        self.register_buffer("P", positional_encoding(T, d) if pe else torch.zeros(T, d, dtype=torch.float64))
+        self.classifier = nn.Linear(d, n_classes, dtype=dtype)
+        self.register_buffer("P", (positional_encoding(T, d) if pe else torch.zeros(T, d, dtype=torch.float64)).to(dtype))
         self.norm_first = norm_first
 
     def forward_embedded(self, X):
         return self.classifier(self.encoder(X)[:, 0])[:, 0]
+
+    def forward(self, docs):
+        """Every class's logit ``(B, n_classes)`` of token-id documents ``(B, T)`` (training)."""
+        return self.classifier(self.encoder(self.embedding(docs) + self.P[: docs.shape[1]])[:, 0])
 
     def attention(self, X):
         """Every layer's attention ``(B, L, K, T, T)`` from the layers' own ``self_attn`` modules."""
