@@ -61,6 +61,12 @@ def _norm_backward(model: Encoder, weight, trace, dy):
                             - xhat * (g * xhat).mean(axis=-1, keepdims=True))
 
 
+def _heads_backward(dY, W):
+    """``x̄ = Σ_i W^(i)ᵀ Ȳ^(i)`` of :func:`theory.models.encoder.heads_of` (``dY`` (B, K, T, width))."""
+    B, K, T, width = dY.shape
+    return dY.transpose(0, 2, 1, 3).reshape(B, T, K * width) @ W.reshape(K * width, -1)
+
+
 def _sa_block_backward(model: Encoder, l: int, trace, dy):
     B, T, _ = dy.shape
     K, d_out, root = model.K, model.d_out, np.sqrt(model.d_att)
@@ -71,8 +77,7 @@ def _sa_block_backward(model: Encoder, l: int, trace, dy):
     dS = A * (dA - (dA * A).sum(axis=-1, keepdims=True)) / root
     dQ = np.matmul(dS, trace.Kmat)
     dK = np.matmul(dS.transpose(0, 1, 3, 2), trace.Q)
-    return (np.einsum("bkta,kad->btd", dQ, model.Wq[l]) + np.einsum("bkta,kad->btd", dK, model.Wk[l])
-            + np.einsum("bkto,kod->btd", dV, model.Wv[l]))
+    return _heads_backward(dQ, model.Wq[l]) + _heads_backward(dK, model.Wk[l]) + _heads_backward(dV, model.Wv[l])
 
 
 def activation_derivative(model: Encoder, z):

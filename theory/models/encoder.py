@@ -41,7 +41,7 @@ import numpy as np
 from scipy.special import erf
 
 from theory.errors import InputError
-from theory.models.one_layer import Model, positional_encoding, softmax
+from theory.models.one_layer import Model, positional_encoding
 
 EPS = 1e-5
 NORMS = ("none", "post", "pre")
@@ -189,7 +189,8 @@ class Encoder:
     def output(self, docs) -> np.ndarray:
         """``f`` of a batch of documents ``(B, T)``: the generic model interface of the perturbation explainers
         (:mod:`theory.explainers.perturb_generic`)."""
-        return forward(self, docs).f
+        docs = np.atleast_2d(np.asarray(docs))
+        return forward_embedded(self, embed(self, docs), keep=False).f
 
     def save(self, path: str | Path) -> None:
         np.savez(path, **self.arrays())
@@ -349,12 +350,29 @@ def _norm(model: Encoder, weight, bias, x):
     return xhat * weight + bias, NormTrace(xhat, inv_std)
 
 
+def _softmax_in_place(s):
+    """Softmax over the last axis with the max-shift (as :func:`theory.models.one_layer.softmax`), overwriting ``s``
+    (the ``B × K × T × T`` scores are the largest array of the forward pass)."""
+    s -= s.max(axis=-1, keepdims=True)
+    np.exp(s, out=s)
+    s /= s.sum(axis=-1, keepdims=True)
+    return s
+
+
+def heads_of(x, W, bias):
+    """Per-head projections ``W^(i) x_t + b^(i)``, ``(B, K, T, width)``, for ``W`` (K, width, d): one matrix product
+    for all heads."""
+    K, width, d = W.shape
+    y = x @ W.reshape(K * width, d).T + bias.reshape(-1)
+    return y.reshape(x.shape[0], x.shape[1], K, width).transpose(0, 2, 1, 3)
+
+
 def _sa_block(model: Encoder, l: int, x):
     """``SA(x)_t = W_o concat_i(Σ_u a^(i)_{t,u} v^(i)_u) + b_o`` with ``a^(i) = softmax(Q Kᵀ/√d_att)``."""
-    Q = np.einsum("kad,btd->bkta", model.Wq[l], x) + model.bq[l][None, :, None, :]
-    Kmat = np.einsum("kad,btd->bkta", model.Wk[l], x) + model.bk[l][None, :, None, :]
-    Vmat = np.einsum("kod,btd->bkto", model.Wv[l], x) + model.bv[l][None, :, None, :]
-    A = softmax(np.matmul(Q, Kmat.transpose(0, 1, 3, 2)) / np.sqrt(model.d_att))
+    Q = heads_of(x, model.Wq[l], model.bq[l])
+    Kmat = heads_of(x, model.Wk[l], model.bk[l])
+    Vmat = heads_of(x, model.Wv[l], model.bv[l])
+    A = _softmax_in_place(np.matmul(Q, Kmat.transpose(0, 1, 3, 2)) / np.sqrt(model.d_att))
     heads = np.matmul(A, Vmat)  # (B, K, T, d_out)
     concat = heads.transpose(0, 2, 1, 3).reshape(x.shape[0], x.shape[1], -1)  # (B, T, K·d_out)
     return concat @ model.Wo[l].T + model.bo[l], AttentionTrace(x, Q, Kmat, Vmat, A)
@@ -402,16 +420,20 @@ def _layer(model: Encoder, l: int, x):
     return x, LayerTrace(sa_trace, ff_trace, norm1, norm2)
 
 
-def forward_embedded(model: Encoder, X: np.ndarray) -> EncoderForward:
-    """The layer stack and the CLS readout on embedded inputs ``X`` (B, T, d)."""
+def forward_embedded(model: Encoder, X: np.ndarray, keep: bool = True) -> EncoderForward:
+    """The layer stack and the CLS readout on embedded inputs ``X`` (B, T, d); with ``keep=False`` only ``f`` is
+    returned (no attention, hidden states or traces: the perturbation explainers' batched path)."""
     hidden, traces, attention = [X], [], []
     h = X
     for l in range(model.L):
         h, trace = _layer(model, l, h)
-        hidden.append(h)
-        traces.append(trace)
-        attention.append(trace.sa.A)
+        if keep:
+            hidden.append(h)
+            traces.append(trace)
+            attention.append(trace.sa.A)
     f = h[:, 0] @ model.w + model.b
+    if not keep:
+        return EncoderForward(f=f, attention=None, hidden=None, layers=())
     return EncoderForward(f=f, attention=np.stack(attention, axis=1), hidden=np.stack(hidden, axis=1),
                           layers=tuple(traces))
 
