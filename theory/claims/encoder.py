@@ -170,7 +170,7 @@ def torch_cases():
                  "same weights gives the same f, every layer's attention and ∇ (autograd w.r.t. the embedded input)",
        reference="torch 2.x: nn.TransformerEncoderLayer stacked by nn.TransformerEncoder (fast path off: grad "
                  "enabled), attention from each layer's own self_attn with need_weights=True",
-       strategy=torch_cases, budget=0.5, requires=("torch",), trained=NO_FIXTURE)
+       strategy=torch_cases, budget=0.3, requires=("torch",), trained=NO_FIXTURE)
 def check_matches_torch(case):
     from reference.models.torch_encoder import build, evaluate
 
@@ -219,7 +219,7 @@ def blind_cases():
                  "every ∇_t, every LIME coefficient and intercept (same samples) and β^∞ — at every depth",
        reference="mpmath encoder forward, central-difference gradient (word position 1), reference LIME "
                  "and β^∞ enumeration of both readouts; the float64 negated model against the negated reference",
-       strategy=blind_cases, budget=0.3, trained=NO_FIXTURE)
+       strategy=blind_cases, budget=0.2, trained=NO_FIXTURE)
 def check_blind_to_values(instance):
     case, seed, sem = instance
     model, doc, length = case.model, case.doc, len(case.tokens)
@@ -308,12 +308,11 @@ class ZeroAttentionCase(EncoderCase):
 @st.composite
 def zero_attention_cases(draw):
     """:class:`ZeroAttentionCase` on small encoders (L 2–3, K 1–2, d ≤ 3, T = 2: CLS and one word; residual, no norm,
-    no PE, d_att = d_out = 1): every check runs the reference at ~90 digits, and the witness search shrinks and
-    explains under Hypothesis's tracing (which slows the pure-Python reference ~8×), so few choices."""
-    spec = EncoderSpec(L=draw(st.integers(2, 3)), K=draw(st.integers(1, 2)), d=draw(st.integers(2, 3)),
-                       d_ff=draw(st.integers(0, 2)), V=3, T=2, residual=True,
-                       activation=draw(st.sampled_from(("relu", "gelu"))), biases=draw(st.booleans()),
-                       seed=draw(st.integers(0, 2**32 - 1)))
+    no PE, no feed-forward, no biases, d_att = d_out = 1): every check runs the reference at ~90 digits, and the
+    witness search shrinks and explains under Hypothesis's tracing (which slows the pure-Python reference ~8×), so
+    few choices.  The survival table runs the same construction with feed-forward, GELU and biases at L = 1..4."""
+    spec = EncoderSpec(L=draw(st.integers(2, 3)), K=draw(st.integers(1, 2)), d=draw(st.integers(2, 3)), V=3, T=2,
+                       residual=True, seed=draw(st.integers(0, 2**32 - 1)))
     return ZeroAttentionCase(spec, draw(texts(spec)))
 
 
