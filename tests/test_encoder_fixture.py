@@ -3,7 +3,11 @@ recorded held-out accuracy is what the numpy forward pass gives on the exported 
 
 import pytest
 
-from theory.sentiment.encoder_fixture import ENCODER_FILE, available, load_encoder_fixture
+from theory.sentiment.encoder_fixture import (
+    ENCODER_FILE,
+    available,
+    load_encoder_fixture,
+)
 from theory.sentiment.fixture import DATA
 
 pytestmark = pytest.mark.skipif(not available(), reason=f"{ENCODER_FILE} is not committed")

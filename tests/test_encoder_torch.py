@@ -9,12 +9,12 @@ from hypothesis import given, settings
 
 torch = pytest.importorskip("torch", reason="torch oracle: pip install '.[oracles]'")
 
-from reference.models.torch_encoder import build, evaluate  # noqa: E402
-from theory.claims.encoder import attention_scale, f_scale  # noqa: E402
-from theory.explainers.encoder_gradient import gradient, rounding_scale  # noqa: E402
-from theory.models.encoder import forward  # noqa: E402
-from theory.suite.compare import RTOL  # noqa: E402
-from theory.suite.strategies.encoder import encoder_cases  # noqa: E402
+from reference.models.torch_encoder import build, evaluate
+from theory.claims.encoder import attention_scale, f_scale
+from theory.explainers.encoder_gradient import gradient, rounding_scale
+from theory.models.encoder import forward
+from theory.suite.compare import RTOL
+from theory.suite.strategies.encoder import encoder_cases
 
 
 @settings(max_examples=15)

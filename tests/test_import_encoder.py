@@ -6,11 +6,11 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="needs torch: pip install '.[oracles]'")
 
-from reference.models.torch_encoder import TorchEncoderClassifier, evaluate  # noqa: E402
-from theory.errors import InputError  # noqa: E402
-from theory.explainers.encoder_gradient import gradient  # noqa: E402
-from theory.models.encoder import Encoder, forward  # noqa: E402
-from theory.models.import_encoder import encoder_from_state_dict  # noqa: E402
+from reference.models.torch_encoder import TorchEncoderClassifier, evaluate
+from theory.errors import InputError
+from theory.explainers.encoder_gradient import gradient
+from theory.models.encoder import Encoder, forward
+from theory.models.import_encoder import encoder_from_state_dict
 
 
 @pytest.fixture(params=[("relu", False), ("gelu", True)], ids=["relu-post", "gelu-pre"])

@@ -377,12 +377,12 @@ def _spearman(a, b) -> float:
 
 def rank_agreement(model: Encoder, doc, length: int) -> dict:
     """Spearman's ρ over the word positions (each word once) of last-layer α-avg and rollout against G-l2 and
-    |β^∞| (delete, lime's semantics)."""
+    abs(β^∞) (delete, lime's semantics)."""
     g = gradient(model, doc)
     words = slice(1, length + 1)
     attention = {"last-layer α-avg": alpha_avg(g.forward.alpha[0])[words], "rollout": rollout(g.forward.attention)[0, words]}
     posthoc = {"G-l2": g_l2(g.grad[0])[words],
-               "|β^∞|": np.abs(lime_inf.beta_inf_exact(model, doc, length, "delete")[1:])}
+               "abs(β^∞)": np.abs(lime_inf.beta_inf_exact(model, doc, length, "delete")[1:])}
     return {(a, p): _spearman(x, y) for a, x in attention.items() for p, y in posthoc.items()}
 
 
@@ -395,7 +395,7 @@ def rank_agreement(model: Encoder, doc, length: int) -> dict:
 def check_rollout_vs_posthoc(case):
     model, doc, length = case.model, case.doc, len(case.tokens)
     rho = rank_agreement(model, doc, length)
-    error = (1.0 - rho["rollout", "|β^∞|"]) / 2.0
+    error = (1.0 - rho["rollout", "abs(β^∞)"]) / 2.0
     measures = {f"ρ({a}, {p}), L={model.L}": value for (a, p), value in rho.items()}
     return Outcome(holds=error <= 0.25, error=error, tolerance=0.25,
                    detail=", ".join(f"{k} = {v:.3f}" for k, v in measures.items()), measures=measures)
