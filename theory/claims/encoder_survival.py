@@ -378,9 +378,11 @@ def trained_comparison_extra(profile, seed):
         rows["one-layer fixture"].append(_rank_rows(
             {"α-avg": alpha_avg(one_layer_forward(one, doc1).alpha[0])[words]},
             {"G-l2": g_l2(one_layer_gradient(one, doc1).grad[0])[words], "abs(LIME)": np.abs(coef1)}))
-    lines = [f"Held-out documents 0..{len(rows['one-layer fixture']) - 1} of the trained encoder (held-out accuracy "
-             f"{enc.training['test_accuracy']:.3f}; the one-layer fixture: {load_fixture().training['test_accuracy']:.3f}); "
-             f"median Spearman ρ over the documents (LIME: delete, {TRAINED_LIME_SAMPLES} samples, seed {seed}).", "",
+    intro = (f"Held-out documents 0..{len(rows['one-layer fixture']) - 1} of the trained encoder (held-out accuracy "
+             f"{enc.training['test_accuracy']:.3f}; the one-layer fixture: "
+             f"{load_fixture().training['test_accuracy']:.3f}); median Spearman ρ over the documents (LIME: delete, "
+             f"{TRAINED_LIME_SAMPLES} samples, seed {seed}).")
+    lines = [intro, "",
              "| model | pair | median ρ | min | max |", "|---|---|---|---|---|"]
     data = {}
     for model_name, per_doc in rows.items():
