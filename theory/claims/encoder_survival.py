@@ -218,7 +218,7 @@ class Row:
     reason: str = ""
     kind: str = "holds"  # holds (every instance) / witness (one instance) / measured
     draw: Callable = random_case
-    instances: int | None = None  # override of INSTANCES (expensive references)
+    share: float = 1.0  # share of the profile's instances (expensive references: fewer)
 
 
 NA_STRUCTURE = "the claim is about the §2 structure (one CLS query, scalar value scores), which depth removes"
@@ -232,9 +232,9 @@ ROWS = {
                                                   "space (T ≥ d_out + 2) and an edited attention row inside the layer"),
     "attention.blind_to_values": Row("negating (w, b): attention unchanged, f negated (float64, bitwise)", blind),
     "gradient.closed_form": Row("∇_1 by backpropagation = mpmath central differences (the depth formula)",
-                                gradient_entry(1), instances=2),
+                                gradient_entry(1), share=0.67),
     "gradient.cls_query_path": Row("∇_0 (CLS, query path included) = mpmath central differences", gradient_entry(0),
-                                   instances=2),
+                                   share=0.67),
     "gradient.attention_bound": Row("zero last-layer CLS attention ⇒ ∇_t → 0 (ZeroAttentionCase, float64)",
                                     zero_attention_gradient, draw=lambda rng, L: zero_attention_case(rng, L)),
     "gradient.aggregates": Row("—", reason=NA_STRUCTURE + " (G×I closed form in α, c, s)"),
@@ -248,7 +248,7 @@ ROWS = {
     "model.delete_equals_replace_without_pe": Row("no PE: delete and replace give the same f on every pattern",
                                                   delete_equals_replace, draw=lambda rng, L: random_case(rng, L, pe=False)),
     "lime.matches_lime_package": Row("the lime package on the encoder's f = generic-path LIME (delete)", matches_lime,
-                                     instances=2),
+                                     share=0.67),
     "lime.linear_in_model": Row("LIME linear in the readout (w, b), same samples", linear_in_readout),
     "attention.blind_to_values.lime": Row("negating (w, b) negates LIME (float64, bitwise)", blind),
     "lime.sampling_law": Row("—", reason=MODEL_FREE),
@@ -276,7 +276,7 @@ def cell(row: Row, L: int, count: int, seed: int) -> dict:
     if row.check is None:
         return {"verdict": "n/a", "reason": row.reason}
     rng = np.random.default_rng([seed, L, zlib.crc32(row.analog.encode())])  # str hash() is salted per process
-    cases = [row.draw(rng, L) for _ in range(row.instances or count)]
+    cases = [row.draw(rng, L) for _ in range(max(1, round(count * row.share)))]
     outcomes = []
     for case in cases:
         outcome = row.check(case)
