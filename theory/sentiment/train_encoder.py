@@ -4,20 +4,20 @@
     python -m theory.sentiment.train_encoder --seed 0      (needs pip install '.[train,oracles]')
 
 Model: torch's own ``nn.TransformerEncoder`` (``reference.models.torch_encoder.TorchEncoderClassifier``: embedding
-+ §1 sinusoidal encoding, L = 6 pre-norm (``norm_first``) ReLU layers of K = 6 heads — a first run in post-norm at lr 3e-3 stayed at
-chance (loss 0.693 after two epochs); pre-norm at lr 1e-3 leaves that plateau at epoch 4 —, CLS readout, 2 classes), on the same
-lexicon corpus and vocabulary as the one-layer fixture (:mod:`theory.sentiment.dataset`, same seed, so the
-held-out documents are those of the committed ``sentiment_test.npz``), restricted to documents of at most
-``T − 1 = 63`` words (about a quarter of the corpus; a document's label is its lexicon score, so no document is
-truncated).  Reduced sizes (:data:`WIDTHS`) so that training stays within ~15 minutes on one CPU core (the
-machine is shared): full self-attention costs O(T²) per layer — a batch of 32 documents took 1.5 s at T = 256
-and 0.13 s at T = 64 on this machine — and ``d = 12`` (2 per head, the smallest width that keeps 6 heads),
-``d_ff = 24``.  Cross-entropy,
-Adam, 15 epochs (fixed; 373 s CPU on one thread; held-out accuracy 0.815), no model selection on held-out documents; float32 training, float64 export through
-:func:`theory.models.import_encoder.encoder_from_state_dict` (explained class 1, positive), accuracies measured by
-the numpy forward pass on the exported float64 weights.  Extra keys: ``w_classes`` (2, d), ``b_classes`` (2,) and
-``test_indices`` (the held-out documents used: indices into ``sentiment_test.npz``) and ``training`` (a JSON
-string of the run's parameters and results).
++ §1 sinusoidal encoding, L = 6 pre-norm (``norm_first``) ReLU layers of K = 6 heads, CLS readout, 2 classes).  A
+first run in post-norm at lr 3e-3 stayed at chance (loss 0.693 after two epochs); pre-norm at lr 1e-3 leaves that
+plateau at epoch 4.  Data: the same lexicon corpus and vocabulary as the one-layer fixture
+(:mod:`theory.sentiment.dataset`, same seed, so the held-out documents are those of the committed
+``sentiment_test.npz``), restricted to documents of at most ``T − 1 = 63`` words (about a quarter of the corpus;
+a document's label is its lexicon score, so no document is truncated).  Reduced sizes (:data:`WIDTHS`) so that
+training stays within ~15 minutes on one CPU core (the machine is shared): full self-attention costs O(T²) per
+layer — a batch of 32 documents took 1.5 s at T = 256 and 0.13 s at T = 64 on this machine — and ``d = 12`` (2 per
+head, the smallest width that keeps 6 heads), ``d_ff = 24``.  Cross-entropy, Adam, 15 epochs (fixed; 373 s CPU on
+one thread; held-out accuracy 0.815), no model selection on held-out documents; float32 training, float64 export
+through :func:`theory.models.import_encoder.encoder_from_state_dict` (explained class 1, positive), accuracies
+measured by the numpy forward pass on the exported float64 weights.  Extra keys: ``w_classes`` (2, d),
+``b_classes`` (2,), ``test_indices`` (the held-out documents used: indices into ``sentiment_test.npz``) and
+``training`` (a JSON string of the run's parameters and results).
 """
 
 from __future__ import annotations
