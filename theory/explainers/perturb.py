@@ -132,7 +132,12 @@ def f_perturbed(model: Model, doc, length: int, Z, semantics: str) -> np.ndarray
 
 def evaluator(model: Model, doc, length: int, semantics: str):
     """The document's precomputation done once: returns ``evaluate(Z) -> f`` for float64 0/1 matrices ``Z``
-    (n, d) (their shape is checked, their values are not: :func:`f_perturbed` is the fully checked entry point)."""
+    (n, d) (their shape is checked, their values are not: :func:`f_perturbed` is the fully checked entry point).
+    A model other than the §2 :class:`Model` (an encoder) goes through :mod:`theory.explainers.perturb_generic`."""
+    if not isinstance(model, Model):  # no sufficient statistics: build the documents (the encoder family)
+        from theory.explainers.perturb_generic import evaluator as generic_evaluator
+
+        return generic_evaluator(model, doc, length, semantics)
     how = removal.parse(semantics, model)
     doc = _validate_doc(model, doc, length)
     evaluate = _substitute(model, doc, length, how) if how.substitutes else _delete(model, doc, length)

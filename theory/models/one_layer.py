@@ -127,6 +127,10 @@ class Model:
         """The same model with the given fields changed (every other field, ``scale`` included, kept)."""
         return Model(**({name: getattr(self, name) for name in _SHAPES} | changes))
 
+    def output(self, docs) -> np.ndarray:
+        """``f`` of a batch of documents ``(B, T)`` (the model interface shared with the encoder family)."""
+        return forward(self, docs).f
+
     # --- file format -------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Write the public ``.npz`` format (see README, "Model file format")."""
@@ -137,27 +141,7 @@ class Model:
     def load(cls, path: str | Path) -> "Model":
         """Read the public ``.npz`` format; extra keys are ignored, missing or inconsistent ones are errors
         (``scale`` is optional, default 1)."""
-        path = Path(path)
-        if path.is_dir():
-            raise InputError(f"model file {str(path)!r} is a folder; pass the path of a .npz model file")
-        if not path.is_file():
-            raise InputError(f"model file {str(path)!r} does not exist; pass the path of a .npz model file")
-        require(_declared_bytes(path), f"the arrays of {str(path)!r}",
-                "check the shapes of the model file's arrays (see README, 'Model file format')")
-        try:
-            # our own handle: np.load leaks the one it opens when a zip-looking file is not a valid archive
-            with open(path, "rb") as handle:
-                data = np.load(handle, allow_pickle=False)
-                if not isinstance(data, np.lib.npyio.NpzFile):
-                    raise InputError(f"{str(path)!r} holds a single array (a .npy file), not a .npz archive of the "
-                                     "model's arrays; save the model with numpy.savez (see README, 'Model file format')")
-                with data:
-                    arrays = {key: data[key] for key in data.files}
-        except InputError:
-            raise
-        except Exception as error:  # numpy raises many types for corrupt archives
-            raise InputError(f"cannot read {str(path)!r} as a .npz archive ({error}); "
-                             "save the model with numpy.savez (see README, 'Model file format')") from None
+        arrays = read_npz(path)
         arrays.setdefault("scale", np.array(1))
         missing = [key for key in _SHAPES if key not in arrays]
         if missing:
@@ -168,6 +152,33 @@ class Model:
                 raise InputError(f"{key} in {str(path)!r} must be a scalar, got shape {arrays[key].shape}")
             arrays[key] = arrays[key].item()
         return cls(**{key: arrays[key] for key in _SHAPES})
+
+
+def read_npz(path: str | Path) -> dict:
+    """Every array of the ``.npz`` file at ``path`` (no pickles; the declared sizes checked against the machine's
+    memory before loading), with an :class:`InputError` naming what is wrong with a missing or corrupt file."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"model file {str(path)!r} is a folder; pass the path of a .npz model file")
+    if not path.is_file():
+        raise InputError(f"model file {str(path)!r} does not exist; pass the path of a .npz model file")
+    require(_declared_bytes(path), f"the arrays of {str(path)!r}",
+            "check the shapes of the model file's arrays (see README, 'Model file format')")
+    try:
+        # our own handle: np.load leaks the one it opens when a zip-looking file is not a valid archive
+        with open(path, "rb") as handle:
+            data = np.load(handle, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise InputError(f"{str(path)!r} holds a single array (a .npy file), not a .npz archive of the "
+                                 "model's arrays; save the model with numpy.savez (see README, 'Model file format')")
+            with data:
+                arrays = {key: data[key] for key in data.files}
+    except InputError:
+        raise
+    except Exception as error:  # numpy raises many types for corrupt archives
+        raise InputError(f"cannot read {str(path)!r} as a .npz archive ({error}); "
+                         "save the model with numpy.savez (see README, 'Model file format')") from None
+    return arrays
 
 
 _NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}

@@ -15,7 +15,6 @@ from collections import Counter
 from pathlib import Path
 
 from theory.errors import InputError
-from theory.models.one_layer import Model
 from theory.suite import user_cli
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
@@ -216,6 +215,7 @@ def finish_run(records, out: Path) -> int:
 
 
 def _explain(args, argv) -> int:
+    from theory.models.encoder import load_model
     from theory.suite.explain import explain
 
     if args.tokens is None:
@@ -224,7 +224,7 @@ def _explain(args, argv) -> int:
         tokens = [int(part) for part in args.tokens.split(",")] if args.tokens.strip() else []
     except ValueError:
         raise InputError(f"--tokens {args.tokens!r} is not a comma-separated list of integer word ids") from None
-    result = explain(Model.load(args.model), tokens, args.method, semantics=args.semantics, samples=args.samples,
+    result = explain(load_model(args.model), tokens, args.method, semantics=args.semantics, samples=args.samples,
                      seed=args.seed, baseline=args.baseline, sigma=args.sigma)
     _print_explanation(args, result)
     return EXIT_OK

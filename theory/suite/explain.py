@@ -69,7 +69,7 @@ def _lime_inf(model: Model, doc: np.ndarray, length: int, semantics: str = "dele
     from theory.explainers.lime_inf import beta_inf_model
 
     result = beta_inf_model(model, doc, length, semantics, samples, seed)
-    out = {"f": float(forward(model, doc).f[0]), "scores": result.beta[1:].tolist(),
+    out = {"f": float(model.output(doc[None])[0]), "scores": result.beta[1:].tolist(),
            "words": result.words.tolist(), "intercept": float(result.beta[0]), "semantics": semantics,
            "samples": result.samples, "seed": result.seed, "exact": result.exact}
     if not result.exact:
@@ -103,11 +103,19 @@ METHODS.update(explain_posthoc.METHODS)
 OPTIONS.update(explain_posthoc.OPTIONS)
 
 
+def _encoder_methods() -> dict:
+    """The methods of an encoder .npz (docs/theory.md §11.1)."""
+    from theory.suite.explain_encoder import encoder_methods
+
+    return encoder_methods()
+
+
 def explain(model: Model, tokens, method: str, allow_unk: bool = False, **options) -> dict:
     """Explain ``tokens`` with ``method``; ``options`` set to ``None`` are left at the method's default;
     ``allow_unk`` lets the text hold UNK (``--oov unk``)."""
-    if method not in METHODS:
-        raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    methods = METHODS if isinstance(model, Model) else _encoder_methods()
+    if method not in methods:
+        raise InputError(f"unknown method {method!r}; choose one of {', '.join(methods)}")
     options = {key: value for key, value in options.items() if value is not None}
     accepted = OPTIONS.get(method, ())
     unknown = [key for key in options if key not in accepted]
@@ -119,6 +127,6 @@ def explain(model: Model, tokens, method: str, allow_unk: bool = False, **option
         raise InputError(f"--seed {options['seed']} is out of range; use an integer in 0..{2**32 - 1}")
     doc = document(model, tokens, allow_unk=allow_unk)
     length = len(tokens)
-    result = finite_result(method, model, doc, lambda: METHODS[method](model, doc, length, **options))
+    result = finite_result(method, model, doc, lambda: methods[method](model, doc, length, **options))
     return {"method": method, "f": result.pop("f"), "positions": list(range(length + 1)),
             "tokens": doc[: length + 1].tolist(), **result}

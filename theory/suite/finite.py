@@ -37,6 +37,9 @@ def overflow_cause(model: Model, doc) -> str | None:
     """The first of the scores ``s_t``, value scores ``c_t``, attention ``α`` or output ``f`` of the forward
     pass on ``doc`` that is not finite, as a phrase; None when all are finite."""
     with np.errstate(all="ignore"):
+        if not isinstance(model, Model):  # another model family (the encoder): its output only
+            finite = np.all(np.isfinite(model.output(np.asarray(doc)[None])))
+            return None if finite else "the model output f overflows float64 on this document"
         fw = forward(model, doc)
     for name, values in (("attention scores s_t", fw.scores), ("value scores c_t", fw.c),
                          ("attention weights α", fw.alpha), ("model output f", fw.f)):

@@ -21,6 +21,7 @@ SECTIONS = {
     "§4": "§4 Gradient-based explanations",
     "§5": "§5 Perturbation-based explanations (LIME)",
     "§6": "§6 The other post-hoc explainers (Shapley, KernelSHAP, occlusion, IG, SmoothGrad, C-LIME)",
+    "depth": "Depth: the encoder family (docs/theory.md §11.1, ours)",
 }
 PACKAGES = ("attnverify", "numpy", "scipy", "mpmath", "numba", "hypothesis", "torch", "lime", "scikit-learn",
             "matplotlib")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from theory.errors import InputError
 
@@ -36,11 +37,22 @@ def add_import_parser(commands) -> None:
                      help="sinusoidal positional encoding (default: on, as the authors)")
     sub.add_argument("--scale", action=argparse.BooleanOptionalAction, default=True,
                      help="scores divided by √d_att (default: on; --no-scale is the authors' SCALE = False)")
+    sub.add_argument("--arch", choices=("one-layer", "encoder"), default="one-layer",
+                     help="one-layer: the authors' MultiHead (default); encoder: an embedding, torch's "
+                          "nn.TransformerEncoder (encoder.layers.{l}.…) and a linear classifier")
+    sub.add_argument("--heads", type=int, default=None, metavar="K",
+                     help="encoder: heads per layer (a torch state_dict does not record it)")
+    sub.add_argument("--activation", choices=("relu", "gelu"), default="relu", help="encoder: feed-forward activation")
+    sub.add_argument("--norm-first", action="store_true", help="encoder: pre-norm layers (torch's norm_first=True)")
 
 
 def import_command(args, argv) -> int:
     from theory.models.from_torch import import_model
 
+    if args.arch == "encoder":
+        return _import_encoder(args)
+    if args.heads is not None or args.norm_first or args.activation != "relu":
+        raise InputError("--heads, --activation and --norm-first are options of --arch encoder")
     contrast = None if args.contrast is None else _class_pair(args.contrast)
     model = import_model(args.model, args.out, cls_id=args.cls_id, unk_id=args.unk_id, max_len=args.max_len,
                          pe=args.pe, scale=args.scale, explained_class=args.explained_class, contrast=contrast)
@@ -49,6 +61,30 @@ def import_command(args, argv) -> int:
     print(f"wrote {args.out}: V = {model.V}, d_e = {model.d_e}, K = {model.K}, d_att = {model.d_att}, "
           f"d_out = {model.d_out}, T = {model.T}, pe {'on' if model.pe else 'off'}, scale "
           f"{'on' if model.scale else 'off'}; explains {what}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _import_encoder(args) -> int:
+    """``import --arch encoder``: torch's ``nn.TransformerEncoder`` classifier → the encoder ``.npz``."""
+    from theory.models.encoder import Encoder
+    from theory.models.from_torch import load_state_dict, save_atomically
+    from theory.models.import_encoder import encoder_from_state_dict
+
+    if args.heads is None:
+        raise InputError("--arch encoder needs --heads K (the number of heads per layer)")
+    if args.contrast is not None or not args.scale:
+        raise InputError("--contrast and --no-scale are options of the one-layer model; an encoder explains one "
+                         "class (--class) and always divides its scores by √d_att (torch)")
+    if Path(args.out).suffix != ".npz":
+        raise InputError(f"--out {args.out!r} must end in .npz")
+    arrays = encoder_from_state_dict(load_state_dict(args.model), heads=args.heads, cls_id=args.cls_id,
+                                     unk_id=args.unk_id, max_len=args.max_len, klass=args.explained_class or 0,
+                                     pe=args.pe, activation=args.activation, norm_first=args.norm_first)
+    model = Encoder.from_arrays(arrays, args.model)
+    save_atomically(model, args.out)
+    print(f"wrote {args.out}: encoder, L = {model.L}, K = {args.heads}, d = {model.d_e}, V = {model.V}, "
+          f"T = {model.T}, {'pre' if args.norm_first else 'post'}-norm, {args.activation}; explains class "
+          f"{args.explained_class or 0}", file=sys.stderr)
     return EXIT_OK
 
 

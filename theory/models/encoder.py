@@ -1,0 +1,433 @@
+"""The encoder family of docs/theory.md §11.1 (depth), in float64 numpy, batched over documents.
+
+Input: the §1 embedded document ``h^(0)_t = e_t = E[ξ_t] + p_t`` (same tokens, same UNK padding, same
+sinusoidal encoding as :mod:`theory.models.one_layer`).  Layer ``l`` (``l = 1..L``) has ``K`` heads with
+``W_q, W_k ∈ R^{d_att×d}``, ``W_v ∈ R^{d_out×d}`` and biases, an output map ``W_o ∈ R^{d×K·d_out}`` (+ ``b_o``),
+LayerNorms ``(γ_1, β_1)``, ``(γ_2, β_2)`` and a feed-forward ``FF(x) = W_2 act(W_1 x + b_1) + b_2``:
+
+    SA(x)_t = W_o concat_i(Σ_u a^(i)_{t,u} (W_v x_u + b_v)) + b_o,
+    a^(i)_{t,u} = softmax_u(⟨W_q x_t + b_q, W_k x_u + b_k⟩ / √d_att)          (every position queries),
+    LN(x) = (x − mean x) / √(var x + ε) · γ + β   (biased variance, ε = 1e-5),
+    act = ReLU or the exact GELU  x·Φ(x) = x·(1 + erf(x/√2))/2.
+
+Switches (model-wide): ``residual`` (add the block's input back), ``norm`` — ``"post"``
+(``h ← LN(h + SA(h))``, ``h ← LN(h + FF(h))``), ``"pre"`` (``h ← h + SA(LN(h))``, ``h ← h + FF(LN(h))``) or
+``"none"`` — and the feed-forward (absent when ``d_ff = 0``).  Readout: ``f = ⟨w, h^(L)_0⟩ + b``, the CLS
+position of the last layer.
+
+With ``residual``, a norm, ``d_att = d_out = d/K`` this is exactly torch's ``nn.TransformerEncoderLayer``
+(eval mode, ``norm_first = (norm == "pre")``) stacked by ``nn.TransformerEncoder``.  With ``L = 1``, no
+residual, no norm, no feed-forward, no biases it is the §2 model with ``W_ℓ^(i) = K·wᵀW_o^(i)``
+(:func:`from_one_layer`).
+
+The forward pass keeps, per layer, what the hand-written backward pass
+(:mod:`theory.explainers.encoder_gradient`) needs: :class:`LayerTrace`.
+
+**File format** (``arch = "encoder"``; every key is documented in the README notes of issue 14): ``E`` (V, d);
+per layer, stacked on a leading axis of length ``L``: ``Wq``, ``Wk`` (L, K, d_att, d), ``Wv`` (L, K, d_out, d),
+``bq``, ``bk`` (L, K, d_att), ``bv`` (L, K, d_out), ``Wo`` (L, d, K·d_out), ``bo`` (L, d), ``norm1_weight``,
+``norm1_bias``, ``norm2_weight``, ``norm2_bias`` (L, d), ``W1`` (L, d_ff, d), ``b1`` (L, d_ff), ``W2`` (L, d, d_ff),
+``b2`` (L, d); readout ``w`` (d,), ``b`` scalar; scalars ``cls_id``, ``unk_id``, ``max_len``, ``pe`` (0/1),
+``residual`` (0/1), strings ``norm`` (none/post/pre), ``activation`` (relu/gelu).  Biases, norm parameters and
+the feed-forward arrays are optional (defaults: zeros, γ = 1, β = 0, no feed-forward).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.special import erf
+
+from theory.errors import InputError
+from theory.models.one_layer import Model, positional_encoding, read_npz
+
+EPS = 1e-5
+NORMS = ("none", "post", "pre")
+ACTIVATIONS = ("relu", "gelu")
+ARCH = "encoder"
+
+# key -> (shape in terms of the sizes, default when absent or None when required)
+_LAYER_KEYS = {
+    "Wq": ("(L, K, d_att, d)", None), "Wk": ("(L, K, d_att, d)", None), "Wv": ("(L, K, d_out, d)", None),
+    "bq": ("(L, K, d_att)", 0.0), "bk": ("(L, K, d_att)", 0.0), "bv": ("(L, K, d_out)", 0.0),
+    "Wo": ("(L, d, K·d_out)", None), "bo": ("(L, d)", 0.0),
+    "norm1_weight": ("(L, d)", 1.0), "norm1_bias": ("(L, d)", 0.0),
+    "norm2_weight": ("(L, d)", 1.0), "norm2_bias": ("(L, d)", 0.0),
+    "W1": ("(L, d_ff, d)", "ff"), "b1": ("(L, d_ff)", 0.0), "W2": ("(L, d, d_ff)", "ff"), "b2": ("(L, d)", 0.0),
+}
+_ARRAYS = ("E", *_LAYER_KEYS, "w")
+_SCALARS = ("b", "cls_id", "unk_id", "max_len", "pe", "residual")
+
+
+@dataclass(frozen=True, eq=False)
+class Encoder:
+    """Parameters of an encoder classifier (shapes in the module docstring; ``T = max_len``)."""
+
+    E: np.ndarray
+    Wq: np.ndarray
+    Wk: np.ndarray
+    Wv: np.ndarray
+    Wo: np.ndarray
+    w: np.ndarray
+    cls_id: int
+    unk_id: int
+    max_len: int
+    pe: bool = True
+    residual: bool = True
+    norm: str = "post"
+    activation: str = "relu"
+    b: float = 0.0
+    bq: np.ndarray | None = None
+    bk: np.ndarray | None = None
+    bv: np.ndarray | None = None
+    bo: np.ndarray | None = None
+    norm1_weight: np.ndarray | None = None
+    norm1_bias: np.ndarray | None = None
+    norm2_weight: np.ndarray | None = None
+    norm2_bias: np.ndarray | None = None
+    W1: np.ndarray | None = None
+    b1: np.ndarray | None = None
+    W2: np.ndarray | None = None
+    b2: np.ndarray | None = None
+
+    def __post_init__(self):
+        for name in ("E", "Wq", "Wk", "Wv", "Wo", "w"):
+            object.__setattr__(self, name, _real_array(name, getattr(self, name)))
+        for name, ndim in (("E", 2), ("Wq", 4), ("Wk", 4), ("Wv", 4), ("Wo", 3), ("w", 1)):
+            if getattr(self, name).ndim != ndim:
+                raise InputError(f"encoder array {name!r} has shape {getattr(self, name).shape}; expected {ndim} "
+                                 f"dimensions ({_shape_of(name)})")
+        V, d = self.E.shape
+        L, K, d_att, _ = self.Wq.shape
+        d_out = self.Wv.shape[2]
+        if self.W1 is None and self.W2 is None:
+            d_ff = 0
+        elif self.W1 is None or self.W2 is None:
+            raise InputError("the feed-forward needs both W1 (L, d_ff, d) and W2 (L, d, d_ff), or neither")
+        else:
+            d_ff = np.shape(self.W1)[1] if np.ndim(self.W1) == 3 else -1
+        sizes = {"V": V, "d": d, "L": L, "K": K, "d_att": d_att, "d_out": d_out, "d_ff": d_ff}
+        if min(V, d, L, K, d_att, d_out) < 1 or d_ff < 0:
+            raise InputError(f"every size must be at least 1 (d_ff may be 0); got {sizes}")
+        for name, (shape, default) in _LAYER_KEYS.items():
+            value = getattr(self, name)
+            want = _expected(shape, sizes)
+            if value is None:
+                if default == "ff":  # no feed-forward: zero-width arrays
+                    value = np.zeros(want)
+                elif default is None:
+                    raise InputError(f"encoder array {name!r} is missing; it must have shape {shape}")
+                else:
+                    value = np.full(want, default)
+            value = _real_array(name, value)
+            if value.shape != want:
+                raise InputError(f"inconsistent shapes: {name!r} is {value.shape} but must be {want} {shape}, "
+                                 f"from E {self.E.shape}, Wq {self.Wq.shape}, Wv {self.Wv.shape}")
+            object.__setattr__(self, name, value)
+        for name, want in (("E", (V, d)), ("Wk", (L, K, d_att, d)), ("Wv", (L, K, d_out, d)),
+                           ("Wo", (L, d, K * d_out)), ("w", (d,))):
+            if getattr(self, name).shape != want:
+                raise InputError(f"inconsistent shapes: {name!r} is {getattr(self, name).shape} but must be {want} "
+                                 f"{_shape_of(name)}, from E {self.E.shape}, Wq {self.Wq.shape}, Wv {self.Wv.shape}")
+        b = np.asarray(self.b, dtype=np.float64)
+        if b.size != 1 or not np.isfinite(b).all():
+            raise InputError(f"the readout bias b must be one finite number, got {self.b!r}")
+        object.__setattr__(self, "b", float(b.reshape(())))
+        for name in ("cls_id", "unk_id", "max_len"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not float(value).is_integer():
+                raise InputError(f"{name} must be an integer, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        for name in ("cls_id", "unk_id"):
+            if not 0 <= getattr(self, name) < V:
+                raise InputError(f"{name}={getattr(self, name)} is not a row of E (V={V}); use an id in 0..{V - 1}")
+        if self.cls_id == self.unk_id:
+            raise InputError(f"cls_id and unk_id are both {self.cls_id}; they must be two different token ids")
+        if self.max_len < 2:
+            raise InputError(f"max_len={self.max_len}: a document needs room for CLS and at least one word (>= 2)")
+        for name in ("pe", "residual"):
+            if getattr(self, name) not in (0, 1, True, False):
+                raise InputError(f"{name} must be 0 or 1, got {getattr(self, name)!r}")
+            object.__setattr__(self, name, bool(getattr(self, name)))
+        if self.norm not in NORMS:
+            raise InputError(f"norm={self.norm!r}; use one of {', '.join(NORMS)} (post: torch's default, pre: "
+                             "norm_first=True)")
+        if self.activation not in ACTIVATIONS:
+            raise InputError(f"activation={self.activation!r}; use relu or gelu (the exact erf form)")
+
+    # --- sizes ---------------------------------------------------------------------------------------------
+    V = property(lambda self: self.E.shape[0])
+    d = property(lambda self: self.E.shape[1])
+    d_e = d
+    L = property(lambda self: self.Wq.shape[0])
+    K = property(lambda self: self.Wq.shape[1])
+    d_att = property(lambda self: self.Wq.shape[2])
+    d_out = property(lambda self: self.Wv.shape[2])
+    d_ff = property(lambda self: self.W1.shape[1])
+    T = property(lambda self: self.max_len)
+
+    @property
+    def word_ids(self) -> np.ndarray:
+        ids = np.arange(self.V)
+        return ids[(ids != self.cls_id) & (ids != self.unk_id)]
+
+    def arrays(self) -> dict:
+        """The public ``.npz`` arrays (module docstring)."""
+        out = {name: getattr(self, name) for name in _ARRAYS}
+        out.update(b=self.b, cls_id=self.cls_id, unk_id=self.unk_id, max_len=self.max_len, pe=int(self.pe),
+                   residual=int(self.residual), norm=np.str_(self.norm), activation=np.str_(self.activation),
+                   arch=np.str_(ARCH))
+        return out
+
+    def replace(self, **changes) -> Encoder:
+        """The same encoder with some parameters changed (e.g. ``w=-model.w, b=-model.b``)."""
+        fields = {name: getattr(self, name) for name in (*_ARRAYS, *_SCALARS, "norm", "activation")}
+        return Encoder(**{**fields, **changes})
+
+    def output(self, docs) -> np.ndarray:
+        """``f`` of a batch of documents ``(B, T)``: the generic model interface of the perturbation explainers
+        (:mod:`theory.explainers.perturb_generic`)."""
+        docs = np.atleast_2d(np.asarray(docs))
+        return forward_embedded(self, embed(self, docs), keep=False).f
+
+    def save(self, path: str | Path) -> None:
+        np.savez(path, **self.arrays())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Encoder:
+        """Read an encoder ``.npz`` (``arch = "encoder"``); extra keys are ignored, missing, inconsistent or
+        non-finite ones are errors."""
+        arrays = read_npz(path)
+        return cls.from_arrays(arrays, str(path))
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, where: str = "the arrays") -> Encoder:
+        if str(arrays.get("arch", "")) != ARCH:
+            raise InputError(f"{where} is not an encoder file (arch={arrays.get('arch')!r}); encoder files "
+                             f"carry arch='{ARCH}'")
+        missing = [k for k in ("E", "Wq", "Wk", "Wv", "Wo", "w", "cls_id", "unk_id", "max_len") if k not in arrays]
+        if missing:
+            raise InputError(f"encoder file {where} lacks {', '.join(missing)} (see the encoder file format)")
+        kwargs = {}
+        for key in (*_ARRAYS, *_SCALARS, "norm", "activation"):
+            if key not in arrays:
+                continue
+            value = arrays[key]
+            if key in _SCALARS or key in ("norm", "activation"):
+                if np.size(value) != 1:
+                    raise InputError(f"{key} in {where} must be a scalar, got shape {np.shape(value)}")
+                value = np.asarray(value).item()
+            kwargs[key] = value
+        return cls(**kwargs)
+
+
+def load_model(path: str | Path):
+    """The model of a ``.npz`` file: an :class:`Encoder` when it carries ``arch = "encoder"``, otherwise the §2
+    :class:`~theory.models.one_layer.Model` (whose format stays as it is)."""
+    arrays = read_npz(path)
+    if "arch" in arrays and str(arrays["arch"]) == ARCH:
+        return Encoder.from_arrays(arrays, str(path))
+    return Model.load(path)
+
+
+def _real_array(name, value) -> np.ndarray:
+    value = np.asarray(value)
+    if not np.issubdtype(value.dtype, np.number) or np.iscomplexobj(value):
+        raise InputError(f"encoder array {name!r} has dtype {value.dtype}; it must hold real numbers")
+    value = np.ascontiguousarray(value, dtype=np.float64)
+    if not np.all(np.isfinite(value)):
+        bad = np.argwhere(~np.isfinite(value))[0].tolist()
+        raise InputError(f"encoder array {name!r} contains NaN or inf (first at index {bad}); every weight must "
+                         "be a finite number")
+    value.setflags(write=False)
+    return value
+
+
+def _shape_of(name) -> str:
+    return {"E": "(V, d)", "w": "(d,)", **{k: v[0] for k, v in _LAYER_KEYS.items()}}[name]
+
+
+def _expected(shape: str, sizes: dict) -> tuple:
+    names = shape.strip("()").replace(" ", "").split(",")
+    return tuple(sizes["K"] * sizes["d_out"] if n == "K·d_out" else sizes[n] for n in names if n)
+
+
+def from_one_layer(model: Model, rng: np.random.Generator | None = None) -> Encoder:
+    """The §5 reduction: the §2 model as an encoder with ``L = 1``, no residual, no norm, no feed-forward, no
+    biases, ``w = (1, 0, …, 0)`` and ``W_o``'s first row ``(W_ℓ^(1), …, W_ℓ^(K)) / K``, so that
+    ``K·wᵀW_o^(i) = W_ℓ^(i)``.  The other rows of ``W_o`` do not reach ``f``: they are drawn from ``rng`` when
+    given (to show it), zero otherwise.  The encoder always divides the scores by ``√d_att`` (torch's
+    convention); a §2 model whose ``scale`` is 0 gets ``√d_att·W_q`` instead, which undoes that division."""
+    K, d_out, d = model.K, model.d_out, model.d_e
+    Wq = model.Wq if model.scale else model.Wq * np.sqrt(model.d_att)
+    Wo = np.zeros((d, K * d_out)) if rng is None else rng.standard_normal((d, K * d_out))
+    Wo[0] = model.Wl.reshape(-1) / K
+    w = np.zeros(d)
+    w[0] = 1.0
+    return Encoder(model.E, Wq[None], model.Wk[None], model.Wv[None], Wo[None], w, model.cls_id,
+                   model.unk_id, model.max_len, model.pe, residual=False, norm="none")
+
+
+# --- forward pass ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NormTrace:
+    xhat: np.ndarray  # (B, T, d) normalised input
+    inv_std: np.ndarray  # (B, T, 1) 1/√(var + ε)
+
+
+@dataclass(frozen=True)
+class AttentionTrace:
+    x: np.ndarray  # (B, T, d) block input
+    Q: np.ndarray  # (B, K, T, d_att)
+    Kmat: np.ndarray  # (B, K, T, d_att)
+    Vmat: np.ndarray  # (B, K, T, d_out)
+    A: np.ndarray  # (B, K, T, T) attention a^(i)_{t,u}
+
+
+@dataclass(frozen=True)
+class FeedForwardTrace:
+    x: np.ndarray  # (B, T, d) block input
+    z: np.ndarray  # (B, T, d_ff) pre-activation W_1 x + b_1
+
+
+@dataclass(frozen=True)
+class LayerTrace:
+    """What layer ``l`` computed (the backward pass reads it): its blocks and norms."""
+
+    sa: AttentionTrace
+    ff: FeedForwardTrace | None
+    norm1: NormTrace | None
+    norm2: NormTrace | None
+
+
+@dataclass(frozen=True)
+class EncoderForward:
+    f: np.ndarray  # (B,)
+    attention: np.ndarray  # (B, L, K, T, T) every layer's attention
+    hidden: np.ndarray  # (B, L + 1, T, d): h^(0) = X, …, h^(L)
+    layers: tuple  # (LayerTrace,) * L
+
+    @property
+    def X(self) -> np.ndarray:
+        """The embedded input ``h^(0)_t = e_t``."""
+        return self.hidden[:, 0]
+
+    @property
+    def alpha(self) -> np.ndarray:
+        """The last layer's CLS attention ``a^(i,L)_{0,·}``, ``(B, K, T)`` (§2's α in the reduction)."""
+        return self.attention[:, -1, :, 0, :]
+
+
+def embed(model: Encoder, docs: np.ndarray) -> np.ndarray:
+    """``e_t = E[ξ_t] + p_t``, shape ``(B, T, d)`` (as :func:`theory.models.one_layer.embed`)."""
+    X = model.E[docs]
+    if model.pe:
+        X = X + positional_encoding(docs.shape[-1], model.d)
+    return X
+
+
+def _norm(model: Encoder, weight, bias, x):
+    """``LN(x) = (x − mean)/√(var + ε)·γ + β`` over the last axis (biased variance); identity when ``norm = none``."""
+    if model.norm == "none":
+        return x, None
+    centred = x - x.mean(axis=-1, keepdims=True)
+    inv_std = 1.0 / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + EPS)
+    xhat = centred * inv_std
+    return xhat * weight + bias, NormTrace(xhat, inv_std)
+
+
+def _softmax_in_place(s):
+    """Softmax over the last axis with the max-shift (as :func:`theory.models.one_layer.softmax`), overwriting ``s``
+    (the ``B × K × T × T`` scores are the largest array of the forward pass)."""
+    s -= s.max(axis=-1, keepdims=True)
+    np.exp(s, out=s)
+    s /= s.sum(axis=-1, keepdims=True)
+    return s
+
+
+def heads_of(x, W, bias):
+    """Per-head projections ``W^(i) x_t + b^(i)``, ``(B, K, T, width)``, for ``W`` (K, width, d): one matrix product
+    for all heads."""
+    K, width, d = W.shape
+    y = x @ W.reshape(K * width, d).T + bias.reshape(-1)
+    return y.reshape(x.shape[0], x.shape[1], K, width).transpose(0, 2, 1, 3)
+
+
+def _sa_block(model: Encoder, l: int, x):
+    """``SA(x)_t = W_o concat_i(Σ_u a^(i)_{t,u} v^(i)_u) + b_o`` with ``a^(i) = softmax(Q Kᵀ/√d_att)``."""
+    Q = heads_of(x, model.Wq[l], model.bq[l])
+    Kmat = heads_of(x, model.Wk[l], model.bk[l])
+    Vmat = heads_of(x, model.Wv[l], model.bv[l])
+    A = _softmax_in_place(np.matmul(Q, Kmat.transpose(0, 1, 3, 2)) / np.sqrt(model.d_att))
+    heads = np.matmul(A, Vmat)  # (B, K, T, d_out)
+    concat = heads.transpose(0, 2, 1, 3).reshape(x.shape[0], x.shape[1], -1)  # (B, T, K·d_out)
+    return concat @ model.Wo[l].T + model.bo[l], AttentionTrace(x, Q, Kmat, Vmat, A)
+
+
+def activation(model: Encoder, z):
+    """ReLU, or the exact GELU ``z·Φ(z) = z·(1 + erf(z/√2))/2``."""
+    if model.activation == "relu":
+        return np.maximum(z, 0.0)
+    return 0.5 * z * (1.0 + erf(z / np.sqrt(2.0)))
+
+
+def _ff_block(model: Encoder, l: int, x):
+    """``FF(x) = W_2 act(W_1 x + b_1) + b_2``; ``None`` when the model has no feed-forward (``d_ff = 0``)."""
+    if model.d_ff == 0:
+        return None, None
+    z = x @ model.W1[l].T + model.b1[l]
+    return activation(model, z) @ model.W2[l].T + model.b2[l], FeedForwardTrace(x, z)
+
+
+def _add(model: Encoder, x, block):
+    """The residual connection: ``x + block`` (or ``block`` alone without residual; ``x`` when there is no block)."""
+    if block is None:
+        return x
+    return x + block if model.residual else block
+
+
+def _layer(model: Encoder, l: int, x):
+    """One layer, in torch's ``TransformerEncoderLayer`` order: ``norm_first`` (pre) or post-norm."""
+    if model.norm == "pre":
+        n1, norm1 = _norm(model, model.norm1_weight[l], model.norm1_bias[l], x)
+        sa, sa_trace = _sa_block(model, l, n1)
+        x = _add(model, x, sa)
+        n2, norm2 = _norm(model, model.norm2_weight[l], model.norm2_bias[l], x)
+        ff, ff_trace = _ff_block(model, l, n2)
+        x = _add(model, x, ff)
+    else:
+        sa, sa_trace = _sa_block(model, l, x)
+        x, norm1 = _norm(model, model.norm1_weight[l], model.norm1_bias[l], _add(model, x, sa))
+        ff, ff_trace = _ff_block(model, l, x)
+        if ff is None:
+            norm2 = None
+        else:
+            x, norm2 = _norm(model, model.norm2_weight[l], model.norm2_bias[l], _add(model, x, ff))
+    return x, LayerTrace(sa_trace, ff_trace, norm1, norm2)
+
+
+def forward_embedded(model: Encoder, X: np.ndarray, keep: bool = True) -> EncoderForward:
+    """The layer stack and the CLS readout on embedded inputs ``X`` (B, T, d); with ``keep=False`` only ``f`` is
+    returned (no attention, hidden states or traces: the perturbation explainers' batched path)."""
+    hidden, traces, attention = [X], [], []
+    h = X
+    for l in range(model.L):
+        h, trace = _layer(model, l, h)
+        if keep:
+            hidden.append(h)
+            traces.append(trace)
+            attention.append(trace.sa.A)
+    f = h[:, 0] @ model.w + model.b
+    if not keep:
+        return EncoderForward(f=f, attention=None, hidden=None, layers=())
+    return EncoderForward(f=f, attention=np.stack(attention, axis=1), hidden=np.stack(hidden, axis=1),
+                          layers=tuple(traces))
+
+
+def forward(model: Encoder, docs) -> EncoderForward:
+    """Batched float64 forward pass; ``docs`` has shape ``(T,)`` or ``(B, T)``."""
+    docs = np.atleast_2d(np.asarray(docs))
+    return forward_embedded(model, embed(model, docs))
