@@ -21,6 +21,7 @@ UTF-8, one document per line; an empty line (or one without a token) is an error
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -33,16 +34,18 @@ OOV_POLICIES = ("error", "drop", "unk")
 
 
 def read_lines(path: str | Path, what: str) -> list[str]:
-    """The lines of a UTF-8 file (a final newline ends the last line; ``\\r\\n`` endings accepted)."""
+    """The lines of a UTF-8 file (a final newline ends the last line; ``\\r\\n`` endings accepted; a leading
+    byte-order mark, as Windows editors write, is not part of the first line: "utf-8-sig")."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{what} file {str(path)!r} does not exist")
     data = path.read_bytes()
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise InputError(f"{what} file {str(path)!r} is not UTF-8 (byte {error.start}, line {line}); "
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:  # its offset counts from after the byte-order mark
+        start = error.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
+        line = data[:start].count(b"\n") + 1
+        raise InputError(f"{what} file {str(path)!r} is not UTF-8 (byte {start}, line {line}); "
                          "re-save it as UTF-8") from None
     lines = text.split("\n")
     if lines and lines[-1] == "":
