@@ -323,7 +323,8 @@ def texts_files(draw) -> Case:
         text[n] = f"{text[n]} {draw(st.sampled_from(CONTROLS))} {IN_VOCAB[0]}"
         predicted = False
     elif defect == "empty":
-        text.insert(draw(st.integers(0, len(text))), draw(st.sampled_from(["", " ", "\t ", "\u3000"])))
+        # before a line (at the end, an empty line is a final newline)
+        text.insert(draw(st.integers(0, len(text) - 1)), draw(st.sampled_from(["", " ", "\t ", "\u3000"])))
         must_fail = True
     content = ("\r\n" if draw(st.booleans()) else "\n").join(text).encode() + draw(st.sampled_from([b"", b"\n"]))
     if draw(st.booleans()):
@@ -362,6 +363,10 @@ def vocabulary_files(draw) -> Case:
     defect = draw(st.one_of(st.none(), st.sampled_from(VOCAB_DEFECTS)))
     harmless = draw(st.lists(st.sampled_from(VOCAB_HARMLESS), max_size=3, unique=True))
     line = draw(st.integers(0, len(tokens) - 1))
+    if "control" in harmless:  # a control character inside a word's token (that word is then never in a text);
+        # before the defect, so as not to undo it
+        n = draw(st.integers(7, len(tokens) - 1))  # not CLS, UNK or a word of the texts (w2 … w5)
+        tokens[n] = tokens[n][:1] + draw(st.sampled_from(CONTROLS)) + tokens[n][1:]
     options = ["--cls-token", "[cls]", "--unk-token", "<unk>"][: 2 * draw(st.integers(0, 2))]  # right, if given
     if defect == "duplicate":
         tokens[line] = tokens[draw(st.integers(0, len(tokens) - 1).filter(lambda n: n != line))]
@@ -374,9 +379,6 @@ def vocabulary_files(draw) -> Case:
     elif defect in ("wrong_cls_token", "wrong_unk_token"):
         # after a right one: argparse keeps the last
         options += [f"--{defect[6:9]}-token", draw(st.sampled_from(["[CLS]", "[UNK]", "w3", "", "<pad>"]))]
-    if "control" in harmless:  # a control character inside a word's token: that word is then never in a text
-        n = draw(st.sampled_from(WORDS[5:]))
-        tokens[n] = tokens[n][:1] + draw(st.sampled_from(CONTROLS)) + tokens[n][1:]
     content = ("\r\n" if "crlf" in harmless else "\n").join(tokens).encode()
     content += b"\n" * ("final_newline" in harmless) + b"\n\n" * (defect == "blank_last")
     if "bom" in harmless:
@@ -467,9 +469,9 @@ def state_dict_files(draw) -> Case:
     elif defect == "bad_dtype":
         state[key] = state[key].to(draw(st.sampled_from([torch.int64, torch.bool, torch.complex128, torch.uint8])))
     elif defect == "nan":
-        values = state[key].detach().clone().to(torch.float64)
-        values.view(-1)[draw(st.integers(0, values.numel() - 1))] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
-        state[key] = values
+        values = state[key].detach().to(torch.float64).reshape(-1).clone()
+        values[draw(st.integers(0, values.numel() - 1))] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+        state[key] = values.reshape(state[key].shape)
     elif defect == "non_tensor":
         state[key] = draw(st.sampled_from([3, 1.5, "w", None, [1.0, 2.0], {"a": torch.zeros(2)}, (torch.zeros(2),)]))
     elif defect == "module_prefix":

@@ -183,3 +183,12 @@ def test_wrapped_and_checkpointed_state_dicts_name_the_fix(tmp_path, capsys):
     assert "start with 'module.'" in error and "k.removeprefix('module.')" in error
     assert _import(tmp_path, tmp_path / "ckpt.pt", "--class", "0")[0] == 2
     assert "its state_dict is under key 'model'" in capsys.readouterr().err
+
+
+def test_a_non_finite_weight_is_refused_even_in_a_class_not_explained(tmp_path, capsys):
+    def edit(state):
+        state["heads.0.classifier.weight"][2, 1] = float("nan")  # --class 0 does not use row 2
+    code, out = _import(tmp_path, _edited(tmp_path, edit), "--class", "0")
+    error = capsys.readouterr().err
+    assert code == 2 and "heads.0.classifier.weight" in error and "NaN or inf (first at index [2, 1])" in error
+    assert not out.exists()

@@ -76,7 +76,12 @@ def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
         if tensor.layout != torch.strided:
             raise InputError(f"{key} in {str(path)!r} is a {tensor.layout} tensor; save dense weights "
                              "(tensor.to_dense())")
-        arrays[str(key)] = tensor.detach().to(torch.float64).numpy()
+        array = tensor.detach().to(torch.float64).numpy()
+        if not np.all(np.isfinite(array)):  # in any row: a class not explained is still a diverged model
+            bad = np.argwhere(~np.isfinite(array))[0].tolist()
+            raise InputError(f"{key} in {str(path)!r} contains NaN or inf (first at index {bad}); every weight "
+                             "must be a finite number (did training diverge?)")
+        arrays[str(key)] = array
     return arrays
 
 
