@@ -41,6 +41,8 @@ BASE = ModelSpec(K=2, d_e=4, d_att=3, d_out=2, V=20, T=8, pe=True, seed=5).build
 ARRAYS = {"E": BASE.E, "Wq": BASE.Wq, "Wk": BASE.Wk, "Wv": BASE.Wv, "Wl": BASE.Wl}
 SCALARS = {"cls_id": BASE.cls_id, "unk_id": BASE.unk_id, "max_len": BASE.max_len, "pe": int(BASE.pe)}
 WORDS = [int(w) for w in BASE.word_ids]
+#: the vocabulary of BASE: CLS and UNK at the model's ids, the other lines words the tokenizer keeps as they are
+VOCAB = [{BASE.cls_id: "[cls]", BASE.unk_id: "<unk>"}.get(i, f"w{i}") for i in range(BASE.V)]
 CHEAP_METHODS = [["--method", "attention-avg"], ["--method", "attention-max"], ["--method", "grad-l2"],
                  ["--method", "grad-x-input"], ["--method", "lime", "--samples", "40"], ["--method", "lime-inf"]]
 ANY_DOCUMENT_METHODS = CHEAP_METHODS[:4]  # LIME's β^∞ needs two distinct words
@@ -259,7 +261,9 @@ WORDS_OF_ARGV = ["list", "run", "explain", "compare", "--only", "--out", "--seed
                  "--tokens", "--method", "--json", "--semantics", "--samples", "--margin", "model.simplex",
                  "no.such", "ci", "thorough", "random", "trained", "both", "lime", "lime-inf", "grad-l1", "delete",
                  "replace", "5,9", "{d}/m.npz", "{d}/out", "{d}/summary.json", "/proc/x", "-1", "0", "2", "1e9",
-                 "nan", "inf", "4294967296", "", "-", "--", "--x"]
+                 "nan", "inf", "4294967296", "", "-", "--", "--x", "import", "--model", "--text", "--texts", "--vocab",
+                 "--oov", "unk", "--truncate", "--jsonl", "--cls-token", "--unk-token", "--class", "--contrast",
+                 "{d}/v.txt", "{d}/t.txt", "w2 w3"]
 
 
 @st.composite
@@ -267,13 +271,12 @@ def argvs(draw) -> Case:
     """Argument vectors made of the command line's own words, numbers and paths in any order."""
     summary = json.dumps(SUMMARY).encode()
     argv = draw(st.lists(st.one_of(st.sampled_from(WORDS_OF_ARGV), st.text(max_size=6)), max_size=8))
-    return Case(argv, {"m.npz": _npz(_valid()), "summary.json": summary}, must_fail=False, why="argv")
+    return Case(argv, {"m.npz": _npz(_valid()), "summary.json": summary, "v.txt": "\n".join(VOCAB).encode(),
+                       "t.txt": b"w2 w3\n"}, must_fail=False, why="argv")
 
 
 # --- texts files (explain --texts, run --model --texts) -----------------------------------------------------
 
-#: the vocabulary of BASE: CLS and UNK at the model's ids, the other lines words the tokenizer keeps as they are
-VOCAB = [{BASE.cls_id: "[cls]", BASE.unk_id: "<unk>"}.get(i, f"w{i}") for i in range(BASE.V)]
 IN_VOCAB = [VOCAB[w] for w in WORDS]
 OOV_WORDS = ["zebra", "qq9"]
 SPECIAL = ["[CLS]", "<unk>"]  # the model's CLS and UNK tokens written in a text: always refused
