@@ -297,7 +297,7 @@ def _expected_refusal(words: list[str], oov: str, truncate: bool) -> bool:
     return kept == 0 or (kept > BASE.T - 1 and not truncate)
 
 
-TEXT_DEFECTS = ["not_utf8", "empty", "long", "long_word", "control", "unknown_words"]
+TEXT_DEFECTS = ["not_utf8", "empty", "long", "long_word", "control", "unknown_words", "folder"]
 
 
 @st.composite
@@ -336,7 +336,9 @@ def texts_files(draw) -> Case:
         at = draw(st.integers(0, len(content)))
         content = content[:at] + draw(st.sampled_from([b"\xff", b"\xe9", b"\xc3", b"\xed\xa0\x80"])) + content[at:]
         must_fail = True
-    files = {"m.npz": _npz(_valid()), "v.txt": "\n".join(VOCAB).encode(), "t.txt": content}
+    files = {"m.npz": _npz(_valid()), "v.txt": "\n".join(VOCAB).encode(),
+             "t.txt": None if defect == "folder" else content}
+    must_fail = must_fail or defect == "folder"
     options = ["--oov", oov] * draw(st.booleans()) if oov == "error" else ["--oov", oov]
     options += ["--truncate"] * truncate
     if draw(st.booleans()):
@@ -427,7 +429,8 @@ def _saved(obj) -> bytes:
 
 
 STATE_DEFECTS = ["missing", "extra", "shape", "bad_dtype", "nan", "non_tensor", "module_prefix", "checkpoint",
-                 "not_a_dict", "pickled_module", "plain_pickle", "truncated", "garbage", "sparse", "empty_dict"]
+                 "not_a_dict", "pickled_module", "plain_pickle", "truncated", "garbage", "sparse", "empty_dict",
+                 "folder"]
 STATE_HARMLESS = ["float32", "float16", "bfloat16", "requires_grad", "transposed_view"]
 # (options, valid?) for the explained logit, the ids and T
 IMPORT_OPTIONS = [(["--class", "0"], True), (["--class", "1"], True), (["--contrast", "1,0"], True),
@@ -506,6 +509,8 @@ def state_dict_files(draw) -> Case:
                         for part in ("choice", "ids", "out"))
     argv = ["import", "{d}/m.pt", "--out", out, *chosen, *ids]
     refused = defect is not None or wrong is not None
+    if defect == "folder":
+        content = None
     return Case(argv, {"m.pt": content}, must_fail=refused, must_pass=not refused, never_says=("None",),
                 why=f"state_dict {defect} {harmless} at {key}")
 

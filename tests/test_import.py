@@ -192,3 +192,9 @@ def test_a_non_finite_weight_is_refused_even_in_a_class_not_explained(tmp_path, 
     error = capsys.readouterr().err
     assert code == 2 and "heads.0.classifier.weight" in error and "NaN or inf (first at index [2, 1])" in error
     assert not out.exists()
+
+
+def test_a_folder_is_named_as_a_folder(tmp_path, capsys):
+    (tmp_path / "m.pt").mkdir()
+    assert _import(tmp_path, tmp_path / "m.pt", "--class", "0")[0] == 2
+    assert "is a folder; pass the path of a torch.save'd state_dict" in capsys.readouterr().err

@@ -92,3 +92,8 @@ def test_cls_and_unk_tokens_when_stated(tmp_path, model):
                                          r"\('\[cls\]' is line 8\); fix the vocabulary's order"):
         load_vocabulary(tmp_path / "v.txt", model, cls_token="[cls]")
     assert load_vocabulary(tmp_path / "v.txt", model, cls_token="<unk>", unk_token="good").unk == "good"
+
+
+def test_a_folder_is_named_as_a_folder(tmp_path, vocab, model):
+    with pytest.raises(InputError, match="texts file .* is a folder; pass the path of a UTF-8 text file"):
+        read_texts(tmp_path, vocab, model)

@@ -46,6 +46,8 @@ _LAYOUT = {"embedding": ("V", "d_e"), "query": ("d_att", "d_e"), "key": ("d_att"
 def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     """The tensors of a ``torch.save``d ``state_dict`` as float64 arrays (``weights_only=True``, on the CPU)."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"model file {str(path)!r} is a folder; pass the path of a torch.save'd state_dict")
     if not path.is_file():
         raise InputError(f"model file {str(path)!r} does not exist; pass the path of a torch.save'd state_dict")
     try:

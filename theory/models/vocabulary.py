@@ -40,6 +40,8 @@ def read_lines(path: str | Path, what: str) -> list[str]:
     """The lines of a UTF-8 file (a final newline ends the last line; ``\\r\\n`` endings accepted; a leading
     byte-order mark, as Windows editors write, is not part of the first line: "utf-8-sig")."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{what} file {str(path)!r} is a folder; pass the path of a UTF-8 text file")
     if not path.is_file():
         raise InputError(f"{what} file {str(path)!r} does not exist")
     data = path.read_bytes()
@@ -96,9 +98,10 @@ def load_vocabulary(path: str | Path, model: Model, cls_token: str | None = None
     for name, i, token in (("CLS", model.cls_id, cls_token), ("UNK", model.unk_id, unk_token)):
         if token is not None and tokens[i] != token:
             where_it_is = f"{token!r} is line {first[token]}" if token in first else f"{token!r} is on no line"
-            raise InputError(f"{where}: line {i} (the model's {name} id) holds {tokens[i]!r}, not --{name.lower()}-token "
-                             f"{token!r} ({where_it_is}); fix the vocabulary's order, or the model's "
-                             f"--{name.lower()}-id at import")
+            option = f"--{name.lower()}"
+            raise InputError(f"{where}: line {i} (the model's {name} id) holds {tokens[i]!r}, not {option}-token "
+                             f"{token!r} ({where_it_is}); fix the vocabulary's order, or the model's {option}-id at "
+                             "import")
     return Vocabulary(tuple(tokens), model.cls_id, model.unk_id)
 
 
