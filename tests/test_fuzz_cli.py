@@ -1,13 +1,17 @@
-"""Property-based fuzzing of the command line: malformed model files, token lists, summaries and argv.
+"""Property-based fuzzing of the command line: malformed model files, token lists, summaries, argv, texts
+files, vocabulary files and state_dict files (``attnverify import``).
 
 Every input either works (exit 0 and finite JSON numbers) or is refused the way bad input must be: exit
 code 2, one ``attnverify: error: …`` line (after argparse's usage, for a bad command line), no traceback, no
-warning, nothing on stdout and nothing written.  Inputs built to be malformed must be refused.
+warning, nothing on stdout and nothing written; a refusal never passes on torch's advice to load a file
+unsafely.  Inputs built to be malformed must be refused; inputs built well-formed (``must_pass``: the texts,
+vocabulary and state_dict kinds, whose outcome the strategy predicts from the documented format) must be
+accepted.
 
 Each input kind is one Hypothesis strategy in :data:`INPUT_KINDS` drawing a :class:`Case` (files to create
-and the argv that uses them); a new kind of input (a text, a vocabulary, a state_dict, an encoder file) is a
-new strategy there, with its example count in :data:`EXAMPLES`.  ``main`` runs in-process (fast); a few
-cases also run as ``python -m theory.suite.cli`` subprocesses, where a traceback or a warning would show.
+and the argv that uses them); a new kind of input (an encoder file) is a new strategy there, with its example
+count in :data:`EXAMPLES`.  ``main`` runs in-process (fast); a few cases also run as
+``python -m theory.suite.cli`` subprocesses, where a traceback or a warning would show.
 """
 
 from __future__ import annotations

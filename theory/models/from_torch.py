@@ -16,9 +16,13 @@ the same model with ``W_ℓ = row C − row C'`` (exact, no approximation).  Wha
 on the command line: the CLS and UNK ids, ``T``, the positional encoding (``pe``, default on as the authors) and
 ``scale`` (scores divided by ``√d_att``, default on; ``--no-scale`` is the authors' ``SCALE = False``).
 
-The file is read with ``torch.load(weights_only=True)``: tensors only, never an unpickled object.  Every
-problem — a missing, extra or mis-shaped key, a class out of range — is one :class:`InputError` naming it, and
-nothing is written; the ``.npz`` is written to a temporary file and renamed into place.
+The file is read with ``torch.load(weights_only=True)``: tensors only, never an unpickled object (and torch's
+advice to retry with ``weights_only=False`` is never passed on).  Every problem — not a torch.save'd dict of
+dense real tensors, a NaN or inf weight (in any class row), DataParallel's ``module.`` key prefix, a checkpoint
+dict around the state_dict, a missing or extra key, a key that is not 2-D, sizes of one dimension (``d_e``,
+``d_att``, ``d_out``, ``n_classes``) that disagree between keys, a class out of range — is one
+:class:`InputError` naming it and the fix, and nothing is written; the ``.npz`` is written to a temporary file
+and renamed into place.
 """
 
 from __future__ import annotations
