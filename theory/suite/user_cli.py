@@ -97,7 +97,8 @@ def check_options(args) -> None:
                              "the documents are for)")
         if args.texts is None and flags:
             raise InputError(f"{', '.join(flags)}: only for --texts FILE (run has no --text); without --texts "
-                             "run --model draws word sequences from the model's vocabulary, so drop them")
+                             "run --model draws word sequences from the model's vocabulary, so drop "
+                             f"{'them' if len(flags) > 1 else 'it'}")
         if args.model is not None and args.population is not None:
             raise InputError(f"--population {args.population} is for the suite's own models; with --model the "
                              f"population is model:{Path(args.model).stem}: drop --population")
