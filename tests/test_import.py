@@ -122,6 +122,8 @@ def _edited(tmp_path, edit):
     (lambda s: s.__setitem__("heads.1.classifier.weight", torch.zeros(2, 5, dtype=torch.float64)),
      "disagree on n_classes: 2 in heads.1.classifier.weight; 3 in heads.0.classifier.weight"),
     (lambda s: s.pop("embedding.weight"), "missing embedding.weight"),
+    (lambda s: s.__setitem__("heads.0.key.weight", s["heads.0.key.weight"].to_sparse()),
+     "is a torch.sparse_coo tensor; save dense weights (tensor.to_dense())"),
 ])
 def test_bad_state_dicts_are_one_line_errors(tmp_path, capsys, edit, message):
     code, out = _import(tmp_path, _edited(tmp_path, edit), "--class", "0")
