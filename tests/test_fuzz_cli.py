@@ -285,7 +285,7 @@ IN_VOCAB = [VOCAB[w] for w in WORDS]
 OOV_WORDS = ["zebra", "qq9"]
 SPECIAL = ["[CLS]", "<unk>"]  # the model's CLS and UNK tokens written in a text: always refused
 #: characters that are not line breaks for a texts file ("\n" splits lines; a final "\r" is a CRLF ending)
-CONTROLS = [chr(c) for c in [*range(0, 9), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f, 0x85, 0xa0, 0x200b, 0x2028, 0xfeff]]
+CONTROLS = [chr(c) for c in [*range(9), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f, 0x85, 0xa0, 0x200b, 0x2028, 0xfeff]]
 BOM = b"\xef\xbb\xbf"
 
 

@@ -123,8 +123,8 @@ def test_a_claim_about_models_without_pe_runs_on_one(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--model", "m.npz", "--population", "random"], "--population random is for the suite's own models; with "
-                                                     "--model the population is model:m: drop --population"),
+    (["--model", "m.npz", "--population", "random"], ("--population random is for the suite's own models; with "
+                                                      "--model the population is model:m: drop --population")),
     (["--model", "m.npz", "--vocab", "v.txt"], "--vocab: only for --texts FILE (run has no --text)"),
     (["--model", "m.npz", "--oov", "unk", "--truncate"], "--oov, --truncate: only for --texts FILE"),
     (["--vocab", "v.txt"], "--vocab needs --model M.npz"),
