@@ -63,3 +63,26 @@ def test_missing_inputs(files, capsys, args, message):
     _, d = files
     assert main(["explain", str(d / "m.npz"), *args]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--tokens", "2,4", "--text", "good film"], "--tokens gives word ids, so --text would be ignored"),
+    (["--tokens", "2,4", "--texts", "t.txt", "--jsonl"], "so --texts, --jsonl would be ignored"),
+    (["--tokens", "2,4", "--vocab", "v.txt", "--oov", "drop"], "so --vocab, --oov would be ignored"),
+    (["--tokens", "2,4", "--truncate", "--unk-token", "<unk>"], "so --truncate, --unk-token would be ignored"),
+])
+def test_options_tokens_would_ignore_are_errors(files, capsys, args, message):
+    _, d = files
+    assert main(["explain", str(d / "m.npz"), *args, "--method", "grad-l2"]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and len(captured.err.strip().splitlines()) == 1 and captured.out == ""
+
+
+def test_cls_and_unk_tokens_are_checked_when_given(files, capsys):
+    _, d = files
+    base = ["explain", str(d / "m.npz"), "--text", "good film", "--vocab", str(d / "v.txt"), "--method", "grad-l2"]
+    assert main([*base, "--cls-token", "[cls]", "--unk-token", "<unk>"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--unk-token", "[UNK]"]) == 2
+    assert ("line 1 (the model's UNK id) holds '<unk>', not --unk-token '[UNK]' ('[UNK]' is on no line)"
+            in capsys.readouterr().err)

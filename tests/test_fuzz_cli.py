@@ -1,13 +1,17 @@
-"""Property-based fuzzing of the command line: malformed model files, token lists, summaries and argv.
+"""Property-based fuzzing of the command line: malformed model files, token lists, summaries, argv, texts
+files, vocabulary files and state_dict files (``attnverify import``).
 
 Every input either works (exit 0 and finite JSON numbers) or is refused the way bad input must be: exit
 code 2, one ``attnverify: error: …`` line (after argparse's usage, for a bad command line), no traceback, no
-warning, nothing on stdout and nothing written.  Inputs built to be malformed must be refused.
+warning, nothing on stdout and nothing written; a refusal never passes on torch's advice to load a file
+unsafely.  Inputs built to be malformed must be refused; inputs built well-formed (``must_pass``: the texts,
+vocabulary and state_dict kinds, whose outcome the strategy predicts from the documented format) must be
+accepted.
 
 Each input kind is one Hypothesis strategy in :data:`INPUT_KINDS` drawing a :class:`Case` (files to create
-and the argv that uses them); a new kind of input (a text, a vocabulary, a state_dict, an encoder file) is a
-new strategy there, with its example count in :data:`EXAMPLES`.  ``main`` runs in-process (fast); a few
-cases also run as ``python -m theory.suite.cli`` subprocesses, where a traceback or a warning would show.
+and the argv that uses them); a new kind of input (an encoder file) is a new strategy there, with its example
+count in :data:`EXAMPLES`.  ``main`` runs in-process (fast); a few cases also run as
+``python -m theory.suite.cli`` subprocesses, where a traceback or a warning would show.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import io
 import json
 import math
 import os
+import pickle
+import re
 import subprocess
 import sys
 import tempfile
@@ -39,20 +45,28 @@ BASE = ModelSpec(K=2, d_e=4, d_att=3, d_out=2, V=20, T=8, pe=True, seed=5).build
 ARRAYS = {"E": BASE.E, "Wq": BASE.Wq, "Wk": BASE.Wk, "Wv": BASE.Wv, "Wl": BASE.Wl}
 SCALARS = {"cls_id": BASE.cls_id, "unk_id": BASE.unk_id, "max_len": BASE.max_len, "pe": int(BASE.pe)}
 WORDS = [int(w) for w in BASE.word_ids]
+#: the vocabulary of BASE: CLS and UNK at the model's ids, the other lines words the tokenizer keeps as they are
+VOCAB = [{BASE.cls_id: "[cls]", BASE.unk_id: "<unk>"}.get(i, f"w{i}") for i in range(BASE.V)]
 CHEAP_METHODS = [["--method", "attention-avg"], ["--method", "attention-max"], ["--method", "grad-l2"],
                  ["--method", "grad-x-input"], ["--method", "lime", "--samples", "40"], ["--method", "lime-inf"]]
+ANY_DOCUMENT_METHODS = CHEAP_METHODS[:4]  # LIME's β^∞ needs two distinct words
 TRIED: dict[str, int] = {}
+PASSING: dict[str, int] = {}  # of which must be accepted
+FAILING: dict[str, int] = {}  # of which must be refused
 
 
 @dataclass
 class Case:
     """Files to create in a fresh folder (name → bytes, or None for a folder) and the argv, where ``{d}``
-    stands for that folder; ``must_fail``: the input is malformed and must be refused."""
+    stands for that folder; ``must_fail``: the input is malformed and must be refused; ``must_pass``: it is
+    well-formed and must be accepted (neither: either outcome is right, as long as it is clean)."""
 
     argv: list[str]
     files: dict[str, bytes | None] = field(default_factory=dict)
     must_fail: bool = True
     why: str = ""
+    must_pass: bool = False
+    never_says: tuple[str, ...] = ()  # words a refusal must not contain
 
 
 def _npz(arrays: dict) -> bytes:
@@ -251,7 +265,9 @@ WORDS_OF_ARGV = ["list", "run", "explain", "compare", "--only", "--out", "--seed
                  "--tokens", "--method", "--json", "--semantics", "--samples", "--margin", "model.simplex",
                  "no.such", "ci", "thorough", "random", "trained", "both", "lime", "lime-inf", "grad-l1", "delete",
                  "replace", "5,9", "{d}/m.npz", "{d}/out", "{d}/summary.json", "/proc/x", "-1", "0", "2", "1e9",
-                 "nan", "inf", "4294967296", "", "-", "--", "--x"]
+                 "nan", "inf", "4294967296", "", "-", "--", "--x", "import", "--model", "--text", "--texts", "--vocab",
+                 "--oov", "unk", "--truncate", "--jsonl", "--cls-token", "--unk-token", "--class", "--contrast",
+                 "{d}/v.txt", "{d}/t.txt", "w2 w3"]
 
 
 @st.composite
@@ -259,14 +275,275 @@ def argvs(draw) -> Case:
     """Argument vectors made of the command line's own words, numbers and paths in any order."""
     summary = json.dumps(SUMMARY).encode()
     argv = draw(st.lists(st.one_of(st.sampled_from(WORDS_OF_ARGV), st.text(max_size=6)), max_size=8))
-    return Case(argv, {"m.npz": _npz(_valid()), "summary.json": summary}, must_fail=False, why="argv")
+    return Case(argv, {"m.npz": _npz(_valid()), "summary.json": summary, "v.txt": "\n".join(VOCAB).encode(),
+                       "t.txt": b"w2 w3\n"}, must_fail=False, why="argv")
 
 
-INPUT_KINDS = {"model file": model_files(), "tokens": token_lists(), "argv": argvs(), "summary": summary_files()}
-EXAMPLES = {"model file": 200, "tokens": 120, "argv": 150, "summary": 150}
+# --- texts files (explain --texts, run --model --texts) -----------------------------------------------------
+
+IN_VOCAB = [VOCAB[w] for w in WORDS]
+OOV_WORDS = ["zebra", "qq9"]
+SPECIAL = ["[CLS]", "<unk>"]  # the model's CLS and UNK tokens written in a text: always refused
+#: characters that are not line breaks for a texts file ("\n" splits lines; a final "\r" is a CRLF ending)
+CONTROLS = [chr(c) for c in [*range(9), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f, 0x85, 0xa0, 0x200b, 0x2028, 0xfeff]]
+BOM = b"\xef\xbb\xbf"
+
+
+def _expected_refusal(words: list[str], oov: str, truncate: bool) -> bool:
+    """Whether a text of these space-separated words must be refused (docs: theory/models/vocabulary.py)."""
+    lowered = [w.lower() for w in words]
+    if not lowered or any(w in ("[cls]", "<unk>") for w in lowered):
+        return True
+    known = [w for w in lowered if w in VOCAB]
+    if len(known) < len(lowered) and oov == "error":
+        return True
+    kept = len(known) if oov == "drop" else len(lowered)
+    return kept == 0 or (kept > BASE.T - 1 and not truncate)
+
+
+TEXT_DEFECTS = ["not_utf8", "empty", "long", "long_word", "control", "unknown_words", "folder"]
+
+
+@st.composite
+def texts_files(draw) -> Case:
+    """A texts file of lines of known (or upper-cased) words, with at most one defect — a byte that is not
+    UTF-8, an empty or blank line, a very long line, a very long word, a control character, a line with
+    out-of-vocabulary or special words — and harmless changes: a byte-order mark, CRLF endings, a final
+    newline; read by ``explain --texts`` or ``run --model --texts``, with any ``--oov`` and ``--truncate``."""
+    oov = draw(st.sampled_from(["error", "drop", "unk"]))
+    truncate = draw(st.booleans())
+    defect = draw(st.one_of(st.none(), st.sampled_from(TEXT_DEFECTS)))
+    known = st.one_of(st.sampled_from(IN_VOCAB), st.sampled_from(IN_VOCAB).map(str.upper))
+    lines = draw(st.lists(st.lists(known, min_size=1, max_size=BASE.T), min_size=1, max_size=4))
+    if defect == "unknown_words":
+        anything = st.one_of(known, st.sampled_from(OOV_WORDS), st.sampled_from(SPECIAL))
+        lines.append(draw(st.lists(anything, min_size=1, max_size=4)))
+    elif defect == "long":
+        lines[draw(st.integers(0, len(lines) - 1))] = [draw(st.sampled_from(IN_VOCAB))] * 3000
+    elif defect == "long_word":  # one 20000-character word: out of the vocabulary
+        lines.append(["w" * 20000])
+    must_fail = any(_expected_refusal(words, oov, truncate) for words in lines)
+    predicted = True  # False: either outcome is right (it must still be clean)
+    text = [" ".join(words) for words in lines]
+    if defect == "control":  # a control character as a word of its own: whitespace to the tokenizer, or a word
+        n = draw(st.integers(0, len(text) - 1))
+        text[n] = f"{text[n]} {draw(st.sampled_from(CONTROLS))} {IN_VOCAB[0]}"
+        predicted = False
+    elif defect == "empty":
+        # before a line (at the end, an empty line is a final newline)
+        text.insert(draw(st.integers(0, len(text) - 1)), draw(st.sampled_from(["", " ", "\t ", "\u3000"])))
+        must_fail = True
+    content = ("\r\n" if draw(st.booleans()) else "\n").join(text).encode() + draw(st.sampled_from([b"", b"\n"]))
+    if draw(st.booleans()):
+        content = BOM + content
+    if defect == "not_utf8":
+        at = draw(st.integers(0, len(content)))
+        content = content[:at] + draw(st.sampled_from([b"\xff", b"\xe9", b"\xc3", b"\xed\xa0\x80"])) + content[at:]
+        must_fail = True
+    files = {"m.npz": _npz(_valid()), "v.txt": "\n".join(VOCAB).encode(),
+             "t.txt": None if defect == "folder" else content}
+    must_fail = must_fail or defect == "folder"
+    options = ["--oov", oov] * draw(st.booleans()) if oov == "error" else ["--oov", oov]
+    options += ["--truncate"] * truncate
+    if draw(st.booleans()):
+        argv = ["explain", "{d}/m.npz", "--texts", "{d}/t.txt", "--vocab", "{d}/v.txt",
+                *draw(st.sampled_from(ANY_DOCUMENT_METHODS)), "--jsonl", *options]
+    else:
+        argv = ["run", "--model", "{d}/m.npz", "--texts", "{d}/t.txt", "--vocab", "{d}/v.txt", *options,
+                "--only", "model.simplex", "--out", "{d}/r"]
+    return Case(argv, files, must_fail=must_fail and predicted, must_pass=not must_fail and predicted,
+                why=f"texts {defect} {content[:80]!r}")
+
+
+# --- vocabulary files ---------------------------------------------------------------------------------------
+
+VOCAB_DEFECTS = ["duplicate", "empty", "extra", "missing", "blank_last", "not_utf8", "wrong_cls_token",
+                 "wrong_unk_token"]
+VOCAB_HARMLESS = ["bom", "crlf", "final_newline", "control"]
+
+
+@st.composite
+def vocabulary_files(draw) -> Case:
+    """A vocabulary with at most one defect (a token twice, an empty line, a line too many or too few, a blank
+    last line, a byte that is not UTF-8, ``--cls-token``/``--unk-token`` not on their lines) and harmless
+    changes (a byte-order mark, CRLF, a final newline, a control character inside a token, the right
+    ``--cls-token``/``--unk-token``); read by ``explain --text`` or ``run --model --texts``."""
+    tokens = list(VOCAB)
+    defect = draw(st.one_of(st.none(), st.sampled_from(VOCAB_DEFECTS)))
+    harmless = draw(st.lists(st.sampled_from(VOCAB_HARMLESS), max_size=3, unique=True))
+    line = draw(st.integers(0, len(tokens) - 1))
+    if "control" in harmless:  # a control character inside a word's token (that word is then never in a text);
+        # before the defect, so as not to undo it
+        n = draw(st.integers(7, len(tokens) - 1))  # not CLS, UNK or a word of the texts (w2 … w5)
+        tokens[n] = tokens[n][:1] + draw(st.sampled_from(CONTROLS)) + tokens[n][1:]
+    options = ["--cls-token", "[cls]", "--unk-token", "<unk>"][: 2 * draw(st.integers(0, 2))]  # right, if given
+    if defect == "duplicate":
+        tokens[line] = tokens[draw(st.integers(0, len(tokens) - 1).filter(lambda n: n != line))]
+    elif defect == "empty":
+        tokens[line] = ""
+    elif defect == "extra":
+        tokens.insert(line, draw(st.sampled_from(["w99", "zebra", "x y"])))
+    elif defect == "missing":
+        del tokens[line]
+    elif defect in ("wrong_cls_token", "wrong_unk_token"):
+        # after a right one: argparse keeps the last
+        options += [f"--{defect[6:9]}-token", draw(st.sampled_from(["[CLS]", "[UNK]", "w3", "", "<pad>"]))]
+    content = ("\r\n" if "crlf" in harmless else "\n").join(tokens).encode()
+    content += b"\n" * ("final_newline" in harmless) + b"\n\n" * (defect == "blank_last")
+    if "bom" in harmless:
+        content = BOM + content
+    if defect == "not_utf8":
+        at = draw(st.integers(0, len(content)))
+        content = content[:at] + b"\xff" + content[at:]
+    files = {"m.npz": _npz(_valid()), "v.txt": content, "t.txt": b"w2 w3\nW4 w2 .\n".replace(b".", b"w5")}
+    if draw(st.booleans()):
+        argv = ["explain", "{d}/m.npz", "--text", "w2 w3 W4", "--vocab", "{d}/v.txt",
+                *draw(st.sampled_from(CHEAP_METHODS)), "--json", *options]
+    else:
+        argv = ["run", "--model", "{d}/m.npz", "--texts", "{d}/t.txt", "--vocab", "{d}/v.txt", *options, "--only",
+                "model.simplex", "--out", "{d}/r"]
+    return Case(argv, files, must_fail=defect is not None, must_pass=defect is None,
+                why=f"vocabulary {defect} {harmless} {options}")
+
+
+# --- state_dict files (attnverify import) ---------------------------------------------------------------------
+
+try:
+    import torch
+except ImportError:  # the import kind needs torch (pip install '.[import]')
+    torch = None
+
+N_CLASSES = 2
+
+
+def _state() -> dict:
+    """BASE's weights as the authors' MultiHead state_dict (classifier rows: W_ℓ and −W_ℓ)."""
+    state = {"embedding.weight": BASE.E}
+    for i in range(BASE.K):
+        state.update({f"heads.{i}.query.weight": BASE.Wq[i], f"heads.{i}.key.weight": BASE.Wk[i],
+                      f"heads.{i}.value.weight": BASE.Wv[i],
+                      f"heads.{i}.classifier.weight": np.stack([BASE.Wl[i], -BASE.Wl[i]])})
+    return {key: torch.tensor(value) for key, value in state.items()}
+
+
+def _saved(obj) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+STATE_DEFECTS = ["missing", "extra", "shape", "bad_dtype", "nan", "non_tensor", "module_prefix", "checkpoint",
+                 "not_a_dict", "pickled_module", "plain_pickle", "truncated", "garbage", "sparse", "empty_dict",
+                 "folder"]
+STATE_HARMLESS = ["float32", "float16", "bfloat16", "requires_grad", "transposed_view"]
+# (options, valid?) for the explained logit, the ids and T
+IMPORT_OPTIONS = [(["--class", "0"], True), (["--class", "1"], True), (["--contrast", "1,0"], True),
+                  (["--class", "2"], False), ([], False), (["--contrast", "0,0"], False), (["--contrast", "1"], False),
+                  (["--class", "-1"], False)]
+ID_OPTIONS = [(["--cls-id", "0", "--unk-id", "1", "--max-len", "8"], True),
+              (["--cls-id", "3", "--unk-id", "7", "--max-len", "30", "--no-pe", "--no-scale"], True),
+              (["--cls-id", "20", "--unk-id", "1", "--max-len", "8"], False),
+              (["--cls-id", "1", "--unk-id", "1", "--max-len", "8"], False),
+              (["--cls-id", "0", "--unk-id", "1", "--max-len", "1"], False)]
+
+
+@st.composite
+def state_dict_files(draw) -> Case:
+    """``torch.save``d files for ``attnverify import``: the MultiHead state_dict with a missing, extra,
+    mis-shaped, wrongly typed (integer, bool, complex), NaN, sparse or non-tensor entry, wrapped in
+    DataParallel's ``module.`` prefix or a checkpoint dict, not a dict, a pickled ``nn.Module`` (must be refused
+    by ``weights_only=True``), a plain pickle, truncated, random bytes; or harmless changes (float32/16,
+    bfloat16, ``requires_grad``, a non-contiguous view); with valid or invalid class, id and output options."""
+    state = _state()
+    key = draw(st.sampled_from(sorted(state)))
+    defect = draw(st.one_of(st.none(), st.none(), st.sampled_from(STATE_DEFECTS)))
+    harmless = draw(st.lists(st.sampled_from(STATE_HARMLESS), max_size=2, unique=True))
+    for change in harmless:
+        if change == "requires_grad":
+            state[key] = state[key].clone().requires_grad_(True)
+        elif change == "transposed_view":
+            state[key] = state[key].T.contiguous().T
+        else:
+            state[key] = state[key].to(getattr(torch, change))
+    obj = state
+    if defect == "missing":
+        del state[key]
+    elif defect == "extra":
+        state[draw(st.sampled_from(["heads.0.query.bias", "P", "heads.2.key.weight", "embedding.weight2"]))] = \
+            torch.zeros(draw(st.integers(0, 3)), dtype=torch.float64)
+    elif defect == "shape":
+        shape = tuple(draw(st.lists(st.integers(0, 5), max_size=3)))
+        if shape == tuple(state[key].shape):
+            shape = (*shape, 1)
+        state[key] = torch.ones(shape, dtype=torch.float64)
+    elif defect == "bad_dtype":
+        state[key] = state[key].to(draw(st.sampled_from([torch.int64, torch.bool, torch.complex128, torch.uint8])))
+    elif defect == "nan":
+        values = state[key].detach().to(torch.float64).reshape(-1).clone()
+        values[draw(st.integers(0, values.numel() - 1))] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+        state[key] = values.reshape(state[key].shape)
+    elif defect == "non_tensor":
+        state[key] = draw(st.sampled_from([3, 1.5, "w", None, [1.0, 2.0], {"a": torch.zeros(2)}, (torch.zeros(2),)]))
+    elif defect == "module_prefix":
+        obj = {f"module.{k}": v for k, v in state.items()}
+    elif defect == "checkpoint":
+        obj = {draw(st.sampled_from(["model", "state_dict"])): state, "epoch": 3}
+    elif defect == "not_a_dict":
+        obj = draw(st.sampled_from([list(state.values()), state[key], 7, "state"]))
+    elif defect == "sparse":
+        state[key] = state[key].to_sparse()
+    elif defect == "empty_dict":
+        obj = {}
+    if defect == "pickled_module":
+        content = MODULE_BYTES
+    elif defect == "plain_pickle":
+        content = pickle.dumps({k: v.tolist() for k, v in _state().items()}, protocol=draw(st.integers(2, 5)))
+    else:
+        content = _saved(obj)
+    if defect == "truncated":
+        content = content[: draw(st.integers(0, len(content) - 1))]
+    elif defect == "garbage":
+        content = draw(st.binary(max_size=64))
+    valid = {"choice": [o for o, ok in IMPORT_OPTIONS if ok], "ids": [o for o, ok in ID_OPTIONS if ok],
+             "out": ["{d}/o.npz"]}
+    invalid = {"choice": [o for o, ok in IMPORT_OPTIONS if not ok], "ids": [o for o, ok in ID_OPTIONS if not ok],
+               "out": ["{d}/o.txt", "{d}/no/o.npz", "{d}"]}
+    wrong = draw(st.one_of(st.none(), st.none(), st.sampled_from(sorted(valid))))  # one bad option, or none
+    chosen, ids, out = (draw(st.sampled_from((invalid if part == wrong else valid)[part]))
+                        for part in ("choice", "ids", "out"))
+    argv = ["import", "{d}/m.pt", "--out", out, *chosen, *ids]
+    refused = defect is not None or wrong is not None
+    if defect == "folder":
+        content = None
+    return Case(argv, {"m.pt": content}, must_fail=refused, must_pass=not refused, never_says=("None",),
+                why=f"state_dict {defect} {harmless} at {key}")
+
+
+def _module_bytes() -> bytes | None:
+    """A whole pickled ``nn.Module`` (what ``torch.save(model)`` writes)."""
+    if torch is None:
+        return None
+    from reference.models.torch_multihead import MultiHead
+
+    return _saved(MultiHead(V=BASE.V, d_e=BASE.d_e, K=BASE.K, d_att=BASE.d_att, d_out=BASE.d_out,
+                            n_classes=N_CLASSES, max_len=BASE.T))
+
+
+MODULE_BYTES = _module_bytes()
+
+
+INPUT_KINDS = {"model file": model_files(), "tokens": token_lists(), "argv": argvs(), "summary": summary_files(),
+               "texts file": texts_files(), "vocabulary file": vocabulary_files(),
+               **({"state_dict file": state_dict_files()} if torch is not None else {})}
+EXAMPLES = {"model file": 200, "tokens": 120, "argv": 150, "summary": 150, "texts file": 120,
+            "vocabulary file": 100, "state_dict file": 150}
 
 
 # --- the property ------------------------------------------------------------------------------------------
+
+#: torch's advice on a file weights_only=True refuses: never to be passed on (the file may run code)
+UNSAFE_ADVICE = r"weights_only\W*(=|set to)\W*False|can still be loaded|trust the source"
+
 
 class _ClaimReached(Exception):
     """`run` got past every check of its arguments (a valid command line); the claims are not run here."""
@@ -306,6 +583,7 @@ def check(case: Case) -> None:
             except SystemExit as exit_:  # --help
                 code = exit_.code
             except _ClaimReached:
+                assert not case.must_fail, f"malformed input accepted: argv {argv} ({case.why})"
                 return
         shown = f"argv {argv} ({case.why}): exit {code}\nstdout {out.getvalue()[:300]!r}\nstderr {err.getvalue()!r}"
         assert not [w for w in caught if not issubclass(w.category, DeprecationWarning)], \
@@ -315,15 +593,20 @@ def check(case: Case) -> None:
             lines = err.getvalue().strip().splitlines()
             errors = [line for line in lines if line.startswith("attnverify: error: ")]
             assert len(errors) == 1 and len(errors[0]) > 35, shown
+            assert not re.search(UNSAFE_ADVICE, errors[0]), f"{shown}\nadvises unsafe loading"
+            assert not [w for w in case.never_says if w in errors[0]], shown
             usage = lines[: lines.index(errors[0])]
             assert lines[-1] == errors[0] and all(l.startswith(("usage:", " ")) for l in usage), shown
             assert out.getvalue() == "", shown
             assert _snapshot(folder) == before, f"{shown}\nsomething was written"
+            assert not case.must_pass, f"well-formed input refused: {shown}"
             return
         assert not case.must_fail, f"malformed input accepted: {shown}"
         assert code in (0, 1) if argv[:1] == ["compare"] else code == 0, shown
         if "--json" in argv and argv[:1] == ["explain"]:
             assert all(math.isfinite(x) for x in _numbers(json.loads(out.getvalue()))), shown
+        if "--jsonl" in argv:
+            assert all(math.isfinite(x) for line in out.getvalue().splitlines() for x in _numbers(json.loads(line)))
 
 
 @pytest.fixture
@@ -337,17 +620,20 @@ def no_claim_runs(monkeypatch):
 def test_fuzz_command_line(kind, no_claim_runs, profile):
     """``EXAMPLES`` inputs of each kind under the ci profile, ten times more under
     ``pytest --hypothesis-profile=thorough``."""
-    TRIED[kind] = 0
+    TRIED[kind] = PASSING[kind] = FAILING[kind] = 0
 
     @settings(max_examples=EXAMPLES[kind] * PROFILES[profile] // PROFILES["ci"], derandomize=True, database=None, deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(INPUT_KINDS[kind])
     def prop(case):
         TRIED[kind] += 1
+        PASSING[kind] += case.must_pass
+        FAILING[kind] += case.must_fail
         check(case)
 
     prop()
-    print(f"\nfuzz {kind}: {TRIED[kind]} inputs tried")
+    print(f"\nfuzz {kind}: {TRIED[kind]} inputs tried ({FAILING[kind]} built malformed, must be refused; "
+          f"{PASSING[kind]} built well-formed, must be accepted)")
 
 
 SUBPROCESS_CASES = [

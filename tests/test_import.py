@@ -114,13 +114,22 @@ def _edited(tmp_path, edit):
     (lambda s: s.__setitem__("heads.0.query.bias", torch.zeros(4, dtype=torch.float64)),
      "unexpected heads.0.query.bias"),
     (lambda s: s.__setitem__("heads.2.value.weight", torch.zeros(5, 7, dtype=torch.float64)),
-     "heads.2.value.weight has shape (5, 7); expected (5, 6)"),
+     "disagree on d_e: 7 in heads.2.value.weight; 6 in embedding.weight, heads.0.query.weight"),
+    (lambda s: s.__setitem__("heads.0.query.weight", torch.zeros(4, dtype=torch.float64)),
+     "heads.0.query.weight has shape (4,); expected 2 dimensions (d_att, d_e)"),
+    (lambda s: s.__setitem__("heads.0.query.weight", torch.zeros(5, 6, dtype=torch.float64)),
+     "disagree on d_att: 5 in heads.0.query.weight; 4 in heads.0.key.weight, heads.1.query.weight"),
+    (lambda s: s.__setitem__("heads.1.classifier.weight", torch.zeros(2, 5, dtype=torch.float64)),
+     "disagree on n_classes: 2 in heads.1.classifier.weight; 3 in heads.0.classifier.weight"),
     (lambda s: s.pop("embedding.weight"), "missing embedding.weight"),
+    (lambda s: s.__setitem__("heads.0.key.weight", s["heads.0.key.weight"].to_sparse()),
+     "is a torch.sparse_coo tensor; save dense weights (tensor.to_dense())"),
 ])
 def test_bad_state_dicts_are_one_line_errors(tmp_path, capsys, edit, message):
     code, out = _import(tmp_path, _edited(tmp_path, edit), "--class", "0")
     error = capsys.readouterr().err.strip()
     assert code == 2 and message in error and len(error.splitlines()) == 1, error
+    assert "None" not in error
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["m.pt", "edited.pt"]
 
 
@@ -146,3 +155,48 @@ def test_whole_pickled_model_is_refused(tmp_path, capsys):
     error = capsys.readouterr().err.strip()
     assert code == 2 and "weights_only=True" in error and "state_dict" in error and len(error.splitlines()) == 1
     assert not out.exists()
+    assert "pickles a reference.models.torch_multihead.MultiHead object" in error
+    assert "weights_only=False" not in error
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not a torch file", "is not a torch.save'd state_dict of tensors (not a complete torch.save file"),
+    (None, "is not a torch.save'd state_dict of tensors (it pickles a"),
+])
+def test_unreadable_files_never_advise_unsafe_loading(tmp_path, capsys, content, message):
+    if content is None:
+        module = saved_multihead(tmp_path / "m.pt", 0, True, True)
+        torch.save(module, tmp_path / "bad.pt")
+    else:
+        (tmp_path / "bad.pt").write_bytes(content)
+    code, out = _import(tmp_path, tmp_path / "bad.pt", "--class", "0")
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and message in error and len(error.splitlines()) == 1, error
+    assert "weights_only=False" not in error and "False" not in error
+    assert not out.exists()
+
+
+def test_wrapped_and_checkpointed_state_dicts_name_the_fix(tmp_path, capsys):
+    state = saved_multihead(tmp_path / "m.pt", 0, True, True).state_dict()
+    torch.save({f"module.{k}": v for k, v in state.items()}, tmp_path / "dp.pt")
+    torch.save({"model": state, "epoch": 3}, tmp_path / "ckpt.pt")
+    assert _import(tmp_path, tmp_path / "dp.pt", "--class", "0")[0] == 2
+    error = capsys.readouterr().err
+    assert "start with 'module.'" in error and "k.removeprefix('module.')" in error
+    assert _import(tmp_path, tmp_path / "ckpt.pt", "--class", "0")[0] == 2
+    assert "its state_dict is under key 'model'" in capsys.readouterr().err
+
+
+def test_a_non_finite_weight_is_refused_even_in_a_class_not_explained(tmp_path, capsys):
+    def edit(state):
+        state["heads.0.classifier.weight"][2, 1] = float("nan")  # --class 0 does not use row 2
+    code, out = _import(tmp_path, _edited(tmp_path, edit), "--class", "0")
+    error = capsys.readouterr().err
+    assert code == 2 and "heads.0.classifier.weight" in error and "NaN or inf (first at index [2, 1])" in error
+    assert not out.exists()
+
+
+def test_a_folder_is_named_as_a_folder(tmp_path, capsys):
+    (tmp_path / "m.pt").mkdir()
+    assert _import(tmp_path, tmp_path / "m.pt", "--class", "0")[0] == 2
+    assert "is a folder; pass the path of a torch.save'd state_dict" in capsys.readouterr().err

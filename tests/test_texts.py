@@ -70,3 +70,30 @@ def test_bad_texts_files(tmp_path, vocab, model):
         read_texts(tmp_path / "gap.txt", vocab, model)
     (tmp_path / "ok.txt").write_text("good film\r\nbad film\n", encoding="utf-8")
     assert [e.tokens for e in read_texts(tmp_path / "ok.txt", vocab, model)] == [(2, 4), (3, 4)]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_line(tmp_path, model):
+    """Editors on Windows write UTF-8 with a BOM: token 0 stays '[cls]', the first text's first word is 'good'."""
+    (tmp_path / "v.txt").write_bytes(b"\xef\xbb\xbf" + "\n".join(TOKENS).encode())
+    vocab = load_vocabulary(tmp_path / "v.txt", model)
+    assert vocab.cls == "[cls]" and vocab.tokens[1:] == tuple(TOKENS[1:])
+    (tmp_path / "t.txt").write_bytes(b"\xef\xbb\xbfgood film\nbad\n")
+    assert [e.tokens for e in read_texts(tmp_path / "t.txt", vocab, model)] == [(2, 4), (3,)]
+    (tmp_path / "bad.txt").write_bytes(b"\xef\xbb\xbfgood\ncaf\xe9")
+    with pytest.raises(InputError, match="is not UTF-8 \\(byte 11, line 2\\)"):  # counted in the file, BOM included
+        read_texts(tmp_path / "bad.txt", vocab, model)
+
+
+def test_cls_and_unk_tokens_when_stated(tmp_path, model):
+    shifted = TOKENS[1:] + TOKENS[:1]  # a vocabulary off by one line: passes unless the tokens are stated
+    (tmp_path / "v.txt").write_text("\n".join(shifted), encoding="utf-8")
+    assert load_vocabulary(tmp_path / "v.txt", model).cls == "<unk>"
+    with pytest.raises(InputError, match=r"line 0 \(the model's CLS id\) holds '<unk>', not --cls-token '\[cls\]' "
+                                         r"\('\[cls\]' is line 8\); fix the vocabulary's order"):
+        load_vocabulary(tmp_path / "v.txt", model, cls_token="[cls]")
+    assert load_vocabulary(tmp_path / "v.txt", model, cls_token="<unk>", unk_token="good").unk == "good"
+
+
+def test_a_folder_is_named_as_a_folder(tmp_path, vocab, model):
+    with pytest.raises(InputError, match="texts file .* is a folder; pass the path of a UTF-8 text file"):
+        read_texts(tmp_path, vocab, model)

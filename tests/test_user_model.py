@@ -33,7 +33,8 @@ def fixture_as_text(tmp_path_factory):
     (folder / "held_out.txt").write_text("\n".join(" ".join(fx.words[i] for i in d) for d in fx.docs) + "\n",
                                          encoding="utf-8")
     return argparse.Namespace(model=str(folder.parent / "sentiment_model.npz"), texts=str(folder / "held_out.txt"),
-                              vocab=str(folder / "vocab.txt"), oov="error", truncate=False)
+                              vocab=str(folder / "vocab.txt"), oov="error", truncate=False, cls_token=None,
+                              unk_token=None)
 
 
 def test_fixture_texts_read_back_as_its_documents(fixture_as_text):
@@ -119,3 +120,18 @@ def test_a_claim_about_models_without_pe_runs_on_one(tmp_path):
                      "--out", str(tmp_path / "r")]) == 0
         record = json.loads((tmp_path / "r" / "summary.json").read_text())["claims"][0]
         assert record["verdict"] == ("n/a" if pe else "holds"), record
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "m.npz", "--population", "random"], ("--population random is for the suite's own models; with "
+                                                      "--model the population is model:m: drop --population")),
+    (["--model", "m.npz", "--vocab", "v.txt"], "--vocab: only for --texts FILE (run has no --text)"),
+    (["--model", "m.npz", "--oov", "unk", "--truncate"], "--oov, --truncate: only for --texts FILE"),
+    (["--vocab", "v.txt"], "--vocab needs --model M.npz"),
+    (["--cls-token", "[cls]"], "--cls-token needs --model M.npz"),
+])
+def test_ignored_run_options_are_errors(tmp_path, capsys, args, message):
+    """Options run would ignore are refused before anything is read or written."""
+    assert main(["run", *args, "--only", "model.simplex", "--out", str(tmp_path / "r")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and len(error.splitlines()) == 1 and not (tmp_path / "r").exists(), error

@@ -16,9 +16,13 @@ the same model with ``W_ℓ = row C − row C'`` (exact, no approximation).  Wha
 on the command line: the CLS and UNK ids, ``T``, the positional encoding (``pe``, default on as the authors) and
 ``scale`` (scores divided by ``√d_att``, default on; ``--no-scale`` is the authors' ``SCALE = False``).
 
-The file is read with ``torch.load(weights_only=True)``: tensors only, never an unpickled object.  Every
-problem — a missing, extra or mis-shaped key, a class out of range — is one :class:`InputError` naming it, and
-nothing is written; the ``.npz`` is written to a temporary file and renamed into place.
+The file is read with ``torch.load(weights_only=True)``: tensors only, never an unpickled object (and torch's
+advice to retry with ``weights_only=False`` is never passed on).  Every problem — not a torch.save'd dict of
+dense real tensors, a NaN or inf weight (in any class row), DataParallel's ``module.`` key prefix, a checkpoint
+dict around the state_dict, a missing or extra key, a key that is not 2-D, sizes of one dimension (``d_e``,
+``d_att``, ``d_out``, ``n_classes``) that disagree between keys, a class out of range — is one
+:class:`InputError` naming it and the fix, and nothing is written; the ``.npz`` is written to a temporary file
+and renamed into place.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -36,11 +41,17 @@ from theory.models.one_layer import Model
 EXTRA = "import"  # the pyproject extra that installs torch for this module
 _HEAD_KEY = re.compile(r"heads\.(\d+)\.(query|key|value|classifier)\.weight")
 _PARTS = ("query", "key", "value", "classifier")
+_WRAPPED = "module."  # the key prefix of a DataParallel / DistributedDataParallel model's state_dict
+#: the layout's dimension names: (rows, columns) of each key, by the part of its name
+_LAYOUT = {"embedding": ("V", "d_e"), "query": ("d_att", "d_e"), "key": ("d_att", "d_e"),
+           "value": ("d_out", "d_e"), "classifier": ("n_classes", "d_out")}
 
 
 def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     """The tensors of a ``torch.save``d ``state_dict`` as float64 arrays (``weights_only=True``, on the CPU)."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"model file {str(path)!r} is a folder; pass the path of a torch.save'd state_dict")
     if not path.is_file():
         raise InputError(f"model file {str(path)!r} does not exist; pass the path of a torch.save'd state_dict")
     try:
@@ -48,11 +59,19 @@ def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     except ImportError:
         raise InputError(f"importing a PyTorch model needs torch: pip install '.[{EXTRA}]'") from None
     try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
+        with warnings.catch_warnings():  # torch warns about a foreign pickle protocol before refusing it
+            warnings.simplefilter("ignore")
+            state = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as error:  # torch raises many types for files it cannot read safely
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InputError(f"cannot read {str(path)!r} with torch.load(weights_only=True) ({first}); save the "
-                         "model's state_dict (torch.save(model.state_dict(), path)), not the model") from None
+        raise InputError(f"{str(path)!r} is not a torch.save'd state_dict of tensors ({_unreadable(error)}); save "
+                         "the model's state_dict with torch.save(model.state_dict(), path), never the whole "
+                         "model") from None
+    if isinstance(state, dict) and not all(isinstance(v, torch.Tensor) for v in state.values()):
+        inner = [key for key, value in state.items() if isinstance(value, dict) and value
+                 and all(isinstance(v, torch.Tensor) for v in value.values())]
+        if inner:  # a training checkpoint {"model": state_dict, "epoch": …}
+            raise InputError(f"{str(path)!r} is a checkpoint, not a state_dict: its state_dict is under key "
+                             f"{inner[0]!r}; save that alone (torch.save(checkpoint[{inner[0]!r}], path))")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise InputError(f"{str(path)!r} does not hold a state_dict (a dict of tensors); save it with "
                          "torch.save(model.state_dict(), path)")
@@ -60,12 +79,35 @@ def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
     for key, tensor in state.items():
         if not (tensor.is_floating_point() and not tensor.is_complex()):
             raise InputError(f"{key} in {str(path)!r} has dtype {tensor.dtype}; weights must be real floats")
-        arrays[str(key)] = tensor.detach().to(torch.float64).numpy()
+        if tensor.layout != torch.strided:
+            raise InputError(f"{key} in {str(path)!r} is a {tensor.layout} tensor; save dense weights "
+                             "(tensor.to_dense())")
+        array = tensor.detach().to(torch.float64).numpy()
+        if not np.all(np.isfinite(array)):  # in any row: a class not explained is still a diverged model
+            bad = np.argwhere(~np.isfinite(array))[0].tolist()
+            raise InputError(f"{key} in {str(path)!r} contains NaN or inf (first at index {bad}); every weight "
+                             "must be a finite number (did training diverge?)")
+        arrays[str(key)] = array
     return arrays
+
+
+def _unreadable(error: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, without torch's advice to load it unsafely."""
+    text = str(error)
+    pickled = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if pickled:
+        return f"it pickles a {pickled.group(1)} object, which weights_only=True does not unpickle"
+    if "weights only" in text.lower() and "Unsupported operand" not in text:  # not garbage: a foreign object
+        return "it holds Python objects other than tensors, which weights_only=True does not unpickle"
+    return "not a complete torch.save file: truncated, or another format"
 
 
 def _heads(state: dict) -> int:
     """The number of heads ``K``, checking that the keys are exactly the authors' layout for heads ``0..K−1``."""
+    if state and all(key.startswith(_WRAPPED) for key in state):
+        raise InputError(f"the state_dict's keys start with {_WRAPPED!r} (a DataParallel or DistributedDataParallel "
+                         "model); save model.module.state_dict(), or strip the prefix: "
+                         f"{{k.removeprefix({_WRAPPED!r}): v for k, v in state.items()}}")
     indices = {int(m.group(1)) for key in state if (m := _HEAD_KEY.fullmatch(key))}
     K = max(indices) + 1 if indices else 0
     expected = ["embedding.weight"] + [f"heads.{i}.{part}.weight" for i in range(K) for part in _PARTS]
@@ -83,23 +125,28 @@ def _heads(state: dict) -> int:
 
 
 def _shape_check(state: dict, K: int) -> None:
-    V_de = state["embedding.weight"].shape
-    if len(V_de) != 2:
-        raise InputError(f"embedding.weight has shape {V_de}; expected (V, d_e)")
-    d_e = V_de[1]
-    first = {part: state[f"heads.0.{part}.weight"].shape for part in _PARTS}
-    d_att = first["query"][0] if len(first["query"]) == 2 else None
-    d_out = first["value"][0] if len(first["value"]) == 2 else None
-    n_classes = first["classifier"][0] if len(first["classifier"]) == 2 else None
-    want = {"query": (d_att, d_e), "key": (d_att, d_e), "value": (d_out, d_e), "classifier": (n_classes, d_out)}
-    names = {"query": "(d_att, d_e)", "key": "(d_att, d_e)", "value": "(d_out, d_e)",
-             "classifier": "(n_classes, d_out)"}
-    for i in range(K):
-        for part in _PARTS:
-            shape = state[f"heads.{i}.{part}.weight"].shape
-            if shape != want[part] or None in want[part]:
-                raise InputError(f"heads.{i}.{part}.weight has shape {shape}; expected {want[part]} = {names[part]} "
-                                 f"(d_e = {d_e} from embedding.weight, d_att/d_out/n_classes from head 0)")
+    """Every key is 2-D and each dimension of :data:`_LAYOUT` has one size over all the keys that carry it;
+    a disagreement names the keys on each side."""
+    keys = ["embedding.weight"] + [f"heads.{i}.{part}.weight" for i in range(K) for part in _PARTS]
+    sizes: dict[str, dict[int, list[str]]] = {}  # dimension → size → keys
+    for key in keys:
+        names = _LAYOUT[key.split(".")[-2]]
+        shape = tuple(state[key].shape)
+        if len(shape) != 2:
+            raise InputError(f"{key} has shape {shape}; expected 2 dimensions ({', '.join(names)})")
+        for name, size in zip(names, shape):
+            sizes.setdefault(name, {}).setdefault(size, []).append(key)
+    for name, by_size in sizes.items():
+        if len(by_size) > 1:
+            groups = sorted(by_size.items(), key=lambda item: len(item[1]))  # the odd ones out first
+            shown = "; ".join(f"{size} in {_listed(group)}" for size, group in groups)
+            raise InputError(f"the state_dict's shapes disagree on {name}: {shown}; every key must have the same "
+                             f"{name} (layout: query/key (d_att, d_e), value (d_out, d_e), classifier "
+                             "(n_classes, d_out), embedding (V, d_e))")
+
+
+def _listed(keys: list[str], most: int = 3) -> str:
+    return ", ".join(keys[:most]) + (f" and {len(keys) - most} more" if len(keys) > most else "")
 
 
 def _explained_rows(classifier: np.ndarray, explained_class, contrast) -> np.ndarray:

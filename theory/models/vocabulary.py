@@ -4,7 +4,10 @@
 ``vocab.get_itos()`` lists them; dump one with ``open('vocab.txt', 'w').write('\\n'.join(vocab.get_itos()))``.
 It must have exactly ``V`` lines (the rows of ``E``), no empty line and no token twice.  The CLS and UNK
 tokens are whatever the model's ``cls_id`` and ``unk_id`` lines hold (``[cls]``, ``<unk>``, …: the ids come
-from the model, the names from the file); a text may not contain them.
+from the model, the names from the file); a text may not contain them.  Whether those lines really are CLS and
+UNK cannot be read from the files (a vocabulary shifted by one line, or wrong ``--cls-id``/``--unk-id`` at
+import, still passes); ``--cls-token``/``--unk-token`` (``cls_token``/``unk_token``) state them, and then a
+line that holds anything else is an error naming where the token is.  Not given: not checked.
 
 **Texts** — tokenized by :func:`theory.models.tokenizer.basic_english`; CLS is prepended and UNK pads to ``T``
 by :func:`theory.models.one_layer.document`.  A word outside the vocabulary (OOV) follows ``oov``:
@@ -21,6 +24,7 @@ UTF-8, one document per line; an empty line (or one without a token) is an error
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -33,16 +37,20 @@ OOV_POLICIES = ("error", "drop", "unk")
 
 
 def read_lines(path: str | Path, what: str) -> list[str]:
-    """The lines of a UTF-8 file (a final newline ends the last line; ``\\r\\n`` endings accepted)."""
+    """The lines of a UTF-8 file (a final newline ends the last line; ``\\r\\n`` endings accepted; a leading
+    byte-order mark, as Windows editors write, is not part of the first line: "utf-8-sig")."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{what} file {str(path)!r} is a folder; pass the path of a UTF-8 text file")
     if not path.is_file():
         raise InputError(f"{what} file {str(path)!r} does not exist")
     data = path.read_bytes()
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise InputError(f"{what} file {str(path)!r} is not UTF-8 (byte {error.start}, line {line}); "
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:  # its offset counts from after the byte-order mark
+        start = error.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
+        line = data[:start].count(b"\n") + 1
+        raise InputError(f"{what} file {str(path)!r} is not UTF-8 (byte {start}, line {line}); "
                          "re-save it as UTF-8") from None
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -66,8 +74,10 @@ class Vocabulary:
     unk = property(lambda self: self.tokens[self.unk_id])
 
 
-def load_vocabulary(path: str | Path, model: Model) -> Vocabulary:
-    """Read and check a vocabulary file against ``model`` (module docstring)."""
+def load_vocabulary(path: str | Path, model: Model, cls_token: str | None = None,
+                    unk_token: str | None = None) -> Vocabulary:
+    """Read and check a vocabulary file against ``model`` and, when given, the CLS and UNK token strings
+    (module docstring)."""
     tokens = read_lines(path, "vocabulary")
     where = f"vocabulary {str(path)!r}"
     if len(tokens) != model.V:
@@ -85,6 +95,13 @@ def load_vocabulary(path: str | Path, model: Model) -> Vocabulary:
             raise InputError(f"{where}: token {token!r} appears twice (lines {first[token]} and {n}); every token "
                              "must have one id")
         first[token] = n
+    for name, i, token in (("CLS", model.cls_id, cls_token), ("UNK", model.unk_id, unk_token)):
+        if token is not None and tokens[i] != token:
+            where_it_is = f"{token!r} is line {first[token]}" if token in first else f"{token!r} is on no line"
+            option = f"--{name.lower()}"
+            raise InputError(f"{where}: line {i} (the model's {name} id) holds {tokens[i]!r}, not {option}-token "
+                             f"{token!r} ({where_it_is}); fix the vocabulary's order, or the model's {option}-id at "
+                             "import")
     return Vocabulary(tuple(tokens), model.cls_id, model.unk_id)
 
 

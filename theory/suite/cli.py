@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     run.add_argument("--only", nargs="+", metavar="ID", help="run only these claims")
     run.add_argument("--out", default="reports", help="output folder (default: reports/)")
     run.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
-    run.add_argument("--population", choices=("random", "trained", "both"), default="both",
+    run.add_argument("--population", choices=("random", "trained", "both"), default=None,
                      help="instances: random models, the trained model's held-out documents, or both (default)")
     user_cli.add_model_options(run)
     run.add_argument("--jobs", type=int, default=None,
@@ -150,6 +150,7 @@ def _run(args, argv) -> int:
     from theory.suite.output import check_folder, exclusive
     from theory.suite.profiles import PROFILES
 
+    user_cli.check_options(args)
     if args.profile not in PROFILES:
         raise InputError(f"unknown profile {args.profile!r}; choose one of {', '.join(PROFILES)}")
     if not 0 <= args.seed < 2**32:
@@ -218,6 +219,7 @@ def _explain(args, argv) -> int:
     from theory.models.encoder import load_model
     from theory.suite.explain import explain
 
+    user_cli.check_options(args)
     if args.tokens is None:
         return user_cli.explain_texts(args, _print_explanation)
     try:

@@ -98,31 +98,66 @@ def add_text_options(parser, single: bool) -> None:
     parser.add_argument("--vocab", default=None, metavar="FILE",
                         help="UTF-8 file, one token per line, line n = token id n (torchtext: "
                              "open('vocab.txt', 'w').write('\\n'.join(vocab.get_itos())))")
-    parser.add_argument("--oov", default="error", choices=("error", "drop", "unk"),
+    parser.add_argument("--oov", default=None, choices=("error", "drop", "unk"),
                         help="out-of-vocabulary words: error (default), drop them, or map them to UNK (the "
                              "authors' behaviour; an unknown word then looks like a removed one)")
     parser.add_argument("--truncate", action="store_true",
                         help="cut texts longer than T − 1 words (the authors truncate; default: an error)")
+    for name in ("cls", "unk"):
+        parser.add_argument(f"--{name}-token", default=None, metavar="TOKEN",
+                            help=f"check that the vocabulary's line at the model's {name.upper()} id is TOKEN "
+                                 "(default: not checked)")
     if single:
         parser.add_argument("--jsonl", action="store_true", help="with --texts: one JSON object per line")
 
 
+#: the options that only apply to documents given as text, by what argparse stores when they are not given
+TEXT_ONLY = {"vocab": None, "oov": None, "truncate": False, "cls_token": None, "unk_token": None, "jsonl": False}
+
+
+def check_options(args) -> None:
+    """Refuse options that conflict or that the command would ignore (``explain`` and ``run``), then set the
+    defaults left open for that check (``--oov error``, ``--population both``)."""
+    def given(name):
+        return hasattr(args, name) and getattr(args, name) != TEXT_ONLY.get(name)
+    flags = [f"--{name.replace('_', '-')}" for name in TEXT_ONLY if given(name)]
+    if args.command == "explain":
+        texts = [flag for flag, value in (("--text", args.text), ("--texts", args.texts)) if value is not None]
+        if args.tokens is not None and (texts or flags):
+            raise InputError(f"--tokens gives word ids, so {', '.join(texts + flags)} would be ignored; give "
+                             "--tokens, or --text/--texts with --vocab, not both")
+    else:
+        if args.model is None and (args.texts is not None or flags):
+            raise InputError(f"{'--texts' if args.texts is not None else flags[0]} needs --model M.npz (the model "
+                             "the documents are for)")
+        if args.texts is None and flags:
+            raise InputError(f"{', '.join(flags)}: only for --texts FILE (run has no --text); without --texts "
+                             "run --model draws word sequences from the model's vocabulary, so drop "
+                             f"{'them' if len(flags) > 1 else 'it'}")
+        if args.model is not None and args.population is not None:
+            raise InputError(f"--population {args.population} is for the suite's own models; with --model the "
+                             f"population is model:{Path(args.model).stem}: drop --population")
+        args.population = args.population or "both"
+    args.oov = args.oov or "error"
+
+
 def encoded_texts(args, model):
-    """The documents of ``--text``/``--texts`` (a list of :class:`~theory.models.vocabulary.Encoded`), or None
-    when neither is given; notes on stderr for what the OOV policy and truncation did."""
+    """The vocabulary and the documents of ``--text``/``--texts`` (a list of
+    :class:`~theory.models.vocabulary.Encoded`), or ``(None, None)`` when neither is given; notes on stderr for
+    what the OOV policy and truncation did.  The options were checked by :func:`check_options`."""
     from theory.models.vocabulary import encode, load_vocabulary, read_texts
 
     text = getattr(args, "text", None)
     if text is None and args.texts is None:
         if args.vocab is not None:
             raise InputError("--vocab needs --text or --texts")
-        return None
+        return None, None
     if text is not None and args.texts is not None:
         raise InputError("give --text or --texts, not both")
     if args.vocab is None:
         raise InputError(f"{'--text' if text is not None else '--texts'} needs --vocab FILE (one token per line, "
                          "line n = token id n)")
-    vocab = load_vocabulary(args.vocab, model)
+    vocab = load_vocabulary(args.vocab, model, args.cls_token, args.unk_token)
     encoded = ([encode(text, vocab, model, args.oov, args.truncate)] if text is not None
                else read_texts(args.texts, vocab, model, args.oov, args.truncate))
     for n, item in enumerate(encoded, 1):
@@ -134,7 +169,7 @@ def encoded_texts(args, model):
                   "the padding token: to every explainer they look like removed words", file=sys.stderr)
         if item.truncated:
             print(f"attnverify: note: {where}: {item.truncated} words after T − 1 cut (--truncate)", file=sys.stderr)
-    return encoded
+    return vocab, encoded
 
 
 def explain_texts(args, printer) -> int:
@@ -146,7 +181,7 @@ def explain_texts(args, printer) -> int:
     from theory.suite.explain import explain
 
     model = Model.load(args.model)
-    encoded = encoded_texts(args, model)
+    _, encoded = encoded_texts(args, model)
     if encoded is None:
         raise InputError("give the document: --tokens IDS, --text TEXT or --texts FILE (with --vocab)")
     if args.jsonl and args.texts is None:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from theory.errors import InputError
 from theory.models.one_layer import Model
 from theory.suite.population import Population, using
 
@@ -32,14 +31,12 @@ UNSATISFIABLE = ("no document of this population meets the claim's premise (its 
 
 def population_of(args) -> tuple[Population, list]:
     """The user's population from ``--model`` and ``--texts``/``--vocab`` (and the encoded texts)."""
-    from theory.models.vocabulary import load_vocabulary
     from theory.suite.user_cli import encoded_texts
 
-    if args.model is None:
-        raise InputError("--texts needs --model M.npz (the model the documents are for)")
     model = Model.load(args.model)
-    encoded = encoded_texts(args, model) or []
-    vocabulary = load_vocabulary(args.vocab, model).tokens if args.vocab else None
+    vocab, encoded = encoded_texts(args, model)
+    encoded = encoded or []
+    vocabulary = vocab.tokens if vocab else None
     docs = tuple(item.tokens for item in encoded) if encoded else None
     return Population(f"model:{Path(args.model).stem}", model, docs, allow_unk=args.oov == "unk",
                       vocabulary=vocabulary), encoded
