@@ -36,6 +36,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from theory.models.encoder import from_one_layer
 from theory.suite.cli import main
 from theory.suite.profiles import PROFILES
 from theory.suite.strategies.models import ModelSpec
@@ -532,11 +533,50 @@ def _module_bytes() -> bytes | None:
 MODULE_BYTES = _module_bytes()
 
 
+# --- encoder files -----------------------------------------------------------------------------------------
+
+#: a valid encoder file: BASE as the L = 1 encoder (``from_one_layer``), with residual, post-norm and biases
+ENCODER = from_one_layer(BASE).replace(residual=True, norm="post", bq=np.full((1, 2, 3), 0.1))
+ENCODER_DEFECTS = ["missing", "shape", "nan", "norm", "activation", "arch", "pickled", "optional"]
+
+
+@st.composite
+def encoder_files(draw) -> Case:
+    """An encoder ``.npz`` (``arch = "encoder"``) with one defect — a required key missing, an array of another
+    shape, a NaN, an unknown norm, activation or arch, a pickled object array — or an optional key removed
+    (which must keep working)."""
+    arrays = dict(ENCODER.arrays())
+    defect = draw(st.sampled_from(ENCODER_DEFECTS))
+    name = draw(st.sampled_from(["E", "Wq", "Wk", "Wv", "Wo", "w"]))
+    must_fail, must_pass = True, False
+    if defect == "missing":
+        arrays.pop(draw(st.sampled_from(["E", "Wq", "Wk", "Wv", "Wo", "w", "cls_id", "unk_id", "max_len"])))
+    elif defect == "shape":
+        shape = tuple(draw(st.lists(st.integers(0, 5), max_size=4)))
+        must_fail = shape != np.shape(arrays[name])
+        arrays[name] = np.ones(shape)
+    elif defect == "nan":
+        values = np.array(arrays[name], dtype=np.float64)
+        values.flat[draw(st.integers(0, values.size - 1))] = draw(st.sampled_from([np.nan, np.inf]))
+        arrays[name] = values
+    elif defect in ("norm", "activation", "arch"):
+        arrays[defect] = np.str_(draw(st.sampled_from(["", "sideways", "tanh", "transformer", "POST"])))
+    elif defect == "pickled":
+        obj = np.empty(2, dtype=object)
+        obj[:] = [{"a": 1}, [1, 2]]
+        arrays[name] = obj
+    else:  # an optional key: its default applies
+        arrays.pop(draw(st.sampled_from(["bq", "bk", "bo", "norm1_weight", "pe", "residual", "activation"])))
+        must_fail, must_pass = False, True
+    return _explain({"m.npz": _npz(arrays)}, method=("--method", draw(st.sampled_from(["attention-avg", "rollout"]))),
+                    must_fail=must_fail, must_pass=must_pass, why=f"encoder {defect} {name}")
+
+
 INPUT_KINDS = {"model file": model_files(), "tokens": token_lists(), "argv": argvs(), "summary": summary_files(),
-               "texts file": texts_files(), "vocabulary file": vocabulary_files(),
+               "texts file": texts_files(), "vocabulary file": vocabulary_files(), "encoder file": encoder_files(),
                **({"state_dict file": state_dict_files()} if torch is not None else {})}
 EXAMPLES = {"model file": 200, "tokens": 120, "argv": 150, "summary": 150, "texts file": 120,
-            "vocabulary file": 100, "state_dict file": 150}
+            "vocabulary file": 100, "state_dict file": 150, "encoder file": 100}
 
 
 # --- the property ------------------------------------------------------------------------------------------
