@@ -1,6 +1,7 @@
 """The committed claim catalogue ``docs/claims.md`` is the one the registry generates, and it leads from each
 claim to code that exists."""
 
+import difflib
 from importlib import import_module
 from pathlib import Path
 
@@ -11,8 +12,10 @@ CATALOGUE = Path(__file__).resolve().parents[1] / "docs" / "claims.md"
 
 
 def test_committed_catalogue_is_current():
-    assert CATALOGUE.read_text() == catalogue_markdown(all_claims(), all_extras()), (
-        "docs/claims.md is stale: regenerate it with `attnverify list --format markdown > docs/claims.md`")
+    committed, generated = CATALOGUE.read_text(), catalogue_markdown(all_claims(), all_extras())
+    diff = "\n".join(list(difflib.unified_diff(committed.splitlines(), generated.splitlines(), lineterm=""))[:12])
+    assert committed == generated, (
+        f"docs/claims.md is stale: regenerate it with `attnverify list --format markdown > docs/claims.md`\n{diff}")
 
 
 def _resolve(dotted: str):
