@@ -1,4 +1,4 @@
-"""Removal semantics: what "switching a word off" does to a document (docs/theory.md §6 and §6), one concept for
+"""Removal semantics: what "switching a word off" does to a document (docs/theory.md §3 and §11.2), one concept for
 every perturbation explainer (LIME, ``β^∞``, Shapley, KernelSHAP, occlusion) and for the baselines of
 Integrated Gradients — the role that ``shap``'s maskers play there.
 
