@@ -41,7 +41,7 @@ import numpy as np
 from scipy.special import erf
 
 from theory.errors import InputError
-from theory.models.one_layer import Model, positional_encoding, read_npz
+from theory.models.one_layer import Model, check_ids, positional_encoding, read_npz
 
 EPS = 1e-5
 NORMS = ("none", "post", "pre")
@@ -135,18 +135,7 @@ class Encoder:
         if b.size != 1 or not np.isfinite(b).all():
             raise InputError(f"the readout bias b must be one finite number, got {self.b!r}")
         object.__setattr__(self, "b", float(b.reshape(())))
-        for name in ("cls_id", "unk_id", "max_len"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not float(value).is_integer():
-                raise InputError(f"{name} must be an integer, got {value!r}")
-            object.__setattr__(self, name, int(value))
-        for name in ("cls_id", "unk_id"):
-            if not 0 <= getattr(self, name) < V:
-                raise InputError(f"{name}={getattr(self, name)} is not a row of E (V={V}); use an id in 0..{V - 1}")
-        if self.cls_id == self.unk_id:
-            raise InputError(f"cls_id and unk_id are both {self.cls_id}; they must be two different token ids")
-        if self.max_len < 2:
-            raise InputError(f"max_len={self.max_len}: a document needs room for CLS and at least one word (>= 2)")
+        check_ids(self, V)
         for name in ("pe", "residual"):
             if getattr(self, name) not in (0, 1, True, False):
                 raise InputError(f"{name} must be 0 or 1, got {getattr(self, name)!r}")

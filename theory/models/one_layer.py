@@ -75,18 +75,7 @@ class Model:
         if min(V, d_e, K, d_att, d_out) < 1:
             raise InputError(f"every dimension must be at least 1; got V={V}, d_e={d_e}, K={K}, "
                              f"d_att={d_att}, d_out={d_out}")
-        for name in ("cls_id", "unk_id", "max_len"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not float(value).is_integer():
-                raise InputError(f"{name} must be an integer, got {value!r}")
-            object.__setattr__(self, name, int(value))
-        for name in ("cls_id", "unk_id"):
-            if not 0 <= getattr(self, name) < V:
-                raise InputError(f"{name}={getattr(self, name)} is not a row of E (V={V}); use an id in 0..{V - 1}")
-        if self.cls_id == self.unk_id:
-            raise InputError(f"cls_id and unk_id are both {self.cls_id}; they must be two different token ids")
-        if self.max_len < 2:
-            raise InputError(f"max_len={self.max_len}: a document needs room for CLS and at least one word (>= 2)")
+        check_ids(self, V)
         require(forward_bytes(self.max_len, d_e, K), f"one document of max_len={self.max_len} (d_e={d_e}, K={K})",
                 "lower max_len in the model file")
         if self.pe not in (0, 1, True, False):
@@ -152,6 +141,23 @@ class Model:
                 raise InputError(f"{key} in {str(path)!r} must be a scalar, got shape {arrays[key].shape}")
             arrays[key] = arrays[key].item()
         return cls(**{key: arrays[key] for key in _SHAPES})
+
+
+def check_ids(model, V: int) -> None:
+    """The scalar ids of a model file (either family): ``cls_id``, ``unk_id``, ``max_len`` integers (stored as
+    ``int`` on the frozen ``model``), CLS and UNK two different rows of ``E``, room for CLS and one word."""
+    for name in ("cls_id", "unk_id", "max_len"):
+        value = getattr(model, name)
+        if isinstance(value, bool) or not float(value).is_integer():
+            raise InputError(f"{name} must be an integer, got {value!r}")
+        object.__setattr__(model, name, int(value))
+    for name in ("cls_id", "unk_id"):
+        if not 0 <= getattr(model, name) < V:
+            raise InputError(f"{name}={getattr(model, name)} is not a row of E (V={V}); use an id in 0..{V - 1}")
+    if model.cls_id == model.unk_id:
+        raise InputError(f"cls_id and unk_id are both {model.cls_id}; they must be two different token ids")
+    if model.max_len < 2:
+        raise InputError(f"max_len={model.max_len}: a document needs room for CLS and at least one word (>= 2)")
 
 
 def read_npz(path: str | Path) -> dict:
