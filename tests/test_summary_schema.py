@@ -2,6 +2,7 @@
 summaries and a fresh one validate, its enumerations are the code's, and it rejects malformed summaries."""
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -11,7 +12,7 @@ from theory.claims import KINDS, POPULATIONS, SOURCES
 from theory.suite.cli import main
 from theory.suite.profiles import PROFILES
 from theory.suite.regression import FAILING
-from theory.suite.report import SCHEMA_VERSION
+from theory.suite.report import SCHEMA_VERSION, SECTIONS
 from theory.suite.runner import NOT_APPLICABLE, PASSING, SKIPPED
 
 REPORTS = Path(__file__).resolve().parents[1] / "reports"
@@ -41,6 +42,7 @@ def test_enumerations_are_the_code_s():
     assert set(record["population"]["enum"]) == set(POPULATIONS)
     assert set(SCHEMA["$defs"]["profile"]["enum"]) == set(PROFILES)
     assert set(record["verdict"]["enum"]) == {*PASSING, *FAILING, SKIPPED, NOT_APPLICABLE}
+    assert all(re.fullmatch(SCHEMA["$defs"]["section"]["pattern"], key) for key in SECTIONS)
 
 
 def _broken(change):
