@@ -11,7 +11,6 @@ import argparse
 import json
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 from theory.errors import InputError
@@ -199,20 +198,9 @@ def _run_locked(args, argv, out, claims, extras) -> int:
     except OSError as error:
         raise InputError(f"cannot write the reports into {str(out)!r} ({error.strerror or error}); "
                          "the previous reports are untouched — free space or give another --out") from None
+    from theory.suite.runner import finish_run
+
     return finish_run(records, out)
-
-
-def finish_run(records, out: Path) -> int:
-    """The closing line of a run (records counted by verdict, the failing ones named) and its exit code."""
-    from theory.suite.runner import NOT_APPLICABLE, PASSING, SKIPPED
-
-    # an approximation is measured, never "fails"; but a crash is an error whatever the kind
-    failed = [f"{r.id} ({r.population})" for r in records if r.verdict not in (*PASSING, SKIPPED, NOT_APPLICABLE)]
-    counts = Counter(r.verdict for r in records)
-    print(f"wrote {out / 'summary.json'} and {out / 'REPORT.md'}: "
-          + ", ".join(f"{n} {verdict}" for verdict, n in counts.most_common())
-          + (f"; failing: {', '.join(failed)}" if failed else ""), file=sys.stderr)
-    return EXIT_FAIL if failed else EXIT_OK
 
 
 def _explain(args, argv) -> int:

@@ -9,17 +9,20 @@ inverted: the first instance whose check holds is a witness, shrunk the same way
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 import traceback
+from collections import Counter
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from hypothesis import Phase, given, settings, target
 from hypothesis import seed as hypothesis_seed
 
 import theory.suite.profiles  # noqa: F401  (registers the profiles)
 from theory.claims import Claim
-from theory.suite.finite import finite_outcome
 from theory.suite.compare import engines
+from theory.suite.finite import finite_outcome
 
 PASSING = ("holds", "witness found", "measured", "not observed")
 SKIPPED = "skipped"
@@ -161,3 +164,15 @@ def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str 
 
 def _summary(values: list[float]) -> dict:
     return {"n": len(values), "min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def finish_run(records, out: Path) -> int:
+    """The closing line of a run (records counted by verdict, the failing ones named, on stderr) and its exit
+    code: 1 when a claim fails or errs, 0 otherwise."""
+    # an approximation is measured, never "fails"; but a crash is an error whatever the kind
+    failed = [f"{r.id} ({r.population})" for r in records if r.verdict not in (*PASSING, SKIPPED, NOT_APPLICABLE)]
+    counts = Counter(r.verdict for r in records)
+    print(f"wrote {out / 'summary.json'} and {out / 'REPORT.md'}: "
+          + ", ".join(f"{n} {verdict}" for verdict, n in counts.most_common())
+          + (f"; failing: {', '.join(failed)}" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0

@@ -93,9 +93,8 @@ def run_user_model(args, argv, claims) -> int:
 def _run_user_model(args, argv, claims, population, encoded, out) -> int:
     """The claims on the user's population and the report, while this process holds ``out``'s lock."""
     from theory.claims import Extra
-    from theory.suite.cli import finish_run
     from theory.suite.report import summary, write_atomically
-    from theory.suite.runner import NOT_APPLICABLE, run_claim
+    from theory.suite.runner import NOT_APPLICABLE, finish_run, run_claim
     from theory.suite.user_report import lead_section, render
 
     records = []
