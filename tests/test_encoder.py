@@ -9,8 +9,7 @@ import pytest
 
 import reference.explainers.perturb as ref_perturb
 from theory.errors import InputError
-from theory.explainers.perturb import f_perturbed
-from theory.explainers.perturb_generic import perturbed_documents
+from theory.explainers.perturb import f_perturbed, perturbed_documents
 from theory.explainers.rollout import rollout, rollout_matrix
 from theory.models.encoder import Encoder, forward, from_one_layer, load_model
 from theory.models.one_layer import Model, document

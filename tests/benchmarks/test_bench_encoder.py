@@ -17,8 +17,7 @@ import pytest
 
 from theory.explainers.encoder_gradient import gradient
 from theory.explainers.lime import sample
-from theory.explainers.perturb import distinct_words, f_perturbed
-from theory.explainers.perturb_generic import perturbed_documents
+from theory.explainers.perturb import distinct_words, f_perturbed, perturbed_documents
 from theory.models.one_layer import document
 from theory.suite.strategies.encoder import EncoderSpec
 

@@ -34,13 +34,13 @@ import numba
 import numpy as np
 
 from theory.errors import InputError
-from theory.memory import lime_bytes, require
 from theory.explainers.perturb import (
     check_semantics,
     distinct_words,
     evaluator,
     single_threaded_blas,
 )
+from theory.memory import lime_bytes, require
 from theory.models.one_layer import Model
 
 KERNEL_WIDTH = 25.0

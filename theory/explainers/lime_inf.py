@@ -46,7 +46,6 @@ import numpy as np
 from scipy.special import gammaln
 
 from theory.errors import InputError
-from theory.memory import beta_inf_bytes, require
 from theory.explainers.perturb import (
     check_semantics,
     distinct_words,
@@ -54,6 +53,7 @@ from theory.explainers.perturb import (
     f_perturbed,
     single_threaded_blas,
 )
+from theory.memory import beta_inf_bytes, require
 from theory.models.one_layer import Model
 
 NU = 0.25  # kernel width 25 of lime, on the scale of the cosine distance (×100)

@@ -133,11 +133,9 @@ def f_perturbed(model: Model, doc, length: int, Z, semantics: str) -> np.ndarray
 def evaluator(model: Model, doc, length: int, semantics: str):
     """The document's precomputation done once: returns ``evaluate(Z) -> f`` for float64 0/1 matrices ``Z``
     (n, d) (their shape is checked, their values are not: :func:`f_perturbed` is the fully checked entry point).
-    A model other than the §2 :class:`Model` (an encoder) goes through :mod:`theory.explainers.perturb_generic`."""
+    A model other than the §2 :class:`Model` (an encoder) goes through :func:`_built_documents`."""
     if not isinstance(model, Model):  # no sufficient statistics: build the documents (the encoder family)
-        from theory.explainers.perturb_generic import evaluator as generic_evaluator
-
-        return generic_evaluator(model, doc, length, semantics)
+        return _built_documents(model, doc, length, semantics)
     how = removal.parse(semantics, model)
     doc = _validate_doc(model, doc, length)
     evaluate = _substitute(model, doc, length, how) if how.substitutes else _delete(model, doc, length)
@@ -325,3 +323,46 @@ def _delete_exact(kc, a, b, cw, cp, text, cls, unk, T):
     c = cw[docs] + cp
     g = np.exp(s - s.max(axis=1, keepdims=True))
     return ((g * c).sum(axis=1) / g.sum(axis=1)).mean(axis=1)
+
+
+# --- any model: the perturbed documents built and sent through its batched forward pass ------------------
+
+_ELEMENTS = 1 << 22  # documents × T × width per block of the forward pass
+
+
+def perturbed_documents(doc, length: int, Z, semantics: str, unk_id: int) -> np.ndarray:
+    """The documents ``(n, T)`` of the 0/1 rows of ``Z`` (``z_j = 0``: every occurrence of word ``j`` off)."""
+    doc = np.asarray(doc, dtype=np.int64)
+    keep = np.take(np.asarray(Z) > 0, word_index(doc, length), axis=1)  # (n, L) occurrences kept
+    n, T = keep.shape[0], doc.size
+    text = doc[1: length + 1]
+    docs = np.broadcast_to(doc, (n, T)).copy()
+    if semantics == "replace":
+        docs[:, 1: length + 1] = np.where(keep, text, unk_id)
+        return docs
+    docs[:, 1:] = unk_id
+    position = np.where(keep, np.cumsum(keep, axis=1), T)  # new position of each occurrence; T when removed
+    wide = np.concatenate([docs, np.full((n, 1), unk_id)], axis=1)
+    rows = np.broadcast_to(np.arange(n)[:, None], position.shape)
+    wide[rows, position] = np.broadcast_to(text, position.shape)
+    return wide[:, :T]
+
+
+def _built_documents(model, doc, length: int, semantics: str):
+    """``evaluate(Z) -> f`` for any model with a batched ``output(docs) -> f`` (the encoder family, which has no
+    sufficient statistics): the perturbed documents of ``Z`` (n, d) are built and sent through ``output`` in
+    blocks of rows."""
+    check_semantics(semantics)
+    doc = _validate_doc(model, doc, length)
+    d = int(word_index(doc, length).max()) + 1
+    width = max(model.d, getattr(model, "d_ff", 0), model.T * model.K)
+    rows = max(1, _ELEMENTS // (model.T * width))
+
+    def evaluate(Z):
+        Z = np.asarray(Z)
+        _check_width(Z, d)
+        docs = perturbed_documents(doc, length, Z, semantics, model.unk_id)
+        return np.concatenate([model.output(docs[start: start + rows]) for start in range(0, len(docs), rows)]
+                              or [np.empty(0)])
+
+    return evaluate

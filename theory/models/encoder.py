@@ -177,7 +177,7 @@ class Encoder:
 
     def output(self, docs) -> np.ndarray:
         """``f`` of a batch of documents ``(B, T)``: the generic model interface of the perturbation explainers
-        (:mod:`theory.explainers.perturb_generic`)."""
+        (:func:`theory.explainers.perturb.evaluator`)."""
         docs = np.atleast_2d(np.asarray(docs))
         return forward_embedded(self, embed(self, docs), keep=False).f
 

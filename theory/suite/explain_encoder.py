@@ -5,7 +5,7 @@
 * ``rollout``: attention rollout ``R_{0,·}`` (Abnar & Zuidema 2020, :mod:`theory.explainers.rollout`);
 * ``grad-*``: aggregates of ``∇_t = ∂f/∂e_t`` by backpropagation (:mod:`theory.explainers.encoder_gradient`);
 * ``lime`` / ``lime-inf``: as for the §2 model, ``f`` on the perturbed documents through the encoder's batched
-  forward pass (:mod:`theory.explainers.perturb_generic`).
+  forward pass (:func:`theory.explainers.perturb.evaluator`).
 """
 
 from __future__ import annotations
