@@ -80,10 +80,16 @@ def claim(id, *, section, source, kind, statement, reference, strategy, exists=F
 
 
 def all_claims() -> list[Claim]:
-    """Every registered claim, in report order."""
+    """Every registered claim, in report order: by module in :data:`MODULES` order, then as declared (whatever
+    order the modules happened to be imported in)."""
     for module in MODULES:
         import_module(f"theory.claims.{module}")
-    return list(REGISTRY.values())
+    return sorted(REGISTRY.values(), key=lambda claim: _rank(claim.check))
+
+
+def _rank(function) -> int:
+    module = function.__module__.removeprefix("theory.claims.")
+    return MODULES.index(module) if module in MODULES else len(MODULES)
 
 
 @dataclass
@@ -118,5 +124,6 @@ def extra(id, *, section, title):
 
 
 def all_extras() -> list[Extra]:
+    """Every registered extra, in report order (as :func:`all_claims`)."""
     all_claims()
-    return list(EXTRAS.values())
+    return sorted(EXTRAS.values(), key=lambda item: _rank(item.run))
