@@ -63,7 +63,8 @@ def test_bench_autograd(benchmark):
     assert np.allclose(grad.numpy(), gradient(model, doc).grad, rtol=0, atol=1e-12)
 
 
-def test_bench_lime_documents_numpy(benchmark):
+def test_bench_lime_documents_numpy(long_benchmark):
+    benchmark = long_benchmark
     model, doc = _setup()
     Z = sample(distinct_words(doc, WORDS).size, 5000, 0)
     benchmark.group = "encoder f on LIME's 5000 perturbed documents"
@@ -72,7 +73,8 @@ def test_bench_lime_documents_numpy(benchmark):
     assert f.shape == (5000,)
 
 
-def test_bench_lime_documents_torch(benchmark):
+def test_bench_lime_documents_torch(long_benchmark):
+    benchmark = long_benchmark
     model, doc = _setup()
     torch, module = _torch_module(model)
     Z = sample(distinct_words(doc, WORDS).size, 5000, 0)

@@ -41,19 +41,14 @@ _MODEL, _DOC = authors_size_document(0)
 LENGTH = 200
 
 
-def skip_unless_enabled(benchmark):
-    if benchmark.disabled:
-        pytest.skip("seconds-long comparison: run with --benchmark-enable")
-
-
 @lru_cache(maxsize=1)
 def pairs_needed() -> int:
     """Antithetic pairs our estimator needs for the 1% target (seed 0)."""
     return shapley_mc(_MODEL, _DOC, LENGTH, "replace", pairs=16, seed=0, target=TARGET).pairs
 
 
-def test_bench_shapley_ours_to_one_percent(benchmark):
-    skip_unless_enabled(benchmark)
+def test_bench_shapley_ours_to_one_percent(long_benchmark):
+    benchmark = long_benchmark
     benchmark.group = "shapley: authors' size, d = 150, 1% relative SE"
     est = benchmark.pedantic(shapley_mc, args=(_MODEL, _DOC, LENGTH, "replace"),
                              kwargs={"pairs": 16, "seed": 0, "target": TARGET}, rounds=3, iterations=1)
@@ -68,8 +63,8 @@ def test_bench_shapley_ours_few_pairs(benchmark):
     benchmark.extra_info.update(method=f"ours at {SHAP_PAIRS} pairs", pairs=est.pairs)
 
 
-def test_bench_shapley_shap_permutation(benchmark):
-    skip_unless_enabled(benchmark)
+def test_bench_shapley_shap_permutation(long_benchmark):
+    benchmark = long_benchmark
     shap = pytest.importorskip("shap", reason="shap oracle: pip install '.[oracles]'")
     from reference.explainers.perturb import perturbed_document
 
@@ -114,8 +109,8 @@ def test_bench_ig_ours(benchmark, baseline):
 
 
 @pytest.mark.parametrize("baseline", ("replace", "zero"))
-def test_bench_ig_captum(benchmark, baseline):
-    skip_unless_enabled(benchmark)
+def test_bench_ig_captum(long_benchmark, baseline):
+    benchmark = long_benchmark
     torch = pytest.importorskip("torch", reason="captum oracle: pip install '.[oracles]'")
     captum_attr = pytest.importorskip("captum.attr", reason="captum oracle: pip install '.[oracles]'")
     from reference.models.torch_one_layer import AttentionClassifier

@@ -38,6 +38,8 @@ def _fresh(model):
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_bench_forward_authors_size(benchmark, engine):
+    if engine == "mpmath" and benchmark.disabled:  # half a minute per call: timed runs only
+        pytest.skip("seconds-long comparison: run with --benchmark-enable")
     case = _case(AUTHORS)
     benchmark.group = "reference forward: authors' size"
     benchmark.extra_info.update(engine=engine, T=case.spec.T, K=case.spec.K, d_e=case.spec.d_e, digits=ref.DPS)
