@@ -17,22 +17,28 @@ import numpy as np
 
 from theory.errors import InputError
 from theory.explainers.attention import alpha_avg, alpha_max
+from theory.explainers.encoder_gradient import gradient as encoder_gradient
 from theory.explainers.gradient import g_avg, g_l1, g_l2, g_x_input, gradient
+from theory.explainers.rollout import rollout
+from theory.models.encoder import forward as encoder_forward
 from theory.models.one_layer import Model, document, forward
 from theory.suite.finite import finite_result
 
 
-def _attention(aggregate):
+def _attention(explanation):
+    """An attention explanation of the forward pass: the CLS attention ``fw.alpha[0]`` (the last layer's, for an
+    encoder) aggregated over heads, or attention rollout over an encoder's layers."""
     def method(model: Model, doc: np.ndarray, length: int) -> dict:
-        fw = forward(model, doc)
-        return {"f": float(fw.f[0]), "scores": aggregate(fw.alpha[0])[: length + 1].tolist()}
+        fw = (forward if isinstance(model, Model) else encoder_forward)(model, doc)
+        return {"f": float(fw.f[0]), "scores": explanation(fw)[: length + 1].tolist()}
     return method
 
 
 def _gradient(aggregate):
-    """Gradient aggregates (§4) of the exact ``∇_t`` (CLS query path included at position 0)."""
+    """Gradient aggregates (§4) of the exact ``∇_t`` (CLS query path included at position 0): the closed form
+    of the §2 model, backpropagation for an encoder."""
     def method(model: Model, doc: np.ndarray, length: int) -> dict:
-        g = gradient(model, doc)
+        g = (gradient if isinstance(model, Model) else encoder_gradient)(model, doc)
         scores = aggregate(g.grad[0], g.forward.X[0])
         return {"f": float(g.forward.f[0]), "scores": scores[: length + 1].tolist()}
     return method
@@ -79,8 +85,8 @@ def _lime_inf(model: Model, doc: np.ndarray, length: int, semantics: str = "dele
 
 
 METHODS = {
-    "attention-avg": _attention(alpha_avg),
-    "attention-max": _attention(alpha_max),
+    "attention-avg": _attention(lambda fw: alpha_avg(fw.alpha[0])),
+    "attention-max": _attention(lambda fw: alpha_max(fw.alpha[0])),
     "grad-avg": _gradient(lambda grad, X: g_avg(grad)),
     "grad-l1": _gradient(lambda grad, X: g_l1(grad)),
     "grad-l2": _gradient(lambda grad, X: g_l2(grad)),
@@ -90,6 +96,12 @@ METHODS = {
     "eq19": _approximation("eq19"),
     "lime-large-d": _approximation("large_d_limit"),
 }
+
+#: the methods of an encoder ``.npz`` (docs/theory.md §11.1): those of the §2 model that need no §2 structure
+#: (LIME and ``β^∞`` through the generic perturbed-document path), and attention rollout (Abnar & Zuidema 2020)
+ENCODER_METHODS = {**{name: METHODS[name] for name in ("attention-avg", "attention-max", "grad-avg", "grad-l1",
+                                                        "grad-l2", "grad-x-input", "lime", "lime-inf")},
+                   "rollout": _attention(lambda fw: rollout(fw.attention)[0])}
 
 # keyword options each method takes (the CLI's --semantics, --samples, --seed)
 OPTIONS = {
@@ -103,17 +115,10 @@ METHODS.update(explain_posthoc.METHODS)
 OPTIONS.update(explain_posthoc.OPTIONS)
 
 
-def _encoder_methods() -> dict:
-    """The methods of an encoder .npz (docs/theory.md §11.1)."""
-    from theory.suite.explain_encoder import encoder_methods
-
-    return encoder_methods()
-
-
 def explain(model: Model, tokens, method: str, allow_unk: bool = False, **options) -> dict:
     """Explain ``tokens`` with ``method``; ``options`` set to ``None`` are left at the method's default;
     ``allow_unk`` lets the text hold UNK (``--oov unk``)."""
-    methods = METHODS if isinstance(model, Model) else _encoder_methods()
+    methods = METHODS if isinstance(model, Model) else ENCODER_METHODS
     if method not in methods:
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(methods)}")
     options = {key: value for key, value in options.items() if value is not None}
