@@ -5,11 +5,29 @@ for the first document; then every claim's record, as in the main report."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from theory.claims import ExtraResult
 from theory.suite import figures, given_model, regimes
+from theory.suite.population import Population
 from theory.suite.report import _error_cell, _population_lines
 from theory.suite.runner import NOT_APPLICABLE, SKIPPED
-from theory.suite.user_run import DRAWN_WORDS
+
+REPORT_DOCS = {"ci": 16, "thorough": 300}  # documents of the regime and disagreement measures
+DRAWN_WORDS = 64  # longest text drawn for those measures when the user gives no documents
+
+
+def report_documents(population: Population, profile: str, seed: int) -> dict[int, tuple]:
+    """The documents the report's measures use: the first ``REPORT_DOCS[profile]`` of the user's, or as many
+    texts drawn from the vocabulary by ``numpy.random.default_rng([seed, 13])`` (1..min(T−1, 64) words)."""
+    n = REPORT_DOCS.get(profile, REPORT_DOCS["ci"])
+    if population.docs is not None:
+        return dict(enumerate(population.docs[:n]))
+    rng = np.random.default_rng([seed, 13])
+    model, words = population.model, population.model.word_ids
+    lengths = rng.integers(1, min(model.T - 1, DRAWN_WORDS) + 1, n)
+    return {i: tuple(int(w) for w in rng.choice(words, length)) for i, length in enumerate(lengths)}
+
 
 CHECKS = ("identity", "bound", "limit")
 FIGURE = "figures/fig1_first_document.png"

@@ -18,13 +18,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from theory.models.one_layer import Model
 from theory.suite.population import Population, using
 
-REPORT_DOCS = {"ci": 16, "thorough": 300}  # documents of the regime and disagreement measures
-DRAWN_WORDS = 64  # longest text drawn for those measures when the user gives no documents
 UNSATISFIABLE = ("no document of this population meets the claim's premise (its strategy keeps only documents "
                  "with enough distinct words, see the claim's trained-model strategy); give such documents to run it")
 
@@ -40,18 +36,6 @@ def population_of(args) -> tuple[Population, list]:
     docs = tuple(item.tokens for item in encoded) if encoded else None
     return Population(f"model:{Path(args.model).stem}", model, docs, allow_unk=args.oov == "unk",
                       vocabulary=vocabulary), encoded
-
-
-def report_documents(population: Population, profile: str, seed: int) -> dict[int, tuple]:
-    """The documents the report's measures use: the first ``REPORT_DOCS[profile]`` of the user's, or as many
-    texts drawn from the vocabulary by ``numpy.random.default_rng([seed, 13])`` (1..min(T−1, 64) words)."""
-    n = REPORT_DOCS.get(profile, REPORT_DOCS["ci"])
-    if population.docs is not None:
-        return dict(enumerate(population.docs[:n]))
-    rng = np.random.default_rng([seed, 13])
-    model, words = population.model, population.model.word_ids
-    lengths = rng.integers(1, min(model.T - 1, DRAWN_WORDS) + 1, n)
-    return {i: tuple(int(w) for w in rng.choice(words, length)) for i, length in enumerate(lengths)}
 
 
 def _without_pe():
@@ -95,7 +79,7 @@ def _run_user_model(args, argv, claims, population, encoded, out) -> int:
     from theory.claims import Extra
     from theory.suite.report import summary, write_atomically
     from theory.suite.runner import NOT_APPLICABLE, finish_run, run_claim
-    from theory.suite.user_report import lead_section, render
+    from theory.suite.user_report import lead_section, render, report_documents
 
     records = []
     for number, claim in enumerate(claims, 1):
