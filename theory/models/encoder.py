@@ -218,7 +218,7 @@ def load_model(path: str | Path):
     arrays = read_npz(path)
     if "arch" in arrays and str(arrays["arch"]) == ARCH:
         return Encoder.from_arrays(arrays, str(path))
-    return Model.load(path)
+    return Model.from_arrays(arrays, str(path))
 
 
 def _real_array(name, value) -> np.ndarray:

@@ -130,15 +130,19 @@ class Model:
     def load(cls, path: str | Path) -> "Model":
         """Read the public ``.npz`` format; extra keys are ignored, missing or inconsistent ones are errors
         (``scale`` is optional, default 1)."""
-        arrays = read_npz(path)
-        arrays.setdefault("scale", np.array(1))
+        return cls.from_arrays(read_npz(path), str(path))
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, where: str) -> "Model":
+        """The model of the arrays of a ``.npz`` file (``where`` names it in the messages)."""
+        arrays = {"scale": np.array(1), **arrays}
         missing = [key for key in _SHAPES if key not in arrays]
         if missing:
-            raise InputError(f"model file {str(path)!r} lacks {', '.join(missing)}; it needs arrays "
+            raise InputError(f"model file {where!r} lacks {', '.join(missing)}; it needs arrays "
                              + ", ".join(f"{k} {v}" for k, v in _SHAPES.items()))
         for key in ("cls_id", "unk_id", "max_len", "pe", "scale"):
             if arrays[key].size != 1:
-                raise InputError(f"{key} in {str(path)!r} must be a scalar, got shape {arrays[key].shape}")
+                raise InputError(f"{key} in {where!r} must be a scalar, got shape {arrays[key].shape}")
             arrays[key] = arrays[key].item()
         return cls(**{key: arrays[key] for key in _SHAPES})
 
