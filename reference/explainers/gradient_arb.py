@@ -14,8 +14,8 @@ error of the two forward passes and of the quotient.  What it does not certify: 
 (``≲ 10^{-34}·α_t·F``) — the same for both engines, since both form the same quotient at the same step.
 
 Cost: two ball forward passes per entry, each recomputing (by the same definitions) only what the moved
-entry enters (:class:`reference.models.one_layer_arb.Document`); so the authors' widths (T = 256, d_e = 128)
-are within reach for a few positions per document.
+entry enters, the ``d_e`` entries of a position at once (:meth:`reference.models.one_layer_arb.Document.moved`);
+so the authors' widths (T = 256, d_e = 128) are within reach for a few positions per document.
 """
 
 from __future__ import annotations
@@ -54,6 +54,5 @@ def gradient(model, doc, positions=None, Wl=None, dps: int | None = None, step_e
     h = exact(step(dps, step_exponent))
     with workprec(prec):
         document = Document(model, embeddings(model, doc, prec), prec, Wl)
-        d_e = document.X.ncols()
-        return [[(document.moved(t, j, h) - document.moved(t, j, -h)) / (2 * h) for j in range(d_e)]
+        return [[(up - down) / (2 * h) for up, down in zip(document.moved(t, h), document.moved(t, -h))]
                 for t in positions]

@@ -126,7 +126,7 @@ def embeddings(model, doc, prec: int = PREC) -> arb_mat:
 
 class Document:
     """An embedded document ``X`` (``T × d_e`` balls) with the per-row products of every head —
-    ``k_t = W_k e_t``, ``c_t = W_ℓ (W_v e_t)``, ``q = W_q e_0``, ``s_t``, ``exp s_t`` — so that the forward pass
+    ``k_t = W_k e_t``, ``v_t = W_v e_t``, ``c_t = W_ℓ v_t``, ``q = W_q e_0``, ``s_t``, ``exp s_t`` — so that the forward pass
     of ``X`` with one entry moved (:meth:`moved`) recomputes, by the same definitions, only what that entry
     enters: row ``t``'s products, and every score when ``t = 0`` (the query moves), then the softmax and ``f``."""
 
@@ -141,10 +141,12 @@ class Document:
             self.root = arb(model.Wq.shape[1]).sqrt() if int(getattr(model, "scale", 1)) else arb(1)  # ⟨q, k⟩ / root
             self.K = model.Wq.shape[0]
             self.keys = [X * self.weights.Wk_T[i] for i in range(self.K)]  # T × d_att: row t is (W_k e_t)ᵀ
-            self.c = [_column(X * self.weights.Wv_T[i] * self.wl[i]) for i in range(self.K)]
+            self.values = [X * self.weights.Wv_T[i] for i in range(self.K)]  # T × d_out: row t is (W_v e_t)ᵀ
+            self.c = [_column(self.values[i] * self.wl[i]) for i in range(self.K)]
             self.q = [self.weights.Wq[i] * _row(X, 0).transpose() for i in range(self.K)]  # d_att × 1
             self.scores = [[s / self.root for s in _column(self.keys[i] * self.q[i])] for i in range(self.K)]
             self.g = [[s.exp() for s in scores] for scores in self.scores]
+            self._other_keys = {}
 
     def forward(self) -> Forward:
         with workprec(self.prec):
@@ -153,31 +155,68 @@ class Document:
             return Forward(f=_mean(f_heads), f_heads=f_heads, alpha=[alpha for _, alpha in heads],
                            scores=self.scores, c=self.c, q=[_column(q) for q in self.q])
 
-    def moved(self, t: int, j: int, delta: arb) -> arb:
-        """``f`` of the document with ``X[t, j]`` replaced by ``X[t, j] + delta``."""
+    def _query_moves(self, i: int) -> tuple:
+        """Head ``i``'s scores of positions ``1..T−1`` against the query, unscaled (a ``(T−1) × 1`` matrix), and
+        those keys against every column of ``W_q`` (``(T−1) × d_e``): by distributivity, the other positions'
+        scores with CLS's entry j moved by δ are ``⟨k_u, q⟩ + δ·⟨k_u, (column j of W_q)⟩``.  Built once."""
+        if i not in self._other_keys:
+            keys = self.keys[i]
+            others = arb_mat(keys.nrows() - 1, keys.ncols(), [keys[u, a] for u in range(1, keys.nrows())
+                                                              for a in range(keys.ncols())])
+            self._other_keys[i] = (others * self.q[i], others * self.weights.Wq[i])
+        return self._other_keys[i]
+
+    def moved(self, t: int, delta: arb) -> list:
+        """``[f of the document with X[t, j] replaced by X[t, j] + delta for j in range(d_e)]``.
+
+        Moving ``X[t, j]`` by ``δ`` moves row ``t``'s key to ``W_k (e_t + δ·1_j) = k_t + δ·(column j of W_k)``
+        and its value to ``v_t + δ·(column j of W_v)`` (and the query to ``q + δ·(column j of W_q)`` when
+        ``t = 0``): the same products by distributivity, for all ``d_e`` moved copies at once as the rows (or
+        columns) of one ball matrix.  From them every moved score ``⟨q, k⟩ / √d_att`` and value score
+        ``W_ℓ v`` is formed by its definition, then ``f^(i) = Σ_u g_u c_u / Σ_u g_u`` (``g_u = exp s_u``) with
+        the unmoved positions' terms summed once: the same sums in another order, and every ball still
+        contains the exact value of the moved forward pass."""
         with workprec(self.prec):
-            x = _row(self.X, t)
-            x[0, j] = self.X[t, j] + delta
+            d_e = self.X.ncols()
+            ones = arb_mat(d_e, 1, [1] * d_e)  # copies a row d_e times (exactly) as a matrix product
             f_heads = []
             for i in range(self.K):
-                k = x * self.weights.Wk_T[i]  # 1 × d_att
-                c = list(self.c[i])
-                c[t] = (x * self.weights.Wv_T[i] * self.wl[i])[0, 0]
-                if t == 0:  # the query moves: every score
-                    q = self.weights.Wq[i] * x.transpose()
-                    keys = arb_mat(self.keys[i])
-                    for a in range(k.ncols()):
-                        keys[0, a] = k[0, a]
-                    g = [(s / self.root).exp() for s in _column(keys * q)]
+                w = self.weights
+                keys = ones * _row(self.keys[i], t) + delta * w.Wk_T[i]  # d_e × d_att: the moved keys
+                values = ones * _row(self.values[i], t) + delta * w.Wv_T[i]  # d_e × d_out
+                c = _column(values * self.wl[i])  # the moved value scores
+                rest = [u for u in range(len(self.c[i])) if u != t]
+                if t == 0:  # the query moves: every score, one column per moved copy
+                    queries = self.q[i] * ones.transpose() + delta * w.Wq[i]  # d_att × d_e
+                    unmoved, along = self._query_moves(i)
+                    S = unmoved * ones.transpose() + delta * along  # (T − 1) × d_e: ⟨k_u, moved query⟩
+                    g_t = [(_dot([keys[j, a] for a in range(keys.ncols())], _column_of(queries, j)) / self.root).exp()
+                           for j in range(d_e)]
+                    G = arb_mat(len(rest), d_e, [(S[r, j] / self.root).exp() for r in range(len(rest))
+                                                 for j in range(d_e)])
+                    numerators = arb_mat(1, len(rest), [self.c[i][u] for u in rest]) * G
+                    denominators = arb_mat(1, len(rest), [1] * len(rest)) * G
+                    f_heads.append([(numerators[0, j] + g_t[j] * c[j]) / (denominators[0, j] + g_t[j])
+                                    for j in range(d_e)])
                 else:
-                    g = list(self.g[i])
-                    g[t] = ((k * self.q[i])[0, 0] / self.root).exp()
-                f_heads.append(_output(g, c))
-            return _mean(f_heads)
+                    g_t = [(s / self.root).exp() for s in _column(keys * self.q[i])]
+                    numerator = _dot([self.g[i][u] for u in rest], [self.c[i][u] for u in rest])
+                    denominator = sum((self.g[i][u] for u in rest), arb(0))
+                    f_heads.append([(numerator + g * cj) / (denominator + g) for g, cj in zip(g_t, c)])
+            return [_mean([heads[j] for heads in f_heads]) for j in range(d_e)]
 
 
 def _row(X: arb_mat, t: int) -> arb_mat:
     return arb_mat(1, X.ncols(), [X[t, j] for j in range(X.ncols())])
+
+
+def _column_of(A: arb_mat, j: int) -> list:
+    return [A[r, j] for r in range(A.nrows())]
+
+
+def _dot(a: list, b: list) -> arb:
+    """``Σ_u a_u b_u`` as a ball matrix product (in C)."""
+    return (arb_mat(1, len(a), a) * arb_mat(len(b), 1, b))[0, 0]
 
 
 def _column(M: arb_mat) -> list:
