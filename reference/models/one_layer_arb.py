@@ -2,16 +2,18 @@
 certified enclosures.
 
 A second reference engine beside :mod:`reference.models.one_layer` (mpmath), independent of ``theory`` and of
-it: every quantity is computed by its definition,
+it: every quantity is computed from its definition,
 
     e_t = E[ξ_t] + p_t,  q = W_q e_0,  s_t = ⟨q, W_k e_t⟩ / √d_att (not divided when ``scale`` is 0),  α = softmax(s),  c_t = W_ℓ W_v e_t,
     f^(i) = Σ_t α_t c_t,  f = (1/K) Σ_i f^(i),
 
 but in ball arithmetic (Arb, through ``flint.arb`` and ``flint.arb_mat``): each result is a midpoint and a
 radius such that the exact real number — the forward pass of the float64 weights, which convert exactly —
-lies in the ball.  So the radius *certifies* the result's rounding error (mpmath's results come with none).
-Arb's matrix products run in C, which is what makes the authors' widths (K = 6, d_e = 128,
-d_att = d_out = 64, T = 256) affordable; the mpmath engine stays the reference of the small random models.
+lies in the ball.  So the radius *certifies* the result's rounding error (mpmath's results come with none),
+and the products may be associated to be cheap (``⟨q, W_k e_t⟩ = ⟨e_t, W_kᵀ q⟩``, :class:`Document`) without
+any risk to that guarantee.  Arb's matrix products run in C; with that association a document at the
+authors' widths (K = 6, d_e = 128, d_att = d_out = 64, T = 256) costs O(K·T·d_e); the mpmath engine stays
+the reference of the small random models and evaluates every product as written.
 
 ``prec`` is in bits (``flint.ctx.prec`` is set for the computation and restored afterwards).  Results are
 ``flint.arb`` (per head: lists ``[head][position]``); :func:`to_mpf` and :func:`radius` convert a ball's
@@ -125,10 +127,15 @@ def embeddings(model, doc, prec: int = PREC) -> arb_mat:
 
 
 class Document:
-    """An embedded document ``X`` (``T × d_e`` balls) with the per-row products of every head —
-    ``k_t = W_k e_t``, ``v_t = W_v e_t``, ``c_t = W_ℓ v_t``, ``q = W_q e_0``, ``s_t``, ``exp s_t`` — so that the forward pass
-    of ``X`` with one entry moved (:meth:`moved`) recomputes, by the same definitions, only what that entry
-    enters: row ``t``'s products, and every score when ``t = 0`` (the query moves), then the softmax and ``f``."""
+    """An embedded document ``X`` (``T × d_e`` balls) with what every head's forward pass is made of — the
+    query ``q = W_q e_0``, ``u = W_kᵀ q`` and ``w = W_vᵀ W_ℓᵀ``, so that ``s_t = ⟨q, W_k e_t⟩ / √d_att = ⟨e_t, u⟩ /
+    √d_att`` and ``c_t = W_ℓ W_v e_t = ⟨e_t, w⟩``, the scores, ``g_t = exp s_t`` and the value scores.
+
+    The products are associated so that a document costs O(K·T·d_e) instead of O(K·T·d_e·d_att): the same
+    real numbers, and in ball arithmetic the order of evaluation cannot hide an error — every ball contains
+    the exact value whichever way it was computed (``reference.engines_agree`` checks the balls against the
+    mpmath engine, which evaluates every product as written).  :meth:`moved` evaluates the forward pass of
+    ``X`` with one entry moved, recomputing only what that entry enters."""
 
     def __init__(self, model, X: arb_mat, prec: int = PREC, Wl=None):
         with workprec(prec):
@@ -137,16 +144,17 @@ class Document:
             key = Wl.tobytes()
             if key not in self.weights.Wl_T:
                 self.weights.Wl_T[key] = [matrix(Wl[i][:, None]) for i in range(Wl.shape[0])]
-            self.wl = self.weights.Wl_T[key]
             self.root = arb(model.Wq.shape[1]).sqrt() if int(getattr(model, "scale", 1)) else arb(1)  # ⟨q, k⟩ / root
             self.K = model.Wq.shape[0]
-            self.keys = [X * self.weights.Wk_T[i] for i in range(self.K)]  # T × d_att: row t is (W_k e_t)ᵀ
-            self.values = [X * self.weights.Wv_T[i] for i in range(self.K)]  # T × d_out: row t is (W_v e_t)ᵀ
-            self.c = [_column(self.values[i] * self.wl[i]) for i in range(self.K)]
-            self.q = [self.weights.Wq[i] * _row(X, 0).transpose() for i in range(self.K)]  # d_att × 1
-            self.scores = [[s / self.root for s in _column(self.keys[i] * self.q[i])] for i in range(self.K)]
+            w = self.weights
+            self.q = [w.Wq[i] * _row(X, 0).transpose() for i in range(self.K)]  # d_att × 1
+            self.u = [w.Wk_T[i] * self.q[i] for i in range(self.K)]  # d_e × 1: W_kᵀ q
+            self.w = [w.Wv_T[i] * w.Wl_T[key][i] for i in range(self.K)]  # d_e × 1: W_vᵀ W_ℓᵀ
+            c, scores = X * _columns(self.w), X * _columns(self.u) / self.root  # T × K each
+            self.c = [_column_of(c, i) for i in range(self.K)]
+            self.scores = [_column_of(scores, i) for i in range(self.K)]
             self.g = [[s.exp() for s in scores] for scores in self.scores]
-            self._other_keys = {}
+            self._query_paths = {}
 
     def forward(self) -> Forward:
         with workprec(self.prec):
@@ -156,50 +164,48 @@ class Document:
                            scores=self.scores, c=self.c, q=[_column(q) for q in self.q])
 
     def _query_moves(self, i: int) -> tuple:
-        """Head ``i``'s scores of positions ``1..T−1`` against the query, unscaled (a ``(T−1) × 1`` matrix), and
-        those keys against every column of ``W_q`` (``(T−1) × d_e``): by distributivity, the other positions'
-        scores with CLS's entry j moved by δ are ``⟨k_u, q⟩ + δ·⟨k_u, (column j of W_q)⟩``.  Built once."""
-        if i not in self._other_keys:
-            keys = self.keys[i]
-            others = arb_mat(keys.nrows() - 1, keys.ncols(), [keys[u, a] for u in range(1, keys.nrows())
-                                                              for a in range(keys.ncols())])
-            self._other_keys[i] = (others * self.q[i], others * self.weights.Wq[i])
-        return self._other_keys[i]
+        """Head ``i``'s CLS key ``k_0 = W_k e_0`` (a ``1 × d_att`` row) and, for the positions ``u = 1..T−1``,
+        ``⟨W_k e_u, column j of W_q⟩`` for every j (``(T−1) × d_e``): by distributivity, CLS's entry j moved by
+        δ moves the query to ``q + δ·(column j of W_q)`` and every other score to ``⟨W_k e_u, q⟩ + δ·⟨W_k e_u,
+        column j of W_q⟩``.  Built once per document."""
+        if i not in self._query_paths:
+            X, w = self.X, self.weights
+            others = arb_mat(X.nrows() - 1, X.ncols(), [X[u, a] for u in range(1, X.nrows()) for a in range(X.ncols())])
+            self._query_paths[i] = (_row(X, 0) * w.Wk_T[i], (others * w.Wk_T[i]) * w.Wq[i])
+        return self._query_paths[i]
 
     def moved(self, t: int, delta: arb) -> list:
         """``[f of the document with X[t, j] replaced by X[t, j] + delta for j in range(d_e)]``.
 
-        Moving ``X[t, j]`` by ``δ`` moves row ``t``'s key to ``W_k (e_t + δ·1_j) = k_t + δ·(column j of W_k)``
-        and its value to ``v_t + δ·(column j of W_v)`` (and the query to ``q + δ·(column j of W_q)`` when
-        ``t = 0``): the same products by distributivity, for all ``d_e`` moved copies at once as the rows (or
-        columns) of one ball matrix.  From them every moved score ``⟨q, k⟩ / √d_att`` and value score
-        ``W_ℓ v`` is formed by its definition, then ``f^(i) = Σ_u g_u c_u / Σ_u g_u`` (``g_u = exp s_u``) with
-        the unmoved positions' terms summed once: the same sums in another order, and every ball still
-        contains the exact value of the moved forward pass."""
+        The ``d_e`` moved copies of row ``t`` are the rows of one ball matrix ``M = 1·e_tᵀ + δ·I``, so their
+        scores ``M u / √d_att`` and value scores ``M w`` are two matrix products.  When ``t = 0`` the query
+        moves too (:meth:`_query_moves`): every score changes, CLS's own as ``⟨q + δ·W_q[:, j], k_0 +
+        δ·W_k[:, j]⟩``.  Then ``f^(i) = Σ_u g_u c_u / Σ_u g_u`` (``g_u = exp s_u``), with the unmoved positions'
+        terms summed once: the same sums in another order."""
         with workprec(self.prec):
             d_e = self.X.ncols()
             ones = arb_mat(d_e, 1, [1] * d_e)  # copies a row d_e times (exactly) as a matrix product
+            M = ones * _row(self.X, t) + delta * arb_mat(d_e, d_e, [int(a == j) for j in range(d_e) for a in range(d_e)])
             f_heads = []
             for i in range(self.K):
-                w = self.weights
-                keys = ones * _row(self.keys[i], t) + delta * w.Wk_T[i]  # d_e × d_att: the moved keys
-                values = ones * _row(self.values[i], t) + delta * w.Wv_T[i]  # d_e × d_out
-                c = _column(values * self.wl[i])  # the moved value scores
+                c = _column(M * self.w[i])  # the moved copies' value scores
                 rest = [u for u in range(len(self.c[i])) if u != t]
-                if t == 0:  # the query moves: every score, one column per moved copy
-                    queries = self.q[i] * ones.transpose() + delta * w.Wq[i]  # d_att × d_e
-                    unmoved, along = self._query_moves(i)
-                    S = unmoved * ones.transpose() + delta * along  # (T − 1) × d_e: ⟨k_u, moved query⟩
+                if t == 0:
+                    w = self.weights
+                    k0, along = self._query_moves(i)
+                    queries = self.q[i] * ones.transpose() + delta * w.Wq[i]  # d_att × d_e: moved queries
+                    keys = ones * k0 + delta * w.Wk_T[i]  # d_e × d_att: CLS's moved keys
+                    unmoved = arb_mat(len(rest), 1, [self.scores[i][u] * self.root for u in rest])
+                    S = unmoved * ones.transpose() + delta * along  # (T − 1) × d_e
                     g_t = [(_dot([keys[j, a] for a in range(keys.ncols())], _column_of(queries, j)) / self.root).exp()
                            for j in range(d_e)]
-                    G = arb_mat(len(rest), d_e, [(S[r, j] / self.root).exp() for r in range(len(rest))
-                                                 for j in range(d_e)])
+                    G = arb_mat(len(rest), d_e, [x.exp() for x in (S / self.root).entries()])
                     numerators = arb_mat(1, len(rest), [self.c[i][u] for u in rest]) * G
                     denominators = arb_mat(1, len(rest), [1] * len(rest)) * G
                     f_heads.append([(numerators[0, j] + g_t[j] * c[j]) / (denominators[0, j] + g_t[j])
                                     for j in range(d_e)])
                 else:
-                    g_t = [(s / self.root).exp() for s in _column(keys * self.q[i])]
+                    g_t = [(s / self.root).exp() for s in _column(M * self.u[i])]
                     numerator = _dot([self.g[i][u] for u in rest], [self.c[i][u] for u in rest])
                     denominator = sum((self.g[i][u] for u in rest), arb(0))
                     f_heads.append([(numerator + g * cj) / (denominator + g) for g, cj in zip(g_t, c)])
@@ -208,6 +214,12 @@ class Document:
 
 def _row(X: arb_mat, t: int) -> arb_mat:
     return arb_mat(1, X.ncols(), [X[t, j] for j in range(X.ncols())])
+
+
+def _columns(vectors: list) -> arb_mat:
+    """The ``n × 1`` ball matrices ``vectors`` side by side, as one ``n × len(vectors)`` matrix."""
+    n = vectors[0].nrows()
+    return arb_mat(n, len(vectors), [v[r, 0] for r in range(n) for v in vectors])
 
 
 def _column_of(A: arb_mat, j: int) -> list:
