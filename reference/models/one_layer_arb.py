@@ -98,6 +98,8 @@ class _Weights:
         self.Wv_T = [matrix(model.Wv[i].T) for i in range(K)]
         self.Wl_T = {}  # bytes of W_ℓ -> [head] column vectors
         self.pe = {}  # T -> arb_mat
+        self.E = None  # V × d_e, converted on first use (the tables)
+        self.tables = {}  # (first token, T, bytes of W_ℓ) -> Tables
 
 
 _WEIGHTS = weakref.WeakKeyDictionary()  # model -> {prec: _Weights}
@@ -158,10 +160,7 @@ class Document:
 
     def forward(self) -> Forward:
         with workprec(self.prec):
-            heads = [_head(g, c) for g, c in zip(self.g, self.c)]
-            f_heads = [f for f, _ in heads]
-            return Forward(f=_mean(f_heads), f_heads=f_heads, alpha=[alpha for _, alpha in heads],
-                           scores=self.scores, c=self.c, q=[_column(q) for q in self.q])
+            return _record(self.g, self.scores, self.c, self.q)
 
     def _query_moves(self, i: int) -> tuple:
         """Head ``i``'s CLS key ``k_0 = W_k e_0`` (a ``1 × d_att`` row) and, for the positions ``u = 1..T−1``,
@@ -279,6 +278,60 @@ def radii(fw: Forward) -> Forward:
                    scores=rows(fw.scores), c=rows(fw.c), q=rows(fw.q))
 
 
+class Tables:
+    """What the forward pass of any document of length ``T`` whose first token is ``first`` is made of: per
+    head the query ``q`` (of ``e_0 = E[first] + p_0``) and, with ``u = W_kᵀ q`` and ``w = W_vᵀ W_ℓᵀ`` as in
+    :class:`Document`, the tables ``E u``, ``E w`` (one row per token id) and ``P u``, ``P w`` (one row per
+    position).  Position t's score is then ``((E u)[ξ_t] + (P u)[t]) / √d_att`` and its value score
+    ``(E w)[ξ_t] + (P w)[t]``: ``⟨E[ξ_t] + p_t, u⟩`` by distributivity, in balls that contain the exact value."""
+
+    def __init__(self, model, first: int, T: int, prec: int, Wl):
+        X = embeddings(model, [first] + [first] * (T - 1), prec)  # row 0 is e_0; the other rows are not used
+        document = Document(model, arb_mat(1, X.ncols(), [X[0, a] for a in range(X.ncols())]), prec, Wl)
+        weights = _weights(model, prec)
+        if weights.E is None:
+            weights.E = matrix(model.E)
+        self.q, self.root = document.q, document.root
+        U, W = _columns(document.u), _columns(document.w)  # d_e × K
+        self.EU, self.EW = _rows(weights.E * U), _rows(weights.E * W)  # [token][head]
+        P = weights.pe[T] if model.pe else None
+        self.PU, self.PW = (_rows(P * U), _rows(P * W)) if model.pe else (None, None)
+
+
+def _tables(model, first: int, T: int, prec: int, Wl) -> Tables:
+    weights = _weights(model, prec)
+    Wl = model.Wl if Wl is None else Wl
+    key = (first, T, Wl.tobytes())
+    if key not in weights.tables:
+        weights.tables[key] = Tables(model, first, T, prec, Wl)
+    return weights.tables[key]
+
+
 def forward(model, doc, prec: int = PREC, Wl=None) -> Forward:
-    """Forward pass of §2 on one document (token ids, CLS first, padded to T), in balls."""
-    return forward_embedded(model, embeddings(model, doc, prec), prec, Wl)
+    """Forward pass of §2 on one document (token ids, CLS first, padded to T), in balls, from the
+    :class:`Tables` of the model (built on the first call for a first token, length and precision)."""
+    with workprec(prec):
+        doc = [int(token) for token in doc]
+        tables = _tables(model, doc[0], len(doc), prec, Wl)
+        K = len(tables.q)
+        if tables.PU is None:
+            scores = [[tables.EU[x][i] / tables.root for x in doc] for i in range(K)]
+            c = [[tables.EW[x][i] for x in doc] for i in range(K)]
+        else:
+            scores = [[(tables.EU[x][i] + tables.PU[t][i]) / tables.root for t, x in enumerate(doc)] for i in range(K)]
+            c = [[tables.EW[x][i] + tables.PW[t][i] for t, x in enumerate(doc)] for i in range(K)]
+        return _record([[s.exp() for s in row] for row in scores], scores, c, tables.q)
+
+
+def _record(g: list, scores: list, c: list, q: list) -> Forward:
+    """The forward record from every head's ``g_t = exp s_t``, scores, value scores and query."""
+    heads = [_head(gi, ci) for gi, ci in zip(g, c)]
+    f_heads = [f for f, _ in heads]
+    return Forward(f=_mean(f_heads), f_heads=f_heads, alpha=[alpha for _, alpha in heads], scores=scores, c=c,
+                   q=[_column(qi) for qi in q])
+
+
+def _rows(M: arb_mat) -> list:
+    """The entries of ``M`` as nested lists ``[row][column]``."""
+    entries, n = M.entries(), M.ncols()
+    return [entries[r * n: (r + 1) * n] for r in range(M.nrows())]
