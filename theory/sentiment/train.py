@@ -2,15 +2,16 @@
 
     python -m theory.sentiment.train --seed 0 --out theory/sentiment/data/      (needs pip install '.[train,oracles]')
 
-Model: :class:`reference.models.torch_one_layer.AttentionClassifier` with the paper's structure — 2 classes
-(negative, positive), K = 6 heads, T = 256, sinusoidal positional encoding, CLS at position 0 and UNK
-padding — but reduced widths ``d_e = 16``, ``d_att = 8``, ``d_out = 8`` instead of the authors'
-128 / 64 / 64: the suite's mpmath reference costs O(K·T·d_e·d_att) per forward pass, and the authors'
-widths would make it 64 times slower.  Training: cross-entropy, Adam, fixed epochs and batch size, no
+Model: :class:`reference.models.torch_one_layer.AttentionClassifier` at the authors' widths — 2 classes
+(negative, positive), K = 6 heads, T = 256, d_e = 128, d_att = d_out = 64, sinusoidal positional encoding,
+CLS at position 0 and UNK padding.  The training steps compute the same logits with the products
+reassociated (:func:`logits`), 11 times faster at these widths than the module's textbook forward pass.
+Training: cross-entropy, Adam (lr 1e-3: at these widths 1e-2 and 3e-3 did not leave chance level within two
+epochs, judged on the training loss), fixed epochs and batch size, no
 early stopping and no model selection on the held-out documents; float32, with every random draw seeded
 (dataset by numpy, initialisation and batch order by torch).  The weights are exported in float64 with
 the positive-class logit as the explained output, and the recorded accuracies are measured in float64 on
-the exported weights (so the numpy forward pass reproduces them exactly).
+the exported weights (the numpy forward pass re-measures them: ``trained.dataset``).
 
 Not part of CI: CI loads the committed fixture (:mod:`theory.sentiment.fixture`).
 """
@@ -18,6 +19,7 @@ Not part of CI: CI loads the committed fixture (:mod:`theory.sentiment.fixture`)
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import time
 
@@ -30,8 +32,7 @@ from theory.errors import InputError
 from theory.sentiment import dataset
 from theory.sentiment.fixture import save_fixture
 
-WIDTHS = {"K": 6, "d_e": 16, "d_att": 8, "d_out": 8, "T": 256}
-AUTHORS_WIDTHS = {"K": 6, "d_e": 128, "d_att": 64, "d_out": 64, "T": 256}
+WIDTHS = {"K": 6, "d_e": 128, "d_att": 64, "d_out": 64, "T": 256}
 
 
 def padded(docs, T: int, cls_id: int, unk_id: int) -> torch.Tensor:
@@ -43,9 +44,20 @@ def padded(docs, T: int, cls_id: int, unk_id: int) -> torch.Tensor:
     return out
 
 
+def logits(module: AttentionClassifier, docs: torch.Tensor) -> torch.Tensor:
+    """The module's class logits, with the products reassociated: the scores ``qᵢᵀ W_k x_t = (W_kᵀ qᵢ)ᵀ x_t``
+    and the head outputs ``W_l W_v Σ_t αᵢ,t x_t``, so no (B, K, T, d_att) keys or values are formed."""
+    X = module.embed(docs)
+    q = torch.einsum("kad,bd->bka", module.Wq, X[:, 0])
+    divisor = math.sqrt(module.Wq.shape[1]) if module.scale else 1.0
+    alpha = torch.softmax(torch.einsum("kad,bka,btd->bkt", module.Wk, q, X) / divisor, dim=-1)
+    pooled = torch.einsum("bkt,btd->bkd", alpha, X)
+    return torch.einsum("kco,kod,bkd->bkc", module.Wl, module.Wv, pooled).mean(dim=1)
+
+
 def accuracy(module: nn.Module, docs: torch.Tensor, labels: torch.Tensor, batch: int = 500) -> float:
     with torch.no_grad():
-        predicted = torch.cat([module(docs[i: i + batch]).argmax(dim=1) for i in range(0, len(docs), batch)])
+        predicted = torch.cat([logits(module, docs[i: i + batch]).argmax(dim=1) for i in range(0, len(docs), batch)])
     return float((predicted == labels).double().mean())
 
 
@@ -68,7 +80,7 @@ def train(seed: int, n_train: int, n_test: int, epochs: int, batch: int, lr: flo
         total = 0.0
         for idx in torch.randperm(n_train, generator=order).split(batch):
             optimizer.zero_grad()
-            loss = loss_fn(module(train_docs[idx]), train_labels[idx])
+            loss = loss_fn(logits(module, train_docs[idx]), train_labels[idx])
             loss.backward()
             optimizer.step()
             total += float(loss.detach()) * len(idx)
@@ -89,9 +101,9 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default="theory/sentiment/data/")
     parser.add_argument("--n-train", type=int, default=50000)
     parser.add_argument("--n-test", type=int, default=2000)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     if min(args.epochs, args.batch, args.threads) < 1 or args.lr <= 0:
@@ -102,8 +114,7 @@ def main(argv=None) -> None:
         "seed": args.seed, "n_train": args.n_train, "n_test": args.n_test, "epochs": args.epochs,
         "batch_size": args.batch, "optimizer": f"Adam(lr={args.lr})", "loss": "cross-entropy, 2 classes",
         "precision": "trained in float32; exported and evaluated in float64",
-        "widths": WIDTHS, "authors_widths": AUTHORS_WIDTHS,
-        "width_reason": "reduced because the mpmath reference costs O(K*T*d_e*d_att) per forward pass",
+        "widths": WIDTHS,
         "positional_encoding": True, "cls_id": 0, "unk_id": 1, "explained_class": "1 (positive)",
         **result, "test_positive_share": float(data.test.labels.mean()),
         "epoch_training_loss": [round(x, 5) for x in losses], **seconds,
