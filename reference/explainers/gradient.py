@@ -52,16 +52,17 @@ def step(dps: int, step_exponent: int = STEP_EXPONENT):
 
 
 def gradient(model, doc, positions=None, Wl=None, dps: int | None = None, step_exponent: int = STEP_EXPONENT,
-             h=None):
-    """``[[∇_{t,j} for j in range(d_e)] for t in positions]`` as mpf (``positions`` defaults to all of
-    ``0..T-1``).  ``Wl`` overrides the model's ``W_ℓ``; ``dps`` defaults to :func:`working_dps`; ``h`` (an mpf)
-    overrides the step :func:`step` ``(dps, step_exponent)`` (to form another engine's exact quotient)."""
+             h=None, coordinates=None):
+    """``[[∇_{t,j} for j in coordinates] for t in positions]`` as mpf (``positions`` defaults to all of
+    ``0..T-1``, ``coordinates`` to all of ``0..d_e-1``).  ``Wl`` overrides the model's ``W_ℓ``; ``dps`` defaults
+    to :func:`working_dps`; ``h`` (an mpf) overrides the step :func:`step` ``(dps, step_exponent)`` (to form
+    another engine's exact quotient)."""
     dps = working_dps(model, doc, Wl) if dps is None else dps
-    return gradient_embedded(model, embeddings(model, doc, dps), positions, Wl, dps, step_exponent, h)
+    return gradient_embedded(model, embeddings(model, doc, dps), positions, Wl, dps, step_exponent, h, coordinates)
 
 
 def gradient_embedded(model, X, positions=None, Wl=None, dps: int = BASE_DPS, step_exponent: int = STEP_EXPONENT,
-                      h=None):
+                      h=None, coordinates=None):
     """The same central differences at embedded inputs ``X`` (T rows of d_e mpf, any point: a path of
     Integrated Gradients, a noisy input of SmoothGrad); the caller chooses ``dps``."""
     positions = range(len(X)) if positions is None else positions
@@ -70,7 +71,7 @@ def gradient_embedded(model, X, positions=None, Wl=None, dps: int = BASE_DPS, st
         rows = []
         for t in positions:
             row = []
-            for j in range(len(X[t])):
+            for j in (range(len(X[t])) if coordinates is None else coordinates):
                 plus = [list(x) for x in X]
                 minus = [list(x) for x in X]
                 plus[t][j] += h

@@ -44,15 +44,18 @@ def working_dps(model, doc, Wl=None, base: int = BASE_DPS) -> int:
         return base + max(0, int(mpmath.ceil(-mpmath.log10(smallest))))
 
 
-def gradient(model, doc, positions=None, Wl=None, dps: int | None = None, step_exponent: int = STEP_EXPONENT):
-    """``[[D_h f at (t, j) for j in range(d_e)] for t in positions]`` as balls (``positions`` defaults to all of
-    ``0..T-1``); ``Wl`` overrides the model's ``W_ℓ``; ``dps`` defaults to :func:`working_dps` and sets both the
-    balls' precision (in bits) and the step: :func:`reference.explainers.gradient.step` at ``dps``, exactly."""
+def gradient(model, doc, positions=None, Wl=None, dps: int | None = None, step_exponent: int = STEP_EXPONENT,
+             coordinates=None):
+    """``[[D_h f at (t, j) for j in coordinates] for t in positions]`` as balls (``positions`` defaults to all
+    of ``0..T-1``, ``coordinates`` to all of ``0..d_e-1``); ``Wl`` overrides the model's ``W_ℓ``; ``dps``
+    defaults to :func:`working_dps` and sets both the balls' precision (in bits) and the step:
+    :func:`reference.explainers.gradient.step` at ``dps``, exactly."""
     dps = working_dps(model, doc, Wl) if dps is None else dps
     prec = dps_to_prec(dps)
     positions = range(len(doc)) if positions is None else positions
     h = exact(step(dps, step_exponent))
     with workprec(prec):
         document = Document(model, embeddings(model, doc, prec), prec, Wl)
-        return [[(up - down) / (2 * h) for up, down in zip(document.moved(t, h), document.moved(t, -h))]
+        return [[(up - down) / (2 * h) for up, down in zip(document.moved(t, h, coordinates),
+                                                           document.moved(t, -h, coordinates))]
                 for t in positions]

@@ -100,6 +100,7 @@ class _Weights:
         self.pe = {}  # T -> arb_mat
         self.E = None  # V × d_e, converted on first use (the tables)
         self.tables = {}  # (first token, T, bytes of W_ℓ) -> Tables
+        self.WkT_Wq = {}  # head -> W_kᵀ W_q (d_e × d_e), for CLS's moved queries
 
 
 _WEIGHTS = weakref.WeakKeyDictionary()  # model -> {prec: _Weights}
@@ -162,19 +163,23 @@ class Document:
         with workprec(self.prec):
             return _record(self.g, self.scores, self.c, self.q)
 
-    def _query_moves(self, i: int) -> tuple:
+    def _query_moves(self, i: int, js: list) -> tuple:
         """Head ``i``'s CLS key ``k_0 = W_k e_0`` (a ``1 × d_att`` row) and, for the positions ``u = 1..T−1``,
-        ``⟨W_k e_u, column j of W_q⟩`` for every j (``(T−1) × d_e``): by distributivity, CLS's entry j moved by
-        δ moves the query to ``q + δ·(column j of W_q)`` and every other score to ``⟨W_k e_u, q⟩ + δ·⟨W_k e_u,
-        column j of W_q⟩``.  Built once per document."""
-        if i not in self._query_paths:
+        ``⟨W_k e_u, column j of W_q⟩ = e_uᵀ (W_kᵀ W_q)[:, j]`` for every j in ``js`` (``(T−1) × len(js)``): by
+        distributivity, CLS's entry j moved by δ moves the query to ``q + δ·(column j of W_q)`` and every other
+        score to ``⟨W_k e_u, q⟩ + δ·⟨W_k e_u, column j of W_q⟩``.  Built once per document and coordinates."""
+        key = (i, tuple(js))
+        if key not in self._query_paths:
             X, w = self.X, self.weights
+            if i not in w.WkT_Wq:
+                w.WkT_Wq[i] = w.Wk_T[i] * w.Wq[i]  # d_e × d_e, once per model and precision
             others = arb_mat(X.nrows() - 1, X.ncols(), [X[u, a] for u in range(1, X.nrows()) for a in range(X.ncols())])
-            self._query_paths[i] = (_row(X, 0) * w.Wk_T[i], (others * w.Wk_T[i]) * w.Wq[i])
-        return self._query_paths[i]
+            self._query_paths[key] = (_row(X, 0) * w.Wk_T[i], others * _select_columns(w.WkT_Wq[i], js))
+        return self._query_paths[key]
 
-    def moved(self, t: int, delta: arb) -> list:
-        """``[f of the document with X[t, j] replaced by X[t, j] + delta for j in range(d_e)]``.
+    def moved(self, t: int, delta: arb, coordinates=None) -> list:
+        """``[f of the document with X[t, j] replaced by X[t, j] + delta for j in coordinates]`` (default: every
+        j in ``range(d_e)``).
 
         The ``d_e`` moved copies of row ``t`` are the rows of one ball matrix ``M = 1·e_tᵀ + δ·I``, so their
         scores ``M u / √d_att`` and value scores ``M w`` are two matrix products.  When ``t = 0`` the query
@@ -183,32 +188,35 @@ class Document:
         terms summed once: the same sums in another order."""
         with workprec(self.prec):
             d_e = self.X.ncols()
-            ones = arb_mat(d_e, 1, [1] * d_e)  # copies a row d_e times (exactly) as a matrix product
-            M = ones * _row(self.X, t) + delta * arb_mat(d_e, d_e, [int(a == j) for j in range(d_e) for a in range(d_e)])
+            js = list(range(d_e)) if coordinates is None else [int(j) for j in coordinates]
+            n = len(js)
+            ones = arb_mat(n, 1, [1] * n)  # copies a row n times (exactly) as a matrix product
+            M = ones * _row(self.X, t) + delta * arb_mat(n, d_e, [int(a == j) for j in js for a in range(d_e)])
             f_heads = []
             for i in range(self.K):
                 c = _column(M * self.w[i])  # the moved copies' value scores
                 rest = [u for u in range(len(self.c[i])) if u != t]
                 if t == 0:
                     w = self.weights
-                    k0, along = self._query_moves(i)
-                    queries = self.q[i] * ones.transpose() + delta * w.Wq[i]  # d_att × d_e: moved queries
-                    keys = ones * k0 + delta * w.Wk_T[i]  # d_e × d_att: CLS's moved keys
+                    k0, along = self._query_moves(i, js)
+                    Wq, Wk_T = _select_columns(w.Wq[i], js), _select_rows(w.Wk_T[i], js)
+                    queries = self.q[i] * ones.transpose() + delta * Wq  # d_att × n: moved queries
+                    keys = ones * k0 + delta * Wk_T  # n × d_att: CLS's moved keys
                     unmoved = arb_mat(len(rest), 1, [self.scores[i][u] * self.root for u in rest])
-                    S = unmoved * ones.transpose() + delta * along  # (T − 1) × d_e
-                    g_t = [(_dot([keys[j, a] for a in range(keys.ncols())], _column_of(queries, j)) / self.root).exp()
-                           for j in range(d_e)]
-                    G = arb_mat(len(rest), d_e, [x.exp() for x in (S / self.root).entries()])
+                    S = unmoved * ones.transpose() + delta * along  # (T − 1) × n
+                    g_t = [(_dot([keys[m, a] for a in range(keys.ncols())], _column_of(queries, m)) / self.root).exp()
+                           for m in range(n)]
+                    G = arb_mat(len(rest), n, [x.exp() for x in (S / self.root).entries()])
                     numerators = arb_mat(1, len(rest), [self.c[i][u] for u in rest]) * G
                     denominators = arb_mat(1, len(rest), [1] * len(rest)) * G
-                    f_heads.append([(numerators[0, j] + g_t[j] * c[j]) / (denominators[0, j] + g_t[j])
-                                    for j in range(d_e)])
+                    f_heads.append([(numerators[0, m] + g_t[m] * c[m]) / (denominators[0, m] + g_t[m])
+                                    for m in range(n)])
                 else:
                     g_t = [(s / self.root).exp() for s in _column(M * self.u[i])]
                     numerator = _dot([self.g[i][u] for u in rest], [self.c[i][u] for u in rest])
                     denominator = sum((self.g[i][u] for u in rest), arb(0))
                     f_heads.append([(numerator + g * cj) / (denominator + g) for g, cj in zip(g_t, c)])
-            return [_mean([heads[j] for heads in f_heads]) for j in range(d_e)]
+            return [_mean([heads[m] for heads in f_heads]) for m in range(n)]
 
 
 def _row(X: arb_mat, t: int) -> arb_mat:
@@ -219,6 +227,20 @@ def _columns(vectors: list) -> arb_mat:
     """The ``n × 1`` ball matrices ``vectors`` side by side, as one ``n × len(vectors)`` matrix."""
     n = vectors[0].nrows()
     return arb_mat(n, len(vectors), [v[r, 0] for r in range(n) for v in vectors])
+
+
+def _select_columns(A: arb_mat, js: list) -> arb_mat:
+    """The columns ``js`` of ``A`` (all of ``A`` when ``js`` is every column, in order)."""
+    if js == list(range(A.ncols())):
+        return A
+    return arb_mat(A.nrows(), len(js), [A[r, j] for r in range(A.nrows()) for j in js])
+
+
+def _select_rows(A: arb_mat, js: list) -> arb_mat:
+    """The rows ``js`` of ``A``."""
+    if js == list(range(A.nrows())):
+        return A
+    return arb_mat(len(js), A.ncols(), [A[j, a] for j in js for a in range(A.ncols())])
 
 
 def _column_of(A: arb_mat, j: int) -> list:

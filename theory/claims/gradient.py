@@ -11,6 +11,8 @@ against the same closed forms in ``tests/test_gradient_oracle.py`` (all sizes) a
 from __future__ import annotations
 
 import statistics
+import weakref
+from functools import lru_cache
 
 import mpmath
 import numpy as np
@@ -55,30 +57,43 @@ RANK_MARGIN = 0.01  # a ranking witness's top entries must beat their runner-up 
 
 
 TRAINED_POSITIONS = 4  # positions per trained-model document (T = 256 positions, d_e entries each)
+TRAINED_COORDINATES = 32  # coordinates per position, for trained-model claims stated entry by entry
 
 
 def checked_positions(case, default) -> list[int]:
     """The positions a gradient claim checks: the instance's ``positions`` when it names some, otherwise
-    ``default``.  Trained-model documents have T = 256 positions of d_e = 16 coordinates (4096 reference
+    ``default``.  Trained-model documents have T = 256 positions of d_e = 128 coordinates (32768 reference
     entries, two forward passes each), so their instances check :data:`TRAINED_POSITIONS` positions."""
     return list(getattr(case, "positions", None) or default)
 
 
-def trained_gradient_cases(cls: bool = False):
+def checked_coordinates(case) -> list[int] | slice:
+    """The embedding coordinates a claim stated entry by entry checks: the instance's ``coordinates`` when it
+    names some, otherwise all (a slice).  CLS's entries are the costly ones at the authors' widths — moving
+    the query moves all T scores — so trained-model instances of those claims check
+    :data:`TRAINED_COORDINATES` Hypothesis-drawn coordinates of each position."""
+    coordinates = getattr(case, "coordinates", None)
+    return slice(None) if coordinates is None else list(coordinates)
+
+
+def trained_gradient_cases(cls: bool = False, coordinates: int = 0):
     """Held-out documents with :data:`TRAINED_POSITIONS` Hypothesis-drawn positions (CLS among them with
-    ``cls=True``, for the claims whose statement covers t = 0)."""
-    return given_cases(positions=TRAINED_POSITIONS, cls=cls)
+    ``cls=True``, for the claims whose statement covers t = 0), and ``coordinates`` drawn coordinates when
+    positive (:func:`checked_coordinates`)."""
+    return given_cases(positions=TRAINED_POSITIONS, cls=cls, coordinates=coordinates)
 
 
-def reference_gradient(case, positions, model=None):
-    """The reference gradient of ``model`` (default ``case.model``) on ``case.doc`` at ``positions``, and the
-    certified radii of its entries (or None): the mpmath engine on random models; on the trained model
-    (T = 256, beyond what mpmath affords per entry) the Arb engine, whose balls' midpoints are returned as
-    exact mpf.  Both form the same central differences (``reference.explainers.gradient_arb``)."""
+def reference_gradient(case, positions, model=None, coordinates=slice(None)):
+    """The reference gradient of ``model`` (default ``case.model``) on ``case.doc`` at ``positions`` and
+    ``coordinates`` (a list, or a slice of all), and the certified radii of its entries (or None): the
+    mpmath engine on random models; on the trained model (T = 256, beyond what mpmath affords per entry) the
+    Arb engine, whose balls' midpoints are returned as exact mpf.  Both form the same central differences
+    (``reference.explainers.gradient_arb``)."""
     model = case.model if model is None else model
+    coordinates = None if isinstance(coordinates, slice) else coordinates
     if reference_engine(case) == "mpmath":
-        return ref_grad.gradient(model, case.doc, positions=positions), None
-    balls = arb_grad.gradient(model, case.doc, positions=positions)
+        return ref_grad.gradient(model, case.doc, positions=positions, coordinates=coordinates), None
+    balls = arb_grad.gradient(model, case.doc, positions=positions, coordinates=coordinates)
     return ([[arb_ref.to_mpf(x) for x in row] for row in balls],
             np.array([[arb_ref.radius(x) for x in row] for row in balls]))
 
@@ -102,11 +117,13 @@ def check_closed_form(case):
        statement="for t = 0 (CLS) the gradient has the t ≥ 1 form plus the query path "
                  "(1/K) Σ_i W_qᵀ W_k Σ_u α_u (c_u − f^(i)) e_u / √d_att (the authors' code omits it)",
        reference="central differences of the mpmath forward pass at t = 0 (reference.explainers.gradient)",
-       strategy=gradient_cases, budget=1.0, trained=given_cases)
+       strategy=gradient_cases, budget=1.0, trained=lambda: given_cases(coordinates=TRAINED_COORDINATES))
 def check_cls_query_path(case):
     g = gradient(case.model, case.doc)
-    want, radii = reference_gradient(case, [0])
-    outcome = compare("∇_0", g.grad[0, :1], want, magnitudes(case.model, case.doc)[0, :1], radius=radii)
+    coordinates = checked_coordinates(case)
+    want, radii = reference_gradient(case, [0], coordinates=coordinates)
+    outcome = compare("∇_0", g.grad[0, :1][:, coordinates], want,
+                      magnitudes(case.model, case.doc)[0, :1][:, coordinates], radius=radii)
     exact = float(np.linalg.norm(g.grad[0, 0]))
     if exact > 0:
         outcome.measures["‖query path‖ / ‖∇_0‖"] = float(np.linalg.norm(g.query_path[0])) / exact
@@ -115,23 +132,41 @@ def check_cls_query_path(case):
 
 # --- gradient.attention_bound --------------------------------------------------------------------------------
 
+_HEAD_NORMS = weakref.WeakKeyDictionary()  # model -> {first token: [(‖W_vᵀW_ℓᵀ‖_2, ‖W_kᵀq‖_2) per head]}
+
+
+def _head_norms(model, first: int, q) -> list:
+    """Per head ``‖W_vᵀW_ℓᵀ‖_2`` and ``‖W_kᵀq‖_2`` in mpmath (weights converted exactly, ``q`` the reference
+    query).  ``q = W_q e_0`` depends on the model and the first token only, so a model's documents share them:
+    computed once per model and first token."""
+    per_model = _HEAD_NORMS.setdefault(model, {})
+    if first not in per_model:
+        with mpmath.workdps(ref.DPS):
+            norms = []
+            for i in range(model.K):
+                Wv, wl, Wk = ref.to_mp(model.Wv[i]), ref.to_mp(model.Wl[i]), ref.to_mp(model.Wk[i])
+                wc = [mpmath.fsum(wl[o] * Wv[o][d] for o in range(len(wl))) for d in range(model.d_e)]
+                u = [mpmath.fsum(Wk[a][d] * q[i][a] for a in range(model.d_att)) for d in range(model.d_e)]
+                norms.append((mpmath.norm(wc), mpmath.norm(u)))
+        per_model[first] = norms
+    return per_model[first]
+
+
 def _mp_bound(case):
     """``(1/K) Σ_i α_t [‖W_vᵀW_ℓᵀ‖ + |c_t − f^(i)| ‖W_kᵀ q‖ / √d_att]`` for every t, in mpmath (reference
     forward pass and score factor, weights converted exactly)."""
     model, fw = case.model, reference_forward(case)
+    norms = _head_norms(model, int(case.doc[0]), fw.q)
     with mpmath.workdps(ref.DPS):
         K, factor = model.K, ref.score_factor(model)
         bound = [mpmath.mpf(0)] * model.T
-        for i in range(K):
-            Wv, wl, Wk = ref.to_mp(model.Wv[i]), ref.to_mp(model.Wl[i]), ref.to_mp(model.Wk[i])
-            wc = [mpmath.fsum(wl[o] * Wv[o][d] for o in range(len(wl))) for d in range(model.d_e)]
-            u = [mpmath.fsum(Wk[a][d] * fw.q[i][a] for a in range(model.d_att)) for d in range(model.d_e)]
-            wc_norm, u_norm = mpmath.norm(wc), mpmath.norm(u)
+        for i, (wc_norm, u_norm) in enumerate(norms):
             bound = [b + fw.alpha[i][t] * (wc_norm + abs(fw.c[i][t] - fw.f_heads[i]) * u_norm * factor) / K
                      for t, b in enumerate(bound)]
         return bound
 
 
+@lru_cache(maxsize=2)  # a given population's documents share their model
 def _doubled_with_negated_heads(model: Model) -> Model:
     """Every head twice, the copy with ``−W_ℓ``: the same attention in every head, and ``f ≡ 0``."""
     return model.replace(Wq=np.concatenate([model.Wq, model.Wq]), Wk=np.concatenate([model.Wk, model.Wk]),
@@ -341,22 +376,23 @@ def check_sign_disagreement(case):
                  "negates every ∇_t, t = 0..T−1",
        reference="reference gradients (central differences, mpmath) of both models; the float64 closed form of "
                  "the negated model against the negated reference",
-       strategy=gradient_cases, budget=0.5, trained=lambda: trained_gradient_cases(cls=True))
+       strategy=gradient_cases, budget=0.5,
+       trained=lambda: trained_gradient_cases(cls=True, coordinates=TRAINED_COORDINATES))
 def check_blind_to_values_gradient(case):
     model, doc = case.model, case.doc
-    positions = checked_positions(case, range(model.T))
+    positions, coordinates = checked_positions(case, range(model.T)), checked_coordinates(case)
     negated = model.with_Wl(-model.Wl)
-    mp_grad, radii = reference_gradient(case, positions)
-    mp_neg, _ = reference_gradient(case, positions, negated)
-    mag = magnitudes(model, doc)[0, positions]
+    mp_grad, radii = reference_gradient(case, positions, coordinates=coordinates)
+    mp_neg, _ = reference_gradient(case, positions, negated, coordinates=coordinates)
+    mag = magnitudes(model, doc)[0, positions][:, coordinates]
     with mpmath.workdps(ref.DPS):
         total = max(abs(a + b) / float(m) for ra, rb, mr in zip(mp_grad, mp_neg, mag) for a, b, m in zip(ra, rb, mr)
                     if m > 0)
         minus = [[-x for x in row] for row in mp_grad]
     return combine(
         check_mp("max |∇_t(W_ℓ) + ∇_t(−W_ℓ)| / magnitude (mpmath)", total, tol=MP_RTOL),
-        compare("∇_t(−W_ℓ) (float64) vs −∇_t(W_ℓ) (reference)", gradient(negated, doc).grad[0, positions], minus,
-                mag, radius=radii),
+        compare("∇_t(−W_ℓ) (float64) vs −∇_t(W_ℓ) (reference)",
+                gradient(negated, doc).grad[0, positions][:, coordinates], minus, mag, radius=radii),
     )
 
 

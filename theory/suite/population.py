@@ -67,13 +67,16 @@ class GivenCase:
     """Document ``index`` of a population (or the ``drawn`` words of a population without documents), its
     first ``max_words`` words when given, with the interface of :class:`theory.suite.strategies.models.Case`:
     ``.model``, ``.tokens``, ``.doc``.  ``positions`` (when given) are the positions that claims whose
-    reference costs per position (gradients) check.  The population is not part of the repr or of equality."""
+    reference costs per position (gradients) check, and ``coordinates`` (when given) the embedding
+    coordinates that claims stated per entry check there.  The population is not part of the repr or of
+    equality."""
 
     index: int | None = None
     max_words: int | None = None
     positions: tuple | None = None
     drawn: tuple | None = None
     population: Population | None = field(default=None, compare=False)
+    coordinates: tuple | None = None
 
     def __post_init__(self):
         if self.population is None:
@@ -96,15 +99,18 @@ class GivenCase:
         parts = [f"index={self.index}"] if self.index is not None else [f"drawn={self.drawn}"]
         parts += [] if self.max_words is None else [f"max_words={self.max_words}"]
         parts += [] if self.positions is None else [f"positions={self.positions}"]
+        parts += [] if self.coordinates is None else [f"coordinates={self.coordinates}"]
         return f"GivenCase({', '.join(parts)})"
 
 
 @st.composite
-def given_cases(draw, max_words: int | None = None, positions: int = 0, cls: bool = False) -> GivenCase:
+def given_cases(draw, max_words: int | None = None, positions: int = 0, cls: bool = False,
+                coordinates: int = 0) -> GivenCase:
     """Documents of the active population, each truncated to ``max_words`` words when given (for claims whose
     reference cost grows with the number of words), with ``positions`` distinct positions to check when that
     is positive (word positions ``1..L`` and the first padding position, drawn; with ``cls=True`` CLS,
-    position 0, and ``positions − 1`` drawn ones); shrinks toward document 0.  A
+    position 0, and ``positions − 1`` drawn ones) and ``coordinates`` distinct drawn embedding coordinates
+    when that is positive and below d_e; shrinks toward document 0.  A
     population without documents draws 1..T−1 (at most ``max_words``) words of its vocabulary."""
     if max_words is not None and max_words < 1:
         raise InputError(f"max_words={max_words} must be at least 1 (or None for whole documents)")
@@ -117,9 +123,16 @@ def given_cases(draw, max_words: int | None = None, positions: int = 0, cls: boo
         length = draw(st.integers(1, limit))
         words = st.sampled_from(model.word_ids.tolist())
         case = GivenCase(drawn=tuple(draw(st.lists(words, min_size=length, max_size=length))), population=population)
-    if positions <= 0:
+    chosen_positions = None
+    if positions > 0:
+        last = min(len(case.tokens) + 1, case.model.T - 1)
+        drawn = min(positions - cls, last)
+        chosen = sorted(draw(st.lists(st.integers(1, last), min_size=drawn, max_size=drawn, unique=True)))
+        chosen_positions = (0, *chosen) if cls else tuple(chosen)
+    chosen_coordinates = None
+    if 0 < coordinates < case.model.d_e:
+        chosen_coordinates = tuple(sorted(draw(st.lists(st.integers(0, case.model.d_e - 1), min_size=coordinates,
+                                                        max_size=coordinates, unique=True))))
+    if chosen_positions is None and chosen_coordinates is None:
         return case
-    last = min(len(case.tokens) + 1, case.model.T - 1)
-    drawn = min(positions - cls, last)
-    chosen = sorted(draw(st.lists(st.integers(1, last), min_size=drawn, max_size=drawn, unique=True)))
-    return GivenCase(case.index, case.max_words, (0, *chosen) if cls else tuple(chosen), case.drawn, population)
+    return GivenCase(case.index, case.max_words, chosen_positions, case.drawn, population, chosen_coordinates)
