@@ -53,3 +53,22 @@ def test_same_seed_same_record():
     first, second = (run_claim(REGISTRY["model.forward"], seed=7).as_dict() for _ in range(2))
     first.pop("runtime"), second.pop("runtime")
     assert first == second
+
+
+def test_instances_do_not_depend_on_the_local_modules_loaded(tmp_path, monkeypatch):
+    """Hypothesis would draw constants from the source of the local modules loaded at the time;
+    theory/suite/profiles.py empties that pool.  Importing a local module full of constants leaves it empty,
+    and Hypothesis' provider still takes its constants from the function that is replaced."""
+    import inspect
+
+    from hypothesis.internal.conjecture import providers
+
+    import theory.suite.profiles  # noqa: F401  (applies the replacement)
+
+    (tmp_path / "many_constants.py").write_text("VALUES = [987654, 0.123456789, 'a local string']\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import many_constants  # noqa: F401
+
+    pool = providers._get_local_constants()
+    assert not (pool.integers or pool.floats or pool.strings or pool.bytes)
+    assert "_get_local_constants()" in inspect.getsource(providers.HypothesisProvider)

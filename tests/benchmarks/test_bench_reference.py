@@ -52,6 +52,8 @@ def test_bench_forward_authors_size(benchmark, engine):
 @pytest.mark.parametrize("size", ["trained", "small"])
 def test_bench_gradient_entries(benchmark, engine, size):
     """One position's ``d_e`` entries (two forward passes each) at the working precision of the reference."""
+    if size == "trained" and engine == "mpmath" and benchmark.disabled:  # minutes per call at the authors' widths
+        pytest.skip("minutes-long comparison: run with --benchmark-enable")
     if size == "trained":
         from theory.suite.population import GivenCase
 
