@@ -64,8 +64,9 @@ def test_bench_gradient_entries(benchmark, engine, size):
         model, doc, positions = case.model, case.doc, range(case.spec.T)
     entries = len(positions) * model.d_e
     benchmark.group = f"reference gradient entries: {size}"
+    rounds = 1 if size == "trained" and engine == "mpmath" else 2  # about 3 minutes per cold round
     rows = benchmark.pedantic(GRADIENTS[engine], setup=lambda: ((_fresh(model), doc), {"positions": positions}),
-                              rounds=2, iterations=1)
+                              rounds=rounds, iterations=1)
     benchmark.extra_info.update(engine=engine, T=model.T, d_e=model.d_e, entries=entries)
     if benchmark.stats is not None:  # timed (--benchmark-enable); a disabled run only checks the result
         benchmark.extra_info["entries_per_second"] = entries / benchmark.stats.stats.mean

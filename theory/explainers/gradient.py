@@ -128,8 +128,12 @@ def g_l1(grad: np.ndarray) -> np.ndarray:
 
 
 def g_l2(grad: np.ndarray) -> np.ndarray:
-    """``G-l2_t = ‖∇_t‖_2``."""
-    return np.sqrt(np.einsum("...d,...d->...", grad, grad))
+    """``G-l2_t = ‖∇_t‖_2``, formed as ``m·‖∇_t / m‖_2`` with ``m = max_j |∇_{t,j}|``: squared as they are,
+    entries below ~1e-154 (a position with α_t ~ 1e-160) fall into the subnormal range and lose their digits
+    (the thorough profile found ``G-l2`` off by 0.3% at α_t = 2.5e-163)."""
+    scale = np.max(np.abs(grad), axis=-1, keepdims=True)
+    unit = grad / np.where(scale > 0, scale, 1.0)
+    return scale[..., 0] * np.sqrt(np.einsum("...d,...d->...", unit, unit))
 
 
 def g_x_input(grad: np.ndarray, X: np.ndarray) -> np.ndarray:
