@@ -4,6 +4,9 @@ the serial run apart from their runtimes."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -47,3 +50,28 @@ def test_dask_records_equal_serial(tmp_path, serial):
 def test_bad_jobs_rejected(tmp_path, capsys):
     assert main(["run", "--only", "model.forward", "--jobs", "0", "--out", str(tmp_path / "o")]) == 2
     assert "--jobs must be at least 1" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (an orphan's zombie may linger unreaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_worker_ends_when_its_run_is_killed():
+    """A process that runs the worker's parent watch outlives its parent by at most a poll period."""
+    worker = ("from theory.suite.parallel import _exit_with_parent; import time; _exit_with_parent(0.05); "
+              "time.sleep(60)")
+    parent = (f"import subprocess, sys, os; p = subprocess.Popen([sys.executable, '-c', {worker!r}], "
+              "stdout=subprocess.DEVNULL); "
+              "print(p.pid, flush=True); import time; time.sleep(1.0); os._exit(0)")
+    run = subprocess.run([sys.executable, "-c", parent], capture_output=True, text=True, timeout=30)
+    pid = int(run.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid), "the worker outlived its parent"

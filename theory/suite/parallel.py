@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -56,6 +57,25 @@ def _single_threaded() -> None:
         pass
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
+
+
+def _exit_with_parent(poll: float = 1.0) -> None:
+    """Let this process end when the one that started it is gone (its parent id changes): a killed
+    ``attnverify run --jobs N`` otherwise leaves its workers computing claims nobody will read, for minutes."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(poll)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="attnverify-parent-watch", daemon=True).start()
+
+
+def _initialize_worker() -> None:
+    """Initializer of the ``--jobs`` worker processes: single-threaded, and ending with the run."""
+    _single_threaded()
+    _exit_with_parent()
 
 
 def run_task(task: tuple, profile: str, seed: int):
@@ -116,7 +136,7 @@ def _on_processes(tasks, profile, seed, jobs: int) -> list:
     finished = []
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)) or 1, mp_context=context,
-                             initializer=_single_threaded) as pool:
+                             initializer=_initialize_worker) as pool:
         futures = [pool.submit(run_task, task, profile, seed) for task in _longest_first(tasks)]
         for number, future in enumerate(as_completed(futures), 1):
             finished.append(future.result())
