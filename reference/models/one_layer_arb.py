@@ -116,17 +116,20 @@ def _weights(model, prec: int) -> _Weights:
     return per_model[prec]
 
 
+def _positions(model, T: int, prec: int) -> arb_mat:
+    """The ``T × d_e`` positional encoding of the model (zero when ``pe`` is off), once per model and precision."""
+    weights = _weights(model, prec)
+    if T not in weights.pe:
+        d_e = model.E.shape[1]
+        weights.pe[T] = positional_encoding(T, d_e) if model.pe else arb_mat(T, d_e)
+    return weights.pe[T]
+
+
 def embeddings(model, doc, prec: int = PREC) -> arb_mat:
     """``e_t = E[ξ_t] + p_t`` as the rows of a ``T × d_e`` ball matrix."""
     with workprec(prec):
         X = matrix(model.E[[int(token) for token in doc]])
-        if model.pe:
-            weights = _weights(model, prec)
-            T, d_e = len(doc), model.E.shape[1]
-            if T not in weights.pe:
-                weights.pe[T] = positional_encoding(T, d_e)
-            X = X + weights.pe[T]
-        return X
+        return X + _positions(model, len(doc), prec) if model.pe else X
 
 
 class Document:
@@ -253,7 +256,7 @@ def _dot(a: list, b: list) -> arb:
 
 
 def _column(M: arb_mat) -> list:
-    return [M[t, 0] for t in range(M.nrows())]
+    return _column_of(M, 0)
 
 
 def _head(g: list, c: list):
@@ -261,13 +264,6 @@ def _head(g: list, c: list):
     total = sum(g[1:], g[0])
     alpha = [gt / total for gt in g]
     return sum((a * v for a, v in zip(alpha, c)), arb(0)), alpha
-
-
-def _output(g: list, c: list) -> arb:
-    """``f^(i) = Σ_t α_t c_t`` with ``α_t = g_t / Σ_u g_u``, evaluated as ``(Σ_t g_t c_t) / Σ_u g_u`` by two ball
-    matrix products (in C): the same real number, and its ball still certainly contains it."""
-    column = arb_mat(len(g), 1, g)
-    return (arb_mat(1, len(c), c) * column)[0, 0] / (arb_mat(1, len(g), [1] * len(g)) * column)[0, 0]
 
 
 def _mean(values: list) -> arb:
@@ -308,16 +304,15 @@ class Tables:
     ``(E w)[ξ_t] + (P w)[t]``: ``⟨E[ξ_t] + p_t, u⟩`` by distributivity, in balls that contain the exact value."""
 
     def __init__(self, model, first: int, T: int, prec: int, Wl):
-        X = embeddings(model, [first] + [first] * (T - 1), prec)  # row 0 is e_0; the other rows are not used
-        document = Document(model, arb_mat(1, X.ncols(), [X[0, a] for a in range(X.ncols())]), prec, Wl)
+        document = Document(model, embeddings(model, [first], prec), prec, Wl)  # the one row e_0
         weights = _weights(model, prec)
         if weights.E is None:
             weights.E = matrix(model.E)
         self.q, self.root = document.q, document.root
         U, W = _columns(document.u), _columns(document.w)  # d_e × K
         self.EU, self.EW = _rows(weights.E * U), _rows(weights.E * W)  # [token][head]
-        P = weights.pe[T] if model.pe else None
-        self.PU, self.PW = (_rows(P * U), _rows(P * W)) if model.pe else (None, None)
+        P = _positions(model, T, prec)  # zero without positional encoding: the sums below are then exact
+        self.PU, self.PW = _rows(P * U), _rows(P * W)  # [position][head]
 
 
 def _tables(model, first: int, T: int, prec: int, Wl) -> Tables:
@@ -336,12 +331,8 @@ def forward(model, doc, prec: int = PREC, Wl=None) -> Forward:
         doc = [int(token) for token in doc]
         tables = _tables(model, doc[0], len(doc), prec, Wl)
         K = len(tables.q)
-        if tables.PU is None:
-            scores = [[tables.EU[x][i] / tables.root for x in doc] for i in range(K)]
-            c = [[tables.EW[x][i] for x in doc] for i in range(K)]
-        else:
-            scores = [[(tables.EU[x][i] + tables.PU[t][i]) / tables.root for t, x in enumerate(doc)] for i in range(K)]
-            c = [[tables.EW[x][i] + tables.PW[t][i] for t, x in enumerate(doc)] for i in range(K)]
+        scores = [[(tables.EU[x][i] + tables.PU[t][i]) / tables.root for t, x in enumerate(doc)] for i in range(K)]
+        c = [[tables.EW[x][i] + tables.PW[t][i] for t, x in enumerate(doc)] for i in range(K)]
         return _record([[s.exp() for s in row] for row in scores], scores, c, tables.q)
 
 

@@ -44,7 +44,7 @@ from theory.models.one_layer import (
 )
 from theory.suite.compare import check_mp, combine, compare, engines
 from theory.suite.engines import reference_engine, reference_forward
-from theory.suite.population import given_cases
+from theory.suite.population import checked_coordinates, given_cases
 from theory.suite.strategies.models import (
     ModelSpec,
     constant_value_cases,
@@ -67,19 +67,12 @@ def checked_positions(case, default) -> list[int]:
     return list(getattr(case, "positions", None) or default)
 
 
-def checked_coordinates(case) -> list[int] | slice:
-    """The embedding coordinates a claim stated entry by entry checks: the instance's ``coordinates`` when it
-    names some, otherwise all (a slice).  CLS's entries are the costly ones at the authors' widths — moving
-    the query moves all T scores — so trained-model instances of those claims check
-    :data:`TRAINED_COORDINATES` Hypothesis-drawn coordinates of each position."""
-    coordinates = getattr(case, "coordinates", None)
-    return slice(None) if coordinates is None else list(coordinates)
-
-
 def trained_gradient_cases(cls: bool = False, coordinates: int = 0):
     """Held-out documents with :data:`TRAINED_POSITIONS` Hypothesis-drawn positions (CLS among them with
     ``cls=True``, for the claims whose statement covers t = 0), and ``coordinates`` drawn coordinates when
-    positive (:func:`checked_coordinates`)."""
+    positive (:func:`theory.suite.population.checked_coordinates`): CLS's entries are the costly ones at the
+    authors' widths — moving one moves the query, and so all T scores — so the trained-model instances of the
+    claims stated entry by entry check :data:`TRAINED_COORDINATES` of them."""
     return given_cases(positions=TRAINED_POSITIONS, cls=cls, coordinates=coordinates)
 
 

@@ -28,7 +28,7 @@ from theory.claims import claim
 from theory.explainers.gradient import magnitudes
 from theory.models.one_layer import Model, term_magnitudes
 from theory.suite.compare import MP_TOL, Outcome, combine
-from theory.suite.population import GivenCase, given_cases
+from theory.suite.population import GivenCase, checked_coordinates, given_cases
 from theory.suite.strategies.models import gradient_cases
 
 FORWARD_EXTRA, GRADIENT_EXTRA = 30, 20  # mpmath digits above the balls' precision
@@ -143,7 +143,7 @@ def check_engines_agree(case):
     grad = arb_grad.gradient(model, doc, positions=positions, dps=dps, coordinates=coordinates)
     mp_grad = ref_grad.gradient(model, doc, positions=positions, dps=dps + GRADIENT_EXTRA, h=ref_grad.step(dps),
                                 coordinates=coordinates)
-    grad_mag = magnitudes(model, doc)[0, positions][:, slice(None) if coordinates is None else list(coordinates)]
+    grad_mag = magnitudes(model, doc)[0, positions][:, checked_coordinates(case)]
     return combine(
         agree("f", [balls.f], [mp_fw.f], mag.f[0].mean()),
         agree("f^(i)", balls.f_heads, mp_fw.f_heads, mag.f[0]),

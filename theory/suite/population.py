@@ -103,6 +103,13 @@ class GivenCase:
         return f"GivenCase({', '.join(parts)})"
 
 
+def checked_coordinates(case) -> list[int] | slice:
+    """The embedding coordinates a claim stated entry by entry checks: the instance's ``coordinates`` when it
+    names some, otherwise all of them (a slice, for indexing arrays)."""
+    coordinates = getattr(case, "coordinates", None)
+    return slice(None) if coordinates is None else list(coordinates)
+
+
 @st.composite
 def given_cases(draw, max_words: int | None = None, positions: int = 0, cls: bool = False,
                 coordinates: int = 0) -> GivenCase:
