@@ -7,7 +7,7 @@ from hypothesis.internal.conjecture import providers as _providers
 from hypothesis.internal.floats import float_to_int
 from sortedcontainers import SortedSet
 
-# Hypothesis (≥ 6.131) draws, with probability 5% (floats 15%), a constant found in the source of any *local*
+# Hypothesis (≥ 6.131.9, the pin in pyproject.toml) draws, with probability 5% (floats 15%), a constant found in the source of any *local*
 # module (any file outside site-packages) loaded at the time.  So a seed's instances depended on where the
 # code was installed (a working tree or a wheel) and, under pytest-xdist, on which tests a worker had
 # imported before (attention.blind_to_values.gradient took 1.3 s in one run and 34 s in another).  An empty
