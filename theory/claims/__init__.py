@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib import import_module
-from importlib.util import find_spec
 from typing import Any, Callable
 
 from hypothesis.strategies import SearchStrategy
 
+from theory import optional
 from theory.suite.compare import Outcome
 
 KINDS = ("identity", "bound", "limit", "approximation", "witness")
@@ -45,7 +45,7 @@ class Claim:
     check: Callable[[Any], Outcome]
     exists: bool = False
     budget: float = 1.0  # share of the profile's max_examples (slow references use fewer)
-    requires: tuple = ()  # optional packages of an external oracle (e.g. "lime", "torch")
+    requires: tuple = ()  # optional packages of an external oracle (import names of theory.optional.EXTRA)
     trained: Callable[[], SearchStrategy] | str = "no trained-model strategy declared"
 
     def strategy_for(self, population: str) -> SearchStrategy | None:
@@ -55,8 +55,8 @@ class Claim:
         return None if isinstance(self.trained, str) else self.trained()
 
     def missing(self) -> list[str]:
-        """The required optional packages that are not installed."""
-        return [name for name in self.requires if find_spec(name) is None]
+        """The required optional packages that cannot be imported (:func:`theory.optional.missing`)."""
+        return optional.missing(*self.requires)
 
 
 REGISTRY: dict[str, Claim] = {}
@@ -68,6 +68,9 @@ def claim(id, *, section, source, kind, statement, reference, strategy, exists=F
     instances, or a string saying why they do not apply."""
     if kind not in KINDS or source not in SOURCES:
         raise ValueError(f"claim {id}: kind {kind!r} / source {source!r} not in {KINDS} / {SOURCES}")
+    if set(requires) - set(optional.EXTRA):
+        raise ValueError(f"claim {id}: requires {sorted(set(requires) - set(optional.EXTRA))}, not declared in "
+                         "theory.optional.EXTRA")
 
     def decorator(check):
         if id in REGISTRY:
@@ -94,12 +97,14 @@ def _rank(function) -> int:
 
 @dataclass
 class ExtraResult:
-    """What an extra produced: Markdown for its section, JSON-able data, and files (e.g. PNG figures) by
-    path relative to the output folder."""
+    """What an extra produced: Markdown for its section, JSON-able data, files (e.g. PNG figures) by path
+    relative to the output folder, and what it skipped for want of an optional package (one line each: what,
+    then :func:`theory.optional.needs`)."""
 
     markdown: str
     data: dict = field(default_factory=dict)
     files: dict = field(default_factory=dict)
+    skipped: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)

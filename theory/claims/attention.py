@@ -131,7 +131,7 @@ def figure3(profile, seed):
         "classifier of the paper only uses the first row — the CLS query — so the other rows, which are what "
         "attention heat maps usually show, play no role in its output. Row 0 of every panel equals the α that "
         f"the model uses (max difference {float(abs(matrices[:, 0, :] - cls_row).max()):.1e}).")
-    files = {}
+    files, skipped = {}, []
     if figures.available():
         plt = figures.pyplot()
         labels = ["CLS", *map(str, tokens), *["UNK"] * (model.T - 1 - len(tokens))]
@@ -145,4 +145,6 @@ def figure3(profile, seed):
         fig.suptitle("Self-attention matrices (red: the CLS row used by the classifier)")
         files["figures/fig3_attention_matrices.png"] = figures.png(fig)
         markdown += "\n\n![Figure 3 analog](figures/fig3_attention_matrices.png)"
-    return ExtraResult(markdown=markdown, files=files)
+    else:
+        skipped.append(figures.not_drawn("figures/fig3_attention_matrices.png"))
+    return ExtraResult(markdown=markdown, files=files, skipped=skipped)

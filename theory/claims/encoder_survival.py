@@ -26,6 +26,7 @@ import numpy as np
 import reference.explainers.encoder_gradient as ref_enc_grad
 import reference.models.encoder as ref_enc
 import reference.models.one_layer as ref
+from theory import optional
 from theory.claims import ExtraResult, all_claims, extra
 from theory.claims.encoder import ZeroAttentionCase, check_forward, f_scale
 from theory.explainers import lime_inf
@@ -219,6 +220,7 @@ class Row:
     kind: str = "holds"  # holds (every instance) / witness (one instance) / measured
     draw: Callable = random_case
     share: float = 1.0  # share of the profile's instances (expensive references: fewer)
+    requires: tuple = ()  # optional packages of the check (theory.optional.EXTRA); skipped without them
 
 
 NA_STRUCTURE = "the claim is about the §2 structure (one CLS query, scalar value scores), which depth removes"
@@ -248,7 +250,7 @@ ROWS = {
     "model.delete_equals_replace_without_pe": Row("no PE: delete and replace give the same f on every pattern",
                                                   delete_equals_replace, draw=lambda rng, L: random_case(rng, L, pe=False)),
     "lime.matches_lime_package": Row("the lime package on the encoder's f = generic-path LIME (delete)", matches_lime,
-                                     share=0.67),
+                                     share=0.67, requires=("lime", "sklearn")),
     "lime.linear_in_model": Row("LIME linear in the readout (w, b), same samples", linear_in_readout),
     "attention.blind_to_values.lime": Row("negating (w, b) negates LIME (float64, bitwise)", blind),
     "lime.sampling_law": Row("—", reason=MODEL_FREE),
@@ -275,6 +277,8 @@ def cell(row: Row, L: int, count: int, seed: int) -> dict:
     """The verdict of one row at depth ``L`` on ``count`` seeded instances."""
     if row.check is None:
         return {"verdict": "n/a", "reason": row.reason}
+    if missing := optional.missing(*row.requires):
+        return {"verdict": "skipped", "missing": missing, "reason": optional.needs(missing)}
     rng = np.random.default_rng([seed, L, zlib.crc32(row.analog.encode())])  # str hash() is salted per process
     cases = [row.draw(rng, L) for _ in range(max(1, round(count * row.share)))]
     outcomes = []
@@ -299,6 +303,8 @@ def cell(row: Row, L: int, count: int, seed: int) -> dict:
 def _text(entry: dict) -> str:
     if entry["verdict"] == "n/a":
         return "n/a"
+    if entry["verdict"] == "skipped":
+        return f"skipped (install {optional.target(entry['missing'])}: {', '.join(entry['missing'])})"
     if entry["verdict"] == "measured":
         return f"measured: median rel. error {entry['median']:.2g} (n={entry['instances']})"
     if entry["verdict"] == "fails":
@@ -310,10 +316,12 @@ def _text(entry: dict) -> str:
 def survival_extra(profile, seed):
     count = INSTANCES.get(profile, INSTANCES["ci"])
     ids = [c.id for c in all_claims() if c.section in ("§2", "§3", "§4", "§5")]
-    table, notes = {}, []
+    table, notes, skipped = {}, [], []
     for claim_id, L in product(ids, DEPTHS):
         row = ROWS.get(claim_id, Row("—", reason="no depth analog declared"))
         entry = cell(row, L, count, seed)
+        if entry["verdict"] == "skipped" and L == DEPTHS[0]:
+            skipped.append(f"the row {claim_id}: {entry['reason']}")
         if entry["verdict"] == "fails":
             entry["counterexample_id"] = len(notes) + 1
             notes.append(f"{len(notes) + 1}. `{claim_id}`, L = {L}: {entry['detail']} — `{entry['counterexample']}`")
@@ -330,7 +338,8 @@ def survival_extra(profile, seed):
         lines.append(f"| `{claim_id}` | {analog} | " + " | ".join(_text(entry["cells"][str(L)]) for L in DEPTHS) + " |")
     if notes:
         lines += ["", "Counterexamples:", "", *notes]
-    return ExtraResult(markdown="\n".join(lines), data={"depths": list(DEPTHS), "instances": count, "table": table})
+    return ExtraResult(markdown="\n".join(lines), data={"depths": list(DEPTHS), "instances": count, "table": table},
+                       skipped=skipped)
 
 
 # --- the trained encoder against the one-layer fixture ---------------------------------------------------------

@@ -21,6 +21,7 @@ import reference.explainers.gradient as ref_grad
 import reference.explainers.gradient_arb as arb_grad
 import reference.models.one_layer as ref
 import reference.models.one_layer_arb as arb_ref
+from theory import optional
 from theory.claims import ExtraResult, claim, extra
 from theory.explainers.attention import alpha_avg
 from theory.explainers.gradient import (
@@ -392,13 +393,11 @@ def check_blind_to_values_gradient(case):
 # --- §4 extras ----------------------------------------------------------------------------------------------
 
 def _autograd(model, doc):
-    """``∇_t`` by torch autograd (the external oracle), or ``None`` without torch."""
-    try:
-        import torch
+    """``∇_t`` by torch autograd (the external oracle); the caller checks that torch is installed."""
+    import torch
 
-        from reference.models.torch_one_layer import AttentionClassifier
-    except ImportError:
-        return None
+    from reference.models.torch_one_layer import AttentionClassifier
+
     module = AttentionClassifier.from_npz_arrays(model)
     X = module.embed(torch.as_tensor(np.atleast_2d(doc))).detach().requires_grad_(True)
     module.forward_embedded(X)[0, 0].backward()
@@ -432,6 +431,7 @@ def query_path_extra(profile, seed):
     rng = np.random.default_rng(seed)
     n_small, n_large = (100, 4) if profile == "ci" else (1000, 20)
     rows, data, worst = [], {}, {"terms": 0.0, "normwise": 0.0}
+    torch_missing = optional.missing("torch")
     for authors_size in (False, True):
         for scale in SCORE_SCALES:
             ratios, cls_share, alpha0 = [], [], []
@@ -442,8 +442,8 @@ def query_path_extra(profile, seed):
                 ratios.append(float(np.linalg.norm(g.query_path[0]) / norms[0]) if norms[0] > 0 else 0.0)
                 cls_share.append(float(norms[0] / norms.max()) if norms.max() > 0 else 0.0)
                 alpha0.append(float(g.forward.alpha[0, :, 0].mean()))
-                auto = _autograd(case.model, case.doc)
-                if auto is not None:
+                if not torch_missing:
+                    auto = _autograd(case.model, case.doc)
                     mag = magnitudes(case.model, case.doc)[0]
                     diff = np.abs(g.grad[0] - auto)
                     worst["terms"] = max(worst["terms"], float((diff / np.where(mag > 0, mag, 1)).max()))
@@ -478,12 +478,14 @@ def query_path_extra(profile, seed):
         "so that every `α_u (c_u − f^(i))` vanishes. A ratio above 1 means the two parts partly cancel. Word and "
         "padding positions are unaffected.",
     ]
-    if worst["terms"]:
-        md += ["", f"On the same cases the closed form (every position, CLS included) agrees with torch autograd to "
-                   f"{worst['terms']:.1e} relative to the magnitude of the terms, {worst['normwise']:.1e} relative "
-                   f"to the largest gradient entry of the document (worst cases)."]
-        data["torch agreement, worst, relative to the magnitude of the terms"] = worst["terms"]
-        data["torch agreement, worst, relative to the largest gradient entry"] = worst["normwise"]
+    if torch_missing:
+        return ExtraResult("\n".join(md), data,
+                           skipped=[f"the agreement with torch autograd: {optional.needs(torch_missing)}"])
+    md += ["", f"On the same cases the closed form (every position, CLS included) agrees with torch autograd to "
+               f"{worst['terms']:.1e} relative to the magnitude of the terms, {worst['normwise']:.1e} relative "
+               f"to the largest gradient entry of the document (worst cases)."]
+    data["torch agreement, worst, relative to the magnitude of the terms"] = worst["terms"]
+    data["torch agreement, worst, relative to the largest gradient entry"] = worst["normwise"]
     return ExtraResult("\n".join(md), data)
 
 
@@ -500,13 +502,14 @@ def figure5_extra(profile, seed):
     L = len(tokens)
     exact = gradient(model, doc).grad[0, : L + 1]
     authors = authors_gradient(model, doc)[0, : L + 1]
-    auto = _autograd(model, doc)
-    if auto is not None:
+    torch_missing, skipped = optional.missing("torch"), []
+    if not torch_missing:
         source = "torch autograd"
-        auto = auto[: L + 1]
+        auto = _autograd(model, doc)[: L + 1]
     else:
         source = "mpmath central differences"
         auto = np.array([[float(x) for x in row] for row in ref_grad.gradient(model, doc, positions=range(L + 1))])
+        skipped.append(f"torch autograd (mpmath central differences compared instead): {optional.needs(torch_missing)}")
     mag = magnitudes(model, doc)[0, : L + 1]
     err = float((np.abs(exact - auto) / mag).max())
     normwise = float(np.abs(exact - auto).max() / np.abs(auto).max())
@@ -537,6 +540,8 @@ def figure5_extra(profile, seed):
         axes[0].set_ylabel("position: token id")
         files["figures/fig5_gradients.png"] = figures.png(fig)
         md += ["", "![closed-form gradient vs autodiff](figures/fig5_gradients.png)"]
+    else:
+        skipped.append(figures.not_drawn("figures/fig5_gradients.png"))
     return ExtraResult("\n".join(md), {"max error vs autodiff": err, "normwise error vs autodiff": normwise,
                                        "autodiff": source,
-                                       "authors' CLS error / ‖∇_0‖": float(authors_err)}, files)
+                                       "authors' CLS error / ‖∇_0‖": float(authors_err)}, files, skipped)

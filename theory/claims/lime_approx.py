@@ -350,14 +350,16 @@ def regime_map_extra(profile, seed):
     ]
     data = {"profile": profile, "seed": seed, "models_per_cell": n, "threshold": THRESHOLD, "cells": results,
             "regimes": records, "convergence": rates, "pooled_slope": pooled, "pooled_slope_se": pooled_se}
-    files = {}
+    files, skipped = {}, []
     from theory.suite import figures
 
     if figures.available():
         files["figures/regime_heatmaps.png"] = _heatmaps(results)
         md += ["", "![regime heatmaps](figures/regime_heatmaps.png)"]
+    else:
+        skipped.append(figures.not_drawn("figures/regime_heatmaps.png"))
     data["seconds"] = time.perf_counter() - started
-    return ExtraResult("\n".join(md), data, files)
+    return ExtraResult("\n".join(md), data, files, skipped)
 
 
 def _heatmaps(results) -> bytes:
@@ -417,7 +419,7 @@ def figure4_extra(profile, seed):
           f"β^∞ by stratified Monte Carlo (200 000 samples, relative SE {np.linalg.norm(bi.stderr[1:]) / np.linalg.norm(beta):.2%}). "
           f"Relative error: Eq. (19) {err19:.3f}, large-d limit {errlim:.4f}; mean empirical LIME vs β^∞ "
           f"{np.linalg.norm(runs.mean(axis=0) - beta) / np.linalg.norm(beta):.4f}."]
-    files = {}
+    files, skipped = {}, []
     if figures.available():
         plt = figures.pyplot()
         fig, ax = plt.subplots(figsize=(11, 4))
@@ -433,5 +435,7 @@ def figure4_extra(profile, seed):
         ax.legend(fontsize=8)
         files["figures/fig4_lime_eq19.png"] = figures.png(fig)
         md += ["", "![Figure 4 analog](figures/fig4_lime_eq19.png)"]
+    else:
+        skipped.append(figures.not_drawn("figures/fig4_lime_eq19.png"))
     return ExtraResult("\n".join(md), {"eq19_error": err19, "limit_error": errlim, "seed": seed,
-                                       "instance_seed": [seed, 999, 0]}, files)
+                                       "instance_seed": [seed, 999, 0]}, files, skipped)

@@ -85,11 +85,13 @@ def figure1(profile, seed):
     ]
     for k, word in enumerate(words):
         lines.append(f"| {word} | {rating[k]} | " + " | ".join(f"{scores[m][k]:+.3g}" for m in methods) + " |")
-    files = {}
+    files, skipped = {}, []
     if figures.available():
         files["figures/fig1_trained_sentence.png"] = given_model.figure1_png(words, methods, scores, "Trained model")
         lines += ["", "![Figure 1 on the trained model](figures/fig1_trained_sentence.png)"]
-    return ExtraResult(markdown="\n".join(lines), files=files, data={
+    else:
+        skipped.append(figures.not_drawn("figures/fig1_trained_sentence.png"))
+    return ExtraResult(markdown="\n".join(lines), files=files, skipped=skipped, data={
         "sentence": FIGURE1_SENTENCE, "tokens": tokens, "logits": logits.tolist(),
         "scores": scores})
 

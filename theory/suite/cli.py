@@ -171,7 +171,7 @@ def _run_locked(args, argv, out, claims, extras) -> int:
     from theory.claims import POPULATIONS
     from theory.suite.parallel import default_jobs, run_elsewhere
     from theory.suite.report import performance, summary, write_reports
-    from theory.suite.runner import run_claim
+    from theory.suite.runner import extra_progress, progress, run_claim
 
     populations = POPULATIONS if args.population == "both" else (args.population,)
     runs = [(claim, population) for claim in claims for population in populations]
@@ -185,14 +185,14 @@ def _run_locked(args, argv, out, claims, extras) -> int:
     for number, (claim, population) in enumerate(runs, 1):
         print(f"[{number}/{total}] {claim.id} ({population}) …", end="", file=sys.stderr, flush=True)
         record = run_claim(claim, args.profile, args.seed, population)
-        print(f" {record.verdict} ({record.examples} examples, {record.runtime:.1f} s)", file=sys.stderr)
+        print(f" {progress(record)}", file=sys.stderr)
         records.append(record)
     for number, item in enumerate(extras, len(runs) + 1):
         print(f"[{number}/{total}] {item.id} …", end="", file=sys.stderr, flush=True)
         started = time.perf_counter()
         result = item.run(args.profile, args.seed)
         extra_results.append((item, result, time.perf_counter() - started))
-        print(f" done ({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+        print(f" {extra_progress(result, extra_results[-1][2])}", file=sys.stderr)
     try:
         write_reports(out, summary(records, args.profile, args.seed, argv, extra_results, benchmarks))
     except OSError as error:
@@ -200,7 +200,7 @@ def _run_locked(args, argv, out, claims, extras) -> int:
                          "the previous reports are untouched — free space or give another --out") from None
     from theory.suite.runner import finish_run
 
-    return finish_run(records, out)
+    return finish_run(records, out, extra_results)
 
 
 def _explain(args, argv) -> int:

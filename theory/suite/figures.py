@@ -1,19 +1,23 @@
 """Figures for the report, drawn with matplotlib when the ``report`` extra is installed.
 
-:func:`available` says whether matplotlib can be used; without it the report renders without figures.
+:func:`available` says whether matplotlib can be used; without it the report renders without figures, and
+each extra lists the figures it did not draw (:func:`not_drawn`) among what it skipped.
 """
 
 from __future__ import annotations
 
 import io
 
+from theory import optional
+
 
 def available() -> bool:
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return not optional.missing("matplotlib")
+
+
+def not_drawn(name: str) -> str:
+    """The line of an extra's ``skipped`` list for figure ``name`` (drawn only with matplotlib)."""
+    return f"figure {name}: {optional.needs(['matplotlib'])}"
 
 
 def pyplot():

@@ -19,6 +19,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
+from theory import optional
 from theory.errors import InputError
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
@@ -104,11 +105,12 @@ def _longest_first(tasks: list[tuple]) -> list[tuple]:
 
 
 def _report(number: int, total: int, task: tuple, result, seconds: float) -> None:
+    from theory.suite.runner import extra_progress, progress
+
     if task[0] == "claim":
-        print(f"[{number}/{total}] {task[1]} ({task[2]}) … {result.verdict} ({result.examples} examples, "
-              f"{result.runtime:.1f} s)", file=sys.stderr, flush=True)
+        print(f"[{number}/{total}] {task[1]} ({task[2]}) … {progress(result)}", file=sys.stderr, flush=True)
     else:
-        print(f"[{number}/{total}] {task[1]} … done ({seconds:.1f} s)", file=sys.stderr, flush=True)
+        print(f"[{number}/{total}] {task[1]} … {extra_progress(result, seconds)}", file=sys.stderr, flush=True)
 
 
 def _collect(tasks, finished, extras):
@@ -145,11 +147,11 @@ def _on_processes(tasks, profile, seed, jobs: int) -> list:
 
 
 def _on_dask(tasks, profile, seed, scheduler: str) -> list:
-    try:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
-    except ImportError:
-        raise InputError("--scheduler needs dask.distributed: pip install '.[distributed]'") from None
+    if missing := optional.missing("distributed"):
+        raise InputError(f"--scheduler {optional.needs(missing)}")
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
     try:
         client = Client(scheduler, timeout="20s")
     except (OSError, TimeoutError) as error:
@@ -190,10 +192,10 @@ def cell_map(function, jobs: list, workers: int):
 
 def _dask_client():
     """The Dask client of the task being run, or None outside a Dask worker."""
-    try:
-        from distributed import get_client, get_worker
-    except ImportError:
+    if optional.missing("distributed"):
         return None
+    from distributed import get_client, get_worker
+
     try:
         get_worker()
     except ValueError:

@@ -77,7 +77,8 @@ def summary(records, profile: str, seed: int, argv=None, extras=(), benchmarks: 
         "versions": package_versions(),
         "claims": [record.as_dict() for record in records],
         "extras": [{"id": item.id, "section": item.section, "title": item.title, "markdown": result.markdown,
-                    "data": result.data, "files": sorted(result.files), "runtime": round(runtime, 3)}
+                    "data": result.data, "files": sorted(result.files), "skipped": result.skipped,
+                    "runtime": round(runtime, 3)}
                    for item, result, runtime in extras],
         "performance": benchmarks or {},
         "_files": {name: content for _, result, _ in extras for name, content in result.files.items()},
@@ -159,6 +160,7 @@ def render_markdown(data: dict) -> str:
     for r, t in pairs:
         lines.append(f"| `{r['id']}` | {r['section']} | {r['source']} | {r['kind']} | **{r['verdict']}** | "
                      f"{r['examples']} | {_error_cell(r)} | {_trained_cell(t)} |")
+    lines += _skipped_lines(data)
     for section, title in SECTIONS.items():
         in_section = [(r, t) for r, t in pairs if r["section"] == section]
         extras = [e for e in data.get("extras", []) if e["section"] == section]
@@ -168,8 +170,9 @@ def render_markdown(data: dict) -> str:
         for r, t in in_section:
             lines += _claim_section(r, t)
         for e in extras:
-            lines += ["", f"### {e['title']}", "", e["markdown"].strip(), "",
-                      f"Reproduce: `attnverify run --profile {data['profile']} --seed {data['seed']} --only {e['id']}`"]
+            lines += ["", f"### {e['title']}", "", e["markdown"].strip(), ""]
+            lines += [part for line in e.get("skipped", []) for part in (f"*Skipped:* {line}", "")]
+            lines += [f"Reproduce: `attnverify run --profile {data['profile']} --seed {data['seed']} --only {e['id']}`"]
     if data.get("performance"):
         lines += ["", "## Performance", "",
                   "Medians from `pytest tests/benchmarks --benchmark-enable --benchmark-json=reports/benchmarks.json` "
@@ -183,6 +186,21 @@ def render_markdown(data: dict) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in data["versions"].items() if v)
     lines += ["", "## Environment", "", versions, ""]
     return "\n".join(lines)
+
+
+def _skipped_lines(data: dict) -> list[str]:
+    """What this run skipped for want of an optional package (claims and parts of extras), with what to
+    install; nothing when everything ran."""
+    claims: dict[tuple, list[str]] = {}
+    for r in data["claims"]:
+        if r["verdict"] == "skipped":
+            claims.setdefault((r["id"], r["diagnosis"]), []).append(r.get("population", "random"))
+    items = [f"- `{claim_id}` ({', '.join(names)}): {diagnosis}" for (claim_id, diagnosis), names in claims.items()]
+    items += [f"- `{e['id']}`: {line}" for e in data.get("extras", []) for line in e.get("skipped", [])]
+    if not items:
+        return []
+    return ["", "Skipped in this run for want of an optional package (install the extra named to run it):", "",
+            *items]
 
 
 def _claim_section(r: dict, trained: dict | None) -> list[str]:

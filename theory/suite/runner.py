@@ -20,6 +20,7 @@ from hypothesis import Phase, given, settings, target
 from hypothesis import seed as hypothesis_seed
 
 import theory.suite.profiles  # noqa: F401  (registers the profiles)
+from theory import optional
 from theory.claims import Claim
 from theory.suite.compare import engines
 from theory.suite.finite import finite_outcome
@@ -69,14 +70,14 @@ class _Witness(Exception):
 def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str = "random") -> Record:
     command = (f"attnverify run --profile {profile} --seed {seed} --population {population} --only {claim.id}")
     strategy = claim.strategy_for(population)
-    if claim.missing() or strategy is None:
+    missing = claim.missing()
+    if missing or strategy is None:
         return Record(
             id=claim.id, section=claim.section, kind=claim.kind, source=claim.source, statement=claim.statement,
-            reference=claim.reference, verdict=SKIPPED if claim.missing() else NOT_APPLICABLE, examples=0,
+            reference=claim.reference, verdict=SKIPPED if missing else NOT_APPLICABLE, examples=0,
             failing_examples=0, shrink_steps=0, max_error=None, tolerance=None, worst_instance=None,
             counterexample=None, seed=seed, profile=profile, command=command, population=population,
-            diagnosis=(f"needs {', '.join(claim.missing())}: pip install '.[oracles]'" if claim.missing()
-                       else claim.trained))
+            diagnosis=optional.needs(missing) if missing else claim.trained)
     base = settings.get_profile(profile)
     if population == "random" or claim.exists:  # a witness search screens most instances cheaply
         examples = max(3, round(base.max_examples * claim.budget))
@@ -166,13 +167,35 @@ def _summary(values: list[float]) -> dict:
     return {"n": len(values), "min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
-def finish_run(records, out: Path) -> int:
-    """The closing line of a run (records counted by verdict, the failing ones named, on stderr) and its exit
-    code: 1 when a claim fails or errs, 0 otherwise."""
+def progress(record: Record) -> str:
+    """The end of a claim's progress line on stderr: its verdict, and why when it was skipped."""
+    if record.verdict == SKIPPED:
+        return f"skipped ({record.diagnosis})"
+    return f"{record.verdict} ({record.examples} examples, {record.runtime:.1f} s)"
+
+
+def extra_progress(result, seconds: float) -> str:
+    """The end of an extra's progress line on stderr: done, and what it skipped (``ExtraResult.skipped``)."""
+    return f"done ({seconds:.1f} s)" + "".join(f"; skipped {line}" for line in result.skipped)
+
+
+def finish_run(records, out: Path, extras=()) -> int:
+    """The closing lines of a run on stderr — records counted by verdict, the failing ones named, then every
+    claim and part of an extra (``(Extra, ExtraResult, seconds)`` triples) skipped for want of an optional
+    package, with what to install — and its exit code: 1 when a claim fails or errs, 0 otherwise."""
     # an approximation is measured, never "fails"; but a crash is an error whatever the kind
     failed = [f"{r.id} ({r.population})" for r in records if r.verdict not in (*PASSING, SKIPPED, NOT_APPLICABLE)]
     counts = Counter(r.verdict for r in records)
     print(f"wrote {out / 'summary.json'} and {out / 'REPORT.md'}: "
           + ", ".join(f"{n} {verdict}" for verdict, n in counts.most_common())
           + (f"; failing: {', '.join(failed)}" if failed else ""), file=sys.stderr)
+    populations: dict[tuple, list[str]] = {}
+    for r in records:
+        if r.verdict == SKIPPED:
+            populations.setdefault((r.id, r.diagnosis), []).append(r.population)
+    for (claim_id, diagnosis), names in populations.items():
+        print(f"skipped: {claim_id} ({', '.join(names)}): {diagnosis}", file=sys.stderr)
+    for item, result, _ in extras:
+        for line in result.skipped:
+            print(f"skipped: {item.id}: {line}", file=sys.stderr)
     return 1 if failed else 0
