@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 import theory.models.one_layer
 from theory.claims import REGISTRY, Claim, all_claims
 from theory.suite.compare import Outcome
-from theory.suite.runner import run_claim
+from theory.suite.runner import given_examples, run_claim
 from theory.suite.strategies.models import cases
 
 
@@ -72,3 +72,12 @@ def test_instances_do_not_depend_on_the_local_modules_loaded(tmp_path, monkeypat
     pool = providers._get_local_constants()
     assert not (pool.integers or pool.floats or pool.strings or pool.bytes)
     assert "_get_local_constants()" in inspect.getsource(providers.HypothesisProvider)
+
+
+def test_given_budget_scales_documents_above_ci_only():
+    """A claim with given_budget 0.5 checks the ci count of documents under ci (16) and half of thorough's
+    (80 of 160); the full budget checks all of thorough's."""
+    full, half = _claim(lambda case: None), _claim(lambda case: None, given_budget=0.5)
+    assert given_examples(full, "ci") == given_examples(half, "ci") == 16
+    assert given_examples(full, "thorough") == 160
+    assert given_examples(half, "thorough") == 80

@@ -47,6 +47,9 @@ class Claim:
     budget: float = 1.0  # share of the profile's max_examples (slow references use fewer)
     requires: tuple = ()  # optional packages of an external oracle (import names of theory.optional.EXTRA)
     trained: Callable[[], SearchStrategy] | str = "no trained-model strategy declared"
+    # share of a given population's documents under a profile above ci (TRAINED_SHARE × max_examples, never
+    # fewer than under ci), for the claims whose reference costs seconds per document at the authors' widths
+    given_budget: float = 1.0
 
     def strategy_for(self, population: str) -> SearchStrategy | None:
         """The strategy of ``population`` ("random" or "trained"); None when the claim does not apply."""
@@ -63,7 +66,7 @@ REGISTRY: dict[str, Claim] = {}
 
 
 def claim(id, *, section, source, kind, statement, reference, strategy, exists=False, budget=1.0, requires=(),
-          trained="no trained-model strategy declared"):
+          trained="no trained-model strategy declared", given_budget=1.0):
     """Register the decorated check as claim ``id``; ``trained`` is the strategy factory of its trained-model
     instances, or a string saying why they do not apply."""
     if kind not in KINDS or source not in SOURCES:
@@ -76,7 +79,7 @@ def claim(id, *, section, source, kind, statement, reference, strategy, exists=F
         if id in REGISTRY:
             raise ValueError(f"claim {id} is declared twice")
         REGISTRY[id] = Claim(id, section, source, kind, statement, reference, strategy, check, exists, budget,
-                             tuple(requires), trained)
+                             tuple(requires), trained, given_budget)
         return check
 
     return decorator

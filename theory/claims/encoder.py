@@ -172,7 +172,8 @@ def torch_cases():
                  "same weights gives the same f, every layer's attention and ∇ (autograd w.r.t. the embedded input)",
        reference="torch 2.x: nn.TransformerEncoderLayer stacked by nn.TransformerEncoder (fast path off: grad "
                  "enabled), attention from each layer's own self_attn with need_weights=True",
-       strategy=torch_cases, budget=0.3, requires=("torch",), trained=trained_encoder_cases)
+       strategy=torch_cases, budget=0.3, requires=("torch",), trained=trained_encoder_cases,
+       given_budget=0.5)
 def check_matches_torch(case):
     from reference.models.torch_encoder import build, evaluate
 

@@ -213,7 +213,7 @@ def check_attention_bound(case):
                  "for t ≥ 1 (at t = 0 plus (1/K) Σ_i Σ_u α_u (c_u − f^(i)) s_u, the query path — ours), at every "
                  "position",
        reference="the same aggregates of the reference gradient (central differences), in mpmath",
-       strategy=gradient_cases, budget=1.0, trained=lambda: trained_gradient_cases(cls=True))
+       strategy=gradient_cases, budget=1.0, trained=lambda: trained_gradient_cases(cls=True), given_budget=0.5)
 def check_aggregates(case):
     model, doc = case.model, case.doc
     positions = checked_positions(case, range(model.T))
@@ -371,7 +371,7 @@ def check_sign_disagreement(case):
        reference="reference gradients (central differences, mpmath) of both models; the float64 closed form of "
                  "the negated model against the negated reference",
        strategy=gradient_cases, budget=0.5,
-       trained=lambda: trained_gradient_cases(cls=True, coordinates=TRAINED_COORDINATES))
+       trained=lambda: trained_gradient_cases(cls=True, coordinates=TRAINED_COORDINATES), given_budget=0.5)
 def check_blind_to_values_gradient(case):
     model, doc = case.model, case.doc
     positions, coordinates = checked_positions(case, range(model.T)), checked_coordinates(case)

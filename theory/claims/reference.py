@@ -121,7 +121,7 @@ def _positions(case) -> list[int]:
        reference="Arb balls at 40 digits (forward) / the gradient's working precision vs mpmath with 30 / 20 more "
                  "digits (same exact step); on the trained model its first head alone, a one-head model at the "
                  "authors' widths (what the mpmath engine affords there: first_head_cases)",
-       strategy=gradient_cases, budget=1.0, trained=first_head_cases)
+       strategy=gradient_cases, budget=1.0, trained=first_head_cases, given_budget=0.5)
 def check_engines_agree(case):
     model, doc, L = case.model, case.doc, len(case.tokens)
     prec = arb_ref.dps_to_prec(ref.DPS)

@@ -28,7 +28,7 @@ from theory.suite.finite import finite_outcome
 PASSING = ("holds", "witness found", "measured", "not observed")
 SKIPPED = "skipped"
 NOT_APPLICABLE = "n/a"
-TRAINED_SHARE = 0.16  # trained-model instances are T = 256 documents: 16 under ci, 160 under thorough
+TRAINED_SHARE = 0.16  # trained-model instances are T = 256 documents: 16 under ci, 160 × given_budget under thorough
 
 
 @dataclass
@@ -63,6 +63,15 @@ class Record:
         return asdict(self)
 
 
+def given_examples(claim: Claim, profile: str) -> int:
+    """The documents a claim checks on a given population (the trained model's, a user's): ``TRAINED_SHARE ×
+    max_examples`` of ``profile`` (16 under ci, 160 under thorough), scaled by ``claim.given_budget`` above ci's
+    count but never below it (at least 2)."""
+    share = settings.get_profile(profile).max_examples * TRAINED_SHARE
+    floor = min(round(settings.get_profile("ci").max_examples * TRAINED_SHARE), round(share))
+    return max(2, floor, round(share * claim.given_budget))
+
+
 class _Witness(Exception):
     """Raised inside the search when an existence witness is found (so Hypothesis shrinks it)."""
 
@@ -82,7 +91,7 @@ def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str 
     if population == "random" or claim.exists:  # a witness search screens most instances cheaply
         examples = max(3, round(base.max_examples * claim.budget))
     else:
-        examples = max(2, round(base.max_examples * TRAINED_SHARE))
+        examples = given_examples(claim, profile)
     stats = {"examples": 0, "failing": 0, "after_first_failure": 0}
     worst = {"ratio": float("-inf"), "outcome": None, "instance": None}
     last = {"outcome": None, "instance": None, "error": None}
