@@ -1,5 +1,6 @@
-"""The command-line options of the user's-model path (docs/theory.md §11.3): ``attnverify import`` and the ``--text``,
-``--texts``, ``--vocab``, ``--oov``, ``--truncate`` and ``--model`` options of ``explain`` and ``run``.  Kept
+"""The command-line options of the user's-model path (docs/theory.md §11.3): ``attnverify import`` (checked against
+the user's outputs with ``--expect``: :mod:`theory.models.import_check`) and the ``--text``, ``--texts``, ``--vocab``,
+``--oov``, ``--truncate`` and ``--model`` options of ``explain`` and ``run``.  Kept
 out of :mod:`theory.suite.cli` so that the shared parser only calls in here."""
 
 from __future__ import annotations
@@ -76,12 +77,17 @@ def import_command(args, argv) -> int:
     disagreement), write it, and say how it was checked or how to check it."""
     from theory.models import import_check
     from theory.models.from_torch import check_out, load_state_dict, save_atomically
+    from theory.suite.finite import FIX, NonFiniteError, overflow_cause
 
     check_out(args.out)  # before the (slow) torch import: bad input fails fast
     _check_import_options(args)
     state = load_state_dict(args.model)
     build, given, choices = (_encoder_builder if args.arch == "encoder" else _multihead_builder)(args, state)
     model = build(given)
+    doc, shown = import_check.example_document(model)
+    cause = overflow_cause(model, doc)
+    if cause:
+        raise NonFiniteError(f"the imported model: {cause} ({shown}); {FIX}; nothing was written")
     expected = _expected(args, model)
     tolerance = import_check.TOLERANCE if args.tolerance is None else args.tolerance
     if expected is not None:
@@ -95,7 +101,6 @@ def import_command(args, argv) -> int:
               f"outputs within {tolerance:g} of the magnitude of f's terms; largest difference at {result.worst()}",
               file=sys.stderr)
     else:
-        doc, shown = import_check.example_document(model)
         print(f"f = {float(model.output(doc[None])[0])!r} on the document {shown} (CLS, words, UNK padding to T = "
               f"{model.T}); compare it with your model's {_explained(args)} on those token ids, or let import compare: "
               "--expect FILE, one line 'F ID ID …' per document (README, 'Checking an import')", file=sys.stderr)
