@@ -12,6 +12,7 @@ file's.  The figures are printed.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 
@@ -357,3 +358,10 @@ def test_imported_files_have_a_normal_files_mode(tmp_path, capsys, arch):
     umask = os.umask(0)
     os.umask(umask)
     assert mode == 0o666 & ~umask  # 0644 under the usual umask 022, not mkstemp's 0600
+
+
+def test_the_help_states_the_tolerance(capsys):
+    with pytest.raises(SystemExit):
+        main(["import", "--help"])
+    stated = re.search(r"relative to the magnitude of f's terms \(default (\S+),", " ".join(capsys.readouterr().out.split()))
+    assert stated and float(stated.group(1)) == TOLERANCE

@@ -54,15 +54,9 @@ def add_import_parser(commands) -> None:
                           "first), or lines 'F' for the documents of --texts; the import is refused when the imported "
                           "model's f disagrees (README, 'Checking an import')")
     sub.add_argument("--tolerance", type=float, default=None, metavar="R",
-                     help=f"--expect: largest accepted |f − F| relative to the magnitude of f's terms (default "
-                          f"{_tolerance_default():g}; 1e-2 for a model run in float16/bfloat16)")
+                     help="--expect: largest accepted |f − F| relative to the magnitude of f's terms (default "
+                          "1e-4, theory.models.import_check.TOLERANCE; 1e-2 for a model run in float16/bfloat16)")
     add_text_options(sub, single=False)
-
-
-def _tolerance_default() -> float:
-    from theory.models.import_check import TOLERANCE
-
-    return TOLERANCE
 
 
 #: what the format cannot express, said by every import
