@@ -38,7 +38,7 @@ from theory.models.encoder import Encoder, forward as encoder_forward
 from theory.models.one_layer import term_magnitudes
 
 TOLERANCE = 1e-4
-CHUNK = 32  # documents per forward pass (the encoder's attention is B·K·T² numbers)
+NUMBERS_PER_PASS = 2**24  # the encoder's attention is B·K·T² numbers: documents per pass keep it ≤ 128 MB
 WORDS_SHOWN = 5  # words of the document printed when there is no expect file
 
 
@@ -159,8 +159,9 @@ def _magnitudes(model, docs: np.ndarray) -> np.ndarray:
 def agreement(model, expected: Expected, limit: int | None = None) -> Agreement:
     """The imported model's ``f`` on the expected documents (the first ``limit`` of them when given)."""
     docs, values = expected.docs[:limit], expected.values[:limit]
+    chunk = max(1, NUMBERS_PER_PASS // (model.K * model.T * model.T))
     with np.errstate(all="ignore"):  # an overflow shows as a NaN difference, which never agrees
-        parts = [_magnitudes(model, docs[start: start + CHUNK]) for start in range(0, len(docs), CHUNK)]
+        parts = [_magnitudes(model, docs[start: start + chunk]) for start in range(0, len(docs), chunk)]
     f, M = (np.concatenate(column) for column in zip(*parts))
     used = Expected(expected.path, docs, values, expected.lines[: len(docs)])
     return Agreement(used, f, np.maximum(np.maximum(np.abs(values), M), np.finfo(float).tiny))

@@ -175,14 +175,15 @@ def _expected(args, model):
     return expected_with_texts(args.expect, docs, args.texts)
 
 
-def _alternatives(given: dict, choices: dict) -> list[dict]:
-    """Every other choice of the options the state_dict does not record, fewest changes first."""
+def _alternatives(given: dict, choices: dict, most: int = 2) -> list[dict]:
+    """The other choices of the options the state_dict does not record that change at most ``most`` of them,
+    fewest changes first."""
     from itertools import product
 
     names = [name for name in given if choices.get(name)]
     options = [dict(zip(names, values)) for values in product(*(choices[name] for name in names))]
-    changed = [{**given, **option} for option in options if any(option[n] != given[n] for n in names)]
-    return sorted(changed, key=lambda option: sum(option[n] != given[n] for n in names))
+    changes = [(sum(option[n] != given[n] for n in names), option) for option in options]
+    return [{**given, **option} for count, option in sorted(changes, key=lambda item: item[0]) if 0 < count <= most]
 
 
 def _flags(given: dict, option: dict) -> str:
@@ -197,7 +198,7 @@ def _disagreement(result, tolerance: float, build, given: dict, choices: dict, e
     """The refusal: the largest difference, and which other option choice (if any) agrees."""
     from theory.models.import_check import agreement
 
-    bad = int(np.sum(result.relative > tolerance))
+    bad = int(np.sum(~(result.relative <= tolerance)))  # NaN (an overflow) disagrees
     message = (f"the imported model disagrees with your model's outputs in {expected.path}: {bad} of "
                f"{len(expected.values)} documents differ by more than {tolerance:g} of the magnitude of f's terms, "
                f"the largest at {result.worst()}; nothing was written. ")
@@ -210,8 +211,8 @@ def _disagreement(result, tolerance: float, build, given: dict, choices: dict, e
             return message + (f"With {_flags(given, option)} the imported model agrees with your first "
                               f"{min(SUGGESTION_DOCUMENTS, len(expected.values))} documents: the state_dict does not "
                               "record that choice; import again with it")
-    return message + ("No other choice of the options the state_dict does not record agrees either: check --cls-id, "
-                      "--unk-id and --max-len, that your outputs come from the model in eval mode (no dropout) on the "
+    return message + ("No other choice of one or two of the options the state_dict does not record agrees either: "
+                      "check --cls-id, --unk-id and --max-len, that your outputs come from the model in eval mode (no dropout) on the "
                       "documents padded to T without a padding mask (which this format cannot express)")
 
 
