@@ -125,3 +125,79 @@ def test_explain_encoder_bad_input_exit_2(model_path, tmp_path, capsys):
     np.savez(bad, arch="encoder", E=np.zeros((3, 2)))
     assert main(["explain", str(bad), "--tokens", "2", "--method", "rollout"]) == 2
     assert "lacks" in capsys.readouterr().err
+
+
+# --- the final LayerNorm (torch's nn.TransformerEncoder(norm=nn.LayerNorm(d))) ----------------------------------
+
+FINAL = EncoderSpec(**{**SPEC.__dict__, "final_norm": True})
+
+
+def test_final_norm_round_trips_and_absent_means_none(tmp_path):
+    """The two final-norm arrays are written and read back; a file without them (every file written before the
+    final norm existed) has no final norm, and the same spec without ``final_norm`` builds the same other weights."""
+    with_final, without = FINAL.build(), SPEC.build()
+    with_final.save(tmp_path / "final.npz")
+    loaded = load_model(tmp_path / "final.npz")
+    assert loaded.final_norm and np.array_equal(loaded.final_norm_weight, with_final.final_norm_weight)
+    assert not without.final_norm and "final_norm_weight" not in without.arrays()
+    without.save(tmp_path / "plain.npz")
+    assert not load_model(tmp_path / "plain.npz").final_norm
+    assert all(np.array_equal(with_final.arrays()[k], v) for k, v in without.arrays().items() if k != "arch")
+    doc = document(without, [2, 3, 4])
+    assert abs(forward(with_final, doc).f[0] - forward(without, doc).f[0]) > 1e-3  # the norm is not a no-op
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"final_norm_bias": None}, "needs both final_norm_weight and final_norm_bias \\(4,\\), or neither"),
+    ({"final_norm_weight": None}, "only final_norm_bias is given"),
+    ({"final_norm_weight": np.ones(5)}, "'final_norm_weight' is \\(5,\\) but must be \\(4,\\)"),
+    ({"final_norm_bias": np.array([0.0, np.inf, 0.0, 0.0])}, "NaN or inf"),
+])
+def test_bad_final_norms(tmp_path, change, message):
+    arrays = dict(FINAL.build().arrays())
+    for key, value in change.items():
+        if value is None:
+            arrays.pop(key)
+        else:
+            arrays[key] = value
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(InputError, match=message):
+        Encoder.load(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("norm", ["post", "pre", "none"])
+def test_final_norm_forward_and_gradient_match_the_reference(norm):
+    """f, every hidden state (the last one normalised) and ∇ at CLS and one word against the mpmath reference
+    (forward at 40 digits, central differences at ≥ 60), on instances with a final norm; the batched perturbed
+    path (``Encoder.output``, ``keep=False``) gives the same f."""
+    import reference.explainers.encoder_gradient as ref_grad
+    import reference.models.encoder as ref
+    from theory.explainers.encoder_gradient import gradient, rounding_scale
+
+    model = EncoderSpec(**{**FINAL.__dict__, "norm": norm}).build()
+    doc = document(model, [2, 3, 2, 5])
+    fw, mp = forward(model, doc), ref.forward(model, doc)
+    f_scale = float(np.abs(fw.hidden[0, -1, 0]) @ np.abs(model.w) + abs(model.b))
+    assert abs(fw.f[0] - float(mp.f)) <= 1e-13 * f_scale
+    hidden = np.array(mp.hidden, dtype=float)
+    assert np.abs(fw.hidden[0] - hidden).max() <= 1e-13 * np.abs(hidden).max()
+    want = np.array(ref_grad.gradient(model, doc, positions=[0, 2]), dtype=float)
+    scale = rounding_scale(model, fw)[0]
+    assert np.abs(gradient(model, doc).grad[0, [0, 2]] - want).max() <= 1e-13 * scale
+    docs = np.stack([doc, document(model, [4, 4])])
+    assert np.array_equal(model.output(docs), forward(model, docs).f)
+
+
+def test_encoder_strategies_draw_the_final_norm():
+    """The encoder claims' strategies (encoder.forward / gradient / matches_torch) draw models with and without a
+    final norm; the LIME-based depth measures keep drawing none."""
+    from hypothesis import find
+    from hypothesis.errors import NoSuchExample
+
+    from theory.suite.strategies.encoder import encoder_cases, encoder_lime_cases
+
+    for kwargs in ({}, {"torch_compatible": True}, {"positions": 2}):
+        assert find(encoder_cases(**kwargs), lambda case: case.spec.final_norm).model.final_norm
+        assert not find(encoder_cases(**kwargs), lambda case: not case.spec.final_norm).model.final_norm
+    with pytest.raises(NoSuchExample):
+        find(encoder_lime_cases(), lambda case: case.spec.final_norm)

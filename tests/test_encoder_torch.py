@@ -45,3 +45,24 @@ def test_torch_rejects_what_it_cannot_express():
 
     with pytest.raises(ValueError, match="residual"):
         build(EncoderSpec(L=1, K=1, d=2, d_att=2, d_out=2, d_ff=2, residual=False, norm="post").build().arrays())
+
+
+@pytest.mark.parametrize("norm", ["post", "pre"])
+def test_final_norm_matches_torch(norm):
+    """torch's nn.TransformerEncoder(norm=nn.LayerNorm(d)): f, attention and ∇ with the final norm; without it the
+    same weights give another f (the norm is not a no-op)."""
+    from theory.suite.strategies.encoder import EncoderSpec
+
+    spec = EncoderSpec(L=2, K=2, d=6, d_att=3, d_out=3, d_ff=5, V=9, T=6, pe=True, residual=True, norm=norm,
+                       activation="relu", biases=True, seed=11, final_norm=True)
+    model = spec.build()
+    module = build(model.arrays())
+    assert isinstance(module.encoder.norm, torch.nn.LayerNorm)
+    docs = np.array([[0, 2, 3, 4, 1, 1], [0, 5, 5, 6, 7, 8]])
+    f, attention, grad = evaluate(module, docs)
+    fw = forward(model, docs)
+    assert np.all(np.abs(fw.f - f) <= 1e-13 * f_scale(model, fw))
+    assert np.all(np.abs(fw.attention - attention) <= 1e-13 * attention_scale(model, fw))
+    assert np.all(np.abs(gradient(model, docs).grad - grad) <= 1e-13 * rounding_scale(model, fw)[:, None, None])
+    plain = EncoderSpec(**{**spec.__dict__, "final_norm": False}).build()
+    assert np.abs(forward(plain, docs).f - f).min() > 1e-3

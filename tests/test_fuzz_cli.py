@@ -579,6 +579,121 @@ EXAMPLES = {"model file": 200, "tokens": 120, "argv": 150, "summary": 150, "text
             "vocabulary file": 100, "state_dict file": 150, "encoder file": 100}
 
 
+
+# --- attnverify import --expect, and encoder state_dicts (issue 21; a separate block) ---------------------------
+
+EXPECT_DEFECTS = ["blank_line", "not_a_number", "nan", "no_ids", "no_cls", "too_long", "out_of_range", "non_integer",
+                  "wrong_value", "empty", "not_utf8", "folder", "absent"]
+EXPECT_HARMLESS = ["crlf", "bom", "padded", "float32", "exponent"]
+
+
+@st.composite
+def expect_files(draw) -> Case:
+    """``import --expect FILE`` on the MultiHead state_dict of BASE (class 0: the imported model is BASE): lines
+    ``F ID ID …`` with BASE's own f (must be accepted, also rounded to float32, padded, with CRLF or a BOM), or with
+    one defect — a blank line, a non-number, NaN, no ids, no CLS first, more than T ids, an id out of range, a
+    non-integer id, a value 1% off (another model), an empty, non-UTF-8, absent file or a folder."""
+    n = draw(st.integers(1, 4))
+    docs = np.full((n, BASE.T), BASE.unk_id, dtype=np.int64)
+    docs[:, 0] = BASE.cls_id
+    lengths = [draw(st.integers(1, BASE.T - 1)) for _ in range(n)]
+    for b, length in enumerate(lengths):
+        docs[b, 1: 1 + length] = draw(st.lists(st.sampled_from(WORDS), min_size=length, max_size=length))
+    values = BASE.output(docs)
+    harmless = draw(st.lists(st.sampled_from(EXPECT_HARMLESS), max_size=2, unique=True))
+    defect = draw(st.one_of(st.none(), st.sampled_from(EXPECT_DEFECTS)))
+    if "float32" in harmless:
+        values = values.astype(np.float32).astype(np.float64)
+    rows = []
+    for value, doc, length in zip(values, docs, lengths):
+        ids = doc.tolist() if "padded" in harmless else doc[: 1 + length].tolist()
+        rows.append([f"{value:.17e}" if "exponent" in harmless else repr(float(value)), *map(str, ids)])
+    row = draw(st.integers(0, n - 1))
+    if defect == "not_a_number":
+        rows[row][0] = draw(st.sampled_from(["x", "1,5", "--", "0x1p3"]))
+    elif defect == "nan":
+        rows[row][0] = draw(st.sampled_from(["nan", "inf", "-inf"]))
+    elif defect == "no_ids":
+        rows[row] = rows[row][:1]
+    elif defect == "no_cls":
+        rows[row] = [rows[row][0], *rows[row][2:]] if len(rows[row]) > 2 else [rows[row][0], str(WORDS[0])]
+    elif defect == "too_long":
+        rows[row] = [*rows[row][:2], *[str(WORDS[0])] * BASE.T]
+    elif defect == "out_of_range":  # the last id (a word or padding: every row has CLS and a word)
+        rows[row][-1] = draw(st.sampled_from([str(BASE.V), "-1", str(2**70)]))
+    elif defect == "non_integer":
+        rows[row][-1] = draw(st.sampled_from(["2.5", "w", "1e3"]))
+    elif defect == "wrong_value":
+        rows[row][0] = repr(float(rows[row][0]) * 1.01 + 1e-3)
+    lines = [" ".join(r) for r in rows]
+    if defect == "blank_line":
+        lines.insert(draw(st.integers(0, len(lines))), draw(st.sampled_from(["", "  ", "\t"])))
+    text = ("\r\n" if "crlf" in harmless else "\n").join(lines) + "\n"
+    content = ("\ufeff" if "bom" in harmless else "") + text
+    files = {"m.pt": _saved(_state()), "e.txt": content.encode()}
+    if defect == "empty":
+        files["e.txt"] = b""
+    elif defect == "not_utf8":
+        files["e.txt"] = b"\xff\xfe-1.5 0 3\n"
+    elif defect == "folder":
+        files["e.txt"] = None
+    elif defect == "absent":
+        del files["e.txt"]
+    argv = ["import", "{d}/m.pt", "--out", "{d}/o.npz", "--class", "0", "--cls-id", str(BASE.cls_id), "--unk-id",
+            str(BASE.unk_id), "--max-len", str(BASE.T), "--expect", "{d}/e.txt"]
+    return Case(argv, files, must_fail=defect is not None, must_pass=defect is None, never_says=("None",),
+                why=f"expect {defect} {harmless} at row {row}")
+
+
+ENCODER_STATE_DEFECTS = ["extra_key", "half_final_norm", "bad_heads", "no_heads", "no_arch", "final_norm_shape"]
+
+
+def _encoder_state(final_norm: bool) -> dict:
+    """A torch nn.TransformerEncoder classifier's state_dict (d = 4, 2 layers, 2 classes), seeded."""
+    from reference.models.torch_encoder import TorchEncoderClassifier
+
+    torch.manual_seed(0)
+    module = TorchEncoderClassifier(BASE.V, 4, 2, 3, 2, "relu", False, True, BASE.T, n_classes=2,
+                                    final_norm=final_norm)
+    return dict(module.state_dict())
+
+
+@st.composite
+def encoder_state_dicts(draw) -> Case:
+    """``import --arch encoder``: torch's state_dict with or without the final norm (both must be accepted, with any
+    divisor of d as --heads), or with a key the format cannot hold, half a final norm, a mis-shaped final norm,
+    --heads that does not divide d, no --heads, or no --arch (which must suggest it)."""
+    final = draw(st.booleans())
+    state = _encoder_state(final)
+    defect = draw(st.one_of(st.none(), st.none(), st.sampled_from(ENCODER_STATE_DEFECTS)))
+    heads = draw(st.sampled_from([1, 2, 4]))
+    options = ["--arch", "encoder", "--heads", str(heads)]
+    if defect == "extra_key":
+        state[draw(st.sampled_from(["pos.weight", "encoder.layers.0.self_attn.bias_k", "P", "pooler.bias"]))] = \
+            torch.zeros(draw(st.integers(1, 4)), dtype=torch.float64)
+    elif defect == "half_final_norm":
+        state.pop("encoder.norm.weight", None)
+        state.pop("encoder.norm.bias", None)
+        state[draw(st.sampled_from(["encoder.norm.weight", "encoder.norm.bias"]))] = torch.ones(4, dtype=torch.float64)
+    elif defect == "final_norm_shape":
+        state["encoder.norm.weight"], state["encoder.norm.bias"] = (torch.ones(draw(st.sampled_from([3, 5])),
+                                                                               dtype=torch.float64),) * 2
+    elif defect == "bad_heads":
+        options[3] = draw(st.sampled_from(["3", "0", "-2", "8"]))
+    elif defect == "no_heads":
+        options = options[:2]
+    elif defect == "no_arch":
+        options = []
+    argv = ["import", "{d}/m.pt", "--out", "{d}/o.npz", "--class", draw(st.sampled_from(["0", "1"])), "--cls-id",
+            "0", "--unk-id", "1", "--max-len", str(BASE.T), *options]
+    return Case(argv, {"m.pt": _saved(state)}, must_fail=defect is not None, must_pass=defect is None,
+                never_says=("None",), why=f"encoder state_dict {defect}, final norm {final}, heads {heads}")
+
+
+if torch is not None:
+    INPUT_KINDS.update({"expect file": expect_files(), "encoder state_dict": encoder_state_dicts()})
+    EXAMPLES.update({"expect file": 100, "encoder state_dict": 60})
+
 # --- the property ------------------------------------------------------------------------------------------
 
 #: torch's advice on a file weights_only=True refuses: never to be passed on (the file may run code)

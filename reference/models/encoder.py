@@ -11,7 +11,9 @@ format); float64 weights convert to mpf exactly.  Layer ``l``, written out:
 
 post-norm ``h ← LN(h + SA(h)); h ← LN(h + FF(h))`` or pre-norm ``h ← h + SA(LN(h)); h ← h + FF(LN(h))``
 (residual ``+`` dropped when ``residual`` is off, ``LN`` the identity when ``norm`` is none, ``FF`` skipped when
-``d_ff = 0``), and ``f = ⟨w, h^(L)_0⟩ + b``.  The input is ``e_t = E[ξ_t] + p_t``
+``d_ff = 0``); then, when the model has ``final_norm_weight`` and ``final_norm_bias`` (not ``None``: torch's
+``nn.TransformerEncoder(norm=nn.LayerNorm(d))``), ``h^(L) ← LN(h^(L))`` with them at every position (the last
+hidden state is that normalised output); and ``f = ⟨w, h^(L)_0⟩ + b``.  The input is ``e_t = E[ξ_t] + p_t``
 (:func:`reference.models.one_layer.embeddings`).
 """
 
@@ -120,6 +122,10 @@ def forward_embedded(model, X, dps: int = DPS, w=None, b=None) -> Forward:
                     h = [ln2(_plus(residual, x, _feed_forward(W, x, kind))) for x in h]
             hidden.append(h)
             attention.append(maps)
+        if getattr(model, "final_norm_weight", None) is not None:
+            gamma, beta = to_mp(model.final_norm_weight), to_mp(model.final_norm_bias)
+            h = [_layer_norm(x, gamma, beta) for x in h]
+            hidden[-1] = h
         w = to_mp(model.w) if w is None else to_mp(w)
         b = mpf(float(model.b)) if b is None else mpf(float(b))
         return Forward(f=mp.fdot(w, h[0]) + b, attention=attention, hidden=hidden)

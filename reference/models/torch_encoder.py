@@ -2,8 +2,10 @@
 
 Independent of ``theory``: :func:`build` reads the public encoder arrays by name (``E``, ``Wq`` …, see the
 encoder file format) into ``nn.TransformerEncoderLayer(d, K, d_ff, dropout=0, activation, batch_first=True,
-norm_first)`` stacked by ``nn.TransformerEncoder`` (float64, eval mode), an ``nn.Embedding`` and an
-``nn.Linear(d, 1)`` readout.  Only models torch can express are accepted: residual on, a norm (post or pre),
+norm_first)`` stacked by ``nn.TransformerEncoder`` (float64, eval mode; with ``norm=nn.LayerNorm(d)`` when the
+arrays hold ``final_norm_weight``/``final_norm_bias``), an ``nn.Embedding`` and an ``nn.Linear(d, 1)`` readout.
+The positional encoding is a non-persistent buffer: the state_dict holds only the weights (what
+``attnverify import`` reads).  Only models torch can express are accepted: residual on, a norm (post or pre),
 ``d_att = d_out = d/K``, a feed-forward.
 
 :func:`evaluate` returns ``f``, every layer's attention and ``∇_t = ∂f/∂e_t`` by autograd with respect to the
@@ -32,14 +34,17 @@ def positional_encoding(T: int, d: int) -> torch.Tensor:
 
 
 class TorchEncoderClassifier(nn.Module):
-    def __init__(self, V, d, K, d_ff, L, activation, norm_first, pe, T, n_classes=1, dtype=torch.float64):
+    def __init__(self, V, d, K, d_ff, L, activation, norm_first, pe, T, n_classes=1, dtype=torch.float64,
+                 final_norm=False):
         super().__init__()
         self.embedding = nn.Embedding(V, d, dtype=dtype)
         layer = nn.TransformerEncoderLayer(d, K, d_ff, dropout=0.0, activation=activation, batch_first=True,
                                            norm_first=norm_first, dtype=dtype)
-        self.encoder = nn.TransformerEncoder(layer, L, enable_nested_tensor=False)
+        norm = nn.LayerNorm(d, eps=1e-5, dtype=dtype) if final_norm else None
+        self.encoder = nn.TransformerEncoder(layer, L, norm=norm, enable_nested_tensor=False)
         self.classifier = nn.Linear(d, n_classes, dtype=dtype)
-        self.register_buffer("P", (positional_encoding(T, d) if pe else torch.zeros(T, d, dtype=torch.float64)).to(dtype))
+        self.register_buffer("P", (positional_encoding(T, d) if pe else torch.zeros(T, d, dtype=torch.float64)).to(dtype),
+                             persistent=False)
         self.norm_first = norm_first
 
     def forward_embedded(self, X):
@@ -71,8 +76,9 @@ def build(arrays) -> TorchEncoderClassifier:
             or Wv.shape[2] != d_att or W1.shape[1] == 0:
         raise ValueError("torch's TransformerEncoderLayer needs residual, a post/pre norm, d_att = d_out = d/K "
                          "and a feed-forward")
+    final = arrays.get("final_norm_weight") if isinstance(arrays, dict) else getattr(arrays, "final_norm_weight", None)
     module = TorchEncoderClassifier(V, d, K, W1.shape[1], L, str(get("activation")), str(get("norm")) == "pre",
-                                    bool(get("pe")), int(get("max_len")))
+                                    bool(get("pe")), int(get("max_len")), final_norm=final is not None)
     t = lambda a: torch.as_tensor(np.array(a, dtype=np.float64))
     with torch.no_grad():
         module.embedding.weight.copy_(t(E))
@@ -90,9 +96,13 @@ def build(arrays) -> TorchEncoderClassifier:
             layer.norm1.bias.copy_(t(get("norm1_bias")[l]))
             layer.norm2.weight.copy_(t(get("norm2_weight")[l]))
             layer.norm2.bias.copy_(t(get("norm2_bias")[l]))
+        if final is not None:
+            module.encoder.norm.weight.copy_(t(final))
+            module.encoder.norm.bias.copy_(t(get("final_norm_bias")))
         module.classifier.weight.copy_(t(get("w"))[None])
         module.classifier.bias.fill_(float(get("b")))
     assert all(math.isclose(layer.norm1.eps, 1e-5) for layer in module.encoder.layers)
+    assert module.encoder.norm is None or math.isclose(module.encoder.norm.eps, 1e-5)
     return module.eval()
 
 

@@ -5,6 +5,8 @@ The backward pass mirrors :mod:`theory.models.encoder` block by block, with the 
 (:class:`~theory.models.encoder.LayerTrace`).  With ``ḡ`` the gradient of ``f`` with respect to a quantity:
 
 * readout ``f = ⟨w, h^(L)_0⟩ + b``: ``h̄^(L)_0 = w``, ``h̄^(L)_t = 0`` for ``t ≥ 1``;
+* the final norm (when the model has one), ``h^(L) = LN_f(y)`` with ``y`` the last layer's output: the LayerNorm
+  rule below, with ``(γ_f, β_f)``;
 * residual ``y = x + block``: ``x̄ += ȳ``, ``block̄ = ȳ`` (without residual, ``x̄`` gets nothing);
 * LayerNorm ``y = x̂γ + β``, ``x̂ = (x − μ)r``, ``r = 1/√(var + ε)``:
   ``x̄ = r (ĝ − mean ĝ − x̂ · mean(ĝ x̂))`` with ``ĝ = ȳ ⊙ γ``;
@@ -17,8 +19,9 @@ The backward pass mirrors :mod:`theory.models.encoder` block by block, with the 
 Every position is included, CLS too (its query path is the ``Q̄`` term of the CLS row).
 
 Rounding errors (:func:`rounding_scale`) are measured relative to the adjoints the backward pass sums: the largest
-entry of ``h̄^(l)`` at every layer boundary (``h̄^(L)`` is ``w`` at CLS), times LayerNorm's largest ``1/√(var + ε)``
-(its backward pass multiplies by it before cancelling), per document.  Not componentwise: the magnitude of the
+entry of ``h̄^(l)`` at every layer boundary (``h̄^(L)`` is ``w`` at CLS; with a final norm, also ``ȳ``), times
+LayerNorm's largest ``1/√(var + ε)``, the final norm's included (its backward pass multiplies by it before
+cancelling), per document.  Not componentwise: the magnitude of the
 terms of each entry (the same pass with every factor in absolute value) grows geometrically with depth — about
 1e7 times the gradient at ``L = 3``, ``d = 6`` in our measurements — and would make a componentwise tolerance
 meaningless; and not relative to the gradient itself, which LayerNorm can cancel to ~1e-9 of its adjoints (at
@@ -52,7 +55,8 @@ def _add_backward(model: Encoder, dy):
     return (dy if model.residual else np.zeros_like(dy)), dy
 
 
-def _norm_backward(model: Encoder, weight, trace, dy):
+def _norm_backward(weight, trace, dy):
+    """``x̄`` of a LayerNorm ``y = x̂γ + β`` (``trace`` None: the identity, ``norm = none``)."""
     if trace is None:
         return dy
     g = dy * weight
@@ -97,22 +101,26 @@ def _layer_backward(model: Encoder, l: int, trace, dx):
     if model.norm == "pre":
         if trace.ff is not None:
             dx, dff = _add_backward(model, dx)
-            dx = dx + _norm_backward(model, model.norm2_weight[l], trace.norm2,
+            dx = dx + _norm_backward(model.norm2_weight[l], trace.norm2,
                                      _ff_block_backward(model, l, trace.ff, dff))
         dx, dsa = _add_backward(model, dx)
-        return dx + _norm_backward(model, model.norm1_weight[l], trace.norm1,
+        return dx + _norm_backward(model.norm1_weight[l], trace.norm1,
                                    _sa_block_backward(model, l, trace.sa, dsa))
     if trace.ff is not None:
-        dx, dff = _add_backward(model, _norm_backward(model, model.norm2_weight[l], trace.norm2, dx))
+        dx, dff = _add_backward(model, _norm_backward(model.norm2_weight[l], trace.norm2, dx))
         dx = dx + _ff_block_backward(model, l, trace.ff, dff)
-    dx, dsa = _add_backward(model, _norm_backward(model, model.norm1_weight[l], trace.norm1, dx))
+    dx, dsa = _add_backward(model, _norm_backward(model.norm1_weight[l], trace.norm1, dx))
     return dx + _sa_block_backward(model, l, trace.sa, dsa)
 
 
 def backward(model: Encoder, fw: EncoderForward, boundaries: list | None = None) -> np.ndarray:
     """``∂f/∂h^(0)`` of the documents of ``fw``, shape ``(B, T, d)``; ``boundaries`` (when given) receives
-    ``h̄^(L), …, h̄^(1)``."""
+    ``h̄^(L)`` (and, with a final norm, the adjoint of the last layer's output), then ``h̄^(L−1), …, h̄^(1)``."""
     dx = _readout_backward(model, fw)
+    if fw.final is not None:
+        if boundaries is not None:
+            boundaries.append(dx)
+        dx = _norm_backward(model.final_norm_weight, fw.final, dx)
     for l in reversed(range(model.L)):
         if boundaries is not None:
             boundaries.append(dx)
@@ -126,11 +134,11 @@ def gradient(model: Encoder, docs) -> EncoderGradient:
     return EncoderGradient(grad=backward(model, fw), forward=fw)
 
 
-
 def rounding_scale(model: Encoder, fw: EncoderForward) -> np.ndarray:
     """The scale of the gradient's rounding errors per document, ``(B,)`` (module docstring)."""
     boundaries: list = []
     grad = backward(model, fw, boundaries)
     largest = np.max([np.abs(a).max(axis=(1, 2)) for a in [*boundaries, grad]], axis=0)
-    norms = [n.inv_std.max(axis=(1, 2)) for tr in fw.layers for n in (tr.norm1, tr.norm2) if n is not None]
+    traces = [n for tr in fw.layers for n in (tr.norm1, tr.norm2)] + [fw.final]
+    norms = [n.inv_std.max(axis=(1, 2)) for n in traces if n is not None]
     return largest * (np.max(norms, axis=0) if norms else 1.0)

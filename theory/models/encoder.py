@@ -12,8 +12,11 @@ LayerNorms ``(γ_1, β_1)``, ``(γ_2, β_2)`` and a feed-forward ``FF(x) = W_2 a
 
 Switches (model-wide): ``residual`` (add the block's input back), ``norm`` — ``"post"``
 (``h ← LN(h + SA(h))``, ``h ← LN(h + FF(h))``), ``"pre"`` (``h ← h + SA(LN(h))``, ``h ← h + FF(LN(h))``) or
-``"none"`` — and the feed-forward (absent when ``d_ff = 0``).  Readout: ``f = ⟨w, h^(L)_0⟩ + b``, the CLS
-position of the last layer.
+``"none"`` — and the feed-forward (absent when ``d_ff = 0``).  An optional final LayerNorm ``(γ_f, β_f)`` — torch's
+``nn.TransformerEncoder(norm=nn.LayerNorm(d))`` — normalises the last layer's output at every position:
+``h^(L) ← LN_f(h^(L))`` (whatever ``norm`` is; without it, nothing).  ``h^(L)`` is the encoder's output, the final norm
+included, as ``nn.TransformerEncoder`` returns it.  Readout: ``f = ⟨w, h^(L)_0⟩ + b``, the CLS position of the
+last layer.
 
 With ``residual``, a norm, ``d_att = d_out = d/K`` this is exactly torch's ``nn.TransformerEncoderLayer``
 (eval mode, ``norm_first = (norm == "pre")``) stacked by ``nn.TransformerEncoder``.  With ``L = 1``, no
@@ -27,7 +30,8 @@ The forward pass keeps, per layer, what the hand-written backward pass
 per layer, stacked on a leading axis of length ``L``: ``Wq``, ``Wk`` (L, K, d_att, d), ``Wv`` (L, K, d_out, d),
 ``bq``, ``bk`` (L, K, d_att), ``bv`` (L, K, d_out), ``Wo`` (L, d, K·d_out), ``bo`` (L, d), ``norm1_weight``,
 ``norm1_bias``, ``norm2_weight``, ``norm2_bias`` (L, d), ``W1`` (L, d_ff, d), ``b1`` (L, d_ff), ``W2`` (L, d, d_ff),
-``b2`` (L, d); readout ``w`` (d,), ``b`` scalar; scalars ``cls_id``, ``unk_id``, ``max_len``, ``pe`` (0/1),
+``b2`` (L, d); the final norm ``final_norm_weight``, ``final_norm_bias`` (d,) (both or neither: absent, no final norm);
+readout ``w`` (d,), ``b`` scalar; scalars ``cls_id``, ``unk_id``, ``max_len``, ``pe`` (0/1),
 ``residual`` (0/1), strings ``norm`` (none/post/pre), ``activation`` (relu/gelu).  Biases, norm parameters and
 the feed-forward arrays are optional (defaults: zeros, γ = 1, β = 0, no feed-forward).
 """
@@ -57,6 +61,7 @@ _LAYER_KEYS = {
     "norm2_weight": ("(L, d)", 1.0), "norm2_bias": ("(L, d)", 0.0),
     "W1": ("(L, d_ff, d)", "ff"), "b1": ("(L, d_ff)", 0.0), "W2": ("(L, d, d_ff)", "ff"), "b2": ("(L, d)", 0.0),
 }
+_FINAL = ("final_norm_weight", "final_norm_bias")  # optional, (d,) each, both or neither
 _ARRAYS = ("E", *_LAYER_KEYS, "w")
 _SCALARS = ("b", "cls_id", "unk_id", "max_len", "pe", "residual")
 
@@ -91,6 +96,8 @@ class Encoder:
     b1: np.ndarray | None = None
     W2: np.ndarray | None = None
     b2: np.ndarray | None = None
+    final_norm_weight: np.ndarray | None = None
+    final_norm_bias: np.ndarray | None = None
 
     def __post_init__(self):
         for name in ("E", "Wq", "Wk", "Wv", "Wo", "w"):
@@ -131,6 +138,7 @@ class Encoder:
             if getattr(self, name).shape != want:
                 raise InputError(f"inconsistent shapes: {name!r} is {getattr(self, name).shape} but must be {want} "
                                  f"{_shape_of(name)}, from E {self.E.shape}, Wq {self.Wq.shape}, Wv {self.Wv.shape}")
+        self._check_final_norm(d)
         b = np.asarray(self.b, dtype=np.float64)
         if b.size != 1 or not np.isfinite(b).all():
             raise InputError(f"the readout bias b must be one finite number, got {self.b!r}")
@@ -145,6 +153,23 @@ class Encoder:
                              "norm_first=True)")
         if self.activation not in ACTIVATIONS:
             raise InputError(f"activation={self.activation!r}; use relu or gelu (the exact erf form)")
+
+    def _check_final_norm(self, d: int) -> None:
+        given = [name for name in _FINAL if getattr(self, name) is not None]
+        if len(given) == 1:
+            raise InputError(f"the final norm needs both final_norm_weight and final_norm_bias ({d},), or neither "
+                             f"(no final norm); only {given[0]} is given")
+        for name in given:
+            value = _real_array(name, getattr(self, name))
+            if value.shape != (d,):
+                raise InputError(f"inconsistent shapes: {name!r} is {value.shape} but must be ({d},) (d,), from E "
+                                 f"{self.E.shape}")
+            object.__setattr__(self, name, value)
+
+    @property
+    def final_norm(self) -> bool:
+        """Whether a final LayerNorm follows the last layer (``nn.TransformerEncoder(norm=…)``)."""
+        return self.final_norm_weight is not None
 
     # --- sizes ---------------------------------------------------------------------------------------------
     V = property(lambda self: self.E.shape[0])
@@ -165,6 +190,8 @@ class Encoder:
     def arrays(self) -> dict:
         """The public ``.npz`` arrays (module docstring)."""
         out = {name: getattr(self, name) for name in _ARRAYS}
+        if self.final_norm:
+            out.update({name: getattr(self, name) for name in _FINAL})
         out.update(b=self.b, cls_id=self.cls_id, unk_id=self.unk_id, max_len=self.max_len, pe=int(self.pe),
                    residual=int(self.residual), norm=np.str_(self.norm), activation=np.str_(self.activation),
                    arch=np.str_(ARCH))
@@ -172,7 +199,7 @@ class Encoder:
 
     def replace(self, **changes) -> Encoder:
         """The same encoder with some parameters changed (e.g. ``w=-model.w, b=-model.b``)."""
-        fields = {name: getattr(self, name) for name in (*_ARRAYS, *_SCALARS, "norm", "activation")}
+        fields = {name: getattr(self, name) for name in (*_ARRAYS, *_FINAL, *_SCALARS, "norm", "activation")}
         return Encoder(**{**fields, **changes})
 
     def output(self, docs) -> np.ndarray:
@@ -200,7 +227,7 @@ class Encoder:
         if missing:
             raise InputError(f"encoder file {where} lacks {', '.join(missing)} (see the encoder file format)")
         kwargs = {}
-        for key in (*_ARRAYS, *_SCALARS, "norm", "activation"):
+        for key in (*_ARRAYS, *_FINAL, *_SCALARS, "norm", "activation"):
             if key not in arrays:
                 continue
             value = arrays[key]
@@ -298,6 +325,7 @@ class EncoderForward:
     attention: np.ndarray  # (B, L, K, T, T) every layer's attention
     hidden: np.ndarray  # (B, L + 1, T, d): h^(0) = X, …, h^(L)
     layers: tuple  # (LayerTrace,) * L
+    final: NormTrace | None = None  # the final norm's, when the model has one
 
     @property
     def X(self) -> np.ndarray:
@@ -319,9 +347,14 @@ def embed(model: Encoder, docs: np.ndarray) -> np.ndarray:
 
 
 def _norm(model: Encoder, weight, bias, x):
-    """``LN(x) = (x − mean)/√(var + ε)·γ + β`` over the last axis (biased variance); identity when ``norm = none``."""
+    """A layer's LayerNorm (:func:`layer_norm`); the identity when ``norm = none``."""
     if model.norm == "none":
         return x, None
+    return layer_norm(weight, bias, x)
+
+
+def layer_norm(weight, bias, x):
+    """``LN(x) = (x − mean)/√(var + ε)·γ + β`` over the last axis (biased variance), and its trace."""
     centred = x - x.mean(axis=-1, keepdims=True)
     inv_std = 1.0 / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + EPS)
     xhat = centred * inv_std
@@ -399,8 +432,9 @@ def _layer(model: Encoder, l: int, x):
 
 
 def forward_embedded(model: Encoder, X: np.ndarray, keep: bool = True) -> EncoderForward:
-    """The layer stack and the CLS readout on embedded inputs ``X`` (B, T, d); with ``keep=False`` only ``f`` is
-    returned (no attention, hidden states or traces: the perturbation explainers' batched path)."""
+    """The layer stack, the final norm (when the model has one) and the CLS readout on embedded inputs ``X``
+    (B, T, d); with ``keep=False`` only ``f`` is returned (no attention, hidden states or traces: the perturbation
+    explainers' batched path)."""
     hidden, traces, attention = [X], [], []
     h = X
     for l in range(model.L):
@@ -409,11 +443,16 @@ def forward_embedded(model: Encoder, X: np.ndarray, keep: bool = True) -> Encode
             hidden.append(h)
             traces.append(trace)
             attention.append(trace.sa.A)
+    final = None
+    if model.final_norm:
+        h, final = layer_norm(model.final_norm_weight, model.final_norm_bias, h)
+        if keep:
+            hidden[-1] = h  # h^(L) is the encoder's output, the final norm included
     f = h[:, 0] @ model.w + model.b
     if not keep:
         return EncoderForward(f=f, attention=None, hidden=None, layers=())
     return EncoderForward(f=f, attention=np.stack(attention, axis=1), hidden=np.stack(hidden, axis=1),
-                          layers=tuple(traces))
+                          layers=tuple(traces), final=final)
 
 
 def forward(model: Encoder, docs) -> EncoderForward:

@@ -19,17 +19,17 @@ on the command line: the CLS and UNK ids, ``T``, the positional encoding (``pe``
 The file is read with ``torch.load(weights_only=True)``: tensors only, never an unpickled object (and torch's
 advice to retry with ``weights_only=False`` is never passed on).  Every problem — not a torch.save'd dict of
 dense real tensors, a NaN or inf weight (in any class row), DataParallel's ``module.`` key prefix, a checkpoint
-dict around the state_dict, a missing or extra key, a key that is not 2-D, sizes of one dimension (``d_e``,
-``d_att``, ``d_out``, ``n_classes``) that disagree between keys, a class out of range — is one
-:class:`InputError` naming it and the fix, and nothing is written; the ``.npz`` is written to a temporary file
-and renamed into place.
+dict around the state_dict, an ``nn.TransformerEncoder`` state_dict (use ``--arch encoder``), a missing or extra
+key, a key that is not 2-D, sizes of one dimension (``d_e``, ``d_att``, ``d_out``, ``n_classes``) that disagree
+between keys, a class out of range, an ``--out`` that cannot be written — is one :class:`InputError` naming it
+and the fix, and nothing is written; the ``.npz`` is written to a temporary file and renamed into place
+(:func:`save_atomically`).
 """
 
 from __future__ import annotations
 
-import os
+import io
 import re
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -37,6 +37,7 @@ import numpy as np
 
 from theory.errors import InputError
 from theory.models.one_layer import Model
+from theory.suite.atomic import write_file
 
 EXTRA = "import"  # the pyproject extra that installs torch for this module
 _HEAD_KEY = re.compile(r"heads\.(\d+)\.(query|key|value|classifier)\.weight")
@@ -108,6 +109,9 @@ def _heads(state: dict) -> int:
         raise InputError(f"the state_dict's keys start with {_WRAPPED!r} (a DataParallel or DistributedDataParallel "
                          "model); save model.module.state_dict(), or strip the prefix: "
                          f"{{k.removeprefix({_WRAPPED!r}): v for k, v in state.items()}}")
+    if any(key.startswith("encoder.layers.") for key in state):
+        raise InputError(f"the state_dict has torch nn.TransformerEncoder keys (encoder.layers.*), not the authors' "
+                         f"MultiHead layout: import it with --arch encoder --heads K ({_head_hint(state)})")
     indices = {int(m.group(1)) for key in state if (m := _HEAD_KEY.fullmatch(key))}
     K = max(indices) + 1 if indices else 0
     expected = ["embedding.weight"] + [f"heads.{i}.{part}.weight" for i in range(K) for part in _PARTS]
@@ -116,12 +120,23 @@ def _heads(state: dict) -> int:
     if not K:
         missing.append("heads.0.{query,key,value,classifier}.weight")
     if missing or extra:
-        problems = ([f"missing {', '.join(missing)}"] if missing else []) + (
-            [f"unexpected {', '.join(extra)}"] if extra else [])
+        problems = ([f"missing {_listed(missing, 6)}"] if missing else []) + (
+            [f"unexpected {_listed(extra, 6)}"] if extra else [])
         raise InputError(f"the state_dict is not the authors' MultiHead layout: {'; '.join(problems)} (expected "
                          "embedding.weight and heads.{i}.query|key|value|classifier.weight for heads 0..K-1, "
                          "no biases)")
     return K
+
+
+def _head_hint(state: dict) -> str:
+    """The candidates for ``--heads``: the divisors of ``d`` (torch's state_dict does not record ``nhead``)."""
+    embedding = state.get("embedding.weight")
+    if embedding is None or np.ndim(embedding) != 2:
+        return "K: nhead of your nn.TransformerEncoderLayer, which the state_dict does not record"
+    d = int(np.shape(embedding)[1])
+    candidates = [k for k in range(1, d + 1) if d % k == 0]
+    return (f"K: nhead of your nn.TransformerEncoderLayer, which the state_dict does not record; it divides d = {d}: "
+            f"{', '.join(map(str, candidates))}; add --expect FILE to check the choice against your model's outputs")
 
 
 def _shape_check(state: dict, K: int) -> None:
@@ -185,32 +200,28 @@ def model_from_state_dict(state: dict, *, cls_id: int, unk_id: int, max_len: int
                  unk_id=unk_id, max_len=max_len, pe=pe, scale=scale)
 
 
-def save_atomically(model: Model, out: str | Path) -> Path:
-    """Write ``model`` to ``out`` (the public ``.npz``) through a temporary file in the same folder."""
+def check_out(out: str | Path) -> Path:
+    """``--out`` as a path, refused before any work when it cannot name a new ``.npz`` file."""
     out = Path(out)
     if out.suffix != ".npz":
         raise InputError(f"--out {str(out)!r} must end in .npz")
-    if not out.parent.is_dir():
-        raise InputError(f"--out {str(out)!r}: folder {str(out.parent)!r} does not exist; create it first")
     if out.is_dir():
         raise InputError(f"--out {str(out)!r} is a folder; give a file name ending in .npz")
-    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            model.save(stream)
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    if not out.parent.is_dir():
+        raise InputError(f"--out {str(out)!r}: folder {str(out.parent)!r} does not exist; create it first")
     return out
 
 
-def import_model(path: str | Path, out: str | Path, **options) -> Model:
-    """Read the ``state_dict`` at ``path``, convert it (:func:`model_from_state_dict` ``options``) and write
-    ``out``; nothing is written when anything is wrong."""
-    out = Path(out)
-    if out.suffix != ".npz":  # before the (slow) torch import: bad input fails fast
-        raise InputError(f"--out {str(out)!r} must end in .npz")
-    model = model_from_state_dict(load_state_dict(path), **options)
-    save_atomically(model, out)
-    return model
+def save_atomically(model, out: str | Path) -> Path:
+    """Write ``model`` (a §2 :class:`Model` or an encoder: anything with ``save(stream)``) to ``out`` at once
+    (:func:`theory.suite.atomic.write_file`: a complete file or none, with the mode of a normal new file); a folder
+    the user cannot write to is an :class:`InputError`, with nothing left behind."""
+    out = check_out(out)
+    buffer = io.BytesIO()
+    model.save(buffer)
+    try:
+        write_file(out, buffer.getvalue())
+    except OSError as error:
+        raise InputError(f"cannot write --out {str(out)!r}: {error.strerror or error}; nothing was written (choose "
+                         "a folder you can write to)") from None
+    return out

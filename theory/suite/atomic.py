@@ -12,6 +12,10 @@ place, and the journal removed.
 
 Writers into one folder are serialised by :func:`theory.suite.output.exclusive`; :func:`recover` must only
 run under that lock (it renames and removes files).
+
+A single file (an imported model) is replaced the same way without a journal (:func:`write_file`): staged,
+then renamed onto its target, the one rename being atomic.  Every staged file gets the mode ``open()`` would
+give a new file (``0666`` less the umask), not ``mkstemp``'s private ``0600``.
 """
 
 from __future__ import annotations
@@ -83,6 +87,19 @@ def write_set(out_dir: Path, files: dict[str, str | bytes]) -> None:
     os.replace(journal, out_dir / JOURNAL)  # the commit point
     _fsync_folder(out_dir)  # the commit survives a power loss too
     _apply(out_dir, renames)
+
+
+def write_file(target: Path, content: bytes) -> None:
+    """Replace ``target`` by ``content`` all at once (module docstring); its folder must exist.  ``OSError``
+    (an unwritable folder …) leaves no file behind."""
+    target = Path(target).absolute()
+    tmp = _stage(target, content)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(target.parent)
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -1,5 +1,6 @@
-"""The command-line options of the user's-model path (docs/theory.md §11.3): ``attnverify import`` and the ``--text``,
-``--texts``, ``--vocab``, ``--oov``, ``--truncate`` and ``--model`` options of ``explain`` and ``run``.  Kept
+"""The command-line options of the user's-model path (docs/theory.md §11.3): ``attnverify import`` (checked against
+the user's outputs with ``--expect``: :mod:`theory.models.import_check`) and the ``--text``, ``--texts``, ``--vocab``,
+``--oov``, ``--truncate`` and ``--model`` options of ``explain`` and ``run``.  Kept
 out of :mod:`theory.suite.cli` so that the shared parser only calls in here."""
 
 from __future__ import annotations
@@ -7,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from theory.errors import InputError
 
@@ -22,7 +25,8 @@ def _class_pair(text: str) -> tuple[int, int]:
 
 
 def add_import_parser(commands) -> None:
-    sub = commands.add_parser("import", help="convert a PyTorch MultiHead state_dict into the public .npz")
+    sub = commands.add_parser("import", help="convert a PyTorch MultiHead or nn.TransformerEncoder state_dict into "
+                                             "the public .npz, checked against your model's outputs (--expect)")
     sub.add_argument("model", help="a torch.save'd state_dict of the authors' MultiHead classifier (.pt)")
     sub.add_argument("--out", required=True, metavar="MODEL.npz", help="the .npz to write")
     chosen = sub.add_mutually_exclusive_group()
@@ -39,53 +43,194 @@ def add_import_parser(commands) -> None:
                      help="scores divided by √d_att (default: on; --no-scale is the authors' SCALE = False)")
     sub.add_argument("--arch", choices=("one-layer", "encoder"), default="one-layer",
                      help="one-layer: the authors' MultiHead (default); encoder: an embedding, torch's "
-                          "nn.TransformerEncoder (encoder.layers.{l}.…) and a linear classifier")
+                          "nn.TransformerEncoder (encoder.layers.{l}.…, optional encoder.norm.*) and a linear "
+                          "classifier")
     sub.add_argument("--heads", type=int, default=None, metavar="K",
                      help="encoder: heads per layer (a torch state_dict does not record it)")
     sub.add_argument("--activation", choices=("relu", "gelu"), default="relu", help="encoder: feed-forward activation")
     sub.add_argument("--norm-first", action="store_true", help="encoder: pre-norm layers (torch's norm_first=True)")
+    sub.add_argument("--expect", default=None, metavar="FILE",
+                     help="your model's outputs: lines 'F ID ID …' (the output, then the document's token ids, CLS "
+                          "first), or lines 'F' for the documents of --texts; the import is refused when the imported "
+                          "model's f disagrees (README, 'Checking an import')")
+    sub.add_argument("--tolerance", type=float, default=None, metavar="R",
+                     help="--expect: largest accepted |f − F| relative to the magnitude of f's terms (default "
+                          "1e-4, theory.models.import_check.TOLERANCE; 1e-2 for a model run in float16/bfloat16)")
+    add_text_options(sub, single=False)
+
+
+#: what the format cannot express, said by every import
+PADDING_NOTE = ("note: the imported model attends to every position, UNK padding included (documents are padded to "
+                "T = --max-len); a model trained or run with a padding mask (src_key_padding_mask, an attention "
+                "mask) computes another f on padded documents, which this format cannot express")
+SUGGESTION_DOCUMENTS = 8  # documents on which the other option choices are tried
 
 
 def import_command(args, argv) -> int:
-    from theory.models.from_torch import import_model
+    """``attnverify import``: build the model, check it against ``--expect`` (nothing written on a
+    disagreement), write it, and say how it was checked or how to check it."""
+    from theory.models import import_check
+    from theory.models.from_torch import check_out, load_state_dict, save_atomically
+    from theory.suite.finite import FIX, NonFiniteError, overflow_cause
 
-    if args.arch == "encoder":
-        return _import_encoder(args)
-    if args.heads is not None or args.norm_first or args.activation != "relu":
-        raise InputError("--heads, --activation and --norm-first are options of --arch encoder")
-    contrast = None if args.contrast is None else _class_pair(args.contrast)
-    model = import_model(args.model, args.out, cls_id=args.cls_id, unk_id=args.unk_id, max_len=args.max_len,
-                         pe=args.pe, scale=args.scale, explained_class=args.explained_class, contrast=contrast)
-    what = (f"class {args.explained_class}" if contrast is None and args.explained_class is not None
-            else f"logit of class {contrast[0]} minus class {contrast[1]}" if contrast else "class 0")
-    print(f"wrote {args.out}: V = {model.V}, d_e = {model.d_e}, K = {model.K}, d_att = {model.d_att}, "
-          f"d_out = {model.d_out}, T = {model.T}, pe {'on' if model.pe else 'off'}, scale "
-          f"{'on' if model.scale else 'off'}; explains {what}", file=sys.stderr)
-    return EXIT_OK
-
-
-def _import_encoder(args) -> int:
-    """``import --arch encoder``: torch's ``nn.TransformerEncoder`` classifier → the encoder ``.npz``."""
-    from theory.models.encoder import Encoder
-    from theory.models.from_torch import load_state_dict, save_atomically
-    from theory.models.import_encoder import encoder_from_state_dict
-
-    if args.heads is None:
-        raise InputError("--arch encoder needs --heads K (the number of heads per layer)")
-    if args.contrast is not None or not args.scale:
-        raise InputError("--contrast and --no-scale are options of the one-layer model; an encoder explains one "
-                         "class (--class) and always divides its scores by √d_att (torch)")
-    if Path(args.out).suffix != ".npz":
-        raise InputError(f"--out {args.out!r} must end in .npz")
-    arrays = encoder_from_state_dict(load_state_dict(args.model), heads=args.heads, cls_id=args.cls_id,
-                                     unk_id=args.unk_id, max_len=args.max_len, klass=args.explained_class or 0,
-                                     pe=args.pe, activation=args.activation, norm_first=args.norm_first)
-    model = Encoder.from_arrays(arrays, args.model)
+    check_out(args.out)  # before the (slow) torch import: bad input fails fast
+    _check_import_options(args)
+    state = load_state_dict(args.model)
+    build, given, choices = (_encoder_builder if args.arch == "encoder" else _multihead_builder)(args, state)
+    model = build(given)
+    doc, shown = import_check.example_document(model)
+    cause = overflow_cause(model, doc)
+    if cause:
+        raise NonFiniteError(f"the imported model: {cause} ({shown}); {FIX}; nothing was written")
+    expected = _expected(args, model)
+    tolerance = import_check.TOLERANCE if args.tolerance is None else args.tolerance
+    if expected is not None:
+        result = import_check.agreement(model, expected)
+        if not result.holds(tolerance):
+            raise InputError(_disagreement(result, tolerance, build, given, choices, expected))
     save_atomically(model, args.out)
-    print(f"wrote {args.out}: encoder, L = {model.L}, K = {args.heads}, d = {model.d_e}, V = {model.V}, "
-          f"T = {model.T}, {'pre' if args.norm_first else 'post'}-norm, {args.activation}; explains class "
-          f"{args.explained_class or 0}", file=sys.stderr)
+    print(f"wrote {args.out}: {_summary(model, args)}", file=sys.stderr)
+    if expected is not None:
+        print(f"checked against {expected.path}: the imported model's f agrees with your {len(expected.values)} "
+              f"outputs within {tolerance:g} of the magnitude of f's terms; largest difference at {result.worst()}",
+              file=sys.stderr)
+    else:
+        print(f"f = {float(model.output(doc[None])[0])!r} on the document {shown} (CLS, words, UNK padding to T = "
+              f"{model.T}); compare it with your model's {_explained(args)} on those token ids, or let import compare: "
+              "--expect FILE, one line 'F ID ID …' per document (README, 'Checking an import')", file=sys.stderr)
+    print(f"attnverify: {PADDING_NOTE}", file=sys.stderr)
     return EXIT_OK
+
+
+def _check_import_options(args) -> None:
+    """Refuse options of another architecture, and ``--expect``'s options without ``--expect``."""
+    if args.arch == "encoder":
+        if args.heads is None:
+            raise InputError("--arch encoder needs --heads K (the number of heads per layer)")
+        if args.contrast is not None or not args.scale:
+            raise InputError("--contrast and --no-scale are options of the one-layer model; an encoder explains one "
+                             "class (--class) and always divides its scores by √d_att (torch)")
+    elif args.heads is not None or args.norm_first or args.activation != "relu":
+        raise InputError("--heads, --activation and --norm-first are options of --arch encoder")
+    flags = [f"--{name.replace('_', '-')}" for name, default in TEXT_ONLY.items()
+             if name != "jsonl" and getattr(args, name) != default]
+    if args.expect is None:
+        extra = (["--tolerance"] if args.tolerance is not None else []) + (["--texts"] if args.texts else []) + flags
+        if extra:
+            raise InputError(f"{', '.join(extra)}: only with --expect FILE (your model's outputs)")
+    elif args.texts is None and flags:
+        raise InputError(f"{', '.join(flags)}: only with --texts FILE (documents given as text)")
+    if args.tolerance is not None and not 0 < args.tolerance < 1:
+        raise InputError(f"--tolerance must be a number between 0 and 1 (a share of the magnitude of f's terms), got "
+                         f"{args.tolerance}")
+    args.oov = args.oov or "error"
+
+
+def _multihead_builder(args, state):
+    """``(build(options) -> Model, the given options, the other values each option may take)`` for the authors'
+    MultiHead layout (the options the state_dict does not record)."""
+    from theory.models.from_torch import model_from_state_dict
+
+    contrast = None if args.contrast is None else _class_pair(args.contrast)
+
+    def build(options):
+        return model_from_state_dict(state, cls_id=args.cls_id, unk_id=args.unk_id, max_len=args.max_len,
+                                     contrast=contrast, **options)
+    given = {"pe": args.pe, "scale": args.scale, "explained_class": args.explained_class}
+    classes = np.shape(state.get("heads.0.classifier.weight"))[:1] if contrast is None else ()
+    choices = {"pe": [True, False], "scale": [True, False],
+               "explained_class": list(range(classes[0])) if classes and args.explained_class is not None else []}
+    return build, given, choices
+
+
+def _encoder_builder(args, state):
+    """As :func:`_multihead_builder`, for torch's ``nn.TransformerEncoder`` names."""
+    from theory.models.encoder import Encoder
+    from theory.models.import_encoder import encoder_from_state_dict, head_candidates
+
+    def build(options):
+        arrays = encoder_from_state_dict(state, cls_id=args.cls_id, unk_id=args.unk_id, max_len=args.max_len,
+                                         **options)
+        return Encoder.from_arrays(arrays, args.model)
+    given = {"heads": args.heads, "activation": args.activation, "norm_first": args.norm_first, "pe": args.pe,
+             "klass": args.explained_class or 0}
+    d = np.shape(state.get("embedding.weight"))[-1:]
+    classes = np.shape(state.get("classifier.weight"))[:1]
+    choices = {"heads": head_candidates(d[0]) if d else [], "activation": ["relu", "gelu"],
+               "norm_first": [False, True], "pe": [True, False], "klass": list(range(classes[0])) if classes else []}
+    return build, given, choices
+
+
+def _expected(args, model):
+    """The expect file (``None`` without ``--expect``), its documents from the file or from ``--texts``."""
+    from theory.models.import_check import expected_with_ids, expected_with_texts
+    from theory.models.one_layer import document
+
+    if args.expect is None:
+        return None
+    if args.texts is None:
+        return expected_with_ids(args.expect, model)
+    _, encoded = encoded_texts(args, model)
+    docs = [document(model, item.tokens, allow_unk=args.oov == "unk") for item in encoded]
+    return expected_with_texts(args.expect, docs, args.texts)
+
+
+def _alternatives(given: dict, choices: dict, most: int = 2) -> list[dict]:
+    """The other choices of the options the state_dict does not record that change at most ``most`` of them,
+    fewest changes first."""
+    from itertools import product
+
+    names = [name for name in given if choices.get(name)]
+    options = [dict(zip(names, values)) for values in product(*(choices[name] for name in names))]
+    changes = [(sum(option[n] != given[n] for n in names), option) for option in options]
+    return [{**given, **option} for count, option in sorted(changes, key=lambda item: item[0]) if 0 < count <= most]
+
+
+def _flags(given: dict, option: dict) -> str:
+    shown = {"pe": lambda v: "--pe" if v else "--no-pe", "scale": lambda v: "--scale" if v else "--no-scale",
+             "activation": lambda v: f"--activation {v}", "heads": lambda v: f"--heads {v}",
+             "norm_first": lambda v: "--norm-first" if v else "no --norm-first",
+             "explained_class": lambda v: f"--class {v}", "klass": lambda v: f"--class {v}"}
+    return " ".join(shown[name](value) for name, value in option.items() if value != given[name])
+
+
+def _disagreement(result, tolerance: float, build, given: dict, choices: dict, expected) -> str:
+    """The refusal: the largest difference, and which other option choice (if any) agrees."""
+    from theory.models.import_check import agreement
+
+    bad = int(np.sum(~(result.relative <= tolerance)))  # NaN (an overflow) disagrees
+    message = (f"the imported model disagrees with your model's outputs in {expected.path}: {bad} of "
+               f"{len(expected.values)} documents differ by more than {tolerance:g} of the magnitude of f's terms, "
+               f"the largest at {result.worst()}; nothing was written. ")
+    for option in _alternatives(given, choices):
+        try:
+            other = build(option)
+        except InputError:
+            continue
+        if agreement(other, expected, SUGGESTION_DOCUMENTS).holds(tolerance):
+            return message + (f"With {_flags(given, option)} the imported model agrees with your first "
+                              f"{min(SUGGESTION_DOCUMENTS, len(expected.values))} documents: the state_dict does not "
+                              "record that choice; import again with it")
+    return message + ("No other choice of one or two of the options the state_dict does not record agrees either: "
+                      "check --cls-id, --unk-id and --max-len, that your outputs come from the model in eval mode (no dropout) on the "
+                      "documents padded to T without a padding mask (which this format cannot express)")
+
+
+def _summary(model, args) -> str:
+    if args.arch == "encoder":
+        return (f"encoder, L = {model.L}, K = {model.K}, d = {model.d_e}, V = {model.V}, T = {model.T}, "
+                f"{'pre' if args.norm_first else 'post'}-norm, {args.activation}, "
+                f"{'a' if model.final_norm else 'no'} final norm; explains {_explained(args)}")
+    return (f"V = {model.V}, d_e = {model.d_e}, K = {model.K}, d_att = {model.d_att}, d_out = {model.d_out}, "
+            f"T = {model.T}, pe {'on' if model.pe else 'off'}, scale {'on' if model.scale else 'off'}; explains "
+            f"{_explained(args)}")
+
+
+def _explained(args) -> str:
+    if args.contrast is not None:
+        a, b = _class_pair(args.contrast)
+        return f"logit of class {a} minus class {b}"
+    return f"class {args.explained_class or 0}'s logit"
 
 
 def add_text_options(parser, single: bool) -> None:

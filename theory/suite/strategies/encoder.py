@@ -30,7 +30,9 @@ class EncoderSpec:
     """A random encoder: weights ``~ N(0, ·)`` from ``numpy.random.default_rng(seed)``; CLS is id 0, UNK id 1.
 
     ``score_scale`` scales ``W_q`` and ``W_k`` by its square root; ``biases`` draws every bias (and LayerNorm's
-    ``γ − 1``, ``β``) from ``N(0, 0.5²)``, otherwise they are 0 (``γ = 1``)."""
+    ``γ − 1``, ``β``) from ``N(0, 0.5²)``, otherwise they are 0 (``γ = 1``).  ``final_norm`` adds the final
+    LayerNorm (``nn.TransformerEncoder(norm=…)``), its ``γ − 1``, ``β`` drawn as the other norms' and after every
+    other weight (a spec without it builds the same weights as before it existed)."""
 
     L: int = 1
     K: int = 1
@@ -47,6 +49,7 @@ class EncoderSpec:
     biases: bool = False
     score_scale: float = 1.0
     seed: int = 0
+    final_norm: bool = False
 
     def build(self) -> Encoder:
         rng = np.random.default_rng(self.seed)
@@ -59,7 +62,7 @@ class EncoderSpec:
         def bias(*shape):
             return normal(*shape, scale=0.5) if self.biases else np.zeros(shape)
 
-        return Encoder(
+        weights = dict(
             E=normal(self.V, d), Wq=normal(L, K, da, d, scale=root), Wk=normal(L, K, da, d, scale=root),
             Wv=normal(L, K, do, d, scale=d ** -0.5), Wo=normal(L, d, K * do, scale=(K * do) ** -0.5),
             w=normal(d), b=float(bias(1)[0]), cls_id=0, unk_id=1, max_len=self.T, pe=self.pe,
@@ -68,6 +71,9 @@ class EncoderSpec:
             norm1_weight=1.0 + bias(L, d), norm1_bias=bias(L, d), norm2_weight=1.0 + bias(L, d), norm2_bias=bias(L, d),
             W1=normal(L, dff, d, scale=d ** -0.5), b1=bias(L, dff), W2=normal(L, d, dff, scale=max(dff, 1) ** -0.5),
             b2=bias(L, d))
+        if self.final_norm:
+            weights.update(final_norm_weight=1.0 + bias(d), final_norm_bias=bias(d))
+        return Encoder(**weights)
 
 
 @dataclass(frozen=True)
@@ -94,9 +100,10 @@ class EncoderCase:
 
 @st.composite
 def encoder_specs(draw, min_L=1, max_L=3, max_K=2, max_d=6, max_T=6, min_T=2, torch_compatible=False,
-                  L=None) -> EncoderSpec:
+                  L=None, final_norm=True) -> EncoderSpec:
     """Random specs; ``torch_compatible`` draws what ``nn.TransformerEncoderLayer`` expresses (residual, a
-    post/pre norm, ``d_att = d_out = d/K``, a feed-forward, biases); ``L`` fixes the depth."""
+    post/pre norm, ``d_att = d_out = d/K``, a feed-forward, biases); ``L`` fixes the depth; ``final_norm`` lets
+    the final LayerNorm be drawn (about one spec in two; ``False``: never)."""
     depth = draw(st.integers(min_L, max_L)) if L is None else L
     K = draw(st.integers(1, max_K))
     if torch_compatible:
@@ -112,7 +119,8 @@ def encoder_specs(draw, min_L=1, max_L=3, max_K=2, max_d=6, max_T=6, min_T=2, to
     return EncoderSpec(L=depth, K=K, d=d, d_att=d_att, d_out=d_out, d_ff=d_ff, V=draw(st.integers(3, 9)),
                        T=draw(st.integers(min_T, max_T)), pe=draw(st.booleans()), residual=residual, norm=norm,
                        activation=draw(st.sampled_from(("relu", "gelu"))), biases=biases,
-                       score_scale=draw(st.sampled_from(SCORE_SCALES)), seed=draw(st.integers(0, 2**32 - 1)))
+                       score_scale=draw(st.sampled_from(SCORE_SCALES)), seed=draw(st.integers(0, 2**32 - 1)),
+                       final_norm=final_norm and draw(st.booleans()))
 
 
 @st.composite
@@ -134,13 +142,16 @@ def at_depth(case: EncoderCase, L: int) -> EncoderCase:
 
 
 @st.composite
-def encoder_lime_cases(draw, max_words: int = 4, min_words: int = 2, distinct_only: bool = False, **spec_ranges) -> EncoderCase:
+def encoder_lime_cases(draw, max_words: int = 4, min_words: int = 2, distinct_only: bool = False,
+                       final_norm: bool = False, **spec_ranges) -> EncoderCase:
     """An encoder case whose text has ``min_words..max_words`` distinct words (the exact ``β^∞`` enumerates ``2^d``
     perturbed documents, the reference LIME runs one mpmath forward pass per distinct sample); with
-    ``distinct_only`` every word occurs once (positions and LIME's features then correspond one to one)."""
+    ``distinct_only`` every word occurs once (positions and LIME's features then correspond one to one).  No final
+    norm unless ``final_norm`` (the depth measures of ``encoder.eq19_last_layer`` and ``encoder.rollout_vs_posthoc``
+    keep the population they were measured on)."""
     from theory.suite.strategies.lime import few_word_texts
 
-    spec = draw(encoder_specs(min_T=min_words + 1, **spec_ranges))
+    spec = draw(encoder_specs(min_T=min_words + 1, final_norm=final_norm, **spec_ranges))
     spec = replace(spec, V=max(spec.V, max_words + 2))
     if distinct_only:
         length = draw(st.integers(min_words, min(max_words, spec.T - 1)))
