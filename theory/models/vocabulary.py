@@ -10,7 +10,8 @@ UNK cannot be read from the files (a vocabulary shifted by one line, or wrong ``
 import, still passes); ``--cls-token``/``--unk-token`` (``cls_token``/``unk_token``) state them, and then a
 line that holds anything else is an error naming where the token is.  Not given: not checked.
 
-**Texts** — tokenized by :func:`theory.models.tokenizer.basic_english`; CLS is prepended and UNK pads to ``T``
+**Texts** — tokenized by :func:`theory.models.tokenizer.basic_english` (or the vocabulary's own tokenizer: the
+bundled models' is :func:`theory.sentiment.fixture.tokenize`, letters only); CLS is prepended and UNK pads to ``T``
 by :func:`theory.models.one_layer.document`.  A word outside the vocabulary (OOV) follows ``oov``:
 
 * ``error`` (default) — an error naming the words;
@@ -26,6 +27,7 @@ UTF-8, one document per line; an empty line (or one without a token) is an error
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -61,11 +63,13 @@ def read_lines(path: str | Path, what: str) -> list[str]:
 
 @dataclass(frozen=True, eq=False)
 class Vocabulary:
-    """Token strings by id; ``cls`` and ``unk`` are the model's CLS and UNK tokens."""
+    """Token strings by id; ``cls`` and ``unk`` are the model's CLS and UNK tokens; ``tokenize`` splits a text
+    into the vocabulary's words (torchtext's ``basic_english``, unless the vocabulary came with its own)."""
 
     tokens: tuple[str, ...]
     cls_id: int
     unk_id: int
+    tokenize: Callable[[str], list[str]] = basic_english
 
     @cached_property
     def ids(self) -> dict[str, int]:
@@ -83,9 +87,9 @@ def _line(token_id: int, role: str = "") -> str:
 
 
 def load_vocabulary(path: str | Path, model: Model, cls_token: str | None = None,
-                    unk_token: str | None = None) -> Vocabulary:
+                    unk_token: str | None = None, tokenize: Callable[[str], list[str]] = basic_english) -> Vocabulary:
     """Read and check a vocabulary file against ``model`` and, when given, the CLS and UNK token strings
-    (module docstring)."""
+    (module docstring); ``tokenize`` is the tokenizer its words come from."""
     tokens = read_lines(path, "vocabulary")
     where = f"vocabulary {str(path)!r}"
     if len(tokens) != model.V:
@@ -110,7 +114,7 @@ def load_vocabulary(path: str | Path, model: Model, cls_token: str | None = None
             raise InputError(f"{where}: {_line(i, name)} holds {tokens[i]!r}, not {option}-token "
                              f"{token!r} ({where_it_is}); fix the vocabulary's order, or the model's {option}-id at "
                              "import")
-    return Vocabulary(tuple(tokens), model.cls_id, model.unk_id)
+    return Vocabulary(tuple(tokens), model.cls_id, model.unk_id, tokenize)
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,7 @@ def encode(text: str, vocab: Vocabulary, model: Model, oov: str = "error", trunc
     """Word ids of ``text`` (module docstring); ``where`` names the text in error messages."""
     if oov not in OOV_POLICIES:
         raise InputError(f"--oov {oov!r}: choose one of {', '.join(OOV_POLICIES)}")
-    words = basic_english(text)
+    words = vocab.tokenize(text)
     if not words:
         raise InputError(f"{where} is empty (no token after tokenization); remove it or give it words")
     for name, token in (("CLS", vocab.cls), ("UNK", vocab.unk)):

@@ -140,6 +140,16 @@ def encode(text: str, drop_oov: bool = False, fixture: Fixture | None = None) ->
     return ids
 
 
+def vocabulary_tokenizer(path: str | Path):
+    """The tokenizer of the vocabulary file at ``path``: :func:`tokenize` (the corpus's, letters only) for the bundled
+    ``vocab.txt`` — its words were never split by torchtext's rules, and a comma is no word of it — and
+    :func:`theory.models.tokenizer.basic_english` (the authors') for any other file."""
+    from theory.models.tokenizer import basic_english
+
+    path = Path(path)
+    return tokenize if path.is_file() and path.resolve() == (DATA / VOCAB_FILE).resolve() else basic_english
+
+
 def decode(ids, fixture: Fixture | None = None) -> str:
     """The words of token ids, separated by spaces."""
     fixture = fixture or load_fixture()
