@@ -24,6 +24,7 @@ from theory.explainers.attention import alpha_avg, alpha_max
 from theory.explainers.encoder_gradient import gradient as encoder_gradient
 from theory.explainers.gradient import g_avg, g_l1, g_l2, g_x_input, gradient
 from theory.explainers.perturb import distinct_words
+from theory.memory import beta_inf_bytes, lime_bytes
 from theory.explainers.rollout import rollout
 from theory.models.encoder import forward as encoder_forward
 from theory.models.one_layer import Model, document, forward
@@ -56,9 +57,9 @@ def _lime(model: Model, doc: np.ndarray, length: int, semantics: str = "delete",
     from theory.suite.explain_posthoc import affordable_evaluations
 
     if isinstance(samples, int) and samples >= 2:
+        d = distinct_words(doc, length).size
         affordable_evaluations(model, doc, length, semantics, samples,
-                               f"LIME with --samples {samples} and d = {distinct_words(doc, length).size} "
-                               "distinct words")
+                               f"LIME with --samples {samples} and d = {d} distinct words", lime_bytes(samples, d))
     result = lime(model, doc, length, samples, seed, semantics)
     return {"f": float(result.f[0]), "scores": result.coef.tolist(), "words": result.words.tolist(),
             "intercept": result.intercept, "semantics": semantics, "samples": int(samples), "seed": int(seed)}
@@ -85,10 +86,11 @@ def _lime_inf(model: Model, doc: np.ndarray, length: int, semantics: str = "dele
     from theory.suite.explain_posthoc import affordable_evaluations
 
     d = distinct_words(doc, length).size
-    count = 2 ** d if d <= EXACT_UP_TO else samples or MC_SAMPLES
-    if isinstance(count, int) and count >= 1:
+    count = samples or MC_SAMPLES
+    if d > EXACT_UP_TO and isinstance(count, int) and count >= 1:  # (exact: at most 2^10 evaluations)
         affordable_evaluations(model, doc, length, semantics, count,
-                               f"β^∞ with {count} evaluations and d = {d} distinct words")
+                               f"β^∞ by Monte Carlo with --samples {count} and d = {d} words",
+                               beta_inf_bytes(count, d))
     result = beta_inf_model(model, doc, length, semantics, samples, seed)
     out = {"f": float(model.output(doc[None])[0]), "scores": result.beta[1:].tolist(),
            "words": result.words.tolist(), "intercept": float(result.beta[0]), "semantics": semantics,

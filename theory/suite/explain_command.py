@@ -171,7 +171,8 @@ def run(args, argv) -> int:
     docs, strings = documents(args, model, is_bundled)
     results = [[_named(explain(model, doc.tokens, method, allow_unk=args.oov == "unk", **options[method]),
                        strings, doc.text) for method in methods] for doc in docs]
-    what = (f"the bundled {family(model)} model's positive-class logit" if is_bundled
+    what = (f"the bundled {'one-layer model' if family(model) == 'one-layer' else 'encoder'}'s positive-class logit"
+            if is_bundled
             else f"the output of {Path(args.model).name}")
     for target, write in ((args.plot, explain_view.write_png), (args.html, explain_view.write_html)):
         if target:

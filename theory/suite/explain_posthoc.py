@@ -35,9 +35,12 @@ _BLOCK = 64  # evaluations timed to estimate a sampled method's run time
 FEWER = "use fewer --samples"
 
 
-def affordable_evaluations(model, doc, length: int, semantics: str, count: float, what: str) -> None:
-    """Refuse ``what`` when ``count`` evaluations of ``f`` on perturbed documents would take too long
+def affordable_evaluations(model, doc, length: int, semantics: str, count: float, what: str,
+                           nbytes: float = 0) -> None:
+    """Refuse ``what`` when its arrays (``nbytes``) would not fit in memory (:func:`theory.memory.require`), or
+    when ``count`` evaluations of ``f`` on perturbed documents would take too long
     (:func:`theory.memory.require_time`, timed on a block of :data:`_BLOCK` documents with every word kept)."""
+    require(nbytes, what, FEWER)
     evaluate = evaluator(model, doc, length, semantics)
     block = np.ones((_BLOCK, distinct_words(doc, length).size))
     require_time(count, "evaluations of f", _BLOCK, lambda: evaluate(block), what, FEWER)
@@ -83,9 +86,8 @@ def _kernelshap(model, doc, length, semantics="replace", samples=None, seed=0) -
                       2 ** d, seed, exact=True)
     n = samples or 4096
     if isinstance(n, int) and n >= 2:
-        what = f"KernelSHAP with --samples {n} and d = {d} distinct words"
-        require(kernelshap_bytes(n, d), what, FEWER)
-        affordable_evaluations(model, doc, length, semantics, n + 2, what)
+        affordable_evaluations(model, doc, length, semantics, n + 2,
+                               f"KernelSHAP with --samples {n} and d = {d} distinct words", kernelshap_bytes(n, d))
     with single_threaded_blas():
         beta = kernelshap_sampled(evaluator(model, doc, length, semantics), d, n, seed)
     return _words(model, doc, length, semantics, beta, n, seed, exact=False)

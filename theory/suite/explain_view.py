@@ -9,7 +9,7 @@ pictures show that one score at every occurrence of the word, and say so.  Word 
 **Pictures** (as captum's ``visualize_text`` and shap's text plot): one line per method, the words in order, each
 on a background whose colour is its score on a diverging scale centred at 0 — red positive, blue negative, white
 0 — and scaled per line to that method's largest ``|score|`` over the words (methods have different units), which
-the line's label states.  CLS is left out of the pictures (it is not a word of the text; its score is in the
+the line's label states; a line whose word scores are rounding noise next to CLS's (:data:`ROUNDING`) is white.  CLS is left out of the pictures (it is not a word of the text; its score is in the
 table).
 """
 
@@ -22,6 +22,9 @@ from theory.errors import InputError
 from theory.suite.explain import WORD_METHODS
 
 NO_SCORE = "·"
+#: a line whose words' scores are all below this fraction of its largest score (CLS's) is drawn as all 0: shading
+#: float64 rounding noise to full colour would show structure that is not there
+ROUNDING = 1e-12
 
 
 def _labels(result: dict) -> list[str]:
@@ -98,11 +101,14 @@ def _lines(results: list[dict]) -> tuple[list[str], list[tuple[str, float, list[
     words = _labels(results[0])[1:]
     out = []
     for result in results:
-        scores = position_scores(result)[1:]
-        largest = max((abs(s) for s in scores), default=0.0)
+        scores = position_scores(result)
+        largest = max((abs(s) for s in scores[1:]), default=0.0)
         kind = "per word" if result["method"] in WORD_METHODS else "per position"
-        out.append((f"{result['method']} ({kind}, ±{largest:.3g})", largest,
-                    [s / largest if largest > 0 else 0.0 for s in scores]))
+        if largest <= ROUNDING * max(abs(s) for s in scores if s is not None):
+            # e.g. grad-avg of a pre-norm encoder: LayerNorm's Jacobian sums to 0 over coordinates
+            out.append((f"{result['method']} ({kind}, every word 0 up to rounding)", 0.0, [0.0] * len(words)))
+            continue
+        out.append((f"{result['method']} ({kind}, ±{largest:.3g})", largest, [s / largest for s in scores[1:]]))
     return words, out
 
 
