@@ -172,8 +172,8 @@ def method_names(model, requested) -> list[str]:
         for method in (known if name == "all" else [name]):
             if method not in known:
                 if method in NOT_DEFINED:
-                    raise InputError(f"method {method!r} is not defined for the {family(model)} model: "
-                                     f"{NOT_DEFINED[method]}")
+                    which = "the one-layer model" if isinstance(model, Model) else "an encoder"
+                    raise InputError(f"method {method!r} is not defined for {which}: {NOT_DEFINED[method]}")
                 raise InputError(f"unknown method {method!r}; choose one of {', '.join(known)}, or all")
             if method not in chosen:
                 chosen.append(method)
