@@ -76,9 +76,9 @@ def duration(seconds: float) -> str:
 
 def require_time(units: float, unit: str, block: int, run_block, what: str, fix: str) -> None:
     """Refuse ``what`` — ``units`` units of work (``unit`` names them, e.g. ``"evaluations of f"``), of which
-    ``run_block()`` does ``block`` — when it would take
-    longer than :data:`TIME_LIMIT` at the speed measured here: ``run_block`` is timed on its second call (the
-    first compiles and warms caches), and the estimate is ``units × (that time / block)``."""
+    ``run_block()`` does ``block`` — when it would take longer than :data:`TIME_LIMIT` at the speed measured here:
+    ``run_block`` is timed on its second call (the first compiles and warms caches), and the estimate is
+    ``units × (that time / block)``."""
     import time
 
     run_block()

@@ -18,7 +18,8 @@ deterministic, at most :data:`theory.explainers.ig.MAX_NODES` nodes); SmoothGrad
 Refusals: a sampled method refuses, before it starts, a ``--samples`` whose work would take longer than
 :data:`theory.memory.TIME_LIMIT` (:func:`theory.memory.require_time`, measured on one block of its own work) or
 whose arrays would not fit in memory (:func:`theory.memory.require`), with the estimate — the mechanism LIME's
-``--samples`` goes through.
+``--samples`` goes through.  Shapley without ``--samples`` beyond ``EXACT_D`` words is checked on its first 32
+pairs (it then draws more, up to :data:`theory.explainers.shapley.MAX_PAIRS`, until the 1% target is met).
 """
 
 from __future__ import annotations

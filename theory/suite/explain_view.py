@@ -79,7 +79,7 @@ def table(results: list[dict], what: str) -> str:
     widths = [max(len(row[k]) for row in [header, kinds, *rows]) for k in range(len(header))]
 
     def line(cells):
-        return "  ".join(cell.rjust(width) if k == 0 or (k > 1 and cell != kinds[k]) else cell.ljust(width)
+        return "  ".join(cell.ljust(width) if k == 1 else cell.rjust(width)
                          for k, (cell, width) in enumerate(zip(cells, widths))).rstrip()
 
     out = [f"f = {first['f']:+.6g} ({what})"]
