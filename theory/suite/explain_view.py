@@ -9,8 +9,8 @@ pictures show that one score at every occurrence of the word, and say so.  Word 
 **Pictures** (as captum's ``visualize_text`` and shap's text plot): one line per method, the words in order, each
 on a background whose colour is its score on a diverging scale centred at 0 — red positive, blue negative, white
 0 — and scaled per line to that method's largest ``|score|`` over the words (methods have different units), which
-the line's label states; a line whose word scores are rounding noise next to CLS's (:data:`ROUNDING`) is white.  CLS is left out of the pictures (it is not a word of the text; its score is in the
-table).
+the line's label states; a line whose word scores are rounding noise next to CLS's (:data:`ROUNDING`) is white.
+CLS is left out of the pictures (it is not a word of the text; its score is in the table).
 """
 
 from __future__ import annotations
