@@ -224,6 +224,7 @@ def test_sampled_methods_refuse_unreasonable_samples(capsys, method, samples, me
     (["--texts", "t.txt", "--method", "grad-l2", "--html", "x.html"], "--plot and --html draw one document"),
     (["--text", "a wonderful film", "--method", "grad-l2"], "out-of-vocabulary words 'wonderful'"),
     (["no-such.npz", "--tokens", "2", "--method", "grad-l2"], "does not exist"),
+    ([], "give the document: --tokens IDS, --text TEXT or --texts FILE"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)

@@ -99,9 +99,9 @@ def documents(args, model, is_bundled) -> tuple[list[Document], tuple[str, ...] 
     if is_bundled and args.vocab is None:
         from theory.sentiment.fixture import DATA, VOCAB_FILE
 
-        if args.tokens is None:
+        if args.text is not None or args.texts is not None:
             args.vocab = str(DATA / VOCAB_FILE)
-        else:  # word ids given: the bundled vocabulary only names them
+        elif args.tokens is not None:  # word ids given: the bundled vocabulary only names them
             return _tokens(args), load_vocabulary(DATA / VOCAB_FILE, model).tokens
     if args.tokens is not None:
         return _tokens(args), None
