@@ -29,6 +29,7 @@ def test_text_is_tokenized_like_tokens(files, capsys):
           "grad-l2", "--json"])
     by_text = json.loads(capsys.readouterr().out)
     main(["explain", str(d / "m.npz"), "--tokens", "2,4,5", "--method", "grad-l2", "--json"])
+    assert by_text.pop("text") == "Good film." and by_text.pop("token_strings") == ["[cls]", "good", "film", "."]
     assert by_text == json.loads(capsys.readouterr().out)
 
 
@@ -84,5 +85,5 @@ def test_cls_and_unk_tokens_are_checked_when_given(files, capsys):
     assert main([*base, "--cls-token", "[cls]", "--unk-token", "<unk>"]) == 0
     capsys.readouterr()
     assert main([*base, "--unk-token", "[UNK]"]) == 2
-    assert ("line 1 (the model's UNK id) holds '<unk>', not --unk-token '[UNK]' ('[UNK]' is on no line)"
+    assert ("line 2 (id 1, the model's UNK id) holds '<unk>', not --unk-token '[UNK]' ('[UNK]' is on no line)"
             in capsys.readouterr().err)

@@ -17,6 +17,7 @@ count in :data:`EXAMPLES`.  ``main`` runs in-process (fast); a few cases also ru
 from __future__ import annotations
 
 import contextlib
+import html
 import io
 import json
 import math
@@ -572,11 +573,60 @@ def encoder_files(draw) -> Case:
                     must_fail=must_fail, must_pass=must_pass, why=f"encoder {defect} {name}")
 
 
+# --- explain's methods and options (a valid model of either family, text or tokens) --------------------------
+
+#: method names a user might type: the §2 model's, the encoder's, ``all``, and names of neither family
+METHOD_NAMES = ["attention-avg", "grad-l2", "grad-x-input", "lime", "lime-inf", "eq19", "lime-large-d", "shapley",
+                "kernelshap", "occlusion", "ig", "smoothgrad", "clime", "rollout", "all", "nope", "", "LIME"]
+ONE_LAYER_ONLY, ENCODER_ONLY = {"eq19", "lime-large-d"}, {"rollout"}
+
+
+@st.composite
+def explain_options(draw) -> Case:
+    """``explain`` on a valid model (the §2 ``BASE`` or its encoder) with a drawn ``--method`` list (names,
+    comma-separated, repeated, ``all``, unknown or undefined for the family), the methods' options with valid and
+    invalid values, and ``--html``/``--plot`` targets with right and wrong suffixes.  An unknown or undefined
+    method, an empty name or a wrong suffix must be refused; the rest may go either way, cleanly."""
+    encoder = draw(st.booleans())
+    items = draw(st.lists(st.lists(st.sampled_from(METHOD_NAMES), min_size=1, max_size=3), min_size=1, max_size=2))
+    argv = ["explain", "{d}/m.npz"]
+    if draw(st.booleans()):
+        argv += ["--text", " ".join(draw(st.lists(st.sampled_from(IN_VOCAB), min_size=1, max_size=5))), "--vocab",
+                 "{d}/v.txt"]
+    else:
+        argv += ["--tokens", ",".join(map(str, draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=5))))]
+    for item in items:
+        argv += ["--method", ",".join(item)]
+    names = {name for item in items for name in item}
+    undefined = ONE_LAYER_ONLY if encoder else ENCODER_ONLY
+    must_fail = bool(names & ({"nope", "", "LIME"} | undefined))
+    for option, values in (("--samples", ["0", "1", "2", "40", "-5", "1000000000000000"]),
+                           ("--sigma", ["0.1", "0", "-1", "nan", "1e300"]), ("--seed", ["0", "-1", "4294967296"]),
+                           ("--semantics", ["delete", "replace", "mask:3", "zero", "mask:99", "sideways"]),
+                           ("--baseline", ["replace", "zero", "delete", "mask:x"])):
+        if draw(st.integers(0, 4)) == 0:
+            argv += [option, draw(st.sampled_from(values))]
+    if draw(st.integers(0, 3)) == 0:
+        target = draw(st.sampled_from(["e.html", "e.HTML", "e.png", "e"]))
+        argv += ["--html", "{d}/" + target]
+        must_fail = must_fail or not target.lower().endswith(".html")
+    if draw(st.integers(0, 5)) == 0:  # a wrong --plot suffix (a right one needs matplotlib and is slow here)
+        argv += ["--plot", "{d}/" + draw(st.sampled_from(["e.jpg", "e.html", "e"]))]
+        must_fail = True
+    if draw(st.booleans()):
+        argv.append("--json")
+    model = ENCODER if encoder else BASE
+    arrays = model.arrays() if encoder else _valid()
+    return Case(argv, {"m.npz": _npz(arrays), "v.txt": "\n".join(VOCAB).encode()}, must_fail=must_fail,
+                why=f"explain {'encoder' if encoder else 'one-layer'} {items}")
+
+
 INPUT_KINDS = {"model file": model_files(), "tokens": token_lists(), "argv": argvs(), "summary": summary_files(),
                "texts file": texts_files(), "vocabulary file": vocabulary_files(), "encoder file": encoder_files(),
+               "explain options": explain_options(),
                **({"state_dict file": state_dict_files()} if torch is not None else {})}
 EXAMPLES = {"model file": 200, "tokens": 120, "argv": 150, "summary": 150, "texts file": 120,
-            "vocabulary file": 100, "state_dict file": 150, "encoder file": 100}
+            "vocabulary file": 100, "state_dict file": 150, "encoder file": 100, "explain options": 120}
 
 
 
@@ -758,6 +808,11 @@ def check(case: Case) -> None:
             return
         assert not case.must_fail, f"malformed input accepted: {shown}"
         assert code in (0, 1) if argv[:1] == ["compare"] else code == 0, shown
+        if argv[:1] == ["explain"] and "--html" in argv:  # the page holds every word of the document
+            page = Path(argv[argv.index("--html") + 1]).read_text(encoding="utf-8")
+            shown_words = json.loads(out.getvalue()) if "--json" in argv else None
+            if isinstance(shown_words, dict):
+                assert all(f">{html.escape(w)}</span>" in page for w in shown_words.get("token_strings", [])[1:]), shown
         if "--json" in argv and argv[:1] == ["explain"]:
             assert all(math.isfinite(x) for x in _numbers(json.loads(out.getvalue()))), shown
         if "--jsonl" in argv:

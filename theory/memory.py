@@ -1,4 +1,5 @@
-"""Refuse, before allocating, work that needs more memory than the machine has.
+"""Refuse, before allocating, work that needs more memory than the machine has (or, :func:`require_time`, more
+time than :data:`TIME_LIMIT`).
 
 A model file can ask for absurd sizes that are cheap to state and impossible to hold: ``max_len = 10^12``,
 ``V × d_e`` arrays whose (compressed) archive is tiny, or ``--samples 10^12``.  numpy would then fail deep
@@ -57,3 +58,41 @@ def beta_inf_bytes(samples: int, d: int) -> int:
     """Stratified Monte Carlo ``β^∞`` (``theory.explainers.lime_inf``): its pilot holds the patterns and their
     features (``3 d`` numbers) and ``f`` for a fifth of the samples; the main run works in bounded chunks."""
     return FLOAT * (samples // 5) * (3 * d + 4)
+
+
+# --- time: the same refusal for work that would run for hours ---------------------------------------------------
+
+#: the longest an ``explain`` method may be estimated to run before it is refused, in seconds
+TIME_LIMIT = 600.0
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` in the largest fitting unit, e.g. ``3.2 h``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.1f} s"
+
+
+def require_time(units: float, unit: str, block: int, run_block, what: str, fix: str) -> None:
+    """Refuse ``what`` — ``units`` units of work (``unit`` names them, e.g. ``"evaluations of f"``), of which
+    ``run_block()`` does ``block`` — when it would take longer than :data:`TIME_LIMIT` at the speed measured here:
+    ``run_block`` is timed on its second call (the first compiles and warms caches), and the estimate is
+    ``units × (that time / block)``."""
+    import time
+
+    run_block()
+    started = time.perf_counter()
+    run_block()
+    seconds = units * (time.perf_counter() - started) / block
+    if seconds > TIME_LIMIT:
+        raise InputError(f"{what} would take about {duration(seconds)} on this machine ({units:.3g} {unit} "
+                         f"at {1e3 * seconds / units:.3g} ms each, measured), more than the "
+                         f"{duration(TIME_LIMIT)} limit; {fix}")
+
+
+def kernelshap_bytes(n: int, d: int) -> int:
+    """Sampled KernelSHAP with ``n`` patterns of ``d`` words (``theory.explainers.kernelshap``): the draws' keys
+    and their two ranks ``(n/2, d)`` each, the patterns ``Z`` and the scaled design ``(n, d)`` each, and ``f``,
+    the weights and the response ``(n,)``."""
+    return FLOAT * n * (4 * d + 3)

@@ -21,13 +21,14 @@ from __future__ import annotations
 import numpy as np
 
 from theory.explainers.smoothgrad import NoiseEstimate, antithetic_mean
-from theory.models.one_layer import Model, forward_embedded
+from theory.explainers.embedded import output_embedded
+from theory.models.one_layer import Model
 
 
 def clime(model: Model, doc, sigma: float = 0.1, pairs: int = 256, seed: int = 0) -> NoiseEstimate:
     """C-LIME slope of every embedding coordinate (see the module docstring)."""
     def draw(X, eps):
-        f = forward_embedded(model, np.concatenate([X + eps, X - eps])).f
+        f = output_embedded(model, np.concatenate([X + eps, X - eps]))
         return eps * ((f[: len(eps)] - f[len(eps):]) / (2 * sigma ** 2))[:, None, None]
 
     return antithetic_mean(model, doc, sigma, pairs, seed, draw)

@@ -8,11 +8,14 @@ With the baseline ``e'`` (every word removed under a substitution semantics of :
 and completeness (their Proposition 1, the fundamental theorem of calculus along the path):
 ``Σ_t Σ_k IG_{t,k} = f(e) − f(e')``.  ``IG_t = 0`` wherever ``e_t = e'_t`` (CLS, padding).
 
-The integral is computed by Gauss–Legendre quadrature of the closed-form gradient
-(:func:`theory.explainers.gradient.gradient_embedded`, paper §4 and the CLS query path): ``n`` nodes, ``n``
+The integral is computed by Gauss–Legendre quadrature of the exact gradient
+(:func:`theory.explainers.embedded.gradient_embedded`: the closed form of paper §4 with the CLS query path for
+the §2 model, backpropagation for an encoder): ``n`` nodes, ``n``
 doubled from :data:`FIRST_NODES` until the completeness gap ``|Σ IG − (f(e) − f(e'))|`` is at most
-``rtol × scale`` (``scale``: the largest value score ``|c_t|`` of the document and of the baseline, which bounds
-``|f|``).  The integrand is analytic in ``a``, so the gap falls geometrically with ``n``.
+``rtol × scale`` (``scale``: :func:`theory.explainers.embedded.output_scale` of the document and the baseline — for
+the §2 model the largest value score ``|c_t|``, which bounds ``|f|``).  For the §2 model the integrand is analytic
+in ``a``, so the gap falls geometrically with ``n``; an encoder with ReLU feed-forwards is only piecewise analytic
+along the path, the gap falls more slowly, and the result carries the gap reached.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ import numpy as np
 
 from theory.errors import InputError
 from theory.explainers import removal
-from theory.explainers.gradient import gradient_embedded
-from theory.models.one_layer import Model, embed, forward_embedded
+from theory.explainers.embedded import gradient_embedded, output_embedded, output_scale
+from theory.models.one_layer import Model, embed
 
 RTOL = 1e-10
 FIRST_NODES = 8
@@ -51,7 +54,7 @@ def _integral(model: Model, X: np.ndarray, X0: np.ndarray, nodes: int) -> np.nda
     out = np.zeros_like(X)
     for start in range(0, nodes, step):
         path = X0 + a[start: start + step, None, None] * (X - X0)
-        out += np.einsum("n,ntd->td", w[start: start + step], gradient_embedded(model, path).grad)
+        out += np.einsum("n,ntd->td", w[start: start + step], gradient_embedded(model, path))
     return out
 
 
@@ -66,9 +69,9 @@ def integrated_gradients(model: Model, doc, length: int, baseline: str = "replac
         raise InputError(f"rtol={rtol!r}: the completeness tolerance must be a positive number")
     X = embed(model, np.asarray(doc)[None])[0]
     X0 = removal.baseline_embeddings(model, doc, length, how)
-    ends = forward_embedded(model, np.stack([X, X0]))
-    f, f0 = float(ends.f[0]), float(ends.f[1])
-    scale = float(np.abs(ends.c).max()) or 1.0
+    ends = np.stack([X, X0])
+    f, f0 = (float(value) for value in output_embedded(model, ends))
+    scale = output_scale(model, ends)
     n = FIRST_NODES if nodes is None else int(nodes)
     while True:
         attributions = (X - X0) * _integral(model, X, X0, n)

@@ -10,8 +10,9 @@ word's positions, with the word and with the removed embedding ``ẽ_t``), so
 
 with ``N, D`` the document's numerator and denominator.  Each ``f_{−j}`` is evaluated with its own max-shift
 (the largest score of the document with word ``j`` removed), so it neither overflows nor loses the
-denominator for any finite scores; the cost is ``O(K·T + K·d²)`` for all ``d`` words.  Under ``delete`` the
-``d + 1`` documents go through the fast evaluator instead.
+denominator for any finite scores; the cost is ``O(K·T + K·d²)`` for all ``d`` words.  Under ``delete``, and for
+a model without these statistics (the encoder family), the ``d + 1`` documents go through the evaluator of
+:mod:`theory.explainers.perturb` instead.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def leave_one_out(d: int) -> np.ndarray:
 def occlusion(model: Model, doc, length: int, semantics: str = "replace") -> np.ndarray:
     """``o_j = f(ξ) − f(ξ without word j)`` for the ``d`` distinct words (lime's feature order)."""
     how = removal.parse(semantics, model)
-    if not how.substitutes:
+    if not how.substitutes or not isinstance(model, Model):
         d = distinct_words(doc, length).size
         v = evaluator(model, doc, length, how)(np.vstack([np.ones((1, d)), leave_one_out(d)]))
         return v[0] - v[1:]

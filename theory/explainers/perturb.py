@@ -42,7 +42,7 @@ import numpy as np
 
 from theory.errors import InputError
 from theory.explainers import removal
-from theory.models.one_layer import Model, head_vectors, positional_encoding
+from theory.models.one_layer import Model, embed, head_vectors, positional_encoding
 
 SEMANTICS = removal.CHOICES
 _SPREAD = 700.0  # exp(−700) ≈ 1e-304 is still a normal float64
@@ -331,7 +331,9 @@ _ELEMENTS = 1 << 22  # documents × T × width per block of the forward pass
 
 
 def perturbed_documents(doc, length: int, Z, semantics: str, unk_id: int) -> np.ndarray:
-    """The documents ``(n, T)`` of the 0/1 rows of ``Z`` (``z_j = 0``: every occurrence of word ``j`` off)."""
+    """The documents ``(n, T)`` of the 0/1 rows of ``Z`` (``z_j = 0``: every occurrence of word ``j`` off) under
+    ``delete`` (``unk_id`` re-pads the end) or ``replace`` (``unk_id`` takes each removed occurrence's place; pass
+    the mask token ``m`` for ``mask:m``)."""
     doc = np.asarray(doc, dtype=np.int64)
     keep = np.take(np.asarray(Z) > 0, word_index(doc, length), axis=1)  # (n, L) occurrences kept
     n, T = keep.shape[0], doc.size
@@ -350,19 +352,38 @@ def perturbed_documents(doc, length: int, Z, semantics: str, unk_id: int) -> np.
 
 def _built_documents(model, doc, length: int, semantics: str):
     """``evaluate(Z) -> f`` for any model with a batched ``output(docs) -> f`` (the encoder family, which has no
-    sufficient statistics): the perturbed documents of ``Z`` (n, d) are built and sent through ``output`` in
-    blocks of rows."""
-    check_semantics(semantics)
+    sufficient statistics): the perturbed documents of the rows of ``Z`` (n, d), in blocks of rows.  Under
+    ``delete``, ``replace`` and ``mask:m`` they are token documents (:func:`perturbed_documents`, the removed
+    occurrences becoming UNK, resp. ``m``) sent through ``output``; ``zero`` removes a word to the embedding
+    ``p_t``, which no token has, so its documents are built embedded — the document's rows, with
+    :func:`theory.explainers.removal.removed_embeddings` at the removed positions — and sent through
+    :func:`theory.explainers.embedded.output_embedded`."""
+    from theory.explainers.embedded import output_embedded
+
+    how = removal.parse(semantics, model)
     doc = _validate_doc(model, doc, length)
-    d = int(word_index(doc, length).max()) + 1
+    j = word_index(doc, length)
+    d = int(j.max()) + 1
     width = max(model.d, getattr(model, "d_ff", 0), model.T * model.K)
     rows = max(1, _ELEMENTS // (model.T * width))
+    if how.kind == "zero":
+        X = embed(model, doc[None])[0]
+        words, removed = X[1: length + 1], removal.removed_embeddings(model, how)[1: length + 1]
+
+        def block(Z):
+            built = np.repeat(X[None], len(Z), axis=0)
+            built[:, 1: length + 1] = np.where(np.take(Z > 0, j, axis=1)[:, :, None], words, removed)
+            return output_embedded(model, built)
+    else:
+        token = how.token if how.kind == "mask" else model.unk_id
+        kind = "delete" if how.kind == "delete" else "replace"
+
+        def block(Z):
+            return model.output(perturbed_documents(doc, length, Z, kind, token))
 
     def evaluate(Z):
         Z = np.asarray(Z)
         _check_width(Z, d)
-        docs = perturbed_documents(doc, length, Z, semantics, model.unk_id)
-        return np.concatenate([model.output(docs[start: start + rows]) for start in range(0, len(docs), rows)]
-                              or [np.empty(0)])
+        return np.concatenate([block(Z[start: start + rows]) for start in range(0, len(Z), rows)] or [np.empty(0)])
 
     return evaluate

@@ -4,8 +4,9 @@ token (CLS and padding included),
     SG_t = E_ε[∇_t f(e + ε)],   ε ~ N(0, σ² I),     score_t = Σ_k SG_{t,k},
 
 estimated by seeded Monte Carlo over *antithetic pairs* ``(ε, −ε)`` (each pair's mean is one i.i.d. draw,
-unbiased for ``SG``; the standard errors are the pairs' sample SD / √pairs).  Gradients are the closed forms of
-:func:`theory.explainers.gradient.gradient_embedded`.  The noise comes from
+unbiased for ``SG``; the standard errors are the pairs' sample SD / √pairs).  Gradients are exact:
+:func:`theory.explainers.embedded.gradient_embedded` (the §2 closed forms, or an encoder's backpropagation).
+The noise comes from
 ``numpy.random.default_rng(seed).standard_normal`` in blocks of :data:`BLOCK` pairs.
 """
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from theory.errors import InputError
-from theory.explainers.gradient import gradient_embedded
+from theory.explainers.embedded import gradient_embedded
 from theory.models.one_layer import Model, embed
 
 BLOCK = 64
@@ -71,7 +72,7 @@ def antithetic_mean(model: Model, doc, sigma: float, pairs: int, seed: int, draw
 def smoothgrad(model: Model, doc, sigma: float = 0.1, pairs: int = 256, seed: int = 0) -> NoiseEstimate:
     """SmoothGrad of every position (see the module docstring)."""
     def draw(X, eps):
-        grad = gradient_embedded(model, np.concatenate([X + eps, X - eps])).grad
+        grad = gradient_embedded(model, np.concatenate([X + eps, X - eps]))
         return 0.5 * (grad[: len(eps)] + grad[len(eps):])
 
     return antithetic_mean(model, doc, sigma, pairs, seed, draw)

@@ -164,6 +164,11 @@ def check_ids(model, V: int) -> None:
         raise InputError(f"max_len={model.max_len}: a document needs room for CLS and at least one word (>= 2)")
 
 
+_TORCH_FILE = ("{path!r} is a PyTorch file (torch.save), not a .npz model file; run `attnverify import` first, "
+               "e.g. `attnverify import {path} --out model.npz --cls-id ID --unk-id ID --max-len T` (README, "
+               "'Your model, your texts')")
+
+
 def read_npz(path: str | Path) -> dict:
     """Every array of the ``.npz`` file at ``path`` (no pickles; the declared sizes checked against the machine's
     memory before loading), with an :class:`InputError` naming what is wrong with a missing or corrupt file."""
@@ -177,11 +182,16 @@ def read_npz(path: str | Path) -> dict:
     try:
         # our own handle: np.load leaks the one it opens when a zip-looking file is not a valid archive
         with open(path, "rb") as handle:
+            if handle.read(2) == b"\x80\x02":  # a pickle: torch.save's legacy format
+                raise InputError(_TORCH_FILE.format(path=str(path)))
+            handle.seek(0)
             data = np.load(handle, allow_pickle=False)
             if not isinstance(data, np.lib.npyio.NpzFile):
                 raise InputError(f"{str(path)!r} holds a single array (a .npy file), not a .npz archive of the "
                                  "model's arrays; save the model with numpy.savez (see README, 'Model file format')")
             with data:
+                if any(key.endswith("data.pkl") for key in data.files):  # torch.save's zip format
+                    raise InputError(_TORCH_FILE.format(path=str(path)))
                 arrays = {key: data[key] for key in data.files}
     except InputError:
         raise

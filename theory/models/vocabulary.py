@@ -1,6 +1,7 @@
 """A user's vocabulary and documents (docs/theory.md §11.3): token ids of texts, the authors' pipeline made explicit.
 
-**Vocabulary file** — UTF-8, one token per line, line ``n`` (from 0) is token id ``n``, as torchtext's
+**Vocabulary file** — UTF-8, one token per line, token id ``n`` on line ``n + 1`` (ids count from 0, lines from 1,
+as an editor numbers them; error messages give both), as torchtext's
 ``vocab.get_itos()`` lists them; dump one with ``open('vocab.txt', 'w').write('\\n'.join(vocab.get_itos()))``.
 It must have exactly ``V`` lines (the rows of ``E``), no empty line and no token twice.  The CLS and UNK
 tokens are whatever the model's ``cls_id`` and ``unk_id`` lines hold (``[cls]``, ``<unk>``, …: the ids come
@@ -9,7 +10,8 @@ UNK cannot be read from the files (a vocabulary shifted by one line, or wrong ``
 import, still passes); ``--cls-token``/``--unk-token`` (``cls_token``/``unk_token``) state them, and then a
 line that holds anything else is an error naming where the token is.  Not given: not checked.
 
-**Texts** — tokenized by :func:`theory.models.tokenizer.basic_english`; CLS is prepended and UNK pads to ``T``
+**Texts** — tokenized by :func:`theory.models.tokenizer.basic_english` (or the vocabulary's own tokenizer: the
+bundled models' is :func:`theory.sentiment.fixture.tokenize`, letters only); CLS is prepended and UNK pads to ``T``
 by :func:`theory.models.one_layer.document`.  A word outside the vocabulary (OOV) follows ``oov``:
 
 * ``error`` (default) — an error naming the words;
@@ -25,6 +27,7 @@ UTF-8, one document per line; an empty line (or one without a token) is an error
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -60,11 +63,13 @@ def read_lines(path: str | Path, what: str) -> list[str]:
 
 @dataclass(frozen=True, eq=False)
 class Vocabulary:
-    """Token strings by id; ``cls`` and ``unk`` are the model's CLS and UNK tokens."""
+    """Token strings by id; ``cls`` and ``unk`` are the model's CLS and UNK tokens; ``tokenize`` splits a text
+    into the vocabulary's words (torchtext's ``basic_english``, unless the vocabulary came with its own)."""
 
     tokens: tuple[str, ...]
     cls_id: int
     unk_id: int
+    tokenize: Callable[[str], list[str]] = basic_english
 
     @cached_property
     def ids(self) -> dict[str, int]:
@@ -74,10 +79,17 @@ class Vocabulary:
     unk = property(lambda self: self.tokens[self.unk_id])
 
 
+def _line(token_id: int, role: str = "") -> str:
+    """Where token ``token_id`` sits in a vocabulary file, as an editor counts lines (from 1); ``role`` names
+    what the model uses the id for."""
+    of_model = f", the model's {role} id" if role else ""
+    return f"line {token_id + 1} (id {token_id}{of_model})"
+
+
 def load_vocabulary(path: str | Path, model: Model, cls_token: str | None = None,
-                    unk_token: str | None = None) -> Vocabulary:
+                    unk_token: str | None = None, tokenize: Callable[[str], list[str]] = basic_english) -> Vocabulary:
     """Read and check a vocabulary file against ``model`` and, when given, the CLS and UNK token strings
-    (module docstring)."""
+    (module docstring); ``tokenize`` is the tokenizer its words come from."""
     tokens = read_lines(path, "vocabulary")
     where = f"vocabulary {str(path)!r}"
     if len(tokens) != model.V:
@@ -85,24 +97,24 @@ def load_vocabulary(path: str | Path, model: Model, cls_token: str | None = None
                          "write one token per line, line n = id n")
     for name, i in (("CLS", model.cls_id), ("UNK", model.unk_id)):
         if not tokens[i].strip():
-            raise InputError(f"{where}: line {i} (the model's {name} id) is empty; it must hold the {name} token")
+            raise InputError(f"{where}: {_line(i, name)} is empty; it must hold the {name} token")
     empty = [n for n, token in enumerate(tokens) if not token]
     if empty:
-        raise InputError(f"{where}: line {empty[0]} is empty; every id needs its token")
+        raise InputError(f"{where}: {_line(empty[0])} is empty; every id needs its token")
     first: dict[str, int] = {}
     for n, token in enumerate(tokens):
         if token in first:
-            raise InputError(f"{where}: token {token!r} appears twice (lines {first[token]} and {n}); every token "
-                             "must have one id")
+            raise InputError(f"{where}: token {token!r} appears twice (lines {first[token] + 1} and {n + 1}, ids "
+                             f"{first[token]} and {n}); every token must have one id")
         first[token] = n
     for name, i, token in (("CLS", model.cls_id, cls_token), ("UNK", model.unk_id, unk_token)):
         if token is not None and tokens[i] != token:
-            where_it_is = f"{token!r} is line {first[token]}" if token in first else f"{token!r} is on no line"
+            where_it_is = f"{token!r} is {_line(first[token])}" if token in first else f"{token!r} is on no line"
             option = f"--{name.lower()}"
-            raise InputError(f"{where}: line {i} (the model's {name} id) holds {tokens[i]!r}, not {option}-token "
+            raise InputError(f"{where}: {_line(i, name)} holds {tokens[i]!r}, not {option}-token "
                              f"{token!r} ({where_it_is}); fix the vocabulary's order, or the model's {option}-id at "
                              "import")
-    return Vocabulary(tuple(tokens), model.cls_id, model.unk_id)
+    return Vocabulary(tuple(tokens), model.cls_id, model.unk_id, tokenize)
 
 
 @dataclass(frozen=True)
@@ -121,7 +133,7 @@ def encode(text: str, vocab: Vocabulary, model: Model, oov: str = "error", trunc
     """Word ids of ``text`` (module docstring); ``where`` names the text in error messages."""
     if oov not in OOV_POLICIES:
         raise InputError(f"--oov {oov!r}: choose one of {', '.join(OOV_POLICIES)}")
-    words = basic_english(text)
+    words = vocab.tokenize(text)
     if not words:
         raise InputError(f"{where} is empty (no token after tokenization); remove it or give it words")
     for name, token in (("CLS", vocab.cls), ("UNK", vocab.unk)):

@@ -6,8 +6,12 @@ Files (written by :func:`save_fixture`, from ``python -m theory.sentiment.train`
   output is the *positive*-class logit.  Extra key ``Wl_classes`` (K, 2, d_out): both classes' output rows
   (negative, positive), so that predictions — and the held-out accuracy — can be recomputed with the numpy
   forward pass (a prediction compares the two classes' logits).
-* ``vocab.txt`` — one line per token id: ``word<TAB>rating``; the rating is VADER's mean human rating for
-  rated words and empty for ``[CLS]``, ``[UNK]``, filler and negation words.
+* ``vocab.txt`` — the vocabulary in the public format (README, "Your texts"): one token per line, line ``n + 1``
+  holds token id ``n`` (``[CLS]`` is id 0, ``[UNK]`` id 1).  It is shared by the bundled encoder
+  (``sentiment_encoder.npz``, :mod:`theory.sentiment.encoder_fixture`), trained on the same corpus.
+* ``ratings.tsv`` — ``word<TAB>rating``, one line per rated word in id order: VADER's mean human rating (the
+  dataset's labels come from them, :mod:`theory.sentiment.dataset`); ``[CLS]``, ``[UNK]``, filler and negation
+  words have none and are not listed.
 * ``sentiment_test.npz`` — the held-out documents: ``words`` (all word ids, concatenated), ``offsets``
   (document ``i`` is ``words[offsets[i]:offsets[i+1]]``; no CLS, no padding), ``labels`` (1 = positive)
   and ``totals`` (the lexicon score that defines the label).
@@ -37,8 +41,8 @@ from theory.errors import InputError
 from theory.models.one_layer import Model, document, forward
 
 DATA = Path(__file__).resolve().parent / "data"
-MODEL_FILE, VOCAB_FILE, TEST_FILE, TRAINING_FILE = ("sentiment_model.npz", "vocab.txt", "sentiment_test.npz",
-                                                    "training.json")
+MODEL_FILE, VOCAB_FILE, RATINGS_FILE, TEST_FILE, TRAINING_FILE = (
+    "sentiment_model.npz", "vocab.txt", "ratings.tsv", "sentiment_test.npz", "training.json")
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,14 +84,14 @@ def load_fixture(data_dir: str | Path = DATA) -> Fixture:
             raise InputError(f"{data_dir / MODEL_FILE} lacks Wl_classes (K, 2, d_out); regenerate it with "
                              "python -m theory.sentiment.train")
         class_rows = arrays["Wl_classes"].astype(np.float64)
-    words, ratings = [], {}
-    for i, line in enumerate((data_dir / VOCAB_FILE).read_text(encoding="utf-8").splitlines()):
-        word, rating = line.split("\t")
-        words.append(word)
-        if rating:
-            ratings[i] = float(rating)
+    words = (data_dir / VOCAB_FILE).read_text(encoding="utf-8").splitlines()
     if len(words) != model.V:
         raise InputError(f"{data_dir / VOCAB_FILE} has {len(words)} words but the model has V={model.V}")
+    ids = {word: i for i, word in enumerate(words)}
+    ratings = {}
+    for line in (data_dir / RATINGS_FILE).read_text(encoding="utf-8").splitlines():
+        word, rating = line.split("\t")
+        ratings[ids[word]] = float(rating)
     with np.load(data_dir / TEST_FILE, allow_pickle=False) as test:
         flat, offsets = test["words"].astype(np.int64), test["offsets"]
         docs = tuple(tuple(flat[a:b].tolist()) for a, b in zip(offsets[:-1], offsets[1:]))
@@ -98,14 +102,15 @@ def load_fixture(data_dir: str | Path = DATA) -> Fixture:
 
 def save_fixture(data_dir: str | Path, arrays: dict, class_rows: np.ndarray, words, ratings: dict,
                  docs, labels, totals, training: dict) -> None:
-    """Write the four fixture files (format in the module docstring); ``arrays`` are the public ``.npz``
+    """Write the five fixture files (format in the module docstring); ``arrays`` are the public ``.npz``
     arrays of the model."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     Model(**{k: arrays[k] for k in ("E", "Wq", "Wk", "Wv", "Wl", "cls_id", "unk_id", "max_len", "pe")})  # validates
     np.savez_compressed(data_dir / MODEL_FILE, **arrays, Wl_classes=np.asarray(class_rows, dtype=np.float64))
-    (data_dir / VOCAB_FILE).write_text(
-        "".join(f"{w}\t{ratings[i] if i in ratings else ''}\n" for i, w in enumerate(words)), encoding="utf-8")
+    (data_dir / VOCAB_FILE).write_text("".join(f"{w}\n" for w in words), encoding="utf-8")
+    (data_dir / RATINGS_FILE).write_text("".join(f"{words[i]}\t{ratings[i]}\n" for i in sorted(ratings)),
+                                         encoding="utf-8")
     offsets = np.concatenate([[0], np.cumsum([len(d) for d in docs])])
     np.savez_compressed(data_dir / TEST_FILE, words=np.concatenate(docs).astype(np.int16), offsets=offsets,
                         labels=np.asarray(labels, dtype=np.int8), totals=np.asarray(totals, dtype=np.float64))
@@ -133,6 +138,16 @@ def encode(text: str, drop_oov: bool = False, fixture: Fixture | None = None) ->
     if not ids:
         raise InputError(f"no word of {text!r} is in the trained model's vocabulary")
     return ids
+
+
+def vocabulary_tokenizer(path: str | Path):
+    """The tokenizer of the vocabulary file at ``path``: :func:`tokenize` (the corpus's, letters only) for the bundled
+    ``vocab.txt`` — its words were never split by torchtext's rules, and a comma is no word of it — and
+    :func:`theory.models.tokenizer.basic_english` (the authors') for any other file."""
+    from theory.models.tokenizer import basic_english
+
+    path = Path(path)
+    return tokenize if path.is_file() and path.resolve() == (DATA / VOCAB_FILE).resolve() else basic_english
 
 
 def decode(ids, fixture: Fixture | None = None) -> str:

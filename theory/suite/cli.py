@@ -1,4 +1,5 @@
-"""The ``attnverify`` command line: ``list``, ``run``, ``explain``, ``compare`` and ``import``.
+"""The ``attnverify`` command line: ``list``, ``run``, ``explain`` (:mod:`theory.suite.explain_command`), ``compare``
+and ``import``.
 
 Exit codes: 0 when every identity, bound, limit and witness claim holds (``compare``: no regression); 1 when
 one fails (``compare``: a regression); 2 on bad input (with a message naming the problem and the fix, and
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 from theory.errors import InputError
-from theory.suite import user_cli
+from theory.suite import explain_command, user_cli
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 
@@ -47,20 +48,7 @@ def main(argv=None) -> int:
     run.add_argument("--scheduler", default=None, metavar="ADDRESS",
                      help="run the claims and extras on the Dask cluster at ADDRESS, e.g. tcp://host:8786 "
                           "(pip install '.[distributed]')")
-    explain = commands.add_parser("explain", help="explain one document with one method")
-    explain.add_argument("model", help="model file (.npz, see README)")
-    explain.add_argument("--tokens", help="word ids, comma-separated, e.g. 5,9,12,9 (or --text/--texts)")
-    explain.add_argument("--method", required=True)
-    explain.add_argument("--json", action="store_true", help="print JSON")
-    explain.add_argument("--semantics", default=None,
-                         help="LIME removal semantics: delete (lime 0.2.0.1 with bow=True, then UNK padding; "
-                              "default) or replace (UNK at the same position, as Eq. (19) assumes); also mask:ID "
-                              "(token ID at the same position) and zero (token embedding 0, positional encoding kept)")
-    explain.add_argument("--baseline", default=None, help="IG baseline: replace (default), mask:ID or zero")
-    explain.add_argument("--sigma", type=float, default=None, help="SmoothGrad / C-LIME noise level (default 0.1)")
-    explain.add_argument("--samples", type=int, default=None, help="LIME samples (default 5000)")
-    explain.add_argument("--seed", type=int, default=None, help="seed of LIME's RandomState (default 0)")
-    user_cli.add_text_options(explain, single=True)
+    explain_command.add_parser(commands)
     compare = commands.add_parser("compare", help="compare a new summary.json with a baseline")
     compare.add_argument("baseline", help="baseline summary.json (e.g. the committed reports/summary.json)")
     compare.add_argument("new", help="new summary.json")
@@ -71,7 +59,7 @@ def main(argv=None) -> int:
 
     try:
         args = parser.parse_args(argv)
-        code = {"list": _list, "run": _run, "explain": _explain, "compare": _compare,
+        code = {"list": _list, "run": _run, "explain": explain_command.run, "compare": _compare,
                 "import": user_cli.import_command}[args.command](args, argv)
         sys.stdout.flush()  # a closed pipe shows up here, inside this try
         return code
@@ -201,41 +189,6 @@ def _run_locked(args, argv, out, claims, extras) -> int:
     from theory.suite.runner import finish_run
 
     return finish_run(records, out, extra_results)
-
-
-def _explain(args, argv) -> int:
-    from theory.models.encoder import load_model
-    from theory.suite.explain import explain
-
-    user_cli.check_options(args)
-    if args.tokens is None:
-        return user_cli.explain_texts(args, _print_explanation)
-    try:
-        tokens = [int(part) for part in args.tokens.split(",")] if args.tokens.strip() else []
-    except ValueError:
-        raise InputError(f"--tokens {args.tokens!r} is not a comma-separated list of integer word ids") from None
-    result = explain(load_model(args.model), tokens, args.method, semantics=args.semantics, samples=args.samples,
-                     seed=args.seed, baseline=args.baseline, sigma=args.sigma)
-    _print_explanation(args, result)
-    return EXIT_OK
-
-
-def _print_explanation(args, result) -> None:
-    if args.json:
-        print(json.dumps(result))
-    elif "words" in result and "intercept" not in result:  # an approximation of LIME's β^∞ (no samples)
-        print(f"{result['method']} ({result['semantics']}): f = {result['f']:.6g}")
-        for word, score in zip(result["words"], result["scores"]):
-            print(f"  word {word:6d}  {score:+.6g}")
-    elif "words" in result:  # LIME: one score per distinct word
-        print(f"{result['method']} ({result['semantics']}, {result['samples']} samples, seed {result['seed']}): "
-              f"f = {result['f']:.6g}, intercept {result['intercept']:+.6g}")
-        for word, score in zip(result["words"], result["scores"]):
-            print(f"  word {word:6d}  {score:+.6g}")
-    else:
-        print(f"{result['method']}: f = {result['f']:.6g}")
-        for position, token, score in zip(result["positions"], result["tokens"], result["scores"]):
-            print(f"  {position:4d}  token {token:6d}  {score:+.6g}")
 
 
 def _compare(args, argv) -> int:

@@ -1,4 +1,5 @@
-"""``attnverify explain``: one document, one explanation method, one JSON-shaped answer.
+"""``attnverify explain``: one document, one explanation method, one JSON-shaped answer (the command asks for
+several methods by calling :func:`explain` once per method; :mod:`theory.suite.explain_view` shows them).
 
 Every method returns ``{"method", "f", "positions", "tokens", "scores"}`` where ``positions`` are
 ``0..L`` (CLS and the words; padding is not explained) and ``scores[k]`` belongs to ``positions[k]``.
@@ -9,6 +10,9 @@ first appearance, lime's feature order) and ``"intercept"``, and their ``"scores
 options list them in :data:`OPTIONS`; :func:`explain` passes each method only its own options and rejects
 an option the method does not take.  The approximations of LIME's ``β^∞`` (``eq19``, ``lime-large-d``) answer
 like ``lime-inf`` (``"words"``, per-word ``"scores"``, ``"semantics": "replace"``) without an intercept.
+
+Both model families: :data:`METHODS` are the §2 model's, :data:`ENCODER_METHODS` an encoder's, and
+:data:`NOT_DEFINED` says in one line why a method of one family is not defined for the other.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from theory.errors import InputError
 from theory.explainers.attention import alpha_avg, alpha_max
 from theory.explainers.encoder_gradient import gradient as encoder_gradient
 from theory.explainers.gradient import g_avg, g_l1, g_l2, g_x_input, gradient
+from theory.explainers.perturb import distinct_words
+from theory.memory import beta_inf_bytes, lime_bytes
 from theory.explainers.rollout import rollout
 from theory.models.encoder import forward as encoder_forward
 from theory.models.one_layer import Model, document, forward
@@ -48,7 +54,12 @@ def _lime(model: Model, doc: np.ndarray, length: int, semantics: str = "delete",
           seed: int = 0) -> dict:
     """Empirical LIME (lime 0.2.0.1 defaults, §5) under the chosen removal semantics."""
     from theory.explainers.lime import lime
+    from theory.suite.explain_posthoc import affordable_evaluations
 
+    if isinstance(samples, int) and samples >= 2:
+        d = distinct_words(doc, length).size
+        affordable_evaluations(model, doc, length, semantics, samples,
+                               f"LIME with --samples {samples} and d = {d} distinct words", lime_bytes(samples, d))
     result = lime(model, doc, length, samples, seed, semantics)
     return {"f": float(result.f[0]), "scores": result.coef.tolist(), "words": result.words.tolist(),
             "intercept": result.intercept, "semantics": semantics, "samples": int(samples), "seed": int(seed)}
@@ -60,7 +71,6 @@ def _approximation(name):
     reports them (no intercept: neither formula has one)."""
     def method(model: Model, doc: np.ndarray, length: int) -> dict:
         import theory.explainers.lime_approx as approximations
-        from theory.explainers.perturb import distinct_words
 
         scores = getattr(approximations, name)(model, doc, length)
         return {"f": float(forward(model, doc).f[0]), "scores": scores.tolist(),
@@ -72,8 +82,15 @@ def _lime_inf(model: Model, doc: np.ndarray, length: int, semantics: str = "dele
               seed: int = 0) -> dict:
     """LIME's population limit ``β^∞`` (§5): exact for ``d ≤ 10``, stratified Monte Carlo with standard errors
     otherwise (``samples`` evaluations, default 100 000)."""
-    from theory.explainers.lime_inf import beta_inf_model
+    from theory.explainers.lime_inf import EXACT_UP_TO, MC_SAMPLES, beta_inf_model
+    from theory.suite.explain_posthoc import affordable_evaluations
 
+    d = distinct_words(doc, length).size
+    count = samples or MC_SAMPLES
+    if d > EXACT_UP_TO and isinstance(count, int) and count >= 1:  # (exact: at most 2^10 evaluations)
+        affordable_evaluations(model, doc, length, semantics, count,
+                               f"β^∞ by Monte Carlo with --samples {count} and d = {d} words",
+                               beta_inf_bytes(count, d))
     result = beta_inf_model(model, doc, length, semantics, samples, seed)
     out = {"f": float(model.output(doc[None])[0]), "scores": result.beta[1:].tolist(),
            "words": result.words.tolist(), "intercept": float(result.beta[0]), "semantics": semantics,
@@ -97,12 +114,6 @@ METHODS = {
     "lime-large-d": _approximation("large_d_limit"),
 }
 
-#: the methods of an encoder ``.npz`` (docs/theory.md §11.1): those of the §2 model that need no §2 structure
-#: (LIME and ``β^∞`` through the generic perturbed-document path), and attention rollout (Abnar & Zuidema 2020)
-ENCODER_METHODS = {**{name: METHODS[name] for name in ("attention-avg", "attention-max", "grad-avg", "grad-l1",
-                                                        "grad-l2", "grad-x-input", "lime", "lime-inf")},
-                   "rollout": _attention(lambda fw: rollout(fw.attention)[0])}
-
 # keyword options each method takes (the CLI's --semantics, --samples, --seed)
 OPTIONS = {
     "lime": ("semantics", "samples", "seed"),
@@ -114,13 +125,67 @@ from theory.suite import explain_posthoc  # noqa: E402  (the §6 methods: shaple
 METHODS.update(explain_posthoc.METHODS)
 OPTIONS.update(explain_posthoc.OPTIONS)
 
+#: the methods of an encoder ``.npz`` (docs/theory.md §11.1–§11.2, THEORY.md §5–§6): every method that needs no
+#: §2 structure — attention (the last layer's CLS row), gradients (backpropagation), LIME, ``β^∞``, Shapley,
+#: KernelSHAP and occlusion through the generic perturbed-document path, IG, SmoothGrad and C-LIME on embedded
+#: inputs — and attention rollout (Abnar & Zuidema 2020)
+ENCODER_METHODS = {**{name: method for name, method in METHODS.items() if name not in ("eq19", "lime-large-d")},
+                   "rollout": _attention(lambda fw: rollout(fw.attention)[0])}
+
+#: why a method of one family is not defined for the other (one line each)
+NOT_DEFINED = {
+    "eq19": "eq19 is the paper's Eq. (19), a formula in the one-layer model's CLS attention and value scores (§5); "
+            "an encoder has no such closed form (its last-layer analogue is measured by claim "
+            "encoder.eq19_last_layer, not offered as an explanation): use lime-inf for the exact β^∞",
+    "lime-large-d": "lime-large-d is the large-d limit of LIME for the one-layer model (docs/theory.md §8.4), built "
+                    "from its per-head sufficient statistics, which an encoder does not have: use lime-inf for the "
+                    "exact β^∞",
+    "rollout": "rollout multiplies every layer's attention matrices of all positions (Abnar & Zuidema 2020); the "
+               "one-layer model has one layer in which only CLS queries: use attention-avg (at one layer rollout "
+               "ranks the words as attention-avg does, docs/theory.md §11.1)",
+}
+
+#: position methods score positions ``0..L``; word methods score the distinct words (``"words"`` in the result)
+WORD_METHODS = ("lime", "lime-inf", "eq19", "lime-large-d", "shapley", "kernelshap", "occlusion")
+
+
+def family(model) -> str:
+    """``"one-layer"`` (the §2 model) or ``"encoder"``."""
+    return "one-layer" if isinstance(model, Model) else "encoder"
+
+
+def methods_of(model) -> dict:
+    """The explanation methods defined for ``model``'s family, by name."""
+    return METHODS if isinstance(model, Model) else ENCODER_METHODS
+
+
+def method_names(model, requested) -> list[str]:
+    """The methods named by ``requested`` (strings, each one name, a comma-separated list, or ``all``: every
+    method of the model's family, in :func:`methods_of`'s order), without repeats; an unknown name, or one not
+    defined for the model's family, is an :class:`~theory.errors.InputError` saying why."""
+    known = methods_of(model)
+    names = [name.strip() for item in requested for name in item.split(",")]
+    if not names or any(not name for name in names):
+        raise InputError(f"--method needs method names (comma-separated) or all; choose from {', '.join(known)}")
+    chosen: list[str] = []
+    for name in names:
+        for method in (known if name == "all" else [name]):
+            if method not in known:
+                if method in NOT_DEFINED:
+                    which = "the one-layer model" if isinstance(model, Model) else "an encoder"
+                    raise InputError(f"method {method!r} is not defined for {which}: {NOT_DEFINED[method]}")
+                raise InputError(f"unknown method {method!r}; choose one of {', '.join(known)}, or all")
+            if method not in chosen:
+                chosen.append(method)
+    return chosen
+
 
 def explain(model: Model, tokens, method: str, allow_unk: bool = False, **options) -> dict:
     """Explain ``tokens`` with ``method``; ``options`` set to ``None`` are left at the method's default;
     ``allow_unk`` lets the text hold UNK (``--oov unk``)."""
-    methods = METHODS if isinstance(model, Model) else ENCODER_METHODS
+    methods = methods_of(model)
     if method not in methods:
-        raise InputError(f"unknown method {method!r}; choose one of {', '.join(methods)}")
+        method_names(model, [method])  # raises, saying why
     options = {key: value for key, value in options.items() if value is not None}
     accepted = OPTIONS.get(method, ())
     unknown = [key for key in options if key not in accepted]

@@ -291,6 +291,7 @@ def encoded_texts(args, model):
     :class:`~theory.models.vocabulary.Encoded`), or ``(None, None)`` when neither is given; notes on stderr for
     what the OOV policy and truncation did.  The options were checked by :func:`check_options`."""
     from theory.models.vocabulary import encode, load_vocabulary, read_texts
+    from theory.sentiment.fixture import vocabulary_tokenizer
 
     text = getattr(args, "text", None)
     if text is None and args.texts is None:
@@ -302,7 +303,7 @@ def encoded_texts(args, model):
     if args.vocab is None:
         raise InputError(f"{'--text' if text is not None else '--texts'} needs --vocab FILE (one token per line, "
                          "line n = token id n)")
-    vocab = load_vocabulary(args.vocab, model, args.cls_token, args.unk_token)
+    vocab = load_vocabulary(args.vocab, model, args.cls_token, args.unk_token, vocabulary_tokenizer(args.vocab))
     encoded = ([encode(text, vocab, model, args.oov, args.truncate)] if text is not None
                else read_texts(args.texts, vocab, model, args.oov, args.truncate))
     for n, item in enumerate(encoded, 1):
@@ -315,33 +316,6 @@ def encoded_texts(args, model):
         if item.truncated:
             print(f"attnverify: note: {where}: {item.truncated} words after T − 1 cut (--truncate)", file=sys.stderr)
     return vocab, encoded
-
-
-def explain_texts(args, printer) -> int:
-    """``attnverify explain MODEL --text … | --texts FILE [--jsonl]``: every document explained before any
-    is printed (a bad line leaves no partial output)."""
-    import json
-
-    from theory.models.one_layer import Model
-    from theory.suite.explain import explain
-
-    model = Model.load(args.model)
-    _, encoded = encoded_texts(args, model)
-    if encoded is None:
-        raise InputError("give the document: --tokens IDS, --text TEXT or --texts FILE (with --vocab)")
-    if args.jsonl and args.texts is None:
-        raise InputError("--jsonl is for --texts FILE (use --json with --text)")
-    results = [explain(model, item.tokens, args.method, allow_unk=args.oov == "unk", semantics=args.semantics,
-                       samples=args.samples, seed=args.seed, baseline=args.baseline, sigma=args.sigma)
-               for item in encoded]
-    for n, (item, result) in enumerate(zip(encoded, results), 1):
-        if args.jsonl:
-            print(json.dumps({**result, "text": item.text}))
-        else:
-            if args.texts is not None and not args.json:
-                print(f"line {n}: {item.text}")
-            printer(args, result)
-    return EXIT_OK
 
 
 def add_model_options(run) -> None:
