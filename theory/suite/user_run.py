@@ -234,10 +234,23 @@ ENCODER = {
 }
 
 
+#: depth claims whose instances are constructed encoders, whatever the user's model
+CONSTRUCTED = {
+    "encoder.attention_bound": "the instance is a construction (an encoder whose last layer's CLS query attends to "
+                               "CLS alone, λ = 60); a given encoder is not one",
+}
+
+
 def given_strategy(claim, population: Population):
     """What ``claim`` runs on ``population``: a strategy factory, or the reason (a string, about this model) why
     it does not apply."""
     depth = claim.section == "depth"
+    if claim.id in CONSTRUCTED:
+        return CONSTRUCTED[claim.id]
+    if population.encoder and claim.id == "encoder.reduces_to_one_layer":
+        return (f"the claim builds the encoder of a one-layer §2 model (L = 1, no residual, no LayerNorm); "
+                f"{population.name} is an encoder already ({sizes(population.model)}): encoder.forward, "
+                "encoder.gradient and encoder.matches_torch check it directly")
     if population.encoder:
         if depth:
             return ENCODER[claim.id](population) if claim.id in ENCODER else claim.trained
