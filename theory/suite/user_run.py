@@ -38,7 +38,6 @@ from theory.suite.population import GivenCase, NotApplicable, Population, given_
 UNSATISFIABLE = ("Hypothesis found no instance of this claim's domain among this population's documents "
                  "(see the claim's strategy); give documents inside it to run it")
 SECONDS_PER_INSTANCE = 3.0  # the most a claim's reference may cost per instance on a user's model (ci budget)
-PROFILE_EXAMPLES = {"ci": 100, "thorough": 1000}
 
 
 def population_of(args) -> tuple[Population, list]:
@@ -73,7 +72,8 @@ def sizes(model) -> str:
     if isinstance(model, Encoder):
         return (f"L = {model.L}, K = {model.K}, d = {model.d_e}, d_att = {model.d_att}, d_ff = {model.d_ff}, "
                 f"T = {model.T}, V = {model.V}")
-    return f"K = {model.K}, d_e = {model.d_e}, d_att = {model.d_att}, d_out = {model.d_out}, T = {model.T}, V = {model.V}"
+    return (f"K = {model.K}, d_e = {model.d_e}, d_att = {model.d_att}, d_out = {model.d_out}, T = {model.T}, "
+            f"V = {model.V}")
 
 
 def reference_seconds(model) -> float:
@@ -119,8 +119,9 @@ def _integrated(population: Population):
     if model.K <= 2 and model.d_e <= 3 and model.T <= 5:
         substitutions = st.sampled_from(("replace", "zero", f"mask:{model.unk_id}"))
         return lambda: st.builds(SemanticsCase, given_cases(), substitutions)
-    return (f"{population.name} ({sizes(model)}): the mpmath Gauss–Legendre quadrature of the brute-force gradient "
-            "(up to 384 nodes, each 2·T·d_e mpmath forward passes at 60 digits) is run for K ≤ 2, d_e ≤ 3, T ≤ 5 only")
+    return (f"{population.name} ({sizes(model)}): the mpmath Gauss–Legendre quadrature of the brute-force "
+            "gradient (up to 384 nodes, each 2·T·d_e mpmath forward passes at 60 digits) is run for K ≤ 2, d_e ≤ 3, "
+            "T ≤ 5 only")
 
 
 def _noise(population: Population):
@@ -312,13 +313,15 @@ class _Scope:
         if self.cut:
             words = sorted(set(self.cut.values()))
             parts.append(f"{len(self.cut)} of the {len(self.documents)} {kind} used were cut to their first "
-                         f"{'/'.join(map(str, words))} words, and the model ran on that prefix as a document of its own")
+                         f"{'/'.join(map(str, words))} words, and the model ran on that prefix as a document of its "
+                         "own")
         elif self.population.docs is None and self.documents:
             longest = max(len(d) for d in self.documents if isinstance(d, tuple))
             if longest < model.T - 1:
                 parts.append(f"texts drawn with at most {longest} words (T − 1 = {model.T - 1} possible)")
         if self.positions:
-            parts.append(f"{'/'.join(map(str, sorted(self.positions)))} positions per document checked, of T = {model.T}")
+            checked = "/".join(map(str, sorted(self.positions)))
+            parts.append(f"{checked} positions per document checked, of T = {model.T}")
         if self.coordinates:
             parts.append(f"{'/'.join(map(str, sorted(self.coordinates)))} of the d_e = {model.d_e} embedding "
                          "coordinates per position checked")
