@@ -312,7 +312,8 @@ class _Scope:
         kind = "documents" if self.population.docs is not None else "drawn texts"
         if self.cut:
             words = sorted(set(self.cut.values()))
-            parts.append(f"{len(self.cut)} of the {len(self.documents)} {kind} used were cut to their first "
+            were = "was" if len(self.cut) == 1 else "were"
+            parts.append(f"{len(self.cut)} of the {len(self.documents)} {kind} used {were} cut to their first "
                          f"{'/'.join(map(str, words))} words, and the model ran on that prefix as a document of its "
                          "own")
         elif self.population.docs is None and self.documents:
