@@ -197,6 +197,11 @@ def test_claims_and_report_measures_agree_or_say_why(tmp_path):
     # small model: the claim ran on whole documents, like the report's measure, and they agree
     assert disagree["scope"] == "" and (disagree["verdict"] == "witness found") == bool(witnesses), (disagree, witnesses)
     assert f"{len(witnesses)} of these {len(TEXTS)} documents are witnesses" in lead["markdown"]
+    # every document the word-level table counts is a witness or is listed with why it is not one
+    word_level = round(lead["data"]["top_word_disagreement"]["rates"]["attention vs gradient"] * len(TEXTS))
+    others = lead["data"]["top_word_disagreement"]["word_level_only"]
+    assert len(others) <= word_level <= len(others) + len(witnesses)
+    assert all(f"- document {o['document'] + 1}: top words" in lead["markdown"] for o in others)
     # a claim that cut the documents says so, in its record and in the report
     engines = records["reference.engines_agree"]
     assert "cut to their first 8 words" in engines["scope"] and "positions per document checked" in engines["scope"]

@@ -188,12 +188,14 @@ def _clear_top(values: np.ndarray) -> tuple[int, bool]:
     return int(order[0]), bool(values.size == 1 or values[order[0]] > values[order[1]] * (1 + RANK_MARGIN))
 
 
-def top_words(model, inst, beta: np.ndarray) -> tuple[dict[str, int], bool]:
+def top_words(model, inst, beta: np.ndarray) -> tuple[dict[str, int], dict | None]:
     """The top word of one document under attention (α-avg; and rollout for an encoder), the gradient (G-l2)
     and LIME (``β^∞``): for a position method, the distinct word whose occurrences' scores sum highest; for LIME
     the largest ``|β_j|``.  Returns word ids, and whether the document is a witness of
     ``gradient.disagrees_with_attention`` by that claim's own definition: the *position* of largest α-avg and
-    that of largest G-l2 hold different tokens, each clear of its runner-up by 1% (float64)."""
+    that of largest G-l2 hold different tokens, each clear of its runner-up by 1% (float64): None when it is
+    one, else why not (``same_token``: the token both top positions hold; ``within_margin``: the scores whose top
+    position is within 1% of the runner-up)."""
     from theory.explainers.perturb import distinct_words, word_index
 
     words, index = distinct_words(inst.doc, inst.length), word_index(inst.doc, inst.length)
@@ -202,13 +204,20 @@ def top_words(model, inst, beta: np.ndarray) -> tuple[dict[str, int], bool]:
            for name, scores in per_position.items()}
     top["LIME"] = int(words[np.argmax(np.abs(beta))])
     (ta, clear_a), (tg, clear_g) = _clear_top(per_position["attention"]), _clear_top(per_position["gradient"])
-    return top, bool(clear_a and clear_g and inst.doc[1 + ta] != inst.doc[1 + tg])
+    if inst.doc[1 + ta] == inst.doc[1 + tg]:
+        why = {"same_token": int(inst.doc[1 + ta])}
+    elif not (clear_a and clear_g):
+        why = {"within_margin": [name for name, clear in (("α-avg", clear_a), ("G-l2", clear_g)) if not clear]}
+    else:
+        why = None  # a witness
+    return top, why
 
 
 def disagreement(model, result: dict, semantics: str = "delete") -> dict:
     """How often attention, the gradient and LIME's ``β^∞`` (under ``semantics``) name different top words over
     the documents of a :func:`regime` (or :func:`encoder_regime`) result, and which documents are witnesses of
-    ``gradient.disagrees_with_attention`` by its own definition (:func:`top_words`)."""
+    ``gradient.disagrees_with_attention`` by its own definition (:func:`top_words`); the documents where
+    attention and the gradient name different top *words* without being witnesses, with the reason."""
     keys = list(result["instances"])
     tops = [top_words(model, inst, row["beta"]) for inst, row in zip(result["instances"].values(),
                                                                      result["rows"][semantics])]
@@ -216,4 +225,7 @@ def disagreement(model, result: dict, semantics: str = "delete") -> dict:
     pairs = [(a, b) for k, a in enumerate(names) for b in names[k + 1:]]
     return {"semantics": semantics, "documents": len(tops),
             "rates": {f"{a} vs {b}": float(np.mean([t[a] != t[b] for t, _ in tops])) for a, b in pairs},
-            "position_witnesses": [int(key) for key, (_, witness) in zip(keys, tops) if witness]}
+            "position_witnesses": [int(key) for key, (_, why) in zip(keys, tops) if why is None],
+            "word_level_only": [{"document": int(key), "attention": t["attention"], "gradient": t["gradient"],
+                                 "why_not_a_witness": why}
+                                for key, (t, why) in zip(keys, tops) if why is not None and t["attention"] != t["gradient"]]}

@@ -129,6 +129,15 @@ def _encoder_lines(regime: dict, rates: dict, source: str, seed: int) -> list[st
     ]
 
 
+def _why_not(population, other: dict) -> str:
+    why = other["why_not_a_witness"]
+    if "same_token" in why:
+        return (f"its top α-avg position and its top G-l2 position hold the same word, "
+                f"{_word(population, why['same_token'])} (a word's scores summed over its occurrences rank it "
+                "otherwise)")
+    return f"its top {' and '.join(why['within_margin'])} position is within 1% of the runner-up"
+
+
 def _witness_lines(rates: dict, record: dict | None, population, docs: dict) -> list[str]:
     """The claim gradient.disagrees_with_attention set against this report's documents: the same definition
     (top *position*, tokens different, both clear of the runner-up by 1%), and why verdict and measure differ
@@ -138,8 +147,14 @@ def _witness_lines(rates: dict, record: dict | None, population, docs: dict) -> 
     lines = [f"By the definition of the claim `gradient.disagrees_with_attention` — the *position* with the largest "
              "α-avg and the one with the largest G-l2 hold different tokens, each clear of its runner-up by 1% — "
              f"{len(witnesses)} of these {rates['documents']} documents are witnesses"
-             + (f" (document{'s' if len(witnesses) > 1 else ''} {named})" if witnesses else "") + ". The table above "
-             "sums each word's occurrences and asks no margin, so its rate can differ from this count."]
+             + (f" (document{'s' if len(witnesses) > 1 else ''} {named})" if witnesses else "") + "."]
+    others = rates["word_level_only"]
+    if others:
+        lines[-1] += (" The table above counts a document when the *words* with the largest summed scores differ, "
+                      "with no margin; these documents count there but are no witnesses:")
+        lines += [""] + [f"- document {o['document'] + 1}: top words {_word(population, o['attention'])} (attention) "
+                         f"and {_word(population, o['gradient'])} (gradient), but {_why_not(population, o)}"
+                         for o in others]
     if record is None:
         return lines + ["", "(The claim was not run: `--only` left it out.)"]
     scope = f"; {record['scope']}" if record.get("scope") else ""
