@@ -90,7 +90,7 @@ def lead_section(population, encoded, docs: dict, args, records: dict | None = N
         lines += [f"Not measured: none of {source} has two distinct words (LIME's β^∞ is not identified for "
                   "d = 1)."]
     elif population.encoder:
-        lines += _encoder_lines(regime, rates, source, seed)
+        lines += _encoder_lines(regime, rates, source, seed, records.get("encoder.eq19_last_layer"))
     else:
         lines += _regime_lines(regime, rates, source, seed, records.get("lime.eq19"))
     if rates is not None and not population.encoder:
@@ -108,7 +108,7 @@ def lead_section(population, encoded, docs: dict, args, records: dict | None = N
         "oov": {"policy": args.oov, "unknown": unknown, "dropped": dropped}, "truncated_documents": cut})
 
 
-def _encoder_lines(regime: dict, rates: dict, source: str, seed: int) -> list[str]:
+def _encoder_lines(regime: dict, rates: dict, source: str, seed: int, claim: dict | None) -> list[str]:
     left_out = (f" ({regime['left_out']} documents with a single distinct word left out: β^∞ is not identified "
                 "for d = 1)" if regime["left_out"] else "")
     e = regime["eq19_last_layer"]
@@ -119,6 +119,14 @@ def _encoder_lines(regime: dict, rates: dict, source: str, seed: int) -> list[st
         f"under replace; verdict rule of the regime map (threshold {regimes.THRESHOLD:.0%}).", "",
         "| relative error ‖Eq19 − β^∞‖/‖β^∞‖: median ± SE | 90% quantile | max | verdict |", "|---|---|---|---|",
         f"| {e['median']:.3f} ± {e['se']:.3f} | {e['p90']:.3f} | {e['max']:.3f} | {regime['verdict']} |", "",
+        *([] if claim is None or not claim["examples"] else [
+            f"The claim `encoder.eq19_last_layer` measures the same relative error on its own instances: "
+            f"{claim['examples']} Hypothesis draws, largest {claim['max_error']:.3g}"
+            + (f" ({claim['scope']})" if claim.get("scope") else "") + ". "
+            + (f"Its search stops at the first instance above its threshold {claim['tolerance']:g}, so it holds "
+               "fewer documents than this table, which takes each document once." if claim["max_error"] >
+               claim["tolerance"] else "Those are documents drawn with repetition; this table takes each once."),
+            ""]),
         "### Do attention, the gradient and LIME agree on the top word?", "",
         f"Share of the {rates['documents']} documents where two explainers name different top words (attention: "
         "the last layer's CLS attention α averaged over heads; rollout: attention rollout, Abnar & Zuidema 2020; "
