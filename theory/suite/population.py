@@ -40,7 +40,7 @@ class Population:
 
     @property
     def encoder(self) -> bool:
-        """Whether the model is of the encoder family (docs/theory.md §5) rather than the one-layer §2 model."""
+        """Whether the model is of the encoder family (docs/theory.md §11.1) rather than the one-layer §2 model."""
         return isinstance(self.model, Encoder)
 
 

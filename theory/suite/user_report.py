@@ -212,7 +212,7 @@ def _regime_lines(regime: dict, rates: dict, source: str, seed: int, eq19: dict 
         "### Eq. (19) and the large-d limit against LIME's β^∞ on these documents", "",
         *given_model.regime_table(regime["summaries"]), "",
         "Eq. (19)'s 3/2 is right where the least-squares ratio ρ = ⟨β^∞, b⟩/‖b‖² (b = Eq. (19) without its 3/2) is "
-        "1.5; the large-d limit is the suite's own result (docs/theory.md §4, replace semantics).",
+        "1.5; the large-d limit is the suite's own result (docs/theory.md §8.4, replace semantics).",
     ]
     if eq19 is not None:
         from theory.claims.lime_approx import RATIO

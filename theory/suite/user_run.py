@@ -1,10 +1,10 @@
 """``attnverify run --model M.npz [--texts FILE --vocab V] [--out DIR]``: every claim about a *given* model on
-the user's model and documents (docs/theory.md §7), through the same runner as ``attnverify run`` (serial, or
+the user's model and documents (docs/theory.md §11.3), through the same runner as ``attnverify run`` (serial, or
 ``--jobs``/``--scheduler``: :func:`theory.suite.parallel.run_elsewhere` ships the population to the workers).
 
 The population is ``model:<file stem>`` (:class:`theory.suite.population.Population`): the user's model — the
-one-layer §2 model or an encoder (§5) — and documents, or, without ``--texts``, word sequences Hypothesis
-draws from the model's vocabulary.  For each claim :func:`given_strategy` decides what applies to *this*
+one-layer §2 model or an encoder (docs/theory.md §11.1) — and documents, or, without ``--texts``, word
+sequences Hypothesis draws from the model's vocabulary.  For each claim :func:`given_strategy` decides what applies to *this*
 model: the claim's given-model strategy (the one the trained population runs), a strategy sized for this
 model where the trained population's is sized for the fixture, or the reason — about this model's family,
 size or premise — why it does not apply.  :func:`run_given` then runs it and guarantees three things:
