@@ -35,6 +35,7 @@ from theory.suite.strategies.trained import trained_approximation_cases
 
 THRESHOLD = regimes.THRESHOLD
 CLAIM_SAMPLES = {"replace": 20_000, "delete": 40_000}
+RATIO = "LS ratio ρ = ⟨β^∞, b⟩/‖b‖², b = eq19/1.5"  # the measure's name (per semantics), as regimes.measure's ρ
 
 
 def _floor(model, doc) -> float:
@@ -83,7 +84,7 @@ def check_eq19(case):
     outcome, beta = _approximation(case, "eq19", approx)
     base = approx / 1.5
     if base @ base > 0:
-        outcome.measures["LS ratio β^∞ / (eq19 without 3/2)"] = float(beta @ base / (base @ base))
+        outcome.measures[f"{RATIO} ({case.semantics})"] = float(beta @ base / (base @ base))
     return outcome
 
 

@@ -144,35 +144,40 @@ def _run(args, argv) -> int:
         raise InputError(f"--seed must be an integer in 0..{2**32 - 1}, got {args.seed}")
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")
-    out = Path(args.out)
-    check_folder(out)
     claims, extras = _selected(args.only)
-    if args.model is not None or args.texts is not None:
-        from theory.suite.user_run import run_user_model
-        return run_user_model(args, argv, claims)
+    given, encoded, out = None, None, Path(args.out)
+    if args.model is not None:  # the user's model and documents: the claims about a given model, no extras
+        from theory.suite.user_run import output_folder, population_of
+
+        given, encoded = population_of(args)
+        out, extras = output_folder(args), []
+    check_folder(out)
     with exclusive(out):
-        return _run_locked(args, argv, out, claims, extras)
+        return _run_locked(args, argv, out, claims, extras, given, encoded)
 
 
-def _run_locked(args, argv, out, claims, extras) -> int:
-    """The claim runs and the reports, while this process holds the output folder's lock."""
+def _run_locked(args, argv, out, claims, extras, given=None, encoded=None) -> int:
+    """The claim runs and the reports, while this process holds the output folder's lock; ``given`` is the
+    population of ``--model`` (then every claim runs on it alone, :func:`theory.suite.user_run.run_given`)."""
     from theory.claims import POPULATIONS
     from theory.suite.parallel import default_jobs, run_elsewhere
     from theory.suite.report import performance, summary, write_reports
-    from theory.suite.runner import extra_progress, progress, run_claim
+    from theory.suite.runner import extra_progress, finish_run, progress, run_claim
+    from theory.suite.user_run import run_given, write_report
 
-    populations = POPULATIONS if args.population == "both" else (args.population,)
+    populations = (given.name,) if given else POPULATIONS if args.population == "both" else (args.population,)
     runs = [(claim, population) for claim in claims for population in populations]
     records, extra_results = [], []
-    benchmarks = performance(out / "benchmarks.json")  # read (and judged) before any claim runs
+    benchmarks = {} if given else performance(out / "benchmarks.json")  # read (and judged) before any claim runs
     jobs = default_jobs() if args.jobs is None else args.jobs
     if args.scheduler or jobs != 1:  # in worker processes or on a Dask cluster
-        records, extra_results = run_elsewhere(runs, extras, args.profile, args.seed, jobs, args.scheduler)
+        records, extra_results = run_elsewhere(runs, extras, args.profile, args.seed, jobs, args.scheduler, given)
         runs, extras = [], []
     total = len(runs) + len(extras)
     for number, (claim, population) in enumerate(runs, 1):
         print(f"[{number}/{total}] {claim.id} ({population}) …", end="", file=sys.stderr, flush=True)
-        record = run_claim(claim, args.profile, args.seed, population)
+        record = (run_given(claim, given, args.profile, args.seed) if given
+                  else run_claim(claim, args.profile, args.seed, population))
         print(f" {progress(record)}", file=sys.stderr)
         records.append(record)
     for number, item in enumerate(extras, len(runs) + 1):
@@ -182,12 +187,13 @@ def _run_locked(args, argv, out, claims, extras) -> int:
         extra_results.append((item, result, time.perf_counter() - started))
         print(f" {extra_progress(result, extra_results[-1][2])}", file=sys.stderr)
     try:
-        write_reports(out, summary(records, args.profile, args.seed, argv, extra_results, benchmarks))
+        if given:
+            write_report(args, argv, out, records, given, encoded)
+        else:
+            write_reports(out, summary(records, args.profile, args.seed, argv, extra_results, benchmarks))
     except OSError as error:
         raise InputError(f"cannot write the reports into {str(out)!r} ({error.strerror or error}); "
                          "the previous reports are untouched — free space or give another --out") from None
-    from theory.suite.runner import finish_run
-
     return finish_run(records, out, extra_results)
 
 

@@ -79,16 +79,22 @@ def _initialize_worker() -> None:
     _exit_with_parent()
 
 
-def run_task(task: tuple, profile: str, seed: int):
+def run_task(task: tuple, profile: str, seed: int, given=None):
     """Run one task — ``("claim", id, population)`` or ``("extra", id)`` — and return ``(task, result,
-    seconds)``: a :class:`~theory.suite.runner.Record`, or an :class:`~theory.claims.ExtraResult`."""
+    seconds)``: a :class:`~theory.suite.runner.Record`, or an :class:`~theory.claims.ExtraResult`.  ``given`` is
+    the population of ``run --model`` (:class:`~theory.suite.population.Population`, shipped to the worker),
+    which every claim task then runs on (:func:`theory.suite.user_run.run_given`)."""
     from theory.claims import EXTRAS, REGISTRY, all_extras
     from theory.suite.runner import run_claim
 
     _single_threaded()
     all_extras()  # imports every claim module (registers claims and extras)
     started = time.perf_counter()
-    if task[0] == "claim":
+    if task[0] == "claim" and given is not None:
+        from theory.suite.user_run import run_given
+
+        result = run_given(REGISTRY[task[1]], given, profile, seed)
+    elif task[0] == "claim":
         result = run_claim(REGISTRY[task[1]], profile, seed, task[2])
     else:
         result = EXTRAS[task[1]].run(profile, seed)
@@ -121,32 +127,34 @@ def _collect(tasks, finished, extras):
     return records, extra_results
 
 
-def run_elsewhere(runs, extras, profile: str, seed: int, jobs: int | None = None, scheduler: str | None = None):
+def run_elsewhere(runs, extras, profile: str, seed: int, jobs: int | None = None, scheduler: str | None = None,
+                  given=None):
     """Run ``runs`` (``(claim, population)`` pairs) and ``extras`` on ``jobs`` local worker processes, or on the
-    Dask cluster at ``scheduler``; returns ``(records, extra_results)`` as the serial loop builds them."""
+    Dask cluster at ``scheduler``; returns ``(records, extra_results)`` as the serial loop builds them.  ``given``:
+    the population of ``run --model`` that the claims run on (see :func:`run_task`)."""
     if jobs is not None and jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {jobs}")
     tasks = _tasks(runs, extras)
     if scheduler:
-        finished = _on_dask(tasks, profile, seed, scheduler)
+        finished = _on_dask(tasks, profile, seed, scheduler, given)
     else:
-        finished = _on_processes(tasks, profile, seed, jobs or default_jobs())
+        finished = _on_processes(tasks, profile, seed, jobs or default_jobs(), given)
     return _collect(tasks, finished, extras)
 
 
-def _on_processes(tasks, profile, seed, jobs: int) -> list:
+def _on_processes(tasks, profile, seed, jobs: int, given=None) -> list:
     finished = []
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)) or 1, mp_context=context,
                              initializer=_initialize_worker) as pool:
-        futures = [pool.submit(run_task, task, profile, seed) for task in _longest_first(tasks)]
+        futures = [pool.submit(run_task, task, profile, seed, given) for task in _longest_first(tasks)]
         for number, future in enumerate(as_completed(futures), 1):
             finished.append(future.result())
             _report(number, len(tasks), *finished[-1])
     return finished
 
 
-def _on_dask(tasks, profile, seed, scheduler: str) -> list:
+def _on_dask(tasks, profile, seed, scheduler: str, given=None) -> list:
     if missing := optional.missing("distributed"):
         raise InputError(f"--scheduler {optional.needs(missing)}")
     from distributed import Client
@@ -159,7 +167,7 @@ def _on_dask(tasks, profile, seed, scheduler: str) -> list:
                          "with `dask scheduler` (or dask-jobqueue on a cluster) and pass its address") from None
     finished = []
     with client:
-        futures = [client.submit(run_task, task, profile, seed, pure=False, key=f"attnverify-{'-'.join(task)}")
+        futures = [client.submit(run_task, task, profile, seed, given, pure=False, key=f"attnverify-{'-'.join(task)}")
                    for task in _longest_first(tasks)]
         for number, future in enumerate(dask_completed(futures), 1):
             finished.append(future.result())

@@ -8,7 +8,9 @@ user's model and documents.  Without documents, Hypothesis draws word sequences 
 
 The claims' ``trained=`` strategies draw :class:`GivenCase` instances from the *active* population
 (:func:`active`: the trained fixture unless a run is inside :func:`using`), so one declaration serves every
-given model.  A case keeps the population it was drawn from.
+given model.  A case keeps the population it was drawn from.  A claim's domain (e.g. two distinct words for
+``β^∞``) is part of the strategy (:func:`given_cases`): a population is never drawn outside it, and a population
+with no instance inside it makes the claim not applicable (:class:`NotApplicable`), with the reason.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from theory.errors import InputError
+from theory.models.encoder import Encoder
 from theory.models.one_layer import Model, document
 
 
@@ -29,13 +32,21 @@ class Population:
     """A given model and its documents (word-id tuples without CLS or padding), or ``docs=None`` to draw texts."""
 
     name: str  # "trained", or "model:<file stem>"
-    model: Model
+    model: Model | Encoder
     docs: tuple[tuple[int, ...], ...] | None = None
     allow_unk: bool = False  # documents may hold UNK (--oov unk)
     vocabulary: tuple[str, ...] | None = None  # token strings by id, for the report
+    sha256: str | None = None  # of the model file (a user's model), carried by every record computed on it
+
+    @property
+    def encoder(self) -> bool:
+        """Whether the model is of the encoder family (docs/theory.md §11.1) rather than the one-layer §2 model."""
+        return isinstance(self.model, Encoder)
 
 
 _ACTIVE: list[Population] = []
+#: what :func:`given_cases` left out of the active population to stay inside a claim's domain, for the record
+DOMAIN_NOTES: list[str] = []
 
 
 @cache
@@ -110,26 +121,87 @@ def checked_coordinates(case) -> list[int] | slice:
     return slice(None) if coordinates is None else list(coordinates)
 
 
-@st.composite
-def given_cases(draw, max_words: int | None = None, positions: int = 0, cls: bool = False,
-                coordinates: int = 0) -> GivenCase:
-    """Documents of the active population, each truncated to ``max_words`` words when given (for claims whose
-    reference cost grows with the number of words), with ``positions`` distinct positions to check when that
-    is positive (word positions ``1..L`` and the first padding position, drawn; with ``cls=True`` CLS,
-    position 0, and ``positions − 1`` drawn ones) and ``coordinates`` distinct drawn embedding coordinates
-    when that is positive and below d_e; shrinks toward document 0.  A
-    population without documents draws 1..T−1 (at most ``max_words``) words of its vocabulary."""
+class NotApplicable(Exception):
+    """A claim's domain holds no instance of the active population (e.g. no document with two distinct words
+    for ``β^∞``, or a model too small for the claim's text); the message says why, about that population."""
+
+
+def given_cases(max_words: int | None = None, positions: int = 0, cls: bool = False, coordinates: int = 0,
+                min_distinct: int = 1, repeats: bool = True) -> st.SearchStrategy[GivenCase]:
+    """Documents of the active population inside a claim's domain: each truncated to ``max_words`` words when
+    given (for claims whose reference cost grows with the number of words), only those whose (truncated) words
+    hold at least ``min_distinct`` distinct words (``β^∞`` needs ``d ≥ 2``), and with ``repeats=False`` only
+    those whose words are pairwise distinct; with ``positions`` distinct positions to check when that is
+    positive (word positions ``1..L`` and the first padding position, drawn; with ``cls=True`` CLS, position 0,
+    and ``positions − 1`` drawn ones) and ``coordinates`` distinct drawn embedding coordinates when that is
+    positive and below d_e; shrinks toward the first such document.  A population without documents draws
+    texts of ``min_distinct``..T−1 (at most ``max_words``) words of its vocabulary meeting the same conditions.
+    Raises :class:`NotApplicable` when the population has no instance in that domain."""
     if max_words is not None and max_words < 1:
         raise InputError(f"max_words={max_words} must be at least 1 (or None for whole documents)")
     population = active()
+    model = population.model
     if population.docs is not None:
-        case = GivenCase(draw(st.integers(0, len(population.docs) - 1)), max_words, population=population)
+        def inside(words) -> bool:
+            words = words[:max_words]
+            return len(set(words)) >= min_distinct and (repeats or len(set(words)) == len(words))
+
+        eligible = [k for k, words in enumerate(population.docs) if inside(words)]
+        if not eligible:
+            raise NotApplicable(_no_document(population, max_words, min_distinct, repeats))
+        if len(eligible) < len(population.docs):
+            DOMAIN_NOTES.append(f"{len(population.docs) - len(eligible)} of the {len(population.docs)} documents left "
+                                f"out: {_domain(max_words, min_distinct, repeats)} is the claim's domain")
+        index = (st.integers(0, len(population.docs) - 1) if len(eligible) == len(population.docs)
+                 else st.sampled_from(eligible))
+        cases = index.map(lambda k: GivenCase(k, max_words, population=population))
     else:
-        model = population.model
         limit = model.T - 1 if max_words is None else min(model.T - 1, max_words)
-        length = draw(st.integers(1, limit))
-        words = st.sampled_from(model.word_ids.tolist())
-        case = GivenCase(drawn=tuple(draw(st.lists(words, min_size=length, max_size=length))), population=population)
+        words = model.word_ids.tolist()
+        if min(limit, len(words)) < min_distinct:
+            raise NotApplicable(f"{population.name} cannot hold a text of {min_distinct} distinct words (T − 1 = "
+                                f"{model.T - 1} word positions, {len(words)} word ids besides CLS and UNK"
+                                + (f", texts cut at {max_words} words" if max_words is not None else "") + ")")
+        if min_distinct > 1 or not repeats:
+            DOMAIN_NOTES.append(f"texts drawn with {_domain(max_words, min_distinct, repeats)}, the claim's domain")
+        cases = _drawn_texts(population, max(1, min_distinct), min(limit, len(words)) if not repeats else limit,
+                             min_distinct, repeats)
+    if positions <= 0 and not 0 < coordinates < model.d_e:
+        return cases
+    return _with_checked(cases, positions, cls, coordinates)
+
+
+def _domain(max_words, min_distinct: int, repeats: bool) -> str:
+    wanted = [f"at least {min_distinct} distinct words"] if min_distinct > 1 else []
+    wanted += [] if repeats else ["no repeated word"]
+    return " and ".join(wanted) + ("" if max_words is None else f" among the first {max_words} words")
+
+
+def _no_document(population: Population, max_words, min_distinct: int, repeats: bool) -> str:
+    return (f"none of the {len(population.docs)} documents of {population.name} has "
+            f"{_domain(max_words, min_distinct, repeats)}, the claim's domain; give such documents to run it")
+
+
+def _drawn_texts(population: Population, shortest: int, longest: int, min_distinct: int, repeats: bool):
+    """Texts of ``shortest..longest`` words of the population's vocabulary, ``min_distinct`` of them distinct (all
+    distinct without ``repeats``)."""
+    words = st.sampled_from(population.model.word_ids.tolist())
+
+    @st.composite
+    def texts(draw):
+        length = draw(st.integers(shortest, longest))
+        drawn = st.lists(words, min_size=length, max_size=length, unique=not repeats)
+        if min_distinct > 1 and repeats:
+            drawn = drawn.filter(lambda text: len(set(text)) >= min_distinct)
+        return GivenCase(drawn=tuple(draw(drawn)), population=population)
+
+    return texts()
+
+
+@st.composite
+def _with_checked(draw, cases, positions: int, cls: bool, coordinates: int) -> GivenCase:
+    """A case of ``cases`` with the positions and coordinates that its claim checks (:func:`given_cases`)."""
+    case = draw(cases)
     chosen_positions = None
     if positions > 0:
         last = min(len(case.tokens) + 1, case.model.T - 1)
@@ -140,6 +212,4 @@ def given_cases(draw, max_words: int | None = None, positions: int = 0, cls: boo
     if 0 < coordinates < case.model.d_e:
         chosen_coordinates = tuple(sorted(draw(st.lists(st.integers(0, case.model.d_e - 1), min_size=coordinates,
                                                         max_size=coordinates, unique=True))))
-    if chosen_positions is None and chosen_coordinates is None:
-        return case
-    return GivenCase(case.index, case.max_words, chosen_positions, case.drawn, population, chosen_coordinates)
+    return GivenCase(case.index, case.max_words, chosen_positions, case.drawn, case.population, chosen_coordinates)

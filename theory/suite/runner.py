@@ -58,6 +58,8 @@ class Record:
     population: str = "random"  # random models, or the trained model's held-out documents
     engine: str = ""  # reference engine(s) that checked the instances: mpmath, arb, arb+mpmath
     certified_radius: float | None = None  # Arb: largest certified radius, in the units of the tolerance
+    model_sha256: str | None = None  # a user's model (population model:<name>): the SHA-256 of its file
+    scope: str = ""  # what part of each document the instances used, when not all of it (user's model)
 
     def as_dict(self) -> dict:
         return asdict(self)

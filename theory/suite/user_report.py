@@ -37,23 +37,38 @@ def _word(population, token: int) -> str:
     return population.vocabulary[token] if population.vocabulary else str(token)
 
 
-def lead_section(population, encoded, docs: dict, args) -> ExtraResult:
-    """The measures of the report's lead (regime, disagreement, Figure 1) on ``docs`` (key → word ids)."""
-    model, seed = population.model, args.seed
-    regime = given_model.regime(model, docs, seed, population.name, allow_unk=population.allow_unk)
+def _model_line(population, args) -> str:
+    model = population.model
+    if population.encoder:
+        what = (f"an encoder: L = {model.L} layers, K = {model.K} heads, d = {model.d_e}, d_att = {model.d_att}, "
+                f"d_out = {model.d_out}, d_ff = {model.d_ff}, T = {model.T}, V = {model.V}, residual "
+                f"{'on' if model.residual else 'off'}, LayerNorm {model.norm}, {model.activation}, positional "
+                f"encoding {'on' if model.pe else 'off'}")
+    else:
+        what = (f"the one-layer §2 model: V = {model.V}, d_e = {model.d_e}, K = {model.K}, d_att = {model.d_att}, "
+                f"d_out = {model.d_out}, T = {model.T}, positional encoding {'on' if model.pe else 'off'}, scores "
+                f"{'divided by √d_att' if model.scale else 'not divided by √d_att (scale = 0)'}")
+    documents = (f"its {len(population.docs)} documents from `{args.texts}`" if population.docs is not None
+                 else "word sequences Hypothesis drew from its vocabulary")
+    return (f"Model `{args.model}` (SHA-256 `{population.sha256}`), {what}. Every claim below ran on this model "
+            f"alone and on {documents} (population `{population.name}`; each record carries the file's SHA-256).")
+
+
+def lead_section(population, encoded, docs: dict, args, records: dict | None = None) -> ExtraResult:
+    """The measures of the report's lead (regime or Eq. (19) at the last layer, disagreement, Figure 1) on
+    ``docs`` (key → word ids), set against the records of the same questions (``records``: claim id → record)."""
+    model, seed, records = population.model, args.seed, records or {}
+    if population.encoder:
+        regime = given_model.encoder_regime(model, docs, seed, allow_unk=population.allow_unk)
+    else:
+        regime = given_model.regime(model, docs, seed, population.name, allow_unk=population.allow_unk)
     rates = None if regime is None else given_model.disagreement(model, regime)
     source = (f"the first {len(docs)} of the {len(population.docs)} documents of `{args.texts}` (tokenized with "
-              f"torchtext's basic_english rules, vocabulary `{args.vocab}`, --oov {args.oov})"
+              f"torchtext's basic_english rules, vocabulary `{args.vocab}`, --oov {args.oov}), each whole and once"
               if population.docs is not None else
               f"{len(docs)} texts drawn from the model's vocabulary (numpy `default_rng([{seed}, 13])`, 1–"
               f"{min(model.T - 1, DRAWN_WORDS)} words each; no --texts given)")
-    lines = [
-        f"Model `{args.model}`: V = {model.V}, d_e = {model.d_e}, K = {model.K}, d_att = {model.d_att}, "
-        f"d_out = {model.d_out}, T = {model.T}, positional encoding {'on' if model.pe else 'off'}, scores "
-        f"{'divided by √d_att' if model.scale else 'not divided by √d_att (scale = 0)'}. The claims ran on "
-        + (f"its {len(population.docs)} documents from `{args.texts}`" if population.docs is not None
-           else "word sequences Hypothesis drew from its vocabulary") + f" (population `{population.name}`).",
-    ]
+    lines = [_model_line(population, args)]
     unknown = sum(len(item.unknown) for item in encoded)
     dropped = sum(len(item.dropped) for item in encoded)
     cut = sum(1 for item in encoded if item.truncated)
@@ -67,20 +82,101 @@ def lead_section(population, encoded, docs: dict, args) -> ExtraResult:
     if cut:
         lines += ["", f"{cut} documents were longer than T − 1 = {model.T - 1} words and were truncated "
                   "(--truncate)."]
-    lines += ["", "### Where the model sits on the regime map", ""]
+    if population.encoder:
+        lines += ["", "### Eq. (19) at the last layer against LIME's β^∞", ""]
+    else:
+        lines += ["", "### Where the model sits on the regime map", ""]
     if regime is None:
         lines += [f"Not measured: none of {source} has two distinct words (LIME's β^∞ is not identified for "
                   "d = 1)."]
+    elif population.encoder:
+        lines += _encoder_lines(regime, rates, source, seed, records.get("encoder.eq19_last_layer"))
     else:
-        lines += _regime_lines(regime, rates, source, seed)
+        lines += _regime_lines(regime, rates, source, seed, records.get("lime.eq19"))
+    if rates is not None and not population.encoder:
+        lines += ["", *_witness_lines(rates, records.get("gradient.disagrees_with_attention"), population, docs)]
     figure, files = _figure1(population, docs, seed)
     lines += ["", "### Figure 1 on the first document", "", *figure]
-    measured = {} if regime is None else {
-        "regimes": regime["records"], "summaries": regime["summaries"], "unk_shift": regime["unk_shift"],
-        "temperature": regime["temperature"], "left_out": regime["left_out"], "top_word_disagreement": rates}
+    measured = {} if regime is None else {"left_out": regime["left_out"], "top_word_disagreement": rates}
+    if regime is not None and population.encoder:
+        measured["eq19_last_layer"] = {**regime["eq19_last_layer"], "verdict": regime["verdict"]}
+    elif regime is not None:
+        measured.update(regimes=regime["records"], summaries=regime["summaries"], unk_shift=regime["unk_shift"],
+                        temperature=regime["temperature"])
     return ExtraResult(markdown="\n".join(lines), files=files, data={
-        **measured, "figure1": files.pop("data"), "oov": {"policy": args.oov, "unknown": unknown, "dropped": dropped},
-        "truncated_documents": cut})
+        **measured, "documents": sorted(docs), "figure1": files.pop("data"),
+        "oov": {"policy": args.oov, "unknown": unknown, "dropped": dropped}, "truncated_documents": cut})
+
+
+def _encoder_lines(regime: dict, rates: dict, source: str, seed: int, claim: dict | None) -> list[str]:
+    left_out = (f" ({regime['left_out']} documents with a single distinct word left out: β^∞ is not identified "
+                "for d = 1)" if regime["left_out"] else "")
+    e = regime["eq19_last_layer"]
+    return [
+        f"Measured on {source}{left_out}; β^∞ by exact enumeration (d ≤ 10) or stratified Monte Carlo (seed "
+        f"{seed} + document number), lime's default ν = 0.25. Eq. (19) at the last layer: the last layer's CLS "
+        "attention and value scores c_t = K·wᵀW_o^(i) v^(i,L)_t (claim `encoder.eq19_last_layer`), against β^∞ "
+        f"under replace; verdict rule of the regime map (threshold {regimes.THRESHOLD:.0%}).", "",
+        "| relative error ‖Eq19 − β^∞‖/‖β^∞‖: median ± SE | 90% quantile | max | verdict |", "|---|---|---|---|",
+        f"| {e['median']:.3f} ± {e['se']:.3f} | {e['p90']:.3f} | {e['max']:.3f} | {regime['verdict']} |", "",
+        *([] if claim is None or not claim["examples"] else [
+            f"The claim `encoder.eq19_last_layer` measures the same relative error on its own instances: "
+            f"{claim['examples']} Hypothesis draws, largest {claim['max_error']:.3g}"
+            + (f" ({claim['scope']})" if claim.get("scope") else "") + ". "
+            + (f"Its search stops at the first instance above its threshold {claim['tolerance']:g}, so it holds "
+               "fewer documents than this table, which takes each document once." if claim["max_error"] >
+               claim["tolerance"] else "Those are documents drawn with repetition; this table takes each once."),
+            ""]),
+        "### Do attention, the gradient and LIME agree on the top word?", "",
+        f"Share of the {rates['documents']} documents where two explainers name different top words (attention: "
+        "the last layer's CLS attention α averaged over heads; rollout: attention rollout, Abnar & Zuidema 2020; "
+        "gradient: ‖∇_t‖₂ by backpropagation; a word's score is the sum over its occurrences; LIME: the largest "
+        f"|β^∞_j| under {rates['semantics']}).", "",
+        "| pair | disagree |", "|---|---|",
+        *[f"| {pair} | {rate:.0%} |" for pair, rate in rates["rates"].items()],
+    ]
+
+
+def _why_not(population, other: dict) -> str:
+    why = other["why_not_a_witness"]
+    if "same_token" in why:
+        return (f"its top α-avg position and its top G-l2 position hold the same word, "
+                f"{_word(population, why['same_token'])} (a word's scores summed over its occurrences rank it "
+                "otherwise)")
+    return f"its top {' and '.join(why['within_margin'])} position is within 1% of the runner-up"
+
+
+def _witness_lines(rates: dict, record: dict | None, population, docs: dict) -> list[str]:
+    """The claim gradient.disagrees_with_attention set against this report's documents: the same definition
+    (top *position*, tokens different, both clear of the runner-up by 1%), and why verdict and measure differ
+    when they do."""
+    witnesses = rates["position_witnesses"]
+    named = ", ".join(str(k + 1) for k in witnesses[:10]) + (" …" if len(witnesses) > 10 else "")
+    lines = [f"By the definition of the claim `gradient.disagrees_with_attention` — the *position* with the largest "
+             "α-avg and the one with the largest G-l2 hold different tokens, each clear of its runner-up by 1% — "
+             f"{len(witnesses)} of these {rates['documents']} documents are witnesses"
+             + (f" (document{'s' if len(witnesses) > 1 else ''} {named})" if witnesses else "") + "."]
+    others = rates["word_level_only"]
+    if others:
+        lines[-1] += (" The table above counts a document when the *words* with the largest summed scores differ, "
+                      "with no margin; these documents count there but are no witnesses:")
+        lines += [""] + [f"- document {o['document'] + 1}: top words {_word(population, o['attention'])} (attention) "
+                         f"and {_word(population, o['gradient'])} (gradient), but {_why_not(population, o)}"
+                         for o in others]
+    if record is None:
+        return lines + ["", "(The claim was not run: `--only` left it out.)"]
+    scope = f"; {record['scope']}" if record.get("scope") else ""
+    lines += ["", f"The claim's record: **{record['verdict']}** over {record['examples']} Hypothesis draws{scope}."]
+    if record["verdict"] == "not observed" and witnesses:
+        why = ("it ran on prefixes of the documents (the scope above), a different input than the whole documents "
+               "here" if "cut to their first" in record.get("scope", "") else
+               f"its {record['examples']} draws did not include one of these documents" if population.docs is not None
+               else "it drew its own texts from the vocabulary, not these")
+        lines += [f"They differ because {why}."]
+    elif record["verdict"] == "witness found" and not witnesses:
+        lines += ["They differ because the claim's witness is a document outside the first "
+                  f"{len(docs)} measured here: {record.get('counterexample')}."]
+    return lines
 
 
 def _figure1(population, docs: dict, seed: int) -> tuple[list[str], dict]:
@@ -103,10 +199,10 @@ def _figure1(population, docs: dict, seed: int) -> tuple[list[str], dict]:
     return lines, files
 
 
-def _regime_lines(regime: dict, rates: dict, source: str, seed: int) -> list[str]:
+def _regime_lines(regime: dict, rates: dict, source: str, seed: int, eq19: dict | None) -> list[str]:
     left_out = (f" ({regime['left_out']} documents with a single distinct word left out: β^∞ is not identified "
                 "for d = 1)" if regime["left_out"] else "")
-    return [
+    lines = [
         f"Measured on {source}{left_out}; β^∞ by exact enumeration (d ≤ 10) or stratified Monte Carlo (seed "
         f"{seed} + document number), lime's default ν = 0.25; verdict rule of the regime map (threshold "
         f"{regimes.THRESHOLD:.0%}). The knobs: UNK shift δ (how much more attention UNK gets than the words, at "
@@ -115,15 +211,38 @@ def _regime_lines(regime: dict, rates: dict, source: str, seed: int) -> list[str
         given_model.knob_sentence(regime, "this model"), "",
         "### Eq. (19) and the large-d limit against LIME's β^∞ on these documents", "",
         *given_model.regime_table(regime["summaries"]), "",
-        "Eq. (19)'s 3/2 is right where the least-squares ratio ρ is 1.5; the large-d limit is the suite's own "
-        "result (docs/theory.md §8.4, replace semantics).", "",
-        "### Do attention, the gradient and LIME agree on the top word?", "",
+        "Eq. (19)'s 3/2 is right where the least-squares ratio ρ = ⟨β^∞, b⟩/‖b‖² (b = Eq. (19) without its 3/2) is "
+        "1.5; the large-d limit is the suite's own result (docs/theory.md §8.4, replace semantics).",
+    ]
+    if eq19 is not None:
+        from theory.claims.lime_approx import RATIO
+
+        ratios = {key[len(RATIO):].strip(" ()"): v for key, v in eq19["measures"].items() if key.startswith(RATIO)}
+        shown = "; ".join(f"{semantics}: median {v['median']:.3f} over {v['n']} draws (min {v['min']:.3f}, max "
+                          f"{v['max']:.3f})" for semantics, v in sorted(ratios.items()))
+        scope = f" ({eq19['scope']})" if eq19.get("scope") else ""
+        lines += ["", f"The claim `lime.eq19` measures the same ρ (same definition) on its own instances — "
+                  f"{shown or 'none'}. Those are not these documents once each: Hypothesis draws documents with "
+                  f"repetition{scope}, a semantics and a Monte Carlo seed per instance, and steers its draws toward "
+                  "the largest relative error (`target`, how the approximation claims find their worst case), so a "
+                  "badly approximated document is drawn again and again and dominates the claim's median. Read the "
+                  "claim's numbers as the worst documents' and this table's as every document's, once."]
+    lines += [
+        "", "### Do attention, the gradient and LIME agree on the top word?", "",
         f"Share of the {rates['documents']} documents where two explainers name different top words (attention: "
         "α averaged over heads; gradient: ‖∇_t‖₂; a word's score is the sum over its occurrences; LIME: the "
         f"largest |β^∞_j| under {rates['semantics']}).", "",
         "| pair | disagree |", "|---|---|",
         *[f"| {pair} | {rate:.0%} |" for pair, rate in rates["rates"].items()],
     ]
+    return lines
+
+
+HEADER = "| claim | kind | verdict | examples | max error | of each document |"
+
+
+def _used(record: dict) -> str:
+    return "part (see “Claims that used part of each document”)" if record.get("scope") else "all"
 
 
 def render(data: dict) -> str:
@@ -142,20 +261,28 @@ def render(data: dict) -> str:
               f"**{len(failing)} check(s) do not hold: {', '.join(r['id'] for r in failing)}.** They are exact "
               "statements about every model of the format (docs/theory.md §2): a failure means a bug in the suite or "
               "a model outside the format — report it with the counterexample below."), "",
-             "| claim | kind | verdict | examples | max error |", "|---|---|---|---|---|"]
-    lines += [f"| `{r['id']}` | {r['kind']} | **{r['verdict']}** | {r['examples']} | {_error_cell(r)} |"
+             HEADER, "|---|---|---|---|---|---|"]
+    lines += [f"| `{r['id']}` | {r['kind']} | **{r['verdict']}** | {r['examples']} | {_error_cell(r)} | {_used(r)} |"
               for r in checks]
     lines += ["", "Observations (witnesses searched for, approximations measured) on this model:", "",
-              "| claim | kind | verdict | examples | max error |", "|---|---|---|---|---|"]
-    lines += [f"| `{r['id']}` | {r['kind']} | {r['verdict']} | {r['examples']} | {_error_cell(r)} |" for r in observed]
+              HEADER, "|---|---|---|---|---|---|"]
+    lines += [f"| `{r['id']}` | {r['kind']} | {r['verdict']} | {r['examples']} | {_error_cell(r)} | {_used(r)} |"
+              for r in observed]
     lines += ["", "### " + "\n### ".join(lead["markdown"].split("\n### ")[1:]).strip(), "",
               "## Claims that do not apply", "",
-              "Claims about constructed models (or not about a model at all); each reason is the claim's own, "
-              "written for the trained model, which is the other given model the suite runs them on.", ""]
+              "Each reason says why the claim does not apply to this model (its family, its size, a premise it "
+              "does not meet) or why the claim is not about a given model at all.", ""]
     lines += [f"- `{r['id']}` — {r['verdict']}: {r['diagnosis']}" for r in absent]
+    scoped = [r for r in records if r.get("scope")]
+    if scoped:
+        lines += ["", "## Claims that used part of each document", "",
+                  "These claims' references cost too much on whole documents (or their domain excludes some), so "
+                  "their verdicts are about what is stated here, not about the whole documents:", ""]
+        lines += [f"- `{r['id']}` — {r['scope']}" for r in scoped]
     lines += ["", "## Every claim on this model"]
     for r in records:
         lines += ["", f"### `{r['id']}` — {r['verdict']}", "", f"**Statement.** {r['statement']}", "",
+                  *([f"**Scope.** {r['scope']}.", ""] if r.get("scope") else []),
                   *_population_lines(r, data["population"])]
     versions = ", ".join(f"{k} {v}" for k, v in data["versions"].items() if v)
     lines += ["", "## Environment", "", versions, ""]

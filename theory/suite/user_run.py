@@ -1,59 +1,63 @@
 """``attnverify run --model M.npz [--texts FILE --vocab V] [--out DIR]``: every claim about a *given* model on
-the user's model and documents (docs/theory.md §11.3).
+the user's model and documents (docs/theory.md §11.3), through the same runner as ``attnverify run`` (serial, or
+``--jobs``/``--scheduler``: :func:`theory.suite.parallel.run_elsewhere` ships the population to the workers).
 
-The population is ``model:<file stem>`` (:class:`theory.suite.population.Population`): the user's documents,
-or — without ``--texts`` — word sequences Hypothesis draws from the model's vocabulary.  Each claim runs as
-on the trained population (:func:`theory.suite.runner.run_claim`, the same strategies, example counts and
-seed), so the committed fixture run through ``--model`` with its held-out texts gives the trained
-population's records.  Claims about constructed models are ``n/a`` with their reason.  Then the report's lead
-section (:mod:`theory.suite.user_report`): the model on the regime map, Eq. (19) and the large-d limit on the
-documents, top-word disagreement and Figure 1 for the first document.
+The population is ``model:<file stem>`` (:class:`theory.suite.population.Population`): the user's model — the
+one-layer §2 model or an encoder (docs/theory.md §11.1) — and documents, or, without ``--texts``, word
+sequences Hypothesis draws from the model's vocabulary.  For each claim :func:`given_strategy` decides what applies to *this*
+model: the claim's given-model strategy (the one the trained population runs), a strategy sized for this
+model where the trained population's is sized for the fixture, or the reason — about this model's family,
+size or premise — why it does not apply.  :func:`run_given` then runs it and guarantees three things:
+
+* every instance is drawn from the population (each holds a :class:`~theory.suite.population.GivenCase` of
+  it, and no other model): an instance of another model is an error, never a verdict about the user's model;
+  every record carries the model file's SHA-256;
+* a population with no instance inside the claim's domain makes the claim ``n/a`` with that reason
+  (:class:`~theory.suite.population.NotApplicable`), never a failure of the model;
+* what part of each document the claim used (a prefix, drawn positions or coordinates, the documents left
+  out of its domain) is the record's ``scope``, shown in the report.
+
+Then the report's lead section (:mod:`theory.suite.user_report`).
 """
 
 from __future__ import annotations
 
-import json
-import sys
+import dataclasses
+import hashlib
 import time
-from dataclasses import replace
 from pathlib import Path
 
-from theory.models.one_layer import Model
-from theory.suite.population import Population, using
+import numpy as np
+from hypothesis import strategies as st
 
-UNSATISFIABLE = ("no document of this population meets the claim's premise (its strategy keeps only documents "
-                 "with enough distinct words, see the claim's trained-model strategy); give such documents to run it")
+from theory.models.encoder import Encoder
+from theory.models.one_layer import Model, embed
+from theory.suite import population as populations
+from theory.suite.population import GivenCase, NotApplicable, Population, given_cases, using
+
+UNSATISFIABLE = ("Hypothesis found no instance of this claim's domain among this population's documents "
+                 "(see the claim's strategy); give documents inside it to run it")
+SECONDS_PER_INSTANCE = 3.0  # the most a claim's reference may cost per instance on a user's model (ci budget)
 
 
 def population_of(args) -> tuple[Population, list]:
     """The user's population from ``--model`` and ``--texts``/``--vocab`` (and the encoded texts)."""
+    from theory.models.encoder import load_model
     from theory.suite.user_cli import encoded_texts
 
-    model = Model.load(args.model)
+    model = load_model(args.model)
     vocab, encoded = encoded_texts(args, model)
     encoded = encoded or []
-    vocabulary = vocab.tokens if vocab else None
-    docs = tuple(item.tokens for item in encoded) if encoded else None
-    return Population(f"model:{Path(args.model).stem}", model, docs, allow_unk=args.oov == "unk",
-                      vocabulary=vocabulary), encoded
+    digest = hashlib.sha256(Path(args.model).read_bytes()).hexdigest()
+    return Population(f"model:{Path(args.model).stem}", model,
+                      tuple(item.tokens for item in encoded) if encoded else None, allow_unk=args.oov == "unk",
+                      vocabulary=vocab.tokens if vocab else None, sha256=digest), encoded
 
 
-def _without_pe():
-    from theory.suite.strategies.trained import trained_perturbed_cases
-
-    return trained_perturbed_cases()
-
-
-#: claims that are n/a on the trained model for a property of *that* model (its ``trained`` reason), with the
-#: condition under which they apply to a user's model and the strategy of its documents then
-APPLIES_WHEN = {"model.delete_equals_replace_without_pe": (lambda model: not model.pe, _without_pe)}
-
-
-def for_population(claim, population: Population):
-    """``claim`` as it applies to ``population``: a claim of :data:`APPLIES_WHEN` whose condition the model
-    meets gets its strategy."""
-    condition, strategy = APPLIES_WHEN.get(claim.id, (None, None))
-    return replace(claim, trained=strategy) if condition and condition(population.model) else claim
+def output_folder(args) -> Path:
+    """``--out``, or ``reports/model-<stem>/`` when that is the suite's own ``reports/`` (the baseline)."""
+    out = Path(args.out)
+    return out / f"model-{Path(args.model).stem}" if out.resolve() == Path("reports").resolve() else out
 
 
 def command(args, claim_id: str) -> str:
@@ -62,44 +66,332 @@ def command(args, claim_id: str) -> str:
             f"--profile {args.profile} --seed {args.seed} --only {claim_id}")
 
 
-def run_user_model(args, argv, claims) -> int:
-    from theory.suite.output import check_folder, exclusive
+# --- what applies to this model ---------------------------------------------------------------------------------
 
-    population, encoded = population_of(args)
-    out = Path(args.out)
-    if out.resolve() == Path("reports").resolve():  # never over the suite's own reports (the baseline)
-        out = out / f"model-{Path(args.model).stem}"
-    check_folder(out)
-    with exclusive(out):
-        return _run_user_model(args, argv, claims, population, encoded, out)
+def sizes(model) -> str:
+    if isinstance(model, Encoder):
+        return (f"L = {model.L}, K = {model.K}, d = {model.d_e}, d_att = {model.d_att}, d_ff = {model.d_ff}, "
+                f"T = {model.T}, V = {model.V}")
+    return (f"K = {model.K}, d_e = {model.d_e}, d_att = {model.d_att}, d_out = {model.d_out}, T = {model.T}, "
+            f"V = {model.V}")
 
 
-def _run_user_model(args, argv, claims, population, encoded, out) -> int:
-    """The claims on the user's population and the report, while this process holds ``out``'s lock."""
+def reference_seconds(model) -> float:
+    """Rough seconds of one forward pass of the mpmath reference on ``model``: its multiply-adds times the cost
+    of one in the reference's plain loops (measured on this machine: ~1 µs for the §2 model, ~10 µs for the
+    encoder, whose loops also run LayerNorm and the feed-forward)."""
+    if isinstance(model, Encoder):
+        T, d, K = model.T, model.d_e, model.K
+        per_layer = T * (K * T * (model.d_att + model.d_out) + d * K * (2 * model.d_att + 2 * model.d_out)
+                         + 2 * d * model.d_ff)
+        return 1e-5 * model.L * per_layer
+    return 1e-6 * (model.K * model.T * model.d_e * (model.d_att + model.d_out) + model.V * model.d_e)
+
+
+def _affordable(population: Population, passes: int, what: str, strategy):
+    """``strategy`` when ``passes`` reference forward passes per instance fit :data:`SECONDS_PER_INSTANCE` on this
+    model, else the reason (about its size)."""
+    seconds = passes * reference_seconds(population.model)
+    if seconds <= SECONDS_PER_INSTANCE:
+        return strategy
+    return (f"{population.name} ({sizes(population.model)}): the claim's reference needs {what} per document, "
+            f"~{seconds:.3g} s at this size, beyond the {SECONDS_PER_INSTANCE:g} s an instance may take")
+
+
+def _semantics(model) -> st.SearchStrategy[str]:
+    """Every removal semantics for ``model``: delete, replace, zero and ``mask:ID`` with any id but CLS."""
+    mask = st.sampled_from([i for i in range(model.V) if i != model.cls_id]).map(lambda i: f"mask:{i}")
+    return st.one_of(st.sampled_from(("delete", "replace", "zero")), mask)
+
+
+def _removal(population: Population):
+    from theory.suite.strategies.lime import SemanticsCase
+
+    return _affordable(population, 2 ** 5, "2^d mpmath forward passes (d ≤ 5 distinct words)",
+                       lambda: st.builds(SemanticsCase, given_cases(max_words=5, min_distinct=2),
+                                         _semantics(population.model)))
+
+
+def _integrated(population: Population):
+    from theory.suite.strategies.lime import SemanticsCase
+
+    model = population.model
+    if model.K <= 2 and model.d_e <= 3 and model.T <= 5:
+        substitutions = st.sampled_from(("replace", "zero", f"mask:{model.unk_id}"))
+        return lambda: st.builds(SemanticsCase, given_cases(), substitutions)
+    return (f"{population.name} ({sizes(model)}): the mpmath Gauss–Legendre quadrature of the brute-force "
+            "gradient (up to 384 nodes, each 2·T·d_e mpmath forward passes at 60 digits) is run for K ≤ 2, d_e ≤ 3, "
+            "T ≤ 5 only")
+
+
+def _noise(population: Population):
+    from theory.suite.strategies.explainers import NoiseCase
+
+    model = population.model
+    if model.T * model.d_e <= 4:
+        return lambda: st.builds(NoiseCase, given_cases(), st.sampled_from((0.1, 0.3)), st.integers(0, 2**31))
+    return (f"{population.name} has T·d_e = {model.T}·{model.d_e} = {model.T * model.d_e} noise coordinates; the "
+            "tensor Gauss–Hermite populations of SmoothGrad and C-LIME (5^(T·d_e) mpmath gradients) are computed "
+            "for T·d_e ≤ 4 only")
+
+
+def _value_spread(model: Model) -> float:
+    """The largest spread, over one head's words and UNK, of the value scores ``c = W_ℓ W_v e`` (token part)."""
+    c = np.einsum("ko,kod,vd->kv", model.Wl, model.Wv, model.E[np.append(model.word_ids, model.unk_id)])
+    return float(np.ptp(c, axis=1).max())
+
+
+def _constant_values(population: Population):
+    return (f"its premise, constant value scores c_t within every head, does not hold on {population.name}: over its "
+            f"words and UNK one head's value scores W_ℓW_v e span {_value_spread(population.model):.3g}; the "
+            "claim's instances are models constructed to meet it")
+
+
+def _unk_shift(model: Model) -> float:
+    """The largest ``|⟨W_kᵀq_i, e_w − e_UNK⟩|`` (times the score factor) over the heads and words: how far from
+    UNK a word's score is at the same position (zero for every word is the premise of the equal-scores claims)."""
+    x0 = embed(model, np.array([[model.cls_id]]))[0, 0]  # CLS at position 0
+    u = np.einsum("kad,ka->kd", model.Wk, np.einsum("kad,d->ka", model.Wq, x0))
+    return float(np.abs((model.E[model.word_ids] - model.E[model.unk_id]) @ u.T).max() * model.score_factor)
+
+
+def _equal_scores(population: Population):
+    return (f"its premise, UNK scored exactly like every word (s̃_t = s_t), does not hold on {population.name}: a "
+            f"word's score differs from UNK's at the same position by up to {_unk_shift(population.model):.3g}; "
+            "the claim's instances are models constructed to meet it")
+
+
+def _without_pe(population: Population):
+    from theory.suite.strategies.trained import trained_perturbed_cases
+
+    if not population.model.pe:
+        return trained_perturbed_cases
+    return (f"{population.name} uses positional encoding (pe = 1); the claim is about models without it (with it, "
+            "delete moves the later words to other positions and differs from replace)")
+
+
+def _disagreement(population: Population):
+    """Whole documents when the reference gradient at every word position affords it (T − 1 positions, d_e
+    coordinates, two forward passes each), else their first 4 words (the trained population's choice)."""
+    model = population.model
+    whole = _affordable(population, 2 * (model.T - 1) * model.d_e, "the reference gradient at every word position",
+                        lambda: given_cases(min_distinct=2))
+    return whole if callable(whole) else (lambda: given_cases(max_words=4, min_distinct=2))
+
+
+def _reduction(population: Population):
+    from theory.suite.strategies.trained import trained_semantics_cases
+
+    return _affordable(population, 2 * 2 ** 5 + 60, "the mpmath LIME (60 samples) and 2^d β^∞ enumerations, d ≤ 5",
+                       lambda: st.builds(lambda case, seed: (case, seed), trained_semantics_cases(),
+                                         st.integers(0, 2**32 - 1)))
+
+
+def _torch_compatible(population: Population):
+    """The user's documents when torch's ``nn.TransformerEncoderLayer`` expresses the encoder (as
+    :func:`reference.models.torch_encoder.build` requires), else what it lacks."""
+    model = population.model
+    if model.residual and model.norm in ("post", "pre") and model.d_att * model.K == model.d_e \
+            and model.d_out == model.d_att and model.d_ff > 0:
+        return lambda: given_cases()
+    return (f"{population.name} ({sizes(model)}, residual {model.residual}, norm {model.norm}) is not expressible "
+            "as torch's nn.TransformerEncoderLayer, which needs a residual, a post/pre norm, d_att = d_out = d/K and "
+            "a feed-forward")
+
+
+def _encoder(passes: int, what: str, factory):
+    return lambda population: _affordable(population, passes(population.model), what, factory)
+
+
+def _encoder_triples():
+    return st.builds(lambda case, seed, sem: (case, seed, sem), given_cases(max_words=3, min_distinct=2),
+                     st.integers(0, 2**32 - 1), st.sampled_from(("delete", "replace")))
+
+
+LARGE_D = ("the claim needs one model's texts at growing d with everything else fixed, which a given model's documents "
+           "do not offer; lime.large_d_limit measures the limit on this model's documents")
+
+#: claims whose given-model strategy (or reason) on a user's one-layer §2 model differs from the trained
+#: population's (sized for, or explained by, the committed fixture)
+ONE_LAYER = {
+    "removal.fast_evaluators": _removal, "shapley.exact": _removal, "occlusion.closed_form": _removal,
+    "ig.completeness": _integrated, "clime.equals_smoothgrad": _noise,
+    "gradient.constant_values": _constant_values, "lime.affine_in_attention": _constant_values,
+    "lime.equal_scores_exact": _equal_scores, "shapley.equal_scores_exact": _equal_scores,
+    "model.delete_equals_replace_without_pe": _without_pe, "lime.large_d_limit.convergence": lambda p: LARGE_D,
+    "gradient.disagrees_with_attention": _disagreement, "encoder.reduces_to_one_layer": _reduction,
+}
+
+#: the depth claims on a user's encoder: its documents, sized by the cost of their references
+ENCODER = {
+    "encoder.forward": _encoder(lambda m: 1, "one mpmath forward pass", lambda: given_cases()),
+    "encoder.gradient": _encoder(lambda m: 6 * m.d_e, "central differences at CLS and one drawn position (4·d "
+                                 "forward passes at ≥ 60 digits)", lambda: given_cases(positions=2, cls=True)),
+    "encoder.blind_to_values": _encoder(lambda m: 40 + 6 * m.d_e, "mpmath LIME, β^∞ and gradients of both readouts "
+                                        "(d ≤ 3 distinct words)", _encoder_triples),
+    "encoder.matches_torch": _torch_compatible,
+    "encoder.eq19_last_layer": lambda p: lambda: given_cases(max_words=10, min_distinct=2),
+    "encoder.rollout_vs_posthoc": lambda p: lambda: given_cases(max_words=10, min_distinct=3, repeats=False),
+}
+
+
+#: depth claims whose instances are constructed encoders, whatever the user's model
+CONSTRUCTED = {
+    "encoder.attention_bound": "the instance is a construction (an encoder whose last layer's CLS query attends to "
+                               "CLS alone, λ = 60); a given encoder is not one",
+}
+
+
+def given_strategy(claim, population: Population):
+    """What ``claim`` runs on ``population``: a strategy factory, or the reason (a string, about this model) why
+    it does not apply."""
+    depth = claim.section == "depth"
+    if claim.id in CONSTRUCTED:
+        return CONSTRUCTED[claim.id]
+    if population.encoder and claim.id == "encoder.reduces_to_one_layer":
+        return (f"the claim builds the encoder of a one-layer §2 model (L = 1, no residual, no LayerNorm); "
+                f"{population.name} is an encoder already ({sizes(population.model)}): encoder.forward, "
+                "encoder.gradient and encoder.matches_torch check it directly")
+    if population.encoder:
+        if depth:
+            return ENCODER[claim.id](population) if claim.id in ENCODER else claim.trained
+        if isinstance(claim.trained, str) and claim.id not in ONE_LAYER:  # not about a model: the claim's reason
+            return claim.trained
+        return (f"{population.name} is an encoder ({sizes(population.model)}); this claim's statement and reference "
+                "are those of the one-layer §2 model (docs/theory.md §2); the encoder.* claims are its statements "
+                "at depth")
+    if claim.id in ONE_LAYER:
+        return ONE_LAYER[claim.id](population)
+    if depth:
+        return (f"{population.name} is a one-layer §2 model ({sizes(population.model)}); this claim is about the "
+                "encoder family (layers, residual, LayerNorm, feed-forward): give an encoder .npz (attnverify import "
+                "--arch encoder) to run it")
+    return claim.trained
+
+
+# --- running a claim on the population --------------------------------------------------------------------------
+
+class ForeignInstance(AssertionError):
+    """An instance of a given population's claim that is not drawn from that population."""
+
+
+def _parts(instance):
+    """The :class:`GivenCase` objects and the models that ``instance`` (tuples, dataclasses) holds."""
+    if isinstance(instance, GivenCase):
+        yield instance
+    elif isinstance(instance, (Model, Encoder)):
+        yield instance
+    elif isinstance(instance, tuple):
+        for item in instance:
+            yield from _parts(item)
+    elif dataclasses.is_dataclass(instance) and not isinstance(instance, type):
+        for item in dataclasses.fields(instance):
+            yield from _parts(getattr(instance, item.name))
+
+
+class _Scope:
+    """What of each document the instances of one claim used, gathered while it runs."""
+
+    def __init__(self, population: Population):
+        self.population = population
+        self.cut, self.documents, self.positions, self.coordinates = {}, set(), set(), set()
+
+    def add(self, case: GivenCase) -> None:
+        whole = case.drawn if case.index is None else self.population.docs[case.index]
+        key = case.index if case.index is not None else case.drawn
+        self.documents.add(key)
+        if case.max_words is not None and len(whole) > case.max_words:
+            self.cut[key] = case.max_words
+        if case.positions is not None:
+            self.positions.add(len(case.positions))
+        if case.coordinates is not None:
+            self.coordinates.add(len(case.coordinates))
+
+    def describe(self, domain: list[str]) -> str:
+        model, parts = self.population.model, list(domain)
+        kind = "documents" if self.population.docs is not None else "drawn texts"
+        if self.cut:
+            words = sorted(set(self.cut.values()))
+            were = "was" if len(self.cut) == 1 else "were"
+            parts.append(f"{len(self.cut)} of the {len(self.documents)} {kind} used {were} cut to their first "
+                         f"{'/'.join(map(str, words))} words, and the model ran on that prefix as a document of its "
+                         "own")
+        elif self.population.docs is None and self.documents:
+            longest = max(len(d) for d in self.documents if isinstance(d, tuple))
+            if longest < model.T - 1:
+                parts.append(f"texts drawn with at most {longest} words (T − 1 = {model.T - 1} possible)")
+        if self.positions:
+            checked = "/".join(map(str, sorted(self.positions)))
+            parts.append(f"{checked} positions per document checked, of T = {model.T}")
+        if self.coordinates:
+            parts.append(f"{'/'.join(map(str, sorted(self.coordinates)))} of the d_e = {model.d_e} embedding "
+                         "coordinates per position checked")
+        return "; ".join(parts)
+
+
+def _guarded(check, population: Population, scope: _Scope):
+    """``check`` refusing any instance not drawn from ``population`` (and noting what of it was used)."""
+    def guarded(instance):
+        parts = list(_parts(instance))
+        cases = [p for p in parts if isinstance(p, GivenCase)]
+        foreign = [p for p in parts if (isinstance(p, GivenCase) and p.population is not population)
+                   or (not isinstance(p, GivenCase) and p is not population.model)]
+        if foreign or not cases:
+            raise ForeignInstance(f"instance {instance!r} is not drawn from {population.name}: a bug of the claim's "
+                                  "given-model strategy")
+        for case in cases:
+            scope.add(case)
+        return check(instance)
+    return guarded
+
+
+def run_given(claim, population: Population, profile: str = "ci", seed: int = 0):
+    """``claim`` on ``population`` (module docstring): a :class:`~theory.suite.runner.Record` of that population,
+    carrying the model's SHA-256 and the claim's scope."""
+    from theory.suite.runner import NOT_APPLICABLE, run_claim
+
+    applies = given_strategy(claim, population)
+    scope, domain = _Scope(population), []
+    with using(population):
+        if callable(applies):
+            populations.DOMAIN_NOTES.clear()
+            try:
+                strategy = applies()
+            except NotApplicable as reason:
+                applies = str(reason)
+            else:
+                domain = list(populations.DOMAIN_NOTES)
+                applies = lambda: strategy  # noqa: E731  (built once, inside the population)
+        checked = dataclasses.replace(claim, trained=applies, check=_guarded(claim.check, population, scope))
+        record = run_claim(checked, profile, seed, population.name)
+    if record.verdict == "error" and record.diagnosis.startswith("hypothesis.errors.Unsatisfiable"):
+        record.verdict, record.diagnosis = NOT_APPLICABLE, UNSATISFIABLE
+    record.model_sha256, record.scope = population.sha256, scope.describe(domain)
+    return record
+
+
+# --- the report ---------------------------------------------------------------------------------------------------
+
+def write_report(args, argv, out: Path, records, population: Population, encoded) -> None:
+    """The lead section on ``population`` and REPORT.md / summary.json of the user's run into ``out``."""
+    import json
+    import sys
+
     from theory.claims import Extra
     from theory.suite.report import summary, write_atomically
-    from theory.suite.runner import NOT_APPLICABLE, finish_run, run_claim
     from theory.suite.user_report import lead_section, render, report_documents
 
-    records = []
-    for number, claim in enumerate(claims, 1):
-        print(f"[{number}/{len(claims) + 1}] {claim.id} ({population.name}) …", end="", file=sys.stderr, flush=True)
-        with using(population):
-            record = run_claim(for_population(claim, population), args.profile, args.seed, population.name)
-        record.command = command(args, claim.id)
-        if record.verdict == "error" and record.diagnosis.startswith("hypothesis.errors.Unsatisfiable"):
-            record.verdict, record.diagnosis = NOT_APPLICABLE, UNSATISFIABLE
-        print(f" {record.verdict} ({record.examples} examples, {record.runtime:.1f} s)", file=sys.stderr)
-        records.append(record)
-    print(f"[{len(claims) + 1}/{len(claims) + 1}] report on {population.name} …", end="", file=sys.stderr, flush=True)
+    for record in records:
+        record.command = command(args, record.id)
+    print(f"report on {population.name} …", end="", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    result = lead_section(population, encoded, report_documents(population, args.profile, args.seed), args)
+    docs = report_documents(population, args.profile, args.seed)
+    result = lead_section(population, encoded, docs, args, {r.id: r.as_dict() for r in records})
     runtime = time.perf_counter() - started
     print(f" done ({runtime:.1f} s)", file=sys.stderr)
     item = Extra("model.report", "user", f"Your model: {args.model}", run=None)
     data = summary(records, args.profile, args.seed, argv, [(item, result, runtime)], {})
-    data["population"] = population.name
+    data["population"], data["model_sha256"] = population.name, population.sha256
     files = data.pop("_files")
     write_atomically(out, {**files, "summary.json": json.dumps(data, indent=2, ensure_ascii=False) + "\n",
                            "REPORT.md": render(data)})
-    return finish_run(records, out)
