@@ -196,7 +196,7 @@ COORDINATE_SUMS = ("grad-avg", "smoothgrad")
 
 LAYER_NORM_REASON = ("pre-norm encoder: the residual stream carries e_t unchanged and every sublayer reads it through "
                      "a LayerNorm, whose input gradient sums to 0 over the coordinates, so Σ_k ∇_{t,k} f = 0 at "
-                     "every input (docs/theory.md §11.1)")
+                     "every input (docs/theory.md §11.1, coordinate sums under pre-norm)")
 
 
 def layer_norm_zeros(model, length: int) -> list[int]:
