@@ -128,6 +128,20 @@ class Encoded:
     truncated: int = 0  # words cut after T − 1
 
 
+#: how alike (difflib's ratio, 2·matches / total length) a vocabulary token must be to an OOV word to be suggested
+CLOSE_SPELLING = 0.75
+
+
+def _with_close_spellings(word: str, vocab: Vocabulary) -> str:
+    """``'wonderful' (close: 'wonderfulness')``: the OOV word and up to 3 vocabulary tokens spelt like it
+    (:func:`difflib.get_close_matches`), CLS and UNK excluded."""
+    import difflib
+
+    tokens = [t for t in vocab.tokens if t not in (vocab.cls, vocab.unk)]
+    close = difflib.get_close_matches(word, tokens, n=3, cutoff=CLOSE_SPELLING)
+    return f"{word!r} ({'close: ' + ', '.join(map(repr, close)) if close else 'no close spelling'})"
+
+
 def encode(text: str, vocab: Vocabulary, model: Model, oov: str = "error", truncate: bool = False,
            where: str = "the text") -> Encoded:
     """Word ids of ``text`` (module docstring); ``where`` names the text in error messages."""
@@ -141,7 +155,8 @@ def encode(text: str, vocab: Vocabulary, model: Model, oov: str = "error", trunc
             raise InputError(f"{where} contains the {name} token {token!r}; CLS and padding are added automatically")
     missing = [w for w in dict.fromkeys(words) if w not in vocab.ids]
     if missing and oov == "error":
-        shown = ", ".join(repr(w) for w in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        shown = ", ".join(map(lambda w: _with_close_spellings(w, vocab), missing[:5]))
+        shown += f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         raise InputError(f"{where} has out-of-vocabulary words {shown}; pass --oov drop (leave them out) or "
                          "--oov unk (map them to UNK, the authors' behaviour)")
     ids = [vocab.ids.get(w, model.unk_id) for w in words if w in vocab.ids or oov == "unk"]

@@ -1,18 +1,29 @@
 """``attnverify explain``: one document, one explanation method, one JSON-shaped answer (the command asks for
 several methods by calling :func:`explain` once per method; :mod:`theory.suite.explain_view` shows them).
 
-Every method returns ``{"method", "f", "positions", "tokens", "scores"}`` where ``positions`` are
-``0..L`` (CLS and the words; padding is not explained) and ``scores[k]`` belongs to ``positions[k]``.
+Every method returns ``{"method", "f", "positions", "tokens", "scores_of", "scores"}`` where ``positions`` are
+``0..L`` (CLS and the words; padding is not explained), ``tokens[k]`` is the token at ``positions[k]``, and
+``scores_of`` names the array that ``scores`` (and ``stderr``, when present) index: ``"positions"`` —
+``scores[k]`` belongs to ``positions[k]`` — or ``"words"``; the two always have the same length.
 
 LIME methods explain *words*, not positions: they add ``"words"`` (the ``d`` distinct word ids in order of
 first appearance, lime's feature order) and ``"intercept"``, and their ``"scores"[j]`` belongs to
-``words[j]``; they also record their options (``"semantics"``, ``"samples"``, ``"seed"``).  Methods that take
+``words[j]`` (``scores_of = "words"``); they also record their options (``"semantics"``, ``"samples"``,
+``"seed"``).  Methods that take
 options list them in :data:`OPTIONS`; :func:`explain` passes each method only its own options and rejects
 an option the method does not take.  The approximations of LIME's ``β^∞`` (``eq19``, ``lime-large-d``) answer
 like ``lime-inf`` (``"words"``, per-word ``"scores"``, ``"semantics": "replace"``) without an intercept.
 
 Both model families: :data:`METHODS` are the §2 model's, :data:`ENCODER_METHODS` an encoder's, and
 :data:`NOT_DEFINED` says in one line why a method of one family is not defined for the other.
+
+**Zeros by LayerNorm** (:func:`layer_norm_zeros`, docs/theory.md §11.1).  In a pre-norm encoder
+``Σ_k ∇_{t,k} f = 0`` exactly at every word position, at every input: the residual stream carries ``e_t``
+unchanged and every sublayer reads it through a LayerNorm, whose input gradient sums to 0 over the coordinates.
+So ``grad-avg`` and ``smoothgrad`` (scores ``Σ_k``, resp. their mean, of gradients) are 0 there; their float64
+values are rounding noise, kept in ``scores`` and flagged by ``"exactly_zero": {"positions", "reason"}``.
+``clime`` estimates SmoothGrad's population value (Stein's lemma), so its ``"population_zero"`` names the same
+positions: its estimates there are sampling noise.
 """
 
 from __future__ import annotations
@@ -180,6 +191,38 @@ def method_names(model, requested) -> list[str]:
     return chosen
 
 
+#: position methods whose score at ``t`` is ``Σ_k`` (or the mean over ``k``) of gradients ``∇_{t,k} f``
+COORDINATE_SUMS = ("grad-avg", "smoothgrad")
+
+LAYER_NORM_REASON = ("pre-norm encoder: the residual stream carries e_t unchanged and every sublayer reads it through "
+                     "a LayerNorm, whose input gradient sums to 0 over the coordinates, so Σ_k ∇_{t,k} f = 0 at "
+                     "every input (docs/theory.md §11.1, coordinate sums under pre-norm)")
+
+
+def layer_norm_zeros(model, length: int) -> list[int]:
+    """The positions ``t ∈ 0..length`` where ``Σ_k ∇_{t,k} f = 0`` at every input by LayerNorm (module docstring):
+    in a pre-norm encoder every word position, and CLS too when no residual or a final norm puts a LayerNorm
+    between ``e_0`` and the readout (otherwise ``Σ_k ∇_{0,k} f = Σ_k w_k``, the readout's direct path).  None
+    for the §2 model, a post-norm encoder (``e_t`` also reaches a LayerNorm through attention's linear maps,
+    whose gradient does not sum to 0) or an encoder without norms."""
+    if isinstance(model, Model) or model.norm != "pre":
+        return []
+    first = 0 if (not model.residual or model.final_norm) else 1
+    return list(range(first, length + 1))
+
+
+def _zeros(model, method: str, length: int) -> dict:
+    """``exactly_zero`` (a gradient sum) or ``population_zero`` (C-LIME) of :func:`layer_norm_zeros`."""
+    zeros = layer_norm_zeros(model, length)
+    key = ("exactly_zero" if method in COORDINATE_SUMS else "population_zero" if method == "clime" else None)
+    if not zeros or key is None:
+        return {}
+    reason = LAYER_NORM_REASON if key == "exactly_zero" else (
+        LAYER_NORM_REASON + "; C-LIME's population value equals SmoothGrad's (Stein's lemma), so its estimates "
+        "there are sampling noise")
+    return {key: {"positions": zeros, "reason": reason}}
+
+
 def explain(model: Model, tokens, method: str, allow_unk: bool = False, **options) -> dict:
     """Explain ``tokens`` with ``method``; ``options`` set to ``None`` are left at the method's default;
     ``allow_unk`` lets the text hold UNK (``--oov unk``)."""
@@ -199,4 +242,5 @@ def explain(model: Model, tokens, method: str, allow_unk: bool = False, **option
     length = len(tokens)
     result = finite_result(method, model, doc, lambda: methods[method](model, doc, length, **options))
     return {"method": method, "f": result.pop("f"), "positions": list(range(length + 1)),
-            "tokens": doc[: length + 1].tolist(), **result}
+            "tokens": doc[: length + 1].tolist(), "scores_of": "words" if "words" in result else "positions",
+            **result, **_zeros(model, method, length)}

@@ -15,7 +15,8 @@ methods does.
 
 **The output.**  Without ``--json``, a table (:func:`theory.suite.explain_view.table`): one row per position
 (CLS, then the words as strings whenever a vocabulary is known), one column per method.  ``--json`` prints each
-explanation as :func:`theory.suite.explain.explain` returns it, with ``"token_strings"`` (the string of each of
+explanation as :func:`theory.suite.explain.explain` returns it (``"scores_of"`` names what ``"scores"`` index:
+``"positions"`` or ``"words"``; LayerNorm's exact zeros are flagged ``"exactly_zero"``), with ``"token_strings"`` (the string of each of
 ``tokens``) and, for word methods, ``"word_strings"`` (of each of ``words``) when a vocabulary is known, and
 ``"text"`` for text input: one object for one method, a list for several; ``--jsonl`` (with ``--texts``) one
 object per line.  ``--plot FILE.png`` and ``--html FILE.html`` draw the one document's words shaded by their

@@ -8,10 +8,12 @@ methods read ``f`` on perturbed documents through :func:`theory.explainers.pertu
 sufficient statistics, or an encoder's documents built and run), the position methods the exact gradient and
 ``f`` on embedded inputs (:mod:`theory.explainers.embedded`).
 
-Defaults: Shapley and KernelSHAP are exact (enumeration) for ``d ≤`` :data:`EXACT_D`; beyond, or when
-``--samples`` is given, Shapley is estimated by antithetic permutations (``--samples`` pairs, or as many as
-needed for a 1% relative standard error) and KernelSHAP by paired sampling (``--samples`` patterns, default
-4096).  IG takes ``--baseline replace | mask:ID | zero`` (default replace) and no samples (its quadrature is
+Defaults: Shapley and KernelSHAP are exact (enumeration of the ``2^d`` subsets of words) for ``d ≤``
+:data:`EXACT_D`; beyond, Shapley is estimated by antithetic permutations (as many as needed for a 1% relative
+standard error) and KernelSHAP by paired sampling (4096 patterns).  With ``--samples`` (Shapley: pairs of orders,
+``2 + 2·pairs·(d − 1)`` evaluations of ``f``; KernelSHAP: ``samples + 2`` patterns) they sample, unless the exact
+enumeration costs no more evaluations (``2^d`` of them): then they enumerate and record ``requested_samples``, so
+``--samples 10**12`` on three words is an exact answer, not a refusal (:func:`_enumerate`).  IG takes ``--baseline replace | mask:ID | zero`` (default replace) and no samples (its quadrature is
 deterministic, at most :data:`theory.explainers.ig.MAX_NODES` nodes); SmoothGrad and C-LIME take ``--sigma``
 (default 0.1) and ``--samples`` antithetic pairs (default 256).
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from theory.errors import InputError
 from theory.explainers.perturb import distinct_words, evaluator, single_threaded_blas
 from theory.memory import kernelshap_bytes, require, require_time
 
@@ -58,15 +61,38 @@ def _words(model, doc, length, semantics, scores, samples, seed, **extra) -> dic
             "semantics": semantics, "samples": samples, "seed": seed, **extra}
 
 
+def _enumerate(model, doc, length, semantics, samples, evaluations) -> bool:
+    """Whether Shapley/KernelSHAP enumerate the ``2^d`` subsets of words exactly: by default for ``d ≤``
+    :data:`EXACT_D`; with ``--samples``, whenever the enumeration costs no more evaluations of ``f`` than the
+    sampling asked for (``2^d ≤ evaluations``, ``d ≤`` :data:`~theory.explainers.lime_inf.MAX_EXACT_D`), after the
+    time and memory check of ``2^d`` evaluations beyond ``EXACT_D`` words."""
+    from theory.explainers.lime_inf import MAX_EXACT_D
+
+    d = distinct_words(doc, length).size
+    if samples is None:
+        return d <= EXACT_D
+    if not (isinstance(samples, int) and d <= MAX_EXACT_D and 2 ** d <= evaluations):
+        return False
+    if d > EXACT_D:
+        affordable_evaluations(model, doc, length, semantics, 2 ** d, f"exact enumeration of 2^{d} subsets of words",
+                               2 ** d * d * 8)
+    return True
+
+
+def _exact(samples) -> dict:
+    """The JSON of an exact enumeration: ``requested_samples`` when it replaced the sampling asked for."""
+    return {"exact": True} if samples is None else {"exact": True, "requested_samples": samples}
+
+
 def _shapley(model, doc, length, semantics="replace", samples=None, seed=0) -> dict:
     """Shapley values of the words (exact for small d, antithetic permutations otherwise)."""
     from theory.explainers.shapley import shapley_exact, shapley_mc
 
     d = distinct_words(doc, length).size
-    if samples is None and d <= EXACT_D:
-        return _words(model, doc, length, semantics, shapley_exact(model, doc, length, semantics), 2 ** d, seed,
-                      exact=True)
     pairs = samples or 32  # without --samples: 32 pairs, then more until the relative SE is 1%
+    if _enumerate(model, doc, length, semantics, samples, 2 + 2 * pairs * (d - 1)):
+        return _words(model, doc, length, semantics, shapley_exact(model, doc, length, semantics), 2 ** d, seed,
+                      **_exact(samples))
     if isinstance(pairs, int) and pairs >= 2:
         affordable_evaluations(model, doc, length, semantics, 2 + 2 * pairs * (d - 1),
                                f"Shapley with {pairs} antithetic pairs of orders and d = {d} distinct words")
@@ -82,10 +108,10 @@ def _kernelshap(model, doc, length, semantics="replace", samples=None, seed=0) -
     from theory.explainers.lime_inf import table
 
     d = distinct_words(doc, length).size
-    if samples is None and d <= EXACT_D:
-        return _words(model, doc, length, semantics, kernelshap_table(table(model, doc, length, semantics), d),
-                      2 ** d, seed, exact=True)
     n = samples or 4096
+    if _enumerate(model, doc, length, semantics, samples, n + 2):
+        return _words(model, doc, length, semantics, kernelshap_table(table(model, doc, length, semantics), d),
+                      2 ** d, seed, **_exact(samples))
     if isinstance(n, int) and n >= 2:
         affordable_evaluations(model, doc, length, semantics, n + 2,
                                f"KernelSHAP with --samples {n} and d = {d} distinct words", kernelshap_bytes(n, d))
@@ -126,7 +152,17 @@ def _noise(estimator, name: str, unit: str, work):
             X = np.repeat(embed(model, np.asarray(doc)[None]), _BLOCK, axis=0)
             require_time(2 * samples, unit, _BLOCK, lambda: work(model, X),
                          f"{name} with --samples {samples} antithetic pairs of noise draws", FEWER)
-        r = estimator(model, doc, sigma, samples, seed)
+        try:
+            r = estimator(model, doc, sigma, samples, seed)
+            finite = np.all(np.isfinite(r.scores)) and np.all(np.isfinite(r.scores_stderr))
+        except OverflowError:  # C-LIME's σ² as a Python float
+            finite = False
+        if not finite:  # the document's own forward pass is finite (theory.suite.finite checks it first): σ did it
+            X = embed(model, np.asarray(doc)[None])
+            raise InputError(f"--sigma {sigma:g} takes {name} outside float64's range: its noise σ·N(0, 1) is added "
+                             f"to embeddings whose entries are at most {np.abs(X).max():.3g} in size"
+                             + (" (and it divides by σ²)" if name == "C-LIME" else "")
+                             + "; choose --sigma on that scale (default 0.1)")
         return {"f": _output(model, doc), "scores": r.scores[: length + 1].tolist(),
                 "stderr": r.scores_stderr[: length + 1].tolist(), "sigma": r.sigma, "samples": r.pairs,
                 "seed": r.seed}

@@ -9,8 +9,12 @@ pictures show that one score at every occurrence of the word, and say so.  Word 
 **Pictures** (as captum's ``visualize_text`` and shap's text plot): one line per method, the words in order, each
 on a background whose colour is its score on a diverging scale centred at 0 — red positive, blue negative, white
 0 — and scaled per line to that method's largest ``|score|`` over the words (methods have different units), which
-the line's label states; a line whose word scores are rounding noise next to CLS's (:data:`ROUNDING`) is white.
-CLS is left out of the pictures (it is not a word of the text; its score is in the table).
+the line's label states.  CLS is left out of the pictures (it is not a word of the text; its score is in the table).
+
+**Exact zeros** (``"exactly_zero"`` of :func:`theory.suite.explain.explain`: ``grad-avg`` and ``smoothgrad`` of a
+pre-norm encoder, 0 by LayerNorm at the word positions): the table prints them :data:`ZERO` with one line saying
+why and how large float64's rounding left them; the pictures draw them white and say so in the line's label.
+``"population_zero"`` (C-LIME at the same positions) is a note on the estimates, which are shown as they are.
 """
 
 from __future__ import annotations
@@ -19,12 +23,10 @@ import html
 from pathlib import Path
 
 from theory.errors import InputError
-from theory.suite.explain import WORD_METHODS
 
 NO_SCORE = "·"
-#: a line whose words' scores are all below this fraction of its largest score (CLS's) is drawn as all 0: shading
-#: float64 rounding noise to full colour would show structure that is not there
-ROUNDING = 1e-12
+#: a score that is 0 exactly by LayerNorm (``"exactly_zero"``); its float64 value is rounding noise
+ZERO = "0 (LN)"
 
 
 def _labels(result: dict) -> list[str]:
@@ -37,14 +39,49 @@ def _labels(result: dict) -> list[str]:
 def position_scores(result: dict) -> list[float | None]:
     """The score shown at each position ``0..L``: a position method's own; a word method's score of the word at
     that position (every occurrence), and None at CLS."""
-    if "words" not in result:
+    if result["scores_of"] == "positions":
         return list(result["scores"])
     by_word = dict(zip(result["words"], result["scores"]))
     return [None] + [by_word[token] for token in result["tokens"][1:]]
 
 
-def _number(value: float | None) -> str:
-    return NO_SCORE if value is None else f"{value:+.3g}"
+def _zero_positions(result: dict) -> set[int]:
+    return set(result.get("exactly_zero", {}).get("positions", ()))
+
+
+def _cells(result: dict) -> list[str]:
+    """The table's cell at each position ``0..L``."""
+    zeros = _zero_positions(result)
+    return [ZERO if t in zeros else NO_SCORE if value is None else f"{value:+.3g}"
+            for t, value in enumerate(position_scores(result))]
+
+
+def _span(positions) -> str:
+    """``1–8`` for consecutive positions, else a comma-separated list."""
+    positions = sorted(positions)
+    if len(positions) > 2 and positions[-1] - positions[0] == len(positions) - 1:
+        return f"{positions[0]}–{positions[-1]}"
+    return ", ".join(map(str, positions))
+
+
+def _zero_notes(results: list[dict]) -> list[str]:
+    """One line per kind of LayerNorm zero: which methods, where, why, and what float64 left."""
+    notes = []
+    exact = [r for r in results if "exactly_zero" in r]
+    if exact:
+        zeros = exact[0]["exactly_zero"]
+        noise = max(abs(r["scores"][t]) for r in exact for t in zeros["positions"])
+        notes.append(f"{ZERO}: {', '.join(r['method'] for r in exact)} at positions {_span(zeros['positions'])} "
+                     f"are 0 exactly — {zeros['reason']}; float64 rounding left |value| ≤ {noise:.2g} (--json "
+                     "scores, flagged exactly_zero).")
+    for r in results:
+        if "population_zero" in r:
+            positions = r["population_zero"]["positions"]
+            spread = max(r["stderr"][t] for t in positions)
+            notes.append(f"{r['method']}: its population value at positions {_span(positions)} is 0 (it equals "
+                         f"smoothgrad's, Stein's lemma), so its estimates there are sampling noise (standard errors "
+                         f"up to {spread:.2g}, --json).")
+    return notes
 
 
 def _details(result: dict) -> str | None:
@@ -57,7 +94,12 @@ def _details(result: dict) -> str | None:
                      f"{result['completeness_gap']:.2g} at {result['nodes']} nodes")
     if "sigma" in result:
         parts.append(f"σ = {result['sigma']:g}")
-    if result.get("exact") is True or ("samples" in result and result.get("seed") is None):
+    if result.get("exact") is True:
+        d = len(result["words"])
+        parts.append(f"exact, 2^{d} = {2 ** d} subsets of words"
+                     + (f" (cheaper than the --samples {result['requested_samples']} asked for)"
+                        if "requested_samples" in result else ""))
+    elif "samples" in result and result.get("seed") is None:
         parts.append(f"exact ({result['samples']} evaluations)")
     elif "samples" in result:
         parts.append(f"{result['samples']} samples, seed {result['seed']}"
@@ -73,9 +115,9 @@ def table(results: list[dict], what: str) -> str:
     first = results[0]
     labels = _labels(first)
     header = ["pos", "word", *(r["method"] for r in results)]
-    kinds = ["", "", *("(word)" if r["method"] in WORD_METHODS else "(pos)" for r in results)]
-    columns = [position_scores(r) for r in results]
-    rows = [[str(t), labels[t], *(_number(column[t]) for column in columns)] for t in range(len(labels))]
+    kinds = ["", "", *("(word)" if r["scores_of"] == "words" else "(pos)" for r in results)]
+    columns = [_cells(r) for r in results]
+    rows = [[str(t), labels[t], *(column[t] for column in columns)] for t in range(len(labels))]
     widths = [max(len(row[k]) for row in [header, kinds, *rows]) for k in range(len(header))]
 
     def line(cells):
@@ -86,9 +128,10 @@ def table(results: list[dict], what: str) -> str:
     if "text" in first:
         out.append(f"text: {first['text']}")
     out += ["", line(header), line(kinds), *(line(row) for row in rows), ""]
-    if any(r["method"] in WORD_METHODS for r in results):
+    if any(r["scores_of"] == "words" for r in results):
         out.append("(word): a score per distinct word — all its occurrences switched off together — shown at each "
                    f"occurrence ({NO_SCORE} at CLS); (pos): a score per position.")
+    out += _zero_notes(results)
     out += [d for d in map(_details, results) if d]
     return "\n".join(out)
 
@@ -101,14 +144,16 @@ def _lines(results: list[dict]) -> tuple[list[str], list[tuple[str, float, list[
     words = _labels(results[0])[1:]
     out = []
     for result in results:
-        scores = position_scores(result)
-        largest = max((abs(s) for s in scores[1:]), default=0.0)
-        kind = "per word" if result["method"] in WORD_METHODS else "per position"
-        if largest <= ROUNDING * max(abs(s) for s in scores if s is not None):
-            # e.g. grad-avg of a pre-norm encoder: LayerNorm's Jacobian sums to 0 over coordinates
-            out.append((f"{result['method']} ({kind}, every word 0 up to rounding)", 0.0, [0.0] * len(words)))
+        zeros = _zero_positions(result)
+        scores = [0.0 if t in zeros else s for t, s in enumerate(position_scores(result))][1:]
+        largest = max((abs(s) for s in scores), default=0.0)
+        kind = "per word" if result["scores_of"] == "words" else "per position"
+        if largest == 0:
+            out.append((f"{result['method']} ({kind}, every word {'exactly 0 by LayerNorm' if zeros else '0'})", 0.0,
+                        [0.0] * len(words)))
             continue
-        out.append((f"{result['method']} ({kind}, ±{largest:.3g})", largest, [s / largest for s in scores[1:]]))
+        noise = "; population value 0 at the words: sampling noise" if "population_zero" in result else ""
+        out.append((f"{result['method']} ({kind}, ±{largest:.3g}{noise})", largest, [s / largest for s in scores]))
     return words, out
 
 
@@ -194,8 +239,8 @@ def write_html(results: list[dict], path: str | Path, what: str) -> None:
 
     rows = []
     for (label, _, scaled), result in zip(lines, results):
-        raw = position_scores(result)[1:]
-        spans = " ".join(f'<span class="w" style="{css(v)}" title="{html.escape(f"{s:+.4g}")}">{html.escape(w)}</span>'
+        raw = _cells(result)[1:]
+        spans = " ".join(f'<span class="w" style="{css(v)}" title="{html.escape(s)}">{html.escape(w)}</span>'
                          for w, v, s in zip(words, scaled, raw))
         rows.append(f"<tr><th>{html.escape(label)}</th><td>{spans}</td></tr>")
     title = f"f = {results[0]['f']:+.4g} ({what})"
