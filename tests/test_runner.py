@@ -1,6 +1,9 @@
 """The runner itself: a false claim is reported as failing with a shrunk counterexample, a broken forward
 pass is caught by ``model.forward``, and an existence search returns a shrunk witness."""
 
+import statistics
+from dataclasses import dataclass
+
 from hypothesis import strategies as st
 
 import theory.models.one_layer
@@ -81,3 +84,51 @@ def test_given_budget_scales_documents_above_ci_only():
     assert given_examples(full, "ci") == given_examples(half, "ci") == 16
     assert given_examples(full, "thorough") == 160
     assert given_examples(half, "thorough") == 80
+
+
+def test_approximation_is_measured_on_every_instance():
+    """An approximation's search never stops at an instance above its threshold: every draw is checked, the error
+    distribution is over all of them, and the record counts the instances above the threshold (this test's own
+    tally of what the check saw)."""
+    seen = {}
+
+    def check(n):
+        seen[n] = n / 1000
+        return Outcome(n <= 500, n / 1000, 0.5, f"n = {n}")
+    record = run_claim(_claim(check, strategy=lambda: st.integers(0, 1000), kind="approximation"))
+    errors = sorted(seen.values())
+    assert record.verdict == "measured" and record.counterexample is None and record.shrink_steps == 0
+    assert record.examples == 100 and len(seen) > 50
+    assert record.failing_examples == sum(e > 0.5 for e in errors) > 0
+    assert record.max_error == errors[-1]
+    spread = record.measures["error against the threshold, each distinct instance once"]
+    assert spread["n"] == len(errors) and spread["min"] == errors[0] and spread["max"] == errors[-1]
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    document: int
+    semantics: str
+    seed: int  # a Monte Carlo seed: the same document and semantics again
+
+
+def test_approximation_counts_each_document_and_semantics_once():
+    """The steered search redraws its worst document with other seeds; the distribution counts each document and
+    semantics once (the error of a document is set here, and the median is this test's over the distinct ones)."""
+    errors = {(k, s): 0.01 * (k + 1) * (2 if s == "delete" else 1) for k in range(6) for s in ("delete", "replace")}
+    drawn = []
+
+    def check(case):
+        drawn.append((case.document, case.semantics))
+        error = errors[case.document, case.semantics]
+        return Outcome(True, error, 0.05, "", measures={f"relative error ({case.semantics})": error})
+    strategy = st.builds(_Drawn, st.integers(0, 5), st.sampled_from(("delete", "replace")), st.integers(0, 2**31))
+    record = run_claim(_claim(check, strategy=lambda: strategy, kind="approximation"))
+    distinct = set(drawn)
+    assert record.examples == len(drawn) > len(distinct)
+    spread = record.measures["error against the threshold, each distinct instance once"]
+    assert spread["n"] == len(distinct)
+    assert spread["median"] == statistics.median(errors[key] for key in distinct)
+    assert record.failing_examples == sum(errors[key] > 0.05 for key in distinct)
+    for semantics in ("delete", "replace"):
+        assert record.measures[f"relative error ({semantics})"]["n"] == sum(s == semantics for _, s in distinct)

@@ -218,8 +218,13 @@ def _claim_section(r: dict, trained: dict | None) -> list[str]:
 def _population_lines(r: dict, title: str) -> list[str]:
     if r["verdict"] in ("n/a", "skipped"):
         return [f"**{title}.** {r['verdict']}: {r['diagnosis']}"]
-    lines = [f"**{title}.** {r['verdict']} — {r['examples']} examples ({r['failing_examples']} failing, "
-             f"{r['shrink_steps']} shrink steps) in {r['runtime']:.1f} s; max error {_error_cell(r)}."]
+    from theory.suite.runner import ERROR_MEASURE
+
+    distinct = r["measures"].get(ERROR_MEASURE, {}).get("n")
+    counts = (f"{r['failing_examples']} of {distinct} distinct instances above the threshold" if distinct
+              and r["verdict"] == "measured" else f"{r['failing_examples']} failing, {r['shrink_steps']} shrink steps")
+    lines = [f"**{title}.** {r['verdict']} — {r['examples']} examples ({counts}) in {r['runtime']:.1f} s; max error "
+             f"{_error_cell(r)}."]
     if r["measures"]:
         lines += ["", "| measured | n | min | median | max |", "|---|---|---|---|---|"]
         for key, m in r["measures"].items():

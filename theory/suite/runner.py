@@ -4,10 +4,19 @@ A claim is a property over its strategy's instances.  Hypothesis draws ``budget 
 from a recorded seed; on a failure it shrinks, and the last failing call it makes is the minimal
 counterexample, which the record keeps with its diagnosis.  For existence witnesses the search is
 inverted: the first instance whose check holds is a witness, shrunk the same way.
+
+An approximation is measured, never failed (docs/theory.md: approximation claims report their error
+distribution): its search never stops early.  Every drawn instance is checked, ``target`` steers the draws
+toward the largest error, and the record reports the distribution over the *distinct* instances
+(:func:`distinct_key`: the steered search redraws its worst instance, with another Monte Carlo seed; each
+counts once): the measures' n/min/median/max, the error itself as the
+measure :data:`ERROR_MEASURE`, and as ``failing_examples`` how many distinct instances exceed the threshold.
+``examples`` stays the number of draws.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import sys
 import time
@@ -28,6 +37,7 @@ from theory.suite.finite import finite_outcome
 PASSING = ("holds", "witness found", "measured", "not observed")
 SKIPPED = "skipped"
 NOT_APPLICABLE = "n/a"
+ERROR_MEASURE = "error against the threshold, each distinct instance once"  # approximations (module docstring)
 TRAINED_SHARE = 0.16  # trained-model instances are T = 256 documents: 16 under ci, 160 × given_budget under thorough
 
 
@@ -74,6 +84,16 @@ def given_examples(claim: Claim, profile: str) -> int:
     return max(2, floor, round(share * claim.given_budget))
 
 
+def distinct_key(instance) -> str:
+    """What makes an approximation instance distinct: its repr without a top-level ``seed`` field, which in an
+    approximation instance is a sampling seed (:class:`~theory.suite.strategies.lime.ApproxCase`'s Monte Carlo seed
+    of ``β^∞``, unused when ``β^∞`` is enumerated; a random model's own seed is in its spec): the steered search
+    redraws its worst document with other seeds, and a document, model and semantics count once."""
+    if dataclasses.is_dataclass(instance) and not isinstance(instance, type):
+        return repr([(f.name, getattr(instance, f.name)) for f in dataclasses.fields(instance) if f.name != "seed"])
+    return repr(instance)
+
+
 class _Witness(Exception):
     """Raised inside the search when an existence witness is found (so Hypothesis shrinks it)."""
 
@@ -94,11 +114,12 @@ def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str 
         examples = max(3, round(base.max_examples * claim.budget))
     else:
         examples = given_examples(claim, profile)
-    stats = {"examples": 0, "failing": 0, "after_first_failure": 0}
+    stats = {"examples": 0, "failing": 0, "after_first_failure": 0, "above": 0}
     worst = {"ratio": float("-inf"), "outcome": None, "instance": None}
     last = {"outcome": None, "instance": None, "error": None}
     measures: dict[str, list[float]] = {}
     reference = {"engine": "", "radius": None}
+    approximation, seen = claim.kind == "approximation" and not claim.exists, set()
 
     # held-out documents are real data, not a search space with a "simplest" point: no shrinking there
     phases = base.phases if population == "random" else tuple(p for p in base.phases if p != Phase.shrink)
@@ -117,16 +138,25 @@ def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str 
             stats["failing"] += 1
             last.update(outcome=None, instance=instance, error=error)
             raise
+        if approximation:  # measured on every draw, never failed; each distinct instance counted once
+            target(outcome.error, label="error")
+            distinct = distinct_key(instance)
+            if distinct in seen:
+                return
+            seen.add(distinct)
+            measures.setdefault(ERROR_MEASURE, []).append(float(outcome.error))
+            if outcome.tolerance is not None and outcome.error > outcome.tolerance:
+                stats["above"] += 1
         for key, value in outcome.measures.items():
             measures.setdefault(key, []).append(float(value))
         reference["engine"] = engines(reference["engine"], outcome.engine)
         if outcome.radius is not None:
             reference["radius"] = max(reference["radius"] or 0.0, outcome.radius)
         ratio = outcome.error / outcome.tolerance if outcome.tolerance else outcome.error
-        if claim.kind == "approximation":
-            target(outcome.error, label="error")
         if ratio > worst["ratio"]:
             worst.update(ratio=ratio, outcome=outcome, instance=instance)
+        if approximation:
+            return
         failed = outcome.holds if claim.exists else not outcome.holds
         if failed:
             stats["failing"] += 1
@@ -165,7 +195,8 @@ def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str 
     return Record(
         id=claim.id, section=claim.section, kind=claim.kind, source=claim.source, statement=claim.statement,
         reference=claim.reference, verdict=verdict, examples=stats["examples"],
-        failing_examples=stats["failing"], shrink_steps=stats["after_first_failure"],
+        failing_examples=stats["above"] if approximation and not crashed else stats["failing"],
+        shrink_steps=stats["after_first_failure"],
         max_error=None if best is None else best.error, tolerance=None if best is None else best.tolerance,
         worst_instance=None if worst["instance"] is None else repr(worst["instance"]),
         counterexample=repr(last["instance"]) if raised else None, diagnosis=diagnosis,

@@ -11,7 +11,7 @@ from theory.claims import ExtraResult
 from theory.suite import figures, given_model, regimes
 from theory.suite.population import Population
 from theory.suite.report import _error_cell, _population_lines
-from theory.suite.runner import NOT_APPLICABLE, SKIPPED
+from theory.suite.runner import ERROR_MEASURE, NOT_APPLICABLE, SKIPPED
 
 REPORT_DOCS = {"ci": 16, "thorough": 300}  # documents of the regime and disagreement measures
 DRAWN_WORDS = 64  # longest text drawn for those measures when the user gives no documents
@@ -86,13 +86,14 @@ def lead_section(population, encoded, docs: dict, args, records: dict | None = N
         lines += ["", "### Eq. (19) at the last layer against LIME's β^∞", ""]
     else:
         lines += ["", "### Where the model sits on the regime map", ""]
+    coverage = ("drawn" if population.docs is None else "all" if len(docs) == len(population.docs) else "first")
     if regime is None:
         lines += [f"Not measured: none of {source} has two distinct words (LIME's β^∞ is not identified for "
                   "d = 1)."]
     elif population.encoder:
-        lines += _encoder_lines(regime, rates, source, seed, records.get("encoder.eq19_last_layer"))
+        lines += _encoder_lines(regime, rates, source, seed, records.get("encoder.eq19_last_layer"), coverage)
     else:
-        lines += _regime_lines(regime, rates, source, seed, records.get("lime.eq19"))
+        lines += _regime_lines(regime, rates, source, seed, records.get("lime.eq19"), coverage)
     if rates is not None and not population.encoder:
         lines += ["", *_witness_lines(rates, records.get("gradient.disagrees_with_attention"), population, docs)]
     figure, files = _figure1(population, docs, seed)
@@ -108,7 +109,8 @@ def lead_section(population, encoded, docs: dict, args, records: dict | None = N
         "oov": {"policy": args.oov, "unknown": unknown, "dropped": dropped}, "truncated_documents": cut})
 
 
-def _encoder_lines(regime: dict, rates: dict, source: str, seed: int, claim: dict | None) -> list[str]:
+def _encoder_lines(regime: dict, rates: dict, source: str, seed: int, claim: dict | None,
+                   coverage: str) -> list[str]:
     left_out = (f" ({regime['left_out']} documents with a single distinct word left out: β^∞ is not identified "
                 "for d = 1)" if regime["left_out"] else "")
     e = regime["eq19_last_layer"]
@@ -119,14 +121,7 @@ def _encoder_lines(regime: dict, rates: dict, source: str, seed: int, claim: dic
         f"under replace; verdict rule of the regime map (threshold {regimes.THRESHOLD:.0%}).", "",
         "| relative error ‖Eq19 − β^∞‖/‖β^∞‖: median ± SE | 90% quantile | max | verdict |", "|---|---|---|---|",
         f"| {e['median']:.3f} ± {e['se']:.3f} | {e['p90']:.3f} | {e['max']:.3f} | {regime['verdict']} |", "",
-        *([] if claim is None or not claim["examples"] else [
-            f"The claim `encoder.eq19_last_layer` measures the same relative error on its own instances: "
-            f"{claim['examples']} Hypothesis draws, largest {claim['max_error']:.3g}"
-            + (f" ({claim['scope']})" if claim.get("scope") else "") + ". "
-            + (f"Its search stops at the first instance above its threshold {claim['tolerance']:g}, so it holds "
-               "fewer documents than this table, which takes each document once." if claim["max_error"] >
-               claim["tolerance"] else "Those are documents drawn with repetition; this table takes each once."),
-            ""]),
+        *([] if claim is None else [_encoder_claim_line(claim, len(regime["instances"]), coverage), ""]),
         "### Do attention, the gradient and LIME agree on the top word?", "",
         f"Share of the {rates['documents']} documents where two explainers name different top words (attention: "
         "the last layer's CLS attention α averaged over heads; rollout: attention rollout, Abnar & Zuidema 2020; "
@@ -135,6 +130,36 @@ def _encoder_lines(regime: dict, rates: dict, source: str, seed: int, claim: dic
         "| pair | disagree |", "|---|---|",
         *[f"| {pair} | {rate:.0%} |" for pair, rate in rates["rates"].items()],
     ]
+
+
+def _distribution(record: dict) -> dict | None:
+    """An approximation record's error over its distinct instances (:data:`theory.suite.runner.ERROR_MEASURE`)."""
+    return record["measures"].get(ERROR_MEASURE) if record["verdict"] == "measured" else None
+
+
+def _reached(counts: str, documents: int, coverage: str) -> str:
+    """Which documents a claim's draws reached, against the ``documents`` of the lead's table: ``coverage`` is
+    ``"all"`` (the table holds every document of the population), ``"first"`` (the first of them) or ``"drawn"``
+    (no documents given: the claim and the table draw their own texts)."""
+    if coverage == "all":
+        return f"reached {counts} of these {documents} documents"
+    if coverage == "first":
+        return f"reached {counts} distinct documents of yours (this table: your first {documents})"
+    return f"reached {counts} distinct texts drawn from the vocabulary (this table: {documents} other drawn texts)"
+
+
+def _encoder_claim_line(claim: dict, documents: int, coverage: str) -> str:
+    """The claim ``encoder.eq19_last_layer`` set against the table above (on ``documents`` documents, see
+    :func:`_reached`): the same error, on the documents its draws reached, each once."""
+    e = _distribution(claim)
+    if e is None:
+        return f"The claim `encoder.eq19_last_layer` gave no measure here: {claim['verdict']}."
+    reached = (f"reached every one of these {documents} documents, as this table does"
+               if coverage == "all" and e["n"] == documents else _reached(str(e["n"]), documents, coverage))
+    return (f"The claim `encoder.eq19_last_layer` measures the same relative error on its own instances: its "
+            f"{claim['examples']} Hypothesis draws {reached}, each counted once — median {e['median']:.3f}, "
+            f"max {e['max']:.3f}; {claim['failing_examples']} of {e['n']} above its threshold {claim['tolerance']:g}"
+            + (f" ({claim['scope']})" if claim.get("scope") else "") + ".")
 
 
 def _why_not(population, other: dict) -> str:
@@ -169,7 +194,7 @@ def _witness_lines(rates: dict, record: dict | None, population, docs: dict) -> 
     lines += ["", f"The claim's record: **{record['verdict']}** over {record['examples']} Hypothesis draws{scope}."]
     if record["verdict"] == "not observed" and witnesses:
         why = ("it ran on prefixes of the documents (the scope above), a different input than the whole documents "
-               "here" if "cut to their first" in record.get("scope", "") else
+               "here" if " cut to " in record.get("scope", "") else
                f"its {record['examples']} draws did not include one of these documents" if population.docs is not None
                else "it drew its own texts from the vocabulary, not these")
         lines += [f"They differ because {why}."]
@@ -199,7 +224,8 @@ def _figure1(population, docs: dict, seed: int) -> tuple[list[str], dict]:
     return lines, files
 
 
-def _regime_lines(regime: dict, rates: dict, source: str, seed: int, eq19: dict | None) -> list[str]:
+def _regime_lines(regime: dict, rates: dict, source: str, seed: int, eq19: dict | None,
+                  coverage: str) -> list[str]:
     left_out = (f" ({regime['left_out']} documents with a single distinct word left out: β^∞ is not identified "
                 "for d = 1)" if regime["left_out"] else "")
     lines = [
@@ -218,15 +244,18 @@ def _regime_lines(regime: dict, rates: dict, source: str, seed: int, eq19: dict 
         from theory.claims.lime_approx import RATIO
 
         ratios = {key[len(RATIO):].strip(" ()"): v for key, v in eq19["measures"].items() if key.startswith(RATIO)}
-        shown = "; ".join(f"{semantics}: median {v['median']:.3f} over {v['n']} draws (min {v['min']:.3f}, max "
-                          f"{v['max']:.3f})" for semantics, v in sorted(ratios.items()))
-        scope = f" ({eq19['scope']})" if eq19.get("scope") else ""
-        lines += ["", f"The claim `lime.eq19` measures the same ρ (same definition) on its own instances — "
-                  f"{shown or 'none'}. Those are not these documents once each: Hypothesis draws documents with "
-                  f"repetition{scope}, a semantics and a Monte Carlo seed per instance, and steers its draws toward "
-                  "the largest relative error (`target`, how the approximation claims find their worst case), so a "
-                  "badly approximated document is drawn again and again and dominates the claim's median. Read the "
-                  "claim's numbers as the worst documents' and this table's as every document's, once."]
+        shown = "; ".join(f"{semantics}: median {v['median']:.3f} over {v['n']} distinct documents (min "
+                          f"{v['min']:.3f}, max {v['max']:.3f})" for semantics, v in sorted(ratios.items()))
+        documents = len(regime["instances"])
+        reached = _reached(" and ".join(f"{v['n']} (under {semantics})" for semantics, v in sorted(ratios.items())),
+                           documents, coverage)
+        scope = f"; {eq19['scope']}" if eq19.get("scope") else ""
+        lines += ["", f"The claim `lime.eq19` measures the same ρ (same definition) on its own instances, each "
+                  f"document counted once per semantics — {shown or 'none'}. Its {eq19['examples']} Hypothesis draws "
+                  f"(a document, a semantics and a Monte Carlo seed each{scope}) {reached}: they are steered toward "
+                  "the largest relative error (`target`, how the approximation claims find their worst case), so "
+                  "they redraw badly approximated documents rather than reach every one. This table takes each of "
+                  f"its {documents} documents once under each semantics."]
     lines += [
         "", "### Do attention, the gradient and LIME agree on the top word?", "",
         f"Share of the {rates['documents']} documents where two explainers name different top words (attention: "
@@ -238,11 +267,28 @@ def _regime_lines(regime: dict, rates: dict, source: str, seed: int, eq19: dict 
     return lines
 
 
-HEADER = "| claim | kind | verdict | examples | max error | of each document |"
+HEADER = "| claim | kind | verdict | draws | max error | of each document |"
+APPROXIMATIONS = ("| claim | draws | distinct instances | error: median | max | above the threshold | of each "
+                  "document |")
+DRAWS = ("*draws*: the instances Hypothesis drew; from a fixed set of documents it draws a document more than once, "
+         "so draws can exceed the documents.")
 
 
 def _used(record: dict) -> str:
     return "part (see “Claims that used part of each document”)" if record.get("scope") else "all"
+
+
+def _value(x: float) -> str:
+    """An error as the lead section's tables show it (three decimals), in exponent form when that hides it."""
+    return f"{x:.3f}" if 1e-3 <= abs(x) < 1e6 else f"{x:.3g}"
+
+
+def _approximation_row(r: dict) -> str:
+    e = _distribution(r)
+    if e is None:
+        return f"| `{r['id']}` | {r['examples']} | — | — | — | {r['verdict']} | {_used(r)} |"
+    return (f"| `{r['id']}` | {r['examples']} | {e['n']} | {_value(e['median'])} | {_value(e['max'])} | "
+            f"{r['failing_examples']} of {e['n']} (threshold {r['tolerance']:g}) | {_used(r)} |")
 
 
 def render(data: dict) -> str:
@@ -264,10 +310,20 @@ def render(data: dict) -> str:
              HEADER, "|---|---|---|---|---|---|"]
     lines += [f"| `{r['id']}` | {r['kind']} | **{r['verdict']}** | {r['examples']} | {_error_cell(r)} | {_used(r)} |"
               for r in checks]
-    lines += ["", "Observations (witnesses searched for, approximations measured) on this model:", "",
-              HEADER, "|---|---|---|---|---|---|"]
-    lines += [f"| `{r['id']}` | {r['kind']} | {r['verdict']} | {r['examples']} | {_error_cell(r)} | {_used(r)} |"
-              for r in observed]
+    witnesses = [r for r in observed if r["kind"] != "approximation"]
+    approximations = [r for r in observed if r["kind"] == "approximation"]
+    if witnesses:
+        lines += ["", "Witnesses searched for on this model:", "", HEADER, "|---|---|---|---|---|---|"]
+        lines += [f"| `{r['id']}` | {r['kind']} | {r['verdict']} | {r['examples']} | {_error_cell(r)} | {_used(r)} |"
+                  for r in witnesses]
+    if approximations:
+        lines += ["", "Approximations measured on this model: the error over the distinct instances the draws reached "
+                  "(a document, or the part of it the claim uses, with a semantics when the claim draws one: each "
+                  "counted once however often it was drawn; the draws are steered toward the largest error, so they "
+                  "need not reach every document):", "",
+                  APPROXIMATIONS, "|---|---|---|---|---|---|---|"]
+        lines += [_approximation_row(r) for r in approximations]
+    lines += ["", DRAWS]
     lines += ["", "### " + "\n### ".join(lead["markdown"].split("\n### ")[1:]).strip(), "",
               "## Claims that do not apply", "",
               "Each reason says why the claim does not apply to this model (its family, its size, a premise it "

@@ -31,7 +31,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from theory.models.encoder import Encoder
-from theory.models.one_layer import Model, embed
+from theory.models.one_layer import Model, document, embed, forward
 from theory.suite import population as populations
 from theory.suite.population import GivenCase, NotApplicable, Population, given_cases, using
 
@@ -49,9 +49,57 @@ def population_of(args) -> tuple[Population, list]:
     vocab, encoded = encoded_texts(args, model)
     encoded = encoded or []
     digest = hashlib.sha256(Path(args.model).read_bytes()).hexdigest()
-    return Population(f"model:{Path(args.model).stem}", model,
-                      tuple(item.tokens for item in encoded) if encoded else None, allow_unk=args.oov == "unk",
-                      vocabulary=vocab.tokens if vocab else None, sha256=digest), encoded
+    population = Population(f"model:{Path(args.model).stem}", model,
+                            tuple(item.tokens for item in encoded) if encoded else None, allow_unk=args.oov == "unk",
+                            vocabulary=vocab.tokens if vocab else None, sha256=digest)
+    refuse_overflow(population)
+    return population, encoded
+
+
+NUMBERS_PER_PASS = 2**24  # documents per forward pass of the overflow check keep its attention ≤ 128 MB
+
+
+def refuse_overflow(population: Population) -> None:
+    """Refuse, before any claim runs or any file is written, a model whose forward pass overflows float64 (as
+    ``attnverify import`` does, :mod:`theory.models.import_check`): its scores, value scores, attention and ``f``
+    (an encoder's queries, keys, values, attention, hidden states and ``f``) on every document of the population
+    (without ``--texts``: texts holding every word id of the vocabulary) and on the all-UNK document that LIME's
+    removals lead to.  Overflowing weights otherwise make every claim an ``error`` and the report fail."""
+    from theory.explainers.lime_approx import unk_document
+    from theory.suite.finite import FIX, NonFiniteError
+
+    model = population.model
+    if population.docs is not None:
+        texts = {f"document {k + 1}": words for k, words in enumerate(population.docs)}
+    else:
+        ids, n = model.word_ids.tolist(), model.T - 1
+        texts = {f"the text of word ids {ids[i: i + n]}": ids[i: i + n] for i in range(0, len(ids), n)}
+    names = [*texts, "the all-UNK document (CLS, then UNK everywhere: every word removed)"]
+    docs = np.stack([*(document(model, words, allow_unk=population.allow_unk) for words in texts.values()),
+                     unk_document(model)])
+    chunk = max(1, NUMBERS_PER_PASS // (getattr(model, "L", 1) * model.K * model.T * model.T))
+    for start in range(0, len(docs), chunk):
+        for name, values in _forward_quantities(model, docs[start: start + chunk]):
+            finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+            if not finite.all():
+                raise NonFiniteError(f"{population.name}: the {name} overflow float64 on "
+                                     f"{names[start + int(np.argmin(finite))]}; {FIX}; nothing was run or written")
+
+
+def _forward_quantities(model, docs: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """The quantities of the forward pass on ``docs`` (one row per document), named, with overflow silenced."""
+    with np.errstate(all="ignore"):
+        if isinstance(model, Encoder):
+            from theory.models.encoder import forward as encoder_forward
+
+            fw = encoder_forward(model, docs)
+            projections = np.concatenate([np.concatenate([layer.sa.Q, layer.sa.Kmat, layer.sa.Vmat], axis=-1)
+                                          .reshape(len(docs), -1) for layer in fw.layers], axis=1)
+            return [("queries, keys and values", projections), ("attention weights", fw.attention),
+                    ("hidden states", fw.hidden), ("model output f", fw.f)]
+        fw = forward(model, docs)
+    return [("attention scores s_t", fw.scores), ("value scores c_t", fw.c), ("attention weights α", fw.alpha),
+            ("model output f", fw.f)]
 
 
 def output_folder(args) -> Path:
@@ -104,12 +152,41 @@ def _semantics(model) -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(("delete", "replace", "zero")), mask)
 
 
-def _removal(population: Population):
+def _removal(population: Population, games: int = 1):
+    """The first 5 words of each document under every removal semantics, when ``games`` games of the ``2^d``
+    perturbed documents' mpmath forward passes fit (Shapley's statements hold for any model: on this one they are
+    checked, as cheap as the removal identities at this size)."""
     from theory.suite.strategies.lime import SemanticsCase
 
-    return _affordable(population, 2 ** 5, "2^d mpmath forward passes (d ≤ 5 distinct words)",
+    passes = "2^d mpmath forward passes" if games == 1 else f"{games} games of 2^d mpmath forward passes"
+    return _affordable(population, games * 2 ** 5, f"{passes} (d ≤ 5 distinct words)",
                        lambda: st.builds(SemanticsCase, given_cases(max_words=5, min_distinct=2),
                                          _semantics(population.model)))
+
+
+def _monte_carlo(population: Population) -> str:
+    """Why the heavy-tails counterexample is not run on this model, and what of it concerns this model: whether
+    any of its documents has its ``β^∞`` estimated by the stratified Monte Carlo (more than 10 distinct words)."""
+    from theory.explainers.lime_inf import EXACT_UP_TO
+
+    name, model = population.name, population.model
+    claim = ("the claim is one fixed instance, a counterexample to the universal form of lime.beta_inf_monte_carlo "
+             f"(a model, a 12-word document and a Monte Carlo seed found by a search), not {name}")
+    if population.docs is None:
+        most = min(model.T - 1, model.word_ids.size)
+        many = most > EXACT_UP_TO
+        where = f"the texts drawn from {name}'s vocabulary have at most {most} distinct words"
+    else:
+        count = sum(len(set(words)) > EXACT_UP_TO for words in population.docs)
+        many = count > 0
+        where = (f"{count} of {name}'s {len(population.docs)} documents have more than {EXACT_UP_TO} distinct words"
+                 if many else f"every document of {name} has at most {EXACT_UP_TO} distinct words")
+    if not many:
+        return (f"{where}, so every β^∞ on it is enumerated exactly and no Monte Carlo standard error enters its "
+                f"report; {claim}")
+    return (f"{where}: their β^∞ is estimated by the stratified Monte Carlo, whose standard errors can be wrong in a "
+            f"rare run (the report's ± is per run); {claim}"
+            + ("" if population.encoder else f"; lime.beta_inf_monte_carlo checks the standard errors on {name}"))
 
 
 def _integrated(population: Population):
@@ -215,6 +292,9 @@ LARGE_D = ("the claim needs one model's texts at growing d with everything else 
 #: population's (sized for, or explained by, the committed fixture)
 ONE_LAYER = {
     "removal.fast_evaluators": _removal, "shapley.exact": _removal, "occlusion.closed_form": _removal,
+    "shapley.efficiency": _removal, "kernelshap.is_shapley": _removal,
+    "shapley.linear_in_model": lambda p: _removal(p, games=p.model.K + 1),
+    "attention.blind_to_values.shapley": lambda p: _removal(p, games=2),
     "ig.completeness": _integrated, "clime.equals_smoothgrad": _noise,
     "gradient.constant_values": _constant_values, "lime.affine_in_attention": _constant_values,
     "lime.equal_scores_exact": _equal_scores, "shapley.equal_scores_exact": _equal_scores,
@@ -248,6 +328,8 @@ def given_strategy(claim, population: Population):
     depth = claim.section == "depth"
     if claim.id in CONSTRUCTED:
         return CONSTRUCTED[claim.id]
+    if claim.id == "lime.beta_inf_monte_carlo.heavy_tails":
+        return _monte_carlo(population)
     if population.encoder and claim.id == "encoder.reduces_to_one_layer":
         return (f"the claim builds the encoder of a one-layer §2 model (L = 1, no residual, no LayerNorm); "
                 f"{population.name} is an encoder already ({sizes(population.model)}): encoder.forward, "
@@ -309,24 +391,29 @@ class _Scope:
 
     def describe(self, domain: list[str]) -> str:
         model, parts = self.population.model, list(domain)
-        kind = "documents" if self.population.docs is not None else "drawn texts"
+        kind = "document" if self.population.docs is not None else "drawn text"
         if self.cut:
-            words = sorted(set(self.cut.values()))
-            were = "was" if len(self.cut) == 1 else "were"
-            parts.append(f"{len(self.cut)} of the {len(self.documents)} {kind} used {were} cut to their first "
-                         f"{'/'.join(map(str, words))} words, and the model ran on that prefix as a document of its "
-                         "own")
+            words, one = _either(self.cut.values()), len(self.cut) == 1
+            which = (f"the one {kind} used was" if len(self.documents) == 1 else
+                     f"{len(self.cut)} of the {len(self.documents)} {kind}s used {'was' if one else 'were'}")
+            parts.append(f"{which} cut to {'its' if one else 'their'} first {words} words, and the model ran on "
+                         f"{'that prefix' if one else 'each prefix'} as a document of its own")
         elif self.population.docs is None and self.documents:
             longest = max(len(d) for d in self.documents if isinstance(d, tuple))
             if longest < model.T - 1:
                 parts.append(f"texts drawn with at most {longest} words (T − 1 = {model.T - 1} possible)")
         if self.positions:
-            checked = "/".join(map(str, sorted(self.positions)))
-            parts.append(f"{checked} positions per document checked, of T = {model.T}")
+            parts.append(f"{_either(self.positions)} of the T = {model.T} positions checked in each document")
         if self.coordinates:
-            parts.append(f"{'/'.join(map(str, sorted(self.coordinates)))} of the d_e = {model.d_e} embedding "
-                         "coordinates per position checked")
+            parts.append(f"{_either(self.coordinates)} of the d_e = {model.d_e} embedding coordinates checked at each "
+                         "checked position")
         return "; ".join(parts)
+
+
+def _either(counts) -> str:
+    """``{3, 4}`` → ``"3 or 4"`` (the counts a claim used, in order)."""
+    counts = sorted(set(counts))
+    return " or ".join(map(str, counts)) if len(counts) <= 2 else f"{', '.join(map(str, counts[:-1]))} or {counts[-1]}"
 
 
 def _guarded(check, population: Population, scope: _Scope):
