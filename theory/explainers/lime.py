@@ -30,10 +30,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from theory.errors import InputError
+from theory.explainers.jit import cached_njit
 from theory.explainers.perturb import (
     check_semantics,
     distinct_words,
@@ -69,7 +69,7 @@ _UPPER, _LOWER, _MATRIX_A = np.uint64(0x80000000), np.uint64(0x7FFFFFFF), np.uin
 _TEMPER_B, _TEMPER_C = np.uint64(0x9D2C5680), np.uint64(0xEFC60000)
 
 
-@numba.njit(cache=True, nogil=True)
+@cached_njit
 def _twist(key):
     """MT19937's next 624 words, in place (Matsumoto & Nishimura 1998; numpy's ``mt19937_gen``)."""
     for i in range(623):
@@ -79,7 +79,7 @@ def _twist(key):
     key[623] = key[396] ^ (y >> 1) ^ ((y & 1) * _MATRIX_A)
 
 
-@numba.njit(cache=True, nogil=True)
+@cached_njit
 def _shuffles(key, pos, sizes, Z):
     """Rows ``1..n−1`` of ``Z`` (all ones on entry): row ``r`` shuffles ``0..d−1`` as ``RandomState.shuffle``
     does and switches off the first ``sizes[r−1]`` entries.  ``key``, ``pos``: the MT19937 state."""

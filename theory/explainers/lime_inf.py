@@ -41,11 +41,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import comb
 
-import numba
 import numpy as np
 from scipy.special import gammaln
 
 from theory.errors import InputError
+from theory.explainers.jit import cached_njit
 from theory.explainers.perturb import (
     check_semantics,
     distinct_words,
@@ -249,7 +249,7 @@ def _subsets(rng, d: int, s: int, m: int) -> np.ndarray:
     return Z
 
 
-@numba.njit(cache=True, nogil=True)
+@cached_njit
 def _partial_shuffles(u, draw_off, Z):
     """Row ``r`` of ``Z``: the first ``k`` steps of a Fisher–Yates shuffle of ``0..d−1`` driven by the uniforms
     ``u[r, :k]`` (step ``i`` swaps ``i`` with ``i + ⌊u (d − i)⌋``) pick a uniformly random ``k``-subset, which is

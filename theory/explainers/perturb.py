@@ -37,11 +37,11 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numba
 import numpy as np
 
 from theory.errors import InputError
 from theory.explainers import removal
+from theory.explainers.jit import cached_njit
 from theory.models.one_layer import Model, embed, head_vectors, positional_encoding
 
 SEMANTICS = removal.CHOICES
@@ -284,7 +284,7 @@ def _delete(model, doc, length):
     return evaluate_exact
 
 
-@numba.njit(cache=True, nogil=True)
+@cached_njit
 def _shifted_sums(Z, j, G, GC, Pe, PC, D, N, kept):
     """For each row ``z`` of ``Z`` and head ``h``, the text's part of the delete softmax:
     ``D[r, h] = Σ_q G[h, t_q] Pe[h, q+1]`` and ``N[r, h] = Σ_q (GC[h, t_q] Pe[h, q+1] + G[h, t_q] PC[h, q+1])``
