@@ -25,6 +25,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from theory.suite import interrupt
+
 JOURNAL = ".attnverify-commit.json"
 SUFFIX = ".attnverify.tmp"
 _UMASK = os.umask(0)
@@ -69,7 +71,14 @@ def recover(out_dir: Path, folders=None) -> None:
 
 
 def write_set(out_dir: Path, files: dict[str, str | bytes]) -> None:
-    """Write every ``name -> content`` (names relative to ``out_dir``) as one all-or-nothing replacement."""
+    """Write every ``name -> content`` (names relative to ``out_dir``) as one all-or-nothing replacement; a
+    Ctrl-C arriving meanwhile takes effect once the set is complete (:mod:`theory.suite.interrupt`)."""
+    with interrupt.deferred():
+        _write_set(out_dir, files)
+        interrupt.written()
+
+
+def _write_set(out_dir: Path, files: dict[str, str | bytes]) -> None:
     out_dir = Path(out_dir).absolute()
     out_dir.mkdir(parents=True, exist_ok=True)
     targets = {name: out_dir / name for name in files}

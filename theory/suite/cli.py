@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from theory.errors import InputError
-from theory.suite import explain_command, user_cli
+from theory.suite import explain_command, interrupt, user_cli
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 
@@ -27,7 +27,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    handler = interrupt.install()  # Ctrl-C: exit 130 at once, cleanly (theory/suite/interrupt.py)
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    finally:
+        if argv is not None:  # called from Python (tests): the caller gets its handler back
+            interrupt.restore(handler)
+
+
+def _main(argv) -> int:
     parser = _Parser(prog="attnverify", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 

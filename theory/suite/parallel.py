@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from theory import optional
 from theory.errors import InputError
+from theory.suite import interrupt
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
@@ -74,9 +75,25 @@ def _exit_with_parent(poll: float = 1.0) -> None:
 
 
 def _initialize_worker() -> None:
-    """Initializer of the ``--jobs`` worker processes: single-threaded, and ending with the run."""
+    """Initializer of the ``--jobs`` worker processes: single-threaded, deaf to Ctrl-C (the run stops them),
+    and ending with the run."""
     _single_threaded()
+    _follow_parent()
+
+
+def _follow_parent() -> None:
+    """Initializer of every worker process: Ctrl-C, sent to the terminal's whole process group, is the
+    parent's to handle (:mod:`theory.suite.interrupt`); the worker ends with its parent."""
+    interrupt.ignore()
     _exit_with_parent()
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate ``pool``'s processes: on an exception in this process (a ``KeyboardInterrupt`` when
+    :mod:`theory.suite.interrupt` is not installed), leaving the ``with`` block would otherwise wait for the
+    running tasks, which ignore SIGINT."""
+    for process in list((pool._processes or {}).values()):
+        process.terminate()
 
 
 def run_task(task: tuple, profile: str, seed: int, given=None):
@@ -147,10 +164,15 @@ def _on_processes(tasks, profile, seed, jobs: int, given=None) -> list:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)) or 1, mp_context=context,
                              initializer=_initialize_worker) as pool:
-        futures = [pool.submit(run_task, task, profile, seed, given) for task in _longest_first(tasks)]
-        for number, future in enumerate(as_completed(futures), 1):
-            finished.append(future.result())
-            _report(number, len(tasks), *finished[-1])
+        try:
+            with interrupt.starting_children():  # the workers are spawned by submit
+                futures = [pool.submit(run_task, task, profile, seed, given) for task in _longest_first(tasks)]
+            for number, future in enumerate(as_completed(futures), 1):
+                finished.append(future.result())
+                _report(number, len(tasks), *finished[-1])
+        except BaseException:
+            _stop_workers(pool)
+            raise
     return finished
 
 
@@ -194,8 +216,14 @@ def cell_map(function, jobs: list, workers: int):
     elif workers <= 1 or os.environ.get(WORKER_VARIABLE):
         yield from map(function, jobs)
     else:
-        with ProcessPoolExecutor(workers) as pool:
-            yield from pool.map(function, jobs)
+        with ProcessPoolExecutor(workers, initializer=_follow_parent) as pool:
+            try:
+                with interrupt.starting_children():  # the workers are forked by the first submit
+                    results = pool.map(function, jobs)
+                yield from results
+            except BaseException:
+                _stop_workers(pool)
+                raise
 
 
 def _dask_client():
