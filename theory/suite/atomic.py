@@ -75,7 +75,7 @@ def write_set(out_dir: Path, files: dict[str, str | bytes]) -> None:
     Ctrl-C arriving meanwhile takes effect once the set is complete (:mod:`theory.suite.interrupt`)."""
     with interrupt.deferred():
         _write_set(out_dir, files)
-        interrupt.written()
+        interrupt.written("the new reports")
 
 
 def _write_set(out_dir: Path, files: dict[str, str | bytes]) -> None:
@@ -100,15 +100,17 @@ def _write_set(out_dir: Path, files: dict[str, str | bytes]) -> None:
 
 def write_file(target: Path, content: bytes) -> None:
     """Replace ``target`` by ``content`` all at once (module docstring); its folder must exist.  ``OSError``
-    (an unwritable folder …) leaves no file behind."""
+    (an unwritable folder …) leaves no file behind; a Ctrl-C meanwhile takes effect once the file is in place."""
     target = Path(target).absolute()
-    tmp = _stage(target, content)
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_folder(target.parent)
+    with interrupt.deferred():
+        tmp = _stage(target, content)
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_folder(target.parent)
+        interrupt.written(str(target))
 
 
 def _fsync_folder(folder: Path) -> None:

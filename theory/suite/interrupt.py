@@ -34,7 +34,7 @@ EXIT_INTERRUPTED = 130
 
 _depth = 0  # depth of deferred sections
 _pending = False  # SIGINT arrived inside one
-_written = False  # a report set was written by this process
+_written = None  # what this process wrote (for the line printed on Ctrl-C)
 _owner = None  # pid of the process that installed the handler (a forked child inherits it)
 # multiprocessing's resource tracker (a process started with the first --jobs pool, with this process's -W
 # options) removes the named semaphores that os._exit leaves behind, as it is meant to; its warning about
@@ -48,7 +48,7 @@ def install():
     global _owner, _written
     if threading.current_thread() is not threading.main_thread():
         return None
-    _owner, _written = os.getpid(), False
+    _owner, _written = os.getpid(), None
     if _QUIET_TRACKER not in sys.warnoptions:
         sys.warnoptions.append(_QUIET_TRACKER)
     return signal.signal(signal.SIGINT, _on_interrupt)
@@ -79,10 +79,10 @@ def deferred():
             _leave()
 
 
-def written() -> None:
-    """Record that a report set is complete (the line printed on Ctrl-C says so from now on)."""
+def written(what: str) -> None:
+    """Record that ``what`` (the new reports, a model file) is complete: the line printed on Ctrl-C says so."""
     global _written
-    _written = True
+    _written = what
 
 
 @contextmanager
@@ -119,7 +119,7 @@ def _leave() -> None:
         sys.stdout.flush()
     except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said there
         pass
-    done = "the new reports had been written" if _written else "no report was written"
+    done = f"{_written} had been written" if _written else "nothing was written"
     try:
         sys.stderr.flush()
         os.write(sys.stderr.fileno(), f"\nattnverify: interrupted; {done}\n".encode())

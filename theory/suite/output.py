@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from theory.errors import InputError
+from theory.suite import interrupt
 
 LOCK_FILE = ".attnverify.lock"
 
@@ -36,9 +37,10 @@ def check_folder(out: Path, option: str = "--out") -> None:
         raise InputError(f"{shown} cannot be created: {str(parent)!r} is a file, not a folder; "
                          "give another folder for the reports")
     try:
-        fd, probe = tempfile.mkstemp(dir=parent, prefix=".attnverify-probe-")
-        os.close(fd)
-        os.unlink(probe)
+        with interrupt.deferred():  # the probe never stays behind
+            fd, probe = tempfile.mkstemp(dir=parent, prefix=".attnverify-probe-")
+            os.close(fd)
+            os.unlink(probe)
     except OSError as error:
         what = "written" if parent == out.absolute() else f"created (in {str(parent)!r})"
         raise InputError(f"{shown} cannot be {what}: {error.strerror or error}; "
