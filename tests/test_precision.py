@@ -8,7 +8,7 @@ import mpmath
 import pytest
 
 from theory.claims.attention import check_non_identifiable
-from theory.suite.compare import quotient_dps
+from theory.suite.compare import check_mp, compare, quotient_dps
 from theory.suite.strategies.models import Case, ModelSpec
 
 PEAKED = Case(ModelSpec(K=1, d_e=3, d_att=1, d_out=3, V=3, T=3, pe=True, score_scale=1000.0, value_scale=1.0,
@@ -32,3 +32,14 @@ def test_quotient_dps(divisor, dps):
 def test_quotient_dps_rejects_zero():
     with pytest.raises(ValueError):
         quotient_dps(0)
+
+
+def test_a_reference_value_of_thousands_of_digits_is_shown():
+    """The gradient reference works at ≥ 60 digits plus those of the smallest attention weight (score scale 1000
+    gave α ≈ 1e-2770 under thorough): such a value has more than Python's 4300-digit limit of integer-to-string
+    conversion, and the comparison's diagnosis must still print it (it raised ValueError there)."""
+    with mpmath.workdps(6000):
+        want = mpmath.mpf(-1) / 3 * mpmath.mpf(10) ** -2770
+    outcome = compare("tiny", [0.0], [want], [1e-295])
+    assert outcome.holds and "-3.3333333333333333333e-2771" in outcome.detail
+    assert "-3.33333333333333e-2771" in check_mp("tiny", want, 1.0).detail
