@@ -45,7 +45,7 @@ from theory.models.encoder import Encoder, EncoderForward, forward, from_one_lay
 from theory.models.one_layer import term_magnitudes
 from theory.sentiment.encoder_fixture import trained_encoder_cases
 from theory.suite import regimes
-from theory.suite.compare import Outcome, check_mp, combine, compare
+from theory.suite.compare import Outcome, check_mp, combine, compare, nstr
 from theory.suite.strategies.encoder import (
     EncoderCase,
     EncoderSpec,
@@ -341,9 +341,9 @@ def check_attention_bound(case):
         level = GRADIENT_FLOOR * mpmath.norm(ref.to_mp(model.w))
     holds = attention < ZERO_ATTENTION and abs(entry) >= level
     outcome = Outcome(holds=bool(holds), error=float(attention), tolerance=ZERO_ATTENTION,
-                      detail=f"max_i a^(i,L)_(0,1) = {mpmath.nstr(attention, 5)} (zero below {ZERO_ATTENTION:.0e}); "
-                             f"|∇_(1,{j})| = {mpmath.nstr(abs(entry), 8)} ≤ ‖∇_1‖, against {GRADIENT_FLOOR:.0e}·‖w‖ = "
-                             f"{mpmath.nstr(level, 5)}")
+                      detail=f"max_i a^(i,L)_(0,1) = {nstr(attention, 5)} (zero below {ZERO_ATTENTION:.0e}); "
+                             f"|∇_(1,{j})| = {nstr(abs(entry), 8)} ≤ ‖∇_1‖, against {GRADIENT_FLOOR:.0e}·‖w‖ = "
+                             f"{nstr(level, 5)}")
     if attention > 0:
         outcome.measures["|∇_(1,j)| / max_i a^(i,L)_(0,1)"] = float(abs(entry) / attention)
     return outcome

@@ -43,7 +43,7 @@ from theory.models.one_layer import (
     head_vectors,
     term_magnitudes,
 )
-from theory.suite.compare import check_mp, combine, compare, engines
+from theory.suite.compare import check_mp, combine, compare, engines, nstr
 from theory.suite.engines import reference_engine, reference_forward
 from theory.suite.population import checked_coordinates, given_cases
 from theory.suite.strategies.models import (
@@ -313,9 +313,9 @@ def check_disagrees_with_attention(case):
     (ta, clear_a), (tg, clear_g) = _top(att), _top(l2)
     found = clear_a and clear_g and doc[1 + ta] != doc[1 + tg]
     outcome = check_mp("top α-avg token = top G-l2 token (mpmath; 0 when they differ clearly)", 0 if found else 1)
-    outcome.detail += (f"\n  α-avg top: position {1 + ta} (token {doc[1 + ta]}, α-avg {mpmath.nstr(att[ta], 6)}, "
-                       f"G-l2 {mpmath.nstr(l2[ta], 6)}); G-l2 top: position {1 + tg} (token {doc[1 + tg]}, "
-                       f"α-avg {mpmath.nstr(att[tg], 6)}, G-l2 {mpmath.nstr(l2[tg], 6)})")
+    outcome.detail += (f"\n  α-avg top: position {1 + ta} (token {doc[1 + ta]}, α-avg {nstr(att[ta], 6)}, "
+                       f"G-l2 {nstr(l2[ta], 6)}); G-l2 top: position {1 + tg} (token {doc[1 + tg]}, "
+                       f"α-avg {nstr(att[tg], 6)}, G-l2 {nstr(l2[tg], 6)})")
     outcome.engine = engines(outcome.engine, reference_engine(case))
     return outcome
 
@@ -357,8 +357,8 @@ def check_sign_disagreement(case):
     found = (clear and gxi * effect < 0 and abs(gxi) > MARGIN * scale_gxi and abs(effect) > MARGIN * scale_f)
     outcome = check_mp("G×I and the removal effect of the top-attention word agree in sign (0 when they clearly "
                        "disagree)", 0 if found else 1)
-    outcome.detail += (f"\n  top α-avg word: position {t} (token {doc[t]}, α-avg {mpmath.nstr(att[ta], 6)}); "
-                       f"G×I {mpmath.nstr(gxi, 6)}; effect f(ξ) − f(ξ, UNK at {t}) {mpmath.nstr(effect, 6)}")
+    outcome.detail += (f"\n  top α-avg word: position {t} (token {doc[t]}, α-avg {nstr(att[ta], 6)}); "
+                       f"G×I {nstr(gxi, 6)}; effect f(ξ) − f(ξ, UNK at {t}) {nstr(effect, 6)}")
     outcome.engine = engines(outcome.engine, reference_engine(case))
     return outcome
 

@@ -27,7 +27,7 @@ import reference.models.one_layer_arb as arb_ref
 from theory.claims import claim
 from theory.explainers.gradient import magnitudes
 from theory.models.one_layer import Model, term_magnitudes
-from theory.suite.compare import MP_TOL, Outcome, combine
+from theory.suite.compare import MP_TOL, Outcome, combine, nstr
 from theory.suite.population import GivenCase, checked_coordinates, given_cases
 from theory.suite.strategies.models import gradient_cases
 
@@ -56,8 +56,8 @@ def agree(label: str, balls, values, scale, tol: float = MP_TOL) -> Outcome:
     detail = (f"{label}: {len(outside)} of {len(balls)} mpmath values outside their Arb ball; max (|mid − mpmath| + "
               f"radius) / scale {error:.3e} (tolerance {tol:.1e}), max radius / scale {rel_radius:.1e}")
     for k in (outside or [worst])[:3]:
-        detail += (f"\n  entry {k}: ball {balls[k].str(30, radius=True)}  mpmath {mpmath.nstr(values[k], 30)}  "
-                   f"scale {mpmath.nstr(scales[k], 4)}")
+        detail += (f"\n  entry {k}: ball {balls[k].str(30, radius=True)}  mpmath {nstr(values[k], 30)}  "
+                   f"scale {nstr(scales[k], 4)}")
     return Outcome(holds=not outside and error <= tol, error=error, tolerance=tol, detail=detail,
                    engine="arb+mpmath", radius=rel_radius)
 

@@ -37,7 +37,7 @@ class Outcome:
     radius: float | None = None
 
 
-def _nstr(x, digits: int) -> str:
+def nstr(x, digits: int) -> str:
     """``x`` to ``digits`` significant digits, rounded first: a reference value can carry thousands of digits (the
     gradient reference works at ≥ 60 digits plus those of the smallest attention weight), and formatting it
     whole meets Python's 4300-digit limit on integer-to-string conversion."""
@@ -67,7 +67,7 @@ def compare(label: str, got, want, scale, rtol: float = RTOL, radius=None) -> Ou
             break
         index = np.unravel_index(flat, got.shape)
         lines.append(f"  {label}{list(map(int, index))}: float64 {float(got[index])!r}  mpmath "
-                     f"{_nstr(want[index], 20)}  |diff| {diff[flat]:.3e}  scale {scale[index]:.3e}  "
+                     f"{nstr(want[index], 20)}  |diff| {diff[flat]:.3e}  scale {scale[index]:.3e}  "
                      f"error {err[index]:.3e}")
     if rad is None:
         return Outcome(holds=holds, error=worst, tolerance=rtol, detail="\n".join(lines))
@@ -81,7 +81,7 @@ def check_mp(label: str, violation, scale=1.0, tol: float = MP_TOL) -> Outcome:
     """A statement checked inside mpmath: ``violation`` (≥ 0, an mpf) must vanish up to ``tol · scale``."""
     error = float(abs(violation)) / (float(scale) or 1.0)
     return Outcome(holds=error <= tol, error=error, tolerance=tol,
-                   detail=f"{label}: violation {_nstr(violation, 15)} (scale {float(scale):.3e}, "
+                   detail=f"{label}: violation {nstr(violation, 15)} (scale {float(scale):.3e}, "
                           f"error {error:.3e}, tolerance {tol:.1e})")
 
 
