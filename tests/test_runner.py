@@ -132,3 +132,13 @@ def test_approximation_counts_each_document_and_semantics_once():
     assert record.failing_examples == sum(errors[key] > 0.05 for key in distinct)
     for semantics in ("delete", "replace"):
         assert record.measures[f"relative error ({semantics})"]["n"] == sum(s == semantics for _, s in distinct)
+
+
+def test_hypothesis_prints_a_given_case_by_its_repr():
+    """Hypothesis' printer (used for a witness or counterexample) shows a held-out document as its repr, not as
+    its population's model arrays (it printed 994 kB per trained witness, with a HypothesisWarning)."""
+    from hypothesis.vendor.pretty import pretty
+
+    from theory.suite.population import GivenCase
+
+    assert pretty(GivenCase(index=668, max_words=4)) == "GivenCase(index=668, max_words=4)"

@@ -113,6 +113,11 @@ class GivenCase:
         parts += [] if self.coordinates is None else [f"coordinates={self.coordinates}"]
         return f"GivenCase({', '.join(parts)})"
 
+    def _repr_pretty_(self, printer, cycle) -> None:
+        """Hypothesis prints a dataclass field by field, the population's model arrays included (a 1 MB text
+        per trained counterexample): it gets the repr above instead."""
+        printer.text(repr(self))
+
 
 def checked_coordinates(case) -> list[int] | slice:
     """The embedding coordinates a claim stated entry by entry checks: the instance's ``coordinates`` when it
