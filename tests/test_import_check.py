@@ -93,6 +93,16 @@ def run_import(tmp_path, capsys, *extra, source="m.pt", out="m.npz"):
     return code, capsys.readouterr().err
 
 
+def save_state_dict(path, arch: str) -> list[str]:
+    """A small user's state_dict of ``arch`` ("encoder" or "one-layer") saved at ``path``; the import options it
+    needs beyond the ids and T."""
+    if arch == "encoder":
+        torch.save(user_encoder().state_dict(), path)
+        return ["--arch", "encoder", "--heads", str(K), "--class", "0"]
+    torch.save(MultiHead(V=V, d_e=6, K=2, d_att=3, d_out=4, n_classes=1, max_len=T).state_dict(), path)
+    return []
+
+
 def encoder_magnitude(model: Encoder, docs) -> np.ndarray:
     fw = forward(model, docs)
     return np.abs(fw.hidden[:, -1, 0]) @ np.abs(model.w) + abs(model.b)
@@ -315,12 +325,7 @@ def test_unwritable_out_is_exit_2_and_one_line(tmp_path, capsys, arch):
     folder = _unwritable_folder(tmp_path)
     if folder is None:
         pytest.skip("no folder this process cannot write to")
-    if arch == "encoder":
-        torch.save(user_encoder().state_dict(), tmp_path / "m.pt")
-        extra = ["--arch", "encoder", "--heads", str(K), "--class", "0"]
-    else:
-        torch.save(MultiHead(V=V, d_e=6, K=2, d_att=3, d_out=4, n_classes=1, max_len=T).state_dict(), tmp_path / "m.pt")
-        extra = []
+    extra = save_state_dict(tmp_path / "m.pt", arch)
     before = set(os.listdir(folder))
     code = main(["import", str(tmp_path / "m.pt"), "--out", f"{folder}/m.npz", "--cls-id", "0", "--unk-id", "1",
                  "--max-len", str(T), *extra])
@@ -344,12 +349,7 @@ def test_a_failed_rename_leaves_nothing(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.parametrize("arch", ["one-layer", "encoder"])
 def test_imported_files_have_a_normal_files_mode(tmp_path, capsys, arch):
-    if arch == "encoder":
-        torch.save(user_encoder().state_dict(), tmp_path / "m.pt")
-        extra = ["--arch", "encoder", "--heads", str(K), "--class", "0"]
-    else:
-        torch.save(MultiHead(V=V, d_e=6, K=2, d_att=3, d_out=4, n_classes=1, max_len=T).state_dict(), tmp_path / "m.pt")
-        extra = []
+    extra = save_state_dict(tmp_path / "m.pt", arch)
     assert run_import(tmp_path, capsys, *extra)[0] == 0
     with open(tmp_path / "normal", "w"):
         pass
