@@ -5,3 +5,8 @@ The command line turns it into a one-line message and exit code 2, with nothing 
 
 class InputError(ValueError):
     """Bad user input: the message says what is wrong and how to fix it."""
+
+
+def listed(items: list[str], most: int = 3) -> str:
+    """The first ``most`` of ``items`` for a one-line message, and how many more there are."""
+    return ", ".join(items[:most]) + (f" and {len(items) - most} more" if len(items) > most else "")

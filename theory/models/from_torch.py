@@ -35,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from theory.errors import InputError
+from theory.errors import InputError, listed
+from theory.models.import_encoder import head_candidates
 from theory.models.one_layer import Model
 from theory.suite.atomic import write_file
 
@@ -120,8 +121,8 @@ def _heads(state: dict) -> int:
     if not K:
         missing.append("heads.0.{query,key,value,classifier}.weight")
     if missing or extra:
-        problems = ([f"missing {_listed(missing, 6)}"] if missing else []) + (
-            [f"unexpected {_listed(extra, 6)}"] if extra else [])
+        problems = ([f"missing {listed(missing, 6)}"] if missing else []) + (
+            [f"unexpected {listed(extra, 6)}"] if extra else [])
         raise InputError(f"the state_dict is not the authors' MultiHead layout: {'; '.join(problems)} (expected "
                          "embedding.weight and heads.{i}.query|key|value|classifier.weight for heads 0..K-1, "
                          "no biases)")
@@ -134,9 +135,9 @@ def _head_hint(state: dict) -> str:
     if embedding is None or np.ndim(embedding) != 2:
         return "K: nhead of your nn.TransformerEncoderLayer, which the state_dict does not record"
     d = int(np.shape(embedding)[1])
-    candidates = [k for k in range(1, d + 1) if d % k == 0]
     return (f"K: nhead of your nn.TransformerEncoderLayer, which the state_dict does not record; it divides d = {d}: "
-            f"{', '.join(map(str, candidates))}; add --expect FILE to check the choice against your model's outputs")
+            f"{', '.join(map(str, head_candidates(d)))}; add --expect FILE to check the choice against your model's "
+            "outputs")
 
 
 def _shape_check(state: dict, K: int) -> None:
@@ -154,14 +155,10 @@ def _shape_check(state: dict, K: int) -> None:
     for name, by_size in sizes.items():
         if len(by_size) > 1:
             groups = sorted(by_size.items(), key=lambda item: len(item[1]))  # the odd ones out first
-            shown = "; ".join(f"{size} in {_listed(group)}" for size, group in groups)
+            shown = "; ".join(f"{size} in {listed(group)}" for size, group in groups)
             raise InputError(f"the state_dict's shapes disagree on {name}: {shown}; every key must have the same "
                              f"{name} (layout: query/key (d_att, d_e), value (d_out, d_e), classifier "
                              "(n_classes, d_out), embedding (V, d_e))")
-
-
-def _listed(keys: list[str], most: int = 3) -> str:
-    return ", ".join(keys[:most]) + (f" and {len(keys) - most} more" if len(keys) > most else "")
 
 
 def _explained_rows(classifier: np.ndarray, explained_class, contrast) -> np.ndarray:

@@ -23,7 +23,7 @@ import re
 
 import numpy as np
 
-from theory.errors import InputError
+from theory.errors import InputError, listed
 from theory.models.encoder import ARCH, Encoder
 
 _LAYER = re.compile(r"^encoder\.layers\.(\d+)\.")
@@ -47,10 +47,6 @@ def head_candidates(d: int) -> list[int]:
     return [k for k in range(1, d + 1) if d % k == 0]
 
 
-def _listed(keys: list[str], most: int = 6) -> str:
-    return ", ".join(keys[:most]) + (f" and {len(keys) - most} more" if len(keys) > most else "")
-
-
 def encoder_from_state_dict(state_dict, *, heads: int, cls_id: int, unk_id: int, max_len: int, klass: int,
                             pe: bool = True, activation: str = "relu", norm_first: bool = False) -> dict:
     """The public encoder arrays (a dict for :func:`numpy.savez`, ``arch = "encoder"``) of ``state_dict``;
@@ -71,7 +67,7 @@ def encoder_from_state_dict(state_dict, *, heads: int, cls_id: int, unk_id: int,
                          "encoder.norm.weight/.bias (optional, both or neither), classifier.weight/.bias")
     extra = [str(key) for key in state_dict if key not in needed and key not in final]
     if extra:
-        raise InputError(f"the state_dict has keys the encoder format cannot hold: {_listed(extra)}; it holds only "
+        raise InputError(f"the state_dict has keys the encoder format cannot hold: {listed(extra, 6)}; it holds only "
                          "embedding.weight, encoder.layers.{l}.(self_attn.in_proj_*, self_attn.out_proj.*, "
                          "linear1/2.*, norm1/2.*), encoder.norm.* and classifier.* (a learned positional embedding, "
                          "another layer or separate q/k/v projections cannot be imported; a buffer your model does "
