@@ -22,7 +22,9 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from theory import optional
 from theory.errors import InputError
+from theory.suite import figures
 
 NO_SCORE = "·"
 #: a score that is 0 exactly by LayerNorm (``"exactly_zero"``); its float64 value is rounding noise
@@ -167,20 +169,15 @@ def _rgb(value: float) -> tuple[float, float, float]:
 
 def require_matplotlib() -> None:
     """Refuse ``--plot`` when matplotlib (the ``report`` extra) is not installed."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise InputError("--plot needs matplotlib: pip install '.[report]' (or use --html FILE.html, which needs "
-                         "nothing more)") from None
+    if not figures.available():
+        raise InputError(f"--plot {optional.needs(['matplotlib'])} (or use --html FILE.html, which needs nothing "
+                         "more)")
 
 
 def write_png(results: list[dict], path: str | Path, what: str) -> None:
     """The words of one document shaded by each method's scores, one line per method (module docstring)."""
     require_matplotlib()
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
 
     words, lines = _lines(results)
     size, pad = 11.0, 3.0  # font size and box padding, in points
