@@ -24,23 +24,26 @@ _NO_LOCATION = "no locator available"  # numba's message when no cache folder is
 def cached_njit(function):
     """``numba.njit(cache=True, nogil=True)(function)``, cached in the temporary directory or not at all when
     numba's own cache locations are read-only."""
+    compiled = _with_cache(function)
+    folder = private_temporary_folder() if compiled is None else None
+    if folder is not None:
+        saved = numba.config.CACHE_DIR
+        numba.config.CACHE_DIR = folder  # read once, when the dispatcher picks its cache location
+        try:
+            compiled = _with_cache(function)
+        finally:
+            numba.config.CACHE_DIR = saved
+    return numba.njit(nogil=True)(function) if compiled is None else compiled
+
+
+def _with_cache(function):
+    """``function`` compiled with numba's cache, or None when numba finds no writable cache location."""
     try:
         return numba.njit(cache=True, nogil=True)(function)
     except RuntimeError as error:
         if _NO_LOCATION not in str(error):
             raise
-    folder = private_temporary_folder()
-    if folder is not None:
-        saved = numba.config.CACHE_DIR
-        numba.config.CACHE_DIR = folder  # read once, when the dispatcher picks its cache location
-        try:
-            return numba.njit(cache=True, nogil=True)(function)
-        except RuntimeError as error:
-            if _NO_LOCATION not in str(error):
-                raise
-        finally:
-            numba.config.CACHE_DIR = saved
-    return numba.njit(nogil=True)(function)
+        return None
 
 
 def private_temporary_folder() -> str | None:
