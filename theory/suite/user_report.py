@@ -109,10 +109,17 @@ def lead_section(population, encoded, docs: dict, args, records: dict | None = N
         "oov": {"policy": args.oov, "unknown": unknown, "dropped": dropped}, "truncated_documents": cut})
 
 
+def _left_out(count: int) -> str:
+    """The regime table's note on the documents it could not use (β^∞ needs two distinct words)."""
+    if not count:
+        return ""
+    return (f" ({count} {'document' if count == 1 else 'documents'} with a single distinct word left out: β^∞ is "
+            "not identified for d = 1)")
+
+
 def _encoder_lines(regime: dict, rates: dict, source: str, seed: int, claim: dict | None,
                    coverage: str) -> list[str]:
-    left_out = (f" ({regime['left_out']} documents with a single distinct word left out: β^∞ is not identified "
-                "for d = 1)" if regime["left_out"] else "")
+    left_out = _left_out(regime["left_out"])
     e = regime["eq19_last_layer"]
     return [
         f"Measured on {source}{left_out}; β^∞ by exact enumeration (d ≤ 10) or stratified Monte Carlo (seed "
@@ -226,8 +233,7 @@ def _figure1(population, docs: dict, seed: int) -> tuple[list[str], dict]:
 
 def _regime_lines(regime: dict, rates: dict, source: str, seed: int, eq19: dict | None,
                   coverage: str) -> list[str]:
-    left_out = (f" ({regime['left_out']} documents with a single distinct word left out: β^∞ is not identified "
-                "for d = 1)" if regime["left_out"] else "")
+    left_out = _left_out(regime["left_out"])
     lines = [
         f"Measured on {source}{left_out}; β^∞ by exact enumeration (d ≤ 10) or stratified Monte Carlo (seed "
         f"{seed} + document number), lime's default ν = 0.25; verdict rule of the regime map (threshold "
