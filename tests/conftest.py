@@ -5,7 +5,7 @@ import os
 import pytest
 from hypothesis import settings
 
-from theory.suite.profiles import PROFILES
+from theory.checking.profiles import PROFILES
 
 settings.load_profile("ci")
 os.environ.setdefault("ATTNVERIFY_JOBS", "1")  # `attnverify run` in-process under pytest (xdist already uses the cores)

@@ -11,7 +11,7 @@ import reference.explainers.gradient_arb as arb_grad
 import reference.models.one_layer as ref
 import reference.models.one_layer_arb as arb_ref
 from theory.claims.reference import agree
-from theory.suite.strategies.models import Case, ModelSpec
+from theory.checking.strategies.models import Case, ModelSpec
 
 CASE = Case(ModelSpec(K=2, d_e=4, d_att=3, d_out=3, V=8, T=5, pe=True, score_scale=1.0, seed=5), (2, 5, 2))
 

@@ -6,7 +6,7 @@ from importlib import import_module
 from pathlib import Path
 
 from theory.claims import all_claims, all_extras
-from theory.suite.catalogue import catalogue_markdown, implementations
+from theory.reporting.catalogue import catalogue_markdown, implementations
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "docs" / "claims.md"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from theory.claims import POPULATIONS, all_claims, all_extras
-from theory.suite.regression import compare_records, compare_regimes, load_summary
-from theory.suite.runner import NOT_APPLICABLE, PASSING, run_claim
+from theory.reporting.baseline import compare_records, compare_regimes, load_summary
+from theory.running.runner import NOT_APPLICABLE, PASSING, run_claim
 
 SEED = 0
 BASELINE_PATH = Path(__file__).resolve().parents[1] / "reports" / "summary.json"

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from theory.suite.cli import main
-from theory.suite.strategies.models import ModelSpec
+from theory.cli.main import main
+from theory.checking.strategies.models import ModelSpec
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_explain_bad_model_file_exit_2(tmp_path, capsys):
 
 
 def test_console_script_exit_code(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "theory.suite.cli", "run", "--only", "nope", "--out", str(tmp_path / "o")],
+    done = subprocess.run([sys.executable, "-m", "theory.cli.main", "run", "--only", "nope", "--out", str(tmp_path / "o")],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "unknown claim id nope" in done.stderr
 
@@ -88,7 +88,7 @@ def test_interrupted_run_leaves_previous_reports_untouched(tmp_path, monkeypatch
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr("theory.suite.runner.run_claim", interrupted)
+    monkeypatch.setattr("theory.running.runner.run_claim", interrupted)
     assert main(["run", "--only", "model.forward", "--out", str(out)]) == 130
     assert "no report was written" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from theory.suite.cli import main
+from theory.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def no_claim_may_run(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("a claim ran before the output folder was checked")
-    monkeypatch.setattr("theory.suite.runner.run_claim", forbidden)
+    monkeypatch.setattr("theory.running.runner.run_claim", forbidden)
 
 
 @pytest.mark.parametrize("out, message", [
@@ -67,7 +67,7 @@ def test_compare_names_a_corrupt_summary(tmp_path, capsys, content):
 
 
 def test_list_into_a_closed_pipe_ends_quietly():
-    child = subprocess.Popen([sys.executable, "-m", "theory.suite.cli", "list"], cwd=ROOT,
+    child = subprocess.Popen([sys.executable, "-m", "theory.cli.main", "list"], cwd=ROOT,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     child.stdout.close()  # the reader is gone before the first line is written, as after `| head -0`
     err = child.stderr.read().decode()
@@ -77,7 +77,7 @@ def test_list_into_a_closed_pipe_ends_quietly():
 # --- found by the fuzz suite (tests/test_fuzz_cli.py) ------------------------------------------------------
 
 def _model(tmp_path):
-    from theory.suite.strategies.models import ModelSpec
+    from theory.checking.strategies.models import ModelSpec
     path = tmp_path / "m.npz"
     ModelSpec(K=2, d_e=4, d_att=3, d_out=2, V=20, T=8, pe=True, seed=5).build().save(path)
     return path

@@ -13,9 +13,9 @@ from theory.explainers.perturb import f_perturbed, perturbed_documents
 from theory.explainers.rollout import rollout, rollout_matrix
 from theory.models.encoder import Encoder, forward, from_one_layer, load_model
 from theory.models.one_layer import Model, document
-from theory.suite.cli import main
-from theory.suite.strategies.encoder import EncoderSpec
-from theory.suite.strategies.models import ModelSpec
+from theory.cli.main import main
+from theory.checking.strategies.encoder import EncoderSpec
+from theory.checking.strategies.models import ModelSpec
 
 SPEC = EncoderSpec(L=2, K=2, d=4, d_att=2, d_out=3, d_ff=3, V=10, T=7, pe=True, residual=True, norm="pre",
                    activation="gelu", biases=True, seed=3)
@@ -194,7 +194,7 @@ def test_encoder_strategies_draw_the_final_norm():
     from hypothesis import find
     from hypothesis.errors import NoSuchExample
 
-    from theory.suite.strategies.encoder import encoder_cases, encoder_lime_cases
+    from theory.checking.strategies.encoder import encoder_cases, encoder_lime_cases
 
     for kwargs in ({}, {"torch_compatible": True}, {"positions": 2}):
         assert find(encoder_cases(**kwargs), lambda case: case.spec.final_norm).model.final_norm

@@ -13,8 +13,8 @@ from reference.models.torch_encoder import build, evaluate
 from theory.claims.encoder import attention_scale, f_scale
 from theory.explainers.encoder_gradient import gradient, rounding_scale
 from theory.models.encoder import forward
-from theory.suite.compare import RTOL
-from theory.suite.strategies.encoder import encoder_cases
+from theory.checking.compare import RTOL
+from theory.checking.strategies.encoder import encoder_cases
 
 
 @settings(max_examples=15)
@@ -29,7 +29,7 @@ def test_encoder_matches_torch(case):
 
 
 def test_batch_of_documents_matches_torch():
-    from theory.suite.strategies.encoder import EncoderSpec
+    from theory.checking.strategies.encoder import EncoderSpec
 
     model = EncoderSpec(L=3, K=2, d=6, d_att=3, d_out=3, d_ff=5, V=9, T=6, pe=True, residual=True, norm="post",
                         activation="gelu", biases=True, seed=7).build()
@@ -41,7 +41,7 @@ def test_batch_of_documents_matches_torch():
 
 
 def test_torch_rejects_what_it_cannot_express():
-    from theory.suite.strategies.encoder import EncoderSpec
+    from theory.checking.strategies.encoder import EncoderSpec
 
     with pytest.raises(ValueError, match="residual"):
         build(EncoderSpec(L=1, K=1, d=2, d_att=2, d_out=2, d_ff=2, residual=False, norm="post").build().arrays())
@@ -51,7 +51,7 @@ def test_torch_rejects_what_it_cannot_express():
 def test_final_norm_matches_torch(norm):
     """torch's nn.TransformerEncoder(norm=nn.LayerNorm(d)): f, attention and ∇ with the final norm; without it the
     same weights give another f (the norm is not a no-op)."""
-    from theory.suite.strategies.encoder import EncoderSpec
+    from theory.checking.strategies.encoder import EncoderSpec
 
     spec = EncoderSpec(L=2, K=2, d=6, d_att=3, d_out=3, d_ff=5, V=9, T=6, pe=True, residual=True, norm=norm,
                        activation="relu", biases=True, seed=11, final_norm=True)

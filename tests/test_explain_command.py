@@ -26,10 +26,10 @@ from theory.models.encoder import embed, forward as encoder_forward, forward_emb
 from theory.models.one_layer import document, positional_encoding
 from theory.models.vocabulary import load_vocabulary
 from theory.sentiment.fixture import DATA, load_fixture
-from theory.suite.cli import main
-from theory.suite.compare import RTOL
-from theory.suite.explain import ENCODER_METHODS, METHODS, NOT_DEFINED, WORD_METHODS
-from theory.suite.strategies.encoder import EncoderSpec
+from theory.cli.main import main
+from theory.checking.compare import RTOL
+from theory.explainers.registry import ENCODER_METHODS, METHODS, NOT_DEFINED, WORD_METHODS
+from theory.checking.strategies.encoder import EncoderSpec
 
 SENTENCE = "a brilliant film, but the ending was boring"
 WORDS = ["a", "brilliant", "film", "but", "the", "ending", "was", "boring"]  # the bundled tokenizer: no comma
@@ -267,7 +267,7 @@ def test_layer_norm_zeros_in_the_table_json_and_picture(tmp_path, capsys):
     assert "e-1" not in out.split("\n\n")[1]  # no rounding noise printed as a score
     assert "0 (LN): grad-avg, smoothgrad at positions 1–5 are 0 exactly — pre-norm encoder" in out
     assert "clime: its population value at positions 1–5 is 0" in out
-    from theory.suite.explain_view import _lines
+    from theory.cli.explain_view import _lines
 
     results = list(_explained(tmp_path, capsys, model, "--method", "grad-avg,smoothgrad,clime", "--samples",
                               "8").values())

@@ -8,8 +8,8 @@ import pytest
 
 from theory.explainers.lime_approx import eq19, large_d_limit
 from theory.models.one_layer import document
-from theory.suite.cli import main
-from theory.suite.strategies.models import ModelSpec
+from theory.cli.main import main
+from theory.checking.strategies.models import ModelSpec
 
 TOKENS = ["[cls]", "<unk>", "good", "bad", "film", ".", "great", "not"]
 

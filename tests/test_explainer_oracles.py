@@ -34,8 +34,8 @@ from theory.explainers.removal import baseline_embeddings  # noqa: E402
 from theory.explainers.shapley import shapley_exact, shapley_mc  # noqa: E402
 from theory.explainers.smoothgrad import smoothgrad  # noqa: E402
 from theory.models.one_layer import embed, forward_embedded, positional_encoding  # noqa: E402
-from theory.suite.compare import RTOL  # noqa: E402
-from theory.suite.strategies.models import Case, ModelSpec  # noqa: E402
+from theory.checking.compare import RTOL  # noqa: E402
+from theory.checking.strategies.models import Case, ModelSpec  # noqa: E402
 
 Z_MAX = 5.0
 # captum 0.9.0 rounds two things to float32 even on float64 inputs: IntegratedGradients casts its quadrature

@@ -13,9 +13,9 @@ from theory.explainers import removal
 from theory.explainers.ig import integrated_gradients
 from theory.explainers.perturb import f_perturbed
 from theory.explainers.shapley import shapley_exact, shapley_mc
-from theory.suite.cli import main
-from theory.suite.explain import explain
-from theory.suite.strategies.models import Case, ModelSpec
+from theory.cli.main import main
+from theory.explainers.registry import explain
+from theory.checking.strategies.models import Case, ModelSpec
 
 CASE = Case(ModelSpec(K=2, d_e=4, d_att=3, d_out=2, V=12, T=9, pe=True, score_scale=3.0, seed=11), (2, 5, 3, 5, 7, 4))
 

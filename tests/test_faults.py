@@ -4,7 +4,7 @@ into one folder never mix their reports (the second is refused while the first h
 
 The killed runs are real processes: most are forked from this test process (the modules are already
 imported, so the random moments fall inside the run itself, claim checks and report writing, rather than in
-the interpreter's start-up), a few are ``python -m theory.suite.cli run`` subprocesses.
+the interpreter's start-up), a few are ``python -m theory.cli.main run`` subprocesses.
 """
 
 import json
@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from theory.claims import all_claims
-from theory.suite.atomic import JOURNAL, SUFFIX, recover
-from theory.suite.cli import main
-from theory.suite.output import LOCK_FILE, exclusive
-from theory.suite.report import render_markdown, write_reports
+from theory.atomic import JOURNAL, SUFFIX, recover
+from theory.cli.main import main
+from theory.running.output import LOCK_FILE, exclusive
+from theory.reporting.report import render_markdown, write_reports
 
 ROOT = Path(__file__).resolve().parents[1]
 # a claim whose random population runs (0.2–0.5 s of Hypothesis) and one whose trained population is n/a
@@ -132,7 +132,7 @@ def test_sigkill_of_the_command_line_subprocess(tmp_path):
     rng = random.Random(161)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for trial in range(SUBPROCESS_TRIALS):
-        child = subprocess.Popen([sys.executable, "-m", "theory.suite.cli", "run", *INSTANT, "--out", str(out),
+        child = subprocess.Popen([sys.executable, "-m", "theory.cli.main", "run", *INSTANT, "--out", str(out),
                                   "--seed", str(trial + 1)], cwd=ROOT, env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.3, 2.5))

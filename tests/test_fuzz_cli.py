@@ -11,7 +11,7 @@ accepted.
 Each input kind is one Hypothesis strategy in :data:`INPUT_KINDS` drawing a :class:`Case` (files to create
 and the argv that uses them); a new kind of input (an encoder file) is a new strategy there, with its example
 count in :data:`EXAMPLES`.  ``main`` runs in-process (fast); a few cases also run as
-``python -m theory.suite.cli`` subprocesses, where a traceback or a warning would show.
+``python -m theory.cli.main`` subprocesses, where a traceback or a warning would show.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from theory.models.encoder import from_one_layer
-from theory.suite.cli import main
-from theory.suite.profiles import PROFILES
-from theory.suite.strategies.models import ModelSpec
+from theory.cli.main import main
+from theory.checking.profiles import PROFILES
+from theory.checking.strategies.models import ModelSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ModelSpec(K=2, d_e=4, d_att=3, d_out=2, V=20, T=8, pe=True, seed=5).build()
@@ -823,7 +823,7 @@ def check(case: Case) -> None:
 def no_claim_runs(monkeypatch):
     def reached(*args, **kwargs):
         raise _ClaimReached
-    monkeypatch.setattr("theory.suite.runner.run_claim", reached)
+    monkeypatch.setattr("theory.running.runner.run_claim", reached)
 
 
 @pytest.mark.parametrize("kind", sorted(INPUT_KINDS))
@@ -859,7 +859,7 @@ def test_subprocess_refusals_have_no_traceback(case, tmp_path):
     for name, content in case.files.items():
         (tmp_path / name).write_bytes(content)
     argv = [arg.replace("{d}", str(tmp_path)) for arg in case.argv]
-    done = subprocess.run([sys.executable, "-m", "theory.suite.cli", *argv], cwd=ROOT, capture_output=True, check=False,
+    done = subprocess.run([sys.executable, "-m", "theory.cli.main", *argv], cwd=ROOT, capture_output=True, check=False,
                           text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("attnverify: error: ") and len(done.stderr.strip().splitlines()) == 1, done.stderr

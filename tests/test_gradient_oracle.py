@@ -8,7 +8,7 @@ Agreement is measured as ``max |closed form − autograd| / magnitude``, where t
 the magnitude of the terms summed to produce it (``theory.explainers.gradient.magnitudes``: absolute values of every
 weight, embedding and value score, times the amplification ``1 + max|s|`` of the softmax) — not the size of
 the entry itself, which may cancel to ~0.  Both computations are float64, so the expected figure is a few ulp
-(≈ 1e-16); the test requires ≤ 1e-12 (``theory.suite.compare.RTOL``) and prints the worst figure it saw.
+(≈ 1e-16); the test requires ≤ 1e-12 (``theory.checking.compare.RTOL``) and prints the worst figure it saw.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ torch = pytest.importorskip("torch", reason="torch oracle: pip install '.[oracle
 
 from reference.models.torch_one_layer import AttentionClassifier  # noqa: E402
 from theory.explainers.gradient import authors_gradient, gradient, magnitudes  # noqa: E402
-from theory.suite.compare import RTOL  # noqa: E402
-from theory.suite.strategies.models import Case, ModelSpec, cases  # noqa: E402
+from theory.checking.compare import RTOL  # noqa: E402
+from theory.checking.strategies.models import Case, ModelSpec, cases  # noqa: E402
 
 WORST = {"exact vs autograd": 0.0}
 
@@ -118,7 +118,7 @@ def test_explain_gradient_methods_match_autograd(method):
     """``attnverify explain --method grad-*``: same JSON shape as the other methods (positions 0..L), scores
     equal to the aggregates of the torch autograd gradient."""
     from theory.models.one_layer import embed
-    from theory.suite.explain import explain
+    from theory.explainers.registry import explain
 
     case = Case(ModelSpec(K=3, d_e=8, d_att=4, d_out=5, V=20, T=12, pe=True, seed=7), (4, 9, 4, 17, 2))
     result = explain(case.model, case.tokens, method)

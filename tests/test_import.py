@@ -18,8 +18,8 @@ torch = pytest.importorskip("torch", reason="the importer needs torch: pip insta
 from reference.models.torch_multihead import MultiHead  # noqa: E402
 from theory.explainers.gradient import gradient, magnitudes  # noqa: E402
 from theory.models.one_layer import Model, term_magnitudes  # noqa: E402
-from theory.suite.cli import main  # noqa: E402
-from theory.suite.compare import RTOL  # noqa: E402
+from theory.cli.main import main  # noqa: E402
+from theory.checking.compare import RTOL  # noqa: E402
 
 WORST = {"f": 0.0, "alpha": 0.0, "grad": 0.0}
 SIZES = {"V": 14, "d_e": 6, "K": 3, "d_att": 4, "d_out": 5, "n_classes": 3, "max_len": 9}

@@ -26,7 +26,7 @@ from reference.models.torch_encoder import positional_encoding  # noqa: E402
 from reference.models.torch_multihead import MultiHead  # noqa: E402
 from theory.models.encoder import Encoder, forward, load_model  # noqa: E402
 from theory.models.import_check import TOLERANCE  # noqa: E402
-from theory.suite.cli import main  # noqa: E402
+from theory.cli.main import main  # noqa: E402
 
 V, d, K, T, N_CLASSES = 23, 8, 2, 10, 3
 FIGURES: dict[str, float] = {}
@@ -341,7 +341,7 @@ def test_a_failed_rename_leaves_nothing(tmp_path, capsys, monkeypatch):
 
     def refuse(*args):
         raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr("theory.suite.atomic.os.replace", refuse)
+    monkeypatch.setattr("theory.atomic.os.replace", refuse)
     code, err = run_import(tmp_path, capsys, "--arch", "encoder", "--heads", str(K), "--class", "0")
     assert code == 2 and "cannot write --out" in err and "Permission denied" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]

@@ -72,7 +72,7 @@ def test_import_command_writes_the_encoder(module, tmp_path):
     """``attnverify import --arch encoder`` (the command line around ``encoder_from_state_dict``): the written
     ``.npz`` loads as an encoder whose f is torch's; missing ``--heads`` is refused with nothing written."""
     from theory.models.encoder import load_model
-    from theory.suite.cli import main
+    from theory.cli.main import main
 
     m, activation, norm_first = module
     torch.save(m.state_dict(), tmp_path / "m.pt")

@@ -1,4 +1,4 @@
-"""Ctrl-C during ``attnverify run`` (:mod:`theory.suite.interrupt`): SIGINT is sent to the run's whole process
+"""Ctrl-C during ``attnverify run`` (:mod:`theory.interrupt`): SIGINT is sent to the run's whole process
 group, as a terminal sends it, at many moments spread over the run's lifetime, with ``--jobs 1`` (everything
 in the one process) and ``--jobs 2`` (a pool of worker processes).  Every time:
 
@@ -18,7 +18,7 @@ unlocked lock``).  The default profile interrupts a cheap claim at 12 moments wi
 at 32 moments each.  A Ctrl-C while a report set is being written is also sent deterministically.
 
 Moments inside the interpreter's own start-up (before ``main`` can install its handler: ``site``, the
-import of :mod:`theory.suite.cli`) are Python's, not the run's: the sweep starts after twice the measured
+import of :mod:`theory.cli.main`) are Python's, not the run's: the sweep starts after twice the measured
 start-up time.
 """
 
@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from theory.suite.atomic import JOURNAL, SUFFIX
-from theory.suite.report import render_markdown
+from theory.atomic import JOURNAL, SUFFIX
+from theory.reporting.report import render_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -48,7 +48,7 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "killpg") or not os.path.isdir("
 
 
 def _start(argv, out: Path, jobs: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "theory.suite.cli", "run", *argv, "--out", str(out),
+    return subprocess.Popen([sys.executable, "-m", "theory.cli.main", "run", *argv, "--out", str(out),
                              "--jobs", str(jobs)], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
@@ -58,7 +58,7 @@ def _startup_seconds() -> float:
     times = []
     for _ in range(3):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import theory.suite.cli"], cwd=ROOT, env=ENV, check=True)
+        subprocess.run([sys.executable, "-c", "import theory.cli.main"], cwd=ROOT, env=ENV, check=True)
         times.append(time.perf_counter() - started)
     return max(times)
 
@@ -135,7 +135,8 @@ def test_ctrl_c_at_many_moments(tmp_path, profile, jobs):
 
 WRITE = """
 import signal, sys
-from theory.suite import atomic, interrupt
+from theory import atomic
+from theory import interrupt
 
 stage = atomic._stage
 

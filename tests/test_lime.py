@@ -9,7 +9,7 @@ import theory.explainers.perturb as perturb
 from theory.errors import InputError
 from theory.explainers.lime import lime, sample
 from theory.models.one_layer import document
-from theory.suite.strategies.models import ModelSpec
+from theory.checking.strategies.models import ModelSpec
 
 
 @pytest.mark.parametrize("d, n, seed", [(1, 5, 0), (2, 50, 1), (7, 300, 2), (63, 300, 4), (64, 300, 5),

@@ -10,8 +10,8 @@ from theory.errors import InputError
 from theory.explainers import lime_inf
 from theory.explainers.perturb import evaluator, f_perturbed
 from theory.models.one_layer import document
-from theory.suite.cli import main
-from theory.suite.strategies.models import ModelSpec
+from theory.cli.main import main
+from theory.checking.strategies.models import ModelSpec
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pytest
 from theory.errors import InputError
 from theory.memory import human, physical_memory
 from theory.models.one_layer import Model
-from theory.suite.cli import main
-from theory.suite.explain import METHODS
-from theory.suite.strategies.models import ModelSpec
+from theory.cli.main import main
+from theory.explainers.registry import METHODS
+from theory.checking.strategies.models import ModelSpec
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 
 from theory.errors import InputError
 from theory.models.one_layer import Model, document, forward, positional_encoding
-from theory.suite.strategies.models import ModelSpec
+from theory.checking.strategies.models import ModelSpec
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 
 from theory.claims import Claim
 from theory.models.one_layer import Model, document
-from theory.suite.cli import main
-from theory.suite.compare import Outcome
-from theory.suite.explain import METHODS, explain
-from theory.suite.finite import NonFiniteError, finite_result
-from theory.suite.runner import run_claim
-from theory.suite.strategies.models import ModelSpec
+from theory.cli.main import main
+from theory.checking.compare import Outcome
+from theory.explainers.registry import METHODS, explain
+from theory.explainers.finite import NonFiniteError, finite_result
+from theory.running.runner import run_claim
+from theory.checking.strategies.models import ModelSpec
 
 
 def _claim(check, strategy):

@@ -65,7 +65,7 @@ def _attnverify(tmp_path, blocked, *args):
     (site / "sitecustomize.py").write_text(BLOCKER)
     env = {**os.environ, "ATTNVERIFY_TEST_BLOCK": ",".join(sorted(blocked)),
            "PYTHONPATH": os.pathsep.join([str(site), str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "theory.suite.cli", *args], cwd=tmp_path, env=env,
+    return subprocess.run([sys.executable, "-m", "theory.cli.main", *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
 
 

@@ -8,8 +8,8 @@ import mpmath
 import pytest
 
 from theory.claims.attention import check_non_identifiable
-from theory.suite.compare import check_mp, compare, quotient_dps
-from theory.suite.strategies.models import Case, ModelSpec
+from theory.checking.compare import check_mp, compare, quotient_dps
+from theory.checking.strategies.models import Case, ModelSpec
 
 PEAKED = Case(ModelSpec(K=1, d_e=3, d_att=1, d_out=3, V=3, T=3, pe=True, score_scale=1000.0, value_scale=1.0,
                         seed=408946), (2,))

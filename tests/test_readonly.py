@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from theory.suite.cli import main
+from theory.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "theory" / "sentiment" / "data" / "sentiment_model.npz"
@@ -70,7 +70,7 @@ def _explain(method: str) -> list[float]:
 
 def _run(install, folders, argv, cwd, **env):
     site, home = install
-    return _read_only([site, home, *folders], [sys.executable, "-m", "theory.suite.cli", *argv], cwd,
+    return _read_only([site, home, *folders], [sys.executable, "-m", "theory.cli.main", *argv], cwd,
                       PYTHONPATH=str(site), HOME=str(home), **env)
 
 

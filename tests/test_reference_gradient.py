@@ -8,7 +8,7 @@ import pytest
 
 import reference.explainers.gradient as ref_grad
 from reference.models.one_layer import embeddings, forward_embedded
-from theory.suite.strategies.models import Case, ModelSpec
+from theory.checking.strategies.models import Case, ModelSpec
 
 
 def _case(score_scale, seed=5):

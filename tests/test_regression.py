@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from theory.suite.cli import main
+from theory.cli.main import main
 
 
 @pytest.fixture(scope="module")

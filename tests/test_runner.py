@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 import theory.models.one_layer
 from theory.claims import REGISTRY, Claim, all_claims
-from theory.suite.compare import Outcome
-from theory.suite.runner import given_examples, run_claim
-from theory.suite.strategies.models import cases
+from theory.checking.compare import Outcome
+from theory.running.runner import given_examples, run_claim
+from theory.checking.strategies.models import cases
 
 
 def _claim(check, strategy=cases, **kw):
@@ -60,13 +60,13 @@ def test_same_seed_same_record():
 
 def test_instances_do_not_depend_on_the_local_modules_loaded(tmp_path, monkeypatch):
     """Hypothesis would draw constants from the source of the local modules loaded at the time;
-    theory/suite/profiles.py empties that pool.  Importing a local module full of constants leaves it empty,
+    theory/checking/profiles.py empties that pool.  Importing a local module full of constants leaves it empty,
     and Hypothesis' provider still takes its constants from the function that is replaced."""
     import inspect
 
     from hypothesis.internal.conjecture import providers
 
-    import theory.suite.profiles  # noqa: F401  (applies the replacement)
+    import theory.checking.profiles  # noqa: F401  (applies the replacement)
 
     (tmp_path / "many_constants.py").write_text("VALUES = [987654, 0.123456789, 'a local string']\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -139,6 +139,6 @@ def test_hypothesis_prints_a_given_case_by_its_repr():
     its population's model arrays (it printed 994 kB per trained witness, with a HypothesisWarning)."""
     from hypothesis.vendor.pretty import pretty
 
-    from theory.suite.population import GivenCase
+    from theory.checking.population import GivenCase
 
     assert pretty(GivenCase(index=668, max_words=4)) == "GivenCase(index=668, max_words=4)"

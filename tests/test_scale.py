@@ -9,8 +9,8 @@ from hypothesis import given, settings
 import reference.models.one_layer as ref
 from theory.errors import InputError
 from theory.models.one_layer import Model, document, forward
-from theory.suite.strategies.lime import approximation_cases, lime_texts
-from theory.suite.strategies.models import ModelSpec, model_specs
+from theory.checking.strategies.lime import approximation_cases, lime_texts
+from theory.checking.strategies.models import ModelSpec, model_specs
 
 
 def test_scale_is_optional_and_round_trips(tmp_path):

@@ -9,11 +9,11 @@ import jsonschema
 import pytest
 
 from theory.claims import KINDS, POPULATIONS, SOURCES
-from theory.suite.cli import main
-from theory.suite.profiles import PROFILES
-from theory.suite.regression import FAILING
-from theory.suite.report import SCHEMA_VERSION, SECTIONS
-from theory.suite.runner import NOT_APPLICABLE, PASSING, SKIPPED
+from theory.cli.main import main
+from theory.checking.profiles import PROFILES
+from theory.reporting.baseline import FAILING
+from theory.reporting.report import SCHEMA_VERSION, SECTIONS
+from theory.running.runner import NOT_APPLICABLE, PASSING, SKIPPED
 
 REPORTS = Path(__file__).resolve().parents[1] / "reports"
 SCHEMA = json.loads((REPORTS / "summary.schema.json").read_text())

@@ -5,7 +5,7 @@ import pytest
 
 from theory.errors import InputError
 from theory.models.vocabulary import encode, load_vocabulary, read_texts
-from theory.suite.strategies.models import ModelSpec
+from theory.checking.strategies.models import ModelSpec
 
 TOKENS = ["[cls]", "<unk>", "good", "bad", "film", ".", "'", "t", "don"]
 

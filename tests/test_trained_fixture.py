@@ -17,8 +17,8 @@ from theory.sentiment.fixture import (
     encode,
     load_fixture,
 )
-from theory.suite.population import GivenCase
-from theory.suite.population import given_cases as trained_cases
+from theory.checking.population import GivenCase
+from theory.checking.population import given_cases as trained_cases
 
 SENTENCE = "attention based explanations are popular but questionable"
 

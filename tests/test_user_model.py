@@ -15,10 +15,10 @@ import pytest
 
 from theory.claims import REGISTRY, all_claims
 from theory.sentiment.fixture import load_fixture
-from theory.suite.cli import main
-from theory.suite.population import using
-from theory.suite.runner import run_claim
-from theory.suite.user_run import population_of
+from theory.cli.main import main
+from theory.checking.population import using
+from theory.running.runner import run_claim
+from theory.running.given import population_of
 
 #: claims whose trained-population run is cheap (the others cost up to a minute at T = 256), one per kind of
 #: strategy: given_cases, perturbed documents, approximation, n/a
@@ -94,7 +94,7 @@ def test_torch_model_import_run_report(tmp_path):
 
 
 def test_without_texts_hypothesis_draws_word_sequences(tmp_path):
-    from theory.suite.strategies.models import ModelSpec
+    from theory.checking.strategies.models import ModelSpec
 
     ModelSpec(K=2, d_e=4, d_att=3, d_out=2, V=9, T=6, pe=True, seed=1).build().save(tmp_path / "m.npz")
     assert main(["run", "--model", str(tmp_path / "m.npz"), "--only", "model.forward", "--out",
@@ -112,7 +112,7 @@ def test_texts_without_model_is_an_error(tmp_path, capsys):
 def test_a_claim_about_models_without_pe_runs_on_one(tmp_path):
     """model.delete_equals_replace_without_pe is n/a on the trained model (positional encoding on) but a
     statement about the user's model when it has none."""
-    from theory.suite.strategies.models import ModelSpec
+    from theory.checking.strategies.models import ModelSpec
 
     for pe in (False, True):
         ModelSpec(K=2, d_e=4, d_att=3, d_out=2, V=9, T=6, pe=pe, seed=1).build().save(tmp_path / "m.npz")

@@ -24,12 +24,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from theory.claims import REGISTRY, all_claims
-from theory.suite.cli import main
-from theory.suite.population import GivenCase, NotApplicable, Population, given_cases, using
-from theory.suite.runner import ERROR_MEASURE
-from theory.suite.strategies.encoder import EncoderSpec
-from theory.suite.strategies.models import ModelSpec
-from theory.suite.user_run import _Scope, run_given
+from theory.cli.main import main
+from theory.checking.population import GivenCase, NotApplicable, Population, given_cases, using
+from theory.running.runner import ERROR_MEASURE
+from theory.checking.strategies.encoder import EncoderSpec
+from theory.checking.strategies.models import ModelSpec
+from theory.running.given import _Scope, run_given
 
 WORDS = ["[cls]", "<unk>", "good", "bad", "film", "plot", "not", "great", ".", ",", "boring", "fun", "wonderful",
          "the", "a", "acting", "story", "was", "is", "very"]
@@ -84,7 +84,7 @@ def loads(monkeypatch):
     the committed fixtures emptied so that a use of them shows up as a load."""
     from theory.sentiment.encoder_fixture import load_encoder_fixture
     from theory.sentiment.fixture import load_fixture
-    from theory.suite.population import trained_population
+    from theory.checking.population import trained_population
 
     opened, original = [], np.load
     for cached in (load_fixture, load_encoder_fixture, trained_population):
@@ -229,7 +229,7 @@ def test_claims_and_report_measures_agree_or_say_why(tmp_path):
 def test_a_claim_on_prefixes_says_so_and_the_report_says_why_it_differs(tmp_path, monkeypatch):
     """When the reference is too costly for whole documents (here: forced), gradient.disagrees_with_attention
     runs on 4-word prefixes, and its record and the report say so."""
-    from theory.suite import user_run
+    from theory.running import given
 
     monkeypatch.setattr(user_run, "SECONDS_PER_INSTANCE", 0.0)
     model, texts = _one_layer(tmp_path)
@@ -353,7 +353,7 @@ def test_jobs_gives_the_records_of_one_job(tmp_path):
 
 def test_jobs_and_scheduler_take_the_user_s_population(tmp_path, monkeypatch):
     """run --model hands its population to the parallel runner (which --scheduler uses too)."""
-    from theory.suite import parallel
+    from theory.running import parallel
 
     seen = {}
 

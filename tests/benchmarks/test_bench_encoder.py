@@ -19,7 +19,7 @@ from theory.explainers.encoder_gradient import gradient
 from theory.explainers.lime import sample
 from theory.explainers.perturb import distinct_words, f_perturbed, perturbed_documents
 from theory.models.one_layer import document
-from theory.suite.strategies.encoder import EncoderSpec
+from theory.checking.strategies.encoder import EncoderSpec
 
 SPEC = EncoderSpec(L=6, K=6, d=12, d_att=2, d_out=2, d_ff=24, V=500, T=64, pe=True, residual=True, norm="post",
                    activation="relu", biases=True, seed=0)

@@ -1,4 +1,4 @@
-"""§6 benchmarks at the authors' size (``theory.suite.strategies.models.authors_size_document``: T = 256, K = 6,
+"""§6 benchmarks at the authors' size (``theory.checking.strategies.models.authors_size_document``: T = 256, K = 6,
 d_e = 128, d_att = d_out = 64, 200 words, d = 150 distinct), side by side in one run.
 
 Shapley values to 1% relative standard error (``‖SE‖/‖φ̂‖``): ours = antithetic permutations through the fast
@@ -32,7 +32,7 @@ from theory.explainers.perturb import distinct_words
 from theory.explainers.removal import baseline_embeddings
 from theory.explainers.shapley import shapley_mc
 from theory.models.one_layer import embed, forward_embedded, positional_encoding
-from theory.suite.strategies.models import authors_size_document
+from theory.checking.strategies.models import authors_size_document
 
 TARGET = 0.01
 SHAP_PAIRS = 4

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from theory.explainers.gradient import gradient
-from theory.suite.strategies.models import Case, ModelSpec
+from theory.checking.strategies.models import Case, ModelSpec
 
 SIZES = {
     "authors' size": (ModelSpec(K=6, d_e=128, d_att=64, d_out=64, V=1000, T=256, pe=True, seed=0), 100),

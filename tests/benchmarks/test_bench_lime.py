@@ -14,7 +14,7 @@ from reference.explainers.perturb import perturbed_document
 from theory.explainers.lime import lime
 from theory.explainers.perturb import distinct_words, f_perturbed
 from theory.models.one_layer import forward
-from theory.suite.strategies.models import authors_size_document
+from theory.checking.strategies.models import authors_size_document
 
 T, K, D_E, D_ATT, D_OUT, V = 256, 6, 128, 64, 64, 2000
 N, WORDS, DISTINCT, SEED = 5000, 200, 150, 0

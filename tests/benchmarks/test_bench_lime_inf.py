@@ -15,7 +15,7 @@ import pytest
 from theory.explainers.lime_inf import beta_inf_exact, beta_inf_mc, law, patterns, psi
 from theory.explainers.perturb import distinct_words, evaluator, f_perturbed
 from theory.models.one_layer import document
-from theory.suite.strategies.models import authors_size_document
+from theory.checking.strategies.models import authors_size_document
 
 T, K, D_E, D_ATT, D_OUT, V = 256, 6, 128, 64, 64, 2000
 WORDS, DISTINCT = 200, 150

@@ -17,7 +17,7 @@ import reference.explainers.gradient as ref_grad
 import reference.explainers.gradient_arb as arb_grad
 import reference.models.one_layer as ref
 import reference.models.one_layer_arb as arb_ref
-from theory.suite.strategies.models import Case, ModelSpec
+from theory.checking.strategies.models import Case, ModelSpec
 
 AUTHORS = (ModelSpec(K=6, d_e=128, d_att=64, d_out=64, V=1000, T=256, pe=True, seed=0), 100)
 SMALL = (ModelSpec(K=2, d_e=6, d_att=4, d_out=4, V=12, T=8, pe=True, seed=0), 5)
@@ -55,7 +55,7 @@ def test_bench_gradient_entries(benchmark, engine, size):
     if size == "trained" and engine == "mpmath" and benchmark.disabled:  # minutes per call at the authors' widths
         pytest.skip("minutes-long comparison: run with --benchmark-enable")
     if size == "trained":
-        from theory.suite.population import GivenCase
+        from theory.checking.population import GivenCase
 
         case = GivenCase(0)  # held-out document 0 of the trained fixture (the default population)
         model, doc, positions = case.model, case.doc, [1]

@@ -10,7 +10,7 @@ Every claim runs on two *populations* of instances: ``random`` (its ``strategy``
 documents) and ``trained`` (its ``trained`` strategy: held-out documents of the committed trained model,
 ``theory.sentiment``), or says in ``trained`` (a string) why the trained model does not apply.
 
-A check takes one instance and returns an :class:`~theory.suite.compare.Outcome`.  For ``exists=True`` claims
+A check takes one instance and returns an :class:`~theory.checking.compare.Outcome`.  For ``exists=True`` claims
 (witnesses of an existence statement) the run searches for an instance whose check holds and shows the
 shrunk instance it found; every other claim must hold on every instance.
 """
@@ -24,7 +24,7 @@ from typing import Any, Callable
 from hypothesis.strategies import SearchStrategy
 
 from theory import optional
-from theory.suite.compare import Outcome
+from theory.checking.compare import Outcome
 
 KINDS = ("identity", "bound", "limit", "approximation", "witness")
 SOURCES = ("paper", "consequence", "ours")

@@ -19,11 +19,11 @@ from theory.models.one_layer import (
     forward,
     term_magnitudes,
 )
-from theory.suite import figures
-from theory.suite.compare import RTOL, check_mp, combine, compare, engines, quotient_dps
-from theory.suite.engines import reference_engine, reference_forward
-from theory.suite.population import given_cases
-from theory.suite.strategies.models import ModelSpec, cases
+from theory.studies import figures
+from theory.checking.compare import RTOL, check_mp, combine, compare, engines, quotient_dps
+from theory.checking.engines import reference_engine, reference_forward
+from theory.checking.population import given_cases
+from theory.checking.strategies.models import ModelSpec, cases
 
 
 @claim("attention.aggregates", section="§3", source="consequence", kind="identity",

@@ -44,16 +44,16 @@ from theory.explainers.rollout import rollout
 from theory.models.encoder import Encoder, EncoderForward, forward, from_one_layer
 from theory.models.one_layer import term_magnitudes
 from theory.sentiment.encoder_fixture import trained_encoder_cases
-from theory.suite import regimes
-from theory.suite.compare import Outcome, check_mp, combine, compare, nstr
-from theory.suite.strategies.encoder import (
+from theory.studies import regimes
+from theory.checking.compare import Outcome, check_mp, combine, compare, nstr
+from theory.checking.strategies.encoder import (
     EncoderCase,
     EncoderSpec,
     encoder_cases,
     encoder_lime_cases,
 )
-from theory.suite.strategies.lime import semantics_cases
-from theory.suite.strategies.models import texts
+from theory.checking.strategies.lime import semantics_cases
+from theory.checking.strategies.models import texts
 
 SECTION = "depth"
 NO_FIXTURE = ("the trained 6-layer encoder (theory/sentiment/data/sentiment_encoder.npz: T = 64, L = 6, d = 12) is "

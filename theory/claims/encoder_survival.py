@@ -37,8 +37,8 @@ from theory.explainers.gradient import g_l2
 from theory.explainers.lime import lime
 from theory.explainers.perturb import distinct_words, f_perturbed
 from theory.models.encoder import forward
-from theory.suite.compare import Outcome, check_mp, combine, compare
-from theory.suite.strategies.encoder import SCORE_SCALES, EncoderCase, EncoderSpec
+from theory.checking.compare import Outcome, check_mp, combine, compare
+from theory.checking.strategies.encoder import SCORE_SCALES, EncoderCase, EncoderSpec
 
 DEPTHS = (1, 2, 3, 4)
 INSTANCES = {"ci": 3, "thorough": 20}

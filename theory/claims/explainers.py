@@ -32,14 +32,14 @@ from theory.explainers.perturb import distinct_words, evaluator
 from theory.explainers.shapley import shapley_exact, shapley_mc
 from theory.explainers.smoothgrad import smoothgrad
 from theory.models.one_layer import Model, embed, forward, scores_and_values
-from theory.suite.compare import Outcome, check_mp, combine, compare
-from theory.suite.strategies.explainers import (
+from theory.checking.compare import Outcome, check_mp, combine, compare
+from theory.checking.strategies.explainers import (
     integrated_cases,
     noise_cases,
     removal_cases,
     vanishing_noise_cases,
 )
-from theory.suite.strategies.lime import equal_scores_cases, vanishing_cases
+from theory.checking.strategies.lime import equal_scores_cases, vanishing_cases
 
 TRAINED = ("2^d mpmath forward passes at T = 256 take ~10 s per document; the fast evaluators are checked on the trained "
            "model by model.sufficient_stats, and every §6 claim holds for any model")
@@ -391,12 +391,13 @@ AGREEMENT = {"ci": {"shifts": (-3.0, 0.0, 3.0), "temps": (1.0,), "d": 10, "model
 def agreement_extra(profile, seed):
     from theory.models.one_layer import document
     from theory.sentiment.fixture import load_fixture
-    from theory.suite import agreement, regimes
+    from theory.studies import agreement
+    from theory.studies import regimes
 
     plan = AGREEMENT.get(profile, AGREEMENT["ci"])
     words = "" if plan["words"] is None else f", first {plan['words']} words"
     md = [agreement.__doc__.split("\n\n")[0].replace("\n", " "), "",
-          (f"Random models: the regime map's instances (`theory.suite.regimes.instance`, T = 256, K = 4, d_e = 32) "
+          (f"Random models: the regime map's instances (`theory.studies.regimes.instance`, T = 256, K = 4, d_e = 32) "
            f"with d = {plan['d']} distinct words, {plan['models']} models per cell (instance k of cell i: seed "
            f"`({seed}, 500 + i, k)`); trained model: {plan['trained']} held-out documents (seeded draw "
            f"`default_rng([{seed}, 15])`){words}. Mean ± SE over documents."), ""]

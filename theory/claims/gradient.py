@@ -3,7 +3,7 @@
 
 The reference for every claim here is ``reference.explainers.gradient``: central differences of the mpmath forward pass
 at ≥ 60 digits (≥ 30 correct digits); it costs two forward passes per gradient entry, so instances are kept
-small (:data:`theory.suite.strategies.models.GRADIENT_SIZES`: K ≤ 3, d_e ≤ 6, d_att, d_out ≤ 4, V ≤ 12, T ≤ 8) and the
+small (:data:`theory.checking.strategies.models.GRADIENT_SIZES`: K ≤ 3, d_e ≤ 6, d_att, d_out ≤ 4, V ≤ 12, T ≤ 8) and the
 claims run a share (``budget``) of the profile's examples.  Torch autograd, the external oracle, is checked
 against the same closed forms in ``tests/test_gradient_oracle.py`` (all sizes) and in the extra below.
 """
@@ -43,10 +43,10 @@ from theory.models.one_layer import (
     head_vectors,
     term_magnitudes,
 )
-from theory.suite.compare import check_mp, combine, compare, engines, nstr
-from theory.suite.engines import reference_engine, reference_forward
-from theory.suite.population import checked_coordinates, given_cases
-from theory.suite.strategies.models import (
+from theory.checking.compare import check_mp, combine, compare, engines, nstr
+from theory.checking.engines import reference_engine, reference_forward
+from theory.checking.population import checked_coordinates, given_cases
+from theory.checking.strategies.models import (
     ModelSpec,
     constant_value_cases,
     gradient_cases,
@@ -71,7 +71,7 @@ def checked_positions(case, default) -> list[int]:
 def trained_gradient_cases(cls: bool = False, coordinates: int = 0):
     """Held-out documents with :data:`TRAINED_POSITIONS` Hypothesis-drawn positions (CLS among them with
     ``cls=True``, for the claims whose statement covers t = 0), and ``coordinates`` drawn coordinates when
-    positive (:func:`theory.suite.population.checked_coordinates`): CLS's entries are the costly ones at the
+    positive (:func:`theory.checking.population.checked_coordinates`): CLS's entries are the costly ones at the
     authors' widths — moving one moves the query, and so all T scores — so the trained-model instances of the
     claims stated entry by entry check :data:`TRAINED_COORDINATES` of them."""
     return given_cases(positions=TRAINED_POSITIONS, cls=cls, coordinates=coordinates)
@@ -408,7 +408,7 @@ AUTHORS_SIZE = dict(K=6, d_e=128, d_att=64, d_out=64, T=256)
 
 
 def _random_case(rng, score_scale, authors_size=False):
-    from theory.suite.strategies.models import Case
+    from theory.checking.strategies.models import Case
 
     if authors_size:
         spec = ModelSpec(**AUTHORS_SIZE, V=1000, pe=True, score_scale=score_scale, seed=int(rng.integers(2**32)))
@@ -426,7 +426,7 @@ def _random_case(rng, score_scale, authors_size=False):
 def query_path_extra(profile, seed):
     """``‖∇_0 − authors' ∇_0‖ / ‖∇_0‖`` (the missing query path relative to the exact CLS gradient) over random
     models, by attention peakedness; plus the closed form's agreement with torch autograd on the same cases."""
-    from theory.suite.strategies.models import SCORE_SCALES
+    from theory.checking.strategies.models import SCORE_SCALES
 
     rng = np.random.default_rng(seed)
     n_small, n_large = (100, 4) if profile == "ci" else (1000, 20)
@@ -493,7 +493,7 @@ def query_path_extra(profile, seed):
 def figure5_extra(profile, seed):
     """Heatmaps (positions × embedding coordinates) of the closed-form ``∇_t``, the autodiff gradient (torch, or
     the mpmath central differences without torch), their difference, and the authors' formula's difference."""
-    import theory.suite.figures as figures
+    import theory.studies.figures as figures
 
     spec = ModelSpec(K=4, d_e=32, d_att=16, d_out=16, V=60, T=24, pe=True, score_scale=1.0, seed=seed)
     tokens = tuple(np.random.default_rng(seed).integers(2, 60, size=14).tolist())

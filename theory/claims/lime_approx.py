@@ -3,7 +3,7 @@ map and the §5 figures.
 
 Relative error of an approximation ``β_a`` of the word coefficients ``β^∞_{1..d}`` (Eq. (19) has no
 intercept): ``e = ‖β_a − β^∞‖₂ / ‖β^∞‖₂``.  With a Monte Carlo ``β^∞`` (``d > 10``) it is debiased for the
-Monte Carlo noise (:func:`theory.suite.regimes.relative_error`).  When ``‖β^∞‖`` is below ``10⁻⁹`` of the spread
+Monte Carlo noise (:func:`theory.studies.regimes.relative_error`).  When ``‖β^∞‖`` is below ``10⁻⁹`` of the spread
 of the value scores (``f`` does not depend on the words beyond rounding) the denominator is that floor, so
 an approximation predicting an effect where LIME sees none gets a huge error instead of being hidden;
 such instances are marked ``degenerate`` in the diagnosis.
@@ -23,15 +23,15 @@ from theory.explainers.gradient import gradient
 from theory.explainers.lime_approx import eq19, large_d_limit, unk_document
 from theory.explainers.perturb import distinct_words
 from theory.models.one_layer import forward, term_magnitudes
-from theory.suite import regimes
-from theory.suite.compare import Outcome, check_mp, combine, compare
-from theory.suite.strategies.lime import (
+from theory.studies import regimes
+from theory.checking.compare import Outcome, check_mp, combine, compare
+from theory.checking.strategies.lime import (
     affine_cases,
     approximation_cases,
     growing_cases,
     vanishing_cases,
 )
-from theory.suite.strategies.trained import trained_approximation_cases
+from theory.checking.strategies.trained import trained_approximation_cases
 
 THRESHOLD = regimes.THRESHOLD
 CLAIM_SAMPLES = {"replace": 20_000, "delete": 40_000}
@@ -317,7 +317,7 @@ def regime_map_extra(profile, seed):
         pooled = pooled_se = spread = math.nan
     ratios = [r["ratio"] for r in results if r["cell"]["semantics"] == "replace"]
     md = [
-        f"Profile `{profile}`: {len(cells)} cells × {n} random models (the instances of `theory/suite/regimes.py`: T = 256, "
+        f"Profile `{profile}`: {len(cells)} cells × {n} random models (the instances of `theory/studies/regimes.py`: T = 256, "
         "K = 4, d_e = 32, d_att = d_out = 16, L = ⌈1.25 d⌉ tokens with d distinct words; **temperature** = the "
         "standard deviation of each head's scores over the text; **UNK shift** δ = how much higher UNK's score is "
         "than the text's mean word score at the same position, in every head (E[UNK] moved by the least-norm "
@@ -352,7 +352,7 @@ def regime_map_extra(profile, seed):
     data = {"profile": profile, "seed": seed, "models_per_cell": n, "threshold": THRESHOLD, "cells": results,
             "regimes": records, "convergence": rates, "pooled_slope": pooled, "pooled_slope_se": pooled_se}
     files, skipped = {}, []
-    from theory.suite import figures
+    from theory.studies import figures
 
     if figures.available():
         files["figures/regime_heatmaps.png"] = _heatmaps(results)
@@ -364,7 +364,7 @@ def regime_map_extra(profile, seed):
 
 
 def _heatmaps(results) -> bytes:
-    from theory.suite import figures
+    from theory.studies import figures
 
     plt = figures.pyplot()
     main = [r for r in results if r["cell"]["semantics"] == "replace" and r["cell"]["pe"] and r["cell"]["nu"] == 0.25]
@@ -404,7 +404,7 @@ def figure4_extra(profile, seed):
     """One document (a regime-map instance: UNK shift 0, temperature 1, d = 15, replace): per word, the boxplot
     of empirical LIME (theory.explainers.lime, 5000 samples, seeds seed..seed+19), and Eq. (19), the large-d limit and β^∞."""
     from theory.explainers.lime import lime
-    from theory.suite import figures
+    from theory.studies import figures
 
     cell = regimes.Cell(0.0, 1.0, 15, "replace")
     inst = regimes.instance(cell, (seed, 999, 0))

@@ -22,10 +22,10 @@ from theory.claims import claim
 from theory.explainers.lime import kernel_weights, lime, weighted_ridge
 from theory.explainers.perturb import f_perturbed
 from theory.models.one_layer import forward, term_magnitudes
-from theory.suite.compare import check_mp, combine, compare, engines
-from theory.suite.engines import reference_engine
-from theory.suite.strategies.lime import lime_cases, perturbed_cases
-from theory.suite.strategies.trained import trained_lime_cases, trained_perturbed_cases
+from theory.checking.compare import check_mp, combine, compare, engines
+from theory.checking.engines import reference_engine
+from theory.checking.strategies.lime import lime_cases, perturbed_cases
+from theory.checking.strategies.trained import trained_lime_cases, trained_perturbed_cases
 
 N_SAMPLES = 100  # per reference LIME (each distinct sample is one mpmath forward pass)
 N_ORACLE = 300  # samples in the comparison with the lime package

@@ -25,9 +25,9 @@ from theory.explainers.lime import kernel_weights, sample, weighted_ridge
 from theory.explainers.lime_approx import unk_document
 from theory.explainers.perturb import distinct_words, evaluator
 from theory.models.one_layer import Model, forward, term_magnitudes
-from theory.suite.compare import RTOL, Outcome, check_mp, combine, compare, engines
-from theory.suite.engines import reference_engine
-from theory.suite.strategies.lime import (
+from theory.checking.compare import RTOL, Outcome, check_mp, combine, compare, engines
+from theory.checking.engines import reference_engine
+from theory.checking.strategies.lime import (
     ConsistencyCase,
     consistency_cases,
     equal_scores_cases,
@@ -36,8 +36,8 @@ from theory.suite.strategies.lime import (
     monte_carlo_cases,
     semantics_cases,
 )
-from theory.suite.strategies.models import Case, ModelSpec, authors_size_document
-from theory.suite.strategies.trained import (
+from theory.checking.strategies.models import Case, ModelSpec, authors_size_document
+from theory.checking.strategies.trained import (
     trained_consistency_cases,
     trained_semantics_cases,
 )
@@ -460,7 +460,7 @@ def monte_carlo_precision_extra(profile, seed):
                         f"{spread / predicted:.2f} |")
     md = [f"Random model at the authors' size (T = {model.T}, K = {model.K}, d_e = {model.d_e}, d_att = d_out = "
           f"{model.d_att}), {words} words with d = {distinct} distinct, positional encoding "
-          f"on (`theory.suite.strategies.models.authors_size_document({seed})`). Relative standard "
+          f"on (`theory.checking.strategies.models.authors_size_document({seed})`). Relative standard "
           "error = ‖SE(β_1..d)‖ / ‖β_1..d‖; calibration = ‖β(seed) − β(seed+1)‖ / √(‖SE‖² + ‖SE'‖²) (≈ 1). "
           "Wall time on the machine that ran the report.", "",
           "| semantics | samples | seconds | relative SE | calibration |", "|---|---|---|---|---|", *rows]

@@ -8,10 +8,10 @@ import numpy as np
 import reference.models.one_layer as ref
 from theory.claims import claim
 from theory.models.one_layer import forward, term_magnitudes
-from theory.suite.compare import check_mp, combine, compare, engines
-from theory.suite.engines import reference_engine, reference_forward
-from theory.suite.population import given_cases
-from theory.suite.strategies.models import cases
+from theory.checking.compare import check_mp, combine, compare, engines
+from theory.checking.engines import reference_engine, reference_forward
+from theory.checking.population import given_cases
+from theory.checking.strategies.models import cases
 
 
 @claim("model.forward", section="§2", source="paper", kind="identity",

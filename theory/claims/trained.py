@@ -3,7 +3,7 @@ and where the trained model sits on the regime map of Eq. (19) and the large-d l
 
 The fixture (:mod:`theory.sentiment.fixture`) is the §2 classifier trained on reviews composed from VADER's
 human-rated lexicon; these extras describe it and explain the paper's Figure-1 sentence with every method
-of :data:`theory.suite.explain.METHODS` — whatever methods are registered when the report runs.
+of :data:`theory.explainers.registry.METHODS` — whatever methods are registered when the report runs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import numpy as np
 
 from theory.claims import ExtraResult, extra
 from theory.sentiment.fixture import encode, load_fixture
-from theory.suite import figures, given_model, regimes
+from theory.studies import figures
+from theory.studies import given_model
+from theory.studies import regimes
 
 FIGURE1_SENTENCE = "attention based explanations are popular but questionable"
 
@@ -102,7 +104,7 @@ TRAINED_REGIME_DOCS = {"ci": 32, "thorough": 300}
 @extra("trained.regime", section="§5", title="The trained model on the regime map: Eq. (19) and the large-d limit")
 def trained_regime(profile, seed):
     """Eq. (19) and the large-d limit against ``β^∞`` on held-out documents of the trained model, under both
-    semantics (delete: the authors' pipeline), with the statistics and verdict rule of :mod:`theory.suite.regimes`."""
+    semantics (delete: the authors' pipeline), with the statistics and verdict rule of :mod:`theory.studies.regimes`."""
     fixture = load_fixture()
     model = fixture.model
     rng = np.random.default_rng([seed, 7])

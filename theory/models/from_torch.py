@@ -38,7 +38,7 @@ import numpy as np
 from theory.errors import InputError, listed
 from theory.models.import_encoder import head_candidates
 from theory.models.one_layer import Model
-from theory.suite.atomic import write_file
+from theory.atomic import write_file
 
 EXTRA = "import"  # the pyproject extra that installs torch for this module
 _HEAD_KEY = re.compile(r"heads\.(\d+)\.(query|key|value|classifier)\.weight")
@@ -211,7 +211,7 @@ def check_out(out: str | Path) -> Path:
 
 def save_atomically(model, out: str | Path) -> Path:
     """Write ``model`` (a §2 :class:`Model` or an encoder: anything with ``save(stream)``) to ``out`` at once
-    (:func:`theory.suite.atomic.write_file`: a complete file or none, with the mode of a normal new file); a folder
+    (:func:`theory.atomic.write_file`: a complete file or none, with the mode of a normal new file); a folder
     the user cannot write to is an :class:`InputError`, with nothing left behind."""
     out = check_out(out)
     buffer = io.BytesIO()

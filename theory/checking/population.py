@@ -1,0 +1,220 @@
+"""Populations of *given* instances: a given model with given documents (docs/theory.md §11.3).
+
+A claim that is a statement about a given model (not about a constructed one) runs on a population: the
+``trained`` population is the committed fixture (:mod:`theory.sentiment`: its model and its held-out
+documents); ``attnverify run --model M.npz [--texts FILE --vocab V]`` makes the population ``model:M`` of the
+user's model and documents.  Without documents, Hypothesis draws word sequences from the model's vocabulary
+(every id but CLS and UNK, 1..T−1 words).
+
+The claims' ``trained=`` strategies draw :class:`GivenCase` instances from the *active* population
+(:func:`active`: the trained fixture unless a run is inside :func:`using`), so one declaration serves every
+given model.  A case keeps the population it was drawn from.  A claim's domain (e.g. two distinct words for
+``β^∞``) is part of the strategy (:func:`given_cases`): a population is never drawn outside it, and a population
+with no instance inside it makes the claim not applicable (:class:`NotApplicable`), with the reason.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache, cached_property
+
+import numpy as np
+from hypothesis import strategies as st
+
+from theory.errors import InputError
+from theory.models.encoder import Encoder
+from theory.models.one_layer import Model, document
+
+
+@dataclass(frozen=True, eq=False)
+class Population:
+    """A given model and its documents (word-id tuples without CLS or padding), or ``docs=None`` to draw texts."""
+
+    name: str  # "trained", or "model:<file stem>"
+    model: Model | Encoder
+    docs: tuple[tuple[int, ...], ...] | None = None
+    allow_unk: bool = False  # documents may hold UNK (--oov unk)
+    vocabulary: tuple[str, ...] | None = None  # token strings by id, for the report
+    sha256: str | None = None  # of the model file (a user's model), carried by every record computed on it
+
+    @property
+    def encoder(self) -> bool:
+        """Whether the model is of the encoder family (docs/theory.md §11.1) rather than the one-layer §2 model."""
+        return isinstance(self.model, Encoder)
+
+
+_ACTIVE: list[Population] = []
+#: what :func:`given_cases` left out of the active population to stay inside a claim's domain, for the record
+DOMAIN_NOTES: list[str] = []
+
+
+@cache
+def trained_population() -> Population:
+    """The committed fixture: its model and its held-out documents."""
+    from theory.sentiment.fixture import load_fixture
+
+    fixture = load_fixture()
+    return Population("trained", fixture.model, fixture.docs, vocabulary=fixture.words)
+
+
+def active() -> Population:
+    """The population the ``trained=`` strategies draw from now."""
+    return _ACTIVE[-1] if _ACTIVE else trained_population()
+
+
+@contextmanager
+def using(population: Population):
+    """Make ``population`` the active one inside the ``with`` block."""
+    _ACTIVE.append(population)
+    try:
+        yield population
+    finally:
+        _ACTIVE.pop()
+
+
+@dataclass(frozen=True)
+class GivenCase:
+    """Document ``index`` of a population (or the ``drawn`` words of a population without documents), its
+    first ``max_words`` words when given, with the interface of :class:`theory.checking.strategies.models.Case`:
+    ``.model``, ``.tokens``, ``.doc``.  ``positions`` (when given) are the positions that claims whose
+    reference costs per position (gradients) check, and ``coordinates`` (when given) the embedding
+    coordinates that claims stated per entry check there.  The population is not part of the repr or of
+    equality."""
+
+    index: int | None = None
+    max_words: int | None = None
+    positions: tuple | None = None
+    drawn: tuple | None = None
+    population: Population | None = field(default=None, compare=False)
+    coordinates: tuple | None = None
+
+    def __post_init__(self):
+        if self.population is None:
+            object.__setattr__(self, "population", active())
+
+    @property
+    def model(self) -> Model:
+        return self.population.model
+
+    @cached_property
+    def tokens(self) -> tuple:
+        words = self.drawn if self.index is None else self.population.docs[self.index]
+        return tuple(words[: self.max_words])
+
+    @cached_property
+    def doc(self) -> np.ndarray:
+        return document(self.model, self.tokens, allow_unk=self.population.allow_unk)
+
+    def __repr__(self) -> str:
+        parts = [f"index={self.index}"] if self.index is not None else [f"drawn={self.drawn}"]
+        parts += [] if self.max_words is None else [f"max_words={self.max_words}"]
+        parts += [] if self.positions is None else [f"positions={self.positions}"]
+        parts += [] if self.coordinates is None else [f"coordinates={self.coordinates}"]
+        return f"GivenCase({', '.join(parts)})"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        """Hypothesis prints a dataclass field by field, the population's model arrays included (a 1 MB text
+        per trained counterexample): it gets the repr above instead."""
+        printer.text(repr(self))
+
+
+def checked_coordinates(case) -> list[int] | slice:
+    """The embedding coordinates a claim stated entry by entry checks: the instance's ``coordinates`` when it
+    names some, otherwise all of them (a slice, for indexing arrays)."""
+    coordinates = getattr(case, "coordinates", None)
+    return slice(None) if coordinates is None else list(coordinates)
+
+
+class NotApplicable(Exception):
+    """A claim's domain holds no instance of the active population (e.g. no document with two distinct words
+    for ``β^∞``, or a model too small for the claim's text); the message says why, about that population."""
+
+
+def given_cases(max_words: int | None = None, positions: int = 0, cls: bool = False, coordinates: int = 0,
+                min_distinct: int = 1, repeats: bool = True) -> st.SearchStrategy[GivenCase]:
+    """Documents of the active population inside a claim's domain: each truncated to ``max_words`` words when
+    given (for claims whose reference cost grows with the number of words), only those whose (truncated) words
+    hold at least ``min_distinct`` distinct words (``β^∞`` needs ``d ≥ 2``), and with ``repeats=False`` only
+    those whose words are pairwise distinct; with ``positions`` distinct positions to check when that is
+    positive (word positions ``1..L`` and the first padding position, drawn; with ``cls=True`` CLS, position 0,
+    and ``positions − 1`` drawn ones) and ``coordinates`` distinct drawn embedding coordinates when that is
+    positive and below d_e; shrinks toward the first such document.  A population without documents draws
+    texts of ``min_distinct``..T−1 (at most ``max_words``) words of its vocabulary meeting the same conditions.
+    Raises :class:`NotApplicable` when the population has no instance in that domain."""
+    if max_words is not None and max_words < 1:
+        raise InputError(f"max_words={max_words} must be at least 1 (or None for whole documents)")
+    population = active()
+    model = population.model
+    if population.docs is not None:
+        def inside(words) -> bool:
+            words = words[:max_words]
+            return len(set(words)) >= min_distinct and (repeats or len(set(words)) == len(words))
+
+        eligible = [k for k, words in enumerate(population.docs) if inside(words)]
+        if not eligible:
+            raise NotApplicable(_no_document(population, max_words, min_distinct, repeats))
+        if len(eligible) < len(population.docs):
+            DOMAIN_NOTES.append(f"{len(population.docs) - len(eligible)} of the {len(population.docs)} documents left "
+                                f"out: {_domain(max_words, min_distinct, repeats)} is the claim's domain")
+        index = (st.integers(0, len(population.docs) - 1) if len(eligible) == len(population.docs)
+                 else st.sampled_from(eligible))
+        cases = index.map(lambda k: GivenCase(k, max_words, population=population))
+    else:
+        limit = model.T - 1 if max_words is None else min(model.T - 1, max_words)
+        words = model.word_ids.tolist()
+        if min(limit, len(words)) < min_distinct:
+            raise NotApplicable(f"{population.name} cannot hold a text of {min_distinct} distinct words (T − 1 = "
+                                f"{model.T - 1} word positions, {len(words)} word ids besides CLS and UNK"
+                                + (f", texts cut at {max_words} words" if max_words is not None else "") + ")")
+        if min_distinct > 1 or not repeats:
+            DOMAIN_NOTES.append(f"texts drawn with {_domain(max_words, min_distinct, repeats)}, the claim's domain")
+        cases = _drawn_texts(population, max(1, min_distinct), min(limit, len(words)) if not repeats else limit,
+                             min_distinct, repeats)
+    if positions <= 0 and not 0 < coordinates < model.d_e:
+        return cases
+    return _with_checked(cases, positions, cls, coordinates)
+
+
+def _domain(max_words, min_distinct: int, repeats: bool) -> str:
+    wanted = [f"at least {min_distinct} distinct words"] if min_distinct > 1 else []
+    wanted += [] if repeats else ["no repeated word"]
+    return " and ".join(wanted) + ("" if max_words is None else f" among the first {max_words} words")
+
+
+def _no_document(population: Population, max_words, min_distinct: int, repeats: bool) -> str:
+    return (f"none of the {len(population.docs)} documents of {population.name} has "
+            f"{_domain(max_words, min_distinct, repeats)}, the claim's domain; give such documents to run it")
+
+
+def _drawn_texts(population: Population, shortest: int, longest: int, min_distinct: int, repeats: bool):
+    """Texts of ``shortest..longest`` words of the population's vocabulary, ``min_distinct`` of them distinct (all
+    distinct without ``repeats``)."""
+    words = st.sampled_from(population.model.word_ids.tolist())
+
+    @st.composite
+    def texts(draw):
+        length = draw(st.integers(shortest, longest))
+        drawn = st.lists(words, min_size=length, max_size=length, unique=not repeats)
+        if min_distinct > 1 and repeats:
+            drawn = drawn.filter(lambda text: len(set(text)) >= min_distinct)
+        return GivenCase(drawn=tuple(draw(drawn)), population=population)
+
+    return texts()
+
+
+@st.composite
+def _with_checked(draw, cases, positions: int, cls: bool, coordinates: int) -> GivenCase:
+    """A case of ``cases`` with the positions and coordinates that its claim checks (:func:`given_cases`)."""
+    case = draw(cases)
+    chosen_positions = None
+    if positions > 0:
+        last = min(len(case.tokens) + 1, case.model.T - 1)
+        drawn = min(positions - cls, last)
+        chosen = sorted(draw(st.lists(st.integers(1, last), min_size=drawn, max_size=drawn, unique=True)))
+        chosen_positions = (0, *chosen) if cls else tuple(chosen)
+    chosen_coordinates = None
+    if 0 < coordinates < case.model.d_e:
+        chosen_coordinates = tuple(sorted(draw(st.lists(st.integers(0, case.model.d_e - 1), min_size=coordinates,
+                                                        max_size=coordinates, unique=True))))
+    return GivenCase(case.index, case.max_words, chosen_positions, case.drawn, case.population, chosen_coordinates)

@@ -1,0 +1,194 @@
+"""``attnverify explain [MODEL] (--tokens IDS | --text TEXT | --texts FILE) [--method M[,M…] | all] [--json]
+[--plot FILE.png] [--html FILE.html]``: one or several documents, one or several methods.
+
+**The model.**  ``MODEL`` is a ``.npz`` file of either family (the §2 model or an encoder, told apart by the file's
+``arch``), or a bundled model by name: ``bundled`` (the default when ``MODEL`` is left out: the trained one-layer
+sentiment model, ``theory/sentiment/data/sentiment_model.npz``) or ``bundled-encoder`` (the trained 6-layer
+encoder, ``sentiment_encoder.npz``).  A bundled model — by name or by its path — reads text with the bundled
+vocabulary (``--vocab`` defaults to ``theory/sentiment/data/vocab.txt``) and its corpus's tokenizer (lower-cased
+runs of letters: punctuation is not a word of it); its explained output ``f`` is the positive-class logit.
+
+**The methods.**  ``--method`` takes a name, a comma-separated list, or ``all`` (every method defined for the
+model's family), and may be repeated; the default is ``all``.  ``--semantics``, ``--samples``, ``--seed``,
+``--baseline`` and ``--sigma`` go to the methods that take them and are an error when none of the chosen
+methods does.
+
+**The output.**  Without ``--json``, a table (:func:`theory.cli.explain_view.table`): one row per position
+(CLS, then the words as strings whenever a vocabulary is known), one column per method.  ``--json`` prints each
+explanation as :func:`theory.explainers.registry.explain` returns it (``"scores_of"`` names what ``"scores"`` index:
+``"positions"`` or ``"words"``; LayerNorm's exact zeros are flagged ``"exactly_zero"``), with ``"token_strings"`` (the string of each of
+``tokens``) and, for word methods, ``"word_strings"`` (of each of ``words``) when a vocabulary is known, and
+``"text"`` for text input: one object for one method, a list for several; ``--jsonl`` (with ``--texts``) one
+object per line.  ``--plot FILE.png`` and ``--html FILE.html`` draw the one document's words shaded by their
+scores, one line per method (:mod:`theory.cli.explain_view`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from theory.errors import InputError
+from theory.cli import model_options
+
+EXIT_OK = 0
+#: options of ``explain`` that go to the methods, by the name :func:`theory.explainers.registry.explain` takes
+METHOD_OPTIONS = ("semantics", "samples", "seed", "baseline", "sigma")
+
+
+def bundled_models() -> dict[str, Path]:
+    """The bundled models by name."""
+    from theory.sentiment.encoder_fixture import ENCODER_FILE
+    from theory.sentiment.fixture import DATA, MODEL_FILE
+
+    return {"bundled": DATA / MODEL_FILE, "bundled-encoder": DATA / ENCODER_FILE}
+
+
+def add_parser(commands) -> None:
+    explain = commands.add_parser("explain", help="explain a document with one or several methods (a table, JSON "
+                                                  "or a picture)")
+    explain.add_argument("model", nargs="?", default="bundled",
+                         help="model file (.npz of either family, see README), or bundled (the trained one-layer "
+                              "sentiment model; the default) or bundled-encoder (the trained 6-layer encoder)")
+    explain.add_argument("--tokens", help="word ids, comma-separated, e.g. 5,9,12,9 (or --text/--texts)")
+    explain.add_argument("--method", action="append", default=None, metavar="M[,M…]|all",
+                         help="explanation method(s): a name, a comma-separated list or all (default: all); may be "
+                              "repeated")
+    explain.add_argument("--json", action="store_true",
+                         help="print JSON (one object per method; a list for several methods)")
+    explain.add_argument("--plot", default=None, metavar="FILE.png",
+                         help="draw the words shaded by their scores, one line per method (needs matplotlib: "
+                              "pip install '.[report]')")
+    explain.add_argument("--html", default=None, metavar="FILE.html", help="the same picture as an HTML page")
+    explain.add_argument("--semantics", default=None,
+                         help="LIME removal semantics: delete (lime 0.2.0.1 with bow=True, then UNK padding; "
+                              "default) or replace (UNK at the same position, as Eq. (19) assumes); also mask:ID "
+                              "(token ID at the same position) and zero (token embedding 0, positional encoding kept)")
+    explain.add_argument("--baseline", default=None, help="IG baseline: replace (default), mask:ID or zero")
+    explain.add_argument("--sigma", type=float, default=None, help="SmoothGrad / C-LIME noise level (default 0.1)")
+    explain.add_argument("--samples", type=int, default=None,
+                         help="samples of a sampled method (LIME: 5000; refused when the estimated time exceeds 10 "
+                              "minutes or the memory the machine's)")
+    explain.add_argument("--seed", type=int, default=None, help="seed of the sampled methods (default 0)")
+    model_options.add_text_options(explain, single=True)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document to explain: its word ids, and its text when it was given as text."""
+
+    tokens: tuple[int, ...]
+    text: str | None = None
+
+
+def load(args):
+    """The model of ``args.model`` (a bundled name or a file) and whether it is a bundled model."""
+    from theory.models.encoder import load_model
+
+    bundled = bundled_models()
+    path = bundled.get(args.model, Path(args.model))
+    is_bundled = path.is_file() and any(path.resolve() == known.resolve() for known in bundled.values())
+    return load_model(path), is_bundled
+
+
+def documents(args, model, is_bundled) -> tuple[list[Document], tuple[str, ...] | None]:
+    """The documents of ``--tokens``, ``--text`` or ``--texts``, and the vocabulary's token strings when one is
+    known (given with ``--vocab``, or the bundled one)."""
+    from theory.models.vocabulary import load_vocabulary
+
+    if is_bundled and args.vocab is None:
+        from theory.sentiment.fixture import DATA, VOCAB_FILE
+
+        if args.text is not None or args.texts is not None:
+            args.vocab = str(DATA / VOCAB_FILE)
+        elif args.tokens is not None:  # word ids given: the bundled vocabulary only names them
+            return _tokens(args), load_vocabulary(DATA / VOCAB_FILE, model).tokens
+    if args.tokens is not None:
+        return _tokens(args), None
+    vocab, encoded = model_options.encoded_texts(args, model)
+    if encoded is None:
+        raise InputError("give the document: --tokens IDS, --text TEXT or --texts FILE (with --vocab)")
+    if args.jsonl and args.texts is None:
+        raise InputError("--jsonl is for --texts FILE (use --json with --text)")
+    return [Document(item.tokens, item.text) for item in encoded], vocab.tokens
+
+
+def _tokens(args) -> list[Document]:
+    try:
+        tokens = [int(part) for part in args.tokens.split(",")] if args.tokens.strip() else []
+    except ValueError:
+        raise InputError(f"--tokens {args.tokens!r} is not a comma-separated list of integer word ids") from None
+    return [Document(tuple(tokens))]
+
+
+def method_options(args, methods: list[str]) -> dict[str, dict]:
+    """Each method's options from the command line: an option goes to the methods that take it; one that none of
+    the chosen methods takes is an error (with a single method, the error names who takes it)."""
+    from theory.explainers.registry import OPTIONS
+
+    given = {key: getattr(args, key) for key in METHOD_OPTIONS if getattr(args, key) is not None}
+    if len(methods) == 1:  # explain() says which methods take an option the method does not
+        return {methods[0]: given}
+    for key in given:
+        if not any(key in OPTIONS.get(method, ()) for method in methods):
+            takers = sorted(name for name, keys in OPTIONS.items() if key in keys)
+            raise InputError(f"--{key} applies to none of the chosen methods ({', '.join(methods)}); it applies to "
+                             f"{', '.join(takers)}")
+    return {method: {key: value for key, value in given.items() if key in OPTIONS.get(method, ())}
+            for method in methods}
+
+
+def _named(result: dict, strings, text) -> dict:
+    """``result`` with the strings of its token and word ids and the text, when known."""
+    named = dict(result)
+    if text is not None:
+        named["text"] = text
+    if strings is not None:
+        named["token_strings"] = [strings[i] for i in result["tokens"]]
+        if "words" in result:
+            named["word_strings"] = [strings[i] for i in result["words"]]
+    return named
+
+
+def run(args, argv) -> int:
+    """``attnverify explain``: every explanation computed before anything is printed or written (a bad line of
+    ``--texts`` or a refused method leaves no partial output)."""
+    from theory.cli import explain_view
+    from theory.explainers.registry import explain, family, method_names
+
+    model_options.check_options(args)
+    for option, suffix in (("plot", ".png"), ("html", ".html")):
+        target = getattr(args, option)
+        if target is not None and Path(target).suffix.lower() != suffix:
+            raise InputError(f"--{option} {target!r} must end in {suffix}")
+    if (args.plot or args.html) and args.texts is not None:
+        raise InputError("--plot and --html draw one document; give it with --text or --tokens")
+    if args.plot:
+        explain_view.require_matplotlib()
+    model, is_bundled = load(args)
+    methods = method_names(model, args.method or ["all"])
+    options = method_options(args, methods)
+    docs, strings = documents(args, model, is_bundled)
+    results = [[_named(explain(model, doc.tokens, method, allow_unk=args.oov == "unk", **options[method]),
+                       strings, doc.text) for method in methods] for doc in docs]
+    what = (f"the bundled {'one-layer model' if family(model) == 'one-layer' else 'encoder'}'s positive-class logit"
+            if is_bundled
+            else f"the output of {Path(args.model).name}")
+    for target, write in ((args.plot, explain_view.write_png), (args.html, explain_view.write_html)):
+        if target:
+            try:
+                write(results[0], target, what)
+            except OSError as error:
+                raise InputError(f"cannot write {target!r} ({error.strerror or error})") from None
+    for n, (doc, explained) in enumerate(zip(docs, results), 1):
+        if args.jsonl:
+            for result in explained:
+                print(json.dumps(result))
+        elif args.json:
+            print(json.dumps(explained[0] if len(explained) == 1 else explained))
+        else:
+            if args.texts is not None:
+                print(f"line {n}: {doc.text}")
+            print(explain_view.table(explained, what))
+    return EXIT_OK

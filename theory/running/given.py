@@ -1,0 +1,485 @@
+"""``attnverify run --model M.npz [--texts FILE --vocab V] [--out DIR]``: every claim about a *given* model on
+the user's model and documents (docs/theory.md §11.3), through the same runner as ``attnverify run`` (serial, or
+``--jobs``/``--scheduler``: :func:`theory.running.parallel.run_elsewhere` ships the population to the workers).
+
+The population is ``model:<file stem>`` (:class:`theory.checking.population.Population`): the user's model — the
+one-layer §2 model or an encoder (docs/theory.md §11.1) — and documents, or, without ``--texts``, word
+sequences Hypothesis draws from the model's vocabulary.  For each claim :func:`given_strategy` decides what applies to *this*
+model: the claim's given-model strategy (the one the trained population runs), a strategy sized for this
+model where the trained population's is sized for the fixture, or the reason — about this model's family,
+size or premise — why it does not apply.  :func:`run_given` then runs it and guarantees three things:
+
+* every instance is drawn from the population (each holds a :class:`~theory.checking.population.GivenCase` of
+  it, and no other model): an instance of another model is an error, never a verdict about the user's model;
+  every record carries the model file's SHA-256;
+* a population with no instance inside the claim's domain makes the claim ``n/a`` with that reason
+  (:class:`~theory.checking.population.NotApplicable`), never a failure of the model;
+* what part of each document the claim used (a prefix, drawn positions or coordinates, the documents left
+  out of its domain) is the record's ``scope``, shown in the report.
+
+Then the report's lead section (:mod:`theory.reporting.user_report`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+from hypothesis import strategies as st
+
+from theory.models.encoder import Encoder
+from theory.models.one_layer import Model, document, embed, forward
+from theory.checking.population import DOMAIN_NOTES, GivenCase, NotApplicable, Population, given_cases, using
+
+UNSATISFIABLE = ("Hypothesis found no instance of this claim's domain among this population's documents "
+                 "(see the claim's strategy); give documents inside it to run it")
+SECONDS_PER_INSTANCE = 3.0  # the most a claim's reference may cost per instance on a user's model (ci budget)
+
+
+def population_of(args) -> tuple[Population, list]:
+    """The user's population from ``--model`` and ``--texts``/``--vocab`` (and the encoded texts)."""
+    from theory.models.encoder import load_model
+    from theory.cli.model_options import encoded_texts
+
+    model = load_model(args.model)
+    vocab, encoded = encoded_texts(args, model)
+    encoded = encoded or []
+    digest = hashlib.sha256(Path(args.model).read_bytes()).hexdigest()
+    population = Population(f"model:{Path(args.model).stem}", model,
+                            tuple(item.tokens for item in encoded) if encoded else None, allow_unk=args.oov == "unk",
+                            vocabulary=vocab.tokens if vocab else None, sha256=digest)
+    refuse_overflow(population)
+    return population, encoded
+
+
+NUMBERS_PER_PASS = 2**24  # documents per forward pass of the overflow check keep its attention ≤ 128 MB
+
+
+def refuse_overflow(population: Population) -> None:
+    """Refuse, before any claim runs or any file is written, a model whose forward pass overflows float64 (as
+    ``attnverify import`` does, :mod:`theory.models.import_check`): its scores, value scores, attention and ``f``
+    (an encoder's queries, keys, values, attention, hidden states and ``f``) on every document of the population
+    (without ``--texts``: texts holding every word id of the vocabulary) and on the all-UNK document that LIME's
+    removals lead to.  Overflowing weights otherwise make every claim an ``error`` and the report fail."""
+    from theory.explainers.lime_approx import unk_document
+    from theory.explainers.finite import FIX, NonFiniteError
+
+    model = population.model
+    if population.docs is not None:
+        texts = {f"document {k + 1}": words for k, words in enumerate(population.docs)}
+    else:
+        ids, n = model.word_ids.tolist(), model.T - 1
+        texts = {f"the text of word ids {ids[i: i + n]}": ids[i: i + n] for i in range(0, len(ids), n)}
+    names = [*texts, "the all-UNK document (CLS, then UNK everywhere: every word removed)"]
+    docs = np.stack([*(document(model, words, allow_unk=population.allow_unk) for words in texts.values()),
+                     unk_document(model)])
+    chunk = max(1, NUMBERS_PER_PASS // (getattr(model, "L", 1) * model.K * model.T * model.T))
+    for start in range(0, len(docs), chunk):
+        for name, values in _forward_quantities(model, docs[start: start + chunk]):
+            finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+            if not finite.all():
+                raise NonFiniteError(f"{population.name}: the {name} overflow float64 on "
+                                     f"{names[start + int(np.argmin(finite))]}; {FIX}; nothing was run or written")
+
+
+def _forward_quantities(model, docs: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """The quantities of the forward pass on ``docs`` (one row per document), named, with overflow silenced."""
+    with np.errstate(all="ignore"):
+        if isinstance(model, Encoder):
+            from theory.models.encoder import forward as encoder_forward
+
+            fw = encoder_forward(model, docs)
+            projections = np.concatenate([np.concatenate([layer.sa.Q, layer.sa.Kmat, layer.sa.Vmat], axis=-1)
+                                          .reshape(len(docs), -1) for layer in fw.layers], axis=1)
+            return [("queries, keys and values", projections), ("attention weights", fw.attention),
+                    ("hidden states", fw.hidden), ("model output f", fw.f)]
+        fw = forward(model, docs)
+    return [("attention scores s_t", fw.scores), ("value scores c_t", fw.c), ("attention weights α", fw.alpha),
+            ("model output f", fw.f)]
+
+
+def output_folder(args) -> Path:
+    """``--out``, or ``reports/model-<stem>/`` when that is the suite's own ``reports/`` (the baseline)."""
+    out = Path(args.out)
+    return out / f"model-{Path(args.model).stem}" if out.resolve() == Path("reports").resolve() else out
+
+
+def command(args, claim_id: str) -> str:
+    texts = f" --texts {args.texts} --vocab {args.vocab} --oov {args.oov}" if args.texts else ""
+    return (f"attnverify run --model {args.model}{texts}{' --truncate' if args.truncate else ''} "
+            f"--profile {args.profile} --seed {args.seed} --only {claim_id}")
+
+
+# --- what applies to this model ---------------------------------------------------------------------------------
+
+def sizes(model) -> str:
+    if isinstance(model, Encoder):
+        return (f"L = {model.L}, K = {model.K}, d = {model.d_e}, d_att = {model.d_att}, d_ff = {model.d_ff}, "
+                f"T = {model.T}, V = {model.V}")
+    return (f"K = {model.K}, d_e = {model.d_e}, d_att = {model.d_att}, d_out = {model.d_out}, T = {model.T}, "
+            f"V = {model.V}")
+
+
+def reference_seconds(model) -> float:
+    """Rough seconds of one forward pass of the mpmath reference on ``model``: its multiply-adds times the cost
+    of one in the reference's plain loops (measured on this machine: ~1 µs for the §2 model; ~1.4 µs for the
+    encoder, whose loops also run LayerNorm and the feed-forward — on an L = 2, K = 2, d = 8, d_ff = 16, T = 10
+    encoder, ``encoder.gradient`` took 0.83 s and ``encoder.blind_to_values`` 1.7 s per document, against
+    estimates of 6.5 s and 11.8 s with the 10 µs this said before, which left both claims n/a)."""
+    if isinstance(model, Encoder):
+        T, d, K = model.T, model.d_e, model.K
+        per_layer = T * (K * T * (model.d_att + model.d_out) + d * K * (2 * model.d_att + 2 * model.d_out)
+                         + 2 * d * model.d_ff)
+        return 1.4e-6 * model.L * per_layer
+    return 1e-6 * (model.K * model.T * model.d_e * (model.d_att + model.d_out) + model.V * model.d_e)
+
+
+def _affordable(population: Population, passes: int, what: str, strategy):
+    """``strategy`` when ``passes`` reference forward passes per instance fit :data:`SECONDS_PER_INSTANCE` on this
+    model, else the reason (about its size)."""
+    seconds = passes * reference_seconds(population.model)
+    if seconds <= SECONDS_PER_INSTANCE:
+        return strategy
+    return (f"{population.name} ({sizes(population.model)}): the claim's reference needs {what} per document, "
+            f"~{seconds:.3g} s at this size, beyond the {SECONDS_PER_INSTANCE:g} s an instance may take")
+
+
+def _semantics(model) -> st.SearchStrategy[str]:
+    """Every removal semantics for ``model``: delete, replace, zero and ``mask:ID`` with any id but CLS."""
+    mask = st.sampled_from([i for i in range(model.V) if i != model.cls_id]).map(lambda i: f"mask:{i}")
+    return st.one_of(st.sampled_from(("delete", "replace", "zero")), mask)
+
+
+def _removal(population: Population, games: int = 1):
+    """The first 5 words of each document under every removal semantics, when ``games`` games of the ``2^d``
+    perturbed documents' mpmath forward passes fit (Shapley's statements hold for any model: on this one they are
+    checked, as cheap as the removal identities at this size)."""
+    from theory.checking.strategies.lime import SemanticsCase
+
+    passes = "2^d mpmath forward passes" if games == 1 else f"{games} games of 2^d mpmath forward passes"
+    return _affordable(population, games * 2 ** 5, f"{passes} (d ≤ 5 distinct words)",
+                       lambda: st.builds(SemanticsCase, given_cases(max_words=5, min_distinct=2),
+                                         _semantics(population.model)))
+
+
+def _monte_carlo(population: Population) -> str:
+    """Why the heavy-tails counterexample is not run on this model, and what of it concerns this model: whether
+    any of its documents has its ``β^∞`` estimated by the stratified Monte Carlo (more than 10 distinct words)."""
+    from theory.explainers.lime_inf import EXACT_UP_TO
+
+    name, model = population.name, population.model
+    claim = ("the claim is one fixed instance, a counterexample to the universal form of lime.beta_inf_monte_carlo "
+             f"(a model, a 12-word document and a Monte Carlo seed found by a search), not {name}")
+    if population.docs is None:
+        most = min(model.T - 1, model.word_ids.size)
+        many = most > EXACT_UP_TO
+        where = f"the texts drawn from {name}'s vocabulary have at most {most} distinct words"
+    else:
+        count = sum(len(set(words)) > EXACT_UP_TO for words in population.docs)
+        many = count > 0
+        where = (f"{count} of {name}'s {len(population.docs)} documents have more than {EXACT_UP_TO} distinct words"
+                 if many else f"every document of {name} has at most {EXACT_UP_TO} distinct words")
+    if not many:
+        return (f"{where}, so every β^∞ on it is enumerated exactly and no Monte Carlo standard error enters its "
+                f"report; {claim}")
+    return (f"{where}: their β^∞ is estimated by the stratified Monte Carlo, whose standard errors can be wrong in a "
+            f"rare run (the report's ± is per run); {claim}"
+            + ("" if population.encoder else f"; lime.beta_inf_monte_carlo checks the standard errors on {name}"))
+
+
+def _integrated(population: Population):
+    from theory.checking.strategies.lime import SemanticsCase
+
+    model = population.model
+    if model.K <= 2 and model.d_e <= 3 and model.T <= 5:
+        substitutions = st.sampled_from(("replace", "zero", f"mask:{model.unk_id}"))
+        return lambda: st.builds(SemanticsCase, given_cases(), substitutions)
+    return (f"{population.name} ({sizes(model)}): the mpmath Gauss–Legendre quadrature of the brute-force "
+            "gradient (up to 384 nodes, each 2·T·d_e mpmath forward passes at 60 digits) is run for K ≤ 2, d_e ≤ 3, "
+            "T ≤ 5 only")
+
+
+def _noise(population: Population):
+    from theory.checking.strategies.explainers import NoiseCase
+
+    model = population.model
+    if model.T * model.d_e <= 4:
+        return lambda: st.builds(NoiseCase, given_cases(), st.sampled_from((0.1, 0.3)), st.integers(0, 2**31))
+    return (f"{population.name} has T·d_e = {model.T}·{model.d_e} = {model.T * model.d_e} noise coordinates; the "
+            "tensor Gauss–Hermite populations of SmoothGrad and C-LIME (5^(T·d_e) mpmath gradients) are computed "
+            "for T·d_e ≤ 4 only")
+
+
+def _value_spread(model: Model) -> float:
+    """The largest spread, over one head's words and UNK, of the value scores ``c = W_ℓ W_v e`` (token part)."""
+    c = np.einsum("ko,kod,vd->kv", model.Wl, model.Wv, model.E[np.append(model.word_ids, model.unk_id)])
+    return float(np.ptp(c, axis=1).max())
+
+
+def _constant_values(population: Population):
+    return (f"its premise, constant value scores c_t within every head, does not hold on {population.name}: over its "
+            f"words and UNK one head's value scores W_ℓW_v e span {_value_spread(population.model):.3g}; the "
+            "claim's instances are models constructed to meet it")
+
+
+def _unk_shift(model: Model) -> float:
+    """The largest ``|⟨W_kᵀq_i, e_w − e_UNK⟩|`` (times the score factor) over the heads and words: how far from
+    UNK a word's score is at the same position (zero for every word is the premise of the equal-scores claims)."""
+    x0 = embed(model, np.array([[model.cls_id]]))[0, 0]  # CLS at position 0
+    u = np.einsum("kad,ka->kd", model.Wk, np.einsum("kad,d->ka", model.Wq, x0))
+    return float(np.abs((model.E[model.word_ids] - model.E[model.unk_id]) @ u.T).max() * model.score_factor)
+
+
+def _equal_scores(population: Population):
+    return (f"its premise, UNK scored exactly like every word (s̃_t = s_t), does not hold on {population.name}: a "
+            f"word's score differs from UNK's at the same position by up to {_unk_shift(population.model):.3g}; "
+            "the claim's instances are models constructed to meet it")
+
+
+def _without_pe(population: Population):
+    from theory.checking.strategies.trained import trained_perturbed_cases
+
+    if not population.model.pe:
+        return trained_perturbed_cases
+    return (f"{population.name} uses positional encoding (pe = 1); the claim is about models without it (with it, "
+            "delete moves the later words to other positions and differs from replace)")
+
+
+def _disagreement(population: Population):
+    """Whole documents when the reference gradient at every word position affords it (T − 1 positions, d_e
+    coordinates, two forward passes each), else their first 4 words (the trained population's choice)."""
+    model = population.model
+    whole = _affordable(population, 2 * (model.T - 1) * model.d_e, "the reference gradient at every word position",
+                        lambda: given_cases(min_distinct=2))
+    return whole if callable(whole) else (lambda: given_cases(max_words=4, min_distinct=2))
+
+
+def _reduction(population: Population):
+    from theory.checking.strategies.trained import trained_semantics_cases
+
+    return _affordable(population, 2 * 2 ** 5 + 60, "the mpmath LIME (60 samples) and 2^d β^∞ enumerations, d ≤ 5",
+                       lambda: st.builds(lambda case, seed: (case, seed), trained_semantics_cases(),
+                                         st.integers(0, 2**32 - 1)))
+
+
+def _torch_compatible(population: Population):
+    """The user's documents when torch's ``nn.TransformerEncoderLayer`` expresses the encoder (as
+    :func:`reference.models.torch_encoder.build` requires), else what it lacks."""
+    model = population.model
+    if model.residual and model.norm in ("post", "pre") and model.d_att * model.K == model.d_e \
+            and model.d_out == model.d_att and model.d_ff > 0:
+        return lambda: given_cases()
+    return (f"{population.name} ({sizes(model)}, residual {model.residual}, norm {model.norm}) is not expressible "
+            "as torch's nn.TransformerEncoderLayer, which needs a residual, a post/pre norm, d_att = d_out = d/K and "
+            "a feed-forward")
+
+
+def _encoder(passes: int, what: str, factory):
+    return lambda population: _affordable(population, passes(population.model), what, factory)
+
+
+def _encoder_triples():
+    return st.builds(lambda case, seed, sem: (case, seed, sem), given_cases(max_words=3, min_distinct=2),
+                     st.integers(0, 2**32 - 1), st.sampled_from(("delete", "replace")))
+
+
+LARGE_D = ("the claim needs one model's texts at growing d with everything else fixed, which a given model's documents "
+           "do not offer; lime.large_d_limit measures the limit on this model's documents")
+
+#: claims whose given-model strategy (or reason) on a user's one-layer §2 model differs from the trained
+#: population's (sized for, or explained by, the committed fixture)
+ONE_LAYER = {
+    "removal.fast_evaluators": _removal, "shapley.exact": _removal, "occlusion.closed_form": _removal,
+    "shapley.efficiency": _removal, "kernelshap.is_shapley": _removal,
+    "shapley.linear_in_model": lambda p: _removal(p, games=p.model.K + 1),
+    "attention.blind_to_values.shapley": lambda p: _removal(p, games=2),
+    "ig.completeness": _integrated, "clime.equals_smoothgrad": _noise,
+    "gradient.constant_values": _constant_values, "lime.affine_in_attention": _constant_values,
+    "lime.equal_scores_exact": _equal_scores, "shapley.equal_scores_exact": _equal_scores,
+    "model.delete_equals_replace_without_pe": _without_pe, "lime.large_d_limit.convergence": lambda p: LARGE_D,
+    "gradient.disagrees_with_attention": _disagreement, "encoder.reduces_to_one_layer": _reduction,
+}
+
+#: the depth claims on a user's encoder: its documents, sized by the cost of their references
+ENCODER = {
+    "encoder.forward": _encoder(lambda m: 1, "one mpmath forward pass", lambda: given_cases()),
+    "encoder.gradient": _encoder(lambda m: 6 * m.d_e, "central differences at CLS and one drawn position (4·d "
+                                 "forward passes at ≥ 60 digits)", lambda: given_cases(positions=2, cls=True)),
+    "encoder.blind_to_values": _encoder(lambda m: 40 + 6 * m.d_e, "mpmath LIME, β^∞ and gradients of both readouts "
+                                        "(d ≤ 3 distinct words)", _encoder_triples),
+    "encoder.matches_torch": _torch_compatible,
+    "encoder.eq19_last_layer": lambda p: lambda: given_cases(max_words=10, min_distinct=2),
+    "encoder.rollout_vs_posthoc": lambda p: lambda: given_cases(max_words=10, min_distinct=3, repeats=False),
+}
+
+
+#: depth claims whose instances are constructed encoders, whatever the user's model
+CONSTRUCTED = {
+    "encoder.attention_bound": "the instance is a construction (an encoder whose last layer's CLS query attends to "
+                               "CLS alone, λ = 60); a given encoder is not one",
+}
+
+
+def given_strategy(claim, population: Population):
+    """What ``claim`` runs on ``population``: a strategy factory, or the reason (a string, about this model) why
+    it does not apply."""
+    depth = claim.section == "depth"
+    if claim.id in CONSTRUCTED:
+        return CONSTRUCTED[claim.id]
+    if claim.id == "lime.beta_inf_monte_carlo.heavy_tails":
+        return _monte_carlo(population)
+    if population.encoder and claim.id == "encoder.reduces_to_one_layer":
+        return (f"the claim builds the encoder of a one-layer §2 model (L = 1, no residual, no LayerNorm); "
+                f"{population.name} is an encoder already ({sizes(population.model)}): encoder.forward, "
+                "encoder.gradient and encoder.matches_torch check it directly")
+    if population.encoder:
+        if depth:
+            return ENCODER[claim.id](population) if claim.id in ENCODER else claim.trained
+        if isinstance(claim.trained, str) and claim.id not in ONE_LAYER:  # not about a model: the claim's reason
+            return claim.trained
+        return (f"{population.name} is an encoder ({sizes(population.model)}); this claim's statement and reference "
+                "are those of the one-layer §2 model (docs/theory.md §2); the encoder.* claims are its statements "
+                "at depth")
+    if claim.id in ONE_LAYER:
+        return ONE_LAYER[claim.id](population)
+    if depth:
+        return (f"{population.name} is a one-layer §2 model ({sizes(population.model)}); this claim is about the "
+                "encoder family (layers, residual, LayerNorm, feed-forward): give an encoder .npz (attnverify import "
+                "--arch encoder) to run it")
+    return claim.trained
+
+
+# --- running a claim on the population --------------------------------------------------------------------------
+
+class ForeignInstance(AssertionError):
+    """An instance of a given population's claim that is not drawn from that population."""
+
+
+def _parts(instance):
+    """The :class:`GivenCase` objects and the models that ``instance`` (tuples, dataclasses) holds."""
+    if isinstance(instance, GivenCase):
+        yield instance
+    elif isinstance(instance, (Model, Encoder)):
+        yield instance
+    elif isinstance(instance, tuple):
+        for item in instance:
+            yield from _parts(item)
+    elif dataclasses.is_dataclass(instance) and not isinstance(instance, type):
+        for item in dataclasses.fields(instance):
+            yield from _parts(getattr(instance, item.name))
+
+
+class _Scope:
+    """What of each document the instances of one claim used, gathered while it runs."""
+
+    def __init__(self, population: Population):
+        self.population = population
+        self.cut, self.documents, self.positions, self.coordinates = {}, set(), set(), set()
+
+    def add(self, case: GivenCase) -> None:
+        whole = case.drawn if case.index is None else self.population.docs[case.index]
+        key = case.index if case.index is not None else case.drawn
+        self.documents.add(key)
+        if case.max_words is not None and len(whole) > case.max_words:
+            self.cut[key] = case.max_words
+        if case.positions is not None:
+            self.positions.add(len(case.positions))
+        if case.coordinates is not None:
+            self.coordinates.add(len(case.coordinates))
+
+    def describe(self, domain: list[str]) -> str:
+        model, parts = self.population.model, list(domain)
+        kind = "document" if self.population.docs is not None else "drawn text"
+        if self.cut:
+            words, one = _either(self.cut.values()), len(self.cut) == 1
+            which = (f"the one {kind} used was" if len(self.documents) == 1 else
+                     f"{len(self.cut)} of the {len(self.documents)} {kind}s used {'was' if one else 'were'}")
+            parts.append(f"{which} cut to {'its' if one else 'their'} first {words} words, and the model ran on "
+                         f"{'that prefix' if one else 'each prefix'} as a document of its own")
+        elif self.population.docs is None and self.documents:
+            longest = max(len(d) for d in self.documents if isinstance(d, tuple))
+            if longest < model.T - 1:
+                parts.append(f"texts drawn with at most {longest} words (T − 1 = {model.T - 1} possible)")
+        if self.positions:
+            parts.append(f"{_either(self.positions)} of the T = {model.T} positions checked in each document")
+        if self.coordinates:
+            parts.append(f"{_either(self.coordinates)} of the d_e = {model.d_e} embedding coordinates checked at each "
+                         "checked position")
+        return "; ".join(parts)
+
+
+def _either(counts) -> str:
+    """``{3, 4}`` → ``"3 or 4"`` (the counts a claim used, in order)."""
+    counts = sorted(set(counts))
+    return " or ".join(map(str, counts)) if len(counts) <= 2 else f"{', '.join(map(str, counts[:-1]))} or {counts[-1]}"
+
+
+def _guarded(check, population: Population, scope: _Scope):
+    """``check`` refusing any instance not drawn from ``population`` (and noting what of it was used)."""
+    def guarded(instance):
+        parts = list(_parts(instance))
+        cases = [p for p in parts if isinstance(p, GivenCase)]
+        foreign = [p for p in parts if (isinstance(p, GivenCase) and p.population is not population)
+                   or (not isinstance(p, GivenCase) and p is not population.model)]
+        if foreign or not cases:
+            raise ForeignInstance(f"instance {instance!r} is not drawn from {population.name}: a bug of the claim's "
+                                  "given-model strategy")
+        for case in cases:
+            scope.add(case)
+        return check(instance)
+    return guarded
+
+
+def run_given(claim, population: Population, profile: str = "ci", seed: int = 0):
+    """``claim`` on ``population`` (module docstring): a :class:`~theory.running.runner.Record` of that population,
+    carrying the model's SHA-256 and the claim's scope."""
+    from theory.running.runner import NOT_APPLICABLE, run_claim
+
+    applies = given_strategy(claim, population)
+    scope, domain = _Scope(population), []
+    with using(population):
+        if callable(applies):
+            DOMAIN_NOTES.clear()
+            try:
+                strategy = applies()
+            except NotApplicable as reason:
+                applies = str(reason)
+            else:
+                domain = list(DOMAIN_NOTES)
+                applies = lambda: strategy  # noqa: E731  (built once, inside the population)
+        checked = dataclasses.replace(claim, trained=applies, check=_guarded(claim.check, population, scope))
+        record = run_claim(checked, profile, seed, population.name)
+    if record.verdict == "error" and record.diagnosis.startswith("hypothesis.errors.Unsatisfiable"):
+        record.verdict, record.diagnosis = NOT_APPLICABLE, UNSATISFIABLE
+    record.model_sha256, record.scope = population.sha256, scope.describe(domain)
+    return record
+
+
+# --- the report ---------------------------------------------------------------------------------------------------
+
+def write_report(args, argv, out: Path, records, population: Population, encoded) -> None:
+    """The lead section on ``population`` and REPORT.md / summary.json of the user's run into ``out``."""
+    import json
+    import sys
+
+    from theory.claims import Extra
+    from theory.reporting.report import summary, write_atomically
+    from theory.reporting.user_report import lead_section, render, report_documents
+
+    for record in records:
+        record.command = command(args, record.id)
+    print(f"report on {population.name} …", end="", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    docs = report_documents(population, args.profile, args.seed)
+    result = lead_section(population, encoded, docs, args, {r.id: r.as_dict() for r in records})
+    runtime = time.perf_counter() - started
+    print(f" done ({runtime:.1f} s)", file=sys.stderr)
+    item = Extra("model.report", "user", f"Your model: {args.model}", run=None)
+    data = summary(records, args.profile, args.seed, argv, [(item, result, runtime)], {})
+    data["population"], data["model_sha256"] = population.name, population.sha256
+    files = data.pop("_files")
+    write_atomically(out, {**files, "summary.json": json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+                           "REPORT.md": render(data)})

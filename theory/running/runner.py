@@ -1,0 +1,243 @@
+"""Run one claim under Hypothesis and turn what happened into a :class:`Record` for the reports.
+
+A claim is a property over its strategy's instances.  Hypothesis draws ``budget × max_examples`` instances
+from a recorded seed; on a failure it shrinks, and the last failing call it makes is the minimal
+counterexample, which the record keeps with its diagnosis.  For existence witnesses the search is
+inverted: the first instance whose check holds is a witness, shrunk the same way.
+
+An approximation is measured, never failed (docs/theory.md: approximation claims report their error
+distribution): its search never stops early.  Every drawn instance is checked, ``target`` steers the draws
+toward the largest error, and the record reports the distribution over the *distinct* instances
+(:func:`distinct_key`: the steered search redraws its worst instance, with another Monte Carlo seed; each
+counts once): the measures' n/min/median/max, the error itself as the
+measure :data:`ERROR_MEASURE`, and as ``failing_examples`` how many distinct instances exceed the threshold.
+``examples`` stays the number of draws.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import sys
+import time
+import traceback
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from hypothesis import Phase, given, settings, target
+from hypothesis import seed as hypothesis_seed
+
+import theory.checking.profiles  # noqa: F401  (registers the profiles)
+from theory import optional
+from theory.claims import Claim
+from theory.checking.compare import engines
+from theory.explainers.finite import finite_outcome
+
+PASSING = ("holds", "witness found", "measured", "not observed")
+SKIPPED = "skipped"
+NOT_APPLICABLE = "n/a"
+ERROR_MEASURE = "error against the threshold, each distinct instance once"  # approximations (module docstring)
+TRAINED_SHARE = 0.16  # trained-model instances are T = 256 documents: 16 under ci, 160 × given_budget under thorough
+
+
+@dataclass
+class Record:
+    """One claim's result, as stored in ``summary.json`` (see the README for the schema)."""
+
+    id: str
+    section: str
+    kind: str
+    source: str
+    statement: str
+    reference: str
+    verdict: str  # holds | fails | witness found | no witness found | not observed | measured | error | skipped | n/a
+    examples: int
+    failing_examples: int
+    shrink_steps: int
+    max_error: float | None
+    tolerance: float | None
+    worst_instance: str | None
+    counterexample: str | None
+    diagnosis: str
+    measures: dict = field(default_factory=dict)
+    seed: int = 0
+    profile: str = "ci"
+    runtime: float = 0.0
+    command: str = ""
+    population: str = "random"  # random models, or the trained model's held-out documents
+    engine: str = ""  # reference engine(s) that checked the instances: mpmath, arb, arb+mpmath
+    certified_radius: float | None = None  # Arb: largest certified radius, in the units of the tolerance
+    model_sha256: str | None = None  # a user's model (population model:<name>): the SHA-256 of its file
+    scope: str = ""  # what part of each document the instances used, when not all of it (user's model)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def given_examples(claim: Claim, profile: str) -> int:
+    """The documents a claim checks on a given population (the trained model's, a user's): ``TRAINED_SHARE ×
+    max_examples`` of ``profile`` (16 under ci, 160 under thorough), scaled by ``claim.given_budget`` above ci's
+    count but never below it (at least 2)."""
+    share = settings.get_profile(profile).max_examples * TRAINED_SHARE
+    floor = min(round(settings.get_profile("ci").max_examples * TRAINED_SHARE), round(share))
+    return max(2, floor, round(share * claim.given_budget))
+
+
+def distinct_key(instance) -> str:
+    """What makes an approximation instance distinct: its repr without a top-level ``seed`` field, which in an
+    approximation instance is a sampling seed (:class:`~theory.checking.strategies.lime.ApproxCase`'s Monte Carlo seed
+    of ``β^∞``, unused when ``β^∞`` is enumerated; a random model's own seed is in its spec): the steered search
+    redraws its worst document with other seeds, and a document, model and semantics count once."""
+    if dataclasses.is_dataclass(instance) and not isinstance(instance, type):
+        return repr([(f.name, getattr(instance, f.name)) for f in dataclasses.fields(instance) if f.name != "seed"])
+    return repr(instance)
+
+
+class _Witness(Exception):
+    """Raised inside the search when an existence witness is found (so Hypothesis shrinks it)."""
+
+
+def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str = "random") -> Record:
+    command = (f"attnverify run --profile {profile} --seed {seed} --population {population} --only {claim.id}")
+    strategy = claim.strategy_for(population)
+    missing = claim.missing()
+    if missing or strategy is None:
+        return Record(
+            id=claim.id, section=claim.section, kind=claim.kind, source=claim.source, statement=claim.statement,
+            reference=claim.reference, verdict=SKIPPED if missing else NOT_APPLICABLE, examples=0,
+            failing_examples=0, shrink_steps=0, max_error=None, tolerance=None, worst_instance=None,
+            counterexample=None, seed=seed, profile=profile, command=command, population=population,
+            diagnosis=optional.needs(missing) if missing else claim.trained)
+    base = settings.get_profile(profile)
+    if population == "random" or claim.exists:  # a witness search screens most instances cheaply
+        examples = max(3, round(base.max_examples * claim.budget))
+    else:
+        examples = given_examples(claim, profile)
+    stats = {"examples": 0, "failing": 0, "after_first_failure": 0, "above": 0}
+    worst = {"ratio": float("-inf"), "outcome": None, "instance": None}
+    last = {"outcome": None, "instance": None, "error": None}
+    measures: dict[str, list[float]] = {}
+    reference = {"engine": "", "radius": None}
+    approximation, seen = claim.kind == "approximation" and not claim.exists, set()
+
+    # held-out documents are real data, not a search space with a "simplest" point: no shrinking there
+    phases = base.phases if population == "random" else tuple(p for p in base.phases if p != Phase.shrink)
+
+    @settings(base, max_examples=examples, phases=phases)
+    @hypothesis_seed(seed)
+    @given(strategy)
+    def prop(instance):
+        stats["examples"] += 1
+        if stats["failing"]:
+            stats["after_first_failure"] += 1
+        try:
+            outcome = claim.check(instance)
+            finite_outcome(outcome)
+        except Exception as error:
+            stats["failing"] += 1
+            last.update(outcome=None, instance=instance, error=error)
+            raise
+        if approximation:  # measured on every draw, never failed; each distinct instance counted once
+            target(outcome.error, label="error")
+            distinct = distinct_key(instance)
+            if distinct in seen:
+                return
+            seen.add(distinct)
+            measures.setdefault(ERROR_MEASURE, []).append(float(outcome.error))
+            if outcome.tolerance is not None and outcome.error > outcome.tolerance:
+                stats["above"] += 1
+        for key, value in outcome.measures.items():
+            measures.setdefault(key, []).append(float(value))
+        reference["engine"] = engines(reference["engine"], outcome.engine)
+        if outcome.radius is not None:
+            reference["radius"] = max(reference["radius"] or 0.0, outcome.radius)
+        ratio = outcome.error / outcome.tolerance if outcome.tolerance else outcome.error
+        if ratio > worst["ratio"]:
+            worst.update(ratio=ratio, outcome=outcome, instance=instance)
+        if approximation:
+            return
+        failed = outcome.holds if claim.exists else not outcome.holds
+        if failed:
+            stats["failing"] += 1
+            last.update(outcome=outcome, instance=instance, error=None)
+            raise _Witness() if claim.exists else AssertionError(outcome.detail)
+
+    started = time.perf_counter()
+    raised = None
+    try:
+        prop()
+    except (_Witness, AssertionError) as error:
+        raised = error
+    except Exception as error:  # a crash inside a check is a result too: record it with its instance
+        raised = error
+        last["error"] = last["error"] or error
+    runtime = time.perf_counter() - started
+
+    crashed = last["error"] is not None and raised is not None
+    if crashed:
+        verdict = "error"
+    elif claim.exists:
+        # existence is established on random models; on the trained model, absence is an observation
+        verdict = "witness found" if raised else "no witness found" if population == "random" else "not observed"
+    elif claim.kind == "approximation":
+        verdict = "measured"
+    else:
+        verdict = "fails" if raised else "holds"
+
+    shown = last if raised else worst
+    if crashed:
+        error = last["error"]
+        diagnosis = "".join(traceback.format_exception_only(type(error), error)).strip()
+    else:
+        diagnosis = shown["outcome"].detail if shown["outcome"] else ""
+    best = worst["outcome"]
+    return Record(
+        id=claim.id, section=claim.section, kind=claim.kind, source=claim.source, statement=claim.statement,
+        reference=claim.reference, verdict=verdict, examples=stats["examples"],
+        failing_examples=stats["above"] if approximation and not crashed else stats["failing"],
+        shrink_steps=stats["after_first_failure"],
+        max_error=None if best is None else best.error, tolerance=None if best is None else best.tolerance,
+        worst_instance=None if worst["instance"] is None else repr(worst["instance"]),
+        counterexample=repr(last["instance"]) if raised else None, diagnosis=diagnosis,
+        measures={key: _summary(values) for key, values in measures.items()},
+        seed=seed, profile=profile, runtime=round(runtime, 3), command=command, population=population,
+        engine=reference["engine"], certified_radius=reference["radius"])
+
+
+def _summary(values: list[float]) -> dict:
+    return {"n": len(values), "min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def progress(record: Record) -> str:
+    """The end of a claim's progress line on stderr: its verdict, and why when it was skipped."""
+    if record.verdict == SKIPPED:
+        return f"skipped ({record.diagnosis})"
+    return f"{record.verdict} ({record.examples} examples, {record.runtime:.1f} s)"
+
+
+def extra_progress(result, seconds: float) -> str:
+    """The end of an extra's progress line on stderr: done, and what it skipped (``ExtraResult.skipped``)."""
+    return f"done ({seconds:.1f} s)" + "".join(f"; skipped {line}" for line in result.skipped)
+
+
+def finish_run(records, out: Path, extras=()) -> int:
+    """The closing lines of a run on stderr — records counted by verdict, the failing ones named, then every
+    claim and part of an extra (``(Extra, ExtraResult, seconds)`` triples) skipped for want of an optional
+    package, with what to install — and its exit code: 1 when a claim fails or errs, 0 otherwise."""
+    # an approximation is measured, never "fails"; but a crash is an error whatever the kind
+    failed = [f"{r.id} ({r.population})" for r in records if r.verdict not in (*PASSING, SKIPPED, NOT_APPLICABLE)]
+    counts = Counter(r.verdict for r in records)
+    print(f"wrote {out / 'summary.json'} and {out / 'REPORT.md'}: "
+          + ", ".join(f"{n} {verdict}" for verdict, n in counts.most_common())
+          + (f"; failing: {', '.join(failed)}" if failed else ""), file=sys.stderr)
+    populations: dict[tuple, list[str]] = {}
+    for r in records:
+        if r.verdict == SKIPPED:
+            populations.setdefault((r.id, r.diagnosis), []).append(r.population)
+    for (claim_id, diagnosis), names in populations.items():
+        print(f"skipped: {claim_id} ({', '.join(names)}): {diagnosis}", file=sys.stderr)
+    for item, result, _ in extras:
+        for line in result.skipped:
+            print(f"skipped: {item.id}: {line}", file=sys.stderr)
+    return 1 if failed else 0
