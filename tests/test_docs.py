@@ -6,6 +6,7 @@ of the committed ``reports/benchmarks.json``."""
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import shlex
 import subprocess
@@ -145,3 +146,15 @@ def test_benchmarks_page_is_current():
     assert committed == rendered, (
         f"docs/benchmarks.md is stale: regenerate it with `python -m theory.reporting.benchmarks > "
         f"docs/benchmarks.md`\n{diff}")
+
+
+def test_benchmarks_page_refuses_what_it_cannot_render(tmp_path, capsys):
+    (tmp_path / "none.json").write_text("{}")
+    with pytest.raises(ValueError, match="holds no pytest-benchmark results"):
+        render(tmp_path / "none.json")
+    assert "not a pytest-benchmark JSON file" in capsys.readouterr().err
+    stray = {"benchmarks": [{"group": "g", "name": "test_x", "fullname": "tests/benchmarks/test_elsewhere.py::test_x",
+                             "stats": {"median": 1.0, "rounds": 1}}]}
+    (tmp_path / "stray.json").write_text(json.dumps(stray))
+    with pytest.raises(ValueError, match="test_elsewhere.py, which FILES does not describe"):
+        render(tmp_path / "stray.json")
