@@ -318,7 +318,7 @@ def test_encoder_ig_against_gauss_legendre_of_the_reference(tmp_path, capsys):
     """IG_t = ∫_0^1 (d/dh) f(e' + a(e − e') + h·(e_t − e'_t)) da: the directional derivative by a central difference
     of the mpmath encoder, the integral by Gauss–Legendre in mpmath at 24 nodes (its error bounded by the change from
     12 nodes: the integrand is analytic — GELU, softmax, LayerNorm — so the rule converges geometrically).  Tolerance: a fixed 1e-3 of the
-    readout terms at the document, the accuracy the encoder's IG is documented to stop at (README)."""
+    readout terms at the document, the accuracy the encoder's IG is documented to stop at (docs/command-line.md)."""
     model = _encoder("post")
     doc = _short_doc(model).tolist()
     L = len(SHORT)

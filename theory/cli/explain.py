@@ -49,7 +49,7 @@ def add_parser(commands) -> None:
     explain = commands.add_parser("explain", help="explain a document with one or several methods (a table, JSON "
                                                   "or a picture)")
     explain.add_argument("model", nargs="?", default="bundled",
-                         help="model file (.npz of either family, see README), or bundled (the trained one-layer "
+                         help="model file (.npz of either family, see docs/file-formats.md), or bundled (the trained one-layer "
                               "sentiment model; the default) or bundled-encoder (the trained 6-layer encoder)")
     explain.add_argument("--tokens", help="word ids, comma-separated, e.g. 5,9,12,9 (or --text/--texts)")
     explain.add_argument("--method", action="append", default=None, metavar="M[,M…]|all",

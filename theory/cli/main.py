@@ -171,7 +171,8 @@ def _run_locked(args, argv, out, claims, extras, given=None, encoded=None) -> in
     population of ``--model`` (then every claim runs on it alone, :func:`theory.running.given.run_given`)."""
     from theory.claims import POPULATIONS
     from theory.running.parallel import default_jobs, run_elsewhere
-    from theory.reporting.report import performance, summary, write_reports
+    from theory.reporting.benchmarks import performance
+    from theory.reporting.report import summary, write_reports
     from theory.running.runner import extra_progress, finish_run, progress, run_claim
     from theory.running.given import run_given, write_report
 

@@ -52,7 +52,7 @@ def add_import_parser(commands) -> None:
     sub.add_argument("--expect", default=None, metavar="FILE",
                      help="your model's outputs: lines 'F ID ID …' (the output, then the document's token ids, CLS "
                           "first), or lines 'F' for the documents of --texts; the import is refused when the imported "
-                          "model's f disagrees (README, 'Checking an import')")
+                          "model's f disagrees (docs/your-model.md, 'Checking an import')")
     sub.add_argument("--tolerance", type=float, default=None, metavar="R",
                      help="--expect: largest accepted |f − F| relative to the magnitude of f's terms (default "
                           "1e-4, theory.models.import_check.TOLERANCE; 1e-2 for a model run in float16/bfloat16)")
@@ -97,7 +97,7 @@ def import_command(args, argv) -> int:
     else:
         print(f"f = {float(model.output(doc[None])[0])!r} on the document {shown} (CLS, words, UNK padding to T = "
               f"{model.T}); compare it with your model's {_explained(args)} on those token ids, or let import compare: "
-              "--expect FILE, one line 'F ID ID …' per document (README, 'Checking an import')", file=sys.stderr)
+              "--expect FILE, one line 'F ID ID …' per document (docs/your-model.md, 'Checking an import')", file=sys.stderr)
     print(f"attnverify: {PADDING_NOTE}", file=sys.stderr)
     return EXIT_OK
 

@@ -26,7 +26,7 @@ residual, no norm, no feed-forward, no biases it is the §2 model with ``W_ℓ^(
 The forward pass keeps, per layer, what the hand-written backward pass
 (:mod:`theory.explainers.encoder_gradient`) needs: :class:`LayerTrace`.
 
-**File format** (``arch = "encoder"``; every key is documented in the README notes of issue 14): ``E`` (V, d);
+**File format** (``arch = "encoder"``; every key is documented in docs/file-formats.md): ``E`` (V, d);
 per layer, stacked on a leading axis of length ``L``: ``Wq``, ``Wk`` (L, K, d_att, d), ``Wv`` (L, K, d_out, d),
 ``bq``, ``bk`` (L, K, d_att), ``bv`` (L, K, d_out), ``Wo`` (L, d, K·d_out), ``bo`` (L, d), ``norm1_weight``,
 ``norm1_bias``, ``norm2_weight``, ``norm2_bias`` (L, d), ``W1`` (L, d_ff, d), ``b1`` (L, d_ff), ``W2`` (L, d, d_ff),

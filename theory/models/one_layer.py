@@ -122,7 +122,7 @@ class Model:
 
     # --- file format -------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        """Write the public ``.npz`` format (see README, "Model file format")."""
+        """Write the public ``.npz`` format (docs/file-formats.md)."""
         np.savez(path, E=self.E, Wq=self.Wq, Wk=self.Wk, Wv=self.Wv, Wl=self.Wl, cls_id=self.cls_id,
                  unk_id=self.unk_id, max_len=self.max_len, pe=int(self.pe), scale=int(self.scale))
 
@@ -165,8 +165,8 @@ def check_ids(model, V: int) -> None:
 
 
 _TORCH_FILE = ("{path!r} is a PyTorch file (torch.save), not a .npz model file; run `attnverify import` first, "
-               "e.g. `attnverify import {path} --out model.npz --cls-id ID --unk-id ID --max-len T` (README, "
-               "'Your model, your texts')")
+               "e.g. `attnverify import {path} --out model.npz --cls-id ID --unk-id ID --max-len T` "
+               "(docs/your-model.md)")
 
 
 def read_npz(path: str | Path) -> dict:
@@ -178,7 +178,7 @@ def read_npz(path: str | Path) -> dict:
     if not path.is_file():
         raise InputError(f"model file {str(path)!r} does not exist; pass the path of a .npz model file")
     require(_declared_bytes(path), f"the arrays of {str(path)!r}",
-            "check the shapes of the model file's arrays (see README, 'Model file format')")
+            "check the shapes of the model file's arrays (docs/file-formats.md)")
     try:
         # our own handle: np.load leaks the one it opens when a zip-looking file is not a valid archive
         with open(path, "rb") as handle:
@@ -188,7 +188,7 @@ def read_npz(path: str | Path) -> dict:
             data = np.load(handle, allow_pickle=False)
             if not isinstance(data, np.lib.npyio.NpzFile):
                 raise InputError(f"{str(path)!r} holds a single array (a .npy file), not a .npz archive of the "
-                                 "model's arrays; save the model with numpy.savez (see README, 'Model file format')")
+                                 "model's arrays; save the model with numpy.savez (docs/file-formats.md)")
             with data:
                 if any(key.endswith("data.pkl") for key in data.files):  # torch.save's zip format
                     raise InputError(_TORCH_FILE.format(path=str(path)))
@@ -197,7 +197,7 @@ def read_npz(path: str | Path) -> dict:
         raise
     except Exception as error:  # numpy raises many types for corrupt archives
         raise InputError(f"cannot read {str(path)!r} as a .npz archive ({error}); "
-                         "save the model with numpy.savez (see README, 'Model file format')") from None
+                         "save the model with numpy.savez (docs/file-formats.md)") from None
     return arrays
 
 

@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 from theory.atomic import write_set
+from theory.reporting.benchmarks import group_table
 
 SCHEMA_VERSION = 1
 SECTIONS = {
@@ -35,35 +36,6 @@ def package_versions() -> dict:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
-
-
-def performance(path: Path) -> dict:
-    """Median times per benchmark group from a pytest-benchmark JSON file (``{}`` if there is none), with each
-    benchmark's ratio to the fastest of its group."""
-    if not path.is_file():
-        return {}
-    try:
-        benchmarks = json.loads(path.read_text())["benchmarks"]
-        groups: dict[str, list] = {}
-        for b in benchmarks:
-            groups.setdefault(b.get("group") or "ungrouped", []).append(
-                {"name": b["name"], "median_s": b["stats"]["median"], "rounds": b["stats"]["rounds"],
-                 "extra_info": b.get("extra_info", {})})
-        for rows in groups.values():
-            fastest = min(row["median_s"] for row in rows)
-            for row in rows:
-                row["ratio_to_fastest"] = row["median_s"] / fastest
-    except (ValueError, KeyError, TypeError, AttributeError, ZeroDivisionError):  # any malformed part
-        print(f"attnverify: note: {path} is not a pytest-benchmark JSON file; performance not reported",
-              file=sys.stderr)
-        return {}
-    return dict(sorted(groups.items()))
-
-
-def _extra_info(info: dict) -> str:
-    """A benchmark's ``extra_info`` (what it measured besides time) as ``key value`` pairs."""
-    return ", ".join(f"{key} {value:.3g}" if isinstance(value, float) else f"{key} {value}"
-                     for key, value in info.items())
 
 
 def summary(records, profile: str, seed: int, argv=None, extras=(), benchmarks: dict | None = None) -> dict:
@@ -178,11 +150,7 @@ def render_markdown(data: dict) -> str:
                   "Medians from `pytest tests/benchmarks --benchmark-enable --benchmark-json=reports/benchmarks.json` "
                   "(2-core machine); the ratio is to the fastest benchmark of the group.", ""]
         for group, rows in data["performance"].items():
-            lines += [f"**{group}**", "", "| benchmark | median | × fastest | measured |", "|---|---|---|---|"]
-            lines += [f"| `{row['name']}` | {row['median_s'] * 1e3:.3g} ms | {row['ratio_to_fastest']:.1f} | "
-                      f"{_extra_info(row.get('extra_info') or {})} |"
-                      for row in sorted(rows, key=lambda row: row["median_s"])]
-            lines.append("")
+            lines += group_table(group, rows)
     versions = ", ".join(f"{k} {v}" for k, v in data["versions"].items() if v)
     lines += ["", "## Environment", "", versions, ""]
     return "\n".join(lines)

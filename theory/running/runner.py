@@ -43,7 +43,7 @@ TRAINED_SHARE = 0.16  # trained-model instances are T = 256 documents: 16 under 
 
 @dataclass
 class Record:
-    """One claim's result, as stored in ``summary.json`` (see the README for the schema)."""
+    """One claim's result, as stored in ``summary.json`` (the schema: docs/file-formats.md)."""
 
     id: str
     section: str

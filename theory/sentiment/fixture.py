@@ -2,11 +2,11 @@
 
 Files (written by :func:`save_fixture`, from ``python -m theory.sentiment.train``):
 
-* ``sentiment_model.npz`` — the model in the public format (README, "Model file format"); the explained
+* ``sentiment_model.npz`` — the model in the public format (docs/file-formats.md); the explained
   output is the *positive*-class logit.  Extra key ``Wl_classes`` (K, 2, d_out): both classes' output rows
   (negative, positive), so that predictions — and the held-out accuracy — can be recomputed with the numpy
   forward pass (a prediction compares the two classes' logits).
-* ``vocab.txt`` — the vocabulary in the public format (README, "Your texts"): one token per line, line ``n + 1``
+* ``vocab.txt`` — the vocabulary in the public format (docs/file-formats.md): one token per line, line ``n + 1``
   holds token id ``n`` (``[CLS]`` is id 0, ``[UNK]`` id 1).  It is shared by the bundled encoder
   (``sentiment_encoder.npz``, :mod:`theory.sentiment.encoder_fixture`), trained on the same corpus.
 * ``ratings.tsv`` — ``word<TAB>rating``, one line per rated word in id order: VADER's mean human rating (the
