@@ -184,11 +184,13 @@ def position_ids(config: Config, ids=None, T: int | None = None) -> list:
 
 @dataclass
 class Forward:
-    """The forward record: ``f = z_c``, the logits ``z``, every layer's attention ``[layer][head][t][u]`` and the
+    """The forward record: ``f = z_c``, the logits ``z``, the features the output layer reads (``pooled``: the
+    head's ``tanh``/ReLU output, or the masked mean), every layer's attention ``[layer][head][t][u]`` and the
     hidden states ``[layer 0..L][t][j]`` (``hidden[0]`` = the embedding LayerNorm's output)."""
 
     f: object
     logits: list
+    pooled: list
     attention: list
     hidden: list
 
@@ -238,15 +240,15 @@ def _self_attention(W, h, mask, heads):
 
 
 def _readout(P, h, mask):
-    """The logits ``z`` from the last hidden states (the head on ``h_0``, or mean pooling and the probe)."""
+    """``(logits z, pooled)`` from the last hidden states (the head on ``h_0``, or mean pooling and the probe)."""
     if P["probe"] is not None:
         n = sum(mask)
         pooled = [mpmath.fsum(h[t][j] for t in range(len(h)) if mask[t]) / n for j in range(len(h[0]))]
-        return _linear(P["probe"], pooled)
+        return _linear(P["probe"], pooled), pooled
     dense, nonlinearity, out = P["head"]
     z = _linear(dense, h[0])
     pooled = [mpmath.tanh(v) for v in z] if nonlinearity == "tanh" else [max(v, mpf(0)) for v in z]
-    return _linear(out, pooled)
+    return _linear(out, pooled), pooled
 
 
 def _to_mp(P: dict) -> dict:
@@ -297,8 +299,8 @@ def forward_embedded(weights: dict, config: dict, rows, mask=None, positions=Non
             h = [_layer_norm([a + b for a, b in zip(x, y)], layer["norm2"], cfg.eps) for x, y in zip(h, ff)]
             hidden.append(h)
             attention.append(maps)
-        logits = _readout(W, h, mask)
-        return Forward(f=logits[label], logits=logits, attention=attention, hidden=hidden)
+        logits, pooled = _readout(W, h, mask)
+        return Forward(f=logits[label], logits=logits, pooled=pooled, attention=attention, hidden=hidden)
 
 
 def forward(weights: dict, config: dict, ids, mask=None, label: int = 0, dps: int = DPS) -> Forward:

@@ -136,16 +136,16 @@ def _self_attention(layer: dict, H: arb_mat, mask: list, heads: int) -> tuple:
 
 
 def _readout(model: ArbModel, H: arb_mat, mask: list) -> list:
-    """The logits: the architecture's head on ``h^(L)_0``, or the probe on the masked mean of the rows."""
+    """``(logits, pooled)``: the architecture's head on ``h^(L)_0``, or the probe on the masked mean of the rows."""
     rows = _rows(H)
     if model.probe is not None:
         kept = [row for row, m in zip(rows, mask) if m]
         pooled = [sum((row[j] for row in kept[1:]), kept[0][j]) / len(kept) for j in range(H.ncols())]
-        return _apply(arb_mat(1, H.ncols(), pooled), model.probe).entries()
+        return _apply(arb_mat(1, H.ncols(), pooled), model.probe).entries(), pooled
     dense, nonlinearity, out = model.head
     z = _apply(arb_mat(1, H.ncols(), rows[0]), dense).entries()
     pooled = [v.tanh() for v in z] if nonlinearity == "tanh" else [_relu(v) for v in z]
-    return _apply(arb_mat(1, len(pooled), pooled), out).entries()
+    return _apply(arb_mat(1, len(pooled), pooled), out).entries(), pooled
 
 
 def forward_embedded(model: ArbModel, rows, mask=None, positions=None, label: int = 0, prec: int = PREC) -> Forward:
@@ -161,7 +161,7 @@ def forward_embedded(model: ArbModel, rows, mask=None, positions=None, label: in
 
     Returns:
         :class:`reference.models.bert.Forward` whose numbers are ``flint.arb`` balls (``f``, ``logits``,
-        ``attention[layer][head][t][u]``, ``hidden[layer][t][j]``).
+        ``pooled``, ``attention[layer][head][t][u]``, ``hidden[layer][t][j]``).
     """
     cfg = model.config
     X = rows if isinstance(rows, arb_mat) else matrix(np.asarray(rows, dtype=np.float64))
@@ -179,8 +179,8 @@ def forward_embedded(model: ArbModel, rows, mask=None, positions=None, label: in
             H = _layer_norm(H + ff, layer["norm2"], model.eps)
             hidden.append(_rows(H))
             attention.append(maps)
-        logits = _readout(model, H, mask)
-        return Forward(f=logits[label], logits=logits, attention=attention, hidden=hidden)
+        logits, pooled = _readout(model, H, mask)
+        return Forward(f=logits[label], logits=logits, pooled=pooled, attention=attention, hidden=hidden)
 
 
 def forward(model: ArbModel, ids, mask=None, label: int = 0, prec: int = PREC) -> Forward:
