@@ -14,10 +14,10 @@ The linear maps are ``arb_mat`` products ``H W^T + 1 b`` (in C); LayerNorm, soft
 evaluated entry by entry.  Ball arithmetic forgets correlations (a product's radius is bounded by ``|W| rad(h)``,
 not ``|W h|``; ``x − mean x`` as if ``x`` and its mean were independent), so radii grow through the layers —
 measured on random MiniLM-shaped weights of realistic scale (``W`` entries of std ``1/√fan_in``, LayerNorm
-gains near 1): about ×10⁷ per layer, whatever ``ε`` (``1e-12`` and ``1e-5`` alike).  At 128 bits the sixth
-layer's LayerNorm then divides by a ball containing 0 and ``f`` is ``[nan ± inf]``; at 256 bits ``f``'s radius
-is about 4e-33.  A model deeper or wider than MiniLM needs more bits.  ``prec`` is in bits (default
-:data:`PREC`; ``flint.ctx.prec`` is set for the computation and restored afterwards).
+gains near 1): about ×10⁷ per layer, whatever ``ε`` (``1e-12`` and ``1e-5`` alike).  At 128 bits the fifth
+layer's hidden states already have radius ≈ 0.04, the sixth layer's are unbounded and ``f`` is ``[nan ± inf]``;
+at 256 bits ``f``'s radius is about 4e-33.  A model deeper or wider than MiniLM needs more bits.  ``prec`` is in
+bits (default :data:`PREC`; ``flint.ctx.prec`` is set for the computation and restored afterwards).
 
 The weights are converted to ball matrices once (:class:`ArbModel`, independent of the precision: a double is
 an exact ball); the word-embedding table is read row by row as the input needs it.
