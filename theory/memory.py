@@ -51,7 +51,8 @@ def require(nbytes: float, what: str, fix: str) -> None:
 
     Args:
         nbytes: the estimated footprint in bytes (one of the ``*_bytes`` estimates below).
-        what: the work being refused, as the message names it (e.g. ``"--samples 10^12 for LIME"``).
+        what: the work being refused, as the message names it
+            (e.g. ``"LIME with --samples N and d = 5 distinct words"``).
         fix: how the user can make it fit, appended to the message.
 
     Raises:
