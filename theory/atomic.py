@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from theory import interrupt
@@ -58,9 +59,14 @@ def _apply(out_dir: Path, renames: list[list[str]]) -> None:
     (out_dir / JOURNAL).unlink(missing_ok=True)
 
 
-def recover(out_dir: Path, folders=None) -> None:
+def recover(out_dir: Path, folders: Iterable[Path] | None = None) -> None:
     """Finish a committed write that was interrupted, and remove the temporary files of uncommitted ones in
-    ``folders`` (default: ``out_dir`` itself)."""
+    ``folders`` (default: ``out_dir`` itself).
+
+    Args:
+        out_dir: the folder whose :data:`JOURNAL`, if present, is replayed.
+        folders: the folders swept for stale ``*.attnverify.tmp`` files; ``None`` sweeps ``out_dir`` only.
+    """
     out_dir = Path(out_dir)
     journal = out_dir / JOURNAL
     if journal.is_file():
@@ -72,7 +78,12 @@ def recover(out_dir: Path, folders=None) -> None:
 
 def write_set(out_dir: Path, files: dict[str, str | bytes]) -> None:
     """Write every ``name -> content`` (names relative to ``out_dir``) as one all-or-nothing replacement; a
-    Ctrl-C arriving meanwhile takes effect once the set is complete (:mod:`theory.interrupt`)."""
+    Ctrl-C arriving meanwhile takes effect once the set is complete (:mod:`theory.interrupt`).
+
+    Args:
+        out_dir: the folder receiving the set (created if absent).
+        files: relative file name (may contain sub-folders) to its new content; text is written as UTF-8.
+    """
     with interrupt.deferred():
         _write_set(out_dir, files)
         interrupt.written("the new reports")
@@ -100,7 +111,12 @@ def _write_set(out_dir: Path, files: dict[str, str | bytes]) -> None:
 
 def write_file(target: Path, content: bytes) -> None:
     """Replace ``target`` by ``content`` all at once (module docstring); its folder must exist.  ``OSError``
-    (an unwritable folder …) leaves no file behind; a Ctrl-C meanwhile takes effect once the file is in place."""
+    (an unwritable folder …) leaves no file behind; a Ctrl-C meanwhile takes effect once the file is in place.
+
+    Args:
+        target: the file to create or replace.
+        content: its complete new content.
+    """
     target = Path(target).absolute()
     with interrupt.deferred():
         tmp = _stage(target, content)

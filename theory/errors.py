@@ -8,5 +8,13 @@ class InputError(ValueError):
 
 
 def listed(items: list[str], most: int = 3) -> str:
-    """The first ``most`` of ``items`` for a one-line message, and how many more there are."""
+    """The first ``most`` of ``items`` for a one-line message, and how many more there are.
+
+    Args:
+        items: the names to show (missing keys, unknown tokens, files …), in the order the message lists them.
+        most: how many of them to name before the rest is summarised as ``and N more``.
+
+    Returns:
+        ``"a, b, c and 4 more"``, or all of ``items`` joined by ``", "`` when there are at most ``most``.
+    """
     return ", ".join(items[:most]) + (f" and {len(items) - most} more" if len(items) > most else "")

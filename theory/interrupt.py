@@ -28,23 +28,33 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
+from typing import Any
 
 EXIT_INTERRUPTED = 130
 
 _depth = 0  # depth of deferred sections
 _pending = False  # SIGINT arrived inside one
-_written = None  # what this process wrote (for the line printed on Ctrl-C)
-_owner = None  # pid of the process that installed the handler (a forked child inherits it)
+_written: str | None = None  # what this process wrote (for the line printed on Ctrl-C)
+_owner: int | None = None  # pid of the process that installed the handler (a forked child inherits it)
 # multiprocessing's resource tracker (a process started with the first --jobs pool, with this process's -W
 # options) removes the named semaphores that os._exit leaves behind, as it is meant to; its warning about
 # them is expected after Ctrl-C and not shown
 _QUIET_TRACKER = "ignore::UserWarning:multiprocessing.resource_tracker"
 
+#: a SIGINT handler as ``signal.signal`` returns it: a function, ``SIG_DFL``/``SIG_IGN``, or None (not set from Python)
+Handler = Callable[[int, FrameType | None], Any] | int | None
 
-def install():
-    """Make SIGINT end this process as the module docstring says; returns the previous handler (for
-    :func:`restore`), or None outside the main thread, where Python cannot change it."""
+
+def install() -> Handler:
+    """Make SIGINT end this process as the module docstring says.
+
+    Returns:
+        The previous SIGINT handler (for :func:`restore`), or ``None`` outside the main thread, where Python
+        cannot change it.
+    """
     global _owner, _written
     if threading.current_thread() is not threading.main_thread():
         return None
@@ -54,8 +64,12 @@ def install():
     return signal.signal(signal.SIGINT, _on_interrupt)
 
 
-def restore(previous) -> None:
-    """Give SIGINT back the handler :func:`install` returned."""
+def restore(previous: Handler) -> None:
+    """Give SIGINT back the handler :func:`install` returned.
+
+    Args:
+        previous: what :func:`install` returned; ``None`` (it changed nothing) leaves the handler as it is.
+    """
     if previous is not None:
         signal.signal(signal.SIGINT, previous)
 
@@ -67,8 +81,12 @@ def ignore() -> None:
 
 
 @contextmanager
-def deferred():
-    """A section that SIGINT does not cut: an interrupt arriving inside it ends the process when it is done."""
+def deferred() -> Iterator[None]:
+    """A section that SIGINT does not cut: an interrupt arriving inside it ends the process when it is done.
+
+    Yields:
+        Nothing; the ``with`` body runs uninterrupted (sections nest: the outermost one's end leaves).
+    """
     global _depth
     _depth += 1
     try:
@@ -80,16 +98,24 @@ def deferred():
 
 
 def written(what: str) -> None:
-    """Record that ``what`` (the new reports, a model file) is complete: the line printed on Ctrl-C says so."""
+    """Record that ``what`` (the new reports, a model file) is complete: the line printed on Ctrl-C says so.
+
+    Args:
+        what: the words naming what was written, as they appear in ``interrupted; WHAT had been written``.
+    """
     global _written
     _written = what
 
 
 @contextmanager
-def starting_children():
+def starting_children() -> Iterator[None]:
     """Start worker processes inside: SIGINT is blocked in this thread, and a child inherits the mask, so a
     Ctrl-C cannot reach it before it ignores SIGINT (:func:`ignore`, its first act); an interrupt meanwhile
-    ends this process when the children are started (:func:`deferred`), never with one half-started."""
+    ends this process when the children are started (:func:`deferred`), never with one half-started.
+
+    Yields:
+        Nothing; the ``with`` body starts the workers, and the previous signal mask is restored after it.
+    """
     with deferred():
         if not hasattr(signal, "pthread_sigmask"):  # not POSIX
             yield
@@ -101,7 +127,7 @@ def starting_children():
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _on_interrupt(signum, frame) -> None:
+def _on_interrupt(signum: int, frame: FrameType | None) -> None:
     global _pending
     if os.getpid() != _owner:  # a forked worker before it ignores SIGINT: its parent stops it
         return

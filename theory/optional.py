@@ -8,6 +8,7 @@ each package made unimportable and checks the extras named here against ``pyproj
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from importlib import import_module
 
 # import name -> extra of pyproject.toml (torch is also in `import` and `train`; the claims name `oracles`)
@@ -27,7 +28,17 @@ def missing(*packages: str) -> list[str]:
     """The ``packages`` (import names, each a key of :data:`EXTRA`) that cannot be imported.
 
     Importing (not only finding) the package is the test: an installed package that fails to import cannot
-    be used either, and a successful import is cached in ``sys.modules`` for the code that asked."""
+    be used either, and a successful import is cached in ``sys.modules`` for the code that asked.
+
+    Args:
+        *packages: import names (``"lime"``, ``"torch"`` …), each a key of :data:`EXTRA`.
+
+    Returns:
+        The names among ``packages`` whose import fails, in the order given; empty when all import.
+
+    Raises:
+        KeyError: a name is not declared in :data:`EXTRA` (a programming error, not bad user input).
+    """
     absent = []
     for name in packages:
         if name not in EXTRA:
@@ -39,11 +50,25 @@ def missing(*packages: str) -> list[str]:
     return absent
 
 
-def target(packages) -> str:
-    """What to install for ``packages``: ``'.[oracles]'`` (several extras: ``'.[oracles,report]'``)."""
+def target(packages: Iterable[str]) -> str:
+    """What to install for ``packages``: ``'.[oracles]'`` (several extras: ``'.[oracles,report]'``).
+
+    Args:
+        packages: import names, each a key of :data:`EXTRA`.
+
+    Returns:
+        The quoted ``pip install`` argument naming their extras of ``pyproject.toml``, sorted and deduplicated.
+    """
     return f"'.[{','.join(sorted({EXTRA[name] for name in packages}))}]'"
 
 
-def needs(packages) -> str:
-    """Why something was skipped: ``needs lime, sklearn: pip install '.[oracles]'``."""
+def needs(packages: Sequence[str]) -> str:
+    """Why something was skipped: ``needs lime, sklearn: pip install '.[oracles]'``.
+
+    Args:
+        packages: the missing import names (as :func:`missing` returns them), each a key of :data:`EXTRA`.
+
+    Returns:
+        The one-line reason recorded with a ``skipped`` verdict: the packages and the command that installs them.
+    """
     return f"needs {', '.join(packages)}: pip install {target(packages)}"

@@ -7,11 +7,11 @@ from hypothesis.internal.conjecture import providers as _providers
 from hypothesis.internal.floats import float_to_int
 from sortedcontainers import SortedSet
 
-# Hypothesis (≥ 6.131.9, the pin in pyproject.toml) draws, with probability 5% (floats 15%), a constant found in the source of any *local*
-# module (any file outside site-packages) loaded at the time.  So a seed's instances depended on where the
-# code was installed (a working tree or a wheel) and, under pytest-xdist, on which tests a worker had
-# imported before (attention.blind_to_values.gradient took 1.3 s in one run and 34 s in another).  An empty
-# pool makes them depend on the seed alone.  Private API: tests/test_runner.py checks that it still applies.
+# Hypothesis (≥ 6.131.9, the pin in pyproject.toml) draws, with probability 5% (floats 15%), a constant found in the
+# source of any *local* module (any file outside site-packages) loaded at the time.  So a seed's instances depended on
+# where the code was installed (a working tree or a wheel) and, under pytest-xdist, on which tests a worker had imported
+# before (attention.blind_to_values.gradient took 1.3 s in one run and 34 s in another).  An empty pool makes them
+# depend on the seed alone.  Private API: tests/test_runner.py checks that it still applies.
 _NO_LOCAL_CONSTANTS = _providers.Constants(integers=SortedSet(), floats=SortedSet(key=float_to_int), bytes=SortedSet(),
                                            strings=SortedSet())
 _providers._get_local_constants = lambda: _NO_LOCAL_CONSTANTS

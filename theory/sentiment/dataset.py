@@ -73,7 +73,15 @@ MIN_ABS_TOTAL = 1.0
 
 
 def read_lexicon() -> dict[str, tuple[float, float]]:
-    """VADER's lexicon: token -> (mean rating, rater standard deviation)."""
+    """VADER's lexicon: token -> (mean rating, rater standard deviation).
+
+    Returns:
+        Each of the 7,500 tokens of ``vader_lexicon.txt`` mapped to its mean rating (−4 … +4) and the
+        standard deviation of its ten raters.
+
+    Raises:
+        InputError: the ``vaderSentiment`` package (extra ``train``) is not installed.
+    """
     try:
         text = (files("vaderSentiment") / "vader_lexicon.txt").read_text(encoding="utf-8")
     except ModuleNotFoundError:
@@ -86,8 +94,12 @@ def read_lexicon() -> dict[str, tuple[float, float]]:
     return lexicon
 
 
-def vader_negation():
-    """VADER's negation words and negation factor (``NEGATE``, ``N_SCALAR``)."""
+def vader_negation() -> tuple[list[str], float]:
+    """VADER's negation words and negation factor (``NEGATE``, ``N_SCALAR``).
+
+    Returns:
+        The list of negation words and the factor (−0.74) a rated word after a negation is multiplied by.
+    """
     from vaderSentiment.vaderSentiment import N_SCALAR, NEGATE
 
     return NEGATE, N_SCALAR
@@ -95,7 +107,15 @@ def vader_negation():
 
 def rated_words(lexicon: dict[str, tuple[float, float]]) -> tuple[dict[str, float], list[str]]:
     """The rated words of the vocabulary with their mean ratings (rule in the module docstring), and the
-    Figure-1 words that the rule missed and were added."""
+    Figure-1 words that the rule missed and were added.
+
+    Args:
+        lexicon: VADER's lexicon as :func:`read_lexicon` returns it (token -> (mean, sd)).
+
+    Returns:
+        The chosen words mapped to their mean rating (at most ``RATED_PER_POLARITY`` per sign, plus the
+        additions), and the list of :data:`FIGURE1_RATED` words added by hand.
+    """
     candidates = [(word, mean, sd) for word, (mean, sd) in lexicon.items()
                   if re.fullmatch("[a-z]+", word) and abs(mean) >= MIN_ABS_RATING]
     chosen = {}
@@ -121,6 +141,17 @@ class Vocabulary:
 
 
 def build_vocabulary(lexicon: dict[str, tuple[float, float]]) -> Vocabulary:
+    """The vocabulary of the module docstring: ``[CLS]``, ``[UNK]``, the filler, the negations, the rated words.
+
+    Args:
+        lexicon: VADER's lexicon as :func:`read_lexicon` returns it (token -> (mean, sd)).
+
+    Returns:
+        The words by id (alphabetical within each group) and the mean rating of each rated word's id.
+
+    Raises:
+        AssertionError: :data:`FILLER` or :data:`NEGATIONS` break their rule against this lexicon version.
+    """
     negate, _ = vader_negation()
     from vaderSentiment.vaderSentiment import BOOSTER_DICT
 
@@ -172,7 +203,20 @@ def _document(rng, filler_ids, negation_ids, rated_ids, ratings, n_scalar):
 
 
 def build(seed: int, n_train: int, n_test: int) -> Dataset:
-    """The dataset of the module docstring, drawn from ``numpy.random.default_rng(seed)``."""
+    """The dataset of the module docstring, drawn from ``numpy.random.default_rng(seed)``.
+
+    Args:
+        seed: the seed of the one generator every draw comes from.
+        n_train: the number of kept documents in the training split (at least 1).
+        n_test: the number of kept documents held out (at least 1).
+
+    Returns:
+        The vocabulary, the two splits (word-id arrays, labels, lexicon totals), the number of documents
+        redrawn for ``|total| < MIN_ABS_TOTAL``, and the build parameters recorded with the fixture.
+
+    Raises:
+        InputError: ``n_train`` or ``n_test`` is below 1, or ``vaderSentiment`` is not installed.
+    """
     if n_train < 1 or n_test < 1:
         raise InputError(f"n_train={n_train} and n_test={n_test} must both be at least 1")
     lexicon = read_lexicon()
@@ -183,18 +227,20 @@ def build(seed: int, n_train: int, n_test: int) -> Dataset:
     rated_ids = np.array(sorted(vocab.ratings))
     _, n_scalar = vader_negation()
     rng = np.random.default_rng(seed)
-    docs, totals, dropped = [], [], 0
+    docs: list[np.ndarray] = []
+    drawn: list[float] = []
+    dropped = 0
     while len(docs) < n_train + n_test:
         words, total = _document(rng, filler_ids, negation_ids, rated_ids, vocab.ratings, n_scalar)
         if abs(total) < MIN_ABS_TOTAL:
             dropped += 1
             continue
         docs.append(words)
-        totals.append(total)
-    totals = np.array(totals)
+        drawn.append(total)
+    totals = np.array(drawn)
     labels = (totals > 0).astype(np.int8)
 
-    def split(part):
+    def split(part: slice) -> Split:
         return Split([docs[i] for i in range(len(docs))[part]], labels[part], totals[part])
 
     test = split(slice(n_train, None))

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
@@ -60,15 +61,35 @@ class Fixture:
 
     @cached_property
     def ids(self) -> dict[str, int]:
+        """The vocabulary inverted: word -> token id.
+
+        Returns:
+            Each word of :attr:`words` mapped to its id (its line number in ``vocab.txt`` minus one).
+        """
         return {word: i for i, word in enumerate(self.words)}
 
-    def logits(self, docs) -> np.ndarray:
-        """Both classes' logits ``(n, 2)`` of texts given as word-id sequences, by the numpy forward pass."""
+    def logits(self, docs: Sequence[Sequence[int]]) -> np.ndarray:
+        """Both classes' logits ``(n, 2)`` of texts given as word-id sequences, by the numpy forward pass.
+
+        Args:
+            docs: ``n`` texts, each a sequence of word ids without CLS or padding.
+
+        Returns:
+            ``(n, 2)`` float64: the negative- and the positive-class logit of each text (its ``f`` under each
+            class's ``W_ℓ`` rows of :attr:`class_rows`).
+        """
         padded = np.array([document(self.model, d) for d in docs])
         return np.stack([forward(self.model.with_Wl(self.class_rows[:, c]), padded).f for c in (0, 1)], axis=1)
 
     def held_out_accuracy(self, batch: int = 250) -> float:
-        """Share of held-out documents whose larger logit is the labelled class (numpy forward)."""
+        """Share of held-out documents whose larger logit is the labelled class (numpy forward).
+
+        Args:
+            batch: how many documents one forward pass takes (bounds the memory, not the result).
+
+        Returns:
+            The accuracy in [0, 1] over all of :attr:`docs`.
+        """
         predicted = np.concatenate([self.logits(self.docs[i: i + batch]).argmax(axis=1)
                                     for i in range(0, len(self.docs), batch)])
         return float(np.mean(predicted == self.labels))
@@ -76,7 +97,18 @@ class Fixture:
 
 @cache
 def load_fixture(data_dir: str | Path = DATA) -> Fixture:
-    """The fixture in ``data_dir`` (default: the committed one), loaded once."""
+    """The fixture in ``data_dir`` (default: the committed one), loaded once.
+
+    Args:
+        data_dir: the folder holding the five files of the module docstring.
+
+    Returns:
+        The model, both classes' output rows, the vocabulary, the ratings, the held-out documents with their
+        labels and lexicon totals, and ``training.json``; cached per ``data_dir``.
+
+    Raises:
+        InputError: the model file lacks ``Wl_classes`` or the vocabulary's length is not the model's ``V``.
+    """
     data_dir = Path(data_dir)
     model = Model.load(data_dir / MODEL_FILE)
     with np.load(data_dir / MODEL_FILE, allow_pickle=False) as arrays:
@@ -100,10 +132,24 @@ def load_fixture(data_dir: str | Path = DATA) -> Fixture:
     return Fixture(model, class_rows, tuple(words), ratings, docs, labels, totals, training)
 
 
-def save_fixture(data_dir: str | Path, arrays: dict, class_rows: np.ndarray, words, ratings: dict,
-                 docs, labels, totals, training: dict) -> None:
+def save_fixture(data_dir: str | Path, arrays: dict, class_rows: np.ndarray, words: Sequence[str],
+                 ratings: dict[int, float], docs: Sequence[np.ndarray], labels: np.ndarray, totals: np.ndarray,
+                 training: dict) -> None:
     """Write the five fixture files (format in the module docstring); ``arrays`` are the public ``.npz``
-    arrays of the model."""
+    arrays of the model.
+
+    Args:
+        data_dir: the folder to write into (created if absent).
+        arrays: the model's public ``.npz`` arrays (``E``, ``Wq``, ``Wk``, ``Wv``, ``Wl``, ids, ``max_len``, ``pe``);
+            validated by building the :class:`~theory.models.one_layer.Model`.
+        class_rows: ``(K, 2, d_out)``, both classes' ``W_ℓ`` rows (negative, positive), stored as ``Wl_classes``.
+        words: the vocabulary by token id.
+        ratings: token id -> lexicon mean rating, for the rated words.
+        docs: the held-out documents, each a word-id array without CLS or padding.
+        labels: ``(n,)`` their labels, 1 = positive.
+        totals: ``(n,)`` their lexicon totals (negation applied), which define the labels.
+        training: the run's parameters and results, written as ``training.json``.
+    """
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     Model(**{k: arrays[k] for k in ("E", "Wq", "Wk", "Wv", "Wl", "cls_id", "unk_id", "max_len", "pe")})  # validates
@@ -118,14 +164,32 @@ def save_fixture(data_dir: str | Path, arrays: dict, class_rows: np.ndarray, wor
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased runs of letters a–z (punctuation, digits and apostrophes separate words)."""
+    """Lower-cased runs of letters a–z (punctuation, digits and apostrophes separate words).
+
+    Args:
+        text: any text.
+
+    Returns:
+        Its words in order, lower-cased; empty when it has no letter.
+    """
     return re.findall("[a-z]+", text.lower())
 
 
 def encode(text: str, drop_oov: bool = False, fixture: Fixture | None = None) -> list[int]:
     """Word ids of ``text`` in the fixture's vocabulary; out-of-vocabulary words raise an
-    :class:`~theory.models.one_layer.InputError`, or with ``drop_oov=True`` are dropped with a warning (module
-    docstring)."""
+    :class:`~theory.errors.InputError`, or with ``drop_oov=True`` are dropped with a warning (module docstring).
+
+    Args:
+        text: the text, split by :func:`tokenize`.
+        drop_oov: drop out-of-vocabulary words (with a warning) instead of refusing the text.
+        fixture: the vocabulary's fixture; ``None`` loads the committed one.
+
+    Returns:
+        The word ids in text order, without CLS or padding (at least one).
+
+    Raises:
+        InputError: an out-of-vocabulary word without ``drop_oov``, or no word of the text in the vocabulary.
+    """
     fixture = fixture or load_fixture()
     words = tokenize(text)
     oov = [w for w in words if w not in fixture.ids]  # "[CLS]", "[UNK]" cannot come out of tokenize()
@@ -140,17 +204,32 @@ def encode(text: str, drop_oov: bool = False, fixture: Fixture | None = None) ->
     return ids
 
 
-def vocabulary_tokenizer(path: str | Path):
+def vocabulary_tokenizer(path: str | Path) -> Callable[[str], list[str]]:
     """The tokenizer of the vocabulary file at ``path``: :func:`tokenize` (the corpus's, letters only) for the bundled
     ``vocab.txt`` — its words were never split by torchtext's rules, and a comma is no word of it — and
-    :func:`theory.models.tokenizer.basic_english` (the authors') for any other file."""
+    :func:`theory.models.tokenizer.basic_english` (the authors') for any other file.
+
+    Args:
+        path: a vocabulary file (one token per line).
+
+    Returns:
+        A function from a text to its list of words.
+    """
     from theory.models.tokenizer import basic_english
 
     path = Path(path)
     return tokenize if path.is_file() and path.resolve() == (DATA / VOCAB_FILE).resolve() else basic_english
 
 
-def decode(ids, fixture: Fixture | None = None) -> str:
-    """The words of token ids, separated by spaces."""
+def decode(ids: Iterable[int], fixture: Fixture | None = None) -> str:
+    """The words of token ids, separated by spaces.
+
+    Args:
+        ids: token ids of the fixture's vocabulary.
+        fixture: the vocabulary's fixture; ``None`` loads the committed one.
+
+    Returns:
+        The words of ``ids`` joined by single spaces.
+    """
     fixture = fixture or load_fixture()
     return " ".join(fixture.words[i] for i in ids)

@@ -22,6 +22,7 @@ import argparse
 import math
 import platform
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -35,8 +36,18 @@ from theory.sentiment.fixture import save_fixture
 WIDTHS = {"K": 6, "d_e": 128, "d_att": 64, "d_out": 64, "T": 256}
 
 
-def padded(docs, T: int, cls_id: int, unk_id: int) -> torch.Tensor:
-    """Documents ``(CLS, words…, UNK…)`` of length T, as in the authors' pipeline."""
+def padded(docs: Sequence[np.ndarray], T: int, cls_id: int, unk_id: int) -> torch.Tensor:
+    """Documents ``(CLS, words…, UNK…)`` of length T, as in the authors' pipeline.
+
+    Args:
+        docs: word-id arrays without CLS or padding, each of at most ``T − 1`` words.
+        T: the padded length (the model's ``max_len``).
+        cls_id: the CLS token id put at position 0.
+        unk_id: the UNK token id the documents are padded with.
+
+    Returns:
+        ``(len(docs), T)`` long tensor of token ids.
+    """
     out = torch.full((len(docs), T), unk_id, dtype=torch.long)
     out[:, 0] = cls_id
     for i, words in enumerate(docs):
@@ -46,7 +57,15 @@ def padded(docs, T: int, cls_id: int, unk_id: int) -> torch.Tensor:
 
 def logits(module: AttentionClassifier, docs: torch.Tensor) -> torch.Tensor:
     """The module's class logits, with the products reassociated: the scores ``qᵢᵀ W_k x_t = (W_kᵀ qᵢ)ᵀ x_t``
-    and the head outputs ``W_l W_v Σ_t αᵢ,t x_t``, so no (B, K, T, d_att) keys or values are formed."""
+    and the head outputs ``W_l W_v Σ_t αᵢ,t x_t``, so no (B, K, T, d_att) keys or values are formed.
+
+    Args:
+        module: the classifier whose weights are used (its own forward pass is not called).
+        docs: ``(B, T)`` long tensor of padded documents.
+
+    Returns:
+        ``(B, C)`` class logits, the mean over the ``K`` heads.
+    """
     X = module.embed(docs)
     q = torch.einsum("kad,bd->bka", module.Wq, X[:, 0])
     divisor = math.sqrt(module.Wq.shape[1]) if module.scale else 1.0
@@ -55,13 +74,41 @@ def logits(module: AttentionClassifier, docs: torch.Tensor) -> torch.Tensor:
     return torch.einsum("kco,kod,bkd->bkc", module.Wl, module.Wv, pooled).mean(dim=1)
 
 
-def accuracy(module: nn.Module, docs: torch.Tensor, labels: torch.Tensor, batch: int = 500) -> float:
+def accuracy(module: AttentionClassifier, docs: torch.Tensor, labels: torch.Tensor, batch: int = 500) -> float:
+    """Share of documents whose largest class logit (:func:`logits`) is the label.
+
+    Args:
+        module: the classifier.
+        docs: ``(n, T)`` long tensor of padded documents.
+        labels: ``(n,)`` long tensor of class labels.
+        batch: how many documents one forward pass takes (bounds the memory, not the result).
+
+    Returns:
+        The accuracy in [0, 1].
+    """
     with torch.no_grad():
         predicted = torch.cat([logits(module, docs[i: i + batch]).argmax(dim=1) for i in range(0, len(docs), batch)])
     return float((predicted == labels).double().mean())
 
 
-def train(seed: int, n_train: int, n_test: int, epochs: int, batch: int, lr: float, threads: int):
+def train(seed: int, n_train: int, n_test: int, epochs: int, batch: int, lr: float, threads: int
+          ) -> tuple[dataset.Dataset, AttentionClassifier, list[float], dict[str, float], dict[str, float]]:
+    """Build the dataset and train :class:`AttentionClassifier` on it as the module docstring says.
+
+    Args:
+        seed: seeds the dataset (numpy), the initialisation and the batch order (torch).
+        n_train: training documents drawn.
+        n_test: held-out documents drawn.
+        epochs: passes over the training documents (fixed; no early stopping).
+        batch: documents per Adam step.
+        lr: Adam's learning rate.
+        threads: torch's CPU threads.
+
+    Returns:
+        The dataset, the trained module (converted to float64), the mean training loss of each epoch, the CPU
+        and wall seconds (``cpu_seconds``, ``wall_seconds``), and the float64 train and held-out accuracies
+        (``train_accuracy``, ``test_accuracy``).
+    """
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     data = dataset.build(seed, n_train, n_test)
@@ -75,7 +122,8 @@ def train(seed: int, n_train: int, n_test: int, epochs: int, batch: int, lr: flo
     optimizer = torch.optim.Adam(module.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     order = torch.Generator().manual_seed(seed)
-    losses, start, wall = [], time.process_time(), time.perf_counter()
+    losses: list[float] = []
+    start, wall = time.process_time(), time.perf_counter()
     for epoch in range(epochs):
         total = 0.0
         for idx in torch.randperm(n_train, generator=order).split(batch):
@@ -95,7 +143,15 @@ def train(seed: int, n_train: int, n_test: int, epochs: int, batch: int, lr: flo
     return data, module, losses, seconds, result
 
 
-def main(argv=None) -> None:
+def main(argv: list[str] | None = None) -> None:
+    """``python -m theory.sentiment.train``: train, then write the fixture with :func:`save_fixture`.
+
+    Args:
+        argv: the command-line arguments (``None``: ``sys.argv[1:]``).
+
+    Raises:
+        InputError: ``--epochs``, ``--batch`` or ``--threads`` below 1, or ``--lr`` not positive.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="theory/sentiment/data/")

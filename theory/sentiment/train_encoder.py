@@ -42,7 +42,21 @@ WIDTHS = {"L": 6, "K": 6, "d": 12, "d_ff": 24, "T": 64}
 ENCODER_FILE = "sentiment_encoder.npz"
 
 
-def numpy_accuracy(model: Encoder, w_classes, b_classes, docs, labels, batch: int = 100) -> float:
+def numpy_accuracy(model: Encoder, w_classes: np.ndarray, b_classes: np.ndarray, docs: np.ndarray,
+                   labels: np.ndarray, batch: int = 100) -> float:
+    """Share of documents whose larger class logit, from the numpy forward pass of the exported encoder, is the label.
+
+    Args:
+        model: the exported float64 encoder.
+        w_classes: ``(2, d)`` both classes' readout rows.
+        b_classes: ``(2,)`` both classes' readout biases.
+        docs: ``(n, T)`` padded documents (token ids).
+        labels: ``(n,)`` class labels.
+        batch: how many documents one forward pass takes (bounds the memory, not the result).
+
+    Returns:
+        The accuracy in [0, 1], the class logits read from the last layer's CLS state.
+    """
     hits = 0
     for start in range(0, len(docs), batch):
         h = forward(model, docs[start: start + batch]).hidden[:, -1, 0]
@@ -50,7 +64,12 @@ def numpy_accuracy(model: Encoder, w_classes, b_classes, docs, labels, batch: in
     return hits / len(docs)
 
 
-def main(argv=None) -> None:
+def main(argv: list[str] | None = None) -> None:
+    """``python -m theory.sentiment.train_encoder``: train the encoder, export it and write ``--out``.
+
+    Args:
+        argv: the command-line arguments (``None``: ``sys.argv[1:]``).
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-train", type=int, default=50000, help="documents drawn (the short ones are kept)")

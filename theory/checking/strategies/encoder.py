@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
+from theory.checking.strategies.models import texts
 from theory.models.encoder import Encoder
 from theory.models.one_layer import document
-from theory.checking.strategies.models import texts
 
 SCORE_SCALES = (0.3, 1.0, 3.0, 10.0)
 
@@ -52,17 +53,25 @@ class EncoderSpec:
     final_norm: bool = False
 
     def build(self) -> Encoder:
+        """The encoder of this spec, its weights drawn from ``numpy.random.default_rng(seed)`` in a fixed order.
+
+        Returns:
+            The encoder (``theory.models.encoder``): ``E`` ``(V, d)`` ~ N(0, 1); per layer ``W_q``, ``W_k``
+            ``(L, K, d_att, d)`` ~ N(0, score_scale/d), ``W_v`` ~ N(0, 1/d), ``W_o`` ``(L, d, K d_out)``
+            ~ N(0, 1/(K d_out)), the feed-forward ``W_1`` ``(L, d_ff, d)``, ``W_2`` ``(L, d, d_ff)``; the readout
+            ``w`` ``(d,)``, ``b``; biases and LayerNorm offsets per the class docstring.
+        """
         rng = np.random.default_rng(self.seed)
         L, K, d, da, do, dff = self.L, self.K, self.d, self.d_att, self.d_out, self.d_ff
         root = np.sqrt(self.score_scale / d)
 
-        def normal(*shape, scale=1.0):
+        def normal(*shape: int, scale: float = 1.0) -> np.ndarray:
             return rng.standard_normal(shape) * scale
 
-        def bias(*shape):
+        def bias(*shape: int) -> np.ndarray:
             return normal(*shape, scale=0.5) if self.biases else np.zeros(shape)
 
-        weights = dict(
+        weights: dict[str, Any] = dict(
             E=normal(self.V, d), Wq=normal(L, K, da, d, scale=root), Wk=normal(L, K, da, d, scale=root),
             Wv=normal(L, K, do, d, scale=d ** -0.5), Wo=normal(L, d, K * do, scale=(K * do) ** -0.5),
             w=normal(d), b=float(bias(1)[0]), cls_id=0, unk_id=1, max_len=self.T, pe=self.pe,
@@ -87,10 +96,20 @@ class EncoderCase:
 
     @cached_property
     def model(self) -> Encoder:
+        """The case's encoder, built once from :attr:`spec`.
+
+        Returns:
+            ``spec.build()``.
+        """
         return self.spec.build()
 
     @cached_property
     def doc(self) -> np.ndarray:
+        """The padded document of the case's text.
+
+        Returns:
+            ``(T,)`` int64 token ids ``(CLS, words…, UNK…)``.
+        """
         return document(self.model, self.tokens)
 
     def __repr__(self) -> str:
@@ -99,11 +118,28 @@ class EncoderCase:
 
 
 @st.composite
-def encoder_specs(draw, min_L=1, max_L=3, max_K=2, max_d=6, max_T=6, min_T=2, torch_compatible=False,
-                  L=None, final_norm=True) -> EncoderSpec:
+def encoder_specs(draw: st.DrawFn, min_L: int = 1, max_L: int = 3, max_K: int = 2, max_d: int = 6, max_T: int = 6,
+                  min_T: int = 2, torch_compatible: bool = False, L: int | None = None,
+                  final_norm: bool = True) -> EncoderSpec:
     """Random specs; ``torch_compatible`` draws what ``nn.TransformerEncoderLayer`` expresses (residual, a
     post/pre norm, ``d_att = d_out = d/K``, a feed-forward, biases); ``L`` fixes the depth; ``final_norm`` lets
-    the final LayerNorm be drawn (about one spec in two; ``False``: never)."""
+    the final LayerNorm be drawn (about one spec in two; ``False``: never).
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+        min_L: the fewest layers (when ``L`` is not given).
+        max_L: the most layers (when ``L`` is not given).
+        max_K: the most heads.
+        max_d: the largest model width ``d``.
+        max_T: the largest document length.
+        min_T: the smallest document length (at least 2).
+        torch_compatible: draw only what ``nn.TransformerEncoderLayer`` expresses.
+        L: the depth, fixed; ``None`` draws it in ``min_L..max_L``.
+        final_norm: whether the final LayerNorm may be drawn.
+
+    Returns:
+        An :class:`EncoderSpec`; V 3..9, activation relu or gelu, the seed in ``0..2³²−1``.
+    """
     depth = draw(st.integers(min_L, max_L)) if L is None else L
     K = draw(st.integers(1, max_K))
     if torch_compatible:
@@ -124,9 +160,19 @@ def encoder_specs(draw, min_L=1, max_L=3, max_K=2, max_d=6, max_T=6, min_T=2, to
 
 
 @st.composite
-def encoder_cases(draw, positions: int = 0, min_words: int = 1, **spec_ranges) -> EncoderCase:
+def encoder_cases(draw: st.DrawFn, positions: int = 0, min_words: int = 1, **spec_ranges: Any) -> EncoderCase:
     """A spec from :func:`encoder_specs` (keyword arguments narrow it) and a text with ≥ ``min_words`` words;
-    with ``positions > 0``, that many distinct positions to check, CLS always among them."""
+    with ``positions > 0``, that many distinct positions to check, CLS always among them.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+        positions: how many positions to draw (capped at ``T``); 0 draws none (``positions`` is ``None``).
+        min_words: the fewest words of the text.
+        **spec_ranges: keyword arguments of :func:`encoder_specs`.
+
+    Returns:
+        An :class:`EncoderCase`, its ``positions`` sorted and starting with 0 (CLS) when drawn.
+    """
     spec = draw(encoder_specs(min_T=min_words + 1, **spec_ranges))
     tokens = draw(texts(spec, min_len=min_words))
     if positions <= 0:
@@ -137,18 +183,38 @@ def encoder_cases(draw, positions: int = 0, min_words: int = 1, **spec_ranges) -
 
 
 def at_depth(case: EncoderCase, L: int) -> EncoderCase:
-    """The same instance with ``L`` layers (the survival table's depth sweep)."""
+    """The same instance with ``L`` layers (the survival table's depth sweep).
+
+    Args:
+        case: the instance.
+        L: the new number of layers; the weights are drawn anew from the spec's seed at that depth.
+
+    Returns:
+        ``case`` with ``spec.L = L``.
+    """
     return replace(case, spec=replace(case.spec, L=L))
 
 
 @st.composite
-def encoder_lime_cases(draw, max_words: int = 4, min_words: int = 2, distinct_only: bool = False,
-                       final_norm: bool = False, **spec_ranges) -> EncoderCase:
+def encoder_lime_cases(draw: st.DrawFn, max_words: int = 4, min_words: int = 2, distinct_only: bool = False,
+                       final_norm: bool = False, **spec_ranges: Any) -> EncoderCase:
     """An encoder case whose text has ``min_words..max_words`` distinct words (the exact ``β^∞`` enumerates ``2^d``
     perturbed documents, the reference LIME runs one mpmath forward pass per distinct sample); with
     ``distinct_only`` every word occurs once (positions and LIME's features then correspond one to one).  No final
     norm unless ``final_norm`` (the depth measures of ``encoder.eq19_last_layer`` and ``encoder.rollout_vs_posthoc``
-    keep the population they were measured on)."""
+    keep the population they were measured on).
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+        max_words: the most distinct words.
+        min_words: the fewest distinct words.
+        distinct_only: every word once (no repeats).
+        final_norm: whether the final LayerNorm may be drawn.
+        **spec_ranges: keyword arguments of :func:`encoder_specs`.
+
+    Returns:
+        An :class:`EncoderCase` whose spec has ``V ≥ max_words + 2``.
+    """
     from theory.checking.strategies.lime import few_word_texts
 
     spec = draw(encoder_specs(min_T=min_words + 1, final_norm=final_norm, **spec_ranges))

@@ -22,23 +22,47 @@ from theory.checking.strategies.models import VALUE_SCALES, Case, ModelSpec
 
 
 @st.composite
-def semantics(draw, spec: ModelSpec, substitutions_only: bool = False) -> str:
-    """A removal semantics of :mod:`theory.explainers.removal` for ``spec``: ``mask:ID`` with any id but CLS (0)."""
+def semantics(draw: st.DrawFn, spec: ModelSpec, substitutions_only: bool = False) -> str:
+    """A removal semantics of :mod:`theory.explainers.removal` for ``spec``: ``mask:ID`` with any id but CLS (0).
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+        spec: the model (its ``V`` bounds the mask id).
+        substitutions_only: leave out ``delete`` (for methods that need a baseline document of the same length).
+
+    Returns:
+        ``"delete"``, ``"replace"``, ``"zero"`` or ``"mask:ID"`` with ``ID`` in ``1..V−1``.
+    """
     choices = ["replace", "zero", f"mask:{draw(st.integers(1, spec.V - 1))}"]
     return draw(st.sampled_from(choices if substitutions_only else ["delete"] + choices))
 
 
 @st.composite
-def removal_cases(draw, substitutions_only: bool = False) -> SemanticsCase:
-    """A small case (2..5 distinct words, repeats allowed; :data:`BETA_INF_SIZES`) and any removal semantics."""
+def removal_cases(draw: st.DrawFn, substitutions_only: bool = False) -> SemanticsCase:
+    """A small case (2..5 distinct words, repeats allowed; :data:`BETA_INF_SIZES`) and any removal semantics.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+        substitutions_only: leave out ``delete`` (see :func:`semantics`).
+
+    Returns:
+        A :class:`~theory.checking.strategies.lime.SemanticsCase`.
+    """
     spec = draw(two_word_specs(**BETA_INF_SIZES))
     return SemanticsCase(Case(spec, draw(few_word_texts(spec))), draw(semantics(spec, substitutions_only)))
 
 
 @st.composite
-def integrated_cases(draw) -> SemanticsCase:
+def integrated_cases(draw: st.DrawFn) -> SemanticsCase:
     """Tiny models for the mpmath quadrature of the brute-force gradient (K ≤ 2, d_e ≤ 3, T ≤ 5, score scales
-    ≤ 3) and a baseline (replace, zero or mask:ID)."""
+    ≤ 3) and a baseline (replace, zero or mask:ID).
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+
+    Returns:
+        A :class:`~theory.checking.strategies.lime.SemanticsCase` whose semantics is a substitution.
+    """
     spec = ModelSpec(K=draw(st.integers(1, 2)), d_e=draw(st.integers(2, 3)), d_att=draw(st.integers(1, 2)),
                      d_out=draw(st.integers(1, 2)), V=draw(st.integers(4, 8)), T=draw(st.integers(2, 5)),
                      pe=draw(st.booleans()), score_scale=draw(st.sampled_from((0.3, 1.0, 3.0))),
@@ -62,7 +86,16 @@ class NoiseCase:
 
 
 @st.composite
-def noise_cases(draw) -> NoiseCase:
+def noise_cases(draw: st.DrawFn) -> NoiseCase:
+    """Cases for the Gauss–Hermite populations (:class:`NoiseCase`: T = 2, d_e = 2, K ≤ 2, one of two words), a noise
+    level ``σ`` (0.1 or 0.3) and a Monte Carlo seed.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+
+    Returns:
+        A :class:`NoiseCase`; the seed in ``0..2³¹``.
+    """
     spec = ModelSpec(K=draw(st.integers(1, 2)), d_e=2, d_att=draw(st.integers(1, 2)), d_out=draw(st.integers(1, 2)),
                      V=4, T=2, pe=draw(st.booleans()), score_scale=draw(st.sampled_from((0.3, 1.0, 3.0))),
                      value_scale=1.0, seed=draw(st.integers(0, 2**32 - 1)))
@@ -83,5 +116,14 @@ class VanishingNoiseCase:
 
 
 @st.composite
-def vanishing_noise_cases(draw) -> VanishingNoiseCase:
+def vanishing_noise_cases(draw: st.DrawFn) -> VanishingNoiseCase:
+    """A :func:`~theory.checking.strategies.lime.vanishing_cases` instance, a SmoothGrad noise level ``σ`` (0.3 or 1)
+    and a seed.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+
+    Returns:
+        A :class:`VanishingNoiseCase`; the seed in ``0..2³¹``.
+    """
     return VanishingNoiseCase(draw(vanishing_cases()), draw(st.sampled_from((0.3, 1.0))), draw(st.integers(0, 2**31)))

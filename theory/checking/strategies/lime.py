@@ -7,22 +7,26 @@ Every instance wraps a :class:`~theory.checking.strategies.models.Case` (a model
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
-from theory.models.one_layer import Model, head_vectors
 from theory.checking.strategies.models import (
     SCORE_SCALES,
     VALUE_SCALES,
     Case,
     ConstantValueCase,
+    Instance,
     ModelSpec,
+    Sizes,
     model_specs,
     seeded_scale,
 )
+from theory.models.one_layer import Model, head_vectors
 
 # --- LIME (§5): perturbation patterns and LIME instances ------------------------------------------------
 
@@ -30,7 +34,7 @@ from theory.checking.strategies.models import (
 class PerturbedCase:
     """A case and removal patterns ``z ∈ {0,1}^d`` over its ``d`` distinct words (lime's feature order)."""
 
-    case: Case
+    case: Instance
     Z: tuple  # tuple of tuples of 0/1
 
     def __repr__(self) -> str:
@@ -38,9 +42,18 @@ class PerturbedCase:
 
 
 @st.composite
-def perturbed_cases(draw, max_patterns=3, pe=None) -> PerturbedCase:
+def perturbed_cases(draw: st.DrawFn, max_patterns: int = 3, pe: bool | None = None) -> PerturbedCase:
     """A case from :func:`lime_texts` (up to 10 distinct words, K ≤ 4, d_e ≤ 16; ``pe`` forces the positional
-    encoding on/off) and 1..max_patterns removal patterns, all-ones and all-zeros included."""
+    encoding on/off) and 1..max_patterns removal patterns, all-ones and all-zeros included.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+        max_patterns: the most removal patterns drawn (at least 1).
+        pe: positional encoding forced on (True) or off (False); ``None`` draws it.
+
+    Returns:
+        A :class:`PerturbedCase`: the case and its patterns ``z ∈ {0,1}^d``, one tuple of ``d`` bits each.
+    """
     case = draw(lime_texts(max_d=10, max_repeats=5, max_K=4, max_d_e=16, max_dim=8, pe=pe))
     d = len(dict.fromkeys(case.tokens))
     Z = draw(st.lists(st.tuples(*[st.sampled_from((0, 1))] * d), min_size=1, max_size=max_patterns))
@@ -51,7 +64,7 @@ def perturbed_cases(draw, max_patterns=3, pe=None) -> PerturbedCase:
 class LimeCase:
     """A case and the seed of LIME's ``RandomState``."""
 
-    case: Case
+    case: Instance
     seed: int
 
     def __repr__(self) -> str:
@@ -59,9 +72,23 @@ class LimeCase:
 
 
 @st.composite
-def lime_texts(draw, max_d=8, max_repeats=3, max_K=3, max_d_e=8, max_dim=4, pe=None) -> Case:
+def lime_texts(draw: st.DrawFn, max_d: int = 8, max_repeats: int = 3, max_K: int = 3, max_d_e: int = 8,
+               max_dim: int = 4, pe: bool | None = None) -> Case:
     """A small model and a text with ``d`` distinct words, ``d`` drawn uniformly in ``1..max_d`` (so that LIME
-    instances are not dominated by one-word texts), some of them repeated, plus 0–2 padding positions."""
+    instances are not dominated by one-word texts), some of them repeated, plus 0–2 padding positions.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+        max_d: the most distinct words.
+        max_repeats: the most extra occurrences of already drawn words.
+        max_K: the most heads.
+        max_d_e: the largest embedding dimension (at least 2).
+        max_dim: the largest ``d_att`` and ``d_out``.
+        pe: positional encoding forced on (True) or off (False); ``None`` draws it.
+
+    Returns:
+        A :class:`~theory.checking.strategies.models.Case` whose ``T`` is the text's length plus 1–3.
+    """
     d = draw(st.integers(1, max_d))
     repeats = draw(st.integers(0, max_repeats))
     T = d + repeats + 1 + draw(st.integers(0, 2))
@@ -77,9 +104,17 @@ def lime_texts(draw, max_d=8, max_repeats=3, max_K=3, max_d_e=8, max_dim=4, pe=N
 
 
 @st.composite
-def lime_cases(draw, **text_ranges) -> LimeCase:
+def lime_cases(draw: st.DrawFn, **text_ranges: Any) -> LimeCase:
     """A small case from :func:`lime_texts` (a reference LIME of ~100 mpmath forward passes stays quick)
-    and a LIME seed."""
+    and a LIME seed.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+        **text_ranges: keyword arguments of :func:`lime_texts`.
+
+    Returns:
+        A :class:`LimeCase`: the case and a seed in ``0..2³²−1`` for LIME's ``RandomState``.
+    """
     return LimeCase(draw(lime_texts(**text_ranges)), draw(st.integers(0, 2**32 - 1)))
 
 
@@ -104,12 +139,21 @@ class FunctionSpec:
     shape: str = "gaussian"
     scale: float = 1.0
 
-    def linear(self) -> tuple:
-        """``(λ_0, λ)`` of the ``linear`` shape (and of the linear part of the others)."""
+    def linear(self) -> tuple[float, np.ndarray]:
+        """``(λ_0, λ)`` of the ``linear`` shape (and of the linear part of the others).
+
+        Returns:
+            The intercept ``λ_0`` and the ``(d,)`` slopes ``λ``, drawn from ``default_rng([seed, 1])`` times ``scale``.
+        """
         rng = np.random.default_rng([self.seed, 1])
         return float(rng.standard_normal() * self.scale), rng.standard_normal(self.d) * self.scale
 
     def values(self) -> np.ndarray:
+        """The values of ``f`` on the ``2^d`` patterns, by the spec's shape (class docstring).
+
+        Returns:
+            ``(2^d,)`` float64: entry ``k`` is ``f`` at the pattern with ``z_j = (k >> j) & 1``.
+        """
         rng = np.random.default_rng(self.seed)
         k = np.arange(2 ** self.d)
         Z = ((k[:, None] >> np.arange(self.d)) & 1).astype(np.float64)
@@ -127,17 +171,32 @@ class FunctionSpec:
 
 
 @st.composite
-def function_specs(draw, min_d=2, max_d=10, shapes=FUNCTION_SHAPES) -> FunctionSpec:
+def function_specs(draw: st.DrawFn, min_d: int = 2, max_d: int = 10,
+                   shapes: Sequence[str] = FUNCTION_SHAPES) -> FunctionSpec:
     """``d`` in ``min_d..max_d`` (2^d patterns enumerated by the mpmath reference), ``ν`` from
     :data:`KERNEL_NUS` (down to 0.15, where the weighted normal matrix of ``d = 2`` has lost 9 digits;
-    smaller ``ν`` makes it singular in float64), a shape and a scale."""
+    smaller ``ν`` makes it singular in float64), a shape and a scale.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+        min_d: the fewest features.
+        max_d: the most features.
+        shapes: the shapes to choose from (a subset of :data:`FUNCTION_SHAPES`).
+
+    Returns:
+        A :class:`FunctionSpec`; scale 1, 1e-3 or 1e3.
+    """
     return FunctionSpec(d=draw(st.sampled_from(range(min_d, max_d + 1))), nu=draw(st.sampled_from(KERNEL_NUS)),
                         seed=draw(st.integers(0, 2**32 - 1)), shape=draw(st.sampled_from(shapes)),
                         scale=draw(st.sampled_from((1.0, 1e-3, 1e3))))
 
 
-def linear_specs():
-    """Linear functions ``f(z) = λ_0 + ⟨λ, z⟩`` (:class:`FunctionSpec` of shape ``linear``)."""
+def linear_specs() -> st.SearchStrategy[FunctionSpec]:
+    """Linear functions ``f(z) = λ_0 + ⟨λ, z⟩`` (:class:`FunctionSpec` of shape ``linear``).
+
+    Returns:
+        A strategy of linear :class:`FunctionSpec`.
+    """
     return function_specs(shapes=("linear",))
 
 
@@ -146,7 +205,7 @@ class SemanticsCase:
     """A small case whose text has ``2 ≤ d ≤ 5`` distinct words (the reference runs ``2^d`` mpmath forward
     passes) and a removal semantics."""
 
-    case: Case
+    case: Instance
     semantics: str
 
     def __repr__(self) -> str:
@@ -157,16 +216,38 @@ BETA_INF_SIZES = dict(max_K=3, max_d_e=6, max_d=4, max_V=12, min_T=4, max_T=9)
 
 
 @st.composite
-def two_word_specs(draw, **ranges) -> ModelSpec:
-    """A :func:`model_specs` spec with room for several distinct words (``V ≥ 8``)."""
+def two_word_specs(draw: st.DrawFn, **ranges: Any) -> ModelSpec:
+    """A :func:`model_specs` spec with room for several distinct words (``V ≥ 8``).
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+        **ranges: keyword arguments of :func:`~theory.checking.strategies.models.model_specs`.
+
+    Returns:
+        A :class:`~theory.checking.strategies.models.ModelSpec` with ``V`` raised to at least 8.
+    """
     spec = draw(model_specs(**ranges))
     return ModelSpec(**{**spec.__dict__, "V": max(spec.V, 8)})
 
 
 @st.composite
-def few_word_texts(draw, spec: ModelSpec, max_words=5, min_words=2) -> tuple:
+def few_word_texts(draw: st.DrawFn, spec: Sizes, max_words: int = 5, min_words: int = 2) -> tuple[int, ...]:
     """A text of ``d..T−1`` words with ``d`` distinct ids, ``d`` drawn uniformly from
-    ``min_words..min(max_words, V−2, T−1)`` (repeats allowed)."""
+    ``min_words..min(max_words, V−2, T−1)`` (repeats allowed).
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+        spec: the model the text is for.
+        max_words: the most distinct words.
+        min_words: the fewest distinct words.
+
+    Returns:
+        The word ids in text order, each of the ``d`` distinct ids at least once.
+
+    Raises:
+        ValueError: ``spec`` has no room for ``min_words`` distinct words (``V < min_words + 2`` or
+            ``T < min_words + 1``).
+    """
     if spec.V < min_words + 2 or spec.T < min_words + 1:
         raise ValueError(f"few_word_texts needs V >= {min_words + 2} and T >= {min_words + 1}")
     d = draw(st.sampled_from(range(min_words, min(max_words, spec.V - 2, spec.T - 1) + 1)))
@@ -178,7 +259,16 @@ def few_word_texts(draw, spec: ModelSpec, max_words=5, min_words=2) -> tuple:
 
 
 @st.composite
-def semantics_cases(draw, semantics=("delete", "replace")) -> SemanticsCase:
+def semantics_cases(draw: st.DrawFn, semantics: Sequence[str] = ("delete", "replace")) -> SemanticsCase:
+    """A small case (:data:`BETA_INF_SIZES`, 2..5 distinct words) and a removal semantics.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+        semantics: the removal semantics to choose from (names of :mod:`theory.explainers.removal`).
+
+    Returns:
+        A :class:`SemanticsCase`.
+    """
     spec = draw(two_word_specs(**BETA_INF_SIZES))
     return SemanticsCase(Case(spec, draw(few_word_texts(spec))), draw(st.sampled_from(semantics)))
 
@@ -197,6 +287,12 @@ class EqualScoresCase(Case):
 
     @cached_property
     def model(self) -> Model:
+        """The model of ``spec`` changed as the class docstring says, so UNK scores exactly like every word.
+
+        Returns:
+            The §2 model with ``E``'s word rows equal to ``E[UNK]`` beyond the first ``rank`` coordinates and
+            ``W_k`` zero on those.
+        """
         base = self.spec.build()
         r = self.rank
         E = base.E.copy()
@@ -211,7 +307,15 @@ class EqualScoresCase(Case):
 
 
 @st.composite
-def equal_scores_cases(draw) -> EqualScoresCase:
+def equal_scores_cases(draw: st.DrawFn) -> EqualScoresCase:
+    """Equal-score models (:class:`EqualScoresCase`) at :data:`BETA_INF_SIZES` with 2..5 distinct words.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+
+    Returns:
+        An :class:`EqualScoresCase` with ``rank`` in ``1..d_e−1``.
+    """
     spec = draw(two_word_specs(**BETA_INF_SIZES))
     return EqualScoresCase(spec, draw(few_word_texts(spec)), draw(st.integers(1, spec.d_e - 1)))
 
@@ -220,7 +324,7 @@ def equal_scores_cases(draw) -> EqualScoresCase:
 class ConsistencyCase:
     """A case (``2 ≤ d ≤ 6``), a removal semantics and the first seed of the repeated LIME runs."""
 
-    case: Case
+    case: Instance
     semantics: str
     seed: int
 
@@ -229,16 +333,31 @@ class ConsistencyCase:
 
 
 @st.composite
-def consistency_cases(draw) -> ConsistencyCase:
+def consistency_cases(draw: st.DrawFn) -> ConsistencyCase:
+    """Cases of 2..6 distinct words (K ≤ 3, d_e ≤ 8, T 4..12), a semantics (delete or replace) and a LIME seed.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+
+    Returns:
+        A :class:`ConsistencyCase`; the seed in ``0..2³¹``.
+    """
     spec = draw(two_word_specs(max_K=3, max_d_e=8, max_d=4, max_V=12, min_T=4, max_T=12))
     return ConsistencyCase(Case(spec, draw(few_word_texts(spec, max_words=6))),
                            draw(st.sampled_from(("delete", "replace"))), draw(st.integers(0, 2**31)))
 
 
 @st.composite
-def monte_carlo_cases(draw) -> ConsistencyCase:
-    """A case with ``11 ≤ d ≤ 13`` distinct words (beyond :func:`theory.explainers.lime_inf.beta_inf_model`'s exact range,
-    still cheap to enumerate), a semantics and a Monte Carlo seed."""
+def monte_carlo_cases(draw: st.DrawFn) -> ConsistencyCase:
+    """A case with ``11 ≤ d ≤ 13`` distinct words (beyond :func:`theory.explainers.lime_inf.beta_inf_model`'s
+    exact range, still cheap to enumerate), a semantics and a Monte Carlo seed.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+
+    Returns:
+        A :class:`ConsistencyCase` (``V ≥ 16``, T 14..24); the seed in ``0..2³¹``.
+    """
     spec = draw(model_specs(max_K=3, max_d_e=8, max_d=4, max_V=30, min_T=14, max_T=24))
     spec = ModelSpec(**{**spec.__dict__, "V": max(spec.V, 16)})
     return ConsistencyCase(Case(spec, draw(few_word_texts(spec, max_words=13, min_words=11))),
@@ -255,7 +374,7 @@ class ApproxCase:
     """A case, a removal semantics, LIME's kernel width ``ν`` and the Monte Carlo seed of ``β^∞`` (unused when
     the text has ``d ≤ 10`` distinct words: ``β^∞`` is then enumerated exactly)."""
 
-    case: Case
+    case: Instance
     semantics: str
     nu: float
     seed: int
@@ -265,10 +384,18 @@ class ApproxCase:
 
 
 @st.composite
-def approximation_cases(draw, semantics=("replace", "delete")) -> ApproxCase:
+def approximation_cases(draw: st.DrawFn, semantics: Sequence[str] = ("replace", "delete")) -> ApproxCase:
     """Models of :func:`model_specs`' ranges (K ≤ 4, d_e ≤ 16, all score scales) and texts with ``d`` distinct
     words, ``d`` from :data:`APPROX_DS` (2..10, 20, 40, 80), up to ``d/2`` repeats and up to 8 padding positions;
-    ``ν`` 0.25 (twice as likely), 0.5 or 1."""
+    ``ν`` 0.25 (twice as likely), 0.5 or 1.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+        semantics: the removal semantics to choose from (names of :mod:`theory.explainers.removal`).
+
+    Returns:
+        An :class:`ApproxCase`; the Monte Carlo seed in ``0..2³¹``.
+    """
     d = draw(st.sampled_from(APPROX_DS))
     repeats = draw(st.integers(0, d // 2))
     T = d + repeats + 1 + draw(st.integers(0, 8))
@@ -297,7 +424,16 @@ class GrowingCase:
     ds: tuple = (4, 6, 8, 11, 16)
     models: int = 8
 
-    def instance(self, d: int, k: int = 0):
+    def instance(self, d: int, k: int = 0) -> tuple[Model, np.ndarray, int]:
+        """Model ``k`` of the family and its text of ``d`` distinct words.
+
+        Args:
+            d: the number of distinct words (the first ``d`` of :attr:`order`).
+            k: which model of the family: seed ``spec.seed + k`` (mod 2³²), ``0 ≤ k < models``.
+
+        Returns:
+            ``(model, doc, d)``: the §2 model with ``T = d + 1 + padding``, the ``(T,)`` padded document, and ``d``.
+        """
         from theory.models.one_layer import document
 
         model = ModelSpec(**{**self.spec.__dict__, "T": d + 1 + self.padding,
@@ -311,9 +447,16 @@ class GrowingCase:
 
 
 @st.composite
-def growing_cases(draw) -> GrowingCase:
+def growing_cases(draw: st.DrawFn) -> GrowingCase:
     """Flat to moderate attention (score scales 0.3 and 1: no word keeps a fixed share of the attention as
-    ``d`` grows), K ≤ 4, d_e ≤ 16, positional encoding on or off, 0–4 padding positions."""
+    ``d`` grows), K ≤ 4, d_e ≤ 16, positional encoding on or off, 0–4 padding positions.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+
+    Returns:
+        A :class:`GrowingCase` with ``V = 18`` (16 words to order).
+    """
     V = 18
     spec = ModelSpec(K=draw(st.integers(1, 4)), d_e=draw(st.integers(2, 16)), d_att=draw(st.integers(1, 8)),
                      d_out=draw(st.integers(1, 8)), V=V, T=2, pe=draw(st.booleans()),
@@ -329,10 +472,18 @@ class VanishingCase:
     (``u_i = W_k^(i)ᵀ q_i/√d_att``, ``w_c^(i) = W_v^(i)ᵀ W_ℓ^(i)ᵀ``), so :meth:`model` at ``λ`` lowers that word's
     scores by exactly ``λ`` in every head and leaves its value scores unchanged (needs ``d_e ≥ 2K``)."""
 
-    case: Case
+    case: Instance
     target: int
 
-    def model(self, lam: float):
+    def model(self, lam: float) -> Model:
+        """The model with the target word's embedding moved by ``lam`` along ``v`` (class docstring).
+
+        Args:
+            lam: ``λ``, how far the word's scores are lowered in every head (in score units).
+
+        Returns:
+            The §2 model with ``E[w] + λ v`` in place of the target word's row.
+        """
         base = self.case.model
         C = np.concatenate(head_vectors(base))
         v = np.linalg.lstsq(C, np.concatenate([-np.ones(base.K), np.zeros(base.K)]), rcond=None)[0]
@@ -346,9 +497,16 @@ class VanishingCase:
 
 
 @st.composite
-def vanishing_cases(draw) -> VanishingCase:
+def vanishing_cases(draw: st.DrawFn) -> VanishingCase:
     """K ≤ 3, ``d_e`` from ``2K`` to 12, 2..6 distinct words each once (plus 0–2 padding), score scales
-    0.3–10, and the index of the word to push out of the attention."""
+    0.3–10, and the index of the word to push out of the attention.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+
+    Returns:
+        A :class:`VanishingCase`.
+    """
     K = draw(st.integers(1, 3))
     d = draw(st.integers(2, 6))
     spec = ModelSpec(K=K, d_e=draw(st.integers(2 * K, 12)), d_att=draw(st.integers(1, 4)),
@@ -370,7 +528,12 @@ class AffineCase(ConstantValueCase):
 
     @cached_property
     def model(self) -> Model:
-        base = ConstantValueCase.model.func(self)
+        """The :class:`ConstantValueCase` model with UNK's row moved as the class docstring says.
+
+        Returns:
+            The §2 model whose UNK value score is ``c^(i) + unk_offsets[i]`` in every head.
+        """
+        base = self._projected()
         wc = head_vectors(base)[1]
         E = base.E.copy()
         E[base.unk_id] += np.linalg.lstsq(wc, np.asarray(self.unk_offsets, dtype=float), rcond=None)[0]
@@ -382,10 +545,17 @@ class AffineCase(ConstantValueCase):
 
 
 @st.composite
-def affine_cases(draw) -> AffineCase:
+def affine_cases(draw: st.DrawFn) -> AffineCase:
     """:class:`AffineCase` models (value scores constant within each head, UNK's different by a non-zero
     offset) and texts of 2..6 distinct words, each once (the premise of ``lime.affine_in_attention``);
-    ``K = 1`` with positional encoding off one time in three."""
+    ``K = 1`` with positional encoding off one time in three.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+
+    Returns:
+        An :class:`AffineCase`; constants and offsets ``±0.25 … ±4``.
+    """
     simple = draw(st.integers(0, 2)) == 0
     K = 1 if simple else draw(st.integers(1, 3))
     d = draw(st.integers(2, 6))
@@ -396,7 +566,7 @@ def affine_cases(draw) -> AffineCase:
                      d_out=draw(st.integers(1, 4)), V=d + 2 + draw(st.integers(0, 4)), T=T, pe=pe,
                      score_scale=draw(st.sampled_from(SCORE_SCALES[:-1])),
                      value_scale=draw(st.sampled_from(VALUE_SCALES)), seed=draw(st.integers(0, 2**32 - 1)))
-    def values():
+    def values() -> tuple[float, ...]:
         return tuple(draw(st.sampled_from((1, -1))) * draw(st.sampled_from((0.25, 0.5, 1.0, 1.5, 4.0)))
                      for _ in range(K))
     constants, offsets = values(), values()

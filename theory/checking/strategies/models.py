@@ -16,8 +16,10 @@ and padding.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Any, Protocol
 
 import numpy as np
 from hypothesis import assume
@@ -27,6 +29,31 @@ from theory.models.one_layer import Model, document, forward
 
 SCORE_SCALES = (0.01, 0.3, 1.0, 3.0, 10.0, 1000.0)
 VALUE_SCALES = (1.0, 0.1, 10.0)
+
+
+class Sizes(Protocol):
+    """What a text strategy reads of a spec (:class:`ModelSpec`, the encoder's ``EncoderSpec``): the vocabulary
+    size ``V`` and the document length ``T``."""
+
+    @property
+    def V(self) -> int: ...
+
+    @property
+    def T(self) -> int: ...
+
+
+class Instance(Protocol):
+    """What the instance wrappers (``PerturbedCase``, ``LimeCase`` …) hold: :class:`Case`, or a given population's
+    ``GivenCase`` (:mod:`theory.checking.population`), which has the same interface."""
+
+    @property
+    def model(self) -> Model: ...
+
+    @property
+    def tokens(self) -> tuple: ...
+
+    @property
+    def doc(self) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -57,6 +84,12 @@ class ModelSpec:
         return f"ModelSpec({', '.join(fields)})"
 
     def build(self) -> Model:
+        """The model of this spec, its weights drawn from ``numpy.random.default_rng(seed)`` in a fixed order.
+
+        Returns:
+            The §2 model: ``E`` ``(V, d_e)`` ~ N(0, 1); ``W_q``, ``W_k`` ``(K, d_att, d_e)`` ~ N(0, score_scale/d_e);
+            ``W_v`` ``(K, d_out, d_e)`` ~ N(0, 1/d_e); ``W_ℓ`` ``(K, d_out)`` ~ N(0, value_scale²/d_out); CLS 0, UNK 1.
+        """
         rng = np.random.default_rng(self.seed)
         root = np.sqrt(self.score_scale)
         E = rng.standard_normal((self.V, self.d_e))
@@ -76,10 +109,20 @@ class Case:
 
     @cached_property
     def model(self) -> Model:
+        """The case's model, built once from :attr:`spec`.
+
+        Returns:
+            ``spec.build()``.
+        """
         return self.spec.build()
 
     @cached_property
     def doc(self) -> np.ndarray:
+        """The padded document of the case's text.
+
+        Returns:
+            ``(T,)`` int64 token ids ``(CLS, words…, UNK…)``.
+        """
         return document(self.model, self.tokens)
 
     def __repr__(self) -> str:
@@ -87,8 +130,24 @@ class Case:
 
 
 @st.composite
-def model_specs(draw, max_K=4, max_d_e=16, max_d=8, max_V=50, min_T=2, max_T=32,
-                score_scales=SCORE_SCALES) -> ModelSpec:
+def model_specs(draw: st.DrawFn, max_K: int = 4, max_d_e: int = 16, max_d: int = 8, max_V: int = 50, min_T: int = 2,
+                max_T: int = 32, score_scales: Sequence[float] = SCORE_SCALES) -> ModelSpec:
+    """Random model specs over the module docstring's ranges (keyword arguments narrow them); ``scale`` from the
+    seed (:func:`seeded_scale`).
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+        max_K: the largest number of heads (at least 1).
+        max_d_e: the largest embedding dimension (at least 2).
+        max_d: the largest ``d_att`` and ``d_out`` (at least 1).
+        max_V: the largest vocabulary size (at least 3: CLS, UNK and one word).
+        min_T: the smallest document length (at least 2: CLS and one word).
+        max_T: the largest document length.
+        score_scales: the standard deviations of the attention scores to choose from.
+
+    Returns:
+        A :class:`ModelSpec` per draw; ``value_scale`` from :data:`VALUE_SCALES`, the seed in ``0..2³²−1``.
+    """
     spec = ModelSpec(
         K=draw(st.integers(1, max_K)),
         d_e=draw(st.integers(2, max_d_e)),
@@ -106,14 +165,30 @@ def model_specs(draw, max_K=4, max_d_e=16, max_d=8, max_V=50, min_T=2, max_T=32,
 
 def seeded_scale(spec: ModelSpec) -> ModelSpec:
     """``spec`` with the ``scale`` of a random model: off when its seed is 3 mod 4 (module docstring) — no draw
-    of its own, so the strategies that use it keep their Hypothesis choice sequence."""
+    of its own, so the strategies that use it keep their Hypothesis choice sequence.
+
+    Args:
+        spec: a drawn spec.
+
+    Returns:
+        ``spec`` with ``scale = (seed % 4 != 3)``.
+    """
     return replace(spec, scale=spec.seed % 4 != 3)
 
 
 @st.composite
-def texts(draw, spec: ModelSpec, min_len=1) -> tuple:
+def texts(draw: st.DrawFn, spec: Sizes, min_len: int = 1) -> tuple[int, ...]:
     """Words of a text for ``spec``: 1..T-1 words drawn from a pool of distinct ids (so repeats happen,
-    down to a single word repeated everywhere); the rest of the document is padding."""
+    down to a single word repeated everywhere); the rest of the document is padding.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+        spec: the model the text is for (its ``V`` bounds the ids, its ``T`` the length).
+        min_len: the fewest words (at most ``T − 1``).
+
+    Returns:
+        The word ids (in ``2..V−1``: neither CLS nor UNK), ``min_len..T−1`` of them.
+    """
     length = draw(st.integers(min_len, spec.T - 1))
     words = list(range(2, spec.V))
     pool = draw(st.lists(st.sampled_from(words), min_size=1, max_size=min(length, len(words)), unique=True))
@@ -121,8 +196,16 @@ def texts(draw, spec: ModelSpec, min_len=1) -> tuple:
 
 
 @st.composite
-def cases(draw, **spec_ranges) -> Case:
-    """A model from :func:`model_specs` (keyword arguments narrow its ranges) and a text for it."""
+def cases(draw: st.DrawFn, **spec_ranges: Any) -> Case:
+    """A model from :func:`model_specs` (keyword arguments narrow its ranges) and a text for it.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+        **spec_ranges: keyword arguments of :func:`model_specs`.
+
+    Returns:
+        A :class:`Case` per draw.
+    """
     spec = draw(model_specs(**spec_ranges))
     return Case(spec, draw(texts(spec)))
 
@@ -133,9 +216,18 @@ GRADIENT_SIZES = dict(max_K=3, max_d_e=6, max_d=4, max_V=12, max_T=8)
 
 
 @st.composite
-def gradient_cases(draw, min_words=1, **spec_ranges) -> Case:
+def gradient_cases(draw: st.DrawFn, min_words: int = 1, **spec_ranges: Any) -> Case:
     """:func:`cases` at :data:`GRADIENT_SIZES` (keyword arguments override them), with at least ``min_words``
-    words in the text (the model's ``T`` is drawn large enough)."""
+    words in the text (the model's ``T`` is drawn large enough).
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+        min_words: the fewest words of the text.
+        **spec_ranges: keyword arguments of :func:`model_specs`, overriding :data:`GRADIENT_SIZES`.
+
+    Returns:
+        A :class:`Case` per draw.
+    """
     ranges = {**GRADIENT_SIZES, "min_T": min_words + 1, **spec_ranges}
     spec = draw(model_specs(**ranges))
     return Case(spec, draw(texts(spec, min_len=min_words)))
@@ -159,6 +251,16 @@ class ConstantValueCase(Case):
 
     @cached_property
     def model(self) -> Model:
+        """The model of ``spec`` after the two projections of the class docstring.
+
+        Returns:
+            The §2 model with ``W_v`` and ``E`` projected, so that ``c_t^(i) = constants[i] + ⟨w_c^(i), p_0⟩`` at
+            every position.
+        """
+        return self._projected()
+
+    def _projected(self) -> Model:
+        """The model of :attr:`model`, built anew (subclasses change it further; uncached)."""
         from theory.models.one_layer import positional_encoding
 
         base = self.spec.build()
@@ -181,14 +283,21 @@ MAX_SCORE_SPREAD = 100.0
 
 
 @st.composite
-def constant_value_cases(draw) -> ConstantValueCase:
+def constant_value_cases(draw: st.DrawFn) -> ConstantValueCase:
     """Models with constant value scores within each head (:class:`ConstantValueCase`), at gradient sizes;
     the constants are non-zero (``±0.25 … ±4``), so ``c = 0`` (the trivial ``W_ℓ W_v = 0``) never occurs.
     Score scales stop at 10: at 1000 the brute-force gradient needs thousands of digits and these models have
     larger ``d_e`` (peaked attention is exercised by the other gradient claims).  For the same reason a case
     whose least-change projection of ``E`` is ill-conditioned — scores spread over more than
     :data:`MAX_SCORE_SPREAD` within a head — is not drawn (one such case, with ``|E| ≈ 8·10³`` and scores near
-    ``9·10⁷``, needed 77 602 digits and four minutes)."""
+    ``9·10⁷``, needed 77 602 digits and four minutes).
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+
+    Returns:
+        A :class:`ConstantValueCase` per draw: K ≤ 3, T ≤ 7, ``d_e ≥ K + T − 1`` with positional encoding.
+    """
     K = draw(st.integers(1, 3))
     T = draw(st.integers(2, 7))
     pe = draw(st.booleans())
@@ -206,15 +315,26 @@ def constant_value_cases(draw) -> ConstantValueCase:
     return case
 
 
-def authors_size_document(seed: int, V: int = 2000, words: int = 200, distinct: int = 150):
+def authors_size_document(seed: int, V: int = 2000, words: int = 200, distinct: int = 150) -> tuple[Model, np.ndarray]:
     """A random model at the authors' sizes (T = 256, K = 6, d_e = 128, d_att = d_out = 64; weights ``N(0, 1)``,
     ``W_q, W_k, W_v`` scaled by ``1/√d_e`` and ``W_ℓ`` by ``1/√d_out``, positional encoding on) and a document
     of ``words`` words with ``distinct`` distinct ones, from ``numpy.random.default_rng(seed)``: the
-    performance setting of the LIME issue.  Returns ``(model, doc)``."""
+    performance setting of the LIME issue.
+
+    Args:
+        seed: the seed of the generator that draws the weights and the text.
+        V: the vocabulary size.
+        words: the number of words of the text (at most ``T − 1 = 255``).
+        distinct: how many of them are distinct (at most ``words`` and ``V − 2``).
+
+    Returns:
+        ``(model, doc)``: the §2 model and the ``(256,)`` padded document.
+    """
     T, K, d_e, d_att, d_out = 256, 6, 128, 64, 64
     rng = np.random.default_rng(seed)
     model = Model(rng.standard_normal((V, d_e)), rng.standard_normal((K, d_att, d_e)) / np.sqrt(d_e),
-                  rng.standard_normal((K, d_att, d_e)) / np.sqrt(d_e), rng.standard_normal((K, d_out, d_e)) / np.sqrt(d_e),
+                  rng.standard_normal((K, d_att, d_e)) / np.sqrt(d_e),
+                  rng.standard_normal((K, d_out, d_e)) / np.sqrt(d_e),
                   rng.standard_normal((K, d_out)) / np.sqrt(d_out), cls_id=0, unk_id=1, max_len=T, pe=True)
     vocabulary = rng.choice(np.arange(2, V), distinct, replace=False)
     tokens = np.concatenate([vocabulary, rng.choice(vocabulary, words - distinct)])
