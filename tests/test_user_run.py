@@ -231,7 +231,7 @@ def test_a_claim_on_prefixes_says_so_and_the_report_says_why_it_differs(tmp_path
     runs on 4-word prefixes, and its record and the report say so."""
     from theory.running import given
 
-    monkeypatch.setattr(user_run, "SECONDS_PER_INSTANCE", 0.0)
+    monkeypatch.setattr(given, "SECONDS_PER_INSTANCE", 0.0)
     model, texts = _one_layer(tmp_path)
     out = tmp_path / "r"
     assert main(["run", "--model", model, *texts, "--out", str(out), "--jobs", "1", "--only",
