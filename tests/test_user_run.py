@@ -141,8 +141,9 @@ def test_one_layer_model_with_texts_only_touches_that_model(tmp_path, loads):
 
 
 def test_an_instance_of_another_model_is_an_error_not_a_verdict():
-    """The guard of the run on a given population: a given-model strategy that draws from another population (here the same model
-    under another name) gives an error naming the instance, never a verdict about the user's model."""
+    """The guard of the run on a given population: a given-model strategy that draws from another population
+    (here the same model under another name) gives an error naming the instance, never a verdict about the user's
+    model."""
     model = ModelSpec(K=1, d_e=3, V=6, T=5, seed=2).build()
     mine, other = (Population(f"model:{name}", model, ((2, 3),), sha256="0" * 64) for name in ("mine", "other"))
     all_claims()

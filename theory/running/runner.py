@@ -22,7 +22,7 @@ import sys
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -301,21 +301,44 @@ def population_name(population: str | Population) -> str:
 
 
 def progress(record: Record) -> str:
-    """The end of a claim's progress line on stderr: its verdict, and why when it was skipped."""
+    """The end of a claim's progress line on stderr.
+
+    Args:
+        record: The claim's record.
+
+    Returns:
+        Its verdict with its examples and runtime, or why it was skipped.
+    """
     if record.verdict == SKIPPED:
         return f"skipped ({record.diagnosis})"
     return f"{record.verdict} ({record.examples} examples, {record.runtime:.1f} s)"
 
 
-def extra_progress(result, seconds: float) -> str:
-    """The end of an extra's progress line on stderr: done, and what it skipped (``ExtraResult.skipped``)."""
+def extra_progress(result: Any, seconds: float) -> str:
+    """The end of an extra's progress line on stderr.
+
+    Args:
+        result: The extra's ``ExtraResult``.
+        seconds: Its runtime.
+
+    Returns:
+        "done" with the runtime, and what it skipped (``ExtraResult.skipped``).
+    """
     return f"done ({seconds:.1f} s)" + "".join(f"; skipped {line}" for line in result.skipped)
 
 
-def finish_run(records, out: Path, extras=()) -> int:
-    """The closing lines of a run on stderr — records counted by verdict, the failing ones named, then every
-    claim and part of an extra (``(Extra, ExtraResult, seconds)`` triples) skipped for want of an optional
-    package, with what to install — and its exit code: 1 when a claim fails or errs, 0 otherwise."""
+def finish_run(records: list[Record], out: Path, extras: Iterable[tuple[Any, Any, float]] = ()) -> int:
+    """Print the closing lines of a run on stderr: records counted by verdict, the failing ones named, then every
+    claim and part of an extra skipped for want of an optional package, with what to install.
+
+    Args:
+        records: The run's records.
+        out: The folder the reports were written to.
+        extras: ``(Extra, ExtraResult, seconds)`` triples.
+
+    Returns:
+        The exit code: 1 when a claim fails or errs, 0 otherwise.
+    """
     # an approximation is measured, never "fails"; but a crash is an error whatever the kind
     failed = [f"{r.id} ({r.population})" for r in records if r.verdict not in (*PASSING, SKIPPED, NOT_APPLICABLE)]
     counts = Counter(r.verdict for r in records)
