@@ -20,8 +20,9 @@ from theory.errors import InputError
 
 if TYPE_CHECKING:
     from theory.checking.population import Population
-    from theory.claims import Claim, Extra
+    from theory.claims import Claim, Extra, ExtraResult
     from theory.models.vocabulary import Encoded
+    from theory.running.runner import Record
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 
@@ -212,7 +213,8 @@ def _run_locked(args: argparse.Namespace, argv: list[str] | None, out: Path, run
     from theory.running.parallel import default_jobs, run_elsewhere
     from theory.running.runner import extra_progress, finish_run, population_name, progress, run_claim
 
-    records, extra_results = [], []
+    records: list[Record] = []
+    extra_results: list[tuple[Extra, ExtraResult, float]] = []
     benchmarks = {} if given else performance(out / "benchmarks.json")  # read (and judged) before any claim runs
     jobs = default_jobs() if args.jobs is None else args.jobs
     if args.scheduler or jobs != 1:  # in worker processes or on a Dask cluster

@@ -388,7 +388,7 @@ def _torch_compatible(population: Population) -> Applies:
             "a feed-forward")
 
 
-def _encoder(passes: Callable[[Encoder], int], what: str,
+def _encoder(passes: Callable[[Any], int], what: str,
              factory: Callable[[], st.SearchStrategy]) -> Callable[[Population], Applies]:
     """A depth claim's plan on a user's encoder: ``factory`` when its reference affords the encoder.
 
@@ -522,8 +522,8 @@ class Scope:
 
     def __init__(self, population: Population) -> None:
         self.population = population
-        self.cut: dict[int | tuple, int] = {}
-        self.documents: set[int | tuple] = set()
+        self.cut: dict[Any, int] = {}  # a document (its index, or the drawn text) → the words used
+        self.documents: set[Any] = set()
         self.positions: set[int] = set()
         self.coordinates: set[int] = set()
 

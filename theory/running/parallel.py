@@ -102,6 +102,7 @@ def run_task(task: Task, profile: str, seed: int) -> tuple[Record | ExtraResult,
     _single_threaded()
     all_extras()  # imports every claim module (registers claims and extras)
     started = time.perf_counter()
+    result: Record | ExtraResult
     if task[0] == "claim":
         result = runner.run_claim(REGISTRY[task[1]], profile, seed, task[2])
     else:

@@ -163,8 +163,8 @@ def _run_given(claim: Claim, population: Population, profile: str, seed: int) ->
     return record
 
 
-def _run(claim: Claim, strategy: SearchStrategy | None, reason: object, check: Callable[[Any], Any], profile: str,
-         seed: int, population: str, command: str) -> Record:
+def _run(claim: Claim, strategy: SearchStrategy | None, reason: Callable[[], SearchStrategy] | str,
+         check: Callable[[Any], Any], profile: str, seed: int, population: str, command: str) -> Record:
     """The Hypothesis search of :func:`run_claim` on one population.
 
     Args:
@@ -187,7 +187,7 @@ def _run(claim: Claim, strategy: SearchStrategy | None, reason: object, check: C
             reference=claim.reference, verdict=SKIPPED if missing else NOT_APPLICABLE, examples=0,
             failing_examples=0, shrink_steps=0, max_error=None, tolerance=None, worst_instance=None,
             counterexample=None, seed=seed, profile=profile, command=command, population=population,
-            diagnosis=optional.needs(missing) if missing else reason)
+            diagnosis=optional.needs(missing) if missing else str(reason))
     base = settings.get_profile(profile)
     if population == "random" or claim.exists:  # a witness search screens most instances cheaply
         examples = max(3, round(base.max_examples * claim.budget))
