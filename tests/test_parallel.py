@@ -38,7 +38,7 @@ def test_jobs_records_equal_serial(tmp_path, serial):
 
 def test_dask_records_equal_serial(tmp_path, serial):
     distributed = pytest.importorskip("distributed", reason="pip install '.[distributed]'")
-    from theory.running.parallel import cell_map
+    from theory.pool import cell_map
 
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster:
         assert _run(tmp_path, "--scheduler", cluster.scheduler_address) == serial
@@ -64,7 +64,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_worker_ends_when_its_run_is_killed():
     """A process that runs the worker's parent watch outlives its parent by at most a poll period."""
-    worker = ("from theory.running.parallel import _exit_with_parent; import time; _exit_with_parent(0.05); "
+    worker = ("from theory.pool import exit_with_parent; import time; exit_with_parent(0.05); "
               "time.sleep(60)")
     parent = (f"import subprocess, sys, os; p = subprocess.Popen([sys.executable, '-c', {worker!r}], "
               "stdout=subprocess.DEVNULL); "

@@ -18,7 +18,7 @@ from theory.sentiment.fixture import load_fixture
 from theory.cli.main import main
 from theory.checking.population import using
 from theory.running.runner import run_claim
-from theory.running.given import population_of
+from theory.cli.model_options import given_population
 
 #: claims whose trained-population run is cheap (the others cost up to a minute at T = 256), one per kind of
 #: strategy: given_cases, perturbed documents, approximation, n/a
@@ -40,7 +40,7 @@ def fixture_as_text(tmp_path_factory):
 def test_fixture_texts_read_back_as_its_documents(fixture_as_text):
     from theory.sentiment.fixture import DATA, MODEL_FILE
     fixture_as_text.model = str(DATA / MODEL_FILE)
-    population, _ = population_of(fixture_as_text)
+    population, _ = given_population(fixture_as_text)
     assert population.name == "model:sentiment_model" and population.docs == load_fixture().docs
 
 
@@ -48,7 +48,7 @@ def test_fixture_texts_read_back_as_its_documents(fixture_as_text):
 def test_fixture_through_model_gives_the_trained_records(fixture_as_text, claim_id):
     from theory.sentiment.fixture import DATA, MODEL_FILE
     fixture_as_text.model = str(DATA / MODEL_FILE)
-    population, _ = population_of(fixture_as_text)
+    population, _ = given_population(fixture_as_text)
     all_claims()
     claim = REGISTRY[claim_id]
     trained = run_claim(claim, "ci", 0, "trained").as_dict()

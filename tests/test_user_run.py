@@ -29,7 +29,8 @@ from theory.checking.population import GivenCase, NotApplicable, Population, giv
 from theory.running.runner import ERROR_MEASURE
 from theory.checking.strategies.encoder import EncoderSpec
 from theory.checking.strategies.models import ModelSpec
-from theory.running.given import _Scope, run_given
+from theory.running.given import Scope
+from theory.running.runner import run_claim
 
 WORDS = ["[cls]", "<unk>", "good", "bad", "film", "plot", "not", "great", ".", ",", "boring", "fun", "wonderful",
          "the", "a", "acting", "story", "was", "is", "very"]
@@ -140,14 +141,15 @@ def test_one_layer_model_with_texts_only_touches_that_model(tmp_path, loads):
 
 
 def test_an_instance_of_another_model_is_an_error_not_a_verdict():
-    """The guard of run_given: a given-model strategy that draws from another population (here the same model
-    under another name) gives an error naming the instance, never a verdict about the user's model."""
+    """The guard of the run on a given population: a given-model strategy that draws from another population
+    (here the same model under another name) gives an error naming the instance, never a verdict about the user's
+    model."""
     model = ModelSpec(K=1, d_e=3, V=6, T=5, seed=2).build()
     mine, other = (Population(f"model:{name}", model, ((2, 3),), sha256="0" * 64) for name in ("mine", "other"))
     all_claims()
     with using(other):
         foreign = given_cases()
-    record = run_given(replace(REGISTRY["model.forward"], trained=lambda: foreign), mine)
+    record = run_claim(replace(REGISTRY["model.forward"], trained=lambda: foreign), population=mine)
     assert record.verdict == "error" and "is not drawn from model:mine" in record.diagnosis, record.diagnosis
     assert record.model_sha256 == "0" * 64
 
@@ -177,7 +179,7 @@ def test_documents_outside_the_domain_are_left_out_or_the_claim_is_not_applicabl
                                                 "among the first 3 words"):
             given_cases(max_words=3, min_distinct=3)
     all_claims()
-    record = run_given(REGISTRY["lime.eq19"], Population("model:m", model, ((2,), (3, 3)), sha256="0" * 64))
+    record = run_claim(REGISTRY["lime.eq19"], population=Population("model:m", model, ((2,), (3, 3)), sha256="0" * 64))
     assert record.verdict == "n/a" and "none of the 2 documents of model:m has at least 2 distinct words" in \
         record.diagnosis, record.diagnosis
 
@@ -247,7 +249,7 @@ def test_scope_says_how_many_of_what_in_plain_words():
     """One document cut is "its" prefix, several "their"; counts that vary are "3 or 4", never "3/4"."""
     model = ModelSpec(K=1, d_e=3, V=8, T=8, seed=2).build()
     population = Population("model:m", model, ((2, 3, 4, 5, 6), (2, 3), (4, 5, 6, 7, 2)), sha256="0" * 64)
-    scope = _Scope(population)
+    scope = Scope(population)
     scope.add(GivenCase(0, 3, positions=(1,), population=population))
     scope.add(GivenCase(1, 3, positions=(1,), population=population))
     assert scope.describe([]) == ("1 of the 2 documents used was cut to its first 3 words, and the model ran on that "
@@ -352,19 +354,21 @@ def test_jobs_gives_the_records_of_one_job(tmp_path):
 
 
 def test_jobs_and_scheduler_take_the_user_s_population(tmp_path, monkeypatch):
-    """run --model hands its population to the parallel runner (which --scheduler uses too)."""
+    """run --model hands its population to the parallel runner (which --scheduler uses too) as the population of
+    every claim task."""
     from theory.running import parallel
 
     seen = {}
 
-    def run_elsewhere(runs, extras, profile, seed, jobs, scheduler, given):
-        seen.update(runs=runs, extras=extras, jobs=jobs, scheduler=scheduler, given=given)
+    def run_elsewhere(runs, extras, profile, seed, jobs, scheduler):
+        seen.update(runs=runs, extras=extras, jobs=jobs, scheduler=scheduler)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(parallel, "run_elsewhere", run_elsewhere)
     model, texts = _one_layer(tmp_path)
     assert main(["run", "--model", model, *texts, "--out", str(tmp_path / "r"), "--jobs", "3", "--scheduler",
                  "tcp://nowhere:1", "--only", "model.forward"]) == 130
-    assert seen["given"].name == "model:mh" and seen["jobs"] == 3 and seen["scheduler"] == "tcp://nowhere:1"
-    assert [(claim.id, population) for claim, population in seen["runs"]] == [("model.forward", "model:mh")]
+    assert seen["jobs"] == 3 and seen["scheduler"] == "tcp://nowhere:1"
+    [(claim, population)] = seen["runs"]
+    assert claim.id == "model.forward" and population.name == "model:mh" and population.sha256 is not None
     assert seen["extras"] == []

@@ -10,11 +10,13 @@ The claims' ``trained=`` strategies draw :class:`GivenCase` instances from the *
 (:func:`active`: the trained fixture unless a run is inside :func:`using`), so one declaration serves every
 given model.  A case keeps the population it was drawn from.  A claim's domain (e.g. two distinct words for
 ``β^∞``) is part of the strategy (:func:`given_cases`): a population is never drawn outside it, and a population
-with no instance inside it makes the claim not applicable (:class:`NotApplicable`), with the reason.
+with no instance inside it makes the claim not applicable (:class:`NotApplicable`), with the reason; what of the
+population a claim's domain leaves out is noted in the ``with using(...)`` block's notes, for its record.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -37,6 +39,7 @@ class Population:
     allow_unk: bool = False  # documents may hold UNK (--oov unk)
     vocabulary: tuple[str, ...] | None = None  # token strings by id, for the report
     sha256: str | None = None  # of the model file (a user's model), carried by every record computed on it
+    options: str = ""  # the options of `attnverify run` that rebuild it (--model M --texts F …), for the records
 
     @property
     def encoder(self) -> bool:
@@ -44,9 +47,9 @@ class Population:
         return isinstance(self.model, Encoder)
 
 
-_ACTIVE: list[Population] = []
-#: what :func:`given_cases` left out of the active population to stay inside a claim's domain, for the record
-DOMAIN_NOTES: list[str] = []
+#: the active populations (innermost last), each with the notes of what :func:`given_cases` left out of it to stay
+#: inside a claim's domain (the list :func:`using` yields)
+_ACTIVE: list[tuple[Population, list[str]]] = []
 
 
 @cache
@@ -59,18 +62,38 @@ def trained_population() -> Population:
 
 
 def active() -> Population:
-    """The population the ``trained=`` strategies draw from now."""
-    return _ACTIVE[-1] if _ACTIVE else trained_population()
+    """The population the ``trained=`` strategies draw from now.
+
+    Returns:
+        The population of the innermost :func:`using` block, else the trained fixture.
+    """
+    return _ACTIVE[-1][0] if _ACTIVE else trained_population()
 
 
 @contextmanager
-def using(population: Population):
-    """Make ``population`` the active one inside the ``with`` block."""
-    _ACTIVE.append(population)
+def using(population: Population) -> Iterator[list[str]]:
+    """Make ``population`` the active one inside the ``with`` block.
+
+    Args:
+        population: The population the ``trained=`` strategies built inside the block draw from.
+
+    Returns:
+        A context manager yielding the block's domain notes: one line per strategy built inside it
+        (:func:`given_cases`) that left part of ``population`` out to stay inside its claim's domain.
+    """
+    notes: list[str] = []
+    _ACTIVE.append((population, notes))
     try:
-        yield population
+        yield notes
     finally:
         _ACTIVE.pop()
+
+
+def _note(line: str) -> None:
+    """Add ``line`` to the domain notes of the innermost :func:`using` block (none outside one: the fixture's
+    runs record no scope)."""
+    if _ACTIVE:
+        _ACTIVE[-1][1].append(line)
 
 
 @dataclass(frozen=True)
@@ -155,8 +178,8 @@ def given_cases(max_words: int | None = None, positions: int = 0, cls: bool = Fa
         if not eligible:
             raise NotApplicable(_no_document(population, max_words, min_distinct, repeats))
         if len(eligible) < len(population.docs):
-            DOMAIN_NOTES.append(f"{len(population.docs) - len(eligible)} of the {len(population.docs)} documents left "
-                                f"out: {_domain(max_words, min_distinct, repeats)} is the claim's domain")
+            _note(f"{len(population.docs) - len(eligible)} of the {len(population.docs)} documents left out: "
+                  f"{_domain(max_words, min_distinct, repeats)} is the claim's domain")
         index = (st.integers(0, len(population.docs) - 1) if len(eligible) == len(population.docs)
                  else st.sampled_from(eligible))
         cases = index.map(lambda k: GivenCase(k, max_words, population=population))
@@ -168,7 +191,7 @@ def given_cases(max_words: int | None = None, positions: int = 0, cls: bool = Fa
                                 f"{model.T - 1} word positions, {len(words)} word ids besides CLS and UNK"
                                 + (f", texts cut at {max_words} words" if max_words is not None else "") + ")")
         if min_distinct > 1 or not repeats:
-            DOMAIN_NOTES.append(f"texts drawn with {_domain(max_words, min_distinct, repeats)}, the claim's domain")
+            _note(f"texts drawn with {_domain(max_words, min_distinct, repeats)}, the claim's domain")
         cases = _drawn_texts(population, max(1, min_distinct), min(limit, len(words)) if not repeats else limit,
                              min_distinct, repeats)
     if positions <= 0 and not 0 < coordinates < model.d_e:

@@ -9,15 +9,20 @@ nothing written).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from theory.errors import InputError
-from theory.cli import explain
 from theory import interrupt
-from theory.cli import model_options
+from theory.cli import explain, model_options
+from theory.errors import InputError
+
+if TYPE_CHECKING:
+    from theory.checking.population import Population
+    from theory.claims import Claim, Extra, ExtraResult
+    from theory.models.vocabulary import Encoded
+    from theory.running.runner import Record
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 
@@ -143,9 +148,21 @@ def _list(args, argv) -> int:
     return EXIT_OK
 
 
-def _run(args, argv) -> int:
-    from theory.running.output import check_folder, exclusive
+def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """``attnverify run``: check the options, build the populations, then run under the output folder's lock.
+
+    Args:
+        args: The parsed ``run`` options.
+        argv: The command line's arguments (None: ``sys.argv``), for the report.
+
+    Returns:
+        The exit code (:func:`theory.running.runner.finish_run`).
+
+    Raises:
+        InputError: Bad options, an unknown claim id, an unreadable or overflowing model, an unwritable folder.
+    """
     from theory.checking.profiles import PROFILES
+    from theory.running.output import check_folder, exclusive
 
     model_options.check_options(args)
     if args.profile not in PROFILES:
@@ -155,40 +172,60 @@ def _run(args, argv) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}")
     claims, extras = _selected(args.only)
-    given, encoded, out = None, None, Path(args.out)
+    given: Population | None = None
+    encoded: list[Encoded] = []
+    populations: list[str | Population]
     if args.model is not None:  # the user's model and documents: the claims about a given model, no extras
-        from theory.running.given import output_folder, population_of
+        given, encoded = model_options.given_population(args)
+        populations, out, extras = [given], model_options.output_folder(args), []
+    else:
+        from theory.claims import POPULATIONS
 
-        given, encoded = population_of(args)
-        out, extras = output_folder(args), []
+        populations, out = list(POPULATIONS) if args.population == "both" else [args.population], Path(args.out)
     check_folder(out)
     with exclusive(out):
-        return _run_locked(args, argv, out, claims, extras, given, encoded)
+        return _run_locked(args, argv, out, [(c, p) for c in claims for p in populations], extras, given, encoded)
 
 
-def _run_locked(args, argv, out, claims, extras, given=None, encoded=None) -> int:
-    """The claim runs and the reports, while this process holds the output folder's lock; ``given`` is the
-    population of ``--model`` (then every claim runs on it alone, :func:`theory.running.given.run_given`)."""
-    from theory.claims import POPULATIONS
-    from theory.running.parallel import default_jobs, run_elsewhere
+def _run_locked(args: argparse.Namespace, argv: list[str] | None, out: Path, runs: list[tuple[Claim, str | Population]],
+                extras: list[Extra], given: Population | None, encoded: list[Encoded]) -> int:
+    """The claim runs and the reports, while this process holds the output folder's lock.
+
+    Args:
+        args: The parsed ``run`` options.
+        argv: The command line's arguments (None: ``sys.argv``), for the report.
+        out: The output folder.
+        runs: ``(claim, population)`` pairs, each run by :func:`theory.running.runner.run_claim`, here or in
+            workers; a population is a name (``random``, ``trained``) or the user's population.
+        extras: The extras to run.
+        given: The user's population of ``--model`` (its report is :mod:`theory.reporting.user_report`'s), or
+            None (the suite's report).
+        encoded: The encoded ``--texts`` (empty without them).
+
+    Returns:
+        The exit code (:func:`theory.running.runner.finish_run`).
+
+    Raises:
+        InputError: The reports cannot be written (the previous ones are then untouched).
+    """
     from theory.reporting.benchmarks import performance
     from theory.reporting.report import summary, write_reports
-    from theory.running.runner import extra_progress, finish_run, progress, run_claim
-    from theory.running.given import run_given, write_report
+    from theory.reporting.user_report import write_report
+    from theory.running.parallel import default_jobs, run_elsewhere
+    from theory.running.runner import extra_progress, finish_run, population_name, progress, run_claim
 
-    populations = (given.name,) if given else POPULATIONS if args.population == "both" else (args.population,)
-    runs = [(claim, population) for claim in claims for population in populations]
-    records, extra_results = [], []
+    records: list[Record] = []
+    extra_results: list[tuple[Extra, ExtraResult, float]] = []
     benchmarks = {} if given else performance(out / "benchmarks.json")  # read (and judged) before any claim runs
     jobs = default_jobs() if args.jobs is None else args.jobs
     if args.scheduler or jobs != 1:  # in worker processes or on a Dask cluster
-        records, extra_results = run_elsewhere(runs, extras, args.profile, args.seed, jobs, args.scheduler, given)
+        records, extra_results = run_elsewhere(runs, extras, args.profile, args.seed, jobs, args.scheduler)
         runs, extras = [], []
     total = len(runs) + len(extras)
     for number, (claim, population) in enumerate(runs, 1):
-        print(f"[{number}/{total}] {claim.id} ({population}) …", end="", file=sys.stderr, flush=True)
-        record = (run_given(claim, given, args.profile, args.seed) if given
-                  else run_claim(claim, args.profile, args.seed, population))
+        print(f"[{number}/{total}] {claim.id} ({population_name(population)}) …", end="", file=sys.stderr,
+              flush=True)
+        record = run_claim(claim, args.profile, args.seed, population)
         print(f" {progress(record)}", file=sys.stderr)
         records.append(record)
     for number, item in enumerate(extras, len(runs) + 1):
@@ -198,7 +235,7 @@ def _run_locked(args, argv, out, claims, extras, given=None, encoded=None) -> in
         extra_results.append((item, result, time.perf_counter() - started))
         print(f" {extra_progress(result, extra_results[-1][2])}", file=sys.stderr)
     try:
-        if given:
+        if given is not None:
             write_report(args, argv, out, records, given, encoded)
         else:
             write_reports(out, summary(records, args.profile, args.seed, argv, extra_results, benchmarks))

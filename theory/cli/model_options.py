@@ -6,12 +6,18 @@ out of :mod:`theory.cli.main` so that the shared parser only calls in here."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from theory.errors import InputError
+
+if TYPE_CHECKING:
+    from theory.checking.population import Population
+    from theory.models.vocabulary import Encoded
 
 EXIT_OK = 0
 
@@ -324,3 +330,48 @@ def add_model_options(run) -> None:
                      help="run the claims about a given model on this model (population model:<file stem>); "
                           "the report goes to --out (default reports/model-<stem>/)")
     add_text_options(run, single=False)
+
+
+def given_population(args: argparse.Namespace) -> tuple[Population, list[Encoded]]:
+    """The population of ``run --model`` (docs/theory.md §11.3): the user's model and the documents of
+    ``--texts``, or, without them, texts Hypothesis draws from the model's vocabulary; refused
+    (:func:`theory.running.given.refuse_overflow`) before anything runs when its forward pass overflows.
+
+    Args:
+        args: The parsed ``run`` options, checked by :func:`check_options`.
+
+    Returns:
+        ``(population, encoded)``: the population ``model:<file stem>``, carrying the file's SHA-256 and the
+        options that rebuild it, and the encoded texts (empty without ``--texts``).
+
+    Raises:
+        InputError: The model, vocabulary or texts cannot be read, or the forward pass overflows.
+    """
+    from theory.checking.population import Population
+    from theory.models.encoder import load_model
+    from theory.running.given import refuse_overflow
+
+    model = load_model(args.model)
+    vocab, encoded = encoded_texts(args, model)
+    encoded = encoded or []
+    texts = f" --texts {args.texts} --vocab {args.vocab} --oov {args.oov}" if args.texts else ""
+    population = Population(f"model:{Path(args.model).stem}", model,
+                            tuple(item.tokens for item in encoded) if encoded else None, allow_unk=args.oov == "unk",
+                            vocabulary=vocab.tokens if vocab else None,
+                            sha256=hashlib.sha256(Path(args.model).read_bytes()).hexdigest(),
+                            options=f"--model {args.model}{texts}{' --truncate' if args.truncate else ''}")
+    refuse_overflow(population)
+    return population, encoded
+
+
+def output_folder(args: argparse.Namespace) -> Path:
+    """Where ``run --model`` writes its report.
+
+    Args:
+        args: The parsed ``run`` options.
+
+    Returns:
+        ``--out``, or ``reports/model-<stem>/`` when that is the suite's own ``reports/`` (the baseline).
+    """
+    out = Path(args.out)
+    return out / f"model-{Path(args.model).stem}" if out.resolve() == Path("reports").resolve() else out

@@ -1,9 +1,15 @@
 """The report of ``attnverify run --model`` (docs/theory.md §11.3), led by what the model's user asks: which identities
 hold on the model, where it sits on the regime map, how far Eq. (19) and the large-d limit are from LIME's
 ``β^∞`` on the documents, how often attention, the gradient and LIME disagree on the top word, and Figure 1
-for the first document; then every claim's record, as in the main report."""
+for the first document; then every claim's record, as in the main report (:func:`write_report`)."""
 
 from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 
@@ -12,8 +18,8 @@ from theory.studies import figures
 from theory.studies import given_model
 from theory.studies import regimes
 from theory.checking.population import Population
-from theory.reporting.report import _error_cell, _population_lines
-from theory.running.runner import ERROR_MEASURE, NOT_APPLICABLE, SKIPPED
+from theory.reporting.report import _error_cell, _population_lines, summary, write_atomically
+from theory.running.runner import ERROR_MEASURE, NOT_APPLICABLE, SKIPPED, Record
 
 REPORT_DOCS = {"ci": 16, "thorough": 300}  # documents of the regime and disagreement measures
 DRAWN_WORDS = 64  # longest text drawn for those measures when the user gives no documents
@@ -351,3 +357,38 @@ def render(data: dict) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in data["versions"].items() if v)
     lines += ["", "## Environment", "", versions, ""]
     return "\n".join(lines)
+
+
+def write_report(args: argparse.Namespace, argv: list[str] | None, out: Path, records: list[Record],
+                 population: Population, encoded: list) -> None:
+    """Write the report of ``run --model``: the lead section on ``population`` (:func:`lead_section`, computed here,
+    with a progress line on stderr), then REPORT.md and summary.json into ``out``, all at once
+    (:func:`theory.reporting.report.write_atomically`).
+
+    Args:
+        args: The parsed ``run`` options (``--model``, ``--texts``, ``--vocab``, ``--oov``, ``--profile``,
+            ``--seed``), for the report's sources.
+        argv: The command line's arguments (None: ``sys.argv``), for the report's command.
+        out: The output folder.
+        records: The claims' records on ``population``.
+        population: The user's model and documents.
+        encoded: The encoded texts (:class:`~theory.models.vocabulary.Encoded`; empty without ``--texts``), whose
+            out-of-vocabulary words and truncations the lead section reports.
+
+    Raises:
+        OSError: The folder cannot be written (the previous reports are then untouched).
+    """
+    from theory.claims import Extra
+
+    print(f"report on {population.name} …", end="", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    docs = report_documents(population, args.profile, args.seed)
+    result = lead_section(population, encoded, docs, args, {r.id: r.as_dict() for r in records})
+    runtime = time.perf_counter() - started
+    print(f" done ({runtime:.1f} s)", file=sys.stderr)
+    item = Extra("model.report", "user", f"Your model: {args.model}", run=None)
+    data = summary(records, args.profile, args.seed, argv, [(item, result, runtime)], {})
+    data["population"], data["model_sha256"] = population.name, population.sha256
+    files = data.pop("_files")
+    write_atomically(out, {**files, "summary.json": json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+                           "REPORT.md": render(data)})

@@ -1,60 +1,46 @@
-"""``attnverify run --model M.npz [--texts FILE --vocab V] [--out DIR]``: every claim about a *given* model on
-the user's model and documents (docs/theory.md §11.3), through the same runner as ``attnverify run`` (serial, or
-``--jobs``/``--scheduler``: :func:`theory.running.parallel.run_elsewhere` ships the population to the workers).
+"""What of the suite applies to a *given* model: the user's model and documents (docs/theory.md §11.3), run through
+the one run path (:func:`theory.running.runner.run_claim` with the population; serial, or in workers:
+:mod:`theory.running.parallel` ships the population to them).
 
 The population is ``model:<file stem>`` (:class:`theory.checking.population.Population`): the user's model — the
 one-layer §2 model or an encoder (docs/theory.md §11.1) — and documents, or, without ``--texts``, word
-sequences Hypothesis draws from the model's vocabulary.  For each claim :func:`given_strategy` decides what applies to *this*
-model: the claim's given-model strategy (the one the trained population runs), a strategy sized for this
+sequences Hypothesis draws from the model's vocabulary.  For each claim :func:`given_strategy` decides what applies
+to *this* model: the claim's given-model strategy (the one the trained population runs), a strategy sized for this
 model where the trained population's is sized for the fixture, or the reason — about this model's family,
-size or premise — why it does not apply.  :func:`run_given` then runs it and guarantees three things:
+size or premise — why it does not apply.  The runner then guarantees three things with what this module gives it:
 
-* every instance is drawn from the population (each holds a :class:`~theory.checking.population.GivenCase` of
-  it, and no other model): an instance of another model is an error, never a verdict about the user's model;
-  every record carries the model file's SHA-256;
+* every instance is drawn from the population (:func:`guarded`: each holds a
+  :class:`~theory.checking.population.GivenCase` of it, and no other model): an instance of another model is an
+  error (:class:`ForeignInstance`), never a verdict about the user's model; every record carries the model file's
+  SHA-256;
 * a population with no instance inside the claim's domain makes the claim ``n/a`` with that reason
-  (:class:`~theory.checking.population.NotApplicable`), never a failure of the model;
+  (:class:`~theory.checking.population.NotApplicable`, :data:`UNSATISFIABLE`), never a failure of the model;
 * what part of each document the claim used (a prefix, drawn positions or coordinates, the documents left
-  out of its domain) is the record's ``scope``, shown in the report.
+  out of its domain) is the record's ``scope`` (:class:`Scope`), shown in the report.
 
-Then the report's lead section (:mod:`theory.reporting.user_report`).
+Before any claim runs, :func:`refuse_overflow` refuses a model whose forward pass overflows float64.  The report
+is :mod:`theory.reporting.user_report`'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import time
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
+from theory.checking.population import GivenCase, Population, given_cases
 from theory.models.encoder import Encoder
 from theory.models.one_layer import Model, document, embed, forward
-from theory.checking.population import DOMAIN_NOTES, GivenCase, NotApplicable, Population, given_cases, using
 
 UNSATISFIABLE = ("Hypothesis found no instance of this claim's domain among this population's documents "
                  "(see the claim's strategy); give documents inside it to run it")
 SECONDS_PER_INSTANCE = 3.0  # the most a claim's reference may cost per instance on a user's model (ci budget)
 
-
-def population_of(args) -> tuple[Population, list]:
-    """The user's population from ``--model`` and ``--texts``/``--vocab`` (and the encoded texts)."""
-    from theory.models.encoder import load_model
-    from theory.cli.model_options import encoded_texts
-
-    model = load_model(args.model)
-    vocab, encoded = encoded_texts(args, model)
-    encoded = encoded or []
-    digest = hashlib.sha256(Path(args.model).read_bytes()).hexdigest()
-    population = Population(f"model:{Path(args.model).stem}", model,
-                            tuple(item.tokens for item in encoded) if encoded else None, allow_unk=args.oov == "unk",
-                            vocabulary=vocab.tokens if vocab else None, sha256=digest)
-    refuse_overflow(population)
-    return population, encoded
-
-
+#: what a claim runs on a given population: a strategy factory, or why it does not apply (about that model)
+Applies = Callable[[], st.SearchStrategy] | str
 NUMBERS_PER_PASS = 2**24  # documents per forward pass of the overflow check keep its attention ≤ 128 MB
 
 
@@ -63,9 +49,16 @@ def refuse_overflow(population: Population) -> None:
     ``attnverify import`` does, :mod:`theory.models.import_check`): its scores, value scores, attention and ``f``
     (an encoder's queries, keys, values, attention, hidden states and ``f``) on every document of the population
     (without ``--texts``: texts holding every word id of the vocabulary) and on the all-UNK document that LIME's
-    removals lead to.  Overflowing weights otherwise make every claim an ``error`` and the report fail."""
-    from theory.explainers.lime_approx import unk_document
+    removals lead to.  Overflowing weights otherwise make every claim an ``error`` and the report fail.
+
+    Args:
+        population: The user's model and documents.
+
+    Raises:
+        NonFiniteError: A quantity overflows; the message names it and the first document it overflows on.
+    """
     from theory.explainers.finite import FIX, NonFiniteError
+    from theory.explainers.lime_approx import unk_document
 
     model = population.model
     if population.docs is not None:
@@ -85,8 +78,16 @@ def refuse_overflow(population: Population) -> None:
                                      f"{names[start + int(np.argmin(finite))]}; {FIX}; nothing was run or written")
 
 
-def _forward_quantities(model, docs: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """The quantities of the forward pass on ``docs`` (one row per document), named, with overflow silenced."""
+def _forward_quantities(model: Model | Encoder, docs: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """The quantities of the forward pass, with overflow silenced.
+
+    Args:
+        model: The §2 model or an encoder.
+        docs: Documents, one row of token ids each.
+
+    Returns:
+        ``(name, values)`` pairs, one row of ``values`` per document.
+    """
     with np.errstate(all="ignore"):
         if isinstance(model, Encoder):
             from theory.models.encoder import forward as encoder_forward
@@ -101,21 +102,17 @@ def _forward_quantities(model, docs: np.ndarray) -> list[tuple[str, np.ndarray]]
             ("model output f", fw.f)]
 
 
-def output_folder(args) -> Path:
-    """``--out``, or ``reports/model-<stem>/`` when that is the suite's own ``reports/`` (the baseline)."""
-    out = Path(args.out)
-    return out / f"model-{Path(args.model).stem}" if out.resolve() == Path("reports").resolve() else out
-
-
-def command(args, claim_id: str) -> str:
-    texts = f" --texts {args.texts} --vocab {args.vocab} --oov {args.oov}" if args.texts else ""
-    return (f"attnverify run --model {args.model}{texts}{' --truncate' if args.truncate else ''} "
-            f"--profile {args.profile} --seed {args.seed} --only {claim_id}")
-
-
 # --- what applies to this model ---------------------------------------------------------------------------------
 
-def sizes(model) -> str:
+def sizes(model: Model | Encoder) -> str:
+    """The sizes of ``model``, for the reasons of its ``n/a`` records.
+
+    Args:
+        model: The §2 model or an encoder.
+
+    Returns:
+        Its dimensions, e.g. ``"K = 2, d_e = 6, d_att = 4, d_out = 3, T = 12, V = 20"``.
+    """
     if isinstance(model, Encoder):
         return (f"L = {model.L}, K = {model.K}, d = {model.d_e}, d_att = {model.d_att}, d_ff = {model.d_ff}, "
                 f"T = {model.T}, V = {model.V}")
@@ -123,12 +120,19 @@ def sizes(model) -> str:
             f"V = {model.V}")
 
 
-def reference_seconds(model) -> float:
+def reference_seconds(model: Model | Encoder) -> float:
     """Rough seconds of one forward pass of the mpmath reference on ``model``: its multiply-adds times the cost
     of one in the reference's plain loops (measured on this machine: ~1 µs for the §2 model; ~1.4 µs for the
     encoder, whose loops also run LayerNorm and the feed-forward — on an L = 2, K = 2, d = 8, d_ff = 16, T = 10
     encoder, ``encoder.gradient`` took 0.83 s and ``encoder.blind_to_values`` 1.7 s per document, against
-    estimates of 6.5 s and 11.8 s with the 10 µs this said before, which left both claims n/a)."""
+    estimates of 6.5 s and 11.8 s with the 10 µs this said before, which left both claims n/a).
+
+    Args:
+        model: The §2 model or an encoder.
+
+    Returns:
+        The estimated seconds.
+    """
     if isinstance(model, Encoder):
         T, d, K = model.T, model.d_e, model.K
         per_layer = T * (K * T * (model.d_att + model.d_out) + d * K * (2 * model.d_att + 2 * model.d_out)
@@ -137,9 +141,19 @@ def reference_seconds(model) -> float:
     return 1e-6 * (model.K * model.T * model.d_e * (model.d_att + model.d_out) + model.V * model.d_e)
 
 
-def _affordable(population: Population, passes: int, what: str, strategy):
-    """``strategy`` when ``passes`` reference forward passes per instance fit :data:`SECONDS_PER_INSTANCE` on this
-    model, else the reason (about its size)."""
+def _affordable(population: Population, passes: int, what: str, strategy: Callable[[], st.SearchStrategy]) -> Applies:
+    """A strategy if its reference affords this model.
+
+    Args:
+        population: The given population.
+        passes: The reference forward passes one instance costs.
+        what: What those passes are, for the reason.
+        strategy: The strategy factory.
+
+    Returns:
+        ``strategy`` when ``passes`` passes fit :data:`SECONDS_PER_INSTANCE` on this model, else the reason (about
+        its size).
+    """
     seconds = passes * reference_seconds(population.model)
     if seconds <= SECONDS_PER_INSTANCE:
         return strategy
@@ -147,16 +161,30 @@ def _affordable(population: Population, passes: int, what: str, strategy):
             f"~{seconds:.3g} s at this size, beyond the {SECONDS_PER_INSTANCE:g} s an instance may take")
 
 
-def _semantics(model) -> st.SearchStrategy[str]:
-    """Every removal semantics for ``model``: delete, replace, zero and ``mask:ID`` with any id but CLS."""
+def _semantics(model: Model) -> st.SearchStrategy[str]:
+    """Every removal semantics for ``model``.
+
+    Args:
+        model: The §2 model.
+
+    Returns:
+        delete, replace, zero and ``mask:ID`` with any id but CLS.
+    """
     mask = st.sampled_from([i for i in range(model.V) if i != model.cls_id]).map(lambda i: f"mask:{i}")
     return st.one_of(st.sampled_from(("delete", "replace", "zero")), mask)
 
 
-def _removal(population: Population, games: int = 1):
-    """The first 5 words of each document under every removal semantics, when ``games`` games of the ``2^d``
-    perturbed documents' mpmath forward passes fit (Shapley's statements hold for any model: on this one they are
-    checked, as cheap as the removal identities at this size)."""
+def _removal(population: Population, games: int = 1) -> Applies:
+    """The first 5 words of each document under every removal semantics, when their references fit (Shapley's
+    statements hold for any model: on this one they are checked, as cheap as the removal identities at this size).
+
+    Args:
+        population: The given population.
+        games: The games of the ``2^d`` perturbed documents' mpmath forward passes one instance costs.
+
+    Returns:
+        The strategy factory, or why the claim does not apply.
+    """
     from theory.checking.strategies.lime import SemanticsCase
 
     passes = "2^d mpmath forward passes" if games == 1 else f"{games} games of 2^d mpmath forward passes"
@@ -166,8 +194,15 @@ def _removal(population: Population, games: int = 1):
 
 
 def _monte_carlo(population: Population) -> str:
-    """Why the heavy-tails counterexample is not run on this model, and what of it concerns this model: whether
-    any of its documents has its ``β^∞`` estimated by the stratified Monte Carlo (more than 10 distinct words)."""
+    """Why the heavy-tails counterexample is not run on this model, and what of it concerns this model.
+
+    Args:
+        population: The given population.
+
+    Returns:
+        The reason, saying whether any of its documents has its ``β^∞`` estimated by the stratified Monte Carlo
+        (more than 10 distinct words).
+    """
     from theory.explainers.lime_inf import EXACT_UP_TO
 
     name, model = population.name, population.model
@@ -190,7 +225,15 @@ def _monte_carlo(population: Population) -> str:
             + ("" if population.encoder else f"; lime.beta_inf_monte_carlo checks the standard errors on {name}"))
 
 
-def _integrated(population: Population):
+def _integrated(population: Population) -> Applies:
+    """Integrated gradients' completeness on the models its quadrature affords.
+
+    Args:
+        population: The given population.
+
+    Returns:
+        The strategy factory (the documents under every substitution semantics), or why the claim does not apply.
+    """
     from theory.checking.strategies.lime import SemanticsCase
 
     model = population.model
@@ -202,7 +245,15 @@ def _integrated(population: Population):
             "T ≤ 5 only")
 
 
-def _noise(population: Population):
+def _noise(population: Population) -> Applies:
+    """C-LIME against SmoothGrad on the models whose Gauss–Hermite populations are affordable.
+
+    Args:
+        population: The given population.
+
+    Returns:
+        The strategy factory (documents, noise scales and seeds), or why the claim does not apply.
+    """
     from theory.checking.strategies.explainers import NoiseCase
 
     model = population.model
@@ -214,12 +265,27 @@ def _noise(population: Population):
 
 
 def _value_spread(model: Model) -> float:
-    """The largest spread, over one head's words and UNK, of the value scores ``c = W_ℓ W_v e`` (token part)."""
+    """The largest spread, over one head's words and UNK, of the value scores ``c = W_ℓ W_v e`` (token part).
+
+    Args:
+        model: The §2 model.
+
+    Returns:
+        The spread (zero is the premise of the constant-values claims).
+    """
     c = np.einsum("ko,kod,vd->kv", model.Wl, model.Wv, model.E[np.append(model.word_ids, model.unk_id)])
     return float(np.ptp(c, axis=1).max())
 
 
-def _constant_values(population: Population):
+def _constant_values(population: Population) -> str:
+    """Why a claim whose premise is constant value scores does not apply.
+
+    Args:
+        population: The given population.
+
+    Returns:
+        The reason, with this model's spread of value scores.
+    """
     return (f"its premise, constant value scores c_t within every head, does not hold on {population.name}: over its "
             f"words and UNK one head's value scores W_ℓW_v e span {_value_spread(population.model):.3g}; the "
             "claim's instances are models constructed to meet it")
@@ -227,19 +293,42 @@ def _constant_values(population: Population):
 
 def _unk_shift(model: Model) -> float:
     """The largest ``|⟨W_kᵀq_i, e_w − e_UNK⟩|`` (times the score factor) over the heads and words: how far from
-    UNK a word's score is at the same position (zero for every word is the premise of the equal-scores claims)."""
+    UNK a word's score is at the same position (zero for every word is the premise of the equal-scores claims).
+
+    Args:
+        model: The §2 model.
+
+    Returns:
+        The largest difference.
+    """
     x0 = embed(model, np.array([[model.cls_id]]))[0, 0]  # CLS at position 0
     u = np.einsum("kad,ka->kd", model.Wk, np.einsum("kad,d->ka", model.Wq, x0))
     return float(np.abs((model.E[model.word_ids] - model.E[model.unk_id]) @ u.T).max() * model.score_factor)
 
 
-def _equal_scores(population: Population):
+def _equal_scores(population: Population) -> str:
+    """Why a claim whose premise is UNK scored like every word does not apply.
+
+    Args:
+        population: The given population.
+
+    Returns:
+        The reason, with this model's largest score difference.
+    """
     return (f"its premise, UNK scored exactly like every word (s̃_t = s_t), does not hold on {population.name}: a "
             f"word's score differs from UNK's at the same position by up to {_unk_shift(population.model):.3g}; "
             "the claim's instances are models constructed to meet it")
 
 
-def _without_pe(population: Population):
+def _without_pe(population: Population) -> Applies:
+    """``delete`` equals ``replace`` on models without positional encoding.
+
+    Args:
+        population: The given population.
+
+    Returns:
+        The trained population's strategy factory, or why the claim does not apply (the model has one).
+    """
     from theory.checking.strategies.trained import trained_perturbed_cases
 
     if not population.model.pe:
@@ -248,16 +337,31 @@ def _without_pe(population: Population):
             "delete moves the later words to other positions and differs from replace)")
 
 
-def _disagreement(population: Population):
-    """Whole documents when the reference gradient at every word position affords it (T − 1 positions, d_e
-    coordinates, two forward passes each), else their first 4 words (the trained population's choice)."""
+def _disagreement(population: Population) -> Applies:
+    """The documents on which the gradient's top word is compared with attention's.
+
+    Args:
+        population: The given population.
+
+    Returns:
+        Whole documents when the reference gradient at every word position affords it (T − 1 positions, d_e
+        coordinates, two forward passes each), else their first 4 words (the trained population's choice).
+    """
     model = population.model
     whole = _affordable(population, 2 * (model.T - 1) * model.d_e, "the reference gradient at every word position",
                         lambda: given_cases(min_distinct=2))
     return whole if callable(whole) else (lambda: given_cases(max_words=4, min_distinct=2))
 
 
-def _reduction(population: Population):
+def _reduction(population: Population) -> Applies:
+    """The encoder of a §2 model against the model, on the models whose references are affordable.
+
+    Args:
+        population: The given population.
+
+    Returns:
+        The strategy factory (documents under a semantics, with LIME seeds), or why the claim does not apply.
+    """
     from theory.checking.strategies.trained import trained_semantics_cases
 
     return _affordable(population, 2 * 2 ** 5 + 60, "the mpmath LIME (60 samples) and 2^d β^∞ enumerations, d ≤ 5",
@@ -265,9 +369,16 @@ def _reduction(population: Population):
                                          st.integers(0, 2**32 - 1)))
 
 
-def _torch_compatible(population: Population):
+def _torch_compatible(population: Population) -> Applies:
     """The user's documents when torch's ``nn.TransformerEncoderLayer`` expresses the encoder (as
-    :func:`reference.models.torch_encoder.build` requires), else what it lacks."""
+    :func:`reference.models.torch_encoder.build` requires), else what it lacks.
+
+    Args:
+        population: The given population (an encoder).
+
+    Returns:
+        The strategy factory, or why the claim does not apply.
+    """
     model = population.model
     if model.residual and model.norm in ("post", "pre") and model.d_att * model.K == model.d_e \
             and model.d_out == model.d_att and model.d_ff > 0:
@@ -277,11 +388,27 @@ def _torch_compatible(population: Population):
             "a feed-forward")
 
 
-def _encoder(passes: int, what: str, factory):
+def _encoder(passes: Callable[[Any], int], what: str,
+             factory: Callable[[], st.SearchStrategy]) -> Callable[[Population], Applies]:
+    """A depth claim's plan on a user's encoder: ``factory`` when its reference affords the encoder.
+
+    Args:
+        passes: The reference forward passes one instance costs on an encoder.
+        what: What those passes are, for the reason.
+        factory: The strategy factory.
+
+    Returns:
+        A function of the population giving the strategy factory or why the claim does not apply.
+    """
     return lambda population: _affordable(population, passes(population.model), what, factory)
 
 
-def _encoder_triples():
+def _encoder_triples() -> st.SearchStrategy[tuple]:
+    """Instances of ``encoder.blind_to_values``: a document's first 3 words, a LIME seed and a semantics.
+
+    Returns:
+        The strategy.
+    """
     return st.builds(lambda case, seed, sem: (case, seed, sem), given_cases(max_words=3, min_distinct=2),
                      st.integers(0, 2**32 - 1), st.sampled_from(("delete", "replace")))
 
@@ -323,9 +450,16 @@ CONSTRUCTED = {
 }
 
 
-def given_strategy(claim, population: Population):
-    """What ``claim`` runs on ``population``: a strategy factory, or the reason (a string, about this model) why
-    it does not apply."""
+def given_strategy(claim: Any, population: Population) -> Applies:
+    """What ``claim`` runs on ``population``.
+
+    Args:
+        claim: A :class:`~theory.claims.Claim`.
+        population: The given population.
+
+    Returns:
+        A strategy factory, or the reason (a string, about this model) why the claim does not apply.
+    """
     depth = claim.section == "depth"
     if claim.id in CONSTRUCTED:
         return CONSTRUCTED[claim.id]
@@ -352,14 +486,21 @@ def given_strategy(claim, population: Population):
     return claim.trained
 
 
-# --- running a claim on the population --------------------------------------------------------------------------
+# --- the instances of a claim on the population -----------------------------------------------------------------
 
 class ForeignInstance(AssertionError):
     """An instance of a given population's claim that is not drawn from that population."""
 
 
-def _parts(instance):
-    """The :class:`GivenCase` objects and the models that ``instance`` (tuples, dataclasses) holds."""
+def _parts(instance: Any) -> Iterator[Any]:
+    """The :class:`GivenCase` objects and the models that ``instance`` holds.
+
+    Args:
+        instance: An instance of a claim (tuples and dataclasses are searched through).
+
+    Returns:
+        An iterator over the cases and the models found.
+    """
     if isinstance(instance, GivenCase):
         yield instance
     elif isinstance(instance, (Model, Encoder)):
@@ -372,14 +513,26 @@ def _parts(instance):
             yield from _parts(getattr(instance, item.name))
 
 
-class _Scope:
-    """What of each document the instances of one claim used, gathered while it runs."""
+class Scope:
+    """What of each document the instances of one claim used, gathered while it runs (:func:`guarded`).
 
-    def __init__(self, population: Population):
+    Args:
+        population: The given population the instances are drawn from.
+    """
+
+    def __init__(self, population: Population) -> None:
         self.population = population
-        self.cut, self.documents, self.positions, self.coordinates = {}, set(), set(), set()
+        self.cut: dict[Any, int] = {}  # a document (its index, or the drawn text) → the words used
+        self.documents: set[Any] = set()
+        self.positions: set[int] = set()
+        self.coordinates: set[int] = set()
 
     def add(self, case: GivenCase) -> None:
+        """Note what of its document ``case`` uses.
+
+        Args:
+            case: A case of the population.
+        """
         whole = case.drawn if case.index is None else self.population.docs[case.index]
         key = case.index if case.index is not None else case.drawn
         self.documents.add(key)
@@ -391,6 +544,16 @@ class _Scope:
             self.coordinates.add(len(case.coordinates))
 
     def describe(self, domain: list[str]) -> str:
+        """The record's ``scope``, in plain words.
+
+        Args:
+            domain: The domain notes of the claim's strategy (what of the population it left out,
+                :func:`theory.checking.population.using`).
+
+        Returns:
+            ``domain``, then the prefixes, positions and coordinates used, joined by "; " (empty when the claim
+            used every document whole).
+        """
         model, parts = self.population.model, list(domain)
         kind = "document" if self.population.docs is not None else "drawn text"
         if self.cut:
@@ -411,15 +574,32 @@ class _Scope:
         return "; ".join(parts)
 
 
-def _either(counts) -> str:
-    """``{3, 4}`` → ``"3 or 4"`` (the counts a claim used, in order)."""
-    counts = sorted(set(counts))
-    return " or ".join(map(str, counts)) if len(counts) <= 2 else f"{', '.join(map(str, counts[:-1]))} or {counts[-1]}"
+def _either(counts: Iterable[int]) -> str:
+    """The counts a claim used, in order: ``{3, 4}`` → ``"3 or 4"``.
+
+    Args:
+        counts: The counts.
+
+    Returns:
+        The distinct counts, ascending, the last one after "or".
+    """
+    ordered = [str(count) for count in sorted(set(counts))]
+    return " or ".join(ordered) if len(ordered) <= 2 else f"{', '.join(ordered[:-1])} or {ordered[-1]}"
 
 
-def _guarded(check, population: Population, scope: _Scope):
-    """``check`` refusing any instance not drawn from ``population`` (and noting what of it was used)."""
-    def guarded(instance):
+def guarded(check: Callable[[Any], Any], population: Population, scope: Scope) -> Callable[[Any], Any]:
+    """A claim's check on a given population, refusing any instance not drawn from it.
+
+    Args:
+        check: The claim's check.
+        population: The given population.
+        scope: Where to note what of each document the instances use.
+
+    Returns:
+        ``check``, raising :class:`ForeignInstance` on an instance that holds no case of ``population`` or a case
+        or model of another population.
+    """
+    def checked(instance: Any) -> Any:
         parts = list(_parts(instance))
         cases = [p for p in parts if isinstance(p, GivenCase)]
         foreign = [p for p in parts if (isinstance(p, GivenCase) and p.population is not population)
@@ -430,56 +610,4 @@ def _guarded(check, population: Population, scope: _Scope):
         for case in cases:
             scope.add(case)
         return check(instance)
-    return guarded
-
-
-def run_given(claim, population: Population, profile: str = "ci", seed: int = 0):
-    """``claim`` on ``population`` (module docstring): a :class:`~theory.running.runner.Record` of that population,
-    carrying the model's SHA-256 and the claim's scope."""
-    from theory.running.runner import NOT_APPLICABLE, run_claim
-
-    applies = given_strategy(claim, population)
-    scope, domain = _Scope(population), []
-    with using(population):
-        if callable(applies):
-            DOMAIN_NOTES.clear()
-            try:
-                strategy = applies()
-            except NotApplicable as reason:
-                applies = str(reason)
-            else:
-                domain = list(DOMAIN_NOTES)
-                applies = lambda: strategy  # noqa: E731  (built once, inside the population)
-        checked = dataclasses.replace(claim, trained=applies, check=_guarded(claim.check, population, scope))
-        record = run_claim(checked, profile, seed, population.name)
-    if record.verdict == "error" and record.diagnosis.startswith("hypothesis.errors.Unsatisfiable"):
-        record.verdict, record.diagnosis = NOT_APPLICABLE, UNSATISFIABLE
-    record.model_sha256, record.scope = population.sha256, scope.describe(domain)
-    return record
-
-
-# --- the report ---------------------------------------------------------------------------------------------------
-
-def write_report(args, argv, out: Path, records, population: Population, encoded) -> None:
-    """The lead section on ``population`` and REPORT.md / summary.json of the user's run into ``out``."""
-    import json
-    import sys
-
-    from theory.claims import Extra
-    from theory.reporting.report import summary, write_atomically
-    from theory.reporting.user_report import lead_section, render, report_documents
-
-    for record in records:
-        record.command = command(args, record.id)
-    print(f"report on {population.name} …", end="", file=sys.stderr, flush=True)
-    started = time.perf_counter()
-    docs = report_documents(population, args.profile, args.seed)
-    result = lead_section(population, encoded, docs, args, {r.id: r.as_dict() for r in records})
-    runtime = time.perf_counter() - started
-    print(f" done ({runtime:.1f} s)", file=sys.stderr)
-    item = Extra("model.report", "user", f"Your model: {args.model}", run=None)
-    data = summary(records, args.profile, args.seed, argv, [(item, result, runtime)], {})
-    data["population"], data["model_sha256"] = population.name, population.sha256
-    files = data.pop("_files")
-    write_atomically(out, {**files, "summary.json": json.dumps(data, indent=2, ensure_ascii=False) + "\n",
-                           "REPORT.md": render(data)})
+    return checked

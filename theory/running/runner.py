@@ -22,17 +22,22 @@ import sys
 import time
 import traceback
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hypothesis import Phase, given, settings, target
 from hypothesis import seed as hypothesis_seed
+from hypothesis.strategies import SearchStrategy
 
 import theory.checking.profiles  # noqa: F401  (registers the profiles)
 from theory import optional
-from theory.claims import Claim
 from theory.checking.compare import engines
+from theory.checking.population import NotApplicable, Population, using
+from theory.claims import Claim
 from theory.explainers.finite import finite_outcome
+from theory.running.given import UNSATISFIABLE, Scope, given_strategy, guarded
 
 PASSING = ("holds", "witness found", "measured", "not observed")
 SKIPPED = "skipped"
@@ -98,9 +103,83 @@ class _Witness(Exception):
     """Raised inside the search when an existence witness is found (so Hypothesis shrinks it)."""
 
 
-def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str = "random") -> Record:
-    command = (f"attnverify run --profile {profile} --seed {seed} --population {population} --only {claim.id}")
-    strategy = claim.strategy_for(population)
+def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str | Population = "random") -> Record:
+    """Run ``claim`` on ``population`` under Hypothesis (module docstring): the one run path of ``attnverify run``,
+    serial or in workers (:mod:`theory.running.parallel`), for every population.
+
+    Args:
+        claim: The claim to check.
+        profile: The Hypothesis profile (:mod:`theory.checking.profiles`): ``ci`` or ``thorough``.
+        seed: The seed of Hypothesis's draws.
+        population: ``"random"`` (random models: the claim's ``strategy``); the name of the population its
+            ``trained=`` strategy draws from (``"trained"``, the committed fixture, or the population of the
+            enclosing :func:`~theory.checking.population.using` block); or a given
+            :class:`~theory.checking.population.Population` — a user's model, on which
+            :func:`theory.running.given.given_strategy` decides what applies, every instance must be drawn from
+            it, a domain it has no instance of makes the claim ``n/a``, and the record carries the model file's
+            SHA-256 and the claim's scope (docs/theory.md §11.3).
+
+    Returns:
+        The claim's record on that population.
+    """
+    if isinstance(population, str):
+        command = f"attnverify run --profile {profile} --seed {seed} --population {population} --only {claim.id}"
+        return _run(claim, claim.strategy_for(population), claim.trained, claim.check, profile, seed, population,
+                    command)
+    return _run_given(claim, population, profile, seed)
+
+
+def _run_given(claim: Claim, population: Population, profile: str, seed: int) -> Record:
+    """``claim`` on the given ``population`` (:func:`run_claim`): its strategy there, or why it does not apply,
+    built inside the population (which records the documents the claim's domain left out), and its check
+    refusing any instance that is not drawn from the population.
+
+    Args:
+        claim: The claim to check.
+        population: A user's model and documents.
+        profile: The Hypothesis profile.
+        seed: The seed of Hypothesis's draws.
+
+    Returns:
+        The record, carrying the model file's SHA-256 and what of each document the claim used (its scope).
+    """
+    applies = given_strategy(claim, population)
+    scope, domain, strategy = Scope(population), [], None
+    with using(population) as notes:
+        if callable(applies):
+            try:
+                strategy = applies()
+            except NotApplicable as reason:
+                applies = str(reason)
+            else:
+                domain = list(notes)
+        options = f"{population.options} " if population.options else ""
+        command = f"attnverify run {options}--profile {profile} --seed {seed} --only {claim.id}"
+        record = _run(claim, strategy, applies, guarded(claim.check, population, scope), profile, seed,
+                      population.name, command)
+    if record.verdict == "error" and record.diagnosis.startswith("hypothesis.errors.Unsatisfiable"):
+        record.verdict, record.diagnosis = NOT_APPLICABLE, UNSATISFIABLE
+    record.model_sha256, record.scope = population.sha256, scope.describe(domain)
+    return record
+
+
+def _run(claim: Claim, strategy: SearchStrategy | None, reason: Callable[[], SearchStrategy] | str,
+         check: Callable[[Any], Any], profile: str, seed: int, population: str, command: str) -> Record:
+    """The Hypothesis search of :func:`run_claim` on one population.
+
+    Args:
+        claim: The claim (its kind, budgets and whether it is an existence claim).
+        strategy: The instances' strategy, or None when the claim does not apply to the population.
+        reason: Why it does not apply (the diagnosis of an ``n/a`` record; read only when ``strategy`` is None).
+        check: The claim's check, called on every instance.
+        profile: The Hypothesis profile.
+        seed: The seed of Hypothesis's draws.
+        population: The population's name, for the record.
+        command: The command that reproduces the record.
+
+    Returns:
+        The record.
+    """
     missing = claim.missing()
     if missing or strategy is None:
         return Record(
@@ -108,7 +187,7 @@ def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str 
             reference=claim.reference, verdict=SKIPPED if missing else NOT_APPLICABLE, examples=0,
             failing_examples=0, shrink_steps=0, max_error=None, tolerance=None, worst_instance=None,
             counterexample=None, seed=seed, profile=profile, command=command, population=population,
-            diagnosis=optional.needs(missing) if missing else claim.trained)
+            diagnosis=optional.needs(missing) if missing else str(reason))
     base = settings.get_profile(profile)
     if population == "random" or claim.exists:  # a witness search screens most instances cheaply
         examples = max(3, round(base.max_examples * claim.budget))
@@ -132,7 +211,7 @@ def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str 
         if stats["failing"]:
             stats["after_first_failure"] += 1
         try:
-            outcome = claim.check(instance)
+            outcome = check(instance)
             finite_outcome(outcome)
         except Exception as error:
             stats["failing"] += 1
@@ -209,22 +288,57 @@ def _summary(values: list[float]) -> dict:
     return {"n": len(values), "min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
+def population_name(population: str | Population) -> str:
+    """The name of a population of :func:`run_claim`.
+
+    Args:
+        population: A population's name, or a given population.
+
+    Returns:
+        The name (``"random"``, ``"trained"``, ``"model:<file stem>"``).
+    """
+    return population if isinstance(population, str) else population.name
+
+
 def progress(record: Record) -> str:
-    """The end of a claim's progress line on stderr: its verdict, and why when it was skipped."""
+    """The end of a claim's progress line on stderr.
+
+    Args:
+        record: The claim's record.
+
+    Returns:
+        Its verdict with its examples and runtime, or why it was skipped.
+    """
     if record.verdict == SKIPPED:
         return f"skipped ({record.diagnosis})"
     return f"{record.verdict} ({record.examples} examples, {record.runtime:.1f} s)"
 
 
-def extra_progress(result, seconds: float) -> str:
-    """The end of an extra's progress line on stderr: done, and what it skipped (``ExtraResult.skipped``)."""
+def extra_progress(result: Any, seconds: float) -> str:
+    """The end of an extra's progress line on stderr.
+
+    Args:
+        result: The extra's ``ExtraResult``.
+        seconds: Its runtime.
+
+    Returns:
+        "done" with the runtime, and what it skipped (``ExtraResult.skipped``).
+    """
     return f"done ({seconds:.1f} s)" + "".join(f"; skipped {line}" for line in result.skipped)
 
 
-def finish_run(records, out: Path, extras=()) -> int:
-    """The closing lines of a run on stderr — records counted by verdict, the failing ones named, then every
-    claim and part of an extra (``(Extra, ExtraResult, seconds)`` triples) skipped for want of an optional
-    package, with what to install — and its exit code: 1 when a claim fails or errs, 0 otherwise."""
+def finish_run(records: list[Record], out: Path, extras: Iterable[tuple[Any, Any, float]] = ()) -> int:
+    """Print the closing lines of a run on stderr: records counted by verdict, the failing ones named, then every
+    claim and part of an extra skipped for want of an optional package, with what to install.
+
+    Args:
+        records: The run's records.
+        out: The folder the reports were written to.
+        extras: ``(Extra, ExtraResult, seconds)`` triples.
+
+    Returns:
+        The exit code: 1 when a claim fails or errs, 0 otherwise.
+    """
     # an approximation is measured, never "fails"; but a crash is an error whatever the kind
     failed = [f"{r.id} ({r.population})" for r in records if r.verdict not in (*PASSING, SKIPPED, NOT_APPLICABLE)]
     counts = Counter(r.verdict for r in records)

@@ -256,7 +256,7 @@ def sweep(cells: list[Cell], n: int, seed: int, workers: int = 2, progress=sys.s
             print(f"  regime {len(results)}/{len(cells)}: {r['name']}  eq19 {r['eq19_error']['median']:.3f}  "
                   f"limit {r['limit_error']['median']:.4f}  ({r['seconds']:.1f} s)", file=progress, flush=True)
 
-    from theory.running.parallel import cell_map
+    from theory.pool import cell_map
 
     for r in cell_map(run_cell, jobs, workers):  # local processes, or Dask tasks under --scheduler
         results.append(r)
