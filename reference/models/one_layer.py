@@ -2,8 +2,8 @@
 
 Independent of ``theory`` (docs/theory.md §1.5).  A model is anything with the attributes of the public
 ``.npz`` format (``E, Wq, Wk, Wv, Wl, cls_id, unk_id, max_len, pe`` and the optional ``scale``, default 1);
-float64 weights convert to mpf exactly.  Every function takes ``dps`` and works in ``mpmath.workdps(dps)``, so the caller's precision is
-restored afterwards.  Results are lists of mpf (``[head][position]`` for per-head quantities).
+float64 weights convert to mpf exactly.  Every function takes ``dps`` and works in ``mpmath.workdps(dps)``, so the
+caller's precision is restored afterwards.  Results are lists of mpf (``[head][position]`` for per-head quantities).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ certified enclosures.
 A second reference engine beside :mod:`reference.models.one_layer` (mpmath), independent of ``theory`` and of
 it: every quantity is computed from its definition,
 
-    e_t = E[ξ_t] + p_t,  q = W_q e_0,  s_t = ⟨q, W_k e_t⟩ / √d_att (not divided when ``scale`` is 0),  α = softmax(s),  c_t = W_ℓ W_v e_t,
+    e_t = E[ξ_t] + p_t,  q = W_q e_0,  s_t = ⟨q, W_k e_t⟩ / √d_att (not divided when ``scale`` is 0),
+    α = softmax(s),  c_t = W_ℓ W_v e_t,
     f^(i) = Σ_t α_t c_t,  f = (1/K) Σ_i f^(i),
 
 but in ball arithmetic (Arb, through ``flint.arb`` and ``flint.arb_mat``): each result is a midpoint and a
