@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import weakref
 from contextlib import contextmanager
+from typing import Any
 
 import flint
 import mpmath
@@ -104,7 +105,7 @@ class _Weights:
         self.WkT_Wq = {}  # head -> W_kᵀ W_q (d_e × d_e), for CLS's moved queries
 
 
-_WEIGHTS = weakref.WeakKeyDictionary()  # model -> {prec: _Weights}
+_WEIGHTS: weakref.WeakKeyDictionary[Any, dict[int, _Weights]] = weakref.WeakKeyDictionary()  # model -> {prec: _Weights}
 
 
 def _weights(model, prec: int) -> _Weights:
@@ -161,7 +162,7 @@ class Document:
             self.c = [_column_of(c, i) for i in range(self.K)]
             self.scores = [_column_of(scores, i) for i in range(self.K)]
             self.g = [[s.exp() for s in scores] for scores in self.scores]
-            self._query_paths = {}
+            self._query_paths: dict[tuple, tuple] = {}
 
     def forward(self) -> Forward:
         with workprec(self.prec):

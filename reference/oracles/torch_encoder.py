@@ -29,6 +29,8 @@ from reference.oracles.torch_positional import positional_encoding
 
 
 class TorchEncoderClassifier(nn.Module):
+    P: torch.Tensor  # the positional encoding (a buffer)
+
     def __init__(self, V, d, K, d_ff, L, activation, norm_first, pe, T, n_classes=1, dtype=torch.float64,
                  final_norm=False):
         super().__init__()

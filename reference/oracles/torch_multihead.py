@@ -47,6 +47,8 @@ class MultiHead(nn.Module):
     """``K`` heads over a shared embedding; weights drawn by torch's default initialisation (seed it with
     ``torch.manual_seed``)."""
 
+    P: torch.Tensor  # the positional encoding (a buffer)
+
     def __init__(self, V, d_e, K, d_att, d_out, n_classes, max_len, pe=True, scale=True, dtype=torch.float64):
         super().__init__()
         self.embedding = nn.Embedding(V, d_e, dtype=dtype)

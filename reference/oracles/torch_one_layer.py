@@ -21,6 +21,8 @@ from reference.oracles.torch_positional import positional_encoding
 class AttentionClassifier(nn.Module):
     """Multi-head CLS-attention classifier with ``n_classes`` outputs (``Wl`` has shape (K, n_classes, d_out))."""
 
+    P: torch.Tensor  # the positional encoding (a buffer)
+
     def __init__(self, V, d_e, K, d_att, d_out, n_classes, max_len, pe, cls_id, unk_id, dtype=torch.float64,
                  scale=True):
         super().__init__()
