@@ -267,7 +267,7 @@ def _reduction(population: Population):
 
 def _torch_compatible(population: Population):
     """The user's documents when torch's ``nn.TransformerEncoderLayer`` expresses the encoder (as
-    :func:`reference.oracles.torch_encoder.build` requires), else what it lacks."""
+    :func:`reference.models.torch_encoder.build` requires), else what it lacks."""
     model = population.model
     if model.residual and model.norm in ("post", "pre") and model.d_att * model.K == model.d_e \
             and model.d_out == model.d_att and model.d_ff > 0:
