@@ -9,7 +9,7 @@ from hypothesis import given, settings
 
 torch = pytest.importorskip("torch", reason="torch oracle: pip install '.[oracles]'")
 
-from reference.models.torch_encoder import build, evaluate
+from reference.oracles.torch_encoder import build, evaluate
 from theory.claims.encoder import attention_scale, f_scale
 from theory.explainers.encoder_gradient import gradient, rounding_scale
 from theory.models.encoder import forward

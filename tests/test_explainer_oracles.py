@@ -5,7 +5,7 @@ shap drives the numpy model (:func:`theory.models.one_layer.forward_embedded`) t
 that implements our removal semantics: a 0/1 mask over the ``d`` distinct words becomes the perturbed document
 (:func:`reference.explainers.perturb.perturbed_document`, built token by token, independent of the fast
 evaluators under test), embedded as ``E[ξ_t] + p_t`` (``p_t`` alone for a removed word under ``zero``).  captum
-drives the torch module of the authors' architecture (:mod:`reference.models.torch_one_layer`) on the embedded
+drives the torch module of the authors' architecture (:mod:`reference.oracles.torch_one_layer`) on the embedded
 document, with the baselines ``replace | mask:ID | zero`` (``delete`` moves positions: no captum baseline).
 
 Deterministic methods must agree to ``RTOL`` relative to the magnitude of the terms; samplers within
@@ -23,7 +23,7 @@ torch = pytest.importorskip("torch", reason="captum oracle: pip install '.[oracl
 captum_attr = pytest.importorskip("captum.attr", reason="captum oracle: pip install '.[oracles]'")
 
 from reference.explainers.perturb import perturbed_document  # noqa: E402
-from reference.models.torch_one_layer import AttentionClassifier  # noqa: E402
+from reference.oracles.torch_one_layer import AttentionClassifier  # noqa: E402
 from theory.claims.explainers import magnitude  # noqa: E402
 from theory.explainers.gradient import gradient  # noqa: E402
 from theory.explainers.ig import integrated_gradients  # noqa: E402

@@ -525,7 +525,7 @@ def _module_bytes() -> bytes | None:
     """A whole pickled ``nn.Module`` (what ``torch.save(model)`` writes)."""
     if torch is None:
         return None
-    from reference.models.torch_multihead import MultiHead
+    from reference.oracles.torch_multihead import MultiHead
 
     return _saved(MultiHead(V=BASE.V, d_e=BASE.d_e, K=BASE.K, d_att=BASE.d_att, d_out=BASE.d_out,
                             n_classes=N_CLASSES, max_len=BASE.T))
@@ -700,7 +700,7 @@ ENCODER_STATE_DEFECTS = ["extra_key", "half_final_norm", "bad_heads", "no_heads"
 
 def _encoder_state(final_norm: bool) -> dict:
     """A torch nn.TransformerEncoder classifier's state_dict (d = 4, 2 layers, 2 classes), seeded."""
-    from reference.models.torch_encoder import TorchEncoderClassifier
+    from reference.oracles.torch_encoder import TorchEncoderClassifier
 
     torch.manual_seed(0)
     module = TorchEncoderClassifier(BASE.V, 4, 2, 3, 2, "relu", False, True, BASE.T, n_classes=2,

@@ -1,6 +1,6 @@
 """Torch autograd as an external oracle for the closed-form gradients of ``theory.explainers.gradient`` (paper §4).
 
-The torch module is the authors' architecture (``reference.models.torch_one_layer.AttentionClassifier``) built from the
+The torch module is the authors' architecture (``reference.oracles.torch_one_layer.AttentionClassifier``) built from the
 same float64 parameters; autograd differentiates its output with respect to the embedded input
 ``X = E[ξ] + P`` (a leaf tensor), at every position, CLS included.
 
@@ -19,7 +19,7 @@ from hypothesis import given, settings
 
 torch = pytest.importorskip("torch", reason="torch oracle: pip install '.[oracles]'")
 
-from reference.models.torch_one_layer import AttentionClassifier  # noqa: E402
+from reference.oracles.torch_one_layer import AttentionClassifier  # noqa: E402
 from theory.explainers.gradient import authors_gradient, gradient, magnitudes  # noqa: E402
 from theory.checking.compare import RTOL  # noqa: E402
 from theory.checking.strategies.models import Case, ModelSpec, cases  # noqa: E402

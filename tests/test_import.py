@@ -1,6 +1,6 @@
 """``attnverify import`` (docs/theory.md §11.3): the authors' MultiHead ``state_dict`` → public ``.npz``.
 
-Oracle: the torch module :class:`reference.models.torch_multihead.MultiHead` (torch's own ``nn.Embedding`` /
+Oracle: the torch module :class:`reference.oracles.torch_multihead.MultiHead` (torch's own ``nn.Embedding`` /
 ``nn.Linear`` layers, the authors' parameter names) with random float64 weights is ``torch.save``d, imported
 through the command line, and its own forward pass and autograd are compared with the imported model's
 float64 closed forms: ``f`` (one logit, or a logit difference with ``--contrast``), the CLS attention ``α`` and
@@ -15,7 +15,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the importer needs torch: pip install '.[import]'")
 
-from reference.models.torch_multihead import MultiHead  # noqa: E402
+from reference.oracles.torch_multihead import MultiHead  # noqa: E402
 from theory.explainers.gradient import gradient, magnitudes  # noqa: E402
 from theory.models.one_layer import Model, term_magnitudes  # noqa: E402
 from theory.cli.main import main  # noqa: E402
@@ -155,7 +155,7 @@ def test_whole_pickled_model_is_refused(tmp_path, capsys):
     error = capsys.readouterr().err.strip()
     assert code == 2 and "weights_only=True" in error and "state_dict" in error and len(error.splitlines()) == 1
     assert not out.exists()
-    assert "pickles a reference.models.torch_multihead.MultiHead object" in error
+    assert "pickles a reference.oracles.torch_multihead.MultiHead object" in error
     assert "weights_only=False" not in error
 
 

@@ -1,6 +1,6 @@
 """An import you can check (issue 21): ``attnverify import … --expect FILE`` and what the import refuses.
 
-The user's side is played by torch: a MultiHead model (:class:`reference.models.torch_multihead.MultiHead`) and a
+The user's side is played by torch: a MultiHead model (:class:`reference.oracles.torch_multihead.MultiHead`) and a
 classifier written here as a user would write it (an ``nn.Embedding``, torch's own ``nn.TransformerEncoder`` with a
 final ``nn.LayerNorm`` and an ``nn.Linear``), ``torch.save``d; their own outputs on some documents are the expect
 file.  Checked: the imported model's ``f`` equals torch's to 1e-12 of the magnitude of f's terms (float64 models),
@@ -22,8 +22,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="the importer needs torch: pip install '.[import]'")
 from torch import nn  # noqa: E402
 
-from reference.models.torch_encoder import positional_encoding  # noqa: E402
-from reference.models.torch_multihead import MultiHead  # noqa: E402
+from reference.oracles.torch_positional import positional_encoding  # noqa: E402
+from reference.oracles.torch_multihead import MultiHead  # noqa: E402
 from theory.models.encoder import Encoder, forward, load_model  # noqa: E402
 from theory.models.import_check import TOLERANCE  # noqa: E402
 from theory.cli.main import main  # noqa: E402

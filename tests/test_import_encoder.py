@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="needs torch: pip install '.[oracles]'")
 
-from reference.models.torch_encoder import TorchEncoderClassifier, evaluate
+from reference.oracles.torch_encoder import TorchEncoderClassifier, evaluate
 from theory.errors import InputError
 from theory.explainers.encoder_gradient import gradient
 from theory.models.encoder import Encoder, forward

@@ -43,7 +43,7 @@ def test_fixture_shapes_match_public_format(fx):
 
 def test_numpy_forward_agrees_with_torch(fx):
     torch = pytest.importorskip("torch")
-    from reference.models.torch_one_layer import AttentionClassifier
+    from reference.oracles.torch_one_layer import AttentionClassifier
 
     with np.load(DATA / MODEL_FILE) as arrays:
         module = AttentionClassifier.from_npz_arrays(arrays)

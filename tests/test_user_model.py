@@ -61,7 +61,7 @@ def test_fixture_through_model_gives_the_trained_records(fixture_as_text, claim_
 
 def test_torch_model_import_run_report(tmp_path):
     torch = pytest.importorskip("torch", reason="the importer needs torch: pip install '.[import]'")
-    from reference.models.torch_multihead import MultiHead
+    from reference.oracles.torch_multihead import MultiHead
 
     torch.manual_seed(3)
     words = ["[cls]", "<unk>", "good", "bad", "film", "plot", "not", "great", ".", ",", "boring", "fun"]

@@ -1,5 +1,5 @@
 """``∇_t = ∂f/∂e_t`` of an encoder by brute force: central differences of the mpmath forward pass
-(:mod:`reference.models.encoder`), the pattern of :mod:`reference.explainers.gradient`.
+(:mod:`reference.models.encoder`) by :func:`reference.central_difference.central_differences`.
 
 Independent of ``theory``: no derivative is written down, only the forward pass on embedded inputs ``X`` whose
 entry ``X[t][j]`` moves by ``±h``: ``∇_{t,j} ≈ (f(X + h·1_{tj}) − f(X − h·1_{tj})) / (2h)``.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import mpmath
 from mpmath import mpf
 
+from reference.central_difference import central_differences, moved_rows
 from reference.models.encoder import forward_embedded
 from reference.models.one_layer import embeddings
 
@@ -26,7 +27,16 @@ STEP_EXPONENT = -20
 
 
 def working_dps(model, doc, base: int = BASE_DPS) -> int:
-    """``base`` digits plus the decimal digits of the smallest attention weight of any layer and head."""
+    """The working precision of the central differences (see the module docstring).
+
+    Args:
+        model: the encoder (the public encoder arrays as attributes).
+        doc: the token document.
+        base: the digits kept above the smallest attention weight.
+
+    Returns:
+        ``base`` digits plus the decimal digits of the smallest attention weight of any layer and head.
+    """
     fw = forward_embedded(model, embeddings(model, doc, base), base)
     with mpmath.workdps(base):
         smallest = min(a for layer in fw.attention for head in layer for row in head for a in row)
@@ -34,24 +44,25 @@ def working_dps(model, doc, base: int = BASE_DPS) -> int:
 
 
 def gradient(model, doc, positions=None, w=None, b=None, dps: int | None = None,
-             step_exponent: int = STEP_EXPONENT, coordinates=None):
-    """``[[∇_{t,j} for j in coordinates] for t in positions]`` as mpf (all positions and coordinates by
-    default); ``w``, ``b`` override the readout."""
+             step_exponent: int = STEP_EXPONENT, coordinates=None) -> list[list]:
+    """The central differences of the mpmath encoder on a token document.
+
+    Args:
+        model: the encoder.
+        doc: the token ids, CLS first, padded to T.
+        positions: the rows ``t`` (default all).
+        w, b: override the readout.
+        dps: the working precision (default :func:`working_dps`).
+        step_exponent: the step ``h = 10^{step_exponent}``.
+        coordinates: the coordinates ``j`` (default all).
+
+    Returns:
+        ``[[∇_{t,j} for j in coordinates] for t in positions]`` as mpf.
+    """
     dps = working_dps(model, doc) if dps is None else dps
     positions = range(len(doc)) if positions is None else positions
     with mpmath.workdps(dps):
         X = embeddings(model, doc, dps)
-        h = mpf(10) ** step_exponent
-        rows = []
-        for t in positions:
-            row = []
-            for j in (range(len(X[t])) if coordinates is None else coordinates):
-                plus = [list(x) for x in X]
-                minus = [list(x) for x in X]
-                plus[t][j] += h
-                minus[t][j] -= h
-                f_plus = forward_embedded(model, plus, dps, w, b).f
-                f_minus = forward_embedded(model, minus, dps, w, b).f
-                row.append((f_plus - f_minus) / (2 * h))
-            rows.append(row)
-        return rows
+        coordinates = range(len(X[0])) if coordinates is None else coordinates
+        return central_differences(moved_rows(lambda rows: forward_embedded(model, rows, dps, w, b).f, X), positions,
+                                   coordinates, mpf(10) ** step_exponent)

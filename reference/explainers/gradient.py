@@ -31,6 +31,7 @@ from __future__ import annotations
 import mpmath
 from mpmath import mpf
 
+from reference.central_difference import central_differences, moved_rows
 from reference.models.one_layer import embeddings, forward_embedded
 
 BASE_DPS = 60
@@ -38,7 +39,17 @@ STEP_EXPONENT = -20
 
 
 def working_dps(model, doc, Wl=None, base: int = BASE_DPS) -> int:
-    """``base`` digits plus the decimal digits of the smallest attention weight (see the module docstring)."""
+    """The working precision of the central differences (see the module docstring).
+
+    Args:
+        model: the §2 model.
+        doc: the token document.
+        Wl: overrides the model's ``W_ℓ``.
+        base: the digits kept above the smallest attention weight.
+
+    Returns:
+        ``base`` digits plus the decimal digits of the smallest attention weight of any head.
+    """
     fw = forward_embedded(model, embeddings(model, doc, base), base, Wl)
     with mpmath.workdps(base):
         smallest = min(min(alpha) for alpha in fw.alpha)
@@ -46,38 +57,57 @@ def working_dps(model, doc, Wl=None, base: int = BASE_DPS) -> int:
 
 
 def step(dps: int, step_exponent: int = STEP_EXPONENT):
-    """The step ``h = 10^{step_exponent}`` as mpmath rounds it at ``dps`` digits (an exact dyadic mpf)."""
+    """The step of the central differences.
+
+    Args:
+        dps: the working precision.
+        step_exponent: ``h = 10^{step_exponent}``.
+
+    Returns:
+        ``h`` as mpmath rounds it at ``dps`` digits (an exact dyadic mpf).
+    """
     with mpmath.workdps(dps):
         return mpf(10) ** step_exponent
 
 
 def gradient(model, doc, positions=None, Wl=None, dps: int | None = None, step_exponent: int = STEP_EXPONENT,
-             h=None, coordinates=None):
-    """``[[∇_{t,j} for j in coordinates] for t in positions]`` as mpf (``positions`` defaults to all of
-    ``0..T-1``, ``coordinates`` to all of ``0..d_e-1``).  ``Wl`` overrides the model's ``W_ℓ``; ``dps`` defaults
-    to :func:`working_dps`; ``h`` (an mpf) overrides the step :func:`step` ``(dps, step_exponent)`` (to form
-    another engine's exact quotient)."""
+             h=None, coordinates=None) -> list[list]:
+    """The central differences of the mpmath forward pass on a token document.
+
+    Args:
+        model: the §2 model (the public ``.npz`` attributes).
+        doc: the token ids, CLS first, padded to T.
+        positions: the rows ``t`` (default all of ``0..T-1``).
+        Wl: overrides the model's ``W_ℓ``.
+        dps: the working precision (default :func:`working_dps`).
+        step_exponent: the step ``h = 10^{step_exponent}`` (:func:`step`).
+        h: an mpf step overriding :func:`step` ``(dps, step_exponent)`` (to form another engine's exact quotient).
+        coordinates: the coordinates ``j`` (default all of ``0..d_e-1``).
+
+    Returns:
+        ``[[∇_{t,j} for j in coordinates] for t in positions]`` as mpf.
+    """
     dps = working_dps(model, doc, Wl) if dps is None else dps
     return gradient_embedded(model, embeddings(model, doc, dps), positions, Wl, dps, step_exponent, h, coordinates)
 
 
 def gradient_embedded(model, X, positions=None, Wl=None, dps: int = BASE_DPS, step_exponent: int = STEP_EXPONENT,
-                      h=None, coordinates=None):
-    """The same central differences at embedded inputs ``X`` (T rows of d_e mpf, any point: a path of
-    Integrated Gradients, a noisy input of SmoothGrad); the caller chooses ``dps``."""
+                      h=None, coordinates=None) -> list[list]:
+    """The same central differences at embedded inputs ``X`` (any point: a path of Integrated Gradients, a noisy
+    input of SmoothGrad); the caller chooses ``dps``.
+
+    Args:
+        model: the §2 model.
+        X: T rows of d_e mpf.
+        positions, Wl, step_exponent, h, coordinates: as in :func:`gradient`.
+        dps: the working precision.
+
+    Returns:
+        ``[[∇_{t,j} for j in coordinates] for t in positions]`` as mpf.
+    """
     positions = range(len(X)) if positions is None else positions
+    coordinates = range(len(X[0])) if coordinates is None else coordinates
     h = step(dps, step_exponent) if h is None else h
     with mpmath.workdps(dps):
-        rows = []
-        for t in positions:
-            row = []
-            for j in (range(len(X[t])) if coordinates is None else coordinates):
-                plus = [list(x) for x in X]
-                minus = [list(x) for x in X]
-                plus[t][j] += h
-                minus[t][j] -= h
-                f_plus = forward_embedded(model, plus, dps, Wl).f
-                f_minus = forward_embedded(model, minus, dps, Wl).f
-                row.append((f_plus - f_minus) / (2 * h))
-            rows.append(row)
-        return rows
+        return central_differences(moved_rows(lambda rows: forward_embedded(model, rows, dps, Wl).f, X), positions,
+                                   coordinates, h)

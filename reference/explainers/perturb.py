@@ -1,5 +1,5 @@
 """Perturbed documents for LIME (docs/theory.md §3, "Removal semantics"), built one by one and evaluated with the
-full mpmath forward pass of :mod:`reference.models.one_layer`.
+full forward pass of a reference engine (:mod:`reference.engines`: mpmath, or Arb at the authors' widths).
 
 Independent of ``theory``.  A document is a token-id sequence of length ``T``: CLS at position 0, the words
 of the text at positions ``1..length``, UNK padding after.  LIME's features are the ``d`` distinct words of
@@ -18,6 +18,7 @@ from __future__ import annotations
 import mpmath
 
 import reference.models.one_layer as ref
+from reference.engines import engine as reference_engine
 
 SEMANTICS = ("delete", "replace", "mask:ID", "zero")
 
@@ -69,29 +70,35 @@ def embedded_document(model, document, dps: int = ref.DPS):
                 for t, (token, row) in enumerate(zip(document, X))]
 
 
-ENGINES = ("mpmath", "arb")
-
-
 def forward_perturbed(model, doc, length: int, z, semantics: str, dps: int = ref.DPS, Wl=None,
                       engine: str = "mpmath") -> ref.Forward:
-    """The full forward pass of §2 (``f``, the heads, …) on the perturbed document, in mpf numbers: by the mpmath
-    engine at ``dps`` digits, or (``engine="arb"``, for T = 256 documents) the midpoints of the Arb engine's
-    balls at as many bits (:mod:`reference.models.one_layer_arb`; only ``f`` and ``f^(i)``, what LIME
-    explains)."""
-    document = perturbed_document(doc, length, z, semantics, int(model.unk_id))
-    if engine not in ENGINES:
-        raise ValueError(f"unknown reference engine {engine!r}; use one of {ENGINES}")
-    if None in document:  # 'zero': an embedding without a token
-        if engine == "arb":
-            raise ValueError("the Arb engine evaluates token documents; use engine='mpmath' for 'zero'")
-        return ref.forward_embedded(model, embedded_document(model, document, dps), dps, Wl)
-    if engine == "mpmath":
-        return ref.forward(model, document, dps, Wl)
-    import reference.models.one_layer_arb as arb_ref
+    """The full forward pass of §2 on the perturbed document, in mpf numbers, by the reference engine ``engine``
+    (:func:`reference.engines.engine`: mpmath, or the midpoints of the Arb engine's balls for T = 256 documents).
 
-    return arb_ref.midpoints(arb_ref.forward(model, document, arb_ref.dps_to_prec(dps), Wl), outputs_only=True)
+    Args:
+        model: the §2 model (the public ``.npz`` attributes).
+        doc: the token document (the text at positions ``1..length``).
+        length: the number of words.
+        z: 0/1 per distinct word (0: switched off).
+        semantics: ``delete``, ``replace``, ``mask:ID`` or ``zero`` (mpmath only).
+        dps: the precision in decimal digits.
+        Wl: overrides the model's ``W_ℓ``.
+        engine: ``"mpmath"`` or ``"arb"``.
+
+    Returns:
+        The forward record in mpf (with Arb, only ``f`` and ``f^(i)``: what LIME explains).
+    """
+    chosen = reference_engine(engine)
+    return chosen.midpoints(chosen.forward_perturbed(model, doc, length, z, semantics, dps, Wl), outputs_only=True)
 
 
 def f_perturbed(model, doc, length: int, z, semantics: str, dps: int = ref.DPS, Wl=None, engine: str = "mpmath"):
-    """``f`` (mpf) of the perturbed document, by the full forward pass of §2 (see :func:`forward_perturbed`)."""
+    """``f`` of the perturbed document (see :func:`forward_perturbed`).
+
+    Args:
+        model, doc, length, z, semantics, dps, Wl, engine: as in :func:`forward_perturbed`.
+
+    Returns:
+        ``f`` as an mpf.
+    """
     return forward_perturbed(model, doc, length, z, semantics, dps, Wl, engine).f

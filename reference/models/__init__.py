@@ -1,4 +1,4 @@
-"""The classifiers re-implemented independently: the §2 model in plain mpmath
-(:mod:`~reference.models.one_layer`), the authors' architecture in torch
-(:mod:`~reference.models.torch_one_layer`, the autograd oracle and the training code) and with the authors'
-parameter names (:mod:`~reference.models.torch_multihead`, the oracle of the PyTorch importer)."""
+"""The classifiers re-implemented independently: the §2 model in plain mpmath (:mod:`~reference.models.one_layer`)
+and on Arb balls (:mod:`~reference.models.one_layer_arb`; both behind :mod:`reference.engines`), and the encoder
+family in plain mpmath (:mod:`~reference.models.encoder`).  The torch re-implementations are external oracles:
+:mod:`reference.oracles`."""

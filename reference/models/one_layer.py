@@ -2,8 +2,8 @@
 
 Independent of ``theory`` (docs/theory.md §1.5).  A model is anything with the attributes of the public
 ``.npz`` format (``E, Wq, Wk, Wv, Wl, cls_id, unk_id, max_len, pe`` and the optional ``scale``, default 1);
-float64 weights convert to mpf exactly.  Every function takes ``dps`` and works in ``mpmath.workdps(dps)``, so the caller's precision is
-restored afterwards.  Results are lists of mpf (``[head][position]`` for per-head quantities).
+float64 weights convert to mpf exactly.  Every function takes ``dps`` and works in ``mpmath.workdps(dps)``, so the
+caller's precision is restored afterwards.  Results are lists of mpf (``[head][position]`` for per-head quantities).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import mpmath
 from mpmath import mp, mpf
@@ -52,7 +53,7 @@ def embeddings(model, doc, dps: int = DPS):
         return [list(rows(int(token), t)) for t, token in enumerate(doc)]
 
 
-_EMBEDDED = weakref.WeakKeyDictionary()  # model -> {(T, dps, token, t): row}
+_EMBEDDED: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()  # model -> {(T, dps, token, t): row}
 
 
 def _embedded_rows(model, T: int, dps: int):
@@ -94,7 +95,7 @@ class Forward:
     q: list  # [head][a]
 
 
-_MEMO = weakref.WeakKeyDictionary()  # model -> {(head, dps, W_ℓ row): _Head}
+_MEMO: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()  # model -> {(head, dps, W_ℓ row): _Head}
 _QUERIES_KEPT = 4  # score memos kept per head: one per recent query (a moved CLS row changes the query)
 
 

@@ -4,7 +4,8 @@ certified enclosures.
 A second reference engine beside :mod:`reference.models.one_layer` (mpmath), independent of ``theory`` and of
 it: every quantity is computed from its definition,
 
-    e_t = E[ξ_t] + p_t,  q = W_q e_0,  s_t = ⟨q, W_k e_t⟩ / √d_att (not divided when ``scale`` is 0),  α = softmax(s),  c_t = W_ℓ W_v e_t,
+    e_t = E[ξ_t] + p_t,  q = W_q e_0,  s_t = ⟨q, W_k e_t⟩ / √d_att (not divided when ``scale`` is 0),
+    α = softmax(s),  c_t = W_ℓ W_v e_t,
     f^(i) = Σ_t α_t c_t,  f = (1/K) Σ_i f^(i),
 
 but in ball arithmetic (Arb, through ``flint.arb`` and ``flint.arb_mat``): each result is a midpoint and a
@@ -25,6 +26,7 @@ from __future__ import annotations
 import math
 import weakref
 from contextlib import contextmanager
+from typing import Any
 
 import flint
 import mpmath
@@ -103,7 +105,7 @@ class _Weights:
         self.WkT_Wq = {}  # head -> W_kᵀ W_q (d_e × d_e), for CLS's moved queries
 
 
-_WEIGHTS = weakref.WeakKeyDictionary()  # model -> {prec: _Weights}
+_WEIGHTS: weakref.WeakKeyDictionary[Any, dict[int, _Weights]] = weakref.WeakKeyDictionary()  # model -> {prec: _Weights}
 
 
 def _weights(model, prec: int) -> _Weights:
@@ -160,7 +162,7 @@ class Document:
             self.c = [_column_of(c, i) for i in range(self.K)]
             self.scores = [_column_of(scores, i) for i in range(self.K)]
             self.g = [[s.exp() for s in scores] for scores in self.scores]
-            self._query_paths = {}
+            self._query_paths: dict[tuple, tuple] = {}
 
     def forward(self) -> Forward:
         with workprec(self.prec):

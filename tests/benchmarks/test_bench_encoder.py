@@ -34,7 +34,7 @@ def _setup():
 
 def _torch_module(model):
     torch = pytest.importorskip("torch", reason="torch oracle: pip install '.[oracles]'")
-    from reference.models.torch_encoder import build
+    from reference.oracles.torch_encoder import build
 
     return torch, build(model.arrays())
 

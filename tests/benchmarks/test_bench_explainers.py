@@ -113,7 +113,7 @@ def test_bench_ig_captum(long_benchmark, baseline):
     benchmark = long_benchmark
     torch = pytest.importorskip("torch", reason="captum oracle: pip install '.[oracles]'")
     captum_attr = pytest.importorskip("captum.attr", reason="captum oracle: pip install '.[oracles]'")
-    from reference.models.torch_one_layer import AttentionClassifier
+    from reference.oracles.torch_one_layer import AttentionClassifier
 
     module = AttentionClassifier.from_npz_arrays(_MODEL)
     X = torch.from_numpy(embed(_MODEL, _DOC[None]))

@@ -39,7 +39,7 @@ def test_bench_closed_form(benchmark, size):
 @pytest.mark.parametrize("size", SIZES)
 def test_bench_autograd(benchmark, size):
     torch = pytest.importorskip("torch", reason="torch oracle: pip install '.[oracles]'")
-    from reference.models.torch_one_layer import AttentionClassifier
+    from reference.oracles.torch_one_layer import AttentionClassifier
 
     case = _case(size)
     module = AttentionClassifier.from_npz_arrays(case.model)

@@ -9,8 +9,8 @@ Each test also checks that the two sides of its group compute the same thing.  W
 import numpy as np
 import pytest
 
-import reference.explainers.lime as ref_lime
 from reference.explainers.perturb import perturbed_document
+from reference.oracles.lime_package import run_lime_package
 from theory.explainers.lime import lime
 from theory.explainers.perturb import distinct_words, f_perturbed
 from theory.models.one_layer import forward
@@ -38,8 +38,8 @@ def lime_package(setting):
     model, doc = setting
 
     def run():
-        return ref_lime.run_lime_package(lambda docs: full_forward(model, docs), doc, WORDS, N, SEED, "delete",
-                                         model.cls_id, model.unk_id, T)
+        return run_lime_package(lambda docs: full_forward(model, docs), doc, WORDS, N, SEED, "delete",
+                                model.cls_id, model.unk_id, T)
     return run
 
 

@@ -13,17 +13,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import reference.explainers.gradient as ref_grad
-import reference.explainers.gradient_arb as arb_grad
-import reference.models.one_layer as ref
-import reference.models.one_layer_arb as arb_ref
+from reference.engines import ENGINES as ENGINE_NAMES
+from reference.engines import engine
+from reference.models.one_layer import DPS
 from theory.checking.strategies.models import Case, ModelSpec
 
 AUTHORS = (ModelSpec(K=6, d_e=128, d_att=64, d_out=64, V=1000, T=256, pe=True, seed=0), 100)
 SMALL = (ModelSpec(K=2, d_e=6, d_att=4, d_out=4, V=12, T=8, pe=True, seed=0), 5)
-ENGINES = {"mpmath": lambda model, doc: ref.forward(model, doc, ref.DPS),
-           "arb": lambda model, doc: arb_ref.forward(model, doc, arb_ref.dps_to_prec(ref.DPS))}
-GRADIENTS = {"mpmath": ref_grad.gradient, "arb": arb_grad.gradient}
+ENGINES = {name: engine(name).forward for name in ENGINE_NAMES}  # at the mpmath reference's DPS (Arb: as many bits)
+GRADIENTS = {name: engine(name).gradient for name in ENGINE_NAMES}
 
 
 def _case(size):
@@ -42,7 +40,7 @@ def test_bench_forward_authors_size(benchmark, engine):
         pytest.skip("seconds-long comparison: run with --benchmark-enable")
     case = _case(AUTHORS)
     benchmark.group = "reference forward: authors' size"
-    benchmark.extra_info.update(engine=engine, T=case.spec.T, K=case.spec.K, d_e=case.spec.d_e, digits=ref.DPS)
+    benchmark.extra_info.update(engine=engine, T=case.spec.T, K=case.spec.K, d_e=case.spec.d_e, digits=DPS)
     fw = benchmark.pedantic(ENGINES[engine], setup=lambda: ((_fresh(case.model), case.doc), {}), rounds=2,
                             iterations=1)
     assert len(fw.alpha) == case.spec.K and len(fw.alpha[0]) == case.spec.T

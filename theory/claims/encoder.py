@@ -5,7 +5,7 @@ consequences survive depth.
 References: :mod:`reference.models.encoder` (plain mpmath loops at 40 digits), central differences of it
 (:mod:`reference.explainers.encoder_gradient`, ≥ 60 digits), the §2 references for the reduction, the mpmath
 reference LIME and ``β^∞`` (:mod:`reference.explainers.lime`, :mod:`reference.explainers.lime_law`) fed by the
-reference encoder on every perturbed document, and torch (:mod:`reference.models.torch_encoder`).
+reference encoder on every perturbed document, and torch (:mod:`reference.oracles.torch_encoder`).
 
 Tolerances.  Forward quantities are compared relative to the magnitude of their last sum (``f``: ``Σ|w||h_0|+|b|``;
 attention: each weight times ``1 + max|scores' terms|``, as §2; hidden states: the largest entry of the layer).
@@ -177,7 +177,7 @@ def torch_cases():
        strategy=torch_cases, budget=0.3, requires=("torch",), trained=trained_encoder_cases,
        given_budget=0.5)
 def check_matches_torch(case):
-    from reference.models.torch_encoder import build, evaluate
+    from reference.oracles.torch_encoder import build, evaluate
 
     model, doc = case.model, case.doc
     f, attention, grad = evaluate(build(model.arrays()), doc)

@@ -154,7 +154,7 @@ def top_tokens_differ(case) -> Outcome:
 
 def matches_lime(case) -> Outcome:
     """The real lime 0.2.0.1 package on the encoder's f (delete) against the generic-path LIME."""
-    from reference.explainers.lime import run_lime_package
+    from reference.oracles.lime_package import run_lime_package
 
     model, doc, length = case.model, case.doc, len(case.tokens)
     coef, intercept, _ = run_lime_package(model.output, doc, length, LIME_SAMPLES, 0, "delete", model.cls_id,

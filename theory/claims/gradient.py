@@ -17,10 +17,9 @@ from functools import lru_cache
 import mpmath
 import numpy as np
 
+import reference.engines.arb as arb
 import reference.explainers.gradient as ref_grad
-import reference.explainers.gradient_arb as arb_grad
 import reference.models.one_layer as ref
-import reference.models.one_layer_arb as arb_ref
 from theory import optional
 from theory.claims import ExtraResult, claim, extra
 from theory.explainers.attention import alpha_avg
@@ -44,7 +43,7 @@ from theory.models.one_layer import (
     term_magnitudes,
 )
 from theory.checking.compare import check_mp, combine, compare, engines, nstr
-from theory.checking.engines import reference_engine, reference_forward
+from theory.checking.engines import reference_engine, reference_forward, reference_gradient
 from theory.checking.population import checked_coordinates, given_cases
 from theory.checking.strategies.models import (
     ModelSpec,
@@ -75,21 +74,6 @@ def trained_gradient_cases(cls: bool = False, coordinates: int = 0):
     authors' widths — moving one moves the query, and so all T scores — so the trained-model instances of the
     claims stated entry by entry check :data:`TRAINED_COORDINATES` of them."""
     return given_cases(positions=TRAINED_POSITIONS, cls=cls, coordinates=coordinates)
-
-
-def reference_gradient(case, positions, model=None, coordinates=slice(None)):
-    """The reference gradient of ``model`` (default ``case.model``) on ``case.doc`` at ``positions`` and
-    ``coordinates`` (a list, or a slice of all), and the certified radii of its entries (or None): the
-    mpmath engine on random models; on the trained model (T = 256, beyond what mpmath affords per entry) the
-    Arb engine, whose balls' midpoints are returned as exact mpf.  Both form the same central differences
-    (``reference.explainers.gradient_arb``)."""
-    model = case.model if model is None else model
-    coordinates = None if isinstance(coordinates, slice) else coordinates
-    if reference_engine(case) == "mpmath":
-        return ref_grad.gradient(model, case.doc, positions=positions, coordinates=coordinates), None
-    balls = arb_grad.gradient(model, case.doc, positions=positions, coordinates=coordinates)
-    return ([[arb_ref.to_mpf(x) for x in row] for row in balls],
-            np.array([[arb_ref.radius(x) for x in row] for row in balls]))
 
 
 # --- gradient.closed_form / gradient.cls_query_path ---------------------------------------------------------
@@ -190,7 +174,7 @@ def check_attention_bound(case):
             if ratios else mpmath.mpf(0)
     # converse: positive attention everywhere, zero gradient (checked at position 1 in mpmath)
     doubled = _doubled_with_negated_heads(model)
-    doubled_alpha = arb_ref.forward(doubled, doc).alpha  # balls: "> 0" is certified
+    doubled_alpha = arb.forward(doubled, doc).alpha  # balls: "> 0" is certified
     zero = reference_gradient(case, [1], doubled)[0][0]
     outcome = combine(
         check_mp("(‖∇_t‖ − bound)₊ / bound (mpmath)", violation, tol=MP_RTOL),
@@ -396,7 +380,7 @@ def _autograd(model, doc):
     """``∇_t`` by torch autograd (the external oracle); the caller checks that torch is installed."""
     import torch
 
-    from reference.models.torch_one_layer import AttentionClassifier
+    from reference.oracles.torch_one_layer import AttentionClassifier
 
     module = AttentionClassifier.from_npz_arrays(model)
     X = module.embed(torch.as_tensor(np.atleast_2d(doc))).detach().requires_grad_(True)

@@ -1,6 +1,6 @@
-"""The two reference engines against each other (ours): Arb balls (``reference.models.one_layer_arb``,
-``reference.explainers.gradient_arb``, ``reference.explainers.perturb_arb``) and mpmath
-(``reference.models.one_layer``, ``reference.explainers.gradient``, ``reference.explainers.perturb``).
+"""The two reference engines against each other (ours): Arb balls (``reference.engines.arb`` over
+``reference.models.one_layer_arb``) and mpmath (``reference.models.one_layer``, ``reference.explainers.gradient``,
+``reference.explainers.perturb``: the functions behind ``reference.engines.mpmath``).
 
 The Arb engine certifies its rounding (the exact value lies in each ball); the mpmath engine is run with
 more digits than the balls' precision (30 more for forward passes, 20 more for gradients, at the same exact
@@ -18,12 +18,10 @@ import mpmath
 import numpy as np
 from hypothesis import strategies as st
 
+import reference.engines.arb as arb
 import reference.explainers.gradient as ref_grad
-import reference.explainers.gradient_arb as arb_grad
 import reference.explainers.perturb as ref_perturb
-import reference.explainers.perturb_arb as arb_perturb
 import reference.models.one_layer as ref
-import reference.models.one_layer_arb as arb_ref
 from theory.claims import claim
 from theory.explainers.gradient import magnitudes
 from theory.models.one_layer import Model, term_magnitudes
@@ -44,10 +42,10 @@ def agree(label: str, balls, values, scale, tol: float = MP_TOL) -> Outcome:
     balls, values = _flat(balls), _flat(values)
     scales = _flat(scale) if isinstance(scale, (list, tuple)) else list(np.broadcast_to(
         np.ravel(np.asarray(scale, dtype=np.float64)), (len(balls),)))
-    outside = [k for k, (b, v) in enumerate(zip(balls, values)) if not b.contains(arb_ref.exact(v))]
+    outside = [k for k, (b, v) in enumerate(zip(balls, values)) if not b.contains(arb.exact(v))]
     with mpmath.workprec(GAP_PREC):
-        gaps = [abs(arb_ref.to_mpf(b) - v) for b, v in zip(balls, values)]
-        radii = [arb_ref.to_mpf(b.rad()) for b in balls]
+        gaps = [abs(arb.midpoint(b) - v) for b, v in zip(balls, values)]
+        radii = [arb.midpoint(b.rad()) for b in balls]
         safe = [mpmath.mpf(m) if m > 0 else mpmath.mpf(1) for m in scales]
         err = [float((g + r) / m) for g, r, m in zip(gaps, radii, safe)]
         rel_radius = max((float(r / m) for r, m in zip(radii, safe)), default=0.0)
@@ -124,8 +122,7 @@ def _positions(case) -> list[int]:
        strategy=gradient_cases, budget=1.0, trained=first_head_cases, given_budget=0.5)
 def check_engines_agree(case):
     model, doc, L = case.model, case.doc, len(case.tokens)
-    prec = arb_ref.dps_to_prec(ref.DPS)
-    balls = arb_ref.forward(model, doc, prec)
+    balls = arb.forward(model, doc, ref.DPS)
     mp_fw = ref.forward(model, doc, ref.DPS + FORWARD_EXTRA)
     mag = term_magnitudes(model, doc)
     # the first word switched off under each semantics
@@ -135,12 +132,12 @@ def check_engines_agree(case):
     for semantics in ("delete", "replace"):  # the token documents of LIME's pipeline (Arb builds token documents)
         other = ref_perturb.perturbed_document(doc, L, z, semantics, int(model.unk_id))
         perturbed.append(agree(f"f of the perturbed document ({semantics})",
-                               [arb_perturb.forward_perturbed(model, doc, L, z, semantics, prec).f],
+                               [arb.forward_perturbed(model, doc, L, z, semantics, ref.DPS).f],
                                [ref_perturb.f_perturbed(model, doc, L, z, semantics, ref.DPS + FORWARD_EXTRA)],
                                term_magnitudes(model, np.array(other)).f[0].mean()))
     positions, coordinates = _positions(case), getattr(case, "coordinates", None)
-    dps = arb_grad.working_dps(model, doc)
-    grad = arb_grad.gradient(model, doc, positions=positions, dps=dps, coordinates=coordinates)
+    dps = arb.working_dps(model, doc)
+    grad = arb.gradient(model, doc, positions=positions, dps=dps, coordinates=coordinates)
     mp_grad = ref_grad.gradient(model, doc, positions=positions, dps=dps + GRADIENT_EXTRA, h=ref_grad.step(dps),
                                 coordinates=coordinates)
     grad_mag = magnitudes(model, doc)[0, positions][:, checked_coordinates(case)]

@@ -1,6 +1,6 @@
 """``attnverify import``: a PyTorch ``state_dict`` of the authors' ``MultiHead`` classifier as a public ``.npz``.
 
-The ``state_dict`` (docs/theory.md §11.3; :mod:`reference.models.torch_multihead` builds one) holds, with ``nn.Linear``
+The ``state_dict`` (docs/theory.md §11.3; :mod:`reference.oracles.torch_multihead` builds one) holds, with ``nn.Linear``
 weights stored ``(out, in)`` and no biases:
 
     embedding.weight              (V, d_e)          → E

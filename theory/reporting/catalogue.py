@@ -4,8 +4,9 @@ One row per claim: its id, paper section, source, kind, statement and reference,
 check function in ``theory/claims/``, the ``theory`` functions it checks, the ``reference`` functions it checks
 them against, and its test — so that a reader goes from the catalogue to each of them in one hop.
 
-The ``theory`` and ``reference`` functions are read off the check's bytecode (and that of the helpers of its
-own claims module that it calls): every global it loads, or attribute of a global module (``ref.forward``),
+The ``theory`` and ``reference`` functions are read off the check's bytecode (and that of the helpers it calls
+in its own claims module and in :mod:`theory.checking.engines`, which asks the reference engine of an instance
+through :func:`reference.engines.engine`): every global it loads, or attribute of a global module (``ref.forward``),
 that resolves to a function or class of :mod:`theory.models`, :mod:`theory.explainers` or :mod:`reference`.
 ``tests/test_catalogue.py`` fails when the committed catalogue is stale.
 """
@@ -20,6 +21,7 @@ from theory.reporting.report import SECTIONS
 
 THEORY_PACKAGES = ("theory.models.", "theory.explainers.")
 REFERENCE_PACKAGES = ("reference.",)
+HELPERS = "theory.checking.engines"  # followed like the claims module's own helpers
 TEST_FILE = "tests/test_claims.py"
 
 
@@ -55,7 +57,7 @@ def implementations(check: FunctionType) -> tuple[list[str], list[str]]:
             obj = namespace.get(name)
             if isinstance(obj, ModuleType) and attribute is not None:
                 obj = getattr(obj, attribute, None)
-            if isinstance(obj, FunctionType) and obj.__module__ == check.__module__:
+            if isinstance(obj, FunctionType) and obj.__module__ in (check.__module__, HELPERS):
                 todo.append(obj)
             elif callable(obj) and (name := _qualified(obj)):
                 found.add(name)

@@ -2,7 +2,7 @@
 
     python -m theory.sentiment.train --seed 0 --out theory/sentiment/data/      (needs pip install '.[train,oracles]')
 
-Model: :class:`reference.models.torch_one_layer.AttentionClassifier` at the authors' widths — 2 classes
+Model: :class:`reference.oracles.torch_one_layer.AttentionClassifier` at the authors' widths — 2 classes
 (negative, positive), K = 6 heads, T = 256, d_e = 128, d_att = d_out = 64, sinusoidal positional encoding,
 CLS at position 0 and UNK padding.  The training steps compute the same logits with the products
 reassociated (:func:`logits`), 11 times faster at these widths than the module's textbook forward pass.
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from reference.models.torch_one_layer import AttentionClassifier
+from reference.oracles.torch_one_layer import AttentionClassifier
 from theory.errors import InputError
 from theory.sentiment import dataset
 from theory.sentiment.fixture import save_fixture

@@ -3,7 +3,7 @@
 
     python -m theory.sentiment.train_encoder --seed 0      (needs pip install '.[train,oracles]')
 
-Model: torch's own ``nn.TransformerEncoder`` (``reference.models.torch_encoder.TorchEncoderClassifier``: embedding
+Model: torch's own ``nn.TransformerEncoder`` (``reference.oracles.torch_encoder.TorchEncoderClassifier``: embedding
 + §1 sinusoidal encoding, L = 6 pre-norm (``norm_first``) ReLU layers of K = 6 heads, CLS readout, 2 classes).  A
 first run in post-norm at lr 3e-3 stayed at chance (loss 0.693 after two epochs); pre-norm at lr 1e-3 leaves that
 plateau at epoch 4.  Data: the same lexicon corpus and vocabulary as the one-layer fixture
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from reference.models.torch_encoder import TorchEncoderClassifier
+from reference.oracles.torch_encoder import TorchEncoderClassifier
 from theory.models.encoder import Encoder, forward
 from theory.models.import_encoder import encoder_from_state_dict
 from theory.sentiment import dataset

@@ -11,8 +11,8 @@ Forward pass (docs/theory.md §2, §11.3; *authors' code*): ``e_t = E[ξ_t] + p_
 per head, the CLS query ``q = query(e_0)``, scores ``⟨q, key(e_t)⟩`` divided by ``√d_att`` when ``scale``
 (the authors' ``SCALE``), attention ``softmax``, the attention-weighted values through the head's
 ``classifier``; the logits are the mean of the heads' logits.  Written with torch's own modules and
-operations, independent of ``theory`` and of :mod:`reference.models.torch_one_layer` but for the positional
-encoding's formula.
+operations, independent of ``theory`` and of :mod:`reference.oracles.torch_one_layer` (the positional encoding is the
+oracles' one, :mod:`reference.oracles.torch_positional`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import math
 import torch
 from torch import nn
 
-from reference.models.torch_one_layer import positional_encoding
+from reference.oracles.torch_positional import positional_encoding
 
 
 class Head(nn.Module):
@@ -46,6 +46,8 @@ class Head(nn.Module):
 class MultiHead(nn.Module):
     """``K`` heads over a shared embedding; weights drawn by torch's default initialisation (seed it with
     ``torch.manual_seed``)."""
+
+    P: torch.Tensor  # the positional encoding (a buffer)
 
     def __init__(self, V, d_e, K, d_att, d_out, n_classes, max_len, pe=True, scale=True, dtype=torch.float64):
         super().__init__()

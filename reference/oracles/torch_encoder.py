@@ -25,15 +25,12 @@ import numpy as np
 import torch
 from torch import nn
 
-
-def positional_encoding(T: int, d: int) -> torch.Tensor:
-    t = torch.arange(T, dtype=torch.float64)[:, None]
-    j = torch.arange(d)
-    angle = t * 10000.0 ** (-(j - j % 2).to(torch.float64) / d)
-    return torch.where(j % 2 == 0, torch.sin(angle), torch.cos(angle))
+from reference.oracles.torch_positional import positional_encoding
 
 
 class TorchEncoderClassifier(nn.Module):
+    P: torch.Tensor  # the positional encoding (a buffer)
+
     def __init__(self, V, d, K, d_ff, L, activation, norm_first, pe, T, n_classes=1, dtype=torch.float64,
                  final_norm=False):
         super().__init__()
@@ -43,8 +40,8 @@ class TorchEncoderClassifier(nn.Module):
         norm = nn.LayerNorm(d, eps=1e-5, dtype=dtype) if final_norm else None
         self.encoder = nn.TransformerEncoder(layer, L, norm=norm, enable_nested_tensor=False)
         self.classifier = nn.Linear(d, n_classes, dtype=dtype)
-        self.register_buffer("P", (positional_encoding(T, d) if pe else torch.zeros(T, d, dtype=torch.float64)).to(dtype),
-                             persistent=False)
+        P = positional_encoding(T, d) if pe else torch.zeros(T, d, dtype=torch.float64)
+        self.register_buffer("P", P.to(dtype), persistent=False)
         self.norm_first = norm_first
 
     def forward_embedded(self, X):
@@ -79,7 +76,10 @@ def build(arrays) -> TorchEncoderClassifier:
     final = arrays.get("final_norm_weight") if isinstance(arrays, dict) else getattr(arrays, "final_norm_weight", None)
     module = TorchEncoderClassifier(V, d, K, W1.shape[1], L, str(get("activation")), str(get("norm")) == "pre",
                                     bool(get("pe")), int(get("max_len")), final_norm=final is not None)
-    t = lambda a: torch.as_tensor(np.array(a, dtype=np.float64))
+
+    def t(a):
+        return torch.as_tensor(np.array(a, dtype=np.float64))
+
     with torch.no_grad():
         module.embedding.weight.copy_(t(E))
         for l, layer in enumerate(module.encoder.layers):

@@ -15,17 +15,13 @@ import numpy as np
 import torch
 from torch import nn
 
-
-def positional_encoding(T: int, d_e: int) -> torch.Tensor:
-    """``p_{t,2m} = sin(t·10000^{-2m/d_e})``, ``p_{t,2m+1} = cos(t·10000^{-2m/d_e})``, float64."""
-    t = torch.arange(T, dtype=torch.float64)[:, None]
-    j = torch.arange(d_e)
-    angle = t * 10000.0 ** (-(j - j % 2).to(torch.float64) / d_e)
-    return torch.where(j % 2 == 0, torch.sin(angle), torch.cos(angle))
+from reference.oracles.torch_positional import positional_encoding
 
 
 class AttentionClassifier(nn.Module):
     """Multi-head CLS-attention classifier with ``n_classes`` outputs (``Wl`` has shape (K, n_classes, d_out))."""
+
+    P: torch.Tensor  # the positional encoding (a buffer)
 
     def __init__(self, V, d_e, K, d_att, d_out, n_classes, max_len, pe, cls_id, unk_id, dtype=torch.float64,
                  scale=True):
@@ -60,7 +56,7 @@ class AttentionClassifier(nn.Module):
         return self.forward_embedded(self.embed(docs))
 
     @classmethod
-    def from_npz_arrays(cls, arrays) -> "AttentionClassifier":
+    def from_npz_arrays(cls, arrays) -> AttentionClassifier:
         """The one-class module of a model given by the public ``.npz`` arrays (an ``np.load`` result, a dict,
         or any object with those attributes; ``scale`` defaults to 1 when absent)."""
         def get(key, default=None):
