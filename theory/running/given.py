@@ -371,7 +371,7 @@ def _reduction(population: Population) -> Applies:
 
 def _torch_compatible(population: Population) -> Applies:
     """The user's documents when torch's ``nn.TransformerEncoderLayer`` expresses the encoder (as
-    :func:`reference.models.torch_encoder.build` requires), else what it lacks.
+    :func:`reference.oracles.torch_encoder.build` requires), else what it lacks.
 
     Args:
         population: The given population (an encoder).
