@@ -246,9 +246,11 @@ def check_documents(model: Bert, ids, mask=None, word_embeddings=None) -> tuple:
     if ids.size and (ids.min() < 0 or ids.max() >= model.V):
         raise InputError(f"token id {int(ids.max() if ids.max() >= model.V else ids.min())} is outside the "
                          f"vocabulary (0 … {model.V - 1})")
-    T = ids.shape[1]
-    if not 1 <= T <= model.config.max_tokens:
-        raise InputError(f"a document of {T} tokens does not fit the model (1 … {model.config.max_tokens} tokens)")
+    if ids.shape[1] < 1 or position_ids(model, ids).max() >= model.config.max_positions:
+        longest = int((ids != model.config.pad_token_id).sum(axis=1).max()) if model.config.architecture == \
+            "roberta" else ids.shape[1]
+        raise InputError(f"a document of {longest} tokens does not fit the model (1 … {model.config.max_tokens} "
+                         "tokens)")
     mask = np.ones(ids.shape) if mask is None else np.atleast_2d(np.asarray(mask, dtype=np.float64))
     if mask.shape != ids.shape or not np.isin(mask, (0.0, 1.0)).all():
         raise InputError(f"the attention mask must be 0/1 of the ids' shape {ids.shape}, got {mask.shape}")
