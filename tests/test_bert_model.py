@@ -129,11 +129,12 @@ def _batch(pretrained, texts, extra_pad=0):
     return ids, mask
 
 
-def _oracle(arch, model, probe, ids, mask, klass, contrast):
-    """transformers' logits, attentions, hidden states and ∂f/∂inputs_embeds (autograd)."""
+def _oracle(arch, model, probe, ids, mask, klass, contrast, shrink=1.0):
+    """transformers' logits, attentions, hidden states and ∂f/∂inputs_embeds (autograd), at ``inputs_embeds`` =
+    ``shrink`` times the word embeddings of ``ids`` (a point of IG's straight path from the zero baseline)."""
     ids_t, mask_t = torch.tensor(ids), torch.tensor(mask, dtype=torch.float64)
     base = model if arch == "probe" else getattr(model, model.base_model_prefix)
-    embeds = base.embeddings.word_embeddings(ids_t).detach().requires_grad_(True)
+    embeds = (shrink * base.embeddings.word_embeddings(ids_t)).detach().requires_grad_(True)
     kwargs = dict(inputs_embeds=embeds, attention_mask=mask_t, output_attentions=True, output_hidden_states=True)
     if arch == "roberta":  # with inputs_embeds, RoBERTa would number positions without looking at the pads
         kwargs["position_ids"] = base.embeddings.create_position_ids_from_input_ids(ids_t, model.config.pad_token_id)
@@ -180,6 +181,14 @@ def test_matches_transformers(built, arch):
         assert np.all(np.abs(fw.hidden - want["hidden"]) <= TOL * _layers_scale(want["hidden"]))
         scale = np.abs(want["grad"]).max(axis=(1, 2), keepdims=True)
         assert np.all(np.abs(ours.grad - want["grad"]) <= TOL * scale)
+    # at inputs_embeds other than E[ξ] (IG's path, the zero semantics), positions still from the ids
+    path = _oracle(arch, model, probe, ids, mask, 1, None, shrink=0.3)
+    at = 0.3 * bert.word_vectors(pretrained.model, ids)
+    ours = bert.gradient(replace(pretrained.model, klass=1), ids, mask, at)
+    terms = _f_terms(pretrained.model, ours.forward)
+    assert np.all(np.abs(ours.forward.f - path["f"]) <= TOL * terms)
+    assert np.all(np.abs(bert.evaluate(replace(pretrained.model, klass=1), ids, mask, at) - path["f"]) <= TOL * terms)
+    assert np.all(np.abs(ours.grad - path["grad"]) <= TOL * np.abs(path["grad"]).max(axis=(1, 2), keepdims=True))
     # the readout's attention: transformers' last-layer CLS row, or its masked mean over the real rows
     last = want["attention"][:, -1]
     expected = (np.einsum("bt,bktu->bku", mask, last) / mask.sum(1)[:, None, None] if arch == "probe"
@@ -374,3 +383,25 @@ def test_bad_documents_and_classes_are_one_line(built):
         with pytest.raises(InputError, match=message) as error:
             call()
         assert "\n" not in str(error.value)
+
+
+def test_missing_packages_name_their_extra(built, tmp_path, monkeypatch):
+    """Without safetensors, tokenizers or torch, reading a folder that needs one is one line naming the extra."""
+    from theory.models import huggingface, wordpieces
+
+    folder = tmp_path / "bin"
+    shutil.copytree(built["bert"][1], folder)
+    monkeypatch.setattr(huggingface, "missing", lambda *names: list(names))
+    with pytest.raises(InputError, match=r"model\.safetensors needs safetensors: pip install '\.\[huggingface\]'$"):
+        read_folder(folder)
+    torch.save({k: torch.from_numpy(v) for k, v in load_file(folder / "model.safetensors").items()},
+               folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(InputError, match=r"pytorch_model\.bin \(a PyTorch checkpoint\) needs torch: pip install "
+                                         r"'\.\[oracles\]'; or save the model as model\.safetensors$"):
+        read_folder(folder)
+    monkeypatch.setattr(huggingface, "missing", lambda *names: [])
+    monkeypatch.setattr(wordpieces, "missing", lambda *names: list(names))
+    with pytest.raises(InputError, match=r"reading a Hugging Face tokenizer needs tokenizers: pip install "
+                                         r"'\.\[huggingface\]'$"):
+        read_folder(folder)

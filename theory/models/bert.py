@@ -45,7 +45,7 @@ import numpy as np
 from scipy.special import erf
 
 from theory.errors import InputError
-from theory.models.encoder import AttentionTrace, FeedForwardTrace, LayerTrace, NormTrace, heads_of
+from theory.models.encoder import AttentionTrace, FeedForwardTrace, LayerTrace, NormTrace
 
 ARCHITECTURES = ("bert", "distilbert", "roberta")
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
@@ -331,18 +331,31 @@ def embeddings(model: Bert, ids: np.ndarray, word=None) -> tuple[np.ndarray, Nor
     return layer_norm(model.embeddings_norm_weight, model.embeddings_norm_bias, x, model.config.layer_norm_eps)
 
 
+def _linear(x, W, b=None):
+    """``x Wᵀ + b`` over the last axis (``W`` (out, in), ``torch.nn.Linear``'s layout), as one matrix product."""
+    y = x.reshape(-1, x.shape[-1]) @ W.T
+    if b is not None:
+        y += b
+    return y.reshape(*x.shape[:-1], W.shape[0])
+
+
+def _heads(model: Bert, y):
+    """``(B, T, d)`` → ``(B, K, T, d_h)``: head ``i`` holds coordinates ``i·d_h … (i+1)·d_h − 1``."""
+    B, T, _ = y.shape
+    return y.reshape(B, T, model.K, -1).transpose(0, 2, 1, 3)
+
+
 def _attention(model: Bert, l: int, x, mask_bias):
     """``SA(x)`` with ``a^(i)_{t,u} ∝ m_u exp(⟨q_t, k_u⟩/√d_h)`` (``mask_bias`` = 0 or −∞ per key)."""
-    K, d = model.K, model.d
-    Q = heads_of(x, model.query_weight[l].reshape(K, -1, d), model.query_bias[l])
-    Kmat = heads_of(x, model.key_weight[l].reshape(K, -1, d), model.key_bias[l])
-    Vmat = heads_of(x, model.value_weight[l].reshape(K, -1, d), model.value_bias[l])
-    S = np.matmul(Q, Kmat.transpose(0, 1, 3, 2)) * (d // K) ** -0.5 + mask_bias
+    Q = _heads(model, _linear(x, model.query_weight[l], model.query_bias[l]))
+    Kmat = _heads(model, _linear(x, model.key_weight[l], model.key_bias[l]))
+    Vmat = _heads(model, _linear(x, model.value_weight[l], model.value_bias[l]))
+    S = np.matmul(Q, Kmat.transpose(0, 1, 3, 2)) * (model.d // model.K) ** -0.5 + mask_bias
     S -= S.max(axis=-1, keepdims=True)
     A = np.exp(S, out=S)
     A /= A.sum(axis=-1, keepdims=True)
     concat = np.matmul(A, Vmat).transpose(0, 2, 1, 3).reshape(x.shape)
-    out = concat @ model.attention_output_weight[l].T + model.attention_output_bias[l]
+    out = _linear(concat, model.attention_output_weight[l], model.attention_output_bias[l])
     return out, AttentionTrace(x, Q, Kmat, Vmat, A)
 
 
@@ -359,8 +372,8 @@ def activation(model: Bert, z):
 
 def _feed_forward(model: Bert, l: int, x):
     """``W_2 act(W_1 x + b_1) + b_2`` (``BertIntermediate`` then ``BertOutput``'s dense)."""
-    z = x @ model.intermediate_weight[l].T + model.intermediate_bias[l]
-    return activation(model, z) @ model.output_weight[l].T + model.output_bias[l], FeedForwardTrace(x, z)
+    z = _linear(x, model.intermediate_weight[l], model.intermediate_bias[l])
+    return _linear(activation(model, z), model.output_weight[l], model.output_bias[l]), FeedForwardTrace(x, z)
 
 
 def _layer(model: Bert, l: int, h, mask_bias):
@@ -475,15 +488,15 @@ def _norm_backward(weight, trace: NormTrace, dy):
 
 
 def _heads_backward(dY, W):
-    """``x̄ = Σ_i W^(i)ᵀ Ȳ^(i)`` of :func:`theory.models.encoder.heads_of` (``dY`` (B, K, T, d_h), ``W`` (d, d))."""
+    """``x̄ = Σ_i W^(i)ᵀ Ȳ^(i)`` of a projection split into heads (``dY`` (B, K, T, d_h), ``W`` (d, d))."""
     B, K, T, width = dY.shape
-    return dY.transpose(0, 2, 1, 3).reshape(B, T, K * width) @ W
+    return _linear(dY.transpose(0, 2, 1, 3).reshape(B, T, K * width), W.T)
 
 
 def _attention_backward(model: Bert, l: int, trace: AttentionTrace, dy):
     B, T, d = dy.shape
     A = trace.A
-    dheads = (dy @ model.attention_output_weight[l]).reshape(B, T, model.K, -1).transpose(0, 2, 1, 3)
+    dheads = _heads(model, _linear(dy, model.attention_output_weight[l].T))
     dA = np.matmul(dheads, trace.Vmat.transpose(0, 1, 3, 2))
     dV = np.matmul(A.transpose(0, 1, 3, 2), dheads)
     dS = A * (dA - (dA * A).sum(axis=-1, keepdims=True)) * (d // model.K) ** -0.5
@@ -506,8 +519,8 @@ def activation_derivative(model: Bert, z):
 
 
 def _feed_forward_backward(model: Bert, l: int, trace: FeedForwardTrace, dy):
-    dz = (dy @ model.output_weight[l]) * activation_derivative(model, trace.z)
-    return dz @ model.intermediate_weight[l]
+    dz = _linear(dy, model.output_weight[l].T) * activation_derivative(model, trace.z)
+    return _linear(dz, model.intermediate_weight[l].T)
 
 
 def _layer_backward(model: Bert, l: int, trace: LayerTrace, dh):
