@@ -118,7 +118,8 @@ def shapes(config: BertConfig) -> dict[str, tuple[int, ...]]:
         architecture has one, ``W_p``, ``b_p`` only for the CLS readouts.
     """
     L, d, F = config.layers, config.d, config.ffn
-    out = {"word_embeddings": (config.vocab_size, d), "position_embeddings": (config.max_positions, d)}
+    out: dict[str, tuple[int, ...]] = {"word_embeddings": (config.vocab_size, d),
+                                       "position_embeddings": (config.max_positions, d)}
     if config.type_vocab_size:
         out["token_type_embeddings"] = (config.type_vocab_size, d)
     out.update(embeddings_norm_weight=(d,), embeddings_norm_bias=(d,))
@@ -291,11 +292,11 @@ class BertForward:
     f: np.ndarray  # (B,)
     logits: np.ndarray  # (B, n_classes)
     mask: np.ndarray  # (B, T)
-    attention: np.ndarray | None = None  # (B, L, K, T, T) every layer's attention
-    hidden: np.ndarray | None = None  # (B, L + 1, T, d): h^(0) = LN_emb(x), …, h^(L)
-    embeddings: NormTrace | None = None  # LN_emb's
-    layers: tuple = ()  # (LayerTrace,) * L
-    readout: ReadoutTrace | None = None
+    attention: np.ndarray  # (B, L, K, T, T) every layer's attention
+    hidden: np.ndarray  # (B, L + 1, T, d): h^(0) = LN_emb(x), …, h^(L)
+    embeddings: NormTrace  # LN_emb's
+    layers: tuple  # (LayerTrace,) * L
+    readout: ReadoutTrace
 
 
 def readout_attention(model: Bert, fw: BertForward) -> np.ndarray:
@@ -304,7 +305,7 @@ def readout_attention(model: Bert, fw: BertForward) -> np.ndarray:
 
     Args:
         model: the model.
-        fw: a forward pass with ``keep=True``.
+        fw: its forward pass.
 
     Returns:
         The readout attention of every head, zero at padding.
@@ -403,22 +404,8 @@ def _f(model: Bert, logits):
     return f - logits[:, model.contrast] if model.contrast is not None else f
 
 
-def forward(model: Bert, ids, mask=None, word_embeddings=None, keep: bool = True) -> BertForward:
-    """The float64 forward pass of a batch of documents.
-
-    Args:
-        model: the model.
-        ids: token ids ``(T,)`` or ``(B, T)``.
-        mask: the attention mask (default: every token real).
-        word_embeddings: ``(B, T, d)`` vectors that replace ``E[ξ_t]`` (Hugging Face's ``inputs_embeds``; the
-            positions still come from ``ids``).
-        keep: keep every layer's attention, hidden states and traces (for the backward pass); with ``False`` only
-            ``f`` and the logits.
-
-    Returns:
-        The :class:`BertForward`.
-    """
-    ids, mask, word_embeddings = check_documents(model, ids, mask, word_embeddings)
+def _stack(model: Bert, ids, mask, word_embeddings, keep: bool):
+    """Embeddings, the ``L`` layers and the readout on checked inputs; every layer's state and trace with ``keep``."""
     mask_bias = np.where(mask > 0, 0.0, -np.inf)[:, None, None, :]
     h, emb_trace = embeddings(model, ids, word_embeddings)
     hidden, traces = [h], []
@@ -428,8 +415,24 @@ def forward(model: Bert, ids, mask=None, word_embeddings=None, keep: bool = True
             hidden.append(h)
             traces.append(trace)
     logits, readout = _readout(model, h, mask)
-    if not keep:
-        return BertForward(f=_f(model, logits), logits=logits, mask=mask)
+    return logits, readout, emb_trace, hidden, traces
+
+
+def forward(model: Bert, ids, mask=None, word_embeddings=None) -> BertForward:
+    """The float64 forward pass of a batch of documents, keeping what the backward pass reads.
+
+    Args:
+        model: the model.
+        ids: token ids ``(T,)`` or ``(B, T)``.
+        mask: the attention mask (default: every token real).
+        word_embeddings: ``(B, T, d)`` vectors that replace ``E[ξ_t]`` (Hugging Face's ``inputs_embeds``; the
+            positions still come from ``ids``).
+
+    Returns:
+        The :class:`BertForward`: ``f``, the logits, every layer's attention and hidden state, the traces.
+    """
+    ids, mask, word_embeddings = check_documents(model, ids, mask, word_embeddings)
+    logits, readout, emb_trace, hidden, traces = _stack(model, ids, mask, word_embeddings, keep=True)
     return BertForward(f=_f(model, logits), logits=logits, mask=mask,
                        attention=np.stack([tr.sa.A for tr in traces], axis=1), hidden=np.stack(hidden, axis=1),
                        embeddings=emb_trace, layers=tuple(traces), readout=readout)
@@ -456,7 +459,7 @@ def evaluate(model: Bert, ids, mask=None, word_embeddings=None, chunk: int | Non
     for start in range(0, B, chunk):
         part = slice(start, start + chunk)
         we = None if word_embeddings is None else word_embeddings[part]
-        out[part] = forward(model, ids[part], mask[part], we, keep=False).f
+        out[part] = _f(model, _stack(model, ids[part], mask[part], we, keep=False)[0])
     return out
 
 
@@ -532,7 +535,7 @@ def _layer_backward(model: Bert, l: int, trace: LayerTrace, dh):
 
 
 def backward(model: Bert, fw: BertForward) -> np.ndarray:
-    """``∂f/∂x`` (= ``∂f/∂E[ξ_t]``) of the documents of ``fw`` (a forward pass with ``keep=True``), ``(B, T, d)``.
+    """``∂f/∂x`` (= ``∂f/∂E[ξ_t]``) of the documents of ``fw``, ``(B, T, d)``.
 
     Args:
         model: the model.

@@ -67,7 +67,7 @@ _READOUTS = {
                             "classifier_bias": "classifier.out_proj.bias"},
 }
 #: model_type -> BertConfig field -> (config.json key, default or None when required)
-_CONFIG_KEYS = {
+_CONFIG_KEYS: dict[str, dict[str, tuple[str, object]]] = {
     "bert": {"d": ("hidden_size", None), "layers": ("num_hidden_layers", None),
              "heads": ("num_attention_heads", None), "ffn": ("intermediate_size", None),
              "vocab_size": ("vocab_size", None), "max_positions": ("max_position_embeddings", None),

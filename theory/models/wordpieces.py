@@ -50,7 +50,7 @@ class Document:
 class WordPieces:
     """A model's tokenizer (a ``tokenizers.Tokenizer``) with its special ids and the maximum document length."""
 
-    def __init__(self, tokenizer, max_len: int, names: dict[str, str] | None = None):
+    def __init__(self, tokenizer, max_len: int, names: dict[str, str | None] | None = None):
         """Args:
             tokenizer: a ``tokenizers.Tokenizer`` (its padding and truncation settings are switched off).
             max_len: the longest document, special tokens included.
@@ -68,7 +68,8 @@ class WordPieces:
         self.cls_id, self.sep_id = specials
         names = names or {}
         for kind, defaults in _DEFAULT_NAMES.items():
-            candidates = (names[kind],) if names.get(kind) else defaults
+            given = names.get(kind)
+            candidates = (given,) if given else defaults
             found = [tokenizer.token_to_id(name) for name in candidates if tokenizer.token_to_id(name) is not None]
             if not found:
                 raise InputError(f"the tokenizer's vocabulary has no {kind} token ({' or '.join(candidates)})")
