@@ -28,7 +28,7 @@ from safetensors.numpy import load_file, save_file  # noqa: E402
 
 from theory.errors import InputError  # noqa: E402
 from theory.models import bert  # noqa: E402
-from theory.models.huggingface import read_folder  # noqa: E402
+from theory.models.huggingface import from_state_dict, read_folder  # noqa: E402
 
 TOL = 1e-12
 WORDPIECES = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "movie", "was", "great", "bad", "plot", "film",
@@ -269,15 +269,20 @@ def test_special_ids(built):
             oracle.cls_token_id, oracle.sep_token_id, oracle.mask_token_id, oracle.unk_token_id, oracle.pad_token_id)
 
 
-def test_pytorch_model_bin_is_read_as_safetensors(built, tmp_path):
-    """A folder with pytorch_model.bin (read with torch.load(weights_only=True)) gives the same model."""
+def test_pytorch_model_bin_and_state_dict_give_the_same_model(built, tmp_path):
+    """A folder with pytorch_model.bin (read with torch.load(weights_only=True)), and the in-memory config and
+    state dict of the transformers model, give the model of the model.safetensors folder."""
+    model, source, _ = built["distilbert"]
     folder = tmp_path / "bin"
-    shutil.copytree(built["distilbert"][1], folder)
+    shutil.copytree(source, folder)
     torch.save({k: torch.from_numpy(v) for k, v in load_file(folder / "model.safetensors").items()},
                folder / "pytorch_model.bin")
     (folder / "model.safetensors").unlink()
-    a, b = read_folder(built["distilbert"][1]).model, read_folder(folder).model
-    assert all(np.array_equal(a.weights()[k], b.weights()[k]) for k in a.weights())
+    in_memory = from_state_dict(model.config.to_dict(), {k: v.numpy() for k, v in model.state_dict().items()})
+    a = read_folder(source).model
+    for b in (read_folder(folder).model, in_memory):
+        assert b.config == a.config
+        assert all(np.array_equal(a.weights()[k], b.weights()[k]) for k in a.weights())
 
 
 # --- bad input: one line each --------------------------------------------------------------------------------

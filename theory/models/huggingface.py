@@ -113,26 +113,46 @@ def read_folder(folder: str | Path, probe: str | Path | None = None) -> Pretrain
     if not (folder / "config.json").is_file():
         raise InputError(f"{folder} has no config.json: not a Hugging Face model folder")
     hf = read_json(folder / "config.json")
-    model_type = hf.get("model_type")
-    if model_type not in ARCHITECTURES:
-        raise InputError(f"{folder / 'config.json'}: model_type {model_type!r} is not supported; supported: "
-                         f"{', '.join(ARCHITECTURES)}")
+    _model_type(hf, folder / "config.json")
     weights = _read_weights(folder)
     probe_arrays = None if probe is None else _read_probe(Path(probe))
     if probe is not None:
         _check_pooling(folder)
-    config = _config(folder, hf, model_type, probe_arrays)
-    arrays = _map_weights(weights, config, folder, probe_arrays)
-    model = Bert(config, **arrays)
-    tokenizer = read_tokenizer(folder, config.max_tokens)
+    model = from_state_dict(hf, weights, probe_arrays, str(folder))
+    tokenizer = read_tokenizer(folder, model.config.max_tokens)
     if tokenizer.vocab_size > model.V:
         raise InputError(f"{folder}: the tokenizer has {tokenizer.vocab_size} ids but the word embedding only "
                          f"{model.V} rows (config.json vocab_size): they belong to different models")
     return Pretrained(model, tokenizer, folder)
 
 
-def _config(folder: Path, hf: dict, model_type: str, probe: dict | None) -> BertConfig:
-    where = folder / "config.json"
+def from_state_dict(hf: dict, weights: dict, probe: dict | None = None, where: str = "the weights") -> Bert:
+    """The model of a Hugging Face config and state dict held in memory (what :func:`read_folder` reads from files).
+
+    Args:
+        hf: the config's keys (``config.json``, or ``model.config.to_dict()``).
+        weights: arrays by Hugging Face parameter name (module docstring), any real dtype.
+        probe: ``{"w": (n_classes, d), "b": (n_classes,)}`` for the mean-pooling readout, or None for the
+            architecture's own classification head.
+        where: what the messages name (the folder).
+
+    Returns:
+        The :class:`~theory.models.bert.Bert` (explaining class 0).
+    """
+    config = _config(where, hf, _model_type(hf, f"{where}/config.json"), probe)
+    return Bert(config, **_map_weights(weights, config, where, probe))
+
+
+def _model_type(hf: dict, where) -> str:
+    model_type = hf.get("model_type")
+    if model_type not in ARCHITECTURES:
+        raise InputError(f"{where}: model_type {model_type!r} is not supported; supported: "
+                         f"{', '.join(ARCHITECTURES)}")
+    return model_type
+
+
+def _config(folder: str, hf: dict, model_type: str, probe: dict | None) -> BertConfig:
+    where = f"{folder}/config.json"
     values = {}
     for field, (key, default) in _CONFIG_KEYS[model_type].items():
         value = hf.get(key, default)
@@ -199,7 +219,7 @@ def _read_weights(folder: Path) -> dict:
     raise InputError(f"{folder} has no model.safetensors or pytorch_model.bin: the model's weights are needed")
 
 
-def _map_weights(weights: dict, config: BertConfig, folder: Path, probe: dict | None) -> dict:
+def _map_weights(weights: dict, config: BertConfig, folder: str, probe: dict | None) -> dict:
     """The :class:`Bert` fields from the checkpoint's names (module docstring), each checked against the shape the
     config implies."""
     base = config.architecture
