@@ -410,3 +410,16 @@ def test_missing_packages_name_their_extra(built, tmp_path, monkeypatch):
     with pytest.raises(InputError, match=r"reading a Hugging Face tokenizer needs tokenizers: pip install "
                                          r"'\.\[huggingface\]'$"):
         read_folder(folder)
+
+
+def test_the_folders_padding_and_truncation_are_switched_off(built, tmp_path):
+    """A tokenizer.json that pads (all-MiniLM-L6-v2's pads to 128) or truncates by itself: the documents carry
+    neither (padding enters only through the attention mask; truncation only when asked)."""
+    folder = tmp_path / "padded"
+    shutil.copytree(built["bert"][1], folder)
+    tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.enable_padding(length=20)
+    tokenizer.enable_truncation(max_length=4)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    doc = read_folder(folder).tokenizer.encode(TEXTS[1])
+    assert doc.ids.tolist() == transformers.AutoTokenizer.from_pretrained(built["bert"][1])(TEXTS[1]).input_ids
