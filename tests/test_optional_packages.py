@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # the extras of pyproject.toml, as issue 20 names them (torch is also in `import` and `train`)
 EXTRA_OF = {"lime": "oracles", "sklearn": "oracles", "torch": "oracles", "shap": "oracles", "captum": "oracles",
+            "transformers": "oracles", "safetensors": "huggingface", "tokenizers": "huggingface",
             "matplotlib": "report", "dask": "distributed", "distributed": "distributed"}
 DISTRIBUTION = {"sklearn": "scikit-learn"}  # import name -> distribution name, where they differ
 
