@@ -20,9 +20,10 @@ from reference.explainers.integrated import baseline_rows
 from reference.explainers.perturb import distinct_words as ref_distinct_words
 from reference.explainers.perturb import perturbed_document as ref_perturbed_document
 from reference.models.one_layer import embeddings as ref_embeddings
-from theory.explainers.encoder_gradient import rounding_scale
-from theory.explainers.perturb import evaluator, perturbed_documents
-from theory.models.encoder import embed, forward as encoder_forward, forward_embedded, load_model
+from theory.models.encoder_gradient import rounding_scale
+from theory.models.perturb import evaluator, perturbed_documents
+from theory.models import load
+from theory.models.encoder import embed, forward as encoder_forward, forward_embedded
 from theory.models.one_layer import document, positional_encoding
 from theory.models.vocabulary import load_vocabulary
 from theory.sentiment.fixture import DATA, load_fixture
@@ -57,7 +58,7 @@ def _run(capsys, *argv):
 def test_bundled_vocabulary_is_the_public_format_for_both_models():
     fx = load_fixture()
     for name in ("sentiment_model.npz", "sentiment_encoder.npz"):
-        vocab = load_vocabulary(DATA / "vocab.txt", load_model(DATA / name), cls_token="[CLS]", unk_token="[UNK]")
+        vocab = load_vocabulary(DATA / "vocab.txt", load(DATA / name), cls_token="[CLS]", unk_token="[UNK]")
         assert vocab.tokens == fx.words
     ratings = (DATA / "ratings.tsv").read_text(encoding="utf-8").splitlines()
     assert len(ratings) == len(fx.ratings) > 1000
@@ -285,7 +286,7 @@ def test_bundled_encoder_sentence_has_no_rounding_noise_as_a_score(capsys):
     rows = [line.split() for line in out.splitlines() if line[:5].strip().isdigit()]
     assert code == 0 and all(row[2:] == ["0", "(LN)", "0", "(LN)"] for row in rows[1:])
     # CLS: the readout's direct path, Σ_k ∇_{0,k} = Σ_k w_k exactly (every other path crosses a LayerNorm)
-    w = load_model(DATA / "sentiment_encoder.npz").w
+    w = load(DATA / "sentiment_encoder.npz").w
     assert rows[0][2:] == [f"{np.mean(w):+.3g}", f"{np.sum(w):+.3g}"]
 
 

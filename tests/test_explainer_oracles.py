@@ -25,12 +25,12 @@ captum_attr = pytest.importorskip("captum.attr", reason="captum oracle: pip inst
 from reference.explainers.perturb import perturbed_document  # noqa: E402
 from reference.models.torch_one_layer import AttentionClassifier  # noqa: E402
 from theory.claims.explainers import magnitude  # noqa: E402
-from theory.explainers.gradient import gradient  # noqa: E402
+from theory.models.one_layer_gradient import gradient  # noqa: E402
 from theory.explainers.ig import integrated_gradients  # noqa: E402
 from theory.explainers.lime_inf import patterns  # noqa: E402
 from theory.explainers.occlusion import occlusion  # noqa: E402
-from theory.explainers.perturb import distinct_words, f_perturbed  # noqa: E402
-from theory.explainers.removal import baseline_embeddings  # noqa: E402
+from theory.models.perturb import distinct_words, f_perturbed  # noqa: E402
+from theory.models.removal import baseline_embeddings  # noqa: E402
 from theory.explainers.shapley import shapley_exact, shapley_mc  # noqa: E402
 from theory.explainers.smoothgrad import smoothgrad  # noqa: E402
 from theory.models.one_layer import embed, forward_embedded, positional_encoding  # noqa: E402

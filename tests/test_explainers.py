@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from theory.errors import InputError
-from theory.explainers import removal
+from theory.models import removal
 from theory.explainers.ig import integrated_gradients
-from theory.explainers.perturb import f_perturbed
+from theory.models.perturb import f_perturbed
 from theory.explainers.shapley import shapley_exact, shapley_mc
 from theory.cli.main import main
 from theory.explainers.registry import explain

@@ -20,7 +20,8 @@ from hypothesis import given, settings
 torch = pytest.importorskip("torch", reason="torch oracle: pip install '.[oracles]'")
 
 from reference.models.torch_one_layer import AttentionClassifier  # noqa: E402
-from theory.explainers.gradient import authors_gradient, gradient, magnitudes  # noqa: E402
+from theory.explainers.gradient import magnitudes  # noqa: E402
+from theory.models.one_layer_gradient import authors_gradient, gradient  # noqa: E402
 from theory.checking.compare import RTOL  # noqa: E402
 from theory.checking.strategies.models import Case, ModelSpec, cases  # noqa: E402
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import reference.explainers.lime as ref_lime
-import theory.explainers.perturb as perturb
+import theory.models.perturb as perturb
 from theory.errors import InputError
 from theory.explainers.lime import lime, sample
 from theory.models.one_layer import document

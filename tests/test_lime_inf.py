@@ -8,7 +8,7 @@ import pytest
 import reference.explainers.lime_law as ref_law
 from theory.errors import InputError
 from theory.explainers import lime_inf
-from theory.explainers.perturb import evaluator, f_perturbed
+from theory.models.perturb import evaluator, f_perturbed
 from theory.models.one_layer import document
 from theory.cli.main import main
 from theory.checking.strategies.models import ModelSpec

@@ -28,8 +28,8 @@ import numpy as np
 import pytest
 
 from theory.explainers.ig import integrated_gradients
-from theory.explainers.perturb import distinct_words
-from theory.explainers.removal import baseline_embeddings
+from theory.models.perturb import distinct_words
+from theory.models.removal import baseline_embeddings
 from theory.explainers.shapley import shapley_mc
 from theory.models.one_layer import embed, forward_embedded, positional_encoding
 from theory.checking.strategies.models import authors_size_document

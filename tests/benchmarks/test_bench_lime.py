@@ -12,7 +12,7 @@ import pytest
 import reference.explainers.lime as ref_lime
 from reference.explainers.perturb import perturbed_document
 from theory.explainers.lime import lime
-from theory.explainers.perturb import distinct_words, f_perturbed
+from theory.models.perturb import distinct_words, f_perturbed
 from theory.models.one_layer import forward
 from theory.checking.strategies.models import authors_size_document
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from theory.explainers.lime_inf import beta_inf_exact, beta_inf_mc, law, patterns, psi
-from theory.explainers.perturb import distinct_words, evaluator, f_perturbed
+from theory.models.perturb import distinct_words, evaluator, f_perturbed
 from theory.models.one_layer import document
 from theory.checking.strategies.models import authors_size_document
 

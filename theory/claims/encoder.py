@@ -10,7 +10,7 @@ reference encoder on every perturbed document, and torch (:mod:`reference.models
 Tolerances.  Forward quantities are compared relative to the magnitude of their last sum (``f``: ``Σ|w||h_0|+|b|``;
 attention: each weight times ``1 + max|scores' terms|``, as §2; hidden states: the largest entry of the layer).
 Gradients are compared relative to the adjoints the backward pass sums (the largest ``h̄^(l)`` entry times
-LayerNorm's largest ``1/√(var + ε)``; :func:`theory.explainers.encoder_gradient.rounding_scale` says why neither
+LayerNorm's largest ``1/√(var + ε)``; :func:`theory.models.encoder_gradient.rounding_scale` says why neither
 componentwise nor relative to the gradient itself).
 """
 
@@ -34,12 +34,12 @@ from theory.claims.lime_inf import _beta_scale, _reference_tables, _width
 from theory.explainers import lime_inf
 from theory.explainers.attention import alpha_avg
 from theory.explainers.encoder_eq19 import eq19_last_layer, value_scores
-from theory.explainers.encoder_gradient import gradient, rounding_scale
+from theory.models.encoder_gradient import gradient, rounding_scale
 from theory.explainers.gradient import g_l2
 from theory.explainers.gradient import magnitudes as one_layer_magnitudes
 from theory.explainers.lime import lime
 from theory.explainers.lime_approx import unk_document
-from theory.explainers.perturb import distinct_words
+from theory.models.perturb import distinct_words
 from theory.explainers.rollout import rollout
 from theory.models.encoder import Encoder, EncoderForward, forward, from_one_layer
 from theory.models.one_layer import term_magnitudes
@@ -81,7 +81,7 @@ def attention_scale(model: Encoder, fw: EncoderForward) -> np.ndarray:
 
 
 def _gradient_scale(model: Encoder, doc) -> float:
-    """The scale of the gradient's rounding errors (:func:`theory.explainers.encoder_gradient.rounding_scale`)."""
+    """The scale of the gradient's rounding errors (:func:`theory.models.encoder_gradient.rounding_scale`)."""
     return float(rounding_scale(model, forward(model, doc))[0]) or 1.0
 
 

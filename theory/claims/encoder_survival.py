@@ -32,10 +32,10 @@ from theory.claims.encoder import ZeroAttentionCase, check_forward, f_scale
 from theory.explainers import lime_inf
 from theory.explainers.attention import alpha_avg, alpha_max
 from theory.explainers.encoder_eq19 import eq19_last_layer, value_scores
-from theory.explainers.encoder_gradient import gradient, rounding_scale
+from theory.models.encoder_gradient import gradient, rounding_scale
 from theory.explainers.gradient import g_l2
 from theory.explainers.lime import lime
-from theory.explainers.perturb import distinct_words, f_perturbed
+from theory.models.perturb import distinct_words, f_perturbed
 from theory.models.encoder import forward
 from theory.checking.compare import Outcome, check_mp, combine, compare
 from theory.checking.strategies.encoder import SCORE_SCALES, EncoderCase, EncoderSpec
@@ -360,8 +360,8 @@ def trained_comparison_extra(profile, seed):
     """On the first held-out documents of the trained encoder: Spearman (over word positions; LIME's per-word
     coefficient assigned to each occurrence) of last-layer α-avg and rollout with G-l2 and empirical LIME (delete,
     300 samples), next to α-avg of the one-layer fixture on the same documents."""
-    from theory.explainers.gradient import gradient as one_layer_gradient
-    from theory.explainers.perturb import word_index
+    from theory.models.one_layer_gradient import gradient as one_layer_gradient
+    from theory.models.perturb import word_index
     from theory.explainers.rollout import rollout
     from theory.models.one_layer import document
     from theory.models.one_layer import forward as one_layer_forward

@@ -21,14 +21,14 @@ import reference.explainers.integrated as ref_int
 import reference.explainers.shapley as ref_shap
 import reference.models.one_layer as ref
 from theory.claims import ExtraResult, claim, extra
-from theory.explainers import removal
+from theory.models import removal
 from theory.explainers.clime import clime
 from theory.explainers.ig import integrated_gradients
 from theory.explainers.kernelshap import kernelshap_sampled, kernelshap_table
 from theory.explainers.lime_approx import unk_document
 from theory.explainers.lime_inf import beta_inf_exact, patterns, table
 from theory.explainers.occlusion import occlusion
-from theory.explainers.perturb import distinct_words, evaluator
+from theory.models.perturb import distinct_words, evaluator
 from theory.explainers.shapley import shapley_exact, shapley_mc
 from theory.explainers.smoothgrad import smoothgrad
 from theory.models.one_layer import Model, embed, forward, scores_and_values

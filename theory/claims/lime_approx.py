@@ -19,9 +19,9 @@ import numpy as np
 import reference.models.one_layer as ref
 from theory.claims import ExtraResult, claim, extra
 from theory.explainers import lime_inf
-from theory.explainers.gradient import gradient
+from theory.models.one_layer_gradient import gradient
 from theory.explainers.lime_approx import eq19, large_d_limit, unk_document
-from theory.explainers.perturb import distinct_words
+from theory.models.perturb import distinct_words
 from theory.models.one_layer import forward, term_magnitudes
 from theory.studies import regimes
 from theory.checking.compare import Outcome, check_mp, combine, compare

@@ -1,6 +1,6 @@
 """Claims about LIME's perturbed documents and empirical LIME (docs/theory.md §3 and §6; paper §2, §3, §5).
 
-The float64 side is :mod:`theory.explainers.perturb` and :mod:`theory.explainers.lime`; the reference side is
+The float64 side is :mod:`theory.models.perturb` and :mod:`theory.explainers.lime`; the reference side is
 :mod:`reference.explainers.perturb` (the full mpmath forward pass on each perturbed document) and :mod:`reference.explainers.lime`
 (lime 0.2.0.1's sampler and the weighted ridge solved in mpmath); the external oracle is the ``lime``
 package itself.
@@ -20,7 +20,7 @@ import reference.explainers.perturb as ref_perturb
 import reference.models.one_layer as ref
 from theory.claims import claim
 from theory.explainers.lime import kernel_weights, lime, weighted_ridge
-from theory.explainers.perturb import f_perturbed
+from theory.models.perturb import f_perturbed
 from theory.models.one_layer import forward, term_magnitudes
 from theory.checking.compare import check_mp, combine, compare, engines
 from theory.checking.engines import reference_engine

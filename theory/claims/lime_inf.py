@@ -23,7 +23,7 @@ from theory.claims import ExtraResult, claim, extra
 from theory.explainers import lime_inf
 from theory.explainers.lime import kernel_weights, sample, weighted_ridge
 from theory.explainers.lime_approx import unk_document
-from theory.explainers.perturb import distinct_words, evaluator
+from theory.models.perturb import distinct_words, evaluator
 from theory.models.one_layer import Model, forward, term_magnitudes
 from theory.checking.compare import RTOL, Outcome, check_mp, combine, compare, engines
 from theory.checking.engines import reference_engine

@@ -84,12 +84,12 @@ class Document:
 
 def load(args):
     """The model of ``args.model`` (a bundled name or a file) and whether it is a bundled model."""
-    from theory.models.encoder import load_model
+    from theory.models import load
 
     bundled = bundled_models()
     path = bundled.get(args.model, Path(args.model))
     is_bundled = path.is_file() and any(path.resolve() == known.resolve() for known in bundled.values())
-    return load_model(path), is_bundled
+    return load(path), is_bundled
 
 
 def documents(args, model, is_bundled) -> tuple[list[Document], tuple[str, ...] | None]:

@@ -17,7 +17,7 @@ the MT19937 generator included, in one compiled loop that starts from the ``Rand
 ``randint`` call (``tests/test_lime.py`` checks the samples against :func:`reference.explainers.lime.sample`, which makes
 lime's own calls, and that against lime itself).
 
-``f`` on the perturbed documents comes from :mod:`theory.explainers.perturb` under the chosen removal semantics
+``f`` on the perturbed documents comes from :mod:`theory.models.perturb` under the chosen removal semantics
 (``delete``: lime's actual behaviour with ``bow=True``, then UNK re-padding; ``replace``: UNK at the same
 position, as Eq. (19) assumes).  Every result records its semantics.
 
@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from theory.errors import InputError
-from theory.explainers.jit import cached_njit
-from theory.explainers.perturb import (
+from theory.models.jit import cached_njit
+from theory.models.perturb import (
     check_semantics,
     distinct_words,
     evaluator,

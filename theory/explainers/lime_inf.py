@@ -28,7 +28,7 @@ Three ways to get the expectations:
 
 - :func:`beta_inf_table` — exact, from the values of ``f`` on all ``2^d`` patterns (pattern ``k`` has
   ``z_j = (k >> j) & 1``; small ``d``);
-- :func:`beta_inf_exact` — the same for a model and document (``f`` from :func:`theory.explainers.perturb.f_perturbed`);
+- :func:`beta_inf_exact` — the same for a model and document (``f`` from :func:`theory.models.perturb.f_perturbed`);
 - :func:`beta_inf_mc` — Monte Carlo stratified over ``s`` (ours): the per-stratum weights ``ψ(s/d)/d`` are
   exact, subsets are sampled given ``s``, strata small enough are enumerated exactly, and a control variate
   whose ``β^∞`` is known in closed form (fitted on a pilot run) removes the part of ``f`` that is affine in
@@ -45,8 +45,8 @@ import numpy as np
 from scipy.special import gammaln
 
 from theory.errors import InputError
-from theory.explainers.jit import cached_njit
-from theory.explainers.perturb import (
+from theory.models.jit import cached_njit
+from theory.models.perturb import (
     check_semantics,
     distinct_words,
     evaluator,

@@ -32,9 +32,9 @@ import numpy as np
 
 from theory.errors import InputError
 from theory.explainers.attention import alpha_avg, alpha_max
-from theory.explainers.encoder_gradient import gradient as encoder_gradient
+from theory.models.encoder_gradient import gradient as encoder_gradient
 from theory.explainers.gradient import g_avg, g_l1, g_l2, g_x_input, gradient
-from theory.explainers.perturb import distinct_words
+from theory.models.perturb import distinct_words
 from theory.memory import beta_inf_bytes, lime_bytes
 from theory.explainers.rollout import rollout
 from theory.models.encoder import forward as encoder_forward

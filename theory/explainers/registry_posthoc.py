@@ -4,7 +4,7 @@ text, shap's base value — ``semantics``, ``samples``, ``seed``) and ``ig``, ``
 methods: ``scores[k]`` of ``positions[k]``, the sum over embedding coordinates).  Estimators add ``stderr``.
 
 Every one is defined for both model families (THEORY.md §6: "on the §2 model and the encoder family"): the word
-methods read ``f`` on perturbed documents through :func:`theory.explainers.perturb.evaluator` (the §2 model's
+methods read ``f`` on perturbed documents through :func:`theory.models.perturb.evaluator` (the §2 model's
 sufficient statistics, or an encoder's documents built and run), the position methods the exact gradient and
 ``f`` on embedded inputs (:mod:`theory.explainers.embedded`).
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from theory.errors import InputError
-from theory.explainers.perturb import distinct_words, evaluator, single_threaded_blas
+from theory.models.perturb import distinct_words, evaluator, single_threaded_blas
 from theory.memory import kernelshap_bytes, require, require_time
 
 EXACT_D = 12

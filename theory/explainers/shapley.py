@@ -1,5 +1,5 @@
 """Shapley values of the words of a document (Shapley 1953; docs/theory.md §11.2), through the fast evaluators of
-:mod:`theory.explainers.perturb` under any removal semantics (:mod:`theory.explainers.removal`).
+:mod:`theory.models.perturb` under any removal semantics (:mod:`theory.models.removal`).
 
 The players are the ``d`` distinct words (lime's feature order); the value of a set ``S`` of kept words is
 ``v(S) = f(ξ with the words outside S removed)``, ``z = 1_S``.  The Shapley value of word ``j`` is
@@ -27,7 +27,7 @@ from scipy.special import gammaln
 
 from theory.errors import InputError
 from theory.explainers.lime_inf import patterns, table
-from theory.explainers.perturb import distinct_words, evaluator, single_threaded_blas
+from theory.models.perturb import distinct_words, evaluator, single_threaded_blas
 from theory.models.one_layer import Model
 
 BATCH_PAIRS = 16  # antithetic pairs evaluated per block

@@ -31,7 +31,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from theory.models.encoder import Encoder
-from theory.models.one_layer import Model, document, embed, forward
+from theory.models.protocol import AttentionClassifier
+from theory.models.one_layer import Model, document, embed
 from theory.checking.population import DOMAIN_NOTES, GivenCase, NotApplicable, Population, given_cases, using
 
 UNSATISFIABLE = ("Hypothesis found no instance of this claim's domain among this population's documents "
@@ -41,10 +42,10 @@ SECONDS_PER_INSTANCE = 3.0  # the most a claim's reference may cost per instance
 
 def population_of(args) -> tuple[Population, list]:
     """The user's population from ``--model`` and ``--texts``/``--vocab`` (and the encoded texts)."""
-    from theory.models.encoder import load_model
+    from theory.models import load
     from theory.cli.model_options import encoded_texts
 
-    model = load_model(args.model)
+    model = load(args.model)
     vocab, encoded = encoded_texts(args, model)
     encoded = encoded or []
     digest = hashlib.sha256(Path(args.model).read_bytes()).hexdigest()
@@ -88,17 +89,7 @@ def refuse_overflow(population: Population) -> None:
 def _forward_quantities(model, docs: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """The quantities of the forward pass on ``docs`` (one row per document), named, with overflow silenced."""
     with np.errstate(all="ignore"):
-        if isinstance(model, Encoder):
-            from theory.models.encoder import forward as encoder_forward
-
-            fw = encoder_forward(model, docs)
-            projections = np.concatenate([np.concatenate([layer.sa.Q, layer.sa.Kmat, layer.sa.Vmat], axis=-1)
-                                          .reshape(len(docs), -1) for layer in fw.layers], axis=1)
-            return [("queries, keys and values", projections), ("attention weights", fw.attention),
-                    ("hidden states", fw.hidden), ("model output f", fw.f)]
-        fw = forward(model, docs)
-    return [("attention scores s_t", fw.scores), ("value scores c_t", fw.c), ("attention weights α", fw.alpha),
-            ("model output f", fw.f)]
+        return model.forward_quantities(docs)
 
 
 def output_folder(args) -> Path:
@@ -116,11 +107,7 @@ def command(args, claim_id: str) -> str:
 # --- what applies to this model ---------------------------------------------------------------------------------
 
 def sizes(model) -> str:
-    if isinstance(model, Encoder):
-        return (f"L = {model.L}, K = {model.K}, d = {model.d_e}, d_att = {model.d_att}, d_ff = {model.d_ff}, "
-                f"T = {model.T}, V = {model.V}")
-    return (f"K = {model.K}, d_e = {model.d_e}, d_att = {model.d_att}, d_out = {model.d_out}, T = {model.T}, "
-            f"V = {model.V}")
+    return model.sizes()
 
 
 def reference_seconds(model) -> float:
@@ -362,7 +349,7 @@ def _parts(instance):
     """The :class:`GivenCase` objects and the models that ``instance`` (tuples, dataclasses) holds."""
     if isinstance(instance, GivenCase):
         yield instance
-    elif isinstance(instance, (Model, Encoder)):
+    elif isinstance(instance, AttentionClassifier):
         yield instance
     elif isinstance(instance, tuple):
         for item in instance:

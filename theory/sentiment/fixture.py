@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from theory.errors import InputError
+from theory.models import load
 from theory.models.one_layer import Model, document, forward
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -78,7 +79,7 @@ class Fixture:
 def load_fixture(data_dir: str | Path = DATA) -> Fixture:
     """The fixture in ``data_dir`` (default: the committed one), loaded once."""
     data_dir = Path(data_dir)
-    model = Model.load(data_dir / MODEL_FILE)
+    model = load(data_dir / MODEL_FILE)
     with np.load(data_dir / MODEL_FILE, allow_pickle=False) as arrays:
         if "Wl_classes" not in arrays.files:
             raise InputError(f"{data_dir / MODEL_FILE} lacks Wl_classes (K, 2, d_out); regenerate it with "

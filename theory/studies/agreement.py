@@ -26,7 +26,7 @@ from theory.explainers.gradient import g_x_input_closed_form
 from theory.explainers.ig import integrated_gradients
 from theory.explainers.lime_inf import beta_inf_model
 from theory.explainers.occlusion import occlusion
-from theory.explainers.perturb import distinct_words, evaluator, word_index
+from theory.models.perturb import distinct_words, evaluator, word_index
 from theory.explainers.shapley import shapley_exact, shapley_mc
 from theory.explainers.smoothgrad import smoothgrad
 from theory.models.one_layer import forward

@@ -168,13 +168,13 @@ def _position_scores(model, doc, length: int) -> dict[str, np.ndarray]:
 
     words = slice(1, length + 1)
     if isinstance(model, Encoder):
-        from theory.explainers.encoder_gradient import gradient
+        from theory.models.encoder_gradient import gradient
         from theory.explainers.rollout import rollout
 
         g = gradient(model, doc)
         return {"attention": alpha_avg(g.forward.alpha[0])[words], "rollout": rollout(g.forward.attention)[0, words],
                 "gradient": g_l2(g.grad[0])[words]}
-    from theory.explainers.gradient import gradient
+    from theory.models.one_layer_gradient import gradient
 
     g = gradient(model, doc)
     return {"attention": alpha_avg(g.forward.alpha[0])[words], "gradient": g_l2(g.grad[0])[words]}
@@ -197,7 +197,7 @@ def top_words(model, inst, beta: np.ndarray) -> tuple[dict[str, int], dict | Non
     that of largest G-l2 hold different tokens, each clear of its runner-up by 1% (float64): None when it is
     one, else why not (``same_token``: the token both top positions hold; ``within_margin``: the scores whose top
     position is within 1% of the runner-up)."""
-    from theory.explainers.perturb import distinct_words, word_index
+    from theory.models.perturb import distinct_words, word_index
 
     words, index = distinct_words(inst.doc, inst.length), word_index(inst.doc, inst.length)
     per_position = _position_scores(model, inst.doc, inst.length)

@@ -56,7 +56,7 @@ import numpy as np
 
 from theory.explainers.lime_approx import eq19, large_d_limit
 from theory.explainers.lime_inf import beta_inf_model
-from theory.explainers.perturb import single_threaded_blas
+from theory.models.perturb import single_threaded_blas
 from theory.models.one_layer import Model, document, forward, head_vectors
 
 THRESHOLD = 0.10  # relative error up to which an approximation holds in a cell

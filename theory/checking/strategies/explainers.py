@@ -23,7 +23,7 @@ from theory.checking.strategies.models import VALUE_SCALES, Case, ModelSpec
 
 @st.composite
 def semantics(draw, spec: ModelSpec, substitutions_only: bool = False) -> str:
-    """A removal semantics of :mod:`theory.explainers.removal` for ``spec``: ``mask:ID`` with any id but CLS (0)."""
+    """A removal semantics of :mod:`theory.models.removal` for ``spec``: ``mask:ID`` with any id but CLS (0)."""
     choices = ["replace", "zero", f"mask:{draw(st.integers(1, spec.V - 1))}"]
     return draw(st.sampled_from(choices if substitutions_only else ["delete"] + choices))
 
