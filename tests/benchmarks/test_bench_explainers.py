@@ -44,7 +44,7 @@ LENGTH = 200
 @lru_cache(maxsize=1)
 def pairs_needed() -> int:
     """Antithetic pairs our estimator needs for the 1% target (seed 0)."""
-    return shapley_mc(_MODEL, _DOC, LENGTH, "replace", pairs=16, seed=0, target=TARGET).pairs
+    return shapley_mc(_MODEL, _DOC, LENGTH, semantics="replace", samples=16, seed=0, target=TARGET).pairs
 
 
 def test_bench_shapley_ours_to_one_percent(long_benchmark):

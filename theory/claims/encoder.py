@@ -128,7 +128,7 @@ def check_reduces_to_one_layer(instance):
     mag = term_magnitudes(model, doc)
     d = distinct_words(doc, length).size
     ref_fit = ref_lime.lime_model(model, doc, length, LIME_SAMPLES, seed, sem)
-    fit = lime(encoder, doc, length, LIME_SAMPLES, seed, sem)
+    fit = lime(encoder, doc, length, semantics=sem, samples=LIME_SAMPLES, seed=seed)
     s0, s = _lime_scales(ref_fit.Z, _f_magnitudes(case, ref_fit.Z, sem))
     values = _reference_tables(model, doc, length, sem)[0]
     beta = ref_law.beta_inf(values, d, _width(lime_inf.NU))
@@ -139,7 +139,7 @@ def check_reduces_to_one_layer(instance):
                 one_layer_magnitudes(model, doc)[0]),
         compare(f"LIME coefficients ({sem})", fit.coef, ref_fit.coef[0], s),
         compare(f"LIME intercept ({sem})", fit.intercept, ref_fit.intercept[0], s0),
-        compare(f"β^∞ ({sem})", lime_inf.beta_inf_exact(encoder, doc, length, sem), beta,
+        compare(f"β^∞ ({sem})", lime_inf.beta_inf_exact(encoder, doc, length, semantics=sem), beta,
                 _beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU, mag.f[0].mean())),
     )
 
@@ -238,7 +238,7 @@ def check_blind_to_values(instance):
     plus, minus = reference_lime(model, doc, length, seed, sem), reference_lime(model, doc, length, seed, sem, w, b)
     beta, values = reference_beta_inf(model, doc, length, sem)
     beta_neg, _ = reference_beta_inf(model, doc, length, sem, w, b)
-    fast = lime(negated, doc, length, LIME_SAMPLES, seed, sem)
+    fast = lime(negated, doc, length, semantics=sem, samples=LIME_SAMPLES, seed=seed)
     grad_neg = gradient(negated, doc).grad[0]
     d = len(beta) - 1
     f_mag = float(f_scale(model, forward(model, doc))[0])
@@ -263,7 +263,7 @@ def check_blind_to_values(instance):
         compare(f"−LIME(−w) (float64) vs LIME(w) (mpmath) ({sem})", -fast.coef, plus.coef[0], s),
         compare(f"−intercept(−w) (float64) vs intercept(w) ({sem})", -fast.intercept, plus.intercept[0], s0),
         compare(f"−β^∞(−w) (float64) vs β^∞(w) (mpmath) ({sem})",
-                -lime_inf.beta_inf_exact(negated, doc, length, sem), beta,
+                -lime_inf.beta_inf_exact(negated, doc, length, semantics=sem), beta,
                 _beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU, f_mag)),
     )
 
@@ -360,7 +360,7 @@ def check_attention_bound(case):
        strategy=lambda: encoder_lime_cases(max_words=5), budget=0.5, trained=NO_FIXTURE)
 def check_eq19_last_layer(case):
     model, doc, length = case.model, case.doc, len(case.tokens)
-    beta = lime_inf.beta_inf_exact(model, doc, length, "replace")[1:]
+    beta = lime_inf.beta_inf_exact(model, doc, length, semantics="replace")[1:]
     approx = eq19_last_layer(model, doc, length)
     # as for the §2 approximations (theory.claims.lime_approx): when ‖β^∞‖ is below 1e-9 of the spread of the
     # last layer's value scores, f does not depend on the words beyond rounding, and that floor is the denominator
@@ -389,7 +389,7 @@ def rank_agreement(model: Encoder, doc, length: int) -> dict:
     words = slice(1, length + 1)
     attention = {"last-layer α-avg": alpha_avg(g.forward.alpha[0])[words], "rollout": rollout(g.forward.attention)[0, words]}
     posthoc = {"G-l2": g_l2(g.grad[0])[words],
-               "abs(β^∞)": np.abs(lime_inf.beta_inf_exact(model, doc, length, "delete")[1:])}
+               "abs(β^∞)": np.abs(lime_inf.beta_inf_exact(model, doc, length, semantics="delete")[1:])}
     return {(a, p): _spearman(x, y) for a, x in attention.items() for p, y in posthoc.items()}
 
 

@@ -56,8 +56,8 @@ def _integral(model: AttentionClassifier, X: np.ndarray, X0: np.ndarray, nodes: 
     return out
 
 
-def integrated_gradients(model: AttentionClassifier, doc, length: int, baseline: str = "replace", rtol: float = RTOL,
-                         nodes: int | None = None) -> IntegratedGradients:
+def integrated_gradients(model: AttentionClassifier, doc, length: int, *, baseline: str = "replace",
+                         rtol: float = RTOL, nodes: int | None = None) -> IntegratedGradients:
     """IG of every position (``nodes`` fixed, or doubled until the completeness gap is ≤ ``rtol·scale``)."""
     how = removal.parse(baseline, model)
     if not how.substitutes:

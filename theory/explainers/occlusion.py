@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from theory.models import removal
-from theory.models.one_layer import Model, forward
 from theory.models.perturb import distinct_words, evaluator, word_statistics
+from theory.models.protocol import AttentionClassifier
 
 
 def leave_one_out(d: int) -> np.ndarray:
@@ -30,7 +30,7 @@ def leave_one_out(d: int) -> np.ndarray:
     return 1.0 - np.eye(d)
 
 
-def occlusion(model: Model, doc, length: int, semantics: str = "replace") -> np.ndarray:
+def occlusion(model: AttentionClassifier, doc, length: int, *, semantics: str = "replace") -> np.ndarray:
     """``o_j = f(ξ) − f(ξ without word j)`` for the ``d`` distinct words (lime's feature order)."""
     how = removal.parse(semantics, model)
     if not how.substitutes or "cls-only-attention" not in model.capabilities:
@@ -46,4 +46,4 @@ def occlusion(model: Model, doc, length: int, semantics: str = "replace") -> np.
     off, base = np.exp(st.M_off - m), np.exp(st.M_base - m)
     D = (on * st.G_on[None]).sum(axis=1) + off * st.G_off + base * st.G_base
     N = (on * st.A_on[None]).sum(axis=1) + off * st.A_off + base * st.A_base
-    return forward(model, doc).f[0] - (N / D).mean(axis=1)
+    return model.forward(doc).f[0] - (N / D).mean(axis=1)

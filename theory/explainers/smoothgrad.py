@@ -68,10 +68,11 @@ def antithetic_mean(model: AttentionClassifier, doc, sigma: float, pairs: int, s
                          int(seed), float(sigma))
 
 
-def smoothgrad(model: AttentionClassifier, doc, sigma: float = 0.1, pairs: int = 256, seed: int = 0) -> NoiseEstimate:
+def smoothgrad(model: AttentionClassifier, doc, *, sigma: float = 0.1, samples: int = 256, seed: int = 0
+               ) -> NoiseEstimate:
     """SmoothGrad of every position (see the module docstring)."""
     def draw(X, eps):
         grad = model.gradient_embedded(np.concatenate([X + eps, X - eps]))
         return 0.5 * (grad[: len(eps)] + grad[len(eps):])
 
-    return antithetic_mean(model, doc, sigma, pairs, seed, draw)
+    return antithetic_mean(model, doc, sigma, samples, seed, draw)

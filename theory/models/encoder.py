@@ -76,6 +76,7 @@ class Encoder:
     :class:`~theory.models.protocol.AttentionClassifier` members."""
 
     family: ClassVar[str] = "encoder"
+    noun: ClassVar[str] = "an encoder"
     capabilities: ClassVar[frozenset[str]] = frozenset({"layers"})
 
     E: np.ndarray

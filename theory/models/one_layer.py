@@ -37,6 +37,7 @@ class Model:
     :class:`~theory.models.protocol.AttentionClassifier` members."""
 
     family: ClassVar[str] = "one-layer"
+    noun: ClassVar[str] = "the one-layer model"
     capabilities: ClassVar[frozenset[str]] = frozenset({"cls-only-attention"})
 
     E: np.ndarray  # (V, d_e)

@@ -145,6 +145,7 @@ class AttentionClassifier(Protocol):
     same model with some parameters changed."""
 
     family: ClassVar[str]  # the family's name: "one-layer", "encoder"
+    noun: ClassVar[str]  # how messages name a model of the family: "the one-layer model", "an encoder"
     capabilities: ClassVar[frozenset[str]]  # what its structure offers (module docstring, CAPABILITIES)
     cls_id: int  # the CLS token, at position 0 of every document
     unk_id: int  # the UNK token, the padding after the words

@@ -163,7 +163,7 @@ def measure(inst: Instance, semantics: str, nu: float, samples: int | None = Non
     model, doc, length = inst.model, inst.doc, inst.length
     samples = MC_SAMPLES[semantics] if samples is None else samples
     with single_threaded_blas():
-        bi = beta_inf_model(model, doc, length, semantics, samples=samples, seed=mc_seed, nu=nu)
+        bi = beta_inf_model(model, doc, length, semantics=semantics, samples=samples, seed=mc_seed, nu=nu)
     beta = bi.beta[1:]
     se = None if bi.exact else bi.stderr[1:]
     fw = forward(model, doc)
