@@ -65,7 +65,7 @@ def test_optional_keys_default(model):
     ({"residual": 2}, "residual must be 0 or 1"),
     ({"b": np.array([1.0, 2.0])}, "must be a scalar"),
     ({"w": None}, "lacks w"),
-    ({"arch": "mlp"}, "not an encoder file"),
+    ({"arch": "mlp"}, "arch='mlp'; known: 'encoder'"),
 ])
 def test_bad_encoder_files(model, tmp_path, change, message):
     arrays = dict(model.arrays())
