@@ -66,7 +66,7 @@ def _versus_reference(case, label: str, ours, reference) -> Outcome:
     """``ours(model, doc, length, semantics)`` (float64) against ``reference(v, d)`` (mpmath, from the game ``v`` of
     every subset)."""
     model, doc, length, d, v = _game(case)
-    return compare(f"{label} ({case.semantics})", ours(model, doc, length, case.semantics), reference(v, d),
+    return compare(f"{label} ({case.semantics})", ours(model, doc, length, semantics=case.semantics), reference(v, d),
                    magnitude(model, doc, case.semantics))
 
 
