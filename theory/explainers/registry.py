@@ -295,7 +295,7 @@ def _lime_inf(model: AttentionClassifier, doc: np.ndarray, length: int, *, seman
     out = {"f": float(model.output(doc[None])[0]), "scores": result.beta[1:].tolist(),
            "words": result.words.tolist(), "intercept": float(result.beta[0]), "semantics": semantics,
            "samples": result.samples, "seed": result.seed, "exact": result.exact}
-    if not result.exact:
+    if result.stderr is not None:  # (not exact)
         out["stderr"] = result.stderr[1:].tolist()
         out["intercept_stderr"] = float(result.stderr[0])
     return out
@@ -417,7 +417,7 @@ def _noise(estimator, name: str, unit: str, work):
                          f"{name} with --samples {samples} antithetic pairs of noise draws", FEWER)
         try:
             r = estimator(model, doc, sigma=sigma, samples=samples, seed=seed)
-            finite = np.all(np.isfinite(r.scores)) and np.all(np.isfinite(r.scores_stderr))
+            finite = bool(np.all(np.isfinite(r.scores)) and np.all(np.isfinite(r.scores_stderr)))
         except OverflowError:  # C-LIME's σ² as a Python float
             finite = False
         if not finite:  # the document's own forward pass is finite (finite_result checks it first): σ did it

@@ -28,7 +28,7 @@ import numpy as np
 
 from theory.errors import InputError
 from theory.memory import forward_bytes, require
-from theory.models.protocol import Document, read_document
+from theory.models.protocol import AttentionClassifier, Document, read_document
 
 
 @dataclass(frozen=True, eq=False)
@@ -313,7 +313,7 @@ _SHAPES = {"E": "(V, d_e)", "Wq": "(K, d_att, d_e)", "Wk": "(K, d_att, d_e)", "W
            "pe": "scalar 0/1", "scale": "optional scalar 0/1, default 1 (scores divided by √d_att)"}
 
 
-def document(model: Model, tokens, truncate: bool = False, allow_unk: bool = False) -> np.ndarray:
+def document(model: AttentionClassifier, tokens, truncate: bool = False, allow_unk: bool = False) -> np.ndarray:
     """The length-``T`` document ``(CLS, w_1, …, w_L, UNK, …, UNK)`` of a text (docs/theory.md §2).  ``allow_unk``
     lets the text hold UNK (the authors' mapping of out-of-vocabulary words, ``--oov unk``)."""
     tokens = list(tokens)

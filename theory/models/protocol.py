@@ -147,8 +147,11 @@ class AttentionClassifier(Protocol):
     family: ClassVar[str]  # the family's name: "one-layer", "encoder"
     noun: ClassVar[str]  # how messages name a model of the family: "the one-layer model", "an encoder"
     capabilities: ClassVar[frozenset[str]]  # what its structure offers (module docstring, CAPABILITIES)
-    cls_id: int  # the CLS token, at position 0 of every document
-    unk_id: int  # the UNK token, the padding after the words
+    @property
+    def cls_id(self) -> int: ...  # the CLS token, at position 0 of every document
+
+    @property
+    def unk_id(self) -> int: ...  # the UNK token, the padding after the words
 
     @property
     def V(self) -> int: ...  # vocabulary size (rows of E)
