@@ -207,3 +207,34 @@ def test_an_encoder_explained_from_text_through_the_api_and_the_command_line(tmp
         assert ours.tokens == result["tokens"] == [0, 2, 4, 5, 6, 2, 9]
         assert ours.scores == result["scores"] and ours.f == result["f"]
         assert result["text"] == text
+
+
+class Probe(Encoder):
+    """A third family for the test: the encoder's computation under another name, without rollout's layers."""
+
+    family = "probe"
+    noun = "a probe"
+    capabilities = frozenset()
+
+
+def test_a_new_family_is_one_class_and_one_registration(tmp_path, monkeypatch):
+    """Nothing outside a family asks which family a model is: a new class implementing the protocol, registered in
+    FAMILIES, is loaded and explained with every method its capabilities allow."""
+    import dataclasses
+
+    import theory.models as models
+
+    def read(arrays, where):
+        encoder = Encoder.from_arrays({**arrays, "arch": np.str_("encoder")}, where)
+        return Probe(**{field.name: getattr(encoder, field.name) for field in dataclasses.fields(Encoder)})
+
+    monkeypatch.setitem(models.FAMILIES, "probe", read)
+    np.savez(tmp_path / "p.npz", **{**PRE_NORM.arrays(), "arch": np.str_("probe")})
+    probe = load(tmp_path / "p.npz")
+    assert isinstance(probe, Probe) and isinstance(probe, AttentionClassifier)
+    assert set(METHODS) - set(methods_of(probe)) == {"eq19", "lime-large-d", "rollout"}
+    with pytest.raises(InputError, match="not defined for a probe"):
+        explain(probe, WORDS, "rollout")
+    for method in methods_of(probe):
+        ours, encoder = (explain(m, WORDS, method, **CHEAP.get(method, {})) for m in (probe, PRE_NORM))
+        assert ours.to_json() == encoder.to_json()  # the same computation, reached through the protocol only
