@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch", reason="torch oracle: pip install '.[oracle
 
 from reference.oracles.torch_encoder import build, evaluate
 from theory.claims.encoder import attention_scale, f_scale
-from theory.explainers.encoder_gradient import gradient, rounding_scale
+from theory.models.encoder_gradient import gradient, rounding_scale
 from theory.models.encoder import forward
 from theory.checking.compare import RTOL
 from theory.checking.strategies.encoder import encoder_cases

@@ -25,12 +25,12 @@ captum_attr = pytest.importorskip("captum.attr", reason="captum oracle: pip inst
 from reference.explainers.perturb import perturbed_document  # noqa: E402
 from reference.oracles.torch_one_layer import AttentionClassifier  # noqa: E402
 from theory.claims.explainers import magnitude  # noqa: E402
-from theory.explainers.gradient import gradient  # noqa: E402
+from theory.models.one_layer_gradient import gradient  # noqa: E402
 from theory.explainers.ig import integrated_gradients  # noqa: E402
 from theory.explainers.lime_inf import patterns  # noqa: E402
 from theory.explainers.occlusion import occlusion  # noqa: E402
-from theory.explainers.perturb import distinct_words, f_perturbed  # noqa: E402
-from theory.explainers.removal import baseline_embeddings  # noqa: E402
+from theory.models.perturb import distinct_words, f_perturbed  # noqa: E402
+from theory.models.removal import baseline_embeddings  # noqa: E402
 from theory.explainers.shapley import shapley_exact, shapley_mc  # noqa: E402
 from theory.explainers.smoothgrad import smoothgrad  # noqa: E402
 from theory.models.one_layer import embed, forward_embedded, positional_encoding  # noqa: E402
@@ -97,7 +97,7 @@ def test_shap_exact_and_kernel_equal_exact_shapley(case, semantics):
     model, doc, length = case.model, case.doc, len(case.tokens)
     words = distinct_words(doc, length)
     d = words.size
-    phi = shapley_exact(model, doc, length, semantics)
+    phi = shapley_exact(model, doc, length, semantics=semantics)
     scale = magnitude(model, doc, semantics)
     exact = shap.explainers.Exact(numpy_model(case), masker_for(case, semantics))(words[None]).values[0]
     error = np.abs(exact - phi).max() / scale
@@ -119,10 +119,10 @@ def test_shap_permutation_within_standard_errors(semantics):
     model, doc, length = case.model, case.doc, len(case.tokens)
     words = distinct_words(doc, length)
     d = words.size
-    phi = shapley_exact(model, doc, length, semantics)
+    phi = shapley_exact(model, doc, length, semantics=semantics)
     pairs = 20
     # the SE of an antithetic-permutation estimate with `pairs` pairs, measured with many pairs
-    se = shapley_mc(model, doc, length, semantics, pairs=4000, seed=1).stderr * np.sqrt(4000 / pairs)
+    se = shapley_mc(model, doc, length, semantics=semantics, samples=4000, seed=1).stderr * np.sqrt(4000 / pairs)
     explainer = shap.explainers.Permutation(numpy_model(case), masker_for(case, semantics), seed=3)
     values = explainer(words[None], max_evals=pairs * (2 * d + 1)).values[0]
     z = np.abs(values - phi) / np.maximum(se, 1e-15)
@@ -146,7 +146,7 @@ def test_captum_integrated_gradients_and_gradients(case, baseline):
     model, doc, length = case.model, case.doc, len(case.tokens)
     _, f, X, X0 = torch_setup(case, baseline)
     scale = magnitude(model, doc, baseline)
-    ours = integrated_gradients(model, doc, length, baseline, nodes=64)
+    ours = integrated_gradients(model, doc, length, baseline=baseline, nodes=64)
     ig, delta = captum_attr.IntegratedGradients(f).attribute(X, X0, method="gausslegendre", n_steps=64,
                                                              return_convergence_delta=True)
     error = np.abs(ig[0].numpy() - ours.attributions).max() / scale
@@ -169,14 +169,14 @@ def test_captum_occlusion_and_shapley_sampling(baseline):
     scale = magnitude(model, doc, baseline)
     occ = captum_attr.Occlusion(f).attribute(X, sliding_window_shapes=(1, model.d_e), strides=(1, model.d_e),
                                              baselines=X0)[0].detach().numpy()
-    error = np.abs(occ[1: length + 1, 0] - occlusion(model, doc, length, baseline)).max() / scale
+    error = np.abs(occ[1: length + 1, 0] - occlusion(model, doc, length, semantics=baseline)).max() / scale
     record("captum Occlusion (float32 output) vs closed-form occlusion", error)
     assert error <= FLOAT32
     # ShapleyValueSampling: groups = the words (CLS and padding in a dummy group whose baseline is the input)
     mask = torch.full(X.shape, length, dtype=torch.long)
     for t in range(1, length + 1):
         mask[0, t] = t - 1
-    phi = shapley_exact(model, doc, length, baseline)
+    phi = shapley_exact(model, doc, length, semantics=baseline)
     runs = []
     for seed in range(8):
         torch.manual_seed(seed)
@@ -199,7 +199,7 @@ def test_captum_noise_tunnel_is_smoothgrad():
     torch.manual_seed(0)
     square = nt.attribute(X, nt_type="smoothgrad_sq", nt_samples=n, stdevs=sigma, abs=False)[0].detach().numpy()
     captum_se = np.sqrt(np.maximum(square - mean ** 2, 0) / (n - 1))
-    ours = smoothgrad(model, doc, sigma, 4000, seed=0)
+    ours = smoothgrad(model, doc, sigma=sigma, samples=4000, seed=0)
     z = np.abs(mean - ours.mean) / np.sqrt(captum_se ** 2 + ours.stderr ** 2 + 1e-300)
     record("captum NoiseTunnel(Saliency) |z| vs our SmoothGrad", z.max())
     assert z.max() <= Z_MAX + 1.0  # T·d_e = 36 z-scores: allow the maximum of 36 normals a little more room

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from theory.errors import InputError
-from theory.explainers import removal
+from theory.models import removal
 from theory.explainers.ig import integrated_gradients
-from theory.explainers.perturb import f_perturbed
+from theory.models.perturb import f_perturbed
 from theory.explainers.shapley import shapley_exact, shapley_mc
 from theory.cli.main import main
 from theory.explainers.registry import explain
@@ -40,20 +40,20 @@ def test_mask_unk_is_replace_and_zero_keeps_only_the_positional_encoding():
 
 def test_permutation_estimator_reaches_its_target_and_is_seeded():
     model, doc = CASE.model, CASE.doc
-    a = shapley_mc(model, doc, 6, "delete", pairs=4, seed=5, target=0.005)
+    a = shapley_mc(model, doc, 6, semantics="delete", samples=4, seed=5, target=0.005)
     assert a.relative_se <= 0.005 and a.pairs >= 4
-    b = shapley_mc(model, doc, 6, "delete", pairs=4, seed=5, target=0.005)
+    b = shapley_mc(model, doc, 6, semantics="delete", samples=4, seed=5, target=0.005)
     assert np.array_equal(a.phi, b.phi)
-    assert np.abs(a.phi - shapley_exact(model, doc, 6, "delete")).max() <= 6 * a.stderr.max()
+    assert np.abs(a.phi - shapley_exact(model, doc, 6, semantics="delete")).max() <= 6 * a.stderr.max()
 
 
 def test_ig_doubles_nodes_until_the_gap_is_below_tolerance():
     model, doc = CASE.model, CASE.doc
-    coarse = integrated_gradients(model, doc, 6, "zero", nodes=2)
-    fine = integrated_gradients(model, doc, 6, "zero", rtol=1e-13)
+    coarse = integrated_gradients(model, doc, 6, baseline="zero", nodes=2)
+    fine = integrated_gradients(model, doc, 6, baseline="zero", rtol=1e-13)
     assert coarse.gap > 1e-6 and fine.gap <= 1e-13 * 10 and fine.nodes > 2
     with pytest.raises(InputError, match="baseline"):
-        integrated_gradients(model, doc, 6, "delete")
+        integrated_gradients(model, doc, 6, baseline="delete")
 
 
 @pytest.mark.parametrize("method, options", [("shapley", {"semantics": "zero"}), ("shapley", {"samples": 2}),
@@ -62,7 +62,7 @@ def test_ig_doubles_nodes_until_the_gap_is_below_tolerance():
                                              ("clime", {"samples": 8, "seed": 2})])
 def test_explain_methods_shape(method, options):
     # shapley with 2 pairs: 2 + 2·2·4 = 18 evaluations, fewer than the 2^5 = 32 subsets, so it samples
-    result = explain(CASE.model, CASE.tokens, method, **options)
+    result = explain(CASE.model, CASE.tokens, method, **options).to_json()
     json.dumps(result)
     assert result["method"] == method and np.all(np.isfinite(result["scores"]))
     if method in ("shapley", "kernelshap", "occlusion"):

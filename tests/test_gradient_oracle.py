@@ -20,7 +20,8 @@ from hypothesis import given, settings
 torch = pytest.importorskip("torch", reason="torch oracle: pip install '.[oracles]'")
 
 from reference.oracles.torch_one_layer import AttentionClassifier  # noqa: E402
-from theory.explainers.gradient import authors_gradient, gradient, magnitudes  # noqa: E402
+from theory.explainers.gradient import magnitudes  # noqa: E402
+from theory.models.one_layer_gradient import authors_gradient, gradient  # noqa: E402
 from theory.checking.compare import RTOL  # noqa: E402
 from theory.checking.strategies.models import Case, ModelSpec, cases  # noqa: E402
 
@@ -121,7 +122,7 @@ def test_explain_gradient_methods_match_autograd(method):
     from theory.explainers.registry import explain
 
     case = Case(ModelSpec(K=3, d_e=8, d_att=4, d_out=5, V=20, T=12, pe=True, seed=7), (4, 9, 4, 17, 2))
-    result = explain(case.model, case.tokens, method)
+    result = explain(case.model, case.tokens, method).to_json()
     L = len(case.tokens)
     assert result["method"] == method and result["positions"] == list(range(L + 1))
     assert result["tokens"] == case.doc[: L + 1].tolist() and len(result["scores"]) == L + 1

@@ -16,10 +16,12 @@ import pytest
 torch = pytest.importorskip("torch", reason="the importer needs torch: pip install '.[import]'")
 
 from reference.oracles.torch_multihead import MultiHead  # noqa: E402
-from theory.explainers.gradient import gradient, magnitudes  # noqa: E402
-from theory.models.one_layer import Model, term_magnitudes  # noqa: E402
-from theory.cli.main import main  # noqa: E402
 from theory.checking.compare import RTOL  # noqa: E402
+from theory.cli.main import main  # noqa: E402
+from theory.explainers.gradient import magnitudes  # noqa: E402
+from theory.models import load  # noqa: E402
+from theory.models.one_layer import term_magnitudes  # noqa: E402
+from theory.models.one_layer_gradient import gradient  # noqa: E402
 
 WORST = {"f": 0.0, "alpha": 0.0, "grad": 0.0}
 SIZES = {"V": 14, "d_e": 6, "K": 3, "d_att": 4, "d_out": 5, "n_classes": 3, "max_len": 9}
@@ -70,7 +72,7 @@ def test_import_matches_the_torch_module(tmp_path, pe, scale, explained):
     flags = ["--pe" if pe else "--no-pe", "--scale" if scale else "--no-scale"]
     assert main(["import", str(tmp_path / "m.pt"), "--out", str(out), *explained, "--cls-id", "0", "--unk-id", "1",
                  "--max-len", str(SIZES["max_len"]), *flags]) == 0
-    model = Model.load(out)
+    model = load(out)
     assert (model.pe, model.scale, model.K, model.d_att) == (pe, scale, SIZES["K"], SIZES["d_att"])
     docs = documents(np.random.default_rng(seed), SIZES["max_len"], SIZES["V"])
 

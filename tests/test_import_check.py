@@ -24,9 +24,10 @@ from torch import nn  # noqa: E402
 
 from reference.oracles.torch_positional import positional_encoding  # noqa: E402
 from reference.oracles.torch_multihead import MultiHead  # noqa: E402
-from theory.models.encoder import Encoder, forward, load_model  # noqa: E402
-from theory.models.import_check import TOLERANCE  # noqa: E402
 from theory.cli.main import main  # noqa: E402
+from theory.models import load  # noqa: E402
+from theory.models.encoder import Encoder, forward  # noqa: E402
+from theory.models.import_check import TOLERANCE  # noqa: E402
 
 V, d, K, T, N_CLASSES = 23, 8, 2, 10, 3
 FIGURES: dict[str, float] = {}
@@ -119,7 +120,7 @@ def test_encoder_with_a_final_norm_imports_to_torch_f(tmp_path, capsys):
                            str(tmp_path / "expect.txt"))
     assert code == 0, err
     assert "a final norm" in err and "agrees with your 6 outputs" in err and "padding mask" in err
-    model = load_model(tmp_path / "m.npz")
+    model = load(tmp_path / "m.npz")
     assert model.final_norm
     f = forward(model, docs).f
     error = float(np.max(np.abs(f - logits[:, 2]) / encoder_magnitude(model, docs)))
@@ -146,9 +147,9 @@ def test_multihead_imports_to_torch_f_with_expect_by_ids_and_by_texts(tmp_path, 
     write_expect(tmp_path / "expect.txt", contrast, docs, padding=True)
     code, err = run_import(tmp_path, capsys, "--contrast", "1,0", "--expect", str(tmp_path / "expect.txt"))
     assert code == 0, err
-    from theory.models.one_layer import Model, term_magnitudes
+    from theory.models.one_layer import term_magnitudes
 
-    model = Model.load(tmp_path / "m.npz")
+    model = load(tmp_path / "m.npz")
     error = float(np.max(np.abs(model.output(docs) - contrast) / term_magnitudes(model, docs).f.max(axis=1)))
     FIGURES["MultiHead: |f − torch| / magnitude"] = error
     assert error <= 1e-12
@@ -223,7 +224,7 @@ def test_a_float32_model_passes_the_default_tolerance(tmp_path, capsys):
     code, err = run_import(tmp_path, capsys, "--arch", "encoder", "--heads", str(K), "--class", "0", "--norm-first",
                            "--expect", str(tmp_path / "expect.txt"))
     assert code == 0, err
-    model = load_model(tmp_path / "m.npz")
+    model = load(tmp_path / "m.npz")
     relative = np.abs(forward(model, docs).f - logits[:, 0]) / encoder_magnitude(model, docs)
     FIGURES["float32 model: largest |f − torch| / magnitude"] = float(relative.max())
     assert relative.max() <= TOLERANCE / 100  # float32 rounding, far below the tolerance

@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch", reason="needs torch: pip install '.[oracles
 
 from reference.oracles.torch_encoder import TorchEncoderClassifier, evaluate
 from theory.errors import InputError
-from theory.explainers.encoder_gradient import gradient
+from theory.models.encoder_gradient import gradient
 from theory.models.encoder import Encoder, forward
 from theory.models.import_encoder import encoder_from_state_dict
 
@@ -71,7 +71,7 @@ def test_bad_options(module, kwargs, message):
 def test_import_command_writes_the_encoder(module, tmp_path):
     """``attnverify import --arch encoder`` (the command line around ``encoder_from_state_dict``): the written
     ``.npz`` loads as an encoder whose f is torch's; missing ``--heads`` is refused with nothing written."""
-    from theory.models.encoder import load_model
+    from theory.models import load
     from theory.cli.main import main
 
     m, activation, norm_first = module
@@ -83,4 +83,4 @@ def test_import_command_writes_the_encoder(module, tmp_path):
     assert main(["import", *common, "--heads", "3"]) == 0
     docs = np.array([[0, 2, 3, 4, 1, 1, 1]])
     logits = m(torch.as_tensor(docs)).detach().numpy()
-    assert np.allclose(forward(load_model(out), docs).f, logits[:, 1], rtol=0, atol=1e-12)
+    assert np.allclose(forward(load(out), docs).f, logits[:, 1], rtol=0, atol=1e-12)

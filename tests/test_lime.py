@@ -6,7 +6,7 @@ import pytest
 
 import reference.explainers.lime as ref_lime
 import reference.oracles.lime_package as lime_package
-import theory.explainers.perturb as perturb
+import theory.models.perturb as perturb
 from theory.errors import InputError
 from theory.explainers.lime import lime, sample
 from theory.models.one_layer import document
@@ -64,13 +64,13 @@ def test_bad_input():
     model = ModelSpec(K=1, d_e=4, d_att=2, d_out=2, V=10, T=8, seed=0).build()
     doc = document(model, [3, 4, 3])
     with pytest.raises(InputError, match="semantics"):
-        lime(model, doc, 3, 10, 0, "mask")
+        lime(model, doc, 3, semantics="mask", samples=10, seed=0)
     with pytest.raises(InputError, match="at least 2 samples"):
-        lime(model, doc, 3, 1, 0)
+        lime(model, doc, 3, samples=1, seed=0)
     with pytest.raises(InputError, match="empty"):
-        lime(model, doc, 0, 10, 0)
+        lime(model, doc, 0, samples=10, seed=0)
     with pytest.raises(InputError, match="seed"):
-        lime(model, doc, 3, 10, -1)
+        lime(model, doc, 3, samples=10, seed=-1)
     with pytest.raises(InputError, match="only 0"):
         perturb.f_perturbed(model, doc, 3, [[0.5, 1]], "replace")
 
@@ -79,5 +79,5 @@ def test_single_word_is_lime_special_case():
     """d = 1 is well posed for the ridge: every perturbed sample is the empty text (documented)."""
     model = ModelSpec(K=2, d_e=4, d_att=2, d_out=2, V=10, T=8, pe=True, seed=1).build()
     doc = document(model, [3, 3])
-    result = lime(model, doc, 2, 20, 0)
+    result = lime(model, doc, 2, samples=20, seed=0)
     assert result.coef.shape == (1,) and np.all(result.Z[1:] == 0)

@@ -8,7 +8,7 @@ import pytest
 import reference.explainers.lime_law as ref_law
 from theory.errors import InputError
 from theory.explainers import lime_inf
-from theory.explainers.perturb import evaluator, f_perturbed
+from theory.models.perturb import evaluator, f_perturbed
 from theory.models.one_layer import document
 from theory.cli.main import main
 from theory.checking.strategies.models import ModelSpec
@@ -31,7 +31,7 @@ def test_bad_input(model):
     with pytest.raises(InputError, match="2\\^d"):
         lime_inf.beta_inf_table(np.zeros(7), 3)
     with pytest.raises(InputError, match="semantics"):
-        lime_inf.beta_inf_model(model, document(model, [5, 6]), 2, "drop")
+        lime_inf.beta_inf_model(model, document(model, [5, 6]), 2, semantics="drop")
     with pytest.raises(InputError, match="at least 20"):
         lime_inf.beta_inf_mc(lambda Z: Z.sum(axis=1), 12, 100)
     with pytest.raises(ValueError, match="not identified"):
@@ -61,7 +61,7 @@ def test_explain_json_exact_and_monte_carlo(tmp_path, model, capsys):
     assert mc["exact"] is False and mc["seed"] == 3 and mc["semantics"] == "delete"
     assert len(mc["stderr"]) == len(mc["scores"]) == 14 and mc["intercept_stderr"] >= 0
     doc = document(model, list(range(2, 16)))
-    beta = lime_inf.beta_inf_exact(model, doc, 14, "delete")
+    beta = lime_inf.beta_inf_exact(model, doc, 14, semantics="delete")
     z = (np.array([mc["intercept"], *mc["scores"]]) - beta) / np.array([mc["intercept_stderr"], *mc["stderr"]])
     assert np.abs(z).max() < 6
 
@@ -71,7 +71,8 @@ def test_monte_carlo_is_exact_when_every_stratum_is_enumerated(model):
     f = lambda Z: f_perturbed(model, doc, 6, Z, "delete")  # noqa: E731
     mc = lime_inf.beta_inf_mc(f, 4, 2000, seed=1)
     assert mc.exact_strata == 4 and np.all(mc.stderr == 0)
-    np.testing.assert_allclose(mc.beta, lime_inf.beta_inf_exact(model, doc, 6, "delete"), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(mc.beta, lime_inf.beta_inf_exact(model, doc, 6, semantics="delete"), rtol=1e-9,
+                               atol=1e-12)
 
 
 @pytest.mark.parametrize("d", [1, 2, 5, 6])

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from theory.errors import InputError
-from theory.models.one_layer import Model, document, forward, positional_encoding
 from theory.checking.strategies.models import ModelSpec
+from theory.errors import InputError
+from theory.models import load
+from theory.models.one_layer import document, forward, positional_encoding
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def arrays(model):
 def test_round_trip_and_extra_keys_ignored(model, tmp_path):
     path = tmp_path / "m.npz"
     np.savez(path, extra=np.zeros(3), **arrays(model))
-    loaded = Model.load(path)
+    loaded = load(path)
     doc = document(model, [2, 3, 3])
     assert forward(loaded, doc).f[0] == forward(model, doc).f[0]
 
@@ -49,15 +50,15 @@ def test_bad_model_files(model, tmp_path, change, message):
     path = tmp_path / "bad.npz"
     np.savez(path, **data)
     with pytest.raises(InputError, match=message):
-        Model.load(path)
+        load(path)
 
 
 def test_corrupt_and_missing_files(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
     with pytest.raises(InputError, match="cannot read"):
-        Model.load(tmp_path / "junk.npz")
+        load(tmp_path / "junk.npz")
     with pytest.raises(InputError, match="does not exist"):
-        Model.load(tmp_path / "absent.npz")
+        load(tmp_path / "absent.npz")
 
 
 @pytest.mark.parametrize("tokens, message", [

@@ -32,7 +32,7 @@ def _scaled(model, factor):
                  model.max_len, model.pe)
 
 
-@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("method", sorted(set(METHODS) - {"rollout"}))  # the one-layer model's methods
 def test_overflowing_forward_pass_is_refused_by_every_method(model, tmp_path, capsys, method):
     path = tmp_path / "big.npz"
     huge = _scaled(model, 1e200)

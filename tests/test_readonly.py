@@ -1,4 +1,4 @@
-"""``explain`` and ``run`` from a read-only installation (:mod:`theory.explainers.jit`).
+"""``explain`` and ``run`` from a read-only installation (:mod:`theory.models.jit`).
 
 The package is copied (as a non-editable install is: the source files, no ``__pycache__``) into a folder
 that is then mounted read-only, with a read-only HOME, in a private mount namespace (``unshare -rm``: root

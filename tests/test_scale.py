@@ -7,22 +7,23 @@ import pytest
 from hypothesis import given, settings
 
 import reference.models.one_layer as ref
-from theory.errors import InputError
-from theory.models.one_layer import Model, document, forward
 from theory.checking.strategies.lime import approximation_cases, lime_texts
 from theory.checking.strategies.models import ModelSpec, model_specs
+from theory.errors import InputError
+from theory.models import load
+from theory.models.one_layer import document, forward
 
 
 def test_scale_is_optional_and_round_trips(tmp_path):
     model = ModelSpec(K=2, d_e=4, d_att=3, V=8, T=5, pe=True, seed=2).build()
     arrays = {k: getattr(model, k) for k in ("E", "Wq", "Wk", "Wv", "Wl", "cls_id", "unk_id", "max_len")}
     np.savez(tmp_path / "old.npz", **arrays, pe=1)  # a file written before the key existed
-    assert Model.load(tmp_path / "old.npz").scale is True
+    assert load(tmp_path / "old.npz").scale is True
     model.replace(scale=False).save(tmp_path / "off.npz")
-    assert Model.load(tmp_path / "off.npz").scale is False
+    assert load(tmp_path / "off.npz").scale is False
     np.savez(tmp_path / "bad.npz", **arrays, pe=1, scale=3)
     with pytest.raises(InputError, match="scale must be 0 or 1"):
-        Model.load(tmp_path / "bad.npz")
+        load(tmp_path / "bad.npz")
 
 
 @pytest.mark.parametrize("scale", [True, False])

@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from theory.explainers.encoder_gradient import gradient
+from theory.models.encoder_gradient import gradient
 from theory.explainers.lime import sample
-from theory.explainers.perturb import distinct_words, f_perturbed, perturbed_documents
+from theory.models.perturb import distinct_words, f_perturbed, perturbed_documents
 from theory.models.one_layer import document
 from theory.checking.strategies.encoder import EncoderSpec
 

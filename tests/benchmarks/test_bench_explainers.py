@@ -28,8 +28,8 @@ import numpy as np
 import pytest
 
 from theory.explainers.ig import integrated_gradients
-from theory.explainers.perturb import distinct_words
-from theory.explainers.removal import baseline_embeddings
+from theory.models.perturb import distinct_words
+from theory.models.removal import baseline_embeddings
 from theory.explainers.shapley import shapley_mc
 from theory.models.one_layer import embed, forward_embedded, positional_encoding
 from theory.checking.strategies.models import authors_size_document
@@ -44,14 +44,15 @@ LENGTH = 200
 @lru_cache(maxsize=1)
 def pairs_needed() -> int:
     """Antithetic pairs our estimator needs for the 1% target (seed 0)."""
-    return shapley_mc(_MODEL, _DOC, LENGTH, "replace", pairs=16, seed=0, target=TARGET).pairs
+    return shapley_mc(_MODEL, _DOC, LENGTH, semantics="replace", samples=16, seed=0, target=TARGET).pairs
 
 
 def test_bench_shapley_ours_to_one_percent(long_benchmark):
     benchmark = long_benchmark
     benchmark.group = "shapley: authors' size, d = 150, 1% relative SE"
-    est = benchmark.pedantic(shapley_mc, args=(_MODEL, _DOC, LENGTH, "replace"),
-                             kwargs={"pairs": 16, "seed": 0, "target": TARGET}, rounds=3, iterations=1)
+    est = benchmark.pedantic(shapley_mc, args=(_MODEL, _DOC, LENGTH),
+                             kwargs={"semantics": "replace", "samples": 16, "seed": 0, "target": TARGET}, rounds=3,
+                             iterations=1)
     benchmark.extra_info.update(method="ours: antithetic permutations, fast evaluator", pairs=est.pairs,
                                 evaluations=est.evaluations, relative_se=est.relative_se)
     assert est.relative_se <= TARGET and est.pairs == pairs_needed()
@@ -59,7 +60,7 @@ def test_bench_shapley_ours_to_one_percent(long_benchmark):
 
 def test_bench_shapley_ours_few_pairs(benchmark):
     benchmark.group = "shapley: authors' size, d = 150, 1% relative SE"
-    est = benchmark(shapley_mc, _MODEL, _DOC, LENGTH, "replace", pairs=SHAP_PAIRS, seed=0)
+    est = benchmark(shapley_mc, _MODEL, _DOC, LENGTH, semantics="replace", samples=SHAP_PAIRS, seed=0)
     benchmark.extra_info.update(method=f"ours at {SHAP_PAIRS} pairs", pairs=est.pairs)
 
 
@@ -104,7 +105,7 @@ def _captum_steps(captum_ig, X, X0, scale, f_gap):
 @pytest.mark.parametrize("baseline", ("replace", "zero"))
 def test_bench_ig_ours(benchmark, baseline):
     benchmark.group = f"ig: authors' size, completeness gap ≤ {GAP:g} × scale, baseline {baseline}"
-    result = benchmark(integrated_gradients, _MODEL, _DOC, LENGTH, baseline, GAP)
+    result = benchmark(integrated_gradients, _MODEL, _DOC, LENGTH, baseline=baseline, rtol=GAP)
     benchmark.extra_info.update(method="ours: Gauss–Legendre, closed-form gradient", nodes=result.nodes, gap=result.gap)
 
 

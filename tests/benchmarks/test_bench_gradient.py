@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from theory.explainers.gradient import gradient
+from theory.models.one_layer_gradient import gradient
 from theory.checking.strategies.models import Case, ModelSpec
 
 SIZES = {

@@ -12,7 +12,7 @@ import pytest
 from reference.explainers.perturb import perturbed_document
 from reference.oracles.lime_package import run_lime_package
 from theory.explainers.lime import lime
-from theory.explainers.perturb import distinct_words, f_perturbed
+from theory.models.perturb import distinct_words, f_perturbed
 from theory.models.one_layer import forward
 from theory.checking.strategies.models import authors_size_document
 
@@ -48,7 +48,7 @@ def test_bench_lime_package(benchmark, lime_package, setting):
     benchmark.group = LIME_GROUP
     coef, intercept, words = benchmark.pedantic(lime_package, rounds=3, iterations=1)
     model, doc = setting
-    fast = lime(model, doc, WORDS, N, SEED, "delete")
+    fast = lime(model, doc, WORDS, semantics="delete", samples=N, seed=SEED)
     assert words == fast.words.tolist()
     scale = np.abs(fast.coef).max()
     worst = max(np.abs(coef - fast.coef).max(), abs(intercept - fast.intercept)) / scale
@@ -60,7 +60,7 @@ def test_bench_lime_package(benchmark, lime_package, setting):
 def test_bench_fast_lime(benchmark, setting, semantics):
     model, doc = setting
     benchmark.group = LIME_GROUP
-    result = benchmark(lambda: lime(model, doc, WORDS, N, SEED, semantics))
+    result = benchmark(lambda: lime(model, doc, WORDS, semantics=semantics, samples=N, seed=SEED))
     assert result.semantics == semantics and result.coef.shape == (DISTINCT,)
 
 

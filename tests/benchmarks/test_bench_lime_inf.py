@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from theory.explainers.lime_inf import beta_inf_exact, beta_inf_mc, law, patterns, psi
-from theory.explainers.perturb import distinct_words, evaluator, f_perturbed
+from theory.models.perturb import distinct_words, evaluator, f_perturbed
 from theory.models.one_layer import document
 from theory.checking.strategies.models import authors_size_document
 
@@ -50,7 +50,7 @@ def test_bench_exact_d10(benchmark, setting):
     length = next(L for L in range(1, WORDS + 1) if len(set(tokens[:L].tolist())) == 10)
     doc10 = document(model, tokens[:length])
     benchmark.group = f"lime-inf: exact β^∞ by enumeration, T={T} K={K} d=10"
-    beta = benchmark(beta_inf_exact, model, doc10, length, "replace")
+    beta = benchmark(beta_inf_exact, model, doc10, length, semantics="replace")
     # against the weighted normal equations solved directly (no closed form)
     Z = patterns(10)
     X = np.concatenate([np.ones((Z.shape[0], 1)), Z], axis=1)

@@ -25,8 +25,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from theory.errors import InputError
-from theory.models.encoder import Encoder
 from theory.models.one_layer import Model, document
+from theory.models.protocol import AttentionClassifier
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,7 +34,7 @@ class Population:
     """A given model and its documents (word-id tuples without CLS or padding), or ``docs=None`` to draw texts."""
 
     name: str  # "trained", or "model:<file stem>"
-    model: Model | Encoder
+    model: AttentionClassifier
     docs: tuple[tuple[int, ...], ...] | None = None
     allow_unk: bool = False  # documents may hold UNK (--oov unk)
     vocabulary: tuple[str, ...] | None = None  # token strings by id, for the report
@@ -44,7 +44,7 @@ class Population:
     @property
     def encoder(self) -> bool:
         """Whether the model is of the encoder family (docs/theory.md §11.1) rather than the one-layer §2 model."""
-        return isinstance(self.model, Encoder)
+        return self.model.family == "encoder"
 
 
 #: the active populations (innermost last), each with the notes of what :func:`given_cases` left out of it to stay

@@ -10,7 +10,7 @@ reference encoder on every perturbed document, and torch (:mod:`reference.oracle
 Tolerances.  Forward quantities are compared relative to the magnitude of their last sum (``f``: ``Σ|w||h_0|+|b|``;
 attention: each weight times ``1 + max|scores' terms|``, as §2; hidden states: the largest entry of the layer).
 Gradients are compared relative to the adjoints the backward pass sums (the largest ``h̄^(l)`` entry times
-LayerNorm's largest ``1/√(var + ε)``; :func:`theory.explainers.encoder_gradient.rounding_scale` says why neither
+LayerNorm's largest ``1/√(var + ε)``; :func:`theory.models.encoder_gradient.rounding_scale` says why neither
 componentwise nor relative to the gradient itself).
 """
 
@@ -34,12 +34,12 @@ from theory.claims.lime_inf import _beta_scale, _reference_tables, _width
 from theory.explainers import lime_inf
 from theory.explainers.attention import alpha_avg
 from theory.explainers.encoder_eq19 import eq19_last_layer, value_scores
-from theory.explainers.encoder_gradient import gradient, rounding_scale
+from theory.models.encoder_gradient import gradient, rounding_scale
 from theory.explainers.gradient import g_l2
 from theory.explainers.gradient import magnitudes as one_layer_magnitudes
 from theory.explainers.lime import lime
 from theory.explainers.lime_approx import unk_document
-from theory.explainers.perturb import distinct_words
+from theory.models.perturb import distinct_words
 from theory.explainers.rollout import rollout
 from theory.models.encoder import Encoder, EncoderForward, forward, from_one_layer
 from theory.models.one_layer import term_magnitudes
@@ -81,7 +81,7 @@ def attention_scale(model: Encoder, fw: EncoderForward) -> np.ndarray:
 
 
 def _gradient_scale(model: Encoder, doc) -> float:
-    """The scale of the gradient's rounding errors (:func:`theory.explainers.encoder_gradient.rounding_scale`)."""
+    """The scale of the gradient's rounding errors (:func:`theory.models.encoder_gradient.rounding_scale`)."""
     return float(rounding_scale(model, forward(model, doc))[0]) or 1.0
 
 
@@ -128,7 +128,7 @@ def check_reduces_to_one_layer(instance):
     mag = term_magnitudes(model, doc)
     d = distinct_words(doc, length).size
     ref_fit = ref_lime.lime_model(model, doc, length, LIME_SAMPLES, seed, sem)
-    fit = lime(encoder, doc, length, LIME_SAMPLES, seed, sem)
+    fit = lime(encoder, doc, length, semantics=sem, samples=LIME_SAMPLES, seed=seed)
     s0, s = _lime_scales(ref_fit.Z, _f_magnitudes(case, ref_fit.Z, sem))
     values = _reference_tables(model, doc, length, sem)[0]
     beta = ref_law.beta_inf(values, d, _width(lime_inf.NU))
@@ -139,7 +139,7 @@ def check_reduces_to_one_layer(instance):
                 one_layer_magnitudes(model, doc)[0]),
         compare(f"LIME coefficients ({sem})", fit.coef, ref_fit.coef[0], s),
         compare(f"LIME intercept ({sem})", fit.intercept, ref_fit.intercept[0], s0),
-        compare(f"β^∞ ({sem})", lime_inf.beta_inf_exact(encoder, doc, length, sem), beta,
+        compare(f"β^∞ ({sem})", lime_inf.beta_inf_exact(encoder, doc, length, semantics=sem), beta,
                 _beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU, mag.f[0].mean())),
     )
 
@@ -238,7 +238,7 @@ def check_blind_to_values(instance):
     plus, minus = reference_lime(model, doc, length, seed, sem), reference_lime(model, doc, length, seed, sem, w, b)
     beta, values = reference_beta_inf(model, doc, length, sem)
     beta_neg, _ = reference_beta_inf(model, doc, length, sem, w, b)
-    fast = lime(negated, doc, length, LIME_SAMPLES, seed, sem)
+    fast = lime(negated, doc, length, semantics=sem, samples=LIME_SAMPLES, seed=seed)
     grad_neg = gradient(negated, doc).grad[0]
     d = len(beta) - 1
     f_mag = float(f_scale(model, forward(model, doc))[0])
@@ -263,7 +263,7 @@ def check_blind_to_values(instance):
         compare(f"−LIME(−w) (float64) vs LIME(w) (mpmath) ({sem})", -fast.coef, plus.coef[0], s),
         compare(f"−intercept(−w) (float64) vs intercept(w) ({sem})", -fast.intercept, plus.intercept[0], s0),
         compare(f"−β^∞(−w) (float64) vs β^∞(w) (mpmath) ({sem})",
-                -lime_inf.beta_inf_exact(negated, doc, length, sem), beta,
+                -lime_inf.beta_inf_exact(negated, doc, length, semantics=sem), beta,
                 _beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU, f_mag)),
     )
 
@@ -360,7 +360,7 @@ def check_attention_bound(case):
        strategy=lambda: encoder_lime_cases(max_words=5), budget=0.5, trained=NO_FIXTURE)
 def check_eq19_last_layer(case):
     model, doc, length = case.model, case.doc, len(case.tokens)
-    beta = lime_inf.beta_inf_exact(model, doc, length, "replace")[1:]
+    beta = lime_inf.beta_inf_exact(model, doc, length, semantics="replace")[1:]
     approx = eq19_last_layer(model, doc, length)
     # as for the §2 approximations (theory.claims.lime_approx): when ‖β^∞‖ is below 1e-9 of the spread of the
     # last layer's value scores, f does not depend on the words beyond rounding, and that floor is the denominator
@@ -389,7 +389,7 @@ def rank_agreement(model: Encoder, doc, length: int) -> dict:
     words = slice(1, length + 1)
     attention = {"last-layer α-avg": alpha_avg(g.forward.alpha[0])[words], "rollout": rollout(g.forward.attention)[0, words]}
     posthoc = {"G-l2": g_l2(g.grad[0])[words],
-               "abs(β^∞)": np.abs(lime_inf.beta_inf_exact(model, doc, length, "delete")[1:])}
+               "abs(β^∞)": np.abs(lime_inf.beta_inf_exact(model, doc, length, semantics="delete")[1:])}
     return {(a, p): _spearman(x, y) for a, x in attention.items() for p, y in posthoc.items()}
 
 

@@ -32,10 +32,10 @@ from theory.claims.encoder import ZeroAttentionCase, check_forward, f_scale
 from theory.explainers import lime_inf
 from theory.explainers.attention import alpha_avg, alpha_max
 from theory.explainers.encoder_eq19 import eq19_last_layer, value_scores
-from theory.explainers.encoder_gradient import gradient, rounding_scale
+from theory.models.encoder_gradient import gradient, rounding_scale
 from theory.explainers.gradient import g_l2
 from theory.explainers.lime import lime
-from theory.explainers.perturb import distinct_words, f_perturbed
+from theory.models.perturb import distinct_words, f_perturbed
 from theory.models.encoder import forward
 from theory.checking.compare import Outcome, check_mp, combine, compare
 from theory.checking.strategies.encoder import SCORE_SCALES, EncoderCase, EncoderSpec
@@ -115,10 +115,11 @@ def blind(case) -> Outcome:
     same = [np.array_equal(g.forward.attention, g_neg.forward.attention),
             np.array_equal(g.forward.f, -g_neg.forward.f), np.array_equal(g.grad, -g_neg.grad)]
     for sem in ("delete", "replace"):
-        a, b = lime(model, doc, length, 100, 0, sem), lime(negated, doc, length, 100, 0, sem)
+        a, b = (lime(model, doc, length, semantics=sem, samples=100, seed=0),
+                lime(negated, doc, length, semantics=sem, samples=100, seed=0))
         same += [np.array_equal(a.coef, -b.coef), a.intercept == -b.intercept,
-                 np.array_equal(lime_inf.beta_inf_exact(model, doc, length, sem),
-                                -lime_inf.beta_inf_exact(negated, doc, length, sem))]
+                 np.array_equal(lime_inf.beta_inf_exact(model, doc, length, semantics=sem),
+                                -lime_inf.beta_inf_exact(negated, doc, length, semantics=sem))]
     return Outcome(holds=all(same), error=float(len(same) - sum(same)), tolerance=0.0,
                    detail=f"{sum(same)}/{len(same)} quantities exactly symmetric")
 
@@ -159,7 +160,7 @@ def matches_lime(case) -> Outcome:
     model, doc, length = case.model, case.doc, len(case.tokens)
     coef, intercept, _ = run_lime_package(model.output, doc, length, LIME_SAMPLES, 0, "delete", model.cls_id,
                                           model.unk_id, model.T)
-    fit = lime(model, doc, length, LIME_SAMPLES, 0, "delete")
+    fit = lime(model, doc, length, semantics="delete", samples=LIME_SAMPLES, seed=0)
     scale = float(np.abs(fit.f).max()) or 1.0
     return combine(compare("LIME coefficients vs lime", fit.coef, coef.tolist(), scale, rtol=1e-10),
                    compare("LIME intercept vs lime", fit.intercept, intercept, scale, rtol=1e-10))
@@ -173,8 +174,8 @@ def linear_in_readout(case) -> Outcome:
     scale = float(f_scale(model, forward(model, doc))[0] + f_scale(other, forward(other, doc))[0])
     out = []
     for sem in ("delete", "replace"):
-        parts = [lime(m, doc, length, 200, 1, sem).coef for m in (model, other, both)]
-        betas = [lime_inf.beta_inf_exact(m, doc, length, sem) for m in (model, other, both)]
+        parts = [lime(m, doc, length, semantics=sem, samples=200, seed=1).coef for m in (model, other, both)]
+        betas = [lime_inf.beta_inf_exact(m, doc, length, semantics=sem) for m in (model, other, both)]
         out += [compare(f"LIME(sum) − ΣLIME ({sem})", parts[2] - parts[0] - parts[1], [0.0] * len(parts[0]), 10 * scale),
                 compare(f"β^∞(sum) − Σβ^∞ ({sem})", betas[2] - betas[0] - betas[1], [0.0] * len(betas[0]), 10 * scale)]
     return combine(*out)
@@ -196,7 +197,7 @@ def beta_closed_form(case) -> Outcome:
 
 def eq19_error(case) -> Outcome:
     model, doc, length = case.model, case.doc, len(case.tokens)
-    beta = lime_inf.beta_inf_exact(model, doc, length, "replace")[1:]
+    beta = lime_inf.beta_inf_exact(model, doc, length, semantics="replace")[1:]
     error = float(np.linalg.norm(eq19_last_layer(model, doc, length) - beta) / max(np.linalg.norm(beta), 1e-300))
     return Outcome(holds=True, error=error, tolerance=np.inf, detail=f"relative error {error:.3g}")
 
@@ -206,7 +207,7 @@ def zero_attention_lime(case) -> Outcome:
     but a LIME coefficient (β^∞, replace) bounded away from 0 (≥ 1e-3 of the largest)."""
     model, doc = case.model, case.doc
     attention = float(forward(model, doc).alpha[0, :, 1].max())
-    beta = lime_inf.beta_inf_exact(model, doc, 2, "replace")[1:]
+    beta = lime_inf.beta_inf_exact(model, doc, 2, semantics="replace")[1:]
     found = attention < 1e-20 and abs(beta[0]) >= 1e-3 * np.abs(beta).max() > 0
     return Outcome(holds=bool(found), error=0.0, tolerance=0.0,
                    detail=f"max_i a^(i,L)_(0,1) = {attention:.3g}, β^∞ = {np.array2string(beta, precision=3)}")
@@ -360,8 +361,8 @@ def trained_comparison_extra(profile, seed):
     """On the first held-out documents of the trained encoder: Spearman (over word positions; LIME's per-word
     coefficient assigned to each occurrence) of last-layer α-avg and rollout with G-l2 and empirical LIME (delete,
     300 samples), next to α-avg of the one-layer fixture on the same documents."""
-    from theory.explainers.gradient import gradient as one_layer_gradient
-    from theory.explainers.perturb import word_index
+    from theory.models.one_layer_gradient import gradient as one_layer_gradient
+    from theory.models.perturb import word_index
     from theory.explainers.rollout import rollout
     from theory.models.one_layer import document
     from theory.models.one_layer import forward as one_layer_forward
@@ -378,12 +379,12 @@ def trained_comparison_extra(profile, seed):
         doc = document(enc.model, tokens)
         g = gradient(enc.model, doc)
         positions = word_index(doc, length)
-        coef = lime(enc.model, doc, length, TRAINED_LIME_SAMPLES, seed, "delete").coef[positions]
+        coef = lime(enc.model, doc, length, semantics="delete", samples=TRAINED_LIME_SAMPLES, seed=seed).coef[positions]
         rows["encoder (L = 6)"].append(_rank_rows(
             {"last-layer α-avg": alpha_avg(g.forward.alpha[0])[words], "rollout": rollout(g.forward.attention)[0, words]},
             {"G-l2": g_l2(g.grad[0])[words], "abs(LIME)": np.abs(coef)}))
         doc1 = document(one, tokens)
-        coef1 = lime(one, doc1, length, TRAINED_LIME_SAMPLES, seed, "delete").coef[positions]
+        coef1 = lime(one, doc1, length, semantics="delete", samples=TRAINED_LIME_SAMPLES, seed=seed).coef[positions]
         rows["one-layer fixture"].append(_rank_rows(
             {"α-avg": alpha_avg(one_layer_forward(one, doc1).alpha[0])[words]},
             {"G-l2": g_l2(one_layer_gradient(one, doc1).grad[0])[words], "abs(LIME)": np.abs(coef1)}))

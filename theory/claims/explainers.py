@@ -21,14 +21,14 @@ import reference.explainers.integrated as ref_int
 import reference.explainers.shapley as ref_shap
 import reference.models.one_layer as ref
 from theory.claims import ExtraResult, claim, extra
-from theory.explainers import removal
+from theory.models import removal
 from theory.explainers.clime import clime
 from theory.explainers.ig import integrated_gradients
 from theory.explainers.kernelshap import kernelshap_sampled, kernelshap_table
 from theory.explainers.lime_approx import unk_document
 from theory.explainers.lime_inf import beta_inf_exact, patterns, table
 from theory.explainers.occlusion import occlusion
-from theory.explainers.perturb import distinct_words, evaluator
+from theory.models.perturb import distinct_words, evaluator
 from theory.explainers.shapley import shapley_exact, shapley_mc
 from theory.explainers.smoothgrad import smoothgrad
 from theory.models.one_layer import Model, embed, forward, scores_and_values
@@ -66,7 +66,7 @@ def _versus_reference(case, label: str, ours, reference) -> Outcome:
     """``ours(model, doc, length, semantics)`` (float64) against ``reference(v, d)`` (mpmath, from the game ``v`` of
     every subset)."""
     model, doc, length, d, v = _game(case)
-    return compare(f"{label} ({case.semantics})", ours(model, doc, length, case.semantics), reference(v, d),
+    return compare(f"{label} ({case.semantics})", ours(model, doc, length, semantics=case.semantics), reference(v, d),
                    magnitude(model, doc, case.semantics))
 
 
@@ -107,9 +107,10 @@ def check_efficiency(case):
         phi = ref_shap.shapley(v, d)
         gain = v[(1,) * d] - v[(0,) * d]
         violation = mpmath.fsum(phi) - gain
-    sampled = shapley_mc(model, doc, length, case.semantics, pairs=8, seed=0).phi
+    sampled = shapley_mc(model, doc, length, semantics=case.semantics, samples=8, seed=0).phi
     return combine(check_mp("Σφ − (v([d]) − v(∅)) (mpmath)", violation, scale),
-                   compare("Σφ exact (float64)", shapley_exact(model, doc, length, case.semantics).sum(), gain, scale),
+                   compare("Σφ exact (float64)", shapley_exact(model, doc, length, semantics=case.semantics).sum(),
+                           gain, scale),
                    compare("Σφ̂ antithetic permutations (float64)", sampled.sum(), gain, scale))
 
 
@@ -127,7 +128,7 @@ def check_shapley_linear(case):
         violation = max(abs(phi[j] - mpmath.fsum(h[j] for h in heads) / model.K) for j in range(d))
     scale = magnitude(model, doc, case.semantics)
     return combine(check_mp("φ(mean of heads) − mean of φ(head)", violation, scale),
-                   compare("φ float64", shapley_exact(model, doc, length, case.semantics), phi, scale))
+                   compare("φ float64", shapley_exact(model, doc, length, semantics=case.semantics), phi, scale))
 
 
 @claim("attention.blind_to_values.shapley", section="§6", source="consequence", kind="witness",
@@ -146,7 +147,7 @@ def check_blind_shapley(case):
         moved = max(abs(a - b) for ra, rb in zip(fa.alpha, fb.alpha) for a, b in zip(ra, rb))
     scale = magnitude(model, doc, case.semantics)
     return combine(check_mp("φ(−W_ℓ) + φ(W_ℓ)", violation, scale), check_mp("α(−W_ℓ) − α(W_ℓ)", moved, 1.0),
-                   compare("φ(−W_ℓ) float64", shapley_exact(negated, doc, length, case.semantics),
+                   compare("φ(−W_ℓ) float64", shapley_exact(negated, doc, length, semantics=case.semantics),
                            [-p for p in phi], scale))
 
 
@@ -208,9 +209,9 @@ def check_equal_scores(case):
         formula = [mpmath.fsum(fw.alpha[i][t] * (fw.c[i][t] - fu.c[i][t]) for i in range(model.K)
                                for t in range(1, length + 1) if doc[t] == w) / model.K for w in words]
     scale = magnitude(model, doc)
-    return combine(compare("φ", shapley_exact(model, doc, length, "replace"), formula, scale),
-                   compare("o", occlusion(model, doc, length, "replace"), formula, scale),
-                   compare("β^∞", beta_inf_exact(model, doc, length, "replace")[1:], formula, 1e3 * scale))
+    return combine(compare("φ", shapley_exact(model, doc, length, semantics="replace"), formula, scale),
+                   compare("o", occlusion(model, doc, length, semantics="replace"), formula, scale),
+                   compare("β^∞", beta_inf_exact(model, doc, length, semantics="replace")[1:], formula, 1e3 * scale))
 
 
 IG_RTOL = 1e-9  # the float64 quadrature stops at a completeness gap of 1e-10 × scale
@@ -225,7 +226,7 @@ IG_RTOL = 1e-9  # the float64 quadrature stops at a completeness gap of 1e-10 ×
        strategy=integrated_cases, budget=0.2, trained="the mpmath quadrature of the brute-force gradient needs tiny models")
 def check_ig(case):
     model, doc, length = case.case.model, case.case.doc, len(case.case.tokens)
-    result = integrated_gradients(model, doc, length, case.semantics)
+    result = integrated_gradients(model, doc, length, baseline=case.semantics)
     scale = magnitude(model, doc, case.semantics)
     want, error, f_diff = ref_int.integrated_gradients(model, doc, length, case.semantics,
                                                        target=IG_RTOL / 100 * float(scale))
@@ -262,8 +263,9 @@ def check_clime(case):
     quadrature = np.array([[abs(float(a - b)) for a, b in zip(ra, rb)] for ra, rb in zip(sg_pop, cl_pop)])
     checks = [check_mp("Stein: GH SmoothGrad − GH C-LIME", stein, size + 1e-300, tol=STEIN_TOL)]
     z = {}
-    for name, estimate in (("SmoothGrad", smoothgrad(model, doc, case.sigma, NOISE_PAIRS, case.seed)),
-                           ("C-LIME", clime(model, doc, case.sigma, NOISE_PAIRS, case.seed))):
+    for name, estimate in (("SmoothGrad",
+                            smoothgrad(model, doc, sigma=case.sigma, samples=NOISE_PAIRS, seed=case.seed)),
+                           ("C-LIME", clime(model, doc, sigma=case.sigma, samples=NOISE_PAIRS, seed=case.seed))):
         spread = np.sqrt(estimate.stderr ** 2 + quadrature ** 2)
         score = np.abs(estimate.mean - pop) / np.maximum(spread, 1e-12 * size + 1e-300)
         z[name] = float(score.max())
@@ -325,18 +327,18 @@ _zero_attention_claim(
     "bounded away from 0: the UNK that replaces it is attended to, so v(S ∪ {j}) − v(S) does not vanish",
     "exact Shapley values (enumeration, replace) at λ = 0, 50, 1000; witness when at λ = 1000 every head's attention to "
     "the word is ≤ 1e-300 and |φ_w| ≥ 5% of max_k |φ_k| at λ = 50 and 1000",
-    lambda case: lambda model, doc, length, positions: (shapley_exact(model, doc, length, "replace"), None))
+    lambda case: lambda model, doc, length, positions: (shapley_exact(model, doc, length, semantics="replace"), None))
 _zero_attention_claim(
     "occlusion.zero_attention", "o",
     "there are models where a word's attention tends to 0 in every head while its occlusion score (replace) stays "
     "bounded away from 0 (o_w → the effect of inserting UNK's attention at its positions)",
     "closed-form occlusion (replace) at λ = 0, 50, 1000; witness rule as shapley.zero_attention",
-    lambda case: lambda model, doc, length, positions: (occlusion(model, doc, length, "replace"), None))
+    lambda case: lambda model, doc, length, positions: (occlusion(model, doc, length, semantics="replace"), None))
 
 
 def _ig_score(case):
     def score(model, doc, length, positions):
-        result = integrated_gradients(model, doc, length, "replace")
+        result = integrated_gradients(model, doc, length, baseline="replace")
         d = distinct_words(doc, length)
         per_word = np.array([result.scores[1: length + 1][doc[1: length + 1] == w].sum() for w in d])
         return per_word, f"(IG nodes {result.nodes}, completeness gap {result.gap:.1e})"
@@ -356,7 +358,7 @@ SG_PAIRS = 512
 
 def _sg_score(case):
     def score(model, doc, length, positions):
-        result = smoothgrad(model, doc, case.sigma, SG_PAIRS, case.seed)
+        result = smoothgrad(model, doc, sigma=case.sigma, samples=SG_PAIRS, seed=case.seed)
         d = distinct_words(doc, length)
         pick = [doc[1: length + 1] == w for w in d]
         scores = np.array([result.scores[1: length + 1][p].sum() for p in pick])

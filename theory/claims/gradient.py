@@ -23,17 +23,8 @@ import reference.models.one_layer as ref
 from theory import optional
 from theory.claims import ExtraResult, claim, extra
 from theory.explainers.attention import alpha_avg
-from theory.explainers.gradient import (
-    attention_bound,
-    authors_gradient,
-    g_avg,
-    g_l1,
-    g_l2,
-    g_x_input,
-    g_x_input_closed_form,
-    gradient,
-    magnitudes,
-)
+from theory.explainers.gradient import attention_bound, g_avg, g_l1, g_l2, g_x_input, g_x_input_closed_form, magnitudes
+from theory.models.one_layer_gradient import authors_gradient, gradient
 from theory.models.one_layer import (
     Model,
     document,

@@ -19,9 +19,9 @@ import numpy as np
 import reference.models.one_layer as ref
 from theory.claims import ExtraResult, claim, extra
 from theory.explainers import lime_inf
-from theory.explainers.gradient import gradient
+from theory.models.one_layer_gradient import gradient
 from theory.explainers.lime_approx import eq19, large_d_limit, unk_document
-from theory.explainers.perturb import distinct_words
+from theory.models.perturb import distinct_words
 from theory.models.one_layer import forward, term_magnitudes
 from theory.studies import regimes
 from theory.checking.compare import Outcome, check_mp, combine, compare
@@ -45,7 +45,7 @@ def _floor(model, doc) -> float:
 
 def _beta(case):
     model, doc, length = case.case.model, case.case.doc, len(case.case.tokens)
-    return lime_inf.beta_inf_model(model, doc, length, case.semantics,
+    return lime_inf.beta_inf_model(model, doc, length, semantics=case.semantics,
                                    samples=CLAIM_SAMPLES[case.semantics], seed=case.seed, nu=case.nu)
 
 
@@ -123,7 +123,7 @@ def check_convergence(case):
     for k in range(case.models):
         for col, d in enumerate(case.ds):
             model, doc, length = case.instance(d, k)
-            beta = lime_inf.beta_inf_exact(model, doc, length, "replace")[1:]
+            beta = lime_inf.beta_inf_exact(model, doc, length, semantics="replace")[1:]
             errors[k, col] = regimes.relative_error(large_d_limit(model, doc, length), beta, None,
                                                     _floor(model, doc))[0]
     median = np.median(errors, axis=0)
@@ -171,7 +171,7 @@ def check_zero_attention(case):
         g = gradient(model, doc)
         alpha = g.forward.alpha[0][:, positions].max()
         grad = float(np.linalg.norm(g.grad[0][positions]))
-        beta = lime_inf.beta_inf_exact(model, doc, length, "replace")[1:]
+        beta = lime_inf.beta_inf_exact(model, doc, length, semantics="replace")[1:]
         rows.append((lam, float(alpha), grad, float(beta[case.target]), float(np.abs(beta).max())))
     last = rows[-1]
     share = min(abs(r[3]) / r[4] if r[4] > 0 else 0.0 for r in rows if r[0] >= 50)
@@ -225,7 +225,7 @@ def check_affine_in_attention(case):
         checks += [check_mp("α̃_t − α̃_1, t = 1..T−1 (K = 1, no PE)", uniform, scale=level, tol=1e-30),
                    check_mp("eq19 − (3/2)(c α_j − c̃ α̃) (affine in α_j)", affine, scale=mags)]
     outcome = combine(*checks)
-    beta = lime_inf.beta_inf_exact(model, doc, length, "replace")[1:]
+    beta = lime_inf.beta_inf_exact(model, doc, length, semantics="replace")[1:]
     error, _, _ = regimes.relative_error(approx, beta, None, _floor(model, doc))
     alpha = forward(model, doc).alpha[0].mean(axis=0)[1: length + 1]
     X = np.stack([np.ones(length), alpha], axis=1)
@@ -409,8 +409,9 @@ def figure4_extra(profile, seed):
     cell = regimes.Cell(0.0, 1.0, 15, "replace")
     inst = regimes.instance(cell, (seed, 999, 0))
     model, doc, length = inst.model, inst.doc, inst.length
-    runs = np.array([lime(model, doc, length, 5000, seed + k, "replace").coef for k in range(FIG4_RUNS)])
-    bi = lime_inf.beta_inf_model(model, doc, length, "replace", samples=200_000, seed=seed)
+    runs = np.array([lime(model, doc, length, semantics="replace", samples=5000, seed=seed + k).coef
+                     for k in range(FIG4_RUNS)])
+    bi = lime_inf.beta_inf_model(model, doc, length, semantics="replace", samples=200_000, seed=seed)
     e19, lim = eq19(model, doc, length), large_d_limit(model, doc, length)
     beta = bi.beta[1:]
     err19 = regimes.relative_error(e19, beta, bi.stderr[1:])[0]

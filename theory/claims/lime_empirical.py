@@ -1,6 +1,6 @@
 """Claims about LIME's perturbed documents and empirical LIME (docs/theory.md §3 and §6; paper §2, §3, §5).
 
-The float64 side is :mod:`theory.explainers.perturb` and :mod:`theory.explainers.lime`; the reference side is
+The float64 side is :mod:`theory.models.perturb` and :mod:`theory.explainers.lime`; the reference side is
 :mod:`reference.explainers.perturb` (the full mpmath forward pass on each perturbed document) and :mod:`reference.explainers.lime`
 (lime 0.2.0.1's sampler and the weighted ridge solved in mpmath); the external oracle is the ``lime``
 package itself.
@@ -21,7 +21,7 @@ import reference.explainers.perturb as ref_perturb
 import reference.models.one_layer as ref
 from theory.claims import claim
 from theory.explainers.lime import kernel_weights, lime, weighted_ridge
-from theory.explainers.perturb import f_perturbed
+from theory.models.perturb import f_perturbed
 from theory.models.one_layer import forward, term_magnitudes
 from theory.checking.compare import check_mp, combine, compare, engines
 from theory.checking.engines import reference_engine
@@ -131,7 +131,7 @@ def check_matches_lime_package(lcase):
             model.unk_id, model.T)
         reference = ref_lime.lime_model(model, doc, length, N_ORACLE, lcase.seed, semantics,
                                         engine=reference_engine(case))
-        fast = lime(model, doc, length, N_ORACLE, lcase.seed, semantics)
+        fast = lime(model, doc, length, semantics=semantics, samples=N_ORACLE, seed=lcase.seed)
         s0, s = _lime_scales(reference.Z, _f_magnitudes(case, reference.Z, semantics))
         same_samples = bool(np.array_equal(fast.Z, reference.Z))
         same_words = words == reference.words == fast.words.tolist()
@@ -180,7 +180,7 @@ def check_linear_in_model(lcase):
             scale_gap = max(abs(scaled[j] - lam * f[j]) for j in range(d + 1))
             sum_gap = max(abs(summed[j] - f[j] - heads[0][j]) for j in range(d + 1))
         s0, s = _lime_scales(reference.Z, _f_magnitudes(case, reference.Z, semantics))
-        fast = lime(model, doc, length, N_SAMPLES, lcase.seed, semantics)
+        fast = lime(model, doc, length, semantics=semantics, samples=N_SAMPLES, seed=lcase.seed)
         outcomes += [
             check_mp(f"β(f) − mean_i β(f^(i)) ({semantics})", mean_gap, scale=scale),
             check_mp(f"β(λf) − λβ(f) ({semantics})", scale_gap, scale=scale),
@@ -218,7 +218,7 @@ def check_blind_to_values_lime(lcase):
                       + [abs(plus.intercept[0] + minus.intercept[0])])
             scale = max(abs(c) for c in [*plus.coef[0], plus.intercept[0]])
         s0, s = _lime_scales(plus.Z, _f_magnitudes(case, plus.Z, semantics))
-        fast = lime(negated, doc, length, N_SAMPLES, lcase.seed, semantics)
+        fast = lime(negated, doc, length, semantics=semantics, samples=N_SAMPLES, seed=lcase.seed)
         outcomes += [
             check_mp(f"β(−W_ℓ) + β(W_ℓ) ({semantics}, mpmath)", gap, scale=scale),
             compare(f"−β(−W_ℓ) (float64) vs β(W_ℓ) (mpmath) ({semantics})", -fast.coef, plus.coef[0], s),

@@ -23,7 +23,7 @@ from theory.claims import ExtraResult, claim, extra
 from theory.explainers import lime_inf
 from theory.explainers.lime import kernel_weights, sample, weighted_ridge
 from theory.explainers.lime_approx import unk_document
-from theory.explainers.perturb import distinct_words, evaluator
+from theory.models.perturb import distinct_words, evaluator
 from theory.models.one_layer import Model, forward, term_magnitudes
 from theory.checking.compare import RTOL, Outcome, check_mp, combine, compare, engines
 from theory.checking.engines import reference_engine
@@ -203,7 +203,7 @@ def check_equal_scores_exact(case):
         premise = max(abs(fw.scores[i][t] - off.scores[i][t]) for i in range(K) for t in range(1, length + 1))
     values, _ = _reference_tables(model, doc, length, "replace")
     beta_ref = ref_law.beta_inf(values, d, _width(lime_inf.NU))
-    beta = lime_inf.beta_inf_exact(model, doc, length, "replace")
+    beta = lime_inf.beta_inf_exact(model, doc, length, semantics="replace")
     f_mag = _f_magnitude(model, doc)
     scale = _beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU)
     return combine(
@@ -234,9 +234,9 @@ def check_linear_in_model_beta_inf(case):
         mean_heads = [mpmath.fsum(column) / model.K for column in zip(*beta_heads)]
         scaled_gap = max(abs(a - lam * b) for a, b in zip(beta_scaled, beta_f))
     f_mag = _f_magnitude(model, doc)
-    fast_heads = np.mean([lime_inf.beta_inf_exact(model.head(i), doc, length, sem)
+    fast_heads = np.mean([lime_inf.beta_inf_exact(model.head(i), doc, length, semantics=sem)
                           for i in range(model.K)], axis=0)
-    fast = lime_inf.beta_inf_exact(model, doc, length, sem)
+    fast = lime_inf.beta_inf_exact(model, doc, length, semantics=sem)
     scale = _beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU)
     outcome = combine(
         check_mp("mpmath β^∞(f) − mean_i β^∞(f^(i))", _mp_max_abs(beta_f, mean_heads), scale=f_mag),
@@ -263,7 +263,7 @@ def check_blind_to_values_beta_inf(case):
     beta = ref_law.beta_inf(values, d, width)
     beta_neg = ref_law.beta_inf(_reference_tables(model, doc, length, sem, Wl=-model.Wl, engine=engine)[0], d, width)
     negated = model.with_Wl(-model.Wl)
-    fast_neg = lime_inf.beta_inf_exact(negated, doc, length, sem)
+    fast_neg = lime_inf.beta_inf_exact(negated, doc, length, semantics=sem)
     alpha, alpha_neg = forward(model, doc).alpha, forward(negated, doc).alpha
     f_mag = _f_magnitude(model, doc)
     with mpmath.workdps(ref.DPS):
@@ -324,7 +324,7 @@ def asymptotic_rmse(values, d: int, n: int, nu: float = lime_inf.NU, ridge: floa
 def check_consistency(case):
     model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
     d = distinct_words(doc, length).size
-    values = lime_inf.table(model, doc, length, sem)
+    values = lime_inf.table(model, doc, length, semantics=sem)
     beta = lime_inf.beta_inf_table(values, d)
     powers = 1 << np.arange(d)
     rmse, predicted = [], []
@@ -385,7 +385,7 @@ def _monte_carlo_z(case, seeds):
     exact ``β^∞``, one run per seed, and ``d``."""
     model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
     d = distinct_words(doc, length).size
-    values = lime_inf.table(model, doc, length, sem)
+    values = lime_inf.table(model, doc, length, semantics=sem)
     exact = lime_inf.beta_inf_table(values, d)
     # rounding: differences within RTOL of the magnitude of the terms are not sampling error
     rounding = RTOL * _beta_scale(values, d, lime_inf.NU)

@@ -13,14 +13,14 @@ model's family), and may be repeated; the default is ``all``.  ``--semantics``, 
 ``--baseline`` and ``--sigma`` go to the methods that take them and are an error when none of the chosen
 methods does.
 
-**The output.**  Without ``--json``, a table (:func:`theory.cli.explain_view.table`): one row per position
-(CLS, then the words as strings whenever a vocabulary is known), one column per method.  ``--json`` prints each
-explanation as :func:`theory.explainers.registry.explain` returns it (``"scores_of"`` names what ``"scores"`` index:
-``"positions"`` or ``"words"``; LayerNorm's exact zeros are flagged ``"exactly_zero"``), with ``"token_strings"`` (the string of each of
-``tokens``) and, for word methods, ``"word_strings"`` (of each of ``words``) when a vocabulary is known, and
-``"text"`` for text input: one object for one method, a list for several; ``--jsonl`` (with ``--texts``) one
-object per line.  ``--plot FILE.png`` and ``--html FILE.html`` draw the one document's words shaded by their
-scores, one line per method (:mod:`theory.cli.explain_view`).
+**The output.** Without ``--json``, a table (:func:`theory.cli.explain_view.table`): one row per position (CLS, then
+the words as strings whenever a vocabulary is known), one column per method. ``--json`` prints each explanation as
+:meth:`theory.explainers.explanation.Explanation.to_json` gives it (``"scores_of"`` names what ``"scores"`` index:
+``"positions"`` or ``"words"``; LayerNorm's exact zeros are flagged ``"exactly_zero"``), with ``"token_strings"``
+(the string of each of ``tokens``) and, for word methods, ``"word_strings"`` (of each of ``words``) when a
+vocabulary is known, and ``"text"`` for text input: one object for one method, a list for several; ``--jsonl`` (with
+``--texts``) one object per line. ``--plot FILE.png`` and ``--html FILE.html`` draw the one document's words shaded
+by their scores, one line per method (:mod:`theory.cli.explain_view`).
 """
 
 from __future__ import annotations
@@ -29,20 +29,21 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from theory.errors import InputError
 from theory.cli import model_options
+from theory.errors import InputError
+from theory.models.protocol import AttentionClassifier
 
 EXIT_OK = 0
 #: options of ``explain`` that go to the methods, by the name :func:`theory.explainers.registry.explain` takes
 METHOD_OPTIONS = ("semantics", "samples", "seed", "baseline", "sigma")
 
 
-def bundled_models() -> dict[str, Path]:
-    """The bundled models by name."""
+def bundled_models() -> dict[str, tuple[Path, str]]:
+    """The bundled models by name: their file and what they are."""
     from theory.sentiment.encoder_fixture import ENCODER_FILE
     from theory.sentiment.fixture import DATA, MODEL_FILE
 
-    return {"bundled": DATA / MODEL_FILE, "bundled-encoder": DATA / ENCODER_FILE}
+    return {"bundled": (DATA / MODEL_FILE, "one-layer model"), "bundled-encoder": (DATA / ENCODER_FILE, "encoder")}
 
 
 def add_parser(commands) -> None:
@@ -76,20 +77,23 @@ def add_parser(commands) -> None:
 
 @dataclass(frozen=True)
 class Document:
-    """A document to explain: its word ids, and its text when it was given as text."""
+    """A document to explain as the command line gives it: its word ids, and its text when it was given as text
+    (the model reads it into a :class:`theory.models.protocol.Document` when it is explained)."""
 
     tokens: tuple[int, ...]
     text: str | None = None
 
 
-def load(args):
-    """The model of ``args.model`` (a bundled name or a file) and whether it is a bundled model."""
-    from theory.models.encoder import load_model
+def load(args) -> tuple[AttentionClassifier, str | None]:
+    """The model of ``args.model`` (a bundled name or a file, of any family: :func:`theory.models.load`) and, for a
+    bundled model, what it is (``"one-layer model"``, ``"encoder"``), None otherwise."""
+    from theory.models import load as load_file
 
     bundled = bundled_models()
-    path = bundled.get(args.model, Path(args.model))
-    is_bundled = path.is_file() and any(path.resolve() == known.resolve() for known in bundled.values())
-    return load_model(path), is_bundled
+    path = bundled[args.model][0] if args.model in bundled else Path(args.model)
+    kind = next((what for known, what in bundled.values() if path.is_file() and path.resolve() == known.resolve()),
+                None)
+    return load_file(path), kind
 
 
 def documents(args, model, is_bundled) -> tuple[list[Document], tuple[str, ...] | None]:
@@ -125,17 +129,17 @@ def _tokens(args) -> list[Document]:
 def method_options(args, methods: list[str]) -> dict[str, dict]:
     """Each method's options from the command line: an option goes to the methods that take it; one that none of
     the chosen methods takes is an error (with a single method, the error names who takes it)."""
-    from theory.explainers.registry import OPTIONS
+    from theory.explainers.registry import METHODS
 
     given = {key: getattr(args, key) for key in METHOD_OPTIONS if getattr(args, key) is not None}
     if len(methods) == 1:  # explain() says which methods take an option the method does not
         return {methods[0]: given}
     for key in given:
-        if not any(key in OPTIONS.get(method, ()) for method in methods):
-            takers = sorted(name for name, keys in OPTIONS.items() if key in keys)
+        if not any(key in METHODS[method].options for method in methods):
+            takers = sorted(name for name, method in METHODS.items() if key in method.options)
             raise InputError(f"--{key} applies to none of the chosen methods ({', '.join(methods)}); it applies to "
                              f"{', '.join(takers)}")
-    return {method: {key: value for key, value in given.items() if key in OPTIONS.get(method, ())}
+    return {method: {key: value for key, value in given.items() if key in METHODS[method].options}
             for method in methods}
 
 
@@ -155,7 +159,7 @@ def run(args, argv) -> int:
     """``attnverify explain``: every explanation computed before anything is printed or written (a bad line of
     ``--texts`` or a refused method leaves no partial output)."""
     from theory.cli import explain_view
-    from theory.explainers.registry import explain, family, method_names
+    from theory.explainers.registry import explain, method_names
 
     model_options.check_options(args)
     for option, suffix in (("plot", ".png"), ("html", ".html")):
@@ -166,14 +170,13 @@ def run(args, argv) -> int:
         raise InputError("--plot and --html draw one document; give it with --text or --tokens")
     if args.plot:
         explain_view.require_matplotlib()
-    model, is_bundled = load(args)
+    model, bundled = load(args)
     methods = method_names(model, args.method or ["all"])
     options = method_options(args, methods)
-    docs, strings = documents(args, model, is_bundled)
-    results = [[_named(explain(model, doc.tokens, method, allow_unk=args.oov == "unk", **options[method]),
+    docs, strings = documents(args, model, bundled is not None)
+    results = [[_named(explain(model, doc.tokens, method, allow_unk=args.oov == "unk", **options[method]).to_json(),
                        strings, doc.text) for method in methods] for doc in docs]
-    what = (f"the bundled {'one-layer model' if family(model) == 'one-layer' else 'encoder'}'s positive-class logit"
-            if is_bundled
+    what = (f"the bundled {bundled}'s positive-class logit" if bundled is not None
             else f"the output of {Path(args.model).name}")
     for target, write in ((args.plot, explain_view.write_png), (args.html, explain_view.write_html)):
         if target:

@@ -348,10 +348,10 @@ def given_population(args: argparse.Namespace) -> tuple[Population, list[Encoded
         InputError: The model, vocabulary or texts cannot be read, or the forward pass overflows.
     """
     from theory.checking.population import Population
-    from theory.models.encoder import load_model
+    from theory.models import load
     from theory.running.given import refuse_overflow
 
-    model = load_model(args.model)
+    model = load(args.model)
     vocab, encoded = encoded_texts(args, model)
     encoded = encoded or []
     texts = f" --texts {args.texts} --vocab {args.vocab} --oov {args.oov}" if args.texts else ""

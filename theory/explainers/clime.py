@@ -21,14 +21,13 @@ from __future__ import annotations
 import numpy as np
 
 from theory.explainers.smoothgrad import NoiseEstimate, antithetic_mean
-from theory.explainers.embedded import output_embedded
-from theory.models.one_layer import Model
+from theory.models.protocol import AttentionClassifier
 
 
-def clime(model: Model, doc, sigma: float = 0.1, pairs: int = 256, seed: int = 0) -> NoiseEstimate:
+def clime(model: AttentionClassifier, doc, *, sigma: float = 0.1, samples: int = 256, seed: int = 0) -> NoiseEstimate:
     """C-LIME slope of every embedding coordinate (see the module docstring)."""
     def draw(X, eps):
-        f = output_embedded(model, np.concatenate([X + eps, X - eps]))
+        f = model.output_embedded(np.concatenate([X + eps, X - eps]))
         return eps * ((f[: len(eps)] - f[len(eps):]) / (2 * sigma ** 2))[:, None, None]
 
-    return antithetic_mean(model, doc, sigma, pairs, seed, draw)
+    return antithetic_mean(model, doc, sigma, samples, seed, draw)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 
 from theory.errors import InputError
-from theory.models.one_layer import Model, forward
+from theory.models.protocol import AttentionClassifier
 
 FIX = "rescale the model's weights so that the scores and value scores stay well inside float64's range (1.8e308)"
 
@@ -33,16 +33,20 @@ class NonFiniteError(InputError):
     """A computation produced NaN or inf from finite input."""
 
 
-def overflow_cause(model: Model, doc) -> str | None:
-    """The first of the scores ``s_t``, value scores ``c_t``, attention ``α`` or output ``f`` of the forward
-    pass on ``doc`` that is not finite, as a phrase; None when all are finite."""
+def overflow_cause(model: AttentionClassifier, doc) -> str | None:
+    """The first quantity of the forward pass on ``doc`` that is not finite, as a phrase; None when all are finite.
+
+    Args:
+        model: a model of any family.
+        doc: the document (CLS, words, padding).
+
+    Returns:
+        The first of the model's :meth:`~theory.models.protocol.AttentionClassifier.forward_quantities` (§2: the
+        scores ``s_t``, value scores ``c_t``, attention ``α``, output ``f``) that overflows, named.
+    """
     with np.errstate(all="ignore"):
-        if not isinstance(model, Model):  # another model family (the encoder): its output only
-            finite = np.all(np.isfinite(model.output(np.asarray(doc)[None])))
-            return None if finite else "the model output f overflows float64 on this document"
-        fw = forward(model, doc)
-    for name, values in (("attention scores s_t", fw.scores), ("value scores c_t", fw.c),
-                         ("attention weights α", fw.alpha), ("model output f", fw.f)):
+        quantities = model.forward_quantities(np.asarray(doc)[None])
+    for name, values in quantities:
         if not np.all(np.isfinite(values)):
             finite = np.abs(values[np.isfinite(values)])
             largest = f" (largest finite |value| {finite.max():.3g})" if finite.size else ""
@@ -66,7 +70,7 @@ def _first_nonfinite(value, path: str = "") -> tuple[str, float] | None:
     return None
 
 
-def finite_result(method: str, model: Model, doc, compute: Callable[[], dict]) -> dict:
+def finite_result(method: str, model: AttentionClassifier, doc, compute: Callable[[], dict]) -> dict:
     """``compute()``, the result of explanation ``method`` on ``doc``, once the forward pass is known to be
     finite and provided every number in the result is finite."""
     cause = overflow_cause(model, doc)

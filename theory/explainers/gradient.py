@@ -1,28 +1,6 @@
-"""Gradient-based explanations (§4 of the paper, Figure 1 and Figure 5): closed forms of ``∇_t f``.
-
-``∇_t := ∇_{e_t} f(ξ) ∈ R^{d_e}`` is the gradient of the model output with respect to the *embedded* token
-``e_t = E[ξ_t] + p_t`` (positional encoding included; equivalently with respect to the row ``E[ξ_t]`` when
-that token occurs once).  Per head (superscript ``(i)`` dropped), with ``u = W_kᵀ q`` and ``w_c = W_vᵀ W_ℓᵀ``:
-
-* word positions ``t ≥ 1`` (paper §4; docs/theory.md §5.2): ``e_t`` enters ``f^(i)`` only
-  through its key ``k_t`` and its value score ``c_t``, so
-
-      ∇_t = (1/K) Σ_i α_t [ w_c + (c_t − f^(i)) u / √d_att ];
-
-  (here and below ``1/√d_att`` is :attr:`~theory.models.one_layer.Model.score_factor`: 1 when ``scale`` is off);
-
-* the CLS position ``t = 0`` (ours; docs/theory.md §5.3): ``e_0`` is also the input of the
-  query ``q = W_q e_0``, which moves *every* score ``s_u = ⟨q, W_k e_u⟩/√d_att``; this adds the query path
-
-      (1/K) Σ_i W_qᵀ W_k Σ_u α_u (c_u − f^(i)) e_u / √d_att.
-
-  The authors' code applies the ``t ≥ 1`` formula at ``t = 0`` too (:func:`authors_gradient`); the
-  difference is exactly the query path.
-
-Padding positions ``L+1..T-1`` are positions of the model like any other (the CLS query attends to them and
-their UNK embedding plus ``p_t`` enters ``f``), so they have gradients, given by the ``t ≥ 1`` formula.
-Every function here returns all ``T`` positions and the claims check all of them; ``attnverify explain``
-reports positions ``0..L`` only, as for the other methods.
+"""Gradient-based explanations (§4 of the paper, Figure 1 and Figure 5), built on the exact gradient ``∇_t`` of the
+model protocol (:meth:`~theory.models.protocol.AttentionClassifier.gradient`: the closed form of
+:mod:`theory.models.one_layer_gradient` for the §2 model, backpropagation for an encoder).
 
 Per-token aggregates (docs/theory.md §5.1): ``G-avg_t = mean_k ∇_{t,k}``, ``G-l1_t = ‖∇_t‖_1``, ``G-l2_t = ‖∇_t‖_2``,
 ``G×I_t = ⟨∇_t, e_t⟩``.  Since ``⟨u, e_t⟩/√d_att = s_t`` and ``⟨w_c, e_t⟩ = c_t``, gradient × input has the
@@ -38,81 +16,13 @@ Everything is batched over documents and positions (no per-token Python loop); t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from theory.models.one_layer import (
-    Forward,
-    Model,
-    embed,
-    forward,
-    forward_embedded,
-    head_vectors,
-    term_magnitudes,
-)
+from theory.models.one_layer import Forward, Model, embed, forward, head_vectors, term_magnitudes
+from theory.models.one_layer_gradient import key_direction
 
 #: the smallest normal float64: below it an attention weight is subnormal and carries only absolute accuracy
 _TINY = np.finfo(np.float64).tiny
-
-
-@dataclass(frozen=True)
-class Gradient:
-    """Closed-form gradients of a batch of ``B`` documents."""
-
-    grad: np.ndarray  # (B, T, d_e) exact ∇_t at every position (query path included at t = 0)
-    word_formula: np.ndarray  # (B, T, d_e) the t ≥ 1 formula at every t (the authors' code at t = 0)
-    query_path: np.ndarray  # (B, d_e) the CLS query-path term, grad[:, 0] − word_formula[:, 0]
-    forward: Forward
-
-
-def key_direction(model: Model, fw: Forward) -> np.ndarray:
-    """``u = W_kᵀ q`` per document and head, shape ``(B, K, d_e)``: ``s_t = ⟨u, e_t⟩ / √d_att``."""
-    return np.einsum("kad,bka->bkd", model.Wk, fw.q)
-
-
-def closed_form(model: Model, fw: Forward) -> np.ndarray:
-    """The word-position formula (paper §4) evaluated at every position, shape ``(B, T, d_e)``:
-    ``(1/K) Σ_i α_t [w_c + (c_t − f^(i)) u / √d_att]``.  Exact for ``t ≥ 1``; at ``t = 0`` it lacks the query
-    path (:func:`cls_query_path`)."""
-    K, factor = model.K, model.score_factor
-    r = fw.alpha * (fw.c - fw.f_heads[..., None])  # (B, K, T): α_t (c_t − f^(i)) = ∂f^(i)/∂s_t
-    value_part = np.matmul(fw.alpha.transpose(0, 2, 1), head_vectors(model)[1])  # (B, T, d_e): α_t w_c
-    key_part = np.matmul(r.transpose(0, 2, 1), key_direction(model, fw))  # (B, T, d_e)
-    return (value_part + key_part * factor) / K
-
-
-def cls_query_path(model: Model, fw: Forward) -> np.ndarray:
-    """The query-path term of ``∇_0`` (ours), shape ``(B, d_e)``:
-    ``(1/K) Σ_i W_qᵀ W_k Σ_u α_u (c_u − f^(i)) e_u / √d_att``."""
-    r = fw.alpha * (fw.c - fw.f_heads[..., None])  # (B, K, T)
-    y = np.matmul(r, fw.X)  # (B, K, d_e): Σ_u α_u (c_u − f) e_u per head
-    z = np.einsum("kad,bkd->bka", model.Wk, y)
-    return np.einsum("kad,bka->bd", model.Wq, z) * (model.score_factor / model.K)
-
-
-def gradient(model: Model, docs) -> Gradient:
-    """Exact ``∇_t`` at every position of every document (``docs`` of shape ``(T,)`` or ``(B, T)``)."""
-    return _gradient(model, forward(model, docs))
-
-
-def gradient_embedded(model: Model, X) -> Gradient:
-    """Exact ``∇_t f`` at embedded inputs ``X`` of shape ``(B, T, d_e)`` (not necessarily embeddings of tokens)."""
-    return _gradient(model, forward_embedded(model, X))
-
-
-def _gradient(model: Model, fw: Forward) -> Gradient:
-    word = closed_form(model, fw)
-    path = cls_query_path(model, fw)
-    grad = word.copy()
-    grad[:, 0] += path
-    return Gradient(grad=grad, word_formula=word, query_path=path, forward=fw)
-
-
-def authors_gradient(model: Model, docs) -> np.ndarray:
-    """What the authors' code computes: the ``t ≥ 1`` formula at every position, CLS included (no query
-    path).  Shape ``(B, T, d_e)``; differs from the exact gradient at ``t = 0`` only."""
-    return closed_form(model, forward(model, docs))
 
 
 # --- aggregates (docs/theory.md §5.1) --------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Integrated Gradients (Sundararajan, Taly & Yan 2017; docs/theory.md §11.2) with respect to the embedded tokens.
 
-With the baseline ``e'`` (every word removed under a substitution semantics of :mod:`theory.explainers.removal`
+With the baseline ``e'`` (every word removed under a substitution semantics of :mod:`theory.models.removal`
 — ``replace``: ``E[UNK] + p_t``, ``mask:m``: ``E[m] + p_t``, ``zero``: ``p_t`` — CLS and padding unchanged),
 
     IG_t = (e_t − e'_t) ⊙ ∫_0^1 ∇_t f(e' + a(e − e')) da,     score_t = Σ_k IG_{t,k},
@@ -8,14 +8,13 @@ With the baseline ``e'`` (every word removed under a substitution semantics of :
 and completeness (their Proposition 1, the fundamental theorem of calculus along the path):
 ``Σ_t Σ_k IG_{t,k} = f(e) − f(e')``.  ``IG_t = 0`` wherever ``e_t = e'_t`` (CLS, padding).
 
-The integral is computed by Gauss–Legendre quadrature of the exact gradient
-(:func:`theory.explainers.embedded.gradient_embedded`: the closed form of paper §4 with the CLS query path for
-the §2 model, backpropagation for an encoder): ``n`` nodes, ``n``
-doubled from :data:`FIRST_NODES` until the completeness gap ``|Σ IG − (f(e) − f(e'))|`` is at most
-``rtol × scale`` (``scale``: :func:`theory.explainers.embedded.output_scale` of the document and the baseline — for
-the §2 model the largest value score ``|c_t|``, which bounds ``|f|``).  For the §2 model the integrand is analytic
-in ``a``, so the gap falls geometrically with ``n``; an encoder with ReLU feed-forwards is only piecewise analytic
-along the path, the gap falls more slowly, and the result carries the gap reached.
+The integral is computed by Gauss–Legendre quadrature of the exact gradient (the model's ``gradient_embedded``: the
+closed form of paper §4 with the CLS query path for the §2 model, backpropagation for an encoder): ``n`` nodes,
+``n`` doubled from :data:`FIRST_NODES` until the completeness gap ``|Σ IG − (f(e) − f(e'))|`` is at most ``rtol ×
+scale`` (``scale``: the model's ``output_scale`` of the document and the baseline — for the §2 model the largest
+value score ``|c_t|``, which bounds ``|f|``). For the §2 model the integrand is analytic in ``a``, so the gap falls
+geometrically with ``n``; an encoder with ReLU feed-forwards is only piecewise analytic along the path, the gap
+falls more slowly, and the result carries the gap reached.
 """
 
 from __future__ import annotations
@@ -25,9 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from theory.errors import InputError
-from theory.explainers import removal
-from theory.explainers.embedded import gradient_embedded, output_embedded, output_scale
-from theory.models.one_layer import Model, embed
+from theory.models import removal
+from theory.models.protocol import AttentionClassifier
 
 RTOL = 1e-10
 FIRST_NODES = 8
@@ -46,7 +44,7 @@ class IntegratedGradients:
     baseline: str
 
 
-def _integral(model: Model, X: np.ndarray, X0: np.ndarray, nodes: int) -> np.ndarray:
+def _integral(model: AttentionClassifier, X: np.ndarray, X0: np.ndarray, nodes: int) -> np.ndarray:
     """``∫_0^1 ∇ f(X0 + a(X − X0)) da`` by ``nodes``-point Gauss–Legendre, shape ``(T, d_e)``."""
     a, w = np.polynomial.legendre.leggauss(nodes)
     a, w = (a + 1) / 2, w / 2
@@ -54,12 +52,12 @@ def _integral(model: Model, X: np.ndarray, X0: np.ndarray, nodes: int) -> np.nda
     out = np.zeros_like(X)
     for start in range(0, nodes, step):
         path = X0 + a[start: start + step, None, None] * (X - X0)
-        out += np.einsum("n,ntd->td", w[start: start + step], gradient_embedded(model, path))
+        out += np.einsum("n,ntd->td", w[start: start + step], model.gradient_embedded(path))
     return out
 
 
-def integrated_gradients(model: Model, doc, length: int, baseline: str = "replace", rtol: float = RTOL,
-                         nodes: int | None = None) -> IntegratedGradients:
+def integrated_gradients(model: AttentionClassifier, doc, length: int, *, baseline: str = "replace",
+                         rtol: float = RTOL, nodes: int | None = None) -> IntegratedGradients:
     """IG of every position (``nodes`` fixed, or doubled until the completeness gap is ≤ ``rtol·scale``)."""
     how = removal.parse(baseline, model)
     if not how.substitutes:
@@ -67,11 +65,11 @@ def integrated_gradients(model: Model, doc, length: int, baseline: str = "replac
                          "use replace, mask:ID or zero")
     if not (np.isfinite(rtol) and rtol > 0):
         raise InputError(f"rtol={rtol!r}: the completeness tolerance must be a positive number")
-    X = embed(model, np.asarray(doc)[None])[0]
+    X = model.embed(np.asarray(doc)[None])[0]
     X0 = removal.baseline_embeddings(model, doc, length, how)
     ends = np.stack([X, X0])
-    f, f0 = (float(value) for value in output_embedded(model, ends))
-    scale = output_scale(model, ends)
+    f, f0 = (float(value) for value in model.output_embedded(ends))
+    scale = model.output_scale(ends)
     n = FIRST_NODES if nodes is None else int(nodes)
     while True:
         attributions = (X - X0) * _integral(model, X, X0, n)

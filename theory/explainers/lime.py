@@ -14,10 +14,10 @@ those of ``numpy.random.RandomState(seed)`` in lime's call order: row 0 is the o
 and ``j``, with ``j`` drawn by masked rejection (``random_interval``: the next 32-bit MT19937 output ``v``
 until ``j = v & mask ≤ i``, ``mask`` the smallest ``2^k − 1 ≥ i``).  :func:`sample` replays exactly that stream,
 the MT19937 generator included, in one compiled loop that starts from the ``RandomState``'s state after the
-``randint`` call (``tests/test_lime.py`` checks the samples against :func:`reference.explainers.lime.sample`, which makes
-lime's own calls, and that against lime itself).
+``randint`` call (``tests/test_lime.py`` checks the samples against :func:`reference.explainers.lime.sample`, which
+makes lime's own calls, and that against lime itself).
 
-``f`` on the perturbed documents comes from :mod:`theory.explainers.perturb` under the chosen removal semantics
+``f`` on the perturbed documents comes from :mod:`theory.models.perturb` under the chosen removal semantics
 (``delete``: lime's actual behaviour with ``bow=True``, then UNK re-padding; ``replace``: UNK at the same
 position, as Eq. (19) assumes).  Every result records its semantics.
 
@@ -33,15 +33,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from theory.errors import InputError
-from theory.explainers.jit import cached_njit
-from theory.explainers.perturb import (
+from theory.memory import lime_bytes, require
+from theory.models.jit import cached_njit
+from theory.models.perturb import (
     check_semantics,
     distinct_words,
     evaluator,
     single_threaded_blas,
 )
-from theory.memory import lime_bytes, require
-from theory.models.one_layer import Model
+from theory.models.protocol import AttentionClassifier
 
 KERNEL_WIDTH = 25.0
 ALPHA = 1.0
@@ -169,18 +169,30 @@ class LimeResult:
     f: np.ndarray  # (n,) model output on the perturbed documents
 
 
-def lime(model: Model, doc, length: int, n_samples: int = 5000, seed: int = 0,
-         semantics: str = "delete") -> LimeResult:
-    """Empirical LIME (lime 0.2.0.1, ``LimeTextExplainer`` defaults) of ``f`` on ``doc`` (text at ``1..length``)."""
+def lime(model: AttentionClassifier, doc, length: int, *, semantics: str = "delete", samples: int = 5000,
+         seed: int = 0) -> LimeResult:
+    """Empirical LIME (lime 0.2.0.1, ``LimeTextExplainer`` defaults) of ``f`` on ``doc`` (text at ``1..length``).
+
+    Args:
+        model: a model of any family.
+        doc: the document's ids.
+        length: its number of words.
+        semantics: the removal semantics (default ``delete``, what lime does).
+        samples: the number of samples ``n``, the original included.
+        seed: the seed of lime's ``RandomState``.
+
+    Returns:
+        The fit, its samples and ``f`` on them.
+    """
     check_semantics(semantics)
     if length < 1:
         raise InputError("the text is empty (d = 0 distinct words): there is nothing to explain")
     words = distinct_words(doc, length)
-    Z = sample(words.size, n_samples, seed)
+    Z = sample(words.size, samples, seed)
     with single_threaded_blas(), ThreadPoolExecutor(1) as pool:
         pi = kernel_weights(Z)
         # two independent halves of the work, one per core: ZᵀΠZ (BLAS) and f on the perturbed documents
         design = pool.submit(_design_moments, Z, pi)
         f = evaluator(model, doc, length, semantics)(Z)
         intercept, coef = _ridge(*design.result(), *_response_moments(Z, f, pi))
-    return LimeResult(semantics, words, coef, float(intercept), int(n_samples), int(seed), Z, pi, f)
+    return LimeResult(semantics, words, coef, float(intercept), int(samples), int(seed), Z, pi, f)

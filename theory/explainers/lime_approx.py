@@ -12,8 +12,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from theory.explainers.perturb import word_index
 from theory.models.one_layer import Model, forward
+from theory.models.perturb import word_index
 
 NU = 0.25  # LIME's default kernel width 25 on distances × 100
 QUADRATURE_NODES = 400

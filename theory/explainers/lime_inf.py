@@ -28,7 +28,7 @@ Three ways to get the expectations:
 
 - :func:`beta_inf_table` — exact, from the values of ``f`` on all ``2^d`` patterns (pattern ``k`` has
   ``z_j = (k >> j) & 1``; small ``d``);
-- :func:`beta_inf_exact` — the same for a model and document (``f`` from :func:`theory.explainers.perturb.f_perturbed`);
+- :func:`beta_inf_exact` — the same for a model and document (``f`` from :func:`theory.models.perturb.f_perturbed`);
 - :func:`beta_inf_mc` — Monte Carlo stratified over ``s`` (ours): the per-stratum weights ``ψ(s/d)/d`` are
   exact, subsets are sampled given ``s``, strata small enough are enumerated exactly, and a control variate
   whose ``β^∞`` is known in closed form (fitted on a pilot run) removes the part of ``f`` that is affine in
@@ -45,16 +45,16 @@ import numpy as np
 from scipy.special import gammaln
 
 from theory.errors import InputError
-from theory.explainers.jit import cached_njit
-from theory.explainers.perturb import (
+from theory.memory import beta_inf_bytes, require
+from theory.models.jit import cached_njit
+from theory.models.perturb import (
     check_semantics,
     distinct_words,
     evaluator,
     f_perturbed,
     single_threaded_blas,
 )
-from theory.memory import beta_inf_bytes, require
-from theory.models.one_layer import Model
+from theory.models.protocol import AttentionClassifier
 
 NU = 0.25  # kernel width 25 of lime, on the scale of the cosine distance (×100)
 MAX_EXACT_D = 16  # enumerate the 2^d patterns up to this d
@@ -209,18 +209,19 @@ def beta_inf_table(values, d: int, nu: float = NU) -> np.ndarray:
     return beta_from_expectations(Ef, Ezf, d, nu)
 
 
-def table(model: Model, doc, length: int, semantics: str) -> np.ndarray:
+def table(model: AttentionClassifier, doc, length: int, *, semantics: str) -> np.ndarray:
     """``f`` on all ``2^d`` perturbed documents, in pattern order."""
     d = distinct_words(doc, length).size
     return f_perturbed(model, doc, length, patterns(d), semantics)
 
 
-def beta_inf_exact(model: Model, doc, length: int, semantics: str, nu: float = NU) -> np.ndarray:
+def beta_inf_exact(model: AttentionClassifier, doc, length: int, *, semantics: str = "delete",
+                   nu: float = NU) -> np.ndarray:
     """Exact ``β^∞`` of a model's LIME on one document (``d ≤ 16``), under ``semantics``."""
     check_semantics(semantics)
     d = distinct_words(doc, length).size
     _check(d, nu)
-    return beta_inf_table(table(model, doc, length, semantics), d, nu)
+    return beta_inf_table(table(model, doc, length, semantics=semantics), d, nu)
 
 
 # --- realistic d: Monte Carlo stratified over s ---------------------------------------------------------------
@@ -425,8 +426,8 @@ class BetaInf:
         return self.stderr is None
 
 
-def beta_inf_model(model: Model, doc, length: int, semantics: str, samples: int | None = None, seed: int = 0,
-                   nu: float = NU) -> BetaInf:
+def beta_inf_model(model: AttentionClassifier, doc, length: int, *, semantics: str = "delete",
+                   samples: int | None = None, seed: int = 0, nu: float = NU) -> BetaInf:
     """``β^∞`` of a model's LIME on one document under ``semantics``: exact (enumeration of the ``2^d``
     patterns) when ``d ≤ 10``, otherwise :func:`beta_inf_mc` with ``samples`` evaluations (default 100 000)."""
     check_semantics(semantics)
@@ -436,7 +437,8 @@ def beta_inf_model(model: Model, doc, length: int, semantics: str, samples: int 
     if samples is not None and (isinstance(samples, bool) or int(samples) != samples or samples < 1):
         raise InputError(f"--samples {samples!r} must be a positive integer")
     if d <= EXACT_UP_TO:
-        return BetaInf(semantics, words, beta_inf_exact(model, doc, length, semantics, nu), None, 2 ** d, None)
+        beta = beta_inf_exact(model, doc, length, semantics=semantics, nu=nu)
+        return BetaInf(semantics, words, beta, None, 2 ** d, None)
     samples = MC_SAMPLES if samples is None else samples
     require(beta_inf_bytes(int(samples), d), f"β^∞ by Monte Carlo with --samples {samples} and d = {d} words",
             "use fewer --samples")

@@ -1,8 +1,9 @@
-"""Occlusion (leave one word out; Zeiler & Fergus 2014 for images, docs/theory.md §11.2): ``o_j = v([d]) − v([d] \\ {j})``,
-the drop of ``f`` when every occurrence of word ``j`` is removed under a removal semantics.
+"""Occlusion (leave one word out; Zeiler & Fergus 2014 for images, docs/theory.md §11.2):
+``o_j = v([d]) − v([d] \\ {j})``, the drop of ``f`` when every occurrence of word ``j`` is removed
+under a removal semantics.
 
 Under a substitution semantics (``replace``, ``mask:m``, ``zero``; ours) it has a closed form in the
-sufficient statistics of :func:`theory.explainers.perturb.word_statistics`: per head, removing word ``j`` swaps
+sufficient statistics of :func:`theory.models.perturb.word_statistics`: per head, removing word ``j`` swaps
 its group of positions from ``(G_j, A_j)`` to ``(G̃_j, Ã_j)`` (``G = Σ exp(s)``, ``A = Σ exp(s) c`` over the
 word's positions, with the word and with the removed embedding ``ẽ_t``), so
 
@@ -11,17 +12,17 @@ word's positions, with the word and with the removed embedding ``ẽ_t``), so
 with ``N, D`` the document's numerator and denominator.  Each ``f_{−j}`` is evaluated with its own max-shift
 (the largest score of the document with word ``j`` removed), so it neither overflows nor loses the
 denominator for any finite scores; the cost is ``O(K·T + K·d²)`` for all ``d`` words.  Under ``delete``, and for
-a model without these statistics (the encoder family), the ``d + 1`` documents go through the evaluator of
-:mod:`theory.explainers.perturb` instead.
+a model without these statistics (a model whose capabilities lack ``"cls-only-attention"``: the encoder family),
+the ``d + 1`` documents go through the evaluator of :mod:`theory.models.perturb` instead.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from theory.explainers import removal
-from theory.explainers.perturb import distinct_words, evaluator, word_statistics
-from theory.models.one_layer import Model, forward
+from theory.models import removal
+from theory.models.perturb import distinct_words, evaluator, word_statistics
+from theory.models.protocol import AttentionClassifier
 
 
 def leave_one_out(d: int) -> np.ndarray:
@@ -29,10 +30,10 @@ def leave_one_out(d: int) -> np.ndarray:
     return 1.0 - np.eye(d)
 
 
-def occlusion(model: Model, doc, length: int, semantics: str = "replace") -> np.ndarray:
+def occlusion(model: AttentionClassifier, doc, length: int, *, semantics: str = "replace") -> np.ndarray:
     """``o_j = f(ξ) − f(ξ without word j)`` for the ``d`` distinct words (lime's feature order)."""
     how = removal.parse(semantics, model)
-    if not how.substitutes or not isinstance(model, Model):
+    if not how.substitutes or "cls-only-attention" not in model.capabilities:
         d = distinct_words(doc, length).size
         v = evaluator(model, doc, length, how)(np.vstack([np.ones((1, d)), leave_one_out(d)]))
         return v[0] - v[1:]
@@ -45,4 +46,4 @@ def occlusion(model: Model, doc, length: int, semantics: str = "replace") -> np.
     off, base = np.exp(st.M_off - m), np.exp(st.M_base - m)
     D = (on * st.G_on[None]).sum(axis=1) + off * st.G_off + base * st.G_base
     N = (on * st.A_on[None]).sum(axis=1) + off * st.A_off + base * st.A_base
-    return forward(model, doc).f[0] - (N / D).mean(axis=1)
+    return model.forward(doc).f[0] - (N / D).mean(axis=1)

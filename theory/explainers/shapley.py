@@ -1,5 +1,5 @@
 """Shapley values of the words of a document (Shapley 1953; docs/theory.md §11.2), through the fast evaluators of
-:mod:`theory.explainers.perturb` under any removal semantics (:mod:`theory.explainers.removal`).
+:mod:`theory.models.perturb` under any removal semantics (:mod:`theory.models.removal`).
 
 The players are the ``d`` distinct words (lime's feature order); the value of a set ``S`` of kept words is
 ``v(S) = f(ξ with the words outside S removed)``, ``z = 1_S``.  The Shapley value of word ``j`` is
@@ -27,8 +27,8 @@ from scipy.special import gammaln
 
 from theory.errors import InputError
 from theory.explainers.lime_inf import patterns, table
-from theory.explainers.perturb import distinct_words, evaluator, single_threaded_blas
-from theory.models.one_layer import Model
+from theory.models.perturb import distinct_words, evaluator, single_threaded_blas
+from theory.models.protocol import AttentionClassifier
 
 BATCH_PAIRS = 16  # antithetic pairs evaluated per block
 MAX_PAIRS = 1_000_000
@@ -55,10 +55,10 @@ def shapley_table(values, d: int) -> np.ndarray:
     return phi
 
 
-def shapley_exact(model: Model, doc, length: int, semantics: str = "replace") -> np.ndarray:
+def shapley_exact(model: AttentionClassifier, doc, length: int, *, semantics: str = "replace") -> np.ndarray:
     """Exact Shapley values of the words (enumeration of the ``2^d`` perturbed documents, ``d ≤ 16``)."""
     d = distinct_words(doc, length).size
-    return shapley_table(table(model, doc, length, semantics), d)
+    return shapley_table(table(model, doc, length, semantics=semantics), d)
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ def shapley_permutation(evaluate, d: int, pairs: int = 256, seed: int = 0, targe
         m = min(BATCH_PAIRS, max_pairs - n) if target is not None and n >= pairs else min(BATCH_PAIRS, pairs - n)
         orders = rng.permuted(np.tile(np.arange(d), (m, 1)), axis=1)
         orders = np.concatenate([orders, orders[:, ::-1]])  # the antithetic twins
-        inner = evaluate(prefix_patterns(orders).reshape(-1, d)).reshape(2 * m, d - 1) if d > 1 else np.empty((2 * m, 0))
+        inner = (evaluate(prefix_patterns(orders).reshape(-1, d)).reshape(2 * m, d - 1) if d > 1
+                 else np.empty((2 * m, 0)))
         v = np.concatenate([np.full((2 * m, 1), ends[0]), inner, np.full((2 * m, 1), ends[1])], axis=1)
         marginal = np.empty((2 * m, d))
         np.put_along_axis(marginal, orders, np.diff(v, axis=1), axis=1)  # word orders[r, k] adds v[k+1] − v[k]
@@ -118,10 +119,11 @@ def shapley_permutation(evaluate, d: int, pairs: int = 256, seed: int = 0, targe
             return estimate
 
 
-def shapley_mc(model: Model, doc, length: int, semantics: str = "replace", pairs: int = 256, seed: int = 0,
-               target: float | None = None) -> ShapleyEstimate:
-    """:func:`shapley_permutation` of a model's words on one document under ``semantics``."""
+def shapley_mc(model: AttentionClassifier, doc, length: int, *, semantics: str = "replace", samples: int = 256,
+               seed: int = 0, target: float | None = None) -> ShapleyEstimate:
+    """:func:`shapley_permutation` of a model's words on one document under ``semantics``, with ``samples``
+    antithetic pairs of orders."""
     d = distinct_words(doc, length).size
     evaluate = evaluator(model, doc, length, semantics)
     with single_threaded_blas():
-        return shapley_permutation(evaluate, d, pairs, seed, target)
+        return shapley_permutation(evaluate, d, samples, seed, target)

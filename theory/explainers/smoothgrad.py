@@ -5,7 +5,7 @@ token (CLS and padding included),
 
 estimated by seeded Monte Carlo over *antithetic pairs* ``(ε, −ε)`` (each pair's mean is one i.i.d. draw,
 unbiased for ``SG``; the standard errors are the pairs' sample SD / √pairs).  Gradients are exact:
-:func:`theory.explainers.embedded.gradient_embedded` (the §2 closed forms, or an encoder's backpropagation).
+the model's ``gradient_embedded`` (the §2 closed forms, or an encoder's backpropagation).
 The noise comes from
 ``numpy.random.default_rng(seed).standard_normal`` in blocks of :data:`BLOCK` pairs.
 """
@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from theory.errors import InputError
-from theory.explainers.embedded import gradient_embedded
-from theory.models.one_layer import Model, embed
+from theory.models.protocol import AttentionClassifier
 
 BLOCK = 64
 
@@ -44,11 +43,11 @@ def check(sigma, pairs) -> None:
         raise InputError(f"pairs={pairs!r}: the standard error needs at least 2 antithetic pairs of noise draws")
 
 
-def antithetic_mean(model: Model, doc, sigma: float, pairs: int, seed: int, draw) -> NoiseEstimate:
+def antithetic_mean(model: AttentionClassifier, doc, sigma: float, pairs: int, seed: int, draw) -> NoiseEstimate:
     """Mean over ``pairs`` antithetic pairs of ``draw(X, ε) -> (m, T, d_e)``, the pair means of one block of
     ``m`` noise draws ``ε`` around the embedded document ``X``."""
     check(sigma, pairs)
-    X = embed(model, np.asarray(doc)[None])[0]
+    X = model.embed(np.asarray(doc)[None])[0]
     rng = np.random.default_rng(seed)
     total, squares = np.zeros_like(X), np.zeros_like(X)
     token_total, token_squares = np.zeros(X.shape[0]), np.zeros(X.shape[0])
@@ -69,10 +68,11 @@ def antithetic_mean(model: Model, doc, sigma: float, pairs: int, seed: int, draw
                          int(seed), float(sigma))
 
 
-def smoothgrad(model: Model, doc, sigma: float = 0.1, pairs: int = 256, seed: int = 0) -> NoiseEstimate:
+def smoothgrad(model: AttentionClassifier, doc, *, sigma: float = 0.1, samples: int = 256, seed: int = 0
+               ) -> NoiseEstimate:
     """SmoothGrad of every position (see the module docstring)."""
     def draw(X, eps):
-        grad = gradient_embedded(model, np.concatenate([X + eps, X - eps]))
+        grad = model.gradient_embedded(np.concatenate([X + eps, X - eps]))
         return 0.5 * (grad[: len(eps)] + grad[len(eps):])
 
-    return antithetic_mean(model, doc, sigma, pairs, seed, draw)
+    return antithetic_mean(model, doc, sigma, samples, seed, draw)

@@ -24,7 +24,7 @@ residual, no norm, no feed-forward, no biases it is the §2 model with ``W_ℓ^(
 (:func:`from_one_layer`).
 
 The forward pass keeps, per layer, what the hand-written backward pass
-(:mod:`theory.explainers.encoder_gradient`) needs: :class:`LayerTrace`.
+(:mod:`theory.models.encoder_gradient`) needs: :class:`LayerTrace`.
 
 **File format** (``arch = "encoder"``; every key is documented in docs/file-formats.md): ``E`` (V, d);
 per layer, stacked on a leading axis of length ``L``: ``Wq``, ``Wk`` (L, K, d_att, d), ``Wv`` (L, K, d_out, d),
@@ -38,14 +38,17 @@ the feed-forward arrays are optional (defaults: zeros, γ = 1, β = 0, no feed-f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from scipy.special import erf
 
 from theory.errors import InputError
-from theory.models.one_layer import Model, check_ids, positional_encoding, read_npz
+from theory.models.one_layer import Model, check_ids, positional_encoding
+from theory.models.protocol import Document, read_document
 
 EPS = 1e-5
 NORMS = ("none", "post", "pre")
@@ -64,11 +67,17 @@ _LAYER_KEYS = {
 _FINAL = ("final_norm_weight", "final_norm_bias")  # optional, (d,) each, both or neither
 _ARRAYS = ("E", *_LAYER_KEYS, "w")
 _SCALARS = ("b", "cls_id", "unk_id", "max_len", "pe", "residual")
+_ELEMENTS = 1 << 22  # numbers held by the traces of one block of documents in the backward pass
 
 
 @dataclass(frozen=True, eq=False)
 class Encoder:
-    """Parameters of an encoder classifier (shapes in the module docstring; ``T = max_len``)."""
+    """Parameters of an encoder classifier (shapes in the module docstring; ``T = max_len``), and its
+    :class:`~theory.models.protocol.AttentionClassifier` members."""
+
+    family: ClassVar[str] = "encoder"
+    noun: ClassVar[str] = "an encoder"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"layers"})
 
     E: np.ndarray
     Wq: np.ndarray
@@ -202,21 +211,116 @@ class Encoder:
         fields = {name: getattr(self, name) for name in (*_ARRAYS, *_FINAL, *_SCALARS, "norm", "activation")}
         return Encoder(**{**fields, **changes})
 
+    # --- the model protocol (theory.models.protocol.AttentionClassifier) ------------------------------------
+    def sizes(self) -> str:
+        """The sizes in one line: ``L``, ``K``, ``d``, ``d_att``, ``d_ff``, ``T``, ``V``."""
+        return (f"L = {self.L}, K = {self.K}, d = {self.d_e}, d_att = {self.d_att}, d_ff = {self.d_ff}, "
+                f"T = {self.T}, V = {self.V}")
+
+    def document(self, text, *, vocabulary=None, oov: str = "error", allow_unk: bool = False,
+                 truncate: bool = False) -> Document:
+        """The document of a text (:func:`theory.models.protocol.read_document`).
+
+        Args:
+            text: a string (read with ``vocabulary``), word ids, or a Document.
+            vocabulary: the vocabulary that reads a string.
+            oov: what a string's out-of-vocabulary words become.
+            allow_unk: whether the words may hold UNK.
+            truncate: cut a text longer than ``T − 1`` words.
+
+        Returns:
+            The :class:`~theory.models.protocol.Document`.
+        """
+        return read_document(self, text, vocabulary=vocabulary, oov=oov, allow_unk=allow_unk, truncate=truncate)
+
+    def embed(self, docs) -> np.ndarray:
+        """``e_t = E[ξ_t] + p_t`` of documents ``(B, T)``, shape ``(B, T, d)`` (:func:`embed`)."""
+        return embed(self, np.atleast_2d(np.asarray(docs)))
+
+    def forward(self, docs) -> EncoderForward:
+        """The forward pass of documents ``(T,)`` or ``(B, T)`` (:func:`forward`), every layer kept."""
+        return forward(self, docs)
+
+    def forward_quantities(self, docs) -> list[tuple[str, np.ndarray]]:
+        """The quantities of the forward pass on documents ``(B, T)`` (one row per document), named, in the order
+        they are computed: every layer's queries, keys and values, the attention, the hidden states and ``f``."""
+        fw = forward(self, docs)
+        projections = np.concatenate([np.concatenate([layer.sa.Q, layer.sa.Kmat, layer.sa.Vmat], axis=-1)
+                                      .reshape(fw.f.shape[0], -1) for layer in fw.layers], axis=1)
+        return [("queries, keys and values", projections), ("attention weights", fw.attention),
+                ("hidden states", fw.hidden), ("model output f", fw.f)]
+
     def output(self, docs) -> np.ndarray:
-        """``f`` of a batch of documents ``(B, T)``: the generic model interface of the perturbation explainers
-        (:func:`theory.explainers.perturb.evaluator`)."""
+        """``f`` of a batch of documents ``(B, T)``, shape ``(B,)`` (no traces kept)."""
         docs = np.atleast_2d(np.asarray(docs))
         return forward_embedded(self, embed(self, docs), keep=False).f
 
-    def save(self, path: str | Path) -> None:
-        np.savez(path, **self.arrays())
+    def output_embedded(self, X: np.ndarray) -> np.ndarray:
+        """``f`` of embedded documents ``X`` ``(B, T, d)``, shape ``(B,)``."""
+        return forward_embedded(self, X, keep=False).f
 
-    @classmethod
-    def load(cls, path: str | Path) -> Encoder:
-        """Read an encoder ``.npz`` (``arch = "encoder"``); extra keys are ignored, missing, inconsistent or
-        non-finite ones are errors."""
-        arrays = read_npz(path)
-        return cls.from_arrays(arrays, str(path))
+    def output_scale(self, X: np.ndarray) -> float:
+        """The largest term of ``f`` over embedded documents ``X``: the readout's, ``|b| + Σ_k |w_k h^(L)_{0,k}|``
+        (``f = ⟨w, h^(L)_0⟩ + b``), 1.0 when every term is 0."""
+        h = forward_embedded(self, X).hidden[:, -1, 0]  # (B, d): h^(L)_0
+        return float((abs(self.b) + np.abs(h * self.w).sum(axis=1)).max()) or 1.0
+
+    def output_magnitudes(self, docs) -> tuple[np.ndarray, np.ndarray]:
+        """``f`` of documents ``(B, T)`` and the magnitude of the readout's terms ``|h^(L)_0|·|w| + |b|``, each
+        ``(B,)``."""
+        fw = forward(self, docs)
+        return fw.f, np.abs(fw.hidden[:, -1, 0]) @ np.abs(self.w) + abs(self.b)
+
+    def attention(self, docs) -> np.ndarray:
+        """Every layer's attention ``a^(i,l)_{t,u}``, ``(B, L, K, T, T)``."""
+        return forward(self, docs).attention
+
+    def readout_attention(self, docs) -> np.ndarray:
+        """The last layer's CLS attention row, ``(B, K, T)`` (the row the readout ``⟨w, h^(L)_0⟩`` reads)."""
+        return forward(self, docs).alpha
+
+    def hidden_states(self, docs) -> np.ndarray:
+        """``h^(0) = X, …, h^(L)`` (the final norm included), ``(B, L + 1, T, d)``."""
+        return forward(self, docs).hidden
+
+    def gradient(self, docs) -> np.ndarray:
+        """``∇_t = ∂f/∂e_t``, ``(B, T, d)``, by the backpropagation of :mod:`theory.models.encoder_gradient`."""
+        from theory.models.encoder_gradient import gradient
+
+        return gradient(self, docs).grad
+
+    def gradient_embedded(self, X: np.ndarray) -> np.ndarray:
+        """``∇_X f`` at embedded documents ``X`` ``(B, T, d)``, by backpropagation in blocks of documents (the
+        traces hold every layer's attention, ``L·K·T²`` numbers per document)."""
+        from theory.models.encoder_gradient import backward
+
+        rows = max(1, _ELEMENTS // (self.L * (self.K * self.T + self.d + self.d_ff) * self.T))
+        return np.concatenate([backward(self, forward_embedded(self, X[start: start + rows]))
+                               for start in range(0, len(X), rows)])
+
+    def evaluator(self, doc, length: int, semantics) -> Callable[[np.ndarray], np.ndarray]:
+        """``evaluate(Z) -> f`` on the perturbed documents of a checked ``doc`` under a parsed removal semantics:
+        the documents built and run (:func:`theory.models.perturb.built_documents_evaluator`)."""
+        from theory.models.perturb import built_documents_evaluator
+
+        return built_documents_evaluator(self, doc, length, semantics)
+
+    def layer_norm_zeros(self, length: int) -> list[int]:
+        """The positions ``t ∈ 0..length`` where ``Σ_k ∇_{t,k} f = 0`` at every input by LayerNorm
+        (docs/theory.md §11.1): in a pre-norm encoder the residual stream carries ``e_t`` unchanged and every
+        sublayer reads it through a LayerNorm, whose input gradient sums to 0 over the coordinates — every word
+        position, and CLS too when no residual or a final norm puts a LayerNorm between ``e_0`` and the readout
+        (otherwise ``Σ_k ∇_{0,k} f = Σ_k w_k``, the readout's direct path).  None for a post-norm encoder
+        (``e_t`` also reaches a LayerNorm through attention's linear maps, whose gradient does not sum to 0) or
+        one without norms."""
+        if self.norm != "pre":
+            return []
+        first = 0 if (not self.residual or self.final_norm) else 1
+        return list(range(first, length + 1))
+
+    def save(self, path: str | Path) -> None:
+        """Write the public ``.npz`` format (:meth:`arrays`)."""
+        np.savez(path, **self.arrays())
 
     @classmethod
     def from_arrays(cls, arrays: dict, where: str = "the arrays") -> Encoder:
@@ -237,15 +341,6 @@ class Encoder:
                 value = np.asarray(value).item()
             kwargs[key] = value
         return cls(**kwargs)
-
-
-def load_model(path: str | Path):
-    """The model of a ``.npz`` file: an :class:`Encoder` when it carries ``arch = "encoder"``, otherwise the §2
-    :class:`~theory.models.one_layer.Model` (whose format stays as it is)."""
-    arrays = read_npz(path)
-    if "arch" in arrays and str(arrays["arch"]) == ARCH:
-        return Encoder.from_arrays(arrays, str(path))
-    return Model.from_arrays(arrays, str(path))
 
 
 def _real_array(name, value) -> np.ndarray:

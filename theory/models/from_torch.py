@@ -35,10 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
+from theory.atomic import write_file
 from theory.errors import InputError, listed
 from theory.models.import_encoder import head_candidates
 from theory.models.one_layer import Model
-from theory.atomic import write_file
 
 EXTRA = "import"  # the pyproject extra that installs torch for this module
 _HEAD_KEY = re.compile(r"heads\.(\d+)\.(query|key|value|classifier)\.weight")

@@ -34,8 +34,6 @@ from pathlib import Path
 import numpy as np
 
 from theory.errors import InputError
-from theory.models.encoder import Encoder, forward as encoder_forward
-from theory.models.one_layer import term_magnitudes
 
 TOLERANCE = 1e-4
 NUMBERS_PER_PASS = 2**24  # the encoder's attention is B·K·T² numbers: documents per pass keep it ≤ 128 MB
@@ -148,20 +146,12 @@ def expected_with_texts(path: str | Path, docs: np.ndarray, texts: str) -> Expec
     return Expected(str(path), np.asarray(docs), np.array(values), tuple(range(1, len(values) + 1)))
 
 
-def _magnitudes(model, docs: np.ndarray) -> np.ndarray:
-    """``M`` per document (module docstring), with ``f`` computed by the same pass: ``(f, M)``."""
-    if isinstance(model, Encoder):
-        fw = encoder_forward(model, docs)
-        return fw.f, np.abs(fw.hidden[:, -1, 0]) @ np.abs(model.w) + abs(model.b)
-    return model.output(docs), term_magnitudes(model, docs).f.max(axis=1)
-
-
 def agreement(model, expected: Expected, limit: int | None = None) -> Agreement:
     """The imported model's ``f`` on the expected documents (the first ``limit`` of them when given)."""
     docs, values = expected.docs[:limit], expected.values[:limit]
     chunk = max(1, NUMBERS_PER_PASS // (model.K * model.T * model.T))
     with np.errstate(all="ignore"):  # an overflow shows as a NaN difference, which never agrees
-        parts = [_magnitudes(model, docs[start: start + chunk]) for start in range(0, len(docs), chunk)]
+        parts = [model.output_magnitudes(docs[start: start + chunk]) for start in range(0, len(docs), chunk)]
     f, M = (np.concatenate(column) for column in zip(*parts))
     used = Expected(expected.path, docs, values, expected.lines[: len(docs)])
     return Agreement(used, f, np.maximum(np.maximum(np.abs(values), M), np.finfo(float).tiny))

@@ -19,18 +19,26 @@ from __future__ import annotations
 
 import contextlib
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from theory.errors import InputError
 from theory.memory import forward_bytes, require
+from theory.models.protocol import AttentionClassifier, Document, read_document
 
 
 @dataclass(frozen=True, eq=False)
 class Model:
-    """Parameters of the §2 classifier (shapes as in docs/theory.md §2; ``T = max_len``)."""
+    """Parameters of the §2 classifier (shapes as in docs/theory.md §2; ``T = max_len``), and its
+    :class:`~theory.models.protocol.AttentionClassifier` members."""
+
+    family: ClassVar[str] = "one-layer"
+    noun: ClassVar[str] = "the one-layer model"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"cls-only-attention"})
 
     E: np.ndarray  # (V, d_e)
     Wq: np.ndarray  # (K, d_att, d_e)
@@ -104,7 +112,7 @@ class Model:
         ids = np.arange(self.V)
         return ids[(ids != self.cls_id) & (ids != self.unk_id)]
 
-    def with_Wl(self, Wl: np.ndarray) -> "Model":
+    def with_Wl(self, Wl: np.ndarray) -> Model:
         """The same model with another explained-class row ``W_ℓ`` per head."""
         return self.replace(Wl=Wl)
 
@@ -116,9 +124,96 @@ class Model:
         """The same model with the given fields changed (every other field, ``scale`` included, kept)."""
         return Model(**({name: getattr(self, name) for name in _SHAPES} | changes))
 
+    # --- the model protocol (theory.models.protocol.AttentionClassifier) ----------------------------------
+    def sizes(self) -> str:
+        """The sizes in one line: ``K``, ``d_e``, ``d_att``, ``d_out``, ``T``, ``V``."""
+        return (f"K = {self.K}, d_e = {self.d_e}, d_att = {self.d_att}, d_out = {self.d_out}, T = {self.T}, "
+                f"V = {self.V}")
+
+    def document(self, text, *, vocabulary=None, oov: str = "error", allow_unk: bool = False,
+                 truncate: bool = False) -> Document:
+        """The document of a text (:func:`theory.models.protocol.read_document`).
+
+        Args:
+            text: a string (read with ``vocabulary``), word ids, or a Document.
+            vocabulary: the vocabulary that reads a string.
+            oov: what a string's out-of-vocabulary words become.
+            allow_unk: whether the words may hold UNK.
+            truncate: cut a text longer than ``T − 1`` words.
+
+        Returns:
+            The :class:`~theory.models.protocol.Document`.
+        """
+        return read_document(self, text, vocabulary=vocabulary, oov=oov, allow_unk=allow_unk, truncate=truncate)
+
+    def embed(self, docs) -> np.ndarray:
+        """``e_t = E[ξ_t] + p_t`` of documents ``(B, T)``, shape ``(B, T, d_e)`` (:func:`embed`)."""
+        return embed(self, np.atleast_2d(np.asarray(docs)))
+
+    def forward(self, docs) -> Forward:
+        """The forward pass of documents ``(T,)`` or ``(B, T)`` (:func:`forward`)."""
+        return forward(self, docs)
+
+    def forward_quantities(self, docs) -> list[tuple[str, np.ndarray]]:
+        """The quantities of the forward pass on documents ``(B, T)`` (one row per document), named, in the order
+        they are computed: the scores ``s_t``, value scores ``c_t``, attention ``α`` and ``f``."""
+        fw = forward(self, docs)
+        return [("attention scores s_t", fw.scores), ("value scores c_t", fw.c), ("attention weights α", fw.alpha),
+                ("model output f", fw.f)]
+
     def output(self, docs) -> np.ndarray:
-        """``f`` of a batch of documents ``(B, T)`` (the model interface shared with the encoder family)."""
+        """``f`` of a batch of documents ``(B, T)``, shape ``(B,)``."""
         return forward(self, docs).f
+
+    def output_embedded(self, X: np.ndarray) -> np.ndarray:
+        """``f`` of embedded documents ``X`` ``(B, T, d_e)`` (:func:`forward_embedded`), shape ``(B,)``."""
+        return forward_embedded(self, X).f
+
+    def output_scale(self, X: np.ndarray) -> float:
+        """The largest term of ``f`` over embedded documents ``X``: ``max |c_t|`` over heads and positions
+        (``|f| ≤ max |c_t|``, §2.5), 1.0 when every term is 0."""
+        return float(np.abs(forward_embedded(self, X).c).max()) or 1.0
+
+    def output_magnitudes(self, docs) -> tuple[np.ndarray, np.ndarray]:
+        """``f`` of documents ``(B, T)`` and the magnitude of its terms (:func:`term_magnitudes`, the largest
+        head's), each ``(B,)``."""
+        return self.output(docs), term_magnitudes(self, docs).f.max(axis=1)
+
+    def attention(self, docs) -> np.ndarray:
+        """The full self-attention matrices of the one layer (:func:`attention_matrices`), ``(B, 1, K, T, T)``;
+        the model reads row 0 only."""
+        return np.stack([attention_matrices(self, doc) for doc in np.atleast_2d(np.asarray(docs))])[:, None]
+
+    def readout_attention(self, docs) -> np.ndarray:
+        """The CLS attention ``α``, ``(B, K, T)``."""
+        return forward(self, docs).alpha
+
+    def hidden_states(self, docs) -> None:
+        """None: the §2 model has no hidden states (its CLS readout is the heads' mean of ``Σ_t α_t c_t``)."""
+        return None
+
+    def gradient(self, docs) -> np.ndarray:
+        """``∇_t = ∂f/∂e_t``, ``(B, T, d_e)``, by the closed form of :mod:`theory.models.one_layer_gradient`."""
+        from theory.models.one_layer_gradient import gradient
+
+        return gradient(self, docs).grad
+
+    def gradient_embedded(self, X: np.ndarray) -> np.ndarray:
+        """``∇_X f`` at embedded documents ``X`` ``(B, T, d_e)`` (the closed form)."""
+        from theory.models.one_layer_gradient import gradient_embedded
+
+        return gradient_embedded(self, X).grad
+
+    def evaluator(self, doc, length: int, semantics) -> Callable[[np.ndarray], np.ndarray]:
+        """``evaluate(Z) -> f`` on the perturbed documents of a checked ``doc`` under a parsed removal semantics:
+        the sufficient statistics of :func:`theory.models.perturb.sufficient_statistics_evaluator`."""
+        from theory.models.perturb import sufficient_statistics_evaluator
+
+        return sufficient_statistics_evaluator(self, doc, length, semantics)
+
+    def layer_norm_zeros(self, length: int) -> list[int]:
+        """No position: the §2 model has no LayerNorm."""
+        return []
 
     # --- file format -------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
@@ -127,13 +222,7 @@ class Model:
                  unk_id=self.unk_id, max_len=self.max_len, pe=int(self.pe), scale=int(self.scale))
 
     @classmethod
-    def load(cls, path: str | Path) -> "Model":
-        """Read the public ``.npz`` format; extra keys are ignored, missing or inconsistent ones are errors
-        (``scale`` is optional, default 1)."""
-        return cls.from_arrays(read_npz(path), str(path))
-
-    @classmethod
-    def from_arrays(cls, arrays: dict, where: str) -> "Model":
+    def from_arrays(cls, arrays: dict, where: str) -> Model:
         """The model of the arrays of a ``.npz`` file (``where`` names it in the messages)."""
         arrays = {"scale": np.array(1), **arrays}
         missing = [key for key in _SHAPES if key not in arrays]
@@ -224,7 +313,7 @@ _SHAPES = {"E": "(V, d_e)", "Wq": "(K, d_att, d_e)", "Wk": "(K, d_att, d_e)", "W
            "pe": "scalar 0/1", "scale": "optional scalar 0/1, default 1 (scores divided by √d_att)"}
 
 
-def document(model: Model, tokens, truncate: bool = False, allow_unk: bool = False) -> np.ndarray:
+def document(model: AttentionClassifier, tokens, truncate: bool = False, allow_unk: bool = False) -> np.ndarray:
     """The length-``T`` document ``(CLS, w_1, …, w_L, UNK, …, UNK)`` of a text (docs/theory.md §2).  ``allow_unk``
     lets the text hold UNK (the authors' mapping of out-of-vocabulary words, ``--oov unk``)."""
     tokens = list(tokens)

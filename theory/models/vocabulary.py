@@ -33,7 +33,7 @@ from functools import cached_property
 from pathlib import Path
 
 from theory.errors import InputError
-from theory.models.one_layer import Model
+from theory.models.protocol import AttentionClassifier
 from theory.models.tokenizer import basic_english
 
 OOV_POLICIES = ("error", "drop", "unk")
@@ -86,7 +86,7 @@ def _line(token_id: int, role: str = "") -> str:
     return f"line {token_id + 1} (id {token_id}{of_model})"
 
 
-def load_vocabulary(path: str | Path, model: Model, cls_token: str | None = None,
+def load_vocabulary(path: str | Path, model: AttentionClassifier, cls_token: str | None = None,
                     unk_token: str | None = None, tokenize: Callable[[str], list[str]] = basic_english) -> Vocabulary:
     """Read and check a vocabulary file against ``model`` and, when given, the CLS and UNK token strings
     (module docstring); ``tokenize`` is the tokenizer its words come from."""
@@ -142,7 +142,7 @@ def _with_close_spellings(word: str, vocab: Vocabulary) -> str:
     return f"{word!r} ({'close: ' + ', '.join(map(repr, close)) if close else 'no close spelling'})"
 
 
-def encode(text: str, vocab: Vocabulary, model: Model, oov: str = "error", truncate: bool = False,
+def encode(text: str, vocab: Vocabulary, model: AttentionClassifier, oov: str = "error", truncate: bool = False,
            where: str = "the text") -> Encoded:
     """Word ids of ``text`` (module docstring); ``where`` names the text in error messages."""
     if oov not in OOV_POLICIES:
@@ -172,7 +172,7 @@ def encode(text: str, vocab: Vocabulary, model: Model, oov: str = "error", trunc
                    unknown=oov_words if oov == "unk" else (), truncated=max(0, len(ids) - limit))
 
 
-def read_texts(path: str | Path, vocab: Vocabulary, model: Model, oov: str = "error",
+def read_texts(path: str | Path, vocab: Vocabulary, model: AttentionClassifier, oov: str = "error",
                truncate: bool = False) -> list[Encoded]:
     """Every line of a texts file, encoded (errors name the line, counted from 1)."""
     lines = read_lines(path, "texts")

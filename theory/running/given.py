@@ -33,7 +33,8 @@ from hypothesis import strategies as st
 
 from theory.checking.population import GivenCase, Population, given_cases
 from theory.models.encoder import Encoder
-from theory.models.one_layer import Model, document, embed, forward
+from theory.models.protocol import AttentionClassifier
+from theory.models.one_layer import Model, document, embed
 
 UNSATISFIABLE = ("Hypothesis found no instance of this claim's domain among this population's documents "
                  "(see the claim's strategy); give documents inside it to run it")
@@ -89,35 +90,21 @@ def _forward_quantities(model: Model | Encoder, docs: np.ndarray) -> list[tuple[
         ``(name, values)`` pairs, one row of ``values`` per document.
     """
     with np.errstate(all="ignore"):
-        if isinstance(model, Encoder):
-            from theory.models.encoder import forward as encoder_forward
-
-            fw = encoder_forward(model, docs)
-            projections = np.concatenate([np.concatenate([layer.sa.Q, layer.sa.Kmat, layer.sa.Vmat], axis=-1)
-                                          .reshape(len(docs), -1) for layer in fw.layers], axis=1)
-            return [("queries, keys and values", projections), ("attention weights", fw.attention),
-                    ("hidden states", fw.hidden), ("model output f", fw.f)]
-        fw = forward(model, docs)
-    return [("attention scores s_t", fw.scores), ("value scores c_t", fw.c), ("attention weights α", fw.alpha),
-            ("model output f", fw.f)]
+        return model.forward_quantities(docs)
 
 
 # --- what applies to this model ---------------------------------------------------------------------------------
 
-def sizes(model: Model | Encoder) -> str:
+def sizes(model: AttentionClassifier) -> str:
     """The sizes of ``model``, for the reasons of its ``n/a`` records.
 
     Args:
-        model: The §2 model or an encoder.
+        model: The model, of any family.
 
     Returns:
-        Its dimensions, e.g. ``"K = 2, d_e = 6, d_att = 4, d_out = 3, T = 12, V = 20"``.
+        Its dimensions in the family's notation (:meth:`~theory.models.protocol.AttentionClassifier.sizes`).
     """
-    if isinstance(model, Encoder):
-        return (f"L = {model.L}, K = {model.K}, d = {model.d_e}, d_att = {model.d_att}, d_ff = {model.d_ff}, "
-                f"T = {model.T}, V = {model.V}")
-    return (f"K = {model.K}, d_e = {model.d_e}, d_att = {model.d_att}, d_out = {model.d_out}, T = {model.T}, "
-            f"V = {model.V}")
+    return model.sizes()
 
 
 def reference_seconds(model: Model | Encoder) -> float:
@@ -503,7 +490,7 @@ def _parts(instance: Any) -> Iterator[Any]:
     """
     if isinstance(instance, GivenCase):
         yield instance
-    elif isinstance(instance, (Model, Encoder)):
+    elif isinstance(instance, AttentionClassifier):
         yield instance
     elif isinstance(instance, tuple):
         for item in instance:

@@ -15,8 +15,8 @@ from functools import cache, cached_property
 import numpy as np
 from hypothesis import strategies as st
 
-from theory.models.encoder import Encoder, forward, read_npz
-from theory.models.one_layer import document
+from theory.models.encoder import Encoder, forward
+from theory.models.one_layer import document, read_npz
 from theory.sentiment.fixture import DATA, load_fixture
 
 ENCODER_FILE = "sentiment_encoder.npz"

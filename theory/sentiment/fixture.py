@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from theory.errors import InputError
+from theory.models import load
 from theory.models.one_layer import Model, document, forward
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -110,7 +111,7 @@ def load_fixture(data_dir: str | Path = DATA) -> Fixture:
         InputError: the model file lacks ``Wl_classes`` or the vocabulary's length is not the model's ``V``.
     """
     data_dir = Path(data_dir)
-    model = Model.load(data_dir / MODEL_FILE)
+    model = load(data_dir / MODEL_FILE)
     with np.load(data_dir / MODEL_FILE, allow_pickle=False) as arrays:
         if "Wl_classes" not in arrays.files:
             raise InputError(f"{data_dir / MODEL_FILE} lacks Wl_classes (K, 2, d_out); regenerate it with "

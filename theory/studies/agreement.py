@@ -26,7 +26,7 @@ from theory.explainers.gradient import g_x_input_closed_form
 from theory.explainers.ig import integrated_gradients
 from theory.explainers.lime_inf import beta_inf_model
 from theory.explainers.occlusion import occlusion
-from theory.explainers.perturb import distinct_words, evaluator, word_index
+from theory.models.perturb import distinct_words, evaluator, word_index
 from theory.explainers.shapley import shapley_exact, shapley_mc
 from theory.explainers.smoothgrad import smoothgrad
 from theory.models.one_layer import forward
@@ -47,15 +47,15 @@ def word_scores(model, doc, length: int, seed: int = 0) -> dict:
         return out
 
     fw = forward(model, doc)
-    phi = (shapley_exact(model, doc, length, "replace") if d <= EXACT_D
-           else shapley_mc(model, doc, length, "replace", pairs=16, seed=seed, target=0.02).phi)
+    phi = (shapley_exact(model, doc, length, semantics="replace") if d <= EXACT_D
+           else shapley_mc(model, doc, length, semantics="replace", samples=16, seed=seed, target=0.02).phi)
     return {"attention": per_word(fw.alpha[0].mean(axis=0)),
             "grad×input": per_word(g_x_input_closed_form(fw)[0]),
-            "lime β^∞": beta_inf_model(model, doc, length, "replace", samples=20_000, seed=seed).beta[1:],
+            "lime β^∞": beta_inf_model(model, doc, length, semantics="replace", samples=20_000, seed=seed).beta[1:],
             "shapley": phi,
-            "occlusion": occlusion(model, doc, length, "replace"),
-            "ig": per_word(integrated_gradients(model, doc, length, "replace").scores),
-            "smoothgrad": per_word(smoothgrad(model, doc, 0.1, 32, seed).scores)}
+            "occlusion": occlusion(model, doc, length, semantics="replace"),
+            "ig": per_word(integrated_gradients(model, doc, length, baseline="replace").scores),
+            "smoothgrad": per_word(smoothgrad(model, doc, sigma=0.1, samples=32, seed=seed).scores)}
 
 
 def agreement(a: np.ndarray, b: np.ndarray, top: int = 3) -> dict:

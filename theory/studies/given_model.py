@@ -14,7 +14,7 @@ from theory.models.encoder import Encoder
 from theory.models.one_layer import Model, document, forward
 from theory.studies import figures
 from theory.studies import regimes
-from theory.explainers.registry import ENCODER_METHODS, METHODS, OPTIONS, explain
+from theory.explainers.registry import explain, methods_of
 
 SEMANTICS = ("delete", "replace")
 
@@ -25,13 +25,13 @@ def explanations(model: Model | Encoder, tokens, seed: int, allow_unk: bool = Fa
     approximations: a ``"words"`` key) one per distinct word, shown at each of its occurrences.  A method with a
     removal-semantics option is run under each semantics."""
     columns = {}
-    for method in (ENCODER_METHODS if isinstance(model, Encoder) else METHODS):
+    for method, registered in methods_of(model).items():
         variants = ({f"{method} ({s})": {"semantics": s} for s in SEMANTICS}
-                    if "semantics" in OPTIONS.get(method, ()) else {method: {}})
+                    if "semantics" in registered.options else {method: {}})
         for name, options in variants.items():
-            if "seed" in OPTIONS.get(method, ()):
+            if "seed" in registered.options:
                 options["seed"] = seed
-            result = explain(model, tokens, method, allow_unk=allow_unk, **options)
+            result = explain(model, tokens, method, allow_unk=allow_unk, **options).to_json()
             if "words" in result:
                 by_word = dict(zip(result["words"], result["scores"]))
                 columns[name] = [float(by_word[t]) for t in tokens]
@@ -145,8 +145,8 @@ def encoder_regime(model: Encoder, docs: dict, seed: int, allow_unk: bool = Fals
     rows = {semantics: [] for semantics in SEMANTICS}
     for key, inst in instances.items():
         for semantics in SEMANTICS:
-            bi = beta_inf_model(model, inst.doc, inst.length, semantics, samples=regimes.MC_SAMPLES[semantics],
-                                seed=seed + key)
+            bi = beta_inf_model(model, inst.doc, inst.length, semantics=semantics,
+                                samples=regimes.MC_SAMPLES[semantics], seed=seed + key)
             rows[semantics].append({"beta": bi.beta[1:], "stderr": None if bi.exact else bi.stderr[1:]})
         row = rows["replace"][-1]
         row["eq19_error"] = regimes.relative_error(eq19_last_layer(model, inst.doc, inst.length), row["beta"],
@@ -168,13 +168,13 @@ def _position_scores(model, doc, length: int) -> dict[str, np.ndarray]:
 
     words = slice(1, length + 1)
     if isinstance(model, Encoder):
-        from theory.explainers.encoder_gradient import gradient
+        from theory.models.encoder_gradient import gradient
         from theory.explainers.rollout import rollout
 
         g = gradient(model, doc)
         return {"attention": alpha_avg(g.forward.alpha[0])[words], "rollout": rollout(g.forward.attention)[0, words],
                 "gradient": g_l2(g.grad[0])[words]}
-    from theory.explainers.gradient import gradient
+    from theory.models.one_layer_gradient import gradient
 
     g = gradient(model, doc)
     return {"attention": alpha_avg(g.forward.alpha[0])[words], "gradient": g_l2(g.grad[0])[words]}
@@ -197,7 +197,7 @@ def top_words(model, inst, beta: np.ndarray) -> tuple[dict[str, int], dict | Non
     that of largest G-l2 hold different tokens, each clear of its runner-up by 1% (float64): None when it is
     one, else why not (``same_token``: the token both top positions hold; ``within_margin``: the scores whose top
     position is within 1% of the runner-up)."""
-    from theory.explainers.perturb import distinct_words, word_index
+    from theory.models.perturb import distinct_words, word_index
 
     words, index = distinct_words(inst.doc, inst.length), word_index(inst.doc, inst.length)
     per_position = _position_scores(model, inst.doc, inst.length)

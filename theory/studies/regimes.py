@@ -56,7 +56,7 @@ import numpy as np
 
 from theory.explainers.lime_approx import eq19, large_d_limit
 from theory.explainers.lime_inf import beta_inf_model
-from theory.explainers.perturb import single_threaded_blas
+from theory.models.perturb import single_threaded_blas
 from theory.models.one_layer import Model, document, forward, head_vectors
 
 THRESHOLD = 0.10  # relative error up to which an approximation holds in a cell
@@ -163,7 +163,7 @@ def measure(inst: Instance, semantics: str, nu: float, samples: int | None = Non
     model, doc, length = inst.model, inst.doc, inst.length
     samples = MC_SAMPLES[semantics] if samples is None else samples
     with single_threaded_blas():
-        bi = beta_inf_model(model, doc, length, semantics, samples=samples, seed=mc_seed, nu=nu)
+        bi = beta_inf_model(model, doc, length, semantics=semantics, samples=samples, seed=mc_seed, nu=nu)
     beta = bi.beta[1:]
     se = None if bi.exact else bi.stderr[1:]
     fw = forward(model, doc)

@@ -23,7 +23,7 @@ from theory.checking.strategies.models import VALUE_SCALES, Case, ModelSpec
 
 @st.composite
 def semantics(draw: st.DrawFn, spec: ModelSpec, substitutions_only: bool = False) -> str:
-    """A removal semantics of :mod:`theory.explainers.removal` for ``spec``: ``mask:ID`` with any id but CLS (0).
+    """A removal semantics of :mod:`theory.models.removal` for ``spec``: ``mask:ID`` with any id but CLS (0).
 
     Args:
         draw: supplied by ``@st.composite`` (callers omit it).

@@ -264,7 +264,7 @@ def semantics_cases(draw: st.DrawFn, semantics: Sequence[str] = ("delete", "repl
 
     Args:
         draw: supplied by ``@st.composite`` (callers omit it).
-        semantics: the removal semantics to choose from (names of :mod:`theory.explainers.removal`).
+        semantics: the removal semantics to choose from (names of :mod:`theory.models.removal`).
 
     Returns:
         A :class:`SemanticsCase`.
@@ -391,7 +391,7 @@ def approximation_cases(draw: st.DrawFn, semantics: Sequence[str] = ("replace", 
 
     Args:
         draw: supplied by ``@st.composite`` (callers omit it).
-        semantics: the removal semantics to choose from (names of :mod:`theory.explainers.removal`).
+        semantics: the removal semantics to choose from (names of :mod:`theory.models.removal`).
 
     Returns:
         An :class:`ApproxCase`; the Monte Carlo seed in ``0..2³¹``.

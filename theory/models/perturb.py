@@ -2,7 +2,7 @@
 
 LIME's features are the ``d`` distinct words of positions ``1..L`` in order of first appearance (lime
 0.2.0.1's ``IndexedString`` with ``bow=True``); a row ``z ∈ {0,1}^d`` of ``Z`` switches word ``j`` off
-(all its occurrences) when ``z_j = 0``.  The removal semantics are those of :mod:`theory.explainers.removal`
+(all its occurrences) when ``z_j = 0``.  The removal semantics are those of :mod:`theory.models.removal`
 (``delete | replace | mask:ID | zero``); two fast evaluators cover them:
 
 ``replace``, ``mask:m``, ``zero`` (substitutions) — every occurrence gets, at the same position, the fixed
@@ -40,9 +40,10 @@ from functools import lru_cache
 import numpy as np
 
 from theory.errors import InputError
-from theory.explainers import removal
-from theory.explainers.jit import cached_njit
-from theory.models.one_layer import Model, embed, head_vectors, positional_encoding
+from theory.models import removal
+from theory.models.jit import cached_njit
+from theory.models.one_layer import Model, head_vectors, positional_encoding
+from theory.models.protocol import distinct_words, word_index
 
 SEMANTICS = removal.CHOICES
 _SPREAD = 700.0  # exp(−700) ≈ 1e-304 is still a normal float64
@@ -70,24 +71,8 @@ def single_threaded_blas():
     return nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
 
 
-def distinct_words(doc, length: int) -> np.ndarray:
-    """The distinct word ids of positions ``1..length`` in order of first appearance (lime's feature order)."""
-    text = np.asarray(doc)[1: length + 1]
-    ids, first = np.unique(text, return_index=True)
-    return ids[np.argsort(first)]
-
-
-def word_index(doc, length: int) -> np.ndarray:
-    """For each word position ``1..length``, the index ``j`` of its word in :func:`distinct_words`."""
-    text = np.asarray(doc)[1: length + 1]
-    ids, first, inverse = np.unique(text, return_index=True, return_inverse=True)
-    rank = np.empty(ids.size, dtype=np.int64)
-    rank[np.argsort(first)] = np.arange(ids.size)
-    return rank[inverse.ravel()]
-
-
 def check_semantics(semantics: str, model: Model | None = None) -> str:
-    """The canonical name of a removal semantics (:func:`theory.explainers.removal.parse`)."""
+    """The canonical name of a removal semantics (:func:`theory.models.removal.parse`)."""
     return removal.parse(semantics, model).name
 
 
@@ -99,7 +84,7 @@ def _validate_doc(model: Model, doc, length: int):
         raise InputError(f"length={length}: the text must have 1..{model.T - 1} words (an empty text has no "
                          "features to explain)")
     if doc[0] != model.cls_id or np.any(doc[length + 1:] != model.unk_id):
-        raise InputError("the document must be CLS, then the words, then UNK padding (use theory.models.one_layer.document)")
+        raise InputError("the document must be CLS, then the words, then UNK padding (use the model's document())")
     return doc
 
 
@@ -130,15 +115,24 @@ def f_perturbed(model: Model, doc, length: int, Z, semantics: str) -> np.ndarray
         return evaluate(np.asarray(Z, dtype=np.float64))
 
 
-def evaluator(model: Model, doc, length: int, semantics: str):
+def evaluator(model, doc, length: int, semantics: str):
     """The document's precomputation done once: returns ``evaluate(Z) -> f`` for float64 0/1 matrices ``Z``
     (n, d) (their shape is checked, their values are not: :func:`f_perturbed` is the fully checked entry point).
-    A model other than the §2 :class:`Model` (an encoder) goes through :func:`_built_documents`."""
-    if not isinstance(model, Model):  # no sufficient statistics: build the documents (the encoder family)
-        return _built_documents(model, doc, length, semantics)
+
+    Args:
+        model: a model of any family (:class:`~theory.models.protocol.AttentionClassifier`); its own
+            ``evaluator`` computes ``f`` (the §2 model's sufficient statistics, :func:`sufficient_statistics_evaluator`;
+            an encoder's documents built and run, :func:`built_documents_evaluator`).
+        doc: the document (CLS, the words at ``1..length``, UNK padding).
+        length: the number of words.
+        semantics: the removal semantics (:mod:`theory.models.removal`).
+
+    Returns:
+        ``evaluate(Z) -> f`` of shape ``(n,)``.
+    """
     how = removal.parse(semantics, model)
     doc = _validate_doc(model, doc, length)
-    evaluate = _substitute(model, doc, length, how) if how.substitutes else _delete(model, doc, length)
+    evaluate = model.evaluator(doc, length, how)
     d = distinct_words(doc, length).size
 
     def checked(Z):
@@ -147,6 +141,22 @@ def evaluator(model: Model, doc, length: int, semantics: str):
         return evaluate(Z)
 
     return checked
+
+
+def sufficient_statistics_evaluator(model: Model, doc, length: int, how: removal.Removal):
+    """``evaluate(Z) -> f`` of the §2 model (:meth:`~theory.models.one_layer.Model.evaluator`): the sufficient
+    statistics of a substitution semantics, or the decomposition of ``delete`` (module docstring).
+
+    Args:
+        model: the §2 model.
+        doc: the checked document.
+        length: the number of words.
+        how: the parsed removal semantics.
+
+    Returns:
+        ``evaluate(Z) -> f``, ``Z`` of shape ``(n, d)``.
+    """
+    return _substitute(model, doc, length, how) if how.substitutes else _delete(model, doc, length)
 
 
 @dataclass(frozen=True)
@@ -350,30 +360,35 @@ def perturbed_documents(doc, length: int, Z, semantics: str, unk_id: int) -> np.
     return wide[:, :T]
 
 
-def _built_documents(model, doc, length: int, semantics: str):
-    """``evaluate(Z) -> f`` for any model with a batched ``output(docs) -> f`` (the encoder family, which has no
-    sufficient statistics): the perturbed documents of the rows of ``Z`` (n, d), in blocks of rows.  Under
-    ``delete``, ``replace`` and ``mask:m`` they are token documents (:func:`perturbed_documents`, the removed
-    occurrences becoming UNK, resp. ``m``) sent through ``output``; ``zero`` removes a word to the embedding
-    ``p_t``, which no token has, so its documents are built embedded — the document's rows, with
-    :func:`theory.explainers.removal.removed_embeddings` at the removed positions — and sent through
-    :func:`theory.explainers.embedded.output_embedded`."""
-    from theory.explainers.embedded import output_embedded
+def built_documents_evaluator(model, doc, length: int, how: removal.Removal):
+    """``evaluate(Z) -> f`` for any model with batched ``output(docs)`` and ``output_embedded(X)`` (the encoder
+    family, which has no sufficient statistics: :meth:`~theory.models.encoder.Encoder.evaluator`): the perturbed
+    documents of the rows of ``Z`` (n, d), in blocks of rows.  Under ``delete``, ``replace`` and ``mask:m`` they are
+    token documents (:func:`perturbed_documents`, the removed occurrences becoming UNK, resp. ``m``) sent through
+    ``output``; ``zero`` removes a word to the embedding ``p_t``, which no token has, so its documents are built
+    embedded — the document's rows, with :func:`theory.models.removal.removed_embeddings` at the removed
+    positions — and sent through ``output_embedded``.
 
-    how = removal.parse(semantics, model)
-    doc = _validate_doc(model, doc, length)
+    Args:
+        model: the model.
+        doc: the checked document.
+        length: the number of words.
+        how: the parsed removal semantics.
+
+    Returns:
+        ``evaluate(Z) -> f``, ``Z`` of shape ``(n, d)``.
+    """
     j = word_index(doc, length)
-    d = int(j.max()) + 1
-    width = max(model.d, getattr(model, "d_ff", 0), model.T * model.K)
+    width = max(model.d_e, getattr(model, "d_ff", 0), model.T * model.K)
     rows = max(1, _ELEMENTS // (model.T * width))
     if how.kind == "zero":
-        X = embed(model, doc[None])[0]
+        X = model.embed(doc[None])[0]
         words, removed = X[1: length + 1], removal.removed_embeddings(model, how)[1: length + 1]
 
         def block(Z):
             built = np.repeat(X[None], len(Z), axis=0)
             built[:, 1: length + 1] = np.where(np.take(Z > 0, j, axis=1)[:, :, None], words, removed)
-            return output_embedded(model, built)
+            return model.output_embedded(built)
     else:
         token = how.token if how.kind == "mask" else model.unk_id
         kind = "delete" if how.kind == "delete" else "replace"
@@ -382,8 +397,6 @@ def _built_documents(model, doc, length: int, semantics: str):
             return model.output(perturbed_documents(doc, length, Z, kind, token))
 
     def evaluate(Z):
-        Z = np.asarray(Z)
-        _check_width(Z, d)
         return np.concatenate([block(Z[start: start + rows]) for start in range(0, len(Z), rows)] or [np.empty(0)])
 
     return evaluate

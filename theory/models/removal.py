@@ -18,7 +18,7 @@ Four semantics; a switched-off word has *every* occurrence removed, CLS and the 
     all-zeros baseline on the token embeddings).  With positional encoding off the embedding is 0.
 
 The three substitution semantics put, at a removed word position ``t``, the fixed embedding
-:func:`removed_embeddings` ``[t]``; the fast evaluators (:mod:`theory.explainers.perturb`) only need its
+:func:`removed_embeddings` ``[t]``; the fast evaluators (:mod:`theory.models.perturb`) only need its
 scores ``s̃_t = ⟨u, ẽ_t⟩`` and value scores ``c̃_t = ⟨w_c, ẽ_t⟩``, so the sufficient statistics of
 ``model.sufficient_stats`` hold for all three with ``ẽ_t`` in place of ``E[UNK] + p_t``.
 """

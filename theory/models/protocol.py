@@ -1,0 +1,205 @@
+"""The model protocol: what every model family offers the explainers, the claims and the command line.
+
+A family is one module with a frozen dataclass that implements :class:`AttentionClassifier` (as methods and
+attributes, delegating to the family's own functions) and one entry in :data:`theory.models.FAMILIES` (how its
+``.npz`` file is recognised and read).  Today: the §2 one-layer classifier (:class:`theory.models.one_layer.Model`,
+``family = "one-layer"``) and the encoder family (:class:`theory.models.encoder.Encoder`, ``"encoder"``).  Nothing
+outside a family's module asks which family a model is: code that needs a family-specific answer asks the model.
+
+**Documents.**  A model reads a document ``ξ = (CLS, w_1, …, w_L, UNK, …, UNK)`` of length ``T`` (docs/theory.md
+§2): :class:`Document` holds its ids, ``L`` and its word structure — the ``d`` distinct words in order of first
+appearance (lime's feature order, :func:`distinct_words`) and, per word position ``1..L``, the index of its word
+(:func:`word_index`).  :meth:`AttentionClassifier.document` builds one from a text (a ``str``, read with a
+:class:`~theory.models.vocabulary.Vocabulary`), word ids, or a Document (returned as it is).
+
+**Capabilities** name what a family's structure offers beyond the protocol, so that an explanation method can
+require it without naming families: ``"cls-only-attention"`` — one layer in which only CLS queries, so the
+closed forms of §2 exist (Eq. (19), the large-d limit of LIME, the sufficient statistics); ``"layers"`` — every
+position queries at every layer, so the full attention matrices compose (attention rollout).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from theory.errors import InputError
+
+#: the capabilities a family may declare (module docstring)
+CAPABILITIES = ("cls-only-attention", "layers")
+
+
+def distinct_words(doc, length: int) -> np.ndarray:
+    """The distinct word ids of positions ``1..length`` in order of first appearance (lime's feature order).
+
+    Args:
+        doc: the document's ids, CLS at position 0.
+        length: the number of words ``L`` (positions ``1..L``).
+
+    Returns:
+        The ``d`` distinct word ids, shape ``(d,)``.
+    """
+    text = np.asarray(doc)[1: length + 1]
+    ids, first = np.unique(text, return_index=True)
+    return ids[np.argsort(first)]
+
+
+def word_index(doc, length: int) -> np.ndarray:
+    """For each word position ``1..length``, the index ``j`` of its word in :func:`distinct_words`.
+
+    Args:
+        doc: the document's ids, CLS at position 0.
+        length: the number of words ``L``.
+
+    Returns:
+        Shape ``(L,)``: ``distinct_words(doc, length)[word_index(doc, length)[t − 1]] == doc[t]``.
+    """
+    text = np.asarray(doc)[1: length + 1]
+    ids, first, inverse = np.unique(text, return_index=True, return_inverse=True)
+    rank = np.empty(ids.size, dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(ids.size)
+    return rank[inverse.ravel()]
+
+
+@dataclass(frozen=True, eq=False)
+class Document:
+    """A text as a model reads it: ``ids`` (T,) = CLS, the ``length`` words, padding; ``words`` (d,) the distinct
+    word ids in order of first appearance; ``word_of`` (L,) the index in ``words`` of the word at each position
+    ``1..L``; ``text`` the text it was read from, when it was a string."""
+
+    ids: np.ndarray
+    length: int
+    words: np.ndarray
+    word_of: np.ndarray
+    text: str | None = None
+
+    @classmethod
+    def of(cls, ids: np.ndarray, length: int, text: str | None = None) -> Document:
+        """The document of padded ids with ``length`` words.
+
+        Args:
+            ids: CLS, the words, padding (shape ``(T,)``).
+            length: the number of words.
+            text: the string the ids were read from, if any.
+
+        Returns:
+            The :class:`Document`, its word structure computed.
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        return cls(ids, int(length), distinct_words(ids, length), word_index(ids, length), text)
+
+    @property
+    def tokens(self) -> np.ndarray:
+        """The word ids at positions ``1..L``."""
+        return self.ids[1: self.length + 1]
+
+    @property
+    def positions(self) -> list[int]:
+        """The explained positions ``0..L`` (CLS and the words; padding is not explained)."""
+        return list(range(self.length + 1))
+
+
+def read_document(model: AttentionClassifier, text: str | Sequence[int] | Document, *, vocabulary=None,
+                  oov: str = "error", allow_unk: bool = False, truncate: bool = False) -> Document:
+    """The :class:`Document` of ``text`` for a model whose documents are ``(CLS, words, UNK padding)`` of length
+    ``T`` (both families today; :meth:`AttentionClassifier.document` delegates here).
+
+    Args:
+        model: the model (its ``V``, ``T``, ``cls_id``, ``unk_id``).
+        text: a string (needs ``vocabulary``), word ids, or a Document (returned as it is, once its length is
+            checked against ``T``).
+        vocabulary: the :class:`~theory.models.vocabulary.Vocabulary` that reads a string.
+        oov: what a string's out-of-vocabulary words become (:data:`theory.models.vocabulary.OOV_POLICIES`).
+        allow_unk: whether the words may hold UNK (``--oov unk``).
+        truncate: cut a text longer than ``T − 1`` words instead of refusing it.
+
+    Returns:
+        The document.
+    """
+    from theory.models.one_layer import document
+    from theory.models.vocabulary import encode
+
+    if isinstance(text, Document):
+        if text.ids.shape != (model.T,):
+            raise InputError(f"the document has {text.ids.size} positions but the model reads T = {model.T}")
+        return text
+    string = None
+    if isinstance(text, str):
+        if vocabulary is None:
+            raise InputError("a text given as a string needs a vocabulary (token strings by id) to become word ids")
+        string = text
+        encoded = encode(text, vocabulary, model, oov, truncate)
+        text, allow_unk = encoded.tokens, allow_unk or oov == "unk"
+    tokens = list(text)
+    ids = document(model, tokens, truncate=truncate, allow_unk=allow_unk)
+    return Document.of(ids, min(len(tokens), model.T - 1), string)
+
+
+@runtime_checkable
+class AttentionClassifier(Protocol):
+    """What a model family implements (one line each; shapes with ``B`` documents of ``T`` positions, embedding
+    width ``d_e``, ``K`` heads, ``L`` layers).  Families are frozen dataclasses; ``replace(**changes)`` gives the
+    same model with some parameters changed."""
+
+    family: ClassVar[str]  # the family's name: "one-layer", "encoder"
+    noun: ClassVar[str]  # how messages name a model of the family: "the one-layer model", "an encoder"
+    capabilities: ClassVar[frozenset[str]]  # what its structure offers (module docstring, CAPABILITIES)
+    @property
+    def cls_id(self) -> int: ...  # the CLS token, at position 0 of every document
+
+    @property
+    def unk_id(self) -> int: ...  # the UNK token, the padding after the words
+
+    @property
+    def V(self) -> int: ...  # vocabulary size (rows of E)
+
+    @property
+    def T(self) -> int: ...  # document length (max_len)
+
+    @property
+    def K(self) -> int: ...  # heads (of every layer)
+
+    @property
+    def d_e(self) -> int: ...  # embedding width
+
+    @property
+    def word_ids(self) -> np.ndarray: ...  # the ids a text may hold (every id but CLS and UNK)
+
+    def sizes(self) -> str: ...  # the sizes in one line, in the family's notation
+
+    def replace(self, **changes) -> Any: ...  # the same model with the given parameters changed
+
+    def document(self, text: str | Sequence[int] | Document, *, vocabulary=None, oov: str = "error",
+                 allow_unk: bool = False, truncate: bool = False) -> Document: ...  # the document of a text
+
+    def embed(self, docs: np.ndarray) -> np.ndarray: ...  # (B, T) ids -> (B, T, d_e) embedded tokens e_t
+
+    def forward(self, docs) -> Any: ...  # the family's forward record: .f (B,), .X (B, T, d_e), .alpha (B, K, T)
+
+    def forward_quantities(self, docs) -> list[tuple[str, np.ndarray]]: ...  # named quantities of the forward pass
+
+    def output(self, docs) -> np.ndarray: ...  # f (B,) of token documents (B, T)
+
+    def output_embedded(self, X: np.ndarray) -> np.ndarray: ...  # f (B,) of embedded documents (B, T, d_e)
+
+    def output_scale(self, X: np.ndarray) -> float: ...  # the largest term f sums over X (rounding scale)
+
+    def output_magnitudes(self, docs) -> tuple[np.ndarray, np.ndarray]: ...  # (f, magnitude of f's terms), (B,) each
+
+    def attention(self, docs) -> np.ndarray: ...  # (B, L, K, T, T) every layer's attention matrices
+
+    def readout_attention(self, docs) -> np.ndarray: ...  # (B, K, T) the row the readout reads: last layer's CLS row
+
+    def hidden_states(self, docs) -> np.ndarray | None: ...  # (B, L + 1, T, d_e) h^(0..L), None without hidden states
+
+    def gradient(self, docs) -> np.ndarray: ...  # (B, T, d_e) ∇_t = ∂f/∂e_t at every position, CLS included
+
+    def gradient_embedded(self, X: np.ndarray) -> np.ndarray: ...  # (B, T, d_e) ∇_X f at embedded documents
+
+    def evaluator(self, doc, length: int,
+                  semantics) -> Callable[[np.ndarray], np.ndarray]: ...  # evaluate(Z (n, d) 0/1) -> f (n,) perturbed
+
+    def layer_norm_zeros(self, length: int) -> list[int]: ...  # positions 0..L where Σ_k ∇_{t,k} f = 0 by LayerNorm
