@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from theory.claims import POPULATIONS, all_claims, all_extras
+from theory.claims import POPULATIONS, all_claims
+from theory.studies import all_extras
 from theory.reporting.baseline import compare_records, compare_regimes, load_summary
 from theory.running.runner import NOT_APPLICABLE, PASSING, run_claim
 

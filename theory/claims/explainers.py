@@ -20,7 +20,15 @@ import numpy as np
 import reference.explainers.integrated as ref_int
 import reference.explainers.shapley as ref_shap
 import reference.models.one_layer as ref
-from theory.claims import ExtraResult, claim, extra
+from theory.checking.compare import Outcome, check_mp, combine, compare
+from theory.checking.strategies.explainers import (
+    integrated_cases,
+    noise_cases,
+    removal_cases,
+    vanishing_noise_cases,
+)
+from theory.checking.strategies.lime import equal_scores_cases, vanishing_cases
+from theory.claims import claim
 from theory.explainers import removal
 from theory.explainers.clime import clime
 from theory.explainers.ig import integrated_gradients
@@ -32,14 +40,6 @@ from theory.explainers.perturb import distinct_words, evaluator
 from theory.explainers.shapley import shapley_exact, shapley_mc
 from theory.explainers.smoothgrad import smoothgrad
 from theory.models.one_layer import Model, embed, forward, scores_and_values
-from theory.checking.compare import Outcome, check_mp, combine, compare
-from theory.checking.strategies.explainers import (
-    integrated_cases,
-    noise_cases,
-    removal_cases,
-    vanishing_noise_cases,
-)
-from theory.checking.strategies.lime import equal_scores_cases, vanishing_cases
 
 TRAINED = ("2^d mpmath forward passes at T = 256 take ~10 s per document; the fast evaluators are checked on the trained "
            "model by model.sufficient_stats, and every §6 claim holds for any model")
@@ -56,7 +56,15 @@ def magnitude(model: Model, doc, semantics: str = "replace") -> float:
     return float(c.max() * (1.0 + s.max()))
 
 
-def _game(case):
+def game(case) -> tuple:
+    """The instance's game: every subset's value by the mpmath forward pass (:func:`reference.explainers.shapley.values`).
+
+    Args:
+        case: a removal case (an instance and its removal semantics).
+
+    Returns:
+        ``(model, doc, length, d, v)`` with ``v`` the value of every removal pattern.
+    """
     model, doc, length = case.case.model, case.case.doc, len(case.case.tokens)
     d = distinct_words(doc, length).size
     return model, doc, length, d, ref_shap.values(model, doc, length, case.semantics)
@@ -65,7 +73,7 @@ def _game(case):
 def _versus_reference(case, label: str, ours, reference) -> Outcome:
     """``ours(model, doc, length, semantics)`` (float64) against ``reference(v, d)`` (mpmath, from the game ``v`` of
     every subset)."""
-    model, doc, length, d, v = _game(case)
+    model, doc, length, d, v = game(case)
     return compare(f"{label} ({case.semantics})", ours(model, doc, length, case.semantics), reference(v, d),
                    magnitude(model, doc, case.semantics))
 
@@ -101,7 +109,7 @@ def check_shapley_exact(case):
        reference="mpmath: the reference φ's sum against v([d]) − v(∅); float64 exact and sampled sums against it",
        strategy=removal_cases, trained="holds for any value function; checked on random models")
 def check_efficiency(case):
-    model, doc, length, d, v = _game(case)
+    model, doc, length, d, v = game(case)
     scale = magnitude(model, doc, case.semantics)
     with mpmath.workdps(ref.DPS):
         phi = ref_shap.shapley(v, d)
@@ -120,7 +128,7 @@ def check_efficiency(case):
                  "float64 exact φ against both",
        strategy=removal_cases, trained="holds for any model; checked on random models")
 def check_shapley_linear(case):
-    model, doc, length, d, v = _game(case)
+    model, doc, length, d, v = game(case)
     with mpmath.workdps(ref.DPS):
         phi = ref_shap.shapley(v, d)
         heads = [ref_shap.shapley(ref_shap.values(head, doc, length, case.semantics), d) for head in map(model.head, range(model.K))]
@@ -128,26 +136,6 @@ def check_shapley_linear(case):
     scale = magnitude(model, doc, case.semantics)
     return combine(check_mp("φ(mean of heads) − mean of φ(head)", violation, scale),
                    compare("φ float64", shapley_exact(model, doc, length, case.semantics), phi, scale))
-
-
-@claim("attention.blind_to_values.shapley", section="§6", source="consequence", kind="witness",
-       statement="replacing every W_ℓ by −W_ℓ leaves every α unchanged and negates every Shapley value (attention "
-                 "cannot tell the direction of a word's effect that Shapley reports)",
-       reference="mpmath forward (α) and the reference φ with −W_ℓ; float64 exact φ of the negated model",
-       strategy=removal_cases, trained="holds for any model; checked on random models")
-def check_blind_shapley(case):
-    model, doc, length, d, v = _game(case)
-    negated = model.with_Wl(-model.Wl)
-    with mpmath.workdps(ref.DPS):
-        phi = ref_shap.shapley(v, d)
-        phi_neg = ref_shap.shapley(ref_shap.values(model, doc, length, case.semantics, Wl=-model.Wl), d)
-        violation = max(abs(a + b) for a, b in zip(phi, phi_neg))
-        fa, fb = ref.forward(model, doc), ref.forward(model, doc, Wl=-model.Wl)
-        moved = max(abs(a - b) for ra, rb in zip(fa.alpha, fb.alpha) for a, b in zip(ra, rb))
-    scale = magnitude(model, doc, case.semantics)
-    return combine(check_mp("φ(−W_ℓ) + φ(W_ℓ)", violation, scale), check_mp("α(−W_ℓ) − α(W_ℓ)", moved, 1.0),
-                   compare("φ(−W_ℓ) float64", shapley_exact(negated, doc, length, case.semantics),
-                           [-p for p in phi], scale))
 
 
 KERNEL_SAMPLES = (256, 4096)
@@ -165,7 +153,7 @@ KERNEL_RATE = 0.5  # RMS error ratio for 16× the samples must fall below this (
        strategy=lambda: removal_cases().filter(lambda c: len(set(c.case.tokens)) >= 2),
        trained="holds for any value function; checked on random models")
 def check_kernelshap(case):
-    model, doc, length, d, v = _game(case)
+    model, doc, length, d, v = game(case)
     phi = ref_shap.shapley(v, d)
     scale = magnitude(model, doc, case.semantics)
     with mpmath.workdps(ref.DPS):
@@ -376,45 +364,3 @@ _zero_attention_claim(
     "the word's score at λ = 1000 at least 5 standard errors from 0",
     _sg_score, strategy=vanishing_noise_cases, significant=lambda extra: extra["z"] >= 5.0,
     unpack=lambda case: case.vanishing)
-
-
-# --- extra: agreement matrix and exact faithfulness ----------------------------------------------------------
-
-AGREEMENT = {"ci": {"shifts": (-3.0, 0.0, 3.0), "temps": (1.0,), "d": 10, "models": 2, "trained": 2, "words": 40},
-             "thorough": {"shifts": (-3.0, 0.0, 3.0), "temps": (0.5, 2.0), "d": 10, "models": 12, "trained": 20,
-                          "words": None}}
-
-
-@extra("explainers.agreement", section="§6",
-       title="Every explainer against attention and Shapley (agreement) and exact faithfulness (ERASER AOPC), by regime "
-             "and on the trained model")
-def agreement_extra(profile, seed):
-    from theory.models.one_layer import document
-    from theory.sentiment.fixture import load_fixture
-    from theory.studies import agreement
-    from theory.studies import regimes
-
-    plan = AGREEMENT.get(profile, AGREEMENT["ci"])
-    words = "" if plan["words"] is None else f", first {plan['words']} words"
-    md = [agreement.__doc__.split("\n\n")[0].replace("\n", " "), "",
-          (f"Random models: the regime map's instances (`theory.studies.regimes.instance`, T = 256, K = 4, d_e = 32) "
-           f"with d = {plan['d']} distinct words, {plan['models']} models per cell (instance k of cell i: seed "
-           f"`({seed}, 500 + i, k)`); trained model: {plan['trained']} held-out documents (seeded draw "
-           f"`default_rng([{seed}, 15])`){words}. Mean ± SE over documents."), ""]
-    data = {"profile": profile, "seed": seed, "cells": []}
-    cells = [(s, t) for s in plan["shifts"] for t in plan["temps"]]
-    for i, (shift, temp) in enumerate(cells):
-        cell = regimes.Cell(shift, temp, plan["d"])
-        insts = [regimes.instance(cell, (seed, 500 + i, k)) for k in range(plan["models"])]
-        result = agreement.measure([(x.model, x.doc, x.length) for x in insts], seed + i)
-        data["cells"].append({"cell": cell.name, **result})
-        md += agreement.markdown(f"UNK shift {shift:g}, temperature {temp:g}, d = {plan['d']}", result) + [""]
-    fixture = load_fixture()
-    rng = np.random.default_rng([seed, 15])
-    indices = sorted(int(i) for i in rng.choice(len(fixture.docs), plan["trained"], replace=False))
-    docs = [fixture.docs[i][: plan["words"]] for i in indices]
-    trained = agreement.measure([(fixture.model, document(fixture.model, t), len(t)) for t in docs
-                                 if len(set(t)) >= 2], seed)
-    data["trained"] = {"documents": indices, **trained}
-    md += agreement.markdown(f"trained model, documents {indices}", trained)
-    return ExtraResult("\n".join(md), data)

@@ -102,7 +102,8 @@ def _closed_pipe() -> int:
 
 def _selected(only):
     """The claims and extras to run: all of them, or those named by ``--only``."""
-    from theory.claims import all_claims, all_extras
+    from theory.claims import all_claims
+    from theory.studies import all_extras
 
     claims, extras = all_claims(), all_extras()
     if not only:
@@ -115,7 +116,8 @@ def _selected(only):
 
 
 def _list(args, argv) -> int:
-    from theory.claims import all_claims, all_extras
+    from theory.claims import all_claims
+    from theory.studies import all_extras
 
     if args.format == "markdown":
         from theory.reporting.catalogue import catalogue_markdown

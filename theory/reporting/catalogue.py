@@ -5,7 +5,7 @@ check function in ``theory/claims/``, the ``theory`` functions it checks, the ``
 them against, and its test — so that a reader goes from the catalogue to each of them in one hop.
 
 The ``theory`` and ``reference`` functions are read off the check's bytecode (and that of the helpers of its
-own claims module that it calls): every global it loads, or attribute of a global module (``ref.forward``),
+claims modules that it calls): every global it loads, or attribute of a global module (``ref.forward``),
 that resolves to a function or class of :mod:`theory.models`, :mod:`theory.explainers` or :mod:`reference`.
 ``tests/test_catalogue.py`` fails when the committed catalogue is stale.
 """
@@ -55,7 +55,7 @@ def implementations(check: FunctionType) -> tuple[list[str], list[str]]:
             obj = namespace.get(name)
             if isinstance(obj, ModuleType) and attribute is not None:
                 obj = getattr(obj, attribute, None)
-            if isinstance(obj, FunctionType) and obj.__module__ == check.__module__:
+            if isinstance(obj, FunctionType) and obj.__module__.startswith("theory.claims"):
                 todo.append(obj)
             elif callable(obj) and (name := _qualified(obj)):
                 found.add(name)
@@ -69,9 +69,9 @@ def _cell(text: str) -> str:
 
 
 def _location(function: FunctionType) -> str:
-    """``theory/claims/<module>.py::<function>``, relative to the repository."""
+    """``theory/<package>/<module>.py::<function>``, relative to the repository."""
     source = inspect.getsourcefile(function)
-    path = source[source.rindex("theory/claims/"):] if "theory/claims/" in source else source
+    path = source[source.rindex("theory/"):] if "theory/" in source else source
     return f"`{path}::{function.__name__}`"
 
 

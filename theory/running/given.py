@@ -465,7 +465,7 @@ def write_report(args, argv, out: Path, records, population: Population, encoded
     import json
     import sys
 
-    from theory.claims import Extra
+    from theory.studies import Extra
     from theory.reporting.report import summary, write_atomically
     from theory.reporting.user_report import lead_section, render, report_documents
 

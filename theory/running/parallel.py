@@ -98,10 +98,11 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 
 def run_task(task: tuple, profile: str, seed: int, given=None):
     """Run one task — ``("claim", id, population)`` or ``("extra", id)`` — and return ``(task, result,
-    seconds)``: a :class:`~theory.running.runner.Record`, or an :class:`~theory.claims.ExtraResult`.  ``given`` is
+    seconds)``: a :class:`~theory.running.runner.Record`, or an :class:`~theory.studies.ExtraResult`.  ``given`` is
     the population of ``run --model`` (:class:`~theory.checking.population.Population`, shipped to the worker),
     which every claim task then runs on (:func:`theory.running.given.run_given`)."""
-    from theory.claims import EXTRAS, REGISTRY, all_extras
+    from theory.claims import REGISTRY
+    from theory.studies import EXTRAS, all_extras
     from theory.running.runner import run_claim
 
     _single_threaded()

@@ -1,4 +1,4 @@
-"""Claims about LIME's perturbed documents and empirical LIME (docs/theory.md §3 and §6; paper §2, §3, §5).
+"""Claims about empirical LIME (docs/theory.md §6; paper §5); its perturbed documents are the model's (``model.py``).
 
 The float64 side is :mod:`theory.explainers.perturb` and :mod:`theory.explainers.lime`; the reference side is
 :mod:`reference.explainers.perturb` (the full mpmath forward pass on each perturbed document) and :mod:`reference.explainers.lime`
@@ -16,34 +16,31 @@ import mpmath
 import numpy as np
 
 import reference.explainers.lime as ref_lime
-import reference.explainers.perturb as ref_perturb
 import reference.models.one_layer as ref
-from theory.claims import claim
-from theory.explainers.lime import kernel_weights, lime, weighted_ridge
-from theory.explainers.perturb import f_perturbed
-from theory.models.one_layer import forward, term_magnitudes
 from theory.checking.compare import check_mp, combine, compare, engines
 from theory.checking.engines import reference_engine
-from theory.checking.strategies.lime import lime_cases, perturbed_cases
-from theory.checking.strategies.trained import trained_lime_cases, trained_perturbed_cases
+from theory.checking.strategies.lime import lime_cases
+from theory.checking.strategies.trained import trained_lime_cases
+from theory.claims import claim
+from theory.claims.model import f_magnitudes
+from theory.explainers.lime import kernel_weights, lime, weighted_ridge
+from theory.models.one_layer import forward
 
 N_SAMPLES = 100  # per reference LIME (each distinct sample is one mpmath forward pass)
 N_ORACLE = 300  # samples in the comparison with the lime package
 ORACLE_RTOL = 1e-10
 
 
-def _perturbed_docs(case, Z, semantics):
-    return np.array([ref_perturb.perturbed_document(case.doc, len(case.tokens), z, semantics, case.model.unk_id)
-                     for z in Z])
+def lime_scales(Z, mag_f) -> tuple[float, np.ndarray]:
+    """``|H| m``: the magnitude of the terms of ``(intercept, β)`` as linear functions of the outputs.
 
+    Args:
+        Z: LIME's samples (removal patterns), one row each.
+        mag_f: the magnitude of the terms of ``f`` on each sample.
 
-def _f_magnitudes(case, Z, semantics):
-    """Magnitude of the terms of ``f`` on each perturbed document (mean over heads, as for ``model.forward``)."""
-    return term_magnitudes(case.model, _perturbed_docs(case, Z, semantics)).f.mean(axis=1)
-
-
-def _lime_scales(Z, mag_f):
-    """``|H| m``: the magnitude of the terms of ``(intercept, β)`` as linear functions of the outputs."""
+    Returns:
+        The intercept's scale and the coefficients' scales.
+    """
     Z = np.asarray(Z, dtype=np.float64)
     pi = kernel_weights(Z)
     X = np.column_stack([np.ones(len(Z)), Z])
@@ -52,59 +49,6 @@ def _lime_scales(Z, mag_f):
     H = np.linalg.solve(M, X.T * pi)
     scale = np.abs(H) @ mag_f
     return scale[0], scale[1:]
-
-
-def _check_evaluator(pcase, semantics, label):
-    case, Z = pcase.case, np.array(pcase.Z, dtype=np.float64)
-    length = len(case.tokens)
-    got = f_perturbed(case.model, case.doc, length, Z, semantics)
-    engine = reference_engine(case)
-    want = [ref_perturb.f_perturbed(case.model, case.doc, length, z, semantics, engine=engine) for z in pcase.Z]
-    outcome = compare(label, got, want, _f_magnitudes(case, pcase.Z, semantics))
-    outcome.engine = engine
-    return outcome
-
-
-@claim("model.sufficient_stats", section="§2", source="ours", kind="identity",
-       statement="under replace, for every removal pattern z: f(ξ(z)) = (1/K) Σ_i [Σ_t (z? g_t c_t : g̃_t c̃_t)] / "
-                 "[Σ_t (z? g_t : g̃_t)] (z? = 1 at CLS and padding, z_{w(t)} at word positions): a perturbed "
-                 "document costs O(K·d) after O(K·T) precomputation",
-       reference="full mpmath forward (40 digits) on each perturbed document, built token by token",
-       strategy=perturbed_cases, trained=trained_perturbed_cases)
-def check_sufficient_stats(pcase):
-    return _check_evaluator(pcase, "replace", "f(ξ(z)) replace")
-
-
-@claim("model.delete_decomposition", section="§2", source="ours", kind="identity",
-       statement="under delete (words removed, the rest shifted left, UNK re-padding), the score and value "
-                 "score of word w at position t split as s = a_w + b_t, c = c^E_w + c^P_t with the CLS query "
-                 "fixed, so f on every perturbed document follows from O(K·(V_doc + T)·d_e) precomputation "
-                 "and O(K) per kept occurrence",
-       reference="full mpmath forward (40 digits) on each perturbed document, built token by token",
-       strategy=perturbed_cases, trained=trained_perturbed_cases)
-def check_delete_decomposition(pcase):
-    return _check_evaluator(pcase, "delete", "f(ξ(z)) delete")
-
-
-@claim("model.delete_equals_replace_without_pe", section="§2", source="ours", kind="identity",
-       statement="with positional encoding off (and UNK padding), delete and replace give the same f for every "
-                 "removal pattern z",
-       reference="full mpmath forward on the deleted and on the replaced document",
-       strategy=lambda: perturbed_cases(pe=False),
-       trained="the trained model uses positional encoding; the claim is about models without it")
-def check_delete_equals_replace(pcase):
-    case = pcase.case
-    length = len(case.tokens)
-    mag = _f_magnitudes(case, pcase.Z, "replace")
-    outcomes = []
-    replaced = [ref_perturb.f_perturbed(case.model, case.doc, length, z, "replace") for z in pcase.Z]
-    for z, want, scale in zip(pcase.Z, replaced, mag):
-        deleted = ref_perturb.f_perturbed(case.model, case.doc, length, z, "delete")
-        with mpmath.workdps(ref.DPS):
-            outcomes.append(check_mp(f"f(delete) − f(replace) (mpmath), z={z}", deleted - want, scale=scale))
-    fast = f_perturbed(case.model, case.doc, length, np.array(pcase.Z, dtype=np.float64), "delete")
-    outcomes.append(compare("f(delete) (float64) vs f(replace) (mpmath)", fast, replaced, mag))
-    return combine(*outcomes)
 
 
 def _float(values):
@@ -131,7 +75,7 @@ def check_matches_lime_package(lcase):
         reference = ref_lime.lime_model(model, doc, length, N_ORACLE, lcase.seed, semantics,
                                         engine=reference_engine(case))
         fast = lime(model, doc, length, N_ORACLE, lcase.seed, semantics)
-        s0, s = _lime_scales(reference.Z, _f_magnitudes(case, reference.Z, semantics))
+        s0, s = lime_scales(reference.Z, f_magnitudes(case, reference.Z, semantics))
         same_samples = bool(np.array_equal(fast.Z, reference.Z))
         same_words = words == reference.words == fast.words.tolist()
         outcome = combine(
@@ -178,7 +122,7 @@ def check_linear_in_model(lcase):
             mean_gap = max(abs(f[j] - mpmath.fsum(h[j] for h in heads) / K) for j in range(d + 1))
             scale_gap = max(abs(scaled[j] - lam * f[j]) for j in range(d + 1))
             sum_gap = max(abs(summed[j] - f[j] - heads[0][j]) for j in range(d + 1))
-        s0, s = _lime_scales(reference.Z, _f_magnitudes(case, reference.Z, semantics))
+        s0, s = lime_scales(reference.Z, f_magnitudes(case, reference.Z, semantics))
         fast = lime(model, doc, length, N_SAMPLES, lcase.seed, semantics)
         outcomes += [
             check_mp(f"β(f) − mean_i β(f^(i)) ({semantics})", mean_gap, scale=scale),
@@ -191,39 +135,6 @@ def check_linear_in_model(lcase):
         Yf = np.column_stack([fast.f, -2.5 * fast.f])  # not a power of 2: the scaling itself rounds
         b, beta = weighted_ridge(fast.Z, Yf, fast.weights)
         outcomes.append(compare(f"fast β(−2.5 f) / (−2.5) ({semantics})", beta[:, 1] / -2.5, fit.coef[0], s))
-    outcome = combine(*outcomes)
-    outcome.engine = engines(outcome.engine, reference_engine(case))
-    return outcome
-
-
-@claim("attention.blind_to_values.lime", section="§3", source="consequence", kind="witness",
-       statement="replacing every W_ℓ^(i) by −W_ℓ^(i) (attention unchanged) negates every LIME coefficient and "
-                 "the intercept exactly, for the same LIME samples (both semantics)",
-       reference=f"reference LIME of both models (mpmath, {N_SAMPLES} samples); the fast LIME of the negated "
-                 "model against it",
-       strategy=lime_cases, trained=trained_lime_cases)
-def check_blind_to_values_lime(lcase):
-    case = lcase.case
-    model, doc, length = case.model, case.doc, len(case.tokens)
-    negated = model.with_Wl(-model.Wl)
-    outcomes = []
-    for semantics in ("delete", "replace"):
-        plus = ref_lime.lime_model(model, doc, length, N_SAMPLES, lcase.seed, semantics,
-                                   engine=reference_engine(case))
-        minus = ref_lime.lime_model(model, doc, length, N_SAMPLES, lcase.seed, semantics, Wl=negated.Wl,
-                                    engine=reference_engine(case))
-        with mpmath.workdps(ref.DPS):
-            gap = max([abs(a + b) for a, b in zip(plus.coef[0], minus.coef[0])]
-                      + [abs(plus.intercept[0] + minus.intercept[0])])
-            scale = max(abs(c) for c in [*plus.coef[0], plus.intercept[0]])
-        s0, s = _lime_scales(plus.Z, _f_magnitudes(case, plus.Z, semantics))
-        fast = lime(negated, doc, length, N_SAMPLES, lcase.seed, semantics)
-        outcomes += [
-            check_mp(f"β(−W_ℓ) + β(W_ℓ) ({semantics}, mpmath)", gap, scale=scale),
-            compare(f"−β(−W_ℓ) (float64) vs β(W_ℓ) (mpmath) ({semantics})", -fast.coef, plus.coef[0], s),
-            compare(f"−intercept(−W_ℓ) (float64) vs intercept(W_ℓ) ({semantics})", -fast.intercept,
-                    plus.intercept[0], s0),
-        ]
     outcome = combine(*outcomes)
     outcome.engine = engines(outcome.engine, reference_engine(case))
     return outcome
