@@ -22,7 +22,6 @@ from theory.checking.strategies.lime import lime_cases, semantics_cases
 from theory.checking.strategies.models import cases, gradient_cases
 from theory.checking.strategies.trained import trained_lime_cases, trained_semantics_cases
 from theory.claims import Row, family
-from theory.claims.explainers import game, magnitude
 from theory.claims.gradient import (
     MP_RTOL,
     TRAINED_COORDINATES,
@@ -33,6 +32,7 @@ from theory.claims.gradient import (
 from theory.claims.lime.empirical import N_SAMPLES, lime_scales
 from theory.claims.lime.limit import beta_scale, f_magnitude, kernel_width, reference_tables
 from theory.claims.model import f_magnitudes
+from theory.claims.removal import game, magnitude
 from theory.explainers import lime_inf
 from theory.explainers.gradient import gradient, magnitudes
 from theory.explainers.lime import lime

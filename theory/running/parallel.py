@@ -22,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from theory import optional
 from theory.errors import InputError
 from theory import interrupt
+from theory.studies.regimes import use_cell_map
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
@@ -225,6 +226,9 @@ def cell_map(function, jobs: list, workers: int):
             except BaseException:
                 _stop_workers(pool)
                 raise
+
+
+use_cell_map(cell_map)  # the regime map's sweeps run their cells here
 
 
 def _dask_client():

@@ -226,6 +226,26 @@ def verdict(median: float, se: float, threshold: float = THRESHOLD) -> str:
     return "undecided"
 
 
+def _serial(function, jobs: list, workers: int):
+    """``map(function, jobs)`` in this process (``workers`` unused): the sweep's map until the runner sets its own."""
+    return map(function, jobs)
+
+
+_cell_map = _serial
+
+
+def use_cell_map(cell_map) -> None:
+    """Run the sweeps' cells with ``cell_map(function, jobs, workers)``, which yields the results in order — set
+    by :mod:`theory.running.parallel` (local processes, or Dask tasks under ``--scheduler``), which sits above the
+    studies.
+
+    Args:
+        cell_map: the map over independent cells.
+    """
+    global _cell_map
+    _cell_map = cell_map
+
+
 def sweep(cells: list[Cell], n: int, seed: int, workers: int = 2, progress=sys.stderr) -> list[dict]:
     """Run every cell (``n`` instances each), in ``workers`` processes; one progress line per cell."""
     jobs = [(i, cell, n, seed) for i, cell in enumerate(cells)]
@@ -236,9 +256,7 @@ def sweep(cells: list[Cell], n: int, seed: int, workers: int = 2, progress=sys.s
             print(f"  regime {len(results)}/{len(cells)}: {r['name']}  eq19 {r['eq19_error']['median']:.3f}  "
                   f"limit {r['limit_error']['median']:.4f}  ({r['seconds']:.1f} s)", file=progress, flush=True)
 
-    from theory.running.parallel import cell_map
-
-    for r in cell_map(run_cell, jobs, workers):  # local processes, or Dask tasks under --scheduler
+    for r in _cell_map(run_cell, jobs, workers):  # local processes, or Dask tasks under --scheduler
         results.append(r)
         report(r)
     return sorted(results, key=lambda r: r["index"])

@@ -116,7 +116,7 @@ def check_linear_in_model(lcase):
         K, d = model.K, len(reference.words)
         scale = float(max(max(abs(c) for c in row) for row in fit.coef) + max(abs(b) for b in fit.intercept))
         with mpmath.workdps(ref.DPS):
-            def both(k):
+            def both(k, fit=fit):
                 return [fit.intercept[k], *fit.coef[k]]
             f, heads, scaled, summed = both(0), [both(1 + i) for i in range(K)], both(1 + K), both(2 + K)
             mean_gap = max(abs(f[j] - mpmath.fsum(h[j] for h in heads) / K) for j in range(d + 1))
