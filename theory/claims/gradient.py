@@ -1,11 +1,12 @@
-"""Claims about gradient-based explanations (docs/theory.md §5, paper §4), the gradient part of
-``attention.blind_to_values`` (§3.2), and the §4 extras (the CLS query-path term, the Figure-5 heatmap).
+"""Claims about gradient-based explanations (docs/theory.md §5, paper §4); the gradient row of the family
+``attention.blind_to_values`` (``blind_to_values.py``) uses this module's reference gradient.
 
 The reference for every claim here is ``reference.explainers.gradient``: central differences of the mpmath forward pass
 at ≥ 60 digits (≥ 30 correct digits); it costs two forward passes per gradient entry, so instances are kept
 small (:data:`theory.checking.strategies.models.GRADIENT_SIZES`: K ≤ 3, d_e ≤ 6, d_att, d_out ≤ 4, V ≤ 12, T ≤ 8) and the
 claims run a share (``budget``) of the profile's examples.  Torch autograd, the external oracle, is checked
-against the same closed forms in ``tests/test_gradient_oracle.py`` (all sizes) and in the extra below.
+against the same closed forms in ``tests/test_gradient_oracle.py`` (all sizes) and in the study
+:mod:`theory.studies.query_path`.
 """
 
 from __future__ import annotations

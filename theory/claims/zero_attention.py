@@ -97,7 +97,8 @@ family([
             shapley_exact(model, doc, length, "replace"), None))),
     Row("occlusion.zero_attention",
         statement="there are models where a word's attention tends to 0 in every head while its occlusion score "
-                  "(replace) stays bounded away from 0 (o_w → the effect of inserting UNK's attention at its positions)",
+                  "(replace) stays bounded away from 0 (o_w → the effect of inserting UNK's attention at its "
+                  "positions)",
         reference="closed-form occlusion (replace) at λ = 0, 50, 1000; witness rule as shapley.zero_attention",
         strategy=vanishing_cases,
         check=_witness_check("o", lambda case: lambda model, doc, length, positions: (

@@ -40,7 +40,8 @@ def monte_carlo_precision_extra(profile, seed):
             entry = {"samples": first.samples, "seconds": elapsed, "relative_stderr": first.relative_stderr,
                      "seed_spread_over_predicted": float(spread / predicted)}
             data[f"{sem}, n = {n}"] = entry
-            rows.append([sem, first.samples, f"{elapsed:.2f}", f"{first.relative_stderr:.2%}", f"{spread / predicted:.2f}"])
+            rows.append([sem, first.samples, f"{elapsed:.2f}", f"{first.relative_stderr:.2%}",
+                         f"{spread / predicted:.2f}"])
     md = [f"Random model at the authors' size (T = {model.T}, K = {model.K}, d_e = {model.d_e}, d_att = d_out = "
           f"{model.d_att}), {words} words with d = {distinct} distinct, positional encoding "
           f"on (`theory.checking.strategies.models.authors_size_document({seed})`). Relative standard "

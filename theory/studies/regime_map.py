@@ -56,9 +56,11 @@ def regime_map_extra(profile, seed):
         consistent = abs(ratio["mean"] - 1.5) <= 2 * ratio["se"]
         rows.append([r["name"], r["instances"] - r["degenerate"],
                      f"{_fmt(r['eq19_error'])} ({regimes.verdict(r['eq19_error']['median'], r['eq19_error']['se'])})",
-                     _fmt(r["eq19_shape_error"]), f"{ratio['mean']:.2f} ± {ratio['se']:.2f}{' ✓' if consistent else ''}",
+                     _fmt(r["eq19_shape_error"]),
+                     f"{ratio['mean']:.2f} ± {ratio['se']:.2f}{' ✓' if consistent else ''}",
                      f"{r['correlation']:.2f}", f"{r['sign_agreement']:.2f}",
-                     f"{_fmt(r['limit_error'])} ({regimes.verdict(r['limit_error']['median'], r['limit_error']['se'])})",
+                     f"{_fmt(r['limit_error'])} "
+                     f"({regimes.verdict(r['limit_error']['median'], r['limit_error']['se'])})",
                      "exact" if r["exact"] else format(r["mc_relative_se"], ".2%")])
     # convergence rate of the large-d limit in d, per (shift, temperature, semantics, pe, ν) slice
     slices = {}

@@ -3,8 +3,8 @@ map and the §5 figures are studies (:mod:`theory.studies.regime_map`, :mod:`the
 
 Relative error of an approximation ``β_a`` of the word coefficients ``β^∞_{1..d}`` (Eq. (19) has no
 intercept): ``e = ‖β_a − β^∞‖₂ / ‖β^∞‖₂``.  With a Monte Carlo ``β^∞`` (``d > 10``) it is debiased for the
-Monte Carlo noise (:func:`theory.checking.approximation.relative_error`).  When ``‖β^∞‖`` is below ``10⁻⁹`` of the spread
-of the value scores (``f`` does not depend on the words beyond rounding) the denominator is that floor, so
+Monte Carlo noise (:func:`theory.checking.approximation.relative_error`).  When ``‖β^∞‖`` is below ``10⁻⁹`` of
+the spread of the value scores (``f`` does not depend on the words beyond rounding) the denominator is that floor, so
 an approximation predicting an effect where LIME sees none gets a huge error instead of being hidden;
 such instances are marked ``degenerate`` in the diagnosis.
 """
