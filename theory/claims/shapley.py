@@ -12,13 +12,8 @@ from theory.checking.compare import check_mp, combine, compare
 from theory.checking.strategies.explainers import (
     removal_cases,
 )
-from theory.checking.strategies.lime import equal_scores_cases
 from theory.claims import claim
 from theory.claims.removal import TRAINED, game, magnitude, versus_reference
-from theory.explainers.lime_approx import unk_document
-from theory.explainers.lime_inf import beta_inf_exact
-from theory.explainers.occlusion import occlusion
-from theory.explainers.perturb import distinct_words
 from theory.explainers.shapley import shapley_exact, shapley_mc
 
 
@@ -49,37 +44,3 @@ def check_efficiency(case):
                    compare("Σφ̂ antithetic permutations (float64)", sampled.sum(), gain, scale))
 
 
-@claim("shapley.linear_in_model", section="§6", source="consequence", kind="identity",
-       statement="the Shapley values of the head mean are the mean of the heads' Shapley values (φ is linear in the "
-                 "game and v is the mean of the heads' games, all sharing the CLS query of their head)",
-       reference="reference φ (mpmath) of the model against the mean of the reference φ of each one-head model; the "
-                 "float64 exact φ against both",
-       strategy=removal_cases, trained="holds for any model; checked on random models")
-def check_shapley_linear(case):
-    model, doc, length, d, v = game(case)
-    with mpmath.workdps(ref.DPS):
-        phi = ref_shap.shapley(v, d)
-        heads = [ref_shap.shapley(ref_shap.values(head, doc, length, case.semantics), d) for head in map(model.head, range(model.K))]
-        violation = max(abs(phi[j] - mpmath.fsum(h[j] for h in heads) / model.K) for j in range(d))
-    scale = magnitude(model, doc, case.semantics)
-    return combine(check_mp("φ(mean of heads) − mean of φ(head)", violation, scale),
-                   compare("φ float64", shapley_exact(model, doc, length, case.semantics), phi, scale))
-
-
-@claim("shapley.equal_scores_exact", section="§6", source="ours", kind="identity",
-       statement="if UNK is scored like every word (s̃_t = s_t), under replace f is affine in z, so "
-                 "φ_j = o_j = β^∞_j = (1/K) Σ_i Σ_{t: ξ_t = w_j} α_t (c_t − c̃_t)",
-       reference="the formula in mpmath (α, c from the mpmath forward of the document, c̃ from the all-UNK document); "
-                 "float64 exact Shapley, occlusion and exact β^∞ against it",
-       strategy=equal_scores_cases, trained="the premise (UNK scored like every word) is a construction")
-def check_equal_scores(case):
-    model, doc, length = case.model, case.doc, len(case.tokens)
-    words = distinct_words(doc, length)
-    fw, fu = ref.forward(model, doc), ref.forward(model, unk_document(model))
-    with mpmath.workdps(ref.DPS):
-        formula = [mpmath.fsum(fw.alpha[i][t] * (fw.c[i][t] - fu.c[i][t]) for i in range(model.K)
-                               for t in range(1, length + 1) if doc[t] == w) / model.K for w in words]
-    scale = magnitude(model, doc)
-    return combine(compare("φ", shapley_exact(model, doc, length, "replace"), formula, scale),
-                   compare("o", occlusion(model, doc, length, "replace"), formula, scale),
-                   compare("β^∞", beta_inf_exact(model, doc, length, "replace")[1:], formula, 1e3 * scale))

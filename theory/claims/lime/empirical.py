@@ -12,18 +12,16 @@ ridge normal matrix.  Their errors are measured relative to the magnitude of tho
 
 from __future__ import annotations
 
-import mpmath
 import numpy as np
 
 import reference.explainers.lime as ref_lime
-import reference.models.one_layer as ref
-from theory.checking.compare import check_mp, combine, compare, engines
+from theory.checking.compare import combine, compare, engines
 from theory.checking.engines import reference_engine
 from theory.checking.strategies.lime import lime_cases
 from theory.checking.strategies.trained import trained_lime_cases
 from theory.claims import claim
 from theory.claims.model import f_magnitudes
-from theory.explainers.lime import kernel_weights, lime, weighted_ridge
+from theory.explainers.lime import kernel_weights, lime
 from theory.models.one_layer import forward
 
 N_SAMPLES = 100  # per reference LIME (each distinct sample is one mpmath forward pass)
@@ -95,46 +93,3 @@ def check_matches_lime_package(lcase):
     return outcome
 
 
-@claim("lime.linear_in_model", section="§5", source="paper", kind="identity",
-       statement="for the same samples β(f+g) = β(f) + β(g) and β(λf) = λβ(f); hence the multi-head model's "
-                 "LIME is the mean of its heads' LIME (both semantics)",
-       reference=f"reference LIME (mpmath weighted ridge on the mpmath forward of every perturbed document, "
-                 f"{N_SAMPLES} samples); the fast float64 LIME against it",
-       strategy=lime_cases, trained=trained_lime_cases)
-def check_linear_in_model(lcase):
-    case = lcase.case
-    model, doc, length = case.model, case.doc, len(case.tokens)
-    lam = mpmath.mpf(-2.5)
-    outcomes = []
-    for semantics in ("delete", "replace"):
-        reference = ref_lime.lime_model(model, doc, length, N_SAMPLES, lcase.seed, semantics,
-                                        engine=reference_engine(case))
-        with mpmath.workdps(ref.DPS):
-            # outputs: f, heads f^(i), λ f, f + f^(1)
-            Y = [[y[0], *y[1:], lam * y[0], y[0] + y[1]] for y in reference.Y]
-        fit = ref_lime.weighted_ridge(reference.Z, Y)
-        K, d = model.K, len(reference.words)
-        scale = float(max(max(abs(c) for c in row) for row in fit.coef) + max(abs(b) for b in fit.intercept))
-        with mpmath.workdps(ref.DPS):
-            def both(k, fit=fit):
-                return [fit.intercept[k], *fit.coef[k]]
-            f, heads, scaled, summed = both(0), [both(1 + i) for i in range(K)], both(1 + K), both(2 + K)
-            mean_gap = max(abs(f[j] - mpmath.fsum(h[j] for h in heads) / K) for j in range(d + 1))
-            scale_gap = max(abs(scaled[j] - lam * f[j]) for j in range(d + 1))
-            sum_gap = max(abs(summed[j] - f[j] - heads[0][j]) for j in range(d + 1))
-        s0, s = lime_scales(reference.Z, f_magnitudes(case, reference.Z, semantics))
-        fast = lime(model, doc, length, N_SAMPLES, lcase.seed, semantics)
-        outcomes += [
-            check_mp(f"β(f) − mean_i β(f^(i)) ({semantics})", mean_gap, scale=scale),
-            check_mp(f"β(λf) − λβ(f) ({semantics})", scale_gap, scale=scale),
-            check_mp(f"β(f + f^(1)) − β(f) − β(f^(1)) ({semantics})", sum_gap, scale=scale),
-            compare(f"fast β ({semantics})", fast.coef, fit.coef[0], s),
-            compare(f"fast intercept ({semantics})", fast.intercept, fit.intercept[0], s0),
-        ]
-        # the same linearity through the float64 weighted ridge
-        Yf = np.column_stack([fast.f, -2.5 * fast.f])  # not a power of 2: the scaling itself rounds
-        b, beta = weighted_ridge(fast.Z, Yf, fast.weights)
-        outcomes.append(compare(f"fast β(−2.5 f) / (−2.5) ({semantics})", beta[:, 1] / -2.5, fit.coef[0], s))
-    outcome = combine(*outcomes)
-    outcome.engine = engines(outcome.engine, reference_engine(case))
-    return outcome

@@ -18,22 +18,17 @@ from scipy.stats import chisquare
 import reference.explainers.lime as ref_lime
 import reference.explainers.lime_law as ref_law
 import reference.explainers.perturb as ref_perturb
-import reference.models.one_layer as ref
-from theory.checking.compare import RTOL, Outcome, check_mp, combine, compare, engines
-from theory.checking.engines import reference_engine
+from theory.checking.compare import RTOL, Outcome, check_mp, combine, compare
 from theory.checking.strategies.lime import (
     ConsistencyCase,
     consistency_cases,
-    equal_scores_cases,
     function_specs,
     linear_specs,
     monte_carlo_cases,
-    semantics_cases,
 )
 from theory.checking.strategies.models import Case, ModelSpec
 from theory.checking.strategies.trained import (
     trained_consistency_cases,
-    trained_semantics_cases,
 )
 from theory.claims import claim
 from theory.explainers import lime_inf
@@ -77,7 +72,15 @@ def beta_scale(values, d: int, nu: float, magnitude=None) -> np.ndarray:
     return lime_inf.beta_magnitude(Ef, Ezf, d, nu)
 
 
-def _mp_max_abs(a, b):
+def mp_max_abs(a, b) -> mpmath.mpf:
+    """``max_k |a_k − b_k|`` in mpmath at the law's precision (``a`` floats or mpf, ``b`` mpf).
+
+    Args:
+        a, b: two sequences of the same length.
+
+    Returns:
+        The largest absolute difference.
+    """
     with mpmath.workdps(ref_law.DPS):
         return max(abs(mpmath.mpf(x) - y) for x, y in zip(a, b))
 
@@ -170,7 +173,7 @@ def check_exact_on_linear(spec):
     beta = lime_inf.beta_inf_table(values, d, nu)
     size = max(abs(lam0), float(np.abs(lam).max()))
     return combine(
-        check_mp("mpmath β^∞ − (λ_0, λ)", _mp_max_abs(beta_ref, want), scale=size),
+        check_mp("mpmath β^∞ − (λ_0, λ)", mp_max_abs(beta_ref, want), scale=size),
         compare("float64 β^∞ vs (λ_0, λ)", beta, want, beta_scale(values, d, nu)),
     )
 
@@ -210,76 +213,6 @@ def f_magnitude(model: Model, doc) -> float:
     """
     unk = unk_document(model)
     return float(max(term_magnitudes(model, doc).f.max(), term_magnitudes(model, unk).f.max()))
-
-
-@claim("lime.equal_scores_exact", section="§5", source="ours", kind="identity",
-       statement="if s̃_t = s_t for every head and word position (UNK is scored like the word it replaces), "
-                 "then under replace f is affine in z and β_j^∞ = (1/K) Σ_i Σ_{t: ξ_t = w_j} α_t (c_t − c̃_t) "
-                 "exactly (and β_0^∞ = f(z = 0))",
-       reference="models built with W_k E[w] = W_k E[UNK] exactly (word embeddings equal to UNK's outside a "
-                 "subspace that every W_k annihilates); mpmath weighted least squares over the enumeration of "
-                 "the full mpmath forward on every perturbed document, against the formula in mpmath (α, c "
-                 "from the mpmath forward of the document, c̃ from that of the all-UNK document)",
-       strategy=equal_scores_cases,
-       trained="the premise (UNK scored exactly like every word) is a construction; the trained model does not satisfy it")
-def check_equal_scores_exact(case):
-    model, doc, length = case.model, case.doc, len(case.tokens)
-    words = ref_perturb.distinct_words(doc, length)
-    d = len(words)
-    fw = ref.forward(model, doc)
-    off = ref_perturb.forward_perturbed(model, doc, length, [0] * d, "replace")
-    K = model.K
-    with mpmath.workdps(ref.DPS):
-        formula = [off.f] + [mpmath.fsum(fw.alpha[i][t] * (fw.c[i][t] - off.c[i][t])
-                                         for i in range(K) for t in range(1, length + 1)
-                                         if int(doc[t]) == w) / K for w in words]
-        # the premise, in mpmath: UNK scored like every word
-        premise = max(abs(fw.scores[i][t] - off.scores[i][t]) for i in range(K) for t in range(1, length + 1))
-    values, _ = reference_tables(model, doc, length, "replace")
-    beta_ref = ref_law.beta_inf(values, d, kernel_width(lime_inf.NU))
-    beta = lime_inf.beta_inf_exact(model, doc, length, "replace")
-    f_mag = f_magnitude(model, doc)
-    scale = beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU)
-    return combine(
-        check_mp("premise max |s_t − s̃_t| (mpmath)", premise, scale=1.0),
-        check_mp("mpmath β^∞ − formula", _mp_max_abs(beta_ref, formula), scale=f_mag),
-        compare("float64 β^∞ vs formula", beta, formula, scale),
-    )
-
-
-@claim("lime.linear_in_model.beta_inf", section="§5", source="paper", kind="identity",
-       statement="β^∞ is linear in f: β^∞(f + g) = β^∞(f) + β^∞(g), β^∞(λf) = λβ^∞(f); hence the multi-head "
-                 "model's β^∞ is the mean of its heads' β^∞ (delete and replace)",
-       reference="mpmath weighted least squares over the enumeration of the full mpmath forward (f and each "
-                 "head f^(i) on every perturbed document); float64 β^∞ of the model and of each single-head "
-                 "model against it",
-       strategy=semantics_cases, trained=trained_semantics_cases)
-def check_linear_in_model_beta_inf(case):
-    model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
-    d = distinct_words(doc, length).size
-    width = kernel_width(lime_inf.NU)
-    values, heads = reference_tables(model, doc, length, sem, engine=reference_engine(case))
-    beta_f = ref_law.beta_inf(values, d, width)
-    beta_heads = [ref_law.beta_inf(h, d, width) for h in heads]
-    with mpmath.workdps(ref.DPS):
-        lam = mpmath.mpf(-2.5)
-        beta_scaled = ref_law.beta_inf([lam * v for v in values], d, width)
-    with mpmath.workdps(ref.DPS):
-        mean_heads = [mpmath.fsum(column) / model.K for column in zip(*beta_heads)]
-        scaled_gap = max(abs(a - lam * b) for a, b in zip(beta_scaled, beta_f))
-    f_mag = f_magnitude(model, doc)
-    fast_heads = np.mean([lime_inf.beta_inf_exact(model.head(i), doc, length, sem)
-                          for i in range(model.K)], axis=0)
-    fast = lime_inf.beta_inf_exact(model, doc, length, sem)
-    scale = beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU)
-    outcome = combine(
-        check_mp("mpmath β^∞(f) − mean_i β^∞(f^(i))", _mp_max_abs(beta_f, mean_heads), scale=f_mag),
-        check_mp("mpmath β^∞(λf) − λβ^∞(f)", scaled_gap, scale=f_mag),
-        compare("float64 β^∞(f)", fast, beta_f, scale),
-        compare("float64 mean_i β^∞(f^(i)) vs mpmath β^∞(f)", fast_heads, beta_f, scale),
-    )
-    outcome.engine = engines(outcome.engine, reference_engine(case))
-    return outcome
 
 
 # --- consistency ----------------------------------------------------------------------------------------
