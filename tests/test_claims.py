@@ -75,6 +75,9 @@ def test_families_register_one_claim_per_row_with_the_shared_keywords():
     assert [c.section for c in blind] == ["§3"] * 4 + ["§6"]  # a row's options override the family's keywords
     zero = [REGISTRY[f"{prefix}.zero_attention"] for prefix in ("shapley", "occlusion", "ig", "smoothgrad")]
     assert all(c.exists and c.check.__module__ == "theory.claims.zero_attention" for c in zero)
+    linear = [REGISTRY[i] for i in ("lime.linear_in_model", "lime.linear_in_model.beta_inf", "shapley.linear_in_model")]
+    assert {c.check.__module__ for c in linear} == {"theory.claims.linear_in_model"}
+    assert [c.source for c in linear] == ["paper", "paper", "consequence"]
 
 
 def test_report_order_is_by_section_then_module_then_declaration():
