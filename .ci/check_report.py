@@ -11,7 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-from theory.claims import all_claims, all_extras
+from theory.claims import all_claims
+from theory.studies import all_extras
 
 out = Path(sys.argv[1])
 problems = []

@@ -5,7 +5,8 @@ import difflib
 from importlib import import_module
 from pathlib import Path
 
-from theory.claims import all_claims, all_extras
+from theory.claims import all_claims
+from theory.studies import all_extras
 from theory.reporting.catalogue import catalogue_markdown, implementations
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "docs" / "claims.md"

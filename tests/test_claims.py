@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from theory.claims import POPULATIONS, all_claims, all_extras
+from theory.claims import POPULATIONS, all_claims
 from theory.reporting.baseline import compare_records, compare_regimes, load_summary
 from theory.running.runner import NOT_APPLICABLE, PASSING, run_claim
+from theory.studies import all_extras
 
 SEED = 0
 BASELINE_PATH = Path(__file__).resolve().parents[1] / "reports" / "summary.json"
@@ -52,3 +53,47 @@ def test_no_baseline_claim_disappeared():
     known = {c.id for c in all_claims()} | {e.id for e in all_extras()}
     missing = [r["id"] for r in BASELINE["claims"]] + [e["id"] for e in BASELINE.get("extras", [])]
     assert not [i for i in missing if i not in known], f"claims of {BASELINE_PATH} no longer registered"
+
+
+def test_every_claim_lives_in_its_prefix_module_or_its_family_module():
+    """``model.*`` in claims/model.py, ``lime.*`` under claims/lime/; a family's rows in the module named by the
+    statement, which each row's id contains (``shapley.zero_attention`` in claims/zero_attention.py)."""
+    misplaced = []
+    for claim in all_claims():
+        module = claim.check.__module__.removeprefix("theory.claims.").split(".")
+        if module[0] != claim.id.split(".")[0] and module[-1] not in claim.id:
+            misplaced.append(f"{claim.id} in {claim.check.__module__}")
+    assert not misplaced, misplaced
+
+
+def test_families_register_one_claim_per_row_with_the_shared_keywords():
+    from theory.claims import REGISTRY
+
+    blind = [c for c in all_claims() if c.id.startswith("attention.blind_to_values")]
+    assert [c.id.rpartition(".")[2] for c in blind] == ["blind_to_values", "gradient", "lime", "beta_inf", "shapley"]
+    assert {(c.source, c.kind) for c in blind} == {("consequence", "witness")}
+    assert [c.section for c in blind] == ["§3"] * 4 + ["§6"]  # a row's options override the family's keywords
+    zero = [REGISTRY[f"{prefix}.zero_attention"] for prefix in ("shapley", "occlusion", "ig", "smoothgrad")]
+    assert all(c.exists and c.check.__module__ == "theory.claims.zero_attention" for c in zero)
+    linear = [REGISTRY[i] for i in ("lime.linear_in_model", "lime.linear_in_model.beta_inf", "shapley.linear_in_model")]
+    assert {c.check.__module__ for c in linear} == {"theory.claims.linear_in_model"}
+    assert [c.source for c in linear] == ["paper", "paper", "consequence"]
+
+
+def test_report_order_is_by_section_then_module_then_declaration():
+    from theory.claims import SECTION_ORDER
+    from theory.reporting.report import SECTIONS
+
+    assert tuple(SECTIONS) == SECTION_ORDER
+    claims, extras = all_claims(), all_extras()
+    assert [c.section for c in claims] == sorted((c.section for c in claims), key=SECTION_ORDER.index)
+    assert [e.section for e in extras] == sorted((e.section for e in extras), key=SECTION_ORDER.index)
+    ids = [c.id for c in claims]
+    assert ids.index("model.forward") < ids.index("model.sufficient_stats") < ids.index("reference.engines_agree")
+
+
+def test_claims_and_extras_are_discovered():
+    from theory import claims, studies
+
+    assert "theory.claims.lime.limit" in claims.modules() and "theory.studies.survival" in studies.modules()
+    assert {e.run.__module__.split(".")[1] for e in all_extras()} == {"studies"}

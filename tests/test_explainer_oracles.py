@@ -24,7 +24,7 @@ captum_attr = pytest.importorskip("captum.attr", reason="captum oracle: pip inst
 
 from reference.explainers.perturb import perturbed_document  # noqa: E402
 from reference.oracles.torch_one_layer import AttentionClassifier  # noqa: E402
-from theory.claims.explainers import magnitude  # noqa: E402
+from theory.claims.removal import magnitude  # noqa: E402
 from theory.models.one_layer_gradient import gradient  # noqa: E402
 from theory.explainers.ig import integrated_gradients  # noqa: E402
 from theory.explainers.lime_inf import patterns  # noqa: E402

@@ -1,5 +1,5 @@
 """Unit tests of the §6 explainers' interfaces: removal semantics parsing, the explain methods' JSON shape and
-errors, the stopping rules of the estimators (the identities themselves are claims, theory/claims/explainers.py)."""
+errors, the stopping rules of the estimators (the identities themselves are the §6 claims of theory/claims/)."""
 
 from __future__ import annotations
 

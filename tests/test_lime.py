@@ -1,5 +1,5 @@
 """LIME machinery: lime's sample stream, lime's feature order, the fallback paths of the fast evaluators,
-bad input.  The numerical claims themselves are in ``theory/claims/lime_empirical.py``."""
+bad input.  The numerical claims themselves are in ``theory/claims/lime/``."""
 
 import numpy as np
 import pytest

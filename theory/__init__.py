@@ -8,8 +8,8 @@ The packages, each importing only those listed before it (``tests/test_layers.py
   of explanation methods;
 - :mod:`theory.sentiment` — the committed trained models and their data;
 - :mod:`theory.checking` — the float64-vs-reference comparison, engines, profiles, strategies, populations;
-- :mod:`theory.claims` — the claim registry: one declaration per claim, one module per topic;
-- :mod:`theory.studies` — the sweeps, tables and figures beyond one instance of one claim;
+- :mod:`theory.claims` — the claim registry: one declaration per claim (or per family), one module per id prefix;
+- :mod:`theory.studies` — the sweeps, tables and figures beyond one instance of one claim (the extras' registry);
 - :mod:`theory.running` — the runner, parallel execution, output;
 - :mod:`theory.reporting` — the reports, the baseline comparison, the catalogue;
 - :mod:`theory.cli` — the ``attnverify`` command line.

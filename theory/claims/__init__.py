@@ -2,9 +2,11 @@
 instances and the check that measures it.  Tests (``tests/test_claims.py``) and ``attnverify run`` are
 both generated from :data:`REGISTRY`, so no claim exists without a test.
 
-Sections can also register *extras* (:func:`extra`): computations that are not a property of one
-instance — a sweep, a figure, a benchmark table — run by ``attnverify run`` and rendered under their paper
-section, with their data kept in ``summary.json``.
+Every module of this package is discovered (:func:`modules`), not listed: a claim lives in the module named by
+its id's first component (``model.*`` in ``model.py``, ``lime.*`` in the package ``lime/``), and a *family* —
+one statement across explainers or models, one row per explainer (:func:`family`) — in the module named by the
+statement, which every row's id contains (``attention.blind_to_values.*`` in ``blind_to_values.py``).  The
+computations beyond one instance (sweeps, tables, figures) are the *extras* of :mod:`theory.studies`.
 
 Every claim runs on two *populations* of instances: ``random`` (its ``strategy``: random models and
 documents) and ``trained`` (its ``trained`` strategy: held-out documents of the committed trained model,
@@ -17,9 +19,11 @@ shrunk instance it found; every other claim must hold on every instance.
 
 from __future__ import annotations
 
+import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module
-from typing import Any, Callable
+from typing import Any
 
 from hypothesis.strategies import SearchStrategy
 
@@ -28,8 +32,7 @@ from theory.checking.compare import Outcome
 
 KINDS = ("identity", "bound", "limit", "approximation", "witness")
 SOURCES = ("paper", "consequence", "ours")
-MODULES = ("model", "attention", "gradient", "lime_empirical", "lime_inf", "lime_approx", "trained", "explainers",
-           "reference", "encoder", "encoder_survival")  # theory.claims.<module>, in report order
+SECTION_ORDER = ("§2", "§3", "§4", "§5", "§6", "depth")  # the paper's sections, then depth (ours): report order
 POPULATIONS = ("random", "trained")
 
 
@@ -69,8 +72,9 @@ def claim(id, *, section, source, kind, statement, reference, strategy, exists=F
           trained="no trained-model strategy declared", given_budget=1.0):
     """Register the decorated check as claim ``id``; ``trained`` is the strategy factory of its trained-model
     instances, or a string saying why they do not apply."""
-    if kind not in KINDS or source not in SOURCES:
-        raise ValueError(f"claim {id}: kind {kind!r} / source {source!r} not in {KINDS} / {SOURCES}")
+    if kind not in KINDS or source not in SOURCES or section not in SECTION_ORDER:
+        raise ValueError(f"claim {id}: kind {kind!r} / source {source!r} / section {section!r} not in {KINDS} / "
+                         f"{SOURCES} / {SECTION_ORDER}")
     if set(requires) - set(optional.EXTRA):
         raise ValueError(f"claim {id}: requires {sorted(set(requires) - set(optional.EXTRA))}, not declared in "
                          "theory.optional.EXTRA")
@@ -85,53 +89,53 @@ def claim(id, *, section, source, kind, statement, reference, strategy, exists=F
     return decorator
 
 
-def all_claims() -> list[Claim]:
-    """Every registered claim, in report order: by module in :data:`MODULES` order, then as declared (whatever
-    order the modules happened to be imported in)."""
-    for module in MODULES:
-        import_module(f"theory.claims.{module}")
-    return sorted(REGISTRY.values(), key=lambda claim: _rank(claim.check))
-
-
-def _rank(function) -> int:
-    module = function.__module__.removeprefix("theory.claims.")
-    return MODULES.index(module) if module in MODULES else len(MODULES)
-
-
-@dataclass
-class ExtraResult:
-    """What an extra produced: Markdown for its section, JSON-able data, files (e.g. PNG figures) by path
-    relative to the output folder, and what it skipped for want of an optional package (one line each: what,
-    then :func:`theory.optional.needs`)."""
-
-    markdown: str
-    data: dict = field(default_factory=dict)
-    files: dict = field(default_factory=dict)
-    skipped: list = field(default_factory=list)
-
-
 @dataclass(frozen=True)
-class Extra:
+class Row:
+    """One explainer (or model) of a :func:`family`: its claim id, its part of the statement and of the reference,
+    its instances and its check; ``options`` are the other keywords of :func:`claim` where the row differs from
+    the family (``section``, ``budget``, ``trained``, ...)."""
+
     id: str
-    section: str
-    title: str
-    run: Callable[[str, int], ExtraResult]  # (profile, seed) -> result
+    statement: str
+    reference: str
+    strategy: Callable[[], SearchStrategy]
+    check: Callable[[Any], Outcome]
+    options: dict = field(default_factory=dict)
 
 
-EXTRAS: dict[str, Extra] = {}
+def family(rows: list[Row], **shared) -> None:
+    """Register one claim per row of a family — one statement across explainers or models, each row one
+    explainer — with the keywords of :func:`claim` that the rows share.
+
+    Args:
+        rows: the family's rows, in report order.
+        **shared: keywords of :func:`claim` common to every row (a row's ``options`` take precedence).
+    """
+    for row in rows:
+        claim(row.id, statement=row.statement, reference=row.reference, strategy=row.strategy,
+              **{**shared, **row.options})(row.check)
 
 
-def extra(id, *, section, title):
-    """Register the decorated ``run(profile, seed) -> ExtraResult`` as extra ``id`` of ``section``."""
-    def decorator(run):
-        if id in EXTRAS or id in REGISTRY:
-            raise ValueError(f"extra {id} is declared twice")
-        EXTRAS[id] = Extra(id, section, title, run)
-        return run
-    return decorator
+def modules() -> list[str]:
+    """Every module of this package (imported, so that its claims are registered), in name order.
+
+    Returns:
+        Their dotted names.
+    """
+    names = [info.name for info in pkgutil.walk_packages(__path__, f"{__name__}.")]
+    for name in names:
+        import_module(name)
+    return names
 
 
-def all_extras() -> list[Extra]:
-    """Every registered extra, in report order (as :func:`all_claims`)."""
-    all_claims()
-    return sorted(EXTRAS.values(), key=lambda item: _rank(item.run))
+def all_claims() -> list[Claim]:
+    """Every registered claim, in report order: by paper section (:data:`SECTION_ORDER`), then by module (name
+    order), then as declared — whatever order the modules happened to be imported in.
+
+    Returns:
+        The claims.
+    """
+    order = {name: k for k, name in enumerate(modules())}
+    declared = {id: k for k, id in enumerate(REGISTRY)}
+    return sorted(REGISTRY.values(), key=lambda c: (SECTION_ORDER.index(c.section), order.get(c.check.__module__, -1),
+                                                    declared[c.id]))

@@ -6,7 +6,11 @@ import mpmath
 import numpy as np
 
 import reference.models.one_layer as ref
-from theory.claims import ExtraResult, claim, extra
+from theory.checking.compare import RTOL, check_mp, combine, compare, engines, quotient_dps
+from theory.checking.engines import reference_engine, reference_forward
+from theory.checking.population import given_cases
+from theory.checking.strategies.models import cases
+from theory.claims import claim
 from theory.explainers.attention import (
     admissible_step,
     alpha_avg,
@@ -14,16 +18,9 @@ from theory.explainers.attention import (
     null_direction,
 )
 from theory.models.one_layer import (
-    attention_matrices,
-    document,
     forward,
     term_magnitudes,
 )
-from theory.studies import figures
-from theory.checking.compare import RTOL, check_mp, combine, compare, engines, quotient_dps
-from theory.checking.engines import reference_engine, reference_forward
-from theory.checking.population import given_cases
-from theory.checking.strategies.models import ModelSpec, cases
 
 
 @claim("attention.aggregates", section="§3", source="consequence", kind="identity",
@@ -89,62 +86,3 @@ def check_non_identifiable(case):
     outcome.measures["log10 total variation between α and α + εδ"] = float(min(moved))
     outcome.engine = engines(outcome.engine, reference_engine(case))
     return outcome
-
-
-@claim("attention.blind_to_values", section="§3", source="consequence", kind="witness",
-       statement="replacing every W_ℓ^(i) by −W_ℓ^(i) leaves every α unchanged and negates f (attention "
-                 "cannot tell the direction of a token's effect); the gradient and LIME parts are checked "
-                 "with those claims",
-       reference="mpmath forward of both models at 40 digits",
-       strategy=cases, trained=given_cases)
-def check_blind_to_values(case):
-    model = case.model
-    negated = model.with_Wl(-model.Wl)
-    fw, fw_neg = forward(model, case.doc), forward(negated, case.doc)
-    mp_fw, mp_neg = reference_forward(case), reference_forward(case, model=negated)
-    mag = term_magnitudes(model, case.doc)
-    with mpmath.workdps(ref.DPS):
-        alpha_change = max(abs(a - b) for ra, rb in zip(mp_fw.alpha, mp_neg.alpha) for a, b in zip(ra, rb))
-        f_sum = mp_fw.f + mp_neg.f
-    outcome = combine(
-        check_mp("α(−W_ℓ) − α(W_ℓ) (mpmath)", alpha_change),
-        check_mp("f(−W_ℓ) + f(W_ℓ) (mpmath)", f_sum, scale=mag.f[0].mean()),
-        compare("α(−W_ℓ) (float64) vs α(W_ℓ) (mpmath)", fw_neg.alpha[0], mp_fw.alpha, mag.alpha_scale(fw.alpha[0])),
-        compare("−f(−W_ℓ) (float64) vs f(W_ℓ) (mpmath)", -fw_neg.f[0], mp_fw.f, mag.f[0].mean()),
-        compare("f(W_ℓ) (float64)", fw.f[0], mp_fw.f, mag.f[0].mean()),
-    )
-    outcome.engine = engines(outcome.engine, reference_engine(case))
-    return outcome
-
-
-@extra("attention.figure3", section="§3", title="Figure 3 analog: the heads' attention matrices")
-def figure3(profile, seed):
-    """The full self-attention matrices of every head on one document; the classifier only reads row 0."""
-    spec = ModelSpec(K=4, d_e=16, d_att=8, d_out=8, V=30, T=12, pe=True, score_scale=3.0, seed=seed)
-    model = spec.build()
-    tokens = (5, 9, 12, 9, 17, 5, 23, 8)
-    matrices = attention_matrices(model, document(model, tokens))
-    cls_row = forward(model, document(model, tokens)).alpha[0]
-    markdown = (
-        f"One random model (`{spec!r}`) on the text {list(tokens)} (CLS first, UNK padding after position {len(tokens)}). "
-        "Each panel is one head's attention matrix (row = query position, column = key position). The "
-        "classifier of the paper only uses the first row — the CLS query — so the other rows, which are what "
-        "attention heat maps usually show, play no role in its output. Row 0 of every panel equals the α that "
-        f"the model uses (max difference {float(abs(matrices[:, 0, :] - cls_row).max()):.1e}).")
-    files, skipped = {}, []
-    if figures.available():
-        plt = figures.pyplot()
-        labels = ["CLS", *map(str, tokens), *["UNK"] * (model.T - 1 - len(tokens))]
-        fig, axes = plt.subplots(1, model.K, figsize=(3.2 * model.K, 3.4))
-        for i, ax in enumerate(axes):
-            ax.imshow(matrices[i], cmap="Blues", vmin=0, vmax=1)
-            ax.set_title(f"head {i + 1}")
-            ax.set_xticks(range(model.T), labels, rotation=90, fontsize=7)
-            ax.set_yticks(range(model.T), labels, fontsize=7)
-            ax.add_patch(plt.Rectangle((-0.5, -0.5), model.T, 1, fill=False, edgecolor="crimson", lw=1.5))
-        fig.suptitle("Self-attention matrices (red: the CLS row used by the classifier)")
-        files["figures/fig3_attention_matrices.png"] = figures.png(fig)
-        markdown += "\n\n![Figure 3 analog](figures/fig3_attention_matrices.png)"
-    else:
-        skipped.append(figures.not_drawn("figures/fig3_attention_matrices.png"))
-    return ExtraResult(markdown=markdown, files=files, skipped=skipped)

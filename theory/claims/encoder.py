@@ -28,9 +28,19 @@ import reference.explainers.lime_law as ref_law
 import reference.explainers.perturb as ref_perturb
 import reference.models.encoder as ref_enc
 import reference.models.one_layer as ref
+from theory.checking.approximation import DEGENERATE, relative_error
+from theory.checking.compare import Outcome, check_mp, combine, compare, nstr
+from theory.checking.strategies.encoder import (
+    EncoderCase,
+    EncoderSpec,
+    encoder_cases,
+    encoder_lime_cases,
+)
+from theory.checking.strategies.lime import semantics_cases
+from theory.checking.strategies.models import texts
 from theory.claims import claim
-from theory.claims.lime_empirical import _f_magnitudes, _lime_scales
-from theory.claims.lime_inf import _beta_scale, _reference_tables, _width
+from theory.claims.lime.empirical import f_magnitudes, lime_scales
+from theory.claims.lime.limit import beta_scale, kernel_width, reference_tables
 from theory.explainers import lime_inf
 from theory.explainers.attention import alpha_avg
 from theory.explainers.encoder_eq19 import eq19_last_layer, value_scores
@@ -44,16 +54,6 @@ from theory.explainers.rollout import rollout
 from theory.models.encoder import Encoder, EncoderForward, forward, from_one_layer
 from theory.models.one_layer import term_magnitudes
 from theory.sentiment.encoder_fixture import trained_encoder_cases
-from theory.studies import regimes
-from theory.checking.compare import Outcome, check_mp, combine, compare, nstr
-from theory.checking.strategies.encoder import (
-    EncoderCase,
-    EncoderSpec,
-    encoder_cases,
-    encoder_lime_cases,
-)
-from theory.checking.strategies.lime import semantics_cases
-from theory.checking.strategies.models import texts
 
 SECTION = "depth"
 NO_FIXTURE = ("the trained 6-layer encoder (theory/sentiment/data/sentiment_encoder.npz: T = 64, L = 6, d = 12) is "
@@ -129,9 +129,9 @@ def check_reduces_to_one_layer(instance):
     d = distinct_words(doc, length).size
     ref_fit = ref_lime.lime_model(model, doc, length, LIME_SAMPLES, seed, sem)
     fit = lime(encoder, doc, length, semantics=sem, samples=LIME_SAMPLES, seed=seed)
-    s0, s = _lime_scales(ref_fit.Z, _f_magnitudes(case, ref_fit.Z, sem))
-    values = _reference_tables(model, doc, length, sem)[0]
-    beta = ref_law.beta_inf(values, d, _width(lime_inf.NU))
+    s0, s = lime_scales(ref_fit.Z, f_magnitudes(case, ref_fit.Z, sem))
+    values = reference_tables(model, doc, length, sem)[0]
+    beta = ref_law.beta_inf(values, d, kernel_width(lime_inf.NU))
     return combine(
         compare("f", fw.f[0], mp_fw.f, mag.f[0].mean()),
         compare("α (last layer's CLS attention)", fw.alpha[0], mp_fw.alpha, mag.alpha_scale(fw.alpha[0])),
@@ -140,7 +140,7 @@ def check_reduces_to_one_layer(instance):
         compare(f"LIME coefficients ({sem})", fit.coef, ref_fit.coef[0], s),
         compare(f"LIME intercept ({sem})", fit.intercept, ref_fit.intercept[0], s0),
         compare(f"β^∞ ({sem})", lime_inf.beta_inf_exact(encoder, doc, length, semantics=sem), beta,
-                _beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU, mag.f[0].mean())),
+                beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU, mag.f[0].mean())),
     )
 
 
@@ -202,8 +202,7 @@ def _reference_outputs(model, doc, length, sem, w=None, b=None):
 def reference_lime(model, doc, length, seed, sem, w=None, b=None):
     """The mpmath reference LIME (lime 0.2.0.1's samples) of the encoder, every sample through the reference."""
     words = ref_perturb.distinct_words(doc, length)
-    return ref_lime.lime(_reference_outputs(model, doc, length, sem, w, b), len(words), LIME_SAMPLES, seed,
-                         semantics=sem, words=words)
+    return ref_lime.lime(_reference_outputs(model, doc, length, sem, w, b), len(words), LIME_SAMPLES, semantics=sem, samples=seed, words=words)
 
 
 def reference_beta_inf(model, doc, length, sem, w=None, b=None):
@@ -211,7 +210,7 @@ def reference_beta_inf(model, doc, length, sem, w=None, b=None):
     d = len(ref_perturb.distinct_words(doc, length))
     outputs = _reference_outputs(model, doc, length, sem, w, b)
     values = [outputs(z)[0] for z in ref_law.patterns(d)]
-    return ref_law.beta_inf(values, d, _width(lime_inf.NU)), values
+    return ref_law.beta_inf(values, d, kernel_width(lime_inf.NU)), values
 
 
 def blind_cases():
@@ -250,7 +249,7 @@ def check_blind_to_values(instance):
                                                   [*minus.coef[0], minus.intercept[0]]))
         beta_sum = max(abs(x + y) for x, y in zip(beta, beta_neg))
         lime_scale = max(abs(c) for c in [*plus.coef[0], plus.intercept[0]])
-    s0, s = _lime_scales(plus.Z, np.full(len(plus.Z), f_mag))
+    s0, s = lime_scales(plus.Z, np.full(len(plus.Z), f_mag))
     return combine(
         check_mp("attention(−w) − attention(w) (mpmath)", attention_change),
         check_mp("f(−w) + f(w) (mpmath)", mp_fw.f + mp_neg.f, scale=f_mag),
@@ -264,7 +263,7 @@ def check_blind_to_values(instance):
         compare(f"−intercept(−w) (float64) vs intercept(w) ({sem})", -fast.intercept, plus.intercept[0], s0),
         compare(f"−β^∞(−w) (float64) vs β^∞(w) (mpmath) ({sem})",
                 -lime_inf.beta_inf_exact(negated, doc, length, semantics=sem), beta,
-                _beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU, f_mag)),
+                beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU, f_mag)),
     )
 
 
@@ -362,10 +361,10 @@ def check_eq19_last_layer(case):
     model, doc, length = case.model, case.doc, len(case.tokens)
     beta = lime_inf.beta_inf_exact(model, doc, length, semantics="replace")[1:]
     approx = eq19_last_layer(model, doc, length)
-    # as for the §2 approximations (theory.claims.lime_approx): when ‖β^∞‖ is below 1e-9 of the spread of the
+    # as for the §2 approximations (theory.claims.lime.limit_approx): when ‖β^∞‖ is below 1e-9 of the spread of the
     # last layer's value scores, f does not depend on the words beyond rounding, and that floor is the denominator
     c = value_scores(model, forward(model, np.stack([doc, unk_document(model)])))
-    error, _, degenerate = regimes.relative_error(approx, beta, None, regimes.DEGENERATE * float(np.ptp(c) + 1e-300))
+    error, _, degenerate = relative_error(approx, beta, None, DEGENERATE * float(np.ptp(c) + 1e-300))
     depth = f"L={model.L}" + (", residual" if model.residual else "")
     return Outcome(holds=error <= 0.25, error=error, tolerance=0.25,
                    detail=f"‖Eq19 − β^∞‖/‖β^∞‖ = {error:.3g} ({depth}, norm {model.norm}); ‖β^∞‖ = "
@@ -375,8 +374,15 @@ def check_eq19_last_layer(case):
 
 # --- encoder.rollout_vs_posthoc ------------------------------------------------------------------------------------
 
-def _spearman(a, b) -> float:
-    """Spearman's ρ, 0 when either ranking is constant (no information)."""
+def spearman(a, b) -> float:
+    """Spearman's ρ, 0 when either ranking is constant (no information).
+
+    Args:
+        a, b: two score vectors over the same positions.
+
+    Returns:
+        Their rank correlation.
+    """
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return 0.0
     return float(spearmanr(a, b).statistic)
@@ -390,7 +396,7 @@ def rank_agreement(model: Encoder, doc, length: int) -> dict:
     attention = {"last-layer α-avg": alpha_avg(g.forward.alpha[0])[words], "rollout": rollout(g.forward.attention)[0, words]}
     posthoc = {"G-l2": g_l2(g.grad[0])[words],
                "abs(β^∞)": np.abs(lime_inf.beta_inf_exact(model, doc, length, semantics="delete")[1:])}
-    return {(a, p): _spearman(x, y) for a, x in attention.items() for p, y in posthoc.items()}
+    return {(a, p): spearman(x, y) for a, x in attention.items() for p, y in posthoc.items()}
 
 
 @claim("encoder.rollout_vs_posthoc", section=SECTION, source="ours", kind="approximation",

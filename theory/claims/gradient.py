@@ -1,11 +1,12 @@
-"""Claims about gradient-based explanations (docs/theory.md §5, paper §4), the gradient part of
-``attention.blind_to_values`` (§3.2), and the §4 extras (the CLS query-path term, the Figure-5 heatmap).
+"""Claims about gradient-based explanations (docs/theory.md §5, paper §4); the gradient row of the family
+``attention.blind_to_values`` (``blind_to_values.py``) uses this module's reference gradient.
 
 The reference for every claim here is ``reference.explainers.gradient``: central differences of the mpmath forward pass
 at ≥ 60 digits (≥ 30 correct digits); it costs two forward passes per gradient entry, so instances are kept
 small (:data:`theory.checking.strategies.models.GRADIENT_SIZES`: K ≤ 3, d_e ≤ 6, d_att, d_out ≤ 4, V ≤ 12, T ≤ 8) and the
 claims run a share (``budget``) of the profile's examples.  Torch autograd, the external oracle, is checked
-against the same closed forms in ``tests/test_gradient_oracle.py`` (all sizes) and in the extra below.
+against the same closed forms in ``tests/test_gradient_oracle.py`` (all sizes) and in the study
+:mod:`theory.studies.query_path`.
 """
 
 from __future__ import annotations
@@ -20,26 +21,31 @@ import numpy as np
 import reference.engines.arb as arb
 import reference.explainers.gradient as ref_grad
 import reference.models.one_layer as ref
-from theory import optional
-from theory.claims import ExtraResult, claim, extra
-from theory.explainers.attention import alpha_avg
-from theory.explainers.gradient import attention_bound, g_avg, g_l1, g_l2, g_x_input, g_x_input_closed_form, magnitudes
-from theory.models.one_layer_gradient import authors_gradient, gradient
-from theory.models.one_layer import (
-    Model,
-    document,
-    embed,
-    forward,
-    head_vectors,
-    term_magnitudes,
-)
 from theory.checking.compare import check_mp, combine, compare, engines, nstr
 from theory.checking.engines import reference_engine, reference_forward, reference_gradient
 from theory.checking.population import checked_coordinates, given_cases
 from theory.checking.strategies.models import (
-    ModelSpec,
     constant_value_cases,
     gradient_cases,
+)
+from theory.claims import claim
+from theory.explainers.attention import alpha_avg
+from theory.explainers.gradient import (
+    attention_bound,
+    g_avg,
+    g_l1,
+    g_l2,
+    g_x_input,
+    g_x_input_closed_form,
+    magnitudes,
+)
+from theory.models.one_layer_gradient import gradient
+from theory.models.one_layer import (
+    Model,
+    embed,
+    forward,
+    head_vectors,
+    term_magnitudes,
 )
 
 MP_RTOL = 1e-25  # statements checked in mpmath on the reference gradient (≥ 30 correct digits, see there)
@@ -336,187 +342,3 @@ def check_sign_disagreement(case):
                        f"G×I {nstr(gxi, 6)}; effect f(ξ) − f(ξ, UNK at {t}) {nstr(effect, 6)}")
     outcome.engine = engines(outcome.engine, reference_engine(case))
     return outcome
-
-
-# --- attention.blind_to_values, gradient part ---------------------------------------------------------------
-
-@claim("attention.blind_to_values.gradient", section="§3", source="consequence", kind="witness",
-       statement="replacing every W_ℓ^(i) by −W_ℓ^(i) (which leaves every α unchanged, attention.blind_to_values) "
-                 "negates every ∇_t, t = 0..T−1",
-       reference="reference gradients (central differences, mpmath) of both models; the float64 closed form of "
-                 "the negated model against the negated reference",
-       strategy=gradient_cases, budget=0.5,
-       trained=lambda: trained_gradient_cases(cls=True, coordinates=TRAINED_COORDINATES), given_budget=0.5)
-def check_blind_to_values_gradient(case):
-    model, doc = case.model, case.doc
-    positions, coordinates = checked_positions(case, range(model.T)), checked_coordinates(case)
-    negated = model.with_Wl(-model.Wl)
-    mp_grad, radii = reference_gradient(case, positions, coordinates=coordinates)
-    mp_neg, _ = reference_gradient(case, positions, negated, coordinates=coordinates)
-    mag = magnitudes(model, doc)[0, positions][:, coordinates]
-    with mpmath.workdps(ref.DPS):
-        total = max(abs(a + b) / float(m) for ra, rb, mr in zip(mp_grad, mp_neg, mag) for a, b, m in zip(ra, rb, mr)
-                    if m > 0)
-        minus = [[-x for x in row] for row in mp_grad]
-    return combine(
-        check_mp("max |∇_t(W_ℓ) + ∇_t(−W_ℓ)| / magnitude (mpmath)", total, tol=MP_RTOL),
-        compare("∇_t(−W_ℓ) (float64) vs −∇_t(W_ℓ) (reference)",
-                gradient(negated, doc).grad[0, positions][:, coordinates], minus, mag, radius=radii),
-    )
-
-
-# --- §4 extras ----------------------------------------------------------------------------------------------
-
-def _autograd(model, doc):
-    """``∇_t`` by torch autograd (the external oracle); the caller checks that torch is installed."""
-    import torch
-
-    from reference.oracles.torch_one_layer import AttentionClassifier
-
-    module = AttentionClassifier.from_npz_arrays(model)
-    X = module.embed(torch.as_tensor(np.atleast_2d(doc))).detach().requires_grad_(True)
-    module.forward_embedded(X)[0, 0].backward()
-    return X.grad[0].numpy()
-
-
-AUTHORS_SIZE = dict(K=6, d_e=128, d_att=64, d_out=64, T=256)
-
-
-def _random_case(rng, score_scale, authors_size=False):
-    from theory.checking.strategies.models import Case
-
-    if authors_size:
-        spec = ModelSpec(**AUTHORS_SIZE, V=1000, pe=True, score_scale=score_scale, seed=int(rng.integers(2**32)))
-        L = int(rng.integers(10, 255))
-    else:
-        T = int(rng.integers(2, 33))
-        spec = ModelSpec(K=int(rng.integers(1, 5)), d_e=int(rng.integers(2, 17)), d_att=int(rng.integers(1, 9)),
-                         d_out=int(rng.integers(1, 9)), V=50, T=T, pe=bool(rng.integers(2)),
-                         score_scale=score_scale, seed=int(rng.integers(2**32)))
-        L = int(rng.integers(1, T))
-    return Case(spec, tuple(rng.integers(2, spec.V, size=L).tolist()))
-
-
-@extra("gradient.query_path", section="§4", title="The CLS query-path term the authors' code omits (ours)")
-def query_path_extra(profile, seed):
-    """``‖∇_0 − authors' ∇_0‖ / ‖∇_0‖`` (the missing query path relative to the exact CLS gradient) over random
-    models, by attention peakedness; plus the closed form's agreement with torch autograd on the same cases."""
-    from theory.checking.strategies.models import SCORE_SCALES
-
-    rng = np.random.default_rng(seed)
-    n_small, n_large = (100, 4) if profile == "ci" else (1000, 20)
-    rows, data, worst = [], {}, {"terms": 0.0, "normwise": 0.0}
-    torch_missing = optional.missing("torch")
-    for authors_size in (False, True):
-        for scale in SCORE_SCALES:
-            ratios, cls_share, alpha0 = [], [], []
-            for _ in range(n_large if authors_size else n_small):
-                case = _random_case(rng, scale, authors_size)
-                g = gradient(case.model, case.doc)
-                norms = np.linalg.norm(g.grad[0], axis=-1)
-                ratios.append(float(np.linalg.norm(g.query_path[0]) / norms[0]) if norms[0] > 0 else 0.0)
-                cls_share.append(float(norms[0] / norms.max()) if norms.max() > 0 else 0.0)
-                alpha0.append(float(g.forward.alpha[0, :, 0].mean()))
-                if not torch_missing:
-                    auto = _autograd(case.model, case.doc)
-                    mag = magnitudes(case.model, case.doc)[0]
-                    diff = np.abs(g.grad[0] - auto)
-                    worst["terms"] = max(worst["terms"], float((diff / np.where(mag > 0, mag, 1)).max()))
-                    if np.abs(auto).max() > 0:
-                        worst["normwise"] = max(worst["normwise"], float(diff.max() / np.abs(auto).max()))
-            label = "authors' size" if authors_size else "small"
-            r = np.array(ratios)
-            data[f"{label}, score scale {scale}"] = {
-                "n": len(r), "min": float(r.min()), "median": float(np.median(r)), "max": float(r.max()),
-                "share > 1%": float(np.mean(r > 0.01)), "median ‖∇_0‖ / max_t ‖∇_t‖": float(np.median(cls_share)),
-                "median α-avg_0": float(np.median(alpha0))}
-            rows.append(f"| {label} | {scale:g} | {len(r)} | {r.min():.2e} | {np.median(r):.2e} | {r.max():.2e} | "
-                        f"{np.mean(r > 0.01):.0%} | {np.median(cls_share):.2f} | {np.median(alpha0):.2g} |")
-    md = [
-        "The authors' code applies the word-position formula at the CLS position too. The exact gradient there "
-        "has the extra query path `(1/K) Σ_i W_qᵀ W_k Σ_u α_u (c_u − f^(i)) e_u / √d_att` (claim "
-        "`gradient.cls_query_path`, ours). Size of the missing term relative to the exact gradient, "
-        "`‖query path‖₂ / ‖∇_0‖₂`, over random models (small: K 1–4, d_e 2–16, d_att, d_out 1–8, T 2–32; authors' "
-        "size: K = 6, d_e = 128, d_att = d_out = 64, T = 256, 10–254 words), by the standard deviation of the "
-        "attention scores (score scale). The last two columns say how large the CLS gradient is next to the "
-        "largest gradient of the document and how much attention CLS gets.",
-        "",
-        "| models | score scale | n | min | median | max | share > 1% | median ‖∇_0‖ / max_t ‖∇_t‖ | median α-avg_0 |",
-        "|---|---|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-        "Reading: the authors' value at CLS carries the factor `α_0`, the query path collects every position's "
-        "`α_u (c_u − f^(i))`. Whenever CLS itself gets little attention (long documents, or attention peaked on a "
-        "word) the missing term is essentially the whole CLS gradient (ratio ≈ 1), and the CLS gradient is then "
-        "typically the largest of the document. The term is small only when the scores barely depend on the "
-        "embeddings (it is proportional to `W_qᵀ W_k`: score scale 0.01) or when CLS takes most of the attention, "
-        "so that every `α_u (c_u − f^(i))` vanishes. A ratio above 1 means the two parts partly cancel. Word and "
-        "padding positions are unaffected.",
-    ]
-    if torch_missing:
-        return ExtraResult("\n".join(md), data,
-                           skipped=[f"the agreement with torch autograd: {optional.needs(torch_missing)}"])
-    md += ["", f"On the same cases the closed form (every position, CLS included) agrees with torch autograd to "
-               f"{worst['terms']:.1e} relative to the magnitude of the terms, {worst['normwise']:.1e} relative "
-               f"to the largest gradient entry of the document (worst cases)."]
-    data["torch agreement, worst, relative to the magnitude of the terms"] = worst["terms"]
-    data["torch agreement, worst, relative to the largest gradient entry"] = worst["normwise"]
-    return ExtraResult("\n".join(md), data)
-
-
-@extra("gradient.figure5", section="§4", title="Figure 5: closed-form gradient vs autodiff")
-def figure5_extra(profile, seed):
-    """Heatmaps (positions × embedding coordinates) of the closed-form ``∇_t``, the autodiff gradient (torch, or
-    the mpmath central differences without torch), their difference, and the authors' formula's difference."""
-    import theory.studies.figures as figures
-
-    spec = ModelSpec(K=4, d_e=32, d_att=16, d_out=16, V=60, T=24, pe=True, score_scale=1.0, seed=seed)
-    tokens = tuple(np.random.default_rng(seed).integers(2, 60, size=14).tolist())
-    model = spec.build()
-    doc = document(model, tokens)
-    L = len(tokens)
-    exact = gradient(model, doc).grad[0, : L + 1]
-    authors = authors_gradient(model, doc)[0, : L + 1]
-    torch_missing, skipped = optional.missing("torch"), []
-    if not torch_missing:
-        source = "torch autograd"
-        auto = _autograd(model, doc)[: L + 1]
-    else:
-        source = "mpmath central differences"
-        auto = np.array([[float(x) for x in row] for row in ref_grad.gradient(model, doc, positions=range(L + 1))])
-        skipped.append(f"torch autograd (mpmath central differences compared instead): {optional.needs(torch_missing)}")
-    mag = magnitudes(model, doc)[0, : L + 1]
-    err = float((np.abs(exact - auto) / mag).max())
-    normwise = float(np.abs(exact - auto).max() / np.abs(auto).max())
-    authors_err = np.linalg.norm(authors[0] - auto[0]) / np.linalg.norm(auto[0])
-    md = [f"One document (L = {L} words, T = {spec.T}, K = {spec.K}, d_e = {spec.d_e}, random model seed {seed}). "
-          f"Closed form vs {source}: max error {err:.1e} relative to the magnitude of the terms "
-          f"({normwise:.1e} relative to the largest gradient entry). The authors' "
-          f"formula at CLS is off by {authors_err:.1%} of ‖∇_0‖ (row 0 of the last panel); elsewhere it is exact."]
-    files = {}
-    if figures.available():
-        plt = figures.pyplot()
-        fig, axes = plt.subplots(1, 4, figsize=(19, 4.8), constrained_layout=True)
-        vmax = float(np.abs(exact).max())
-        with np.errstate(divide="ignore"):
-            diff = np.log10(np.abs(exact - auto) + 1e-300)
-            adiff = np.log10(np.abs(authors - auto) + 1e-300)
-        panels = [(exact, "closed form ∇_t (exact, ours at CLS)", "RdBu_r", -vmax, vmax),
-                  (auto, source, "RdBu_r", -vmax, vmax),
-                  (np.clip(diff, -20, 0), "log10 |closed form − autodiff|", "viridis", -20, 0),
-                  (np.clip(adiff, -20, 0), "log10 |authors' formula − autodiff|", "viridis", -20, 0)]
-        for ax, (values, title, cmap, lo, hi) in zip(axes, panels):
-            im = ax.imshow(values, cmap=cmap, vmin=lo, vmax=hi, aspect="auto")
-            ax.set_title(title, fontsize=10)
-            fig.colorbar(im, ax=ax, fraction=0.06, pad=0.02)
-            ax.set_xlabel("embedding coordinate")
-            ax.set_yticks(range(L + 1))
-            ax.set_yticklabels(["CLS"] + [f"{t}: {w}" for t, w in enumerate(tokens, 1)], fontsize=7)
-        axes[0].set_ylabel("position: token id")
-        files["figures/fig5_gradients.png"] = figures.png(fig)
-        md += ["", "![closed-form gradient vs autodiff](figures/fig5_gradients.png)"]
-    else:
-        skipped.append(figures.not_drawn("figures/fig5_gradients.png"))
-    return ExtraResult("\n".join(md), {"max error vs autodiff": err, "normwise error vs autodiff": normwise,
-                                       "autodiff": source,
-                                       "authors' CLS error / ‖∇_0‖": float(authors_err)}, files, skipped)

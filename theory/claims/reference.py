@@ -22,12 +22,12 @@ import reference.engines.arb as arb
 import reference.explainers.gradient as ref_grad
 import reference.explainers.perturb as ref_perturb
 import reference.models.one_layer as ref
-from theory.claims import claim
-from theory.explainers.gradient import magnitudes
-from theory.models.one_layer import Model, term_magnitudes
 from theory.checking.compare import MP_TOL, Outcome, combine, nstr
 from theory.checking.population import GivenCase, checked_coordinates, given_cases
 from theory.checking.strategies.models import gradient_cases
+from theory.claims import claim
+from theory.explainers.gradient import magnitudes
+from theory.models.one_layer import Model, term_magnitudes
 
 FORWARD_EXTRA, GRADIENT_EXTRA = 30, 20  # mpmath digits above the balls' precision
 MPMATH_COORDINATES = 8  # trained model: gradient coordinates per document (two mpmath forward passes each)

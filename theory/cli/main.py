@@ -20,7 +20,8 @@ from theory.errors import InputError
 
 if TYPE_CHECKING:
     from theory.checking.population import Population
-    from theory.claims import Claim, Extra, ExtraResult
+    from theory.claims import Claim
+    from theory.studies import Extra, ExtraResult
     from theory.models.vocabulary import Encoded
     from theory.running.runner import Record
 
@@ -107,7 +108,8 @@ def _closed_pipe() -> int:
 
 def _selected(only):
     """The claims and extras to run: all of them, or those named by ``--only``."""
-    from theory.claims import all_claims, all_extras
+    from theory.claims import all_claims
+    from theory.studies import all_extras
 
     claims, extras = all_claims(), all_extras()
     if not only:
@@ -120,7 +122,8 @@ def _selected(only):
 
 
 def _list(args, argv) -> int:
-    from theory.claims import all_claims, all_extras
+    from theory.claims import all_claims
+    from theory.studies import all_extras
 
     if args.format == "markdown":
         from theory.reporting.catalogue import catalogue_markdown

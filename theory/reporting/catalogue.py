@@ -57,7 +57,7 @@ def implementations(check: FunctionType) -> tuple[list[str], list[str]]:
             obj = namespace.get(name)
             if isinstance(obj, ModuleType) and attribute is not None:
                 obj = getattr(obj, attribute, None)
-            if isinstance(obj, FunctionType) and obj.__module__ in (check.__module__, HELPERS):
+            if isinstance(obj, FunctionType) and (obj.__module__.startswith("theory.claims") or obj.__module__ == HELPERS):
                 todo.append(obj)
             elif callable(obj) and (name := _qualified(obj)):
                 found.add(name)
@@ -71,9 +71,9 @@ def _cell(text: str) -> str:
 
 
 def _location(function: FunctionType) -> str:
-    """``theory/claims/<module>.py::<function>``, relative to the repository."""
+    """``theory/<package>/<module>.py::<function>``, relative to the repository."""
     source = inspect.getsourcefile(function)
-    path = source[source.rindex("theory/claims/"):] if "theory/claims/" in source else source
+    path = source[source.rindex("theory/"):] if "theory/" in source else source
     return f"`{path}::{function.__name__}`"
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from theory.claims import ExtraResult
+from theory.studies import ExtraResult
 from theory.studies import figures
 from theory.studies import given_model
 from theory.studies import regimes
@@ -255,7 +255,7 @@ def _regime_lines(regime: dict, rates: dict, source: str, seed: int, eq19: dict 
         "1.5; the large-d limit is the suite's own result (docs/theory.md §8.4, replace semantics).",
     ]
     if eq19 is not None:
-        from theory.claims.lime_approx import RATIO
+        from theory.claims.lime.limit_approx import RATIO
 
         ratios = {key[len(RATIO):].strip(" ()"): v for key, v in eq19["measures"].items() if key.startswith(RATIO)}
         shown = "; ".join(f"{semantics}: median {v['median']:.3f} over {v['n']} distinct documents (min "
@@ -378,7 +378,7 @@ def write_report(args: argparse.Namespace, argv: list[str] | None, out: Path, re
     Raises:
         OSError: The folder cannot be written (the previous reports are then untouched).
     """
-    from theory.claims import Extra
+    from theory.studies import Extra
 
     print(f"report on {population.name} …", end="", file=sys.stderr, flush=True)
     started = time.perf_counter()

@@ -29,7 +29,8 @@ from theory.running.runner import Record, extra_progress, population_name, progr
 
 if TYPE_CHECKING:
     from theory.checking.population import Population
-    from theory.claims import Claim, Extra, ExtraResult
+    from theory.claims import Claim
+    from theory.studies import Extra, ExtraResult
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
@@ -97,7 +98,8 @@ def run_task(task: Task, profile: str, seed: int) -> tuple[Record | ExtraResult,
         ``(result, seconds)``: a :class:`~theory.running.runner.Record` (of
         :func:`~theory.running.runner.run_claim`) or an :class:`~theory.claims.ExtraResult`, and its runtime.
     """
-    from theory.claims import EXTRAS, REGISTRY, all_extras
+    from theory.claims import REGISTRY
+    from theory.studies import EXTRAS, all_extras
 
     _single_threaded()
     all_extras()  # imports every claim module (registers claims and extras)

@@ -29,7 +29,10 @@ from theory.explainers.occlusion import occlusion
 from theory.models.perturb import distinct_words, evaluator, word_index
 from theory.explainers.shapley import shapley_exact, shapley_mc
 from theory.explainers.smoothgrad import smoothgrad
-from theory.models.one_layer import forward
+from theory.markdown import table
+from theory.models.one_layer import document, forward
+from theory.sentiment.fixture import load_fixture
+from theory.studies import ExtraResult, extra, regimes
 
 EXPLAINERS = ("attention", "grad×input", "lime β^∞", "shapley", "occlusion", "ig", "smoothgrad")
 KS = (1, 2, 3, 4, 5)
@@ -110,24 +113,69 @@ def measure(instances, seed: int) -> dict:
 
 
 def markdown(title: str, result: dict) -> list[str]:
+    """The agreement table (every explainer against attention and Shapley) and the faithfulness table of
+    :func:`measure`'s result.
+
+    Args:
+        title: the bold heading of the tables.
+        result: :func:`measure`'s result.
+
+    Returns:
+        Markdown lines.
+    """
     def fmt(entry):
         return f"{entry['mean']:.2f} ± {entry['se']:.2f}"
-    lines = [f"**{title}** ({result['instances']} documents)", "",
-             "| explainer | with attention: Spearman | top-3 | sign | with Shapley: Spearman | top-3 | sign |",
-             "|---|---|---|---|---|---|---|"]
-    table = {(r["a"], r["b"]): r for r in result["agreement"]}
+    pairs = {(r["a"], r["b"]): r for r in result["agreement"]}
+    rows = []
     for name in EXPLAINERS[1:]:
         row = [name]
         for other in ("attention", "shapley"):
-            key = (other, name) if (other, name) in table else (name, other)
+            key = (other, name) if (other, name) in pairs else (name, other)
             if name == other:
                 row += ["—"] * 3
             else:
-                r = table[key]
+                r = pairs[key]
                 row += [fmt(r["spearman"]), fmt(r["top3"]), fmt(r["sign"])]
-        lines.append("| " + " | ".join(row) + " |")
+        rows.append(row)
     ranking = sorted(result["faithfulness"], key=lambda r: -r["comprehensiveness"]["mean"])
-    lines += ["", ("Exact faithfulness (replace; AOPC over k = 1..5; comprehensiveness: higher is better, sufficiency: "
-                   "lower is better):"), "", "| explainer | comprehensiveness | sufficiency |", "|---|---|---|"]
-    lines += [f"| {r['explainer']} | {fmt(r['comprehensiveness'])} | {fmt(r['sufficiency'])} |" for r in ranking]
-    return lines
+    return [f"**{title}** ({result['instances']} documents)", "",
+            table(["explainer", "with attention: Spearman", "top-3", "sign", "with Shapley: Spearman", "top-3", "sign"],
+                  rows), "",
+            ("Exact faithfulness (replace; AOPC over k = 1..5; comprehensiveness: higher is better, sufficiency: "
+             "lower is better):"), "",
+            table(["explainer", "comprehensiveness", "sufficiency"],
+                  [[r["explainer"], fmt(r["comprehensiveness"]), fmt(r["sufficiency"])] for r in ranking])]
+
+
+AGREEMENT = {"ci": {"shifts": (-3.0, 0.0, 3.0), "temps": (1.0,), "d": 10, "models": 2, "trained": 2, "words": 40},
+             "thorough": {"shifts": (-3.0, 0.0, 3.0), "temps": (0.5, 2.0), "d": 10, "models": 12, "trained": 20,
+                          "words": None}}
+
+
+@extra("explainers.agreement", section="§6",
+       title="Every explainer against attention and Shapley (agreement) and exact faithfulness (ERASER AOPC), by regime "
+             "and on the trained model")
+def agreement_extra(profile, seed):
+    plan = AGREEMENT.get(profile, AGREEMENT["ci"])
+    words = "" if plan["words"] is None else f", first {plan['words']} words"
+    md = [__doc__.split("\n\n")[0].replace("\n", " "), "",
+          (f"Random models: the regime map's instances (`theory.studies.regimes.instance`, T = 256, K = 4, d_e = 32) "
+           f"with d = {plan['d']} distinct words, {plan['models']} models per cell (instance k of cell i: seed "
+           f"`({seed}, 500 + i, k)`); trained model: {plan['trained']} held-out documents (seeded draw "
+           f"`default_rng([{seed}, 15])`){words}. Mean ± SE over documents."), ""]
+    data = {"profile": profile, "seed": seed, "cells": []}
+    cells = [(s, t) for s in plan["shifts"] for t in plan["temps"]]
+    for i, (shift, temp) in enumerate(cells):
+        cell = regimes.Cell(shift, temp, plan["d"])
+        insts = [regimes.instance(cell, (seed, 500 + i, k)) for k in range(plan["models"])]
+        result = measure([(x.model, x.doc, x.length) for x in insts], seed + i)
+        data["cells"].append({"cell": cell.name, **result})
+        md += markdown(f"UNK shift {shift:g}, temperature {temp:g}, d = {plan['d']}", result) + [""]
+    fixture = load_fixture()
+    rng = np.random.default_rng([seed, 15])
+    indices = sorted(int(i) for i in rng.choice(len(fixture.docs), plan["trained"], replace=False))
+    docs = [fixture.docs[i][: plan["words"]] for i in indices]
+    trained = measure([(fixture.model, document(fixture.model, t), len(t)) for t in docs if len(set(t)) >= 2], seed)
+    data["trained"] = {"documents": indices, **trained}
+    md += markdown(f"trained model, documents {indices}", trained)
+    return ExtraResult("\n".join(md), data)

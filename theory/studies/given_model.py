@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from theory.explainers.lime_approx import NU, unk_document
+from theory.markdown import table
 from theory.models.encoder import Encoder
 from theory.models.one_layer import Model, document, forward
-from theory.studies import figures
-from theory.studies import regimes
 from theory.explainers.registry import explain, methods_of
+from theory.studies import figures, regimes
 
 SEMANTICS = ("delete", "replace")
 
@@ -115,17 +115,23 @@ def knob_sentence(result: dict, subject: str) -> str:
 
 
 def regime_table(summaries: dict) -> list[str]:
-    lines = [("| semantics | Eq. (19) rel. error | verdict | large-d limit rel. error | verdict "
-              "| LS ratio ρ (3/2 = 1.5): median; mean ± SE | correlation | sign agreement |"),
-             "|---|---|---|---|---|---|---|---|"]
+    """The regime statistics of :func:`regime` per semantics, as a Markdown table.
+
+    Args:
+        summaries: ``regime(...)["summaries"]``.
+
+    Returns:
+        The table's lines.
+    """
+    rows = []
     for semantics, summary in summaries.items():
         e19, lim, ratio = summary["eq19_error"], summary["limit_error"], summary["ratio"]
-        lines.append(f"| {semantics} | {e19['median']:.3f} ± {e19['se']:.3f} | "
-                     f"{regimes.verdict(e19['median'], e19['se'])} | {lim['median']:.4f} ± {lim['se']:.4f} | "
-                     f"{regimes.verdict(lim['median'], lim['se'])} | {ratio['median']:.3f}; {ratio['mean']:.3f} ± "
-                     f"{ratio['se']:.3f} | "
-                     f"{summary['correlation']:.3f} | {summary['sign_agreement']:.2f} |")
-    return lines
+        rows.append([semantics, f"{e19['median']:.3f} ± {e19['se']:.3f}", regimes.verdict(e19["median"], e19["se"]),
+                     f"{lim['median']:.4f} ± {lim['se']:.4f}", regimes.verdict(lim["median"], lim["se"]),
+                     f"{ratio['median']:.3f}; {ratio['mean']:.3f} ± {ratio['se']:.3f}",
+                     f"{summary['correlation']:.3f}", f"{summary['sign_agreement']:.2f}"])
+    return table(["semantics", "Eq. (19) rel. error", "verdict", "large-d limit rel. error", "verdict",
+                  "LS ratio ρ (3/2 = 1.5): median; mean ± SE", "correlation", "sign agreement"], rows).split("\n")
 
 
 def encoder_regime(model: Encoder, docs: dict, seed: int, allow_unk: bool = False) -> dict | None:

@@ -54,15 +54,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from theory.checking.approximation import DEGENERATE, THRESHOLD, relative_error
 from theory.explainers.lime_approx import eq19, large_d_limit
 from theory.explainers.lime_inf import beta_inf_model
 from theory.models.perturb import single_threaded_blas
 from theory.models.one_layer import Model, document, forward, head_vectors
 
-THRESHOLD = 0.10  # relative error up to which an approximation holds in a cell
 T, K, D_E, D_ATT, D_OUT = 256, 4, 32, 16, 16
 MC_SAMPLES = {"replace": 40_000, "delete": 100_000}
-DEGENERATE = 1e-9
 BOOTSTRAP = 1000
 APPROXIMATIONS = ("lime.eq19", "lime.large_d_limit")
 
@@ -138,25 +137,6 @@ def instance(cell: Cell, seed: tuple) -> Instance:
 
 
 # --- measures -------------------------------------------------------------------------------------------------
-
-def relative_error(approx, beta, stderr=None, floor: float = 0.0) -> tuple[float, float, bool]:
-    """``(e, SE(e), degenerate)``: ``e = ‖approx − β‖/‖β‖`` debiased for the Monte Carlo errors ``stderr`` of
-    ``β`` (module docstring); ``degenerate`` when ``‖β‖ ≤ floor`` (then ``e`` is ``‖approx − β‖/floor``)."""
-    approx, beta = np.asarray(approx, float), np.asarray(beta, float)
-    se = np.zeros_like(beta) if stderr is None else np.asarray(stderr, float)
-    delta = approx - beta
-    var = float(np.sum(se ** 2))
-    num2 = max(float(delta @ delta) - var, 0.0)
-    den2 = float(beta @ beta) - var
-    den = math.sqrt(max(den2, 0.25 * float(beta @ beta)))
-    degenerate = den <= floor
-    den = max(den, floor) if floor > 0 else den
-    if den == 0.0:
-        return (0.0 if num2 == 0.0 else math.inf), 0.0, True
-    norm = math.sqrt(float(delta @ delta))
-    mc = math.sqrt(float(np.sum(delta ** 2 * se ** 2))) / (norm * den) if norm > 0 else 0.0
-    return math.sqrt(num2) / den, mc, degenerate
-
 
 def measure(inst: Instance, semantics: str, nu: float, samples: int | None = None, mc_seed: int = 0) -> dict:
     """Every per-instance number of the module docstring, as a dict."""

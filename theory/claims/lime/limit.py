@@ -18,48 +18,69 @@ from scipy.stats import chisquare
 import reference.explainers.lime as ref_lime
 import reference.explainers.lime_law as ref_law
 import reference.explainers.perturb as ref_perturb
-import reference.models.one_layer as ref
-from theory.claims import ExtraResult, claim, extra
+from theory.checking.compare import RTOL, Outcome, check_mp, combine, compare
+from theory.checking.strategies.lime import (
+    ConsistencyCase,
+    consistency_cases,
+    function_specs,
+    linear_specs,
+    monte_carlo_cases,
+)
+from theory.checking.strategies.models import Case, ModelSpec
+from theory.checking.strategies.trained import (
+    trained_consistency_cases,
+)
+from theory.claims import claim
 from theory.explainers import lime_inf
 from theory.explainers.lime import kernel_weights, sample, weighted_ridge
 from theory.explainers.lime_approx import unk_document
 from theory.models.perturb import distinct_words, evaluator
-from theory.models.one_layer import Model, forward, term_magnitudes
-from theory.checking.compare import RTOL, Outcome, check_mp, combine, compare, engines
-from theory.checking.engines import reference_engine
-from theory.checking.strategies.lime import (
-    ConsistencyCase,
-    consistency_cases,
-    equal_scores_cases,
-    function_specs,
-    linear_specs,
-    monte_carlo_cases,
-    semantics_cases,
-)
-from theory.checking.strategies.models import Case, ModelSpec, authors_size_document
-from theory.checking.strategies.trained import (
-    trained_consistency_cases,
-    trained_semantics_cases,
-)
+from theory.models.one_layer import Model, term_magnitudes
 
 LAW_ONLY = ("a statement about LIME's sampling law and weighted least squares for any function of z; the model "
             "does not enter")
 GOF_LEVEL = 1e-6  # p-value below which the sampler's frequencies reject the law (fixed seeds)
 
 
-def _width(nu: float) -> float:
-    return 100.0 * nu  # lime's kernel width w on the ×100 cosine-distance scale
+def kernel_width(nu: float) -> float:
+    """lime's kernel width ``w`` on its ×100 cosine-distance scale.
+
+    Args:
+        nu: the kernel width ``ν`` of docs/theory.md.
+
+    Returns:
+        ``100 ν``.
+    """
+    return 100.0 * nu
 
 
-def _beta_scale(values, d: int, nu: float, magnitude=None) -> np.ndarray:
+def beta_scale(values, d: int, nu: float, magnitude=None) -> np.ndarray:
     """Magnitude of the terms of ``β^∞`` computed from ``values`` whose own rounding is at most
-    ``ε·magnitude`` (default ``|values|``)."""
+    ``ε·magnitude``.
+
+    Args:
+        values: ``f`` on every pattern.
+        d: the number of distinct words.
+        nu: the kernel width.
+        magnitude: the rounding scale of each value (default ``|values|``).
+
+    Returns:
+        One scale per coefficient (intercept first).
+    """
     mag = np.abs(values) if magnitude is None else np.broadcast_to(magnitude, np.shape(values))
     Ef, Ezf = lime_inf.expectations_table(mag, d, nu)
     return lime_inf.beta_magnitude(Ef, Ezf, d, nu)
 
 
-def _mp_max_abs(a, b):
+def mp_max_abs(a, b) -> mpmath.mpf:
+    """``max_k |a_k − b_k|`` in mpmath at the law's precision (``a`` floats or mpf, ``b`` mpf).
+
+    Args:
+        a, b: two sequences of the same length.
+
+    Returns:
+        The largest absolute difference.
+    """
     with mpmath.workdps(ref_law.DPS):
         return max(abs(mpmath.mpf(x) - y) for x, y in zip(a, b))
 
@@ -84,7 +105,7 @@ def check_sampling_law(spec):
     outcomes = [check_mp(f"{label} (fractions)", mpmath.mpf(abs(value.numerator)) / value.denominator)
                 for label, value in exact]
     alpha = lime_inf.weighted_moments(d, nu)
-    alpha_ref = [ref_law.weighted_moment(d, p, _width(nu)) for p in range(3)]
+    alpha_ref = [ref_law.weighted_moment(d, p, kernel_width(nu)) for p in range(3)]
     moments = compare("α_p", alpha, alpha_ref, alpha)  # sums of positive terms
     outcome = combine(*outcomes, moments, _goodness_of_fit(d, spec.seed))
     outcome.measures["α_p error (relative)"] = moments.error
@@ -126,8 +147,8 @@ def _goodness_of_fit(d: int, seed: int) -> Outcome:
 def check_beta_inf_closed_form(spec):
     d, nu, values = spec.d, spec.nu, spec.values()
     beta = lime_inf.beta_inf_table(values, d, nu)
-    beta_ref = ref_law.beta_inf(list(values), d, _width(nu))
-    outcome = compare("β^∞", beta, beta_ref, _beta_scale(values, d, nu))
+    beta_ref = ref_law.beta_inf(list(values), d, kernel_width(nu))
+    outcome = compare("β^∞", beta, beta_ref, beta_scale(values, d, nu))
     co = lime_inf.coefficients(d, nu)
     outcome.measures["c_d cancellation (terms / c_d)"] = co.c_mag / co.c_d
     return outcome
@@ -147,21 +168,31 @@ def check_exact_on_linear(spec):
         exact_values = [mpmath.mpf(lam0) + mpmath.fsum(mpmath.mpf(float(lam[j])) * z[j] for j in range(d))
                         for z in ref_law.patterns(d)]
         want = [mpmath.mpf(lam0)] + [mpmath.mpf(float(x)) for x in lam]
-    beta_ref = ref_law.beta_inf(exact_values, d, _width(nu))
+    beta_ref = ref_law.beta_inf(exact_values, d, kernel_width(nu))
     values = spec.values()
     beta = lime_inf.beta_inf_table(values, d, nu)
     size = max(abs(lam0), float(np.abs(lam).max()))
     return combine(
-        check_mp("mpmath β^∞ − (λ_0, λ)", _mp_max_abs(beta_ref, want), scale=size),
-        compare("float64 β^∞ vs (λ_0, λ)", beta, want, _beta_scale(values, d, nu)),
+        check_mp("mpmath β^∞ − (λ_0, λ)", mp_max_abs(beta_ref, want), scale=size),
+        compare("float64 β^∞ vs (λ_0, λ)", beta, want, beta_scale(values, d, nu)),
     )
 
 
 # --- β^∞ of the model ---------------------------------------------------------------------------------------
 
-def _reference_tables(model: Model, doc, length: int, semantics: str, Wl=None, engine: str = "mpmath"):
+def reference_tables(model: Model, doc, length: int, semantics: str, Wl=None, engine: str = "mpmath") -> tuple:
     """Full reference forward (``engine``: mpmath, or the Arb balls' midpoints on the trained model) on every
-    pattern: ``(f values, per-head values [head][pattern])``."""
+    pattern.
+
+    Args:
+        model, doc, length: the instance.
+        semantics: the removal semantics.
+        Wl: ``W_ℓ`` in place of the model's (``None``: the model's).
+        engine: ``mpmath`` or ``arb``.
+
+    Returns:
+        ``(f values, per-head values [head][pattern])``.
+    """
     d = len(ref_perturb.distinct_words(doc, length))
     fs, heads = [], []
     for z in ref_law.patterns(d):
@@ -171,112 +202,17 @@ def _reference_tables(model: Model, doc, length: int, semantics: str, Wl=None, e
     return fs, [list(column) for column in zip(*heads)]
 
 
-def _f_magnitude(model: Model, doc) -> float:
-    """The magnitude of the terms of ``f`` (its float64 rounding scale) on any perturbed document: the
-    largest ``max_t c_t·(1 + max_t s_t)`` of the model on the document and on the all-UNK document."""
+def f_magnitude(model: Model, doc) -> float:
+    """The magnitude of the terms of ``f`` (its float64 rounding scale) on any perturbed document.
+
+    Args:
+        model, doc: the instance.
+
+    Returns:
+        The largest ``max_t c_t·(1 + max_t s_t)`` of the model on the document and on the all-UNK document.
+    """
     unk = unk_document(model)
     return float(max(term_magnitudes(model, doc).f.max(), term_magnitudes(model, unk).f.max()))
-
-
-@claim("lime.equal_scores_exact", section="§5", source="ours", kind="identity",
-       statement="if s̃_t = s_t for every head and word position (UNK is scored like the word it replaces), "
-                 "then under replace f is affine in z and β_j^∞ = (1/K) Σ_i Σ_{t: ξ_t = w_j} α_t (c_t − c̃_t) "
-                 "exactly (and β_0^∞ = f(z = 0))",
-       reference="models built with W_k E[w] = W_k E[UNK] exactly (word embeddings equal to UNK's outside a "
-                 "subspace that every W_k annihilates); mpmath weighted least squares over the enumeration of "
-                 "the full mpmath forward on every perturbed document, against the formula in mpmath (α, c "
-                 "from the mpmath forward of the document, c̃ from that of the all-UNK document)",
-       strategy=equal_scores_cases,
-       trained="the premise (UNK scored exactly like every word) is a construction; the trained model does not satisfy it")
-def check_equal_scores_exact(case):
-    model, doc, length = case.model, case.doc, len(case.tokens)
-    words = ref_perturb.distinct_words(doc, length)
-    d = len(words)
-    fw = ref.forward(model, doc)
-    off = ref_perturb.forward_perturbed(model, doc, length, [0] * d, "replace")
-    K = model.K
-    with mpmath.workdps(ref.DPS):
-        formula = [off.f] + [mpmath.fsum(fw.alpha[i][t] * (fw.c[i][t] - off.c[i][t])
-                                         for i in range(K) for t in range(1, length + 1)
-                                         if int(doc[t]) == w) / K for w in words]
-        # the premise, in mpmath: UNK scored like every word
-        premise = max(abs(fw.scores[i][t] - off.scores[i][t]) for i in range(K) for t in range(1, length + 1))
-    values, _ = _reference_tables(model, doc, length, "replace")
-    beta_ref = ref_law.beta_inf(values, d, _width(lime_inf.NU))
-    beta = lime_inf.beta_inf_exact(model, doc, length, semantics="replace")
-    f_mag = _f_magnitude(model, doc)
-    scale = _beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU)
-    return combine(
-        check_mp("premise max |s_t − s̃_t| (mpmath)", premise, scale=1.0),
-        check_mp("mpmath β^∞ − formula", _mp_max_abs(beta_ref, formula), scale=f_mag),
-        compare("float64 β^∞ vs formula", beta, formula, scale),
-    )
-
-
-@claim("lime.linear_in_model.beta_inf", section="§5", source="paper", kind="identity",
-       statement="β^∞ is linear in f: β^∞(f + g) = β^∞(f) + β^∞(g), β^∞(λf) = λβ^∞(f); hence the multi-head "
-                 "model's β^∞ is the mean of its heads' β^∞ (delete and replace)",
-       reference="mpmath weighted least squares over the enumeration of the full mpmath forward (f and each "
-                 "head f^(i) on every perturbed document); float64 β^∞ of the model and of each single-head "
-                 "model against it",
-       strategy=semantics_cases, trained=trained_semantics_cases)
-def check_linear_in_model_beta_inf(case):
-    model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
-    d = distinct_words(doc, length).size
-    width = _width(lime_inf.NU)
-    values, heads = _reference_tables(model, doc, length, sem, engine=reference_engine(case))
-    beta_f = ref_law.beta_inf(values, d, width)
-    beta_heads = [ref_law.beta_inf(h, d, width) for h in heads]
-    with mpmath.workdps(ref.DPS):
-        lam = mpmath.mpf(-2.5)
-        beta_scaled = ref_law.beta_inf([lam * v for v in values], d, width)
-    with mpmath.workdps(ref.DPS):
-        mean_heads = [mpmath.fsum(column) / model.K for column in zip(*beta_heads)]
-        scaled_gap = max(abs(a - lam * b) for a, b in zip(beta_scaled, beta_f))
-    f_mag = _f_magnitude(model, doc)
-    fast_heads = np.mean([lime_inf.beta_inf_exact(model.head(i), doc, length, semantics=sem)
-                          for i in range(model.K)], axis=0)
-    fast = lime_inf.beta_inf_exact(model, doc, length, semantics=sem)
-    scale = _beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU)
-    outcome = combine(
-        check_mp("mpmath β^∞(f) − mean_i β^∞(f^(i))", _mp_max_abs(beta_f, mean_heads), scale=f_mag),
-        check_mp("mpmath β^∞(λf) − λβ^∞(f)", scaled_gap, scale=f_mag),
-        compare("float64 β^∞(f)", fast, beta_f, scale),
-        compare("float64 mean_i β^∞(f^(i)) vs mpmath β^∞(f)", fast_heads, beta_f, scale),
-    )
-    outcome.engine = engines(outcome.engine, reference_engine(case))
-    return outcome
-
-
-@claim("attention.blind_to_values.beta_inf", section="§3", source="consequence", kind="witness",
-       statement="replacing every W_ℓ^(i) by −W_ℓ^(i) leaves every α unchanged and negates β^∞ (delete and "
-                 "replace): attention cannot tell the direction of a word's LIME effect",
-       reference="mpmath weighted least squares over the enumeration of the full mpmath forward with W_ℓ and "
-                 "with −W_ℓ; float64 β^∞ of the negated model against −β^∞ (mpmath)",
-       strategy=semantics_cases, trained=trained_semantics_cases)
-def check_blind_to_values_beta_inf(case):
-    model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
-    d = distinct_words(doc, length).size
-    width = _width(lime_inf.NU)
-    engine = reference_engine(case)
-    values = _reference_tables(model, doc, length, sem, engine=engine)[0]
-    beta = ref_law.beta_inf(values, d, width)
-    beta_neg = ref_law.beta_inf(_reference_tables(model, doc, length, sem, Wl=-model.Wl, engine=engine)[0], d, width)
-    negated = model.with_Wl(-model.Wl)
-    fast_neg = lime_inf.beta_inf_exact(negated, doc, length, semantics=sem)
-    alpha, alpha_neg = forward(model, doc).alpha, forward(negated, doc).alpha
-    f_mag = _f_magnitude(model, doc)
-    with mpmath.workdps(ref.DPS):
-        total = max(abs(a + b) for a, b in zip(beta, beta_neg))
-        minus = [-b for b in beta]
-    outcome = combine(
-        check_mp("mpmath β^∞(−W_ℓ) + β^∞(W_ℓ)", total, scale=f_mag),
-        compare("float64 β^∞(−W_ℓ) vs −β^∞(W_ℓ) (mpmath)", fast_neg, minus,
-                _beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU)),
-        compare("α(−W_ℓ) − α(W_ℓ) (float64)", alpha_neg - alpha, np.zeros(alpha.shape).tolist(), 1.0),
-    )
-    outcome.engine = engines(outcome.engine, reference_engine(case))
-    return outcome
 
 
 # --- consistency ----------------------------------------------------------------------------------------
@@ -388,7 +324,7 @@ def _monte_carlo_z(case, seeds):
     values = lime_inf.table(model, doc, length, semantics=sem)
     exact = lime_inf.beta_inf_table(values, d)
     # rounding: differences within RTOL of the magnitude of the terms are not sampling error
-    rounding = RTOL * _beta_scale(values, d, lime_inf.NU)
+    rounding = RTOL * beta_scale(values, d, lime_inf.NU)
     f = evaluator(model, doc, length, sem)
     z = [(mc.beta - exact) / np.sqrt(mc.stderr ** 2 + rounding ** 2)
          for mc in (lime_inf.beta_inf_mc(f, d, MC_SAMPLES, seed=seed) for seed in seeds)]
@@ -424,44 +360,3 @@ def check_heavy_tails(case):
                           f"(normal: 0.006%), max |z| = {tails.max():.1f}, mean z² = {np.mean(tails ** 2):.2f}",
                    measures={"max |z| of the found run": worst, "P(|z| > 4) over seeds": share4,
                              "mean z² over seeds": float(np.mean(tails ** 2))})
-
-
-# --- extra: precision and cost of the Monte Carlo at the authors' size ------------------------------------
-
-@extra("lime.beta_inf_monte_carlo_precision", section="§5",
-       title="β^∞ at realistic d: stratified Monte Carlo precision and cost (authors' size)")
-def monte_carlo_precision_extra(profile, seed):
-    """Relative standard error ``‖SE‖/‖β^∞‖`` and wall time of :func:`theory.explainers.lime_inf.beta_inf_mc` at the authors'
-    size (T = 256, K = 6, d_e = 128, d_att = d_out = 64; 200 words, d = 150 distinct; random model), per
-    semantics and number of samples; the calibration column compares two seeds: ``‖β(seed) − β(seed+1)‖`` over
-    ``√2·‖SE‖`` (≈ 1 when the standard errors are right)."""
-    import time
-
-    words = 200
-    model, doc = authors_size_document(seed, words=words)
-    distinct = distinct_words(doc, words).size
-    sizes = (10_000, 20_000, 50_000, 400_000)
-    if profile != "ci":
-        sizes = (10_000, 20_000, 50_000, 100_000, 200_000, 400_000)
-    rows, data = [], {}
-    for sem in ("replace", "delete"):
-        f = evaluator(model, doc, words, sem)
-        for n in sizes:
-            started = time.perf_counter()
-            first = lime_inf.beta_inf_mc(f, distinct, n, seed=seed)
-            elapsed = time.perf_counter() - started
-            second = lime_inf.beta_inf_mc(f, distinct, n, seed=seed + 1)
-            spread = np.linalg.norm(first.beta[1:] - second.beta[1:])
-            predicted = np.sqrt(np.sum(first.stderr[1:] ** 2 + second.stderr[1:] ** 2))
-            entry = {"samples": first.samples, "seconds": elapsed, "relative_stderr": first.relative_stderr,
-                     "seed_spread_over_predicted": float(spread / predicted)}
-            data[f"{sem}, n = {n}"] = entry
-            rows.append(f"| {sem} | {first.samples} | {elapsed:.2f} | {first.relative_stderr:.2%} | "
-                        f"{spread / predicted:.2f} |")
-    md = [f"Random model at the authors' size (T = {model.T}, K = {model.K}, d_e = {model.d_e}, d_att = d_out = "
-          f"{model.d_att}), {words} words with d = {distinct} distinct, positional encoding "
-          f"on (`theory.checking.strategies.models.authors_size_document({seed})`). Relative standard "
-          "error = ‖SE(β_1..d)‖ / ‖β_1..d‖; calibration = ‖β(seed) − β(seed+1)‖ / √(‖SE‖² + ‖SE'‖²) (≈ 1). "
-          "Wall time on the machine that ran the report.", "",
-          "| semantics | samples | seconds | relative SE | calibration |", "|---|---|---|---|---|", *rows]
-    return ExtraResult("\n".join(md), data)

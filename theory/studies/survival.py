@@ -27,7 +27,9 @@ import reference.explainers.encoder_gradient as ref_enc_grad
 import reference.models.encoder as ref_enc
 import reference.models.one_layer as ref
 from theory import optional
-from theory.claims import ExtraResult, all_claims, extra
+from theory.checking.compare import Outcome, check_mp, combine, compare
+from theory.checking.strategies.encoder import SCORE_SCALES, EncoderCase, EncoderSpec
+from theory.claims import all_claims
 from theory.claims.encoder import ZeroAttentionCase, check_forward, f_scale
 from theory.explainers import lime_inf
 from theory.explainers.attention import alpha_avg, alpha_max
@@ -35,10 +37,10 @@ from theory.explainers.encoder_eq19 import eq19_last_layer, value_scores
 from theory.models.encoder_gradient import gradient, rounding_scale
 from theory.explainers.gradient import g_l2
 from theory.explainers.lime import lime
+from theory.markdown import table
 from theory.models.perturb import distinct_words, f_perturbed
 from theory.models.encoder import forward
-from theory.checking.compare import Outcome, check_mp, combine, compare
-from theory.checking.strategies.encoder import SCORE_SCALES, EncoderCase, EncoderSpec
+from theory.studies import ExtraResult, extra
 
 DEPTHS = (1, 2, 3, 4)
 INSTANCES = {"ci": 3, "thorough": 20}
@@ -317,7 +319,7 @@ def _text(entry: dict) -> str:
 def survival_extra(profile, seed):
     count = INSTANCES.get(profile, INSTANCES["ci"])
     ids = [c.id for c in all_claims() if c.section in ("§2", "§3", "§4", "§5")]
-    table, notes, skipped = {}, [], []
+    cells, notes, skipped = {}, [], []
     for claim_id, L in product(ids, DEPTHS):
         row = ROWS.get(claim_id, Row("—", reason="no depth analog declared"))
         entry = cell(row, L, count, seed)
@@ -326,78 +328,17 @@ def survival_extra(profile, seed):
         if entry["verdict"] == "fails":
             entry["counterexample_id"] = len(notes) + 1
             notes.append(f"{len(notes) + 1}. `{claim_id}`, L = {L}: {entry['detail']} — `{entry['counterexample']}`")
-        table.setdefault(claim_id, {"analog": row.analog, "reason": row.reason, "cells": {}})["cells"][str(L)] = entry
+        cells.setdefault(claim_id, {"analog": row.analog, "reason": row.reason, "cells": {}})["cells"][str(L)] = entry
     intro = ("Every §2–§5 claim at depth L = 1..4: the *depth analog* checked (or why none applies), and its "
              f"verdict on {count} seeded random encoders per cell (fewer where the mpmath reference is costly, "
              "as listed); every switch is drawn (residual, post/pre/no norm, feed-forward ReLU/GELU, biases, PE). "
              "\"holds\" means checked at that depth; \"fails\" lists the first failing draw (not shrunk).")
-    lines = [intro, "",
-             "| claim | depth analog | " + " | ".join(f"L = {L}" for L in DEPTHS) + " |",
-             "|---|---|" + "---|" * len(DEPTHS)]
-    for claim_id, entry in table.items():
+    rows = []
+    for claim_id, entry in cells.items():
         analog = entry["analog"] if entry["analog"] != "—" else f"n/a: {entry['reason']}"
-        lines.append(f"| `{claim_id}` | {analog} | " + " | ".join(_text(entry["cells"][str(L)]) for L in DEPTHS) + " |")
+        rows.append([f"`{claim_id}`", analog, *(_text(entry["cells"][str(L)]) for L in DEPTHS)])
+    lines = [intro, "", table(["claim", "depth analog", *(f"L = {L}" for L in DEPTHS)], rows)]
     if notes:
         lines += ["", "Counterexamples:", "", *notes]
-    return ExtraResult(markdown="\n".join(lines), data={"depths": list(DEPTHS), "instances": count, "table": table},
+    return ExtraResult(markdown="\n".join(lines), data={"depths": list(DEPTHS), "instances": count, "table": cells},
                        skipped=skipped)
-
-
-# --- the trained encoder against the one-layer fixture ---------------------------------------------------------
-
-TRAINED_DOCS = {"ci": 3, "thorough": 12}
-TRAINED_LIME_SAMPLES = 300
-
-
-def _rank_rows(attention: dict, posthoc: dict) -> dict:
-    from theory.claims.encoder import _spearman
-
-    return {f"ρ({a}, {p})": _spearman(x, y) for a, x in attention.items() for p, y in posthoc.items()}
-
-
-@extra("encoder.trained_comparison", section="depth",
-       title="Trained 6-layer encoder vs the one-layer fixture: attention vs gradient and LIME rank agreement")
-def trained_comparison_extra(profile, seed):
-    """On the first held-out documents of the trained encoder: Spearman (over word positions; LIME's per-word
-    coefficient assigned to each occurrence) of last-layer α-avg and rollout with G-l2 and empirical LIME (delete,
-    300 samples), next to α-avg of the one-layer fixture on the same documents."""
-    from theory.models.one_layer_gradient import gradient as one_layer_gradient
-    from theory.models.perturb import word_index
-    from theory.explainers.rollout import rollout
-    from theory.models.one_layer import document
-    from theory.models.one_layer import forward as one_layer_forward
-    from theory.sentiment.encoder_fixture import available, load_encoder_fixture
-    from theory.sentiment.fixture import load_fixture
-
-    if not available():
-        return ExtraResult(markdown="The trained encoder is not committed.", data={})
-    enc, one = load_encoder_fixture(), load_fixture().model
-    rows = {"encoder (L = 6)": [], "one-layer fixture": []}
-    for index in range(TRAINED_DOCS.get(profile, TRAINED_DOCS["ci"])):
-        tokens = enc.docs[index]
-        length, words = len(tokens), slice(1, len(tokens) + 1)
-        doc = document(enc.model, tokens)
-        g = gradient(enc.model, doc)
-        positions = word_index(doc, length)
-        coef = lime(enc.model, doc, length, semantics="delete", samples=TRAINED_LIME_SAMPLES, seed=seed).coef[positions]
-        rows["encoder (L = 6)"].append(_rank_rows(
-            {"last-layer α-avg": alpha_avg(g.forward.alpha[0])[words], "rollout": rollout(g.forward.attention)[0, words]},
-            {"G-l2": g_l2(g.grad[0])[words], "abs(LIME)": np.abs(coef)}))
-        doc1 = document(one, tokens)
-        coef1 = lime(one, doc1, length, semantics="delete", samples=TRAINED_LIME_SAMPLES, seed=seed).coef[positions]
-        rows["one-layer fixture"].append(_rank_rows(
-            {"α-avg": alpha_avg(one_layer_forward(one, doc1).alpha[0])[words]},
-            {"G-l2": g_l2(one_layer_gradient(one, doc1).grad[0])[words], "abs(LIME)": np.abs(coef1)}))
-    intro = (f"Held-out documents 0..{len(rows['one-layer fixture']) - 1} of the trained encoder (held-out accuracy "
-             f"{enc.training['test_accuracy']:.3f}; the one-layer fixture: "
-             f"{load_fixture().training['test_accuracy']:.3f}); median Spearman ρ over the documents (LIME: delete, "
-             f"{TRAINED_LIME_SAMPLES} samples, seed {seed}).")
-    lines = [intro, "",
-             "| model | pair | median ρ | min | max |", "|---|---|---|---|---|"]
-    data = {}
-    for model_name, per_doc in rows.items():
-        for key in per_doc[0]:
-            values = [r[key] for r in per_doc]
-            data[f"{model_name}: {key}"] = values
-            lines.append(f"| {model_name} | {key} | {np.median(values):.2f} | {min(values):.2f} | {max(values):.2f} |")
-    return ExtraResult(markdown="\n".join(lines), data=data)

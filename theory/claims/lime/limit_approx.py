@@ -1,29 +1,21 @@
-"""Claims about the approximations of LIME's ``β^∞`` (docs/theory.md §8–§9; paper §5 Eq. (19)), the regime
-map and the §5 figures.
+"""Claims about the approximations of LIME's ``β^∞`` (docs/theory.md §8–§9; paper §5 Eq. (19)); their regime
+map and the §5 figures are studies (:mod:`theory.studies.regime_map`, :mod:`theory.studies.figure_lime`).
 
 Relative error of an approximation ``β_a`` of the word coefficients ``β^∞_{1..d}`` (Eq. (19) has no
 intercept): ``e = ‖β_a − β^∞‖₂ / ‖β^∞‖₂``.  With a Monte Carlo ``β^∞`` (``d > 10``) it is debiased for the
-Monte Carlo noise (:func:`theory.studies.regimes.relative_error`).  When ``‖β^∞‖`` is below ``10⁻⁹`` of the spread
-of the value scores (``f`` does not depend on the words beyond rounding) the denominator is that floor, so
+Monte Carlo noise (:func:`theory.checking.approximation.relative_error`).  When ``‖β^∞‖`` is below ``10⁻⁹`` of
+the spread of the value scores (``f`` does not depend on the words beyond rounding) the denominator is that floor, so
 an approximation predicting an effect where LIME sees none gets a huge error instead of being hidden;
 such instances are marked ``degenerate`` in the diagnosis.
 """
 
 from __future__ import annotations
 
-import math
-
 import mpmath
 import numpy as np
 
 import reference.models.one_layer as ref
-from theory.claims import ExtraResult, claim, extra
-from theory.explainers import lime_inf
-from theory.models.one_layer_gradient import gradient
-from theory.explainers.lime_approx import eq19, large_d_limit, unk_document
-from theory.models.perturb import distinct_words
-from theory.models.one_layer import forward, term_magnitudes
-from theory.studies import regimes
+from theory.checking.approximation import DEGENERATE, THRESHOLD, relative_error
 from theory.checking.compare import Outcome, check_mp, combine, compare
 from theory.checking.strategies.lime import (
     affine_cases,
@@ -32,15 +24,20 @@ from theory.checking.strategies.lime import (
     vanishing_cases,
 )
 from theory.checking.strategies.trained import trained_approximation_cases
+from theory.claims import claim
+from theory.explainers import lime_inf
+from theory.models.one_layer_gradient import gradient
+from theory.explainers.lime_approx import eq19, large_d_limit, unk_document
+from theory.models.perturb import distinct_words
+from theory.models.one_layer import forward, term_magnitudes
 
-THRESHOLD = regimes.THRESHOLD
 CLAIM_SAMPLES = {"replace": 20_000, "delete": 40_000}
-RATIO = "LS ratio ρ = ⟨β^∞, b⟩/‖b‖², b = eq19/1.5"  # the measure's name (per semantics), as regimes.measure's ρ
+RATIO = "LS ratio ρ = ⟨β^∞, b⟩/‖b‖², b = eq19/1.5"  # the measure's name (per semantics), as theory.studies.regimes.measure's ρ
 
 
 def _floor(model, doc) -> float:
     c = forward(model, np.stack([doc, unk_document(model)])).c
-    return regimes.DEGENERATE * float(np.ptp(c) + 1e-300)
+    return DEGENERATE * float(np.ptp(c) + 1e-300)
 
 
 def _beta(case):
@@ -53,7 +50,7 @@ def _approximation(case, name: str, approx) -> Outcome:
     model, doc = case.case.model, case.case.doc
     bi = _beta(case)
     beta, se = bi.beta[1:], (None if bi.exact else bi.stderr[1:])
-    error, mc, degenerate = regimes.relative_error(approx, beta, se, _floor(model, doc))
+    error, mc, degenerate = relative_error(approx, beta, se, _floor(model, doc))
     d = beta.size
     how = "exact (enumeration)" if bi.exact else f"stratified Monte Carlo, {bi.samples} samples, seed {bi.seed}"
     shown = min(d, 6)
@@ -124,7 +121,7 @@ def check_convergence(case):
         for col, d in enumerate(case.ds):
             model, doc, length = case.instance(d, k)
             beta = lime_inf.beta_inf_exact(model, doc, length, semantics="replace")[1:]
-            errors[k, col] = regimes.relative_error(large_d_limit(model, doc, length), beta, None,
+            errors[k, col] = relative_error(large_d_limit(model, doc, length), beta, None,
                                                     _floor(model, doc))[0]
     median = np.median(errors, axis=0)
     per_model = np.polyfit(np.log(case.ds), np.log(np.maximum(errors, ROUNDING_FLOOR)).T, 1)[0]
@@ -226,7 +223,7 @@ def check_affine_in_attention(case):
                    check_mp("eq19 − (3/2)(c α_j − c̃ α̃) (affine in α_j)", affine, scale=mags)]
     outcome = combine(*checks)
     beta = lime_inf.beta_inf_exact(model, doc, length, semantics="replace")[1:]
-    error, _, _ = regimes.relative_error(approx, beta, None, _floor(model, doc))
+    error, _, _ = relative_error(approx, beta, None, _floor(model, doc))
     alpha = forward(model, doc).alpha[0].mean(axis=0)[1: length + 1]
     X = np.stack([np.ones(length), alpha], axis=1)
     fit = np.linalg.lstsq(X, beta, rcond=None)[0]
@@ -236,208 +233,3 @@ def check_affine_in_attention(case):
                              "R² of β^∞ on α-avg_j (affine fit)": r2})
     outcome.detail += f"\nmeasured: ‖eq19 − β^∞‖/‖β^∞‖ = {error:.4g}; R² of the affine fit of β^∞ on α-avg = {r2:.4f}"
     return outcome
-
-
-# --- extras: the regime map and the §5 figures ---------------------------------------------------------------
-
-def regime_grid(profile: str) -> list[regimes.Cell]:
-    """The cells of the map: a main grid (replace, positional encoding on, ν = 0.25) over UNK shift ×
-    temperature × d, and one-factor slices for delete, positional encoding off and ν."""
-    C = regimes.Cell
-    if profile == "thorough":
-        shifts, temps, ds = (-4, -2, 0, 2, 4), (0.25, 0.5, 1, 2, 4), (10, 25, 50, 100, 200)
-        cells = [C(s, t, d) for s in shifts for t in temps for d in ds]
-        cells += [C(s, 1, d, "delete") for s in shifts for d in ds]
-        cells += [C(s, 1, d, "replace", False) for s in shifts for d in ds]
-        cells += [C(s, 1, 50, "delete", False) for s in (-2, 0, 2)]
-        cells += [C(s, 1, 50, nu=nu) for nu in (0.5, 1.0, 2.0) for s in shifts]
-        return cells
-    shifts, temps, ds = (-3, 0, 3), (0.5, 2), (10, 25, 50)
-    cells = [C(s, t, d) for s in shifts for t in temps for d in ds]
-    cells += [C(0, t, 50, "delete") for t in temps]
-    cells += [C(0, 2, 50, "replace", False), C(0, 2, 50, nu=1.0)]
-    return cells
-
-
-def _fmt(entry) -> str:
-    return f"{entry['median']:.3f} ± {entry['se']:.3f}"
-
-
-@extra("lime.regime_map", section="§5",
-       title="Where Eq. (19) and the large-d limit hold: regime map (UNK shift, temperature, d, semantics, PE, ν)")
-def regime_map_extra(profile, seed):
-    import time
-
-    started = time.perf_counter()
-    n = 16
-    cells = regime_grid(profile)
-    results = regimes.sweep(cells, n, seed, workers=2)
-    records, rows = [], []
-    holds = {name: {"holds": [], "fails": [], "undecided": []} for name in regimes.APPROXIMATIONS}
-    for r in results:
-        for name, key in (("lime.eq19", "eq19_error"), ("lime.large_d_limit", "limit_error")):
-            e = r[key]
-            v = regimes.verdict(e["median"], e["se"])
-            holds[name][v].append(r["name"])
-            records.append({"claim": name, "regime": r["name"], "error": e["median"], "se": e["se"], "verdict": v,
-                            "p90": e["p90"]})
-        ratio = r["ratio"]
-        consistent = abs(ratio["mean"] - 1.5) <= 2 * ratio["se"]
-        rows.append(f"| {r['name']} | {r['instances'] - r['degenerate']} | {_fmt(r['eq19_error'])} "
-                    f"({regimes.verdict(r['eq19_error']['median'], r['eq19_error']['se'])}) | "
-                    f"{_fmt(r['eq19_shape_error'])} | {ratio['mean']:.2f} ± {ratio['se']:.2f}{' ✓' if consistent else ''} | "
-                    f"{r['correlation']:.2f} | {r['sign_agreement']:.2f} | {_fmt(r['limit_error'])} "
-                    f"({regimes.verdict(r['limit_error']['median'], r['limit_error']['se'])}) | "
-                    f"{'exact' if r['exact'] else format(r['mc_relative_se'], '.2%')} |")
-    # convergence rate of the large-d limit in d, per (shift, temperature, semantics, pe, ν) slice
-    slices = {}
-    for r in results:
-        c = r["cell"]
-        key = (c["unk_shift"], c["temperature"], c["semantics"], c["pe"], c["nu"])
-        slices.setdefault(key, []).append(r)
-    rates = []
-    for key, group in slices.items():
-        if len(group) < 3:
-            continue
-        group = sorted(group, key=lambda r: r["cell"]["d"])
-        slope, se = regimes.loglog_slope([g["cell"]["d"] for g in group], [g["limit_error"]["median"] for g in group],
-                                         [g["limit_error"]["se"] for g in group])
-        rates.append({"shift": key[0], "temperature": key[1], "semantics": key[2], "pe": key[3], "nu": key[4],
-                      "ds": [g["cell"]["d"] for g in group], "errors": [g["limit_error"]["median"] for g in group],
-                      "slope": slope, "se": se})
-    rate_rows = [f"| {q['shift']:g} | {q['temperature']:g} | {q['semantics']} | {'on' if q['pe'] else 'off'} | "
-                 f"{', '.join(f'{e:.4f}' for e in q['errors'])} | {q['slope']:.2f} ± {q['se']:.2f} |" for q in rates]
-    replace_rates = [q for q in rates if q["semantics"] == "replace" and q["slope"] == q["slope"]]
-    if replace_rates:
-        w = np.array([1 / max(q["se"], 1e-3) ** 2 for q in replace_rates])
-        pooled = float(np.sum(w * [q["slope"] for q in replace_rates]) / w.sum())
-        pooled_se = float(1 / np.sqrt(w.sum()))
-        spread = float(np.std([q["slope"] for q in replace_rates], ddof=1)) if len(replace_rates) > 1 else math.nan
-    else:
-        pooled = pooled_se = spread = math.nan
-    ratios = [r["ratio"] for r in results if r["cell"]["semantics"] == "replace"]
-    md = [
-        f"Profile `{profile}`: {len(cells)} cells × {n} random models (the instances of `theory/studies/regimes.py`: T = 256, "
-        "K = 4, d_e = 32, d_att = d_out = 16, L = ⌈1.25 d⌉ tokens with d distinct words; **temperature** = the "
-        "standard deviation of each head's scores over the text; **UNK shift** δ = how much higher UNK's score is "
-        "than the text's mean word score at the same position, in every head (E[UNK] moved by the least-norm "
-        "solution of 2K linear equations that also keep c̃ unchanged): UNK gets e^δ times an average word's "
-        "attention). β^∞ exact for d = 10, stratified Monte Carlo beyond (40 000 samples replace, 100 000 delete); "
-        f"seeds: instance k of cell i is `default_rng([{seed}, i, k])`, its Monte Carlo seed {seed} + 1000·i + k.",
-        "",
-        f"**Verdict rule** (declared before measuring): an approximation *holds* in a cell when the upper bound "
-        f"median + 2·SE of its relative error ‖β_a − β^∞‖/‖β^∞‖ (Monte-Carlo-debiased per instance) is ≤ "
-        f"{THRESHOLD:.0%}; it *fails* when median − 2·SE > {THRESHOLD:.0%}; otherwise *undecided*. SE = bootstrap SE of "
-        "the median over models ⊕ median Monte Carlo SE. The 3/2 of Eq. (19) is *consistent* with a cell (✓) when "
-        "the mean least-squares ratio ρ of β^∞ on Eq. (19) without its 3/2 is within 2 SE of 1.5.",
-        "",
-        f"- Eq. (19) holds in {len(holds['lime.eq19']['holds'])} cells, fails in {len(holds['lime.eq19']['fails'])}, "
-        f"undecided in {len(holds['lime.eq19']['undecided'])}."
-        + (f" Holds: {'; '.join(holds['lime.eq19']['holds'])}." if holds['lime.eq19']['holds'] else ""),
-        f"- The large-d limit holds in {len(holds['lime.large_d_limit']['holds'])} cells, fails in "
-        f"{len(holds['lime.large_d_limit']['fails'])}, undecided in {len(holds['lime.large_d_limit']['undecided'])}."
-        + (f" Fails: {'; '.join(holds['lime.large_d_limit']['fails'])}." if holds['lime.large_d_limit']['fails'] else ""),
-        f"- LS ratio ρ (replace cells): from {min(q['mean'] for q in ratios):.2f} to {max(q['mean'] for q in ratios):.2f}; "
-        f"3/2 consistent in {sum(abs(q['mean'] - 1.5) <= 2 * q['se'] for q in ratios)} of {len(ratios)} replace cells.",
-        f"- Convergence of the large-d limit in d (replace): pooled log-log slope {pooled:.2f} ± {pooled_se:.2f} "
-        f"(slice-to-slice spread {spread:.2f}); per slice below.",
-        "",
-        "| cell | models | Eq. (19) error | best-rescaled error | ρ (1.5 = Eq. (19)) | corr | sign agree | "
-        "large-d error | MC rel. SE |",
-        "|---|---|---|---|---|---|---|---|---|", *rows, "",
-        "Convergence in d of the large-d limit's median error (weighted fit of log error on log d):", "",
-        "| UNK shift | temperature | semantics | PE | median errors | slope ± SE |", "|---|---|---|---|---|---|",
-        *rate_rows,
-    ]
-    data = {"profile": profile, "seed": seed, "models_per_cell": n, "threshold": THRESHOLD, "cells": results,
-            "regimes": records, "convergence": rates, "pooled_slope": pooled, "pooled_slope_se": pooled_se}
-    files, skipped = {}, []
-    from theory.studies import figures
-
-    if figures.available():
-        files["figures/regime_heatmaps.png"] = _heatmaps(results)
-        md += ["", "![regime heatmaps](figures/regime_heatmaps.png)"]
-    else:
-        skipped.append(figures.not_drawn("figures/regime_heatmaps.png"))
-    data["seconds"] = time.perf_counter() - started
-    return ExtraResult("\n".join(md), data, files, skipped)
-
-
-def _heatmaps(results) -> bytes:
-    from theory.studies import figures
-
-    plt = figures.pyplot()
-    main = [r for r in results if r["cell"]["semantics"] == "replace" and r["cell"]["pe"] and r["cell"]["nu"] == 0.25]
-    d_max = max(r["cell"]["d"] for r in main)
-    main = [r for r in main if r["cell"]["d"] == d_max]
-    shifts = sorted({r["cell"]["unk_shift"] for r in main})
-    temps = sorted({r["cell"]["temperature"] for r in main})
-    panels = (("Eq. (19) relative error", lambda r: r["eq19_error"]["median"], "magma"),
-              ("large-d limit relative error", lambda r: r["limit_error"]["median"], "magma"),
-              ("LS ratio ρ (Eq. (19) assumes 1.5)", lambda r: r["ratio"]["mean"], "coolwarm"))
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    for ax, (title, get, cmap) in zip(axes, panels):
-        grid = np.full((len(temps), len(shifts)), np.nan)
-        for r in main:
-            grid[temps.index(r["cell"]["temperature"]), shifts.index(r["cell"]["unk_shift"])] = get(r)
-        im = ax.imshow(grid, origin="lower", cmap=cmap, aspect="auto")
-        for i in range(len(temps)):
-            for j in range(len(shifts)):
-                dark = cmap == "magma" and im.norm(grid[i, j]) < 0.6
-                ax.text(j, i, f"{grid[i, j]:.3g}", ha="center", va="center", fontsize=8,
-                        color="white" if dark else "black")
-        ax.set_xticks(range(len(shifts)), [f"{s:g}" for s in shifts])
-        ax.set_yticks(range(len(temps)), [f"{t:g}" for t in temps])
-        ax.set_xlabel("UNK shift δ (UNK gets e^δ × a word's attention)")
-        ax.set_ylabel("temperature (score SD)")
-        ax.set_title(f"{title}\nreplace, PE on, ν = 0.25, d = {d_max}", fontsize=9)
-        fig.colorbar(im, ax=ax)
-    fig.tight_layout()
-    return figures.png(fig)
-
-
-FIG4_RUNS = 20
-
-
-@extra("lime.figure4", section="§5", title="Figure 4 analog: empirical LIME vs Eq. (19), the large-d limit and β^∞")
-def figure4_extra(profile, seed):
-    """One document (a regime-map instance: UNK shift 0, temperature 1, d = 15, replace): per word, the boxplot
-    of empirical LIME (theory.explainers.lime, 5000 samples, seeds seed..seed+19), and Eq. (19), the large-d limit and β^∞."""
-    from theory.explainers.lime import lime
-    from theory.studies import figures
-
-    cell = regimes.Cell(0.0, 1.0, 15, "replace")
-    inst = regimes.instance(cell, (seed, 999, 0))
-    model, doc, length = inst.model, inst.doc, inst.length
-    runs = np.array([lime(model, doc, length, semantics="replace", samples=5000, seed=seed + k).coef
-                     for k in range(FIG4_RUNS)])
-    bi = lime_inf.beta_inf_model(model, doc, length, semantics="replace", samples=200_000, seed=seed)
-    e19, lim = eq19(model, doc, length), large_d_limit(model, doc, length)
-    beta = bi.beta[1:]
-    err19 = regimes.relative_error(e19, beta, bi.stderr[1:])[0]
-    errlim = regimes.relative_error(lim, beta, bi.stderr[1:])[0]
-    md = [f"Instance `regimes.instance(Cell(0, 1, 15, 'replace'), ({seed}, 999, 0))` (T = 256, K = 4, {length} tokens, "
-          f"d = 15), replace semantics; {FIG4_RUNS} runs of empirical LIME (5000 samples, seeds {seed}..{seed + FIG4_RUNS - 1}); "
-          f"β^∞ by stratified Monte Carlo (200 000 samples, relative SE {np.linalg.norm(bi.stderr[1:]) / np.linalg.norm(beta):.2%}). "
-          f"Relative error: Eq. (19) {err19:.3f}, large-d limit {errlim:.4f}; mean empirical LIME vs β^∞ "
-          f"{np.linalg.norm(runs.mean(axis=0) - beta) / np.linalg.norm(beta):.4f}."]
-    files, skipped = {}, []
-    if figures.available():
-        plt = figures.pyplot()
-        fig, ax = plt.subplots(figsize=(11, 4))
-        x = np.arange(1, beta.size + 1)
-        ax.boxplot(runs, positions=x, widths=0.5, showfliers=False)
-        ax.plot(x, e19, "rx", ms=8, label="Eq. (19) (with 3/2)")
-        ax.plot(x, lim, "g^", ms=7, mfc="none", label="large-d limit (ours)")
-        ax.plot(x, beta, "b.", ms=9, label="β^∞ (Monte Carlo)")
-        ax.axhline(0, color="grey", lw=0.5)
-        ax.set_xlabel("word (lime's feature order)")
-        ax.set_ylabel("LIME coefficient")
-        ax.set_title(f"Empirical LIME ({FIG4_RUNS} runs × 5000 samples, replace) vs approximations", fontsize=10)
-        ax.legend(fontsize=8)
-        files["figures/fig4_lime_eq19.png"] = figures.png(fig)
-        md += ["", "![Figure 4 analog](figures/fig4_lime_eq19.png)"]
-    else:
-        skipped.append(figures.not_drawn("figures/fig4_lime_eq19.png"))
-    return ExtraResult("\n".join(md), {"eq19_error": err19, "limit_error": errlim, "seed": seed,
-                                       "instance_seed": [seed, 999, 0]}, files, skipped)

@@ -1,4 +1,4 @@
-"""Extras on the trained model (issue 7): the fixture's data and accuracy, the paper's Figure-1 sentence,
+"""Studies of the trained model: the fixture's data and accuracy, the paper's Figure-1 sentence,
 and where the trained model sits on the regime map of Eq. (19) and the large-d limit.
 
 The fixture (:mod:`theory.sentiment.fixture`) is the §2 classifier trained on reviews composed from VADER's
@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.claims import ExtraResult, extra
+from theory.markdown import table
 from theory.sentiment.fixture import encode, load_fixture
-from theory.studies import figures
-from theory.studies import given_model
-from theory.studies import regimes
+from theory.studies import ExtraResult, extra, figures, given_model, regimes
 
 FIGURE1_SENTENCE = "attention based explanations are popular but questionable"
 
@@ -48,10 +46,10 @@ def fixture_summary(profile, seed):
         f"{info['epochs']} epochs of "
         f"{info['optimizer']}, batch {info['batch_size']}, seed {info['seed']} "
         f"({info['cpu_seconds']:.0f} s CPU). The explained output is the positive-class logit.\n\n"
-        f"| accuracy | value |\n|---|---|\n"
-        f"| training ({info['n_train']} reviews, `training.json`) | {info['train_accuracy']:.4f} |\n"
-        f"| held out ({len(fx.docs)} reviews, `training.json`) | {info['test_accuracy']:.4f} |\n"
-        f"| held out, re-measured now with the numpy forward pass | {measured:.4f} |\n\n"
+        + table(["accuracy", "value"],
+                [[f"training ({info['n_train']} reviews, `training.json`)", f"{info['train_accuracy']:.4f}"],
+                 [f"held out ({len(fx.docs)} reviews, `training.json`)", f"{info['test_accuracy']:.4f}"],
+                 ["held out, re-measured now with the numpy forward pass", f"{measured:.4f}"]]) + "\n\n"
         f"Held-out reviews: {np.mean(fx.labels):.1%} positive, "
         f"{np.mean([len(d) for d in fx.docs]):.0f} words on average. For scale: the lexicon rule that ignores "
         f"negation (sign of the plain sum of ratings; the model cannot see negation) scores "
@@ -82,11 +80,9 @@ def figure1(profile, seed):
         f"both, every seeded method with seed {seed}); CLS (position 0) is left out. The lexicon column is "
         "VADER's mean human rating (— for unrated filler words).",
         "",
-        "| word | lexicon | " + " | ".join(methods) + " |",
-        "|---|---|" + "---|" * len(methods),
+        table(["word", "lexicon", *methods],
+              [[word, rating[k], *(f"{scores[m][k]:+.3g}" for m in methods)] for k, word in enumerate(words)]),
     ]
-    for k, word in enumerate(words):
-        lines.append(f"| {word} | {rating[k]} | " + " | ".join(f"{scores[m][k]:+.3g}" for m in methods) + " |")
     files, skipped = {}, []
     if figures.available():
         files["figures/fig1_trained_sentence.png"] = given_model.figure1_png(words, methods, scores, "Trained model")
