@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 #: theory's packages from the bottom up; the top-level modules (errors, optional, memory) are the ground floor
-LAYERS = ("", "models", "explainers", "sentiment", "checking", "claims", "studies", "running", "reporting", "cli")
+LAYERS = ("", "models", "explainers", "sentiment", "checking", "claims", "studies", "running", "reporting", "api", "cli")
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:

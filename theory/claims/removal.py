@@ -65,14 +65,14 @@ def versus_reference(case, label: str, ours, reference) -> Outcome:
     Args:
         case: a removal case.
         label: the comparison's name.
-        ours: ``ours(model, doc, length, semantics)``, the float64 explainer.
+        ours: ``ours(model, doc, length, semantics=…)``, the float64 explainer.
         reference: ``reference(v, d)``, the mpmath one, from the game ``v`` of every subset.
 
     Returns:
         The comparison, relative to :func:`magnitude`.
     """
     model, doc, length, d, v = game(case)
-    return compare(f"{label} ({case.semantics})", ours(model, doc, length, case.semantics), reference(v, d),
+    return compare(f"{label} ({case.semantics})", ours(model, doc, length, semantics=case.semantics), reference(v, d),
                    magnitude(model, doc, case.semantics))
 
 
