@@ -12,6 +12,7 @@ The packages, each importing only those listed before it (``tests/test_layers.py
 - :mod:`theory.studies` — the sweeps, tables and figures beyond one instance of one claim (the extras' registry);
 - :mod:`theory.running` — the runner, parallel execution, output;
 - :mod:`theory.reporting` — the reports, the baseline comparison, the catalogue;
+- :mod:`theory.api` — the Python API (load, explain, check) for notebooks, docs/python.md;
 - :mod:`theory.cli` — the ``attnverify`` command line.
 
 The mathematics is ``docs/theory.md``; the claims are catalogued in ``docs/claims.md``."""

@@ -118,7 +118,7 @@ def claims() -> list[Claim]:
 
 
 def check(claim: str | Claim, model: AttentionClassifier | None = None, *, texts: Sequence[str | Sequence[int]] = (),
-          vocabulary: Vocabulary | None = None, profile: str = "ci", seed: int = 0) -> Record:
+          vocabulary: Vocabulary | None = None, oov: str = "error", profile: str = "ci", seed: int = 0) -> Record:
     """Run one claim under Hypothesis: on random models, or on a given model and its documents.
 
     Args:
@@ -127,6 +127,8 @@ def check(claim: str | Claim, model: AttentionClassifier | None = None, *, texts
         texts: the model's documents (strings with ``vocabulary``, or word ids); none: Hypothesis draws texts
             from the model's vocabulary.
         vocabulary: the vocabulary that reads string texts.
+        oov: what out-of-vocabulary words of a string become: ``"error"`` (refused), ``"drop"`` (left out) or
+            ``"unk"`` (UNK, the authors' behaviour) — the ``--oov`` option of the command line.
         profile: ``"ci"`` or ``"thorough"`` (the example budgets of :mod:`theory.checking.profiles`).
         seed: the seed of Hypothesis's draws (the record's numbers are reproducible from it).
 
@@ -144,16 +146,18 @@ def check(claim: str | Claim, model: AttentionClassifier | None = None, *, texts
         claim = known[claim]
     if model is None:
         return run_claim(claim, profile, seed, "random")
-    docs = tuple(_tokens(model, text, vocabulary) for text in texts) or None
+    docs = tuple(_tokens(model, text, vocabulary, oov) for text in texts) or None
     # an in-memory model has no file to hash: the record's model_sha256 stays empty
-    population = Population("model:python", model, docs, vocabulary=vocabulary.tokens if vocabulary else None)
+    population = Population("model:python", model, docs, allow_unk=oov == "unk",
+                            vocabulary=vocabulary.tokens if vocabulary else None)
     return run_claim(claim, profile, seed, population)
 
 
-def _tokens(model: AttentionClassifier, text: str | Sequence[int], vocabulary: Vocabulary | None) -> tuple[int, ...]:
-    """The word ids of one text (a string read with ``vocabulary``, or ids as given)."""
+def _tokens(model: AttentionClassifier, text: str | Sequence[int], vocabulary: Vocabulary | None, oov: str
+            ) -> tuple[int, ...]:
+    """The word ids of one text (a string read with ``vocabulary`` under the ``oov`` policy, or ids as given)."""
     if isinstance(text, str):
         if vocabulary is None:
             raise InputError("texts given as strings need vocabulary= (api.load returns it)")
-        return tuple(encode(text, vocabulary, model, "error", False).tokens)
+        return tuple(encode(text, vocabulary, model, oov, False).tokens)
     return tuple(int(token) for token in text)
