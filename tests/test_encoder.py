@@ -170,7 +170,7 @@ def test_bad_final_norms(tmp_path, change, message):
 def test_final_norm_forward_and_gradient_match_the_reference(norm):
     """f, every hidden state (the last one normalised) and ∇ at CLS and one word against the mpmath reference
     (forward at 40 digits, central differences at ≥ 60), on instances with a final norm; the batched perturbed
-    path (``Encoder.output``, ``keep=False``) gives the same f."""
+    path (``Encoder.output``, :func:`~theory.models.encoder.output_embedded`) gives the same f."""
     import reference.explainers.encoder_gradient as ref_grad
     import reference.models.encoder as ref
     from theory.models.encoder_gradient import gradient, rounding_scale

@@ -19,14 +19,29 @@ coordinates, which the known-covariance form does not.)
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from theory.explainers.smoothgrad import NoiseEstimate, antithetic_mean
 from theory.models.protocol import AttentionClassifier
 
 
-def clime(model: AttentionClassifier, doc, *, sigma: float = 0.1, samples: int = 256, seed: int = 0) -> NoiseEstimate:
-    """C-LIME slope of every embedding coordinate (see the module docstring)."""
-    def draw(X, eps):
+def clime(model: AttentionClassifier, doc: ArrayLike, *, sigma: float = 0.1, samples: int = 256,
+          seed: int = 0) -> NoiseEstimate:
+    """C-LIME slope of every embedding coordinate (see the module docstring).
+
+    Args:
+        model: a model of any family.
+        doc: the document's ids, shape ``(T,)``.
+        sigma: the noise's standard deviation ``σ`` (units of the embeddings).
+        samples: the number of noise draws (antithetic pairs count two; see
+            :func:`~theory.explainers.smoothgrad.antithetic_mean`).
+        seed: the seed of the noise.
+
+    Returns:
+        The :class:`~theory.explainers.smoothgrad.NoiseEstimate`: ``β`` of shape ``(T, d_e)``, its per-token scores
+        and standard errors.
+    """
+    def draw(X: np.ndarray, eps: np.ndarray) -> np.ndarray:
         f = model.output_embedded(np.concatenate([X + eps, X - eps]))
         return eps * ((f[: len(eps)] - f[len(eps):]) / (2 * sigma ** 2))[:, None, None]
 

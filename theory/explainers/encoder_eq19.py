@@ -22,13 +22,30 @@ from theory.models.encoder import Encoder, EncoderForward, forward
 
 
 def value_scores(model: Encoder, fw: EncoderForward) -> np.ndarray:
-    """``c_t = K·wᵀW_o^(i) v^(i,L)_t`` per document, head and position, ``(B, K, T)``."""
+    """``c_t = K·wᵀW_o^(i) v^(i,L)_t`` per document, head and position.
+
+    Args:
+        model: the encoder.
+        fw: its forward pass on ``B`` documents (the last layer's values).
+
+    Returns:
+        The value scores, shape ``(B, K, T)``.
+    """
     readout = (model.w @ model.Wo[-1]).reshape(model.K, model.d_out)  # wᵀW_o^(i) per head
     return model.K * np.einsum("ko,bkto->bkt", readout, fw.layers[-1].sa.Vmat)
 
 
 def eq19_last_layer(model: Encoder, doc: np.ndarray, length: int) -> np.ndarray:
-    """The ``d`` coefficients of Eq. (19) at the last layer, in lime's feature order."""
+    """The ``d`` coefficients of Eq. (19) at the last layer, in lime's feature order.
+
+    Args:
+        model: the encoder.
+        doc: the document's ids, shape ``(T,)``.
+        length: its number of words ``L``.
+
+    Returns:
+        ``β_j``, shape ``(d,)`` over the distinct words.
+    """
     fw = forward(model, np.stack([doc, unk_document(model)]))
     c = value_scores(model, fw)
     term = (fw.alpha[0] * c[0] - fw.alpha[1] * c[1]).mean(axis=0)

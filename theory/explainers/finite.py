@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from theory.errors import InputError
 from theory.models.protocol import AttentionClassifier
@@ -33,7 +35,20 @@ class NonFiniteError(InputError):
     """A computation produced NaN or inf from finite input."""
 
 
-def overflow_cause(model: AttentionClassifier, doc) -> str | None:
+class Measured(Protocol):
+    """What :func:`finite_outcome` reads of a claim check's :class:`~theory.checking.compare.Outcome`."""
+
+    @property
+    def holds(self) -> bool: ...  # whether the check holds
+
+    @property
+    def error(self) -> float | None: ...  # the measured error, in the claim's units
+
+    @property
+    def tolerance(self) -> float | None: ...  # the tolerance it is compared with
+
+
+def overflow_cause(model: AttentionClassifier, doc: ArrayLike) -> str | None:
     """The first quantity of the forward pass on ``doc`` that is not finite, as a phrase; None when all are finite.
 
     Args:
@@ -54,7 +69,7 @@ def overflow_cause(model: AttentionClassifier, doc) -> str | None:
     return None
 
 
-def _first_nonfinite(value, path: str = "") -> tuple[str, float] | None:
+def _first_nonfinite(value: Any, path: str = "") -> tuple[str, float] | None:
     """The path (e.g. ``scores[2]``) and value of the first NaN or inf in a JSON-shaped result."""
     if isinstance(value, dict):
         items = ((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
@@ -70,9 +85,23 @@ def _first_nonfinite(value, path: str = "") -> tuple[str, float] | None:
     return None
 
 
-def finite_result(method: str, model: AttentionClassifier, doc, compute: Callable[[], dict]) -> dict:
+def finite_result(method: str, model: AttentionClassifier, doc: ArrayLike, compute: Callable[[], dict]) -> dict:
     """``compute()``, the result of explanation ``method`` on ``doc``, once the forward pass is known to be
-    finite and provided every number in the result is finite."""
+    finite and provided every number in the result is finite.
+
+    Args:
+        method: the explanation method's name, for the message.
+        model: a model of any family.
+        doc: the document's ids, shape ``(T,)``.
+        compute: runs the method and returns its JSON-shaped result.
+
+    Returns:
+        The result of ``compute()``.
+
+    Raises:
+        NonFiniteError: the forward pass overflows on ``doc``, the method's linear system is singular, or a number
+            of the result is NaN or inf.
+    """
     cause = overflow_cause(model, doc)
     if cause:
         raise NonFiniteError(f"{method}: {cause}; {FIX}")
@@ -90,12 +119,19 @@ def finite_result(method: str, model: AttentionClassifier, doc, compute: Callabl
     return result
 
 
-def finite_outcome(outcome) -> None:
+def finite_outcome(outcome: Measured) -> None:
     """Refuse a claim check's :class:`~theory.checking.compare.Outcome` whose error or tolerance is NaN, or inf
     while the check says it holds (the theory or the reference overflowed on the instance).  An infinite error
     of a failing check is a deliberate "infinitely wrong" (``lime.sampling_law`` when row 0 is not the
     original) and stays a failure.  ``measures`` are descriptive numbers, left as they are (a log10 of 0 is a
-    legitimate ``-inf`` there)."""
+    legitimate ``-inf`` there).
+
+    Args:
+        outcome: the check's outcome (its ``error``, ``tolerance`` and ``holds``).
+
+    Raises:
+        NonFiniteError: the error or tolerance is NaN, or infinite while the check holds.
+    """
     for name, value in (("error", outcome.error), ("tolerance", outcome.tolerance)):
         if value is None or math.isfinite(value) or (math.isinf(value) and not outcome.holds):
             continue

@@ -17,6 +17,7 @@ Everything is batched over documents and positions (no per-token Python loop); t
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from theory.models.one_layer import Forward, Model, embed, forward, head_vectors, term_magnitudes
 from theory.models.one_layer_gradient import key_direction
@@ -28,32 +29,68 @@ _TINY = np.finfo(np.float64).tiny
 # --- aggregates (docs/theory.md §5.1) --------------------------------------------------------------------------
 
 def g_avg(grad: np.ndarray) -> np.ndarray:
-    """``G-avg_t = mean_k ∇_{t,k}`` (over embedding coordinates)."""
+    """``G-avg_t = mean_k ∇_{t,k}`` (over embedding coordinates).
+
+    Args:
+        grad: gradients, shape ``(..., T, d_e)``.
+
+    Returns:
+        The per-token means, shape ``(..., T)``.
+    """
     return grad.mean(axis=-1)
 
 
 def g_l1(grad: np.ndarray) -> np.ndarray:
-    """``G-l1_t = ‖∇_t‖_1``."""
+    """``G-l1_t = ‖∇_t‖_1``.
+
+    Args:
+        grad: gradients, shape ``(..., T, d_e)``.
+
+    Returns:
+        The per-token 1-norms, shape ``(..., T)``.
+    """
     return np.abs(grad).sum(axis=-1)
 
 
 def g_l2(grad: np.ndarray) -> np.ndarray:
     """``G-l2_t = ‖∇_t‖_2``, formed as ``m·‖∇_t / m‖_2`` with ``m = max_j |∇_{t,j}|``: squared as they are,
     entries below ~1e-154 (a position with α_t ~ 1e-160) fall into the subnormal range and lose their digits
-    (the thorough profile found ``G-l2`` off by 0.3% at α_t = 2.5e-163)."""
+    (the thorough profile found ``G-l2`` off by 0.3% at α_t = 2.5e-163).
+
+    Args:
+        grad: gradients, shape ``(..., T, d_e)``.
+
+    Returns:
+        The per-token 2-norms, shape ``(..., T)``.
+    """
     scale = np.max(np.abs(grad), axis=-1, keepdims=True)
     unit = grad / np.where(scale > 0, scale, 1.0)
     return scale[..., 0] * np.sqrt(np.einsum("...d,...d->...", unit, unit))
 
 
 def g_x_input(grad: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """``G×I_t = ⟨∇_t, e_t⟩`` from a gradient and the embedded tokens."""
+    """``G×I_t = ⟨∇_t, e_t⟩`` from a gradient and the embedded tokens.
+
+    Args:
+        grad: gradients, shape ``(..., T, d_e)``.
+        X: the embedded tokens, the same shape.
+
+    Returns:
+        The per-token inner products, shape ``(..., T)``.
+    """
     return np.einsum("...d,...d->...", grad, X)
 
 
 def g_x_input_closed_form(fw: Forward) -> np.ndarray:
-    """``G×I_t`` without forming any gradient, shape ``(B, T)`` (consequence; ``t = 0`` term ours):
-    ``(1/K) Σ_i α_t [c_t + (c_t − f^(i)) s_t]``, plus ``(1/K) Σ_i Σ_u α_u (c_u − f^(i)) s_u`` at ``t = 0``."""
+    """``G×I_t`` without forming any gradient (consequence; ``t = 0`` term ours):
+    ``(1/K) Σ_i α_t [c_t + (c_t − f^(i)) s_t]``, plus ``(1/K) Σ_i Σ_u α_u (c_u − f^(i)) s_u`` at ``t = 0``.
+
+    Args:
+        fw: the §2 model's forward pass on ``B`` documents.
+
+    Returns:
+        ``G×I``, shape ``(B, T)``.
+    """
     dev = fw.c - fw.f_heads[..., None]
     out = (fw.alpha * (fw.c + dev * fw.scores)).mean(axis=1)
     out[:, 0] += (fw.alpha * dev * fw.scores).sum(axis=-1).mean(axis=1)
@@ -64,7 +101,15 @@ def g_x_input_closed_form(fw: Forward) -> np.ndarray:
 
 def attention_bound(model: Model, fw: Forward) -> np.ndarray:
     """``(1/K) Σ_i α_t [‖w_c‖_2 + |c_t − f^(i)| ‖u‖_2 / √d_att] ≥ ‖∇_t‖_2`` for ``t ≥ 1`` (triangle inequality
-    on :func:`closed_form`), shape ``(B, T)`` (column 0 is the same expression, not a bound on ``∇_0``)."""
+    on :func:`closed_form`) (column 0 is the same expression, not a bound on ``∇_0``).
+
+    Args:
+        model: the §2 model.
+        fw: its forward pass on ``B`` documents.
+
+    Returns:
+        The bound, shape ``(B, T)``.
+    """
     wc_norm = np.linalg.norm(head_vectors(model)[1], axis=-1)  # (K,)
     u_norm = np.linalg.norm(key_direction(model, fw), axis=-1)  # (B, K)
     dev = np.abs(fw.c - fw.f_heads[..., None])
@@ -74,7 +119,7 @@ def attention_bound(model: Model, fw: Forward) -> np.ndarray:
 
 # --- magnitudes of the terms (scales of the rounding-error tolerances) -----------------------------------
 
-def magnitudes(model: Model, docs) -> np.ndarray:
+def magnitudes(model: Model, docs: ArrayLike) -> np.ndarray:
     """Magnitude of the terms summed into each entry of ``∇_t``, shape ``(B, T, d_e)``.
 
     Every quantity is replaced by the magnitude of its own terms (absolute values of the weights and
@@ -84,6 +129,13 @@ def magnitudes(model: Model, docs) -> np.ndarray:
 
         (1/K) Σ_i (α_t + tiny) A_i [ |W_v|ᵀ|W_ℓ|ᵀ + (|c|_t + |f|_i) |W_k|ᵀ|W_q||e_0| / √d_att ]
         + [t = 0] (1/K) Σ_i A_i |W_q|ᵀ|W_k| Σ_u (α_u + tiny)(|c|_u + |f|_i) |e_u| / √d_att.
+
+    Args:
+        model: the §2 model.
+        docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+    Returns:
+        The magnitudes, shape ``(B, T, d_e)``.
     """
     docs = np.atleast_2d(np.asarray(docs))
     fw = forward(model, docs)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from theory.errors import InputError
 from theory.models import removal
@@ -56,9 +57,26 @@ def _integral(model: AttentionClassifier, X: np.ndarray, X0: np.ndarray, nodes: 
     return out
 
 
-def integrated_gradients(model: AttentionClassifier, doc, length: int, *, baseline: str = "replace",
+def integrated_gradients(model: AttentionClassifier, doc: ArrayLike, length: int, *, baseline: str = "replace",
                          rtol: float = RTOL, nodes: int | None = None) -> IntegratedGradients:
-    """IG of every position (``nodes`` fixed, or doubled until the completeness gap is ≤ ``rtol·scale``)."""
+    """IG of every position (``nodes`` fixed, or doubled until the completeness gap is ≤ ``rtol·scale``).
+
+    Args:
+        model: a model of any family whose embeddings are ``E[ξ_t] + p_t`` (today's two).
+        doc: the document's ids, shape ``(T,)``.
+        length: its number of words ``L`` (the positions the baseline removes).
+        baseline: a substitution semantics for ``e'``: ``replace``, ``mask:ID`` or ``zero``.
+        rtol: the completeness tolerance, relative to the model's ``output_scale`` of the document and the baseline.
+        nodes: a fixed number of Gauss–Legendre nodes; None doubles them from :data:`FIRST_NODES` up to
+            :data:`MAX_NODES` until the gap is within ``rtol``.
+
+    Returns:
+        The :class:`IntegratedGradients`: ``IG`` ``(T, d_e)``, its per-token scores ``(T,)``, ``f``, ``f(e')``, the
+        completeness gap reached and the nodes used.
+
+    Raises:
+        InputError: the baseline is ``delete`` or does not parse, or ``rtol`` is not a positive number.
+    """
     how = removal.parse(baseline, model)
     if not how.substitutes:
         raise InputError("--baseline delete: Integrated Gradients needs a baseline embedding at each position; "
@@ -66,7 +84,9 @@ def integrated_gradients(model: AttentionClassifier, doc, length: int, *, baseli
     if not (np.isfinite(rtol) and rtol > 0):
         raise InputError(f"rtol={rtol!r}: the completeness tolerance must be a positive number")
     X = model.embed(np.asarray(doc)[None])[0]
-    X0 = removal.baseline_embeddings(model, doc, length, how)
+    # the baseline needs the token table E and the positional encoding, which both families have and the protocol
+    # does not name (a family whose embeddings are not E[ξ_t] + p_t needs its own baseline here)
+    X0 = removal.baseline_embeddings(model, doc, length, how)  # type: ignore[arg-type]
     ends = np.stack([X, X0])
     f, f0 = (float(value) for value in model.output_embedded(ends))
     scale = model.output_scale(ends)

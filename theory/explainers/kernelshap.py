@@ -20,21 +20,42 @@ least squares in ``β_1..β_{d−1}`` with response ``v(z) − v(∅) − z_d Δ
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import gammaln
 
 from theory.errors import InputError
 from theory.explainers.lime_inf import patterns
+from theory.models.perturb import Evaluate
 
 
-def kernel(d: int, sizes) -> np.ndarray:
-    """The Shapley kernel ``π = (d − 1)/(C(d, s)·s·(d − s))`` of patterns with ``s = |z|`` kept words, ``0 < s < d``."""
+def kernel(d: int, sizes: ArrayLike) -> np.ndarray:
+    """The Shapley kernel ``π = (d − 1)/(C(d, s)·s·(d − s))`` of patterns with ``s = |z|`` kept words, ``0 < s < d``.
+
+    Args:
+        d: the number of players (distinct words).
+        sizes: the patterns' sizes ``s``, any shape, each in ``1..d−1``.
+
+    Returns:
+        ``π``, the shape of ``sizes``.
+    """
     s = np.asarray(sizes, dtype=np.float64)
     logc = gammaln(d + 1) - gammaln(s + 1) - gammaln(d - s + 1)
     return (d - 1) / (np.exp(logc) * s * (d - s))
 
 
 def constrained_fit(Z: np.ndarray, y: np.ndarray, w: np.ndarray, v_empty: float, v_full: float) -> np.ndarray:
-    """``β`` minimising ``Σ w (y − v(∅) − Zβ)²`` subject to ``Σ β = v([d]) − v(∅)`` (elimination of ``β_d``)."""
+    """``β`` minimising ``Σ w (y − v(∅) − Zβ)²`` subject to ``Σ β = v([d]) − v(∅)`` (elimination of ``β_d``).
+
+    Args:
+        Z: the patterns, shape ``(n, d)``.
+        y: their values ``v(z)``, shape ``(n,)``.
+        w: their weights, shape ``(n,)``.
+        v_empty: ``v(∅)``.
+        v_full: ``v([d])``.
+
+    Returns:
+        ``β``, shape ``(d,)``, summing to ``v([d]) − v(∅)``.
+    """
     d = Z.shape[1]
     delta = v_full - v_empty
     if d == 1:
@@ -51,8 +72,19 @@ def _check(d: int) -> None:
         raise InputError(f"d = {d}: KernelSHAP needs at least 2 distinct words (with one word, φ = v([1]) − v(∅))")
 
 
-def kernelshap_table(values, d: int) -> np.ndarray:
-    """Population KernelSHAP over the full enumeration (``values[k] = v(pattern k)``, ``d ≤ 16``)."""
+def kernelshap_table(values: ArrayLike, d: int) -> np.ndarray:
+    """Population KernelSHAP over the full enumeration.
+
+    Args:
+        values: ``values[k] = v(pattern k)`` for the ``2^d`` patterns of :func:`~theory.explainers.lime_inf.patterns`.
+        d: the number of players, ``2 ≤ d ≤ 16``.
+
+    Returns:
+        ``β`` (equal to the Shapley values ``φ``), shape ``(d,)``.
+
+    Raises:
+        InputError: ``d < 2``.
+    """
     _check(d)
     values = np.asarray(values, dtype=np.float64)
     Z = patterns(d)
@@ -62,7 +94,19 @@ def kernelshap_table(values, d: int) -> np.ndarray:
 
 
 def sample(d: int, n: int, seed: int) -> np.ndarray:
-    """``n`` patterns (``n`` even: ``n/2`` draws and their complements) from the Shapley kernel's size law."""
+    """``n`` patterns (``n`` even: ``n/2`` draws and their complements) from the Shapley kernel's size law.
+
+    Args:
+        d: the number of players, at least 2.
+        n: the number of patterns (an odd ``n`` gives ``n − 1``), at least 2.
+        seed: the seed of ``numpy.random.default_rng``.
+
+    Returns:
+        The 0/1 patterns, shape ``(n, d)``: the draws, then their complements.
+
+    Raises:
+        InputError: ``d < 2`` or ``n`` is not an integer ≥ 2.
+    """
     _check(d)
     if isinstance(n, bool) or int(n) != n or n < 2:
         raise InputError(f"samples={n!r}: sampled KernelSHAP needs at least 2 samples (a draw and its complement)")
@@ -75,8 +119,18 @@ def sample(d: int, n: int, seed: int) -> np.ndarray:
     return np.concatenate([Z, 1.0 - Z])
 
 
-def kernelshap_sampled(evaluate, d: int, n: int = 2048, seed: int = 0) -> np.ndarray:
-    """Sampled KernelSHAP of the value function ``evaluate(Z) -> v`` (``n`` paired samples, unit weights)."""
+def kernelshap_sampled(evaluate: Evaluate, d: int, n: int = 2048, seed: int = 0) -> np.ndarray:
+    """Sampled KernelSHAP of the value function ``evaluate(Z) -> v`` (``n`` paired samples, unit weights).
+
+    Args:
+        evaluate: the value function: 0/1 patterns ``(m, d)`` to ``v`` ``(m,)``.
+        d: the number of players, at least 2.
+        n: the number of samples (:func:`sample`).
+        seed: the seed of the samples.
+
+    Returns:
+        The estimate of ``φ``, shape ``(d,)``, summing to ``v([d]) − v(∅)``.
+    """
     Z = sample(d, n, seed)
     ends = evaluate(np.stack([np.zeros(d), np.ones(d)]))
     return constrained_fit(Z, evaluate(Z), np.ones(Z.shape[0]), ends[0], ends[1])

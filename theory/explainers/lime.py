@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from theory.errors import InputError
 from theory.memory import lime_bytes, require
@@ -48,7 +49,19 @@ ALPHA = 1.0
 
 
 def sample(d: int, n: int, seed: int) -> np.ndarray:
-    """lime 0.2.0.1's ``(n, d)`` 0/1 sample matrix (float64) for ``RandomState(seed)``."""
+    """lime 0.2.0.1's 0/1 sample matrix for ``RandomState(seed)`` (module docstring).
+
+    Args:
+        d: the number of distinct words, at least 1.
+        n: the number of samples, the original (row 0, all ones) included; at least 2.
+        seed: the seed of lime's ``RandomState``, in ``0..2**32 − 1``.
+
+    Returns:
+        ``Z``, shape ``(n, d)``, float64; ``Z[i, j] = 0`` switches word ``j`` off in sample ``i``.
+
+    Raises:
+        InputError: ``d = 0``, ``n < 2``, a seed out of range, or ``Z`` would not fit in memory.
+    """
     if d < 1:
         raise InputError("the text is empty (d = 0 distinct words): there is nothing to explain")
     if isinstance(n, bool) or int(n) != n or n < 2:
@@ -113,23 +126,40 @@ def _shuffles(key, pos, sizes, Z):
 
 
 def kernel_weights(Z: np.ndarray) -> np.ndarray:
-    """``π = √exp(−D²/w²)`` with ``D = 100 (1 − √(|z|/d))``, ``w = 25``."""
+    """``π = √exp(−D²/w²)`` with ``D = 100 (1 − √(|z|/d))``, ``w = 25``.
+
+    Args:
+        Z: the samples, shape ``(n, d)``.
+
+    Returns:
+        ``π``, shape ``(n,)``.
+    """
     D = 100.0 * (1.0 - np.sqrt(Z.sum(axis=1) / Z.shape[1]))
     return np.sqrt(np.exp(-D ** 2 / KERNEL_WIDTH ** 2))
 
 
-def weighted_ridge(Z: np.ndarray, y: np.ndarray, pi: np.ndarray, alpha: float = ALPHA):
+def weighted_ridge(Z: np.ndarray, y: np.ndarray, pi: np.ndarray,
+                   alpha: float = ALPHA) -> tuple[float | np.ndarray, np.ndarray]:
     """``(intercept, coef)`` of ``Ridge(alpha, fit_intercept=True).fit(Z, y, sample_weight=π)``.
 
     scikit-learn centres ``Z`` and ``y`` at their ``π``-weighted means ``z̄, ȳ``, solves
     ``(Z_cᵀ Π Z_c + αI) β = Z_cᵀ Π y_c`` and sets the intercept to ``ȳ − ⟨z̄, β⟩``.  The same system is formed
     here from weighted moments, without centred copies: ``Z_cᵀ Π Z_c = Zᵀ Π Z − (Σπ) z̄ z̄ᵀ`` and
-    ``Z_cᵀ Π y_c = Zᵀ Π y − (Σπ) z̄ ȳ``, then solved by Cholesky.  ``y`` may be ``(n,)`` or ``(n, m)``.
+    ``Z_cᵀ Π y_c = Zᵀ Π y − (Σπ) z̄ ȳ``, then solved by Cholesky.
+
+    Args:
+        Z: the design, shape ``(n, d)``.
+        y: the responses, shape ``(n,)`` or ``(n, m)`` (``m`` fits at once).
+        pi: the sample weights ``π``, shape ``(n,)``.
+        alpha: the ridge penalty ``λ``.
+
+    Returns:
+        ``(intercept, coef)``: a float and ``(d,)`` for ``y`` of shape ``(n,)``; ``(m,)`` and ``(d, m)`` otherwise.
     """
     return _ridge(*_design_moments(Z, pi), *_response_moments(Z, y, pi), alpha)
 
 
-def _design_moments(Z, pi):
+def _design_moments(Z: np.ndarray, pi: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """``(Zᵀ Π Z, Σπ z, Σπ)``, the part of the normal equations that does not involve ``y``.  ``Zᵀ Π Z`` is
     summed over blocks of rows as ``AᵀA``, ``A = √Π Z``, which numpy hands to BLAS's ``syrk`` (half the work of
     a general product; the blocks' temporaries stay in cache)."""
@@ -140,12 +170,13 @@ def _design_moments(Z, pi):
     return gram, pi @ Z, pi.sum()
 
 
-def _response_moments(Z, y, pi):
+def _response_moments(Z: np.ndarray, y: np.ndarray, pi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(Zᵀ Π y, Σπ y)``."""
     return Z.T @ (pi * y.T).T, pi @ y
 
 
-def _ridge(gram, z_sum, total, zy, y_sum, alpha=ALPHA):
+def _ridge(gram: np.ndarray, z_sum: np.ndarray, total: float, zy: np.ndarray, y_sum: np.ndarray,
+           alpha: float = ALPHA) -> tuple[float | np.ndarray, np.ndarray]:
     A = gram - np.outer(z_sum, z_sum) / total
     A[np.diag_indices_from(A)] += alpha
     rhs = zy - (np.outer(z_sum, y_sum) if np.ndim(y_sum) else z_sum * y_sum) / total
@@ -169,7 +200,7 @@ class LimeResult:
     f: np.ndarray  # (n,) model output on the perturbed documents
 
 
-def lime(model: AttentionClassifier, doc, length: int, *, semantics: str = "delete", samples: int = 5000,
+def lime(model: AttentionClassifier, doc: ArrayLike, length: int, *, semantics: str = "delete", samples: int = 5000,
          seed: int = 0) -> LimeResult:
     """Empirical LIME (lime 0.2.0.1, ``LimeTextExplainer`` defaults) of ``f`` on ``doc`` (text at ``1..length``).
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from theory.models.one_layer import Model, forward
 from theory.models.perturb import word_index
+from theory.models.protocol import AttentionClassifier
 
 NU = 0.25  # LIME's default kernel width 25 on distances × 100
 QUADRATURE_NODES = 400
@@ -21,15 +22,30 @@ QUADRATURE_NODES = 400
 
 def word_positions(doc: np.ndarray, length: int) -> np.ndarray:
     """The ``(d, T)`` 0/1 matrix ``M[j, t] = [ξ_t = w_j]`` for the distinct words ``w_1..w_d`` in lime's
-    feature order (CLS and padding columns are zero)."""
+    feature order (CLS and padding columns are zero).
+
+    Args:
+        doc: the document's ids, shape ``(T,)``.
+        length: its number of words ``L``.
+
+    Returns:
+        ``M``, shape ``(d, T)``, float.
+    """
     index = word_index(doc, length)
     M = np.zeros((index.max() + 1, len(doc)))
     M[index, np.arange(1, length + 1)] = 1.0
     return M
 
 
-def unk_document(model: Model) -> np.ndarray:
-    """``(CLS, UNK, …, UNK)``: the document in which every word is removed under ``replace``."""
+def unk_document(model: AttentionClassifier) -> np.ndarray:
+    """``(CLS, UNK, …, UNK)``: the document in which every word is removed under ``replace``.
+
+    Args:
+        model: a model of any family (its ``T``, ``cls_id``, ``unk_id``).
+
+    Returns:
+        The ids, shape ``(T,)``, int64.
+    """
     doc = np.full(model.T, model.unk_id, dtype=np.int64)
     doc[0] = model.cls_id
     return doc
@@ -41,7 +57,15 @@ def eq19(model: Model, doc: np.ndarray, length: int) -> np.ndarray:
         β_j ≈ (3/2) · (1/K) Σ_i Σ_{t: ξ_t = w_j} (α_t c_t − α̃_t c̃_t),
 
     with ``α̃_t`` the attention the original CLS query gives position ``t`` in the all-UNK document and
-    ``c̃_t = W_ℓ W_v (E[UNK] + p_t)``.  Returns the ``d`` coefficients in feature order.
+    ``c̃_t = W_ℓ W_v (E[UNK] + p_t)``.
+
+    Args:
+        model: the §2 model.
+        doc: the document's ids, shape ``(T,)``.
+        length: its number of words ``L``.
+
+    Returns:
+        The ``d`` coefficients in lime's feature order, shape ``(d,)``.
     """
     M = word_positions(doc, length)
     fw = forward(model, np.stack([doc, unk_document(model)]))
@@ -62,7 +86,15 @@ def _legendre(nodes: int) -> tuple[np.ndarray, np.ndarray]:
 def kept_fraction_law(nu: float = NU, nodes: int = QUADRATURE_NODES) -> tuple[np.ndarray, np.ndarray]:
     """Nodes ``p`` and normalised weights of the law on [0, 1] with density ∝ ``exp(−(1−√p)²/(2ν²))``:
     the kept fraction of words under LIME's weights as d → ∞.  Gauss–Legendre in ``u = √p`` (``dp = 2u du``),
-    where the integrand is smooth."""
+    where the integrand is smooth.
+
+    Args:
+        nu: the kernel width ``ν`` (LIME's default 25 on distances × 100: 0.25).
+        nodes: the number of quadrature nodes.
+
+    Returns:
+        ``(p, weights)``, each of shape ``(nodes,)``, the weights summing to 1.
+    """
     x, w = _legendre(nodes)
     u = (x + 1) / 2
     weights = w * 2 * u * np.exp(-((1 - u) ** 2) / (2 * nu**2))
@@ -77,6 +109,15 @@ def large_d_limit(model: Model, doc: np.ndarray, length: int, nu: float = NU) ->
     ``a = E_w[p(1−p)]``, ``b = Var_w(p)``, ``s_j = E_w[p(1−p) φ_j'(p)]``, ``S = Σ_j s_j``,
     ``κ = Cov_w(p, φ(p))``, where ``φ(p) = (1/K) Σ_i N_i(p)/D_i(p)`` is the model output when a fraction ``p``
     of every word's attention mass and value mass is kept, and ``φ_j'`` its derivative in word ``j``'s share.
+
+    Args:
+        model: the §2 model.
+        doc: the document's ids, shape ``(T,)``.
+        length: its number of words ``L``.
+        nu: the kernel width ``ν``.
+
+    Returns:
+        The ``d`` coefficients in lime's feature order, shape ``(d,)``.
     """
     M = word_positions(doc, length)
     d = M.shape[0]

@@ -42,12 +42,14 @@ from dataclasses import dataclass
 from math import comb
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import gammaln
 
 from theory.errors import InputError
 from theory.memory import beta_inf_bytes, require
 from theory.models.jit import cached_njit
 from theory.models.perturb import (
+    Evaluate,
     check_semantics,
     distinct_words,
     evaluator,
@@ -60,13 +62,21 @@ NU = 0.25  # kernel width 25 of lime, on the scale of the cosine distance (×100
 MAX_EXACT_D = 16  # enumerate the 2^d patterns up to this d
 
 
-def psi(x, nu: float = NU):
-    """``ψ(x) = exp(−(1 − √(1 − x))² / (2ν²))``: LIME's weight of a sample with a fraction ``x`` of words off."""
+def psi(x: ArrayLike, nu: float = NU) -> np.ndarray:
+    """``ψ(x) = exp(−(1 − √(1 − x))² / (2ν²))``: LIME's weight of a sample with a fraction ``x`` of words off.
+
+    Args:
+        x: the fractions of words switched off, in ``[0, 1]``, any shape.
+        nu: the kernel width ``ν``.
+
+    Returns:
+        ``ψ(x)``, the shape of ``x``.
+    """
     x = np.asarray(x, dtype=np.float64)
     return np.exp(-(1.0 - np.sqrt(1.0 - x)) ** 2 / (2.0 * nu ** 2))
 
 
-def _check(d, nu) -> None:
+def _check(d: int, nu: float) -> None:
     if isinstance(d, bool) or not float(d).is_integer():
         raise InputError(f"d must be an integer (the number of distinct words), got {d!r}")
     if d < 1:
@@ -79,7 +89,15 @@ def _check(d, nu) -> None:
 
 
 def stratum_weights(d: int, nu: float = NU) -> np.ndarray:
-    """``w_s = P(s)·ψ(s/d) = ψ(s/d)/d`` for ``s = 1..d`` words off (index ``s − 1``)."""
+    """``w_s = P(s)·ψ(s/d) = ψ(s/d)/d`` for ``s = 1..d`` words off (index ``s − 1``).
+
+    Args:
+        d: the number of distinct words.
+        nu: the kernel width ``ν``.
+
+    Returns:
+        ``w``, shape ``(d,)``.
+    """
     s = np.arange(1, d + 1)
     return psi(s / d, nu) / d
 
@@ -89,6 +107,16 @@ def weighted_moments(d: int, nu: float = NU) -> np.ndarray:
 
     ``C(d−p, s)/C(d, s) = (d−s)⋯(d−s−p+1) / (d⋯(d−p+1))`` is the probability that ``p`` given words are kept
     when ``s`` are switched off (0 when ``s > d − p``).
+
+    Args:
+        d: the number of distinct words, at least 2.
+        nu: the kernel width ``ν``.
+
+    Returns:
+        ``(α_0, α_1, α_2)``, shape ``(3,)``.
+
+    Raises:
+        InputError: ``d`` is not an integer ≥ 2 or ``ν`` is not a positive number.
     """
     _check(d, nu)
     s = np.arange(1, d + 1, dtype=np.float64)
@@ -113,7 +141,11 @@ class Coefficients:
     sigma_mag: np.ndarray
 
     def inverse(self) -> np.ndarray:
-        """``M^{-1}``, the inverse of the weighted normal matrix ``E[π x xᵀ]``, ``x = (1, z)``: (d+1, d+1)."""
+        """``M^{-1}``, the inverse of the weighted normal matrix ``E[π x xᵀ]``, ``x = (1, z)``.
+
+        Returns:
+            ``M^{-1}``, shape ``(d + 1, d + 1)``, intercept first.
+        """
         d, (s0, s1, s2, s3) = self.d, self.sigma
         inv = np.full((d + 1, d + 1), s3)
         inv[np.arange(1, d + 1), np.arange(1, d + 1)] = s2
@@ -126,7 +158,18 @@ ILL_CONDITIONED = 1e10  # c_d loses more than 10 of float64's 16 digits: refuse
 
 
 def coefficients(d: int, nu: float = NU) -> Coefficients:
-    """The closed-form coefficients of ``β^∞`` (Mardaoui & Garreau 2021; see the module docstring)."""
+    """The closed-form coefficients of ``β^∞`` (Mardaoui & Garreau 2021; see the module docstring).
+
+    Args:
+        d: the number of distinct words, at least 2.
+        nu: the kernel width ``ν``.
+
+    Returns:
+        The :class:`Coefficients` (``α_p``, ``c_d``, ``σ_0..σ_3`` and their magnitudes).
+
+    Raises:
+        InputError: ``d`` or ``ν`` is refused, or ``c_d`` loses more than 10 digits (:data:`ILL_CONDITIONED`).
+    """
     a0, a1, a2 = weighted_moments(d, nu)
     gap = a1 - a2  # > 0: E[π z_1 (1 − z_2)] > 0
     c_d = (d - 1) * a0 * a2 - d * a1 ** 2 + a0 * a1
@@ -145,10 +188,19 @@ def coefficients(d: int, nu: float = NU) -> Coefficients:
     return Coefficients(d, nu, np.array([a0, a1, a2]), c_d, sigma, c_mag, sigma_mag)
 
 
-def beta_from_expectations(Ef, Ezf, d: int, nu: float = NU):
-    """``β^∞ = (β_0, β_1..β_d)`` from ``E[πf]`` (scalar or (m,)) and ``E[π z_j f]`` ((d,) or (m, d)).
+def beta_from_expectations(Ef: ArrayLike, Ezf: ArrayLike, d: int, nu: float = NU) -> np.ndarray:
+    """``β^∞ = (β_0, β_1..β_d)`` from ``E[πf]`` and ``E[π z_j f]``.
 
     The closed form of docs/theory.md §7.3, ``lime.beta_inf_closed_form`` (Mardaoui & Garreau 2021).
+
+    Args:
+        Ef: ``E[πf]``, a scalar or ``(m,)`` for ``m`` functions at once.
+        Ezf: ``E[π z_j f]``, shape ``(d,)`` or ``(m, d)``.
+        d: the number of distinct words.
+        nu: the kernel width ``ν``.
+
+    Returns:
+        ``β^∞``, intercept first, shape ``(d + 1,)`` or ``(m, d + 1)``.
     """
     co = coefficients(d, nu)
     s0, s1, s2, s3 = co.sigma
@@ -159,10 +211,20 @@ def beta_from_expectations(Ef, Ezf, d: int, nu: float = NU):
     return np.concatenate([np.asarray(beta0)[..., None], beta], axis=-1)
 
 
-def beta_magnitude(Ef_abs, Ezf_abs, d: int, nu: float = NU) -> np.ndarray:
+def beta_magnitude(Ef_abs: ArrayLike, Ezf_abs: ArrayLike, d: int, nu: float = NU) -> np.ndarray:
     """The magnitude of the terms of :func:`beta_from_expectations`, the scale of rounding-error tolerances:
     the same sums with ``E[π|f|]``, ``E[π z_j |f|]`` and the coefficients' magnitudes, times
-    ``1 + c_mag/c_d`` (the relative rounding error of the cancelling ``c_d`` multiplies every entry)."""
+    ``1 + c_mag/c_d`` (the relative rounding error of the cancelling ``c_d`` multiplies every entry).
+
+    Args:
+        Ef_abs: ``E[π|f|]``, a scalar or ``(m,)``.
+        Ezf_abs: ``E[π z_j |f|]``, shape ``(d,)`` or ``(m, d)``.
+        d: the number of distinct words.
+        nu: the kernel width ``ν``.
+
+    Returns:
+        The magnitudes, the shape of :func:`beta_from_expectations`'s result.
+    """
     co = coefficients(d, nu)
     s0, s1, s2, s3 = co.sigma_mag
     Ef_abs, Ezf_abs = np.asarray(Ef_abs, dtype=np.float64), np.asarray(Ezf_abs, dtype=np.float64)
@@ -175,7 +237,17 @@ def beta_magnitude(Ef_abs, Ezf_abs, d: int, nu: float = NU) -> np.ndarray:
 # --- exact: enumeration of the 2^d patterns ------------------------------------------------------------------
 
 def patterns(d: int) -> np.ndarray:
-    """All ``2^d`` patterns, row ``k`` has ``z_j = (k >> j) & 1`` (so the last row is the original ``z = 1``)."""
+    """All ``2^d`` patterns, row ``k`` has ``z_j = (k >> j) & 1`` (so the last row is the original ``z = 1``).
+
+    Args:
+        d: the number of distinct words, at most :data:`MAX_EXACT_D`.
+
+    Returns:
+        The 0/1 patterns, shape ``(2^d, d)``, float64.
+
+    Raises:
+        InputError: ``d > MAX_EXACT_D``.
+    """
     if d > MAX_EXACT_D:
         raise InputError(f"d = {d}: exact enumeration of 2^d patterns is limited to d <= {MAX_EXACT_D}; "
                          "use the stratified Monte Carlo (beta_inf_mc)")
@@ -184,15 +256,34 @@ def patterns(d: int) -> np.ndarray:
 
 
 def law(d: int) -> np.ndarray:
-    """``P(z)`` for the patterns of :func:`patterns`: ``1/(d·C(d, s))``, and 0 for ``z = 1``."""
+    """``P(z)`` for the patterns of :func:`patterns`: ``1/(d·C(d, s))``, and 0 for ``z = 1``.
+
+    Args:
+        d: the number of distinct words.
+
+    Returns:
+        The probabilities, shape ``(2^d,)``.
+    """
     Z = patterns(d)
     s = (d - Z.sum(axis=1)).astype(int)
     logc = gammaln(d + 1) - gammaln(s + 1) - gammaln(d - s + 1)
     return np.where(s > 0, np.exp(-logc) / d, 0.0)
 
 
-def expectations_table(values, d: int, nu: float = NU):
-    """``E[πf]`` and ``E[π z_j f]`` (``(d,)``) for ``values[k] = f(pattern k)``, summed over the law."""
+def expectations_table(values: ArrayLike, d: int, nu: float = NU) -> tuple[np.ndarray, np.ndarray]:
+    """``E[πf]`` and ``E[π z_j f]`` for ``values[k] = f(pattern k)``, summed over the law.
+
+    Args:
+        values: ``f`` of the ``2^d`` patterns of :func:`patterns`, shape ``(..., 2^d)``.
+        d: the number of distinct words.
+        nu: the kernel width ``ν``.
+
+    Returns:
+        ``(E[πf], E[π z_j f])``, shapes ``(...)`` and ``(..., d)``.
+
+    Raises:
+        InputError: ``values`` does not have ``2^d`` entries on its last axis.
+    """
     values = np.asarray(values, dtype=np.float64)
     if values.shape[-1] != 2 ** d:
         raise InputError(f"values must have 2^d = {2 ** d} entries (one per pattern), got {values.shape[-1]}")
@@ -202,22 +293,52 @@ def expectations_table(values, d: int, nu: float = NU):
     return wf.sum(axis=-1), wf @ Z
 
 
-def beta_inf_table(values, d: int, nu: float = NU) -> np.ndarray:
-    """Exact ``β^∞`` (``(d+1,)``: intercept first) of the function with ``values[k] = f(pattern k)``."""
+def beta_inf_table(values: ArrayLike, d: int, nu: float = NU) -> np.ndarray:
+    """Exact ``β^∞`` of the function with ``values[k] = f(pattern k)``.
+
+    Args:
+        values: ``f`` of the ``2^d`` patterns of :func:`patterns`.
+        d: the number of distinct words, ``2 ≤ d ≤ 16``.
+        nu: the kernel width ``ν``.
+
+    Returns:
+        ``β^∞``, shape ``(d + 1,)``, intercept first.
+    """
     _check(d, nu)
     Ef, Ezf = expectations_table(values, d, nu)
     return beta_from_expectations(Ef, Ezf, d, nu)
 
 
-def table(model: AttentionClassifier, doc, length: int, *, semantics: str) -> np.ndarray:
-    """``f`` on all ``2^d`` perturbed documents, in pattern order."""
+def table(model: AttentionClassifier, doc: ArrayLike, length: int, *, semantics: str) -> np.ndarray:
+    """``f`` on all ``2^d`` perturbed documents, in pattern order.
+
+    Args:
+        model: a model of any family.
+        doc: the document's ids, shape ``(T,)``.
+        length: its number of words ``L``.
+        semantics: the removal semantics (:mod:`theory.models.removal`).
+
+    Returns:
+        ``f``, shape ``(2^d,)``, row ``k`` for pattern ``k`` of :func:`patterns`.
+    """
     d = distinct_words(doc, length).size
     return f_perturbed(model, doc, length, patterns(d), semantics)
 
 
-def beta_inf_exact(model: AttentionClassifier, doc, length: int, *, semantics: str = "delete",
+def beta_inf_exact(model: AttentionClassifier, doc: ArrayLike, length: int, *, semantics: str = "delete",
                    nu: float = NU) -> np.ndarray:
-    """Exact ``β^∞`` of a model's LIME on one document (``d ≤ 16``), under ``semantics``."""
+    """Exact ``β^∞`` of a model's LIME on one document (``d ≤ 16``), under ``semantics``.
+
+    Args:
+        model: a model of any family.
+        doc: the document's ids, shape ``(T,)``.
+        length: its number of words ``L``.
+        semantics: the removal semantics.
+        nu: the kernel width ``ν``.
+
+    Returns:
+        ``β^∞``, shape ``(d + 1,)``, intercept first.
+    """
     check_semantics(semantics)
     d = distinct_words(doc, length).size
     _check(d, nu)
@@ -242,7 +363,7 @@ class MonteCarlo:
         return float(np.linalg.norm(self.stderr[1:]) / np.linalg.norm(self.beta[1:]))
 
 
-def _subsets(rng, d: int, s: int, m: int) -> np.ndarray:
+def _subsets(rng: np.random.Generator, d: int, s: int, m: int) -> np.ndarray:
     """``m`` uniformly random patterns with exactly ``s`` of the ``d`` words off (float 0/1, (m, d))."""
     k = min(s, d - s)  # draw the smaller of the two sets: the words switched off or the words kept
     Z = np.empty((m, d))
@@ -296,7 +417,7 @@ def _control_expectations(gamma, slopes, d: int, nu: float):
     return Ec, Ezc
 
 
-def beta_inf_mc(f, d: int, samples: int = 100_000, seed: int = 0, nu: float = NU,
+def beta_inf_mc(f: Evaluate, d: int, samples: int = 100_000, seed: int = 0, nu: float = NU,
                 pilot_share: float = 0.2, degree: int = 1) -> MonteCarlo:
     """``β^∞`` of ``f`` (a function of a 0/1 matrix ``Z`` (m, d) returning ``f`` per row) by Monte Carlo
     stratified over the number ``s`` of words off (ours).
@@ -317,12 +438,28 @@ def beta_inf_mc(f, d: int, samples: int = 100_000, seed: int = 0, nu: float = NU
 
     Unbiased (the control variate's ``β^∞`` is exact and the main run is independent of the pilot).  Every
     draw comes from ``numpy.random.default_rng(seed)``; ``f`` is called on chunks of ~``2^21/d`` rows.
+
+    Args:
+        f: the function: 0/1 patterns ``Z`` ``(m, d)`` to ``f`` per row ``(m,)``.
+        d: the number of distinct words, at least 2.
+        samples: the budget of evaluations of ``f``, pilot included; at least ``20·d``.
+        seed: the seed of every draw.
+        nu: the kernel width ``ν``.
+        pilot_share: the share of ``samples`` spent on the pilot.
+        degree: the degree in ``s/d`` of the control variate's slopes.
+
+    Returns:
+        The :class:`MonteCarlo` estimate: ``β^∞`` and its standard errors, intercept first, ``(d + 1,)`` each.
+
+    Raises:
+        InputError: ``d`` or ``ν`` is refused, or ``samples < 20·d``.
     """
     with single_threaded_blas():  # hundreds of small products: BLAS threads only contend (see perturb)
         return _beta_inf_mc(f, d, samples, seed, nu, pilot_share, degree)
 
 
-def _beta_inf_mc(f, d, samples, seed, nu, pilot_share, degree) -> MonteCarlo:
+def _beta_inf_mc(f: Evaluate, d: int, samples: int, seed: int, nu: float, pilot_share: float,
+                 degree: int) -> MonteCarlo:
     _check(d, nu)
     if samples < 20 * d:
         raise InputError(f"samples={samples}: the stratified Monte Carlo needs at least 20·d = {20 * d}")
@@ -349,8 +486,8 @@ def _beta_inf_mc(f, d, samples, seed, nu, pilot_share, degree) -> MonteCarlo:
         rows.append((F - F.mean(axis=0)) * root)
         targets.append((fz - fz.mean()) * root)
         pilot.append((F, fz))
-    rows, targets = np.concatenate(rows), np.concatenate(targets)
-    XtX, Xtf = rows.T @ rows, rows.T @ targets  # one product (many small ones are slow with threaded BLAS)
+    design, response = np.concatenate(rows), np.concatenate(targets)
+    XtX, Xtf = design.T @ design, design.T @ response  # one product (many small ones are slow with threaded BLAS)
     ridge = 1e-12 * np.trace(XtX) / n_features + 1e-300
     theta = np.linalg.solve(XtX + ridge * np.eye(n_features), Xtf)
     gamma = np.array([fz.mean() - F.mean(axis=0) @ theta for F, fz in pilot])
@@ -371,12 +508,12 @@ def _beta_inf_mc(f, d, samples, seed, nu, pilot_share, degree) -> MonteCarlo:
     sum_zr, sum_zr2 = np.zeros((d, d)), np.zeros((d, d))
     counts = np.zeros(d, dtype=int)
     chunk = max(1, (1 << 21) // d)
-    blocks, rows = [], 0
+    blocks, buffered = [], 0  # strata drawn, not yet evaluated, and their rows
     for index, (s, m) in enumerate(zip(strata, alloc)):
         Z = _all_subsets(d, int(s)) if exact[index] else _subsets(rng, d, int(s), int(m))
         blocks.append((index, Z))
-        rows += Z.shape[0]
-        if rows >= chunk or index == d - 1:
+        buffered += Z.shape[0]
+        if buffered >= chunk or index == d - 1:
             Zall = np.concatenate([Z for _, Z in blocks])
             fall = np.asarray(f(Zall), dtype=np.float64)
             start = 0
@@ -387,7 +524,7 @@ def _beta_inf_mc(f, d, samples, seed, nu, pilot_share, degree) -> MonteCarlo:
                 sum_zr[i], sum_zr2[i] = np.stack([r, r * r]) @ Z
                 counts[i] = Z.shape[0]
                 start = stop
-            blocks, rows = [], 0
+            blocks, buffered = [], 0
     # per stratum: h_0 r = (σ_0 + σ_1 k) r / c_d and h_j r = (a_k + D z_j) r with k = d − s kept words
     kept = d - strata
     a = (s1 + s3 * kept) / co.c_d
@@ -423,13 +560,31 @@ class BetaInf:
 
     @property
     def exact(self) -> bool:
+        """Whether ``β^∞`` is exact (enumeration) rather than a Monte Carlo estimate."""
         return self.stderr is None
 
 
-def beta_inf_model(model: AttentionClassifier, doc, length: int, *, semantics: str = "delete",
+def beta_inf_model(model: AttentionClassifier, doc: ArrayLike, length: int, *, semantics: str = "delete",
                    samples: int | None = None, seed: int = 0, nu: float = NU) -> BetaInf:
     """``β^∞`` of a model's LIME on one document under ``semantics``: exact (enumeration of the ``2^d``
-    patterns) when ``d ≤ 10``, otherwise :func:`beta_inf_mc` with ``samples`` evaluations (default 100 000)."""
+    patterns) when ``d ≤ 10``, otherwise :func:`beta_inf_mc` with ``samples`` evaluations (default 100 000).
+
+    Args:
+        model: a model of any family.
+        doc: the document's ids, shape ``(T,)``.
+        length: its number of words ``L``.
+        semantics: the removal semantics (default ``delete``, what lime does).
+        samples: the Monte Carlo budget for ``d > 10``; None: :data:`MC_SAMPLES`.
+        seed: the Monte Carlo seed.
+        nu: the kernel width ``ν``.
+
+    Returns:
+        The :class:`BetaInf`: ``β^∞`` (intercept first) with standard errors when estimated.
+
+    Raises:
+        InputError: the semantics is unknown, ``d < 2``, ``samples`` is not a positive integer, or the Monte Carlo
+            would not fit in memory.
+    """
     check_semantics(semantics)
     words = distinct_words(doc, length)
     d = words.size

@@ -19,6 +19,7 @@ the ``d + 1`` documents go through the evaluator of :mod:`theory.models.perturb`
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from theory.models import removal
 from theory.models.perturb import distinct_words, evaluator, word_statistics
@@ -26,18 +27,37 @@ from theory.models.protocol import AttentionClassifier
 
 
 def leave_one_out(d: int) -> np.ndarray:
-    """The patterns ``1 − e_j`` (``(d, d)``): every word kept but one."""
+    """The patterns ``1 − e_j``: every word kept but one.
+
+    Args:
+        d: the number of distinct words.
+
+    Returns:
+        The patterns, shape ``(d, d)``; row ``j`` switches word ``j`` off.
+    """
     return 1.0 - np.eye(d)
 
 
-def occlusion(model: AttentionClassifier, doc, length: int, *, semantics: str = "replace") -> np.ndarray:
-    """``o_j = f(ξ) − f(ξ without word j)`` for the ``d`` distinct words (lime's feature order)."""
+def occlusion(model: AttentionClassifier, doc: ArrayLike, length: int, *, semantics: str = "replace") -> np.ndarray:
+    """``o_j = f(ξ) − f(ξ without word j)`` for the ``d`` distinct words (lime's feature order).
+
+    Args:
+        model: a model of any family.
+        doc: the document's ids, shape ``(T,)``.
+        length: its number of words ``L``.
+        semantics: the removal semantics (:mod:`theory.models.removal`).
+
+    Returns:
+        ``o``, shape ``(d,)``.
+    """
     how = removal.parse(semantics, model)
     if not how.substitutes or "cls-only-attention" not in model.capabilities:
         d = distinct_words(doc, length).size
         v = evaluator(model, doc, length, how)(np.vstack([np.ones((1, d)), leave_one_out(d)]))
         return v[0] - v[1:]
-    st = word_statistics(model, doc, length, how)
+    # "cls-only-attention" is the §2 model's structure, whose sufficient statistics word_statistics reads; the
+    # protocol names the capability, not the class, so the type checker cannot narrow AttentionClassifier to Model
+    st = word_statistics(model, doc, length, how)  # type: ignore[arg-type]
     d = st.M_on.shape[0]
     others = ~np.eye(d, dtype=bool)[:, :, None]  # [j, k]: word k is kept when j is removed
     M_kept = np.where(others, st.M_on[None], -np.inf).max(axis=1)  # (d, K)

@@ -14,7 +14,14 @@ import numpy as np
 
 
 def rollout_matrix(attention: np.ndarray) -> np.ndarray:
-    """``R = Â^(L) ⋯ Â^(1)`` for every layer's attention ``(B, L, K, T, T)``; shape ``(B, T, T)``."""
+    """``R = Â^(L) ⋯ Â^(1)`` from every layer's attention.
+
+    Args:
+        attention: every layer's attention, shape ``(B, L, K, T, T)``.
+
+    Returns:
+        ``R``, shape ``(B, T, T)``, row-stochastic.
+    """
     T = attention.shape[-1]
     mixed = 0.5 * attention.mean(axis=2) + 0.5 * np.eye(T)  # (B, L, T, T)
     R = np.broadcast_to(np.eye(T), mixed[:, 0].shape).copy()
@@ -24,5 +31,12 @@ def rollout_matrix(attention: np.ndarray) -> np.ndarray:
 
 
 def rollout(attention: np.ndarray) -> np.ndarray:
-    """The CLS row ``R_{0,·}`` of :func:`rollout_matrix`, shape ``(B, T)``."""
+    """The CLS row ``R_{0,·}`` of :func:`rollout_matrix`.
+
+    Args:
+        attention: every layer's attention, shape ``(B, L, K, T, T)``.
+
+    Returns:
+        The CLS row, shape ``(B, T)``, a probability vector over positions per document.
+    """
     return rollout_matrix(attention)[:, 0]

@@ -23,11 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import gammaln
 
 from theory.errors import InputError
 from theory.explainers.lime_inf import patterns, table
-from theory.models.perturb import distinct_words, evaluator, single_threaded_blas
+from theory.models.perturb import Evaluate, distinct_words, evaluator, single_threaded_blas
 from theory.models.protocol import AttentionClassifier
 
 BATCH_PAIRS = 16  # antithetic pairs evaluated per block
@@ -35,13 +36,32 @@ MAX_PAIRS = 1_000_000
 
 
 def weights(d: int) -> np.ndarray:
-    """``|S|!(d − |S| − 1)!/d! = 1/(d·C(d−1, |S|))`` for ``|S| = 0..d−1``."""
+    """``|S|!(d − |S| − 1)!/d! = 1/(d·C(d−1, |S|))`` for ``|S| = 0..d−1``.
+
+    Args:
+        d: the number of players (distinct words).
+
+    Returns:
+        The weights by ``|S|``, shape ``(d,)``.
+    """
     s = np.arange(d)
     return np.exp(gammaln(s + 1) + gammaln(d - s) - gammaln(d + 1))
 
 
-def shapley_table(values, d: int) -> np.ndarray:
-    """Exact ``φ`` (``(d,)``) of the game with ``values[k] = v(pattern k)`` (``(..., 2^d)`` batched)."""
+def shapley_table(values: ArrayLike, d: int) -> np.ndarray:
+    """Exact ``φ`` of the game with ``values[k] = v(pattern k)``.
+
+    Args:
+        values: ``v`` of the ``2^d`` patterns (pattern ``k`` keeps word ``j`` when ``(k >> j) & 1``), shape
+            ``(..., 2^d)`` (games batched on the leading axes).
+        d: the number of players.
+
+    Returns:
+        ``φ``, shape ``(..., d)``.
+
+    Raises:
+        InputError: ``values`` does not have ``2^d`` entries on its last axis.
+    """
     values = np.asarray(values, dtype=np.float64)
     if values.shape[-1] != 2 ** d:
         raise InputError(f"values must have 2^d = {2 ** d} entries (one per pattern), got {values.shape[-1]}")
@@ -55,8 +75,19 @@ def shapley_table(values, d: int) -> np.ndarray:
     return phi
 
 
-def shapley_exact(model: AttentionClassifier, doc, length: int, *, semantics: str = "replace") -> np.ndarray:
-    """Exact Shapley values of the words (enumeration of the ``2^d`` perturbed documents, ``d ≤ 16``)."""
+def shapley_exact(model: AttentionClassifier, doc: ArrayLike, length: int, *,
+                  semantics: str = "replace") -> np.ndarray:
+    """Exact Shapley values of the words (enumeration of the ``2^d`` perturbed documents, ``d ≤ 16``).
+
+    Args:
+        model: a model of any family.
+        doc: the document's ids, shape ``(T,)``.
+        length: its number of words ``L``.
+        semantics: the removal semantics (:mod:`theory.models.removal`).
+
+    Returns:
+        ``φ``, shape ``(d,)`` in lime's feature order.
+    """
     d = distinct_words(doc, length).size
     return shapley_table(table(model, doc, length, semantics=semantics), d)
 
@@ -79,19 +110,41 @@ class ShapleyEstimate:
 
 
 def prefix_patterns(orders: np.ndarray) -> np.ndarray:
-    """For orders ``(m, d)``, the patterns ``(m, d − 1, d)`` of their proper non-empty prefixes: row ``k`` keeps
-    the first ``k + 1`` words of the order."""
+    """The patterns of the orders' proper non-empty prefixes: row ``k`` keeps the first ``k + 1`` words of the
+    order.
+
+    Args:
+        orders: ``m`` orders of the ``d`` words, shape ``(m, d)``.
+
+    Returns:
+        The 0/1 patterns, shape ``(m, d − 1, d)``.
+    """
     m, d = orders.shape
     rank = np.empty_like(orders)
     np.put_along_axis(rank, orders, np.arange(d)[None, :].repeat(m, 0), axis=1)
     return (rank[:, None, :] <= np.arange(d - 1)[None, :, None]).astype(np.float64)
 
 
-def shapley_permutation(evaluate, d: int, pairs: int = 256, seed: int = 0, target: float | None = None,
+def shapley_permutation(evaluate: Evaluate, d: int, pairs: int = 256, seed: int = 0, target: float | None = None,
                         max_pairs: int = MAX_PAIRS) -> ShapleyEstimate:
     """Antithetic permutation sampling of ``φ`` for a value function ``evaluate(Z) -> v`` (see the module
     docstring).  Draws ``pairs`` pairs; with ``target``, keeps drawing blocks until the relative SE is at most
-    ``target`` (or ``max_pairs``)."""
+    ``target`` (or ``max_pairs``).
+
+    Args:
+        evaluate: the value function: 0/1 patterns ``(m, d)`` to ``v`` ``(m,)``.
+        d: the number of players, at least 1.
+        pairs: the number of antithetic pairs of orders drawn at least, at least 2.
+        seed: the seed of ``numpy.random.default_rng``.
+        target: the relative standard error ``‖SE‖₂ / ‖φ̂‖₂`` to reach, drawing more pairs; None: ``pairs`` only.
+        max_pairs: the most pairs drawn when chasing ``target``.
+
+    Returns:
+        The :class:`ShapleyEstimate` (``φ̂``, its standard errors, the pairs and evaluations used).
+
+    Raises:
+        InputError: ``d = 0`` or ``pairs`` is not an integer ≥ 2.
+    """
     if d < 1:
         raise InputError("the text is empty (d = 0 distinct words): there is nothing to explain")
     if isinstance(pairs, bool) or int(pairs) != pairs or pairs < 2:
@@ -119,10 +172,23 @@ def shapley_permutation(evaluate, d: int, pairs: int = 256, seed: int = 0, targe
             return estimate
 
 
-def shapley_mc(model: AttentionClassifier, doc, length: int, *, semantics: str = "replace", samples: int = 256,
-               seed: int = 0, target: float | None = None) -> ShapleyEstimate:
+def shapley_mc(model: AttentionClassifier, doc: ArrayLike, length: int, *, semantics: str = "replace",
+               samples: int = 256, seed: int = 0, target: float | None = None) -> ShapleyEstimate:
     """:func:`shapley_permutation` of a model's words on one document under ``semantics``, with ``samples``
-    antithetic pairs of orders."""
+    antithetic pairs of orders.
+
+    Args:
+        model: a model of any family.
+        doc: the document's ids, shape ``(T,)``.
+        length: its number of words ``L``.
+        semantics: the removal semantics (:mod:`theory.models.removal`).
+        samples: the number of antithetic pairs of orders.
+        seed: the seed of the orders.
+        target: the relative standard error to reach (:func:`shapley_permutation`); None: ``samples`` pairs only.
+
+    Returns:
+        The :class:`ShapleyEstimate` in lime's feature order.
+    """
     d = distinct_words(doc, length).size
     evaluate = evaluator(model, doc, length, semantics)
     with single_threaded_blas():

@@ -38,17 +38,22 @@ the feed-forward arrays are optional (defaults: zeros, γ = 1, β = 0, no feed-f
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import erf
 
 from theory.errors import InputError
 from theory.models.one_layer import Model, check_ids, positional_encoding
 from theory.models.protocol import Document, read_document
+
+if TYPE_CHECKING:
+    from theory.models.removal import Removal
+    from theory.models.vocabulary import Vocabulary
 
 EPS = 1e-5
 NORMS = ("none", "post", "pre")
@@ -193,11 +198,17 @@ class Encoder:
 
     @property
     def word_ids(self) -> np.ndarray:
+        """Token ids that may appear in a text (every id but CLS and UNK)."""
         ids = np.arange(self.V)
         return ids[(ids != self.cls_id) & (ids != self.unk_id)]
 
-    def arrays(self) -> dict:
-        """The public ``.npz`` arrays (module docstring)."""
+    def arrays(self) -> dict[str, Any]:
+        """The public ``.npz`` arrays (module docstring).
+
+        Returns:
+            Every array and scalar of the file format by key (the final norm's only when the model has one),
+            ``arch = "encoder"`` included.
+        """
         out = {name: getattr(self, name) for name in _ARRAYS}
         if self.final_norm:
             out.update({name: getattr(self, name) for name in _FINAL})
@@ -206,19 +217,30 @@ class Encoder:
                    arch=np.str_(ARCH))
         return out
 
-    def replace(self, **changes) -> Encoder:
-        """The same encoder with some parameters changed (e.g. ``w=-model.w, b=-model.b``)."""
+    def replace(self, **changes: Any) -> Encoder:
+        """The same encoder with some parameters changed (e.g. ``w=-model.w, b=-model.b``).
+
+        Args:
+            **changes: new values by field name (the file format's keys), checked as a new encoder's are.
+
+        Returns:
+            The new :class:`Encoder`.
+        """
         fields = {name: getattr(self, name) for name in (*_ARRAYS, *_FINAL, *_SCALARS, "norm", "activation")}
         return Encoder(**{**fields, **changes})
 
     # --- the model protocol (theory.models.protocol.AttentionClassifier) ------------------------------------
     def sizes(self) -> str:
-        """The sizes in one line: ``L``, ``K``, ``d``, ``d_att``, ``d_ff``, ``T``, ``V``."""
+        """The sizes in one line: ``L``, ``K``, ``d``, ``d_att``, ``d_ff``, ``T``, ``V``.
+
+        Returns:
+            The line, e.g. ``"L = 2, K = 2, d = 4, d_att = 2, d_ff = 8, T = 6, V = 10"``.
+        """
         return (f"L = {self.L}, K = {self.K}, d = {self.d_e}, d_att = {self.d_att}, d_ff = {self.d_ff}, "
                 f"T = {self.T}, V = {self.V}")
 
-    def document(self, text, *, vocabulary=None, oov: str = "error", allow_unk: bool = False,
-                 truncate: bool = False) -> Document:
+    def document(self, text: str | Sequence[int] | Document, *, vocabulary: Vocabulary | None = None,
+                 oov: str = "error", allow_unk: bool = False, truncate: bool = False) -> Document:
         """The document of a text (:func:`theory.models.protocol.read_document`).
 
         Args:
@@ -233,74 +255,168 @@ class Encoder:
         """
         return read_document(self, text, vocabulary=vocabulary, oov=oov, allow_unk=allow_unk, truncate=truncate)
 
-    def embed(self, docs) -> np.ndarray:
-        """``e_t = E[ξ_t] + p_t`` of documents ``(B, T)``, shape ``(B, T, d)`` (:func:`embed`)."""
+    def embed(self, docs: ArrayLike) -> np.ndarray:
+        """``e_t = E[ξ_t] + p_t`` of documents (:func:`embed`).
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            The embedded tokens, shape ``(B, T, d)``.
+        """
         return embed(self, np.atleast_2d(np.asarray(docs)))
 
-    def forward(self, docs) -> EncoderForward:
-        """The forward pass of documents ``(T,)`` or ``(B, T)`` (:func:`forward`), every layer kept."""
+    def forward(self, docs: ArrayLike) -> EncoderForward:
+        """The forward pass of documents (:func:`forward`), every layer kept.
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            The :class:`EncoderForward` record of the ``B`` documents.
+        """
         return forward(self, docs)
 
-    def forward_quantities(self, docs) -> list[tuple[str, np.ndarray]]:
+    def forward_quantities(self, docs: ArrayLike) -> list[tuple[str, np.ndarray]]:
         """The quantities of the forward pass on documents ``(B, T)`` (one row per document), named, in the order
-        they are computed: every layer's queries, keys and values, the attention, the hidden states and ``f``."""
+        they are computed: every layer's queries, keys and values, the attention, the hidden states and ``f``.
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            ``(name, array)`` pairs, each array's first axis the ``B`` documents: the projections ``(B, ·)``,
+            the attention ``(B, L, K, T, T)``, the hidden states ``(B, L + 1, T, d)`` and ``f`` ``(B,)``.
+        """
         fw = forward(self, docs)
         projections = np.concatenate([np.concatenate([layer.sa.Q, layer.sa.Kmat, layer.sa.Vmat], axis=-1)
                                       .reshape(fw.f.shape[0], -1) for layer in fw.layers], axis=1)
         return [("queries, keys and values", projections), ("attention weights", fw.attention),
                 ("hidden states", fw.hidden), ("model output f", fw.f)]
 
-    def output(self, docs) -> np.ndarray:
-        """``f`` of a batch of documents ``(B, T)``, shape ``(B,)`` (no traces kept)."""
+    def output(self, docs: ArrayLike) -> np.ndarray:
+        """``f`` of a batch of documents (no traces kept).
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            The model outputs ``f``, shape ``(B,)``.
+        """
         docs = np.atleast_2d(np.asarray(docs))
-        return forward_embedded(self, embed(self, docs), keep=False).f
+        return output_embedded(self, embed(self, docs))
 
     def output_embedded(self, X: np.ndarray) -> np.ndarray:
-        """``f`` of embedded documents ``X`` ``(B, T, d)``, shape ``(B,)``."""
-        return forward_embedded(self, X, keep=False).f
+        """``f`` of embedded documents (:func:`output_embedded`, no traces kept).
+
+        Args:
+            X: embedded tokens, shape ``(B, T, d)``.
+
+        Returns:
+            The model outputs ``f``, shape ``(B,)``.
+        """
+        return output_embedded(self, X)
 
     def output_scale(self, X: np.ndarray) -> float:
         """The largest term of ``f`` over embedded documents ``X``: the readout's, ``|b| + Σ_k |w_k h^(L)_{0,k}|``
-        (``f = ⟨w, h^(L)_0⟩ + b``), 1.0 when every term is 0."""
+        (``f = ⟨w, h^(L)_0⟩ + b``), 1.0 when every term is 0.
+
+        Args:
+            X: embedded tokens, shape ``(B, T, d)``.
+
+        Returns:
+            The scale, one float over the whole batch (units of ``f``).
+        """
         h = forward_embedded(self, X).hidden[:, -1, 0]  # (B, d): h^(L)_0
         return float((abs(self.b) + np.abs(h * self.w).sum(axis=1)).max()) or 1.0
 
-    def output_magnitudes(self, docs) -> tuple[np.ndarray, np.ndarray]:
-        """``f`` of documents ``(B, T)`` and the magnitude of the readout's terms ``|h^(L)_0|·|w| + |b|``, each
-        ``(B,)``."""
+    def output_magnitudes(self, docs: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """``f`` of documents ``(B, T)`` and the magnitude of the readout's terms ``|h^(L)_0|·|w| + |b|``.
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            ``(f, magnitude)``, each of shape ``(B,)``.
+        """
         fw = forward(self, docs)
         return fw.f, np.abs(fw.hidden[:, -1, 0]) @ np.abs(self.w) + abs(self.b)
 
-    def attention(self, docs) -> np.ndarray:
-        """Every layer's attention ``a^(i,l)_{t,u}``, ``(B, L, K, T, T)``."""
+    def attention(self, docs: ArrayLike) -> np.ndarray:
+        """Every layer's attention ``a^(i,l)_{t,u}``.
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            The matrices, shape ``(B, L, K, T, T)`` (query position, key position), rows summing to 1.
+        """
         return forward(self, docs).attention
 
-    def readout_attention(self, docs) -> np.ndarray:
-        """The last layer's CLS attention row, ``(B, K, T)`` (the row the readout ``⟨w, h^(L)_0⟩`` reads)."""
+    def readout_attention(self, docs: ArrayLike) -> np.ndarray:
+        """The last layer's CLS attention row (the row the readout ``⟨w, h^(L)_0⟩`` reads).
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            ``a^(i,L)_{0,·}``, shape ``(B, K, T)``.
+        """
         return forward(self, docs).alpha
 
-    def hidden_states(self, docs) -> np.ndarray:
-        """``h^(0) = X, …, h^(L)`` (the final norm included), ``(B, L + 1, T, d)``."""
+    def hidden_states(self, docs: ArrayLike) -> np.ndarray:
+        """``h^(0) = X, …, h^(L)`` (the final norm included).
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            The hidden states, shape ``(B, L + 1, T, d)``.
+        """
         return forward(self, docs).hidden
 
-    def gradient(self, docs) -> np.ndarray:
-        """``∇_t = ∂f/∂e_t``, ``(B, T, d)``, by the backpropagation of :mod:`theory.models.encoder_gradient`."""
+    def gradient(self, docs: ArrayLike) -> np.ndarray:
+        """``∇_t = ∂f/∂e_t`` by the backpropagation of :mod:`theory.models.encoder_gradient`.
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            The gradients at every position, CLS included, shape ``(B, T, d)``.
+        """
         from theory.models.encoder_gradient import gradient
 
         return gradient(self, docs).grad
 
     def gradient_embedded(self, X: np.ndarray) -> np.ndarray:
-        """``∇_X f`` at embedded documents ``X`` ``(B, T, d)``, by backpropagation in blocks of documents (the
-        traces hold every layer's attention, ``L·K·T²`` numbers per document)."""
+        """``∇_X f`` at embedded documents, by backpropagation in blocks of documents (the traces hold every
+        layer's attention, ``L·K·T²`` numbers per document).
+
+        Args:
+            X: embedded tokens, shape ``(B, T, d)``.
+
+        Returns:
+            ``∂f/∂X``, shape ``(B, T, d)``.
+        """
         from theory.models.encoder_gradient import backward
 
         rows = max(1, _ELEMENTS // (self.L * (self.K * self.T + self.d + self.d_ff) * self.T))
         return np.concatenate([backward(self, forward_embedded(self, X[start: start + rows]))
                                for start in range(0, len(X), rows)])
 
-    def evaluator(self, doc, length: int, semantics) -> Callable[[np.ndarray], np.ndarray]:
+    def evaluator(self, doc: np.ndarray, length: int, semantics: Removal) -> Callable[[np.ndarray], np.ndarray]:
         """``evaluate(Z) -> f`` on the perturbed documents of a checked ``doc`` under a parsed removal semantics:
-        the documents built and run (:func:`theory.models.perturb.built_documents_evaluator`)."""
+        the documents built and run (:func:`theory.models.perturb.built_documents_evaluator`).
+
+        Args:
+            doc: the document's ids, shape ``(T,)``, already checked.
+            length: its number of words ``L``.
+            semantics: the parsed removal semantics (:func:`theory.models.removal.parse`).
+
+        Returns:
+            ``evaluate(Z)``: for 0/1 patterns ``Z`` of shape ``(n, d)`` over the distinct words, ``f`` of the
+            ``n`` perturbed documents, shape ``(n,)``.
+        """
         from theory.models.perturb import built_documents_evaluator
 
         return built_documents_evaluator(self, doc, length, semantics)
@@ -312,18 +428,43 @@ class Encoder:
         position, and CLS too when no residual or a final norm puts a LayerNorm between ``e_0`` and the readout
         (otherwise ``Σ_k ∇_{0,k} f = Σ_k w_k``, the readout's direct path).  None for a post-norm encoder
         (``e_t`` also reaches a LayerNorm through attention's linear maps, whose gradient does not sum to 0) or
-        one without norms."""
+        one without norms.
+
+        Args:
+            length: the number of words ``L``.
+
+        Returns:
+            The positions, in increasing order (empty unless ``norm = "pre"``).
+        """
         if self.norm != "pre":
             return []
         first = 0 if (not self.residual or self.final_norm) else 1
         return list(range(first, length + 1))
 
-    def save(self, path: str | Path) -> None:
-        """Write the public ``.npz`` format (:meth:`arrays`)."""
+    def save(self, path: str | Path | IO[bytes]) -> None:
+        """Write the public ``.npz`` format (:meth:`arrays`).
+
+        Args:
+            path: the file to write (numpy appends ``.npz`` when it lacks the suffix), or a binary stream.
+        """
         np.savez(path, **self.arrays())
 
     @classmethod
     def from_arrays(cls, arrays: dict, where: str = "the arrays") -> Encoder:
+        """The encoder of the arrays of an encoder ``.npz`` file (module docstring).
+
+        Args:
+            arrays: the file's arrays by name (:func:`theory.models.one_layer.read_npz`); ``arch`` must be
+                ``"encoder"``, the optional keys take their defaults.
+            where: how messages name the file (its path).
+
+        Returns:
+            The checked :class:`Encoder`.
+
+        Raises:
+            InputError: ``arch`` is not ``"encoder"``, a required key is missing, a scalar is not a scalar, or the
+                encoder's own checks fail.
+        """
         if str(arrays.get("arch", "")) != ARCH:
             raise InputError(f"{where} is not an encoder file (arch={arrays.get('arch')!r}); encoder files "
                              f"carry arch='{ARCH}'")
@@ -370,7 +511,15 @@ def from_one_layer(model: Model, rng: np.random.Generator | None = None) -> Enco
     biases, ``w = (1, 0, …, 0)`` and ``W_o``'s first row ``(W_ℓ^(1), …, W_ℓ^(K)) / K``, so that
     ``K·wᵀW_o^(i) = W_ℓ^(i)``.  The other rows of ``W_o`` do not reach ``f``: they are drawn from ``rng`` when
     given (to show it), zero otherwise.  The encoder always divides the scores by ``√d_att`` (torch's
-    convention); a §2 model whose ``scale`` is 0 gets ``√d_att·W_q`` instead, which undoes that division."""
+    convention); a §2 model whose ``scale`` is 0 gets ``√d_att·W_q`` instead, which undoes that division.
+
+    Args:
+        model: the §2 model.
+        rng: the generator of the rows of ``W_o`` that do not reach ``f``; None makes them zero.
+
+    Returns:
+        The encoder with ``L = 1`` whose ``f`` equals the §2 model's on every document.
+    """
     K, d_out, d = model.K, model.d_out, model.d_e
     Wq = model.Wq if model.scale else model.Wq * np.sqrt(model.d_att)
     Wo = np.zeros((d, K * d_out)) if rng is None else rng.standard_normal((d, K * d_out))
@@ -419,7 +568,7 @@ class EncoderForward:
     f: np.ndarray  # (B,)
     attention: np.ndarray  # (B, L, K, T, T) every layer's attention
     hidden: np.ndarray  # (B, L + 1, T, d): h^(0) = X, …, h^(L)
-    layers: tuple  # (LayerTrace,) * L
+    layers: tuple[LayerTrace, ...]  # one per layer
     final: NormTrace | None = None  # the final norm's, when the model has one
 
     @property
@@ -434,7 +583,15 @@ class EncoderForward:
 
 
 def embed(model: Encoder, docs: np.ndarray) -> np.ndarray:
-    """``e_t = E[ξ_t] + p_t``, shape ``(B, T, d)`` (as :func:`theory.models.one_layer.embed`)."""
+    """``e_t = E[ξ_t] + p_t`` (as :func:`theory.models.one_layer.embed`).
+
+    Args:
+        model: the encoder (``E``, ``pe``).
+        docs: token ids, shape ``(B, T)``.
+
+    Returns:
+        The embedded tokens, shape ``(B, T, d)``.
+    """
     X = model.E[docs]
     if model.pe:
         X = X + positional_encoding(docs.shape[-1], model.d)
@@ -448,8 +605,31 @@ def _norm(model: Encoder, weight, bias, x):
     return layer_norm(weight, bias, x)
 
 
-def layer_norm(weight, bias, x):
-    """``LN(x) = (x − mean)/√(var + ε)·γ + β`` over the last axis (biased variance), and its trace."""
+def filled(value: np.ndarray | None) -> np.ndarray:
+    """An optional array of a built :class:`Encoder` (``bq`` … ``b2``): ``__post_init__`` fills every absent one with
+    its default, so only a model still being built holds None.
+
+    Args:
+        value: the field's value.
+
+    Returns:
+        The array itself.
+    """
+    assert value is not None, "an optional encoder array is None after __post_init__"
+    return value
+
+
+def layer_norm(weight: np.ndarray, bias: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, NormTrace]:
+    """``LN(x) = (x − mean)/√(var + ε)·γ + β`` over the last axis (biased variance), and its trace.
+
+    Args:
+        weight: ``γ``, shape ``(d,)``.
+        bias: ``β``, shape ``(d,)``.
+        x: the input, shape ``(..., d)``.
+
+    Returns:
+        ``(LN(x), trace)``: the output, shape of ``x``, and its :class:`NormTrace` (``x̂``, ``1/√(var + ε)``).
+    """
     centred = x - x.mean(axis=-1, keepdims=True)
     inv_std = 1.0 / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + EPS)
     xhat = centred * inv_std
@@ -465,9 +645,17 @@ def _softmax_in_place(s):
     return s
 
 
-def heads_of(x, W, bias):
-    """Per-head projections ``W^(i) x_t + b^(i)``, ``(B, K, T, width)``, for ``W`` (K, width, d): one matrix product
-    for all heads."""
+def heads_of(x: np.ndarray, W: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Per-head projections ``W^(i) x_t + b^(i)``: one matrix product for all heads.
+
+    Args:
+        x: the block's input, shape ``(B, T, d)``.
+        W: the heads' matrices, shape ``(K, width, d)``.
+        bias: the heads' biases, shape ``(K, width)``.
+
+    Returns:
+        The projections, shape ``(B, K, T, width)``.
+    """
     K, width, d = W.shape
     y = x @ W.reshape(K * width, d).T + bias.reshape(-1)
     return y.reshape(x.shape[0], x.shape[1], K, width).transpose(0, 2, 1, 3)
@@ -475,17 +663,25 @@ def heads_of(x, W, bias):
 
 def _sa_block(model: Encoder, l: int, x):
     """``SA(x)_t = W_o concat_i(Σ_u a^(i)_{t,u} v^(i)_u) + b_o`` with ``a^(i) = softmax(Q Kᵀ/√d_att)``."""
-    Q = heads_of(x, model.Wq[l], model.bq[l])
-    Kmat = heads_of(x, model.Wk[l], model.bk[l])
-    Vmat = heads_of(x, model.Wv[l], model.bv[l])
+    Q = heads_of(x, model.Wq[l], filled(model.bq)[l])
+    Kmat = heads_of(x, model.Wk[l], filled(model.bk)[l])
+    Vmat = heads_of(x, model.Wv[l], filled(model.bv)[l])
     A = _softmax_in_place(np.matmul(Q, Kmat.transpose(0, 1, 3, 2)) / np.sqrt(model.d_att))
     heads = np.matmul(A, Vmat)  # (B, K, T, d_out)
     concat = heads.transpose(0, 2, 1, 3).reshape(x.shape[0], x.shape[1], -1)  # (B, T, K·d_out)
-    return concat @ model.Wo[l].T + model.bo[l], AttentionTrace(x, Q, Kmat, Vmat, A)
+    return concat @ model.Wo[l].T + filled(model.bo)[l], AttentionTrace(x, Q, Kmat, Vmat, A)
 
 
-def activation(model: Encoder, z):
-    """ReLU, or the exact GELU ``z·Φ(z) = z·(1 + erf(z/√2))/2``."""
+def activation(model: Encoder, z: np.ndarray) -> np.ndarray:
+    """ReLU, or the exact GELU ``z·Φ(z) = z·(1 + erf(z/√2))/2`` (the model's ``activation``).
+
+    Args:
+        model: the encoder.
+        z: the feed-forward's pre-activations ``W_1 x + b_1``, any shape.
+
+    Returns:
+        ``act(z)``, the shape of ``z``.
+    """
     if model.activation == "relu":
         return np.maximum(z, 0.0)
     return 0.5 * z * (1.0 + erf(z / np.sqrt(2.0)))
@@ -495,8 +691,8 @@ def _ff_block(model: Encoder, l: int, x):
     """``FF(x) = W_2 act(W_1 x + b_1) + b_2``; ``None`` when the model has no feed-forward (``d_ff = 0``)."""
     if model.d_ff == 0:
         return None, None
-    z = x @ model.W1[l].T + model.b1[l]
-    return activation(model, z) @ model.W2[l].T + model.b2[l], FeedForwardTrace(x, z)
+    z = x @ filled(model.W1)[l].T + filled(model.b1)[l]
+    return activation(model, z) @ filled(model.W2)[l].T + filled(model.b2)[l], FeedForwardTrace(x, z)
 
 
 def _add(model: Encoder, x, block):
@@ -508,49 +704,84 @@ def _add(model: Encoder, x, block):
 
 def _layer(model: Encoder, l: int, x):
     """One layer, in torch's ``TransformerEncoderLayer`` order: ``norm_first`` (pre) or post-norm."""
+    norm1_weight, norm1_bias = filled(model.norm1_weight)[l], filled(model.norm1_bias)[l]
+    norm2_weight, norm2_bias = filled(model.norm2_weight)[l], filled(model.norm2_bias)[l]
     if model.norm == "pre":
-        n1, norm1 = _norm(model, model.norm1_weight[l], model.norm1_bias[l], x)
+        n1, norm1 = _norm(model, norm1_weight, norm1_bias, x)
         sa, sa_trace = _sa_block(model, l, n1)
         x = _add(model, x, sa)
-        n2, norm2 = _norm(model, model.norm2_weight[l], model.norm2_bias[l], x)
+        n2, norm2 = _norm(model, norm2_weight, norm2_bias, x)
         ff, ff_trace = _ff_block(model, l, n2)
         x = _add(model, x, ff)
     else:
         sa, sa_trace = _sa_block(model, l, x)
-        x, norm1 = _norm(model, model.norm1_weight[l], model.norm1_bias[l], _add(model, x, sa))
+        x, norm1 = _norm(model, norm1_weight, norm1_bias, _add(model, x, sa))
         ff, ff_trace = _ff_block(model, l, x)
         if ff is None:
             norm2 = None
         else:
-            x, norm2 = _norm(model, model.norm2_weight[l], model.norm2_bias[l], _add(model, x, ff))
+            x, norm2 = _norm(model, norm2_weight, norm2_bias, _add(model, x, ff))
     return x, LayerTrace(sa_trace, ff_trace, norm1, norm2)
 
 
-def forward_embedded(model: Encoder, X: np.ndarray, keep: bool = True) -> EncoderForward:
-    """The layer stack, the final norm (when the model has one) and the CLS readout on embedded inputs ``X``
-    (B, T, d); with ``keep=False`` only ``f`` is returned (no attention, hidden states or traces: the perturbation
-    explainers' batched path)."""
-    hidden, traces, attention = [X], [], []
+def _stack(model: Encoder, X: np.ndarray,
+           keep: bool) -> tuple[np.ndarray, list[np.ndarray], list[LayerTrace], NormTrace | None]:
+    """The layer stack and the final norm (when the model has one) on embedded inputs ``X`` (B, T, d): ``h^(L)``
+    and, with ``keep``, ``h^(0..L)``, every layer's trace and the final norm's (empty lists and None without)."""
+    hidden, traces = [X], []
     h = X
     for l in range(model.L):
         h, trace = _layer(model, l, h)
         if keep:
             hidden.append(h)
             traces.append(trace)
-            attention.append(trace.sa.A)
     final = None
     if model.final_norm:
-        h, final = layer_norm(model.final_norm_weight, model.final_norm_bias, h)
+        h, final = layer_norm(filled(model.final_norm_weight), filled(model.final_norm_bias), h)
         if keep:
             hidden[-1] = h  # h^(L) is the encoder's output, the final norm included
-    f = h[:, 0] @ model.w + model.b
-    if not keep:
-        return EncoderForward(f=f, attention=None, hidden=None, layers=())
-    return EncoderForward(f=f, attention=np.stack(attention, axis=1), hidden=np.stack(hidden, axis=1),
-                          layers=tuple(traces), final=final)
+    return h, hidden, traces, final
 
 
-def forward(model: Encoder, docs) -> EncoderForward:
-    """Batched float64 forward pass; ``docs`` has shape ``(T,)`` or ``(B, T)``."""
+def forward_embedded(model: Encoder, X: np.ndarray) -> EncoderForward:
+    """The layer stack, the final norm (when the model has one) and the CLS readout on embedded inputs, every
+    layer's trace kept for the backward pass.
+
+    Args:
+        model: the encoder.
+        X: embedded inputs, shape ``(B, T, d)``.
+
+    Returns:
+        The :class:`EncoderForward` record (``f``, attention, hidden states, traces).
+    """
+    h, hidden, traces, final = _stack(model, X, keep=True)
+    return EncoderForward(f=h[:, 0] @ model.w + model.b, attention=np.stack([tr.sa.A for tr in traces], axis=1),
+                          hidden=np.stack(hidden, axis=1), layers=tuple(traces), final=final)
+
+
+def output_embedded(model: Encoder, X: np.ndarray) -> np.ndarray:
+    """``f = ⟨w, h^(L)_0⟩ + b`` on embedded inputs, no attention, hidden states or traces kept (the perturbation
+    explainers' batched path).
+
+    Args:
+        model: the encoder.
+        X: embedded inputs, shape ``(B, T, d)``.
+
+    Returns:
+        ``f``, shape ``(B,)``.
+    """
+    return _stack(model, X, keep=False)[0][:, 0] @ model.w + model.b
+
+
+def forward(model: Encoder, docs: ArrayLike) -> EncoderForward:
+    """Batched float64 forward pass.
+
+    Args:
+        model: the encoder.
+        docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+    Returns:
+        The :class:`EncoderForward` record of the ``B`` documents.
+    """
     docs = np.atleast_2d(np.asarray(docs))
     return forward_embedded(model, embed(model, docs))

@@ -33,9 +33,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import erf
 
-from theory.models.encoder import Encoder, EncoderForward, forward
+from theory.models.encoder import Encoder, EncoderForward, LayerTrace, filled, forward
 
 
 @dataclass(frozen=True)
@@ -84,43 +85,59 @@ def _sa_block_backward(model: Encoder, l: int, trace, dy):
     return _heads_backward(dQ, model.Wq[l]) + _heads_backward(dK, model.Wk[l]) + _heads_backward(dV, model.Wv[l])
 
 
-def activation_derivative(model: Encoder, z):
-    """``ReLU'(z) = [z > 0]``; ``GELU'(z) = Φ(z) + z φ(z)``."""
+def activation_derivative(model: Encoder, z: np.ndarray) -> np.ndarray:
+    """``ReLU'(z) = [z > 0]``; ``GELU'(z) = Φ(z) + z φ(z)`` (the model's ``activation``).
+
+    Args:
+        model: the encoder.
+        z: the feed-forward's pre-activations ``W_1 x + b_1``, any shape.
+
+    Returns:
+        ``act'(z)``, the shape of ``z``.
+    """
     if model.activation == "relu":
         return (z > 0).astype(np.float64)
     return 0.5 * (1.0 + erf(z / np.sqrt(2.0))) + z * np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
 
 
 def _ff_block_backward(model: Encoder, l: int, trace, dy):
-    dz = (dy @ model.W2[l]) * activation_derivative(model, trace.z)
-    return dz @ model.W1[l]
+    dz = (dy @ filled(model.W2)[l]) * activation_derivative(model, trace.z)
+    return dz @ filled(model.W1)[l]
 
 
-def _layer_backward(model: Encoder, l: int, trace, dx):
+def _layer_backward(model: Encoder, l: int, trace: LayerTrace, dx: np.ndarray) -> np.ndarray:
     """The reverse of :func:`theory.models.encoder._layer`: ``h̄^(l)`` from ``h̄^(l+1)``."""
+    norm1_weight, norm2_weight = filled(model.norm1_weight)[l], filled(model.norm2_weight)[l]
     if model.norm == "pre":
         if trace.ff is not None:
             dx, dff = _add_backward(model, dx)
-            dx = dx + _norm_backward(model.norm2_weight[l], trace.norm2,
-                                     _ff_block_backward(model, l, trace.ff, dff))
+            dx = dx + _norm_backward(norm2_weight, trace.norm2, _ff_block_backward(model, l, trace.ff, dff))
         dx, dsa = _add_backward(model, dx)
-        return dx + _norm_backward(model.norm1_weight[l], trace.norm1,
-                                   _sa_block_backward(model, l, trace.sa, dsa))
+        return dx + _norm_backward(norm1_weight, trace.norm1, _sa_block_backward(model, l, trace.sa, dsa))
     if trace.ff is not None:
-        dx, dff = _add_backward(model, _norm_backward(model.norm2_weight[l], trace.norm2, dx))
+        dx, dff = _add_backward(model, _norm_backward(norm2_weight, trace.norm2, dx))
         dx = dx + _ff_block_backward(model, l, trace.ff, dff)
-    dx, dsa = _add_backward(model, _norm_backward(model.norm1_weight[l], trace.norm1, dx))
+    dx, dsa = _add_backward(model, _norm_backward(norm1_weight, trace.norm1, dx))
     return dx + _sa_block_backward(model, l, trace.sa, dsa)
 
 
-def backward(model: Encoder, fw: EncoderForward, boundaries: list | None = None) -> np.ndarray:
-    """``∂f/∂h^(0)`` of the documents of ``fw``, shape ``(B, T, d)``; ``boundaries`` (when given) receives
-    ``h̄^(L)`` (and, with a final norm, the adjoint of the last layer's output), then ``h̄^(L−1), …, h̄^(1)``."""
+def backward(model: Encoder, fw: EncoderForward, boundaries: list[np.ndarray] | None = None) -> np.ndarray:
+    """``∂f/∂h^(0)`` of the documents of ``fw`` (module docstring), block by block in reverse.
+
+    Args:
+        model: the encoder.
+        fw: its forward pass on ``B`` documents, traces kept.
+        boundaries: when given, receives ``h̄^(L)`` (and, with a final norm, the adjoint of the last layer's
+            output), then ``h̄^(L−1), …, h̄^(1)``, each ``(B, T, d)``.
+
+    Returns:
+        ``∂f/∂h^(0)``, shape ``(B, T, d)``.
+    """
     dx = _readout_backward(model, fw)
     if fw.final is not None:
         if boundaries is not None:
             boundaries.append(dx)
-        dx = _norm_backward(model.final_norm_weight, fw.final, dx)
+        dx = _norm_backward(filled(model.final_norm_weight), fw.final, dx)
     for l in reversed(range(model.L)):
         if boundaries is not None:
             boundaries.append(dx)
@@ -128,15 +145,31 @@ def backward(model: Encoder, fw: EncoderForward, boundaries: list | None = None)
     return dx
 
 
-def gradient(model: Encoder, docs) -> EncoderGradient:
-    """``∇_t = ∂f/∂e_t`` at every position of every document (``docs`` of shape ``(T,)`` or ``(B, T)``)."""
+def gradient(model: Encoder, docs: ArrayLike) -> EncoderGradient:
+    """``∇_t = ∂f/∂e_t`` at every position of every document.
+
+    Args:
+        model: the encoder.
+        docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+    Returns:
+        The :class:`EncoderGradient` (``grad`` of shape ``(B, T, d)``, CLS included, and the forward pass).
+    """
     fw = forward(model, docs)
     return EncoderGradient(grad=backward(model, fw), forward=fw)
 
 
 def rounding_scale(model: Encoder, fw: EncoderForward) -> np.ndarray:
-    """The scale of the gradient's rounding errors per document, ``(B,)`` (module docstring)."""
-    boundaries: list = []
+    """The scale of the gradient's rounding errors per document (module docstring).
+
+    Args:
+        model: the encoder.
+        fw: its forward pass on ``B`` documents, traces kept.
+
+    Returns:
+        The scale, shape ``(B,)`` (units of the gradient).
+    """
+    boundaries: list[np.ndarray] = []
     grad = backward(model, fw, boundaries)
     largest = np.max([np.abs(a).max(axis=(1, 2)) for a in [*boundaries, grad]], axis=0)
     traces = [n for tr in fw.layers for n in (tr.norm1, tr.norm2)] + [fw.final]

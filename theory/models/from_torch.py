@@ -32,6 +32,7 @@ import io
 import re
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,6 +40,9 @@ from theory.atomic import write_file
 from theory.errors import InputError, listed
 from theory.models.import_encoder import head_candidates
 from theory.models.one_layer import Model
+
+if TYPE_CHECKING:
+    from theory.models.encoder import Encoder
 
 EXTRA = "import"  # the pyproject extra that installs torch for this module
 _HEAD_KEY = re.compile(r"heads\.(\d+)\.(query|key|value|classifier)\.weight")
@@ -50,7 +54,18 @@ _LAYOUT = {"embedding": ("V", "d_e"), "query": ("d_att", "d_e"), "key": ("d_att"
 
 
 def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
-    """The tensors of a ``torch.save``d ``state_dict`` as float64 arrays (``weights_only=True``, on the CPU)."""
+    """The tensors of a ``torch.save``d ``state_dict`` as float64 arrays (``weights_only=True``, on the CPU).
+
+    Args:
+        path: the file written by ``torch.save(model.state_dict(), path)``.
+
+    Returns:
+        The weights by key, float64.
+
+    Raises:
+        InputError: the file is missing or a folder, torch is not installed, the file is not a state_dict of dense
+            real tensors (a pickled model, a checkpoint, garbage), or a weight is NaN or inf.
+    """
     path = Path(path)
     if path.is_dir():
         raise InputError(f"model file {str(path)!r} is a folder; pass the path of a torch.save'd state_dict")
@@ -182,15 +197,34 @@ def _explained_rows(classifier: np.ndarray, explained_class, contrast) -> np.nda
     return classifier[:, a] - classifier[:, b]
 
 
-def model_from_state_dict(state: dict, *, cls_id: int, unk_id: int, max_len: int, pe: bool = True,
+def model_from_state_dict(state: dict[str, np.ndarray], *, cls_id: int, unk_id: int, max_len: int, pe: bool = True,
                           scale: bool = True, explained_class: int | None = None,
                           contrast: tuple[int, int] | None = None) -> Model:
     """The §2 model of a MultiHead ``state_dict`` (arrays by key), explaining ``explained_class``'s logit or
-    the difference ``contrast = (C, C')`` of two logits."""
+    the difference ``contrast = (C, C')`` of two logits.
+
+    Args:
+        state: the weights by key (:func:`load_state_dict`): ``embedding.weight`` and
+            ``heads.{i}.query|key|value|classifier.weight`` for heads ``0..K-1``.
+        cls_id: the CLS token's id.
+        unk_id: the UNK (padding) token's id.
+        max_len: the document length ``T``.
+        pe: whether the model adds the sinusoidal positional encoding.
+        scale: whether the scores are divided by ``√d_att``.
+        explained_class: the class whose logit is ``f`` (None: the only class, or ``contrast``).
+        contrast: ``(C, C')``: ``f`` is the difference of the two logits.
+
+    Returns:
+        The §2 :class:`Model`.
+
+    Raises:
+        InputError: the keys are not the MultiHead layout, the shapes disagree, the class choice is missing or
+            out of range, or the model's own checks fail.
+    """
     K = _heads(state)
     _shape_check(state, K)
 
-    def stack(part):
+    def stack(part: str) -> np.ndarray:
         return np.stack([state[f"heads.{i}.{part}.weight"] for i in range(K)])
     Wl = _explained_rows(stack("classifier"), explained_class, contrast)
     return Model(state["embedding.weight"], stack("query"), stack("key"), stack("value"), Wl, cls_id=cls_id,
@@ -198,7 +232,17 @@ def model_from_state_dict(state: dict, *, cls_id: int, unk_id: int, max_len: int
 
 
 def check_out(out: str | Path) -> Path:
-    """``--out`` as a path, refused before any work when it cannot name a new ``.npz`` file."""
+    """``--out`` as a path, refused before any work when it cannot name a new ``.npz`` file.
+
+    Args:
+        out: the ``--out`` argument.
+
+    Returns:
+        It as a :class:`~pathlib.Path`.
+
+    Raises:
+        InputError: it does not end in ``.npz``, is a folder, or its folder does not exist.
+    """
     out = Path(out)
     if out.suffix != ".npz":
         raise InputError(f"--out {str(out)!r} must end in .npz")
@@ -209,10 +253,21 @@ def check_out(out: str | Path) -> Path:
     return out
 
 
-def save_atomically(model, out: str | Path) -> Path:
+def save_atomically(model: Model | Encoder, out: str | Path) -> Path:
     """Write ``model`` (a §2 :class:`Model` or an encoder: anything with ``save(stream)``) to ``out`` at once
     (:func:`theory.atomic.write_file`: a complete file or none, with the mode of a normal new file); a folder
-    the user cannot write to is an :class:`InputError`, with nothing left behind."""
+    the user cannot write to is an :class:`InputError`, with nothing left behind.
+
+    Args:
+        model: the model to write, in its family's ``.npz`` format.
+        out: the ``--out`` path (checked by :func:`check_out`).
+
+    Returns:
+        The path written.
+
+    Raises:
+        InputError: ``out`` is refused by :func:`check_out`, or its folder cannot be written.
+    """
     out = check_out(out)
     buffer = io.BytesIO()
     model.save(buffer)

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from theory.errors import InputError
+from theory.models.protocol import AttentionClassifier
 
 TOLERANCE = 1e-4
 NUMBERS_PER_PASS = 2**24  # the encoder's attention is B·K·T² numbers: documents per pass keep it ≤ 128 MB
@@ -60,13 +61,26 @@ class Agreement:
 
     @property
     def relative(self) -> np.ndarray:
+        """``|f − F| / m`` per document, shape ``(n,)``."""
         return np.abs(self.f - self.expected.values) / self.magnitude
 
     def holds(self, tolerance: float) -> bool:
+        """Whether every document agrees.
+
+        Args:
+            tolerance: the largest relative difference ``|f − F| / m`` accepted (default :data:`TOLERANCE`).
+
+        Returns:
+            True when ``|f − F| ≤ tolerance · m`` on every document (a NaN never agrees).
+        """
         return bool(np.all(self.relative <= tolerance))
 
     def worst(self) -> str:
-        """The largest difference, named by its line."""
+        """The largest difference, named by its line.
+
+        Returns:
+            One line: the expect file's line, both values, the difference and its share of the magnitude.
+        """
         i = int(np.argmax(self.relative))
         F, f = float(self.expected.values[i]), float(self.f[i])
         return (f"line {self.expected.lines[i]}: yours {F!r}, the imported model's f = {f!r} (difference "
@@ -102,8 +116,20 @@ def _value(field: str, where: str) -> float:
     return value
 
 
-def expected_with_ids(path: str | Path, model) -> Expected:
-    """The expect file's ``F ID ID …`` lines (module docstring), checked against ``model``'s ids and ``T``."""
+def expected_with_ids(path: str | Path, model: AttentionClassifier) -> Expected:
+    """The expect file's ``F ID ID …`` lines (module docstring), checked against ``model``'s ids and ``T``.
+
+    Args:
+        path: the expect file.
+        model: the imported model (its ``T``, ``V``, ``cls_id``, ``unk_id``).
+
+    Returns:
+        The :class:`Expected` values and documents (padded with UNK to ``T``), line numbers from 1.
+
+    Raises:
+        InputError: the file is missing, not UTF-8, empty or has an empty line; a line has no ids, a non-number
+            output, non-integer or out-of-range ids, more than ``T`` ids, or does not start with CLS.
+    """
     docs, values = [], []
     for n, line in enumerate(_lines(path), 1):
         where = f"--expect {str(path)!r} line {n}"
@@ -131,7 +157,20 @@ def expected_with_ids(path: str | Path, model) -> Expected:
 
 
 def expected_with_texts(path: str | Path, docs: np.ndarray, texts: str) -> Expected:
-    """The expect file's ``F`` lines, one per document of ``--texts`` (already tokenized into ``docs``)."""
+    """The expect file's ``F`` lines, one per document of ``--texts`` (already tokenized into ``docs``).
+
+    Args:
+        path: the expect file.
+        docs: the documents of the ``--texts`` file, shape ``(n, T)``.
+        texts: the ``--texts`` path, as messages name it.
+
+    Returns:
+        The :class:`Expected` values on ``docs``, line numbers from 1.
+
+    Raises:
+        InputError: the file is unreadable (as for :func:`expected_with_ids`), a line holds more than one field or
+            a non-number, or the line counts differ.
+    """
     values = []
     for n, line in enumerate(_lines(path), 1):
         where = f"--expect {str(path)!r} line {n}"
@@ -146,8 +185,17 @@ def expected_with_texts(path: str | Path, docs: np.ndarray, texts: str) -> Expec
     return Expected(str(path), np.asarray(docs), np.array(values), tuple(range(1, len(values) + 1)))
 
 
-def agreement(model, expected: Expected, limit: int | None = None) -> Agreement:
-    """The imported model's ``f`` on the expected documents (the first ``limit`` of them when given)."""
+def agreement(model: AttentionClassifier, expected: Expected, limit: int | None = None) -> Agreement:
+    """The imported model's ``f`` on the expected documents (the first ``limit`` of them when given).
+
+    Args:
+        model: the imported model.
+        expected: the user's outputs and documents.
+        limit: compare the first ``limit`` documents only; None compares them all.
+
+    Returns:
+        The :class:`Agreement` of the compared documents (magnitudes ``m = max(|F|, M)``, module docstring).
+    """
     docs, values = expected.docs[:limit], expected.values[:limit]
     chunk = max(1, NUMBERS_PER_PASS // (model.K * model.T * model.T))
     with np.errstate(all="ignore"):  # an overflow shows as a NaN difference, which never agrees
@@ -157,9 +205,16 @@ def agreement(model, expected: Expected, limit: int | None = None) -> Agreement:
     return Agreement(used, f, np.maximum(np.maximum(np.abs(values), M), np.finfo(float).tiny))
 
 
-def example_document(model) -> tuple[np.ndarray, str]:
+def example_document(model: AttentionClassifier) -> tuple[np.ndarray, str]:
     """A document to print ``f`` on when there is no expect file — CLS, the first few word ids, UNK padding to
-    ``T`` — and the same as a short Python expression."""
+    ``T`` — and the same as a short Python expression.
+
+    Args:
+        model: the imported model.
+
+    Returns:
+        ``(doc, expression)``: the ids, shape ``(T,)``, and e.g. ``"[0, 2, 3] + [1] * 5"``.
+    """
     words = [int(w) for w in model.word_ids[: min(WORDS_SHOWN, model.T - 1)]]
     doc = np.full(model.T, model.unk_id, dtype=np.int64)
     doc[0] = model.cls_id

@@ -20,6 +20,8 @@ documents, which ``attnverify import --expect`` shows.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +35,7 @@ _PER_LAYER = ("self_attn.in_proj_weight", "self_attn.in_proj_bias", "self_attn.o
               "norm1.weight", "norm1.bias", "norm2.weight", "norm2.bias")
 
 
-def _array(value, name) -> np.ndarray:
+def _array(value: Any, name: str) -> np.ndarray:
     if hasattr(value, "detach"):  # a torch tensor
         value = value.detach().cpu().double().numpy()
     try:
@@ -43,14 +45,42 @@ def _array(value, name) -> np.ndarray:
 
 
 def head_candidates(d: int) -> list[int]:
-    """The head counts ``K`` torch allows for width ``d`` (``nhead`` divides ``d_model``)."""
+    """The head counts ``K`` torch allows for width ``d`` (``nhead`` divides ``d_model``).
+
+    Args:
+        d: the model width ``d_model``.
+
+    Returns:
+        The divisors of ``d``, increasing.
+    """
     return [k for k in range(1, d + 1) if d % k == 0]
 
 
-def encoder_from_state_dict(state_dict, *, heads: int, cls_id: int, unk_id: int, max_len: int, klass: int,
-                            pe: bool = True, activation: str = "relu", norm_first: bool = False) -> dict:
+def encoder_from_state_dict(state_dict: Mapping[str, Any], *, heads: int, cls_id: int, unk_id: int, max_len: int,
+                            klass: int, pe: bool = True, activation: str = "relu",
+                            norm_first: bool = False) -> dict[str, Any]:
     """The public encoder arrays (a dict for :func:`numpy.savez`, ``arch = "encoder"``) of ``state_dict``;
-    every shape is checked and the result validated by :class:`~theory.models.encoder.Encoder`."""
+    every shape is checked and the result validated by :class:`~theory.models.encoder.Encoder`.
+
+    Args:
+        state_dict: the weights by key (torch tensors or arrays), torch's ``nn.TransformerEncoder`` names (module
+            docstring).
+        heads: the number of heads ``K`` (``nhead``; a divisor of ``d``).
+        cls_id: the CLS token's id.
+        unk_id: the UNK (padding) token's id.
+        max_len: the document length ``T``.
+        klass: the classifier row whose logit is ``f``.
+        pe: whether the sinusoidal positional encoding is added to the embeddings.
+        activation: the feed-forward's activation, ``relu`` or ``gelu``.
+        norm_first: pre-norm layers (torch's ``norm_first=True``) instead of post-norm.
+
+    Returns:
+        The encoder file's arrays by key.
+
+    Raises:
+        InputError: layers are not numbered ``0..L-1``, a key is missing or unknown, a shape is wrong, ``heads``
+            does not divide ``d``, ``klass`` is out of range, or the encoder's own checks fail.
+    """
     layers = sorted({int(m.group(1)) for key in state_dict if (m := _LAYER.match(key))})
     if not layers or layers != list(range(len(layers))):
         raise InputError(f"the state_dict has encoder layers {layers}; expected encoder.layers.0 … encoder.layers.L-1 "
@@ -89,7 +119,7 @@ def encoder_from_state_dict(state_dict, *, heads: int, cls_id: int, unk_id: int,
     if isinstance(klass, bool) or int(klass) != klass or not 0 <= klass < C.shape[0]:
         raise InputError(f"--class {klass!r}: the classifier has {C.shape[0]} classes (0..{C.shape[0] - 1})")
 
-    def stacked(name, shape):
+    def stacked(name: str, shape: tuple[int, ...]) -> np.ndarray:
         out = []
         for l in layers:
             value = get[f"encoder.layers.{l}.{name}"]

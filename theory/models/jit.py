@@ -15,28 +15,38 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Callable
+from typing import Any
 
 import numba
 
 _NO_LOCATION = "no locator available"  # numba's message when no cache folder is writable
 
 
-def cached_njit(function):
+def cached_njit(function: Callable[..., Any]) -> Any:
     """``numba.njit(cache=True, nogil=True)(function)``, cached in the temporary directory or not at all when
-    numba's own cache locations are read-only."""
+    numba's own cache locations are read-only.
+
+    Args:
+        function: the plain Python function to compile (numba's ``nopython`` subset).
+
+    Returns:
+        numba's dispatcher of ``function``, called as the function is.
+    """
     compiled = _with_cache(function)
     folder = private_temporary_folder() if compiled is None else None
     if folder is not None:
-        saved = numba.config.CACHE_DIR
-        numba.config.CACHE_DIR = folder  # read once, when the dispatcher picks its cache location
+        config: Any = numba.config  # its settings are set at import from the environment, unseen by type checkers
+        saved = config.CACHE_DIR
+        config.CACHE_DIR = folder  # read once, when the dispatcher picks its cache location
         try:
             compiled = _with_cache(function)
         finally:
-            numba.config.CACHE_DIR = saved
+            config.CACHE_DIR = saved
     return numba.njit(nogil=True)(function) if compiled is None else compiled
 
 
-def _with_cache(function):
+def _with_cache(function: Callable[..., Any]) -> Any:
     """``function`` compiled with numba's cache, or None when numba finds no writable cache location."""
     try:
         return numba.njit(cache=True, nogil=True)(function)
@@ -48,7 +58,11 @@ def _with_cache(function):
 
 def private_temporary_folder() -> str | None:
     """``TMPDIR/attnverify-numba-UID``, created with mode 0700; None unless it is a folder of this user that
-    nobody else can write and this process can."""
+    nobody else can write and this process can.
+
+    Returns:
+        The folder's path, or None.
+    """
     uid = os.getuid() if hasattr(os, "getuid") else None
     try:
         folder = os.path.join(tempfile.gettempdir(), f"attnverify-numba-{uid if uid is not None else 'user'}")

@@ -19,16 +19,21 @@ from __future__ import annotations
 
 import contextlib
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import IO, TYPE_CHECKING, ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from theory.errors import InputError
 from theory.memory import forward_bytes, require
 from theory.models.protocol import AttentionClassifier, Document, read_document
+
+if TYPE_CHECKING:
+    from theory.models.encoder import Encoder
+    from theory.models.removal import Removal
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,20 +118,46 @@ class Model:
         return ids[(ids != self.cls_id) & (ids != self.unk_id)]
 
     def with_Wl(self, Wl: np.ndarray) -> Model:
-        """The same model with another explained-class row ``W_ℓ`` per head."""
+        """The same model with another explained-class row ``W_ℓ`` per head.
+
+        Args:
+            Wl: the new rows ``W_ℓ``, shape ``(K, d_out)``.
+
+        Returns:
+            The model with ``Wl`` replaced, every other parameter kept.
+        """
         return self.replace(Wl=Wl)
 
     def head(self, i: int) -> Model:
-        """Head ``i`` alone, as a one-head model (its ``f`` is ``f^(i)``)."""
+        """Head ``i`` alone, as a one-head model (its ``f`` is ``f^(i)``).
+
+        Args:
+            i: the head's index, ``0..K-1``.
+
+        Returns:
+            A model with ``K = 1`` whose weights are head ``i``'s.
+        """
         return self.replace(Wq=self.Wq[i: i + 1], Wk=self.Wk[i: i + 1], Wv=self.Wv[i: i + 1], Wl=self.Wl[i: i + 1])
 
     def replace(self, **changes) -> Model:
-        """The same model with the given fields changed (every other field, ``scale`` included, kept)."""
+        """The same model with the given fields changed (every other field, ``scale`` included, kept).
+
+        Args:
+            **changes: new values by field name (``E``, ``Wq``, ``Wk``, ``Wv``, ``Wl``, ``cls_id``, ``unk_id``,
+                ``max_len``, ``pe``, ``scale``), checked as a new model's are.
+
+        Returns:
+            The new :class:`Model`.
+        """
         return Model(**({name: getattr(self, name) for name in _SHAPES} | changes))
 
     # --- the model protocol (theory.models.protocol.AttentionClassifier) ----------------------------------
     def sizes(self) -> str:
-        """The sizes in one line: ``K``, ``d_e``, ``d_att``, ``d_out``, ``T``, ``V``."""
+        """The sizes in one line: ``K``, ``d_e``, ``d_att``, ``d_out``, ``T``, ``V``.
+
+        Returns:
+            The line, e.g. ``"K = 2, d_e = 4, d_att = 3, d_out = 2, T = 6, V = 10"``.
+        """
         return (f"K = {self.K}, d_e = {self.d_e}, d_att = {self.d_att}, d_out = {self.d_out}, T = {self.T}, "
                 f"V = {self.V}")
 
@@ -146,84 +177,197 @@ class Model:
         """
         return read_document(self, text, vocabulary=vocabulary, oov=oov, allow_unk=allow_unk, truncate=truncate)
 
-    def embed(self, docs) -> np.ndarray:
-        """``e_t = E[ξ_t] + p_t`` of documents ``(B, T)``, shape ``(B, T, d_e)`` (:func:`embed`)."""
+    def embed(self, docs: ArrayLike) -> np.ndarray:
+        """``e_t = E[ξ_t] + p_t`` of documents (:func:`embed`).
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            The embedded tokens, shape ``(B, T, d_e)``.
+        """
         return embed(self, np.atleast_2d(np.asarray(docs)))
 
-    def forward(self, docs) -> Forward:
-        """The forward pass of documents ``(T,)`` or ``(B, T)`` (:func:`forward`)."""
+    def forward(self, docs: ArrayLike) -> Forward:
+        """The forward pass of documents (:func:`forward`).
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            The :class:`Forward` record of the ``B`` documents.
+        """
         return forward(self, docs)
 
-    def forward_quantities(self, docs) -> list[tuple[str, np.ndarray]]:
+    def forward_quantities(self, docs: ArrayLike) -> list[tuple[str, np.ndarray]]:
         """The quantities of the forward pass on documents ``(B, T)`` (one row per document), named, in the order
-        they are computed: the scores ``s_t``, value scores ``c_t``, attention ``α`` and ``f``."""
+        they are computed: the scores ``s_t``, value scores ``c_t``, attention ``α`` and ``f``.
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            ``(name, array)`` pairs: ``s_t``, ``c_t`` and ``α`` of shape ``(B, K, T)``, ``f`` of shape ``(B,)``.
+        """
         fw = forward(self, docs)
         return [("attention scores s_t", fw.scores), ("value scores c_t", fw.c), ("attention weights α", fw.alpha),
                 ("model output f", fw.f)]
 
-    def output(self, docs) -> np.ndarray:
-        """``f`` of a batch of documents ``(B, T)``, shape ``(B,)``."""
+    def output(self, docs: ArrayLike) -> np.ndarray:
+        """``f`` of a batch of documents.
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            The model outputs ``f``, shape ``(B,)``.
+        """
         return forward(self, docs).f
 
     def output_embedded(self, X: np.ndarray) -> np.ndarray:
-        """``f`` of embedded documents ``X`` ``(B, T, d_e)`` (:func:`forward_embedded`), shape ``(B,)``."""
+        """``f`` of embedded documents (:func:`forward_embedded`).
+
+        Args:
+            X: embedded tokens, shape ``(B, T, d_e)``.
+
+        Returns:
+            The model outputs ``f``, shape ``(B,)``.
+        """
         return forward_embedded(self, X).f
 
     def output_scale(self, X: np.ndarray) -> float:
         """The largest term of ``f`` over embedded documents ``X``: ``max |c_t|`` over heads and positions
-        (``|f| ≤ max |c_t|``, §2.5), 1.0 when every term is 0."""
+        (``|f| ≤ max |c_t|``, §2.5), 1.0 when every term is 0.
+
+        Args:
+            X: embedded tokens, shape ``(B, T, d_e)``.
+
+        Returns:
+            The scale, one float over the whole batch (units of ``f``).
+        """
         return float(np.abs(forward_embedded(self, X).c).max()) or 1.0
 
-    def output_magnitudes(self, docs) -> tuple[np.ndarray, np.ndarray]:
+    def output_magnitudes(self, docs: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """``f`` of documents ``(B, T)`` and the magnitude of its terms (:func:`term_magnitudes`, the largest
-        head's), each ``(B,)``."""
+        head's), each ``(B,)``.
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            ``(f, magnitude)``, each of shape ``(B,)``.
+        """
         return self.output(docs), term_magnitudes(self, docs).f.max(axis=1)
 
-    def attention(self, docs) -> np.ndarray:
-        """The full self-attention matrices of the one layer (:func:`attention_matrices`), ``(B, 1, K, T, T)``;
-        the model reads row 0 only."""
+    def attention(self, docs: ArrayLike) -> np.ndarray:
+        """The full self-attention matrices of the one layer (:func:`attention_matrices`); the model reads row 0
+        only.
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            The matrices, shape ``(B, 1, K, T, T)`` (one layer), each row summing to 1.
+        """
         return np.stack([attention_matrices(self, doc) for doc in np.atleast_2d(np.asarray(docs))])[:, None]
 
-    def readout_attention(self, docs) -> np.ndarray:
-        """The CLS attention ``α``, ``(B, K, T)``."""
+    def readout_attention(self, docs: ArrayLike) -> np.ndarray:
+        """The CLS attention ``α``, the row the readout reads.
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            ``α``, shape ``(B, K, T)``.
+        """
         return forward(self, docs).alpha
 
-    def hidden_states(self, docs) -> None:
-        """None: the §2 model has no hidden states (its CLS readout is the heads' mean of ``Σ_t α_t c_t``)."""
+    def hidden_states(self, docs: ArrayLike) -> None:
+        """None: the §2 model has no hidden states (its CLS readout is the heads' mean of ``Σ_t α_t c_t``).
+
+        Args:
+            docs: token ids (unused: the answer is None for every document).
+        """
         return None
 
-    def gradient(self, docs) -> np.ndarray:
-        """``∇_t = ∂f/∂e_t``, ``(B, T, d_e)``, by the closed form of :mod:`theory.models.one_layer_gradient`."""
+    def gradient(self, docs: ArrayLike) -> np.ndarray:
+        """``∇_t = ∂f/∂e_t`` by the closed form of :mod:`theory.models.one_layer_gradient`.
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            The gradients at every position, CLS included, shape ``(B, T, d_e)``.
+        """
         from theory.models.one_layer_gradient import gradient
 
         return gradient(self, docs).grad
 
     def gradient_embedded(self, X: np.ndarray) -> np.ndarray:
-        """``∇_X f`` at embedded documents ``X`` ``(B, T, d_e)`` (the closed form)."""
+        """``∇_X f`` at embedded documents (the closed form).
+
+        Args:
+            X: embedded tokens, shape ``(B, T, d_e)``.
+
+        Returns:
+            ``∂f/∂X``, shape ``(B, T, d_e)``.
+        """
         from theory.models.one_layer_gradient import gradient_embedded
 
         return gradient_embedded(self, X).grad
 
-    def evaluator(self, doc, length: int, semantics) -> Callable[[np.ndarray], np.ndarray]:
+    def evaluator(self, doc: np.ndarray, length: int, semantics: Removal) -> Callable[[np.ndarray], np.ndarray]:
         """``evaluate(Z) -> f`` on the perturbed documents of a checked ``doc`` under a parsed removal semantics:
-        the sufficient statistics of :func:`theory.models.perturb.sufficient_statistics_evaluator`."""
+        the sufficient statistics of :func:`theory.models.perturb.sufficient_statistics_evaluator`.
+
+        Args:
+            doc: the document's ids, shape ``(T,)``, already checked.
+            length: its number of words ``L``.
+            semantics: the parsed removal semantics (:func:`theory.models.removal.parse`).
+
+        Returns:
+            ``evaluate(Z)``: for 0/1 patterns ``Z`` of shape ``(n, d)`` over the ``d`` distinct words, ``f`` of
+            the ``n`` perturbed documents, shape ``(n,)``.
+        """
         from theory.models.perturb import sufficient_statistics_evaluator
 
         return sufficient_statistics_evaluator(self, doc, length, semantics)
 
     def layer_norm_zeros(self, length: int) -> list[int]:
-        """No position: the §2 model has no LayerNorm."""
+        """No position: the §2 model has no LayerNorm.
+
+        Args:
+            length: the number of words ``L`` (unused).
+
+        Returns:
+            The empty list.
+        """
         return []
 
     # --- file format -------------------------------------------------------------------------------------
-    def save(self, path: str | Path) -> None:
-        """Write the public ``.npz`` format (docs/file-formats.md)."""
+    def save(self, path: str | Path | IO[bytes]) -> None:
+        """Write the public ``.npz`` format (docs/file-formats.md).
+
+        Args:
+            path: the file to write (numpy appends ``.npz`` when it lacks the suffix), or a binary stream.
+        """
         np.savez(path, E=self.E, Wq=self.Wq, Wk=self.Wk, Wv=self.Wv, Wl=self.Wl, cls_id=self.cls_id,
                  unk_id=self.unk_id, max_len=self.max_len, pe=int(self.pe), scale=int(self.scale))
 
     @classmethod
     def from_arrays(cls, arrays: dict, where: str) -> Model:
-        """The model of the arrays of a ``.npz`` file (``where`` names it in the messages)."""
+        """The model of the arrays of a ``.npz`` file.
+
+        Args:
+            arrays: the file's arrays by name (:func:`read_npz`); ``scale`` is optional (default 1).
+            where: how messages name the file (its path).
+
+        Returns:
+            The checked :class:`Model`.
+
+        Raises:
+            InputError: an array is missing, a scalar is not a scalar, or the model's own checks fail.
+        """
         arrays = {"scale": np.array(1), **arrays}
         missing = [key for key in _SHAPES if key not in arrays]
         if missing:
@@ -236,9 +380,17 @@ class Model:
         return cls(**{key: arrays[key] for key in _SHAPES})
 
 
-def check_ids(model, V: int) -> None:
+def check_ids(model: Model | Encoder, V: int) -> None:
     """The scalar ids of a model file (either family): ``cls_id``, ``unk_id``, ``max_len`` integers (stored as
-    ``int`` on the frozen ``model``), CLS and UNK two different rows of ``E``, room for CLS and one word."""
+    ``int`` on the frozen ``model``), CLS and UNK two different rows of ``E``, room for CLS and one word.
+
+    Args:
+        model: the frozen model being built, with ``cls_id``, ``unk_id`` and ``max_len`` attributes.
+        V: its vocabulary size (rows of ``E``).
+
+    Raises:
+        InputError: an id is not an integer or not a row of ``E``, CLS equals UNK, or ``max_len < 2``.
+    """
     for name in ("cls_id", "unk_id", "max_len"):
         value = getattr(model, name)
         if isinstance(value, bool) or not float(value).is_integer():
@@ -260,7 +412,17 @@ _TORCH_FILE = ("{path!r} is a PyTorch file (torch.save), not a .npz model file; 
 
 def read_npz(path: str | Path) -> dict:
     """Every array of the ``.npz`` file at ``path`` (no pickles; the declared sizes checked against the machine's
-    memory before loading), with an :class:`InputError` naming what is wrong with a missing or corrupt file."""
+    memory before loading), with an :class:`InputError` naming what is wrong with a missing or corrupt file.
+
+    Args:
+        path: the ``.npz`` file.
+
+    Returns:
+        Its arrays by name.
+
+    Raises:
+        InputError: the path is a folder or missing, a torch or ``.npy`` file, or not a readable archive.
+    """
     path = Path(path)
     if path.is_dir():
         raise InputError(f"model file {str(path)!r} is a folder; pass the path of a .npz model file")
@@ -313,9 +475,23 @@ _SHAPES = {"E": "(V, d_e)", "Wq": "(K, d_att, d_e)", "Wk": "(K, d_att, d_e)", "W
            "pe": "scalar 0/1", "scale": "optional scalar 0/1, default 1 (scores divided by √d_att)"}
 
 
-def document(model: AttentionClassifier, tokens, truncate: bool = False, allow_unk: bool = False) -> np.ndarray:
-    """The length-``T`` document ``(CLS, w_1, …, w_L, UNK, …, UNK)`` of a text (docs/theory.md §2).  ``allow_unk``
-    lets the text hold UNK (the authors' mapping of out-of-vocabulary words, ``--oov unk``)."""
+def document(model: AttentionClassifier, tokens: Iterable[int], truncate: bool = False,
+             allow_unk: bool = False) -> np.ndarray:
+    """The length-``T`` document ``(CLS, w_1, …, w_L, UNK, …, UNK)`` of a text (docs/theory.md §2).
+
+    Args:
+        model: the model (its ``V``, ``T``, ``cls_id``, ``unk_id``).
+        tokens: the text's word ids ``w_1, …, w_L``.
+        truncate: keep the first ``T − 1`` words of a longer text instead of refusing it.
+        allow_unk: let the text hold UNK (the authors' mapping of out-of-vocabulary words, ``--oov unk``).
+
+    Returns:
+        The document's ids, shape ``(T,)``, int64.
+
+    Raises:
+        InputError: the text is empty, holds a non-integer, an out-of-range id, CLS (or UNK unless allowed), or
+            is longer than ``T − 1`` words without ``truncate``.
+    """
     tokens = list(tokens)
     if not tokens:
         raise InputError("the text is empty; give at least one word id")
@@ -341,7 +517,15 @@ def document(model: AttentionClassifier, tokens, truncate: bool = False, allow_u
 
 
 def positional_encoding(T: int, d_e: int) -> np.ndarray:
-    """``p_{t,2m} = sin(t·10000^{-2m/d_e})``, ``p_{t,2m+1} = cos(t·10000^{-2m/d_e})`` (docs/theory.md §2)."""
+    """``p_{t,2m} = sin(t·10000^{-2m/d_e})``, ``p_{t,2m+1} = cos(t·10000^{-2m/d_e})`` (docs/theory.md §2).
+
+    Args:
+        T: the number of positions.
+        d_e: the embedding width.
+
+    Returns:
+        ``p``, shape ``(T, d_e)``.
+    """
     t = np.arange(T, dtype=np.float64)[:, None]
     m2 = np.arange(d_e) - np.arange(d_e) % 2  # 2m for both coordinates 2m and 2m+1
     angle = t * 10000.0 ** (-m2 / d_e)
@@ -349,7 +533,15 @@ def positional_encoding(T: int, d_e: int) -> np.ndarray:
 
 
 def embed(model: Model, docs: np.ndarray) -> np.ndarray:
-    """Embedded tokens ``e_t = E[ξ_t] + p_t``, shape ``(B, T, d_e)`` for docs of shape ``(B, T)``."""
+    """Embedded tokens ``e_t = E[ξ_t] + p_t``.
+
+    Args:
+        model: the model (``E``, ``pe``).
+        docs: token ids, shape ``(B, T)``.
+
+    Returns:
+        The embedded tokens, shape ``(B, T, d_e)``.
+    """
     X = model.E[docs]
     if model.pe:
         X = X + positional_encoding(docs.shape[-1], model.d_e)
@@ -369,10 +561,22 @@ class Forward:
     X: np.ndarray  # (B, T, d_e) embedded tokens
 
 
-def scores_and_values(X, Wq, Wk, Wv, Wl, score_factor):
+def scores_and_values(X: np.ndarray, Wq: np.ndarray, Wk: np.ndarray, Wv: np.ndarray, Wl: np.ndarray,
+                      score_factor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CLS queries ``q``, scores ``s_t = ⟨q, W_k e_t⟩·score_factor`` and value scores ``c_t = W_ℓ W_v e_t``.
 
     Written in terms of the arrays only, so that :func:`term_magnitudes` can run it on absolute values.
+
+    Args:
+        X: embedded tokens, shape ``(B, T, d_e)`` (CLS at position 0).
+        Wq: query matrices, ``(K, d_att, d_e)``.
+        Wk: key matrices, ``(K, d_att, d_e)``.
+        Wv: value matrices, ``(K, d_out, d_e)``.
+        Wl: the explained class's rows, ``(K, d_out)``.
+        score_factor: ``1/√d_att`` or 1 (:attr:`Model.score_factor`).
+
+    Returns:
+        ``(q, s, c)``: queries ``(B, K, d_att)``, scores ``(B, K, T)``, value scores ``(B, K, T)``.
     """
     q = np.einsum("kad,bd->bka", Wq, X[:, 0])
     u = np.einsum("kad,bka->bkd", Wk, q)  # W_kᵀ q
@@ -385,7 +589,14 @@ def scores_and_values(X, Wq, Wk, Wv, Wl, score_factor):
 def head_vectors(model: Model) -> tuple[np.ndarray, np.ndarray]:
     """Per head, ``u = W_kᵀ q / √d_att`` (``W_kᵀ q`` when ``scale`` is off) and ``w_c = W_vᵀ W_ℓᵀ`` (each
     ``(K, d_e)``), so that ``s_t = ⟨u, e_t⟩`` and ``c_t = ⟨w_c, e_t⟩``; ``q = W_q e_0`` is the CLS query, the
-    same in every document."""
+    same in every document.
+
+    Args:
+        model: the model.
+
+    Returns:
+        ``(u, w_c)``, each of shape ``(K, d_e)``.
+    """
     e0 = model.E[model.cls_id] + (positional_encoding(1, model.d_e)[0] if model.pe else 0.0)
     q = np.einsum("kad,d->ka", model.Wq, e0)
     u = np.einsum("kad,ka->kd", model.Wk, q) * model.score_factor
@@ -393,30 +604,60 @@ def head_vectors(model: Model) -> tuple[np.ndarray, np.ndarray]:
 
 
 def softmax(s: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, with the max-shift (no overflow for any finite scores)."""
+    """Softmax over the last axis, with the max-shift (no overflow for any finite scores).
+
+    Args:
+        s: scores, any shape ``(..., T)``.
+
+    Returns:
+        The weights, same shape, summing to 1 over the last axis.
+    """
     g = np.exp(s - s.max(axis=-1, keepdims=True))
     return g / g.sum(axis=-1, keepdims=True)
 
 
-def forward(model: Model, docs) -> Forward:
-    """Batched float64 forward pass of §2; ``docs`` has shape ``(T,)`` or ``(B, T)``."""
+def forward(model: Model, docs: ArrayLike) -> Forward:
+    """Batched float64 forward pass of §2.
+
+    Args:
+        model: the model.
+        docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+    Returns:
+        The :class:`Forward` record of the ``B`` documents.
+    """
     docs = np.atleast_2d(np.asarray(docs))
     return forward_embedded(model, embed(model, docs))
 
 
-def forward_embedded(model: Model, X) -> Forward:
-    """The forward pass of §2 from embedded tokens ``X`` of shape ``(B, T, d_e)`` (any embeddings, e.g. the
-    points of an Integrated-Gradients path or noisy embeddings of SmoothGrad)."""
+def forward_embedded(model: Model, X: np.ndarray) -> Forward:
+    """The forward pass of §2 from embedded tokens (any embeddings, e.g. the points of an Integrated-Gradients
+    path or noisy embeddings of SmoothGrad).
+
+    Args:
+        model: the model.
+        X: embedded tokens, shape ``(B, T, d_e)``.
+
+    Returns:
+        The :class:`Forward` record (its ``X`` is the given ``X``).
+    """
     q, s, c = scores_and_values(X, model.Wq, model.Wk, model.Wv, model.Wl, model.score_factor)
     alpha = softmax(s)
     f_heads = np.einsum("bkt,bkt->bk", alpha, c)
     return Forward(f=f_heads.mean(axis=1), f_heads=f_heads, alpha=alpha, scores=s, c=c, q=q, X=X)
 
 
-def attention_matrices(model: Model, doc) -> np.ndarray:
-    """Full self-attention matrices ``softmax_u(⟨W_q e_t, W_k e_u⟩·score_factor)``, shape ``(K, T, T)``.
+def attention_matrices(model: Model, doc: ArrayLike) -> np.ndarray:
+    """Full self-attention matrices ``softmax_u(⟨W_q e_t, W_k e_u⟩·score_factor)``.
 
     The model only uses the CLS row (row 0); the other rows are what Figure 3 of the paper shows.
+
+    Args:
+        model: the model.
+        doc: one document's ids, shape ``(T,)``.
+
+    Returns:
+        The matrices, shape ``(K, T, T)`` (query position, key position), rows summing to 1.
     """
     X = embed(model, np.atleast_2d(np.asarray(doc)))[0]
     Q = np.einsum("kad,td->kta", model.Wq, X)
@@ -441,13 +682,30 @@ class Magnitudes:
 
 
     def alpha_scale(self, alpha: np.ndarray) -> np.ndarray:
-        """Per-weight scale of attention weights ``alpha`` (shape ``(B, K, T)`` or ``(K, T)`` for one
-        document): relative to each weight, floored at 1e-300 where float64 underflows."""
+        """Per-weight scale of attention weights: relative to each weight, floored at 1e-300 where float64
+        underflows.
+
+        Args:
+            alpha: attention weights, shape ``(B, K, T)`` or ``(K, T)`` for one document.
+
+        Returns:
+            The scales, the shape of ``alpha``.
+        """
         factor = self.alpha if alpha.ndim == 3 else self.alpha[0]
         return np.maximum(alpha, 1e-300) * factor[..., None]
 
 
-def term_magnitudes(model: Model, docs) -> Magnitudes:
+def term_magnitudes(model: Model, docs: ArrayLike) -> Magnitudes:
+    """The magnitudes of the terms of ``s_t``, ``c_t``, ``α`` and ``f``: the same sums on absolute values of the
+    weights and embeddings (:class:`Magnitudes`), the scale of the rounding-error tolerances.
+
+    Args:
+        model: the model.
+        docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+    Returns:
+        The :class:`Magnitudes` of the ``B`` documents.
+    """
     docs = np.atleast_2d(np.asarray(docs))
     X = np.abs(embed(model, docs))
     _, s, c = scores_and_values(X, np.abs(model.Wq), np.abs(model.Wk), np.abs(model.Wv), np.abs(model.Wl),

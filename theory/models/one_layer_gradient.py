@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from theory.models.one_layer import Forward, Model, forward, forward_embedded, head_vectors
 
@@ -50,14 +51,30 @@ class Gradient:
 
 
 def key_direction(model: Model, fw: Forward) -> np.ndarray:
-    """``u = W_kᵀ q`` per document and head, shape ``(B, K, d_e)``: ``s_t = ⟨u, e_t⟩ / √d_att``."""
+    """``u = W_kᵀ q`` per document and head: ``s_t = ⟨u, e_t⟩ / √d_att``.
+
+    Args:
+        model: the model.
+        fw: its forward pass on ``B`` documents (the CLS queries ``q``).
+
+    Returns:
+        ``u``, shape ``(B, K, d_e)``.
+    """
     return np.einsum("kad,bka->bkd", model.Wk, fw.q)
 
 
 def closed_form(model: Model, fw: Forward) -> np.ndarray:
-    """The word-position formula (paper §4) evaluated at every position, shape ``(B, T, d_e)``:
+    """The word-position formula (paper §4) evaluated at every position:
     ``(1/K) Σ_i α_t [w_c + (c_t − f^(i)) u / √d_att]``.  Exact for ``t ≥ 1``; at ``t = 0`` it lacks the query
-    path (:func:`cls_query_path`)."""
+    path (:func:`cls_query_path`).
+
+    Args:
+        model: the model.
+        fw: its forward pass on ``B`` documents.
+
+    Returns:
+        The formula at every position, shape ``(B, T, d_e)``.
+    """
     K, factor = model.K, model.score_factor
     r = fw.alpha * (fw.c - fw.f_heads[..., None])  # (B, K, T): α_t (c_t − f^(i)) = ∂f^(i)/∂s_t
     value_part = np.matmul(fw.alpha.transpose(0, 2, 1), head_vectors(model)[1])  # (B, T, d_e): α_t w_c
@@ -66,21 +83,44 @@ def closed_form(model: Model, fw: Forward) -> np.ndarray:
 
 
 def cls_query_path(model: Model, fw: Forward) -> np.ndarray:
-    """The query-path term of ``∇_0`` (ours), shape ``(B, d_e)``:
-    ``(1/K) Σ_i W_qᵀ W_k Σ_u α_u (c_u − f^(i)) e_u / √d_att``."""
+    """The query-path term of ``∇_0`` (ours): ``(1/K) Σ_i W_qᵀ W_k Σ_u α_u (c_u − f^(i)) e_u / √d_att``.
+
+    Args:
+        model: the model.
+        fw: its forward pass on ``B`` documents.
+
+    Returns:
+        The term, shape ``(B, d_e)``.
+    """
     r = fw.alpha * (fw.c - fw.f_heads[..., None])  # (B, K, T)
     y = np.matmul(r, fw.X)  # (B, K, d_e): Σ_u α_u (c_u − f) e_u per head
     z = np.einsum("kad,bkd->bka", model.Wk, y)
     return np.einsum("kad,bka->bd", model.Wq, z) * (model.score_factor / model.K)
 
 
-def gradient(model: Model, docs) -> Gradient:
-    """Exact ``∇_t`` at every position of every document (``docs`` of shape ``(T,)`` or ``(B, T)``)."""
+def gradient(model: Model, docs: ArrayLike) -> Gradient:
+    """Exact ``∇_t`` at every position of every document.
+
+    Args:
+        model: the model.
+        docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+    Returns:
+        The :class:`Gradient` of the ``B`` documents (``grad`` of shape ``(B, T, d_e)``).
+    """
     return _gradient(model, forward(model, docs))
 
 
-def gradient_embedded(model: Model, X) -> Gradient:
-    """Exact ``∇_t f`` at embedded inputs ``X`` of shape ``(B, T, d_e)`` (not necessarily embeddings of tokens)."""
+def gradient_embedded(model: Model, X: np.ndarray) -> Gradient:
+    """Exact ``∇_t f`` at embedded inputs (not necessarily embeddings of tokens).
+
+    Args:
+        model: the model.
+        X: embedded inputs, shape ``(B, T, d_e)``.
+
+    Returns:
+        The :class:`Gradient` at ``X`` (``grad`` of shape ``(B, T, d_e)``).
+    """
     return _gradient(model, forward_embedded(model, X))
 
 
@@ -92,7 +132,15 @@ def _gradient(model: Model, fw: Forward) -> Gradient:
     return Gradient(grad=grad, word_formula=word, query_path=path, forward=fw)
 
 
-def authors_gradient(model: Model, docs) -> np.ndarray:
+def authors_gradient(model: Model, docs: ArrayLike) -> np.ndarray:
     """What the authors' code computes: the ``t ≥ 1`` formula at every position, CLS included (no query
-    path).  Shape ``(B, T, d_e)``; differs from the exact gradient at ``t = 0`` only."""
+    path); differs from the exact gradient at ``t = 0`` only.
+
+    Args:
+        model: the model.
+        docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+    Returns:
+        The authors' gradient, shape ``(B, T, d_e)``.
+    """
     return closed_form(model, forward(model, docs))

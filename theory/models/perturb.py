@@ -33,17 +33,27 @@ Neither path materialises an ``n × T × d_e`` array: memory is ``O(n·K)`` beyo
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from theory.errors import InputError
 from theory.models import removal
 from theory.models.jit import cached_njit
 from theory.models.one_layer import Model, head_vectors, positional_encoding
-from theory.models.protocol import distinct_words, word_index
+from theory.models.protocol import AttentionClassifier, distinct_words, word_index
+
+if TYPE_CHECKING:
+    from theory.models.encoder import Encoder
+
+#: ``evaluate(Z) -> f``: 0/1 patterns ``Z`` (n, d) over a document's distinct words to ``f`` (n,) of its perturbed
+#: documents
+Evaluate = Callable[[np.ndarray], np.ndarray]
 
 SEMANTICS = removal.CHOICES
 _SPREAD = 700.0  # exp(−700) ≈ 1e-304 is still a normal float64
@@ -60,23 +70,37 @@ def _blas_controller():
     return ThreadpoolController()
 
 
-def single_threaded_blas():
+def single_threaded_blas() -> AbstractContextManager[Any]:
     """A context in which BLAS runs on one thread (when ``threadpoolctl`` is installed).
 
     The fast paths call BLAS on small matrices (``n × d`` by ``d × K``, a ``d × d`` Gram matrix): OpenBLAS's
     thread pool gains nothing there and, on a machine whose cores are busy, its spinning threads made the
     same call up to 20× slower in our measurements.
+
+    Returns:
+        The context manager (a no-op without ``threadpoolctl``).
     """
     controller = _blas_controller()
     return nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
 
 
-def check_semantics(semantics: str, model: Model | None = None) -> str:
-    """The canonical name of a removal semantics (:func:`theory.models.removal.parse`)."""
+def check_semantics(semantics: str | removal.Removal, model: AttentionClassifier | None = None) -> str:
+    """The canonical name of a removal semantics (:func:`theory.models.removal.parse`).
+
+    Args:
+        semantics: the spelling (``delete``, ``replace``, ``mask:ID``, ``zero``) or a parsed semantics.
+        model: the model whose vocabulary a mask token must belong to; None skips that check.
+
+    Returns:
+        The canonical spelling (e.g. ``mask:7``).
+
+    Raises:
+        InputError: the semantics does not parse or its mask token is not a valid id of ``model``.
+    """
     return removal.parse(semantics, model).name
 
 
-def _validate_doc(model: Model, doc, length: int):
+def _validate_doc(model: AttentionClassifier, doc: ArrayLike, length: int) -> np.ndarray:
     doc = np.asarray(doc, dtype=np.int64)
     if doc.shape != (model.T,):
         raise InputError(f"the document has shape {doc.shape}; expected ({model.T},) (CLS, words, UNK padding)")
@@ -105,8 +129,24 @@ def _head_vectors(model: Model):
     return (*head_vectors(model), _positions(model.T, model.d_e, model.pe))
 
 
-def f_perturbed(model: Model, doc, length: int, Z, semantics: str) -> np.ndarray:
-    """``f`` of the ``n`` perturbed documents given by the rows of the 0/1 matrix ``Z`` (n, d), shape ``(n,)``."""
+def f_perturbed(model: AttentionClassifier, doc: ArrayLike, length: int, Z: ArrayLike,
+                semantics: str | removal.Removal) -> np.ndarray:
+    """``f`` of the ``n`` perturbed documents given by the rows of the 0/1 matrix ``Z`` (the fully checked entry
+    point of :func:`evaluator`).
+
+    Args:
+        model: a model of any family.
+        doc: the document (CLS, the words at ``1..length``, UNK padding), shape ``(T,)``.
+        length: the number of words ``L``.
+        Z: 0/1 patterns, shape ``(n, d)``: ``Z[r, j] = 0`` switches every occurrence of distinct word ``j`` off.
+        semantics: the removal semantics (:mod:`theory.models.removal`).
+
+    Returns:
+        ``f`` of the perturbed documents, shape ``(n,)``.
+
+    Raises:
+        InputError: the semantics, the document or ``Z``'s width is wrong, or ``Z`` holds values other than 0/1.
+    """
     evaluate = evaluator(model, doc, length, semantics)  # checks the semantics, the document and Z's width
     Z = np.asarray(Z)
     if not np.all((Z == 0) | (Z == 1)):
@@ -115,7 +155,7 @@ def f_perturbed(model: Model, doc, length: int, Z, semantics: str) -> np.ndarray
         return evaluate(np.asarray(Z, dtype=np.float64))
 
 
-def evaluator(model, doc, length: int, semantics: str):
+def evaluator(model: AttentionClassifier, doc: ArrayLike, length: int, semantics: str | removal.Removal) -> Evaluate:
     """The document's precomputation done once: returns ``evaluate(Z) -> f`` for float64 0/1 matrices ``Z``
     (n, d) (their shape is checked, their values are not: :func:`f_perturbed` is the fully checked entry point).
 
@@ -135,7 +175,7 @@ def evaluator(model, doc, length: int, semantics: str):
     evaluate = model.evaluator(doc, length, how)
     d = distinct_words(doc, length).size
 
-    def checked(Z):
+    def checked(Z: np.ndarray) -> np.ndarray:
         Z = np.asarray(Z)
         _check_width(Z, d)
         return evaluate(Z)
@@ -143,7 +183,7 @@ def evaluator(model, doc, length: int, semantics: str):
     return checked
 
 
-def sufficient_statistics_evaluator(model: Model, doc, length: int, how: removal.Removal):
+def sufficient_statistics_evaluator(model: Model, doc: np.ndarray, length: int, how: removal.Removal) -> Evaluate:
     """``evaluate(Z) -> f`` of the §2 model (:meth:`~theory.models.one_layer.Model.evaluator`): the sufficient
     statistics of a substitution semantics, or the decomposition of ``delete`` (module docstring).
 
@@ -177,8 +217,21 @@ class WordStatistics:
     A_off: np.ndarray
 
 
-def word_statistics(model: Model, doc, length: int, semantics) -> WordStatistics:
-    """:class:`WordStatistics` of ``doc`` (text at ``1..length``) under a substitution semantics."""
+def word_statistics(model: Model, doc: ArrayLike, length: int, semantics: str | removal.Removal) -> WordStatistics:
+    """:class:`WordStatistics` of ``doc`` (text at ``1..length``) under a substitution semantics.
+
+    Args:
+        model: the §2 model.
+        doc: the document, shape ``(T,)``.
+        length: the number of words ``L``.
+        semantics: a substitution semantics (``replace``, ``mask:ID``, ``zero``).
+
+    Returns:
+        The per-head group maxima and shifted sums (:class:`WordStatistics`) over the ``d`` distinct words.
+
+    Raises:
+        InputError: the semantics is ``delete`` or does not parse, or the document is not well formed.
+    """
     how = removal.parse(semantics, model)
     doc = _validate_doc(model, doc, length)
     u, w_c, P = _head_vectors(model)
@@ -340,10 +393,21 @@ def _delete_exact(kc, a, b, cw, cp, text, cls, unk, T):
 _ELEMENTS = 1 << 22  # documents × T × width per block of the forward pass
 
 
-def perturbed_documents(doc, length: int, Z, semantics: str, unk_id: int) -> np.ndarray:
+def perturbed_documents(doc: ArrayLike, length: int, Z: ArrayLike, semantics: str, unk_id: int) -> np.ndarray:
     """The documents ``(n, T)`` of the 0/1 rows of ``Z`` (``z_j = 0``: every occurrence of word ``j`` off) under
     ``delete`` (``unk_id`` re-pads the end) or ``replace`` (``unk_id`` takes each removed occurrence's place; pass
-    the mask token ``m`` for ``mask:m``)."""
+    the mask token ``m`` for ``mask:m``).
+
+    Args:
+        doc: the document, shape ``(T,)``.
+        length: the number of words ``L``.
+        Z: 0/1 patterns, shape ``(n, d)`` over the distinct words.
+        semantics: ``"delete"`` or ``"replace"``.
+        unk_id: the token that pads (``delete``) or takes a removed occurrence's place (``replace``).
+
+    Returns:
+        The perturbed documents' ids, shape ``(n, T)``.
+    """
     doc = np.asarray(doc, dtype=np.int64)
     keep = np.take(np.asarray(Z) > 0, word_index(doc, length), axis=1)  # (n, L) occurrences kept
     n, T = keep.shape[0], doc.size
@@ -360,7 +424,7 @@ def perturbed_documents(doc, length: int, Z, semantics: str, unk_id: int) -> np.
     return wide[:, :T]
 
 
-def built_documents_evaluator(model, doc, length: int, how: removal.Removal):
+def built_documents_evaluator(model: Encoder, doc: np.ndarray, length: int, how: removal.Removal) -> Evaluate:
     """``evaluate(Z) -> f`` for any model with batched ``output(docs)`` and ``output_embedded(X)`` (the encoder
     family, which has no sufficient statistics: :meth:`~theory.models.encoder.Encoder.evaluator`): the perturbed
     documents of the rows of ``Z`` (n, d), in blocks of rows.  Under ``delete``, ``replace`` and ``mask:m`` they are

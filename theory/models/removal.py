@@ -26,11 +26,17 @@ scores ``s̃_t = ⟨u, ẽ_t⟩`` and value scores ``c̃_t = ⟨w_c, ẽ_t⟩``,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from theory.errors import InputError
-from theory.models.one_layer import Model, embed, positional_encoding
+from theory.models.one_layer import Model, positional_encoding
+from theory.models.protocol import AttentionClassifier
+
+if TYPE_CHECKING:
+    from theory.models.encoder import Encoder
 
 KINDS = ("delete", "replace", "mask", "zero")
 CHOICES = "delete | replace | mask:ID | zero"
@@ -54,8 +60,21 @@ class Removal:
         return self.kind != "delete"
 
 
-def parse(semantics, model: Model | None = None) -> Removal:
-    """Parse ``delete | replace | mask:ID | zero``; with ``model``, also check that ``ID`` is a token of it."""
+def parse(semantics: str | Removal, model: AttentionClassifier | None = None) -> Removal:
+    """Parse ``delete | replace | mask:ID | zero``; with ``model``, also check that ``ID`` is a token of it.
+
+    Args:
+        semantics: the spelling (``delete``, ``replace``, ``mask:ID``, ``zero``) or an already parsed
+            :class:`Removal` (returned as it is, checked against ``model``).
+        model: the model whose vocabulary (``V``, ``cls_id``) the mask token must belong to; None skips that check.
+
+    Returns:
+        The :class:`Removal`.
+
+    Raises:
+        InputError: an unknown spelling, a non-integer mask token, or a mask token outside the vocabulary or
+            equal to CLS.
+    """
     if isinstance(semantics, Removal):
         removal = semantics
     elif not isinstance(semantics, str):
@@ -74,7 +93,7 @@ def parse(semantics, model: Model | None = None) -> Removal:
         raise InputError(f"unknown removal semantics {semantics!r}; use {CHOICES} (delete: what lime 0.2.0.1 does, "
                          "words removed and UNK re-padding; replace: UNK at the same position, Eq. (19); mask:ID: "
                          "token ID at the same position; zero: token embedding 0, positional encoding kept)")
-    if model is not None and removal.kind == "mask":
+    if model is not None and removal.token is not None:  # mask:ID, the only kind with a token
         if not 0 <= removal.token < model.V:
             raise InputError(f"removal semantics {removal.name!r}: token {removal.token} is not in the vocabulary "
                              f"(ids 0..{model.V - 1})")
@@ -84,9 +103,20 @@ def parse(semantics, model: Model | None = None) -> Removal:
     return removal
 
 
-def removed_embeddings(model: Model, semantics) -> np.ndarray:
-    """``ẽ_t``, the embedding a removed word gets at each position ``t`` (shape ``(T, d_e)``):
-    ``E[UNK] + p_t`` (replace), ``E[m] + p_t`` (mask:m), ``p_t`` (zero)."""
+def removed_embeddings(model: Model | Encoder, semantics: str | Removal) -> np.ndarray:
+    """``ẽ_t``, the embedding a removed word gets at each position ``t``: ``E[UNK] + p_t`` (replace),
+    ``E[m] + p_t`` (mask:m), ``p_t`` (zero).
+
+    Args:
+        model: a model whose embeddings are ``E[ξ_t] + p_t`` (the §2 model or an encoder).
+        semantics: a substitution semantics (``replace``, ``mask:ID``, ``zero``), spelled or parsed.
+
+    Returns:
+        ``ẽ``, shape ``(T, d_e)``.
+
+    Raises:
+        InputError: the semantics is ``delete`` (no embedding per position) or does not parse.
+    """
     removal = parse(semantics, model)
     if not removal.substitutes:
         raise InputError("removal semantics 'delete' moves the remaining words, so it defines no embedding per "
@@ -94,13 +124,23 @@ def removed_embeddings(model: Model, semantics) -> np.ndarray:
     P = positional_encoding(model.T, model.d_e) if model.pe else np.zeros((model.T, model.d_e))
     if removal.kind == "zero":
         return P
-    token = model.unk_id if removal.kind == "replace" else removal.token
+    token = model.unk_id if removal.token is None else removal.token  # replace: UNK; mask:m: m
     return model.E[token] + P
 
 
-def baseline_embeddings(model: Model, doc, length: int, semantics) -> np.ndarray:
+def baseline_embeddings(model: Model | Encoder, doc: ArrayLike, length: int, semantics: str | Removal) -> np.ndarray:
     """The embedded document with every word removed under a substitution semantics, CLS and padding
-    unchanged (the baseline ``e'`` of Integrated Gradients, docs/theory.md §11.2), shape ``(T, d_e)``."""
-    X = embed(model, np.asarray(doc)[None])[0]
+    unchanged (the baseline ``e'`` of Integrated Gradients, docs/theory.md §11.2).
+
+    Args:
+        model: a model whose embeddings are ``E[ξ_t] + p_t`` (the §2 model or an encoder).
+        doc: the document's ids, shape ``(T,)``.
+        length: its number of words ``L`` (positions ``1..L`` are removed).
+        semantics: a substitution semantics (``replace``, ``mask:ID``, ``zero``), spelled or parsed.
+
+    Returns:
+        ``e'``, shape ``(T, d_e)``.
+    """
+    X = model.embed(np.asarray(doc)[None])[0]
     X[1: length + 1] = removed_embeddings(model, semantics)[1: length + 1]
     return X

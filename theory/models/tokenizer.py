@@ -50,7 +50,14 @@ _COMPILED = tuple((re.compile(pattern), replacement) for pattern, replacement in
 
 
 def basic_english(line: str) -> list[str]:
-    """The tokens of ``line`` under torchtext's ``basic_english`` rules (module docstring)."""
+    """The tokens of ``line`` under torchtext's ``basic_english`` rules (module docstring).
+
+    Args:
+        line: one line of text.
+
+    Returns:
+        Its tokens, lower-cased, in order.
+    """
     line = line.lower()
     for pattern, replacement in _COMPILED:
         line = pattern.sub(replacement, line)

@@ -41,7 +41,18 @@ OOV_POLICIES = ("error", "drop", "unk")
 
 def read_lines(path: str | Path, what: str) -> list[str]:
     """The lines of a UTF-8 file (a final newline ends the last line; ``\\r\\n`` endings accepted; a leading
-    byte-order mark, as Windows editors write, is not part of the first line: "utf-8-sig")."""
+    byte-order mark, as Windows editors write, is not part of the first line: "utf-8-sig").
+
+    Args:
+        path: the file.
+        what: what the file is, for the messages (``"vocabulary"``, ``"texts"``).
+
+    Returns:
+        Its lines, without their line endings.
+
+    Raises:
+        InputError: the path is a folder, does not exist, or the file is not UTF-8 (naming the byte and line).
+    """
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{what} file {str(path)!r} is a folder; pass the path of a UTF-8 text file")
@@ -73,6 +84,11 @@ class Vocabulary:
 
     @cached_property
     def ids(self) -> dict[str, int]:
+        """The id of each token string.
+
+        Returns:
+            ``{token: id}`` over the whole vocabulary.
+        """
         return {token: i for i, token in enumerate(self.tokens)}
 
     cls = property(lambda self: self.tokens[self.cls_id])
@@ -89,7 +105,22 @@ def _line(token_id: int, role: str = "") -> str:
 def load_vocabulary(path: str | Path, model: AttentionClassifier, cls_token: str | None = None,
                     unk_token: str | None = None, tokenize: Callable[[str], list[str]] = basic_english) -> Vocabulary:
     """Read and check a vocabulary file against ``model`` and, when given, the CLS and UNK token strings
-    (module docstring); ``tokenize`` is the tokenizer its words come from."""
+    (module docstring).
+
+    Args:
+        path: the vocabulary file, one token per line, line ``n + 1`` = id ``n``.
+        model: the model (its ``V``, ``cls_id``, ``unk_id``).
+        cls_token: the CLS token's string, checked against line ``cls_id + 1`` when given.
+        unk_token: the UNK token's string, checked against line ``unk_id + 1`` when given.
+        tokenize: the tokenizer the vocabulary's words come from.
+
+    Returns:
+        The :class:`Vocabulary`.
+
+    Raises:
+        InputError: the file is unreadable, has not ``V`` lines, an empty line or a token twice, or the CLS/UNK
+            line does not hold the given token.
+    """
     tokens = read_lines(path, "vocabulary")
     where = f"vocabulary {str(path)!r}"
     if len(tokens) != model.V:
@@ -107,12 +138,12 @@ def load_vocabulary(path: str | Path, model: AttentionClassifier, cls_token: str
             raise InputError(f"{where}: token {token!r} appears twice (lines {first[token] + 1} and {n + 1}, ids "
                              f"{first[token]} and {n}); every token must have one id")
         first[token] = n
-    for name, i, token in (("CLS", model.cls_id, cls_token), ("UNK", model.unk_id, unk_token)):
-        if token is not None and tokens[i] != token:
-            where_it_is = f"{token!r} is {_line(first[token])}" if token in first else f"{token!r} is on no line"
+    for name, i, given in (("CLS", model.cls_id, cls_token), ("UNK", model.unk_id, unk_token)):
+        if given is not None and tokens[i] != given:
+            where_it_is = f"{given!r} is {_line(first[given])}" if given in first else f"{given!r} is on no line"
             option = f"--{name.lower()}"
             raise InputError(f"{where}: {_line(i, name)} holds {tokens[i]!r}, not {option}-token "
-                             f"{token!r} ({where_it_is}); fix the vocabulary's order, or the model's {option}-id at "
+                             f"{given!r} ({where_it_is}); fix the vocabulary's order, or the model's {option}-id at "
                              "import")
     return Vocabulary(tuple(tokens), model.cls_id, model.unk_id, tokenize)
 
@@ -144,7 +175,23 @@ def _with_close_spellings(word: str, vocab: Vocabulary) -> str:
 
 def encode(text: str, vocab: Vocabulary, model: AttentionClassifier, oov: str = "error", truncate: bool = False,
            where: str = "the text") -> Encoded:
-    """Word ids of ``text`` (module docstring); ``where`` names the text in error messages."""
+    """Word ids of ``text`` (module docstring).
+
+    Args:
+        text: the text, one document.
+        vocab: the vocabulary (its tokenizer and ids).
+        model: the model (its ``T`` and ``unk_id``).
+        oov: what out-of-vocabulary words become: ``error``, ``drop`` or ``unk`` (:data:`OOV_POLICIES`).
+        truncate: keep the first ``T − 1`` words of a longer text instead of refusing it.
+        where: how messages name the text.
+
+    Returns:
+        The :class:`Encoded` text: word ids and what the OOV policy and truncation did.
+
+    Raises:
+        InputError: an unknown policy; the text is empty, holds the CLS or UNK token, has OOV words under
+            ``error``, no known word, or too many words without ``truncate``.
+    """
     if oov not in OOV_POLICIES:
         raise InputError(f"--oov {oov!r}: choose one of {', '.join(OOV_POLICIES)}")
     words = vocab.tokenize(text)
@@ -174,7 +221,21 @@ def encode(text: str, vocab: Vocabulary, model: AttentionClassifier, oov: str = 
 
 def read_texts(path: str | Path, vocab: Vocabulary, model: AttentionClassifier, oov: str = "error",
                truncate: bool = False) -> list[Encoded]:
-    """Every line of a texts file, encoded (errors name the line, counted from 1)."""
+    """Every line of a texts file, encoded (errors name the line, counted from 1).
+
+    Args:
+        path: the texts file, UTF-8, one document per line.
+        vocab: the vocabulary.
+        model: the model.
+        oov: the OOV policy (:func:`encode`).
+        truncate: truncate long texts to ``T − 1`` words.
+
+    Returns:
+        One :class:`Encoded` per line, in order.
+
+    Raises:
+        InputError: the file is unreadable or empty, a line is empty, or a line fails :func:`encode`.
+    """
     lines = read_lines(path, "texts")
     if not lines:
         raise InputError(f"texts file {str(path)!r} is empty; write one document per line")
