@@ -65,8 +65,8 @@ def cell_map(function: Callable[[Any], Any], jobs: list, workers: int) -> Iterat
         jobs: The cells.
         workers: Local worker processes to use (1 or fewer: this process).
 
-    Returns:
-        An iterator over ``function(job)`` for each job, in order: computed as tasks of the Dask cluster when
+    Yields:
+        ``function(job)`` for each job, in order: computed as tasks of the Dask cluster when
         called inside a Dask task (``--scheduler``; the task secedes while its cells run), serially inside a
         ``--jobs`` worker process (its core is already one of N), otherwise in ``workers`` local processes.
     """

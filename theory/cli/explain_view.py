@@ -20,7 +20,9 @@ why and how large float64's rounding left them; the pictures draw them white and
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from theory import optional
 from theory.errors import InputError
@@ -40,11 +42,24 @@ def _labels(result: dict) -> list[str]:
 
 def position_scores(result: dict) -> list[float | None]:
     """The score shown at each position ``0..L``: a position method's own; a word method's score of the word at
-    that position (every occurrence), and None at CLS."""
+    that position (every occurrence), and None at CLS.
+
+    Args:
+        result: One method's explanation, as printed by ``--json``.
+
+    Returns:
+        The ``L + 1`` scores, CLS first.
+    """
+    cls = result["scores"][0] if result["scores_of"] == "positions" else None
+    return [cls, *_word_scores(result)]
+
+
+def _word_scores(result: dict) -> list[float]:
+    """The score shown at each word position ``1..L`` (:func:`position_scores` without CLS)."""
     if result["scores_of"] == "positions":
-        return list(result["scores"])
+        return list(result["scores"][1:])
     by_word = dict(zip(result["words"], result["scores"]))
-    return [None] + [by_word[token] for token in result["tokens"][1:]]
+    return [by_word[token] for token in result["tokens"][1:]]
 
 
 def _zero_positions(result: dict) -> set[int]:
@@ -58,7 +73,7 @@ def _cells(result: dict) -> list[str]:
             for t, value in enumerate(position_scores(result))]
 
 
-def _span(positions) -> str:
+def _span(positions: Iterable[int]) -> str:
     """``1–8`` for consecutive positions, else a comma-separated list."""
     positions = sorted(positions)
     if len(positions) > 2 and positions[-1] - positions[0] == len(positions) - 1:
@@ -113,7 +128,16 @@ def _details(result: dict) -> str | None:
 
 def table(results: list[dict], what: str) -> str:
     """The explanations of one document (one result per method, as printed by ``--json``) as a text table: one
-    row per position, one column per method, and notes on the methods."""
+    row per position, one column per method, and notes on the methods.
+
+    Args:
+        results: One explanation per method, of the same document.
+        what: What ``f`` is, for the first line (e.g. the model's output and its class).
+
+    Returns:
+        The table: ``f``, the text when known, a header of methods with their kind (``(word)``, ``(pos)``), one
+        row per position, then the notes (word scores, LayerNorm zeros, each method's options).
+    """
     first = results[0]
     labels = _labels(first)
     header = ["pos", "word", *(r["method"] for r in results)]
@@ -122,7 +146,7 @@ def table(results: list[dict], what: str) -> str:
     rows = [[str(t), labels[t], *(column[t] for column in columns)] for t in range(len(labels))]
     widths = [max(len(row[k]) for row in [header, kinds, *rows]) for k in range(len(header))]
 
-    def line(cells):
+    def line(cells: list[str]) -> str:
         return "  ".join(cell.ljust(width) if k == 1 else cell.rjust(width)
                          for k, (cell, width) in enumerate(zip(cells, widths))).rstrip()
 
@@ -147,7 +171,7 @@ def _lines(results: list[dict]) -> tuple[list[str], list[tuple[str, float, list[
     out = []
     for result in results:
         zeros = _zero_positions(result)
-        scores = [0.0 if t in zeros else s for t, s in enumerate(position_scores(result))][1:]
+        scores = [0.0 if t in zeros else s for t, s in enumerate(_word_scores(result), 1)]
         largest = max((abs(s) for s in scores), default=0.0)
         kind = "per word" if result["scores_of"] == "words" else "per position"
         if largest == 0:
@@ -164,7 +188,8 @@ def _rgb(value: float) -> tuple[float, float, float]:
     0.67) at −1, linear in between (the ends of ColorBrewer's RdBu)."""
     end = (0.84, 0.19, 0.15) if value >= 0 else (0.13, 0.40, 0.67)
     a = min(abs(value), 1.0)
-    return tuple(1 - a + a * c for c in end)
+    red, green, blue = (1 - a + a * c for c in end)
+    return red, green, blue
 
 
 def require_matplotlib() -> None:
@@ -175,7 +200,16 @@ def require_matplotlib() -> None:
 
 
 def write_png(results: list[dict], path: str | Path, what: str) -> None:
-    """The words of one document shaded by each method's scores, one line per method (module docstring)."""
+    """The words of one document shaded by each method's scores, one line per method (module docstring).
+
+    Args:
+        results: One explanation per method, of the same document.
+        path: The PNG file to write.
+        what: What ``f`` is, for the title.
+
+    Raises:
+        InputError: matplotlib is not installed.
+    """
     require_matplotlib()
     plt = figures.pyplot()
 
@@ -184,7 +218,7 @@ def write_png(results: list[dict], path: str | Path, what: str) -> None:
     fig = plt.figure(dpi=150)
     renderer = fig.canvas.get_renderer()
 
-    def width(text, **style):  # in inches
+    def width(text: str, **style: Any) -> float:  # in inches
         probe = fig.text(0, 0, text, fontsize=size, **style)
         inches = probe.get_window_extent(renderer).width / fig.dpi
         probe.remove()
@@ -227,10 +261,16 @@ def write_png(results: list[dict], path: str | Path, what: str) -> None:
 
 
 def write_html(results: list[dict], path: str | Path, what: str) -> None:
-    """The picture of :func:`write_png` as a self-contained HTML page (inline styles, no script)."""
+    """The picture of :func:`write_png` as a self-contained HTML page (inline styles, no script).
+
+    Args:
+        results: One explanation per method, of the same document.
+        path: The HTML file to write.
+        what: What ``f`` is, for the title.
+    """
     words, lines = _lines(results)
 
-    def css(value):
+    def css(value: float) -> str:
         r, g, b = (round(255 * c) for c in _rgb(value))
         return f"background:rgb({r},{g},{b});color:{'white' if abs(value) > 0.6 else 'black'}"
 

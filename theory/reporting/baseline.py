@@ -19,6 +19,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from theory.errors import InputError
 from theory.reporting.report import SCHEMA_VERSION
@@ -32,6 +33,9 @@ REGIME_KEYS = ("claim", "regime", "error")
 
 @dataclass
 class Change:
+    """One difference between a baseline and a new summary: the claim (or regime), what changed, its two
+    values as shown, and whether it is a regression (module docstring)."""
+
     item: str
     what: str
     baseline: str
@@ -39,8 +43,18 @@ class Change:
     regression: bool
 
 
-def load_summary(path: str | Path) -> dict:
-    """Read and validate a ``summary.json``; any problem is an InputError (exit code 2)."""
+def load_summary(path: str | Path) -> dict[str, Any]:
+    """Read and validate a ``summary.json``; any problem is an InputError (exit code 2).
+
+    Args:
+        path: The ``summary.json`` written by ``attnverify run``.
+
+    Returns:
+        The summary, with the schema version this attnverify reads and well-formed claims and regime records.
+
+    Raises:
+        InputError: The file is missing, not JSON, not a summary, of another schema version, or malformed.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{str(path)!r} does not exist; pass the path of a summary.json written by attnverify run")
@@ -95,7 +109,7 @@ def _structure_problem(data: dict) -> str | None:
     return None
 
 
-def _field_problem(item: str, texts, numbers) -> str | None:
+def _field_problem(item: str, texts: list[tuple[str, Any]], numbers: list[tuple[str, Any]]) -> str | None:
     for key, value in texts:
         if not isinstance(value, str):
             return f"{key} of {item} is {value!r}, not a string"
@@ -105,7 +119,7 @@ def _field_problem(item: str, texts, numbers) -> str | None:
     return None
 
 
-def _error(value) -> str:
+def _error(value: float | None) -> str:
     return "—" if value is None else f"{value:.2e}"
 
 
@@ -119,7 +133,16 @@ def _name(record: dict) -> str:
 
 
 def compare_records(base: dict, new: dict) -> list[Change]:
-    """What changed for one claim between two records of the same id and population."""
+    """What changed for one claim between two records of the same id and population.
+
+    Args:
+        base: The baseline's record.
+        new: The new run's record.
+
+    Returns:
+        The changes of its verdict and (an identity or a bound) of its max error, each marked a regression when
+        the verdict got worse or the error grew past its tolerance.
+    """
     changes = []
     name = _name(base)
     worse = ((base["verdict"] in PASSING and new["verdict"] not in PASSING)
@@ -139,15 +162,27 @@ def _regimes(data: dict) -> dict:
     return {(r["claim"], r["regime"]): r for e in data.get("extras", []) for r in e.get("data", {}).get("regimes", [])}
 
 
-def _g(value) -> str:
+def _g(value: float | None) -> str:
     return "—" if _missing(value) else f"{value:.3g}"
 
 
-def _missing(value) -> bool:
+def _missing(value: float | None) -> bool:
     return value is None or value != value  # None or NaN (a cell without usable instances)
 
 
 def compare_regimes(base: dict, new: dict, margin: float = MARGIN) -> list[Change]:
+    """What changed in the approximations' regimes (the extras' ``data["regimes"]`` records) between two summaries.
+
+    Args:
+        base: The baseline summary.
+        new: The new summary.
+        margin: How much a regime's relative error may grow beyond twice the combined Monte Carlo standard error
+            before it is a regression.
+
+    Returns:
+        The changes: a regime missing from ``new`` (a regression), an error that appeared, and an error that moved
+        (a regression when it grew past ``margin`` and the noise, or became NaN).
+    """
     changes = []
     new_regimes = _regimes(new)
     for key, b in _regimes(base).items():
@@ -168,7 +203,17 @@ def compare_regimes(base: dict, new: dict, margin: float = MARGIN) -> list[Chang
 
 
 def compare_summaries(base: dict, new: dict, margin: float = MARGIN) -> list[Change]:
-    """Every difference between two summaries that matters for a regression check."""
+    """Every difference between two summaries that matters for a regression check.
+
+    Args:
+        base: The baseline summary (:func:`load_summary`).
+        new: The new summary.
+        margin: The regimes' margin (:func:`compare_regimes`).
+
+    Returns:
+        The records' changes in the baseline's order (a claim missing from ``new`` is a regression), then the
+        claims new in ``new`` (a regression when they fail or err), then the regimes' changes.
+    """
     new_by_key = {_key(r): r for r in new["claims"]}
     base_keys = {_key(r) for r in base["claims"]}
     changes = []
@@ -183,6 +228,15 @@ def compare_summaries(base: dict, new: dict, margin: float = MARGIN) -> list[Cha
 
 
 def render(changes: list[Change]) -> str:
+    """The changes as the plain-text table ``attnverify compare`` prints.
+
+    Args:
+        changes: The changes (:func:`compare_summaries`).
+
+    Returns:
+        One aligned row per change under a header, regressions marked ``WORSE``; "no differences" when there are
+        none.
+    """
     if not changes:
         return "no differences"
     rows = [("", "claim", "what", "baseline", "new")]

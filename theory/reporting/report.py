@@ -9,11 +9,17 @@ from __future__ import annotations
 import json
 import platform
 import sys
+from collections.abc import Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from theory.atomic import write_set
 from theory.reporting.benchmarks import group_table
+
+if TYPE_CHECKING:
+    from theory.running.runner import Record
+    from theory.studies import Extra, ExtraResult
 
 SCHEMA_VERSION = 1
 SECTIONS = {
@@ -28,8 +34,13 @@ PACKAGES = ("attnverify", "numpy", "scipy", "mpmath", "numba", "hypothesis", "to
             "matplotlib")
 
 
-def package_versions() -> dict:
-    versions = {"python": platform.python_version()}
+def package_versions() -> dict[str, str | None]:
+    """The versions this run used, for the reports' Environment section.
+
+    Returns:
+        Python's version, then each of :data:`PACKAGES`'s (None when it is not installed).
+    """
+    versions: dict[str, str | None] = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
@@ -38,9 +49,22 @@ def package_versions() -> dict:
     return versions
 
 
-def summary(records, profile: str, seed: int, argv=None, extras=(), benchmarks: dict | None = None) -> dict:
+def summary(records: Iterable[Record], profile: str, seed: int, argv: Sequence[str] | None = None,
+            extras: Sequence[tuple[Extra, ExtraResult, float]] = (), benchmarks: dict | None = None) -> dict[str, Any]:
     """The ``summary.json`` content; ``extras`` are ``(Extra, ExtraResult, runtime)`` triples, whose files are
-    carried under the private key ``_files`` (written beside the report, not into the JSON)."""
+    carried under the private key ``_files`` (written beside the report, not into the JSON).
+
+    Args:
+        records: The claims' records.
+        profile: The Hypothesis profile of the run.
+        seed: The run's seed.
+        argv: The command's arguments after ``attnverify`` (default: this process's).
+        extras: ``(Extra, ExtraResult, runtime)`` triples.
+        benchmarks: The performance tables by group (``reports/benchmarks.json``), if any.
+
+    Returns:
+        The summary (schema :data:`SCHEMA_VERSION`, docs/file-formats.md), with the extras' files under ``_files``.
+    """
     return {
         "schema_version": SCHEMA_VERSION,
         "command": " ".join(["attnverify", *(sys.argv[1:] if argv is None else argv)]),
@@ -59,11 +83,22 @@ def summary(records, profile: str, seed: int, argv=None, extras=(), benchmarks: 
 
 def write_atomically(out_dir: Path, files: dict[str, str | bytes]) -> None:
     """Write every ``name -> content`` into ``out_dir`` as one all-or-nothing replacement of the set, which
-    survives the process being killed at any moment (see :mod:`theory.atomic`)."""
+    survives the process being killed at any moment (see :mod:`theory.atomic`).
+
+    Args:
+        out_dir: The output folder.
+        files: The contents by file name (relative to ``out_dir``).
+    """
     write_set(out_dir, files)
 
 
 def write_reports(out_dir: Path, data: dict) -> None:
+    """Write ``summary.json``, ``REPORT.md`` and the extras' files into ``out_dir``, as one set.
+
+    Args:
+        out_dir: The output folder.
+        data: The summary (:func:`summary`), its ``_files`` written beside the reports.
+    """
     data = dict(data)
     files = data.pop("_files", {})
     write_atomically(Path(out_dir), {
@@ -75,7 +110,7 @@ def write_reports(out_dir: Path, data: dict) -> None:
 
 # --- Markdown -------------------------------------------------------------------------------------------
 
-def _number(value) -> str:
+def _number(value: float | None) -> str:
     return "—" if value is None else f"{value:.2e}"
 
 
@@ -109,6 +144,15 @@ def _trained_cell(record: dict | None) -> str:
 
 
 def render_markdown(data: dict) -> str:
+    """``REPORT.md``: the summary table (random and trained models side by side), what was skipped, each paper
+    section's claims and extras, the performance tables and the environment.
+
+    Args:
+        data: The summary (:func:`summary`, or a ``summary.json`` read back).
+
+    Returns:
+        The Markdown text.
+    """
     pairs = _populations(data["claims"])
     lines = [
         "# attnverify report",

@@ -9,17 +9,19 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
-from theory.studies import ExtraResult
-from theory.studies import figures
-from theory.studies import given_model
-from theory.studies import regimes
 from theory.checking.population import Population
+from theory.models.encoder import Encoder
+from theory.models.one_layer import Model
+from theory.models.vocabulary import Encoded
 from theory.reporting.report import _error_cell, _population_lines, summary, write_atomically
 from theory.running.runner import ERROR_MEASURE, NOT_APPLICABLE, SKIPPED, Record
+from theory.studies import ExtraResult, figures, given_model, regimes
 
 REPORT_DOCS = {"ci": 16, "thorough": 300}  # documents of the regime and disagreement measures
 DRAWN_WORDS = 64  # longest text drawn for those measures when the user gives no documents
@@ -27,7 +29,16 @@ DRAWN_WORDS = 64  # longest text drawn for those measures when the user gives no
 
 def report_documents(population: Population, profile: str, seed: int) -> dict[int, tuple]:
     """The documents the report's measures use: the first ``REPORT_DOCS[profile]`` of the user's, or as many
-    texts drawn from the vocabulary by ``numpy.random.default_rng([seed, 13])`` (1..min(T−1, 64) words)."""
+    texts drawn from the vocabulary by ``numpy.random.default_rng([seed, 13])`` (1..min(T−1, 64) words).
+
+    Args:
+        population: The user's model and documents.
+        profile: The Hypothesis profile (its key in :data:`REPORT_DOCS`; ci's count for any other).
+        seed: The run's seed.
+
+    Returns:
+        The documents' word ids (without CLS or padding) by key: the document's index, or the drawn text's.
+    """
     n = REPORT_DOCS.get(profile, REPORT_DOCS["ci"])
     if population.docs is not None:
         return dict(enumerate(population.docs[:n]))
@@ -41,11 +52,11 @@ CHECKS = ("identity", "bound", "limit")
 FIGURE = "figures/fig1_first_document.png"
 
 
-def _word(population, token: int) -> str:
+def _word(population: Population, token: int) -> str:
     return population.vocabulary[token] if population.vocabulary else str(token)
 
 
-def _model_line(population, args) -> str:
+def _model_line(population, args: argparse.Namespace) -> str:
     model = population.model
     if population.encoder:
         what = (f"an encoder: L = {model.L} layers, K = {model.K} heads, d = {model.d_e}, d_att = {model.d_att}, "
@@ -62,14 +73,29 @@ def _model_line(population, args) -> str:
             f"alone and on {documents} (population `{population.name}`; each record carries the file's SHA-256).")
 
 
-def lead_section(population, encoded, docs: dict, args, records: dict | None = None) -> ExtraResult:
+def lead_section(population: Population, encoded: Sequence[Encoded], docs: dict[int, tuple],
+                 args: argparse.Namespace, records: dict[str, dict] | None = None) -> ExtraResult:
     """The measures of the report's lead (regime or Eq. (19) at the last layer, disagreement, Figure 1) on
-    ``docs`` (key → word ids), set against the records of the same questions (``records``: claim id → record)."""
+    ``docs`` (key → word ids), set against the records of the same questions (``records``: claim id → record).
+
+    Args:
+        population: The user's model and documents.
+        encoded: The encoded texts (empty without ``--texts``), whose out-of-vocabulary words and truncations
+            the section reports.
+        docs: The documents measured (:func:`report_documents`).
+        args: The parsed ``run`` options (``--model``, ``--texts``, ``--vocab``, ``--oov``, ``--seed``).
+        records: The run's records as dicts, by claim id (the claims asked the same questions).
+
+    Returns:
+        The section's Markdown (``### `` subsections), its files (Figure 1) and data (the measures, the documents,
+        Figure 1's scores, what the OOV policy and truncation did).
+    """
     model, seed, records = population.model, args.seed, records or {}
-    if population.encoder:
-        regime = given_model.encoder_regime(model, docs, seed, allow_unk=population.allow_unk)
+    regime: dict | None
+    if population.encoder:  # the lead's measures are the family's (given_model's functions are per family)
+        regime = given_model.encoder_regime(cast(Encoder, model), docs, seed, allow_unk=population.allow_unk)
     else:
-        regime = given_model.regime(model, docs, seed, population.name, allow_unk=population.allow_unk)
+        regime = given_model.regime(cast(Model, model), docs, seed, population.name, allow_unk=population.allow_unk)
     rates = None if regime is None else given_model.disagreement(model, regime)
     source = (f"the first {len(docs)} of the {len(population.docs)} documents of `{args.texts}` (tokenized with "
               f"torchtext's basic_english rules, vocabulary `{args.vocab}`, --oov {args.oov}), each whole and once"
@@ -95,7 +121,7 @@ def lead_section(population, encoded, docs: dict, args, records: dict | None = N
     else:
         lines += ["", "### Where the model sits on the regime map", ""]
     coverage = ("drawn" if population.docs is None else "all" if len(docs) == len(population.docs) else "first")
-    if regime is None:
+    if regime is None or rates is None:  # rates are measured exactly when the regime is
         lines += [f"Not measured: none of {source} has two distinct words (LIME's β^∞ is not identified for "
                   "d = 1)."]
     elif population.encoder:
@@ -177,7 +203,7 @@ def _encoder_claim_line(claim: dict, documents: int, coverage: str) -> str:
             + (f" ({claim['scope']})" if claim.get("scope") else "") + ".")
 
 
-def _why_not(population, other: dict) -> str:
+def _why_not(population: Population, other: dict) -> str:
     why = other["why_not_a_witness"]
     if "same_token" in why:
         return (f"its top α-avg position and its top G-l2 position hold the same word, "
@@ -186,7 +212,7 @@ def _why_not(population, other: dict) -> str:
     return f"its top {' and '.join(why['within_margin'])} position is within 1% of the runner-up"
 
 
-def _witness_lines(rates: dict, record: dict | None, population, docs: dict) -> list[str]:
+def _witness_lines(rates: dict, record: dict | None, population: Population, docs: dict) -> list[str]:
     """The claim gradient.disagrees_with_attention set against this report's documents: the same definition
     (top *position*, tokens different, both clear of the runner-up by 1%), and why verdict and measure differ
     when they do."""
@@ -232,7 +258,7 @@ def _figure1(population, docs: dict, seed: int) -> tuple[list[str], dict]:
               f", every method of `attnverify explain` (seeded methods with seed {seed}); CLS left out."), "",
              "| word | " + " | ".join(scores) + " |", "|---|" + "---|" * len(scores)]
     lines += [f"| {w} | " + " | ".join(f"{scores[m][k]:+.3g}" for m in scores) + " |" for k, w in enumerate(words)]
-    files = {"data": {"document": key, "tokens": list(first), "words": words, "scores": scores}}
+    files: dict[str, Any] = {"data": {"document": key, "tokens": list(first), "words": words, "scores": scores}}
     if figures.available():
         files[FIGURE] = given_model.figure1_png(words, list(scores), scores, f"{population.name}, document {key + 1}")
         lines += ["", f"![Figure 1 on the first document]({FIGURE})"]
@@ -306,7 +332,15 @@ def _approximation_row(r: dict) -> str:
 
 
 def render(data: dict) -> str:
-    """REPORT.md of a user-model run."""
+    """REPORT.md of a user-model run.
+
+    Args:
+        data: The run's summary (:func:`theory.reporting.report.summary`), its one extra the lead section.
+
+    Returns:
+        The Markdown text: the lead, which identities hold, the witnesses and approximations measured, the claims
+        that do not apply or used part of each document, every claim's record, the environment.
+    """
     lead = data["extras"][0]
     records = data["claims"]
     checks = [r for r in records if r["kind"] in CHECKS and r["verdict"] not in (NOT_APPLICABLE, SKIPPED)]
@@ -360,7 +394,7 @@ def render(data: dict) -> str:
 
 
 def write_report(args: argparse.Namespace, argv: list[str] | None, out: Path, records: list[Record],
-                 population: Population, encoded: list) -> None:
+                 population: Population, encoded: list[Encoded]) -> None:
     """Write the report of ``run --model``: the lead section on ``population`` (:func:`lead_section`, computed here,
     with a progress line on stderr), then REPORT.md and summary.json into ``out``, all at once
     (:func:`theory.reporting.report.write_atomically`).
@@ -386,7 +420,8 @@ def write_report(args: argparse.Namespace, argv: list[str] | None, out: Path, re
     result = lead_section(population, encoded, docs, args, {r.id: r.as_dict() for r in records})
     runtime = time.perf_counter() - started
     print(f" done ({runtime:.1f} s)", file=sys.stderr)
-    item = Extra("model.report", "user", f"Your model: {args.model}", run=None)
+    # the lead is computed above, not run as an extra: its entry has no run function
+    item = Extra("model.report", "user", f"Your model: {args.model}", run=None)  # type: ignore[arg-type]
     data = summary(records, args.profile, args.seed, argv, [(item, result, runtime)], {})
     data["population"], data["model_sha256"] = population.name, population.sha256
     files = data.pop("_files")

@@ -26,15 +26,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from hypothesis import strategies as st
 
 from theory.checking.population import GivenCase, Population, given_cases
 from theory.models.encoder import Encoder
-from theory.models.protocol import AttentionClassifier
 from theory.models.one_layer import Model, document, embed
+from theory.models.protocol import AttentionClassifier
 
 UNSATISFIABLE = ("Hypothesis found no instance of this claim's domain among this population's documents "
                  "(see the claim's strategy); give documents inside it to run it")
@@ -79,11 +79,11 @@ def refuse_overflow(population: Population) -> None:
                                      f"{names[start + int(np.argmin(finite))]}; {FIX}; nothing was run or written")
 
 
-def _forward_quantities(model: Model | Encoder, docs: np.ndarray) -> list[tuple[str, np.ndarray]]:
+def _forward_quantities(model: AttentionClassifier, docs: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """The quantities of the forward pass, with overflow silenced.
 
     Args:
-        model: The §2 model or an encoder.
+        model: The model, of any family.
         docs: Documents, one row of token ids each.
 
     Returns:
@@ -107,7 +107,7 @@ def sizes(model: AttentionClassifier) -> str:
     return model.sizes()
 
 
-def reference_seconds(model: Model | Encoder) -> float:
+def reference_seconds(model: AttentionClassifier) -> float:
     """Rough seconds of one forward pass of the mpmath reference on ``model``: its multiply-adds times the cost
     of one in the reference's plain loops (measured on this machine: ~1 µs for the §2 model; ~1.4 µs for the
     encoder, whose loops also run LayerNorm and the feed-forward — on an L = 2, K = 2, d = 8, d_ff = 16, T = 10
@@ -125,7 +125,8 @@ def reference_seconds(model: Model | Encoder) -> float:
         per_layer = T * (K * T * (model.d_att + model.d_out) + d * K * (2 * model.d_att + 2 * model.d_out)
                          + 2 * d * model.d_ff)
         return 1.4e-6 * model.L * per_layer
-    return 1e-6 * (model.K * model.T * model.d_e * (model.d_att + model.d_out) + model.V * model.d_e)
+    one_layer = cast(Model, model)  # the families are the encoder and the §2 model
+    return 1e-6 * (model.K * model.T * model.d_e * (one_layer.d_att + one_layer.d_out) + model.V * model.d_e)
 
 
 def _affordable(population: Population, passes: int, what: str, strategy: Callable[[], st.SearchStrategy]) -> Applies:
@@ -146,6 +147,19 @@ def _affordable(population: Population, passes: int, what: str, strategy: Callab
         return strategy
     return (f"{population.name} ({sizes(population.model)}): the claim's reference needs {what} per document, "
             f"~{seconds:.3g} s at this size, beyond the {SECONDS_PER_INSTANCE:g} s an instance may take")
+
+
+def _one_layer(population: Population) -> Model:
+    """The population's model as the §2 model, for the plans of :data:`ONE_LAYER`, which :func:`given_strategy`
+    asks for on a population of that family only.
+
+    Args:
+        population: A given population of the one-layer §2 model.
+
+    Returns:
+        Its model.
+    """
+    return cast(Model, population.model)
 
 
 def _semantics(model: Model) -> st.SearchStrategy[str]:
@@ -177,7 +191,7 @@ def _removal(population: Population, games: int = 1) -> Applies:
     passes = "2^d mpmath forward passes" if games == 1 else f"{games} games of 2^d mpmath forward passes"
     return _affordable(population, games * 2 ** 5, f"{passes} (d ≤ 5 distinct words)",
                        lambda: st.builds(SemanticsCase, given_cases(max_words=5, min_distinct=2),
-                                         _semantics(population.model)))
+                                         _semantics(_one_layer(population))))
 
 
 def _monte_carlo(population: Population) -> str:
@@ -274,7 +288,7 @@ def _constant_values(population: Population) -> str:
         The reason, with this model's spread of value scores.
     """
     return (f"its premise, constant value scores c_t within every head, does not hold on {population.name}: over its "
-            f"words and UNK one head's value scores W_ℓW_v e span {_value_spread(population.model):.3g}; the "
+            f"words and UNK one head's value scores W_ℓW_v e span {_value_spread(_one_layer(population)):.3g}; the "
             "claim's instances are models constructed to meet it")
 
 
@@ -303,7 +317,7 @@ def _equal_scores(population: Population) -> str:
         The reason, with this model's largest score difference.
     """
     return (f"its premise, UNK scored exactly like every word (s̃_t = s_t), does not hold on {population.name}: a "
-            f"word's score differs from UNK's at the same position by up to {_unk_shift(population.model):.3g}; "
+            f"word's score differs from UNK's at the same position by up to {_unk_shift(_one_layer(population)):.3g}; "
             "the claim's instances are models constructed to meet it")
 
 
@@ -318,7 +332,7 @@ def _without_pe(population: Population) -> Applies:
     """
     from theory.checking.strategies.trained import trained_perturbed_cases
 
-    if not population.model.pe:
+    if not _one_layer(population).pe:
         return trained_perturbed_cases
     return (f"{population.name} uses positional encoding (pe = 1); the claim is about models without it (with it, "
             "delete moves the later words to other positions and differs from replace)")
@@ -366,7 +380,7 @@ def _torch_compatible(population: Population) -> Applies:
     Returns:
         The strategy factory, or why the claim does not apply.
     """
-    model = population.model
+    model = cast(Encoder, population.model)  # ENCODER's plans are asked for on encoders only (given_strategy)
     if model.residual and model.norm in ("post", "pre") and model.d_att * model.K == model.d_e \
             and model.d_out == model.d_att and model.d_ff > 0:
         return lambda: given_cases()
@@ -520,8 +534,13 @@ class Scope:
         Args:
             case: A case of the population.
         """
-        whole = case.drawn if case.index is None else self.population.docs[case.index]
-        key = case.index if case.index is not None else case.drawn
+        key: Any = case.index if case.index is not None else case.drawn
+        if case.index is None:  # words drawn from the vocabulary (a population without documents)
+            whole = case.drawn
+        else:
+            assert self.population.docs is not None, "a case with an index is a document of its population"
+            whole = self.population.docs[case.index]
+        assert whole is not None, "a drawn case holds its words"
         self.documents.add(key)
         if case.max_words is not None and len(whole) > case.max_words:
             self.cut[key] = case.max_words

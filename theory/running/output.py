@@ -16,16 +16,25 @@ import contextlib
 import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from theory.errors import InputError
 from theory import interrupt
+from theory.errors import InputError
 
 LOCK_FILE = ".attnverify.lock"
 
 
 def check_folder(out: Path, option: str = "--out") -> None:
-    """Refuse ``out`` unless it is a folder, or can be created as one, and files can be written in it."""
+    """Refuse ``out`` unless it is a folder, or can be created as one, and files can be written in it.
+
+    Args:
+        out: The output folder (it may not exist yet).
+        option: The command-line option that gave it, for the message.
+
+    Raises:
+        InputError: ``out`` is a file, runs through one, or cannot be written.
+    """
     out = Path(out)
     shown = f"{option} {str(out)!r}"
     if out.exists() and not out.is_dir():
@@ -48,8 +57,18 @@ def check_folder(out: Path, option: str = "--out") -> None:
 
 
 @contextlib.contextmanager
-def exclusive(out: Path):
-    """Hold the run lock of folder ``out`` (created if needed) for the duration of the block."""
+def exclusive(out: Path) -> Iterator[None]:
+    """Hold the run lock of folder ``out`` (created if needed) for the duration of the block.
+
+    Args:
+        out: The output folder.
+
+    Yields:
+        Nothing: the lock is held while the block runs.
+
+    Raises:
+        InputError: Another run holds the lock (the message gives its pid).
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)

@@ -130,7 +130,8 @@ def _longest_first(tasks: list[Task]) -> list[int]:
 
 
 def _report(number: int, total: int, task: Task, result: Record | ExtraResult, seconds: float) -> None:
-    if task[0] == "claim":
+    """Print a finished task's progress line on stderr (a claim task's result is its record)."""
+    if isinstance(result, Record):
         print(f"[{number}/{total}] {task[1]} ({population_name(task[2])}) … {progress(result)}", file=sys.stderr,
               flush=True)
     else:

@@ -76,24 +76,44 @@ class Record:
     model_sha256: str | None = None  # a user's model (population model:<name>): the SHA-256 of its file
     scope: str = ""  # what part of each document the instances used, when not all of it (user's model)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
+        """The record as ``summary.json`` stores it.
+
+        Returns:
+            Its fields by name (``measures`` included, as nested dicts).
+        """
         return asdict(self)
 
 
 def given_examples(claim: Claim, profile: str) -> int:
     """The documents a claim checks on a given population (the trained model's, a user's): ``TRAINED_SHARE ×
     max_examples`` of ``profile`` (16 under ci, 160 under thorough), scaled by ``claim.given_budget`` above ci's
-    count but never below it (at least 2)."""
+    count but never below it (at least 2).
+
+    Args:
+        claim: The claim (its ``given_budget``).
+        profile: The Hypothesis profile (:mod:`theory.checking.profiles`).
+
+    Returns:
+        The number of documents to check.
+    """
     share = settings.get_profile(profile).max_examples * TRAINED_SHARE
     floor = min(round(settings.get_profile("ci").max_examples * TRAINED_SHARE), round(share))
     return max(2, floor, round(share * claim.given_budget))
 
 
-def distinct_key(instance) -> str:
+def distinct_key(instance: Any) -> str:
     """What makes an approximation instance distinct: its repr without a top-level ``seed`` field, which in an
     approximation instance is a sampling seed (:class:`~theory.checking.strategies.lime.ApproxCase`'s Monte Carlo seed
     of ``β^∞``, unused when ``β^∞`` is enumerated; a random model's own seed is in its spec): the steered search
-    redraws its worst document with other seeds, and a document, model and semantics count once."""
+    redraws its worst document with other seeds, and a document, model and semantics count once.
+
+    Args:
+        instance: An instance of an approximation claim.
+
+    Returns:
+        The instance's repr, its dataclass fields but ``seed`` when it is a dataclass.
+    """
     if dataclasses.is_dataclass(instance) and not isinstance(instance, type):
         return repr([(f.name, getattr(instance, f.name)) for f in dataclasses.fields(instance) if f.name != "seed"])
     return repr(instance)
@@ -194,10 +214,10 @@ def _run(claim: Claim, strategy: SearchStrategy | None, reason: Callable[[], Sea
     else:
         examples = given_examples(claim, profile)
     stats = {"examples": 0, "failing": 0, "after_first_failure": 0, "above": 0}
-    worst = {"ratio": float("-inf"), "outcome": None, "instance": None}
-    last = {"outcome": None, "instance": None, "error": None}
+    worst: dict[str, Any] = {"ratio": float("-inf"), "outcome": None, "instance": None}
+    last: dict[str, Any] = {"outcome": None, "instance": None, "error": None}
     measures: dict[str, list[float]] = {}
-    reference = {"engine": "", "radius": None}
+    reference: dict[str, Any] = {"engine": "", "radius": None}
     approximation, seen = claim.kind == "approximation" and not claim.exists, set()
 
     # held-out documents are real data, not a search space with a "simplest" point: no shrinking there
@@ -206,7 +226,7 @@ def _run(claim: Claim, strategy: SearchStrategy | None, reason: Callable[[], Sea
     @settings(base, max_examples=examples, phases=phases)
     @hypothesis_seed(seed)
     @given(strategy)
-    def prop(instance):
+    def prop(instance: Any) -> None:
         stats["examples"] += 1
         if stats["failing"]:
             stats["after_first_failure"] += 1
@@ -243,7 +263,7 @@ def _run(claim: Claim, strategy: SearchStrategy | None, reason: Callable[[], Sea
             raise _Witness() if claim.exists else AssertionError(outcome.detail)
 
     started = time.perf_counter()
-    raised = None
+    raised: Exception | None = None
     try:
         prop()
     except (_Witness, AssertionError) as error:
@@ -266,8 +286,8 @@ def _run(claim: Claim, strategy: SearchStrategy | None, reason: Callable[[], Sea
 
     shown = last if raised else worst
     if crashed:
-        error = last["error"]
-        diagnosis = "".join(traceback.format_exception_only(type(error), error)).strip()
+        crash = last["error"]
+        diagnosis = "".join(traceback.format_exception_only(type(crash), crash)).strip()
     else:
         diagnosis = shown["outcome"].detail if shown["outcome"] else ""
     best = worst["outcome"]
@@ -284,7 +304,7 @@ def _run(claim: Claim, strategy: SearchStrategy | None, reason: Callable[[], Sea
         engine=reference["engine"], certified_radius=reference["radius"])
 
 
-def _summary(values: list[float]) -> dict:
+def _summary(values: list[float]) -> dict[str, float]:
     return {"n": len(values), "min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
