@@ -29,7 +29,7 @@ from theory.checking.compare import Outcome
 KINDS = ("identity", "bound", "limit", "approximation", "witness")
 SOURCES = ("paper", "consequence", "ours")
 MODULES = ("model", "attention", "gradient", "lime_empirical", "lime_inf", "lime_approx", "trained", "explainers",
-           "reference", "encoder", "encoder_survival")  # theory.claims.<module>, in report order
+           "reference", "encoder", "encoder_survival", "bert")  # theory.claims.<module>, in report order
 POPULATIONS = ("random", "trained")
 
 
