@@ -223,17 +223,19 @@ class BertCase:
 
 
 @st.composite
-def bert_specs(draw: st.DrawFn, max_layers: int = 2, max_d: int = 8, readouts: tuple = ("native", "mean")) -> BertSpec:
+def bert_specs(draw: st.DrawFn, min_layers: int = 1, max_layers: int = 2, max_d: int = 8,
+               readouts: tuple = ("native", "mean")) -> BertSpec:
     """Random specs over the whole family (module docstring).
 
     Args:
         draw: supplied by ``@st.composite`` (callers omit it).
+        min_layers: the fewest layers.
         max_layers: the most layers.
         max_d: the largest width ``d`` (a multiple of the number of heads, at least 4).
         readouts: the readouts to draw from (``native``, ``mean``).
 
     Returns:
-        A :class:`BertSpec`: architecture × readout (native or mean) × activation, ``L`` 1..``max_layers``,
+        A :class:`BertSpec`: architecture × readout × activation, ``L`` ``min_layers``..``max_layers``,
         ``K`` 1–2, ``d`` 4..``max_d``, feed-forward 1–8, ``ε`` from :data:`EPSILONS` (DistilBERT 1e-12),
         2–3 classes, ``V`` 6–12, the seed in ``0..2³²−1``.
     """
@@ -241,7 +243,7 @@ def bert_specs(draw: st.DrawFn, max_layers: int = 2, max_d: int = 8, readouts: t
     heads = draw(st.integers(1, 2))
     d = heads * draw(st.integers(-(-4 // heads), max_d // heads))
     return BertSpec(architecture=architecture, readout=draw(st.sampled_from(readouts)),
-                    layers=draw(st.integers(1, max_layers)), heads=heads, d=d, ffn=draw(st.integers(1, 8)),
+                    layers=draw(st.integers(min_layers, max_layers)), heads=heads, d=d, ffn=draw(st.integers(1, 8)),
                     activation=draw(st.sampled_from(ACTIVATIONS)),
                     eps=1e-12 if architecture == "distilbert" else draw(st.sampled_from(EPSILONS)),
                     n_classes=draw(st.integers(2, 3)), V=draw(st.integers(FIRST_WORD + 1, 12)),
