@@ -252,7 +252,7 @@ def bert_specs(draw: st.DrawFn, min_layers: int = 1, max_layers: int = 2, max_d:
 
 @st.composite
 def bert_cases(draw: st.DrawFn, positions: int = 0, min_pads: int = 0, max_pads: int = MAX_PADS,
-               **spec_ranges) -> BertCase:
+               real_positions: bool = False, **spec_ranges) -> BertCase:
     """A spec from :func:`bert_specs` and a document ``[CLS] words… [SEP]`` (``<s> … </s>``) of 1–4 words (ids of
     the words, ``[UNK]`` or ``[MASK]``), then ``min_pads``..``max_pads`` pads.
 
@@ -262,6 +262,7 @@ def bert_cases(draw: st.DrawFn, positions: int = 0, min_pads: int = 0, max_pads:
             ``positions − 1`` distinct others (real or padding); 0 draws none.
         min_pads: the fewest pad tokens.
         max_pads: the most pad tokens (at most 2).
+        real_positions: draw the positions among the real tokens only.
         **spec_ranges: keyword arguments of :func:`bert_specs`.
 
     Returns:
@@ -276,7 +277,7 @@ def bert_cases(draw: st.DrawFn, positions: int = 0, min_pads: int = 0, max_pads:
     klass = draw(st.integers(0, spec.n_classes - 1))
     if positions <= 0:
         return BertCase(spec, tokens, pads, klass)
-    T = len(tokens) + pads
+    T = len(tokens) + (0 if real_positions else pads)
     others = draw(st.lists(st.integers(1, T - 1), min_size=min(positions - 1, T - 1),
                            max_size=min(positions - 1, T - 1), unique=True))
     return BertCase(spec, tokens, pads, klass, tuple(sorted([0, *others])))
