@@ -56,33 +56,71 @@ GRADIENT_FLOOR = 1e-3  # ... while |∇_(1,j)| stays above this share of ‖W_c�
 # --- scales ----------------------------------------------------------------------------------------------------
 
 def f_terms(model: Bert, fw: BertForward) -> np.ndarray:
-    """``Σ_c |u_c| (Σ_j |W_cj z_j| + |b_c|)``, the magnitude of the terms of ``f = ⟨u, W_c z + b_c⟩``, per document."""
+    """The magnitude of the terms of ``f = ⟨u, W_c z + b_c⟩``.
+
+    Args:
+        model: the model.
+        fw: its forward pass.
+
+    Returns:
+        ``Σ_c |u_c| (Σ_j |W_cj z_j| + |b_c|)`` per document, ``(B,)``.
+    """
     u = np.abs(model.u)
     return np.abs(fw.readout.z) @ np.abs(model.classifier_weight).T @ u + np.abs(model.classifier_bias) @ u
 
 
 def attention_scale(model: Bert, fw: BertForward) -> np.ndarray:
-    """Each attention weight times ``1 + max|⟨q_t, k_u⟩/√d_h terms|`` of its document, layer and head, floored at
-    1e-300 (padding's exact zeros are compared exactly), ``(B, L, K, T, T)``."""
+    """The scale of each attention weight's rounding error.
+
+    Args:
+        model: the model.
+        fw: its forward pass.
+
+    Returns:
+        Each attention weight (floored at 1e-300: padding's exact zeros are compared exactly) times
+        ``1 + max|⟨q_t, k_u⟩/√d_h terms|`` of its document, layer and head, ``(B, L, K, T, T)``.
+    """
     terms = np.stack([np.matmul(np.abs(tr.sa.Q), np.abs(tr.sa.Kmat).transpose(0, 1, 3, 2)) for tr in fw.layers],
                      axis=1) / np.sqrt(model.d // model.K)
     return np.maximum(fw.attention, 1e-300) * (1.0 + terms.max(axis=(-1, -2), keepdims=True))
 
 
 def hidden_scale(fw: BertForward) -> np.ndarray:
-    """The largest entry of each layer's hidden states, broadcast to ``(B, L + 1, T, d)``."""
+    """The scale of the hidden states' rounding errors.
+
+    Args:
+        fw: a forward pass.
+
+    Returns:
+        The largest entry of each layer's hidden states, broadcast to ``(B, L + 1, T, d)``.
+    """
     return np.broadcast_to(np.abs(fw.hidden).max(axis=(2, 3), keepdims=True), fw.hidden.shape)
 
 
 def gradient_scale(grad: np.ndarray) -> np.ndarray:
-    """The largest ``|∇_{t,j}|`` of each document, ``(B, 1, 1)`` (norm-wise error)."""
+    """The scale of the gradient's errors (norm-wise).
+
+    Args:
+        grad: ``(B, T, d)`` gradients.
+
+    Returns:
+        The largest ``|∇_{t,j}|`` of each document, ``(B, 1, 1)``.
+    """
     return np.abs(grad).max(axis=(1, 2), keepdims=True)
 
 
 # --- the reference ---------------------------------------------------------------------------------------------
 
 def reference_forward(case: BertCase, sign: float = 1.0) -> ref_bert.Forward:
-    """The mpmath forward pass of the case's document (``sign = −1``: with the output layer's ``(w, b)`` negated)."""
+    """The mpmath forward pass of the case's document.
+
+    Args:
+        case: the instance.
+        sign: −1 negates the output layer's ``(w, b)``.
+
+    Returns:
+        The reference's forward record (``f`` = the logit of ``case.klass``).
+    """
     return ref_bert.forward(case.reference_weights(sign), case.reference_config(), case.ids, case.mask,
                             label=case.klass)
 
@@ -276,8 +314,15 @@ class TokenizeCase:
 
 @st.composite
 def tokenize_cases(draw: st.DrawFn) -> TokenizeCase:
-    """Texts of 0–10 fragments of :data:`FRAGMENTS` joined by drawn :data:`SEPARATORS`, either casing, either file,
-    a maximum length of 4–16 (short texts fit, long ones need truncation)."""
+    """Random tokenization instances.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+
+    Returns:
+        A :class:`TokenizeCase`: 0–10 fragments of :data:`FRAGMENTS` joined by drawn :data:`SEPARATORS`, either
+        casing, either file, a maximum length of 4–16 (short texts fit, long ones need truncation).
+    """
     parts = draw(st.lists(st.tuples(st.sampled_from(FRAGMENTS), st.sampled_from(SEPARATORS)), max_size=10))
     return TokenizeCase(text="".join(f + s for f, s in parts), lowercase=draw(st.booleans()),
                         source=draw(st.sampled_from(("vocab.txt", "tokenizer.json"))),
@@ -385,6 +430,11 @@ class ZeroAttentionCase(BertCase):
 
     @cached_property
     def arrays(self) -> tuple[dict, dict | None]:
+        """The spec's weights with the constructed last-layer query and key (class docstring).
+
+        Returns:
+            ``(state dict, probe)``.
+        """
         weights, probe = self.spec.arrays
         h = forward(BertCase(self.spec, self.tokens, self.pads, self.klass).model, self.ids,
                     self.mask).hidden[0, -2]
@@ -405,9 +455,13 @@ class ZeroAttentionCase(BertCase):
 
 
 def zero_attention_cases() -> st.SearchStrategy:
-    """:class:`ZeroAttentionCase` on random models with a CLS readout (pooler, pre-classifier, classification head),
-    2 layers (at L = 1 the premise leaves the word no path to the readout but the e^{−60} attention), a document of
-    1–4 words and no padding."""
+    """The instances of ``bert.attention_bound``.
+
+    Returns:
+        :class:`ZeroAttentionCase` on random models with a CLS readout (pooler, pre-classifier, classification
+        head), 2 layers (at L = 1 the premise leaves the word no path to the readout but the e^{−60} attention), a
+        document of 1–4 words and no padding.
+    """
     return bert_cases(max_pads=0, readouts=("native",), min_layers=2).map(
         lambda case: ZeroAttentionCase(case.spec, case.tokens, 0, case.klass))
 

@@ -109,8 +109,12 @@ class BertSpec:
 
     @cached_property
     def arrays(self) -> tuple[dict, dict | None]:
-        """``(state dict, probe)``: the weights by Hugging Face name (module docstring), float64, and the probe
-        ``{"w": (n_classes, d), "b": (n_classes,)}`` of the mean readout (None for the native heads)."""
+        """The spec's weights, drawn once.
+
+        Returns:
+            ``(state dict, probe)``: the weights by Hugging Face name (module docstring), float64, and the probe
+            ``{"w": (n_classes, d), "b": (n_classes,)}`` of the mean readout (None for the native heads).
+        """
         rng = np.random.default_rng(self.seed)
         d, F = self.d, self.ffn
         out: dict[str, np.ndarray] = {}
@@ -178,12 +182,20 @@ class BertCase:
 
     @cached_property
     def arrays(self) -> tuple[dict, dict | None]:
-        """``(state dict, probe)`` of the case's model: the spec's (:attr:`BertSpec.arrays`)."""
+        """The weights of the case's model.
+
+        Returns:
+            ``(state dict, probe)``: the spec's (:attr:`BertSpec.arrays`).
+        """
         return self.spec.arrays
 
     @cached_property
     def model(self) -> Bert:
-        """The float64 model: :func:`~theory.models.huggingface.from_state_dict` of the case's weights."""
+        """The float64 model of the case's weights.
+
+        Returns:
+            :func:`~theory.models.huggingface.from_state_dict` of :attr:`arrays`, explaining class ``klass``.
+        """
         weights, probe = self.arrays
         return replace(from_state_dict(self.spec.hf_config(), weights, probe, "the drawn model"), klass=self.klass)
 
@@ -218,7 +230,11 @@ class BertCase:
         return out
 
     def reference_config(self) -> dict:
-        """The config in :mod:`reference.models.bert`'s input format (``readout`` ``head`` or ``mean``)."""
+        """The config in :mod:`reference.models.bert`'s input format.
+
+        Returns:
+            The Hugging Face config's keys and ``readout`` (``head`` or ``mean``).
+        """
         return {**self.spec.hf_config(), "readout": "mean" if self.spec.readout == "mean" else "head"}
 
 
