@@ -187,7 +187,9 @@ def check_forward(case: BertCase) -> Outcome:
 def check_gradient(case: BertCase) -> Outcome:
     grad = gradient(case.model, case.ids, case.mask).grad
     want = reference_gradient(case, range(len(case.ids)))
-    return compare("∇_t", grad[0], want, gradient_scale(grad)[0])
+    at_padding = grad[0, len(case.tokens):]
+    return combine(compare("∇_t", grad[0], want, gradient_scale(grad)[0]),
+                   check_mp("float64 ∇ at padding (must be exactly 0)", float(np.abs(at_padding).max(initial=0.0))))
 
 
 # --- bert.padding_invariance -----------------------------------------------------------------------------------
