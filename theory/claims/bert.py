@@ -152,15 +152,6 @@ def reference_gradient(case: BertCase, positions, coordinates=None, sign: float 
         return central_differences(moved_rows(f, X), positions, coordinates, mpf(10) ** STEP_EXPONENT)
 
 
-def _compare_forward(label: str, model: Bert, fw: BertForward, mp_fw: ref_bert.Forward) -> Outcome:
-    """``f``, every layer's attention and hidden state of one float64 document against the reference's."""
-    return combine(
-        compare(f"f{label}", fw.f[0], mp_fw.f, f_terms(model, fw)[0]),
-        compare(f"attention a^(i,l)_(t,u){label}", fw.attention[0], mp_fw.attention, attention_scale(model, fw)[0]),
-        compare(f"hidden h^(l)_t{label}", fw.hidden[0], mp_fw.hidden, hidden_scale(fw)[0]),
-    )
-
-
 # --- bert.forward ----------------------------------------------------------------------------------------------
 
 @claim("bert.forward", section=SECTION, source="ours", kind="identity",
@@ -171,7 +162,13 @@ def _compare_forward(label: str, model: Bert, fw: BertForward, mp_fw: ref_bert.F
        reference="reference.models.bert: plain mpmath loops at 40 digits on the same Hugging Face state dict",
        strategy=bert_cases, trained=NO_FIXTURE)
 def check_forward(case: BertCase) -> Outcome:
-    return _compare_forward("", case.model, forward(case.model, case.ids, case.mask), reference_forward(case))
+    model = case.model
+    fw, mp_fw = forward(model, case.ids, case.mask), reference_forward(case)
+    return combine(
+        compare("f", fw.f[0], mp_fw.f, f_terms(model, fw)[0]),
+        compare("attention a^(i,l)_(t,u)", fw.attention[0], mp_fw.attention, attention_scale(model, fw)[0]),
+        compare("hidden h^(l)_t", fw.hidden[0], mp_fw.hidden, hidden_scale(fw)[0]),
+    )
 
 
 # --- bert.gradient ---------------------------------------------------------------------------------------------
