@@ -29,7 +29,8 @@ EXTRA_OF = {"lime": "oracles", "sklearn": "oracles", "torch": "oracles", "shap":
 DISTRIBUTION = {"sklearn": "scikit-learn"}  # import name -> distribution name, where they differ
 
 # claim -> the packages it needs
-CLAIMS = {"lime.matches_lime_package": ("lime", "sklearn"), "encoder.matches_torch": ("torch",)}
+CLAIMS = {"lime.matches_lime_package": ("lime", "sklearn"), "encoder.matches_torch": ("torch",),
+          "bert.matches_transformers": ("torch", "transformers"), "bert.tokenize": ("transformers", "tokenizers")}
 # extra -> package -> what names the part that needs it (a survival row, a comparison, a figure file)
 EXTRAS = {
     "encoder.survival": {"lime": "lime.matches_lime_package", "sklearn": "lime.matches_lime_package"},
@@ -81,7 +82,10 @@ def _installed(package) -> bool:
 
 
 def _names_extra(line: str, package: str) -> bool:
-    return package in line and f"pip install '.[{EXTRA_OF[package]}]'" in line
+    """``line`` names ``package`` and a ``pip install '.[…]'`` whose extras (one, or several joined by commas)
+    include the package's."""
+    extras = line.partition("pip install '.[")[2].partition("]'")[0].split(",")
+    return package in line and EXTRA_OF[package] in extras
 
 
 @pytest.mark.parametrize("blocked, jobs", [

@@ -32,7 +32,7 @@ from theory.checking.compare import Outcome
 
 KINDS = ("identity", "bound", "limit", "approximation", "witness")
 SOURCES = ("paper", "consequence", "ours")
-SECTION_ORDER = ("§2", "§3", "§4", "§5", "§6", "depth")  # the paper's sections, then depth (ours): report order
+SECTION_ORDER = ("§2", "§3", "§4", "§5", "§6", "depth", "bert")  # the paper's sections, then ours: depth, the BERT family
 POPULATIONS = ("random", "trained")
 
 

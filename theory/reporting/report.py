@@ -29,6 +29,7 @@ SECTIONS = {
     "§5": "§5 Perturbation-based explanations (LIME)",
     "§6": "§6 The other post-hoc explainers (Shapley, KernelSHAP, occlusion, IG, SmoothGrad, C-LIME)",
     "depth": "Depth: the encoder family (docs/theory.md §11.1, ours)",
+    "bert": "The BERT family (docs/theory.md §13, ours)",
 }
 PACKAGES = ("attnverify", "numpy", "scipy", "mpmath", "numba", "hypothesis", "torch", "lime", "scikit-learn",
             "matplotlib")
