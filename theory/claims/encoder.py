@@ -202,7 +202,8 @@ def _reference_outputs(model, doc, length, sem, w=None, b=None):
 def reference_lime(model, doc, length, seed, sem, w=None, b=None):
     """The mpmath reference LIME (lime 0.2.0.1's samples) of the encoder, every sample through the reference."""
     words = ref_perturb.distinct_words(doc, length)
-    return ref_lime.lime(_reference_outputs(model, doc, length, sem, w, b), len(words), LIME_SAMPLES, semantics=sem, samples=seed, words=words)
+    return ref_lime.lime(_reference_outputs(model, doc, length, sem, w, b), len(words), LIME_SAMPLES, seed,
+                         semantics=sem, words=words)
 
 
 def reference_beta_inf(model, doc, length, sem, w=None, b=None):
