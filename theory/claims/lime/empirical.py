@@ -1,9 +1,9 @@
 """Claims about empirical LIME (docs/theory.md §6; paper §5); its perturbed documents are the model's (``model.py``).
 
 The float64 side is :mod:`theory.models.perturb` and :mod:`theory.explainers.lime`; the reference side is
-:mod:`reference.explainers.perturb` (the full mpmath forward pass on each perturbed document) and :mod:`reference.explainers.lime`
-(lime 0.2.0.1's sampler and the weighted ridge solved in mpmath); the external oracle is the ``lime``
-package itself.
+:mod:`reference.explainers.perturb` (the full mpmath forward pass on each perturbed document) and
+:mod:`reference.explainers.lime` (lime 0.2.0.1's sampler and the weighted ridge solved in mpmath); the external
+oracle is the ``lime`` package itself.
 
 LIME coefficients are linear in the outputs: ``(b, β) = H y`` with ``H = M⁻¹ [1 Z]ᵀ diag(π)`` and ``M`` the
 ridge normal matrix.  Their errors are measured relative to the magnitude of those terms,
@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 import reference.explainers.lime as ref_lime
+import reference.oracles.lime_package as lime_package
 from theory.checking.compare import combine, compare, engines
 from theory.checking.engines import reference_engine
 from theory.checking.strategies.lime import lime_cases
@@ -67,7 +68,7 @@ def check_matches_lime_package(lcase):
     model, doc, length = case.model, case.doc, len(case.tokens)
     outcomes = []
     for semantics in ("delete", "replace"):
-        coef, intercept, words = ref_lime.run_lime_package(
+        coef, intercept, words = lime_package.run_lime_package(
             lambda docs: forward(model, docs).f, doc, length, N_ORACLE, lcase.seed, semantics, model.cls_id,
             model.unk_id, model.T)
         reference = ref_lime.lime_model(model, doc, length, N_ORACLE, lcase.seed, semantics,
