@@ -341,9 +341,9 @@ def _zero_attention_cases(draw):
        statement="to establish: does zero last-layer CLS attention to position t in every head imply ∇_t = 0 (§4's "
                  "consequence, gradient.attention_bound)? Falsified at depth: a witness is an encoder (L ≥ 2, "
                  "residual) whose last-layer CLS attention to word position 1 is < 1e-20 in every head while "
-                 "‖∇_1‖ ≥ |∇_(1,j)| ≥ 1e-3·‖w‖ — the earlier layers mixed the word into the CLS position, which the "
-                 "last "
-                 "layer does attend to (at L = 1 the bound's premise still forces ∇_t → 0: see the survival table)",
+                 "‖∇_1‖ ≥ |∇_(1,j)| ≥ 1e-3·‖w‖ — the earlier layers mixed the word into the CLS position, "
+                 "which the last layer does attend to (at L = 1 the bound's premise still forces ∇_t → 0: see the "
+                 "survival table)",
        reference="mpmath encoder forward (attention) and central differences of it (∇_(1,j), j the largest float64 "
                  "coordinate), on the constructed "
                  "model (ZeroAttentionCase: the last layer's CLS query attends to CLS only, λ = 60)",

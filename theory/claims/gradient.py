@@ -95,8 +95,7 @@ def trained_gradient_cases(cls: bool = False, coordinates: int = 0):
 @claim("gradient.closed_form", section="§4", source="paper", kind="identity",
        statement="for t ≥ 1 (words and padding): ∇_t = (1/K) Σ_i α_t [W_vᵀW_ℓᵀ + (c_t − f^(i)) W_kᵀq / √d_att]",
        reference="central differences of the mpmath forward pass (reference.explainers.gradient: ≥ 60 digits, step "
-                 "1e-20, "
-                 "≥ 30 correct digits) at every position t ≥ 1 and coordinate; oracle: torch autograd "
+                 "1e-20, ≥ 30 correct digits) at every position t ≥ 1 and coordinate; oracle: torch autograd "
                  "(tests/test_gradient_oracle.py)",
        strategy=gradient_cases, budget=1.0, trained=trained_gradient_cases)
 def check_closed_form(case):
