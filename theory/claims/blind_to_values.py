@@ -14,7 +14,7 @@ import reference.explainers.lime as ref_lime
 import reference.explainers.lime_law as ref_law
 import reference.explainers.shapley as ref_shap
 import reference.models.one_layer as ref
-from theory.checking.compare import check_mp, combine, compare, engines
+from theory.checking.compare import Outcome, check_mp, combine, compare, engines
 from theory.checking.engines import reference_engine, reference_forward
 from theory.checking.population import checked_coordinates, given_cases
 from theory.checking.strategies.explainers import removal_cases
@@ -42,7 +42,7 @@ from theory.models.one_layer_gradient import gradient
 from theory.models.perturb import distinct_words
 
 
-def check_f(case):
+def check_f(case) -> Outcome:
     """The row ``attention.blind_to_values``: α unchanged and ``f`` negated by ``W_ℓ → −W_ℓ``, in mpmath and float64.
 
     Args:
@@ -70,7 +70,7 @@ def check_f(case):
     return outcome
 
 
-def check_gradient(case):
+def check_gradient(case) -> Outcome:
     """The row ``attention.blind_to_values.gradient``: ``∇_t(−W_ℓ) = −∇_t(W_ℓ)`` on the checked positions.
 
     Args:
@@ -97,7 +97,7 @@ def check_gradient(case):
     )
 
 
-def check_lime(lcase):
+def check_lime(lcase) -> Outcome:
     """The row ``attention.blind_to_values.lime``: the same samples' LIME coefficients and intercept negate.
 
     Args:
@@ -132,7 +132,7 @@ def check_lime(lcase):
     return outcome
 
 
-def check_beta_inf(case):
+def check_beta_inf(case) -> Outcome:
     """The row ``attention.blind_to_values.beta_inf``: α unchanged and ``β^∞`` negated by ``W_ℓ → −W_ℓ``.
 
     Args:
@@ -165,7 +165,7 @@ def check_beta_inf(case):
     return outcome
 
 
-def check_shapley(case):
+def check_shapley(case) -> Outcome:
     """The row ``attention.blind_to_values.shapley``: α unchanged and every ``φ_j`` negated by ``W_ℓ → −W_ℓ``.
 
     Args:

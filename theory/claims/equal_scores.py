@@ -11,7 +11,7 @@ import numpy as np
 import reference.explainers.lime_law as ref_law
 import reference.explainers.perturb as ref_perturb
 import reference.models.one_layer as ref
-from theory.checking.compare import check_mp, combine, compare
+from theory.checking.compare import Outcome, check_mp, combine, compare
 from theory.checking.strategies.lime import (
     equal_scores_cases,
 )
@@ -26,7 +26,7 @@ from theory.explainers.shapley import shapley_exact
 from theory.models.perturb import distinct_words
 
 
-def check_beta_inf(case):
+def check_beta_inf(case) -> Outcome:
     """The row ``lime.equal_scores_exact``: under replace, ``β^∞`` equals the closed form when ``s̃_t = s_t``.
 
     Args:
@@ -59,7 +59,7 @@ def check_beta_inf(case):
     )
 
 
-def check_shapley(case):
+def check_shapley(case) -> Outcome:
     """The row ``shapley.equal_scores_exact``: ``φ_j = o_j = β^∞_j`` = the closed form when ``s̃_t = s_t``.
 
     Args:

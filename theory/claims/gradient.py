@@ -18,13 +18,14 @@ from typing import Any
 
 import mpmath
 import numpy as np
+from hypothesis.strategies import SearchStrategy
 
 import reference.engines.arb as arb
 import reference.explainers.gradient as ref_grad
 import reference.models.one_layer as ref
 from theory.checking.compare import check_mp, combine, compare, engines, nstr
 from theory.checking.engines import reference_engine, reference_forward, reference_gradient
-from theory.checking.population import checked_coordinates, given_cases
+from theory.checking.population import GivenCase, checked_coordinates, given_cases
 from theory.checking.strategies.models import (
     constant_value_cases,
     gradient_cases,
@@ -73,7 +74,7 @@ def checked_positions(case, default) -> list[int]:
     return list(getattr(case, "positions", None) or default)
 
 
-def trained_gradient_cases(cls: bool = False, coordinates: int = 0):
+def trained_gradient_cases(cls: bool = False, coordinates: int = 0) -> SearchStrategy[GivenCase]:
     """Held-out documents with :data:`TRAINED_POSITIONS` Hypothesis-drawn positions (CLS among them with
     ``cls=True``, for the claims whose statement covers t = 0), and ``coordinates`` drawn coordinates when
     positive (:func:`theory.checking.population.checked_coordinates`): CLS's entries are the costly ones at the

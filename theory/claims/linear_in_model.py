@@ -11,7 +11,7 @@ import reference.explainers.lime as ref_lime
 import reference.explainers.lime_law as ref_law
 import reference.explainers.shapley as ref_shap
 import reference.models.one_layer as ref
-from theory.checking.compare import check_mp, combine, compare, engines
+from theory.checking.compare import Outcome, check_mp, combine, compare, engines
 from theory.checking.engines import reference_engine
 from theory.checking.strategies.explainers import (
     removal_cases,
@@ -35,7 +35,7 @@ from theory.explainers.shapley import shapley_exact
 from theory.models.perturb import distinct_words
 
 
-def check_lime(lcase):
+def check_lime(lcase) -> Outcome:
     """The row ``lime.linear_in_model``: for the same samples, LIME of the head mean is the mean of the heads' LIME.
 
     Args:
@@ -82,7 +82,7 @@ def check_lime(lcase):
     return outcome
 
 
-def check_beta_inf(case):
+def check_beta_inf(case) -> Outcome:
     """The row ``lime.linear_in_model.beta_inf``: ``β^∞`` of the head mean is the mean of the heads' ``β^∞``.
 
     Args:
@@ -118,7 +118,7 @@ def check_beta_inf(case):
     return outcome
 
 
-def check_shapley(case):
+def check_shapley(case) -> Outcome:
     """The row ``shapley.linear_in_model``: ``φ`` of the head mean is the mean of the heads' ``φ``.
 
     Args:

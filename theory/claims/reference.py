@@ -104,7 +104,7 @@ def _one_head(model: Model, i: int) -> Model:
     return model.head(i)
 
 
-def first_head_cases():
+def first_head_cases() -> st.SearchStrategy[HeadCase]:
     """The trained model's documents (8 words, one drawn word position, :data:`MPMATH_COORDINATES` drawn
     coordinates) for its first head alone.  The mpmath engine evaluates every product as written, and at the
     authors' widths a document costs it K·T·d_e·(d_att + d_out) ≈ 25 million multiplications (about 100 s for
