@@ -23,7 +23,21 @@ from reference.explainers.gradient import gradient_embedded
 
 def baseline_rows(model, doc, length: int, baseline: str, dps: int):
     """The embedded document and its baseline (every word position replaced by ``E[UNK] + p_t``,
-    ``E[m] + p_t`` or ``p_t`` for ``replace``, ``mask:m``, ``zero``)."""
+    ``E[m] + p_t`` or ``p_t`` for ``replace``, ``mask:m``, ``zero``).
+
+    Args:
+        model: the §2 model (the public ``.npz`` attributes).
+        doc: the token document of length ``T`` (CLS at position 0, the words at ``1..length``).
+        length: the number of words (positions ``1..length`` are replaced in the baseline).
+        baseline: ``replace``, ``mask:ID`` or ``zero``.
+        dps: the precision in decimal digits.
+
+    Returns:
+        ``(X, X0)``: the embedded document and its baseline, each ``T`` rows of ``d_e`` mpf.
+
+    Raises:
+        ValueError: for an unknown ``baseline``.
+    """
     X = ref.embeddings(model, doc, dps)
     if baseline == "replace":
         token = int(model.unk_id)
@@ -46,7 +60,22 @@ def integrated_gradients(model, doc, length: int, baseline: str, degree: int = 4
                          max_degree: int = 8):
     """``(IG rows of positions 1..length, error estimate, f(e) − f(e'))`` — mpf.  Gauss–Legendre of degree
     ``degree`` (``3·2^(degree−1)`` nodes: 24 at 4) against the one below it; with ``target``, the degree goes up
-    (the nodes double) until the estimate is at most ``target``, to ``max_degree`` (384 nodes) at most."""
+    (the nodes double) until the estimate is at most ``target``, to ``max_degree`` (384 nodes) at most.
+
+    Args:
+        model: the §2 model (the public ``.npz`` attributes).
+        doc: the token document of length ``T`` (CLS at position 0, the words at ``1..length``).
+        length: the number of words (the positions explained).
+        baseline: ``replace``, ``mask:ID`` or ``zero`` (see :func:`baseline_rows`).
+        degree: the Gauss–Legendre degree ``m`` (``3·2^(m−1)`` nodes).
+        dps: the precision in decimal digits.
+        target: the largest quadrature error estimate accepted (None: degree ``degree`` only).
+        max_degree: the highest degree tried when ``target`` is given.
+
+    Returns:
+        ``(IG, error, f_diff)``: the IG rows of positions ``1..length`` (``length`` rows of ``d_e`` mpf), the
+        largest change of an entry from degree ``m − 1`` to ``m``, and ``f(e) − f(e')`` (mpf).
+    """
     with mpmath.workdps(dps):
         X, X0 = baseline_rows(model, doc, length, baseline, dps)
         positions = range(1, length + 1)
@@ -75,7 +104,15 @@ def integrated_gradients(model, doc, length: int, baseline: str, degree: int = 4
 
 def hermite_rule(n: int, dps: int):
     """Gauss–Hermite nodes and weights for ``E[g(Z)]``, ``Z ~ N(0, 1)`` (probabilists' form): eigenvalues and
-    first eigenvector components of the Jacobi matrix with off-diagonal ``√k`` (Golub–Welsch), in mpmath."""
+    first eigenvector components of the Jacobi matrix with off-diagonal ``√k`` (Golub–Welsch), in mpmath.
+
+    Args:
+        n: the number of nodes.
+        dps: the precision in decimal digits.
+
+    Returns:
+        ``(nodes, weights)``: two lists of ``n`` mpf (the weights sum to 1).
+    """
     with mpmath.workdps(dps):
         J = mpmath.zeros(n, n)
         for k in range(1, n):
@@ -85,7 +122,19 @@ def hermite_rule(n: int, dps: int):
 
 
 def noise_populations(model, doc, sigma, nodes: int = 6, dps: int = 30, step_exponent: int = -10):
-    """``(SG, C-LIME)``, each ``[[· for k in d_e] for t in 0..T-1]`` (mpf), by tensor Gauss–Hermite quadrature."""
+    """``(SG, C-LIME)``, each ``[[· for k in d_e] for t in 0..T-1]`` (mpf), by tensor Gauss–Hermite quadrature.
+
+    Args:
+        model: the §2 model (the public ``.npz`` attributes).
+        doc: the token document of length ``T``.
+        sigma: the noise standard deviation ``σ`` (in embedding units).
+        nodes: the Gauss–Hermite nodes per noise coordinate (``nodes^(T·d_e)`` forward passes in all).
+        dps: the precision in decimal digits.
+        step_exponent: the finite-difference step ``10^step_exponent`` of the brute-force gradient.
+
+    Returns:
+        ``(SG, C-LIME)``: two ``T × d_e`` nested lists of mpf.
+    """
     with mpmath.workdps(dps):
         X = ref.embeddings(model, doc, dps)
         T, d_e = len(X), len(X[0])

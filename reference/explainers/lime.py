@@ -39,7 +39,19 @@ ALPHA = 1
 
 
 def sample(d: int, n: int, random_state) -> np.ndarray:
-    """The ``(n, d)`` 0/1 matrix of lime 0.2.0.1's samples for ``RandomState(random_state)`` (same calls)."""
+    """The ``(n, d)`` 0/1 matrix of lime 0.2.0.1's samples for ``RandomState(random_state)`` (same calls).
+
+    Args:
+        d: the number of distinct words (features).
+        n: the number of samples, the original (row 0) included.
+        random_state: a seed or a ``numpy.random.RandomState`` (used as given, so its state advances).
+
+    Returns:
+        The ``(n, d)`` int64 matrix: row 0 all ones, then one row per perturbation (0: word switched off).
+
+    Raises:
+        ValueError: when ``d < 1`` or ``n < 2``.
+    """
     if d < 1:
         raise ValueError("the text has no words (d = 0): there is nothing to explain")
     if n < 2:
@@ -53,7 +65,16 @@ def sample(d: int, n: int, random_state) -> np.ndarray:
 
 
 def kernel_weight(kept: int, d: int, dps: int = ref.DPS):
-    """``π = √exp(−D²/w²)`` with ``D = 100 (1 − √(kept/d))`` (cosine distance × 100 of a 0/1 row to 1)."""
+    """``π = √exp(−D²/w²)`` with ``D = 100 (1 − √(kept/d))`` (cosine distance × 100 of a 0/1 row to 1).
+
+    Args:
+        kept: ``|z|``, the number of words kept.
+        d: the number of distinct words.
+        dps: the precision in decimal digits.
+
+    Returns:
+        The weight ``π`` (mpf).
+    """
     with mpmath.workdps(dps):
         D = 100 * (1 - mpmath.sqrt(mpf(kept) / d))
         return mpmath.sqrt(mpmath.exp(-D ** 2 / mpf(KERNEL_WIDTH) ** 2))
@@ -73,6 +94,15 @@ def weighted_ridge(Z, Y, dps: int = ref.DPS, alpha=ALPHA) -> Fit:
     ``Z`` is the 0/1 sample matrix (n, d) and ``Y`` a list of ``n`` rows of ``m`` outputs (mpf).  Solves the
     normal equations ``[[Σπ, Σπzᵀ], [Σπz, Σπzzᵀ + αI]] [b; β] = [Σπy; Σπzy]`` at ``dps`` digits; identical
     rows are merged first (same ``z``, hence same weight and same output).
+
+    Args:
+        Z: the 0/1 sample matrix ``(n, d)``.
+        Y: ``n`` rows of ``m`` outputs (mpf), one row per sample.
+        dps: the precision in decimal digits.
+        alpha: the ridge penalty on ``β`` (lime's ``Ridge(alpha=1)``).
+
+    Returns:
+        The :class:`Fit` of each of the ``m`` outputs.
     """
     Z = np.asarray(Z, dtype=np.int64)
     n, d = Z.shape
@@ -119,6 +149,18 @@ def lime(outputs, d: int, n: int, random_state, dps: int = ref.DPS, semantics: s
     """LIME of ``outputs(z) -> list of mpf`` (one or several functions of the 0/1 vector ``z``).
 
     ``outputs`` is called once per distinct sample.
+
+    Args:
+        outputs: ``z -> list of mpf`` for a 0/1 tuple ``z`` of length ``d``.
+        d: the number of features (distinct words).
+        n: the number of samples, the original included.
+        random_state: a seed or a ``numpy.random.RandomState`` (see :func:`sample`).
+        dps: the precision in decimal digits.
+        semantics: the removal semantics, recorded in the result.
+        words: the distinct word ids (feature order), recorded in the result.
+
+    Returns:
+        The :class:`Lime` fit: ``coef[output][j]``, ``intercept[output]``, the samples and their outputs.
     """
     Z = sample(d, n, random_state)
     cache: dict[tuple, list] = {}
@@ -135,7 +177,22 @@ def lime_model(model, doc, length: int, n: int, random_state, semantics: str, dp
                Wl=None, engine: str = "mpmath") -> Lime:
     """LIME of the model on ``doc``: output 0 is ``f``, outputs ``1..K`` are the heads ``f^(i)``; every
     perturbed document goes through the full forward pass of ``engine`` (mpmath, or the Arb balls'
-    midpoints: ``reference.explainers.perturb.forward_perturbed``)."""
+    midpoints: ``reference.explainers.perturb.forward_perturbed``).
+
+    Args:
+        model: the §2 model (the public ``.npz`` attributes).
+        doc: the token document of length ``T`` (CLS at 0, the words at ``1..length``, UNK padding after).
+        length: the number of words.
+        n: the number of samples, the original included.
+        random_state: a seed or a ``numpy.random.RandomState`` (see :func:`sample`).
+        semantics: ``delete``, ``replace``, ``mask:ID`` or ``zero``.
+        dps: the precision in decimal digits.
+        Wl: overrides the model's ``W_ℓ`` (shape ``(K, d_out)``).
+        engine: ``"mpmath"`` or ``"arb"``.
+
+    Returns:
+        The :class:`Lime` fit with ``1 + K`` outputs (``f``, then each head's ``f^(i)``).
+    """
     parse(semantics)
     words = distinct_words(doc, length)
 

@@ -46,18 +46,40 @@ def _check_d(d: int) -> None:
 
 
 def pattern(k: int, d: int) -> list[int]:
-    """The pattern ``z`` of index ``k``: ``z_j = (k >> j) & 1``."""
+    """The pattern ``z`` of index ``k``: ``z_j = (k >> j) & 1``.
+
+    Args:
+        k: the pattern's index in ``[0, 2^d)``.
+        d: the number of distinct words.
+
+    Returns:
+        ``z`` as a list of ``d`` zeros and ones.
+    """
     return [(k >> j) & 1 for j in range(d)]
 
 
 def patterns(d: int) -> list[list[int]]:
-    """All ``2^d`` patterns, in index order."""
+    """All ``2^d`` patterns, in index order.
+
+    Args:
+        d: the number of distinct words (1 to ``MAX_D``).
+
+    Returns:
+        The ``2^d`` patterns (lists of ``d`` zeros and ones), pattern ``k`` at index ``k``.
+    """
     _check_d(d)
     return [pattern(k, d) for k in range(2 ** d)]
 
 
 def probability(z) -> Fraction:
-    """``P(z) = 1/(d·C(d, s))`` with ``s`` the number of words off; 0 for the original ``z = 1``."""
+    """``P(z) = 1/(d·C(d, s))`` with ``s`` the number of words off; 0 for the original ``z = 1``.
+
+    Args:
+        z: a 0/1 pattern of length ``d``.
+
+    Returns:
+        ``P(z)`` as an exact fraction.
+    """
     d, s = len(z), len(z) - sum(z)
     if s == 0:
         return Fraction(0)
@@ -65,12 +87,26 @@ def probability(z) -> Fraction:
 
 
 def law(d: int) -> list[Fraction]:
-    """``P(z)`` for every pattern, in index order (exact fractions)."""
+    """``P(z)`` for every pattern, in index order (exact fractions).
+
+    Args:
+        d: the number of distinct words (1 to ``MAX_D``).
+
+    Returns:
+        The ``2^d`` probabilities, pattern ``k`` at index ``k``; they sum to 1.
+    """
     return [probability(z) for z in patterns(d)]
 
 
 def moments(d: int) -> tuple[Fraction, Fraction, Fraction]:
-    """``(Σ_z P(z), E z_0, E z_0 z_1)`` by exact enumeration (``E z_0 z_1`` is 0 for ``d = 1``)."""
+    """``(Σ_z P(z), E z_0, E z_0 z_1)`` by exact enumeration (``E z_0 z_1`` is 0 for ``d = 1``).
+
+    Args:
+        d: the number of distinct words (1 to ``MAX_D``).
+
+    Returns:
+        ``(Σ_z P(z), E z_0, E z_0 z_1)`` as exact fractions.
+    """
     total = first = second = Fraction(0)
     for z, p in zip(patterns(d), law(d)):
         total += p
@@ -81,7 +117,16 @@ def moments(d: int) -> tuple[Fraction, Fraction, Fraction]:
 
 
 def kernel_weight(z, kernel_width=KERNEL_WIDTH, dps: int = DPS):
-    """``π(z) = √exp(−D(z)²/w²)``, ``D(z) = 100 · cosine distance(z, 1)``, computed as lime does (mpmath)."""
+    """``π(z) = √exp(−D(z)²/w²)``, ``D(z) = 100 · cosine distance(z, 1)``, computed as lime does (mpmath).
+
+    Args:
+        z: a 0/1 pattern of length ``d``.
+        kernel_width: the kernel width ``w`` (lime's default 25).
+        dps: the precision in decimal digits.
+
+    Returns:
+        ``π(z)`` (mpf).
+    """
     with mpmath.workdps(dps):
         d = len(z)
         dot = mpmath.mpf(sum(z))  # ⟨z, 1⟩
@@ -95,7 +140,17 @@ def kernel_weight(z, kernel_width=KERNEL_WIDTH, dps: int = DPS):
 
 
 def weighted_moment(d: int, p: int, kernel_width=KERNEL_WIDTH, dps: int = DPS):
-    """``α_p = E[π(z) z_0 ⋯ z_{p-1}]`` by enumeration of the law (mpmath)."""
+    """``α_p = E[π(z) z_0 ⋯ z_{p-1}]`` by enumeration of the law (mpmath).
+
+    Args:
+        d: the number of distinct words (1 to ``MAX_D``).
+        p: how many leading coordinates enter the product (0 gives ``E[π(z)]``).
+        kernel_width: the kernel width ``w``.
+        dps: the precision in decimal digits.
+
+    Returns:
+        ``α_p`` (mpf).
+    """
     with mpmath.workdps(dps):
         total = mpmath.mpf(0)
         for z, prob in zip(patterns(d), law(d)):
@@ -110,6 +165,18 @@ def beta_inf(values, d: int, kernel_width=KERNEL_WIDTH, dps: int = DPS):
     Weighted least squares over the full enumeration: the normal equations
     ``Σ_z P(z)π(z) x xᵀ · β = Σ_z P(z)π(z) f(z) x`` with ``x = (1, z)``, solved by LU in mpmath.
     ``values[2^d − 1]`` (the original document) has probability 0 and is not used.
+
+    Args:
+        values: the ``2^d`` values ``f(pattern(k))`` (mpf or numbers), in index order.
+        d: the number of distinct words (2 to ``MAX_D``).
+        kernel_width: the kernel width ``w``.
+        dps: the precision in decimal digits.
+
+    Returns:
+        ``[β_0, β_1, …, β_d]`` (``d + 1`` mpf; ``β_0`` is the intercept).
+
+    Raises:
+        ValueError: when ``d`` is out of range or ``values`` has the wrong length.
     """
     _check_d(d)
     if d < 2:

@@ -24,7 +24,18 @@ SEMANTICS = ("delete", "replace", "mask:ID", "zero")
 
 
 def parse(semantics: str) -> tuple[str, int | None]:
-    """``(kind, mask token)`` of ``delete | replace | mask:ID | zero``; ValueError otherwise."""
+    """``(kind, mask token)`` of ``delete | replace | mask:ID | zero``; ValueError otherwise.
+
+    Args:
+        semantics: the removal semantics, ``delete``, ``replace``, ``mask:ID`` or ``zero``.
+
+    Returns:
+        ``(kind, mask token)``: kind is ``delete``, ``replace``, ``mask`` or ``zero``; the token is set for ``mask``
+        only.
+
+    Raises:
+        ValueError: for any other string.
+    """
     if semantics in ("delete", "replace", "zero"):
         return semantics, None
     if isinstance(semantics, str) and semantics.startswith("mask:") and semantics[5:].lstrip("-").isdigit():
@@ -33,7 +44,15 @@ def parse(semantics: str) -> tuple[str, int | None]:
 
 
 def distinct_words(doc, length: int) -> list[int]:
-    """The distinct word ids of positions ``1..length``, in order of first appearance (lime's feature order)."""
+    """The distinct word ids of positions ``1..length``, in order of first appearance (lime's feature order).
+
+    Args:
+        doc: the token document (CLS at position 0, the words at ``1..length``).
+        length: the number of words.
+
+    Returns:
+        The ``d`` distinct word ids.
+    """
     seen: dict[int, None] = {}
     for token in doc[1: length + 1]:
         seen.setdefault(int(token), None)
@@ -42,7 +61,21 @@ def distinct_words(doc, length: int) -> list[int]:
 
 def perturbed_document(doc, length: int, z, semantics: str, unk_id: int) -> list:
     """The document with the words ``j`` where ``z[j] == 0`` switched off, under ``semantics``; under ``zero``
-    a removed position holds ``None`` (no token: its embedding is the positional encoding alone)."""
+    a removed position holds ``None`` (no token: its embedding is the positional encoding alone).
+
+    Args:
+        doc: the token document of length ``T`` (CLS at 0, the words at ``1..length``, UNK padding after).
+        length: the number of words.
+        z: 0/1 per distinct word, in :func:`distinct_words` order (0: switched off).
+        semantics: ``delete``, ``replace``, ``mask:ID`` or ``zero``.
+        unk_id: the UNK token id (the padding, and the substitute under ``replace``).
+
+    Returns:
+        The perturbed document, ``T`` token ids (``None`` at the removed positions under ``zero``).
+
+    Raises:
+        ValueError: for an unknown semantics or a ``z`` of the wrong length.
+    """
     kind, mask = parse(semantics)
     words = distinct_words(doc, length)
     if len(z) != len(words):
@@ -60,7 +93,16 @@ def perturbed_document(doc, length: int, z, semantics: str, unk_id: int) -> list
 
 
 def embedded_document(model, document, dps: int = ref.DPS):
-    """``e_t = E[ξ_t] + p_t`` of a (perturbed) document, with ``e_t = p_t`` where it holds ``None``."""
+    """``e_t = E[ξ_t] + p_t`` of a (perturbed) document, with ``e_t = p_t`` where it holds ``None``.
+
+    Args:
+        model: the §2 model (the public ``.npz`` attributes).
+        document: a document of ``T`` token ids, ``None`` where a word was zeroed.
+        dps: the precision in decimal digits.
+
+    Returns:
+        ``T`` rows of ``d_e`` mpf.
+    """
     tokens = [int(model.unk_id) if token is None else token for token in document]
     X = ref.embeddings(model, tokens, dps)
     with mpmath.workdps(dps):

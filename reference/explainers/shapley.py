@@ -20,13 +20,34 @@ from reference.explainers.perturb import distinct_words, f_perturbed
 
 
 def values(model, doc, length: int, semantics: str, dps: int = ref.DPS, Wl=None) -> dict:
-    """``{z: v(z)}`` over every pattern ``z ∈ {0,1}^d`` (tuples), by the mpmath forward pass."""
+    """``{z: v(z)}`` over every pattern ``z ∈ {0,1}^d`` (tuples), by the mpmath forward pass.
+
+    Args:
+        model: the §2 model (the public ``.npz`` attributes).
+        doc: the token document (CLS at 0, the words at ``1..length``).
+        length: the number of words.
+        semantics: ``delete``, ``replace``, ``mask:ID`` or ``zero``.
+        dps: the precision in decimal digits.
+        Wl: overrides the model's ``W_ℓ``.
+
+    Returns:
+        The game: a dict from every 0/1 tuple ``z`` of length ``d`` to ``f`` of the perturbed document (mpf).
+    """
     d = len(distinct_words(doc, length))
     return {z: f_perturbed(model, doc, length, z, semantics, dps, Wl) for z in product((0, 1), repeat=d)}
 
 
 def shapley(v: dict, d: int, dps: int = ref.DPS) -> list:
-    """``[φ_j]`` (mpf) of the game ``v`` (a dict over all patterns) by the formula."""
+    """``[φ_j]`` (mpf) of the game ``v`` (a dict over all patterns) by the formula.
+
+    Args:
+        v: the game, a dict from every 0/1 tuple of length ``d`` to its value.
+        d: the number of players (distinct words).
+        dps: the precision in decimal digits.
+
+    Returns:
+        ``[φ_1, …, φ_d]`` (mpf).
+    """
     with mpmath.workdps(dps):
         phi = []
         for j in range(d):
@@ -42,14 +63,31 @@ def shapley(v: dict, d: int, dps: int = ref.DPS) -> list:
 
 
 def occlusion(v: dict, d: int) -> list:
-    """``[v([d]) − v([d] \\ {j})]``."""
+    """``[v([d]) − v([d] \\ {j})]``.
+
+    Args:
+        v: the game, a dict from every 0/1 tuple of length ``d`` (at least the full one and those with one 0).
+        d: the number of players (distinct words).
+
+    Returns:
+        ``[o_1, …, o_d]``.
+    """
     full = (1,) * d
     return [v[full] - v[full[:j] + (0,) + full[j + 1:]] for j in range(d)]
 
 
 def kernelshap(v: dict, d: int, dps: int = ref.DPS) -> list:
     """KernelSHAP's ``β_1..β_d`` over the full enumeration, in mpmath: the KKT system of
-    ``min Σ_z π(z)(v(z) − v(∅) − ⟨β, z⟩)²`` s.t. ``Σ β = v([d]) − v(∅)``, ``π = (d−1)/(C(d,|z|)|z|(d−|z|))``."""
+    ``min Σ_z π(z)(v(z) − v(∅) − ⟨β, z⟩)²`` s.t. ``Σ β = v([d]) − v(∅)``, ``π = (d−1)/(C(d,|z|)|z|(d−|z|))``.
+
+    Args:
+        v: the game, a dict from every 0/1 tuple of length ``d`` to its value.
+        d: the number of players (distinct words, at least 2).
+        dps: the precision in decimal digits.
+
+    Returns:
+        ``[β_1, …, β_d]`` (mpf); they sum to ``v([d]) − v(∅)``.
+    """
     with mpmath.workdps(dps):
         empty, full = (0,) * d, (1,) * d
         A = mpmath.zeros(d + 1, d + 1)

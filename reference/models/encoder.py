@@ -100,7 +100,19 @@ def _plus(residual, x, y):
 
 
 def forward_embedded(model, X, dps: int = DPS, w=None, b=None) -> Forward:
-    """Forward pass from embedded tokens ``X`` (T rows of d mpf); ``w``, ``b`` override the readout."""
+    """Forward pass from embedded tokens ``X`` (T rows of d mpf); ``w``, ``b`` override the readout.
+
+    Args:
+        model: the encoder (the public encoder arrays as attributes).
+        X: the embedded document, ``T`` rows of ``d`` mpf.
+        dps: the precision in decimal digits.
+        w: overrides the readout vector ``w`` (shape ``(d,)``).
+        b: overrides the readout bias ``b``.
+
+    Returns:
+        The :class:`Forward` record: ``f``, every layer's attention ``[l][head][t][u]`` and the hidden states
+        ``[l][t]`` (``L + 1`` of them, the input first).
+    """
     with mpmath.workdps(dps):
         L, K, d_att = model.Wq.shape[:3]
         has_ff = model.W1.shape[1] > 0
@@ -132,5 +144,16 @@ def forward_embedded(model, X, dps: int = DPS, w=None, b=None) -> Forward:
 
 
 def forward(model, doc, dps: int = DPS, w=None, b=None) -> Forward:
-    """Forward pass on one document (token ids, CLS first, padded to T)."""
+    """Forward pass on one document (token ids, CLS first, padded to T).
+
+    Args:
+        model: the encoder (the public encoder arrays as attributes).
+        doc: the token ids, length ``T``.
+        dps: the precision in decimal digits.
+        w: overrides the readout vector ``w``.
+        b: overrides the readout bias ``b``.
+
+    Returns:
+        The :class:`Forward` record (see :func:`forward_embedded`).
+    """
     return forward_embedded(model, embeddings(model, doc, dps), dps, w, b)

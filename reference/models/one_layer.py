@@ -20,7 +20,14 @@ DPS = 40
 
 
 def to_mp(array):
-    """A numpy array (any shape) as nested lists of mpf, converted exactly."""
+    """A numpy array (any shape) as nested lists of mpf, converted exactly.
+
+    Args:
+        array: a numpy array or a scalar.
+
+    Returns:
+        An mpf for a scalar, else nested lists of mpf of the array's shape.
+    """
     if getattr(array, "ndim", 0) == 0:
         return mpf(float(array))
     return [to_mp(row) for row in array]
@@ -29,7 +36,16 @@ def to_mp(array):
 @lru_cache(maxsize=64)
 def positional_encoding(T: int, d_e: int, dps: int = DPS):
     """``p_{t,2m} = sin(t·10000^{-2m/d_e})``, ``p_{t,2m+1} = cos(t·10000^{-2m/d_e})`` at ``dps`` digits (rows are
-    tuples: the result is cached)."""
+    tuples: the result is cached).
+
+    Args:
+        T: the number of positions.
+        d_e: the embedding dimension.
+        dps: the precision in decimal digits.
+
+    Returns:
+        ``T`` tuples of ``d_e`` mpf.
+    """
     with mpmath.workdps(dps):
         return tuple(tuple(row) for row in _positional_encoding(T, d_e))
 
@@ -47,7 +63,16 @@ def _positional_encoding(T: int, d_e: int):
 
 def embeddings(model, doc, dps: int = DPS):
     """``e_t = E[ξ_t] + p_t`` for each position of ``doc`` (a token-id sequence of length T); fresh lists (the
-    rows of each ``(token, t)`` are computed once per model and precision and copied out)."""
+    rows of each ``(token, t)`` are computed once per model and precision and copied out).
+
+    Args:
+        model: the §2 model (the public ``.npz`` attributes).
+        doc: the token ids, length ``T``.
+        dps: the precision in decimal digits.
+
+    Returns:
+        ``T`` lists of ``d_e`` mpf.
+    """
     with mpmath.workdps(dps):
         rows = _embedded_rows(model, len(doc), dps)
         return [list(rows(int(token), t)) for t, token in enumerate(doc)]
@@ -77,11 +102,27 @@ def _embedded_rows(model, T: int, dps: int):
 
 def score_factor(model):
     """The factor of ``⟨q, W_k e_t⟩`` in the score: ``1/√d_att`` when the model's ``scale`` is 1 (the default
-    when the attribute is absent), 1 when it is 0 (the authors' ``SCALE = False``); at the caller's precision."""
+    when the attribute is absent), 1 when it is 0 (the authors' ``SCALE = False``); at the caller's precision.
+
+    Args:
+        model: the §2 model (``Wq`` of shape ``(K, d_att, d_e)``, optional ``scale``).
+
+    Returns:
+        The factor (mpf).
+    """
     return 1 / mpmath.sqrt(model.Wq.shape[1]) if int(getattr(model, "scale", 1)) else mpf(1)
 
 
 def matvec(M, x):
+    """``M x`` for a matrix given as rows of mpf, each entry an exact-then-rounded dot product (``mp.fdot``).
+
+    Args:
+        M: the matrix, a list of rows.
+        x: the vector, as long as a row of ``M``.
+
+    Returns:
+        The list of ``len(M)`` mpf.
+    """
     return [mp.fdot(row, x) for row in M]
 
 
@@ -157,7 +198,17 @@ def forward_embedded(model, X, dps: int = DPS, Wl=None) -> Forward:
     """Forward pass from embedded tokens ``X`` (list of T rows of d_e mpf); ``Wl`` overrides ``model.Wl``:
 
         q = W_q x_0,  s_t = ⟨q, W_k x_t⟩ / √d_att,  α = softmax(s),  c_t = W_ℓ W_v x_t,
-        f^(i) = Σ_t α_t c_t,  f = (1/K) Σ_i f^(i)."""
+        f^(i) = Σ_t α_t c_t,  f = (1/K) Σ_i f^(i).
+
+    Args:
+        model: the §2 model (the public ``.npz`` attributes).
+        X: the embedded document, ``T`` rows of ``d_e`` mpf (``X[0]`` is CLS).
+        dps: the precision in decimal digits.
+        Wl: overrides ``model.Wl`` (shape ``(K, d_out)``).
+
+    Returns:
+        The :class:`Forward` record: ``f``, ``f^(i)``, and per head ``α``, ``s``, ``c`` (``[head][t]``) and ``q``.
+    """
     with mpmath.workdps(dps):
         factor = score_factor(model)
         Wl = model.Wl if Wl is None else Wl
@@ -187,5 +238,15 @@ def forward_embedded(model, X, dps: int = DPS, Wl=None) -> Forward:
 
 
 def forward(model, doc, dps: int = DPS, Wl=None) -> Forward:
-    """Forward pass of §2 on one document (token ids, CLS first, padded to T)."""
+    """Forward pass of §2 on one document (token ids, CLS first, padded to T).
+
+    Args:
+        model: the §2 model (the public ``.npz`` attributes).
+        doc: the token ids, length ``T``.
+        dps: the precision in decimal digits.
+        Wl: overrides ``model.Wl``.
+
+    Returns:
+        The :class:`Forward` record (see :func:`forward_embedded`).
+    """
     return forward_embedded(model, embeddings(model, doc, dps), dps, Wl)

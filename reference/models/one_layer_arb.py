@@ -42,7 +42,14 @@ PREC = 200  # bits (≈ 60 digits)
 
 @contextmanager
 def workprec(prec: int):
-    """``flint.ctx.prec = prec`` inside the block; the caller's precision is restored afterwards."""
+    """``flint.ctx.prec = prec`` inside the block; the caller's precision is restored afterwards.
+
+    Args:
+        prec: the working precision in bits.
+
+    Yields:
+        Nothing: the block runs at ``prec`` bits.
+    """
     saved = flint.ctx.prec
     flint.ctx.prec = prec
     try:
@@ -52,18 +59,39 @@ def workprec(prec: int):
 
 
 def dps_to_prec(dps: int) -> int:
-    """The bits of ``dps`` decimal digits (rounded up), for working at an mpmath precision."""
+    """The bits of ``dps`` decimal digits (rounded up), for working at an mpmath precision.
+
+    Args:
+        dps: a precision in decimal digits.
+
+    Returns:
+        The precision in bits, ``⌈dps·log2 10⌉ + 1``.
+    """
     return int(mpmath.ceil(dps * mpmath.log(10, 2))) + 1
 
 
 def to_mpf(x: arb):
-    """The midpoint of the ball ``x`` as an mpf, exactly (no rounding to mpmath's working precision)."""
+    """The midpoint of the ball ``x`` as an mpf, exactly (no rounding to mpmath's working precision).
+
+    Args:
+        x: a ball.
+
+    Returns:
+        Its midpoint as an mpf.
+    """
     man, exp = x.mid().man_exp()
     return mpmath.mp.make_mpf(from_man_exp(int(man), int(exp)))
 
 
 def exact(x) -> arb:
-    """The mpf (or float) ``x`` as an exact ball (its dyadic value, whatever its number of bits)."""
+    """The mpf (or float) ``x`` as an exact ball (its dyadic value, whatever its number of bits).
+
+    Args:
+        x: an mpf or a float.
+
+    Returns:
+        The ball of radius 0 at ``x``.
+    """
     sign, man, exp, _ = x._mpf_ if isinstance(x, mpmath.mpf) else mpmath.mpf(float(x))._mpf_  # floats: exact
     man, exp = (-int(man) if sign else int(man)), int(exp)
     with workprec(max(flint.ctx.prec, man.bit_length() + 8)):
@@ -71,19 +99,41 @@ def exact(x) -> arb:
 
 
 def radius(x: arb) -> float:
-    """The radius of the ball ``x``, rounded up to a float (so that it still bounds the error)."""
+    """The radius of the ball ``x``, rounded up to a float (so that it still bounds the error).
+
+    Args:
+        x: a ball.
+
+    Returns:
+        The radius, a float ``≥`` the exact radius.
+    """
     r = float(x.rad())
     return r if arb(r) >= x.rad() else math.nextafter(r, math.inf)
 
 
 def matrix(array) -> arb_mat:
-    """A 2-d float64 array as an ``arb_mat`` (exact: a double is an exact ball)."""
+    """A 2-d float64 array as an ``arb_mat`` (exact: a double is an exact ball).
+
+    Args:
+        array: a 2-d float array ``(rows, cols)``.
+
+    Returns:
+        The ``rows × cols`` ball matrix of radius 0.
+    """
     rows, cols = array.shape
     return arb_mat(rows, cols, [float(v) for v in array.ravel()])
 
 
 def positional_encoding(T: int, d_e: int) -> arb_mat:
-    """``p_{t,2m} = sin(t·10000^{-2m/d_e})``, ``p_{t,2m+1} = cos(t·10000^{-2m/d_e})`` as balls."""
+    """``p_{t,2m} = sin(t·10000^{-2m/d_e})``, ``p_{t,2m+1} = cos(t·10000^{-2m/d_e})`` as balls.
+
+    Args:
+        T: the number of positions.
+        d_e: the embedding dimension.
+
+    Returns:
+        The ``T × d_e`` ball matrix, at the current ``flint.ctx.prec``.
+    """
     base = arb(10000)
     rates = [base ** (arb(-(j - j % 2)) / d_e) for j in range(d_e)]
     return arb_mat(T, d_e, [(t * rates[j]).sin() if j % 2 == 0 else (t * rates[j]).cos()
@@ -128,7 +178,16 @@ def _positions(model, T: int, prec: int) -> arb_mat:
 
 
 def embeddings(model, doc, prec: int = PREC) -> arb_mat:
-    """``e_t = E[ξ_t] + p_t`` as the rows of a ``T × d_e`` ball matrix."""
+    """``e_t = E[ξ_t] + p_t`` as the rows of a ``T × d_e`` ball matrix.
+
+    Args:
+        model: the §2 model (the public ``.npz`` attributes).
+        doc: the token ids, length ``T``.
+        prec: the working precision in bits.
+
+    Returns:
+        The ``T × d_e`` ball matrix.
+    """
     with workprec(prec):
         X = matrix(model.E[[int(token) for token in doc]])
         return X + _positions(model, len(doc), prec) if model.pe else X
@@ -165,6 +224,11 @@ class Document:
             self._query_paths: dict[tuple, tuple] = {}
 
     def forward(self) -> Forward:
+        """The forward pass of the document as it is (nothing moved).
+
+        Returns:
+            The :class:`Forward` record in balls: ``f``, ``f^(i)``, and per head ``α``, ``s``, ``c`` and ``q``.
+        """
         with workprec(self.prec):
             return _record(self.g, self.scores, self.c, self.q)
 
@@ -190,7 +254,16 @@ class Document:
         scores ``M u / √d_att`` and value scores ``M w`` are two matrix products.  When ``t = 0`` the query
         moves too (:meth:`_query_moves`): every score changes, CLS's own as ``⟨q + δ·W_q[:, j], k_0 +
         δ·W_k[:, j]⟩``.  Then ``f^(i) = Σ_u g_u c_u / Σ_u g_u`` (``g_u = exp s_u``), with the unmoved positions'
-        terms summed once: the same sums in another order."""
+        terms summed once: the same sums in another order.
+
+        Args:
+            t: the position whose row moves.
+            delta: the move ``δ`` (a ball).
+            coordinates: the coordinates ``j`` moved, one at a time (None: all ``d_e``).
+
+        Returns:
+            ``f`` of each moved document (balls), one per coordinate in order.
+        """
         with workprec(self.prec):
             d_e = self.X.ncols()
             js = list(range(d_e)) if coordinates is None else [int(j) for j in coordinates]
@@ -273,13 +346,31 @@ def _mean(values: list) -> arb:
 
 
 def forward_embedded(model, X: arb_mat, prec: int = PREC, Wl=None) -> Forward:
-    """Forward pass from the embedded document ``X`` (``T × d_e`` ball matrix); ``Wl`` overrides ``model.Wl``."""
+    """Forward pass from the embedded document ``X`` (``T × d_e`` ball matrix); ``Wl`` overrides ``model.Wl``.
+
+    Args:
+        model: the §2 model (the public ``.npz`` attributes).
+        X: the embedded document, a ``T × d_e`` ball matrix (row 0 is CLS).
+        prec: the working precision in bits.
+        Wl: overrides ``model.Wl`` (shape ``(K, d_out)``).
+
+    Returns:
+        The :class:`Forward` record in balls.
+    """
     return Document(model, X, prec, Wl).forward()
 
 
 def midpoints(fw: Forward, outputs_only: bool = False) -> Forward:
     """The same record with every ball replaced by its midpoint (an exact mpf), for mpmath computations; with
-    ``outputs_only`` only ``f`` and ``f^(i)`` (the per-position fields are then None)."""
+    ``outputs_only`` only ``f`` and ``f^(i)`` (the per-position fields are then None).
+
+    Args:
+        fw: a forward record in balls.
+        outputs_only: convert only ``f`` and ``f^(i)``.
+
+    Returns:
+        The record in mpf.
+    """
 
     def rows(nested):
         return None if outputs_only else [[to_mpf(x) for x in row] for row in nested]
@@ -289,7 +380,14 @@ def midpoints(fw: Forward, outputs_only: bool = False) -> Forward:
 
 
 def radii(fw: Forward) -> Forward:
-    """The same record with every ball replaced by its radius (a float rounded up)."""
+    """The same record with every ball replaced by its radius (a float rounded up).
+
+    Args:
+        fw: a forward record in balls.
+
+    Returns:
+        The record of radii (floats), field by field.
+    """
 
     def rows(nested):
         return [[radius(x) for x in row] for row in nested]
@@ -328,7 +426,17 @@ def _tables(model, first: int, T: int, prec: int, Wl) -> Tables:
 
 def forward(model, doc, prec: int = PREC, Wl=None) -> Forward:
     """Forward pass of §2 on one document (token ids, CLS first, padded to T), in balls, from the
-    :class:`Tables` of the model (built on the first call for a first token, length and precision)."""
+    :class:`Tables` of the model (built on the first call for a first token, length and precision).
+
+    Args:
+        model: the §2 model (the public ``.npz`` attributes).
+        doc: the token ids, length ``T``.
+        prec: the working precision in bits.
+        Wl: overrides ``model.Wl`` (shape ``(K, d_out)``).
+
+    Returns:
+        The :class:`Forward` record in balls.
+    """
     with workprec(prec):
         doc = [int(token) for token in doc]
         tables = _tables(model, doc[0], len(doc), prec, Wl)

@@ -45,14 +45,36 @@ class TorchEncoderClassifier(nn.Module):
         self.norm_first = norm_first
 
     def forward_embedded(self, X):
+        """The readout ``f = ⟨w, h_0⟩ + b`` of the encoder's last hidden state at CLS.
+
+        Args:
+            X: the embedded documents ``(B, T, d)`` (``E[ξ] + P``).
+
+        Returns:
+            ``f`` of class 0, shape ``(B,)``.
+        """
         return self.classifier(self.encoder(X)[:, 0])[:, 0]
 
     def forward(self, docs):
-        """Every class's logit ``(B, n_classes)`` of token-id documents ``(B, T)`` (training)."""
+        """Every class's logit ``(B, n_classes)`` of token-id documents ``(B, T)`` (training).
+
+        Args:
+            docs: token ids ``(B, T)``.
+
+        Returns:
+            The logits ``(B, n_classes)``.
+        """
         return self.classifier(self.encoder(self.embedding(docs) + self.P[: docs.shape[1]])[:, 0])
 
     def attention(self, X):
-        """Every layer's attention ``(B, L, K, T, T)`` from the layers' own ``self_attn`` modules."""
+        """Every layer's attention ``(B, L, K, T, T)`` from the layers' own ``self_attn`` modules.
+
+        Args:
+            X: the embedded documents ``(B, T, d)``.
+
+        Returns:
+            The attention ``(B, L, K, T, T)`` (row: the query position).
+        """
         maps, x = [], X
         for layer in self.encoder.layers:
             inp = layer.norm1(x) if self.norm_first else x
@@ -63,7 +85,18 @@ class TorchEncoderClassifier(nn.Module):
 
 def build(arrays) -> TorchEncoderClassifier:
     """The torch module with the weights of an encoder's public arrays (a dict or any object with the keys as
-    attributes); raises ``ValueError`` for a model torch's layer cannot express."""
+    attributes); raises ``ValueError`` for a model torch's layer cannot express.
+
+    Args:
+        arrays: the encoder's public arrays (``E``, ``Wq`` ``(L, K, d_att, d)`` …, ``w``, ``b``, ``norm``,
+            ``activation``, ``residual``, ``pe``, ``max_len``), as a dict or attributes.
+
+    Returns:
+        The module, float64, in eval mode.
+
+    Raises:
+        ValueError: when torch's ``TransformerEncoderLayer`` cannot express the model.
+    """
     get = (lambda k: arrays[k]) if isinstance(arrays, dict) else (lambda k: getattr(arrays, k))
     E, Wq, Wv = np.asarray(get("E")), np.asarray(get("Wq")), np.asarray(get("Wv"))
     V, d = E.shape
@@ -107,7 +140,15 @@ def build(arrays) -> TorchEncoderClassifier:
 
 
 def evaluate(module: TorchEncoderClassifier, docs):
-    """``(f (B,), attention (B, L, K, T, T), ∇ (B, T, d))`` as numpy float64, by torch (autograd for ∇)."""
+    """``(f (B,), attention (B, L, K, T, T), ∇ (B, T, d))`` as numpy float64, by torch (autograd for ∇).
+
+    Args:
+        module: the module of :func:`build`.
+        docs: token ids, ``(T,)`` or ``(B, T)``.
+
+    Returns:
+        ``(f, attention, gradient)``: numpy float64 of shapes ``(B,)``, ``(B, L, K, T, T)`` and ``(B, T, d)``.
+    """
     docs = torch.as_tensor(np.atleast_2d(np.asarray(docs)), dtype=torch.long)
     with torch.enable_grad():
         X = (module.embedding(docs) + module.P[: docs.shape[1]]).detach().requires_grad_(True)

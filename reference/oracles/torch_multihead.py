@@ -35,7 +35,14 @@ class Head(nn.Module):
         self.divisor = math.sqrt(d_att) if scale else 1.0
 
     def forward(self, X: torch.Tensor):
-        """Class logits ``(B, n_classes)`` and CLS attention ``(B, T)`` from embedded tokens ``(B, T, d_e)``."""
+        """Class logits ``(B, n_classes)`` and CLS attention ``(B, T)`` from embedded tokens ``(B, T, d_e)``.
+
+        Args:
+            X: embedded tokens ``(B, T, d_e)`` (position 0 is CLS).
+
+        Returns:
+            ``(logits, alpha)`` of shapes ``(B, n_classes)`` and ``(B, T)``.
+        """
         q = self.query(X[:, 0])  # (B, d_att)
         scores = torch.bmm(self.key(X), q.unsqueeze(-1)).squeeze(-1) / self.divisor  # (B, T)
         alpha = torch.softmax(scores, dim=-1)
@@ -57,12 +64,35 @@ class MultiHead(nn.Module):
                              else torch.zeros(max_len, d_e, dtype=dtype), persistent=False)
 
     def embed(self, docs: torch.Tensor) -> torch.Tensor:
+        """``e_t = E[ξ_t] + p_t`` (``p_t`` zero without positional encoding).
+
+        Args:
+            docs: token ids ``(B, T)``.
+
+        Returns:
+            The embedded tokens ``(B, T, d_e)``.
+        """
         return self.embedding(docs) + self.P[: docs.shape[-1]]
 
     def forward_embedded(self, X: torch.Tensor):
-        """Logits ``(B, n_classes)`` (mean over heads) and attention ``(B, K, T)``."""
+        """Logits ``(B, n_classes)`` (mean over heads) and attention ``(B, K, T)``.
+
+        Args:
+            X: embedded tokens ``(B, T, d_e)``.
+
+        Returns:
+            ``(logits, attention)`` of shapes ``(B, n_classes)`` and ``(B, K, T)``.
+        """
         logits, alphas = zip(*(head(X) for head in self.heads))
         return torch.stack(logits, dim=1).mean(dim=1), torch.stack(alphas, dim=1)
 
     def forward(self, docs: torch.Tensor) -> torch.Tensor:
+        """Class logits of token-id documents: the mean of the heads' logits.
+
+        Args:
+            docs: token ids ``(B, T)``.
+
+        Returns:
+            The logits ``(B, n_classes)``.
+        """
         return self.forward_embedded(self.embed(docs))[0]

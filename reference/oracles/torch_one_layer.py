@@ -38,11 +38,26 @@ class AttentionClassifier(nn.Module):
                              else torch.zeros(max_len, d_e, dtype=dtype))
 
     def embed(self, docs: torch.Tensor) -> torch.Tensor:
-        """``e_t = E[ξ_t] + p_t`` for token ids of shape (B, T)."""
+        """``e_t = E[ξ_t] + p_t`` for token ids of shape (B, T).
+
+        Args:
+            docs: token ids ``(B, T)``.
+
+        Returns:
+            The embedded tokens ``(B, T, d_e)``.
+        """
         return self.E[docs] + self.P[: docs.shape[-1]]
 
     def forward_embedded(self, X: torch.Tensor, return_attention: bool = False):
-        """Class logits (B, n_classes) from embedded tokens X (B, T, d_e): mean over heads."""
+        """Class logits (B, n_classes) from embedded tokens X (B, T, d_e): mean over heads.
+
+        Args:
+            X: embedded tokens ``(B, T, d_e)`` (position 0 is CLS).
+            return_attention: also return the attention.
+
+        Returns:
+            The logits ``(B, n_classes)``; with ``return_attention``, ``(logits, α)`` with ``α`` of shape ``(B, K, T)``.
+        """
         q = torch.einsum("kad,bd->bka", self.Wq, X[:, 0])
         keys = torch.einsum("kad,btd->bkta", self.Wk, X)
         values = torch.einsum("kod,btd->bkto", self.Wv, X)
@@ -53,12 +68,28 @@ class AttentionClassifier(nn.Module):
         return (logits, alpha) if return_attention else logits
 
     def forward(self, docs: torch.Tensor) -> torch.Tensor:
+        """Class logits of token-id documents (mean over heads).
+
+        Args:
+            docs: token ids ``(B, T)``.
+
+        Returns:
+            The logits ``(B, n_classes)``.
+        """
         return self.forward_embedded(self.embed(docs))
 
     @classmethod
     def from_npz_arrays(cls, arrays) -> AttentionClassifier:
         """The one-class module of a model given by the public ``.npz`` arrays (an ``np.load`` result, a dict,
-        or any object with those attributes; ``scale`` defaults to 1 when absent)."""
+        or any object with those attributes; ``scale`` defaults to 1 when absent).
+
+        Args:
+            arrays: the public ``.npz`` arrays (``E``, ``Wq``, ``Wk``, ``Wv``, ``Wl`` of shape ``(K, d_out)``,
+                ``cls_id``, ``unk_id``, ``max_len``, ``pe``, optional ``scale``).
+
+        Returns:
+            The module (float64), its output class 0 the model's ``f``.
+        """
         def get(key, default=None):
             if hasattr(arrays, "__getitem__"):
                 return arrays[key] if key in arrays else default
@@ -73,7 +104,14 @@ class AttentionClassifier(nn.Module):
         return module
 
     def npz_arrays(self, explained_class: int) -> dict:
-        """The public ``.npz`` arrays explaining class ``explained_class`` (its logit is the model output)."""
+        """The public ``.npz`` arrays explaining class ``explained_class`` (its logit is the model output).
+
+        Args:
+            explained_class: the class whose logit becomes ``f``.
+
+        Returns:
+            The arrays by name (float64 weights, ``Wl`` of shape ``(K, d_out)``, int metadata).
+        """
         def array(tensor):
             return tensor.detach().to(torch.float64).cpu().numpy()
         return {"E": array(self.E), "Wq": array(self.Wq), "Wk": array(self.Wk), "Wv": array(self.Wv),

@@ -54,7 +54,11 @@ _ACTIVE: list[tuple[Population, list[str]]] = []
 
 @cache
 def trained_population() -> Population:
-    """The committed fixture: its model and its held-out documents."""
+    """The committed fixture: its model and its held-out documents.
+
+    Returns:
+        The ``trained`` :class:`Population` (cached: loaded once per process).
+    """
     from theory.sentiment.fixture import load_fixture
 
     fixture = load_fixture()
@@ -117,17 +121,39 @@ class GivenCase:
             object.__setattr__(self, "population", active())
 
     @property
+    def _given(self) -> Population:
+        """The population (``__post_init__`` sets it when it is not given: never None afterwards)."""
+        assert self.population is not None
+        return self.population
+
+    @property
     def model(self) -> Model:
-        return self.population.model
+        return self._given.model
 
     @cached_property
     def tokens(self) -> tuple:
-        words = self.drawn if self.index is None else self.population.docs[self.index]
+        """The document's words (at most ``max_words``), without CLS or padding.
+
+        Returns:
+            The word ids, a tuple.
+        """
+        if self.index is None:
+            words = self.drawn
+        else:
+            docs = self._given.docs
+            assert docs is not None  # an index names a document of a population that has documents
+            words = docs[self.index]
+        assert words is not None  # without an index, the case carries its drawn words
         return tuple(words[: self.max_words])
 
     @cached_property
     def doc(self) -> np.ndarray:
-        return document(self.model, self.tokens, allow_unk=self.population.allow_unk)
+        """The token document of :attr:`tokens`: CLS first, padded with UNK to the model's T.
+
+        Returns:
+            The token ids, shape ``(T,)``.
+        """
+        return document(self.model, self.tokens, allow_unk=self._given.allow_unk)
 
     def __repr__(self) -> str:
         parts = [f"index={self.index}"] if self.index is not None else [f"drawn={self.drawn}"]
@@ -144,7 +170,14 @@ class GivenCase:
 
 def checked_coordinates(case) -> list[int] | slice:
     """The embedding coordinates a claim stated entry by entry checks: the instance's ``coordinates`` when it
-    names some, otherwise all of them (a slice, for indexing arrays)."""
+    names some, otherwise all of them (a slice, for indexing arrays).
+
+    Args:
+        case: an instance (it may carry ``coordinates``).
+
+    Returns:
+        The coordinates, a list, or ``slice(None)`` for all.
+    """
     coordinates = getattr(case, "coordinates", None)
     return slice(None) if coordinates is None else list(coordinates)
 
@@ -164,7 +197,23 @@ def given_cases(max_words: int | None = None, positions: int = 0, cls: bool = Fa
     and ``positions − 1`` drawn ones) and ``coordinates`` distinct drawn embedding coordinates when that is
     positive and below d_e; shrinks toward the first such document.  A population without documents draws
     texts of ``min_distinct``..T−1 (at most ``max_words``) words of its vocabulary meeting the same conditions.
-    Raises :class:`NotApplicable` when the population has no instance in that domain."""
+    Raises :class:`NotApplicable` when the population has no instance in that domain.
+
+    Args:
+        max_words: cut each document after this many words (None: whole documents).
+        positions: how many positions to draw for the per-position claims (0: none).
+        cls: make CLS one of the ``positions``.
+        coordinates: how many embedding coordinates to draw (0, or ``≥ d_e``: all).
+        min_distinct: the fewest distinct words a document must hold.
+        repeats: allow repeated words (False: only documents of pairwise distinct words).
+
+    Returns:
+        The Hypothesis strategy of :class:`GivenCase` instances.
+
+    Raises:
+        NotApplicable: when the population has no instance in the domain.
+        InputError: when ``max_words`` is below 1.
+    """
     if max_words is not None and max_words < 1:
         raise InputError(f"max_words={max_words} must be at least 1 (or None for whole documents)")
     population = active()
@@ -206,7 +255,7 @@ def _domain(max_words, min_distinct: int, repeats: bool) -> str:
 
 
 def _no_document(population: Population, max_words, min_distinct: int, repeats: bool) -> str:
-    return (f"none of the {len(population.docs)} documents of {population.name} has "
+    return (f"none of the {len(population.docs or ())} documents of {population.name} has "
             f"{_domain(max_words, min_distinct, repeats)}, the claim's domain; give such documents to run it")
 
 

@@ -55,13 +55,24 @@ class Claim:
     given_budget: float = 1.0
 
     def strategy_for(self, population: str) -> SearchStrategy | None:
-        """The strategy of ``population`` ("random" or "trained"); None when the claim does not apply."""
+        """The strategy of ``population`` ("random" or "trained"); None when the claim does not apply.
+
+        Args:
+            population: ``"random"`` or ``"trained"`` (:data:`POPULATIONS`).
+
+        Returns:
+            A Hypothesis strategy of the claim's instances, or None.
+        """
         if population == "random":
             return self.strategy()
         return None if isinstance(self.trained, str) else self.trained()
 
     def missing(self) -> list[str]:
-        """The required optional packages that cannot be imported (:func:`theory.optional.missing`)."""
+        """The required optional packages that cannot be imported (:func:`theory.optional.missing`).
+
+        Returns:
+            The import names of the missing packages (empty when the claim can run).
+        """
         return optional.missing(*self.requires)
 
 
@@ -71,7 +82,28 @@ REGISTRY: dict[str, Claim] = {}
 def claim(id, *, section, source, kind, statement, reference, strategy, exists=False, budget=1.0, requires=(),
           trained="no trained-model strategy declared", given_budget=1.0):
     """Register the decorated check as claim ``id``; ``trained`` is the strategy factory of its trained-model
-    instances, or a string saying why they do not apply."""
+    instances, or a string saying why they do not apply.
+
+    Args:
+        id: the claim id; its first component names the module (or, for a family, the statement).
+        section: the paper section, one of :data:`SECTION_ORDER`.
+        source: ``paper``, ``consequence`` or ``ours`` (:data:`SOURCES`).
+        kind: one of :data:`KINDS`.
+        statement: the claim, as the report prints it.
+        reference: what the check compares against.
+        strategy: the factory of the random population's Hypothesis strategy.
+        exists: an existence statement: the run searches for one instance whose check holds.
+        budget: the share of the profile's ``max_examples`` spent on this claim.
+        requires: optional packages of an external oracle (import names of :data:`theory.optional.EXTRA`).
+        trained: the factory of the trained population's strategy, or why that population does not apply.
+        given_budget: the share of a given population's documents above the ci profile.
+
+    Returns:
+        The decorator, which registers the check in :data:`REGISTRY` and returns it unchanged.
+
+    Raises:
+        ValueError: for an unknown kind, source, section or optional package, or an id declared twice.
+    """
     if kind not in KINDS or source not in SOURCES or section not in SECTION_ORDER:
         raise ValueError(f"claim {id}: kind {kind!r} / source {source!r} / section {section!r} not in {KINDS} / "
                          f"{SOURCES} / {SECTION_ORDER}")

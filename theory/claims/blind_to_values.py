@@ -14,7 +14,7 @@ import reference.explainers.lime as ref_lime
 import reference.explainers.lime_law as ref_law
 import reference.explainers.shapley as ref_shap
 import reference.models.one_layer as ref
-from theory.checking.compare import check_mp, combine, compare, engines
+from theory.checking.compare import Outcome, check_mp, combine, compare, engines
 from theory.checking.engines import reference_engine, reference_forward
 from theory.checking.population import checked_coordinates, given_cases
 from theory.checking.strategies.explainers import removal_cases
@@ -35,14 +35,22 @@ from theory.claims.model import f_magnitudes
 from theory.claims.removal import game, magnitude
 from theory.explainers import lime_inf
 from theory.explainers.gradient import magnitudes
-from theory.models.one_layer_gradient import gradient
 from theory.explainers.lime import lime
-from theory.models.perturb import distinct_words
 from theory.explainers.shapley import shapley_exact
 from theory.models.one_layer import forward, term_magnitudes
+from theory.models.one_layer_gradient import gradient
+from theory.models.perturb import distinct_words
 
 
-def check_f(case):
+def check_f(case) -> Outcome:
+    """The row ``attention.blind_to_values``: α unchanged and ``f`` negated by ``W_ℓ → −W_ℓ``, in mpmath and float64.
+
+    Args:
+        case: a §2 instance (model, document, tokens).
+
+    Returns:
+        The combined outcome of the mpmath identities and the float64 comparisons.
+    """
     model = case.model
     negated = model.with_Wl(-model.Wl)
     fw, fw_neg = forward(model, case.doc), forward(negated, case.doc)
@@ -62,7 +70,16 @@ def check_f(case):
     return outcome
 
 
-def check_gradient(case):
+def check_gradient(case) -> Outcome:
+    """The row ``attention.blind_to_values.gradient``: ``∇_t(−W_ℓ) = −∇_t(W_ℓ)`` on the checked positions.
+
+    Args:
+        case: a gradient instance (model, document; optionally the positions and coordinates to check).
+
+    Returns:
+        The combined outcome: the mpmath identity, relative to the gradient's magnitudes, and the float64
+        gradient of the negated model against the negated reference.
+    """
     model, doc = case.model, case.doc
     positions, coordinates = checked_positions(case, range(model.T)), checked_coordinates(case)
     negated = model.with_Wl(-model.Wl)
@@ -80,7 +97,15 @@ def check_gradient(case):
     )
 
 
-def check_lime(lcase):
+def check_lime(lcase) -> Outcome:
+    """The row ``attention.blind_to_values.lime``: the same samples' LIME coefficients and intercept negate.
+
+    Args:
+        lcase: a LIME instance (``case`` and the LIME ``seed``).
+
+    Returns:
+        The combined outcome over ``delete`` and ``replace``.
+    """
     case = lcase.case
     model, doc, length = case.model, case.doc, len(case.tokens)
     negated = model.with_Wl(-model.Wl)
@@ -107,7 +132,15 @@ def check_lime(lcase):
     return outcome
 
 
-def check_beta_inf(case):
+def check_beta_inf(case) -> Outcome:
+    """The row ``attention.blind_to_values.beta_inf``: α unchanged and ``β^∞`` negated by ``W_ℓ → −W_ℓ``.
+
+    Args:
+        case: a semantics instance (``case`` and the removal ``semantics``).
+
+    Returns:
+        The combined outcome of the mpmath identity and the float64 comparisons.
+    """
     model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
     d = distinct_words(doc, length).size
     width = kernel_width(lime_inf.NU)
@@ -132,7 +165,15 @@ def check_beta_inf(case):
     return outcome
 
 
-def check_shapley(case):
+def check_shapley(case) -> Outcome:
+    """The row ``attention.blind_to_values.shapley``: α unchanged and every ``φ_j`` negated by ``W_ℓ → −W_ℓ``.
+
+    Args:
+        case: a removal instance (a small case and a removal semantics).
+
+    Returns:
+        The combined outcome, relative to :func:`theory.claims.removal.magnitude`.
+    """
     model, doc, length, d, v = game(case)
     negated = model.with_Wl(-model.Wl)
     with mpmath.workdps(ref.DPS):

@@ -22,7 +22,8 @@ STEIN_TOL = 1e-3  # Gauss–Hermite (5 nodes) error allowed between the two popu
 
 @claim("clime.equals_smoothgrad", section="§6", source="paper", kind="identity",
        statement="population C-LIME = SmoothGrad for every σ > 0 (Agarwal et al. 2021, Stein's lemma); the seeded "
-                 f"antithetic Monte Carlo estimators of both agree with the population within {Z_MAX:g} standard errors",
+                 f"antithetic Monte Carlo estimators of both agree with the population within {Z_MAX:g} "
+                 "standard errors",
        reference="tensor Gauss–Hermite quadrature (5 nodes per noise coordinate, T·d_e = 4 coordinates, mpmath) of the "
                  "brute-force gradient and of ε·f/σ²; Stein's identity checked between the two quadratures to 1e-3 of "
                  "their size (their gap is the Gauss–Hermite error, worst seen 9e-5); Monte Carlo z-scores with "
@@ -39,8 +40,9 @@ def check_clime(case):
     quadrature = np.array([[abs(float(a - b)) for a, b in zip(ra, rb)] for ra, rb in zip(sg_pop, cl_pop)])
     checks = [check_mp("Stein: GH SmoothGrad − GH C-LIME", stein, size + 1e-300, tol=STEIN_TOL)]
     z = {}
-    for name, estimate in (("SmoothGrad", smoothgrad(model, doc, sigma=case.sigma, samples=NOISE_PAIRS, seed=case.seed)),
-                           ("C-LIME", clime(model, doc, sigma=case.sigma, samples=NOISE_PAIRS, seed=case.seed))):
+    for name, estimate in (
+            ("SmoothGrad", smoothgrad(model, doc, sigma=case.sigma, samples=NOISE_PAIRS, seed=case.seed)),
+            ("C-LIME", clime(model, doc, sigma=case.sigma, samples=NOISE_PAIRS, seed=case.seed))):
         spread = np.sqrt(estimate.stderr ** 2 + quadrature ** 2)
         score = np.abs(estimate.mean - pop) / np.maximum(spread, 1e-12 * size + 1e-300)
         z[name] = float(score.max())

@@ -44,15 +44,15 @@ from theory.claims.lime.limit import beta_scale, kernel_width, reference_tables
 from theory.explainers import lime_inf
 from theory.explainers.attention import alpha_avg
 from theory.explainers.encoder_eq19 import eq19_last_layer, value_scores
-from theory.models.encoder_gradient import gradient, rounding_scale
 from theory.explainers.gradient import g_l2
 from theory.explainers.gradient import magnitudes as one_layer_magnitudes
 from theory.explainers.lime import lime
 from theory.explainers.lime_approx import unk_document
-from theory.models.perturb import distinct_words
 from theory.explainers.rollout import rollout
 from theory.models.encoder import Encoder, EncoderForward, forward, from_one_layer
+from theory.models.encoder_gradient import gradient, rounding_scale
 from theory.models.one_layer import term_magnitudes
+from theory.models.perturb import distinct_words
 from theory.sentiment.encoder_fixture import trained_encoder_cases
 
 SECTION = "depth"
@@ -67,13 +67,29 @@ GRADIENT_FLOOR = 1e-3  # ... while ‖∇_t‖ stays above this share of ‖w‖
 # --- scales --------------------------------------------------------------------------------------------------
 
 def f_scale(model: Encoder, fw: EncoderForward) -> np.ndarray:
-    """``Σ_j |w_j||h^(L)_{0,j}| + |b|``, the magnitude of the terms of the readout, per document."""
+    """``Σ_j |w_j||h^(L)_{0,j}| + |b|``, the magnitude of the terms of the readout, per document.
+
+    Args:
+        model: the encoder.
+        fw: its forward record on ``B`` documents.
+
+    Returns:
+        The scale, shape ``(B,)``.
+    """
     return np.abs(fw.hidden[:, -1, 0]) @ np.abs(model.w) + abs(model.b)
 
 
 def attention_scale(model: Encoder, fw: EncoderForward) -> np.ndarray:
     """Each attention weight times ``1 + max|terms of its scores|`` (per document, layer and head), floored at
-    1e-300: an absolute error ``ε·m`` in the scores moves a weight by ``ε·m`` relative to itself."""
+    1e-300: an absolute error ``ε·m`` in the scores moves a weight by ``ε·m`` relative to itself.
+
+    Args:
+        model: the encoder.
+        fw: its forward record on ``B`` documents.
+
+    Returns:
+        The scales, shape ``(B, L, K, T, T)`` like the attention.
+    """
     terms = np.stack([np.matmul(np.abs(tr.sa.Q), np.abs(tr.sa.Kmat).transpose(0, 1, 3, 2)) for tr in fw.layers],
                      axis=1) / np.sqrt(model.d_att)  # (B, L, K, T, T)
     factor = 1.0 + terms.max(axis=(-1, -2), keepdims=True)
@@ -106,7 +122,7 @@ def check_forward(case):
 
 # --- encoder.reduces_to_one_layer ------------------------------------------------------------------------------
 
-def reduction_cases():
+def _reduction_cases():
     """§2 instances with 2..5 distinct words (the reference LIME and β^∞ enumerate their perturbed documents)."""
     return st.builds(lambda case, seed: (case, seed), semantics_cases(), st.integers(0, 2**32 - 1))
 
@@ -118,7 +134,7 @@ def reduction_cases():
                  "samples, generic perturbation path) and β^∞ (both semantics)",
        reference="the §2 references on the same instance: mpmath forward (40 digits), central differences "
                  "(≥ 60 digits), mpmath LIME and the mpmath enumeration of β^∞",
-       strategy=reduction_cases, budget=0.5, trained=NO_FIXTURE)
+       strategy=_reduction_cases, budget=0.5, trained=NO_FIXTURE)
 def check_reduces_to_one_layer(instance):
     scase, seed = instance
     case, sem = scase.case, scase.semantics
@@ -146,7 +162,7 @@ def check_reduces_to_one_layer(instance):
 
 # --- encoder.gradient --------------------------------------------------------------------------------------------
 
-def gradient_cases():
+def _gradient_cases():
     return encoder_cases(positions=2)
 
 
@@ -155,7 +171,7 @@ def gradient_cases():
        reference="central differences of the mpmath encoder (reference.explainers.encoder_gradient: ≥ 60 digits, "
                  "step 1e-20) at CLS and one drawn position, every coordinate; norm-wise error; oracle: torch "
                  "autograd (encoder.matches_torch)",
-       strategy=gradient_cases, budget=0.4, trained=NO_FIXTURE)
+       strategy=_gradient_cases, budget=0.4, trained=NO_FIXTURE)
 def check_gradient(case):
     model, doc, positions = case.model, case.doc, list(case.positions)
     grad = gradient(model, doc).grad[0]
@@ -165,7 +181,7 @@ def check_gradient(case):
 
 # --- encoder.matches_torch ---------------------------------------------------------------------------------------
 
-def torch_cases():
+def _torch_cases():
     return encoder_cases(torch_compatible=True)
 
 
@@ -174,7 +190,7 @@ def torch_cases():
                  "same weights gives the same f, every layer's attention and ∇ (autograd w.r.t. the embedded input)",
        reference="torch 2.x: nn.TransformerEncoderLayer stacked by nn.TransformerEncoder (fast path off: grad "
                  "enabled), attention from each layer's own self_attn with need_weights=True",
-       strategy=torch_cases, budget=0.3, requires=("torch",), trained=trained_encoder_cases,
+       strategy=_torch_cases, budget=0.3, requires=("torch",), trained=trained_encoder_cases,
        given_budget=0.5)
 def check_matches_torch(case):
     from reference.oracles.torch_encoder import build, evaluate
@@ -199,14 +215,14 @@ def _reference_outputs(model, doc, length, sem, w=None, b=None):
     return outputs
 
 
-def reference_lime(model, doc, length, seed, sem, w=None, b=None):
+def _reference_lime(model, doc, length, seed, sem, w=None, b=None):
     """The mpmath reference LIME (lime 0.2.0.1's samples) of the encoder, every sample through the reference."""
     words = ref_perturb.distinct_words(doc, length)
     return ref_lime.lime(_reference_outputs(model, doc, length, sem, w, b), len(words), LIME_SAMPLES, seed,
                          semantics=sem, words=words)
 
 
-def reference_beta_inf(model, doc, length, sem, w=None, b=None):
+def _reference_beta_inf(model, doc, length, sem, w=None, b=None):
     """``(β^∞, f values)`` by the mpmath enumeration over the reference encoder on every pattern."""
     d = len(ref_perturb.distinct_words(doc, length))
     outputs = _reference_outputs(model, doc, length, sem, w, b)
@@ -214,7 +230,7 @@ def reference_beta_inf(model, doc, length, sem, w=None, b=None):
     return ref_law.beta_inf(values, d, kernel_width(lime_inf.NU)), values
 
 
-def blind_cases():
+def _blind_cases():
     return st.builds(lambda case, seed, sem: (case, seed, sem), encoder_lime_cases(max_words=3),
                      st.integers(0, 2**32 - 1), st.sampled_from(("delete", "replace")))
 
@@ -224,7 +240,7 @@ def blind_cases():
                  "every ∇_t, every LIME coefficient and intercept (same samples) and β^∞ — at every depth",
        reference="mpmath encoder forward, central-difference gradient (word position 1), reference LIME "
                  "and β^∞ enumeration of both readouts; the float64 negated model against the negated reference",
-       strategy=blind_cases, budget=0.2, trained=NO_FIXTURE)
+       strategy=_blind_cases, budget=0.2, trained=NO_FIXTURE)
 def check_blind_to_values(instance):
     case, seed, sem = instance
     model, doc, length = case.model, case.doc, len(case.tokens)
@@ -235,9 +251,9 @@ def check_blind_to_values(instance):
     positions = [1]  # CLS is checked by encoder.gradient
     mp_grad = ref_enc_grad.gradient(model, doc, positions=positions)
     mp_grad_neg = ref_enc_grad.gradient(model, doc, positions=positions, w=w, b=b)
-    plus, minus = reference_lime(model, doc, length, seed, sem), reference_lime(model, doc, length, seed, sem, w, b)
-    beta, values = reference_beta_inf(model, doc, length, sem)
-    beta_neg, _ = reference_beta_inf(model, doc, length, sem, w, b)
+    plus, minus = _reference_lime(model, doc, length, seed, sem), _reference_lime(model, doc, length, seed, sem, w, b)
+    beta, values = _reference_beta_inf(model, doc, length, sem)
+    beta_neg, _ = _reference_beta_inf(model, doc, length, sem, w, b)
     fast = lime(negated, doc, length, semantics=sem, samples=LIME_SAMPLES, seed=seed)
     grad_neg = gradient(negated, doc).grad[0]
     d = len(beta) - 1
@@ -311,7 +327,7 @@ class ZeroAttentionCase(EncoderCase):
 
 
 @st.composite
-def zero_attention_cases(draw):
+def _zero_attention_cases(draw):
     """:class:`ZeroAttentionCase` on small encoders (L 2–3, K 1–2, d ≤ 3, T = 2: CLS and one word; residual, no norm,
     no PE, no feed-forward, no biases, d_att = d_out = 1): every check runs the reference at ~90 digits, and the
     witness search shrinks and explains under Hypothesis's tracing (which slows the pure-Python reference ~8×), so
@@ -325,12 +341,13 @@ def zero_attention_cases(draw):
        statement="to establish: does zero last-layer CLS attention to position t in every head imply ∇_t = 0 (§4's "
                  "consequence, gradient.attention_bound)? Falsified at depth: a witness is an encoder (L ≥ 2, "
                  "residual) whose last-layer CLS attention to word position 1 is < 1e-20 in every head while "
-                 "‖∇_1‖ ≥ |∇_(1,j)| ≥ 1e-3·‖w‖ — the earlier layers mixed the word into the CLS position, which the last "
-                 "layer does attend to (at L = 1 the bound's premise still forces ∇_t → 0: see the survival table)",
+                 "‖∇_1‖ ≥ |∇_(1,j)| ≥ 1e-3·‖w‖ — the earlier layers mixed the word into the CLS position, "
+                 "which the last layer does attend to (at L = 1 the bound's premise still forces ∇_t → 0: see the "
+                 "survival table)",
        reference="mpmath encoder forward (attention) and central differences of it (∇_(1,j), j the largest float64 "
                  "coordinate), on the constructed "
                  "model (ZeroAttentionCase: the last layer's CLS query attends to CLS only, λ = 60)",
-       strategy=zero_attention_cases, budget=0.3, trained=NO_FIXTURE)
+       strategy=_zero_attention_cases, budget=0.3, trained=NO_FIXTURE)
 def check_attention_bound(case):
     model, doc = case.model, case.doc
     mp_fw = ref_enc.forward(model, doc)
@@ -369,7 +386,8 @@ def check_eq19_last_layer(case):
     depth = f"L={model.L}" + (", residual" if model.residual else "")
     return Outcome(holds=error <= 0.25, error=error, tolerance=0.25,
                    detail=f"‖Eq19 − β^∞‖/‖β^∞‖ = {error:.3g} ({depth}, norm {model.norm}); ‖β^∞‖ = "
-                          f"{np.linalg.norm(beta):.3e}{' (degenerate: below 1e-9 of the value scores spread)' if degenerate else ''}",
+                          f"{np.linalg.norm(beta):.3e}"
+                          f"{' (degenerate: below 1e-9 of the value scores spread)' if degenerate else ''}",
                    measures={f"relative error ({depth})": error})
 
 
@@ -389,12 +407,13 @@ def spearman(a, b) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def rank_agreement(model: Encoder, doc, length: int) -> dict:
+def _rank_agreement(model: Encoder, doc, length: int) -> dict:
     """Spearman's ρ over the word positions (each word once) of last-layer α-avg and rollout against G-l2 and
     abs(β^∞) (delete, lime's semantics)."""
     g = gradient(model, doc)
     words = slice(1, length + 1)
-    attention = {"last-layer α-avg": alpha_avg(g.forward.alpha[0])[words], "rollout": rollout(g.forward.attention)[0, words]}
+    attention = {"last-layer α-avg": alpha_avg(g.forward.alpha[0])[words],
+                 "rollout": rollout(g.forward.attention)[0, words]}
     posthoc = {"G-l2": g_l2(g.grad[0])[words],
                "abs(β^∞)": np.abs(lime_inf.beta_inf_exact(model, doc, length, semantics="delete")[1:])}
     return {(a, p): spearman(x, y) for a, x in attention.items() for p, y in posthoc.items()}
@@ -405,10 +424,11 @@ def rank_agreement(model: Encoder, doc, length: int) -> dict:
                  "the gradient (G-l2) and LIME (|β^∞|, delete), as L grows; error = (1 − ρ(rollout, |β^∞|))/2",
        reference="exact β^∞ and backpropagation gradients of the same encoder (float64); Shapley is not in this "
                  "branch",
-       strategy=lambda: encoder_lime_cases(max_words=5, min_words=3, distinct_only=True), budget=0.5, trained=NO_FIXTURE)
+       strategy=lambda: encoder_lime_cases(max_words=5, min_words=3, distinct_only=True), budget=0.5,
+       trained=NO_FIXTURE)
 def check_rollout_vs_posthoc(case):
     model, doc, length = case.model, case.doc, len(case.tokens)
-    rho = rank_agreement(model, doc, length)
+    rho = _rank_agreement(model, doc, length)
     error = (1.0 - rho["rollout", "abs(β^∞)"]) / 2.0
     measures = {f"ρ({a}, {p}), L={model.L}": value for (a, p), value in rho.items()}
     return Outcome(holds=error <= 0.25, error=error, tolerance=0.25,

@@ -11,7 +11,7 @@ import numpy as np
 import reference.explainers.lime_law as ref_law
 import reference.explainers.perturb as ref_perturb
 import reference.models.one_layer as ref
-from theory.checking.compare import check_mp, combine, compare
+from theory.checking.compare import Outcome, check_mp, combine, compare
 from theory.checking.strategies.lime import (
     equal_scores_cases,
 )
@@ -22,11 +22,19 @@ from theory.explainers import lime_inf
 from theory.explainers.lime_approx import unk_document
 from theory.explainers.lime_inf import beta_inf_exact
 from theory.explainers.occlusion import occlusion
-from theory.models.perturb import distinct_words
 from theory.explainers.shapley import shapley_exact
+from theory.models.perturb import distinct_words
 
 
-def check_beta_inf(case):
+def check_beta_inf(case) -> Outcome:
+    """The row ``lime.equal_scores_exact``: under replace, ``β^∞`` equals the closed form when ``s̃_t = s_t``.
+
+    Args:
+        case: an instance whose model scores UNK like every word (model, document, tokens).
+
+    Returns:
+        The combined outcome: the premise and the identity in mpmath, the float64 ``β^∞`` against the formula.
+    """
     model, doc, length = case.model, case.doc, len(case.tokens)
     words = ref_perturb.distinct_words(doc, length)
     d = len(words)
@@ -51,7 +59,15 @@ def check_beta_inf(case):
     )
 
 
-def check_shapley(case):
+def check_shapley(case) -> Outcome:
+    """The row ``shapley.equal_scores_exact``: ``φ_j = o_j = β^∞_j`` = the closed form when ``s̃_t = s_t``.
+
+    Args:
+        case: an instance whose model scores UNK like every word (model, document, tokens).
+
+    Returns:
+        The combined outcome of the float64 Shapley values, occlusion and ``β^∞`` against the mpmath formula.
+    """
     model, doc, length = case.model, case.doc, len(case.tokens)
     words = distinct_words(doc, length)
     fw, fu = ref.forward(model, doc), ref.forward(model, unk_document(model))

@@ -3,8 +3,8 @@
 
 The reference for every claim here is ``reference.explainers.gradient``: central differences of the mpmath forward pass
 at ≥ 60 digits (≥ 30 correct digits); it costs two forward passes per gradient entry, so instances are kept
-small (:data:`theory.checking.strategies.models.GRADIENT_SIZES`: K ≤ 3, d_e ≤ 6, d_att, d_out ≤ 4, V ≤ 12, T ≤ 8) and the
-claims run a share (``budget``) of the profile's examples.  Torch autograd, the external oracle, is checked
+small (:data:`theory.checking.strategies.models.GRADIENT_SIZES`: K ≤ 3, d_e ≤ 6, d_att, d_out ≤ 4, V ≤ 12, T ≤ 8)
+and the claims run a share (``budget``) of the profile's examples.  Torch autograd, the external oracle, is checked
 against the same closed forms in ``tests/test_gradient_oracle.py`` (all sizes) and in the study
 :mod:`theory.studies.query_path`.
 """
@@ -14,16 +14,18 @@ from __future__ import annotations
 import statistics
 import weakref
 from functools import lru_cache
+from typing import Any
 
 import mpmath
 import numpy as np
+from hypothesis.strategies import SearchStrategy
 
 import reference.engines.arb as arb
 import reference.explainers.gradient as ref_grad
 import reference.models.one_layer as ref
 from theory.checking.compare import check_mp, combine, compare, engines, nstr
 from theory.checking.engines import reference_engine, reference_forward, reference_gradient
-from theory.checking.population import checked_coordinates, given_cases
+from theory.checking.population import GivenCase, checked_coordinates, given_cases
 from theory.checking.strategies.models import (
     constant_value_cases,
     gradient_cases,
@@ -39,7 +41,6 @@ from theory.explainers.gradient import (
     g_x_input_closed_form,
     magnitudes,
 )
-from theory.models.one_layer_gradient import gradient
 from theory.models.one_layer import (
     Model,
     embed,
@@ -47,6 +48,7 @@ from theory.models.one_layer import (
     head_vectors,
     term_magnitudes,
 )
+from theory.models.one_layer_gradient import gradient
 
 MP_RTOL = 1e-25  # statements checked in mpmath on the reference gradient (≥ 30 correct digits, see there)
 MARGIN = 1e-6  # a sign witness must clear zero by this share of the magnitude of its terms
@@ -60,16 +62,32 @@ TRAINED_COORDINATES = 32  # coordinates per position, for trained-model claims s
 def checked_positions(case, default) -> list[int]:
     """The positions a gradient claim checks: the instance's ``positions`` when it names some, otherwise
     ``default``.  Trained-model documents have T = 256 positions of d_e = 128 coordinates (32768 reference
-    entries, two forward passes each), so their instances check :data:`TRAINED_POSITIONS` positions."""
+    entries, two forward passes each), so their instances check :data:`TRAINED_POSITIONS` positions.
+
+    Args:
+        case: a gradient instance (it may carry ``positions``).
+        default: the positions to check when it does not.
+
+    Returns:
+        The positions, as a list.
+    """
     return list(getattr(case, "positions", None) or default)
 
 
-def trained_gradient_cases(cls: bool = False, coordinates: int = 0):
+def trained_gradient_cases(cls: bool = False, coordinates: int = 0) -> SearchStrategy[GivenCase]:
     """Held-out documents with :data:`TRAINED_POSITIONS` Hypothesis-drawn positions (CLS among them with
     ``cls=True``, for the claims whose statement covers t = 0), and ``coordinates`` drawn coordinates when
     positive (:func:`theory.checking.population.checked_coordinates`): CLS's entries are the costly ones at the
     authors' widths — moving one moves the query, and so all T scores — so the trained-model instances of the
-    claims stated entry by entry check :data:`TRAINED_COORDINATES` of them."""
+    claims stated entry by entry check :data:`TRAINED_COORDINATES` of them.
+
+    Args:
+        cls: include CLS (t = 0) among the drawn positions.
+        coordinates: the number of drawn coordinates per position (0: every coordinate).
+
+    Returns:
+        The Hypothesis strategy of the given population's documents.
+    """
     return given_cases(positions=TRAINED_POSITIONS, cls=cls, coordinates=coordinates)
 
 
@@ -77,8 +95,8 @@ def trained_gradient_cases(cls: bool = False, coordinates: int = 0):
 
 @claim("gradient.closed_form", section="§4", source="paper", kind="identity",
        statement="for t ≥ 1 (words and padding): ∇_t = (1/K) Σ_i α_t [W_vᵀW_ℓᵀ + (c_t − f^(i)) W_kᵀq / √d_att]",
-       reference="central differences of the mpmath forward pass (reference.explainers.gradient: ≥ 60 digits, step 1e-20, "
-                 "≥ 30 correct digits) at every position t ≥ 1 and coordinate; oracle: torch autograd "
+       reference="central differences of the mpmath forward pass (reference.explainers.gradient: ≥ 60 digits, step "
+                 "1e-20, ≥ 30 correct digits) at every position t ≥ 1 and coordinate; oracle: torch autograd "
                  "(tests/test_gradient_oracle.py)",
        strategy=gradient_cases, budget=1.0, trained=trained_gradient_cases)
 def check_closed_form(case):
@@ -107,7 +125,8 @@ def check_cls_query_path(case):
 
 # --- gradient.attention_bound --------------------------------------------------------------------------------
 
-_HEAD_NORMS = weakref.WeakKeyDictionary()  # model -> {first token: [(‖W_vᵀW_ℓᵀ‖_2, ‖W_kᵀq‖_2) per head]}
+# model -> {first token: [(‖W_vᵀW_ℓᵀ‖_2, ‖W_kᵀq‖_2) per head]}
+_HEAD_NORMS: weakref.WeakKeyDictionary[Any, dict[int, list]] = weakref.WeakKeyDictionary()
 
 
 def _head_norms(model, first: int, q) -> list:

@@ -21,12 +21,14 @@ IG_RTOL = 1e-9  # the float64 quadrature stops at a completeness gap of 1e-10 ×
        reference="mpmath forward at e and e'; Gauss–Legendre (24 nodes, doubled up to 384 until the estimate is "
                  "below the tolerance; mpmath) of central differences of the mpmath forward at 60 digits, its error "
                  "estimated against the rule with half the nodes",
-       strategy=integrated_cases, budget=0.2, trained="the mpmath quadrature of the brute-force gradient needs tiny models")
+       strategy=integrated_cases, budget=0.2, trained="the mpmath quadrature of the brute-force gradient needs tiny "
+                                                      "models")
 def check_ig(case):
     model, doc, length = case.case.model, case.case.doc, len(case.case.tokens)
     result = integrated_gradients(model, doc, length, baseline=case.semantics)
     scale = magnitude(model, doc, case.semantics)
-    want, error, f_diff = ref_int.integrated_gradients(model, doc, length, baseline=case.semantics, target=IG_RTOL / 100 * float(scale))
+    want, error, f_diff = ref_int.integrated_gradients(model, doc, length, baseline=case.semantics,
+                                                        target=IG_RTOL / 100 * float(scale))
     outcome = combine(compare("Σ IG vs f(e) − f(e')", result.attributions.sum(), f_diff, scale, rtol=IG_RTOL),
                       compare("IG_{t,k} vs mpmath quadrature", result.attributions[1: length + 1], want, scale,
                               rtol=IG_RTOL),

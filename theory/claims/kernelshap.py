@@ -28,8 +28,8 @@ KERNEL_RATE = 0.5  # RMS error ratio for 16× the samples must fall below this (
        statement="KernelSHAP's constrained Shapley-kernel least squares over the full enumeration equals φ "
                  "(Lundberg & Lee 2017, Thm 2); the sampled estimator converges to it (16× the samples cut the RMS "
                  f"error by more than {1 / KERNEL_RATE:g}×; n^(-1/2) predicts 4×)",
-       reference="the reference φ (formula, mpmath) and the reference KernelSHAP solved in mpmath (KKT system); sampled "
-                 f"KernelSHAP at n = {KERNEL_SAMPLES} with {KERNEL_SEEDS} seeds each",
+       reference="the reference φ (formula, mpmath) and the reference KernelSHAP solved in mpmath (KKT system); "
+                 f"sampled KernelSHAP at n = {KERNEL_SAMPLES} with {KERNEL_SEEDS} seeds each",
        strategy=lambda: removal_cases().filter(lambda c: len(set(c.case.tokens)) >= 2),
        trained="holds for any value function; checked on random models")
 def check_kernelshap(case):
@@ -47,7 +47,8 @@ def check_kernelshap(case):
                                       for s in range(KERNEL_SEEDS)]))) for n in KERNEL_SAMPLES]
         ratio = rms[1] / rms[0] if rms[0] > ROUNDING * scale else 0.0  # nearly additive game: exact already
         outcome = combine(outcome, Outcome(holds=ratio <= KERNEL_RATE, error=ratio, tolerance=KERNEL_RATE,
-                                           detail=f"sampled KernelSHAP RMS error {rms[0]:.3e} (n = {KERNEL_SAMPLES[0]}) → "
-                                                  f"{rms[1]:.3e} (n = {KERNEL_SAMPLES[1]}), ratio {ratio:.3f}"))
+                                           detail=f"sampled KernelSHAP RMS error {rms[0]:.3e} "
+                                                  f"(n = {KERNEL_SAMPLES[0]}) → {rms[1]:.3e} (n = "
+                                                  f"{KERNEL_SAMPLES[1]}), ratio {ratio:.3f}"))
         outcome.measures["sampled KernelSHAP error ratio (16× samples)"] = ratio
     return outcome

@@ -11,7 +11,7 @@ import reference.explainers.lime as ref_lime
 import reference.explainers.lime_law as ref_law
 import reference.explainers.shapley as ref_shap
 import reference.models.one_layer as ref
-from theory.checking.compare import check_mp, combine, compare, engines
+from theory.checking.compare import Outcome, check_mp, combine, compare, engines
 from theory.checking.engines import reference_engine
 from theory.checking.strategies.explainers import (
     removal_cases,
@@ -31,11 +31,19 @@ from theory.claims.model import f_magnitudes
 from theory.claims.removal import game, magnitude
 from theory.explainers import lime_inf
 from theory.explainers.lime import lime, weighted_ridge
-from theory.models.perturb import distinct_words
 from theory.explainers.shapley import shapley_exact
+from theory.models.perturb import distinct_words
 
 
-def check_lime(lcase):
+def check_lime(lcase) -> Outcome:
+    """The row ``lime.linear_in_model``: for the same samples, LIME of the head mean is the mean of the heads' LIME.
+
+    Args:
+        lcase: a LIME instance (``case`` and the LIME ``seed``).
+
+    Returns:
+        The combined outcome over ``delete`` and ``replace``.
+    """
     case = lcase.case
     model, doc, length = case.model, case.doc, len(case.tokens)
     lam = mpmath.mpf(-2.5)
@@ -74,7 +82,15 @@ def check_lime(lcase):
     return outcome
 
 
-def check_beta_inf(case):
+def check_beta_inf(case) -> Outcome:
+    """The row ``lime.linear_in_model.beta_inf``: ``β^∞`` of the head mean is the mean of the heads' ``β^∞``.
+
+    Args:
+        case: a semantics instance (``case`` and the removal ``semantics``).
+
+    Returns:
+        The combined outcome of the mpmath identity and the float64 comparisons.
+    """
     model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
     d = distinct_words(doc, length).size
     width = kernel_width(lime_inf.NU)
@@ -102,11 +118,20 @@ def check_beta_inf(case):
     return outcome
 
 
-def check_shapley(case):
+def check_shapley(case) -> Outcome:
+    """The row ``shapley.linear_in_model``: ``φ`` of the head mean is the mean of the heads' ``φ``.
+
+    Args:
+        case: a removal instance (a small case and a removal semantics).
+
+    Returns:
+        The combined outcome, relative to :func:`theory.claims.removal.magnitude`.
+    """
     model, doc, length, d, v = game(case)
     with mpmath.workdps(ref.DPS):
         phi = ref_shap.shapley(v, d)
-        heads = [ref_shap.shapley(ref_shap.values(head, doc, length, case.semantics), d) for head in map(model.head, range(model.K))]
+        heads = [ref_shap.shapley(ref_shap.values(head, doc, length, case.semantics), d)
+                 for head in map(model.head, range(model.K))]
         violation = max(abs(phi[j] - mpmath.fsum(h[j] for h in heads) / model.K) for j in range(d))
     scale = magnitude(model, doc, case.semantics)
     return combine(check_mp("φ(mean of heads) − mean of φ(head)", violation, scale),

@@ -15,8 +15,8 @@ from theory.checking.strategies.lime import perturbed_cases
 from theory.checking.strategies.models import cases
 from theory.checking.strategies.trained import trained_perturbed_cases
 from theory.claims import claim
-from theory.models.perturb import f_perturbed
 from theory.models.one_layer import forward, term_magnitudes
+from theory.models.perturb import f_perturbed
 
 
 @claim("model.forward", section="§2", source="paper", kind="identity",

@@ -38,7 +38,18 @@ GAP_PREC = 1024  # bits at which |mid − mpmath| is formed (both operands are e
 def agree(label: str, balls, values, scale, tol: float = MP_TOL) -> Outcome:
     """Every ball contains its mpmath value (exactly: the mpf converts to an exact ball), and
     ``(|mid − value| + radius) / scale ≤ tol`` — formed in mpmath, since attention weights, their radii and
-    scales may lie far below the float range (α ~ 1e-700 at peaked attention)."""
+    scales may lie far below the float range (α ~ 1e-700 at peaked attention).
+
+    Args:
+        label: the quantity's name, for the detail.
+        balls: Arb balls, nested lists of any shape.
+        values: the mpmath values, nested like ``balls``.
+        scale: the magnitude of each entry's terms: nested like ``balls``, or a number or array broadcast to them.
+        tol: the largest relative ``(|mid − value| + radius) / scale`` accepted.
+
+    Returns:
+        The outcome, with the worst entries (or those outside their ball) in its detail.
+    """
     balls, values = _flat(balls), _flat(values)
     scales = _flat(scale) if isinstance(scale, (list, tuple)) else list(np.broadcast_to(
         np.ravel(np.asarray(scale, dtype=np.float64)), (len(balls),)))
@@ -93,13 +104,17 @@ def _one_head(model: Model, i: int) -> Model:
     return model.head(i)
 
 
-def first_head_cases():
+def first_head_cases() -> st.SearchStrategy[HeadCase]:
     """The trained model's documents (8 words, one drawn word position, :data:`MPMATH_COORDINATES` drawn
     coordinates) for its first head alone.  The mpmath engine evaluates every product as written, and at the
     authors' widths a document costs it K·T·d_e·(d_att + d_out) ≈ 25 million multiplications (about 100 s for
     the first document, whose UNK padding rows later documents share, and 10 s for each further one with all
     six heads); one head makes that 6 times less.  Every head runs the same code in both engines, and the
-    random population checks models of up to 4 heads whole."""
+    random population checks models of up to 4 heads whole.
+
+    Returns:
+        The Hypothesis strategy of :class:`HeadCase` instances.
+    """
     return st.builds(HeadCase, given_cases(max_words=8, positions=1, coordinates=MPMATH_COORDINATES))
 
 
@@ -145,7 +160,8 @@ def check_engines_agree(case):
         agree("f", [balls.f], [mp_fw.f], mag.f[0].mean()),
         agree("f^(i)", balls.f_heads, mp_fw.f_heads, mag.f[0]),
         # α_t relative to itself (times 1 + max_t s, the rounding growth of the softmax): ≥ 30 digits of every weight
-        agree("α", balls.alpha, mp_fw.alpha, [[a * float(m) for a in row] for row, m in zip(mp_fw.alpha, mag.alpha[0])]),
+        agree("α", balls.alpha, mp_fw.alpha,
+              [[a * float(m) for a in row] for row, m in zip(mp_fw.alpha, mag.alpha[0])]),
         agree("c", balls.c, mp_fw.c, mag.c[0]),
         *perturbed,
         agree(f"∇_t at t = {positions}", grad, mp_grad, grad_mag),

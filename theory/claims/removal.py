@@ -18,13 +18,13 @@ from theory.checking.strategies.explainers import (
     removal_cases,
 )
 from theory.claims import claim
-from theory.models import removal
 from theory.explainers.lime_inf import patterns, table
-from theory.models.perturb import distinct_words
+from theory.models import removal
 from theory.models.one_layer import Model, embed, scores_and_values
+from theory.models.perturb import distinct_words
 
-TRAINED = ("2^d mpmath forward passes at T = 256 take ~10 s per document; the fast evaluators are checked on the trained "
-           "model by model.sufficient_stats, and every §6 claim holds for any model")
+TRAINED = ("2^d mpmath forward passes at T = 256 take ~10 s per document; the fast evaluators are checked on the "
+           "trained model by model.sufficient_stats, and every §6 claim holds for any model")
 
 
 def magnitude(model: Model, doc, semantics: str = "replace") -> float:
@@ -46,7 +46,8 @@ def magnitude(model: Model, doc, semantics: str = "replace") -> float:
 
 
 def game(case) -> tuple:
-    """The instance's game: every subset's value by the mpmath forward pass (:func:`reference.explainers.shapley.values`).
+    """The instance's game: every subset's value by the mpmath forward pass
+    (:func:`reference.explainers.shapley.values`).
 
     Args:
         case: a removal case (an instance and its removal semantics).

@@ -40,7 +40,8 @@ def check_efficiency(case):
         violation = mpmath.fsum(phi) - gain
     sampled = shapley_mc(model, doc, length, semantics=case.semantics, samples=8, seed=0).phi
     return combine(check_mp("Σφ − (v([d]) − v(∅)) (mpmath)", violation, scale),
-                   compare("Σφ exact (float64)", shapley_exact(model, doc, length, semantics=case.semantics).sum(), gain, scale),
+                   compare("Σφ exact (float64)", shapley_exact(model, doc, length, semantics=case.semantics).sum(),
+                           gain, scale),
                    compare("Σφ̂ antithetic permutations (float64)", sampled.sum(), gain, scale))
 
 

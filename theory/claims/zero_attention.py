@@ -16,10 +16,10 @@ from theory.checking.strategies.lime import vanishing_cases
 from theory.claims import Row, family
 from theory.explainers.ig import integrated_gradients
 from theory.explainers.occlusion import occlusion
-from theory.models.perturb import distinct_words
 from theory.explainers.shapley import shapley_exact
 from theory.explainers.smoothgrad import smoothgrad
 from theory.models.one_layer import forward
+from theory.models.perturb import distinct_words
 
 CONSTRUCTION = "the instance is a construction (a word pushed out of every head's attention)"
 LAMBDAS = (0.0, 50.0, 1000.0)
@@ -46,11 +46,13 @@ def _witness(name, vanishing, score, significant=None) -> Outcome:
     share = min(abs(r[2]) / r[3] if r[3] > 0 else 0.0 for r in rows if r[0] >= 50)
     last = rows[-1]
     holds = last[1] <= VANISHED and share >= KEPT_SHARE and (significant is None or significant(last[4]))
-    table_ = "\n".join(f"  λ = {lam:6g}: max_i α = {a:.3e}  score_w = {s:+.5g}  max_k |score_k| = {m:.5g}  {extra or ''}"
+    table_ = "\n".join(f"  λ = {lam:6g}: max_i α = {a:.3e}  score_w = {s:+.5g}  max_k |score_k| = {m:.5g}  "
+                       f"{extra or ''}"
                        for lam, a, s, m, extra in rows)
     return Outcome(holds=holds, error=share, tolerance=KEPT_SHARE,
-                   detail=f"{name}: word {vanishing.target} pushed out of the attention (scores −λ in every head, value "
-                          f"scores unchanged):\n{table_}\nmin over λ ≥ 50 of |score_w|/max_k|score_k| = {share:.3f}",
+                   detail=f"{name}: word {vanishing.target} pushed out of the attention (scores −λ in every head, "
+                          f"value scores unchanged):\n{table_}\nmin over λ ≥ 50 of |score_w|/max_k|score_k| = "
+                          f"{share:.3f}",
                    measures={f"|{name}_w| / max at λ = 1000": abs(last[2]) / last[3] if last[3] else 0.0,
                              "max attention at λ = 1000": last[1]})
 

@@ -26,11 +26,11 @@ from theory.explainers.gradient import g_x_input_closed_form
 from theory.explainers.ig import integrated_gradients
 from theory.explainers.lime_inf import beta_inf_model
 from theory.explainers.occlusion import occlusion
-from theory.models.perturb import distinct_words, evaluator, word_index
 from theory.explainers.shapley import shapley_exact, shapley_mc
 from theory.explainers.smoothgrad import smoothgrad
 from theory.markdown import table
 from theory.models.one_layer import document, forward
+from theory.models.perturb import distinct_words, evaluator, word_index
 from theory.sentiment.fixture import load_fixture
 from theory.studies import ExtraResult, extra, regimes
 
@@ -39,7 +39,7 @@ KS = (1, 2, 3, 4, 5)
 EXACT_D = 12
 
 
-def word_scores(model, doc, length: int, seed: int = 0) -> dict:
+def _word_scores(model, doc, length: int, seed: int = 0) -> dict:
     """``{explainer: (d,) scores}`` for the distinct words of one document (replace semantics)."""
     j = word_index(doc, length)
     d = int(j.max()) + 1
@@ -61,14 +61,14 @@ def word_scores(model, doc, length: int, seed: int = 0) -> dict:
             "smoothgrad": per_word(smoothgrad(model, doc, sigma=0.1, samples=32, seed=seed).scores)}
 
 
-def agreement(a: np.ndarray, b: np.ndarray, top: int = 3) -> dict:
+def _agreement(a: np.ndarray, b: np.ndarray, top: int = 3) -> dict:
     rho = spearmanr(a, b).statistic if np.ptp(a) > 0 and np.ptp(b) > 0 else np.nan
     k = min(top, a.size)
     overlap = len(set(np.argsort(-a)[:k]) & set(np.argsort(-b)[:k])) / k
     return {"spearman": float(rho), "top3": overlap, "sign": float(np.mean(np.sign(a) == np.sign(b)))}
 
 
-def faithfulness(model, doc, length: int, scores: np.ndarray, ks=KS) -> dict:
+def _faithfulness(model, doc, length: int, scores: np.ndarray, ks=KS) -> dict:
     """Comprehensiveness and sufficiency at each ``k`` (exact, fast evaluator, replace) and their AOPC."""
     d = scores.size
     ks = [k for k in ks if k < d] or [1]
@@ -84,18 +84,28 @@ def faithfulness(model, doc, length: int, scores: np.ndarray, ks=KS) -> dict:
 
 
 def measure(instances, seed: int) -> dict:
-    """Pairwise agreement and faithfulness over ``instances`` (``(model, doc, length)``), mean ± SE."""
-    pairs = {pair: [] for pair in combinations(EXPLAINERS, 2)}
-    faith = {name: [] for name in EXPLAINERS + ("random",)}
+    """Pairwise agreement and faithfulness over ``instances`` (``(model, doc, length)``), mean ± SE.
+
+    Args:
+        instances: ``(model, doc, length)`` triples: a model, a token document and its number of words.
+        seed: seeds the Monte Carlo explainers (``seed + index`` per document) and the random baseline's ranking.
+
+    Returns:
+        ``{"agreement": [...], "faithfulness": [...], "instances": n}``: per pair of explainers the mean ± SE of
+        Spearman, top-3 overlap and sign agreement; per explainer (and ``random``) that of comprehensiveness and
+        sufficiency.
+    """
+    pairs: dict[tuple[str, str], list[dict]] = {pair: [] for pair in combinations(EXPLAINERS, 2)}
+    faith: dict[str, list[dict]] = {name: [] for name in EXPLAINERS + ("random",)}
     rng = np.random.default_rng(seed)
     for index, (model, doc, length) in enumerate(instances):
-        scores = word_scores(model, doc, length, seed + index)
+        scores = _word_scores(model, doc, length, seed + index)
         for (a, b), rows in pairs.items():
-            rows.append(agreement(scores[a], scores[b]))
+            rows.append(_agreement(scores[a], scores[b]))
         for name in EXPLAINERS:
-            faith[name].append(faithfulness(model, doc, length, scores[name]))
+            faith[name].append(_faithfulness(model, doc, length, scores[name]))
         d = distinct_words(doc, length).size
-        faith["random"].append(faithfulness(model, doc, length, rng.permutation(d).astype(float)))
+        faith["random"].append(_faithfulness(model, doc, length, rng.permutation(d).astype(float)))
 
     def summary(rows, key):
         values = np.array([r[key] for r in rows], dtype=float)
@@ -153,8 +163,8 @@ AGREEMENT = {"ci": {"shifts": (-3.0, 0.0, 3.0), "temps": (1.0,), "d": 10, "model
 
 
 @extra("explainers.agreement", section="§6",
-       title="Every explainer against attention and Shapley (agreement) and exact faithfulness (ERASER AOPC), by regime "
-             "and on the trained model")
+       title="Every explainer against attention and Shapley (agreement) and exact faithfulness (ERASER AOPC), by "
+             "regime and on the trained model")
 def agreement_extra(profile, seed):
     plan = AGREEMENT.get(profile, AGREEMENT["ci"])
     words = "" if plan["words"] is None else f", first {plan['words']} words"

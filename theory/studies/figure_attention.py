@@ -17,7 +17,8 @@ def figure3(profile, seed):
     matrices = attention_matrices(model, document(model, tokens))
     cls_row = forward(model, document(model, tokens)).alpha[0]
     markdown = (
-        f"One random model (`{spec!r}`) on the text {list(tokens)} (CLS first, UNK padding after position {len(tokens)}). "
+        f"One random model (`{spec!r}`) on the text {list(tokens)} (CLS first, UNK padding after position "
+        f"{len(tokens)}). "
         "Each panel is one head's attention matrix (row = query position, column = key position). The "
         "classifier of the paper only uses the first row — the CLS query — so the other rows, which are what "
         "attention heat maps usually show, play no role in its output. Row 0 of every panel equals the α that "

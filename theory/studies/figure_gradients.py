@@ -9,8 +9,8 @@ import reference.explainers.gradient as ref_grad
 from theory import optional
 from theory.checking.strategies.models import ModelSpec
 from theory.explainers.gradient import magnitudes
-from theory.models.one_layer_gradient import authors_gradient, gradient
 from theory.models.one_layer import document
+from theory.models.one_layer_gradient import authors_gradient, gradient
 from theory.studies import ExtraResult, extra, figures
 from theory.studies.query_path import autograd
 

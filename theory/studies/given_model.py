@@ -7,13 +7,15 @@ top word.  Shared by the ``trained.*`` extras (:mod:`theory.claims.trained`) and
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from theory.explainers.lime_approx import NU, unk_document
+from theory.explainers.registry import explain, methods_of
 from theory.markdown import table
 from theory.models.encoder import Encoder
 from theory.models.one_layer import Model, document, forward
-from theory.explainers.registry import explain, methods_of
 from theory.studies import figures, regimes
 
 SEMANTICS = ("delete", "replace")
@@ -23,10 +25,20 @@ def explanations(model: Model | Encoder, tokens, seed: int, allow_unk: bool = Fa
     """Every method ``attnverify explain`` offers for the model's family, as the score of each word of
     ``tokens`` (CLS left out).  Position methods give one score per position; word methods (LIME and its
     approximations: a ``"words"`` key) one per distinct word, shown at each of its occurrences.  A method with a
-    removal-semantics option is run under each semantics."""
+    removal-semantics option is run under each semantics.
+
+    Args:
+        model: the given model (any family).
+        tokens: the document's word ids, without CLS or padding.
+        seed: the seed of the methods that sample.
+        allow_unk: the document may hold UNK (``--oov unk``).
+
+    Returns:
+        ``{method (semantics): [score of each word of tokens]}``, ``len(tokens)`` floats per method.
+    """
     columns = {}
     for method, registered in methods_of(model).items():
-        variants = ({f"{method} ({s})": {"semantics": s} for s in SEMANTICS}
+        variants: dict[str, dict[str, Any]] = ({f"{method} ({s})": {"semantics": s} for s in SEMANTICS}
                     if "semantics" in registered.options else {method: {}})
         for name, options in variants.items():
             if "seed" in registered.options:
@@ -42,7 +54,17 @@ def explanations(model: Model | Encoder, tokens, seed: int, allow_unk: bool = Fa
 
 def figure1_png(words, methods, scores, title: str) -> bytes:
     """Figure-1-like rendering: one row per method, each word on a background coloured by the sign of
-    its score (blue positive, red negative) with intensity |score| / max |score| of that row."""
+    its score (blue positive, red negative) with intensity |score| / max |score| of that row.
+
+    Args:
+        words: the document's words (strings), in order.
+        methods: the rows, in order (keys of ``scores``).
+        scores: ``{method: one score per word}``.
+        title: the figure's title.
+
+    Returns:
+        The PNG file's bytes.
+    """
     plt = figures.pyplot()
     starts = np.concatenate([[0.0], np.cumsum([0.13 * len(w) + 0.5 for w in words])])  # x of each word
     label_width = 0.17 * max(len(m) for m in methods) + 0.4
@@ -69,7 +91,16 @@ def figure1_png(words, methods, scores, title: str) -> bytes:
 def knobs(model: Model, doc, length: int) -> tuple[np.ndarray, np.ndarray]:
     """Per head, the regime map's two knobs measured on one document: the UNK shift ``δ`` (UNK's score minus the
     word's score at the same position, averaged over the word positions) and the temperature (standard deviation
-    of the words' scores)."""
+    of the words' scores).
+
+    Args:
+        model: the §2 model.
+        doc: the token document (CLS first, padded to T).
+        length: the number of words.
+
+    Returns:
+        ``(δ, τ)``: two arrays of shape ``(K,)``, one entry per head.
+    """
     fw = forward(model, np.stack([doc, unk_document(model)]))
     words = slice(1, length + 1)
     return ((fw.scores[1][:, words] - fw.scores[0][:, words]).mean(axis=1), fw.scores[0][:, words].std(axis=1))
@@ -80,13 +111,25 @@ def _quantiles(values: np.ndarray) -> dict:
             "p90": float(np.quantile(values, 0.9))}
 
 
-def regime(model: Model, docs: dict, seed: int, label: str, allow_unk: bool = False) -> dict:
+def regime(model: Model, docs: dict, seed: int, label: str, allow_unk: bool = False) -> dict | None:
     """Eq. (19) and the large-d limit against ``β^∞`` on the documents ``docs`` (key → word ids; the key seeds
     the Monte Carlo, ``seed + key``), under both semantics, with the statistics and verdict rule of
     :mod:`theory.studies.regimes`; the knobs' distribution over heads and documents; the per-document
     :func:`theory.studies.regimes.measure` rows (``rows[semantics]``); regime records named ``label, semantics``.
     Documents with fewer than two distinct words are left out (``β^∞`` is not identified for ``d = 1``) and
-    counted (``"left_out"``); None when no document is left."""
+    counted (``"left_out"``); None when no document is left.
+
+    Args:
+        model: the §2 model.
+        docs: ``{key: word ids}``, integer keys.
+        seed: the base seed of the Monte Carlo ``β^∞`` (``seed + key``) and the bootstrap.
+        label: the regime records' name prefix.
+        allow_unk: the documents may hold UNK (``--oov unk``).
+
+    Returns:
+        ``summaries``, ``records``, ``rows``, ``instances``, ``left_out`` and the knobs' quantiles ``unk_shift``,
+        ``temperature``; None when no document has two distinct words.
+    """
     kept = {key: tokens for key, tokens in docs.items() if len(set(tokens)) >= 2}
     if not kept:
         return None
@@ -107,6 +150,15 @@ def regime(model: Model, docs: dict, seed: int, label: str, allow_unk: bool = Fa
 
 
 def knob_sentence(result: dict, subject: str) -> str:
+    """One sentence on where the model sits on the regime map's knobs (UNK shift, temperature).
+
+    Args:
+        result: a :func:`regime` result.
+        subject: how the sentence names the model ("the trained model", "this model").
+
+    Returns:
+        The sentence: median and 10–90% range of each knob.
+    """
     delta, temperature = result["unk_shift"], result["temperature"]
     return (f"Where {subject} sits on the map's knobs (per head and document): UNK shift δ median "
             f"{delta['median']:+.2f} (10–90%: {delta['p10']:+.2f} to {delta['p90']:+.2f}); temperature (spread of "
@@ -139,7 +191,18 @@ def encoder_regime(model: Encoder, docs: dict, seed: int, allow_unk: bool = Fals
     and Eq. (19) at the last layer (:func:`theory.explainers.encoder_eq19.eq19_last_layer`) against ``β^∞``
     (replace), its relative error per document with the median and the bootstrap SE of the median, and the
     verdict rule of :mod:`theory.studies.regimes`; ``rows[semantics]`` carry each document's ``β^∞``.  Documents
-    with fewer than two distinct words are left out and counted; None when none is left."""
+    with fewer than two distinct words are left out and counted; None when none is left.
+
+    Args:
+        model: the encoder.
+        docs: ``{key: word ids}``, integer keys.
+        seed: the base seed of the Monte Carlo ``β^∞`` (``seed + key``) and the bootstrap.
+        allow_unk: the documents may hold UNK (``--oov unk``).
+
+    Returns:
+        ``instances``, ``rows``, ``left_out``, the ``eq19_last_layer`` summary (median, se, p90, max) and its
+        ``verdict``; None when no document has two distinct words.
+    """
     from theory.explainers.encoder_eq19 import eq19_last_layer
     from theory.explainers.lime_inf import beta_inf_model
 
@@ -148,12 +211,13 @@ def encoder_regime(model: Encoder, docs: dict, seed: int, allow_unk: bool = Fals
         return None
     instances = {key: regimes.Instance(model, document(model, tokens, allow_unk=allow_unk), len(tokens), (seed, key))
                  for key, tokens in kept.items()}
-    rows = {semantics: [] for semantics in SEMANTICS}
+    rows: dict[str, list[dict]] = {semantics: [] for semantics in SEMANTICS}
     for key, inst in instances.items():
         for semantics in SEMANTICS:
             bi = beta_inf_model(model, inst.doc, inst.length, semantics=semantics,
                                 samples=regimes.MC_SAMPLES[semantics], seed=seed + key)
-            rows[semantics].append({"beta": bi.beta[1:], "stderr": None if bi.exact else bi.stderr[1:]})
+            rows[semantics].append({"beta": bi.beta[1:],
+                                    "stderr": None if bi.exact or bi.stderr is None else bi.stderr[1:]})
         row = rows["replace"][-1]
         row["eq19_error"] = regimes.relative_error(eq19_last_layer(model, inst.doc, inst.length), row["beta"],
                                                    row["stderr"])[0]
@@ -174,12 +238,12 @@ def _position_scores(model, doc, length: int) -> dict[str, np.ndarray]:
 
     words = slice(1, length + 1)
     if isinstance(model, Encoder):
-        from theory.models.encoder_gradient import gradient
         from theory.explainers.rollout import rollout
+        from theory.models.encoder_gradient import gradient as encoder_gradient
 
-        g = gradient(model, doc)
-        return {"attention": alpha_avg(g.forward.alpha[0])[words], "rollout": rollout(g.forward.attention)[0, words],
-                "gradient": g_l2(g.grad[0])[words]}
+        eg = encoder_gradient(model, doc)
+        return {"attention": alpha_avg(eg.forward.alpha[0])[words], "rollout": rollout(eg.forward.attention)[0, words],
+                "gradient": g_l2(eg.grad[0])[words]}
     from theory.models.one_layer_gradient import gradient
 
     g = gradient(model, doc)
@@ -202,7 +266,16 @@ def top_words(model, inst, beta: np.ndarray) -> tuple[dict[str, int], dict | Non
     ``gradient.disagrees_with_attention`` by that claim's own definition: the *position* of largest α-avg and
     that of largest G-l2 hold different tokens, each clear of its runner-up by 1% (float64): None when it is
     one, else why not (``same_token``: the token both top positions hold; ``within_margin``: the scores whose top
-    position is within 1% of the runner-up)."""
+    position is within 1% of the runner-up).
+
+    Args:
+        model: the given model (§2 or encoder).
+        inst: the document's :class:`theory.studies.regimes.Instance`.
+        beta: ``β^∞`` of its distinct words, shape ``(d,)``.
+
+    Returns:
+        ``(top, why)``: ``{explainer: top word id}`` and None for a witness, else the reason it is not one.
+    """
     from theory.models.perturb import distinct_words, word_index
 
     words, index = distinct_words(inst.doc, inst.length), word_index(inst.doc, inst.length)
@@ -211,6 +284,7 @@ def top_words(model, inst, beta: np.ndarray) -> tuple[dict[str, int], dict | Non
            for name, scores in per_position.items()}
     top["LIME"] = int(words[np.argmax(np.abs(beta))])
     (ta, clear_a), (tg, clear_g) = _clear_top(per_position["attention"]), _clear_top(per_position["gradient"])
+    why: dict | None
     if inst.doc[1 + ta] == inst.doc[1 + tg]:
         why = {"same_token": int(inst.doc[1 + ta])}
     elif not (clear_a and clear_g):
@@ -224,7 +298,17 @@ def disagreement(model, result: dict, semantics: str = "delete") -> dict:
     """How often attention, the gradient and LIME's ``β^∞`` (under ``semantics``) name different top words over
     the documents of a :func:`regime` (or :func:`encoder_regime`) result, and which documents are witnesses of
     ``gradient.disagrees_with_attention`` by its own definition (:func:`top_words`); the documents where
-    attention and the gradient name different top *words* without being witnesses, with the reason."""
+    attention and the gradient name different top *words* without being witnesses, with the reason.
+
+    Args:
+        model: the given model (§2 or encoder).
+        result: a :func:`regime` or :func:`encoder_regime` result.
+        semantics: the removal semantics whose ``β^∞`` is LIME's top word.
+
+    Returns:
+        ``semantics``, ``documents``, the pairwise disagreement ``rates``, the ``position_witnesses`` (document
+        keys) and the ``word_level_only`` documents with their reason.
+    """
     keys = list(result["instances"])
     tops = [top_words(model, inst, row["beta"]) for inst, row in zip(result["instances"].values(),
                                                                      result["rows"][semantics])]
@@ -235,4 +319,5 @@ def disagreement(model, result: dict, semantics: str = "delete") -> dict:
             "position_witnesses": [int(key) for key, (_, why) in zip(keys, tops) if why is None],
             "word_level_only": [{"document": int(key), "attention": t["attention"], "gradient": t["gradient"],
                                  "why_not_a_witness": why}
-                                for key, (t, why) in zip(keys, tops) if why is not None and t["attention"] != t["gradient"]]}
+                                for key, (t, why) in zip(keys, tops)
+                                if why is not None and t["attention"] != t["gradient"]]}

@@ -9,16 +9,16 @@ import numpy as np
 
 from theory.checking.strategies.models import authors_size_document
 from theory.explainers import lime_inf
-from theory.models.perturb import distinct_words, evaluator
 from theory.markdown import table
+from theory.models.perturb import distinct_words, evaluator
 from theory.studies import ExtraResult, extra
 
 
 @extra("lime.beta_inf_monte_carlo_precision", section="§5",
        title="β^∞ at realistic d: stratified Monte Carlo precision and cost (authors' size)")
 def monte_carlo_precision_extra(profile, seed):
-    """Relative standard error ``‖SE‖/‖β^∞‖`` and wall time of :func:`theory.explainers.lime_inf.beta_inf_mc` at the authors'
-    size (T = 256, K = 6, d_e = 128, d_att = d_out = 64; 200 words, d = 150 distinct; random model), per
+    """Relative standard error ``‖SE‖/‖β^∞‖`` and wall time of :func:`theory.explainers.lime_inf.beta_inf_mc` at the
+    authors' size (T = 256, K = 6, d_e = 128, d_att = d_out = 64; 200 words, d = 150 distinct; random model), per
     semantics and number of samples; the calibration column compares two seeds: ``‖β(seed) − β(seed+1)‖`` over
     ``√2·‖SE‖`` (≈ 1 when the standard errors are right)."""
     words = 200

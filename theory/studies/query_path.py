@@ -9,8 +9,8 @@ import numpy as np
 from theory import optional
 from theory.checking.strategies.models import SCORE_SCALES, Case, ModelSpec
 from theory.explainers.gradient import magnitudes
-from theory.models.one_layer_gradient import gradient
 from theory.markdown import table
+from theory.models.one_layer_gradient import gradient
 from theory.studies import ExtraResult, extra
 
 AUTHORS_SIZE = dict(K=6, d_e=128, d_att=64, d_out=64, T=256)
@@ -33,7 +33,9 @@ def autograd(model, doc) -> np.ndarray:
     module = AttentionClassifier.from_npz_arrays(model)
     X = module.embed(torch.as_tensor(np.atleast_2d(doc))).detach().requires_grad_(True)
     module.forward_embedded(X)[0, 0].backward()
-    return X.grad[0].numpy()
+    grad = X.grad
+    assert grad is not None  # backward() fills the gradient of X, a leaf that requires grad
+    return grad[0].numpy()
 
 
 def _random_case(rng, score_scale, authors_size=False):

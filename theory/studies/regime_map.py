@@ -13,10 +13,13 @@ from theory.markdown import table
 from theory.studies import ExtraResult, extra, figures, regimes
 
 
-def regime_grid(profile: str) -> list[regimes.Cell]:
+def _regime_grid(profile: str) -> list[regimes.Cell]:
     """The cells of the map: a main grid (replace, positional encoding on, ν = 0.25) over UNK shift ×
     temperature × d, and one-factor slices for delete, positional encoding off and ν."""
     C = regimes.Cell
+    shifts: tuple[float, ...]
+    temps: tuple[float, ...]
+    ds: tuple[int, ...]
     if profile == "thorough":
         shifts, temps, ds = (-4, -2, 0, 2, 4), (0.25, 0.5, 1, 2, 4), (10, 25, 50, 100, 200)
         cells = [C(s, t, d) for s in shifts for t in temps for d in ds]
@@ -41,7 +44,7 @@ def _fmt(entry) -> str:
 def regime_map_extra(profile, seed):
     started = time.perf_counter()
     n = 16
-    cells = regime_grid(profile)
+    cells = _regime_grid(profile)
     results = regimes.sweep(cells, n, seed, workers=2)
     records, rows = [], []
     holds = {name: {"holds": [], "fails": [], "undecided": []} for name in regimes.APPROXIMATIONS}
@@ -90,8 +93,8 @@ def regime_map_extra(profile, seed):
         pooled = pooled_se = spread = math.nan
     ratios = [r["ratio"] for r in results if r["cell"]["semantics"] == "replace"]
     md = [
-        f"Profile `{profile}`: {len(cells)} cells × {n} random models (the instances of `theory/studies/regimes.py`: T = 256, "
-        "K = 4, d_e = 32, d_att = d_out = 16, L = ⌈1.25 d⌉ tokens with d distinct words; **temperature** = the "
+        f"Profile `{profile}`: {len(cells)} cells × {n} random models (the instances of `theory/studies/regimes.py`: T "
+        f"= 256, K = 4, d_e = 32, d_att = d_out = 16, L = ⌈1.25 d⌉ tokens with d distinct words; **temperature** = the "
         "standard deviation of each head's scores over the text; **UNK shift** δ = how much higher UNK's score is "
         "than the text's mean word score at the same position, in every head (E[UNK] moved by the least-norm "
         "solution of 2K linear equations that also keep c̃ unchanged): UNK gets e^δ times an average word's "
@@ -100,8 +103,8 @@ def regime_map_extra(profile, seed):
         "",
         f"**Verdict rule** (declared before measuring): an approximation *holds* in a cell when the upper bound "
         f"median + 2·SE of its relative error ‖β_a − β^∞‖/‖β^∞‖ (Monte-Carlo-debiased per instance) is ≤ "
-        f"{THRESHOLD:.0%}; it *fails* when median − 2·SE > {THRESHOLD:.0%}; otherwise *undecided*. SE = bootstrap SE of "
-        "the median over models ⊕ median Monte Carlo SE. The 3/2 of Eq. (19) is *consistent* with a cell (✓) when "
+        f"{THRESHOLD:.0%}; it *fails* when median − 2·SE > {THRESHOLD:.0%}; otherwise *undecided*. SE = bootstrap SE "
+        f"of the median over models ⊕ median Monte Carlo SE. The 3/2 of Eq. (19) is *consistent* with a cell (✓) when "
         "the mean least-squares ratio ρ of β^∞ on Eq. (19) without its 3/2 is within 2 SE of 1.5.",
         "",
         f"- Eq. (19) holds in {len(holds['lime.eq19']['holds'])} cells, fails in {len(holds['lime.eq19']['fails'])}, "
@@ -109,8 +112,10 @@ def regime_map_extra(profile, seed):
         + (f" Holds: {'; '.join(holds['lime.eq19']['holds'])}." if holds['lime.eq19']['holds'] else ""),
         f"- The large-d limit holds in {len(holds['lime.large_d_limit']['holds'])} cells, fails in "
         f"{len(holds['lime.large_d_limit']['fails'])}, undecided in {len(holds['lime.large_d_limit']['undecided'])}."
-        + (f" Fails: {'; '.join(holds['lime.large_d_limit']['fails'])}." if holds['lime.large_d_limit']['fails'] else ""),
-        f"- LS ratio ρ (replace cells): from {min(q['mean'] for q in ratios):.2f} to {max(q['mean'] for q in ratios):.2f}; "
+        + (f" Fails: {'; '.join(holds['lime.large_d_limit']['fails'])}."
+           if holds['lime.large_d_limit']['fails'] else ""),
+        f"- LS ratio ρ (replace cells): from {min(q['mean'] for q in ratios):.2f} to "
+        f"{max(q['mean'] for q in ratios):.2f}; "
         f"3/2 consistent in {sum(abs(q['mean'] - 1.5) <= 2 * q['se'] for q in ratios)} of {len(ratios)} replace cells.",
         f"- Convergence of the large-d limit in d (replace): pooled log-log slope {pooled:.2f} ± {pooled_se:.2f} "
         f"(slice-to-slice spread {spread:.2f}); per slice below.",

@@ -51,14 +51,15 @@ import math
 import sys
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
 from theory.checking.approximation import DEGENERATE, THRESHOLD, relative_error
 from theory.explainers.lime_approx import eq19, large_d_limit
 from theory.explainers.lime_inf import beta_inf_model
-from theory.models.perturb import single_threaded_blas
 from theory.models.one_layer import Model, document, forward, head_vectors
+from theory.models.perturb import single_threaded_blas
 
 T, K, D_E, D_ATT, D_OUT = 256, 4, 32, 16, 16
 MC_SAMPLES = {"replace": 40_000, "delete": 100_000}
@@ -86,7 +87,7 @@ class Cell:
 
 # --- instances ------------------------------------------------------------------------------------------------
 
-def shift_unk(model: Model, tokens, delta: float) -> Model:
+def _shift_unk(model: Model, tokens, delta: float) -> Model:
     """The model with ``E[UNK]`` moved by the least-norm ``Δ`` that makes UNK's score exceed the mean score of
     ``tokens`` by ``delta`` in every head, with the value scores of UNK unchanged (module docstring)."""
     u, w_c = head_vectors(model)
@@ -99,7 +100,7 @@ def shift_unk(model: Model, tokens, delta: float) -> Model:
     return model.replace(E=E)
 
 
-def set_temperature(model: Model, doc, length: int, tau: float) -> Model:
+def _set_temperature(model: Model, doc, length: int, tau: float) -> Model:
     """The model with each head's ``W_q`` rescaled so that the scores of positions ``1..length`` have standard
     deviation ``tau``."""
     spread = forward(model, doc).scores[0][:, 1: length + 1].std(axis=1)  # (K,)
@@ -116,7 +117,15 @@ class Instance:
 
 
 def instance(cell: Cell, seed: tuple) -> Instance:
-    """The random model and document of ``cell`` for the seed tuple ``seed`` (module docstring)."""
+    """The random model and document of ``cell`` for the seed tuple ``seed`` (module docstring).
+
+    Args:
+        cell: the regime.
+        seed: the seed tuple ``(seed, cell index, instance index)`` of ``numpy.random.default_rng``.
+
+    Returns:
+        The :class:`Instance`: the model (temperature and UNK shift set), its document and number of words.
+    """
     rng = np.random.default_rng(list(seed))
     d = cell.d
     V = d + 2
@@ -131,21 +140,34 @@ def instance(cell: Cell, seed: tuple) -> Instance:
     tokens = np.concatenate([words, rng.choice(words, length - d)])
     rng.shuffle(tokens)
     doc = document(model, tokens)
-    model = set_temperature(model, doc, length, cell.temperature)
-    model = shift_unk(model, tokens, cell.unk_shift)
+    model = _set_temperature(model, doc, length, cell.temperature)
+    model = _shift_unk(model, tokens, cell.unk_shift)
     return Instance(model, doc, length, tuple(seed))
 
 
 # --- measures -------------------------------------------------------------------------------------------------
 
 def measure(inst: Instance, semantics: str, nu: float, samples: int | None = None, mc_seed: int = 0) -> dict:
-    """Every per-instance number of the module docstring, as a dict."""
+    """Every per-instance number of the module docstring, as a dict.
+
+    Args:
+        inst: the instance: a §2 model, its token document and its number of words.
+        semantics: the removal semantics of ``β^∞``.
+        nu: the LIME kernel width ``ν``.
+        samples: the Monte Carlo samples of ``β^∞`` when ``d > 10`` (None: :data:`MC_SAMPLES` of the semantics).
+        mc_seed: the Monte Carlo seed.
+
+    Returns:
+        The errors (with their Monte Carlo SE), ``ratio``, ``eq19_shape_error``, ``correlation``,
+        ``sign_agreement``, ``degenerate``, ``exact``, ``mc_relative_se`` and the arrays ``beta``, ``eq19``,
+        ``limit``, ``stderr`` (shape ``(d,)``; ``stderr`` None when exact).
+    """
     model, doc, length = inst.model, inst.doc, inst.length
     samples = MC_SAMPLES[semantics] if samples is None else samples
     with single_threaded_blas():
         bi = beta_inf_model(model, doc, length, semantics=semantics, samples=samples, seed=mc_seed, nu=nu)
     beta = bi.beta[1:]
-    se = None if bi.exact else bi.stderr[1:]
+    se = None if bi.exact or bi.stderr is None else bi.stderr[1:]
     fw = forward(model, doc)
     floor = DEGENERATE * float(np.ptp(fw.c[0]) + 1e-300)
     e19 = eq19(model, doc, length)
@@ -161,7 +183,7 @@ def measure(inst: Instance, semantics: str, nu: float, samples: int | None = Non
     return {"eq19_error": err19, "eq19_error_se": se19, "limit_error": errlim, "limit_error_se": selim,
             "ratio": rho, "eq19_shape_error": shape, "correlation": corr, "sign_agreement": signs,
             "degenerate": bool(degenerate), "exact": bi.exact,
-            "mc_relative_se": 0.0 if bi.exact else float(np.linalg.norm(se) / np.linalg.norm(beta)),
+            "mc_relative_se": 0.0 if se is None else float(np.linalg.norm(se) / np.linalg.norm(beta)),
             "beta": beta, "eq19": e19, "limit": lim, "stderr": se}
 
 
@@ -173,7 +195,15 @@ def _bootstrap_median_se(values: np.ndarray, rng) -> float:
 
 
 def run_cell(args) -> dict:
-    """Measure ``n`` instances of one cell; returns its summary (JSON-able)."""
+    """Measure ``n`` instances of one cell; returns its summary (JSON-able).
+
+    Args:
+        args: ``(index, cell, n, seed)``: the cell's index in the sweep, the cell, its number of instances and the
+            run's seed (one tuple, for the process pool's map).
+
+    Returns:
+        The cell, its name, index, seeds, the :func:`summarize` statistics and the seconds it took.
+    """
     index, cell, n, seed = args
     started = time.perf_counter()
     rows = [measure(instance(cell, (seed, index, k)), cell.semantics, cell.nu, mc_seed=seed + 1000 * index + k)
@@ -187,11 +217,20 @@ def run_cell(args) -> dict:
 
 def summarize(rows: list[dict], rng) -> dict:
     """The per-cell statistics of the module docstring over the per-instance :func:`measure` results ``rows``
-    (``rng`` drives the bootstrap)."""
+    (``rng`` drives the bootstrap).
+
+    Args:
+        rows: :func:`measure` results, one per instance.
+        rng: a ``numpy.random.Generator``.
+
+    Returns:
+        ``degenerate`` (count), ``exact``, per error median/se/p90/max, ``ratio`` mean/se/median/min/max,
+        median ``correlation`` and ``sign_agreement``, median ``mc_relative_se``.
+    """
     rows = [{key: value for key, value in m.items() if not isinstance(value, np.ndarray) and value is not None}
             for m in rows]
     ok = [r for r in rows if not r["degenerate"]]
-    out = {"degenerate": len(rows) - len(ok), "exact": bool(all(r["exact"] for r in rows))}
+    out: dict[str, Any] = {"degenerate": len(rows) - len(ok), "exact": bool(all(r["exact"] for r in rows))}
     for key in ("eq19_error", "limit_error", "eq19_shape_error"):
         values = np.array([r[key] for r in ok])
         mc = np.array([r.get(key + "_se", 0.0) for r in ok]) if key != "eq19_shape_error" else np.zeros(len(ok))
@@ -216,7 +255,16 @@ def summarize(rows: list[dict], rng) -> dict:
 
 
 def verdict(median: float, se: float, threshold: float = THRESHOLD) -> str:
-    """``holds`` / ``fails`` / ``undecided`` by the rule of the module docstring."""
+    """``holds`` / ``fails`` / ``undecided`` by the rule of the module docstring.
+
+    Args:
+        median: the median relative error.
+        se: its standard error.
+        threshold: the relative error an approximation may reach and still hold.
+
+    Returns:
+        ``"holds"``, ``"fails"`` or ``"undecided"`` (also for a NaN median).
+    """
     if not median == median:
         return "undecided"
     if median + 2 * se <= threshold:
@@ -227,9 +275,20 @@ def verdict(median: float, se: float, threshold: float = THRESHOLD) -> str:
 
 
 def sweep(cells: list[Cell], n: int, seed: int, workers: int = 2, progress=sys.stderr) -> list[dict]:
-    """Run every cell (``n`` instances each), in ``workers`` processes; one progress line per cell."""
+    """Run every cell (``n`` instances each), in ``workers`` processes; one progress line per cell.
+
+    Args:
+        cells: the regimes.
+        n: the instances per cell.
+        seed: the run's seed.
+        workers: the local processes (or the cluster under ``--scheduler``).
+        progress: where the progress lines go (None: nowhere).
+
+    Returns:
+        The :func:`run_cell` results, in the order of ``cells``.
+    """
     jobs = [(i, cell, n, seed) for i, cell in enumerate(cells)]
-    results = []
+    results: list[dict] = []
 
     def report(r):
         if progress is not None:
@@ -246,7 +305,16 @@ def sweep(cells: list[Cell], n: int, seed: int, workers: int = 2, progress=sys.s
 
 def loglog_slope(d, errors, se) -> tuple[float, float]:
     """Weighted least-squares slope of ``log e`` on ``log d`` (weights ``e/SE``, SE floored at 5% of ``e``) and
-    its standard error (the larger of the model-based and the residual-based one)."""
+    its standard error (the larger of the model-based and the residual-based one).
+
+    Args:
+        d: the numbers of distinct words.
+        errors: the relative errors at each ``d``.
+        se: their standard errors.
+
+    Returns:
+        ``(slope, SE)``; NaNs with fewer than three positive errors.
+    """
     d, e, s = np.asarray(d, float), np.asarray(errors, float), np.asarray(se, float)
     keep = e > 0
     x, y = np.log(d[keep]), np.log(e[keep])

@@ -34,12 +34,12 @@ from theory.claims.encoder import ZeroAttentionCase, check_forward, f_scale
 from theory.explainers import lime_inf
 from theory.explainers.attention import alpha_avg, alpha_max
 from theory.explainers.encoder_eq19 import eq19_last_layer, value_scores
-from theory.models.encoder_gradient import gradient, rounding_scale
 from theory.explainers.gradient import g_l2
 from theory.explainers.lime import lime
 from theory.markdown import table
-from theory.models.perturb import distinct_words, f_perturbed
 from theory.models.encoder import forward
+from theory.models.encoder_gradient import gradient, rounding_scale
+from theory.models.perturb import distinct_words, f_perturbed
 from theory.studies import ExtraResult, extra
 
 DEPTHS = (1, 2, 3, 4)
@@ -48,7 +48,7 @@ MODEL_FREE = "model-free: a statement about LIME's law / least squares for any f
 LIME_SAMPLES = 300
 
 
-def random_case(rng: np.random.Generator, L: int, pe=None, T=None) -> EncoderCase:
+def _random_case(rng: np.random.Generator, L: int, pe=None, T=None) -> EncoderCase:
     """A seeded random encoder of depth ``L`` (every switch drawn) and a text with ≥ 2 distinct words."""
     K = int(rng.integers(1, 3))
     T = int(rng.integers(4, 6)) if T is None else T
@@ -65,7 +65,7 @@ def random_case(rng: np.random.Generator, L: int, pe=None, T=None) -> EncoderCas
     return EncoderCase(spec, tuple(int(t) for t in tokens))
 
 
-def zero_attention_case(rng: np.random.Generator, L: int, T: int = 2) -> ZeroAttentionCase:
+def _zero_attention_case(rng: np.random.Generator, L: int, T: int = 2) -> ZeroAttentionCase:
     spec = EncoderSpec(L=L, K=int(rng.integers(1, 3)), d=int(rng.integers(2, 4)), d_ff=int(rng.integers(0, 3)), V=4,
                        T=T, residual=True, activation=str(rng.choice(["relu", "gelu"])), biases=bool(rng.integers(2)),
                        seed=int(rng.integers(2**32)))
@@ -74,7 +74,7 @@ def zero_attention_case(rng: np.random.Generator, L: int, T: int = 2) -> ZeroAtt
 
 # --- the depth analogs ----------------------------------------------------------------------------------------
 
-def simplex(case) -> Outcome:
+def _simplex(case) -> Outcome:
     """mpmath: every attention row of every layer is positive and sums to 1."""
     mp_fw = ref_enc.forward(case.model, case.doc)
     rows = [row for layer in mp_fw.attention for head in layer for row in head]
@@ -84,7 +84,7 @@ def simplex(case) -> Outcome:
     return combine(check_mp("|Σ_u a_{t,u} − 1|", gap), check_mp("min a ≤ 0", 0 if smallest > 0 else 1))
 
 
-def head_mean_structure(case) -> Outcome:
+def _head_mean_structure(case) -> Outcome:
     """float64: ``f = (1/K) Σ_i Σ_u a^(i,L)_{0,u} c^(i)_u + wᵀb_o + b`` (the §2 structure behind the convex bound)."""
     model, fw = case.model, forward(case.model, case.doc)
     heads = (fw.alpha * value_scores(model, fw)).sum(axis=-1).mean(axis=-1)
@@ -92,15 +92,16 @@ def head_mean_structure(case) -> Outcome:
     return compare("f − (head mean of convex combinations)", fw.f - structure, [0.0], f_scale(model, fw))
 
 
-def delete_equals_replace(case) -> Outcome:
+def _delete_equals_replace(case) -> Outcome:
     """float64: without positional encoding, delete and replace give the same f on every pattern."""
     model, doc, length = case.model, case.doc, len(case.tokens)
     Z = lime_inf.patterns(distinct_words(doc, length).size)
     a, b = f_perturbed(model, doc, length, Z, "delete"), f_perturbed(model, doc, length, Z, "replace")
-    return compare("f(delete) − f(replace)", a - b, np.zeros(len(Z)).tolist(), f_scale(model, forward(model, doc)).max())
+    return compare("f(delete) − f(replace)", a - b, np.zeros(len(Z)).tolist(),
+                   f_scale(model, forward(model, doc)).max())
 
 
-def aggregates(case) -> Outcome:
+def _aggregates(case) -> Outcome:
     """float64: last-layer α-avg is a probability vector, α-max ≥ α-avg, 1 ≤ Σ α-max ≤ K."""
     alpha = forward(case.model, case.doc).alpha[0]
     avg, amax = alpha_avg(alpha), alpha_max(alpha)
@@ -109,7 +110,7 @@ def aggregates(case) -> Outcome:
                    compare("Σ α-max outside [1, K]", max(1 - amax.sum(), amax.sum() - case.model.K, 0), 0, 1.0))
 
 
-def blind(case) -> Outcome:
+def _blind(case) -> Outcome:
     """float64, bitwise: negating (w, b) keeps every attention and exactly negates f, ∇, LIME and β^∞."""
     model, doc, length = case.model, case.doc, len(case.tokens)
     negated = model.replace(w=-model.w, b=-model.b)
@@ -126,7 +127,7 @@ def blind(case) -> Outcome:
                    detail=f"{sum(same)}/{len(same)} quantities exactly symmetric")
 
 
-def gradient_entry(t: int) -> Callable:
+def _gradient_entry(t: int) -> Callable:
     def check(case) -> Outcome:
         """mpmath central differences at position ``t``, the float64 gradient's largest coordinate."""
         model, doc = case.model, case.doc
@@ -137,7 +138,7 @@ def gradient_entry(t: int) -> Callable:
     return check
 
 
-def zero_attention_gradient(case) -> Outcome:
+def _zero_attention_gradient(case) -> Outcome:
     """float64 on the construction: ∇_1 vanishes with the last layer's CLS attention (‖∇_1‖ ≤ 10⁶·max_i a)."""
     g = gradient(case.model, case.doc)
     attention = float(g.forward.alpha[0, :, 1].max())
@@ -146,7 +147,7 @@ def zero_attention_gradient(case) -> Outcome:
                    detail=f"max_i a^(i,L)_(0,1) = {attention:.3g}, ‖∇_1‖ = {norm:.3g}")
 
 
-def top_tokens_differ(case) -> Outcome:
+def _top_tokens_differ(case) -> Outcome:
     """Witness search: the last-layer α-avg and G-l2 rankings of the word positions have different top tokens."""
     g = gradient(case.model, case.doc)
     words = slice(1, len(case.tokens) + 1)
@@ -155,7 +156,7 @@ def top_tokens_differ(case) -> Outcome:
                    detail=f"top α-avg position {1 + np.argmax(a)}, top G-l2 position {1 + np.argmax(b)}")
 
 
-def matches_lime(case) -> Outcome:
+def _matches_lime(case) -> Outcome:
     """The real lime 0.2.0.1 package on the encoder's f (delete) against the generic-path LIME."""
     from reference.oracles.lime_package import run_lime_package
 
@@ -168,7 +169,7 @@ def matches_lime(case) -> Outcome:
                    compare("LIME intercept vs lime", fit.intercept, intercept, scale, rtol=1e-10))
 
 
-def linear_in_readout(case) -> Outcome:
+def _linear_in_readout(case) -> Outcome:
     """float64: LIME and β^∞ of the readout (w₁ + w₂, b₁ + b₂) are the sums (same samples)."""
     model, doc, length = case.model, case.doc, len(case.tokens)
     other = model.replace(w=np.roll(model.w, 1) + 0.5, b=model.b - 1.0)
@@ -178,12 +179,13 @@ def linear_in_readout(case) -> Outcome:
     for sem in ("delete", "replace"):
         parts = [lime(m, doc, length, semantics=sem, samples=200, seed=1).coef for m in (model, other, both)]
         betas = [lime_inf.beta_inf_exact(m, doc, length, semantics=sem) for m in (model, other, both)]
-        out += [compare(f"LIME(sum) − ΣLIME ({sem})", parts[2] - parts[0] - parts[1], [0.0] * len(parts[0]), 10 * scale),
+        out += [compare(f"LIME(sum) − ΣLIME ({sem})", parts[2] - parts[0] - parts[1], [0.0] * len(parts[0]),
+                        10 * scale),
                 compare(f"β^∞(sum) − Σβ^∞ ({sem})", betas[2] - betas[0] - betas[1], [0.0] * len(betas[0]), 10 * scale)]
     return combine(*out)
 
 
-def beta_closed_form(case) -> Outcome:
+def _beta_closed_form(case) -> Outcome:
     """float64: the closed form of β^∞ on the encoder's f equals weighted least squares over the enumeration."""
     model, doc, length = case.model, case.doc, len(case.tokens)
     d = distinct_words(doc, length).size
@@ -197,14 +199,14 @@ def beta_closed_form(case) -> Outcome:
                    float(np.abs(values).max()) * 1e3 or 1.0)
 
 
-def eq19_error(case) -> Outcome:
+def _eq19_error(case) -> Outcome:
     model, doc, length = case.model, case.doc, len(case.tokens)
     beta = lime_inf.beta_inf_exact(model, doc, length, semantics="replace")[1:]
-    error = float(np.linalg.norm(eq19_last_layer(model, doc, length) - beta) / max(np.linalg.norm(beta), 1e-300))
+    error = float(np.linalg.norm(eq19_last_layer(model, doc, length) - beta) / max(float(np.linalg.norm(beta)), 1e-300))
     return Outcome(holds=True, error=error, tolerance=np.inf, detail=f"relative error {error:.3g}")
 
 
-def zero_attention_lime(case) -> Outcome:
+def _zero_attention_lime(case) -> Outcome:
     """Witness search on the construction (T = 3, two words): the word at position 1 gets ~zero last-layer attention
     but a LIME coefficient (β^∞, replace) bounded away from 0 (≥ 1e-3 of the largest)."""
     model, doc = case.model, case.doc
@@ -221,7 +223,7 @@ class Row:
     check: Callable | None = None  # None: n/a
     reason: str = ""
     kind: str = "holds"  # holds (every instance) / witness (one instance) / measured
-    draw: Callable = random_case
+    draw: Callable = _random_case
     share: float = 1.0  # share of the profile's instances (expensive references: fewer)
     requires: tuple = ()  # optional packages of the check (theory.optional.EXTRA); skipped without them
 
@@ -229,54 +231,55 @@ class Row:
 NA_STRUCTURE = "the claim is about the §2 structure (one CLS query, scalar value scores), which depth removes"
 ROWS = {
     "model.forward": Row("encoder.forward: float64 = mpmath (f, every attention, every hidden state)", check_forward),
-    "model.simplex": Row("every attention row of every layer positive, summing to 1 (mpmath)", simplex),
+    "model.simplex": Row("every attention row of every layer positive, summing to 1 (mpmath)", _simplex),
     "model.convex": Row("f = head mean of convex combinations of last-layer value scores (+ wᵀb_o + b)",
-                        head_mean_structure),
-    "attention.aggregates": Row("last-layer CLS α-avg / α-max aggregates", aggregates),
+                        _head_mean_structure),
+    "attention.aggregates": Row("last-layer CLS α-avg / α-max aggregates", _aggregates),
     "attention.non_identifiable": Row("—", reason="not checked at depth: needs δ with Σ_u δ_u v_u = 0 in the value "
                                                   "space (T ≥ d_out + 2) and an edited attention row inside the layer"),
-    "attention.blind_to_values": Row("negating (w, b): attention unchanged, f negated (float64, bitwise)", blind),
+    "attention.blind_to_values": Row("negating (w, b): attention unchanged, f negated (float64, bitwise)", _blind),
     "gradient.closed_form": Row("∇_1 by backpropagation = mpmath central differences (the depth formula)",
-                                gradient_entry(1), share=0.67),
-    "gradient.cls_query_path": Row("∇_0 (CLS, query path included) = mpmath central differences", gradient_entry(0),
+                                _gradient_entry(1), share=0.67),
+    "gradient.cls_query_path": Row("∇_0 (CLS, query path included) = mpmath central differences", _gradient_entry(0),
                                    share=0.67),
     "gradient.attention_bound": Row("zero last-layer CLS attention ⇒ ∇_t → 0 (ZeroAttentionCase, float64)",
-                                    zero_attention_gradient, draw=lambda rng, L: zero_attention_case(rng, L)),
+                                    _zero_attention_gradient, draw=lambda rng, L: _zero_attention_case(rng, L)),
     "gradient.aggregates": Row("—", reason=NA_STRUCTURE + " (G×I closed form in α, c, s)"),
     "gradient.constant_values": Row("—", reason=NA_STRUCTURE + " (premise: constant value scores per head)"),
     "gradient.disagrees_with_attention": Row("last-layer α-avg and G-l2 top tokens differ (witness search)",
-                                             top_tokens_differ, kind="witness"),
+                                             _top_tokens_differ, kind="witness"),
     "gradient.disagrees_with_attention.sign": Row("—", reason="not mapped at depth (the §2 sign construction)"),
-    "attention.blind_to_values.gradient": Row("negating (w, b) negates ∇ (float64, bitwise)", blind),
+    "attention.blind_to_values.gradient": Row("negating (w, b) negates ∇ (float64, bitwise)", _blind),
     "model.sufficient_stats": Row("—", reason=NA_STRUCTURE + ": a perturbed document needs a full forward pass"),
     "model.delete_decomposition": Row("—", reason=NA_STRUCTURE + " (word + position score split)"),
     "model.delete_equals_replace_without_pe": Row("no PE: delete and replace give the same f on every pattern",
-                                                  delete_equals_replace, draw=lambda rng, L: random_case(rng, L, pe=False)),
-    "lime.matches_lime_package": Row("the lime package on the encoder's f = generic-path LIME (delete)", matches_lime,
+                                                  _delete_equals_replace,
+                                                  draw=lambda rng, L: _random_case(rng, L, pe=False)),
+    "lime.matches_lime_package": Row("the lime package on the encoder's f = generic-path LIME (delete)", _matches_lime,
                                      share=0.67, requires=("lime", "sklearn")),
-    "lime.linear_in_model": Row("LIME linear in the readout (w, b), same samples", linear_in_readout),
-    "attention.blind_to_values.lime": Row("negating (w, b) negates LIME (float64, bitwise)", blind),
+    "lime.linear_in_model": Row("LIME linear in the readout (w, b), same samples", _linear_in_readout),
+    "attention.blind_to_values.lime": Row("negating (w, b) negates LIME (float64, bitwise)", _blind),
     "lime.sampling_law": Row("—", reason=MODEL_FREE),
-    "lime.beta_inf_closed_form": Row("closed-form β^∞ of the encoder's f = weighted least squares", beta_closed_form),
+    "lime.beta_inf_closed_form": Row("closed-form β^∞ of the encoder's f = weighted least squares", _beta_closed_form),
     "lime.exact_on_linear": Row("—", reason=MODEL_FREE),
     "lime.equal_scores_exact": Row("—", reason=NA_STRUCTURE + " (premise: UNK scored like every word)"),
-    "lime.linear_in_model.beta_inf": Row("β^∞ linear in the readout (w, b)", linear_in_readout),
-    "attention.blind_to_values.beta_inf": Row("negating (w, b) negates β^∞ (float64, bitwise)", blind),
+    "lime.linear_in_model.beta_inf": Row("β^∞ linear in the readout (w, b)", _linear_in_readout),
+    "attention.blind_to_values.beta_inf": Row("negating (w, b) negates β^∞ (float64, bitwise)", _blind),
     "lime.consistency": Row("—", reason=MODEL_FREE),
     "lime.beta_inf_monte_carlo": Row("—", reason=MODEL_FREE),
     "lime.beta_inf_monte_carlo.heavy_tails": Row("—", reason=MODEL_FREE),
-    "lime.eq19": Row("Eq. (19) on the last layer vs exact β^∞ (encoder.eq19_last_layer)", eq19_error,
+    "lime.eq19": Row("Eq. (19) on the last layer vs exact β^∞ (encoder.eq19_last_layer)", _eq19_error,
                      kind="measured"),
     "lime.large_d_limit": Row("—", reason=NA_STRUCTURE + " (N/D sufficient statistics)"),
     "lime.large_d_limit.convergence": Row("—", reason=NA_STRUCTURE + " (N/D sufficient statistics)"),
     "lime.zero_attention_not_zero": Row("~zero last-layer attention, β^∞ bounded away from 0 (witness search)",
-                                        zero_attention_lime, kind="witness",
-                                        draw=lambda rng, L: zero_attention_case(rng, L, T=3)),
+                                        _zero_attention_lime, kind="witness",
+                                        draw=lambda rng, L: _zero_attention_case(rng, L, T=3)),
     "lime.affine_in_attention": Row("—", reason=NA_STRUCTURE + " (premise: constant value scores)"),
 }
 
 
-def cell(row: Row, L: int, count: int, seed: int) -> dict:
+def _cell(row: Row, L: int, count: int, seed: int) -> dict:
     """The verdict of one row at depth ``L`` on ``count`` seeded instances."""
     if row.check is None:
         return {"verdict": "n/a", "reason": row.reason}
@@ -322,7 +325,7 @@ def survival_extra(profile, seed):
     cells, notes, skipped = {}, [], []
     for claim_id, L in product(ids, DEPTHS):
         row = ROWS.get(claim_id, Row("—", reason="no depth analog declared"))
-        entry = cell(row, L, count, seed)
+        entry = _cell(row, L, count, seed)
         if entry["verdict"] == "skipped" and L == DEPTHS[0]:
             skipped.append(f"the row {claim_id}: {entry['reason']}")
         if entry["verdict"] == "fails":

@@ -7,15 +7,15 @@ import numpy as np
 
 from theory.claims.encoder import spearman
 from theory.explainers.attention import alpha_avg
-from theory.models.encoder_gradient import gradient
 from theory.explainers.gradient import g_l2
-from theory.models.one_layer_gradient import gradient as one_layer_gradient
 from theory.explainers.lime import lime
-from theory.models.perturb import word_index
 from theory.explainers.rollout import rollout
 from theory.markdown import table
+from theory.models.encoder_gradient import gradient
 from theory.models.one_layer import document
 from theory.models.one_layer import forward as one_layer_forward
+from theory.models.one_layer_gradient import gradient as one_layer_gradient
+from theory.models.perturb import word_index
 from theory.sentiment.encoder_fixture import available, load_encoder_fixture
 from theory.sentiment.fixture import load_fixture
 from theory.studies import ExtraResult, extra
@@ -46,7 +46,8 @@ def trained_comparison_extra(profile, seed):
         positions = word_index(doc, length)
         coef = lime(enc.model, doc, length, semantics="delete", samples=TRAINED_LIME_SAMPLES, seed=seed).coef[positions]
         rows["encoder (L = 6)"].append(_rank_rows(
-            {"last-layer α-avg": alpha_avg(g.forward.alpha[0])[words], "rollout": rollout(g.forward.attention)[0, words]},
+            {"last-layer α-avg": alpha_avg(g.forward.alpha[0])[words],
+             "rollout": rollout(g.forward.attention)[0, words]},
             {"G-l2": g_l2(g.grad[0])[words], "abs(LIME)": np.abs(coef)}))
         doc1 = document(one, tokens)
         coef1 = lime(one, doc1, length, semantics="delete", samples=TRAINED_LIME_SAMPLES, seed=seed).coef[positions]

@@ -1,9 +1,9 @@
 """Claims about empirical LIME (docs/theory.md §6; paper §5); its perturbed documents are the model's (``model.py``).
 
 The float64 side is :mod:`theory.models.perturb` and :mod:`theory.explainers.lime`; the reference side is
-:mod:`reference.explainers.perturb` (the full mpmath forward pass on each perturbed document) and :mod:`reference.explainers.lime`
-(lime 0.2.0.1's sampler and the weighted ridge solved in mpmath); the external oracle is the ``lime``
-package itself.
+:mod:`reference.explainers.perturb` (the full mpmath forward pass on each perturbed document) and
+:mod:`reference.explainers.lime` (lime 0.2.0.1's sampler and the weighted ridge solved in mpmath); the external
+oracle is the ``lime`` package itself.
 
 LIME coefficients are linear in the outputs: ``(b, β) = H y`` with ``H = M⁻¹ [1 Z]ᵀ diag(π)`` and ``M`` the
 ridge normal matrix.  Their errors are measured relative to the magnitude of those terms,

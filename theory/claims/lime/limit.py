@@ -34,8 +34,8 @@ from theory.claims import claim
 from theory.explainers import lime_inf
 from theory.explainers.lime import kernel_weights, sample, weighted_ridge
 from theory.explainers.lime_approx import unk_document
-from theory.models.perturb import distinct_words, evaluator
 from theory.models.one_layer import Model, term_magnitudes
+from theory.models.perturb import distinct_words, evaluator
 
 LAW_ONLY = ("a statement about LIME's sampling law and weighted least squares for any function of z; the model "
             "does not enter")
@@ -93,7 +93,8 @@ def mp_max_abs(a, b) -> mpmath.mpf:
                  "(Mardaoui & Garreau 2021); lime's sampler follows this law",
        reference="exact enumeration of the 2^d patterns with fractions (law, moments) and mpmath (α_p with "
                  "lime's cosine-distance kernel); χ² goodness of fit of the reference sampler (lime 0.2.0.1's "
-                 "RandomState call order, reference.explainers.lime.sample) over all 2^d − 1 patterns at the instance's "
+                 "RandomState call order, reference.explainers.lime.sample) over all 2^d − 1 patterns at the "
+                 "instance's "
                  "seed, rejected when p < 1e-6",
        strategy=function_specs,
        trained=LAW_ONLY)
@@ -223,7 +224,7 @@ ROUNDING_FLOOR = 1e-9
 CONSISTENCY_FACTOR = 2.5  # observed RMS error within [1/2.5, 2.5] × the asymptotic prediction
 
 
-def asymptotic_rmse(values, d: int, n: int, nu: float = lime_inf.NU, ridge: float = 1.0) -> float:
+def _asymptotic_rmse(values, d: int, n: int, nu: float = lime_inf.NU, ridge: float = 1.0) -> float:
     """Predicted RMS error ``‖β̂_n − β^∞‖`` of empirical LIME at ``n`` samples (ours): the delta-method
     variance ``tr(M^{-1} E[π² r² x xᵀ] M^{-1})/(n−1)`` (``r = f − ⟨x, β^∞⟩``, ``x = (1, z)``) plus the squared
     deterministic bias of the ridge penalty and of sample 0 (the original, weight 1):
@@ -250,9 +251,11 @@ def asymptotic_rmse(values, d: int, n: int, nu: float = lime_inf.NU, ridge: floa
 @claim("lime.consistency", section="§5", source="paper", kind="limit",
        statement="empirical LIME β̂_n → β^∞ as n → ∞ at rate n^{-1/2} (Mardaoui & Garreau 2021)",
        reference="exact β^∞ (enumeration); empirical LIME (lime 0.2.0.1's sampler and weighted ridge as "
-                 "implemented in theory.explainers.lime — the float64 fast path, itself checked sample for sample against the "
+                 "implemented in theory.explainers.lime — the float64 fast path, itself checked sample for sample "
+                 "against the "
                  "reference LIME and the lime package by lime.linear_in_model and lime.matches_lime_package; the "
-                 "mpmath reference LIME would cost 16 × 21 250 forward passes per instance) at n = 250, 1000, 4000, 16000 with 16 seeds each: the RMS error must stay "
+                 "mpmath reference LIME would cost 16 × 21 250 forward passes per instance) at n = 250, 1000, 4000, "
+                 "16000 with 16 seeds each: the RMS error must stay "
                  "within a factor 2.5 of the asymptotic prediction √(tr Σ/(n−1) + ‖ridge bias‖²) at every n "
                  "(both floored at 1e-9·max|f|, the float64 rounding of the ridge solve); "
                  "the fitted log-log slope of the RMS error is reported (−1/2 expected)",
@@ -272,7 +275,7 @@ def check_consistency(case):
             intercept, coef = weighted_ridge(Z, f, kernel_weights(Z))
             errors.append(np.sum((np.concatenate([[intercept], coef]) - beta) ** 2))
         rmse.append(np.sqrt(np.mean(errors)))
-        predicted.append(asymptotic_rmse(values, d, n))
+        predicted.append(_asymptotic_rmse(values, d, n))
     rmse, predicted = np.array(rmse), np.array(predicted)
     # below ~1e-9·max|f| the float64 ridge solve's rounding, not sampling, sets the error (e.g. d = 2: the law
     # has three points, a linear fit is exact and the prediction is ~0): compare both above that floor
@@ -317,8 +320,8 @@ def check_beta_inf_monte_carlo(case):
 
 
 def _monte_carlo_z(case, seeds):
-    """``|z|`` (runs × coefficients) of :func:`theory.explainers.lime_inf.beta_inf_mc` (``MC_SAMPLES`` samples) against the
-    exact ``β^∞``, one run per seed, and ``d``."""
+    """``|z|`` (runs × coefficients) of :func:`theory.explainers.lime_inf.beta_inf_mc` (``MC_SAMPLES`` samples) against
+    the exact ``β^∞``, one run per seed, and ``d``."""
     model, doc, length, sem = case.case.model, case.case.doc, len(case.case.tokens), case.semantics
     d = distinct_words(doc, length).size
     values = lime_inf.table(model, doc, length, semantics=sem)

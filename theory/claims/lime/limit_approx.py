@@ -26,13 +26,14 @@ from theory.checking.strategies.lime import (
 from theory.checking.strategies.trained import trained_approximation_cases
 from theory.claims import claim
 from theory.explainers import lime_inf
-from theory.models.one_layer_gradient import gradient
 from theory.explainers.lime_approx import eq19, large_d_limit, unk_document
-from theory.models.perturb import distinct_words
 from theory.models.one_layer import forward, term_magnitudes
+from theory.models.one_layer_gradient import gradient
+from theory.models.perturb import distinct_words
 
 CLAIM_SAMPLES = {"replace": 20_000, "delete": 40_000}
-RATIO = "LS ratio ρ = ⟨β^∞, b⟩/‖b‖², b = eq19/1.5"  # the measure's name (per semantics), as theory.studies.regimes.measure's ρ
+# the measure's name (per semantics), as theory.studies.regimes.measure's ρ
+RATIO = "LS ratio ρ = ⟨β^∞, b⟩/‖b‖², b = eq19/1.5"
 
 
 def _floor(model, doc) -> float:
@@ -46,7 +47,7 @@ def _beta(case):
                                    samples=CLAIM_SAMPLES[case.semantics], seed=case.seed, nu=case.nu)
 
 
-def _approximation(case, name: str, approx) -> Outcome:
+def _approximation(case, name: str, approx) -> tuple[Outcome, np.ndarray]:
     model, doc = case.case.model, case.case.doc
     bi = _beta(case)
     beta, se = bi.beta[1:], (None if bi.exact else bi.stderr[1:])
@@ -110,11 +111,12 @@ ROUNDING_FLOOR = 1e-10
                  "(slope ≤ −0.5 on every instance) it was falsified on these short ranges of d: see the report; "
                  "the regime map measures the rate up to d = 200",
        reference="exact β^∞ by enumeration of the 2^d patterns, random models with seeds spec.seed + k, "
-                 "texts = the first d words of one permutation, each once, 0–4 padding positions, 8 random models per instance; errors below 1e-10 "
-                 "(rounding: f affine in z) count as converged. Per model the error is not monotone in d (the words "
-                 "added differ): the statement is about the median over models",
+                 "texts = the first d words of one permutation, each once, 0–4 padding positions, 8 random models per "
+                 "instance; errors below 1e-10 (rounding: f affine in z) count as converged. Per model the error is "
+                 "not monotone in d (the words added differ): the statement is about the median over models",
        strategy=growing_cases, budget=0.3,
-       trained="needs one model's texts at growing d with everything else fixed; see lime.large_d_limit on the trained model")
+       trained="needs one model's texts at growing d with everything else fixed; see lime.large_d_limit on the trained "
+               "model")
 def check_convergence(case):
     errors = np.empty((case.models, len(case.ds)))
     for k in range(case.models):
@@ -135,12 +137,13 @@ def check_convergence(case):
     holds = True  # measured (see the statement); the slope is the result
     # the runner compares error/tolerance; express the slope so that larger is worse: error = slope + 1.5 ≥ 0
     return Outcome(holds=holds, error=slope + 1.5, tolerance=CONVERGENCE_SLOPE + 1.5,
-                   detail=detail + f"; log-log slope of the median {slope:.3f} (measured: ≤ {CONVERGENCE_SLOPE} would show "
-                                   f"convergence at rate d^{CONVERGENCE_SLOPE} or faster; reported error = slope + 1.5 "
-                                   f"against {CONVERGENCE_SLOPE + 1.5})",
+                   detail=detail + f"; log-log slope of the median {slope:.3f} (measured: ≤ {CONVERGENCE_SLOPE} would "
+                                   f"show convergence at rate d^{CONVERGENCE_SLOPE} or faster; reported error = slope "
+                                   f"+ 1.5 against {CONVERGENCE_SLOPE + 1.5})",
                    measures={"log-log slope of the median error in d": slope,
                              "median error at d = 16": float(median[-1]), "median error at d = 4": float(median[0]),
-                             "share of models with their own slope > −0.5": float(np.mean(per_model > CONVERGENCE_SLOPE))})
+                             "share of models with their own slope > −0.5":
+                                 float(np.mean(per_model > CONVERGENCE_SLOPE))})
 
 
 LAMBDAS = (0.0, 5.0, 20.0, 50.0, 200.0, 1000.0)
@@ -193,7 +196,8 @@ def check_zero_attention(case):
                  "replace) gives the measured relative error of the formula and the R² of the best affine fit of "
                  "β^∞ on α_j",
        strategy=affine_cases,
-       trained="the premise (constant value scores within each head) is a construction; a trained model's value scores vary")
+       trained="the premise (constant value scores within each head) is a construction; a trained model's value scores "
+               "vary")
 def check_affine_in_attention(case):
     model, doc, length = case.model, case.doc, len(case.tokens)
     unk = unk_document(model)
