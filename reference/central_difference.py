@@ -36,8 +36,10 @@ def central_differences(moved: Moved, positions: Iterable[int], coordinates: Seq
     Returns:
         The central differences, one list per position, one entry per coordinate.
     """
-    return [[(up - down) / (2 * h) for up, down in zip(moved(t, h, coordinates), moved(t, -h, coordinates))]
-            for t in positions]
+    return [
+        [(up - down) / (2 * h) for up, down in zip(moved(t, h, coordinates), moved(t, -h, coordinates))]
+        for t in positions
+    ]
 
 
 def moved_rows(f: Callable[[list[list]], Any], X: Sequence[Sequence]) -> Moved:

@@ -18,8 +18,9 @@ def test_the_module_examples_run():
 
 
 def test_the_python_page_runs():
-    failures, tried = doctest.testfile(str(ROOT / "docs" / "python.md"), module_relative=False,
-                                       optionflags=doctest.NORMALIZE_WHITESPACE)
+    failures, tried = doctest.testfile(
+        str(ROOT / "docs" / "python.md"), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE
+    )
     assert tried >= 10 and failures == 0
 
 

@@ -14,11 +14,22 @@ from theory.models import bert as model_module
 ARCHITECTURES = ("bert", "distilbert", "roberta")
 
 
-def _case(arch: str, readout: str = "native", activation: str = "gelu", pads: int = 2, layers: int = 2,
-          seed: int = 1) -> BertCase:
+def _case(
+    arch: str, readout: str = "native", activation: str = "gelu", pads: int = 2, layers: int = 2, seed: int = 1
+) -> BertCase:
     cls, sep = SPECIAL[arch][:2]
-    spec = BertSpec(architecture=arch, readout=readout, layers=layers, heads=2, d=6, ffn=5, activation=activation,
-                    V=9, score_scale=3.0, seed=seed)
+    spec = BertSpec(
+        architecture=arch,
+        readout=readout,
+        layers=layers,
+        heads=2,
+        d=6,
+        ffn=5,
+        activation=activation,
+        V=9,
+        score_scale=3.0,
+        seed=seed,
+    )
     return BertCase(spec, (cls, 5, 8, SPECIAL[arch][3], sep), pads, klass=1)
 
 
@@ -44,8 +55,11 @@ def _gelu_derivative_without_density_term(model, z):
 
 
 def _mean_over_every_position(model, h, mask):
-    return ORIGINAL_READOUT(model, h, np.ones_like(mask)) if model.config.readout == "mean" else \
-        ORIGINAL_READOUT(model, h, mask)
+    return (
+        ORIGINAL_READOUT(model, h, np.ones_like(mask))
+        if model.config.readout == "mean"
+        else ORIGINAL_READOUT(model, h, mask)
+    )
 
 
 ORIGINAL_LAYER_NORM = model_module.layer_norm
@@ -53,13 +67,21 @@ ORIGINAL_DERIVATIVE = model_module.activation_derivative
 ORIGINAL_READOUT = model_module._readout
 
 
-@pytest.mark.parametrize("check, target, broken, case", [
-    (claims.check_forward, "layer_norm", _layer_norm_eps, _case("bert")),
-    (claims.check_gradient, "activation_derivative", _gelu_derivative_without_density_term, _case("roberta")),
-    (claims.check_padding_invariance, "_readout", _mean_over_every_position,
-     replace(_case("distilbert", "mean"), positions=(0, 2))),
-    (claims.check_blind_to_values, "layer_norm", _layer_norm_eps, replace(_case("bert"), positions=(0, 1))),
-], ids=["forward-eps", "gradient-gelu'", "padding-mean", "blind-eps"])
+@pytest.mark.parametrize(
+    "check, target, broken, case",
+    [
+        (claims.check_forward, "layer_norm", _layer_norm_eps, _case("bert")),
+        (claims.check_gradient, "activation_derivative", _gelu_derivative_without_density_term, _case("roberta")),
+        (
+            claims.check_padding_invariance,
+            "_readout",
+            _mean_over_every_position,
+            replace(_case("distilbert", "mean"), positions=(0, 2)),
+        ),
+        (claims.check_blind_to_values, "layer_norm", _layer_norm_eps, replace(_case("bert"), positions=(0, 1))),
+    ],
+    ids=["forward-eps", "gradient-gelu'", "padding-mean", "blind-eps"],
+)
 def test_claim_fails_on_a_broken_model(monkeypatch, check, target, broken, case):
     assert check(case).holds
     monkeypatch.setattr(model_module, target, broken)
@@ -70,8 +92,9 @@ def test_claim_fails_on_a_broken_model(monkeypatch, check, target, broken, case)
 def test_tokenize_fails_when_a_word_is_lost(monkeypatch):
     from theory.models import wordpieces
 
-    case = claims.TokenizeCase(text="The unbelievable movies, isn't it", lowercase=False, source="vocab.txt",
-                               max_len=12)
+    case = claims.TokenizeCase(
+        text="The unbelievable movies, isn't it", lowercase=False, source="vocab.txt", max_len=12
+    )
     pytest.importorskip("transformers")
     assert claims.check_tokenize(case).holds
     encode = wordpieces.WordPieces.encode

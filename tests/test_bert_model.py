@@ -31,12 +31,47 @@ from theory.models import bert  # noqa: E402
 from theory.models.huggingface import from_state_dict, read_folder  # noqa: E402
 
 TOL = 1e-12
-WORDPIECES = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "movie", "was", "great", "bad", "plot", "film",
-              "un", "##believ", "##able", "##s", "!", ",", ".", ";", "a", "it", "not", "cafe", "nai", "##ve"]
-CORPUS = ["The movie was great, truly unbelievable!", "A bad film; the plot was thin.", "great great movie",
-          "It was not bad at all.", "Café naïve films"]
-TEXTS = ["The movie was great!", "It was NOT unbelievable, a bad plot.", "Café naïve films; zebra",
-         "great great great movie . movies"]
+WORDPIECES = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "the",
+    "movie",
+    "was",
+    "great",
+    "bad",
+    "plot",
+    "film",
+    "un",
+    "##believ",
+    "##able",
+    "##s",
+    "!",
+    ",",
+    ".",
+    ";",
+    "a",
+    "it",
+    "not",
+    "cafe",
+    "nai",
+    "##ve",
+]
+CORPUS = [
+    "The movie was great, truly unbelievable!",
+    "A bad film; the plot was thin.",
+    "great great movie",
+    "It was not bad at all.",
+    "Café naïve films",
+]
+TEXTS = [
+    "The movie was great!",
+    "It was NOT unbelievable, a bad plot.",
+    "Café naïve films; zebra",
+    "great great great movie . movies",
+]
 # architecture -> (config of transformers, the activation covered, ε)
 ARCHS = {
     "bert": dict(hidden_act="gelu", layer_norm_eps=1e-12),
@@ -54,8 +89,13 @@ def _bert_tokenizer(folder):
 
 def _roberta_tokenizer(folder, tmp):
     trainer = tokenizers.ByteLevelBPETokenizer()
-    trainer.train_from_iterator(CORPUS * 3, vocab_size=300, min_frequency=2, show_progress=False,
-                                special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    trainer.train_from_iterator(
+        CORPUS * 3,
+        vocab_size=300,
+        min_frequency=2,
+        show_progress=False,
+        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+    )
     trainer.save_model(str(tmp))
     transformers.RobertaTokenizer.from_pretrained(tmp).save_pretrained(folder)
 
@@ -65,8 +105,10 @@ def _randomise(module, seed):
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in module.named_parameters():
-            p.copy_(torch.randn(p.shape, generator=generator, dtype=torch.float64) * 0.5
-                    + (1.0 if "LayerNorm.weight" in name or "layer_norm.weight" in name else 0.0))
+            p.copy_(
+                torch.randn(p.shape, generator=generator, dtype=torch.float64) * 0.5
+                + (1.0 if "LayerNorm.weight" in name or "layer_norm.weight" in name else 0.0)
+            )
 
 
 def _build(arch, folder, tmp):
@@ -82,13 +124,21 @@ def _build(arch, folder, tmp):
         config = transformers.DistilBertConfig(dim=8, n_layers=2, n_heads=2, hidden_dim=12, **common, **ARCHS[arch])
         model = transformers.DistilBertForSequenceClassification(config)
     elif arch == "roberta":
-        config = transformers.RobertaConfig(hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
-                                            intermediate_size=12, type_vocab_size=1, pad_token_id=1, **common,
-                                            **ARCHS[arch])
+        config = transformers.RobertaConfig(
+            hidden_size=8,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=12,
+            type_vocab_size=1,
+            pad_token_id=1,
+            **common,
+            **ARCHS[arch],
+        )
         model = transformers.RobertaForSequenceClassification(config)
     else:
-        config = transformers.BertConfig(hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
-                                         intermediate_size=12, **common, **ARCHS[arch])
+        config = transformers.BertConfig(
+            hidden_size=8, num_hidden_layers=2, num_attention_heads=2, intermediate_size=12, **common, **ARCHS[arch]
+        )
         model = (transformers.BertModel if arch == "probe" else transformers.BertForSequenceClassification)(config)
     model = model.double().eval()
     _randomise(model, seed=list(ARCHS).index(arch))
@@ -110,9 +160,16 @@ def built(tmp_path_factory):
             probe = tmp / "probe.npz"
             np.savez(probe, w=rng.standard_normal((N_CLASSES, 8)), b=rng.standard_normal(N_CLASSES))
             (folder / "1_Pooling").mkdir()
-            (folder / "1_Pooling" / "config.json").write_text(json.dumps(
-                {"word_embedding_dimension": 8, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True,
-                 "pooling_mode_max_tokens": False}))
+            (folder / "1_Pooling" / "config.json").write_text(
+                json.dumps(
+                    {
+                        "word_embedding_dimension": 8,
+                        "pooling_mode_cls_token": False,
+                        "pooling_mode_mean_tokens": True,
+                        "pooling_mode_max_tokens": False,
+                    }
+                )
+            )
         out[arch] = (model, folder, probe)
     return out
 
@@ -124,8 +181,8 @@ def _batch(pretrained, texts, extra_pad=0):
     ids = np.full((len(docs), T), pretrained.tokenizer.pad_id)
     mask = np.zeros((len(docs), T))
     for i, doc in enumerate(docs):
-        ids[i, :doc.T] = doc.ids
-        mask[i, :doc.T] = 1
+        ids[i, : doc.T] = doc.ids
+        mask[i, : doc.T] = 1
     return ids, mask
 
 
@@ -147,8 +204,12 @@ def _oracle(arch, model, probe, ids, mask, klass, contrast, shrink=1.0):
         logits = out.logits
     f = logits[:, klass] - (logits[:, contrast] if contrast is not None else 0.0)
     f.sum().backward()
-    return dict(f=f.detach().numpy(), attention=np.stack([a.detach().numpy() for a in out.attentions], axis=1),
-                hidden=np.stack([h.detach().numpy() for h in out.hidden_states], axis=1), grad=embeds.grad.numpy())
+    return dict(
+        f=f.detach().numpy(),
+        attention=np.stack([a.detach().numpy() for a in out.attentions], axis=1),
+        hidden=np.stack([h.detach().numpy() for h in out.hidden_states], axis=1),
+        grad=embeds.grad.numpy(),
+    )
 
 
 def _f_terms(model, fw):
@@ -191,8 +252,7 @@ def test_matches_transformers(built, arch):
     assert np.all(np.abs(ours.grad - path["grad"]) <= TOL * np.abs(path["grad"]).max(axis=(1, 2), keepdims=True))
     # the readout's attention: transformers' last-layer CLS row, or its masked mean over the real rows
     last = want["attention"][:, -1]
-    expected = (np.einsum("bt,bktu->bku", mask, last) / mask.sum(1)[:, None, None] if arch == "probe"
-                else last[:, :, 0])
+    expected = np.einsum("bt,bktu->bku", mask, last) / mask.sum(1)[:, None, None] if arch == "probe" else last[:, :, 0]
     assert np.abs(bert.readout_attention(pretrained.model, fw) - expected).max() <= TOL
 
 
@@ -250,7 +310,7 @@ def test_tokenization_is_the_models_own(built, arch, tmp_path):
         words = sorted({w for w in word_ids if w is not None})
         assert [p.tolist() for p in doc.positions] == [[t for t, w in enumerate(word_ids) if w == j] for j in words]
         spans = [want.word_to_chars(j) for j in words]
-        assert list(doc.words) == [text[s.start:s.end] for s in spans]
+        assert list(doc.words) == [text[s.start : s.end] for s in spans]
         assert not doc.truncated
     limit = pretrained.model.config.max_tokens
     with pytest.raises(InputError, match=f"more than the model's {limit}; shorten it or pass --truncate"):
@@ -266,7 +326,12 @@ def test_special_ids(built):
         wp = read_folder(built[arch][1]).tokenizer
         oracle = transformers.AutoTokenizer.from_pretrained(built[arch][1])
         assert (wp.cls_id, wp.sep_id, wp.mask_id, wp.unk_id, wp.pad_id) == (
-            oracle.cls_token_id, oracle.sep_token_id, oracle.mask_token_id, oracle.unk_token_id, oracle.pad_token_id)
+            oracle.cls_token_id,
+            oracle.sep_token_id,
+            oracle.mask_token_id,
+            oracle.unk_token_id,
+            oracle.pad_token_id,
+        )
 
 
 def test_pytorch_model_bin_and_state_dict_give_the_same_model(built, tmp_path):
@@ -275,8 +340,10 @@ def test_pytorch_model_bin_and_state_dict_give_the_same_model(built, tmp_path):
     model, source, _ = built["distilbert"]
     folder = tmp_path / "bin"
     shutil.copytree(source, folder)
-    torch.save({k: torch.from_numpy(v) for k, v in load_file(folder / "model.safetensors").items()},
-               folder / "pytorch_model.bin")
+    torch.save(
+        {k: torch.from_numpy(v) for k, v in load_file(folder / "model.safetensors").items()},
+        folder / "pytorch_model.bin",
+    )
     (folder / "model.safetensors").unlink()
     in_memory = from_state_dict(model.config.to_dict(), {k: v.numpy() for k, v in model.state_dict().items()})
     a = read_folder(source).model
@@ -286,6 +353,7 @@ def test_pytorch_model_bin_and_state_dict_give_the_same_model(built, tmp_path):
 
 
 # --- bad input: one line each --------------------------------------------------------------------------------
+
 
 def _edit_weights(folder, edit):
     weights = load_file(folder / "model.safetensors")
@@ -305,8 +373,12 @@ def _nan(weights):
 
 def _smaller_vocabulary(folder):
     _edit_config(folder, vocab_size=len(WORDPIECES) - 2)
-    _edit_weights(folder, lambda w: w.update({"bert.embeddings.word_embeddings.weight":
-                                              w["bert.embeddings.word_embeddings.weight"][:-2]}))
+    _edit_weights(
+        folder,
+        lambda w: w.update(
+            {"bert.embeddings.word_embeddings.weight": w["bert.embeddings.word_embeddings.weight"][:-2]}
+        ),
+    )
 
 
 class _Pickled:
@@ -315,28 +387,45 @@ class _Pickled:
 
 BAD = {
     "no config": (lambda f: (f / "config.json").unlink(), r"has no config\.json: not a Hugging Face model folder"),
-    "no weights": (lambda f: (f / "model.safetensors").unlink(),
-                   r"has no model\.safetensors or pytorch_model\.bin: the model's weights are needed"),
-    "unsupported model_type": (lambda f: _edit_config(f, model_type="gpt2"),
-                               r"model_type 'gpt2' is not supported; supported: bert, distilbert, roberta"),
-    "unsupported activation": (lambda f: _edit_config(f, hidden_act="silu"),
-                               r"activation 'silu' is not supported; supported: gelu, gelu_new, gelu_pytorch_tanh, "
-                               r"relu"),
-    "wrong shape": (lambda f: _edit_config(f, intermediate_size=13),
-                    r"weight 'bert\.encoder\.layer\.0\.intermediate\.dense\.weight' has shape \(12, 8\) but "
-                    r"config\.json implies \(13, 8\)"),
-    "nan weight": (lambda f: _edit_weights(f, _nan),
-                   r"weight 'bert\.encoder\.layer\.1\.output\.dense\.weight' contains NaN or inf"),
-    "missing key": (lambda f: _edit_weights(f, lambda w: w.pop("bert.encoder.layer.1.attention.self.key.bias")),
-                    r"the weights lack 'bert\.encoder\.layer\.1\.attention\.self\.key\.bias'$"),
-    "no head": (lambda f: _edit_weights(f, lambda w: w.pop("classifier.weight")),
-                r"the weights lack 'classifier\.weight'; a bare encoder needs a probe \(probe\.npz\)"),
+    "no weights": (
+        lambda f: (f / "model.safetensors").unlink(),
+        r"has no model\.safetensors or pytorch_model\.bin: the model's weights are needed",
+    ),
+    "unsupported model_type": (
+        lambda f: _edit_config(f, model_type="gpt2"),
+        r"model_type 'gpt2' is not supported; supported: bert, distilbert, roberta",
+    ),
+    "unsupported activation": (
+        lambda f: _edit_config(f, hidden_act="silu"),
+        r"activation 'silu' is not supported; supported: gelu, gelu_new, gelu_pytorch_tanh, "
+        r"relu",
+    ),
+    "wrong shape": (
+        lambda f: _edit_config(f, intermediate_size=13),
+        r"weight 'bert\.encoder\.layer\.0\.intermediate\.dense\.weight' has shape \(12, 8\) but "
+        r"config\.json implies \(13, 8\)",
+    ),
+    "nan weight": (
+        lambda f: _edit_weights(f, _nan),
+        r"weight 'bert\.encoder\.layer\.1\.output\.dense\.weight' contains NaN or inf",
+    ),
+    "missing key": (
+        lambda f: _edit_weights(f, lambda w: w.pop("bert.encoder.layer.1.attention.self.key.bias")),
+        r"the weights lack 'bert\.encoder\.layer\.1\.attention\.self\.key\.bias'$",
+    ),
+    "no head": (
+        lambda f: _edit_weights(f, lambda w: w.pop("classifier.weight")),
+        r"the weights lack 'classifier\.weight'; a bare encoder needs a probe \(probe\.npz\)",
+    ),
     "tokenizer larger than the embedding": (
-        _smaller_vocabulary, r"the tokenizer has 26 ids but the word embedding only 24 rows"),
+        _smaller_vocabulary,
+        r"the tokenizer has 26 ids but the word embedding only 24 rows",
+    ),
     "no tokenizer": (lambda f: (f / "tokenizer.json").unlink(), r"has no tokenizer\.json or vocab\.txt"),
-    "pickled checkpoint": (lambda f: ((f / "model.safetensors").unlink(),
-                                      torch.save({"x": _Pickled()}, f / "pytorch_model.bin")),
-                           r"pytorch_model\.bin is not a checkpoint of tensors only \(refused: weights_only=True\)"),
+    "pickled checkpoint": (
+        lambda f: ((f / "model.safetensors").unlink(), torch.save({"x": _Pickled()}, f / "pytorch_model.bin")),
+        r"pytorch_model\.bin is not a checkpoint of tensors only \(refused: weights_only=True\)",
+    ),
     "not json": (lambda f: (f / "config.json").write_text("{"), r"config\.json is not readable JSON"),
 }
 
@@ -367,8 +456,9 @@ def test_bad_probe_is_one_line(built, tmp_path):
         read_folder(folder, probe)
     cls_pooling = tmp_path / "cls"
     shutil.copytree(folder, cls_pooling)
-    (cls_pooling / "1_Pooling" / "config.json").write_text(json.dumps(
-        {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False}))
+    (cls_pooling / "1_Pooling" / "config.json").write_text(
+        json.dumps({"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False})
+    )
     np.savez(probe, w=np.ones(8), b=np.array(0.5))
     with pytest.raises(InputError, match=r"pools by pooling_mode_cls_token; the probe readout is mean pooling"):
         read_folder(cls_pooling, probe)
@@ -378,12 +468,17 @@ def test_bad_documents_and_classes_are_one_line(built):
     """Ids outside the vocabulary, a document longer than the positions, an all-zero mask, a class the model does
     not have: one line each."""
     model = read_folder(built["bert"][1]).model
-    cases = [(lambda: bert.forward(model, [2, 99, 3]), r"token id 99 is outside the vocabulary \(0 … 25\)"),
-             (lambda: bert.forward(model, np.full(25, 5)), r"a document of 25 tokens does not fit the model "
-                                                            r"\(1 … 24 tokens\)"),
-             (lambda: bert.forward(model, [2, 5, 3], [0, 0, 0]), r"attention mask is all 0"),
-             (lambda: replace(model, klass=3), r"klass = 3 is not a class of the model \(0 … 2\)"),
-             (lambda: replace(model, contrast=0), r"contrast = klass = 0: a logit difference needs two different")]
+    cases = [
+        (lambda: bert.forward(model, [2, 99, 3]), r"token id 99 is outside the vocabulary \(0 … 25\)"),
+        (
+            lambda: bert.forward(model, np.full(25, 5)),
+            r"a document of 25 tokens does not fit the model "
+            r"\(1 … 24 tokens\)",
+        ),
+        (lambda: bert.forward(model, [2, 5, 3], [0, 0, 0]), r"attention mask is all 0"),
+        (lambda: replace(model, klass=3), r"klass = 3 is not a class of the model \(0 … 2\)"),
+        (lambda: replace(model, contrast=0), r"contrast = klass = 0: a logit difference needs two different"),
+    ]
     for call, message in cases:
         with pytest.raises(InputError, match=message) as error:
             call()
@@ -399,16 +494,24 @@ def test_missing_packages_name_their_extra(built, tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface, "missing", lambda *names: list(names))
     with pytest.raises(InputError, match=r"model\.safetensors needs safetensors: pip install '\.\[huggingface\]'$"):
         read_folder(folder)
-    torch.save({k: torch.from_numpy(v) for k, v in load_file(folder / "model.safetensors").items()},
-               folder / "pytorch_model.bin")
+    torch.save(
+        {k: torch.from_numpy(v) for k, v in load_file(folder / "model.safetensors").items()},
+        folder / "pytorch_model.bin",
+    )
     (folder / "model.safetensors").unlink()
-    with pytest.raises(InputError, match=r"pytorch_model\.bin \(a PyTorch checkpoint\) needs torch: pip install "
-                                         r"'\.\[oracles\]'; or save the model as model\.safetensors$"):
+    with pytest.raises(
+        InputError,
+        match=r"pytorch_model\.bin \(a PyTorch checkpoint\) needs torch: pip install "
+        r"'\.\[oracles\]'; or save the model as model\.safetensors$",
+    ):
         read_folder(folder)
     monkeypatch.setattr(huggingface, "missing", lambda *names: [])
     monkeypatch.setattr(wordpieces, "missing", lambda *names: list(names))
-    with pytest.raises(InputError, match=r"reading a Hugging Face tokenizer needs tokenizers: pip install "
-                                         r"'\.\[huggingface\]'$"):
+    with pytest.raises(
+        InputError,
+        match=r"reading a Hugging Face tokenizer needs tokenizers: pip install "
+        r"'\.\[huggingface\]'$",
+    ):
         read_folder(folder)
 
 

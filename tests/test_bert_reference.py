@@ -18,18 +18,31 @@ from reference.models.one_layer_arb import exact  # noqa: E402
 RTOL = 1e-12
 D, HEADS, LAYERS, FFN, VOCAB, LABELS = 16, 2, 2, 24, 30, 3
 # (architecture, readout, activation): every readout of §8 and every activation
-CASES = [("bert", "head", "gelu"), ("distilbert", "head", "relu"), ("roberta", "head", "gelu_new"),
-         ("bert", "mean", "gelu_pytorch_tanh")]
+CASES = [
+    ("bert", "head", "gelu"),
+    ("distilbert", "head", "relu"),
+    ("roberta", "head", "gelu_new"),
+    ("bert", "mean", "gelu_pytorch_tanh"),
+]
 
 
 def _config(arch: str, activation: str):
     common = {"vocab_size": VOCAB, "max_position_embeddings": 24, "num_labels": LABELS, "attn_implementation": "eager"}
     if arch == "distilbert":
-        return transformers.DistilBertConfig(dim=D, n_layers=LAYERS, n_heads=HEADS, hidden_dim=FFN,
-                                             activation=activation, pad_token_id=0, **common)
+        return transformers.DistilBertConfig(
+            dim=D, n_layers=LAYERS, n_heads=HEADS, hidden_dim=FFN, activation=activation, pad_token_id=0, **common
+        )
     cls = transformers.RobertaConfig if arch == "roberta" else transformers.BertConfig
-    return cls(hidden_size=D, num_hidden_layers=LAYERS, num_attention_heads=HEADS, intermediate_size=FFN,
-               hidden_act=activation, pad_token_id=1 if arch == "roberta" else 0, layer_norm_eps=1e-12, **common)
+    return cls(
+        hidden_size=D,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        intermediate_size=FFN,
+        hidden_act=activation,
+        pad_token_id=1 if arch == "roberta" else 0,
+        layer_norm_eps=1e-12,
+        **common,
+    )
 
 
 def _build(arch: str, readout: str, activation: str, seed: int):
@@ -40,9 +53,11 @@ def _build(arch: str, readout: str, activation: str, seed: int):
     if readout == "mean":
         model = transformers.BertModel(config, add_pooling_layer=False)
     else:
-        model = {"bert": transformers.BertForSequenceClassification,
-                 "distilbert": transformers.DistilBertForSequenceClassification,
-                 "roberta": transformers.RobertaForSequenceClassification}[arch](config)
+        model = {
+            "bert": transformers.BertForSequenceClassification,
+            "distilbert": transformers.DistilBertForSequenceClassification,
+            "roberta": transformers.RobertaForSequenceClassification,
+        }[arch](config)
     model = model.double().eval()
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -147,10 +162,18 @@ def test_arb_balls_contain_the_reference_and_transformers(arch, readout, activat
     ids, mask = _document(cfg, pads=2)
     ref = bert.forward(weights, cfg, ids, mask, label=1, dps=60)
     balls = bert_arb.forward(bert_arb.ArbModel(weights, cfg), ids, mask, label=1, prec=128)
-    pairs = [(balls.f, ref.f)] + list(zip(balls.logits, ref.logits)) + [
-        (x, y) for lb, lr in zip(balls.hidden, ref.hidden) for rb, rr in zip(lb, lr) for x, y in zip(rb, rr)] + [
-        (x, y) for lb, lr in zip(balls.attention, ref.attention) for hb, hr in zip(lb, lr) for rb, rr in zip(hb, hr)
-        for x, y in zip(rb, rr)]
+    pairs = (
+        [(balls.f, ref.f)]
+        + list(zip(balls.logits, ref.logits))
+        + [(x, y) for lb, lr in zip(balls.hidden, ref.hidden) for rb, rr in zip(lb, lr) for x, y in zip(rb, rr)]
+        + [
+            (x, y)
+            for lb, lr in zip(balls.attention, ref.attention)
+            for hb, hr in zip(lb, lr)
+            for rb, rr in zip(hb, hr)
+            for x, y in zip(rb, rr)
+        ]
+    )
     with mpmath.workdps(60):
         assert all(ball.contains(exact(value)) for ball, value in pairs)
     assert max(float(ball.rad()) for ball, _ in pairs) < 1e-25

@@ -6,8 +6,8 @@ from importlib import import_module
 from pathlib import Path
 
 from theory.claims import all_claims
-from theory.studies import all_extras
 from theory.reporting.catalogue import catalogue_markdown, implementations
+from theory.studies import all_extras
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "docs" / "claims.md"
 
@@ -16,7 +16,8 @@ def test_committed_catalogue_is_current():
     committed, generated = CATALOGUE.read_text(), catalogue_markdown(all_claims(), all_extras())
     diff = "\n".join(list(difflib.unified_diff(committed.splitlines(), generated.splitlines(), lineterm=""))[:12])
     assert committed == generated, (
-        f"docs/claims.md is stale: regenerate it with `attnverify list --format markdown > docs/claims.md`\n{diff}")
+        f"docs/claims.md is stale: regenerate it with `attnverify list --format markdown > docs/claims.md`\n{diff}"
+    )
 
 
 def _resolve(dotted: str):

@@ -14,8 +14,12 @@ SEED = 0
 BASELINE_PATH = Path(__file__).resolve().parents[1] / "reports" / "summary.json"
 BASELINE = load_summary(BASELINE_PATH) if BASELINE_PATH.is_file() else {"claims": [], "extras": []}
 BASELINE_RECORDS = {(r["id"], r.get("population", "random")): r for r in BASELINE["claims"]}
-RUNS = [(claim, population) for claim in all_claims() for population in POPULATIONS
-        if population == "random" or not isinstance(claim.trained, str)]
+RUNS = [
+    (claim, population)
+    for claim in all_claims()
+    for population in POPULATIONS
+    if population == "random" or not isinstance(claim.trained, str)
+]
 
 
 @pytest.mark.parametrize("claim, population", RUNS, ids=[f"{c.id}-{p}" for c, p in RUNS])
@@ -26,7 +30,8 @@ def test_claim(claim, population, profile):
     assert record.examples > 0
     assert record.verdict in PASSING, (
         f"{claim.id}: {record.verdict}\ninstance: {record.counterexample}\n{record.diagnosis}\n"
-        f"reproduce: {record.command}")
+        f"reproduce: {record.command}"
+    )
     if (claim.id, population) in BASELINE_RECORDS:
         baseline = BASELINE_RECORDS[claim.id, population]
         regressions = [c for c in compare_records(baseline, record.as_dict()) if c.regression]

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from theory.cli.main import main
 from theory.checking.strategies.models import ModelSpec
+from theory.cli.main import main
 
 
 @pytest.fixture
@@ -33,12 +33,15 @@ def test_run_writes_both_reports(tmp_path, capsys):
     assert "[2/2] model.forward (trained)" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["run", "--only", "no.such.claim"], "unknown claim id no.such.claim"),
-    (["run", "--profile", "fast"], "unknown profile"),
-    (["run", "--seed", "x"], "invalid int value"),
-    (["frobnicate"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "--only", "no.such.claim"], "unknown claim id no.such.claim"),
+        (["run", "--profile", "fast"], "unknown profile"),
+        (["run", "--seed", "x"], "invalid int value"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
 def test_bad_run_arguments_exit_2_and_write_nothing(tmp_path, capsys, argv, message):
     out = tmp_path / "out"
     assert main([*argv, "--out", str(out)] if argv[0] == "run" else argv) == 2
@@ -54,15 +57,18 @@ def test_explain_json_shape(model_path, capsys):
     assert isinstance(result["f"], float) and 0 < sum(result["scores"]) <= 1
 
 
-@pytest.mark.parametrize("tokens, method, message", [
-    ("5,9,0", "attention-avg", "CLS id 0"),
-    ("5,1", "attention-avg", "UNK id 1"),
-    ("5,99", "attention-avg", "out of range"),
-    ("5,x", "attention-avg", "comma-separated"),
-    ("", "attention-avg", "empty"),
-    ("2,3,4,5,6,7,8,9", "attention-avg", "room for 7"),
-    ("5,9", "integrated-gradients", "unknown method"),
-])
+@pytest.mark.parametrize(
+    "tokens, method, message",
+    [
+        ("5,9,0", "attention-avg", "CLS id 0"),
+        ("5,1", "attention-avg", "UNK id 1"),
+        ("5,99", "attention-avg", "out of range"),
+        ("5,x", "attention-avg", "comma-separated"),
+        ("", "attention-avg", "empty"),
+        ("2,3,4,5,6,7,8,9", "attention-avg", "room for 7"),
+        ("5,9", "integrated-gradients", "unknown method"),
+    ],
+)
 def test_explain_bad_input_exit_2(model_path, capsys, tokens, method, message):
     assert main(["explain", str(model_path), "--tokens", tokens, "--method", method]) == 2
     assert message in capsys.readouterr().err
@@ -76,8 +82,11 @@ def test_explain_bad_model_file_exit_2(tmp_path, capsys):
 
 
 def test_console_script_exit_code(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "theory.cli.main", "run", "--only", "nope", "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "theory.cli.main", "run", "--only", "nope", "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2 and "unknown claim id nope" in done.stderr
 
 
@@ -88,6 +97,7 @@ def test_interrupted_run_leaves_previous_reports_untouched(tmp_path, monkeypatch
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
+
     monkeypatch.setattr("theory.running.runner.run_claim", interrupted)
     assert main(["run", "--only", "model.forward", "--out", str(out)]) == 130
     assert "no report was written" in capsys.readouterr().err
@@ -107,10 +117,12 @@ def test_explain_seed_out_of_range(model_path, capsys):
 
 def test_crashing_approximation_fails_the_run(tmp_path, monkeypatch):
     from theory.claims import REGISTRY, all_claims
+
     all_claims()
     claim = REGISTRY["lime.eq19"]
 
     def crash(case):
         raise RuntimeError("boom")
+
     monkeypatch.setitem(REGISTRY, "lime.eq19", type(claim)(**{**claim.__dict__, "check": crash}))
     assert main(["run", "--only", "lime.eq19", "--population", "random", "--out", str(tmp_path / "o")]) == 1

@@ -116,8 +116,11 @@ def test_every_shown_command_is_accepted(page):
         if command not in commands:
             wrong.append(f"attnverify {command}: no such command (the commands: {', '.join(sorted(commands))})")
             continue
-        wrong += [f"attnverify {command} {option}: not an option of `attnverify {command}`"
-                  for option in options if option not in accepted_options(command)]
+        wrong += [
+            f"attnverify {command} {option}: not an option of `attnverify {command}`"
+            for option in options
+            if option not in accepted_options(command)
+        ]
     assert not wrong, f"{page.relative_to(ROOT)}:\n" + "\n".join(wrong)
 
 
@@ -127,7 +130,8 @@ def test_shown_commands_are_found():
     assert {command for command, _ in shown} == set(accepted_options(""))
     assert ("explain", ["--tokens", "--method", "--semantics", "--samples", "--seed", "--json"]) in shown
     assert shown_commands("```bash\npip install . && attnverify run --profil ci  # x --y\n```") == [
-        ("run", ["--profil"])]
+        ("run", ["--profil"])
+    ]
 
 
 def test_command_line_page_documents_every_option():
@@ -145,7 +149,8 @@ def test_benchmarks_page_is_current():
     diff = "\n".join(list(difflib.unified_diff(committed.splitlines(), rendered.splitlines(), lineterm=""))[:12])
     assert committed == rendered, (
         f"docs/benchmarks.md is stale: regenerate it with `python -m theory.reporting.benchmarks > "
-        f"docs/benchmarks.md`\n{diff}")
+        f"docs/benchmarks.md`\n{diff}"
+    )
 
 
 def test_benchmarks_page_refuses_what_it_cannot_render(tmp_path, capsys):
@@ -153,8 +158,16 @@ def test_benchmarks_page_refuses_what_it_cannot_render(tmp_path, capsys):
     with pytest.raises(ValueError, match="holds no pytest-benchmark results"):
         render(tmp_path / "none.json")
     assert "not a pytest-benchmark JSON file" in capsys.readouterr().err
-    stray = {"benchmarks": [{"group": "g", "name": "test_x", "fullname": "tests/benchmarks/test_elsewhere.py::test_x",
-                             "stats": {"median": 1.0, "rounds": 1}}]}
+    stray = {
+        "benchmarks": [
+            {
+                "group": "g",
+                "name": "test_x",
+                "fullname": "tests/benchmarks/test_elsewhere.py::test_x",
+                "stats": {"median": 1.0, "rounds": 1},
+            }
+        ]
+    }
     (tmp_path / "stray.json").write_text(json.dumps(stray))
     with pytest.raises(ValueError, match="test_elsewhere.py, which FILES does not describe"):
         render(tmp_path / "stray.json")

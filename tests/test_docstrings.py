@@ -59,8 +59,12 @@ def undocumented(path: Path) -> list[str]:
 
 
 def test_public_functions_have_args_and_returns():
-    missing = [line for package in ("theory", "reference") for path in sorted((ROOT / package).rglob("*.py"))
-               for line in undocumented(path)]
+    missing = [
+        line
+        for package in ("theory", "reference")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for line in undocumented(path)
+    ]
     assert not missing, f"{len(missing)} undocumented:\n" + "\n".join(missing)
 
 

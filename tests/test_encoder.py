@@ -18,8 +18,22 @@ from theory.models.encoder import Encoder, forward, from_one_layer
 from theory.models.one_layer import Model, document
 from theory.models.perturb import f_perturbed, perturbed_documents
 
-SPEC = EncoderSpec(L=2, K=2, d=4, d_att=2, d_out=3, d_ff=3, V=10, T=7, pe=True, residual=True, norm="pre",
-                   activation="gelu", biases=True, seed=3)
+SPEC = EncoderSpec(
+    L=2,
+    K=2,
+    d=4,
+    d_att=2,
+    d_out=3,
+    d_ff=3,
+    V=10,
+    T=7,
+    pe=True,
+    residual=True,
+    norm="pre",
+    activation="gelu",
+    biases=True,
+    seed=3,
+)
 
 
 @pytest.fixture
@@ -52,21 +66,24 @@ def test_optional_keys_default(model):
     assert bare.residual and bare.norm == "post" and bare.pe
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"Wk": np.zeros((2, 2, 2, 5))}, "inconsistent shapes"),
-    ({"Wq": np.zeros((2, 2, 4))}, "expected 4 dimensions"),
-    ({"Wo": np.zeros((2, 4, 5))}, "inconsistent shapes"),
-    ({"bq": np.zeros((2, 2, 3))}, "inconsistent shapes"),
-    ({"W1": np.full((2, 3, 4), np.nan)}, "NaN or inf"),
-    ({"W2": None}, "both W1"),
-    ({"norm": "mid"}, "norm='mid'"),
-    ({"activation": "tanh"}, "relu or gelu"),
-    ({"cls_id": 10}, "not a row of E"),
-    ({"residual": 2}, "residual must be 0 or 1"),
-    ({"b": np.array([1.0, 2.0])}, "must be a scalar"),
-    ({"w": None}, "lacks w"),
-    ({"arch": "mlp"}, "arch='mlp'; known: 'encoder'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"Wk": np.zeros((2, 2, 2, 5))}, "inconsistent shapes"),
+        ({"Wq": np.zeros((2, 2, 4))}, "expected 4 dimensions"),
+        ({"Wo": np.zeros((2, 4, 5))}, "inconsistent shapes"),
+        ({"bq": np.zeros((2, 2, 3))}, "inconsistent shapes"),
+        ({"W1": np.full((2, 3, 4), np.nan)}, "NaN or inf"),
+        ({"W2": None}, "both W1"),
+        ({"norm": "mid"}, "norm='mid'"),
+        ({"activation": "tanh"}, "relu or gelu"),
+        ({"cls_id": 10}, "not a row of E"),
+        ({"residual": 2}, "residual must be 0 or 1"),
+        ({"b": np.array([1.0, 2.0])}, "must be a scalar"),
+        ({"w": None}, "lacks w"),
+        ({"arch": "mlp"}, "arch='mlp'; known: 'encoder'"),
+    ],
+)
 def test_bad_encoder_files(model, tmp_path, change, message):
     arrays = dict(model.arrays())
     for key, value in change.items():
@@ -109,8 +126,9 @@ def test_rollout_is_a_probability_vector_and_reduces_at_one_layer(model):
     assert np.allclose(rollout(fw1.attention)[0], expected, rtol=0, atol=1e-15)
 
 
-@pytest.mark.parametrize("method", ["attention-avg", "attention-max", "rollout", "grad-l2", "grad-x-input", "lime",
-                                    "lime-inf"])
+@pytest.mark.parametrize(
+    "method", ["attention-avg", "attention-max", "rollout", "grad-l2", "grad-x-input", "lime", "lime-inf"]
+)
 def test_explain_encoder_json(model_path, capsys, method):
     assert main(["explain", str(model_path), "--tokens", "2,3,4,3", "--method", method, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -148,12 +166,15 @@ def test_final_norm_round_trips_and_absent_means_none(tmp_path):
     assert abs(forward(with_final, doc).f[0] - forward(without, doc).f[0]) > 1e-3  # the norm is not a no-op
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"final_norm_bias": None}, "needs both final_norm_weight and final_norm_bias \\(4,\\), or neither"),
-    ({"final_norm_weight": None}, "only final_norm_bias is given"),
-    ({"final_norm_weight": np.ones(5)}, "'final_norm_weight' is \\(5,\\) but must be \\(4,\\)"),
-    ({"final_norm_bias": np.array([0.0, np.inf, 0.0, 0.0])}, "NaN or inf"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"final_norm_bias": None}, "needs both final_norm_weight and final_norm_bias \\(4,\\), or neither"),
+        ({"final_norm_weight": None}, "only final_norm_bias is given"),
+        ({"final_norm_weight": np.ones(5)}, "'final_norm_weight' is \\(5,\\) but must be \\(4,\\)"),
+        ({"final_norm_bias": np.array([0.0, np.inf, 0.0, 0.0])}, "NaN or inf"),
+    ],
+)
 def test_bad_final_norms(tmp_path, change, message):
     arrays = dict(FINAL.build().arrays())
     for key, value in change.items():

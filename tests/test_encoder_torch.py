@@ -10,11 +10,11 @@ from hypothesis import given, settings
 torch = pytest.importorskip("torch", reason="torch oracle: pip install '.[oracles]'")
 
 from reference.oracles.torch_encoder import build, evaluate
-from theory.claims.encoder import attention_scale, f_scale
-from theory.models.encoder_gradient import gradient, rounding_scale
-from theory.models.encoder import forward
 from theory.checking.compare import RTOL
 from theory.checking.strategies.encoder import encoder_cases
+from theory.claims.encoder import attention_scale, f_scale
+from theory.models.encoder import forward
+from theory.models.encoder_gradient import gradient, rounding_scale
 
 
 @settings(max_examples=15)
@@ -31,8 +31,22 @@ def test_encoder_matches_torch(case):
 def test_batch_of_documents_matches_torch():
     from theory.checking.strategies.encoder import EncoderSpec
 
-    model = EncoderSpec(L=3, K=2, d=6, d_att=3, d_out=3, d_ff=5, V=9, T=6, pe=True, residual=True, norm="post",
-                        activation="gelu", biases=True, seed=7).build()
+    model = EncoderSpec(
+        L=3,
+        K=2,
+        d=6,
+        d_att=3,
+        d_out=3,
+        d_ff=5,
+        V=9,
+        T=6,
+        pe=True,
+        residual=True,
+        norm="post",
+        activation="gelu",
+        biases=True,
+        seed=7,
+    ).build()
     docs = np.array([[0, 2, 3, 4, 1, 1], [0, 5, 5, 6, 7, 8], [0, 8, 1, 1, 1, 1]])
     f, attention, grad = evaluate(build(model.arrays()), docs)
     fw = forward(model, docs)
@@ -53,8 +67,23 @@ def test_final_norm_matches_torch(norm):
     same weights give another f (the norm is not a no-op)."""
     from theory.checking.strategies.encoder import EncoderSpec
 
-    spec = EncoderSpec(L=2, K=2, d=6, d_att=3, d_out=3, d_ff=5, V=9, T=6, pe=True, residual=True, norm=norm,
-                       activation="relu", biases=True, seed=11, final_norm=True)
+    spec = EncoderSpec(
+        L=2,
+        K=2,
+        d=6,
+        d_att=3,
+        d_out=3,
+        d_ff=5,
+        V=9,
+        T=6,
+        pe=True,
+        residual=True,
+        norm=norm,
+        activation="relu",
+        biases=True,
+        seed=11,
+        final_norm=True,
+    )
     model = spec.build()
     module = build(model.arrays())
     assert isinstance(module.encoder.norm, torch.nn.LayerNorm)

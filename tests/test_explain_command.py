@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-
 from dataclasses import replace
 
 import mpmath
@@ -20,30 +19,60 @@ from reference.explainers.integrated import baseline_rows
 from reference.explainers.perturb import distinct_words as ref_distinct_words
 from reference.explainers.perturb import perturbed_document as ref_perturbed_document
 from reference.models.one_layer import embeddings as ref_embeddings
-from theory.models.encoder_gradient import rounding_scale
-from theory.models.perturb import evaluator, perturbed_documents
+from theory.checking.compare import RTOL
+from theory.checking.strategies.encoder import EncoderSpec
+from theory.cli.main import main
+from theory.explainers.registry import METHODS
 from theory.models import load
-from theory.models.encoder import embed, forward as encoder_forward, forward_embedded, output_embedded
+from theory.models.encoder import embed, forward_embedded, output_embedded
+from theory.models.encoder import forward as encoder_forward
+from theory.models.encoder_gradient import rounding_scale
 from theory.models.one_layer import document, positional_encoding
+from theory.models.perturb import evaluator, perturbed_documents
 from theory.models.vocabulary import load_vocabulary
 from theory.sentiment.fixture import DATA, load_fixture
-from theory.cli.main import main
-from theory.checking.compare import RTOL
-from theory.explainers.registry import METHODS
-from theory.checking.strategies.encoder import EncoderSpec
 
 #: the methods of the one-layer model and of an encoder, in ``--method all``'s order, and the word methods
-ONE_LAYER_METHODS = ["attention-avg", "attention-max", "grad-avg", "grad-l1", "grad-l2", "grad-x-input", "lime",
-                     "lime-inf", "eq19", "lime-large-d", "shapley", "kernelshap", "occlusion", "ig", "smoothgrad",
-                     "clime"]
+ONE_LAYER_METHODS = [
+    "attention-avg",
+    "attention-max",
+    "grad-avg",
+    "grad-l1",
+    "grad-l2",
+    "grad-x-input",
+    "lime",
+    "lime-inf",
+    "eq19",
+    "lime-large-d",
+    "shapley",
+    "kernelshap",
+    "occlusion",
+    "ig",
+    "smoothgrad",
+    "clime",
+]
 ENCODER_METHODS = [m for m in ONE_LAYER_METHODS if m not in ("eq19", "lime-large-d")] + ["rollout"]
 WORD_METHODS = {"lime", "lime-inf", "eq19", "lime-large-d", "shapley", "kernelshap", "occlusion"}
 
 SENTENCE = "a brilliant film, but the ending was boring"
 WORDS = ["a", "brilliant", "film", "but", "the", "ending", "was", "boring"]  # the bundled tokenizer: no comma
 TOKENS = ["[cls]", "<unk>", "good", "bad", "film", ".", "not", "dull", "fun", "a"]
-SPEC = EncoderSpec(L=2, K=2, d=4, d_att=2, d_out=3, d_ff=3, V=len(TOKENS), T=9, pe=True, residual=True, norm="pre",
-                   activation="gelu", biases=True, seed=3)
+SPEC = EncoderSpec(
+    L=2,
+    K=2,
+    d=4,
+    d_att=2,
+    d_out=3,
+    d_ff=3,
+    V=len(TOKENS),
+    T=9,
+    pe=True,
+    residual=True,
+    norm="pre",
+    activation="gelu",
+    biases=True,
+    seed=3,
+)
 
 
 @pytest.fixture
@@ -61,6 +90,7 @@ def _run(capsys, *argv):
 
 
 # --- the bundled models ---------------------------------------------------------------------------------------------
+
 
 def test_bundled_vocabulary_is_the_public_format_for_both_models():
     fx = load_fixture()
@@ -92,8 +122,9 @@ def test_bundled_by_path_is_the_bundled_model(capsys):
 
 
 def test_repeated_and_comma_separated_methods_and_all(capsys):
-    code, out, _ = _run(capsys, "--text", "a brilliant film", "--method", "grad-l2,lime", "--method", "eq19,grad-l2",
-                        "--json")
+    code, out, _ = _run(
+        capsys, "--text", "a brilliant film", "--method", "grad-l2,lime", "--method", "eq19,grad-l2", "--json"
+    )
     assert code == 0 and [r["method"] for r in json.loads(out)] == ["grad-l2", "lime", "eq19"]
     code, out, _ = _run(capsys, "--text", "a brilliant film", "--method", "all", "--json", "--samples", "64")
     results = json.loads(out)
@@ -128,6 +159,7 @@ def test_tokens_on_the_bundled_model_are_named(capsys):
 
 # --- pictures -------------------------------------------------------------------------------------------------------
 
+
 def test_plot_is_a_png(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     import matplotlib.image
@@ -149,8 +181,9 @@ def test_plot_without_matplotlib_names_the_extra(tmp_path, capsys, monkeypatch):
 
 def test_html_holds_every_word_and_method(tmp_path, capsys):
     target = tmp_path / "e.html"
-    code, _, _ = _run(capsys, "--text", SENTENCE + " <b>", "--method", "grad-l2,shapley", "--html", str(target),
-                      "--oov", "drop")
+    code, _, _ = _run(
+        capsys, "--text", SENTENCE + " <b>", "--method", "grad-l2,shapley", "--html", str(target), "--oov", "drop"
+    )
     page = target.read_text(encoding="utf-8")
     assert code == 0 and all(f">{word}</span>" in page for word in WORDS)
     assert "grad-l2 (per position" in page and "shapley (per word" in page and "<b>" not in page.split("<body>")[1]
@@ -158,11 +191,21 @@ def test_html_holds_every_word_and_method(tmp_path, capsys):
 
 # --- the encoder family ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("method", ENCODER_METHODS)
 def test_every_encoder_method_through_text(encoder_files, capsys, method):
     model, d = encoder_files
-    code, out, err = _run(capsys, str(d / "enc.npz"), "--text", "good film. not dull a good film", "--vocab",
-                          str(d / "v.txt"), "--method", method, "--json")
+    code, out, err = _run(
+        capsys,
+        str(d / "enc.npz"),
+        "--text",
+        "good film. not dull a good film",
+        "--vocab",
+        str(d / "v.txt"),
+        "--method",
+        method,
+        "--json",
+    )
     assert code == 0, err
     result = json.loads(out)
     ids = [TOKENS.index(w) for w in ["good", "film", ".", "not", "dull", "a", "good", "film"]]
@@ -206,8 +249,9 @@ def _short_doc(model):
 
 def _explained(tmp_path, capsys, model, *argv):
     model.save(tmp_path / "m.npz")
-    code, out, err = _run(capsys, str(tmp_path / "m.npz"), "--tokens",
-                          ",".join(str(TOKENS.index(w)) for w in SHORT), "--json", *argv)
+    code, out, err = _run(
+        capsys, str(tmp_path / "m.npz"), "--tokens", ",".join(str(TOKENS.index(w)) for w in SHORT), "--json", *argv
+    )
     assert code == 0, err
     results = json.loads(out)
     return {r["method"]: r for r in (results if isinstance(results, list) else [results])}
@@ -230,8 +274,10 @@ def _readout_terms(model, P) -> float:
     return float(abs(model.b) + sum(abs(float(w) * h_k) for w, h_k in zip(model.w, h)))
 
 
-@pytest.mark.parametrize("norm, residual, zeros", [
-    ("pre", True, [1, 2, 3, 4, 5]), ("pre", False, [0, 1, 2, 3, 4, 5]), ("post", True, []), ("none", True, [])])
+@pytest.mark.parametrize(
+    "norm, residual, zeros",
+    [("pre", True, [1, 2, 3, 4, 5]), ("pre", False, [0, 1, 2, 3, 4, 5]), ("post", True, []), ("none", True, [])],
+)
 def test_encoder_gradients_against_central_differences(tmp_path, capsys, norm, residual, zeros):
     """grad-* against central differences of the mpmath encoder (reference/explainers/encoder_gradient.py), every
     coordinate of positions 0..L, to 1e-12 of the adjoints' scale (:func:`rounding_scale`, the magnitude of the
@@ -246,13 +292,22 @@ def test_encoder_gradients_against_central_differences(tmp_path, capsys, norm, r
     X = embed(model, doc[None])[0]
     scale = RTOL * float(rounding_scale(model, encoder_forward(model, doc))[0])
     d = model.d
-    want = {"grad-avg": [np.mean(g) for g in grad], "grad-l1": [np.abs(g).sum() for g in grad],
-            "grad-l2": [np.linalg.norm(g) for g in grad], "grad-x-input": [np.dot(g, X[t]) for t, g in enumerate(grad)]}
-    size = {"grad-avg": [1.0] * len(grad), "grad-l1": [d] * len(grad), "grad-l2": [np.sqrt(d)] * len(grad),
-            "grad-x-input": [np.abs(X[t]).sum() for t in range(len(grad))]}
+    want = {
+        "grad-avg": [np.mean(g) for g in grad],
+        "grad-l1": [np.abs(g).sum() for g in grad],
+        "grad-l2": [np.linalg.norm(g) for g in grad],
+        "grad-x-input": [np.dot(g, X[t]) for t, g in enumerate(grad)],
+    }
+    size = {
+        "grad-avg": [1.0] * len(grad),
+        "grad-l1": [d] * len(grad),
+        "grad-l2": [np.sqrt(d)] * len(grad),
+        "grad-x-input": [np.abs(X[t]).sum() for t in range(len(grad))],
+    }
     for method, values in want.items():
-        np.testing.assert_allclose(results[method]["scores"], values, rtol=0,
-                                   atol=scale * max(size[method]), err_msg=method)
+        np.testing.assert_allclose(
+            results[method]["scores"], values, rtol=0, atol=scale * max(size[method]), err_msg=method
+        )
     sums = [abs(mpmath.fsum(row)) / mpmath.fsum(abs(g) for g in row) for row in exact]
     assert [t for t, s in enumerate(sums) if s < 1e-25] == zeros
     assert all(s > 1e-8 for t, s in enumerate(sums) if t not in zeros)
@@ -266,8 +321,16 @@ def test_layer_norm_zeros_in_the_table_json_and_picture(tmp_path, capsys):
     model = _encoder("pre")
     model.save(tmp_path / "m.npz")
     tokens = ",".join(str(TOKENS.index(w)) for w in SHORT)
-    code, out, _ = _run(capsys, str(tmp_path / "m.npz"), "--tokens", tokens, "--method",
-                        "grad-avg,grad-l2,smoothgrad,clime", "--samples", "8")
+    code, out, _ = _run(
+        capsys,
+        str(tmp_path / "m.npz"),
+        "--tokens",
+        tokens,
+        "--method",
+        "grad-avg,grad-l2,smoothgrad,clime",
+        "--samples",
+        "8",
+    )
     assert code == 0
     rows = [line.split("  ") for line in out.splitlines() if line[:5].strip().isdigit()]
     cells = [[c.strip() for c in row if c.strip()] for row in rows]
@@ -277,19 +340,22 @@ def test_layer_norm_zeros_in_the_table_json_and_picture(tmp_path, capsys):
     assert "clime: its population value at positions 1–5 is 0" in out
     from theory.cli.explain_view import _lines
 
-    results = list(_explained(tmp_path, capsys, model, "--method", "grad-avg,smoothgrad,clime", "--samples",
-                              "8").values())
+    results = list(
+        _explained(tmp_path, capsys, model, "--method", "grad-avg,smoothgrad,clime", "--samples", "8").values()
+    )
     _, lines = _lines(results)
     assert [label for label, _, _ in lines[:2]] == [
         "grad-avg (per position, every word exactly 0 by LayerNorm)",
-        "smoothgrad (per position, every word exactly 0 by LayerNorm)"]
+        "smoothgrad (per position, every word exactly 0 by LayerNorm)",
+    ]
     assert lines[2][0].endswith("population value 0 at the words: sampling noise)") and lines[2][1] > 0
     assert results[2]["population_zero"]["positions"] == [1, 2, 3, 4, 5]
 
 
 def test_bundled_encoder_sentence_has_no_rounding_noise_as_a_score(capsys):
-    code, out, _ = _run(capsys, "bundled-encoder", "--text", SENTENCE, "--method", "grad-avg,smoothgrad",
-                        "--samples", "4")
+    code, out, _ = _run(
+        capsys, "bundled-encoder", "--text", SENTENCE, "--method", "grad-avg,smoothgrad", "--samples", "4"
+    )
     rows = [line.split() for line in out.splitlines() if line[:5].strip().isdigit()]
     assert code == 0 and all(row[2:] == ["0", "(LN)", "0", "(LN)"] for row in rows[1:])
     # CLS: the readout's direct path, Σ_k ∇_{0,k} = Σ_k w_k exactly (every other path crosses a LayerNorm)
@@ -309,14 +375,14 @@ def test_encoder_lime_inf_against_enumeration(tmp_path, capsys, semantics):
     words = ref_distinct_words(doc, len(SHORT))
     d = len(words)
     values, terms = [], []
-    for k in range(2 ** d):
+    for k in range(2**d):
         perturbed = ref_perturbed_document(doc, len(SHORT), lime_law.pattern(k, d), semantics, int(model.unk_id))
         P = ref_embeddings(model, perturbed, DPS)
         values.append(ref_encoder.forward_embedded(model, P, DPS).f)
         terms.append(_readout_terms(model, P))
     beta = [float(b) for b in lime_law.beta_inf(values, d)]
-    unit = [lime_law.beta_inf([mpmath.mpf(int(i == k)) for i in range(2 ** d)], d) for k in range(2 ** d)]
-    tolerance = [RTOL * sum(abs(float(unit[k][j])) * terms[k] for k in range(2 ** d)) for j in range(d + 1)]
+    unit = [lime_law.beta_inf([mpmath.mpf(int(i == k)) for i in range(2**d)], d) for k in range(2**d)]
+    tolerance = [RTOL * sum(abs(float(unit[k][j])) * terms[k] for k in range(2**d)) for j in range(d + 1)]
     assert result["words"] == words and result["exact"] is True
     assert abs(result["intercept"] - beta[0]) <= tolerance[0]
     assert np.all(np.abs(np.array(result["scores"]) - beta[1:]) <= tolerance[1:])
@@ -325,7 +391,8 @@ def test_encoder_lime_inf_against_enumeration(tmp_path, capsys, semantics):
 def test_encoder_ig_against_gauss_legendre_of_the_reference(tmp_path, capsys):
     """IG_t = ∫_0^1 (d/dh) f(e' + a(e − e') + h·(e_t − e'_t)) da: the directional derivative by a central difference
     of the mpmath encoder, the integral by Gauss–Legendre in mpmath at 24 nodes (its error bounded by the change from
-    12 nodes: the integrand is analytic — GELU, softmax, LayerNorm — so the rule converges geometrically).  Tolerance: a fixed 1e-3 of the
+    12 nodes: the integrand is analytic — GELU, softmax, LayerNorm — so the rule converges geometrically).
+    Tolerance: a fixed 1e-3 of the
     readout terms at the document, the accuracy the encoder's IG is documented to stop at (docs/command-line.md)."""
     model = _encoder("post")
     doc = _short_doc(model).tolist()
@@ -368,8 +435,19 @@ def test_encoder_smoothgrad_and_clime_from_their_definitions(tmp_path, capsys):
     model = _encoder("post")
     doc = _short_doc(model)
     sigma, pairs, seed = 0.3, 4, 11
-    results = _explained(tmp_path, capsys, model, "--method", "smoothgrad,clime", "--sigma", str(sigma), "--samples",
-                         str(pairs), "--seed", str(seed))
+    results = _explained(
+        tmp_path,
+        capsys,
+        model,
+        "--method",
+        "smoothgrad,clime",
+        "--sigma",
+        str(sigma),
+        "--samples",
+        str(pairs),
+        "--seed",
+        str(seed),
+    )
     eps = _noise(model, doc, sigma, pairs, seed)
     X = ref_embeddings(model, doc.tolist(), DPS)
     positions = range(len(SHORT) + 1)
@@ -378,14 +456,15 @@ def test_encoder_smoothgrad_and_clime_from_their_definitions(tmp_path, capsys):
     grad_scale = 0.0
     for n in range(pairs):
         with mpmath.workdps(DPS):
-            points = [[[x + s * mpmath.mpf(e) for x, e in zip(row, noise)] for row, noise in zip(X, eps[n])]
-                      for s in (1, -1)]
+            points = [
+                [[x + s * mpmath.mpf(e) for x, e in zip(row, noise)] for row, noise in zip(X, eps[n])] for s in (1, -1)
+            ]
             f = [ref_encoder.forward_embedded(model, P, DPS).f for P in points]
         F = max(_readout_terms(model, P) for P in points)
         for t in positions:
             smooth[t] += float(sum(_slope(model, P, t, ones) for P in points)) / 2 / pairs
-            clime[t] += float(mpmath.fsum(eps[n, t]) * (f[0] - f[1])) / (2 * sigma ** 2) / pairs
-            clime_terms[t] += np.abs(eps[n, t]).sum() * F / sigma ** 2 / pairs
+            clime[t] += float(mpmath.fsum(eps[n, t]) * (f[0] - f[1])) / (2 * sigma**2) / pairs
+            clime_terms[t] += np.abs(eps[n, t]).sum() * F / sigma**2 / pairs
         noisy = embed(model, doc[None]) + np.stack([eps[n], -eps[n]])
         grad_scale = max(grad_scale, float(rounding_scale(model, forward_embedded(model, noisy)).max()))
     np.testing.assert_allclose(results["smoothgrad"]["scores"], smooth, rtol=0, atol=RTOL * model.d * grad_scale)
@@ -437,42 +516,71 @@ def test_encoder_substitutions_build_the_right_documents(encoder_files, semantic
 LONG = "the a an of to in on at for with by from as is are was were"
 
 
-@pytest.mark.parametrize("text, method, samples, message", [
-    (LONG, "shapley", 10**12, "Shapley with 1000000000000 antithetic pairs of orders and d = 17 distinct words would "
-                              "take about"),
-    (LONG, "kernelshap", 10**12, "KernelSHAP with --samples 1000000000000 and d = 17 distinct words would need about"),
-    (LONG, "kernelshap", 10**9, "KernelSHAP with --samples 1000000000 and d = 17 distinct words would"),
-    ("a brilliant film", "smoothgrad", 10**12, "SmoothGrad with --samples 1000000000000 antithetic pairs of noise "
-                                               "draws would take about"),
-    ("a brilliant film", "clime", 10**12, "C-LIME with --samples 1000000000000 antithetic pairs of noise draws would "
-                                          "take about"),
-    ("a brilliant film", "lime", 10**9, "LIME with --samples 1000000000 and d = 3 distinct words would"),
-])
+@pytest.mark.parametrize(
+    "text, method, samples, message",
+    [
+        (
+            LONG,
+            "shapley",
+            10**12,
+            "Shapley with 1000000000000 antithetic pairs of orders and d = 17 distinct words would take about",
+        ),
+        (
+            LONG,
+            "kernelshap",
+            10**12,
+            "KernelSHAP with --samples 1000000000000 and d = 17 distinct words would need about",
+        ),
+        (LONG, "kernelshap", 10**9, "KernelSHAP with --samples 1000000000 and d = 17 distinct words would"),
+        (
+            "a brilliant film",
+            "smoothgrad",
+            10**12,
+            "SmoothGrad with --samples 1000000000000 antithetic pairs of noise draws would take about",
+        ),
+        (
+            "a brilliant film",
+            "clime",
+            10**12,
+            "C-LIME with --samples 1000000000000 antithetic pairs of noise draws would take about",
+        ),
+        ("a brilliant film", "lime", 10**9, "LIME with --samples 1000000000 and d = 3 distinct words would"),
+    ],
+)
 def test_sampled_methods_refuse_unreasonable_samples(capsys, text, method, samples, message):
     code, out, err = _run(capsys, "--text", text, "--method", method, "--samples", str(samples))
     assert code == 2 and out == "" and len(err.splitlines()) == 1 and message in err
     assert "would take about" not in err or "more than the 10.0 min limit; use fewer --samples" in err
 
 
-@pytest.mark.parametrize("method, samples, evaluations", [("shapley", 10**12, 2 + 2 * 10**12 * 2),
-                                                          ("shapley", 2, 2 + 2 * 2 * 2), ("kernelshap", 10**12, 10**12 + 2),
-                                                          ("kernelshap", 6, 6 + 2)])
+@pytest.mark.parametrize(
+    "method, samples, evaluations",
+    [
+        ("shapley", 10**12, 2 + 2 * 10**12 * 2),
+        ("shapley", 2, 2 + 2 * 2 * 2),
+        ("kernelshap", 10**12, 10**12 + 2),
+        ("kernelshap", 6, 6 + 2),
+    ],
+)
 def test_exact_enumeration_replaces_costlier_sampling(capsys, method, samples, evaluations):
     """d = 3 words: 2^3 = 8 subsets, no more than the evaluations the sampling asked for — so the exact values (those
     of the default run), said in the method line, not a refusal."""
-    assert 2 ** 3 <= evaluations
+    assert 2**3 <= evaluations
     exact = json.loads(_run(capsys, "--text", "a brilliant film", "--method", method, "--json")[1])
     code, out, err = _run(capsys, "--text", "a brilliant film", "--method", method, "--samples", str(samples), "--json")
     result = json.loads(out)
     assert code == 0 and err == "" and result["exact"] is True and result["requested_samples"] == samples
     assert result["scores"] == exact["scores"] and result["samples"] == 8
     table = _run(capsys, "--text", "a brilliant film", "--method", method, "--samples", str(samples))[1]
-    assert f"{method}: removal replace, exact, 2^3 = 8 subsets of words (cheaper than the --samples {samples} asked " \
-           "for)" in table
+    assert (
+        f"{method}: removal replace, exact, 2^3 = 8 subsets of words (cheaper than the --samples {samples} asked "
+        "for)" in table
+    )
 
 
-@pytest.mark.parametrize("text, method, samples", [("a brilliant film but", "shapley", 2),
-                                                   ("a brilliant film", "kernelshap", 5)])
+@pytest.mark.parametrize(
+    "text, method, samples", [("a brilliant film but", "shapley", 2), ("a brilliant film", "kernelshap", 5)]
+)
 def test_cheaper_sampling_is_kept(capsys, text, method, samples):
     """Fewer evaluations than the 2^d subsets (Shapley, d = 4: 2 + 2·2·3 = 14 < 16; KernelSHAP, d = 3: 5 + 2 = 7 < 8):
     the sampling asked for."""
@@ -482,25 +590,38 @@ def test_cheaper_sampling_is_kept(capsys, text, method, samples):
     assert result["exact"] is False and "requested_samples" not in result
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--text", "a film", "--method", ""], "--method needs method names"),
-    (["--text", "a film", "--method", "grad-l2,,lime"], "--method needs method names"),
-    (["--text", "a film", "--method", "nope"], "unknown method 'nope'"),
-    (["--text", "a film", "--method", "grad-l2,lime", "--sigma", "0.2"], "--sigma applies to none of the chosen"),
-    (["--text", "a film", "--method", "grad-l2", "--plot", "x.jpg"], "--plot 'x.jpg' must end in .png"),
-    (["--text", "a film", "--method", "grad-l2", "--html", "x.png"], "--html 'x.png' must end in .html"),
-    (["--texts", "t.txt", "--method", "grad-l2", "--html", "x.html"], "--plot and --html draw one document"),
-    (["--text", "a wonderful film", "--method", "grad-l2"], "out-of-vocabulary words 'wonderful' (close: "
-                                                           "'wonderfulness'); pass --oov drop (leave them out) or "
-                                                           "--oov unk"),
-    (["--text", "good", "--method", "grad-l2"], "out-of-vocabulary words 'good' (no close spelling); pass --oov drop"),
-    (["--text", "a film", "--method", "smoothgrad", "--sigma", "1e308"],
-     "--sigma 1e+308 takes SmoothGrad outside float64's range"),
-    (["bundled-encoder", "--text", "a film", "--method", "clime", "--sigma", "1e-300", "--samples", "2"],
-     "--sigma 1e-300 takes C-LIME outside float64's range"),
-    (["no-such.npz", "--tokens", "2", "--method", "grad-l2"], "does not exist"),
-    ([], "give the document: --tokens IDS, --text TEXT or --texts FILE"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--text", "a film", "--method", ""], "--method needs method names"),
+        (["--text", "a film", "--method", "grad-l2,,lime"], "--method needs method names"),
+        (["--text", "a film", "--method", "nope"], "unknown method 'nope'"),
+        (["--text", "a film", "--method", "grad-l2,lime", "--sigma", "0.2"], "--sigma applies to none of the chosen"),
+        (["--text", "a film", "--method", "grad-l2", "--plot", "x.jpg"], "--plot 'x.jpg' must end in .png"),
+        (["--text", "a film", "--method", "grad-l2", "--html", "x.png"], "--html 'x.png' must end in .html"),
+        (["--texts", "t.txt", "--method", "grad-l2", "--html", "x.html"], "--plot and --html draw one document"),
+        (
+            ["--text", "a wonderful film", "--method", "grad-l2"],
+            "out-of-vocabulary words 'wonderful' (close: "
+            "'wonderfulness'); pass --oov drop (leave them out) or "
+            "--oov unk",
+        ),
+        (
+            ["--text", "good", "--method", "grad-l2"],
+            "out-of-vocabulary words 'good' (no close spelling); pass --oov drop",
+        ),
+        (
+            ["--text", "a film", "--method", "smoothgrad", "--sigma", "1e308"],
+            "--sigma 1e+308 takes SmoothGrad outside float64's range",
+        ),
+        (
+            ["bundled-encoder", "--text", "a film", "--method", "clime", "--sigma", "1e-300", "--samples", "2"],
+            "--sigma 1e-300 takes C-LIME outside float64's range",
+        ),
+        (["no-such.npz", "--tokens", "2", "--method", "grad-l2"], "does not exist"),
+        ([], "give the document: --tokens IDS, --text TEXT or --texts FILE"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
     code, out, err = _run(capsys, *argv)

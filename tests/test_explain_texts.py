@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
+from theory.checking.strategies.models import ModelSpec
+from theory.cli.main import main
 from theory.explainers.lime_approx import eq19, large_d_limit
 from theory.models.one_layer import document
-from theory.cli.main import main
-from theory.checking.strategies.models import ModelSpec
 
 TOKENS = ["[cls]", "<unk>", "good", "bad", "film", ".", "great", "not"]
 
@@ -25,8 +25,19 @@ def files(tmp_path):
 
 def test_text_is_tokenized_like_tokens(files, capsys):
     _, d = files
-    main(["explain", str(d / "m.npz"), "--text", "Good film.", "--vocab", str(d / "v.txt"), "--method",
-          "grad-l2", "--json"])
+    main(
+        [
+            "explain",
+            str(d / "m.npz"),
+            "--text",
+            "Good film.",
+            "--vocab",
+            str(d / "v.txt"),
+            "--method",
+            "grad-l2",
+            "--json",
+        ]
+    )
     by_text = json.loads(capsys.readouterr().out)
     main(["explain", str(d / "m.npz"), "--tokens", "2,4,5", "--method", "grad-l2", "--json"])
     assert by_text.pop("text") == "Good film." and by_text.pop("token_strings") == ["[cls]", "good", "film", "."]
@@ -36,8 +47,24 @@ def test_text_is_tokenized_like_tokens(files, capsys):
 @pytest.mark.parametrize("method, formula", [("eq19", eq19), ("lime-large-d", large_d_limit)])
 def test_jsonl_batch_and_approximation_methods(files, capsys, method, formula):
     model, d = files
-    assert main(["explain", str(d / "m.npz"), "--texts", str(d / "t.txt"), "--vocab", str(d / "v.txt"),
-                 "--method", method, "--jsonl", "--oov", "unk"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(d / "m.npz"),
+                "--texts",
+                str(d / "t.txt"),
+                "--vocab",
+                str(d / "v.txt"),
+                "--method",
+                method,
+                "--jsonl",
+                "--oov",
+                "unk",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     lines = [json.loads(line) for line in captured.out.splitlines()]
     assert [r["text"] for r in lines] == ["Good film.", "not a great film"]
@@ -50,28 +77,48 @@ def test_jsonl_batch_and_approximation_methods(files, capsys, method, formula):
 
 def test_bad_line_writes_nothing(files, capsys):
     _, d = files
-    assert main(["explain", str(d / "m.npz"), "--texts", str(d / "t.txt"), "--vocab", str(d / "v.txt"),
-                 "--method", "eq19", "--jsonl"]) == 2
+    assert (
+        main(
+            [
+                "explain",
+                str(d / "m.npz"),
+                "--texts",
+                str(d / "t.txt"),
+                "--vocab",
+                str(d / "v.txt"),
+                "--method",
+                "eq19",
+                "--jsonl",
+            ]
+        )
+        == 2
+    )
     captured = capsys.readouterr()
     assert captured.out == "" and "line 2 has out-of-vocabulary words 'a'" in captured.err
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--method", "eq19"], "give the document: --tokens IDS, --text TEXT or --texts FILE"),
-    (["--method", "eq19", "--text", "good"], "--text needs --vocab FILE"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--method", "eq19"], "give the document: --tokens IDS, --text TEXT or --texts FILE"),
+        (["--method", "eq19", "--text", "good"], "--text needs --vocab FILE"),
+    ],
+)
 def test_missing_inputs(files, capsys, args, message):
     _, d = files
     assert main(["explain", str(d / "m.npz"), *args]) == 2
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--tokens", "2,4", "--text", "good film"], "--tokens gives word ids, so --text would be ignored"),
-    (["--tokens", "2,4", "--texts", "t.txt", "--jsonl"], "so --texts, --jsonl would be ignored"),
-    (["--tokens", "2,4", "--vocab", "v.txt", "--oov", "drop"], "so --vocab, --oov would be ignored"),
-    (["--tokens", "2,4", "--truncate", "--unk-token", "<unk>"], "so --truncate, --unk-token would be ignored"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--tokens", "2,4", "--text", "good film"], "--tokens gives word ids, so --text would be ignored"),
+        (["--tokens", "2,4", "--texts", "t.txt", "--jsonl"], "so --texts, --jsonl would be ignored"),
+        (["--tokens", "2,4", "--vocab", "v.txt", "--oov", "drop"], "so --vocab, --oov would be ignored"),
+        (["--tokens", "2,4", "--truncate", "--unk-token", "<unk>"], "so --truncate, --unk-token would be ignored"),
+    ],
+)
 def test_options_tokens_would_ignore_are_errors(files, capsys, args, message):
     _, d = files
     assert main(["explain", str(d / "m.npz"), *args, "--method", "grad-l2"]) == 2
@@ -85,5 +132,7 @@ def test_cls_and_unk_tokens_are_checked_when_given(files, capsys):
     assert main([*base, "--cls-token", "[cls]", "--unk-token", "<unk>"]) == 0
     capsys.readouterr()
     assert main([*base, "--unk-token", "[UNK]"]) == 2
-    assert ("line 2 (id 1, the model's UNK id) holds '<unk>', not --unk-token '[UNK]' ('[UNK]' is on no line)"
-            in capsys.readouterr().err)
+    assert (
+        "line 2 (id 1, the model's UNK id) holds '<unk>', not --unk-token '[UNK]' ('[UNK]' is on no line)"
+        in capsys.readouterr().err
+    )

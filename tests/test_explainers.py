@@ -8,21 +8,28 @@ import json
 import numpy as np
 import pytest
 
-from theory.errors import InputError
-from theory.models import removal
-from theory.explainers.ig import integrated_gradients
-from theory.models.perturb import f_perturbed
-from theory.explainers.shapley import shapley_exact, shapley_mc
-from theory.cli.main import main
-from theory.explainers.registry import explain
 from theory.checking.strategies.models import Case, ModelSpec
+from theory.cli.main import main
+from theory.errors import InputError
+from theory.explainers.ig import integrated_gradients
+from theory.explainers.registry import explain
+from theory.explainers.shapley import shapley_exact, shapley_mc
+from theory.models import removal
+from theory.models.perturb import f_perturbed
 
 CASE = Case(ModelSpec(K=2, d_e=4, d_att=3, d_out=2, V=12, T=9, pe=True, score_scale=3.0, seed=11), (2, 5, 3, 5, 7, 4))
 
 
-@pytest.mark.parametrize("text, message", [("mask:x", "integer"), ("mask:99", "not in the vocabulary"),
-                                           ("mask:0", "may not be CLS"), ("unk", "unknown removal semantics"),
-                                           (3, "must be a string")])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("mask:x", "integer"),
+        ("mask:99", "not in the vocabulary"),
+        ("mask:0", "may not be CLS"),
+        ("unk", "unknown removal semantics"),
+        (3, "must be a string"),
+    ],
+)
 def test_bad_semantics_are_input_errors(text, message):
     with pytest.raises(InputError, match=message):
         removal.parse(text, CASE.model)
@@ -31,7 +38,9 @@ def test_bad_semantics_are_input_errors(text, message):
 def test_mask_unk_is_replace_and_zero_keeps_only_the_positional_encoding():
     model, doc = CASE.model, CASE.doc
     Z = np.array([[1, 0, 1, 0, 1], [0, 0, 0, 0, 0.0]])
-    assert np.array_equal(f_perturbed(model, doc, 6, Z, f"mask:{model.unk_id}"), f_perturbed(model, doc, 6, Z, "replace"))
+    assert np.array_equal(
+        f_perturbed(model, doc, 6, Z, f"mask:{model.unk_id}"), f_perturbed(model, doc, 6, Z, "replace")
+    )
     no_pe = ModelSpec(**{**CASE.spec.__dict__, "pe": False}).build()
     assert not np.any(removal.removed_embeddings(no_pe, "zero"))
     with pytest.raises(InputError, match="delete"):
@@ -56,10 +65,18 @@ def test_ig_doubles_nodes_until_the_gap_is_below_tolerance():
         integrated_gradients(model, doc, 6, baseline="delete")
 
 
-@pytest.mark.parametrize("method, options", [("shapley", {"semantics": "zero"}), ("shapley", {"samples": 2}),
-                                             ("kernelshap", {"semantics": "mask:3"}), ("occlusion", {}),
-                                             ("ig", {"baseline": "mask:3"}), ("smoothgrad", {"sigma": 0.2, "samples": 8}),
-                                             ("clime", {"samples": 8, "seed": 2})])
+@pytest.mark.parametrize(
+    "method, options",
+    [
+        ("shapley", {"semantics": "zero"}),
+        ("shapley", {"samples": 2}),
+        ("kernelshap", {"semantics": "mask:3"}),
+        ("occlusion", {}),
+        ("ig", {"baseline": "mask:3"}),
+        ("smoothgrad", {"sigma": 0.2, "samples": 8}),
+        ("clime", {"samples": 8, "seed": 2}),
+    ],
+)
 def test_explain_methods_shape(method, options):
     # shapley with 2 pairs: 2 + 2·2·4 = 18 evaluations, fewer than the 2^5 = 32 subsets, so it samples
     result = explain(CASE.model, CASE.tokens, method, **options).to_json()

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from theory.claims import all_claims
 from theory.atomic import JOURNAL, SUFFIX, recover
+from theory.claims import all_claims
 from theory.cli.main import main
-from theory.running.output import LOCK_FILE, exclusive
 from theory.reporting.report import render_markdown, write_reports
+from theory.running.output import LOCK_FILE, exclusive
 
 ROOT = Path(__file__).resolve().parents[1]
 # a claim whose random population runs (0.2–0.5 s of Hypothesis) and one whose trained population is n/a
@@ -35,8 +35,11 @@ SUBPROCESS_TRIALS = 3
 
 def _reports(out: Path) -> dict:
     """The files a reader sees: everything but the lock, the journal and staged temporary files."""
-    return {p.name: p.read_bytes() for p in sorted(out.iterdir())
-            if p.is_file() and p.name not in (LOCK_FILE, JOURNAL) and not p.name.endswith(SUFFIX)}
+    return {
+        p.name: p.read_bytes()
+        for p in sorted(out.iterdir())
+        if p.is_file() and p.name not in (LOCK_FILE, JOURNAL) and not p.name.endswith(SUFFIX)
+    }
 
 
 def _consistent(files: dict) -> bool:
@@ -116,8 +119,9 @@ def test_sigkill_at_random_moments_never_corrupts_the_reports(tmp_path):
             previous, state = _check_after(out, previous)
             outcomes.append((kind, killed, state))
     killed = [o for o in outcomes if o[1]]
-    print(f"\nforked kill trials: {len(outcomes)} ({len(killed)} killed, states "
-          f"{sorted({(k, s) for k, _, s in killed})})")
+    print(
+        f"\nforked kill trials: {len(outcomes)} ({len(killed)} killed, states {sorted({(k, s) for k, _, s in killed})})"
+    )
     assert len(killed) == sum(FORKED_TRIALS.values()) >= 20
     assert any(state == "untouched" for _, _, state in killed)
     # the next complete run removes every staged file a killed run left behind
@@ -132,9 +136,13 @@ def test_sigkill_of_the_command_line_subprocess(tmp_path):
     rng = random.Random(161)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for trial in range(SUBPROCESS_TRIALS):
-        child = subprocess.Popen([sys.executable, "-m", "theory.cli.main", "run", *INSTANT, "--out", str(out),
-                                  "--seed", str(trial + 1)], cwd=ROOT, env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "theory.cli.main", "run", *INSTANT, "--out", str(out), "--seed", str(trial + 1)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(rng.uniform(0.3, 2.5))
         child.send_signal(signal.SIGKILL)
         child.wait()
@@ -146,8 +154,17 @@ def test_kill_at_every_step_of_the_commit(tmp_path, monkeypatch, step):
     """SIGKILL injected at each write, fsync and rename of the commit protocol: before the journal's rename
     nothing visible changes; after it, finishing the journal gives the complete new set."""
     out = tmp_path / "reports"
-    old = {"schema_version": 1, "claims": [], "command": "old", "profile": "ci", "seed": 0, "versions": {},
-           "extras": [], "performance": {}, "_files": {"figures/a.txt": "old figure"}}
+    old = {
+        "schema_version": 1,
+        "claims": [],
+        "command": "old",
+        "profile": "ci",
+        "seed": 0,
+        "versions": {},
+        "extras": [],
+        "performance": {},
+        "_files": {"figures/a.txt": "old figure"},
+    }
     write_reports(out, old)
     previous = _reports(out)
     new = {**old, "command": "new", "_files": {"figures/a.txt": "new figure"}}
@@ -160,6 +177,7 @@ def test_kill_at_every_step_of_the_commit(tmp_path, monkeypatch, step):
             if calls["n"] == step + 1:
                 os.kill(os.getpid(), signal.SIGKILL)
             return real(*args)
+
         return wrapped
 
     pid = os.fork()

@@ -37,10 +37,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from theory.models.encoder import from_one_layer
-from theory.cli.main import main
 from theory.checking.profiles import PROFILES
 from theory.checking.strategies.models import ModelSpec
+from theory.cli.main import main
+from theory.models.encoder import from_one_layer
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ModelSpec(K=2, d_e=4, d_att=3, d_out=2, V=20, T=8, pe=True, seed=5).build()
@@ -49,8 +49,14 @@ SCALARS = {"cls_id": BASE.cls_id, "unk_id": BASE.unk_id, "max_len": BASE.max_len
 WORDS = [int(w) for w in BASE.word_ids]
 #: the vocabulary of BASE: CLS and UNK at the model's ids, the other lines words the tokenizer keeps as they are
 VOCAB = [{BASE.cls_id: "[cls]", BASE.unk_id: "<unk>"}.get(i, f"w{i}") for i in range(BASE.V)]
-CHEAP_METHODS = [["--method", "attention-avg"], ["--method", "attention-max"], ["--method", "grad-l2"],
-                 ["--method", "grad-x-input"], ["--method", "lime", "--samples", "40"], ["--method", "lime-inf"]]
+CHEAP_METHODS = [
+    ["--method", "attention-avg"],
+    ["--method", "attention-max"],
+    ["--method", "grad-l2"],
+    ["--method", "grad-x-input"],
+    ["--method", "lime", "--samples", "40"],
+    ["--method", "lime-inf"],
+]
 ANY_DOCUMENT_METHODS = CHEAP_METHODS[:4]  # LIME's β^∞ needs two distinct words
 TRIED: dict[str, int] = {}
 PASSING: dict[str, int] = {}  # of which must be accepted
@@ -90,13 +96,37 @@ def _explain(files, tokens="5,9,12", method=("--method", "attention-avg"), model
 BAD_DTYPES = [np.complex128, np.bool_, "U3", "datetime64[s]", [("a", "f8")], object]
 GOOD_DTYPES = [np.int64, np.float32, np.float16]
 # (scalar, value, still a valid model?)
-SCALAR_CHANGES = [("cls_id", -1, False), ("cls_id", 1.5, False), ("cls_id", 20, False), ("unk_id", 0, False),
-                  ("max_len", 1, False), ("max_len", 0, False), ("max_len", 2.5, False), ("max_len", 20, True),
-                  ("max_len", 10**12, False), ("pe", 2, False), ("pe", 0, True), ("pe", np.nan, False),
-                  ("pe", -1, False), ("unk_id", 10**30, False), ("cls_id", np.array([1, 2]), False),
-                  ("max_len", np.array([]), False), ("pe", np.array("x"), False), ("cls_id", True, False)]
+SCALAR_CHANGES = [
+    ("cls_id", -1, False),
+    ("cls_id", 1.5, False),
+    ("cls_id", 20, False),
+    ("unk_id", 0, False),
+    ("max_len", 1, False),
+    ("max_len", 0, False),
+    ("max_len", 2.5, False),
+    ("max_len", 20, True),
+    ("max_len", 10**12, False),
+    ("pe", 2, False),
+    ("pe", 0, True),
+    ("pe", np.nan, False),
+    ("pe", -1, False),
+    ("unk_id", 10**30, False),
+    ("cls_id", np.array([1, 2]), False),
+    ("max_len", np.array([]), False),
+    ("pe", np.array("x"), False),
+    ("cls_id", True, False),
+]
 ARRAY_DEFECTS = ["missing", "extra", "dtype", "shape", "nan", "overflow", "zero_dim", "scalar"]
-FILE_DEFECTS = ["pickled", "npy", "huge_header", "compressed", "truncated", "garbage", "directory", "absent"]  # in order
+FILE_DEFECTS = [
+    "pickled",
+    "npy",
+    "huge_header",
+    "compressed",
+    "truncated",
+    "garbage",
+    "directory",
+    "absent",
+]  # in order
 
 
 @st.composite
@@ -163,8 +193,10 @@ def model_files(draw) -> Case:
             content, must_fail = buffer.getvalue(), True
         elif defect == "compressed" and archive:  # must load as if stored
             buffer = io.BytesIO()
-            with zipfile.ZipFile(io.BytesIO(content)) as source, \
-                    zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+            with (
+                zipfile.ZipFile(io.BytesIO(content)) as source,
+                zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target,
+            ):
                 for member in source.namelist():
                     target.writestr(member, source.read(member))
             content = buffer.getvalue()
@@ -172,8 +204,9 @@ def model_files(draw) -> Case:
         return _explain({"m.npz": None}, why="a folder")
     if "absent" in defects:
         return _explain({}, why="no file")
-    return _explain({"m.npz": content}, method=draw(st.sampled_from(CHEAP_METHODS)), must_fail=must_fail,
-                    why=", ".join(defects))
+    return _explain(
+        {"m.npz": content}, method=draw(st.sampled_from(CHEAP_METHODS)), must_fail=must_fail, why=", ".join(defects)
+    )
 
 
 def _declared_shape(content: bytes, name: str, shape) -> bytes:
@@ -184,14 +217,14 @@ def _declared_shape(content: bytes, name: str, shape) -> bytes:
             data = source.read(member)
             if member == f"{name}.npy":
                 header = io.BytesIO()
-                np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
-                                                              "shape": shape})
+                np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
                 data = header.getvalue()
             target.writestr(member, data)
     return buffer.getvalue()
 
 
 # --- token lists -----------------------------------------------------------------------------------------
+
 
 @st.composite
 def token_lists(draw) -> Case:
@@ -206,15 +239,24 @@ def token_lists(draw) -> Case:
         except ValueError:
             must_fail = True
     else:
-        ids = draw(st.lists(st.one_of(st.sampled_from(WORDS), st.integers(-3, 25), st.integers(-10**30, 10**30)),
-                            max_size=10))
+        ids = draw(
+            st.lists(
+                st.one_of(st.sampled_from(WORDS), st.integers(-3, 25), st.integers(-(10**30), 10**30)), max_size=10
+            )
+        )
         text = ",".join(map(str, ids))
         must_fail = not (ids and len(ids) <= BASE.T - 1 and all(w in WORDS for w in ids))
-    return _explain({"m.npz": good}, tokens=text, method=draw(st.sampled_from(CHEAP_METHODS)), must_fail=must_fail,
-                    why=f"tokens {text!r}")
+    return _explain(
+        {"m.npz": good},
+        tokens=text,
+        method=draw(st.sampled_from(CHEAP_METHODS)),
+        must_fail=must_fail,
+        why=f"tokens {text!r}",
+    )
 
 
 # --- summary files (compare, list) ------------------------------------------------------------------------
+
 
 def _small_summary() -> dict:
     """A few records of the committed summary and one regime record: every part compare and list read."""
@@ -226,9 +268,11 @@ def _small_summary() -> dict:
 
 
 SUMMARY = _small_summary()
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
-                                                                                       max_size=3), max_leaves=6)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
 
 
 @st.composite
@@ -256,20 +300,77 @@ def summary_files(draw) -> Case:
     if command == "list":
         return Case(["list"], {"reports": None, "reports/summary.json": text}, must_fail=False, why=how)
     files = {"base.json": base, "s.json": text}
-    argv = ["compare", "{d}/s.json", "{d}/base.json"] if command == "compare baseline" else \
-        ["compare", "{d}/base.json", "{d}/s.json"]
+    argv = (
+        ["compare", "{d}/s.json", "{d}/base.json"]
+        if command == "compare baseline"
+        else ["compare", "{d}/base.json", "{d}/s.json"]
+    )
     return Case(argv, files, must_fail=how in ("truncate", "bytes"), why=f"{how} at {key!r}")
 
 
 # --- argument vectors --------------------------------------------------------------------------------------
 
-WORDS_OF_ARGV = ["list", "run", "explain", "compare", "--only", "--out", "--seed", "--profile", "--population",
-                 "--tokens", "--method", "--json", "--semantics", "--samples", "--margin", "model.simplex",
-                 "no.such", "ci", "thorough", "random", "trained", "both", "lime", "lime-inf", "grad-l1", "delete",
-                 "replace", "5,9", "{d}/m.npz", "{d}/out", "{d}/summary.json", "/proc/x", "-1", "0", "2", "1e9",
-                 "nan", "inf", "4294967296", "", "-", "--", "--x", "import", "--model", "--text", "--texts", "--vocab",
-                 "--oov", "unk", "--truncate", "--jsonl", "--cls-token", "--unk-token", "--class", "--contrast",
-                 "{d}/v.txt", "{d}/t.txt", "w2 w3"]
+WORDS_OF_ARGV = [
+    "list",
+    "run",
+    "explain",
+    "compare",
+    "--only",
+    "--out",
+    "--seed",
+    "--profile",
+    "--population",
+    "--tokens",
+    "--method",
+    "--json",
+    "--semantics",
+    "--samples",
+    "--margin",
+    "model.simplex",
+    "no.such",
+    "ci",
+    "thorough",
+    "random",
+    "trained",
+    "both",
+    "lime",
+    "lime-inf",
+    "grad-l1",
+    "delete",
+    "replace",
+    "5,9",
+    "{d}/m.npz",
+    "{d}/out",
+    "{d}/summary.json",
+    "/proc/x",
+    "-1",
+    "0",
+    "2",
+    "1e9",
+    "nan",
+    "inf",
+    "4294967296",
+    "",
+    "-",
+    "--",
+    "--x",
+    "import",
+    "--model",
+    "--text",
+    "--texts",
+    "--vocab",
+    "--oov",
+    "unk",
+    "--truncate",
+    "--jsonl",
+    "--cls-token",
+    "--unk-token",
+    "--class",
+    "--contrast",
+    "{d}/v.txt",
+    "{d}/t.txt",
+    "w2 w3",
+]
 
 
 @st.composite
@@ -277,8 +378,12 @@ def argvs(draw) -> Case:
     """Argument vectors made of the command line's own words, numbers and paths in any order."""
     summary = json.dumps(SUMMARY).encode()
     argv = draw(st.lists(st.one_of(st.sampled_from(WORDS_OF_ARGV), st.text(max_size=6)), max_size=8))
-    return Case(argv, {"m.npz": _npz(_valid()), "summary.json": summary, "v.txt": "\n".join(VOCAB).encode(),
-                       "t.txt": b"w2 w3\n"}, must_fail=False, why="argv")
+    return Case(
+        argv,
+        {"m.npz": _npz(_valid()), "summary.json": summary, "v.txt": "\n".join(VOCAB).encode(), "t.txt": b"w2 w3\n"},
+        must_fail=False,
+        why="argv",
+    )
 
 
 # --- texts files (explain --texts, run --model --texts) -----------------------------------------------------
@@ -287,7 +392,7 @@ IN_VOCAB = [VOCAB[w] for w in WORDS]
 OOV_WORDS = ["zebra", "qq9"]
 SPECIAL = ["[CLS]", "<unk>"]  # the model's CLS and UNK tokens written in a text: always refused
 #: characters that are not line breaks for a texts file ("\n" splits lines; a final "\r" is a CRLF ending)
-CONTROLS = [chr(c) for c in [*range(9), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f, 0x85, 0xa0, 0x200b, 0x2028, 0xfeff]]
+CONTROLS = [chr(c) for c in [*range(9), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0x85, 0xA0, 0x200B, 0x2028, 0xFEFF]]
 BOM = b"\xef\xbb\xbf"
 
 
@@ -342,25 +447,62 @@ def texts_files(draw) -> Case:
         at = draw(st.integers(0, len(content)))
         content = content[:at] + draw(st.sampled_from([b"\xff", b"\xe9", b"\xc3", b"\xed\xa0\x80"])) + content[at:]
         must_fail = True
-    files = {"m.npz": _npz(_valid()), "v.txt": "\n".join(VOCAB).encode(),
-             "t.txt": None if defect == "folder" else content}
+    files = {
+        "m.npz": _npz(_valid()),
+        "v.txt": "\n".join(VOCAB).encode(),
+        "t.txt": None if defect == "folder" else content,
+    }
     must_fail = must_fail or defect == "folder"
     options = ["--oov", oov] * draw(st.booleans()) if oov == "error" else ["--oov", oov]
     options += ["--truncate"] * truncate
     if draw(st.booleans()):
-        argv = ["explain", "{d}/m.npz", "--texts", "{d}/t.txt", "--vocab", "{d}/v.txt",
-                *draw(st.sampled_from(ANY_DOCUMENT_METHODS)), "--jsonl", *options]
+        argv = [
+            "explain",
+            "{d}/m.npz",
+            "--texts",
+            "{d}/t.txt",
+            "--vocab",
+            "{d}/v.txt",
+            *draw(st.sampled_from(ANY_DOCUMENT_METHODS)),
+            "--jsonl",
+            *options,
+        ]
     else:
-        argv = ["run", "--model", "{d}/m.npz", "--texts", "{d}/t.txt", "--vocab", "{d}/v.txt", *options,
-                "--only", "model.simplex", "--out", "{d}/r"]
-    return Case(argv, files, must_fail=must_fail and predicted, must_pass=not must_fail and predicted,
-                why=f"texts {defect} {content[:80]!r}")
+        argv = [
+            "run",
+            "--model",
+            "{d}/m.npz",
+            "--texts",
+            "{d}/t.txt",
+            "--vocab",
+            "{d}/v.txt",
+            *options,
+            "--only",
+            "model.simplex",
+            "--out",
+            "{d}/r",
+        ]
+    return Case(
+        argv,
+        files,
+        must_fail=must_fail and predicted,
+        must_pass=not must_fail and predicted,
+        why=f"texts {defect} {content[:80]!r}",
+    )
 
 
 # --- vocabulary files ---------------------------------------------------------------------------------------
 
-VOCAB_DEFECTS = ["duplicate", "empty", "extra", "missing", "blank_last", "not_utf8", "wrong_cls_token",
-                 "wrong_unk_token"]
+VOCAB_DEFECTS = [
+    "duplicate",
+    "empty",
+    "extra",
+    "missing",
+    "blank_last",
+    "not_utf8",
+    "wrong_cls_token",
+    "wrong_unk_token",
+]
 VOCAB_HARMLESS = ["bom", "crlf", "final_newline", "control"]
 
 
@@ -399,13 +541,39 @@ def vocabulary_files(draw) -> Case:
         content = content[:at] + b"\xff" + content[at:]
     files = {"m.npz": _npz(_valid()), "v.txt": content, "t.txt": b"w2 w3\nW4 w2 .\n".replace(b".", b"w5")}
     if draw(st.booleans()):
-        argv = ["explain", "{d}/m.npz", "--text", "w2 w3 W4", "--vocab", "{d}/v.txt",
-                *draw(st.sampled_from(CHEAP_METHODS)), "--json", *options]
+        argv = [
+            "explain",
+            "{d}/m.npz",
+            "--text",
+            "w2 w3 W4",
+            "--vocab",
+            "{d}/v.txt",
+            *draw(st.sampled_from(CHEAP_METHODS)),
+            "--json",
+            *options,
+        ]
     else:
-        argv = ["run", "--model", "{d}/m.npz", "--texts", "{d}/t.txt", "--vocab", "{d}/v.txt", *options, "--only",
-                "model.simplex", "--out", "{d}/r"]
-    return Case(argv, files, must_fail=defect is not None, must_pass=defect is None,
-                why=f"vocabulary {defect} {harmless} {options}")
+        argv = [
+            "run",
+            "--model",
+            "{d}/m.npz",
+            "--texts",
+            "{d}/t.txt",
+            "--vocab",
+            "{d}/v.txt",
+            *options,
+            "--only",
+            "model.simplex",
+            "--out",
+            "{d}/r",
+        ]
+    return Case(
+        argv,
+        files,
+        must_fail=defect is not None,
+        must_pass=defect is None,
+        why=f"vocabulary {defect} {harmless} {options}",
+    )
 
 
 # --- state_dict files (attnverify import) ---------------------------------------------------------------------
@@ -422,9 +590,14 @@ def _state() -> dict:
     """BASE's weights as the authors' MultiHead state_dict (classifier rows: W_ℓ and −W_ℓ)."""
     state = {"embedding.weight": BASE.E}
     for i in range(BASE.K):
-        state.update({f"heads.{i}.query.weight": BASE.Wq[i], f"heads.{i}.key.weight": BASE.Wk[i],
-                      f"heads.{i}.value.weight": BASE.Wv[i],
-                      f"heads.{i}.classifier.weight": np.stack([BASE.Wl[i], -BASE.Wl[i]])})
+        state.update(
+            {
+                f"heads.{i}.query.weight": BASE.Wq[i],
+                f"heads.{i}.key.weight": BASE.Wk[i],
+                f"heads.{i}.value.weight": BASE.Wv[i],
+                f"heads.{i}.classifier.weight": np.stack([BASE.Wl[i], -BASE.Wl[i]]),
+            }
+        )
     return {key: torch.tensor(value) for key, value in state.items()}
 
 
@@ -434,19 +607,43 @@ def _saved(obj) -> bytes:
     return buffer.getvalue()
 
 
-STATE_DEFECTS = ["missing", "extra", "shape", "bad_dtype", "nan", "non_tensor", "module_prefix", "checkpoint",
-                 "not_a_dict", "pickled_module", "plain_pickle", "truncated", "garbage", "sparse", "empty_dict",
-                 "folder"]
+STATE_DEFECTS = [
+    "missing",
+    "extra",
+    "shape",
+    "bad_dtype",
+    "nan",
+    "non_tensor",
+    "module_prefix",
+    "checkpoint",
+    "not_a_dict",
+    "pickled_module",
+    "plain_pickle",
+    "truncated",
+    "garbage",
+    "sparse",
+    "empty_dict",
+    "folder",
+]
 STATE_HARMLESS = ["float32", "float16", "bfloat16", "requires_grad", "transposed_view"]
 # (options, valid?) for the explained logit, the ids and T
-IMPORT_OPTIONS = [(["--class", "0"], True), (["--class", "1"], True), (["--contrast", "1,0"], True),
-                  (["--class", "2"], False), ([], False), (["--contrast", "0,0"], False), (["--contrast", "1"], False),
-                  (["--class", "-1"], False)]
-ID_OPTIONS = [(["--cls-id", "0", "--unk-id", "1", "--max-len", "8"], True),
-              (["--cls-id", "3", "--unk-id", "7", "--max-len", "30", "--no-pe", "--no-scale"], True),
-              (["--cls-id", "20", "--unk-id", "1", "--max-len", "8"], False),
-              (["--cls-id", "1", "--unk-id", "1", "--max-len", "8"], False),
-              (["--cls-id", "0", "--unk-id", "1", "--max-len", "1"], False)]
+IMPORT_OPTIONS = [
+    (["--class", "0"], True),
+    (["--class", "1"], True),
+    (["--contrast", "1,0"], True),
+    (["--class", "2"], False),
+    ([], False),
+    (["--contrast", "0,0"], False),
+    (["--contrast", "1"], False),
+    (["--class", "-1"], False),
+]
+ID_OPTIONS = [
+    (["--cls-id", "0", "--unk-id", "1", "--max-len", "8"], True),
+    (["--cls-id", "3", "--unk-id", "7", "--max-len", "30", "--no-pe", "--no-scale"], True),
+    (["--cls-id", "20", "--unk-id", "1", "--max-len", "8"], False),
+    (["--cls-id", "1", "--unk-id", "1", "--max-len", "8"], False),
+    (["--cls-id", "0", "--unk-id", "1", "--max-len", "1"], False),
+]
 
 
 @st.composite
@@ -471,8 +668,9 @@ def state_dict_files(draw) -> Case:
     if defect == "missing":
         del state[key]
     elif defect == "extra":
-        state[draw(st.sampled_from(["heads.0.query.bias", "P", "heads.2.key.weight", "embedding.weight2"]))] = \
+        state[draw(st.sampled_from(["heads.0.query.bias", "P", "heads.2.key.weight", "embedding.weight2"]))] = (
             torch.zeros(draw(st.integers(0, 3)), dtype=torch.float64)
+        )
     elif defect == "shape":
         shape = tuple(draw(st.lists(st.integers(0, 5), max_size=3)))
         if shape == tuple(state[key].shape):
@@ -506,19 +704,32 @@ def state_dict_files(draw) -> Case:
         content = content[: draw(st.integers(0, len(content) - 1))]
     elif defect == "garbage":
         content = draw(st.binary(max_size=64))
-    valid = {"choice": [o for o, ok in IMPORT_OPTIONS if ok], "ids": [o for o, ok in ID_OPTIONS if ok],
-             "out": ["{d}/o.npz"]}
-    invalid = {"choice": [o for o, ok in IMPORT_OPTIONS if not ok], "ids": [o for o, ok in ID_OPTIONS if not ok],
-               "out": ["{d}/o.txt", "{d}/no/o.npz", "{d}"]}
+    valid = {
+        "choice": [o for o, ok in IMPORT_OPTIONS if ok],
+        "ids": [o for o, ok in ID_OPTIONS if ok],
+        "out": ["{d}/o.npz"],
+    }
+    invalid = {
+        "choice": [o for o, ok in IMPORT_OPTIONS if not ok],
+        "ids": [o for o, ok in ID_OPTIONS if not ok],
+        "out": ["{d}/o.txt", "{d}/no/o.npz", "{d}"],
+    }
     wrong = draw(st.one_of(st.none(), st.none(), st.sampled_from(sorted(valid))))  # one bad option, or none
-    chosen, ids, out = (draw(st.sampled_from((invalid if part == wrong else valid)[part]))
-                        for part in ("choice", "ids", "out"))
+    chosen, ids, out = (
+        draw(st.sampled_from((invalid if part == wrong else valid)[part])) for part in ("choice", "ids", "out")
+    )
     argv = ["import", "{d}/m.pt", "--out", out, *chosen, *ids]
     refused = defect is not None or wrong is not None
     if defect == "folder":
         content = None
-    return Case(argv, {"m.pt": content}, must_fail=refused, must_pass=not refused, never_says=("None",),
-                why=f"state_dict {defect} {harmless} at {key}")
+    return Case(
+        argv,
+        {"m.pt": content},
+        must_fail=refused,
+        must_pass=not refused,
+        never_says=("None",),
+        why=f"state_dict {defect} {harmless} at {key}",
+    )
 
 
 def _module_bytes() -> bytes | None:
@@ -527,8 +738,11 @@ def _module_bytes() -> bytes | None:
         return None
     from reference.oracles.torch_multihead import MultiHead
 
-    return _saved(MultiHead(V=BASE.V, d_e=BASE.d_e, K=BASE.K, d_att=BASE.d_att, d_out=BASE.d_out,
-                            n_classes=N_CLASSES, max_len=BASE.T))
+    return _saved(
+        MultiHead(
+            V=BASE.V, d_e=BASE.d_e, K=BASE.K, d_att=BASE.d_att, d_out=BASE.d_out, n_classes=N_CLASSES, max_len=BASE.T
+        )
+    )
 
 
 MODULE_BYTES = _module_bytes()
@@ -569,15 +783,38 @@ def encoder_files(draw) -> Case:
     else:  # an optional key: its default applies
         arrays.pop(draw(st.sampled_from(["bq", "bk", "bo", "norm1_weight", "pe", "residual", "activation"])))
         must_fail, must_pass = False, True
-    return _explain({"m.npz": _npz(arrays)}, method=("--method", draw(st.sampled_from(["attention-avg", "rollout"]))),
-                    must_fail=must_fail, must_pass=must_pass, why=f"encoder {defect} {name}")
+    return _explain(
+        {"m.npz": _npz(arrays)},
+        method=("--method", draw(st.sampled_from(["attention-avg", "rollout"]))),
+        must_fail=must_fail,
+        must_pass=must_pass,
+        why=f"encoder {defect} {name}",
+    )
 
 
 # --- explain's methods and options (a valid model of either family, text or tokens) --------------------------
 
 #: method names a user might type: the §2 model's, the encoder's, ``all``, and names of neither family
-METHOD_NAMES = ["attention-avg", "grad-l2", "grad-x-input", "lime", "lime-inf", "eq19", "lime-large-d", "shapley",
-                "kernelshap", "occlusion", "ig", "smoothgrad", "clime", "rollout", "all", "nope", "", "LIME"]
+METHOD_NAMES = [
+    "attention-avg",
+    "grad-l2",
+    "grad-x-input",
+    "lime",
+    "lime-inf",
+    "eq19",
+    "lime-large-d",
+    "shapley",
+    "kernelshap",
+    "occlusion",
+    "ig",
+    "smoothgrad",
+    "clime",
+    "rollout",
+    "all",
+    "nope",
+    "",
+    "LIME",
+]
 ONE_LAYER_ONLY, ENCODER_ONLY = {"eq19", "lime-large-d"}, {"rollout"}
 
 
@@ -591,8 +828,12 @@ def explain_options(draw) -> Case:
     items = draw(st.lists(st.lists(st.sampled_from(METHOD_NAMES), min_size=1, max_size=3), min_size=1, max_size=2))
     argv = ["explain", "{d}/m.npz"]
     if draw(st.booleans()):
-        argv += ["--text", " ".join(draw(st.lists(st.sampled_from(IN_VOCAB), min_size=1, max_size=5))), "--vocab",
-                 "{d}/v.txt"]
+        argv += [
+            "--text",
+            " ".join(draw(st.lists(st.sampled_from(IN_VOCAB), min_size=1, max_size=5))),
+            "--vocab",
+            "{d}/v.txt",
+        ]
     else:
         argv += ["--tokens", ",".join(map(str, draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=5))))]
     for item in items:
@@ -600,10 +841,13 @@ def explain_options(draw) -> Case:
     names = {name for item in items for name in item}
     undefined = ONE_LAYER_ONLY if encoder else ENCODER_ONLY
     must_fail = bool(names & ({"nope", "", "LIME"} | undefined))
-    for option, values in (("--samples", ["0", "1", "2", "40", "-5", "1000000000000000"]),
-                           ("--sigma", ["0.1", "0", "-1", "nan", "1e300"]), ("--seed", ["0", "-1", "4294967296"]),
-                           ("--semantics", ["delete", "replace", "mask:3", "zero", "mask:99", "sideways"]),
-                           ("--baseline", ["replace", "zero", "delete", "mask:x"])):
+    for option, values in (
+        ("--samples", ["0", "1", "2", "40", "-5", "1000000000000000"]),
+        ("--sigma", ["0.1", "0", "-1", "nan", "1e300"]),
+        ("--seed", ["0", "-1", "4294967296"]),
+        ("--semantics", ["delete", "replace", "mask:3", "zero", "mask:99", "sideways"]),
+        ("--baseline", ["replace", "zero", "delete", "mask:x"]),
+    ):
         if draw(st.integers(0, 4)) == 0:
             argv += [option, draw(st.sampled_from(values))]
     if draw(st.integers(0, 3)) == 0:
@@ -617,23 +861,55 @@ def explain_options(draw) -> Case:
         argv.append("--json")
     model = ENCODER if encoder else BASE
     arrays = model.arrays() if encoder else _valid()
-    return Case(argv, {"m.npz": _npz(arrays), "v.txt": "\n".join(VOCAB).encode()}, must_fail=must_fail,
-                why=f"explain {'encoder' if encoder else 'one-layer'} {items}")
+    return Case(
+        argv,
+        {"m.npz": _npz(arrays), "v.txt": "\n".join(VOCAB).encode()},
+        must_fail=must_fail,
+        why=f"explain {'encoder' if encoder else 'one-layer'} {items}",
+    )
 
 
-INPUT_KINDS = {"model file": model_files(), "tokens": token_lists(), "argv": argvs(), "summary": summary_files(),
-               "texts file": texts_files(), "vocabulary file": vocabulary_files(), "encoder file": encoder_files(),
-               "explain options": explain_options(),
-               **({"state_dict file": state_dict_files()} if torch is not None else {})}
-EXAMPLES = {"model file": 200, "tokens": 120, "argv": 150, "summary": 150, "texts file": 120,
-            "vocabulary file": 100, "state_dict file": 150, "encoder file": 100, "explain options": 120}
-
+INPUT_KINDS = {
+    "model file": model_files(),
+    "tokens": token_lists(),
+    "argv": argvs(),
+    "summary": summary_files(),
+    "texts file": texts_files(),
+    "vocabulary file": vocabulary_files(),
+    "encoder file": encoder_files(),
+    "explain options": explain_options(),
+    **({"state_dict file": state_dict_files()} if torch is not None else {}),
+}
+EXAMPLES = {
+    "model file": 200,
+    "tokens": 120,
+    "argv": 150,
+    "summary": 150,
+    "texts file": 120,
+    "vocabulary file": 100,
+    "state_dict file": 150,
+    "encoder file": 100,
+    "explain options": 120,
+}
 
 
 # --- attnverify import --expect, and encoder state_dicts (issue 21; a separate block) ---------------------------
 
-EXPECT_DEFECTS = ["blank_line", "not_a_number", "nan", "no_ids", "no_cls", "too_long", "out_of_range", "non_integer",
-                  "wrong_value", "empty", "not_utf8", "folder", "absent"]
+EXPECT_DEFECTS = [
+    "blank_line",
+    "not_a_number",
+    "nan",
+    "no_ids",
+    "no_cls",
+    "too_long",
+    "out_of_range",
+    "non_integer",
+    "wrong_value",
+    "empty",
+    "not_utf8",
+    "folder",
+    "absent",
+]
 EXPECT_HARMLESS = ["crlf", "bom", "padded", "float32", "exponent"]
 
 
@@ -648,7 +924,7 @@ def expect_files(draw) -> Case:
     docs[:, 0] = BASE.cls_id
     lengths = [draw(st.integers(1, BASE.T - 1)) for _ in range(n)]
     for b, length in enumerate(lengths):
-        docs[b, 1: 1 + length] = draw(st.lists(st.sampled_from(WORDS), min_size=length, max_size=length))
+        docs[b, 1 : 1 + length] = draw(st.lists(st.sampled_from(WORDS), min_size=length, max_size=length))
     values = BASE.output(docs)
     harmless = draw(st.lists(st.sampled_from(EXPECT_HARMLESS), max_size=2, unique=True))
     defect = draw(st.one_of(st.none(), st.sampled_from(EXPECT_DEFECTS)))
@@ -689,10 +965,30 @@ def expect_files(draw) -> Case:
         files["e.txt"] = None
     elif defect == "absent":
         del files["e.txt"]
-    argv = ["import", "{d}/m.pt", "--out", "{d}/o.npz", "--class", "0", "--cls-id", str(BASE.cls_id), "--unk-id",
-            str(BASE.unk_id), "--max-len", str(BASE.T), "--expect", "{d}/e.txt"]
-    return Case(argv, files, must_fail=defect is not None, must_pass=defect is None, never_says=("None",),
-                why=f"expect {defect} {harmless} at row {row}")
+    argv = [
+        "import",
+        "{d}/m.pt",
+        "--out",
+        "{d}/o.npz",
+        "--class",
+        "0",
+        "--cls-id",
+        str(BASE.cls_id),
+        "--unk-id",
+        str(BASE.unk_id),
+        "--max-len",
+        str(BASE.T),
+        "--expect",
+        "{d}/e.txt",
+    ]
+    return Case(
+        argv,
+        files,
+        must_fail=defect is not None,
+        must_pass=defect is None,
+        never_says=("None",),
+        why=f"expect {defect} {harmless} at row {row}",
+    )
 
 
 ENCODER_STATE_DEFECTS = ["extra_key", "half_final_norm", "bad_heads", "no_heads", "no_arch", "final_norm_shape"]
@@ -703,8 +999,7 @@ def _encoder_state(final_norm: bool) -> dict:
     from reference.oracles.torch_encoder import TorchEncoderClassifier
 
     torch.manual_seed(0)
-    module = TorchEncoderClassifier(BASE.V, 4, 2, 3, 2, "relu", False, True, BASE.T, n_classes=2,
-                                    final_norm=final_norm)
+    module = TorchEncoderClassifier(BASE.V, 4, 2, 3, 2, "relu", False, True, BASE.T, n_classes=2, final_norm=final_norm)
     return dict(module.state_dict())
 
 
@@ -719,25 +1014,46 @@ def encoder_state_dicts(draw) -> Case:
     heads = draw(st.sampled_from([1, 2, 4]))
     options = ["--arch", "encoder", "--heads", str(heads)]
     if defect == "extra_key":
-        state[draw(st.sampled_from(["pos.weight", "encoder.layers.0.self_attn.bias_k", "P", "pooler.bias"]))] = \
+        state[draw(st.sampled_from(["pos.weight", "encoder.layers.0.self_attn.bias_k", "P", "pooler.bias"]))] = (
             torch.zeros(draw(st.integers(1, 4)), dtype=torch.float64)
+        )
     elif defect == "half_final_norm":
         state.pop("encoder.norm.weight", None)
         state.pop("encoder.norm.bias", None)
         state[draw(st.sampled_from(["encoder.norm.weight", "encoder.norm.bias"]))] = torch.ones(4, dtype=torch.float64)
     elif defect == "final_norm_shape":
-        state["encoder.norm.weight"], state["encoder.norm.bias"] = (torch.ones(draw(st.sampled_from([3, 5])),
-                                                                               dtype=torch.float64),) * 2
+        state["encoder.norm.weight"], state["encoder.norm.bias"] = (
+            torch.ones(draw(st.sampled_from([3, 5])), dtype=torch.float64),
+        ) * 2
     elif defect == "bad_heads":
         options[3] = draw(st.sampled_from(["3", "0", "-2", "8"]))
     elif defect == "no_heads":
         options = options[:2]
     elif defect == "no_arch":
         options = []
-    argv = ["import", "{d}/m.pt", "--out", "{d}/o.npz", "--class", draw(st.sampled_from(["0", "1"])), "--cls-id",
-            "0", "--unk-id", "1", "--max-len", str(BASE.T), *options]
-    return Case(argv, {"m.pt": _saved(state)}, must_fail=defect is not None, must_pass=defect is None,
-                never_says=("None",), why=f"encoder state_dict {defect}, final norm {final}, heads {heads}")
+    argv = [
+        "import",
+        "{d}/m.pt",
+        "--out",
+        "{d}/o.npz",
+        "--class",
+        draw(st.sampled_from(["0", "1"])),
+        "--cls-id",
+        "0",
+        "--unk-id",
+        "1",
+        "--max-len",
+        str(BASE.T),
+        *options,
+    ]
+    return Case(
+        argv,
+        {"m.pt": _saved(state)},
+        must_fail=defect is not None,
+        must_pass=defect is None,
+        never_says=("None",),
+        why=f"encoder state_dict {defect}, final norm {final}, heads {heads}",
+    )
 
 
 if torch is not None:
@@ -780,8 +1096,11 @@ def check(case: Case) -> None:
         before = _snapshot(folder)
         argv = [arg.replace("{d}", tmp) for arg in case.argv]
         out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-                warnings.catch_warnings(record=True) as caught:
+        with (
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+            warnings.catch_warnings(record=True) as caught,
+        ):
             warnings.simplefilter("always")
             try:
                 code = main(argv)
@@ -791,8 +1110,9 @@ def check(case: Case) -> None:
                 assert not case.must_fail, f"malformed input accepted: argv {argv} ({case.why})"
                 return
         shown = f"argv {argv} ({case.why}): exit {code}\nstdout {out.getvalue()[:300]!r}\nstderr {err.getvalue()!r}"
-        assert not [w for w in caught if not issubclass(w.category, DeprecationWarning)], \
+        assert not [w for w in caught if not issubclass(w.category, DeprecationWarning)], (
             f"{shown}\nwarnings {[str(w.message) for w in caught]}"
+        )
         assert "Traceback" not in err.getvalue(), shown
         if code == 2:
             lines = err.getvalue().strip().splitlines()
@@ -823,6 +1143,7 @@ def check(case: Case) -> None:
 def no_claim_runs(monkeypatch):
     def reached(*args, **kwargs):
         raise _ClaimReached
+
     monkeypatch.setattr("theory.running.runner.run_claim", reached)
 
 
@@ -832,8 +1153,13 @@ def test_fuzz_command_line(kind, no_claim_runs, profile):
     ``pytest --hypothesis-profile=thorough``."""
     TRIED[kind] = PASSING[kind] = FAILING[kind] = 0
 
-    @settings(max_examples=EXAMPLES[kind] * PROFILES[profile] // PROFILES["ci"], derandomize=True, database=None, deadline=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=EXAMPLES[kind] * PROFILES[profile] // PROFILES["ci"],
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(INPUT_KINDS[kind])
     def prop(case):
         TRIED[kind] += 1
@@ -842,8 +1168,10 @@ def test_fuzz_command_line(kind, no_claim_runs, profile):
         check(case)
 
     prop()
-    print(f"\nfuzz {kind}: {TRIED[kind]} inputs tried ({FAILING[kind]} built malformed, must be refused; "
-          f"{PASSING[kind]} built well-formed, must be accepted)")
+    print(
+        f"\nfuzz {kind}: {TRIED[kind]} inputs tried ({FAILING[kind]} built malformed, must be refused; "
+        f"{PASSING[kind]} built well-formed, must be accepted)"
+    )
 
 
 SUBPROCESS_CASES = [
@@ -859,7 +1187,13 @@ def test_subprocess_refusals_have_no_traceback(case, tmp_path):
     for name, content in case.files.items():
         (tmp_path / name).write_bytes(content)
     argv = [arg.replace("{d}", str(tmp_path)) for arg in case.argv]
-    done = subprocess.run([sys.executable, "-m", "theory.cli.main", *argv], cwd=ROOT, capture_output=True, check=False,
-                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [sys.executable, "-m", "theory.cli.main", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("attnverify: error: ") and len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -20,10 +20,10 @@ from hypothesis import given, settings
 torch = pytest.importorskip("torch", reason="torch oracle: pip install '.[oracles]'")
 
 from reference.oracles.torch_one_layer import AttentionClassifier  # noqa: E402
-from theory.explainers.gradient import magnitudes  # noqa: E402
-from theory.models.one_layer_gradient import authors_gradient, gradient  # noqa: E402
 from theory.checking.compare import RTOL  # noqa: E402
 from theory.checking.strategies.models import Case, ModelSpec, cases  # noqa: E402
+from theory.explainers.gradient import magnitudes  # noqa: E402
+from theory.models.one_layer_gradient import authors_gradient, gradient  # noqa: E402
 
 WORST = {"exact vs autograd": 0.0}
 
@@ -33,8 +33,7 @@ def print_worst_agreement(request):
     """After the module: print the worst closed-form vs autograd figure seen (visible with ``-s`` or in the
     captured teardown output)."""
     yield
-    line = (f"[torch oracle] worst |closed form − autograd| / magnitude of the terms: "
-            f"{WORST['exact vs autograd']:.3e}")
+    line = f"[torch oracle] worst |closed form − autograd| / magnitude of the terms: {WORST['exact vs autograd']:.3e}"
     capture = request.config.pluginmanager.getplugin("capturemanager")
     if capture is None:
         print(line)
@@ -118,8 +117,8 @@ def test_closed_form_matches_autograd_at_the_authors_size(seed):
 def test_explain_gradient_methods_match_autograd(method):
     """``attnverify explain --method grad-*``: same JSON shape as the other methods (positions 0..L), scores
     equal to the aggregates of the torch autograd gradient."""
-    from theory.models.one_layer import embed
     from theory.explainers.registry import explain
+    from theory.models.one_layer import embed
 
     case = Case(ModelSpec(K=3, d_e=8, d_att=4, d_out=5, V=20, T=12, pe=True, seed=7), (4, 9, 4, 17, 2))
     result = explain(case.model, case.tokens, method).to_json()
@@ -128,6 +127,10 @@ def test_explain_gradient_methods_match_autograd(method):
     assert result["tokens"] == case.doc[: L + 1].tolist() and len(result["scores"]) == L + 1
     auto = autograd_gradient(case.model, case.doc)[: L + 1]
     X = embed(case.model, np.atleast_2d(case.doc))[0, : L + 1]
-    want = {"grad-avg": auto.mean(axis=1), "grad-l1": np.abs(auto).sum(axis=1),
-            "grad-l2": np.linalg.norm(auto, axis=1), "grad-x-input": (auto * X).sum(axis=1)}[method]
+    want = {
+        "grad-avg": auto.mean(axis=1),
+        "grad-l1": np.abs(auto).sum(axis=1),
+        "grad-l2": np.linalg.norm(auto, axis=1),
+        "grad-x-input": (auto * X).sum(axis=1),
+    }[method]
     np.testing.assert_allclose(result["scores"], want, rtol=1e-12, atol=1e-14)

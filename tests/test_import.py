@@ -31,7 +31,8 @@ SIZES = {"V": 14, "d_e": 6, "K": 3, "d_att": 4, "d_out": 5, "n_classes": 3, "max
 def print_worst(request):
     yield
     line = "[import oracle] worst error / magnitude of the terms: " + ", ".join(
-        f"{key} {value:.3e}" for key, value in WORST.items())
+        f"{key} {value:.3e}" for key, value in WORST.items()
+    )
     capture = request.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():
         print("\n" + line)
@@ -54,7 +55,7 @@ def documents(rng, T, V, n=4):
     docs[:, 0] = 0
     for b in range(n):
         length = T - 1 if b == 0 else int(rng.integers(1, T))
-        docs[b, 1: 1 + length] = rng.integers(2, V, length)
+        docs[b, 1 : 1 + length] = rng.integers(2, V, length)
     return docs
 
 
@@ -70,8 +71,25 @@ def test_import_matches_the_torch_module(tmp_path, pe, scale, explained):
     module = saved_multihead(tmp_path / "m.pt", seed, pe, scale)
     out = tmp_path / "m.npz"
     flags = ["--pe" if pe else "--no-pe", "--scale" if scale else "--no-scale"]
-    assert main(["import", str(tmp_path / "m.pt"), "--out", str(out), *explained, "--cls-id", "0", "--unk-id", "1",
-                 "--max-len", str(SIZES["max_len"]), *flags]) == 0
+    assert (
+        main(
+            [
+                "import",
+                str(tmp_path / "m.pt"),
+                "--out",
+                str(out),
+                *explained,
+                "--cls-id",
+                "0",
+                "--unk-id",
+                "1",
+                "--max-len",
+                str(SIZES["max_len"]),
+                *flags,
+            ]
+        )
+        == 0
+    )
     model = load(out)
     assert (model.pe, model.scale, model.K, model.d_att) == (pe, scale, SIZES["K"], SIZES["d_att"])
     docs = documents(np.random.default_rng(seed), SIZES["max_len"], SIZES["V"])
@@ -98,8 +116,7 @@ def test_import_matches_the_torch_module(tmp_path, pe, scale, explained):
 
 def _import(tmp_path, source, *extra):
     out = tmp_path / "out.npz"
-    code = main(["import", str(source), "--out", str(out), "--cls-id", "0", "--unk-id", "1", "--max-len", "9",
-                 *extra])
+    code = main(["import", str(source), "--out", str(out), "--cls-id", "0", "--unk-id", "1", "--max-len", "9", *extra])
     return code, out
 
 
@@ -111,22 +128,37 @@ def _edited(tmp_path, edit):
     return tmp_path / "edited.pt"
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda s: s.pop("heads.1.key.weight"), "missing heads.1.key.weight"),
-    (lambda s: s.__setitem__("heads.0.query.bias", torch.zeros(4, dtype=torch.float64)),
-     "unexpected heads.0.query.bias"),
-    (lambda s: s.__setitem__("heads.2.value.weight", torch.zeros(5, 7, dtype=torch.float64)),
-     "disagree on d_e: 7 in heads.2.value.weight; 6 in embedding.weight, heads.0.query.weight"),
-    (lambda s: s.__setitem__("heads.0.query.weight", torch.zeros(4, dtype=torch.float64)),
-     "heads.0.query.weight has shape (4,); expected 2 dimensions (d_att, d_e)"),
-    (lambda s: s.__setitem__("heads.0.query.weight", torch.zeros(5, 6, dtype=torch.float64)),
-     "disagree on d_att: 5 in heads.0.query.weight; 4 in heads.0.key.weight, heads.1.query.weight"),
-    (lambda s: s.__setitem__("heads.1.classifier.weight", torch.zeros(2, 5, dtype=torch.float64)),
-     "disagree on n_classes: 2 in heads.1.classifier.weight; 3 in heads.0.classifier.weight"),
-    (lambda s: s.pop("embedding.weight"), "missing embedding.weight"),
-    (lambda s: s.__setitem__("heads.0.key.weight", s["heads.0.key.weight"].to_sparse()),
-     "is a torch.sparse_coo tensor; save dense weights (tensor.to_dense())"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda s: s.pop("heads.1.key.weight"), "missing heads.1.key.weight"),
+        (
+            lambda s: s.__setitem__("heads.0.query.bias", torch.zeros(4, dtype=torch.float64)),
+            "unexpected heads.0.query.bias",
+        ),
+        (
+            lambda s: s.__setitem__("heads.2.value.weight", torch.zeros(5, 7, dtype=torch.float64)),
+            "disagree on d_e: 7 in heads.2.value.weight; 6 in embedding.weight, heads.0.query.weight",
+        ),
+        (
+            lambda s: s.__setitem__("heads.0.query.weight", torch.zeros(4, dtype=torch.float64)),
+            "heads.0.query.weight has shape (4,); expected 2 dimensions (d_att, d_e)",
+        ),
+        (
+            lambda s: s.__setitem__("heads.0.query.weight", torch.zeros(5, 6, dtype=torch.float64)),
+            "disagree on d_att: 5 in heads.0.query.weight; 4 in heads.0.key.weight, heads.1.query.weight",
+        ),
+        (
+            lambda s: s.__setitem__("heads.1.classifier.weight", torch.zeros(2, 5, dtype=torch.float64)),
+            "disagree on n_classes: 2 in heads.1.classifier.weight; 3 in heads.0.classifier.weight",
+        ),
+        (lambda s: s.pop("embedding.weight"), "missing embedding.weight"),
+        (
+            lambda s: s.__setitem__("heads.0.key.weight", s["heads.0.key.weight"].to_sparse()),
+            "is a torch.sparse_coo tensor; save dense weights (tensor.to_dense())",
+        ),
+    ],
+)
 def test_bad_state_dicts_are_one_line_errors(tmp_path, capsys, edit, message):
     code, out = _import(tmp_path, _edited(tmp_path, edit), "--class", "0")
     error = capsys.readouterr().err.strip()
@@ -135,12 +167,15 @@ def test_bad_state_dicts_are_one_line_errors(tmp_path, capsys, edit, message):
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["m.pt", "edited.pt"]
 
 
-@pytest.mark.parametrize("extra, message", [
-    (("--class", "3"), "class 3 is out of range: the classifier has 3 classes (0..2)"),
-    (("--contrast", "1,7"), "class 7 is out of range"),
-    (("--contrast", "1,1"), "the two classes must differ"),
-    ((), "the classifier has 3 classes; choose the explained logit with --class"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (("--class", "3"), "class 3 is out of range: the classifier has 3 classes (0..2)"),
+        (("--contrast", "1,7"), "class 7 is out of range"),
+        (("--contrast", "1,1"), "the two classes must differ"),
+        ((), "the classifier has 3 classes; choose the explained logit with --class"),
+    ],
+)
 def test_class_choice_is_checked(tmp_path, capsys, extra, message):
     saved_multihead(tmp_path / "m.pt", 0, True, True)
     code, out = _import(tmp_path, tmp_path / "m.pt", *extra)
@@ -161,10 +196,13 @@ def test_whole_pickled_model_is_refused(tmp_path, capsys):
     assert "weights_only=False" not in error
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"not a torch file", "is not a torch.save'd state_dict of tensors (not a complete torch.save file"),
-    (None, "is not a torch.save'd state_dict of tensors (it pickles a"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"not a torch file", "is not a torch.save'd state_dict of tensors (not a complete torch.save file"),
+        (None, "is not a torch.save'd state_dict of tensors (it pickles a"),
+    ],
+)
 def test_unreadable_files_never_advise_unsafe_loading(tmp_path, capsys, content, message):
     if content is None:
         module = saved_multihead(tmp_path / "m.pt", 0, True, True)
@@ -192,6 +230,7 @@ def test_wrapped_and_checkpointed_state_dicts_name_the_fix(tmp_path, capsys):
 def test_a_non_finite_weight_is_refused_even_in_a_class_not_explained(tmp_path, capsys):
     def edit(state):
         state["heads.0.classifier.weight"][2, 1] = float("nan")  # --class 0 does not use row 2
+
     code, out = _import(tmp_path, _edited(tmp_path, edit), "--class", "0")
     error = capsys.readouterr().err
     assert code == 2 and "heads.0.classifier.weight" in error and "NaN or inf (first at index [2, 1])" in error

@@ -22,8 +22,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="the importer needs torch: pip install '.[import]'")
 from torch import nn  # noqa: E402
 
-from reference.oracles.torch_positional import positional_encoding  # noqa: E402
 from reference.oracles.torch_multihead import MultiHead  # noqa: E402
+from reference.oracles.torch_positional import positional_encoding  # noqa: E402
 from theory.cli.main import main  # noqa: E402
 from theory.models import load  # noqa: E402
 from theory.models.encoder import Encoder, forward  # noqa: E402
@@ -47,10 +47,12 @@ class UserEncoder(nn.Module):
     def __init__(self, heads=K, final_norm=True, dtype=torch.float64, norm_first=False):
         super().__init__()
         self.embedding = nn.Embedding(V, d, dtype=dtype)
-        layer = nn.TransformerEncoderLayer(d, heads, 16, dropout=0.1, batch_first=True, norm_first=norm_first,
-                                           dtype=dtype)
-        self.encoder = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(d, dtype=dtype) if final_norm else None,
-                                             enable_nested_tensor=False)
+        layer = nn.TransformerEncoderLayer(
+            d, heads, 16, dropout=0.1, batch_first=True, norm_first=norm_first, dtype=dtype
+        )
+        self.encoder = nn.TransformerEncoder(
+            layer, 2, norm=nn.LayerNorm(d, dtype=dtype) if final_norm else None, enable_nested_tensor=False
+        )
         self.classifier = nn.Linear(d, N_CLASSES, dtype=dtype)
         self.register_buffer("P", positional_encoding(T, d).to(dtype), persistent=False)
 
@@ -75,7 +77,7 @@ def documents(seed=1, n=6) -> np.ndarray:
     docs[:, 0] = 0
     for b in range(n):
         length = T - 1 if b == 0 else int(rng.integers(1, T))
-        docs[b, 1: 1 + length] = rng.integers(2, V, length)
+        docs[b, 1 : 1 + length] = rng.integers(2, V, length)
     return docs
 
 
@@ -89,8 +91,21 @@ def write_expect(path, outputs, docs, padding=False):
 
 
 def run_import(tmp_path, capsys, *extra, source="m.pt", out="m.npz"):
-    code = main(["import", str(tmp_path / source), "--out", str(tmp_path / out), "--cls-id", "0", "--unk-id", "1",
-                 "--max-len", str(T), *extra])
+    code = main(
+        [
+            "import",
+            str(tmp_path / source),
+            "--out",
+            str(tmp_path / out),
+            "--cls-id",
+            "0",
+            "--unk-id",
+            "1",
+            "--max-len",
+            str(T),
+            *extra,
+        ]
+    )
     return code, capsys.readouterr().err
 
 
@@ -116,8 +131,18 @@ def test_encoder_with_a_final_norm_imports_to_torch_f(tmp_path, capsys):
     with torch.no_grad():
         logits = module(torch.as_tensor(docs)).numpy()
     write_expect(tmp_path / "expect.txt", logits[:, 2], docs)
-    code, err = run_import(tmp_path, capsys, "--arch", "encoder", "--heads", str(K), "--class", "2", "--expect",
-                           str(tmp_path / "expect.txt"))
+    code, err = run_import(
+        tmp_path,
+        capsys,
+        "--arch",
+        "encoder",
+        "--heads",
+        str(K),
+        "--class",
+        "2",
+        "--expect",
+        str(tmp_path / "expect.txt"),
+    )
     assert code == 0, err
     assert "a final norm" in err and "agrees with your 6 outputs" in err and "padding mask" in err
     model = load(tmp_path / "m.npz")
@@ -158,13 +183,35 @@ def test_multihead_imports_to_torch_f_with_expect_by_ids_and_by_texts(tmp_path, 
     (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
     (tmp_path / "texts.txt").write_text("".join(" ".join(vocab[i] for i in doc[1:] if i != 1) + "\n" for doc in docs))
     (tmp_path / "values.txt").write_text("".join(f"{float(x)!r}\n" for x in contrast))
-    code, err = run_import(tmp_path, capsys, "--contrast", "1,0", "--expect", str(tmp_path / "values.txt"), "--texts",
-                           str(tmp_path / "texts.txt"), "--vocab", str(tmp_path / "vocab.txt"), out="t.npz")
+    code, err = run_import(
+        tmp_path,
+        capsys,
+        "--contrast",
+        "1,0",
+        "--expect",
+        str(tmp_path / "values.txt"),
+        "--texts",
+        str(tmp_path / "texts.txt"),
+        "--vocab",
+        str(tmp_path / "vocab.txt"),
+        out="t.npz",
+    )
     assert code == 0 and "agrees with your 6 outputs" in err, err
     # a wrong class is caught too, and the right one named
     (tmp_path / "values.txt").write_text("".join(f"{float(x)!r}\n" for x in logits[:, 2]))
-    code, err = run_import(tmp_path, capsys, "--class", "0", "--expect", str(tmp_path / "values.txt"), "--texts",
-                           str(tmp_path / "texts.txt"), "--vocab", str(tmp_path / "vocab.txt"), out="c.npz")
+    code, err = run_import(
+        tmp_path,
+        capsys,
+        "--class",
+        "0",
+        "--expect",
+        str(tmp_path / "values.txt"),
+        "--texts",
+        str(tmp_path / "texts.txt"),
+        "--vocab",
+        str(tmp_path / "vocab.txt"),
+        out="c.npz",
+    )
     assert code == 2 and "With --class 2 the imported model agrees" in err, err
     assert not (tmp_path / "c.npz").exists()
 
@@ -177,8 +224,9 @@ def test_wrong_heads_is_caught_by_expect(tmp_path, capsys):
         logits = module(torch.as_tensor(docs)).numpy()
     write_expect(tmp_path / "expect.txt", logits[:, 1], docs)
     before = sorted(p.name for p in tmp_path.iterdir())
-    code, err = run_import(tmp_path, capsys, "--arch", "encoder", "--heads", "4", "--class", "1", "--expect",
-                           str(tmp_path / "expect.txt"))
+    code, err = run_import(
+        tmp_path, capsys, "--arch", "encoder", "--heads", "4", "--class", "1", "--expect", str(tmp_path / "expect.txt")
+    )
     assert code == 2, err
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written, no temporary left
     (line,) = err.strip().splitlines()
@@ -189,8 +237,9 @@ def test_wrong_heads_is_caught_by_expect(tmp_path, capsys):
 
     state = {k: v.numpy() for k, v in module.state_dict().items()}
     wrong = Encoder.from_arrays(encoder_from_state_dict(state, heads=4, cls_id=0, unk_id=1, max_len=T, klass=1))
-    relative = np.abs(forward(wrong, docs).f - logits[:, 1]) / np.maximum(encoder_magnitude(wrong, docs),
-                                                                          np.abs(logits[:, 1]))
+    relative = np.abs(forward(wrong, docs).f - logits[:, 1]) / np.maximum(
+        encoder_magnitude(wrong, docs), np.abs(logits[:, 1])
+    )
     i = int(np.argmax(relative))
     FIGURES["--heads 4: largest |f − torch| / magnitude"] = float(relative[i])
     FIGURES["--heads 4: f"], FIGURES["torch f"] = float(forward(wrong, docs).f[i]), float(logits[i, 1])
@@ -208,8 +257,18 @@ def test_a_padding_mask_is_refused_with_the_reason(tmp_path, capsys):
     with torch.no_grad():
         masked = module(torch.as_tensor(docs), mask=torch.as_tensor(docs == 1)).numpy()
     write_expect(tmp_path / "expect.txt", masked[:, 0], docs)
-    code, err = run_import(tmp_path, capsys, "--arch", "encoder", "--heads", str(K), "--class", "0", "--expect",
-                           str(tmp_path / "expect.txt"))
+    code, err = run_import(
+        tmp_path,
+        capsys,
+        "--arch",
+        "encoder",
+        "--heads",
+        str(K),
+        "--class",
+        "0",
+        "--expect",
+        str(tmp_path / "expect.txt"),
+    )
     assert code == 2 and "No other choice" in err and "padding mask" in err, err
     assert not (tmp_path / "m.npz").exists()
 
@@ -221,8 +280,19 @@ def test_a_float32_model_passes_the_default_tolerance(tmp_path, capsys):
     with torch.no_grad():
         logits = module(torch.as_tensor(docs)).numpy()
     write_expect(tmp_path / "expect.txt", logits[:, 0], docs)
-    code, err = run_import(tmp_path, capsys, "--arch", "encoder", "--heads", str(K), "--class", "0", "--norm-first",
-                           "--expect", str(tmp_path / "expect.txt"))
+    code, err = run_import(
+        tmp_path,
+        capsys,
+        "--arch",
+        "encoder",
+        "--heads",
+        str(K),
+        "--class",
+        "0",
+        "--norm-first",
+        "--expect",
+        str(tmp_path / "expect.txt"),
+    )
     assert code == 0, err
     model = load(tmp_path / "m.npz")
     relative = np.abs(forward(model, docs).f - logits[:, 0]) / encoder_magnitude(model, docs)
@@ -255,39 +325,64 @@ def test_an_encoder_state_dict_without_arch_suggests_it(tmp_path, capsys):
     assert len(err) < 400 and "linear1" not in err  # a hint, not the key list
 
 
-@pytest.mark.parametrize("content, message", [
-    ("", "is empty"),
-    ("-1.5 0 3 4\n\n2.0 0 5\n", "line 2 is empty"),
-    ("abc 0 3 4\n", "'abc' is not a number"),
-    ("nan 0 3 4\n", "is not finite"),
-    ("-1.5\n", "has no token ids"),
-    ("-1.5 3 4\n", "starts with id 3, not the CLS id 0"),
-    ("-1.5 0 3 x\n", "token ids must be integers"),
-    ("-1.5 0 3 99\n", "token id 99 is out of range"),
-    ("-1.5 " + " ".join(["0"] + ["3"] * T) + "\n", f"has {T + 1} token ids; the model's T (--max-len) is {T}"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "is empty"),
+        ("-1.5 0 3 4\n\n2.0 0 5\n", "line 2 is empty"),
+        ("abc 0 3 4\n", "'abc' is not a number"),
+        ("nan 0 3 4\n", "is not finite"),
+        ("-1.5\n", "has no token ids"),
+        ("-1.5 3 4\n", "starts with id 3, not the CLS id 0"),
+        ("-1.5 0 3 x\n", "token ids must be integers"),
+        ("-1.5 0 3 99\n", "token id 99 is out of range"),
+        ("-1.5 " + " ".join(["0"] + ["3"] * T) + "\n", f"has {T + 1} token ids; the model's T (--max-len) is {T}"),
+    ],
+)
 def test_bad_expect_files(tmp_path, capsys, content, message):
     torch.save(user_encoder().state_dict(), tmp_path / "m.pt")
     (tmp_path / "expect.txt").write_text(content)
-    code, err = run_import(tmp_path, capsys, "--arch", "encoder", "--heads", str(K), "--class", "0", "--expect",
-                           str(tmp_path / "expect.txt"))
+    code, err = run_import(
+        tmp_path,
+        capsys,
+        "--arch",
+        "encoder",
+        "--heads",
+        str(K),
+        "--class",
+        "0",
+        "--expect",
+        str(tmp_path / "expect.txt"),
+    )
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "m.npz").exists()
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--tolerance", "1e-3"], "--tolerance: only with --expect"),
-    (["--texts", "t.txt"], "--texts: only with --expect"),
-    (["--expect", "e.txt", "--vocab", "v.txt"], "--vocab: only with --texts"),
-    (["--expect", "e.txt", "--tolerance", "2"], "--tolerance must be a number between 0 and 1"),
-    (["--expect", "e.txt", "--texts", "t.txt"], "--texts needs --vocab"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--tolerance", "1e-3"], "--tolerance: only with --expect"),
+        (["--texts", "t.txt"], "--texts: only with --expect"),
+        (["--expect", "e.txt", "--vocab", "v.txt"], "--vocab: only with --texts"),
+        (["--expect", "e.txt", "--tolerance", "2"], "--tolerance must be a number between 0 and 1"),
+        (["--expect", "e.txt", "--texts", "t.txt"], "--texts needs --vocab"),
+    ],
+)
 def test_expect_options_are_checked(tmp_path, capsys, extra, message):
     torch.save(user_encoder().state_dict(), tmp_path / "m.pt")
     (tmp_path / "e.txt").write_text("1.0\n")
     (tmp_path / "t.txt").write_text("w2 w3\n")
-    code, err = run_import(tmp_path, capsys, "--arch", "encoder", "--heads", str(K), "--class", "0",
-                           *[str(tmp_path / a) if a.endswith(".txt") else a for a in extra])
+    code, err = run_import(
+        tmp_path,
+        capsys,
+        "--arch",
+        "encoder",
+        "--heads",
+        str(K),
+        "--class",
+        "0",
+        *[str(tmp_path / a) if a.endswith(".txt") else a for a in extra],
+    )
     assert code == 2 and message in err, err
     assert not (tmp_path / "m.npz").exists()
 
@@ -297,12 +392,27 @@ def test_expect_lines_must_match_the_texts(tmp_path, capsys):
     (tmp_path / "v.txt").write_text("\n".join(["[cls]", "<unk>", *(f"w{i}" for i in range(2, V))]) + "\n")
     (tmp_path / "t.txt").write_text("w2 w3\nw4\n")
     (tmp_path / "e.txt").write_text("1.0\n")
-    code, err = run_import(tmp_path, capsys, "--arch", "encoder", "--heads", str(K), "--class", "0", "--expect",
-                           str(tmp_path / "e.txt"), "--texts", str(tmp_path / "t.txt"), "--vocab", str(tmp_path / "v.txt"))
+    code, err = run_import(
+        tmp_path,
+        capsys,
+        "--arch",
+        "encoder",
+        "--heads",
+        str(K),
+        "--class",
+        "0",
+        "--expect",
+        str(tmp_path / "e.txt"),
+        "--texts",
+        str(tmp_path / "t.txt"),
+        "--vocab",
+        str(tmp_path / "v.txt"),
+    )
     assert code == 2 and "has 1 lines but --texts" in err and "has 2" in err, err
 
 
 # --- where the file goes -----------------------------------------------------------------------------------------
+
 
 def _unwritable_folder(tmp_path):
     """A folder this process cannot create files in: a read-only folder when not root (root ignores the mode),
@@ -328,8 +438,21 @@ def test_unwritable_out_is_exit_2_and_one_line(tmp_path, capsys, arch):
         pytest.skip("no folder this process cannot write to")
     extra = save_state_dict(tmp_path / "m.pt", arch)
     before = set(os.listdir(folder))
-    code = main(["import", str(tmp_path / "m.pt"), "--out", f"{folder}/m.npz", "--cls-id", "0", "--unk-id", "1",
-                 "--max-len", str(T), *extra])
+    code = main(
+        [
+            "import",
+            str(tmp_path / "m.pt"),
+            "--out",
+            f"{folder}/m.npz",
+            "--cls-id",
+            "0",
+            "--unk-id",
+            "1",
+            "--max-len",
+            str(T),
+            *extra,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("attnverify: error: cannot write --out") and "Traceback" not in err, err
     assert "nothing was written" in err and len(err.strip().splitlines()) == 1
@@ -342,6 +465,7 @@ def test_a_failed_rename_leaves_nothing(tmp_path, capsys, monkeypatch):
 
     def refuse(*args):
         raise PermissionError(13, "Permission denied")
+
     monkeypatch.setattr("theory.atomic.os.replace", refuse)
     code, err = run_import(tmp_path, capsys, "--arch", "encoder", "--heads", str(K), "--class", "0")
     assert code == 2 and "cannot write --out" in err and "Permission denied" in err
@@ -364,5 +488,7 @@ def test_imported_files_have_a_normal_files_mode(tmp_path, capsys, arch):
 def test_the_help_states_the_tolerance(capsys):
     with pytest.raises(SystemExit):
         main(["import", "--help"])
-    stated = re.search(r"relative to the magnitude of f's terms \(default (\S+),", " ".join(capsys.readouterr().out.split()))
+    stated = re.search(
+        r"relative to the magnitude of f's terms \(default (\S+),", " ".join(capsys.readouterr().out.split())
+    )
     assert stated and float(stated.group(1)) == TOLERANCE

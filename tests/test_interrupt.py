@@ -43,14 +43,21 @@ CHEAP = ["--only", "lime.zero_attention_not_zero", "--population", "random"]  # 
 SWEEPS = {"ci": (CHEAP, {1: 12, 2: 8}), "thorough": (["--only", "lime.regime_map"], {1: 32, 2: 32})}
 MESSAGE = "attnverify: interrupted; "
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "killpg") or not os.path.isdir("/proc"),
-                                reason="needs POSIX process groups and Linux's /proc")
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "killpg") or not os.path.isdir("/proc"), reason="needs POSIX process groups and Linux's /proc"
+)
 
 
 def _start(argv, out: Path, jobs: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "theory.cli.main", "run", *argv, "--out", str(out),
-                             "--jobs", str(jobs)], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "theory.cli.main", "run", *argv, "--out", str(out), "--jobs", str(jobs)],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _startup_seconds() -> float:
@@ -128,8 +135,10 @@ def test_ctrl_c_at_many_moments(tmp_path, profile, jobs):
     first = 2 * _startup_seconds()
     outcomes = [_interrupt(argv, out, jobs, delay) for delay in np.linspace(first, 0.9 * lifetime, moments)]
     interrupted = outcomes.count("interrupted")
-    print(f"--jobs {jobs}: {moments} moments from {first:.2f} s to {lifetime:.2f} s: "
-          f"{ {k: outcomes.count(k) for k in set(outcomes)} }")
+    print(
+        f"--jobs {jobs}: {moments} moments from {first:.2f} s to {lifetime:.2f} s: "
+        f"{ {k: outcomes.count(k) for k in set(outcomes)} }"
+    )
     assert interrupted >= moments // 2, outcomes  # most moments really cut a running run
 
 
@@ -154,8 +163,9 @@ print("carried on after the write")
 
 
 def test_ctrl_c_while_the_reports_are_written_takes_effect_after_the_set(tmp_path):
-    result = subprocess.run([sys.executable, "-c", WRITE, str(tmp_path)], cwd=ROOT, env=ENV, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", WRITE, str(tmp_path)], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 130, result.stderr
     assert "carried on" not in result.stdout  # it did end at the interrupt
     assert result.stderr.strip().splitlines()[-1] == MESSAGE + "the new reports had been written"

@@ -9,7 +9,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 #: theory's packages from the bottom up; the top-level modules (errors, optional, memory) are the ground floor
-LAYERS = ("", "models", "explainers", "sentiment", "checking", "claims", "studies", "running", "reporting", "api", "cli")
+LAYERS = (
+    "",
+    "models",
+    "explainers",
+    "sentiment",
+    "checking",
+    "claims",
+    "studies",
+    "running",
+    "reporting",
+    "api",
+    "cli",
+)
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
@@ -40,15 +52,20 @@ def test_theory_imports_only_downwards():
         for line, module in _imports(path):
             rank = _layer(module)
             if rank is not None and rank > own:
-                upward.append(f"{path.relative_to(ROOT)}:{line} imports {module} ({LAYERS[rank]} is above "
-                              f"{LAYERS[own] or 'the ground floor'})")
+                upward.append(
+                    f"{path.relative_to(ROOT)}:{line} imports {module} ({LAYERS[rank]} is above "
+                    f"{LAYERS[own] or 'the ground floor'})"
+                )
     assert not upward, "imports against the layer order:\n" + "\n".join(sorted(set(upward)))
 
 
 def test_reference_never_imports_theory():
-    found = [f"{path.relative_to(ROOT)}:{line} imports {module}"
-             for path in sorted((ROOT / "reference").rglob("*.py"))
-             for line, module in _imports(path) if module.split(".")[0] == "theory"]
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in sorted((ROOT / "reference").rglob("*.py"))
+        for line, module in _imports(path)
+        if module.split(".")[0] == "theory"
+    ]
     assert not found, "\n".join(found)
 
 

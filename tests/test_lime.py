@@ -7,14 +7,15 @@ import pytest
 import reference.explainers.lime as ref_lime
 import reference.oracles.lime_package as lime_package
 import theory.models.perturb as perturb
+from theory.checking.strategies.models import ModelSpec
 from theory.errors import InputError
 from theory.explainers.lime import lime, sample
 from theory.models.one_layer import document
-from theory.checking.strategies.models import ModelSpec
 
 
-@pytest.mark.parametrize("d, n, seed", [(1, 5, 0), (2, 50, 1), (7, 300, 2), (63, 300, 4), (64, 300, 5),
-                                        (65, 300, 2**32 - 1), (150, 400, 3)])
+@pytest.mark.parametrize(
+    "d, n, seed", [(1, 5, 0), (2, 50, 1), (7, 300, 2), (63, 300, 4), (64, 300, 5), (65, 300, 2**32 - 1), (150, 400, 3)]
+)
 def test_fast_sampler_draws_lime_samples(d, n, seed):
     """The compiled replay of the MT19937 stream equals lime's ``choice(range(d), s, replace=False)`` calls
     (d around a power of 2: the rejection masks change there; hundreds of rows: many MT19937 twists)."""

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 import reference.explainers.lime_law as ref_law
+from theory.checking.strategies.models import ModelSpec
+from theory.cli.main import main
 from theory.errors import InputError
 from theory.explainers import lime_inf
-from theory.models.perturb import evaluator, f_perturbed
 from theory.models.one_layer import document
-from theory.cli.main import main
-from theory.checking.strategies.models import ModelSpec
+from theory.models.perturb import evaluator, f_perturbed
 
 
 @pytest.fixture
@@ -49,14 +49,32 @@ def test_d1_and_d0_on_the_command_line(tmp_path, model, capsys):
 def test_explain_json_exact_and_monte_carlo(tmp_path, model, capsys):
     path = tmp_path / "m.npz"
     model.save(path)
-    assert main(["explain", str(path), "--tokens", "5,9,12,9", "--method", "lime-inf", "--semantics", "replace",
-                 "--json"]) == 0
+    assert (
+        main(["explain", str(path), "--tokens", "5,9,12,9", "--method", "lime-inf", "--semantics", "replace", "--json"])
+        == 0
+    )
     exact = json.loads(capsys.readouterr().out)
     assert exact["exact"] is True and exact["words"] == [5, 9, 12] and exact["samples"] == 8
     assert exact["semantics"] == "replace" and "stderr" not in exact
     tokens = ",".join(str(i) for i in range(2, 16))  # d = 14: Monte Carlo
-    assert main(["explain", str(path), "--tokens", tokens, "--method", "lime-inf", "--samples", "4000",
-                 "--seed", "3", "--json"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(path),
+                "--tokens",
+                tokens,
+                "--method",
+                "lime-inf",
+                "--samples",
+                "4000",
+                "--seed",
+                "3",
+                "--json",
+            ]
+        )
+        == 0
+    )
     mc = json.loads(capsys.readouterr().out)
     assert mc["exact"] is False and mc["seed"] == 3 and mc["semantics"] == "delete"
     assert len(mc["stderr"]) == len(mc["scores"]) == 14 and mc["intercept_stderr"] >= 0
@@ -71,8 +89,9 @@ def test_monte_carlo_is_exact_when_every_stratum_is_enumerated(model):
     f = lambda Z: f_perturbed(model, doc, 6, Z, "delete")  # noqa: E731
     mc = lime_inf.beta_inf_mc(f, 4, 2000, seed=1)
     assert mc.exact_strata == 4 and np.all(mc.stderr == 0)
-    np.testing.assert_allclose(mc.beta, lime_inf.beta_inf_exact(model, doc, 6, semantics="delete"), rtol=1e-9,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        mc.beta, lime_inf.beta_inf_exact(model, doc, 6, semantics="delete"), rtol=1e-9, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("d", [1, 2, 5, 6])

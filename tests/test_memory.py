@@ -1,8 +1,8 @@
 """Work that needs more memory than the machine has is refused with the estimate, before allocating."""
 
 import io
-from dataclasses import replace
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -44,8 +44,9 @@ def test_array_shapes_declared_in_headers_are_refused_before_reading(model, tmp_
             content = source.read(name)
             if name == "E.npy":
                 header = io.BytesIO()
-                np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
-                                                              "shape": (10**6, 10**6)})
+                np.lib.format.write_array_header_1_0(
+                    header, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)}
+                )
                 content = header.getvalue()
             target.writestr(name, content)
     with pytest.raises(InputError, match=r"arrays of .* would need about 7\.3 TiB \(8000000000"):
@@ -60,11 +61,14 @@ def test_real_arrays_larger_than_memory_are_refused(model, tmp_path, monkeypatch
         load(path)
 
 
-@pytest.mark.parametrize("method, samples, message", [
-    ("lime", 10**12, "LIME with --samples 1000000000000 and d = 11 distinct words would need about 109.1 TiB"),
-    ("lime-inf", 10**13, "β^∞ by Monte Carlo with --samples 10000000000000 and d = 11 words would need"),
-    ("lime-inf", -3, "--samples -3 must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "method, samples, message",
+    [
+        ("lime", 10**12, "LIME with --samples 1000000000000 and d = 11 distinct words would need about 109.1 TiB"),
+        ("lime-inf", 10**13, "β^∞ by Monte Carlo with --samples 10000000000000 and d = 11 words would need"),
+        ("lime-inf", -3, "--samples -3 must be a positive integer"),
+    ],
+)
 def test_sample_counts(model, tmp_path, capsys, method, samples, message):
     path = tmp_path / "m.npz"
     model.save(path)
@@ -79,6 +83,7 @@ def test_memory_error_past_the_estimates_is_one_line(model, tmp_path, capsys, mo
 
     def exhausted(*args, **kwargs):
         raise MemoryError
+
     monkeypatch.setitem(METHODS, "lime", replace(METHODS["lime"], compute=exhausted))
     assert _explain(path, "lime") == 2
     captured = capsys.readouterr()

@@ -15,8 +15,17 @@ def model():
 
 
 def arrays(model):
-    return {"E": model.E, "Wq": model.Wq, "Wk": model.Wk, "Wv": model.Wv, "Wl": model.Wl,
-            "cls_id": model.cls_id, "unk_id": model.unk_id, "max_len": model.max_len, "pe": int(model.pe)}
+    return {
+        "E": model.E,
+        "Wq": model.Wq,
+        "Wk": model.Wk,
+        "Wv": model.Wv,
+        "Wl": model.Wl,
+        "cls_id": model.cls_id,
+        "unk_id": model.unk_id,
+        "max_len": model.max_len,
+        "pe": int(model.pe),
+    }
 
 
 def test_round_trip_and_extra_keys_ignored(model, tmp_path):
@@ -27,19 +36,22 @@ def test_round_trip_and_extra_keys_ignored(model, tmp_path):
     assert forward(loaded, doc).f[0] == forward(model, doc).f[0]
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"E": None}, "lacks E"),
-    ({"Wk": np.zeros((2, 3, 5))}, "inconsistent shapes"),
-    ({"Wl": np.zeros((3, 2))}, "inconsistent shapes"),
-    ({"Wq": np.zeros((2, 3))}, "expected 3 dimensions"),
-    ({"Wv": np.full((2, 2, 4), np.nan)}, "NaN or inf"),
-    ({"E": np.full((10, 4), np.inf)}, "NaN or inf"),
-    ({"cls_id": 10}, "not a row of E"),
-    ({"unk_id": 0}, "two different token ids"),
-    ({"max_len": 1}, "max_len=1"),
-    ({"pe": 3}, "pe must be 0 or 1"),
-    ({"cls_id": np.array([0, 1])}, "must be a scalar"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"E": None}, "lacks E"),
+        ({"Wk": np.zeros((2, 3, 5))}, "inconsistent shapes"),
+        ({"Wl": np.zeros((3, 2))}, "inconsistent shapes"),
+        ({"Wq": np.zeros((2, 3))}, "expected 3 dimensions"),
+        ({"Wv": np.full((2, 2, 4), np.nan)}, "NaN or inf"),
+        ({"E": np.full((10, 4), np.inf)}, "NaN or inf"),
+        ({"cls_id": 10}, "not a row of E"),
+        ({"unk_id": 0}, "two different token ids"),
+        ({"max_len": 1}, "max_len=1"),
+        ({"pe": 3}, "pe must be 0 or 1"),
+        ({"cls_id": np.array([0, 1])}, "must be a scalar"),
+    ],
+)
 def test_bad_model_files(model, tmp_path, change, message):
     data = arrays(model)
     for key, value in change.items():
@@ -61,14 +73,17 @@ def test_corrupt_and_missing_files(tmp_path):
         load(tmp_path / "absent.npz")
 
 
-@pytest.mark.parametrize("tokens, message", [
-    ([], "empty"),
-    ([2, 10], "out of range"),
-    ([2, -1], "out of range"),
-    ([2, 0], "CLS"),
-    ([1, 2], "UNK"),
-    ([2, 3, 4, 5, 6, 7], "room for 5"),
-])
+@pytest.mark.parametrize(
+    "tokens, message",
+    [
+        ([], "empty"),
+        ([2, 10], "out of range"),
+        ([2, -1], "out of range"),
+        ([2, 0], "CLS"),
+        ([1, 2], "UNK"),
+        ([2, 3, 4, 5, 6, 7], "room for 5"),
+    ],
+)
 def test_bad_texts(model, tokens, message):
     with pytest.raises(InputError, match=message):
         document(model, tokens)

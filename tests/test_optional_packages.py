@@ -23,14 +23,28 @@ from theory import optional
 ROOT = Path(__file__).resolve().parents[1]
 
 # the extras of pyproject.toml, as issue 20 names them (torch is also in `import` and `train`)
-EXTRA_OF = {"lime": "oracles", "sklearn": "oracles", "torch": "oracles", "shap": "oracles", "captum": "oracles",
-            "transformers": "oracles", "safetensors": "huggingface", "tokenizers": "huggingface",
-            "matplotlib": "report", "dask": "distributed", "distributed": "distributed"}
+EXTRA_OF = {
+    "lime": "oracles",
+    "sklearn": "oracles",
+    "torch": "oracles",
+    "shap": "oracles",
+    "captum": "oracles",
+    "transformers": "oracles",
+    "safetensors": "huggingface",
+    "tokenizers": "huggingface",
+    "matplotlib": "report",
+    "dask": "distributed",
+    "distributed": "distributed",
+}
 DISTRIBUTION = {"sklearn": "scikit-learn"}  # import name -> distribution name, where they differ
 
 # claim -> the packages it needs
-CLAIMS = {"lime.matches_lime_package": ("lime", "sklearn"), "encoder.matches_torch": ("torch",),
-          "bert.matches_transformers": ("torch", "transformers"), "bert.tokenize": ("transformers", "tokenizers")}
+CLAIMS = {
+    "lime.matches_lime_package": ("lime", "sklearn"),
+    "encoder.matches_torch": ("torch",),
+    "bert.matches_transformers": ("torch", "transformers"),
+    "bert.tokenize": ("transformers", "tokenizers"),
+}
 # extra -> package -> what names the part that needs it (a survival row, a comparison, a figure file)
 EXTRAS = {
     "encoder.survival": {"lime": "lime.matches_lime_package", "sklearn": "lime.matches_lime_package"},
@@ -65,10 +79,19 @@ def _attnverify(tmp_path, blocked, *args):
     site = tmp_path / "site"
     site.mkdir(exist_ok=True)
     (site / "sitecustomize.py").write_text(BLOCKER)
-    env = {**os.environ, "ATTNVERIFY_TEST_BLOCK": ",".join(sorted(blocked)),
-           "PYTHONPATH": os.pathsep.join([str(site), str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "theory.cli.main", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "ATTNVERIFY_TEST_BLOCK": ",".join(sorted(blocked)),
+        "PYTHONPATH": os.pathsep.join([str(site), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "theory.cli.main", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _items(blocked, slow):
@@ -88,10 +111,17 @@ def _names_extra(line: str, package: str) -> bool:
     return package in line and EXTRA_OF[package] in extras
 
 
-@pytest.mark.parametrize("blocked, jobs", [
-    ({"lime"}, 1), ({"sklearn"}, 1), ({"torch"}, 1), ({"matplotlib"}, 1),
-    (set(EXTRA_OF), 2),  # everything at once, as `pip install .` alone: in spawned workers
-], ids=["lime", "sklearn", "torch", "matplotlib", "all"])
+@pytest.mark.parametrize(
+    "blocked, jobs",
+    [
+        ({"lime"}, 1),
+        ({"sklearn"}, 1),
+        ({"torch"}, 1),
+        ({"matplotlib"}, 1),
+        (set(EXTRA_OF), 2),  # everything at once, as `pip install .` alone: in spawned workers
+    ],
+    ids=["lime", "sklearn", "torch", "matplotlib", "all"],
+)
 def test_blocked_packages_are_skipped_with_their_extra(tmp_path, blocked, jobs):
     everything = blocked == set(EXTRA_OF)
     claims, extras = _items(blocked, slow=everything)
@@ -135,11 +165,21 @@ def test_blocked_packages_are_skipped_with_their_extra(tmp_path, blocked, jobs):
 
 
 def test_scheduler_without_distributed_is_one_line_naming_the_extra(tmp_path):
-    result = _attnverify(tmp_path, {"dask", "distributed"}, "run", "--only", "lime.sampling_law",
-                         "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "report"))
+    result = _attnverify(
+        tmp_path,
+        {"dask", "distributed"},
+        "run",
+        "--only",
+        "lime.sampling_law",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+        "--out",
+        str(tmp_path / "report"),
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "attnverify: error: --scheduler needs distributed: pip install '.[distributed]'"]
+        "attnverify: error: --scheduler needs distributed: pip install '.[distributed]'"
+    ]
     assert not (tmp_path / "report" / "summary.json").exists()
 
 
@@ -148,10 +188,11 @@ def test_the_extras_named_are_those_of_pyproject():
     extras a run can use is declared (a package added to pyproject.toml must be made optional too)."""
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert optional.EXTRA == EXTRA_OF
-    requirement = {extra: {r.split("=")[0].split(">")[0].split("<")[0].strip().lower() for r in requirements}
-                   for extra, requirements in extras.items()}
+    requirement = {
+        extra: {r.split("=")[0].split(">")[0].split("<")[0].strip().lower() for r in requirements}
+        for extra, requirements in extras.items()
+    }
     for package, extra in EXTRA_OF.items():
         assert DISTRIBUTION.get(package, package) in requirement[extra], (package, extra)
     declared = {DISTRIBUTION.get(p, p) for p in EXTRA_OF}
     assert requirement["oracles"] | requirement["report"] | requirement["distributed"] == declared
-

@@ -64,11 +64,12 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_worker_ends_when_its_run_is_killed():
     """A process that runs the worker's parent watch outlives its parent by at most a poll period."""
-    worker = ("from theory.pool import exit_with_parent; import time; exit_with_parent(0.05); "
-              "time.sleep(60)")
-    parent = (f"import subprocess, sys, os; p = subprocess.Popen([sys.executable, '-c', {worker!r}], "
-              "stdout=subprocess.DEVNULL); "
-              "print(p.pid, flush=True); import time; time.sleep(1.0); os._exit(0)")
+    worker = "from theory.pool import exit_with_parent; import time; exit_with_parent(0.05); time.sleep(60)"
+    parent = (
+        f"import subprocess, sys, os; p = subprocess.Popen([sys.executable, '-c', {worker!r}], "
+        "stdout=subprocess.DEVNULL); "
+        "print(p.pid, flush=True); import time; time.sleep(1.0); os._exit(0)"
+    )
     run = subprocess.run([sys.executable, "-c", parent], capture_output=True, text=True, timeout=30)
     pid = int(run.stdout.split()[0])
     deadline = time.monotonic() + 10

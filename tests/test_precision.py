@@ -7,12 +7,13 @@ from __future__ import annotations
 import mpmath
 import pytest
 
-from theory.claims.attention import check_non_identifiable
 from theory.checking.compare import check_mp, compare, quotient_dps
 from theory.checking.strategies.models import Case, ModelSpec
+from theory.claims.attention import check_non_identifiable
 
-PEAKED = Case(ModelSpec(K=1, d_e=3, d_att=1, d_out=3, V=3, T=3, pe=True, score_scale=1000.0, value_scale=1.0,
-                        seed=408946), (2,))
+PEAKED = Case(
+    ModelSpec(K=1, d_e=3, d_att=1, d_out=3, V=3, T=3, pe=True, score_scale=1000.0, value_scale=1.0, seed=408946), (2,)
+)
 
 
 def test_non_identifiable_at_peaked_attention():
@@ -23,8 +24,10 @@ def test_non_identifiable_at_peaked_attention():
     assert outcome.error < 1e-15, outcome.detail
 
 
-@pytest.mark.parametrize("divisor, dps", [(1, 40), (0.5, 41), (mpmath.mpf("1e-30"), 70),
-                                          (mpmath.mpf("3e-1000"), 1040), (-mpmath.mpf("1e-5"), 45)])
+@pytest.mark.parametrize(
+    "divisor, dps",
+    [(1, 40), (0.5, 41), (mpmath.mpf("1e-30"), 70), (mpmath.mpf("3e-1000"), 1040), (-mpmath.mpf("1e-5"), 45)],
+)
 def test_quotient_dps(divisor, dps):
     assert quotient_dps(divisor, 40) == dps
 

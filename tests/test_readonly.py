@@ -26,18 +26,26 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "theory" / "sentiment" / "data" / "sentiment_model.npz"
 TOKENS = "5,9,12,9,30,5"
 # bind each folder of $READ_ONLY onto itself, read-only, then run the command
-MOUNT = ('set -e; for d in $READ_ONLY; do mount --bind "$d" "$d"; mount -o remount,ro,bind "$d" "$d"; done; '
-         'exec "$@"')
+MOUNT = 'set -e; for d in $READ_ONLY; do mount --bind "$d" "$d"; mount -o remount,ro,bind "$d" "$d"; done; exec "$@"'
 PROBE = "import numba\n\n\n@numba.njit(cache=True)\ndef one():\n    return 1\n"
 
 
 def _read_only(folders, command, cwd, **env):
     """``command`` with ``folders`` read-only (a private mount namespace), in ``cwd``, with ``env`` added."""
-    environment = {name: value for name, value in os.environ.items()  # numba's other cache locations
-                   if name not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
+    environment = {
+        name: value
+        for name, value in os.environ.items()  # numba's other cache locations
+        if name not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")
+    }
     environment.update(READ_ONLY=" ".join(str(f) for f in folders), **env)
-    return subprocess.run(["unshare", "-rm", "sh", "-c", MOUNT, "sh", *command], cwd=cwd, env=environment,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        ["unshare", "-rm", "sh", "-c", MOUNT, "sh", *command],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,24 +78,34 @@ def _explain(method: str) -> list[float]:
 
 def _run(install, folders, argv, cwd, **env):
     site, home = install
-    return _read_only([site, home, *folders], [sys.executable, "-m", "theory.cli.main", *argv], cwd,
-                      PYTHONPATH=str(site), HOME=str(home), **env)
+    return _read_only(
+        [site, home, *folders],
+        [sys.executable, "-m", "theory.cli.main", *argv],
+        cwd,
+        PYTHONPATH=str(site),
+        HOME=str(home),
+        **env,
+    )
 
 
 def test_numba_cache_fails_there(install):
     site, home = install
     probe = _run(install, [], ["--help"], site)  # the CLI starts
     assert probe.returncode == 0, probe.stderr
-    plain = _read_only([site, home], [sys.executable, "-c", "import probe"], site, PYTHONPATH=str(site),
-                       HOME=str(home))
+    plain = _read_only([site, home], [sys.executable, "-c", "import probe"], site, PYTHONPATH=str(site), HOME=str(home))
     assert plain.returncode != 0 and "no locator available" in plain.stderr, plain.stderr
 
 
 @pytest.mark.parametrize("method", ["lime", "lime-inf"])
 def test_explain_caches_in_a_private_temporary_folder(install, tmp_path, method):
     site, _ = install
-    result = _run(install, [], ["explain", str(MODEL), "--tokens", TOKENS, "--method", method, "--json"], site,
-                  TMPDIR=str(tmp_path))
+    result = _run(
+        install,
+        [],
+        ["explain", str(MODEL), "--tokens", TOKENS, "--method", method, "--json"],
+        site,
+        TMPDIR=str(tmp_path),
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["scores"] == _explain(method)
     cached = list(tmp_path.glob("attnverify-numba-*/*/*.nbi"))
@@ -98,8 +116,13 @@ def test_explain_caches_in_a_private_temporary_folder(install, tmp_path, method)
 def test_explain_without_any_writable_cache(install):
     site, _ = install
     temporary = [d for d in ("/tmp", "/var/tmp", "/usr/tmp") if os.path.isdir(d)]
-    result = _run(install, temporary, ["explain", str(MODEL), "--tokens", TOKENS, "--method", "lime", "--json"],
-                  site, TMPDIR=str(site))
+    result = _run(
+        install,
+        temporary,
+        ["explain", str(MODEL), "--tokens", TOKENS, "--method", "lime", "--json"],
+        site,
+        TMPDIR=str(site),
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["scores"] == _explain("lime")
 
@@ -108,7 +131,12 @@ def test_explain_without_any_writable_cache(install):
 def test_run_writes_its_reports(install, tmp_path, jobs):
     site, _ = install
     out = tmp_path / "reports"
-    result = _run(install, [], ["run", "--only", "lime.sampling_law", "--population", "trained", "--out", str(out),
-                                "--jobs", jobs], site, TMPDIR=str(tmp_path))
+    result = _run(
+        install,
+        [],
+        ["run", "--only", "lime.sampling_law", "--population", "trained", "--out", str(out), "--jobs", jobs],
+        site,
+        TMPDIR=str(tmp_path),
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads((out / "summary.json").read_text())["claims"][0]["id"] == "lime.sampling_law"

@@ -14,8 +14,9 @@ from theory.checking.strategies.models import Case, ModelSpec
 
 
 def _case(score_scale, seed=5):
-    return Case(ModelSpec(K=2, d_e=4, d_att=3, d_out=3, V=8, T=5, pe=True, score_scale=score_scale, seed=seed),
-                (2, 5, 2))
+    return Case(
+        ModelSpec(K=2, d_e=4, d_att=3, d_out=3, V=8, T=5, pe=True, score_scale=score_scale, seed=seed), (2, 5, 2)
+    )
 
 
 @pytest.mark.parametrize("score_scale", [1.0, 1000.0])

@@ -7,15 +7,24 @@ from dataclasses import dataclass
 from hypothesis import strategies as st
 
 import theory.models.one_layer
-from theory.claims import REGISTRY, Claim, all_claims
 from theory.checking.compare import Outcome
-from theory.running.runner import given_examples, run_claim
 from theory.checking.strategies.models import cases
+from theory.claims import REGISTRY, Claim, all_claims
+from theory.running.runner import given_examples, run_claim
 
 
 def _claim(check, strategy=cases, **kw):
-    return Claim(id="test.claim", section="§2", source="ours", kind=kw.pop("kind", "identity"),
-                 statement="test", reference="test", strategy=strategy, check=check, **kw)
+    return Claim(
+        id="test.claim",
+        section="§2",
+        source="ours",
+        kind=kw.pop("kind", "identity"),
+        statement="test",
+        reference="test",
+        strategy=strategy,
+        check=check,
+        **kw,
+    )
 
 
 def test_false_claim_fails_with_minimal_counterexample():
@@ -28,13 +37,15 @@ def test_false_claim_fails_with_minimal_counterexample():
 def test_crashing_check_is_an_error_with_its_instance():
     def check(case):
         raise ZeroDivisionError("boom")
+
     record = run_claim(_claim(check))
     assert record.verdict == "error" and "boom" in record.diagnosis and record.counterexample
 
 
 def test_existence_search_returns_shrunk_witness():
-    record = run_claim(_claim(lambda n: Outcome(n >= 17, 0.0, 1.0), strategy=lambda: st.integers(0, 1000),
-                              kind="witness", exists=True))
+    record = run_claim(
+        _claim(lambda n: Outcome(n >= 17, 0.0, 1.0), strategy=lambda: st.integers(0, 1000), kind="witness", exists=True)
+    )
     assert record.verdict == "witness found" and record.counterexample == "17"
 
 
@@ -43,6 +54,7 @@ def test_forward_without_sqrt_d_att_is_caught(monkeypatch):
 
     def broken(X, Wq, Wk, Wv, Wl, score_factor):
         return original(X, Wq, Wk, Wv, Wl, 1.0)  # drops the 1/√d_att
+
     monkeypatch.setattr(theory.models.one_layer, "scores_and_values", broken)
     all_claims()
     record = run_claim(REGISTRY["model.forward"])
@@ -95,6 +107,7 @@ def test_approximation_is_measured_on_every_instance():
     def check(n):
         seen[n] = n / 1000
         return Outcome(n <= 500, n / 1000, 0.5, f"n = {n}")
+
     record = run_claim(_claim(check, strategy=lambda: st.integers(0, 1000), kind="approximation"))
     errors = sorted(seen.values())
     assert record.verdict == "measured" and record.counterexample is None and record.shrink_steps == 0
@@ -122,6 +135,7 @@ def test_approximation_counts_each_document_and_semantics_once():
         drawn.append((case.document, case.semantics))
         error = errors[case.document, case.semantics]
         return Outcome(True, error, 0.05, "", measures={f"relative error ({case.semantics})": error})
+
     strategy = st.builds(_Drawn, st.integers(0, 5), st.sampled_from(("delete", "replace")), st.integers(0, 2**31))
     record = run_claim(_claim(check, strategy=lambda: strategy, kind="approximation"))
     distinct = set(drawn)

@@ -42,9 +42,11 @@ def test_scores_follow_the_scale_key(scale):
     assert abs(fw.f[0] - float(mp.f)) <= 1e-13 * max(1.0, abs(float(mp.f)))
 
 
-@pytest.mark.parametrize("strategy", [model_specs(), lime_texts().map(lambda case: case.spec),
-                                      approximation_cases().map(lambda case: case.case.spec)],
-                         ids=["model_specs", "lime_texts", "approximation_cases"])
+@pytest.mark.parametrize(
+    "strategy",
+    [model_specs(), lime_texts().map(lambda case: case.spec), approximation_cases().map(lambda case: case.case.spec)],
+    ids=["model_specs", "lime_texts", "approximation_cases"],
+)
 def test_random_models_draw_both_settings(strategy):
     """Scale is off exactly for the seeds 3 mod 4, and both settings occur."""
     seen = set()
@@ -54,5 +56,6 @@ def test_random_models_draw_both_settings(strategy):
     def collect(spec):
         assert spec.scale == (spec.seed % 4 != 3)
         seen.add(spec.scale)
+
     collect()
     assert seen == {True, False}

@@ -8,9 +8,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from theory.checking.profiles import PROFILES
 from theory.claims import KINDS, POPULATIONS, SOURCES
 from theory.cli.main import main
-from theory.checking.profiles import PROFILES
 from theory.reporting.baseline import FAILING
 from theory.reporting.report import SCHEMA_VERSION, SECTIONS
 from theory.running.runner import NOT_APPLICABLE, PASSING, SKIPPED
@@ -51,19 +51,33 @@ def _broken(change):
     return data
 
 
-@pytest.mark.parametrize("change", [
-    lambda d: d.update(schema_version=2),
-    lambda d: d.pop("claims"),
-    lambda d: d["claims"][0].update(verdict="probably"),
-    lambda d: d["claims"][0].update(population="both"),
-    lambda d: d["claims"][0].update(examples=-1),
-    lambda d: d["claims"][0].update(max_error="1e-3"),
-    lambda d: d["claims"][0].pop("diagnosis"),
-    lambda d: d["claims"][0].update(unexpected=1),
-    lambda d: d["extras"][0].update(files="figure.png"),
-    lambda d: d.update(seed=2**32),
-], ids=["version", "no claims", "verdict", "population", "examples", "max_error type", "missing key",
-        "extra key", "files", "seed"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d.update(schema_version=2),
+        lambda d: d.pop("claims"),
+        lambda d: d["claims"][0].update(verdict="probably"),
+        lambda d: d["claims"][0].update(population="both"),
+        lambda d: d["claims"][0].update(examples=-1),
+        lambda d: d["claims"][0].update(max_error="1e-3"),
+        lambda d: d["claims"][0].pop("diagnosis"),
+        lambda d: d["claims"][0].update(unexpected=1),
+        lambda d: d["extras"][0].update(files="figure.png"),
+        lambda d: d.update(seed=2**32),
+    ],
+    ids=[
+        "version",
+        "no claims",
+        "verdict",
+        "population",
+        "examples",
+        "max_error type",
+        "missing key",
+        "extra key",
+        "files",
+        "seed",
+    ],
+)
 def test_malformed_summaries_are_rejected(change):
     with pytest.raises(jsonschema.ValidationError):
         VALIDATOR.validate(_broken(change))

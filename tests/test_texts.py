@@ -3,9 +3,9 @@ as a one-line InputError."""
 
 import pytest
 
+from theory.checking.strategies.models import ModelSpec
 from theory.errors import InputError
 from theory.models.vocabulary import encode, load_vocabulary, read_texts
-from theory.checking.strategies.models import ModelSpec
 
 TOKENS = ["[cls]", "<unk>", "good", "bad", "film", ".", "'", "t", "don"]
 
@@ -49,12 +49,15 @@ def test_special_tokens_in_text_are_refused(vocab, model):
         encode("[CLS] good", vocab, model)
 
 
-@pytest.mark.parametrize("content, message", [
-    ("\n".join(TOKENS[:-1]), "has 8 lines but the model has V = 9"),
-    ("\n".join(TOKENS[:4] + [""] + TOKENS[5:]), "line 5 (id 4) is empty"),
-    ("\n".join(["", *TOKENS[1:]]), "line 1 (id 0, the model's CLS id) is empty"),
-    ("\n".join(TOKENS[:4] + ["good"] + TOKENS[5:]), "token 'good' appears twice (lines 3 and 5, ids 2 and 4)"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("\n".join(TOKENS[:-1]), "has 8 lines but the model has V = 9"),
+        ("\n".join(TOKENS[:4] + [""] + TOKENS[5:]), "line 5 (id 4) is empty"),
+        ("\n".join(["", *TOKENS[1:]]), "line 1 (id 0, the model's CLS id) is empty"),
+        ("\n".join(TOKENS[:4] + ["good"] + TOKENS[5:]), "token 'good' appears twice (lines 3 and 5, ids 2 and 4)"),
+    ],
+)
 def test_bad_vocabularies(tmp_path, model, content, message):
     (tmp_path / "v.txt").write_text(content, encoding="utf-8")
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -88,8 +91,11 @@ def test_cls_and_unk_tokens_when_stated(tmp_path, model):
     shifted = TOKENS[1:] + TOKENS[:1]  # a vocabulary off by one line: passes unless the tokens are stated
     (tmp_path / "v.txt").write_text("\n".join(shifted), encoding="utf-8")
     assert load_vocabulary(tmp_path / "v.txt", model).cls == "<unk>"
-    with pytest.raises(InputError, match=r"line 1 \(id 0, the model's CLS id\) holds '<unk>', not --cls-token '\[cls\]' "
-                                         r"\('\[cls\]' is line 9 \(id 8\)\); fix the vocabulary's order"):
+    with pytest.raises(
+        InputError,
+        match=r"line 1 \(id 0, the model's CLS id\) holds '<unk>', not --cls-token '\[cls\]' "
+        r"\('\[cls\]' is line 9 \(id 8\)\); fix the vocabulary's order",
+    ):
         load_vocabulary(tmp_path / "v.txt", model, cls_token="[cls]")
     assert load_vocabulary(tmp_path / "v.txt", model, cls_token="<unk>", unk_token="good").unk == "good"
 

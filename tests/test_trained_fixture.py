@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import find, given
 
+from theory.checking.population import GivenCase
+from theory.checking.population import given_cases as trained_cases
 from theory.errors import InputError
 from theory.models.one_layer import document, forward
 from theory.sentiment.fixture import (
@@ -17,8 +19,6 @@ from theory.sentiment.fixture import (
     encode,
     load_fixture,
 )
-from theory.checking.population import GivenCase
-from theory.checking.population import given_cases as trained_cases
 
 SENTENCE = "attention based explanations are popular but questionable"
 
@@ -38,7 +38,9 @@ def test_fixture_shapes_match_public_format(fx):
     assert len(fx.docs) == len(fx.labels) == len(fx.totals) == fx.training["n_test"]
     assert all(1 <= len(d) <= m.T - 1 and m.cls_id not in d and m.unk_id not in d for d in fx.docs)
     np.testing.assert_array_equal(fx.labels, fx.totals > 0)
-    assert sum(p.stat().st_size for p in DATA.iterdir() if p.is_file()) < 3_000_000  # the model at the authors' widths: 1.6 MB
+    assert (
+        sum(p.stat().st_size for p in DATA.iterdir() if p.is_file()) < 3_000_000
+    )  # the model at the authors' widths: 1.6 MB
 
 
 def test_numpy_forward_agrees_with_torch(fx):
@@ -80,7 +82,7 @@ def test_encode_out_of_vocabulary(fx):
 def test_trained_cases_are_valid(case):
     fx = load_fixture()
     assert case.tokens == fx.docs[case.index] and case.doc.shape == (case.model.T,)
-    assert case.doc[0] == case.model.cls_id and np.all(case.doc[len(case.tokens) + 1:] == case.model.unk_id)
+    assert case.doc[0] == case.model.cls_id and np.all(case.doc[len(case.tokens) + 1 :] == case.model.unk_id)
     assert eval(repr(case), {"GivenCase": GivenCase}) == case
     assert np.isfinite(forward(case.model, case.doc).f).all()
 

@@ -23,31 +23,65 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from theory.claims import REGISTRY, all_claims
-from theory.cli.main import main
+
 from theory.checking.population import GivenCase, NotApplicable, Population, given_cases, using
-from theory.running.runner import ERROR_MEASURE
 from theory.checking.strategies.encoder import EncoderSpec
 from theory.checking.strategies.models import ModelSpec
+from theory.claims import REGISTRY, all_claims
+from theory.cli.main import main
 from theory.running.given import Scope
-from theory.running.runner import run_claim
+from theory.running.runner import ERROR_MEASURE, run_claim
 
-WORDS = ["[cls]", "<unk>", "good", "bad", "film", "plot", "not", "great", ".", ",", "boring", "fun", "wonderful",
-         "the", "a", "acting", "story", "was", "is", "very"]
-TEXTS = ["A good film, not boring.", "Bad plot.", "Fun, fun film.", "The acting was wonderful, the story is boring.",
-         "Very bad acting, very boring plot.", "A great story.", "The film is not fun.", "Boring."]
+WORDS = [
+    "[cls]",
+    "<unk>",
+    "good",
+    "bad",
+    "film",
+    "plot",
+    "not",
+    "great",
+    ".",
+    ",",
+    "boring",
+    "fun",
+    "wonderful",
+    "the",
+    "a",
+    "acting",
+    "story",
+    "was",
+    "is",
+    "very",
+]
+TEXTS = [
+    "A good film, not boring.",
+    "Bad plot.",
+    "Fun, fun film.",
+    "The acting was wonderful, the story is boring.",
+    "Very bad acting, very boring plot.",
+    "A great story.",
+    "The film is not fun.",
+    "Boring.",
+]
 #: what the repr of an instance of a model other than a given population's shows
 OTHER_MODELS = re.compile(r"Spec\(|TrainedEncoderCase|Case\(spec=")
 #: fixture- and suite-speak that a reason about a user's model must not contain
-FIXTURE_WORDS = re.compile(r"trained|T = 256|sentiment|fixture|checked on random models|found on a random model",
-                           re.IGNORECASE)
+FIXTURE_WORDS = re.compile(
+    r"trained|T = 256|sentiment|fixture|checked on random models|found on a random model", re.IGNORECASE
+)
 
 
 def _files(tmp_path, model, name: str):
     model.save(tmp_path / f"{name}.npz")
     (tmp_path / "vocab.txt").write_text("\n".join(WORDS), encoding="utf-8")
     (tmp_path / "texts.txt").write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
-    return str(tmp_path / f"{name}.npz"), ["--texts", str(tmp_path / "texts.txt"), "--vocab", str(tmp_path / "vocab.txt")]
+    return str(tmp_path / f"{name}.npz"), [
+        "--texts",
+        str(tmp_path / "texts.txt"),
+        "--vocab",
+        str(tmp_path / "vocab.txt"),
+    ]
 
 
 def _one_layer(tmp_path):
@@ -57,8 +91,21 @@ def _one_layer(tmp_path):
 
 def _encoder(tmp_path):
     """A torch-expressible encoder (two post-norm layers, two heads, feed-forward, biases) at V = 20, T = 12."""
-    spec = EncoderSpec(L=2, K=2, d=4, d_att=2, d_out=2, d_ff=4, V=len(WORDS), T=12, pe=True, residual=True,
-                       norm="post", biases=True, seed=3)
+    spec = EncoderSpec(
+        L=2,
+        K=2,
+        d=4,
+        d_att=2,
+        d_out=2,
+        d_ff=4,
+        V=len(WORDS),
+        T=12,
+        pe=True,
+        residual=True,
+        norm="post",
+        biases=True,
+        seed=3,
+    )
     return _files(tmp_path, spec.build(), "enc")
 
 
@@ -83,15 +130,16 @@ def _summary(folder) -> dict:
 def loads(monkeypatch):
     """Every file ``numpy.load`` opens from now on (the model files, the committed fixtures …), with the caches of
     the committed fixtures emptied so that a use of them shows up as a load."""
+    from theory.checking.population import trained_population
     from theory.sentiment.encoder_fixture import load_encoder_fixture
     from theory.sentiment.fixture import load_fixture
-    from theory.checking.population import trained_population
 
     opened, original = [], np.load
     for cached in (load_fixture, load_encoder_fixture, trained_population):
         cached.cache_clear()
-    monkeypatch.setattr(np, "load", lambda file, *a, **k: (opened.append(str(getattr(file, "name", file))),
-                                                         original(file, *a, **k))[1])
+    monkeypatch.setattr(
+        np, "load", lambda file, *a, **k: (opened.append(str(getattr(file, "name", file))), original(file, *a, **k))[1]
+    )
     yield opened
     for cached in (load_fixture, load_encoder_fixture, trained_population):
         cached.cache_clear()
@@ -113,6 +161,7 @@ def _only_the_user_s_model(data, path, opened, name):
 
 # --- 1. a report about the user's model only --------------------------------------------------------------------
 
+
 def test_one_layer_model_with_texts_only_touches_that_model(tmp_path, loads):
     """The broad run: every claim (~30 s on this model)."""
     model, texts = _one_layer(tmp_path)
@@ -130,12 +179,17 @@ def test_one_layer_model_with_texts_only_touches_that_model(tmp_path, loads):
     assert "T·d_e = 12·6 = 72" in verdicts["clime.equals_smoothgrad"]["diagnosis"]
     assert "does not hold on model:mh" in verdicts["lime.equal_scores_exact"]["diagnosis"]
     # statements about any model, cheap at this size: checked on this one
-    for claim in ("shapley.efficiency", "shapley.linear_in_model", "kernelshap.is_shapley",
-                  "attention.blind_to_values.shapley"):
+    for claim in (
+        "shapley.efficiency",
+        "shapley.linear_in_model",
+        "kernelshap.is_shapley",
+        "attention.blind_to_values.shapley",
+    ):
         assert verdicts[claim]["verdict"] == "holds" and verdicts[claim]["examples"] > 0, verdicts[claim]
     # the Monte Carlo counterexample is one fixed instance: what of it concerns this model (d ≤ 10 everywhere)
     assert verdicts["lime.beta_inf_monte_carlo.heavy_tails"]["diagnosis"].startswith(
-        "every document of model:mh has at most 10 distinct words, so every β^∞ on it is enumerated exactly")
+        "every document of model:mh has at most 10 distinct words, so every β^∞ on it is enumerated exactly"
+    )
     report = (out / "REPORT.md").read_text()
     assert "SHA-256 `" + data["model_sha256"] + "`" in report and "TrainedEncoderCase" not in report
 
@@ -156,13 +210,30 @@ def test_an_instance_of_another_model_is_an_error_not_a_verdict():
 
 # --- 2. no false failure: the claims' domains -------------------------------------------------------------------
 
+
 def test_random_model_without_texts_is_never_failed_by_the_suite_s_sampling(tmp_path):
     """The issue's model (V = 12, K = 2, T = 10, no --texts): lime.eq19 and lime.large_d_limit drew one-word
     texts (β^∞ is not identified for d = 1) and exited 1."""
     ModelSpec(K=2, d_e=4, d_att=3, d_out=2, V=12, T=10, pe=True, seed=1).build().save(tmp_path / "mine.npz")
     out = tmp_path / "r"
-    assert main(["run", "--model", str(tmp_path / "mine.npz"), "--out", str(out), "--jobs", "1", "--only",
-                 "lime.eq19", "lime.large_d_limit", "lime.linear_in_model.beta_inf"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--model",
+                str(tmp_path / "mine.npz"),
+                "--out",
+                str(out),
+                "--jobs",
+                "1",
+                "--only",
+                "lime.eq19",
+                "lime.large_d_limit",
+                "lime.linear_in_model.beta_inf",
+            ]
+        )
+        == 0
+    )
     for r in _summary(out)["claims"]:
         assert r["verdict"] == "measured" or r["verdict"] == "holds", r
         assert "at least 2 distinct words" in r["scope"], r["scope"]
@@ -175,13 +246,17 @@ def test_documents_outside_the_domain_are_left_out_or_the_claim_is_not_applicabl
         at_least_two, distinct = given_cases(min_distinct=2), given_cases(min_distinct=2, repeats=False)
         assert {case.index for case in _draws(at_least_two, 60)} == {2, 3}
         assert {case.index for case in _draws(distinct, 20)} == {2}
-        with pytest.raises(NotApplicable, match="none of the 4 documents of model:m has at least 3 distinct words "
-                                                "among the first 3 words"):
+        with pytest.raises(
+            NotApplicable,
+            match="none of the 4 documents of model:m has at least 3 distinct words among the first 3 words",
+        ):
             given_cases(max_words=3, min_distinct=3)
     all_claims()
     record = run_claim(REGISTRY["lime.eq19"], population=Population("model:m", model, ((2,), (3, 3)), sha256="0" * 64))
-    assert record.verdict == "n/a" and "none of the 2 documents of model:m has at least 2 distinct words" in \
-        record.diagnosis, record.diagnosis
+    assert (
+        record.verdict == "n/a"
+        and "none of the 2 documents of model:m has at least 2 distinct words" in record.diagnosis
+    ), record.diagnosis
 
 
 def test_drawn_texts_meet_the_domain():
@@ -196,18 +271,39 @@ def test_drawn_texts_meet_the_domain():
 
 # --- 3. no silent restriction -----------------------------------------------------------------------------------
 
+
 def test_claims_and_report_measures_agree_or_say_why(tmp_path):
     model, texts = _one_layer(tmp_path)
     out = tmp_path / "r"
-    assert main(["run", "--model", model, *texts, "--out", str(out), "--jobs", "1", "--only",
-                 "gradient.disagrees_with_attention", "lime.eq19", "reference.engines_agree"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--model",
+                model,
+                *texts,
+                "--out",
+                str(out),
+                "--jobs",
+                "1",
+                "--only",
+                "gradient.disagrees_with_attention",
+                "lime.eq19",
+                "reference.engines_agree",
+            ]
+        )
+        == 0
+    )
     data = _summary(out)
     records = {r["id"]: r for r in data["claims"]}
     lead = data["extras"][0]
     witnesses = lead["data"]["top_word_disagreement"]["position_witnesses"]
     disagree = records["gradient.disagrees_with_attention"]
     # small model: the claim ran on whole documents, like the report's measure, and they agree
-    assert disagree["scope"] == "" and (disagree["verdict"] == "witness found") == bool(witnesses), (disagree, witnesses)
+    assert disagree["scope"] == "" and (disagree["verdict"] == "witness found") == bool(witnesses), (
+        disagree,
+        witnesses,
+    )
     assert f"{len(witnesses)} of these {len(TEXTS)} documents are witnesses" in lead["markdown"]
     # every document the word-level table counts is a witness or is listed with why it is not one
     word_level = round(lead["data"]["top_word_disagreement"]["rates"]["attention vs gradient"] * len(TEXTS))
@@ -216,12 +312,17 @@ def test_claims_and_report_measures_agree_or_say_why(tmp_path):
     assert all(f"- document {o['document'] + 1}: top words" in lead["markdown"] for o in others)
     # a claim that cut the documents says so, in its record and in the report
     engines = records["reference.engines_agree"]
-    assert re.search(r"(1 of the \d+ documents used was cut to its|\d+ of the \d+ documents used were cut to their) "
-                     r"first 8 words", engines["scope"]), engines["scope"]
+    assert re.search(
+        r"(1 of the \d+ documents used was cut to its|\d+ of the \d+ documents used were cut to their) "
+        r"first 8 words",
+        engines["scope"],
+    ), engines["scope"]
     assert "1 of the T = 12 positions checked in each document" in engines["scope"], engines["scope"]
     report = (out / "REPORT.md").read_text()
-    assert "## Claims that used part of each document" in report and f"`reference.engines_agree` — {engines['scope']}" \
-        in report
+    assert (
+        "## Claims that used part of each document" in report
+        and f"`reference.engines_agree` — {engines['scope']}" in report
+    )
     # the two LS ratios: the claim's, per semantics, named as such in the report next to the table's
     ratios = [key for key in records["lime.eq19"]["measures"] if key.startswith("LS ratio")]
     assert ratios and all(key.endswith(("(delete)", "(replace)")) for key in ratios)
@@ -236,11 +337,29 @@ def test_a_claim_on_prefixes_says_so_and_the_report_says_why_it_differs(tmp_path
     monkeypatch.setattr(given, "SECONDS_PER_INSTANCE", 0.0)
     model, texts = _one_layer(tmp_path)
     out = tmp_path / "r"
-    assert main(["run", "--model", model, *texts, "--out", str(out), "--jobs", "1", "--only",
-                 "gradient.disagrees_with_attention"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--model",
+                model,
+                *texts,
+                "--out",
+                str(out),
+                "--jobs",
+                "1",
+                "--only",
+                "gradient.disagrees_with_attention",
+            ]
+        )
+        == 0
+    )
     record = _summary(out)["claims"][0]
-    assert re.search(r"(the one document used was cut to its|\d+ of the \d+ documents used were cut to their) first 4 "
-                     "words", record["scope"]), record["scope"]
+    assert re.search(
+        r"(the one document used was cut to its|\d+ of the \d+ documents used were cut to their) first 4 "
+        "words",
+        record["scope"],
+    ), record["scope"]
     report = (out / "REPORT.md").read_text()
     assert f"over {record['examples']} Hypothesis draws; {record['scope']}" in report
 
@@ -252,13 +371,17 @@ def test_scope_says_how_many_of_what_in_plain_words():
     scope = Scope(population)
     scope.add(GivenCase(0, 3, positions=(1,), population=population))
     scope.add(GivenCase(1, 3, positions=(1,), population=population))
-    assert scope.describe([]) == ("1 of the 2 documents used was cut to its first 3 words, and the model ran on that "
-                                  "prefix as a document of its own; 1 of the T = 8 positions checked in each document")
+    assert scope.describe([]) == (
+        "1 of the 2 documents used was cut to its first 3 words, and the model ran on that "
+        "prefix as a document of its own; 1 of the T = 8 positions checked in each document"
+    )
     scope.add(GivenCase(2, 4, positions=(1, 2), coordinates=(0,), population=population))
-    assert scope.describe([]) == ("2 of the 3 documents used were cut to their first 3 or 4 words, and the model ran "
-                                  "on each prefix as a document of its own; 1 or 2 of the T = 8 positions checked in "
-                                  "each document; 1 of the d_e = 3 embedding coordinates checked at each checked "
-                                  "position")
+    assert scope.describe([]) == (
+        "2 of the 3 documents used were cut to their first 3 or 4 words, and the model ran "
+        "on each prefix as a document of its own; 1 or 2 of the T = 8 positions checked in "
+        "each document; 1 of the d_e = 3 embedding coordinates checked at each checked "
+        "position"
+    )
 
 
 def test_an_approximation_reports_the_error_of_the_report_s_table(tmp_path):
@@ -267,8 +390,10 @@ def test_an_approximation_reports_the_error_of_the_report_s_table(tmp_path):
     at its first document above the threshold: 2 draws, max 1.83, against the table's 23.03)."""
     model, texts = _encoder(tmp_path)
     out = tmp_path / "r"
-    assert main(["run", "--model", model, *texts, "--out", str(out), "--jobs", "1", "--only",
-                 "encoder.eq19_last_layer"]) == 0
+    assert (
+        main(["run", "--model", model, *texts, "--out", str(out), "--jobs", "1", "--only", "encoder.eq19_last_layer"])
+        == 0
+    )
     data = _summary(out)
     record, lead = data["claims"][0], data["extras"][0]["data"]["eq19_last_layer"]
     spread = record["measures"][ERROR_MEASURE]
@@ -279,8 +404,10 @@ def test_an_approximation_reports_the_error_of_the_report_s_table(tmp_path):
     row = next(line for line in report.splitlines() if line.startswith("| `encoder.eq19_last_layer` |"))
     assert f"| {lead['median']:.3f} | {lead['max']:.3f} | {record['failing_examples']} of {len(TEXTS)} " in row, row
     assert f"| {lead['median']:.3f} ± " in report
-    assert (f"reached every one of these {len(TEXTS)} documents, as this table does, each counted once — median "
-            f"{lead['median']:.3f}, max {lead['max']:.3f}") in report
+    assert (
+        f"reached every one of these {len(TEXTS)} documents, as this table does, each counted once — median "
+        f"{lead['median']:.3f}, max {lead['max']:.3f}"
+    ) in report
 
 
 @pytest.mark.parametrize("family", [_one_layer, _encoder])
@@ -297,8 +424,23 @@ def test_an_overflowing_model_is_refused_before_anything_runs(tmp_path, capsys, 
     given = texts if family is _encoder else []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        code = main(["run", "--model", str(tmp_path / "big.npz"), *given, "--out", str(out), "--jobs", "1", "--only",
-                     "model.forward", "gradient.closed_form", "lime.eq19", "encoder.forward"])
+        code = main(
+            [
+                "run",
+                "--model",
+                str(tmp_path / "big.npz"),
+                *given,
+                "--out",
+                str(out),
+                "--jobs",
+                "1",
+                "--only",
+                "model.forward",
+                "gradient.closed_form",
+                "lime.eq19",
+                "encoder.forward",
+            ]
+        )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("attnverify: error: model:big: the "), err
     assert "overflow float64 on " + ("document 1" if given else "the text of word ids [2, 3") in err[0], err
@@ -307,8 +449,15 @@ def test_an_overflowing_model_is_refused_before_anything_runs(tmp_path, capsys, 
 
 # --- 4. encoders ------------------------------------------------------------------------------------------------
 
-ENCODER_CLAIMS = ["encoder.forward", "encoder.gradient", "encoder.matches_torch", "encoder.eq19_last_layer",
-                  "encoder.reduces_to_one_layer", "model.forward", "lime.sampling_law"]
+ENCODER_CLAIMS = [
+    "encoder.forward",
+    "encoder.gradient",
+    "encoder.matches_torch",
+    "encoder.eq19_last_layer",
+    "encoder.reduces_to_one_layer",
+    "model.forward",
+    "lime.sampling_law",
+]
 
 
 def test_encoder_with_texts_runs_the_depth_claims_on_it(tmp_path, loads):
@@ -331,8 +480,23 @@ def test_encoder_with_texts_runs_the_depth_claims_on_it(tmp_path, loads):
 def test_encoder_without_texts(tmp_path):
     model, _ = _encoder(tmp_path)
     out = tmp_path / "r"
-    assert main(["run", "--model", model, "--out", str(out), "--jobs", "1", "--only", "encoder.forward",
-                 "encoder.rollout_vs_posthoc"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--model",
+                model,
+                "--out",
+                str(out),
+                "--jobs",
+                "1",
+                "--only",
+                "encoder.forward",
+                "encoder.rollout_vs_posthoc",
+            ]
+        )
+        == 0
+    )
     records = {r["id"]: r for r in _summary(out)["claims"]}
     assert records["encoder.forward"]["verdict"] == "holds"
     assert records["encoder.forward"]["worst_instance"].startswith("GivenCase(drawn=(")
@@ -341,12 +505,14 @@ def test_encoder_without_texts(tmp_path):
 
 # --- 5. one run path --------------------------------------------------------------------------------------------
 
+
 def test_jobs_gives_the_records_of_one_job(tmp_path):
     model, texts = _one_layer(tmp_path)
     only = ["model.forward", "lime.eq19", "encoder.forward"]
     for jobs in ("1", "2"):
-        assert main(["run", "--model", model, *texts, "--out", str(tmp_path / jobs), "--jobs", jobs, "--only",
-                     *only]) == 0
+        assert (
+            main(["run", "--model", model, *texts, "--out", str(tmp_path / jobs), "--jobs", jobs, "--only", *only]) == 0
+        )
     serial, parallel = (_summary(tmp_path / jobs)["claims"] for jobs in ("1", "2"))
     for record in (*serial, *parallel):
         record.pop("runtime")
@@ -366,8 +532,25 @@ def test_jobs_and_scheduler_take_the_user_s_population(tmp_path, monkeypatch):
 
     monkeypatch.setattr(parallel, "run_elsewhere", run_elsewhere)
     model, texts = _one_layer(tmp_path)
-    assert main(["run", "--model", model, *texts, "--out", str(tmp_path / "r"), "--jobs", "3", "--scheduler",
-                 "tcp://nowhere:1", "--only", "model.forward"]) == 130
+    assert (
+        main(
+            [
+                "run",
+                "--model",
+                model,
+                *texts,
+                "--out",
+                str(tmp_path / "r"),
+                "--jobs",
+                "3",
+                "--scheduler",
+                "tcp://nowhere:1",
+                "--only",
+                "model.forward",
+            ]
+        )
+        == 130
+    )
     assert seen["jobs"] == 3 and seen["scheduler"] == "tcp://nowhere:1"
     [(claim, population)] = seen["runs"]
     assert claim.id == "model.forward" and population.name == "model:mh" and population.sha256 is not None

@@ -38,8 +38,7 @@ from theory.running.runner import Record, run_claim
 BUNDLED = {"bundled": "MODEL_FILE", "bundled-encoder": "ENCODER_FILE"}
 
 
-def load(model: str | Path, vocabulary: str | Path | None = None
-         ) -> tuple[AttentionClassifier, Vocabulary | None]:
+def load(model: str | Path, vocabulary: str | Path | None = None) -> tuple[AttentionClassifier, Vocabulary | None]:
     """A model of any family and the vocabulary that reads its texts.
 
     Args:
@@ -80,9 +79,17 @@ def methods(model: AttentionClassifier) -> list[str]:
     return list(methods_of(model))
 
 
-def explain(model: AttentionClassifier, text: str | Sequence[int], method: str, *, semantics: str | None = None,
-            samples: int | None = None, seed: int | None = None, vocabulary: Vocabulary | None = None,
-            **options: Any) -> Explanation:
+def explain(
+    model: AttentionClassifier,
+    text: str | Sequence[int],
+    method: str,
+    *,
+    semantics: str | None = None,
+    samples: int | None = None,
+    seed: int | None = None,
+    vocabulary: Vocabulary | None = None,
+    **options: Any,
+) -> Explanation:
     """Explain one text with one method.
 
     Args:
@@ -117,8 +124,16 @@ def claims() -> list[Claim]:
     return all_claims()
 
 
-def check(claim: str | Claim, model: AttentionClassifier | None = None, *, texts: Sequence[str | Sequence[int]] = (),
-          vocabulary: Vocabulary | None = None, oov: str = "error", profile: str = "ci", seed: int = 0) -> Record:
+def check(
+    claim: str | Claim,
+    model: AttentionClassifier | None = None,
+    *,
+    texts: Sequence[str | Sequence[int]] = (),
+    vocabulary: Vocabulary | None = None,
+    oov: str = "error",
+    profile: str = "ci",
+    seed: int = 0,
+) -> Record:
     """Run one claim under Hypothesis: on random models, or on a given model and its documents.
 
     Args:
@@ -148,13 +163,15 @@ def check(claim: str | Claim, model: AttentionClassifier | None = None, *, texts
         return run_claim(claim, profile, seed, "random")
     docs = tuple(_tokens(model, text, vocabulary, oov) for text in texts) or None
     # an in-memory model has no file to hash: the record's model_sha256 stays empty
-    population = Population("model:python", model, docs, allow_unk=oov == "unk",
-                            vocabulary=vocabulary.tokens if vocabulary else None)
+    population = Population(
+        "model:python", model, docs, allow_unk=oov == "unk", vocabulary=vocabulary.tokens if vocabulary else None
+    )
     return run_claim(claim, profile, seed, population)
 
 
-def _tokens(model: AttentionClassifier, text: str | Sequence[int], vocabulary: Vocabulary | None, oov: str
-            ) -> tuple[int, ...]:
+def _tokens(
+    model: AttentionClassifier, text: str | Sequence[int], vocabulary: Vocabulary | None, oov: str
+) -> tuple[int, ...]:
     """The word ids of one text (a string read with ``vocabulary`` under the ``oov`` policy, or ids as given)."""
     if isinstance(text, str):
         if vocabulary is None:

@@ -60,8 +60,10 @@ def require(nbytes: float, what: str, fix: str) -> None:
     """
     total = physical_memory()
     if nbytes > total:
-        raise InputError(f"{what} would need about {human(nbytes)} ({int(nbytes)} bytes) of memory but this "
-                         f"machine has {human(total)}; {fix}")
+        raise InputError(
+            f"{what} would need about {human(nbytes)} ({int(nbytes)} bytes) of memory but this "
+            f"machine has {human(total)}; {fix}"
+        )
 
 
 def forward_bytes(T: int, d_e: int, K: int) -> int:
@@ -152,9 +154,11 @@ def require_time(units: float, unit: str, block: int, run_block: Callable[[], ob
     run_block()
     seconds = units * (time.perf_counter() - started) / block
     if seconds > TIME_LIMIT:
-        raise InputError(f"{what} would take about {duration(seconds)} on this machine ({units:.3g} {unit} "
-                         f"at {1e3 * seconds / units:.3g} ms each, measured), more than the "
-                         f"{duration(TIME_LIMIT)} limit; {fix}")
+        raise InputError(
+            f"{what} would take about {duration(seconds)} on this machine ({units:.3g} {unit} "
+            f"at {1e3 * seconds / units:.3g} ms each, measured), more than the "
+            f"{duration(TIME_LIMIT)} limit; {fix}"
+        )
 
 
 def kernelshap_bytes(n: int, d: int) -> int:

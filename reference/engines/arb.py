@@ -93,8 +93,9 @@ def working_dps(model, doc, Wl=None, base: int = BASE_DPS) -> int:
         return base + max(0, int(mpmath.ceil(-mpmath.log10(smallest))))
 
 
-def gradient(model, doc, positions=None, Wl=None, dps: int | None = None, step_exponent: int = STEP_EXPONENT,
-             coordinates=None) -> list[list]:
+def gradient(
+    model, doc, positions=None, Wl=None, dps: int | None = None, step_exponent: int = STEP_EXPONENT, coordinates=None
+) -> list[list]:
     """The central differences of the ball forward pass.
 
     Args:

@@ -43,8 +43,16 @@ def working_dps(model, doc, base: int = BASE_DPS) -> int:
         return base + max(0, int(mpmath.ceil(-mpmath.log10(smallest))))
 
 
-def gradient(model, doc, positions=None, w=None, b=None, dps: int | None = None,
-             step_exponent: int = STEP_EXPONENT, coordinates=None) -> list[list]:
+def gradient(
+    model,
+    doc,
+    positions=None,
+    w=None,
+    b=None,
+    dps: int | None = None,
+    step_exponent: int = STEP_EXPONENT,
+    coordinates=None,
+) -> list[list]:
     """The central differences of the mpmath encoder on a token document.
 
     Args:
@@ -64,5 +72,9 @@ def gradient(model, doc, positions=None, w=None, b=None, dps: int | None = None,
     with mpmath.workdps(dps):
         X = embeddings(model, doc, dps)
         coordinates = range(len(X[0])) if coordinates is None else coordinates
-        return central_differences(moved_rows(lambda rows: forward_embedded(model, rows, dps, w, b).f, X), positions,
-                                   coordinates, mpf(10) ** step_exponent)
+        return central_differences(
+            moved_rows(lambda rows: forward_embedded(model, rows, dps, w, b).f, X),
+            positions,
+            coordinates,
+            mpf(10) ** step_exponent,
+        )

@@ -70,8 +70,16 @@ def step(dps: int, step_exponent: int = STEP_EXPONENT):
         return mpf(10) ** step_exponent
 
 
-def gradient(model, doc, positions=None, Wl=None, dps: int | None = None, step_exponent: int = STEP_EXPONENT,
-             h=None, coordinates=None) -> list[list]:
+def gradient(
+    model,
+    doc,
+    positions=None,
+    Wl=None,
+    dps: int | None = None,
+    step_exponent: int = STEP_EXPONENT,
+    h=None,
+    coordinates=None,
+) -> list[list]:
     """The central differences of the mpmath forward pass on a token document.
 
     Args:
@@ -91,8 +99,9 @@ def gradient(model, doc, positions=None, Wl=None, dps: int | None = None, step_e
     return gradient_embedded(model, embeddings(model, doc, dps), positions, Wl, dps, step_exponent, h, coordinates)
 
 
-def gradient_embedded(model, X, positions=None, Wl=None, dps: int = BASE_DPS, step_exponent: int = STEP_EXPONENT,
-                      h=None, coordinates=None) -> list[list]:
+def gradient_embedded(
+    model, X, positions=None, Wl=None, dps: int = BASE_DPS, step_exponent: int = STEP_EXPONENT, h=None, coordinates=None
+) -> list[list]:
     """The same central differences at embedded inputs ``X`` (any point: a path of Integrated Gradients, a noisy
     input of SmoothGrad); the caller chooses ``dps``.
 
@@ -109,5 +118,6 @@ def gradient_embedded(model, X, positions=None, Wl=None, dps: int = BASE_DPS, st
     coordinates = range(len(X[0])) if coordinates is None else coordinates
     h = step(dps, step_exponent) if h is None else h
     with mpmath.workdps(dps):
-        return central_differences(moved_rows(lambda rows: forward_embedded(model, rows, dps, Wl).f, X), positions,
-                                   coordinates, h)
+        return central_differences(
+            moved_rows(lambda rows: forward_embedded(model, rows, dps, Wl).f, X), positions, coordinates, h
+        )

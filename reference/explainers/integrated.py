@@ -56,8 +56,9 @@ def baseline_rows(model, doc, length: int, baseline: str, dps: int):
         return X, X0
 
 
-def integrated_gradients(model, doc, length: int, baseline: str, degree: int = 4, dps: int = 60, target=None,
-                         max_degree: int = 8):
+def integrated_gradients(
+    model, doc, length: int, baseline: str, degree: int = 4, dps: int = 60, target=None, max_degree: int = 8
+):
     """``(IG rows of positions 1..length, error estimate, f(e) − f(e'))`` — mpf.  Gauss–Legendre of degree
     ``degree`` (``3·2^(degree−1)`` nodes: 24 at 4) against the one below it; with ``target``, the degree goes up
     (the nodes double) until the estimate is at most ``target``, to ``max_degree`` (384 nodes) at most.
@@ -151,5 +152,5 @@ def noise_populations(model, doc, sigma, nodes: int = 6, dps: int = 30, step_exp
             for t in range(T):
                 for k in range(d_e):
                     sg[t][k] += weight * grad[t][k]
-                    cl[t][k] += weight * eps[t][k] * f / sigma ** 2
+                    cl[t][k] += weight * eps[t][k] * f / sigma**2
         return sg, cl

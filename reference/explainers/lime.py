@@ -77,7 +77,7 @@ def kernel_weight(kept: int, d: int, dps: int = ref.DPS):
     """
     with mpmath.workdps(dps):
         D = 100 * (1 - mpmath.sqrt(mpf(kept) / d))
-        return mpmath.sqrt(mpmath.exp(-D ** 2 / mpf(KERNEL_WIDTH) ** 2))
+        return mpmath.sqrt(mpmath.exp(-(D**2) / mpf(KERNEL_WIDTH) ** 2))
 
 
 @dataclass
@@ -173,8 +173,9 @@ def lime(outputs, d: int, n: int, random_state, dps: int = ref.DPS, semantics: s
     return Lime(semantics, list(words), fit.coef, fit.intercept, Z, Y)
 
 
-def lime_model(model, doc, length: int, n: int, random_state, semantics: str, dps: int = ref.DPS,
-               Wl=None, engine: str = "mpmath") -> Lime:
+def lime_model(
+    model, doc, length: int, n: int, random_state, semantics: str, dps: int = ref.DPS, Wl=None, engine: str = "mpmath"
+) -> Lime:
     """LIME of the model on ``doc``: output 0 is ``f``, outputs ``1..K`` are the heads ``f^(i)``; every
     perturbed document goes through the full forward pass of ``engine`` (mpmath, or the Arb balls'
     midpoints: ``reference.explainers.perturb.forward_perturbed``).

@@ -68,7 +68,7 @@ def patterns(d: int) -> list[list[int]]:
         The ``2^d`` patterns (lists of ``d`` zeros and ones), pattern ``k`` at index ``k``.
     """
     _check_d(d)
-    return [pattern(k, d) for k in range(2 ** d)]
+    return [pattern(k, d) for k in range(2**d)]
 
 
 def probability(z) -> Fraction:
@@ -136,7 +136,7 @@ def kernel_weight(z, kernel_width=KERNEL_WIDTH, dps: int = DPS):
         else:
             cosine = dot / (norm_z * mpmath.sqrt(d))
         distance = 100 * (1 - cosine)
-        return mpmath.sqrt(mpmath.exp(-distance ** 2 / mpmath.mpf(kernel_width) ** 2))
+        return mpmath.sqrt(mpmath.exp(-(distance**2) / mpmath.mpf(kernel_width) ** 2))
 
 
 def weighted_moment(d: int, p: int, kernel_width=KERNEL_WIDTH, dps: int = DPS):
@@ -181,8 +181,8 @@ def beta_inf(values, d: int, kernel_width=KERNEL_WIDTH, dps: int = DPS):
     _check_d(d)
     if d < 2:
         raise ValueError("d = 1: the law only produces z = 0, so β^∞ is not identified")
-    if len(values) != 2 ** d:
-        raise ValueError(f"values must have 2^d = {2 ** d} entries, got {len(values)}")
+    if len(values) != 2**d:
+        raise ValueError(f"values must have 2^d = {2**d} entries, got {len(values)}")
     with mpmath.workdps(dps):
         A = mpmath.zeros(d + 1, d + 1)
         b = mpmath.zeros(d + 1, 1)
@@ -201,4 +201,3 @@ def beta_inf(values, d: int, kernel_width=KERNEL_WIDTH, dps: int = DPS):
                         A[r, c] += weight
         solution = mpmath.lu_solve(A, b)
         return [solution[r] for r in range(d + 1)]
-

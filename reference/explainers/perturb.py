@@ -54,7 +54,7 @@ def distinct_words(doc, length: int) -> list[int]:
         The ``d`` distinct word ids.
     """
     seen: dict[int, None] = {}
-    for token in doc[1: length + 1]:
+    for token in doc[1 : length + 1]:
         seen.setdefault(int(token), None)
     return list(seen)
 
@@ -82,13 +82,13 @@ def perturbed_document(doc, length: int, z, semantics: str, unk_id: int) -> list
         raise ValueError(f"z has {len(z)} entries but the text has {len(words)} distinct words")
     off = {word for word, keep in zip(words, z) if not keep}
     doc = [int(token) for token in doc]
-    text = doc[1: length + 1]
+    text = doc[1 : length + 1]
     if kind == "delete":
         kept = [token for token in text if token not in off]
     else:
         substitute = {"replace": unk_id, "mask": mask, "zero": None}[kind]
         kept = [substitute if token in off else token for token in text]
-    out = [doc[0]] + kept + doc[length + 1:]
+    out = [doc[0]] + kept + doc[length + 1 :]
     return out + [unk_id] * (len(doc) - len(out))
 
 
@@ -108,12 +108,15 @@ def embedded_document(model, document, dps: int = ref.DPS):
     with mpmath.workdps(dps):
         pe = ref.positional_encoding(len(tokens), model.E.shape[1], dps) if model.pe else None
         zero = [mpmath.mpf(0)] * model.E.shape[1]
-        return [(list(pe[t]) if pe else list(zero)) if token is None else row
-                for t, (token, row) in enumerate(zip(document, X))]
+        return [
+            (list(pe[t]) if pe else list(zero)) if token is None else row
+            for t, (token, row) in enumerate(zip(document, X))
+        ]
 
 
-def forward_perturbed(model, doc, length: int, z, semantics: str, dps: int = ref.DPS, Wl=None,
-                      engine: str = "mpmath") -> ref.Forward:
+def forward_perturbed(
+    model, doc, length: int, z, semantics: str, dps: int = ref.DPS, Wl=None, engine: str = "mpmath"
+) -> ref.Forward:
     """The full forward pass of §2 on the perturbed document, in mpf numbers, by the reference engine ``engine``
     (:func:`reference.engines.engine`: mpmath, or the midpoints of the Arb engine's balls for T = 256 documents).
 

@@ -57,7 +57,7 @@ def shapley(v: dict, d: int, dps: int = ref.DPS) -> list:
                     continue
                 s = sum(z)
                 w = mpf(factorial(s) * factorial(d - s - 1)) / factorial(d)
-                total += w * (v[z[:j] + (1,) + z[j + 1:]] - value)
+                total += w * (v[z[:j] + (1,) + z[j + 1 :]] - value)
             phi.append(total)
         return phi
 
@@ -73,7 +73,7 @@ def occlusion(v: dict, d: int) -> list:
         ``[o_1, …, o_d]``.
     """
     full = (1,) * d
-    return [v[full] - v[full[:j] + (0,) + full[j + 1:]] for j in range(d)]
+    return [v[full] - v[full[:j] + (0,) + full[j + 1 :]] for j in range(d)]
 
 
 def kernelshap(v: dict, d: int, dps: int = ref.DPS) -> list:

@@ -57,18 +57,35 @@ GELU_TANH_CUBIC = "0.044715"  # the tanh form's coefficient, a decimal constant 
 
 # Each block's matrices: (our name, the Hugging Face module path inside layer l of the base model).
 _LAYER_NAMES = {
-    "bert": {"query": "attention.self.query", "key": "attention.self.key", "value": "attention.self.value",
-             "output": "attention.output.dense", "norm1": "attention.output.LayerNorm",
-             "intermediate": "intermediate.dense", "ffn_output": "output.dense", "norm2": "output.LayerNorm"},
-    "distilbert": {"query": "attention.q_lin", "key": "attention.k_lin", "value": "attention.v_lin",
-                   "output": "attention.out_lin", "norm1": "sa_layer_norm", "intermediate": "ffn.lin1",
-                   "ffn_output": "ffn.lin2", "norm2": "output_layer_norm"},
+    "bert": {
+        "query": "attention.self.query",
+        "key": "attention.self.key",
+        "value": "attention.self.value",
+        "output": "attention.output.dense",
+        "norm1": "attention.output.LayerNorm",
+        "intermediate": "intermediate.dense",
+        "ffn_output": "output.dense",
+        "norm2": "output.LayerNorm",
+    },
+    "distilbert": {
+        "query": "attention.q_lin",
+        "key": "attention.k_lin",
+        "value": "attention.v_lin",
+        "output": "attention.out_lin",
+        "norm1": "sa_layer_norm",
+        "intermediate": "ffn.lin1",
+        "ffn_output": "ffn.lin2",
+        "norm2": "output_layer_norm",
+    },
 }
 _LAYER_NAMES["roberta"] = _LAYER_NAMES["bert"]
 _STACK = {"bert": "encoder.layer", "distilbert": "transformer.layer", "roberta": "encoder.layer"}
 # The classification heads: (the dense layer on h^(L)_0 and its nonlinearity, the output layer).
-_HEADS = {"bert": ("pooler.dense", "tanh", "classifier"), "distilbert": ("pre_classifier", "relu", "classifier"),
-          "roberta": ("classifier.dense", "tanh", "classifier.out_proj")}
+_HEADS = {
+    "bert": ("pooler.dense", "tanh", "classifier"),
+    "distilbert": ("pre_classifier", "relu", "classifier"),
+    "roberta": ("classifier.dense", "tanh", "classifier.out_proj"),
+}
 _BASE_KEYS = ("pooler.",)  # head keys that live inside the base model (BertModel's pooler)
 
 
@@ -107,9 +124,14 @@ def config_of(config: dict) -> Config:
     readout = config.get("readout", "head")
     if readout not in READOUTS:
         raise ValueError(f"readout {readout!r} is not one of {', '.join(READOUTS)}")
-    return Config(model_type=model_type, heads=int(config["n_heads" if distil else "num_attention_heads"]),
-                  eps=1e-12 if distil else float(config["layer_norm_eps"]), activation=activation,
-                  pad_token_id=int(config["pad_token_id"]), readout=readout)
+    return Config(
+        model_type=model_type,
+        heads=int(config["n_heads" if distil else "num_attention_heads"]),
+        eps=1e-12 if distil else float(config["layer_norm_eps"]),
+        activation=activation,
+        pad_token_id=int(config["pad_token_id"]),
+        readout=readout,
+    )
 
 
 def parameters(weights: dict, config: Config) -> dict:
@@ -130,7 +152,7 @@ def parameters(weights: dict, config: Config) -> dict:
     """
     arch = config.model_type
     prefix = f"{arch}."
-    base = {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in weights.items()}
+    base = {k[len(prefix) :] if k.startswith(prefix) else k: v for k, v in weights.items()}
 
     def get(name: str) -> np.ndarray:
         if name not in base:
@@ -145,8 +167,7 @@ def parameters(weights: dict, config: Config) -> dict:
         stem = f"{_STACK[arch]}.{len(layers)}"
         layers.append({ours: linear(f"{stem}.{path}") for ours, path in _LAYER_NAMES[arch].items()})
     word = get("embeddings.word_embeddings.weight")
-    type0 = (np.zeros(word.shape[1]) if arch == "distilbert"
-             else get("embeddings.token_type_embeddings.weight")[0])
+    type0 = np.zeros(word.shape[1]) if arch == "distilbert" else get("embeddings.token_type_embeddings.weight")[0]
     head = probe = None
     if config.readout == "mean":
         W, b = get("probe.weight"), get("probe.bias")
@@ -154,8 +175,15 @@ def parameters(weights: dict, config: Config) -> dict:
     else:
         dense, nonlinearity, out = _HEADS[arch]
         head = (linear(dense), nonlinearity, linear(out))
-    return {"word": word, "position": get("embeddings.position_embeddings.weight"), "type0": type0,
-            "norm_emb": linear("embeddings.LayerNorm"), "layers": layers, "head": head, "probe": probe}
+    return {
+        "word": word,
+        "position": get("embeddings.position_embeddings.weight"),
+        "type0": type0,
+        "norm_emb": linear("embeddings.LayerNorm"),
+        "layers": layers,
+        "head": head,
+        "probe": probe,
+    }
 
 
 def position_ids(config: Config, ids=None, T: int | None = None) -> list:
@@ -215,7 +243,7 @@ def _activation(kind: str, z):
         return max(z, mpf(0))
     if kind == "gelu":
         return z * (1 + mpmath.erf(z / mpmath.sqrt(2))) / 2
-    return z * (1 + mpmath.tanh(mpmath.sqrt(2 / mpmath.pi) * (z + mpf(GELU_TANH_CUBIC) * z ** 3))) / 2
+    return z * (1 + mpmath.tanh(mpmath.sqrt(2 / mpmath.pi) * (z + mpf(GELU_TANH_CUBIC) * z**3))) / 2
 
 
 def _self_attention(W, h, mask, heads):
@@ -257,14 +285,17 @@ def _to_mp(P: dict) -> dict:
     def pair(p):
         return to_mp(p[0]), to_mp(p[1])
 
-    return {"norm_emb": pair(P["norm_emb"]),
-            "layers": [{name: pair(p) for name, p in layer.items()} for layer in P["layers"]],
-            "head": None if P["head"] is None else (pair(P["head"][0]), P["head"][1], pair(P["head"][2])),
-            "probe": None if P["probe"] is None else pair(P["probe"])}
+    return {
+        "norm_emb": pair(P["norm_emb"]),
+        "layers": [{name: pair(p) for name, p in layer.items()} for layer in P["layers"]],
+        "head": None if P["head"] is None else (pair(P["head"][0]), P["head"][1], pair(P["head"][2])),
+        "probe": None if P["probe"] is None else pair(P["probe"]),
+    }
 
 
-def forward_embedded(weights: dict, config: dict, rows, mask=None, positions=None, label: int = 0,
-                     dps: int = DPS) -> Forward:
+def forward_embedded(
+    weights: dict, config: dict, rows, mask=None, positions=None, label: int = 0, dps: int = DPS
+) -> Forward:
     """The forward pass from word-embedding rows (Hugging Face's ``inputs_embeds``).
 
     Args:
@@ -294,8 +325,12 @@ def forward_embedded(weights: dict, config: dict, rows, mask=None, positions=Non
         for layer in W["layers"]:
             sa, maps = _self_attention(layer, h, mask, cfg.heads)
             h = [_layer_norm([a + b for a, b in zip(x, y)], layer["norm1"], cfg.eps) for x, y in zip(h, sa)]
-            ff = [_linear(layer["ffn_output"], [_activation(cfg.activation, z)
-                                                for z in _linear(layer["intermediate"], x)]) for x in h]
+            ff = [
+                _linear(
+                    layer["ffn_output"], [_activation(cfg.activation, z) for z in _linear(layer["intermediate"], x)]
+                )
+                for x in h
+            ]
             h = [_layer_norm([a + b for a, b in zip(x, y)], layer["norm2"], cfg.eps) for x, y in zip(h, ff)]
             hidden.append(h)
             attention.append(maps)

@@ -48,8 +48,10 @@ class ArbModel:
         self.word, self.position, self.type0 = P["word"], P["position"], P["type0"]
         self.eps = arb(self.config.eps)  # the config's double, exactly
         self.norm_emb = _norm(P["norm_emb"])
-        self.layers = [{name: _norm(p) if name.startswith("norm") else _affine(p) for name, p in layer.items()}
-                       for layer in P["layers"]]
+        self.layers = [
+            {name: _norm(p) if name.startswith("norm") else _affine(p) for name, p in layer.items()}
+            for layer in P["layers"]
+        ]
         self.probe = None if P["probe"] is None else _affine(P["probe"])
         self.head = None if P["head"] is None else (_affine(P["head"][0]), P["head"][1], _affine(P["head"][2]))
 
@@ -73,7 +75,7 @@ def _apply(H: arb_mat, affine: tuple) -> arb_mat:
 
 def _rows(M: arb_mat) -> list:
     entries, n = M.entries(), M.ncols()
-    return [entries[r * n: (r + 1) * n] for r in range(M.nrows())]
+    return [entries[r * n : (r + 1) * n] for r in range(M.nrows())]
 
 
 def _layer_norm(M: arb_mat, norm: tuple, eps: arb) -> arb_mat:
@@ -121,6 +123,7 @@ def _self_attention(layer: dict, H: arb_mat, mask: list, heads: int) -> tuple:
     concat = [[] for _ in range(T)]
     maps = []
     for i in range(heads):
+
         def block(E, i=i):
             return arb_mat(T, d_head, [E[t * d + i * d_head + j] for t in range(T) for j in range(d_head)])
 
@@ -171,8 +174,9 @@ def forward_embedded(model: ArbModel, rows, mask=None, positions=None, label: in
     mask = [1] * T if mask is None else [int(m) for m in mask]
     positions = position_ids(cfg, T=T) if positions is None else [int(p) for p in positions]
     with workprec(prec):
-        H = _layer_norm(X + matrix(model.position[positions]) + matrix(np.tile(model.type0, (T, 1))),
-                        model.norm_emb, model.eps)
+        H = _layer_norm(
+            X + matrix(model.position[positions]) + matrix(np.tile(model.type0, (T, 1))), model.norm_emb, model.eps
+        )
         hidden, attention = [_rows(H)], []
         for layer in model.layers:
             sa, maps = _self_attention(layer, H, mask, cfg.heads)

@@ -38,8 +38,24 @@ class Forward:
 
 def _weights(model, l):
     """Layer ``l``'s parameters as mpf nested lists (one conversion per call of :func:`forward_embedded`)."""
-    names = ("Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo", "norm1_weight", "norm1_bias", "norm2_weight",
-             "norm2_bias", "W1", "b1", "W2", "b2")
+    names = (
+        "Wq",
+        "bq",
+        "Wk",
+        "bk",
+        "Wv",
+        "bv",
+        "Wo",
+        "bo",
+        "norm1_weight",
+        "norm1_bias",
+        "norm2_weight",
+        "norm2_bias",
+        "W1",
+        "b1",
+        "W2",
+        "b2",
+    )
     return {name: to_mp(getattr(model, name)[l]) for name in names}
 
 

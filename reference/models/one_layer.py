@@ -233,8 +233,9 @@ def forward_embedded(model, X, dps: int = DPS, Wl=None) -> Forward:
             all_scores.append(scores)
             values.append(c)
             queries.append(q)
-        return Forward(f=mpmath.fsum(f_heads) / len(f_heads), f_heads=f_heads, alpha=alphas,
-                       scores=all_scores, c=values, q=queries)
+        return Forward(
+            f=mpmath.fsum(f_heads) / len(f_heads), f_heads=f_heads, alpha=alphas, scores=all_scores, c=values, q=queries
+        )
 
 
 def forward(model, doc, dps: int = DPS, Wl=None) -> Forward:

@@ -136,8 +136,9 @@ def positional_encoding(T: int, d_e: int) -> arb_mat:
     """
     base = arb(10000)
     rates = [base ** (arb(-(j - j % 2)) / d_e) for j in range(d_e)]
-    return arb_mat(T, d_e, [(t * rates[j]).sin() if j % 2 == 0 else (t * rates[j]).cos()
-                            for t in range(T) for j in range(d_e)])
+    return arb_mat(
+        T, d_e, [(t * rates[j]).sin() if j % 2 == 0 else (t * rates[j]).cos() for t in range(T) for j in range(d_e)]
+    )
 
 
 class _Weights:
@@ -282,13 +283,16 @@ class Document:
                     keys = ones * k0 + delta * Wk_T  # n × d_att: CLS's moved keys
                     unmoved = arb_mat(len(rest), 1, [self.scores[i][u] * self.root for u in rest])
                     S = unmoved * ones.transpose() + delta * along  # (T − 1) × n
-                    g_t = [(_dot([keys[m, a] for a in range(keys.ncols())], _column_of(queries, m)) / self.root).exp()
-                           for m in range(n)]
+                    g_t = [
+                        (_dot([keys[m, a] for a in range(keys.ncols())], _column_of(queries, m)) / self.root).exp()
+                        for m in range(n)
+                    ]
                     G = arb_mat(len(rest), n, [x.exp() for x in (S / self.root).entries()])
                     numerators = arb_mat(1, len(rest), [self.c[i][u] for u in rest]) * G
                     denominators = arb_mat(1, len(rest), [1] * len(rest)) * G
-                    f_heads.append([(numerators[0, m] + g_t[m] * c[m]) / (denominators[0, m] + g_t[m])
-                                    for m in range(n)])
+                    f_heads.append(
+                        [(numerators[0, m] + g_t[m] * c[m]) / (denominators[0, m] + g_t[m]) for m in range(n)]
+                    )
                 else:
                     g_t = [(s / self.root).exp() for s in _column(M * self.u[i])]
                     numerator = _dot([self.g[i][u] for u in rest], [self.c[i][u] for u in rest])
@@ -375,8 +379,14 @@ def midpoints(fw: Forward, outputs_only: bool = False) -> Forward:
     def rows(nested):
         return None if outputs_only else [[to_mpf(x) for x in row] for row in nested]
 
-    return Forward(f=to_mpf(fw.f), f_heads=[to_mpf(x) for x in fw.f_heads], alpha=rows(fw.alpha),
-                   scores=rows(fw.scores), c=rows(fw.c), q=rows(fw.q))
+    return Forward(
+        f=to_mpf(fw.f),
+        f_heads=[to_mpf(x) for x in fw.f_heads],
+        alpha=rows(fw.alpha),
+        scores=rows(fw.scores),
+        c=rows(fw.c),
+        q=rows(fw.q),
+    )
 
 
 def radii(fw: Forward) -> Forward:
@@ -392,8 +402,14 @@ def radii(fw: Forward) -> Forward:
     def rows(nested):
         return [[radius(x) for x in row] for row in nested]
 
-    return Forward(f=radius(fw.f), f_heads=[radius(x) for x in fw.f_heads], alpha=rows(fw.alpha),
-                   scores=rows(fw.scores), c=rows(fw.c), q=rows(fw.q))
+    return Forward(
+        f=radius(fw.f),
+        f_heads=[radius(x) for x in fw.f_heads],
+        alpha=rows(fw.alpha),
+        scores=rows(fw.scores),
+        c=rows(fw.c),
+        q=rows(fw.q),
+    )
 
 
 class Tables:
@@ -450,11 +466,17 @@ def _record(g: list, scores: list, c: list, q: list) -> Forward:
     """The forward record from every head's ``g_t = exp s_t``, scores, value scores and query."""
     heads = [_head(gi, ci) for gi, ci in zip(g, c)]
     f_heads = [f for f, _ in heads]
-    return Forward(f=_mean(f_heads), f_heads=f_heads, alpha=[alpha for _, alpha in heads], scores=scores, c=c,
-                   q=[_column(qi) for qi in q])
+    return Forward(
+        f=_mean(f_heads),
+        f_heads=f_heads,
+        alpha=[alpha for _, alpha in heads],
+        scores=scores,
+        c=c,
+        q=[_column(qi) for qi in q],
+    )
 
 
 def _rows(M: arb_mat) -> list:
     """The entries of ``M`` as nested lists ``[row][column]``."""
     entries, n = M.entries(), M.ncols()
-    return [entries[r * n: (r + 1) * n] for r in range(M.nrows())]
+    return [entries[r * n : (r + 1) * n] for r in range(M.nrows())]

@@ -28,7 +28,7 @@ def text_of(doc, length: int) -> str:
     Returns:
         Word id ``17`` written ``"w17"``, the words joined by single spaces.
     """
-    return " ".join(f"w{int(token)}" for token in doc[1: length + 1])
+    return " ".join(f"w{int(token)}" for token in doc[1 : length + 1])
 
 
 def tokens_of(string: str, semantics: str, unk_id: int) -> list[int]:
@@ -67,8 +67,9 @@ def document_of(string: str, semantics: str, cls_id: int, unk_id: int, T: int) -
     return [cls_id] + words + [unk_id] * (T - 1 - len(words))
 
 
-def run_lime_package(f_documents, doc, length: int, n: int, random_state: int, semantics: str, cls_id: int,
-                     unk_id: int, T: int):
+def run_lime_package(
+    f_documents, doc, length: int, n: int, random_state: int, semantics: str, cls_id: int, unk_id: int, T: int
+):
     """``LimeTextExplainer(random_state=random_state).explain_instance`` on :func:`text_of`, with defaults
     except ``num_features`` (set to ``max(d, 10)`` so that every feature is kept) and ``num_samples = n``.
 
@@ -96,8 +97,7 @@ def run_lime_package(f_documents, doc, length: int, n: int, random_state: int, s
 
     d = len(distinct_words(doc, length))
     explainer = LimeTextExplainer(random_state=random_state)
-    explanation = explainer.explain_instance(text_of(doc, length), classifier, num_features=max(d, 10),
-                                             num_samples=n)
+    explanation = explainer.explain_instance(text_of(doc, length), classifier, num_features=max(d, 10), num_samples=n)
     coef = np.zeros(d)
     pairs = explanation.local_exp[1]
     if sorted(feature for feature, _ in pairs) != list(range(d)):

@@ -31,12 +31,14 @@ from reference.oracles.torch_positional import positional_encoding
 class TorchEncoderClassifier(nn.Module):
     P: torch.Tensor  # the positional encoding (a buffer)
 
-    def __init__(self, V, d, K, d_ff, L, activation, norm_first, pe, T, n_classes=1, dtype=torch.float64,
-                 final_norm=False):
+    def __init__(
+        self, V, d, K, d_ff, L, activation, norm_first, pe, T, n_classes=1, dtype=torch.float64, final_norm=False
+    ):
         super().__init__()
         self.embedding = nn.Embedding(V, d, dtype=dtype)
-        layer = nn.TransformerEncoderLayer(d, K, d_ff, dropout=0.0, activation=activation, batch_first=True,
-                                           norm_first=norm_first, dtype=dtype)
+        layer = nn.TransformerEncoderLayer(
+            d, K, d_ff, dropout=0.0, activation=activation, batch_first=True, norm_first=norm_first, dtype=dtype
+        )
         norm = nn.LayerNorm(d, eps=1e-5, dtype=dtype) if final_norm else None
         self.encoder = nn.TransformerEncoder(layer, L, norm=norm, enable_nested_tensor=False)
         self.classifier = nn.Linear(d, n_classes, dtype=dtype)
@@ -102,13 +104,29 @@ def build(arrays) -> TorchEncoderClassifier:
     V, d = E.shape
     L, K, d_att, _ = Wq.shape
     W1 = np.asarray(get("W1"))
-    if not bool(get("residual")) or str(get("norm")) not in ("post", "pre") or d_att * K != d \
-            or Wv.shape[2] != d_att or W1.shape[1] == 0:
-        raise ValueError("torch's TransformerEncoderLayer needs residual, a post/pre norm, d_att = d_out = d/K "
-                         "and a feed-forward")
+    if (
+        not bool(get("residual"))
+        or str(get("norm")) not in ("post", "pre")
+        or d_att * K != d
+        or Wv.shape[2] != d_att
+        or W1.shape[1] == 0
+    ):
+        raise ValueError(
+            "torch's TransformerEncoderLayer needs residual, a post/pre norm, d_att = d_out = d/K and a feed-forward"
+        )
     final = arrays.get("final_norm_weight") if isinstance(arrays, dict) else getattr(arrays, "final_norm_weight", None)
-    module = TorchEncoderClassifier(V, d, K, W1.shape[1], L, str(get("activation")), str(get("norm")) == "pre",
-                                    bool(get("pe")), int(get("max_len")), final_norm=final is not None)
+    module = TorchEncoderClassifier(
+        V,
+        d,
+        K,
+        W1.shape[1],
+        L,
+        str(get("activation")),
+        str(get("norm")) == "pre",
+        bool(get("pe")),
+        int(get("max_len")),
+        final_norm=final is not None,
+    )
 
     def t(a):
         return torch.as_tensor(np.array(a, dtype=np.float64))

@@ -60,8 +60,11 @@ class MultiHead(nn.Module):
         super().__init__()
         self.embedding = nn.Embedding(V, d_e, dtype=dtype)
         self.heads = nn.ModuleList(Head(d_e, d_att, d_out, n_classes, scale, dtype) for _ in range(K))
-        self.register_buffer("P", positional_encoding(max_len, d_e).to(dtype) if pe
-                             else torch.zeros(max_len, d_e, dtype=dtype), persistent=False)
+        self.register_buffer(
+            "P",
+            positional_encoding(max_len, d_e).to(dtype) if pe else torch.zeros(max_len, d_e, dtype=dtype),
+            persistent=False,
+        )
 
     def embed(self, docs: torch.Tensor) -> torch.Tensor:
         """``e_t = E[ξ_t] + p_t`` (``p_t`` zero without positional encoding).

@@ -23,19 +23,23 @@ class AttentionClassifier(nn.Module):
 
     P: torch.Tensor  # the positional encoding (a buffer)
 
-    def __init__(self, V, d_e, K, d_att, d_out, n_classes, max_len, pe, cls_id, unk_id, dtype=torch.float64,
-                 scale=True):
+    def __init__(
+        self, V, d_e, K, d_att, d_out, n_classes, max_len, pe, cls_id, unk_id, dtype=torch.float64, scale=True
+    ):
         super().__init__()
         self.max_len, self.pe, self.cls_id, self.unk_id, self.scale = max_len, bool(pe), cls_id, unk_id, bool(scale)
+
         def param(*shape, scale):
             return nn.Parameter(torch.randn(*shape, dtype=dtype) * scale)
+
         self.E = param(V, d_e, scale=1.0)
-        self.Wq = param(K, d_att, d_e, scale=d_e ** -0.5)
-        self.Wk = param(K, d_att, d_e, scale=d_e ** -0.5)
-        self.Wv = param(K, d_out, d_e, scale=d_e ** -0.5)
-        self.Wl = param(K, n_classes, d_out, scale=d_out ** -0.5)
-        self.register_buffer("P", positional_encoding(max_len, d_e).to(dtype) if pe
-                             else torch.zeros(max_len, d_e, dtype=dtype))
+        self.Wq = param(K, d_att, d_e, scale=d_e**-0.5)
+        self.Wk = param(K, d_att, d_e, scale=d_e**-0.5)
+        self.Wv = param(K, d_out, d_e, scale=d_e**-0.5)
+        self.Wl = param(K, n_classes, d_out, scale=d_out**-0.5)
+        self.register_buffer(
+            "P", positional_encoding(max_len, d_e).to(dtype) if pe else torch.zeros(max_len, d_e, dtype=dtype)
+        )
 
     def embed(self, docs: torch.Tensor) -> torch.Tensor:
         """``e_t = E[ξ_t] + p_t`` for token ids of shape (B, T).
@@ -90,13 +94,26 @@ class AttentionClassifier(nn.Module):
         Returns:
             The module (float64), its output class 0 the model's ``f``.
         """
+
         def get(key, default=None):
             if hasattr(arrays, "__getitem__"):
                 return arrays[key] if key in arrays else default
             return getattr(arrays, key, default)
+
         E, Wq, Wv = np.asarray(get("E")), np.asarray(get("Wq")), np.asarray(get("Wv"))
-        module = cls(E.shape[0], E.shape[1], Wq.shape[0], Wq.shape[1], Wv.shape[1], 1, int(get("max_len")),
-                     bool(get("pe")), int(get("cls_id")), int(get("unk_id")), scale=bool(get("scale", 1)))
+        module = cls(
+            E.shape[0],
+            E.shape[1],
+            Wq.shape[0],
+            Wq.shape[1],
+            Wv.shape[1],
+            1,
+            int(get("max_len")),
+            bool(get("pe")),
+            int(get("cls_id")),
+            int(get("unk_id")),
+            scale=bool(get("scale", 1)),
+        )
         with torch.no_grad():
             for name in ("E", "Wq", "Wk", "Wv"):
                 getattr(module, name).copy_(torch.from_numpy(np.array(get(name), dtype=np.float64)))
@@ -112,8 +129,19 @@ class AttentionClassifier(nn.Module):
         Returns:
             The arrays by name (float64 weights, ``Wl`` of shape ``(K, d_out)``, int metadata).
         """
+
         def array(tensor):
             return tensor.detach().to(torch.float64).cpu().numpy()
-        return {"E": array(self.E), "Wq": array(self.Wq), "Wk": array(self.Wk), "Wv": array(self.Wv),
-                "Wl": array(self.Wl[:, explained_class, :]), "cls_id": self.cls_id, "unk_id": self.unk_id,
-                "max_len": self.max_len, "pe": int(self.pe), "scale": int(self.scale)}
+
+        return {
+            "E": array(self.E),
+            "Wq": array(self.Wq),
+            "Wk": array(self.Wk),
+            "Wv": array(self.Wv),
+            "Wl": array(self.Wl[:, explained_class, :]),
+            "cls_id": self.cls_id,
+            "unk_id": self.unk_id,
+            "max_len": self.max_len,
+            "pe": int(self.pe),
+            "scale": int(self.scale),
+        }

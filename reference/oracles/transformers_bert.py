@@ -21,11 +21,15 @@ import numpy as np
 import torch
 import transformers
 
-_CLASSES = {"bert": (transformers.BertConfig, transformers.BertForSequenceClassification, transformers.BertModel),
-            "distilbert": (transformers.DistilBertConfig, transformers.DistilBertForSequenceClassification,
-                           transformers.DistilBertModel),
-            "roberta": (transformers.RobertaConfig, transformers.RobertaForSequenceClassification,
-                        transformers.RobertaModel)}
+_CLASSES = {
+    "bert": (transformers.BertConfig, transformers.BertForSequenceClassification, transformers.BertModel),
+    "distilbert": (
+        transformers.DistilBertConfig,
+        transformers.DistilBertForSequenceClassification,
+        transformers.DistilBertModel,
+    ),
+    "roberta": (transformers.RobertaConfig, transformers.RobertaForSequenceClassification, transformers.RobertaModel),
+}
 
 
 def build(weights: dict, config: dict):
@@ -83,6 +87,9 @@ def evaluate(model, weights: dict, config: dict, ids, mask, label: int) -> dict:
         logits = out.logits
     f = logits[:, label]
     f.sum().backward()
-    return {"f": f.detach().numpy(), "attention": np.stack([a.detach().numpy() for a in out.attentions], axis=1),
-            "hidden": np.stack([h.detach().numpy() for h in out.hidden_states], axis=1),
-            "grad": embeds.grad.numpy()}
+    return {
+        "f": f.detach().numpy(),
+        "attention": np.stack([a.detach().numpy() for a in out.attentions], axis=1),
+        "hidden": np.stack([h.detach().numpy() for h in out.hidden_states], axis=1),
+        "grad": embeds.grad.numpy(),
+    }

@@ -15,14 +15,28 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from theory.models.encoder_gradient import gradient
-from theory.explainers.lime import sample
-from theory.models.perturb import distinct_words, f_perturbed, perturbed_documents
-from theory.models.one_layer import document
 from theory.checking.strategies.encoder import EncoderSpec
+from theory.explainers.lime import sample
+from theory.models.encoder_gradient import gradient
+from theory.models.one_layer import document
+from theory.models.perturb import distinct_words, f_perturbed, perturbed_documents
 
-SPEC = EncoderSpec(L=6, K=6, d=12, d_att=2, d_out=2, d_ff=24, V=500, T=64, pe=True, residual=True, norm="post",
-                   activation="relu", biases=True, seed=0)
+SPEC = EncoderSpec(
+    L=6,
+    K=6,
+    d=12,
+    d_att=2,
+    d_out=2,
+    d_ff=24,
+    V=500,
+    T=64,
+    pe=True,
+    residual=True,
+    norm="post",
+    activation="relu",
+    biases=True,
+    seed=0,
+)
 WORDS = 40
 
 
@@ -82,8 +96,12 @@ def test_bench_lime_documents_torch(long_benchmark):
     def batched():
         docs = torch.as_tensor(perturbed_documents(doc, WORDS, Z, "delete", model.unk_id))
         with torch.no_grad():
-            return torch.cat([module.forward_embedded(module.embedding(docs[i: i + 1000]) + module.P)
-                              for i in range(0, len(docs), 1000)])
+            return torch.cat(
+                [
+                    module.forward_embedded(module.embedding(docs[i : i + 1000]) + module.P)
+                    for i in range(0, len(docs), 1000)
+                ]
+            )
 
     benchmark.group = "encoder f on LIME's 5000 perturbed documents"
     benchmark.extra_info.update(method="torch batched forward (no_grad)", torch_threads=torch.get_num_threads())

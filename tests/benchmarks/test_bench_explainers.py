@@ -27,12 +27,12 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
+from theory.checking.strategies.models import authors_size_document
 from theory.explainers.ig import integrated_gradients
-from theory.models.perturb import distinct_words
-from theory.models.removal import baseline_embeddings
 from theory.explainers.shapley import shapley_mc
 from theory.models.one_layer import embed, forward_embedded, positional_encoding
-from theory.checking.strategies.models import authors_size_document
+from theory.models.perturb import distinct_words
+from theory.models.removal import baseline_embeddings
 
 TARGET = 0.01
 SHAP_PAIRS = 4
@@ -50,11 +50,19 @@ def pairs_needed() -> int:
 def test_bench_shapley_ours_to_one_percent(long_benchmark):
     benchmark = long_benchmark
     benchmark.group = "shapley: authors' size, d = 150, 1% relative SE"
-    est = benchmark.pedantic(shapley_mc, args=(_MODEL, _DOC, LENGTH),
-                             kwargs={"semantics": "replace", "samples": 16, "seed": 0, "target": TARGET}, rounds=3,
-                             iterations=1)
-    benchmark.extra_info.update(method="ours: antithetic permutations, fast evaluator", pairs=est.pairs,
-                                evaluations=est.evaluations, relative_se=est.relative_se)
+    est = benchmark.pedantic(
+        shapley_mc,
+        args=(_MODEL, _DOC, LENGTH),
+        kwargs={"semantics": "replace", "samples": 16, "seed": 0, "target": TARGET},
+        rounds=3,
+        iterations=1,
+    )
+    benchmark.extra_info.update(
+        method="ours: antithetic permutations, fast evaluator",
+        pairs=est.pairs,
+        evaluations=est.evaluations,
+        relative_se=est.relative_se,
+    )
     assert est.relative_se <= TARGET and est.pairs == pairs_needed()
 
 
@@ -84,18 +92,21 @@ def test_bench_shapley_shap_permutation(long_benchmark):
     d = words.size
     benchmark.group = "shapley: authors' size, d = 150, 1% relative SE"
     started = time.perf_counter()
-    values = benchmark.pedantic(lambda: explainer(words[None], max_evals=SHAP_PAIRS * (2 * d + 1)).values[0],
-                                rounds=1, iterations=1)
+    values = benchmark.pedantic(
+        lambda: explainer(words[None], max_evals=SHAP_PAIRS * (2 * d + 1)).values[0], rounds=1, iterations=1
+    )
     seconds = time.perf_counter() - started
-    benchmark.extra_info.update(method=f"shap {shap.__version__} PermutationExplainer at {SHAP_PAIRS} pairs",
-                                seconds_per_pair=seconds / SHAP_PAIRS,
-                                extrapolated_seconds_to_one_percent=seconds / SHAP_PAIRS * pairs_needed(),
-                                pairs_for_one_percent=pairs_needed())
+    benchmark.extra_info.update(
+        method=f"shap {shap.__version__} PermutationExplainer at {SHAP_PAIRS} pairs",
+        seconds_per_pair=seconds / SHAP_PAIRS,
+        extrapolated_seconds_to_one_percent=seconds / SHAP_PAIRS * pairs_needed(),
+        pairs_for_one_percent=pairs_needed(),
+    )
     assert values.shape == (d,)
 
 
 def _captum_steps(captum_ig, X, X0, scale, f_gap):
-    for steps in (2 ** k for k in range(1, 12)):
+    for steps in (2**k for k in range(1, 12)):
         _, delta = captum_ig.attribute(X, X0, n_steps=steps, return_convergence_delta=True)
         if abs(float(delta[0])) <= f_gap * scale:
             return steps
@@ -123,6 +134,9 @@ def test_bench_ig_captum(long_benchmark, baseline):
     scale = float(np.abs(forward_embedded(_MODEL, np.concatenate([X.numpy(), X0.numpy()])).c).max())
     steps = _captum_steps(ig, X, X0, scale, GAP)
     benchmark.group = f"ig: authors' size, completeness gap ≤ {GAP:g} × scale, baseline {baseline}"
-    benchmark.extra_info.update(method=f"captum IntegratedGradients (gausslegendre, n_steps = {steps})", n_steps=steps,
-                                torch_threads=torch.get_num_threads())
+    benchmark.extra_info.update(
+        method=f"captum IntegratedGradients (gausslegendre, n_steps = {steps})",
+        n_steps=steps,
+        torch_threads=torch.get_num_threads(),
+    )
     benchmark(ig.attribute, X, X0, n_steps=steps)

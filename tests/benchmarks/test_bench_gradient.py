@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from theory.models.one_layer_gradient import gradient
 from theory.checking.strategies.models import Case, ModelSpec
+from theory.models.one_layer_gradient import gradient
 
 SIZES = {
     "authors' size": (ModelSpec(K=6, d_e=128, d_att=64, d_out=64, V=1000, T=256, pe=True, seed=0), 100),
@@ -51,8 +51,9 @@ def test_bench_autograd(benchmark, size):
         return X.grad
 
     benchmark.group = f"gradient: {size}"
-    benchmark.extra_info.update(method="torch autograd", T=case.spec.T, K=case.spec.K, d_e=case.spec.d_e,
-                                torch_threads=torch.get_num_threads())
+    benchmark.extra_info.update(
+        method="torch autograd", T=case.spec.T, K=case.spec.K, d_e=case.spec.d_e, torch_threads=torch.get_num_threads()
+    )
     grad = benchmark(autograd)
     assert tuple(grad.shape) == (1, case.spec.T, case.spec.d_e)
 
@@ -62,7 +63,12 @@ def test_bench_reference(benchmark):
 
     case = _case("small")
     benchmark.group = "gradient: small"
-    benchmark.extra_info.update(method="mpmath central differences (reference)", T=case.spec.T, K=case.spec.K,
-                                d_e=case.spec.d_e, note="not run at the authors' size (hours)")
+    benchmark.extra_info.update(
+        method="mpmath central differences (reference)",
+        T=case.spec.T,
+        K=case.spec.K,
+        d_e=case.spec.d_e,
+        note="not run at the authors' size (hours)",
+    )
     rows = benchmark.pedantic(ref_grad.gradient, args=(case.model, case.doc), rounds=3, iterations=1)
     assert len(rows) == case.spec.T and len(rows[0]) == case.spec.d_e

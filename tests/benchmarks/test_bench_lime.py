@@ -11,10 +11,10 @@ import pytest
 
 from reference.explainers.perturb import perturbed_document
 from reference.oracles.lime_package import run_lime_package
-from theory.explainers.lime import lime
-from theory.models.perturb import distinct_words, f_perturbed
-from theory.models.one_layer import forward
 from theory.checking.strategies.models import authors_size_document
+from theory.explainers.lime import lime
+from theory.models.one_layer import forward
+from theory.models.perturb import distinct_words, f_perturbed
 
 T, K, D_E, D_ATT, D_OUT, V = 256, 6, 128, 64, 64, 2000
 N, WORDS, DISTINCT, SEED = 5000, 200, 150, 0
@@ -30,7 +30,7 @@ def setting():
 
 
 def full_forward(model, docs):
-    return np.concatenate([forward(model, docs[i: i + BATCH]).f for i in range(0, len(docs), BATCH)])
+    return np.concatenate([forward(model, docs[i : i + BATCH]).f for i in range(0, len(docs), BATCH)])
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +38,10 @@ def lime_package(setting):
     model, doc = setting
 
     def run():
-        return run_lime_package(lambda docs: full_forward(model, docs), doc, WORDS, N, SEED, "delete",
-                                model.cls_id, model.unk_id, T)
+        return run_lime_package(
+            lambda docs: full_forward(model, docs), doc, WORDS, N, SEED, "delete", model.cls_id, model.unk_id, T
+        )
+
     return run
 
 
@@ -70,8 +72,10 @@ def perturbed(setting):
     from theory.explainers.lime import sample
 
     Z = sample(DISTINCT, N, SEED)
-    docs = {semantics: np.array([perturbed_document(doc, WORDS, z, semantics, model.unk_id) for z in Z.astype(int)])
-            for semantics in ("delete", "replace")}
+    docs = {
+        semantics: np.array([perturbed_document(doc, WORDS, z, semantics, model.unk_id) for z in Z.astype(int)])
+        for semantics in ("delete", "replace")
+    }
     return Z, docs
 
 

@@ -12,17 +12,20 @@ precision reached; the exact β^∞ against the closed-form-free normal equation
 import numpy as np
 import pytest
 
-from theory.explainers.lime_inf import beta_inf_exact, beta_inf_mc, law, patterns, psi
-from theory.models.perturb import distinct_words, evaluator, f_perturbed
-from theory.models.one_layer import document
 from theory.checking.strategies.models import authors_size_document
+from theory.explainers.lime_inf import beta_inf_exact, beta_inf_mc, law, patterns, psi
+from theory.models.one_layer import document
+from theory.models.perturb import distinct_words, evaluator, f_perturbed
 
 T, K, D_E, D_ATT, D_OUT, V = 256, 6, 128, 64, 64, 2000
 WORDS, DISTINCT = 200, 150
 # (semantics, samples, target relative SE).  delete with positional encoding is far from affine in z (a removal
 # shifts every later word), so it needs ~20× the samples of replace for the same precision.
-RUNS = {"replace": ("replace", 20_000, 0.01), "delete": ("delete", 50_000, 0.04),
-        "delete to 1%": ("delete", 400_000, 0.01)}
+RUNS = {
+    "replace": ("replace", 20_000, 0.01),
+    "delete": ("delete", 50_000, 0.04),
+    "delete to 1%": ("delete", 400_000, 0.01),
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +40,25 @@ def test_bench_stratified_monte_carlo(benchmark, setting, run):
     model, doc = setting
     semantics, n, target = RUNS[run]
     benchmark.group = f"lime-inf: β^∞ stratified Monte Carlo, T={T} K={K} d={DISTINCT}, {semantics}"
-    result = benchmark.pedantic(beta_inf_mc, args=(evaluator(model, doc, WORDS, semantics), DISTINCT, n),
-                                kwargs={"seed": 0}, rounds=3, iterations=1)
-    benchmark.extra_info.update(semantics=semantics, samples=result.samples,
-                                relative_stderr=result.relative_stderr, exact_strata=result.exact_strata)
+    result = benchmark.pedantic(
+        beta_inf_mc,
+        args=(evaluator(model, doc, WORDS, semantics), DISTINCT, n),
+        kwargs={"seed": 0},
+        rounds=3,
+        iterations=1,
+    )
+    benchmark.extra_info.update(
+        semantics=semantics,
+        samples=result.samples,
+        relative_stderr=result.relative_stderr,
+        exact_strata=result.exact_strata,
+    )
     assert result.relative_stderr <= target
 
 
 def test_bench_exact_d10(benchmark, setting):
     model, doc = setting
-    tokens = doc[1: WORDS + 1]
+    tokens = doc[1 : WORDS + 1]
     length = next(L for L in range(1, WORDS + 1) if len(set(tokens[:L].tolist())) == 10)
     doc10 = document(model, tokens[:length])
     benchmark.group = f"lime-inf: exact β^∞ by enumeration, T={T} K={K} d=10"

@@ -41,8 +41,7 @@ def test_bench_forward_authors_size(benchmark, engine):
     case = _case(AUTHORS)
     benchmark.group = "reference forward: authors' size"
     benchmark.extra_info.update(engine=engine, T=case.spec.T, K=case.spec.K, d_e=case.spec.d_e, digits=DPS)
-    fw = benchmark.pedantic(ENGINES[engine], setup=lambda: ((_fresh(case.model), case.doc), {}), rounds=2,
-                            iterations=1)
+    fw = benchmark.pedantic(ENGINES[engine], setup=lambda: ((_fresh(case.model), case.doc), {}), rounds=2, iterations=1)
     assert len(fw.alpha) == case.spec.K and len(fw.alpha[0]) == case.spec.T
 
 
@@ -63,8 +62,9 @@ def test_bench_gradient_entries(benchmark, engine, size):
     entries = len(positions) * model.d_e
     benchmark.group = f"reference gradient entries: {size}"
     rounds = 1 if size == "trained" and engine == "mpmath" else 2  # about 3 minutes per cold round
-    rows = benchmark.pedantic(GRADIENTS[engine], setup=lambda: ((_fresh(model), doc), {"positions": positions}),
-                              rounds=rounds, iterations=1)
+    rows = benchmark.pedantic(
+        GRADIENTS[engine], setup=lambda: ((_fresh(model), doc), {"positions": positions}), rounds=rounds, iterations=1
+    )
     benchmark.extra_info.update(engine=engine, T=model.T, d_e=model.d_e, entries=entries)
     if benchmark.stats is not None:  # timed (--benchmark-enable); a disabled run only checks the result
         benchmark.extra_info["entries_per_second"] = entries / benchmark.stats.stats.mean

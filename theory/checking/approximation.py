@@ -35,7 +35,7 @@ def relative_error(approx, beta, stderr=None, floor: float = 0.0) -> tuple[float
     approx, beta = np.asarray(approx, float), np.asarray(beta, float)
     se = np.zeros_like(beta) if stderr is None else np.asarray(stderr, float)
     delta = approx - beta
-    var = float(np.sum(se ** 2))
+    var = float(np.sum(se**2))
     num2 = max(float(delta @ delta) - var, 0.0)
     den2 = float(beta @ beta) - var
     den = math.sqrt(max(den2, 0.25 * float(beta @ beta)))
@@ -44,5 +44,5 @@ def relative_error(approx, beta, stderr=None, floor: float = 0.0) -> tuple[float
     if den == 0.0:
         return (0.0 if num2 == 0.0 else math.inf), 0.0, True
     norm = math.sqrt(float(delta @ delta))
-    mc = math.sqrt(float(np.sum(delta ** 2 * se ** 2))) / (norm * den) if norm > 0 else 0.0
+    mc = math.sqrt(float(np.sum(delta**2 * se**2))) / (norm * den) if norm > 0 else 0.0
     return math.sqrt(num2) / den, mc, degenerate

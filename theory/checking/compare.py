@@ -54,8 +54,9 @@ def nstr(x: mpmath.mpf | float, digits: int) -> str:
         return mpmath.nstr(+mpmath.mpf(x), digits)
 
 
-def compare(label: str, got: ArrayLike, want: object, scale: ArrayLike, rtol: float = RTOL,
-            radius: ArrayLike | None = None) -> Outcome:
+def compare(
+    label: str, got: ArrayLike, want: object, scale: ArrayLike, rtol: float = RTOL, radius: ArrayLike | None = None
+) -> Outcome:
     """Compare float64 ``got`` with mpmath ``want`` (nested lists of mpf of the same shape).  With ``radius``
     (the certified radii of Arb balls whose midpoints are ``want``), the error of an entry is
     ``(|got − mid| + radius) / scale``: a certified bound of the distance to the exact value.
@@ -91,19 +92,21 @@ def compare(label: str, got: ArrayLike, want: object, scale: ArrayLike, rtol: fl
         if holds and flat != order[0]:
             break
         index = np.unravel_index(flat, got.shape)
-        lines.append(f"  {label}{list(map(int, index))}: float64 {float(got[index])!r}  mpmath "
-                     f"{nstr(want[index], 20)}  |diff| {diff[flat]:.3e}  scale {scale[index]:.3e}  "
-                     f"error {err[index]:.3e}")
+        lines.append(
+            f"  {label}{list(map(int, index))}: float64 {float(got[index])!r}  mpmath "
+            f"{nstr(want[index], 20)}  |diff| {diff[flat]:.3e}  scale {scale[index]:.3e}  "
+            f"error {err[index]:.3e}"
+        )
     if rad is None:
         return Outcome(holds=holds, error=worst, tolerance=rtol, detail="\n".join(lines))
     certified = float((rad / safe).max()) if rad.size else 0.0
     lines[0] += f"; Arb reference, certified radius ≤ {certified:.1e} (included)"
-    return Outcome(holds=holds, error=worst, tolerance=rtol, detail="\n".join(lines), engine="arb",
-                   radius=certified)
+    return Outcome(holds=holds, error=worst, tolerance=rtol, detail="\n".join(lines), engine="arb", radius=certified)
 
 
-def check_mp(label: str, violation: mpmath.mpf | float, scale: mpmath.mpf | float = 1.0,
-             tol: float = MP_TOL) -> Outcome:
+def check_mp(
+    label: str, violation: mpmath.mpf | float, scale: mpmath.mpf | float = 1.0, tol: float = MP_TOL
+) -> Outcome:
     """A statement checked inside mpmath: ``violation`` (≥ 0, an mpf) must vanish up to ``tol · scale``.
 
     Args:
@@ -116,9 +119,13 @@ def check_mp(label: str, violation: mpmath.mpf | float, scale: mpmath.mpf | floa
         Whether it holds, the error ``violation / scale``, and a one-line diagnosis.
     """
     error = float(abs(violation)) / (float(scale) or 1.0)
-    return Outcome(holds=error <= tol, error=error, tolerance=tol,
-                   detail=f"{label}: violation {nstr(violation, 15)} (scale {float(scale):.3e}, "
-                          f"error {error:.3e}, tolerance {tol:.1e})")
+    return Outcome(
+        holds=error <= tol,
+        error=error,
+        tolerance=tol,
+        detail=f"{label}: violation {nstr(violation, 15)} (scale {float(scale):.3e}, "
+        f"error {error:.3e}, tolerance {tol:.1e})",
+    )
 
 
 def quotient_dps(divisor: mpmath.mpf | float, base: int = 40) -> int:
@@ -161,9 +168,15 @@ def combine(*outcomes: Outcome) -> Outcome:
     for o in outcomes:
         measures.update(o.measures)
     radii = [o.radius for o in outcomes if o.radius is not None]
-    return Outcome(holds=not failing, error=worst.error, tolerance=worst.tolerance,
-                   detail="\n".join(o.detail for o in (failing or outcomes)), measures=measures,
-                   engine=engines(*(o.engine for o in outcomes)), radius=max(radii) if radii else None)
+    return Outcome(
+        holds=not failing,
+        error=worst.error,
+        tolerance=worst.tolerance,
+        detail="\n".join(o.detail for o in (failing or outcomes)),
+        measures=measures,
+        engine=engines(*(o.engine for o in outcomes)),
+        radius=max(radii) if radii else None,
+    )
 
 
 def engines(*names: str) -> str:

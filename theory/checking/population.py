@@ -187,8 +187,14 @@ class NotApplicable(Exception):
     for ``β^∞``, or a model too small for the claim's text); the message says why, about that population."""
 
 
-def given_cases(max_words: int | None = None, positions: int = 0, cls: bool = False, coordinates: int = 0,
-                min_distinct: int = 1, repeats: bool = True) -> st.SearchStrategy[GivenCase]:
+def given_cases(
+    max_words: int | None = None,
+    positions: int = 0,
+    cls: bool = False,
+    coordinates: int = 0,
+    min_distinct: int = 1,
+    repeats: bool = True,
+) -> st.SearchStrategy[GivenCase]:
     """Documents of the active population inside a claim's domain: each truncated to ``max_words`` words when
     given (for claims whose reference cost grows with the number of words), only those whose (truncated) words
     hold at least ``min_distinct`` distinct words (``β^∞`` needs ``d ≥ 2``), and with ``repeats=False`` only
@@ -219,6 +225,7 @@ def given_cases(max_words: int | None = None, positions: int = 0, cls: bool = Fa
     population = active()
     model = population.model
     if population.docs is not None:
+
         def inside(words) -> bool:
             words = words[:max_words]
             return len(set(words)) >= min_distinct and (repeats or len(set(words)) == len(words))
@@ -227,22 +234,31 @@ def given_cases(max_words: int | None = None, positions: int = 0, cls: bool = Fa
         if not eligible:
             raise NotApplicable(_no_document(population, max_words, min_distinct, repeats))
         if len(eligible) < len(population.docs):
-            _note(f"{len(population.docs) - len(eligible)} of the {len(population.docs)} documents left out: "
-                  f"{_domain(max_words, min_distinct, repeats)} is the claim's domain")
-        index = (st.integers(0, len(population.docs) - 1) if len(eligible) == len(population.docs)
-                 else st.sampled_from(eligible))
+            _note(
+                f"{len(population.docs) - len(eligible)} of the {len(population.docs)} documents left out: "
+                f"{_domain(max_words, min_distinct, repeats)} is the claim's domain"
+            )
+        index = (
+            st.integers(0, len(population.docs) - 1)
+            if len(eligible) == len(population.docs)
+            else st.sampled_from(eligible)
+        )
         cases = index.map(lambda k: GivenCase(k, max_words, population=population))
     else:
         limit = model.T - 1 if max_words is None else min(model.T - 1, max_words)
         words = model.word_ids.tolist()
         if min(limit, len(words)) < min_distinct:
-            raise NotApplicable(f"{population.name} cannot hold a text of {min_distinct} distinct words (T − 1 = "
-                                f"{model.T - 1} word positions, {len(words)} word ids besides CLS and UNK"
-                                + (f", texts cut at {max_words} words" if max_words is not None else "") + ")")
+            raise NotApplicable(
+                f"{population.name} cannot hold a text of {min_distinct} distinct words (T − 1 = "
+                f"{model.T - 1} word positions, {len(words)} word ids besides CLS and UNK"
+                + (f", texts cut at {max_words} words" if max_words is not None else "")
+                + ")"
+            )
         if min_distinct > 1 or not repeats:
             _note(f"texts drawn with {_domain(max_words, min_distinct, repeats)}, the claim's domain")
-        cases = _drawn_texts(population, max(1, min_distinct), min(limit, len(words)) if not repeats else limit,
-                             min_distinct, repeats)
+        cases = _drawn_texts(
+            population, max(1, min_distinct), min(limit, len(words)) if not repeats else limit, min_distinct, repeats
+        )
     if positions <= 0 and not 0 < coordinates < model.d_e:
         return cases
     return _with_checked(cases, positions, cls, coordinates)
@@ -255,8 +271,10 @@ def _domain(max_words, min_distinct: int, repeats: bool) -> str:
 
 
 def _no_document(population: Population, max_words, min_distinct: int, repeats: bool) -> str:
-    return (f"none of the {len(population.docs or ())} documents of {population.name} has "
-            f"{_domain(max_words, min_distinct, repeats)}, the claim's domain; give such documents to run it")
+    return (
+        f"none of the {len(population.docs or ())} documents of {population.name} has "
+        f"{_domain(max_words, min_distinct, repeats)}, the claim's domain; give such documents to run it"
+    )
 
 
 def _drawn_texts(population: Population, shortest: int, longest: int, min_distinct: int, repeats: bool):
@@ -287,6 +305,13 @@ def _with_checked(draw, cases, positions: int, cls: bool, coordinates: int) -> G
         chosen_positions = (0, *chosen) if cls else tuple(chosen)
     chosen_coordinates = None
     if 0 < coordinates < case.model.d_e:
-        chosen_coordinates = tuple(sorted(draw(st.lists(st.integers(0, case.model.d_e - 1), min_size=coordinates,
-                                                        max_size=coordinates, unique=True))))
+        chosen_coordinates = tuple(
+            sorted(
+                draw(
+                    st.lists(
+                        st.integers(0, case.model.d_e - 1), min_size=coordinates, max_size=coordinates, unique=True
+                    )
+                )
+            )
+        )
     return GivenCase(case.index, case.max_words, chosen_positions, case.drawn, case.population, chosen_coordinates)

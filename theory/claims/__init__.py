@@ -32,7 +32,15 @@ from theory.checking.compare import Outcome
 
 KINDS = ("identity", "bound", "limit", "approximation", "witness")
 SOURCES = ("paper", "consequence", "ours")
-SECTION_ORDER = ("§2", "§3", "§4", "§5", "§6", "depth", "bert")  # the paper's sections, then ours: depth, the BERT family
+SECTION_ORDER = (
+    "§2",
+    "§3",
+    "§4",
+    "§5",
+    "§6",
+    "depth",
+    "bert",
+)  # the paper's sections, then ours: depth, the BERT family
 POPULATIONS = ("random", "trained")
 
 
@@ -79,8 +87,21 @@ class Claim:
 REGISTRY: dict[str, Claim] = {}
 
 
-def claim(id, *, section, source, kind, statement, reference, strategy, exists=False, budget=1.0, requires=(),
-          trained="no trained-model strategy declared", given_budget=1.0):
+def claim(
+    id,
+    *,
+    section,
+    source,
+    kind,
+    statement,
+    reference,
+    strategy,
+    exists=False,
+    budget=1.0,
+    requires=(),
+    trained="no trained-model strategy declared",
+    given_budget=1.0,
+):
     """Register the decorated check as claim ``id``; ``trained`` is the strategy factory of its trained-model
     instances, or a string saying why they do not apply.
 
@@ -105,17 +126,33 @@ def claim(id, *, section, source, kind, statement, reference, strategy, exists=F
         ValueError: for an unknown kind, source, section or optional package, or an id declared twice.
     """
     if kind not in KINDS or source not in SOURCES or section not in SECTION_ORDER:
-        raise ValueError(f"claim {id}: kind {kind!r} / source {source!r} / section {section!r} not in {KINDS} / "
-                         f"{SOURCES} / {SECTION_ORDER}")
+        raise ValueError(
+            f"claim {id}: kind {kind!r} / source {source!r} / section {section!r} not in {KINDS} / "
+            f"{SOURCES} / {SECTION_ORDER}"
+        )
     if set(requires) - set(optional.EXTRA):
-        raise ValueError(f"claim {id}: requires {sorted(set(requires) - set(optional.EXTRA))}, not declared in "
-                         "theory.optional.EXTRA")
+        raise ValueError(
+            f"claim {id}: requires {sorted(set(requires) - set(optional.EXTRA))}, not declared in theory.optional.EXTRA"
+        )
 
     def decorator(check):
         if id in REGISTRY:
             raise ValueError(f"claim {id} is declared twice")
-        REGISTRY[id] = Claim(id, section, source, kind, statement, reference, strategy, check, exists, budget,
-                             tuple(requires), trained, given_budget)
+        REGISTRY[id] = Claim(
+            id,
+            section,
+            source,
+            kind,
+            statement,
+            reference,
+            strategy,
+            check,
+            exists,
+            budget,
+            tuple(requires),
+            trained,
+            given_budget,
+        )
         return check
 
     return decorator
@@ -144,8 +181,9 @@ def family(rows: list[Row], **shared) -> None:
         **shared: keywords of :func:`claim` common to every row (a row's ``options`` take precedence).
     """
     for row in rows:
-        claim(row.id, statement=row.statement, reference=row.reference, strategy=row.strategy,
-              **{**shared, **row.options})(row.check)
+        claim(
+            row.id, statement=row.statement, reference=row.reference, strategy=row.strategy, **{**shared, **row.options}
+        )(row.check)
 
 
 def modules() -> list[str]:
@@ -169,5 +207,7 @@ def all_claims() -> list[Claim]:
     """
     order = {name: k for k, name in enumerate(modules())}
     declared = {id: k for k, id in enumerate(REGISTRY)}
-    return sorted(REGISTRY.values(), key=lambda c: (SECTION_ORDER.index(c.section), order.get(c.check.__module__, -1),
-                                                    declared[c.id]))
+    return sorted(
+        REGISTRY.values(),
+        key=lambda c: (SECTION_ORDER.index(c.section), order.get(c.check.__module__, -1), declared[c.id]),
+    )

@@ -23,10 +23,16 @@ from theory.models.one_layer import (
 )
 
 
-@claim("attention.aggregates", section="§3", source="consequence", kind="identity",
-       statement="α-avg is a probability vector; α-max ≥ α-avg pointwise; 1 ≤ Σ_t α-max_t ≤ K",
-       reference="mpmath α-avg and α-max at 40 digits",
-       strategy=cases, trained=given_cases)
+@claim(
+    "attention.aggregates",
+    section="§3",
+    source="consequence",
+    kind="identity",
+    statement="α-avg is a probability vector; α-max ≥ α-avg pointwise; 1 ≤ Σ_t α-max_t ≤ K",
+    reference="mpmath α-avg and α-max at 40 digits",
+    strategy=cases,
+    trained=given_cases,
+)
 def check_aggregates(case):
     K = case.model.K
     fw, mp_fw = forward(case.model, case.doc), reference_forward(case)
@@ -43,18 +49,23 @@ def check_aggregates(case):
         compare("Σ α-avg", avg.sum(), 1, 1.0),
         compare("α-max < α-avg (violation)", np.maximum(avg - amax, 0).max(), 0, 1.0),
         compare("Σ α-max outside [1, K] (violation)", max(1 - total_max, total_max - K, 0), 0, 1.0),
-        check_mp("Σ α-max outside [1, K] (mpmath)",
-                 max(1 - mpmath.fsum(mp_max), mpmath.fsum(mp_max) - K, 0)),
+        check_mp("Σ α-max outside [1, K] (mpmath)", max(1 - mpmath.fsum(mp_max), mpmath.fsum(mp_max) - K, 0)),
     )
     outcome.engine = engines(outcome.engine, reference_engine(case))
     return outcome
 
 
-@claim("attention.non_identifiable", section="§3", source="consequence", kind="witness",
-       statement="for T ≥ 3, per head there is δ ≠ 0 with Σ δ_t = 0 and Σ δ_t c_t = 0, so α + εδ is another "
-                 "attention vector with the same f^(i): the output does not determine the attention",
-       reference="δ built from the float64 value scores (three most attended positions), checked in mpmath",
-       strategy=lambda: cases(min_T=3), trained=given_cases)
+@claim(
+    "attention.non_identifiable",
+    section="§3",
+    source="consequence",
+    kind="witness",
+    statement="for T ≥ 3, per head there is δ ≠ 0 with Σ δ_t = 0 and Σ δ_t c_t = 0, so α + εδ is another "
+    "attention vector with the same f^(i): the output does not determine the attention",
+    reference="δ built from the float64 value scores (three most attended positions), checked in mpmath",
+    strategy=lambda: cases(min_T=3),
+    trained=given_cases,
+)
 def check_non_identifiable(case):
     fw, mp_fw = forward(case.model, case.doc), reference_forward(case)
     mag_c = term_magnitudes(case.model, case.doc).c[0]
@@ -65,8 +76,10 @@ def check_non_identifiable(case):
             delta = null_direction(fw.alpha[0, i], fw.c[0, i])
             # orient δ so that the admissible step is largest (at peaked attention one orientation may be
             # blocked by an attention weight that is astronomically small, though never zero)
-            eps, delta = max(((admissible_step(np.array(alpha, dtype=object), sign * delta), sign * delta)
-                              for sign in (1.0, -1.0)), key=lambda pair: pair[0])
+            eps, delta = max(
+                ((admissible_step(np.array(alpha, dtype=object), sign * delta), sign * delta) for sign in (1.0, -1.0)),
+                key=lambda pair: pair[0],
+            )
             new_alpha = [a + eps * d for a, d in zip(alpha, delta)]
             # the quotient divides a difference by ε (down to the third-largest attention weight): both sides
             # are formed from the same α, c at the precision that ε asks for (compare.quotient_dps)

@@ -87,13 +87,19 @@ def check_gradient(case) -> Outcome:
     mp_neg, _ = reference_gradient(case, positions, negated, coordinates=coordinates)
     mag = magnitudes(model, doc)[0, positions][:, coordinates]
     with mpmath.workdps(ref.DPS):
-        total = max(abs(a + b) / float(m) for ra, rb, mr in zip(mp_grad, mp_neg, mag) for a, b, m in zip(ra, rb, mr)
-                    if m > 0)
+        total = max(
+            abs(a + b) / float(m) for ra, rb, mr in zip(mp_grad, mp_neg, mag) for a, b, m in zip(ra, rb, mr) if m > 0
+        )
         minus = [[-x for x in row] for row in mp_grad]
     return combine(
         check_mp("max |∇_t(W_ℓ) + ∇_t(−W_ℓ)| / magnitude (mpmath)", total, tol=MP_RTOL),
-        compare("∇_t(−W_ℓ) (float64) vs −∇_t(W_ℓ) (reference)",
-                gradient(negated, doc).grad[0, positions][:, coordinates], minus, mag, radius=radii),
+        compare(
+            "∇_t(−W_ℓ) (float64) vs −∇_t(W_ℓ) (reference)",
+            gradient(negated, doc).grad[0, positions][:, coordinates],
+            minus,
+            mag,
+            radius=radii,
+        ),
     )
 
 
@@ -111,21 +117,24 @@ def check_lime(lcase) -> Outcome:
     negated = model.with_Wl(-model.Wl)
     outcomes = []
     for semantics in ("delete", "replace"):
-        plus = ref_lime.lime_model(model, doc, length, N_SAMPLES, lcase.seed, semantics,
-                                   engine=reference_engine(case))
-        minus = ref_lime.lime_model(model, doc, length, N_SAMPLES, lcase.seed, semantics, Wl=negated.Wl,
-                                    engine=reference_engine(case))
+        plus = ref_lime.lime_model(model, doc, length, N_SAMPLES, lcase.seed, semantics, engine=reference_engine(case))
+        minus = ref_lime.lime_model(
+            model, doc, length, N_SAMPLES, lcase.seed, semantics, Wl=negated.Wl, engine=reference_engine(case)
+        )
         with mpmath.workdps(ref.DPS):
-            gap = max([abs(a + b) for a, b in zip(plus.coef[0], minus.coef[0])]
-                      + [abs(plus.intercept[0] + minus.intercept[0])])
+            gap = max(
+                [abs(a + b) for a, b in zip(plus.coef[0], minus.coef[0])]
+                + [abs(plus.intercept[0] + minus.intercept[0])]
+            )
             scale = max(abs(c) for c in [*plus.coef[0], plus.intercept[0]])
         s0, s = lime_scales(plus.Z, f_magnitudes(case, plus.Z, semantics))
         fast = lime(negated, doc, length, semantics=semantics, samples=N_SAMPLES, seed=lcase.seed)
         outcomes += [
             check_mp(f"β(−W_ℓ) + β(W_ℓ) ({semantics}, mpmath)", gap, scale=scale),
             compare(f"−β(−W_ℓ) (float64) vs β(W_ℓ) (mpmath) ({semantics})", -fast.coef, plus.coef[0], s),
-            compare(f"−intercept(−W_ℓ) (float64) vs intercept(W_ℓ) ({semantics})", -fast.intercept,
-                    plus.intercept[0], s0),
+            compare(
+                f"−intercept(−W_ℓ) (float64) vs intercept(W_ℓ) ({semantics})", -fast.intercept, plus.intercept[0], s0
+            ),
         ]
     outcome = combine(*outcomes)
     outcome.engine = engines(outcome.engine, reference_engine(case))
@@ -157,8 +166,12 @@ def check_beta_inf(case) -> Outcome:
         minus = [-b for b in beta]
     outcome = combine(
         check_mp("mpmath β^∞(−W_ℓ) + β^∞(W_ℓ)", total, scale=f_mag),
-        compare("float64 β^∞(−W_ℓ) vs −β^∞(W_ℓ) (mpmath)", fast_neg, minus,
-                beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU)),
+        compare(
+            "float64 β^∞(−W_ℓ) vs −β^∞(W_ℓ) (mpmath)",
+            fast_neg,
+            minus,
+            beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU),
+        ),
         compare("α(−W_ℓ) − α(W_ℓ) (float64)", alpha_neg - alpha, np.zeros(alpha.shape).tolist(), 1.0),
     )
     outcome.engine = engines(outcome.engine, reference_engine(case))
@@ -183,42 +196,72 @@ def check_shapley(case) -> Outcome:
         fa, fb = ref.forward(model, doc), ref.forward(model, doc, Wl=-model.Wl)
         moved = max(abs(a - b) for ra, rb in zip(fa.alpha, fb.alpha) for a, b in zip(ra, rb))
     scale = magnitude(model, doc, case.semantics)
-    return combine(check_mp("φ(−W_ℓ) + φ(W_ℓ)", violation, scale), check_mp("α(−W_ℓ) − α(W_ℓ)", moved, 1.0),
-                   compare("φ(−W_ℓ) float64", shapley_exact(negated, doc, length, semantics=case.semantics),
-                           [-p for p in phi], scale))
+    return combine(
+        check_mp("φ(−W_ℓ) + φ(W_ℓ)", violation, scale),
+        check_mp("α(−W_ℓ) − α(W_ℓ)", moved, 1.0),
+        compare(
+            "φ(−W_ℓ) float64", shapley_exact(negated, doc, length, semantics=case.semantics), [-p for p in phi], scale
+        ),
+    )
 
 
-family([
-    Row("attention.blind_to_values",
-        statement="replacing every W_ℓ^(i) by −W_ℓ^(i) leaves every α unchanged and negates f (attention "
-                  "cannot tell the direction of a token's effect); the gradient and LIME parts are checked "
-                  "with those claims",
-        reference="mpmath forward of both models at 40 digits",
-        strategy=cases, check=check_f, options=dict(trained=given_cases)),
-    Row("attention.blind_to_values.gradient",
-        statement="replacing every W_ℓ^(i) by −W_ℓ^(i) (which leaves every α unchanged, attention.blind_to_values) "
-                  "negates every ∇_t, t = 0..T−1",
-        reference="reference gradients (central differences, mpmath) of both models; the float64 closed form of "
-                  "the negated model against the negated reference",
-        strategy=gradient_cases, check=check_gradient,
-        options=dict(budget=0.5, trained=lambda: trained_gradient_cases(cls=True, coordinates=TRAINED_COORDINATES),
-                     given_budget=0.5)),
-    Row("attention.blind_to_values.lime",
-        statement="replacing every W_ℓ^(i) by −W_ℓ^(i) (attention unchanged) negates every LIME coefficient and "
-                  "the intercept exactly, for the same LIME samples (both semantics)",
-        reference=f"reference LIME of both models (mpmath, {N_SAMPLES} samples); the fast LIME of the negated "
-                  "model against it",
-        strategy=lime_cases, check=check_lime, options=dict(trained=trained_lime_cases)),
-    Row("attention.blind_to_values.beta_inf",
-        statement="replacing every W_ℓ^(i) by −W_ℓ^(i) leaves every α unchanged and negates β^∞ (delete and "
-                  "replace): attention cannot tell the direction of a word's LIME effect",
-        reference="mpmath weighted least squares over the enumeration of the full mpmath forward with W_ℓ and "
-                  "with −W_ℓ; float64 β^∞ of the negated model against −β^∞ (mpmath)",
-        strategy=semantics_cases, check=check_beta_inf, options=dict(trained=trained_semantics_cases)),
-    Row("attention.blind_to_values.shapley",
-        statement="replacing every W_ℓ by −W_ℓ leaves every α unchanged and negates every Shapley value (attention "
-                  "cannot tell the direction of a word's effect that Shapley reports)",
-        reference="mpmath forward (α) and the reference φ with −W_ℓ; float64 exact φ of the negated model",
-        strategy=removal_cases, check=check_shapley,
-        options=dict(section="§6", trained="holds for any model; checked on random models")),
-], section="§3", source="consequence", kind="witness")
+family(
+    [
+        Row(
+            "attention.blind_to_values",
+            statement="replacing every W_ℓ^(i) by −W_ℓ^(i) leaves every α unchanged and negates f (attention "
+            "cannot tell the direction of a token's effect); the gradient and LIME parts are checked "
+            "with those claims",
+            reference="mpmath forward of both models at 40 digits",
+            strategy=cases,
+            check=check_f,
+            options=dict(trained=given_cases),
+        ),
+        Row(
+            "attention.blind_to_values.gradient",
+            statement="replacing every W_ℓ^(i) by −W_ℓ^(i) (which leaves every α unchanged, attention.blind_to_values) "
+            "negates every ∇_t, t = 0..T−1",
+            reference="reference gradients (central differences, mpmath) of both models; the float64 closed form of "
+            "the negated model against the negated reference",
+            strategy=gradient_cases,
+            check=check_gradient,
+            options=dict(
+                budget=0.5,
+                trained=lambda: trained_gradient_cases(cls=True, coordinates=TRAINED_COORDINATES),
+                given_budget=0.5,
+            ),
+        ),
+        Row(
+            "attention.blind_to_values.lime",
+            statement="replacing every W_ℓ^(i) by −W_ℓ^(i) (attention unchanged) negates every LIME coefficient and "
+            "the intercept exactly, for the same LIME samples (both semantics)",
+            reference=f"reference LIME of both models (mpmath, {N_SAMPLES} samples); the fast LIME of the negated "
+            "model against it",
+            strategy=lime_cases,
+            check=check_lime,
+            options=dict(trained=trained_lime_cases),
+        ),
+        Row(
+            "attention.blind_to_values.beta_inf",
+            statement="replacing every W_ℓ^(i) by −W_ℓ^(i) leaves every α unchanged and negates β^∞ (delete and "
+            "replace): attention cannot tell the direction of a word's LIME effect",
+            reference="mpmath weighted least squares over the enumeration of the full mpmath forward with W_ℓ and "
+            "with −W_ℓ; float64 β^∞ of the negated model against −β^∞ (mpmath)",
+            strategy=semantics_cases,
+            check=check_beta_inf,
+            options=dict(trained=trained_semantics_cases),
+        ),
+        Row(
+            "attention.blind_to_values.shapley",
+            statement="replacing every W_ℓ by −W_ℓ leaves every α unchanged and negates every Shapley value (attention "
+            "cannot tell the direction of a word's effect that Shapley reports)",
+            reference="mpmath forward (α) and the reference φ with −W_ℓ; float64 exact φ of the negated model",
+            strategy=removal_cases,
+            check=check_shapley,
+            options=dict(section="§6", trained="holds for any model; checked on random models"),
+        ),
+    ],
+    section="§3",
+    source="consequence",
+    kind="witness",
+)

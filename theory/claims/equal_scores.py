@@ -42,9 +42,16 @@ def check_beta_inf(case) -> Outcome:
     off = ref_perturb.forward_perturbed(model, doc, length, [0] * d, "replace")
     K = model.K
     with mpmath.workdps(ref.DPS):
-        formula = [off.f] + [mpmath.fsum(fw.alpha[i][t] * (fw.c[i][t] - off.c[i][t])
-                                         for i in range(K) for t in range(1, length + 1)
-                                         if int(doc[t]) == w) / K for w in words]
+        formula = [off.f] + [
+            mpmath.fsum(
+                fw.alpha[i][t] * (fw.c[i][t] - off.c[i][t])
+                for i in range(K)
+                for t in range(1, length + 1)
+                if int(doc[t]) == w
+            )
+            / K
+            for w in words
+        ]
         # the premise, in mpmath: UNK scored like every word
         premise = max(abs(fw.scores[i][t] - off.scores[i][t]) for i in range(K) for t in range(1, length + 1))
     values, _ = reference_tables(model, doc, length, "replace")
@@ -72,31 +79,55 @@ def check_shapley(case) -> Outcome:
     words = distinct_words(doc, length)
     fw, fu = ref.forward(model, doc), ref.forward(model, unk_document(model))
     with mpmath.workdps(ref.DPS):
-        formula = [mpmath.fsum(fw.alpha[i][t] * (fw.c[i][t] - fu.c[i][t]) for i in range(model.K)
-                               for t in range(1, length + 1) if doc[t] == w) / model.K for w in words]
+        formula = [
+            mpmath.fsum(
+                fw.alpha[i][t] * (fw.c[i][t] - fu.c[i][t])
+                for i in range(model.K)
+                for t in range(1, length + 1)
+                if doc[t] == w
+            )
+            / model.K
+            for w in words
+        ]
     scale = magnitude(model, doc)
-    return combine(compare("φ", shapley_exact(model, doc, length, semantics="replace"), formula, scale),
-                   compare("o", occlusion(model, doc, length, semantics="replace"), formula, scale),
-                   compare("β^∞", beta_inf_exact(model, doc, length, semantics="replace")[1:], formula, 1e3 * scale))
+    return combine(
+        compare("φ", shapley_exact(model, doc, length, semantics="replace"), formula, scale),
+        compare("o", occlusion(model, doc, length, semantics="replace"), formula, scale),
+        compare("β^∞", beta_inf_exact(model, doc, length, semantics="replace")[1:], formula, 1e3 * scale),
+    )
 
 
-family([
-    Row("lime.equal_scores_exact",
-        statement="if s̃_t = s_t for every head and word position (UNK is scored like the word it replaces), "
-                  "then under replace f is affine in z and β_j^∞ = (1/K) Σ_i Σ_{t: ξ_t = w_j} α_t (c_t − c̃_t) "
-                  "exactly (and β_0^∞ = f(z = 0))",
-        reference="models built with W_k E[w] = W_k E[UNK] exactly (word embeddings equal to UNK's outside a "
-                  "subspace that every W_k annihilates); mpmath weighted least squares over the enumeration of "
-                  "the full mpmath forward on every perturbed document, against the formula in mpmath (α, c "
-                  "from the mpmath forward of the document, c̃ from that of the all-UNK document)",
-        strategy=equal_scores_cases, check=check_beta_inf,
-        options=dict(section="§5", trained="the premise (UNK scored exactly like every word) is a construction; the "
-                                           "trained model does not satisfy it")),
-    Row("shapley.equal_scores_exact",
-        statement="if UNK is scored like every word (s̃_t = s_t), under replace f is affine in z, so "
-                  "φ_j = o_j = β^∞_j = (1/K) Σ_i Σ_{t: ξ_t = w_j} α_t (c_t − c̃_t)",
-        reference="the formula in mpmath (α, c from the mpmath forward of the document, c̃ from the all-UNK document); "
-                  "float64 exact Shapley, occlusion and exact β^∞ against it",
-        strategy=equal_scores_cases, check=check_shapley,
-        options=dict(section="§6", trained="the premise (UNK scored like every word) is a construction")),
-], source="ours", kind="identity")
+family(
+    [
+        Row(
+            "lime.equal_scores_exact",
+            statement="if s̃_t = s_t for every head and word position (UNK is scored like the word it replaces), "
+            "then under replace f is affine in z and β_j^∞ = (1/K) Σ_i Σ_{t: ξ_t = w_j} α_t (c_t − c̃_t) "
+            "exactly (and β_0^∞ = f(z = 0))",
+            reference="models built with W_k E[w] = W_k E[UNK] exactly (word embeddings equal to UNK's outside a "
+            "subspace that every W_k annihilates); mpmath weighted least squares over the enumeration of "
+            "the full mpmath forward on every perturbed document, against the formula in mpmath (α, c "
+            "from the mpmath forward of the document, c̃ from that of the all-UNK document)",
+            strategy=equal_scores_cases,
+            check=check_beta_inf,
+            options=dict(
+                section="§5",
+                trained="the premise (UNK scored exactly like every word) is a construction; the "
+                "trained model does not satisfy it",
+            ),
+        ),
+        Row(
+            "shapley.equal_scores_exact",
+            statement="if UNK is scored like every word (s̃_t = s_t), under replace f is affine in z, so "
+            "φ_j = o_j = β^∞_j = (1/K) Σ_i Σ_{t: ξ_t = w_j} α_t (c_t − c̃_t)",
+            reference="the formula in mpmath (α, c from the mpmath forward of the document, c̃ from the all-UNK "
+            "document); "
+            "float64 exact Shapley, occlusion and exact β^∞ against it",
+            strategy=equal_scores_cases,
+            check=check_shapley,
+            options=dict(section="§6", trained="the premise (UNK scored like every word) is a construction"),
+        ),
+    ],
+    source="ours",
+    kind="identity",
+)

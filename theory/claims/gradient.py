@@ -93,12 +93,20 @@ def trained_gradient_cases(cls: bool = False, coordinates: int = 0) -> SearchStr
 
 # --- gradient.closed_form / gradient.cls_query_path ---------------------------------------------------------
 
-@claim("gradient.closed_form", section="§4", source="paper", kind="identity",
-       statement="for t ≥ 1 (words and padding): ∇_t = (1/K) Σ_i α_t [W_vᵀW_ℓᵀ + (c_t − f^(i)) W_kᵀq / √d_att]",
-       reference="central differences of the mpmath forward pass (reference.explainers.gradient: ≥ 60 digits, step "
-                 "1e-20, ≥ 30 correct digits) at every position t ≥ 1 and coordinate; oracle: torch autograd "
-                 "(tests/test_gradient_oracle.py)",
-       strategy=gradient_cases, budget=1.0, trained=trained_gradient_cases)
+
+@claim(
+    "gradient.closed_form",
+    section="§4",
+    source="paper",
+    kind="identity",
+    statement="for t ≥ 1 (words and padding): ∇_t = (1/K) Σ_i α_t [W_vᵀW_ℓᵀ + (c_t − f^(i)) W_kᵀq / √d_att]",
+    reference="central differences of the mpmath forward pass (reference.explainers.gradient: ≥ 60 digits, step "
+    "1e-20, ≥ 30 correct digits) at every position t ≥ 1 and coordinate; oracle: torch autograd "
+    "(tests/test_gradient_oracle.py)",
+    strategy=gradient_cases,
+    budget=1.0,
+    trained=trained_gradient_cases,
+)
 def check_closed_form(case):
     positions = checked_positions(case, range(1, case.model.T))
     got = gradient(case.model, case.doc).grad[0, positions]
@@ -106,17 +114,29 @@ def check_closed_form(case):
     return compare("∇_t (t ≥ 1)", got, want, magnitudes(case.model, case.doc)[0, positions], radius=radii)
 
 
-@claim("gradient.cls_query_path", section="§4", source="ours", kind="identity",
-       statement="for t = 0 (CLS) the gradient has the t ≥ 1 form plus the query path "
-                 "(1/K) Σ_i W_qᵀ W_k Σ_u α_u (c_u − f^(i)) e_u / √d_att (the authors' code omits it)",
-       reference="central differences of the mpmath forward pass at t = 0 (reference.explainers.gradient)",
-       strategy=gradient_cases, budget=1.0, trained=lambda: given_cases(coordinates=TRAINED_COORDINATES))
+@claim(
+    "gradient.cls_query_path",
+    section="§4",
+    source="ours",
+    kind="identity",
+    statement="for t = 0 (CLS) the gradient has the t ≥ 1 form plus the query path "
+    "(1/K) Σ_i W_qᵀ W_k Σ_u α_u (c_u − f^(i)) e_u / √d_att (the authors' code omits it)",
+    reference="central differences of the mpmath forward pass at t = 0 (reference.explainers.gradient)",
+    strategy=gradient_cases,
+    budget=1.0,
+    trained=lambda: given_cases(coordinates=TRAINED_COORDINATES),
+)
 def check_cls_query_path(case):
     g = gradient(case.model, case.doc)
     coordinates = checked_coordinates(case)
     want, radii = reference_gradient(case, [0], coordinates=coordinates)
-    outcome = compare("∇_0", g.grad[0, :1][:, coordinates], want,
-                      magnitudes(case.model, case.doc)[0, :1][:, coordinates], radius=radii)
+    outcome = compare(
+        "∇_0",
+        g.grad[0, :1][:, coordinates],
+        want,
+        magnitudes(case.model, case.doc)[0, :1][:, coordinates],
+        radius=radii,
+    )
     exact = float(np.linalg.norm(g.grad[0, 0]))
     if exact > 0:
         outcome.measures["‖query path‖ / ‖∇_0‖"] = float(np.linalg.norm(g.query_path[0])) / exact
@@ -155,25 +175,38 @@ def _mp_bound(case):
         K, factor = model.K, ref.score_factor(model)
         bound = [mpmath.mpf(0)] * model.T
         for i, (wc_norm, u_norm) in enumerate(norms):
-            bound = [b + fw.alpha[i][t] * (wc_norm + abs(fw.c[i][t] - fw.f_heads[i]) * u_norm * factor) / K
-                     for t, b in enumerate(bound)]
+            bound = [
+                b + fw.alpha[i][t] * (wc_norm + abs(fw.c[i][t] - fw.f_heads[i]) * u_norm * factor) / K
+                for t, b in enumerate(bound)
+            ]
         return bound
 
 
 @lru_cache(maxsize=2)  # a given population's documents share their model
 def _doubled_with_negated_heads(model: Model) -> Model:
     """Every head twice, the copy with ``−W_ℓ``: the same attention in every head, and ``f ≡ 0``."""
-    return model.replace(Wq=np.concatenate([model.Wq, model.Wq]), Wk=np.concatenate([model.Wk, model.Wk]),
-                         Wv=np.concatenate([model.Wv, model.Wv]), Wl=np.concatenate([model.Wl, -model.Wl]))
+    return model.replace(
+        Wq=np.concatenate([model.Wq, model.Wq]),
+        Wk=np.concatenate([model.Wk, model.Wk]),
+        Wv=np.concatenate([model.Wv, model.Wv]),
+        Wl=np.concatenate([model.Wl, -model.Wl]),
+    )
 
 
-@claim("gradient.attention_bound", section="§4", source="consequence", kind="bound",
-       statement="for t ≥ 1: ‖∇_t‖_2 ≤ (1/K) Σ_i α_t [‖W_vᵀW_ℓᵀ‖_2 + |c_t − f^(i)| ‖W_kᵀq‖_2 / √d_att]; hence zero "
-                 "attention in every head ⇒ zero gradient, while the converse fails (shown on every instance: "
-                 "doubling each head with −W_ℓ keeps every α_t > 0 and makes every ∇_t = 0)",
-       reference="‖∇_t‖ of the reference gradient against the bound computed in mpmath; the float64 bound and "
-                 "the float64 ‖∇_t‖ against it; converse: reference gradient of the doubled model",
-       strategy=gradient_cases, budget=1.0, trained=trained_gradient_cases)
+@claim(
+    "gradient.attention_bound",
+    section="§4",
+    source="consequence",
+    kind="bound",
+    statement="for t ≥ 1: ‖∇_t‖_2 ≤ (1/K) Σ_i α_t [‖W_vᵀW_ℓᵀ‖_2 + |c_t − f^(i)| ‖W_kᵀq‖_2 / √d_att]; hence zero "
+    "attention in every head ⇒ zero gradient, while the converse fails (shown on every instance: "
+    "doubling each head with −W_ℓ keeps every α_t > 0 and makes every ∇_t = 0)",
+    reference="‖∇_t‖ of the reference gradient against the bound computed in mpmath; the float64 bound and "
+    "the float64 ‖∇_t‖ against it; converse: reference gradient of the doubled model",
+    strategy=gradient_cases,
+    budget=1.0,
+    trained=trained_gradient_cases,
+)
 def check_attention_bound(case):
     model, doc = case.model, case.doc
     positions = checked_positions(case, range(1, model.T))
@@ -186,8 +219,9 @@ def check_attention_bound(case):
     mag = np.linalg.norm(magnitudes(model, doc)[0, positions], axis=-1)
     with mpmath.workdps(ref.DPS):
         ratios = [mpmath.norm(g) / b for g, b in zip(mp_grad, mp_bound) if b > 0]
-        violation = max(max(mpmath.norm(g) - b, 0) / b for g, b in zip(mp_grad, mp_bound) if b > 0) \
-            if ratios else mpmath.mpf(0)
+        violation = (
+            max(max(mpmath.norm(g) - b, 0) / b for g, b in zip(mp_grad, mp_bound) if b > 0) if ratios else mpmath.mpf(0)
+        )
     # converse: positive attention everywhere, zero gradient (checked at position 1 in mpmath)
     doubled = _doubled_with_negated_heads(model)
     doubled_alpha = arb.forward(doubled, doc).alpha  # balls: "> 0" is certified
@@ -196,8 +230,10 @@ def check_attention_bound(case):
         check_mp("(‖∇_t‖ − bound)₊ / bound (mpmath)", violation, tol=MP_RTOL),
         compare("bound (float64 vs mpmath)", bound, mp_bound, mag),
         compare("(‖∇_t‖ − bound)₊ (float64)", np.maximum(norm - bound, 0), [0] * len(positions), mag),
-        check_mp("converse: every α_t > 0 in the doubled model (Arb balls, certified)",
-                 0 if all(a > 0 for alpha in doubled_alpha for a in alpha) else 1),
+        check_mp(
+            "converse: every α_t > 0 in the doubled model (Arb balls, certified)",
+            0 if all(a > 0 for alpha in doubled_alpha for a in alpha) else 1,
+        ),
         check_mp("converse: ‖∇_1‖ of the doubled model (mpmath)", mpmath.norm(zero), scale=float(mag[0]) or 1.0),
     )
     if ratios:
@@ -208,12 +244,21 @@ def check_attention_bound(case):
 
 # --- gradient.aggregates ------------------------------------------------------------------------------------
 
-@claim("gradient.aggregates", section="§4", source="consequence", kind="identity",
-       statement="G-avg, G-l1, G-l2 of the closed-form gradient, and G×I_t = (1/K) Σ_i α_t [c_t + (c_t − f^(i)) s_t] "
-                 "for t ≥ 1 (at t = 0 plus (1/K) Σ_i Σ_u α_u (c_u − f^(i)) s_u, the query path — ours), at every "
-                 "position",
-       reference="the same aggregates of the reference gradient (central differences), in mpmath",
-       strategy=gradient_cases, budget=1.0, trained=lambda: trained_gradient_cases(cls=True), given_budget=0.5)
+
+@claim(
+    "gradient.aggregates",
+    section="§4",
+    source="consequence",
+    kind="identity",
+    statement="G-avg, G-l1, G-l2 of the closed-form gradient, and G×I_t = (1/K) Σ_i α_t [c_t + (c_t − f^(i)) s_t] "
+    "for t ≥ 1 (at t = 0 plus (1/K) Σ_i Σ_u α_u (c_u − f^(i)) s_u, the query path — ours), at every "
+    "position",
+    reference="the same aggregates of the reference gradient (central differences), in mpmath",
+    strategy=gradient_cases,
+    budget=1.0,
+    trained=lambda: trained_gradient_cases(cls=True),
+    given_budget=0.5,
+)
 def check_aggregates(case):
     model, doc = case.model, case.doc
     positions = checked_positions(case, range(model.T))
@@ -242,16 +287,22 @@ def check_aggregates(case):
 
 # --- gradient.constant_values -------------------------------------------------------------------------------
 
-@claim("gradient.constant_values", section="§4", source="consequence", kind="identity",
-       statement="if within each head c_t = c for all t, that head contributes α_t W_vᵀW_ℓᵀ to ∇_t (t = 0 included: "
-                 "the query path vanishes too); for K = 1, G-l2_t = α_t ‖W_vᵀW_ℓᵀ‖_2 and G-l1_t = α_t ‖W_vᵀW_ℓᵀ‖_1: "
-                 "gradient norms are attention times a constant",
-       reference="reference gradient (central differences) and mpmath attention, on models built with constant, "
-                 "non-zero value scores (strategies.ConstantValueCase: W_v projected off the positional "
-                 "encoding's variation, E projected onto ⟨w_c, x⟩ = c)",
-       strategy=constant_value_cases, budget=0.5,
-       trained="the premise (constant value scores in every head) is a construction; a trained model's value "
-               "scores vary")
+
+@claim(
+    "gradient.constant_values",
+    section="§4",
+    source="consequence",
+    kind="identity",
+    statement="if within each head c_t = c for all t, that head contributes α_t W_vᵀW_ℓᵀ to ∇_t (t = 0 included: "
+    "the query path vanishes too); for K = 1, G-l2_t = α_t ‖W_vᵀW_ℓᵀ‖_2 and G-l1_t = α_t ‖W_vᵀW_ℓᵀ‖_1: "
+    "gradient norms are attention times a constant",
+    reference="reference gradient (central differences) and mpmath attention, on models built with constant, "
+    "non-zero value scores (strategies.ConstantValueCase: W_v projected off the positional "
+    "encoding's variation, E projected onto ⟨w_c, x⟩ = c)",
+    strategy=constant_value_cases,
+    budget=0.5,
+    trained="the premise (constant value scores in every head) is a construction; a trained model's value scores vary",
+)
 def check_constant_values(case):
     model, doc = case.model, case.doc
     fw, mp_fw = forward(model, doc), ref.forward(model, doc)
@@ -284,6 +335,7 @@ def check_constant_values(case):
 
 # --- gradient.disagrees_with_attention ----------------------------------------------------------------------
 
+
 def _top(values) -> tuple[int, bool]:
     """Index of the largest (non-negative) entry, and whether it beats the runner-up by :data:`RANK_MARGIN`."""
     order = sorted(range(len(values)), key=lambda k: values[k], reverse=True)
@@ -291,12 +343,20 @@ def _top(values) -> tuple[int, bool]:
     return order[0], clear
 
 
-@claim("gradient.disagrees_with_attention", section="§4", source="paper", kind="witness", exists=True,
-       statement="there are models and documents where the word ranked first by α-avg and the word ranked first "
-                 "by G-l2 are different tokens (Figure 1's message: attention and gradients disagree)",
-       reference="α-avg from the mpmath forward pass, G-l2 from the reference gradient (central differences); both "
-                 "top positions must beat their runner-up by 1%",
-       strategy=lambda: gradient_cases(min_words=2), budget=1.0, trained=lambda: given_cases(max_words=4))
+@claim(
+    "gradient.disagrees_with_attention",
+    section="§4",
+    source="paper",
+    kind="witness",
+    exists=True,
+    statement="there are models and documents where the word ranked first by α-avg and the word ranked first "
+    "by G-l2 are different tokens (Figure 1's message: attention and gradients disagree)",
+    reference="α-avg from the mpmath forward pass, G-l2 from the reference gradient (central differences); both "
+    "top positions must beat their runner-up by 1%",
+    strategy=lambda: gradient_cases(min_words=2),
+    budget=1.0,
+    trained=lambda: given_cases(max_words=4),
+)
 def check_disagrees_with_attention(case):
     model, doc, L = case.model, case.doc, len(case.tokens)
     g = gradient(model, doc)  # float64 screen first: the brute force runs only on candidates
@@ -313,9 +373,11 @@ def check_disagrees_with_attention(case):
     (ta, clear_a), (tg, clear_g) = _top(att), _top(l2)
     found = clear_a and clear_g and doc[1 + ta] != doc[1 + tg]
     outcome = check_mp("top α-avg token = top G-l2 token (mpmath; 0 when they differ clearly)", 0 if found else 1)
-    outcome.detail += (f"\n  α-avg top: position {1 + ta} (token {doc[1 + ta]}, α-avg {nstr(att[ta], 6)}, "
-                       f"G-l2 {nstr(l2[ta], 6)}); G-l2 top: position {1 + tg} (token {doc[1 + tg]}, "
-                       f"α-avg {nstr(att[tg], 6)}, G-l2 {nstr(l2[tg], 6)})")
+    outcome.detail += (
+        f"\n  α-avg top: position {1 + ta} (token {doc[1 + ta]}, α-avg {nstr(att[ta], 6)}, "
+        f"G-l2 {nstr(l2[ta], 6)}); G-l2 top: position {1 + tg} (token {doc[1 + tg]}, "
+        f"α-avg {nstr(att[tg], 6)}, G-l2 {nstr(l2[tg], 6)})"
+    )
     outcome.engine = engines(outcome.engine, reference_engine(case))
     return outcome
 
@@ -328,16 +390,24 @@ def _removal_effect(case, t):
         return reference_forward(case).f - reference_forward(case, occluded).f
 
 
-@claim("gradient.disagrees_with_attention.sign", section="§4", source="paper", kind="witness", exists=True,
-       statement="there are models and documents where G×I of the word with the highest α-avg has the opposite "
-                 "sign to that word's effect, the exact change f(ξ) − f(ξ with that word replaced by UNK)",
-       reference="effect: two mpmath forward passes; G×I = ⟨∇_t, e_t⟩ from the reference gradient; both of "
-                 "magnitude above 1e-6 of their terms, the top α-avg word clear of its runner-up by 1%",
-       strategy=lambda: gradient_cases(min_words=2), budget=1.0, trained=given_cases)
+@claim(
+    "gradient.disagrees_with_attention.sign",
+    section="§4",
+    source="paper",
+    kind="witness",
+    exists=True,
+    statement="there are models and documents where G×I of the word with the highest α-avg has the opposite "
+    "sign to that word's effect, the exact change f(ξ) − f(ξ with that word replaced by UNK)",
+    reference="effect: two mpmath forward passes; G×I = ⟨∇_t, e_t⟩ from the reference gradient; both of "
+    "magnitude above 1e-6 of their terms, the top α-avg word clear of its runner-up by 1%",
+    strategy=lambda: gradient_cases(min_words=2),
+    budget=1.0,
+    trained=given_cases,
+)
 def check_sign_disagreement(case):
     model, doc, L = case.model, case.doc, len(case.tokens)
     g = gradient(model, doc)
-    t = 1 + int(np.argmax(alpha_avg(g.forward.alpha[0])[1: L + 1]))
+    t = 1 + int(np.argmax(alpha_avg(g.forward.alpha[0])[1 : L + 1]))
     fw_occ = forward(model, np.where(np.arange(model.T) == t, model.unk_id, doc))
     if g_x_input_closed_form(g.forward)[0, t] * (g.forward.f[0] - fw_occ.f[0]) >= 0:
         return combine(check_mp("float64 screen: same sign", 1))
@@ -354,10 +424,14 @@ def check_sign_disagreement(case):
     scale_f = float(term_magnitudes(model, doc).f[0].mean())
     with mpmath.workdps(ref.DPS):
         gxi = mpmath.fdot(row, X[t])
-    found = (clear and gxi * effect < 0 and abs(gxi) > MARGIN * scale_gxi and abs(effect) > MARGIN * scale_f)
-    outcome = check_mp("G×I and the removal effect of the top-attention word agree in sign (0 when they clearly "
-                       "disagree)", 0 if found else 1)
-    outcome.detail += (f"\n  top α-avg word: position {t} (token {doc[t]}, α-avg {nstr(att[ta], 6)}); "
-                       f"G×I {nstr(gxi, 6)}; effect f(ξ) − f(ξ, UNK at {t}) {nstr(effect, 6)}")
+    found = clear and gxi * effect < 0 and abs(gxi) > MARGIN * scale_gxi and abs(effect) > MARGIN * scale_f
+    outcome = check_mp(
+        "G×I and the removal effect of the top-attention word agree in sign (0 when they clearly disagree)",
+        0 if found else 1,
+    )
+    outcome.detail += (
+        f"\n  top α-avg word: position {t} (token {doc[t]}, α-avg {nstr(att[ta], 6)}); "
+        f"G×I {nstr(gxi, 6)}; effect f(ξ) − f(ξ, UNK at {t}) {nstr(effect, 6)}"
+    )
     outcome.engine = engines(outcome.engine, reference_engine(case))
     return outcome

@@ -49,8 +49,9 @@ def check_lime(lcase) -> Outcome:
     lam = mpmath.mpf(-2.5)
     outcomes = []
     for semantics in ("delete", "replace"):
-        reference = ref_lime.lime_model(model, doc, length, N_SAMPLES, lcase.seed, semantics,
-                                        engine=reference_engine(case))
+        reference = ref_lime.lime_model(
+            model, doc, length, N_SAMPLES, lcase.seed, semantics, engine=reference_engine(case)
+        )
         with mpmath.workdps(ref.DPS):
             # outputs: f, heads f^(i), λ f, f + f^(1)
             Y = [[y[0], *y[1:], lam * y[0], y[0] + y[1]] for y in reference.Y]
@@ -58,8 +59,10 @@ def check_lime(lcase) -> Outcome:
         K, d = model.K, len(reference.words)
         scale = float(max(max(abs(c) for c in row) for row in fit.coef) + max(abs(b) for b in fit.intercept))
         with mpmath.workdps(ref.DPS):
+
             def both(k, fit=fit):
                 return [fit.intercept[k], *fit.coef[k]]
+
             f, heads, scaled, summed = both(0), [both(1 + i) for i in range(K)], both(1 + K), both(2 + K)
             mean_gap = max(abs(f[j] - mpmath.fsum(h[j] for h in heads) / K) for j in range(d + 1))
             scale_gap = max(abs(scaled[j] - lam * f[j]) for j in range(d + 1))
@@ -104,8 +107,9 @@ def check_beta_inf(case) -> Outcome:
         mean_heads = [mpmath.fsum(column) / model.K for column in zip(*beta_heads)]
         scaled_gap = max(abs(a - lam * b) for a, b in zip(beta_scaled, beta_f))
     f_mag = f_magnitude(model, doc)
-    fast_heads = np.mean([lime_inf.beta_inf_exact(model.head(i), doc, length, semantics=sem)
-                          for i in range(model.K)], axis=0)
+    fast_heads = np.mean(
+        [lime_inf.beta_inf_exact(model.head(i), doc, length, semantics=sem) for i in range(model.K)], axis=0
+    )
     fast = lime_inf.beta_inf_exact(model, doc, length, semantics=sem)
     scale = beta_scale(np.abs(np.array(values, dtype=float)), d, lime_inf.NU)
     outcome = combine(
@@ -130,35 +134,53 @@ def check_shapley(case) -> Outcome:
     model, doc, length, d, v = game(case)
     with mpmath.workdps(ref.DPS):
         phi = ref_shap.shapley(v, d)
-        heads = [ref_shap.shapley(ref_shap.values(head, doc, length, case.semantics), d)
-                 for head in map(model.head, range(model.K))]
+        heads = [
+            ref_shap.shapley(ref_shap.values(head, doc, length, case.semantics), d)
+            for head in map(model.head, range(model.K))
+        ]
         violation = max(abs(phi[j] - mpmath.fsum(h[j] for h in heads) / model.K) for j in range(d))
     scale = magnitude(model, doc, case.semantics)
-    return combine(check_mp("φ(mean of heads) − mean of φ(head)", violation, scale),
-                   compare("φ float64", shapley_exact(model, doc, length, semantics=case.semantics), phi, scale))
+    return combine(
+        check_mp("φ(mean of heads) − mean of φ(head)", violation, scale),
+        compare("φ float64", shapley_exact(model, doc, length, semantics=case.semantics), phi, scale),
+    )
 
 
-family([
-    Row("lime.linear_in_model",
-        statement="for the same samples β(f+g) = β(f) + β(g) and β(λf) = λβ(f); hence the multi-head model's "
-                  "LIME is the mean of its heads' LIME (both semantics)",
-        reference=f"reference LIME (mpmath weighted ridge on the mpmath forward of every perturbed document, "
-                  f"{N_SAMPLES} samples); the fast float64 LIME against it",
-        strategy=lime_cases, check=check_lime,
-        options=dict(section="§5", source="paper", trained=trained_lime_cases)),
-    Row("lime.linear_in_model.beta_inf",
-        statement="β^∞ is linear in f: β^∞(f + g) = β^∞(f) + β^∞(g), β^∞(λf) = λβ^∞(f); hence the multi-head "
-                  "model's β^∞ is the mean of its heads' β^∞ (delete and replace)",
-        reference="mpmath weighted least squares over the enumeration of the full mpmath forward (f and each "
-                  "head f^(i) on every perturbed document); float64 β^∞ of the model and of each single-head "
-                  "model against it",
-        strategy=semantics_cases, check=check_beta_inf,
-        options=dict(section="§5", source="paper", trained=trained_semantics_cases)),
-    Row("shapley.linear_in_model",
-        statement="the Shapley values of the head mean are the mean of the heads' Shapley values (φ is linear in the "
-                  "game and v is the mean of the heads' games, all sharing the CLS query of their head)",
-        reference="reference φ (mpmath) of the model against the mean of the reference φ of each one-head model; the "
-                  "float64 exact φ against both",
-        strategy=removal_cases, check=check_shapley,
-        options=dict(section="§6", source="consequence", trained="holds for any model; checked on random models")),
-], kind="identity")
+family(
+    [
+        Row(
+            "lime.linear_in_model",
+            statement="for the same samples β(f+g) = β(f) + β(g) and β(λf) = λβ(f); hence the multi-head model's "
+            "LIME is the mean of its heads' LIME (both semantics)",
+            reference=f"reference LIME (mpmath weighted ridge on the mpmath forward of every perturbed document, "
+            f"{N_SAMPLES} samples); the fast float64 LIME against it",
+            strategy=lime_cases,
+            check=check_lime,
+            options=dict(section="§5", source="paper", trained=trained_lime_cases),
+        ),
+        Row(
+            "lime.linear_in_model.beta_inf",
+            statement="β^∞ is linear in f: β^∞(f + g) = β^∞(f) + β^∞(g), β^∞(λf) = λβ^∞(f); hence the multi-head "
+            "model's β^∞ is the mean of its heads' β^∞ (delete and replace)",
+            reference="mpmath weighted least squares over the enumeration of the full mpmath forward (f and each "
+            "head f^(i) on every perturbed document); float64 β^∞ of the model and of each single-head "
+            "model against it",
+            strategy=semantics_cases,
+            check=check_beta_inf,
+            options=dict(section="§5", source="paper", trained=trained_semantics_cases),
+        ),
+        Row(
+            "shapley.linear_in_model",
+            statement="the Shapley values of the head mean are the mean of the heads' Shapley values (φ is "
+            "linear in the "
+            "game and v is the mean of the heads' games, all sharing the CLS query of their head)",
+            reference="reference φ (mpmath) of the model against the mean of the reference φ of each one-head "
+            "model; the "
+            "float64 exact φ against both",
+            strategy=removal_cases,
+            check=check_shapley,
+            options=dict(section="§6", source="consequence", trained="holds for any model; checked on random models"),
+        ),
+    ],
+    kind="identity",
+)

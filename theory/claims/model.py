@@ -19,11 +19,16 @@ from theory.models.one_layer import forward, term_magnitudes
 from theory.models.perturb import f_perturbed
 
 
-@claim("model.forward", section="§2", source="paper", kind="identity",
-       statement="the float64 forward pass (f, f^(i), α, scores s, value scores c) equals the mpmath "
-                 "forward pass",
-       reference="pure-mpmath re-implementation of §1 at 40 digits",
-       strategy=cases, trained=given_cases)
+@claim(
+    "model.forward",
+    section="§2",
+    source="paper",
+    kind="identity",
+    statement="the float64 forward pass (f, f^(i), α, scores s, value scores c) equals the mpmath forward pass",
+    reference="pure-mpmath re-implementation of §1 at 40 digits",
+    strategy=cases,
+    trained=given_cases,
+)
 def check_forward(case):
     model, doc = case.model, case.doc
     (mp_fw, rad), fw, mag = reference_forward(case, radii=True), forward(model, doc), term_magnitudes(model, doc)
@@ -37,10 +42,16 @@ def check_forward(case):
     )
 
 
-@claim("model.simplex", section="§2", source="paper", kind="identity",
-       statement="per head, α_t > 0 and Σ_t α_t = 1",
-       reference="mpmath (positivity and the sum at 40 digits); float64 sum against 1",
-       strategy=cases, trained=given_cases)
+@claim(
+    "model.simplex",
+    section="§2",
+    source="paper",
+    kind="identity",
+    statement="per head, α_t > 0 and Σ_t α_t = 1",
+    reference="mpmath (positivity and the sum at 40 digits); float64 sum against 1",
+    strategy=cases,
+    trained=given_cases,
+)
 def check_simplex(case):
     fw, mp_fw = forward(case.model, case.doc), reference_forward(case)
     with mpmath.workdps(ref.DPS):
@@ -57,10 +68,16 @@ def check_simplex(case):
     return outcome
 
 
-@claim("model.convex", section="§2", source="consequence", kind="bound",
-       statement="per head, min_t c_t ≤ f^(i) ≤ max_t c_t (f^(i) is a convex combination of value scores)",
-       reference="mpmath; the float64 violation relative to the magnitude of the terms",
-       strategy=cases, trained=given_cases)
+@claim(
+    "model.convex",
+    section="§2",
+    source="consequence",
+    kind="bound",
+    statement="per head, min_t c_t ≤ f^(i) ≤ max_t c_t (f^(i) is a convex combination of value scores)",
+    reference="mpmath; the float64 violation relative to the magnitude of the terms",
+    strategy=cases,
+    trained=given_cases,
+)
 def check_convex(case):
     fw, mp_fw = forward(case.model, case.doc), reference_forward(case)
     mag = term_magnitudes(case.model, case.doc)
@@ -78,8 +95,9 @@ def check_convex(case):
 
 def _perturbed_docs(case, Z, semantics):
     """The perturbed documents (token by token, :mod:`reference.explainers.perturb`) of the patterns ``Z``."""
-    return np.array([ref_perturb.perturbed_document(case.doc, len(case.tokens), z, semantics, case.model.unk_id)
-                     for z in Z])
+    return np.array(
+        [ref_perturb.perturbed_document(case.doc, len(case.tokens), z, semantics, case.model.unk_id) for z in Z]
+    )
 
 
 def f_magnitudes(case, Z, semantics: str) -> np.ndarray:
@@ -108,33 +126,50 @@ def _check_evaluator(pcase, semantics, label):
     return outcome
 
 
-@claim("model.sufficient_stats", section="§2", source="ours", kind="identity",
-       statement="under replace, for every removal pattern z: f(ξ(z)) = (1/K) Σ_i [Σ_t (z? g_t c_t : g̃_t c̃_t)] / "
-                 "[Σ_t (z? g_t : g̃_t)] (z? = 1 at CLS and padding, z_{w(t)} at word positions): a perturbed "
-                 "document costs O(K·d) after O(K·T) precomputation",
-       reference="full mpmath forward (40 digits) on each perturbed document, built token by token",
-       strategy=perturbed_cases, trained=trained_perturbed_cases)
+@claim(
+    "model.sufficient_stats",
+    section="§2",
+    source="ours",
+    kind="identity",
+    statement="under replace, for every removal pattern z: f(ξ(z)) = (1/K) Σ_i [Σ_t (z? g_t c_t : g̃_t c̃_t)] / "
+    "[Σ_t (z? g_t : g̃_t)] (z? = 1 at CLS and padding, z_{w(t)} at word positions): a perturbed "
+    "document costs O(K·d) after O(K·T) precomputation",
+    reference="full mpmath forward (40 digits) on each perturbed document, built token by token",
+    strategy=perturbed_cases,
+    trained=trained_perturbed_cases,
+)
 def check_sufficient_stats(pcase):
     return _check_evaluator(pcase, "replace", "f(ξ(z)) replace")
 
 
-@claim("model.delete_decomposition", section="§2", source="ours", kind="identity",
-       statement="under delete (words removed, the rest shifted left, UNK re-padding), the score and value "
-                 "score of word w at position t split as s = a_w + b_t, c = c^E_w + c^P_t with the CLS query "
-                 "fixed, so f on every perturbed document follows from O(K·(V_doc + T)·d_e) precomputation "
-                 "and O(K) per kept occurrence",
-       reference="full mpmath forward (40 digits) on each perturbed document, built token by token",
-       strategy=perturbed_cases, trained=trained_perturbed_cases)
+@claim(
+    "model.delete_decomposition",
+    section="§2",
+    source="ours",
+    kind="identity",
+    statement="under delete (words removed, the rest shifted left, UNK re-padding), the score and value "
+    "score of word w at position t split as s = a_w + b_t, c = c^E_w + c^P_t with the CLS query "
+    "fixed, so f on every perturbed document follows from O(K·(V_doc + T)·d_e) precomputation "
+    "and O(K) per kept occurrence",
+    reference="full mpmath forward (40 digits) on each perturbed document, built token by token",
+    strategy=perturbed_cases,
+    trained=trained_perturbed_cases,
+)
 def check_delete_decomposition(pcase):
     return _check_evaluator(pcase, "delete", "f(ξ(z)) delete")
 
 
-@claim("model.delete_equals_replace_without_pe", section="§2", source="ours", kind="identity",
-       statement="with positional encoding off (and UNK padding), delete and replace give the same f for every "
-                 "removal pattern z",
-       reference="full mpmath forward on the deleted and on the replaced document",
-       strategy=lambda: perturbed_cases(pe=False),
-       trained="the trained model uses positional encoding; the claim is about models without it")
+@claim(
+    "model.delete_equals_replace_without_pe",
+    section="§2",
+    source="ours",
+    kind="identity",
+    statement="with positional encoding off (and UNK padding), delete and replace give the same f for every "
+    "removal pattern z",
+    reference="full mpmath forward on the deleted and on the replaced document",
+    strategy=lambda: perturbed_cases(pe=False),
+    trained="the trained model uses positional encoding; the claim is about models without it",
+)
 def check_delete_equals_replace(pcase):
     case = pcase.case
     length = len(case.tokens)

@@ -51,8 +51,11 @@ def agree(label: str, balls, values, scale, tol: float = MP_TOL) -> Outcome:
         The outcome, with the worst entries (or those outside their ball) in its detail.
     """
     balls, values = _flat(balls), _flat(values)
-    scales = _flat(scale) if isinstance(scale, (list, tuple)) else list(np.broadcast_to(
-        np.ravel(np.asarray(scale, dtype=np.float64)), (len(balls),)))
+    scales = (
+        _flat(scale)
+        if isinstance(scale, (list, tuple))
+        else list(np.broadcast_to(np.ravel(np.asarray(scale, dtype=np.float64)), (len(balls),)))
+    )
     outside = [k for k, (b, v) in enumerate(zip(balls, values)) if not b.contains(arb.exact(v))]
     with mpmath.workprec(GAP_PREC):
         gaps = [abs(arb.midpoint(b) - v) for b, v in zip(balls, values)]
@@ -62,13 +65,23 @@ def agree(label: str, balls, values, scale, tol: float = MP_TOL) -> Outcome:
         rel_radius = max((float(r / m) for r, m in zip(radii, safe)), default=0.0)
     worst = int(np.argmax(err)) if err else 0
     error = max(err, default=0.0)
-    detail = (f"{label}: {len(outside)} of {len(balls)} mpmath values outside their Arb ball; max (|mid − mpmath| + "
-              f"radius) / scale {error:.3e} (tolerance {tol:.1e}), max radius / scale {rel_radius:.1e}")
+    detail = (
+        f"{label}: {len(outside)} of {len(balls)} mpmath values outside their Arb ball; max (|mid − mpmath| + "
+        f"radius) / scale {error:.3e} (tolerance {tol:.1e}), max radius / scale {rel_radius:.1e}"
+    )
     for k in (outside or [worst])[:3]:
-        detail += (f"\n  entry {k}: ball {balls[k].str(30, radius=True)}  mpmath {nstr(values[k], 30)}  "
-                   f"scale {nstr(scales[k], 4)}")
-    return Outcome(holds=not outside and error <= tol, error=error, tolerance=tol, detail=detail,
-                   engine="arb+mpmath", radius=rel_radius)
+        detail += (
+            f"\n  entry {k}: ball {balls[k].str(30, radius=True)}  mpmath {nstr(values[k], 30)}  "
+            f"scale {nstr(scales[k], 4)}"
+        )
+    return Outcome(
+        holds=not outside and error <= tol,
+        error=error,
+        tolerance=tol,
+        detail=detail,
+        engine="arb+mpmath",
+        radius=rel_radius,
+    )
 
 
 def _flat(nested) -> list:
@@ -127,14 +140,22 @@ def _positions(case) -> list[int]:
     return list(case.positions) if getattr(case, "positions", None) else [0, 1]
 
 
-@claim("reference.engines_agree", section="§2", source="ours", kind="identity",
-       statement="the two reference engines agree: every Arb ball (forward pass f, f^(i), α_t, c_t; f of a perturbed "
-                 "document under both removal semantics; the central-difference gradient at CLS and a word) "
-                 "contains the mpmath value, and the two agree to ≥ 30 digits of the magnitude of the terms",
-       reference="Arb balls at 40 digits (forward) / the gradient's working precision vs mpmath with 30 / 20 more "
-                 "digits (same exact step); on the trained model its first head alone, a one-head model at the "
-                 "authors' widths (what the mpmath engine affords there: first_head_cases)",
-       strategy=gradient_cases, budget=1.0, trained=first_head_cases, given_budget=0.5)
+@claim(
+    "reference.engines_agree",
+    section="§2",
+    source="ours",
+    kind="identity",
+    statement="the two reference engines agree: every Arb ball (forward pass f, f^(i), α_t, c_t; f of a perturbed "
+    "document under both removal semantics; the central-difference gradient at CLS and a word) "
+    "contains the mpmath value, and the two agree to ≥ 30 digits of the magnitude of the terms",
+    reference="Arb balls at 40 digits (forward) / the gradient's working precision vs mpmath with 30 / 20 more "
+    "digits (same exact step); on the trained model its first head alone, a one-head model at the "
+    "authors' widths (what the mpmath engine affords there: first_head_cases)",
+    strategy=gradient_cases,
+    budget=1.0,
+    trained=first_head_cases,
+    given_budget=0.5,
+)
 def check_engines_agree(case):
     model, doc, L = case.model, case.doc, len(case.tokens)
     balls = arb.forward(model, doc, ref.DPS)
@@ -146,22 +167,28 @@ def check_engines_agree(case):
     perturbed = []
     for semantics in ("delete", "replace"):  # the token documents of LIME's pipeline (Arb builds token documents)
         other = ref_perturb.perturbed_document(doc, L, z, semantics, int(model.unk_id))
-        perturbed.append(agree(f"f of the perturbed document ({semantics})",
-                               [arb.forward_perturbed(model, doc, L, z, semantics, ref.DPS).f],
-                               [ref_perturb.f_perturbed(model, doc, L, z, semantics, ref.DPS + FORWARD_EXTRA)],
-                               term_magnitudes(model, np.array(other)).f[0].mean()))
+        perturbed.append(
+            agree(
+                f"f of the perturbed document ({semantics})",
+                [arb.forward_perturbed(model, doc, L, z, semantics, ref.DPS).f],
+                [ref_perturb.f_perturbed(model, doc, L, z, semantics, ref.DPS + FORWARD_EXTRA)],
+                term_magnitudes(model, np.array(other)).f[0].mean(),
+            )
+        )
     positions, coordinates = _positions(case), getattr(case, "coordinates", None)
     dps = arb.working_dps(model, doc)
     grad = arb.gradient(model, doc, positions=positions, dps=dps, coordinates=coordinates)
-    mp_grad = ref_grad.gradient(model, doc, positions=positions, dps=dps + GRADIENT_EXTRA, h=ref_grad.step(dps),
-                                coordinates=coordinates)
+    mp_grad = ref_grad.gradient(
+        model, doc, positions=positions, dps=dps + GRADIENT_EXTRA, h=ref_grad.step(dps), coordinates=coordinates
+    )
     grad_mag = magnitudes(model, doc)[0, positions][:, checked_coordinates(case)]
     return combine(
         agree("f", [balls.f], [mp_fw.f], mag.f[0].mean()),
         agree("f^(i)", balls.f_heads, mp_fw.f_heads, mag.f[0]),
         # α_t relative to itself (times 1 + max_t s, the rounding growth of the softmax): ≥ 30 digits of every weight
-        agree("α", balls.alpha, mp_fw.alpha,
-              [[a * float(m) for a in row] for row, m in zip(mp_fw.alpha, mag.alpha[0])]),
+        agree(
+            "α", balls.alpha, mp_fw.alpha, [[a * float(m) for a in row] for row, m in zip(mp_fw.alpha, mag.alpha[0])]
+        ),
         agree("c", balls.c, mp_fw.c, mag.c[0]),
         *perturbed,
         agree(f"∇_t at t = {positions}", grad, mp_grad, grad_mag),

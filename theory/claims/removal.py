@@ -23,8 +23,10 @@ from theory.models import removal
 from theory.models.one_layer import Model, embed, scores_and_values
 from theory.models.perturb import distinct_words
 
-TRAINED = ("2^d mpmath forward passes at T = 256 take ~10 s per document; the fast evaluators are checked on the "
-           "trained model by model.sufficient_stats, and every §6 claim holds for any model")
+TRAINED = (
+    "2^d mpmath forward passes at T = 256 take ~10 s per document; the fast evaluators are checked on the "
+    "trained model by model.sufficient_stats, and every §6 claim holds for any model"
+)
 
 
 def magnitude(model: Model, doc, semantics: str = "replace") -> float:
@@ -40,8 +42,14 @@ def magnitude(model: Model, doc, semantics: str = "replace") -> float:
     X = embed(model, np.asarray(doc)[None])[0]
     how = removal.parse(semantics, model)
     rows = [X, removal.removed_embeddings(model, how if how.substitutes else "replace")]
-    _, s, c = scores_and_values(np.abs(np.stack(rows)), np.abs(model.Wq), np.abs(model.Wk), np.abs(model.Wv),
-                                np.abs(model.Wl), model.score_factor)
+    _, s, c = scores_and_values(
+        np.abs(np.stack(rows)),
+        np.abs(model.Wq),
+        np.abs(model.Wk),
+        np.abs(model.Wv),
+        np.abs(model.Wl),
+        model.score_factor,
+    )
     return float(c.max() * (1.0 + s.max()))
 
 
@@ -73,8 +81,12 @@ def versus_reference(case, label: str, ours, reference) -> Outcome:
         The comparison, relative to :func:`magnitude`.
     """
     model, doc, length, d, v = game(case)
-    return compare(f"{label} ({case.semantics})", ours(model, doc, length, semantics=case.semantics), reference(v, d),
-                   magnitude(model, doc, case.semantics))
+    return compare(
+        f"{label} ({case.semantics})",
+        ours(model, doc, length, semantics=case.semantics),
+        reference(v, d),
+        magnitude(model, doc, case.semantics),
+    )
 
 
 def pattern_order(v: dict, d: int) -> list:
@@ -90,12 +102,18 @@ def pattern_order(v: dict, d: int) -> list:
     return [v[tuple(int(b) for b in row)] for row in patterns(d)]
 
 
-@claim("removal.fast_evaluators", section="§6", source="ours", kind="identity",
-       statement="under every removal semantics (delete, replace, mask:ID, zero) the fast evaluators of f on the "
-                 "perturbed documents (sufficient statistics for the substitutions, word/position decomposition for "
-                 "delete) equal the full forward pass on every perturbed document",
-       reference="mpmath forward pass (40 digits) on each of the 2^d perturbed documents, built token by token "
-                 "(zero: the positional encoding alone at removed positions)",
-       strategy=removal_cases, trained=TRAINED)
+@claim(
+    "removal.fast_evaluators",
+    section="§6",
+    source="ours",
+    kind="identity",
+    statement="under every removal semantics (delete, replace, mask:ID, zero) the fast evaluators of f on the "
+    "perturbed documents (sufficient statistics for the substitutions, word/position decomposition for "
+    "delete) equal the full forward pass on every perturbed document",
+    reference="mpmath forward pass (40 digits) on each of the 2^d perturbed documents, built token by token "
+    "(zero: the positional encoding alone at removed positions)",
+    strategy=removal_cases,
+    trained=TRAINED,
+)
 def check_fast_evaluators(case):
     return versus_reference(case, "f_perturbed", table, pattern_order)

@@ -21,9 +21,9 @@ from theory.errors import InputError
 if TYPE_CHECKING:
     from theory.checking.population import Population
     from theory.claims import Claim
-    from theory.studies import Extra, ExtraResult
     from theory.models.vocabulary import Encoded
     from theory.running.runner import Record
+    from theory.studies import Extra, ExtraResult
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT = 0, 1, 2
 
@@ -48,40 +48,67 @@ def _main(argv) -> int:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     listing = commands.add_parser("list", help="the claims, with the verdict of the last run")
-    listing.add_argument("--format", choices=("text", "markdown"), default="text",
-                         help="text: a table with the last verdicts (default); markdown: the claim catalogue "
-                              "docs/claims.md (ids, statements, references, where each claim lives)")
+    listing.add_argument(
+        "--format",
+        choices=("text", "markdown"),
+        default="text",
+        help="text: a table with the last verdicts (default); markdown: the claim catalogue "
+        "docs/claims.md (ids, statements, references, where each claim lives)",
+    )
     run = commands.add_parser("run", help="check the claims and write summary.json and REPORT.md")
     run.add_argument("--profile", default="ci", help="Hypothesis profile: ci (default) or thorough")
     run.add_argument("--only", nargs="+", metavar="ID", help="run only these claims")
     run.add_argument("--out", default="reports", help="output folder (default: reports/)")
     run.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
-    run.add_argument("--population", choices=("random", "trained", "both"), default=None,
-                     help="instances: random models, the trained model's held-out documents, or both (default)")
+    run.add_argument(
+        "--population",
+        choices=("random", "trained", "both"),
+        default=None,
+        help="instances: random models, the trained model's held-out documents, or both (default)",
+    )
     model_options.add_model_options(run)
-    run.add_argument("--jobs", type=int, default=None,
-                     help="worker processes (default: the machine's cores; 1 runs everything in this process)")
-    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                     help="run the claims and extras on the Dask cluster at ADDRESS, e.g. tcp://host:8786 "
-                          "(pip install '.[distributed]')")
+    run.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="worker processes (default: the machine's cores; 1 runs everything in this process)",
+    )
+    run.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run the claims and extras on the Dask cluster at ADDRESS, e.g. tcp://host:8786 "
+        "(pip install '.[distributed]')",
+    )
     explain.add_parser(commands)
     compare = commands.add_parser("compare", help="compare a new summary.json with a baseline")
     compare.add_argument("baseline", help="baseline summary.json (e.g. the committed reports/summary.json)")
     compare.add_argument("new", help="new summary.json")
-    compare.add_argument("--margin", type=float, default=None,
-                         help="allowed growth of an approximation's relative error in a regime (default 0.05)")
+    compare.add_argument(
+        "--margin",
+        type=float,
+        default=None,
+        help="allowed growth of an approximation's relative error in a regime (default 0.05)",
+    )
 
     model_options.add_import_parser(commands)
 
     try:
         args = parser.parse_args(argv)
-        code = {"list": _list, "run": _run, "explain": explain.run, "compare": _compare,
-                "import": model_options.import_command}[args.command](args, argv)
+        code = {
+            "list": _list,
+            "run": _run,
+            "explain": explain.run,
+            "compare": _compare,
+            "import": model_options.import_command,
+        }[args.command](args, argv)
         sys.stdout.flush()  # a closed pipe shows up here, inside this try
         return code
     except InputError as error:  # one line: control characters of the input (newlines …) are escaped
-        print("attnverify: error: " + "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(error)),
-              file=sys.stderr)
+        print(
+            "attnverify: error: " + "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(error)),
+            file=sys.stderr,
+        )
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("\nattnverify: interrupted; no report was written", file=sys.stderr)
@@ -89,8 +116,11 @@ def _main(argv) -> int:
     except BrokenPipeError:  # the reader closed the pipe (`attnverify list | head`): end quietly
         return _closed_pipe()
     except MemoryError:  # what theory.memory's estimates let through (they compare with physical memory)
-        print("attnverify: error: out of memory; free memory, or ask for less (fewer --samples, a smaller "
-              "model or document)", file=sys.stderr)
+        print(
+            "attnverify: error: out of memory; free memory, or ask for less (fewer --samples, a smaller "
+            "model or document)",
+            file=sys.stderr,
+        )
         return EXIT_INPUT
 
 
@@ -190,8 +220,15 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
         return _run_locked(args, argv, out, [(c, p) for c in claims for p in populations], extras, given, encoded)
 
 
-def _run_locked(args: argparse.Namespace, argv: list[str] | None, out: Path, runs: list[tuple[Claim, str | Population]],
-                extras: list[Extra], given: Population | None, encoded: list[Encoded]) -> int:
+def _run_locked(
+    args: argparse.Namespace,
+    argv: list[str] | None,
+    out: Path,
+    runs: list[tuple[Claim, str | Population]],
+    extras: list[Extra],
+    given: Population | None,
+    encoded: list[Encoded],
+) -> int:
     """The claim runs and the reports, while this process holds the output folder's lock.
 
     Args:
@@ -226,8 +263,7 @@ def _run_locked(args: argparse.Namespace, argv: list[str] | None, out: Path, run
         runs, extras = [], []
     total = len(runs) + len(extras)
     for number, (claim, population) in enumerate(runs, 1):
-        print(f"[{number}/{total}] {claim.id} ({population_name(population)}) …", end="", file=sys.stderr,
-              flush=True)
+        print(f"[{number}/{total}] {claim.id} ({population_name(population)}) …", end="", file=sys.stderr, flush=True)
         record = run_claim(claim, args.profile, args.seed, population)
         print(f" {progress(record)}", file=sys.stderr)
         records.append(record)
@@ -243,8 +279,10 @@ def _run_locked(args: argparse.Namespace, argv: list[str] | None, out: Path, run
         else:
             write_reports(out, summary(records, args.profile, args.seed, argv, extra_results, benchmarks))
     except OSError as error:
-        raise InputError(f"cannot write the reports into {str(out)!r} ({error.strerror or error}); "
-                         "the previous reports are untouched — free space or give another --out") from None
+        raise InputError(
+            f"cannot write the reports into {str(out)!r} ({error.strerror or error}); "
+            "the previous reports are untouched — free space or give another --out"
+        ) from None
     return finish_run(records, out, extra_results)
 
 

@@ -25,8 +25,9 @@ from theory.explainers.smoothgrad import NoiseEstimate, antithetic_mean
 from theory.models.protocol import AttentionClassifier
 
 
-def clime(model: AttentionClassifier, doc: ArrayLike, *, sigma: float = 0.1, samples: int = 256,
-          seed: int = 0) -> NoiseEstimate:
+def clime(
+    model: AttentionClassifier, doc: ArrayLike, *, sigma: float = 0.1, samples: int = 256, seed: int = 0
+) -> NoiseEstimate:
     """C-LIME slope of every embedding coordinate (see the module docstring).
 
     Args:
@@ -41,8 +42,9 @@ def clime(model: AttentionClassifier, doc: ArrayLike, *, sigma: float = 0.1, sam
         The :class:`~theory.explainers.smoothgrad.NoiseEstimate`: ``β`` of shape ``(T, d_e)``, its per-token scores
         and standard errors.
     """
+
     def draw(X: np.ndarray, eps: np.ndarray) -> np.ndarray:
         f = model.output_embedded(np.concatenate([X + eps, X - eps]))
-        return eps * ((f[: len(eps)] - f[len(eps):]) / (2 * sigma ** 2))[:, None, None]
+        return eps * ((f[: len(eps)] - f[len(eps) :]) / (2 * sigma**2))[:, None, None]
 
     return antithetic_mean(model, doc, sigma, samples, seed, draw)

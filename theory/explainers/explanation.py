@@ -53,5 +53,13 @@ class Explanation:
             ``"words"`` —, then ``"words"`` for a word method, then the extras.
         """
         words = {"words": self.features} if self.unit == "word" else {}
-        return {"method": self.method, "f": self.f, "positions": self.positions, "tokens": self.tokens,
-                "scores_of": self.unit + "s", "scores": self.scores, **words, **self.extras}
+        return {
+            "method": self.method,
+            "f": self.f,
+            "positions": self.positions,
+            "tokens": self.tokens,
+            "scores_of": self.unit + "s",
+            "scores": self.scores,
+            **words,
+            **self.extras,
+        }

@@ -113,9 +113,11 @@ def finite_result(method: str, model: AttentionClassifier, doc: ArrayLike, compu
     found = _first_nonfinite(result)
     if found:
         where, value = found
-        raise NonFiniteError(f"{method}: {where} is {value} although the forward pass on the document is finite "
-                             f"(an intermediate overflows float64, e.g. the gradient or the regression on the "
-                             f"perturbed documents); {FIX}")
+        raise NonFiniteError(
+            f"{method}: {where} is {value} although the forward pass on the document is finite "
+            f"(an intermediate overflows float64, e.g. the gradient or the regression on the "
+            f"perturbed documents); {FIX}"
+        )
     return result
 
 
@@ -135,5 +137,6 @@ def finite_outcome(outcome: Measured) -> None:
     for name, value in (("error", outcome.error), ("tolerance", outcome.tolerance)):
         if value is None or math.isfinite(value) or (math.isinf(value) and not outcome.holds):
             continue
-        raise NonFiniteError(f"the check measured a non-finite {name} ({value}): the computation overflows "
-                             "float64 on this instance")
+        raise NonFiniteError(
+            f"the check measured a non-finite {name} ({value}): the computation overflows float64 on this instance"
+        )

@@ -28,6 +28,7 @@ _TINY = np.finfo(np.float64).tiny
 
 # --- aggregates (docs/theory.md §5.1) --------------------------------------------------------------------------
 
+
 def g_avg(grad: np.ndarray) -> np.ndarray:
     """``G-avg_t = mean_k ∇_{t,k}`` (over embedding coordinates).
 
@@ -99,6 +100,7 @@ def g_x_input_closed_form(fw: Forward) -> np.ndarray:
 
 # --- the bound (docs/theory.md §5.5) --------------------------------------------------------------
 
+
 def attention_bound(model: Model, fw: Forward) -> np.ndarray:
     """``(1/K) Σ_i α_t [‖w_c‖_2 + |c_t − f^(i)| ‖u‖_2 / √d_att] ≥ ‖∇_t‖_2`` for ``t ≥ 1`` (triangle inequality
     on :func:`closed_form`) (column 0 is the same expression, not a bound on ``∇_0``).
@@ -118,6 +120,7 @@ def attention_bound(model: Model, fw: Forward) -> np.ndarray:
 
 
 # --- magnitudes of the terms (scales of the rounding-error tolerances) -----------------------------------
+
 
 def magnitudes(model: Model, docs: ArrayLike) -> np.ndarray:
     """Magnitude of the terms summed into each entry of ``∇_t``, shape ``(B, T, d_e)``.

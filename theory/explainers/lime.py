@@ -135,11 +135,12 @@ def kernel_weights(Z: np.ndarray) -> np.ndarray:
         ``π``, shape ``(n,)``.
     """
     D = 100.0 * (1.0 - np.sqrt(Z.sum(axis=1) / Z.shape[1]))
-    return np.sqrt(np.exp(-D ** 2 / KERNEL_WIDTH ** 2))
+    return np.sqrt(np.exp(-(D**2) / KERNEL_WIDTH**2))
 
 
-def weighted_ridge(Z: np.ndarray, y: np.ndarray, pi: np.ndarray,
-                   alpha: float = ALPHA) -> tuple[float | np.ndarray, np.ndarray]:
+def weighted_ridge(
+    Z: np.ndarray, y: np.ndarray, pi: np.ndarray, alpha: float = ALPHA
+) -> tuple[float | np.ndarray, np.ndarray]:
     """``(intercept, coef)`` of ``Ridge(alpha, fit_intercept=True).fit(Z, y, sample_weight=π)``.
 
     scikit-learn centres ``Z`` and ``y`` at their ``π``-weighted means ``z̄, ȳ``, solves
@@ -165,7 +166,7 @@ def _design_moments(Z: np.ndarray, pi: np.ndarray) -> tuple[np.ndarray, np.ndarr
     a general product; the blocks' temporaries stay in cache)."""
     gram = np.zeros((Z.shape[1], Z.shape[1]))
     for start in range(0, Z.shape[0], 1024):
-        A = Z[start: start + 1024] * np.sqrt(pi[start: start + 1024])[:, None]
+        A = Z[start : start + 1024] * np.sqrt(pi[start : start + 1024])[:, None]
         gram += A.T @ A
     return gram, pi @ Z, pi.sum()
 
@@ -175,8 +176,9 @@ def _response_moments(Z: np.ndarray, y: np.ndarray, pi: np.ndarray) -> tuple[np.
     return Z.T @ (pi * y.T).T, pi @ y
 
 
-def _ridge(gram: np.ndarray, z_sum: np.ndarray, total: float, zy: np.ndarray, y_sum: np.ndarray,
-           alpha: float = ALPHA) -> tuple[float | np.ndarray, np.ndarray]:
+def _ridge(
+    gram: np.ndarray, z_sum: np.ndarray, total: float, zy: np.ndarray, y_sum: np.ndarray, alpha: float = ALPHA
+) -> tuple[float | np.ndarray, np.ndarray]:
     A = gram - np.outer(z_sum, z_sum) / total
     A[np.diag_indices_from(A)] += alpha
     rhs = zy - (np.outer(z_sum, y_sum) if np.ndim(y_sum) else z_sum * y_sum) / total
@@ -200,8 +202,15 @@ class LimeResult:
     f: np.ndarray  # (n,) model output on the perturbed documents
 
 
-def lime(model: AttentionClassifier, doc: ArrayLike, length: int, *, semantics: str = "delete", samples: int = 5000,
-         seed: int = 0) -> LimeResult:
+def lime(
+    model: AttentionClassifier,
+    doc: ArrayLike,
+    length: int,
+    *,
+    semantics: str = "delete",
+    samples: int = 5000,
+    seed: int = 0,
+) -> LimeResult:
     """Empirical LIME (lime 0.2.0.1, ``LimeTextExplainer`` defaults) of ``f`` on ``doc`` (text at ``1..length``).
 
     Args:

@@ -126,7 +126,7 @@ def large_d_limit(model: Model, doc: np.ndarray, length: int, nu: float = NU) ->
     shift = np.maximum(s.max(axis=-1), s_unk.max(axis=-1))[:, None]  # cancels in every ratio
     g, g_unk = np.exp(s - shift), np.exp(s_unk - shift)  # (K, T)
     always = np.ones(model.T, dtype=bool)
-    always[1: length + 1] = False  # CLS and padding: present in every perturbed document
+    always[1 : length + 1] = False  # CLS and padding: present in every perturbed document
     B = (g * always).sum(axis=-1)  # (K,)
     N0 = (g * c * always).sum(axis=-1)
     A, A_unk = (g * c) @ M.T, (g_unk * c_unk) @ M.T  # (K, d)

@@ -73,7 +73,7 @@ def psi(x: ArrayLike, nu: float = NU) -> np.ndarray:
         ``ψ(x)``, the shape of ``x``.
     """
     x = np.asarray(x, dtype=np.float64)
-    return np.exp(-(1.0 - np.sqrt(1.0 - x)) ** 2 / (2.0 * nu ** 2))
+    return np.exp(-((1.0 - np.sqrt(1.0 - x)) ** 2) / (2.0 * nu**2))
 
 
 def _check(d: int, nu: float) -> None:
@@ -82,8 +82,10 @@ def _check(d: int, nu: float) -> None:
     if d < 1:
         raise InputError("d = 0: the text has no words, so LIME has no feature to explain; give a non-empty text")
     if d == 1:
-        raise InputError("d = 1: LIME's law only draws z = 0 (the single word switched off), so β^∞ is not "
-                         "identified (c_1 = 0); explain a text with at least two distinct words")
+        raise InputError(
+            "d = 1: LIME's law only draws z = 0 (the single word switched off), so β^∞ is not "
+            "identified (c_1 = 0); explain a text with at least two distinct words"
+        )
     if not (np.isfinite(nu) and nu > 0):
         raise InputError(f"the kernel width ν must be a positive number, got {nu!r}")
 
@@ -172,19 +174,25 @@ def coefficients(d: int, nu: float = NU) -> Coefficients:
     """
     a0, a1, a2 = weighted_moments(d, nu)
     gap = a1 - a2  # > 0: E[π z_1 (1 − z_2)] > 0
-    c_d = (d - 1) * a0 * a2 - d * a1 ** 2 + a0 * a1
-    c_mag = (d - 1) * a0 * a2 + d * a1 ** 2 + a0 * a1
+    c_d = (d - 1) * a0 * a2 - d * a1**2 + a0 * a1
+    c_mag = (d - 1) * a0 * a2 + d * a1**2 + a0 * a1
     if not c_d > 0 or c_mag / c_d > ILL_CONDITIONED:
         raise InputError(
             f"d = {d}, ν = {nu}: LIME's weighted normal matrix is singular in float64 (c_d = {c_d:.3e} against "
-            f"terms of size {c_mag:.3e}); the weights ψ vary too much over the law — use a larger kernel width")
-    n2 = (d - 2) * a0 * a2 - (d - 1) * a1 ** 2 + a0 * a1
-    n3 = a1 ** 2 - a0 * a2
+            f"terms of size {c_mag:.3e}); the weights ψ vary too much over the law — use a larger kernel width"
+        )
+    n2 = (d - 2) * a0 * a2 - (d - 1) * a1**2 + a0 * a1
+    n3 = a1**2 - a0 * a2
     sigma = np.array([(d - 1) * a2 + a1, -a1, n2 / gap, n3 / gap])
     gap_factor = 1.0 + (a1 + a2) / gap
-    sigma_mag = np.array([(d - 1) * a2 + a1, a1,
-                          (abs(d - 2) * a0 * a2 + (d - 1) * a1 ** 2 + a0 * a1) / gap * gap_factor,
-                          (a1 ** 2 + a0 * a2) / gap * gap_factor])
+    sigma_mag = np.array(
+        [
+            (d - 1) * a2 + a1,
+            a1,
+            (abs(d - 2) * a0 * a2 + (d - 1) * a1**2 + a0 * a1) / gap * gap_factor,
+            (a1**2 + a0 * a2) / gap * gap_factor,
+        ]
+    )
     return Coefficients(d, nu, np.array([a0, a1, a2]), c_d, sigma, c_mag, sigma_mag)
 
 
@@ -236,6 +244,7 @@ def beta_magnitude(Ef_abs: ArrayLike, Ezf_abs: ArrayLike, d: int, nu: float = NU
 
 # --- exact: enumeration of the 2^d patterns ------------------------------------------------------------------
 
+
 def patterns(d: int) -> np.ndarray:
     """All ``2^d`` patterns, row ``k`` has ``z_j = (k >> j) & 1`` (so the last row is the original ``z = 1``).
 
@@ -249,9 +258,11 @@ def patterns(d: int) -> np.ndarray:
         InputError: ``d > MAX_EXACT_D``.
     """
     if d > MAX_EXACT_D:
-        raise InputError(f"d = {d}: exact enumeration of 2^d patterns is limited to d <= {MAX_EXACT_D}; "
-                         "use the stratified Monte Carlo (beta_inf_mc)")
-    k = np.arange(2 ** d)
+        raise InputError(
+            f"d = {d}: exact enumeration of 2^d patterns is limited to d <= {MAX_EXACT_D}; "
+            "use the stratified Monte Carlo (beta_inf_mc)"
+        )
+    k = np.arange(2**d)
     return ((k[:, None] >> np.arange(d)) & 1).astype(np.float64)
 
 
@@ -285,8 +296,8 @@ def expectations_table(values: ArrayLike, d: int, nu: float = NU) -> tuple[np.nd
         InputError: ``values`` does not have ``2^d`` entries on its last axis.
     """
     values = np.asarray(values, dtype=np.float64)
-    if values.shape[-1] != 2 ** d:
-        raise InputError(f"values must have 2^d = {2 ** d} entries (one per pattern), got {values.shape[-1]}")
+    if values.shape[-1] != 2**d:
+        raise InputError(f"values must have 2^d = {2**d} entries (one per pattern), got {values.shape[-1]}")
     Z = patterns(d)
     weight = law(d) * psi((d - Z.sum(axis=1)) / d, nu)
     wf = values * weight
@@ -325,8 +336,9 @@ def table(model: AttentionClassifier, doc: ArrayLike, length: int, *, semantics:
     return f_perturbed(model, doc, length, patterns(d), semantics)
 
 
-def beta_inf_exact(model: AttentionClassifier, doc: ArrayLike, length: int, *, semantics: str = "delete",
-                   nu: float = NU) -> np.ndarray:
+def beta_inf_exact(
+    model: AttentionClassifier, doc: ArrayLike, length: int, *, semantics: str = "delete", nu: float = NU
+) -> np.ndarray:
     """Exact ``β^∞`` of a model's LIME on one document (``d ≤ 16``), under ``semantics``.
 
     Args:
@@ -346,6 +358,7 @@ def beta_inf_exact(model: AttentionClassifier, doc: ArrayLike, length: int, *, s
 
 
 # --- realistic d: Monte Carlo stratified over s ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class MonteCarlo:
@@ -417,8 +430,15 @@ def _control_expectations(gamma, slopes, d: int, nu: float):
     return Ec, Ezc
 
 
-def beta_inf_mc(f: Evaluate, d: int, samples: int = 100_000, seed: int = 0, nu: float = NU,
-                pilot_share: float = 0.2, degree: int = 1) -> MonteCarlo:
+def beta_inf_mc(
+    f: Evaluate,
+    d: int,
+    samples: int = 100_000,
+    seed: int = 0,
+    nu: float = NU,
+    pilot_share: float = 0.2,
+    degree: int = 1,
+) -> MonteCarlo:
     """``β^∞`` of ``f`` (a function of a 0/1 matrix ``Z`` (m, d) returning ``f`` per row) by Monte Carlo
     stratified over the number ``s`` of words off (ours).
 
@@ -458,8 +478,9 @@ def beta_inf_mc(f: Evaluate, d: int, samples: int = 100_000, seed: int = 0, nu: 
         return _beta_inf_mc(f, d, samples, seed, nu, pilot_share, degree)
 
 
-def _beta_inf_mc(f: Evaluate, d: int, samples: int, seed: int, nu: float, pilot_share: float,
-                 degree: int) -> MonteCarlo:
+def _beta_inf_mc(
+    f: Evaluate, d: int, samples: int, seed: int, nu: float, pilot_share: float, degree: int
+) -> MonteCarlo:
     _check(d, nu)
     if samples < 20 * d:
         raise InputError(f"samples={samples}: the stratified Monte Carlo needs at least 20·d = {20 * d}")
@@ -531,16 +552,21 @@ def _beta_inf_mc(f: Evaluate, d: int, samples: int, seed: int, nu: float, pilot_
     D = (s2 - s3) / co.c_d
     a0 = (co.sigma[0] + s1 * kept) / co.c_d
     mean0 = a0 * sum_r / counts
-    second0 = a0 ** 2 * sum_r2 / counts
+    second0 = a0**2 * sum_r2 / counts
     mean = (a[:, None] * sum_r[:, None] + D * sum_zr) / counts[:, None]
-    second = (a[:, None] ** 2 * sum_r2[:, None] + (2 * a[:, None] * D + D ** 2) * sum_zr2) / counts[:, None]
+    second = (a[:, None] ** 2 * sum_r2[:, None] + (2 * a[:, None] * D + D**2) * sum_zr2) / counts[:, None]
     beta_r = np.concatenate([[w @ mean0], w @ mean])
     m = counts[:, None].astype(float)
-    var_s = np.concatenate([(second0 - mean0 ** 2)[:, None], second - mean ** 2], axis=1) * m / np.maximum(m - 1, 1)
+    var_s = np.concatenate([(second0 - mean0**2)[:, None], second - mean**2], axis=1) * m / np.maximum(m - 1, 1)
     var_s[exact] = 0.0
-    var = (w ** 2 / counts) @ np.maximum(var_s, 0.0)
-    return MonteCarlo(beta=beta_c + beta_r, stderr=np.sqrt(var), samples=int(m_pilot.sum() + counts.sum()),
-                      exact_strata=int(exact.sum()), seed=seed)
+    var = (w**2 / counts) @ np.maximum(var_s, 0.0)
+    return MonteCarlo(
+        beta=beta_c + beta_r,
+        stderr=np.sqrt(var),
+        samples=int(m_pilot.sum() + counts.sum()),
+        exact_strata=int(exact.sum()),
+        seed=seed,
+    )
 
 
 EXACT_UP_TO = 10  # beta_inf_model enumerates the 2^d patterns up to this d
@@ -564,8 +590,16 @@ class BetaInf:
         return self.stderr is None
 
 
-def beta_inf_model(model: AttentionClassifier, doc: ArrayLike, length: int, *, semantics: str = "delete",
-                   samples: int | None = None, seed: int = 0, nu: float = NU) -> BetaInf:
+def beta_inf_model(
+    model: AttentionClassifier,
+    doc: ArrayLike,
+    length: int,
+    *,
+    semantics: str = "delete",
+    samples: int | None = None,
+    seed: int = 0,
+    nu: float = NU,
+) -> BetaInf:
     """``β^∞`` of a model's LIME on one document under ``semantics``: exact (enumeration of the ``2^d``
     patterns) when ``d ≤ 10``, otherwise :func:`beta_inf_mc` with ``samples`` evaluations (default 100 000).
 
@@ -593,9 +627,12 @@ def beta_inf_model(model: AttentionClassifier, doc: ArrayLike, length: int, *, s
         raise InputError(f"--samples {samples!r} must be a positive integer")
     if d <= EXACT_UP_TO:
         beta = beta_inf_exact(model, doc, length, semantics=semantics, nu=nu)
-        return BetaInf(semantics, words, beta, None, 2 ** d, None)
+        return BetaInf(semantics, words, beta, None, 2**d, None)
     samples = MC_SAMPLES if samples is None else samples
-    require(beta_inf_bytes(int(samples), d), f"β^∞ by Monte Carlo with --samples {samples} and d = {d} words",
-            "use fewer --samples")
+    require(
+        beta_inf_bytes(int(samples), d),
+        f"β^∞ by Monte Carlo with --samples {samples} and d = {d} words",
+        "use fewer --samples",
+    )
     mc = beta_inf_mc(evaluator(model, doc, length, semantics), d, int(samples), seed, nu)
     return BetaInf(semantics, words, mc.beta, mc.stderr, mc.samples, seed)

@@ -63,9 +63,9 @@ def shapley_table(values: ArrayLike, d: int) -> np.ndarray:
         InputError: ``values`` does not have ``2^d`` entries on its last axis.
     """
     values = np.asarray(values, dtype=np.float64)
-    if values.shape[-1] != 2 ** d:
-        raise InputError(f"values must have 2^d = {2 ** d} entries (one per pattern), got {values.shape[-1]}")
-    k = np.arange(2 ** d)
+    if values.shape[-1] != 2**d:
+        raise InputError(f"values must have 2^d = {2**d} entries (one per pattern), got {values.shape[-1]}")
+    k = np.arange(2**d)
     size = np.bitwise_count(k) if hasattr(np, "bitwise_count") else patterns(d).sum(axis=1).astype(int)
     w = weights(d)
     phi = np.empty(values.shape[:-1] + (d,))
@@ -75,8 +75,7 @@ def shapley_table(values: ArrayLike, d: int) -> np.ndarray:
     return phi
 
 
-def shapley_exact(model: AttentionClassifier, doc: ArrayLike, length: int, *,
-                  semantics: str = "replace") -> np.ndarray:
+def shapley_exact(model: AttentionClassifier, doc: ArrayLike, length: int, *, semantics: str = "replace") -> np.ndarray:
     """Exact Shapley values of the words (enumeration of the ``2^d`` perturbed documents, ``d ≤ 16``).
 
     Args:
@@ -125,8 +124,9 @@ def prefix_patterns(orders: np.ndarray) -> np.ndarray:
     return (rank[:, None, :] <= np.arange(d - 1)[None, :, None]).astype(np.float64)
 
 
-def shapley_permutation(evaluate: Evaluate, d: int, pairs: int = 256, seed: int = 0, target: float | None = None,
-                        max_pairs: int = MAX_PAIRS) -> ShapleyEstimate:
+def shapley_permutation(
+    evaluate: Evaluate, d: int, pairs: int = 256, seed: int = 0, target: float | None = None, max_pairs: int = MAX_PAIRS
+) -> ShapleyEstimate:
     """Antithetic permutation sampling of ``φ`` for a value function ``evaluate(Z) -> v`` (see the module
     docstring).  Draws ``pairs`` pairs; with ``target``, keeps drawing blocks until the relative SE is at most
     ``target`` (or ``max_pairs``).
@@ -156,24 +156,33 @@ def shapley_permutation(evaluate: Evaluate, d: int, pairs: int = 256, seed: int 
         m = min(BATCH_PAIRS, max_pairs - n) if target is not None and n >= pairs else min(BATCH_PAIRS, pairs - n)
         orders = rng.permuted(np.tile(np.arange(d), (m, 1)), axis=1)
         orders = np.concatenate([orders, orders[:, ::-1]])  # the antithetic twins
-        inner = (evaluate(prefix_patterns(orders).reshape(-1, d)).reshape(2 * m, d - 1) if d > 1
-                 else np.empty((2 * m, 0)))
+        inner = (
+            evaluate(prefix_patterns(orders).reshape(-1, d)).reshape(2 * m, d - 1) if d > 1 else np.empty((2 * m, 0))
+        )
         v = np.concatenate([np.full((2 * m, 1), ends[0]), inner, np.full((2 * m, 1), ends[1])], axis=1)
         marginal = np.empty((2 * m, d))
         np.put_along_axis(marginal, orders, np.diff(v, axis=1), axis=1)  # word orders[r, k] adds v[k+1] − v[k]
         pair = 0.5 * (marginal[:m] + marginal[m:])
         total += pair.sum(axis=0)
-        squares += (pair ** 2).sum(axis=0)
+        squares += (pair**2).sum(axis=0)
         n += m
         phi = total / n
-        stderr = np.sqrt(np.maximum(squares / n - phi ** 2, 0.0) * n / (n - 1) / n) if n > 1 else np.full(d, np.inf)
+        stderr = np.sqrt(np.maximum(squares / n - phi**2, 0.0) * n / (n - 1) / n) if n > 1 else np.full(d, np.inf)
         estimate = ShapleyEstimate(phi, stderr, n, int(seed), 2 + 2 * n * (d - 1))
         if n >= pairs and (target is None or estimate.relative_se <= target or n >= max_pairs):
             return estimate
 
 
-def shapley_mc(model: AttentionClassifier, doc: ArrayLike, length: int, *, semantics: str = "replace",
-               samples: int = 256, seed: int = 0, target: float | None = None) -> ShapleyEstimate:
+def shapley_mc(
+    model: AttentionClassifier,
+    doc: ArrayLike,
+    length: int,
+    *,
+    semantics: str = "replace",
+    samples: int = 256,
+    seed: int = 0,
+    target: float | None = None,
+) -> ShapleyEstimate:
     """:func:`shapley_permutation` of a model's words on one document under ``semantics``, with ``samples``
     antithetic pairs of orders.
 

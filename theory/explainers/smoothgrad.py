@@ -54,8 +54,14 @@ def check(sigma: float, pairs: int) -> None:
         raise InputError(f"pairs={pairs!r}: the standard error needs at least 2 antithetic pairs of noise draws")
 
 
-def antithetic_mean(model: AttentionClassifier, doc: ArrayLike, sigma: float, pairs: int, seed: int,
-                    draw: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> NoiseEstimate:
+def antithetic_mean(
+    model: AttentionClassifier,
+    doc: ArrayLike,
+    sigma: float,
+    pairs: int,
+    seed: int,
+    draw: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> NoiseEstimate:
     """Mean over ``pairs`` antithetic pairs of ``draw(X, ε) -> (m, T, d_e)``, the pair means of one block of
     ``m`` noise draws ``ε`` around the embedded document ``X``.
 
@@ -83,21 +89,23 @@ def antithetic_mean(model: AttentionClassifier, doc: ArrayLike, sigma: float, pa
         eps = sigma * rng.standard_normal((min(BLOCK, int(pairs) - start),) + X.shape)
         unit = draw(X, eps)
         total += unit.sum(axis=0)
-        squares += (unit ** 2).sum(axis=0)
+        squares += (unit**2).sum(axis=0)
         per_token = unit.sum(axis=2)
         token_total += per_token.sum(axis=0)
-        token_squares += (per_token ** 2).sum(axis=0)
+        token_squares += (per_token**2).sum(axis=0)
     n = int(pairs)
 
     def se(t: np.ndarray, q: np.ndarray) -> np.ndarray:
         return np.sqrt(np.maximum(q / n - (t / n) ** 2, 0.0) / (n - 1))
 
-    return NoiseEstimate(total / n, se(total, squares), token_total / n, se(token_total, token_squares), n,
-                         int(seed), float(sigma))
+    return NoiseEstimate(
+        total / n, se(total, squares), token_total / n, se(token_total, token_squares), n, int(seed), float(sigma)
+    )
 
 
-def smoothgrad(model: AttentionClassifier, doc: ArrayLike, *, sigma: float = 0.1, samples: int = 256, seed: int = 0
-               ) -> NoiseEstimate:
+def smoothgrad(
+    model: AttentionClassifier, doc: ArrayLike, *, sigma: float = 0.1, samples: int = 256, seed: int = 0
+) -> NoiseEstimate:
     """SmoothGrad of every position (see the module docstring).
 
     Args:
@@ -110,8 +118,9 @@ def smoothgrad(model: AttentionClassifier, doc: ArrayLike, *, sigma: float = 0.1
     Returns:
         The :class:`NoiseEstimate`: ``SG`` of shape ``(T, d_e)``, its per-token scores and standard errors.
     """
+
     def draw(X: np.ndarray, eps: np.ndarray) -> np.ndarray:
         grad = model.gradient_embedded(np.concatenate([X + eps, X - eps]))
-        return 0.5 * (grad[: len(eps)] + grad[len(eps):])
+        return 0.5 * (grad[: len(eps)] + grad[len(eps) :])
 
     return antithetic_mean(model, doc, sigma, samples, seed, draw)

@@ -62,12 +62,22 @@ ARCH = "encoder"
 
 # key -> (shape in terms of the sizes, default when absent or None when required)
 _LAYER_KEYS = {
-    "Wq": ("(L, K, d_att, d)", None), "Wk": ("(L, K, d_att, d)", None), "Wv": ("(L, K, d_out, d)", None),
-    "bq": ("(L, K, d_att)", 0.0), "bk": ("(L, K, d_att)", 0.0), "bv": ("(L, K, d_out)", 0.0),
-    "Wo": ("(L, d, K·d_out)", None), "bo": ("(L, d)", 0.0),
-    "norm1_weight": ("(L, d)", 1.0), "norm1_bias": ("(L, d)", 0.0),
-    "norm2_weight": ("(L, d)", 1.0), "norm2_bias": ("(L, d)", 0.0),
-    "W1": ("(L, d_ff, d)", "ff"), "b1": ("(L, d_ff)", 0.0), "W2": ("(L, d, d_ff)", "ff"), "b2": ("(L, d)", 0.0),
+    "Wq": ("(L, K, d_att, d)", None),
+    "Wk": ("(L, K, d_att, d)", None),
+    "Wv": ("(L, K, d_out, d)", None),
+    "bq": ("(L, K, d_att)", 0.0),
+    "bk": ("(L, K, d_att)", 0.0),
+    "bv": ("(L, K, d_out)", 0.0),
+    "Wo": ("(L, d, K·d_out)", None),
+    "bo": ("(L, d)", 0.0),
+    "norm1_weight": ("(L, d)", 1.0),
+    "norm1_bias": ("(L, d)", 0.0),
+    "norm2_weight": ("(L, d)", 1.0),
+    "norm2_bias": ("(L, d)", 0.0),
+    "W1": ("(L, d_ff, d)", "ff"),
+    "b1": ("(L, d_ff)", 0.0),
+    "W2": ("(L, d, d_ff)", "ff"),
+    "b2": ("(L, d)", 0.0),
 }
 _FINAL = ("final_norm_weight", "final_norm_bias")  # optional, (d,) each, both or neither
 _ARRAYS = ("E", *_LAYER_KEYS, "w")
@@ -118,8 +128,10 @@ class Encoder:
             object.__setattr__(self, name, _real_array(name, getattr(self, name)))
         for name, ndim in (("E", 2), ("Wq", 4), ("Wk", 4), ("Wv", 4), ("Wo", 3), ("w", 1)):
             if getattr(self, name).ndim != ndim:
-                raise InputError(f"encoder array {name!r} has shape {getattr(self, name).shape}; expected {ndim} "
-                                 f"dimensions ({_shape_of(name)})")
+                raise InputError(
+                    f"encoder array {name!r} has shape {getattr(self, name).shape}; expected {ndim} "
+                    f"dimensions ({_shape_of(name)})"
+                )
         V, d = self.E.shape
         L, K, d_att, _ = self.Wq.shape
         d_out = self.Wv.shape[2]
@@ -144,14 +156,23 @@ class Encoder:
                     value = np.full(want, default)
             value = _real_array(name, value)
             if value.shape != want:
-                raise InputError(f"inconsistent shapes: {name!r} is {value.shape} but must be {want} {shape}, "
-                                 f"from E {self.E.shape}, Wq {self.Wq.shape}, Wv {self.Wv.shape}")
+                raise InputError(
+                    f"inconsistent shapes: {name!r} is {value.shape} but must be {want} {shape}, "
+                    f"from E {self.E.shape}, Wq {self.Wq.shape}, Wv {self.Wv.shape}"
+                )
             object.__setattr__(self, name, value)
-        for name, want in (("E", (V, d)), ("Wk", (L, K, d_att, d)), ("Wv", (L, K, d_out, d)),
-                           ("Wo", (L, d, K * d_out)), ("w", (d,))):
+        for name, want in (
+            ("E", (V, d)),
+            ("Wk", (L, K, d_att, d)),
+            ("Wv", (L, K, d_out, d)),
+            ("Wo", (L, d, K * d_out)),
+            ("w", (d,)),
+        ):
             if getattr(self, name).shape != want:
-                raise InputError(f"inconsistent shapes: {name!r} is {getattr(self, name).shape} but must be {want} "
-                                 f"{_shape_of(name)}, from E {self.E.shape}, Wq {self.Wq.shape}, Wv {self.Wv.shape}")
+                raise InputError(
+                    f"inconsistent shapes: {name!r} is {getattr(self, name).shape} but must be {want} "
+                    f"{_shape_of(name)}, from E {self.E.shape}, Wq {self.Wq.shape}, Wv {self.Wv.shape}"
+                )
         self._check_final_norm(d)
         b = np.asarray(self.b, dtype=np.float64)
         if b.size != 1 or not np.isfinite(b).all():
@@ -163,21 +184,25 @@ class Encoder:
                 raise InputError(f"{name} must be 0 or 1, got {getattr(self, name)!r}")
             object.__setattr__(self, name, bool(getattr(self, name)))
         if self.norm not in NORMS:
-            raise InputError(f"norm={self.norm!r}; use one of {', '.join(NORMS)} (post: torch's default, pre: "
-                             "norm_first=True)")
+            raise InputError(
+                f"norm={self.norm!r}; use one of {', '.join(NORMS)} (post: torch's default, pre: norm_first=True)"
+            )
         if self.activation not in ACTIVATIONS:
             raise InputError(f"activation={self.activation!r}; use relu or gelu (the exact erf form)")
 
     def _check_final_norm(self, d: int) -> None:
         given = [name for name in _FINAL if getattr(self, name) is not None]
         if len(given) == 1:
-            raise InputError(f"the final norm needs both final_norm_weight and final_norm_bias ({d},), or neither "
-                             f"(no final norm); only {given[0]} is given")
+            raise InputError(
+                f"the final norm needs both final_norm_weight and final_norm_bias ({d},), or neither "
+                f"(no final norm); only {given[0]} is given"
+            )
         for name in given:
             value = _real_array(name, getattr(self, name))
             if value.shape != (d,):
-                raise InputError(f"inconsistent shapes: {name!r} is {value.shape} but must be ({d},) (d,), from E "
-                                 f"{self.E.shape}")
+                raise InputError(
+                    f"inconsistent shapes: {name!r} is {value.shape} but must be ({d},) (d,), from E {self.E.shape}"
+                )
             object.__setattr__(self, name, value)
 
     @property
@@ -212,9 +237,17 @@ class Encoder:
         out = {name: getattr(self, name) for name in _ARRAYS}
         if self.final_norm:
             out.update({name: getattr(self, name) for name in _FINAL})
-        out.update(b=self.b, cls_id=self.cls_id, unk_id=self.unk_id, max_len=self.max_len, pe=int(self.pe),
-                   residual=int(self.residual), norm=np.str_(self.norm), activation=np.str_(self.activation),
-                   arch=np.str_(ARCH))
+        out.update(
+            b=self.b,
+            cls_id=self.cls_id,
+            unk_id=self.unk_id,
+            max_len=self.max_len,
+            pe=int(self.pe),
+            residual=int(self.residual),
+            norm=np.str_(self.norm),
+            activation=np.str_(self.activation),
+            arch=np.str_(ARCH),
+        )
         return out
 
     def replace(self, **changes: Any) -> Encoder:
@@ -236,11 +269,20 @@ class Encoder:
         Returns:
             The line, e.g. ``"L = 2, K = 2, d = 4, d_att = 2, d_ff = 8, T = 6, V = 10"``.
         """
-        return (f"L = {self.L}, K = {self.K}, d = {self.d_e}, d_att = {self.d_att}, d_ff = {self.d_ff}, "
-                f"T = {self.T}, V = {self.V}")
+        return (
+            f"L = {self.L}, K = {self.K}, d = {self.d_e}, d_att = {self.d_att}, d_ff = {self.d_ff}, "
+            f"T = {self.T}, V = {self.V}"
+        )
 
-    def document(self, text: str | Sequence[int] | Document, *, vocabulary: Vocabulary | None = None,
-                 oov: str = "error", allow_unk: bool = False, truncate: bool = False) -> Document:
+    def document(
+        self,
+        text: str | Sequence[int] | Document,
+        *,
+        vocabulary: Vocabulary | None = None,
+        oov: str = "error",
+        allow_unk: bool = False,
+        truncate: bool = False,
+    ) -> Document:
         """The document of a text (:func:`theory.models.protocol.read_document`).
 
         Args:
@@ -289,10 +331,19 @@ class Encoder:
             the attention ``(B, L, K, T, T)``, the hidden states ``(B, L + 1, T, d)`` and ``f`` ``(B,)``.
         """
         fw = forward(self, docs)
-        projections = np.concatenate([np.concatenate([layer.sa.Q, layer.sa.Kmat, layer.sa.Vmat], axis=-1)
-                                      .reshape(fw.f.shape[0], -1) for layer in fw.layers], axis=1)
-        return [("queries, keys and values", projections), ("attention weights", fw.attention),
-                ("hidden states", fw.hidden), ("model output f", fw.f)]
+        projections = np.concatenate(
+            [
+                np.concatenate([layer.sa.Q, layer.sa.Kmat, layer.sa.Vmat], axis=-1).reshape(fw.f.shape[0], -1)
+                for layer in fw.layers
+            ],
+            axis=1,
+        )
+        return [
+            ("queries, keys and values", projections),
+            ("attention weights", fw.attention),
+            ("hidden states", fw.hidden),
+            ("model output f", fw.f),
+        ]
 
     def output(self, docs: ArrayLike) -> np.ndarray:
         """``f`` of a batch of documents (no traces kept).
@@ -401,8 +452,9 @@ class Encoder:
         from theory.models.encoder_gradient import backward
 
         rows = max(1, _ELEMENTS // (self.L * (self.K * self.T + self.d + self.d_ff) * self.T))
-        return np.concatenate([backward(self, forward_embedded(self, X[start: start + rows]))
-                               for start in range(0, len(X), rows)])
+        return np.concatenate(
+            [backward(self, forward_embedded(self, X[start : start + rows])) for start in range(0, len(X), rows)]
+        )
 
     def evaluator(self, doc: np.ndarray, length: int, semantics: Removal) -> Callable[[np.ndarray], np.ndarray]:
         """``evaluate(Z) -> f`` on the perturbed documents of a checked ``doc`` under a parsed removal semantics:
@@ -466,8 +518,9 @@ class Encoder:
                 encoder's own checks fail.
         """
         if str(arrays.get("arch", "")) != ARCH:
-            raise InputError(f"{where} is not an encoder file (arch={arrays.get('arch')!r}); encoder files "
-                             f"carry arch='{ARCH}'")
+            raise InputError(
+                f"{where} is not an encoder file (arch={arrays.get('arch')!r}); encoder files carry arch='{ARCH}'"
+            )
         missing = [k for k in ("E", "Wq", "Wk", "Wv", "Wo", "w", "cls_id", "unk_id", "max_len") if k not in arrays]
         if missing:
             raise InputError(f"encoder file {where} lacks {', '.join(missing)} (see the encoder file format)")
@@ -491,8 +544,9 @@ def _real_array(name, value) -> np.ndarray:
     value = np.ascontiguousarray(value, dtype=np.float64)
     if not np.all(np.isfinite(value)):
         bad = np.argwhere(~np.isfinite(value))[0].tolist()
-        raise InputError(f"encoder array {name!r} contains NaN or inf (first at index {bad}); every weight must "
-                         "be a finite number")
+        raise InputError(
+            f"encoder array {name!r} contains NaN or inf (first at index {bad}); every weight must be a finite number"
+        )
     value.setflags(write=False)
     return value
 
@@ -526,11 +580,24 @@ def from_one_layer(model: Model, rng: np.random.Generator | None = None) -> Enco
     Wo[0] = model.Wl.reshape(-1) / K
     w = np.zeros(d)
     w[0] = 1.0
-    return Encoder(model.E, Wq[None], model.Wk[None], model.Wv[None], Wo[None], w, model.cls_id,
-                   model.unk_id, model.max_len, model.pe, residual=False, norm="none")
+    return Encoder(
+        model.E,
+        Wq[None],
+        model.Wk[None],
+        model.Wv[None],
+        Wo[None],
+        w,
+        model.cls_id,
+        model.unk_id,
+        model.max_len,
+        model.pe,
+        residual=False,
+        norm="none",
+    )
 
 
 # --- forward pass ----------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class NormTrace:
@@ -724,8 +791,9 @@ def _layer(model: Encoder, l: int, x):
     return x, LayerTrace(sa_trace, ff_trace, norm1, norm2)
 
 
-def _stack(model: Encoder, X: np.ndarray,
-           keep: bool) -> tuple[np.ndarray, list[np.ndarray], list[LayerTrace], NormTrace | None]:
+def _stack(
+    model: Encoder, X: np.ndarray, keep: bool
+) -> tuple[np.ndarray, list[np.ndarray], list[LayerTrace], NormTrace | None]:
     """The layer stack and the final norm (when the model has one) on embedded inputs ``X`` (B, T, d): ``h^(L)``
     and, with ``keep``, ``h^(0..L)``, every layer's trace and the final norm's (empty lists and None without)."""
     hidden, traces = [X], []
@@ -755,8 +823,13 @@ def forward_embedded(model: Encoder, X: np.ndarray) -> EncoderForward:
         The :class:`EncoderForward` record (``f``, attention, hidden states, traces).
     """
     h, hidden, traces, final = _stack(model, X, keep=True)
-    return EncoderForward(f=h[:, 0] @ model.w + model.b, attention=np.stack([tr.sa.A for tr in traces], axis=1),
-                          hidden=np.stack(hidden, axis=1), layers=tuple(traces), final=final)
+    return EncoderForward(
+        f=h[:, 0] @ model.w + model.b,
+        attention=np.stack([tr.sa.A for tr in traces], axis=1),
+        hidden=np.stack(hidden, axis=1),
+        layers=tuple(traces),
+        final=final,
+    )
 
 
 def output_embedded(model: Encoder, X: np.ndarray) -> np.ndarray:

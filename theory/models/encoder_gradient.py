@@ -62,8 +62,7 @@ def _norm_backward(weight, trace, dy):
         return dy
     g = dy * weight
     xhat = trace.xhat
-    return trace.inv_std * (g - g.mean(axis=-1, keepdims=True)
-                            - xhat * (g * xhat).mean(axis=-1, keepdims=True))
+    return trace.inv_std * (g - g.mean(axis=-1, keepdims=True) - xhat * (g * xhat).mean(axis=-1, keepdims=True))
 
 
 def _heads_backward(dY, W):

@@ -49,8 +49,13 @@ _HEAD_KEY = re.compile(r"heads\.(\d+)\.(query|key|value|classifier)\.weight")
 _PARTS = ("query", "key", "value", "classifier")
 _WRAPPED = "module."  # the key prefix of a DataParallel / DistributedDataParallel model's state_dict
 #: the layout's dimension names: (rows, columns) of each key, by the part of its name
-_LAYOUT = {"embedding": ("V", "d_e"), "query": ("d_att", "d_e"), "key": ("d_att", "d_e"),
-           "value": ("d_out", "d_e"), "classifier": ("n_classes", "d_out")}
+_LAYOUT = {
+    "embedding": ("V", "d_e"),
+    "query": ("d_att", "d_e"),
+    "key": ("d_att", "d_e"),
+    "value": ("d_out", "d_e"),
+    "classifier": ("n_classes", "d_out"),
+}
 
 
 def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
@@ -80,30 +85,42 @@ def load_state_dict(path: str | Path) -> dict[str, np.ndarray]:
             warnings.simplefilter("ignore")
             state = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as error:  # torch raises many types for files it cannot read safely
-        raise InputError(f"{str(path)!r} is not a torch.save'd state_dict of tensors ({_unreadable(error)}); save "
-                         "the model's state_dict with torch.save(model.state_dict(), path), never the whole "
-                         "model") from None
+        raise InputError(
+            f"{str(path)!r} is not a torch.save'd state_dict of tensors ({_unreadable(error)}); save "
+            "the model's state_dict with torch.save(model.state_dict(), path), never the whole "
+            "model"
+        ) from None
     if isinstance(state, dict) and not all(isinstance(v, torch.Tensor) for v in state.values()):
-        inner = [key for key, value in state.items() if isinstance(value, dict) and value
-                 and all(isinstance(v, torch.Tensor) for v in value.values())]
+        inner = [
+            key
+            for key, value in state.items()
+            if isinstance(value, dict) and value and all(isinstance(v, torch.Tensor) for v in value.values())
+        ]
         if inner:  # a training checkpoint {"model": state_dict, "epoch": …}
-            raise InputError(f"{str(path)!r} is a checkpoint, not a state_dict: its state_dict is under key "
-                             f"{inner[0]!r}; save that alone (torch.save(checkpoint[{inner[0]!r}], path))")
+            raise InputError(
+                f"{str(path)!r} is a checkpoint, not a state_dict: its state_dict is under key "
+                f"{inner[0]!r}; save that alone (torch.save(checkpoint[{inner[0]!r}], path))"
+            )
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise InputError(f"{str(path)!r} does not hold a state_dict (a dict of tensors); save it with "
-                         "torch.save(model.state_dict(), path)")
+        raise InputError(
+            f"{str(path)!r} does not hold a state_dict (a dict of tensors); save it with "
+            "torch.save(model.state_dict(), path)"
+        )
     arrays = {}
     for key, tensor in state.items():
         if not (tensor.is_floating_point() and not tensor.is_complex()):
             raise InputError(f"{key} in {str(path)!r} has dtype {tensor.dtype}; weights must be real floats")
         if tensor.layout != torch.strided:
-            raise InputError(f"{key} in {str(path)!r} is a {tensor.layout} tensor; save dense weights "
-                             "(tensor.to_dense())")
+            raise InputError(
+                f"{key} in {str(path)!r} is a {tensor.layout} tensor; save dense weights (tensor.to_dense())"
+            )
         array = tensor.detach().to(torch.float64).numpy()
         if not np.all(np.isfinite(array)):  # in any row: a class not explained is still a diverged model
             bad = np.argwhere(~np.isfinite(array))[0].tolist()
-            raise InputError(f"{key} in {str(path)!r} contains NaN or inf (first at index {bad}); every weight "
-                             "must be a finite number (did training diverge?)")
+            raise InputError(
+                f"{key} in {str(path)!r} contains NaN or inf (first at index {bad}); every weight "
+                "must be a finite number (did training diverge?)"
+            )
         arrays[str(key)] = array
     return arrays
 
@@ -122,12 +139,16 @@ def _unreadable(error: Exception) -> str:
 def _heads(state: dict) -> int:
     """The number of heads ``K``, checking that the keys are exactly the authors' layout for heads ``0..K−1``."""
     if state and all(key.startswith(_WRAPPED) for key in state):
-        raise InputError(f"the state_dict's keys start with {_WRAPPED!r} (a DataParallel or DistributedDataParallel "
-                         "model); save model.module.state_dict(), or strip the prefix: "
-                         f"{{k.removeprefix({_WRAPPED!r}): v for k, v in state.items()}}")
+        raise InputError(
+            f"the state_dict's keys start with {_WRAPPED!r} (a DataParallel or DistributedDataParallel "
+            "model); save model.module.state_dict(), or strip the prefix: "
+            f"{{k.removeprefix({_WRAPPED!r}): v for k, v in state.items()}}"
+        )
     if any(key.startswith("encoder.layers.") for key in state):
-        raise InputError(f"the state_dict has torch nn.TransformerEncoder keys (encoder.layers.*), not the authors' "
-                         f"MultiHead layout: import it with --arch encoder --heads K ({_head_hint(state)})")
+        raise InputError(
+            f"the state_dict has torch nn.TransformerEncoder keys (encoder.layers.*), not the authors' "
+            f"MultiHead layout: import it with --arch encoder --heads K ({_head_hint(state)})"
+        )
     indices = {int(m.group(1)) for key in state if (m := _HEAD_KEY.fullmatch(key))}
     K = max(indices) + 1 if indices else 0
     expected = ["embedding.weight"] + [f"heads.{i}.{part}.weight" for i in range(K) for part in _PARTS]
@@ -137,10 +158,13 @@ def _heads(state: dict) -> int:
         missing.append("heads.0.{query,key,value,classifier}.weight")
     if missing or extra:
         problems = ([f"missing {listed(missing, 6)}"] if missing else []) + (
-            [f"unexpected {listed(extra, 6)}"] if extra else [])
-        raise InputError(f"the state_dict is not the authors' MultiHead layout: {'; '.join(problems)} (expected "
-                         "embedding.weight and heads.{i}.query|key|value|classifier.weight for heads 0..K-1, "
-                         "no biases)")
+            [f"unexpected {listed(extra, 6)}"] if extra else []
+        )
+        raise InputError(
+            f"the state_dict is not the authors' MultiHead layout: {'; '.join(problems)} (expected "
+            "embedding.weight and heads.{i}.query|key|value|classifier.weight for heads 0..K-1, "
+            "no biases)"
+        )
     return K
 
 
@@ -150,9 +174,11 @@ def _head_hint(state: dict) -> str:
     if embedding is None or np.ndim(embedding) != 2:
         return "K: nhead of your nn.TransformerEncoderLayer, which the state_dict does not record"
     d = int(np.shape(embedding)[1])
-    return (f"K: nhead of your nn.TransformerEncoderLayer, which the state_dict does not record; it divides d = {d}: "
-            f"{', '.join(map(str, head_candidates(d)))}; add --expect FILE to check the choice against your model's "
-            "outputs")
+    return (
+        f"K: nhead of your nn.TransformerEncoderLayer, which the state_dict does not record; it divides d = {d}: "
+        f"{', '.join(map(str, head_candidates(d)))}; add --expect FILE to check the choice against your model's "
+        "outputs"
+    )
 
 
 def _shape_check(state: dict, K: int) -> None:
@@ -171,9 +197,11 @@ def _shape_check(state: dict, K: int) -> None:
         if len(by_size) > 1:
             groups = sorted(by_size.items(), key=lambda item: len(item[1]))  # the odd ones out first
             shown = "; ".join(f"{size} in {listed(group)}" for size, group in groups)
-            raise InputError(f"the state_dict's shapes disagree on {name}: {shown}; every key must have the same "
-                             f"{name} (layout: query/key (d_att, d_e), value (d_out, d_e), classifier "
-                             "(n_classes, d_out), embedding (V, d_e))")
+            raise InputError(
+                f"the state_dict's shapes disagree on {name}: {shown}; every key must have the same "
+                f"{name} (layout: query/key (d_att, d_e), value (d_out, d_e), classifier "
+                "(n_classes, d_out), embedding (V, d_e))"
+            )
 
 
 def _explained_rows(classifier: np.ndarray, explained_class, contrast) -> np.ndarray:
@@ -183,10 +211,12 @@ def _explained_rows(classifier: np.ndarray, explained_class, contrast) -> np.nda
         raise InputError("give --class C or --contrast C,C', not both")
     if explained_class is None and contrast is None:
         if n != 1:
-            raise InputError(f"the classifier has {n} classes; choose the explained logit with --class C "
-                             f"(0..{n - 1}) or a logit difference with --contrast C,C'")
+            raise InputError(
+                f"the classifier has {n} classes; choose the explained logit with --class C "
+                f"(0..{n - 1}) or a logit difference with --contrast C,C'"
+            )
         explained_class = 0
-    for c in ([explained_class] if contrast is None else list(contrast)):
+    for c in [explained_class] if contrast is None else list(contrast):
         if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 0 <= c < n:
             raise InputError(f"class {c!r} is out of range: the classifier has {n} classes (0..{n - 1})")
     if contrast is None:
@@ -197,9 +227,17 @@ def _explained_rows(classifier: np.ndarray, explained_class, contrast) -> np.nda
     return classifier[:, a] - classifier[:, b]
 
 
-def model_from_state_dict(state: dict[str, np.ndarray], *, cls_id: int, unk_id: int, max_len: int, pe: bool = True,
-                          scale: bool = True, explained_class: int | None = None,
-                          contrast: tuple[int, int] | None = None) -> Model:
+def model_from_state_dict(
+    state: dict[str, np.ndarray],
+    *,
+    cls_id: int,
+    unk_id: int,
+    max_len: int,
+    pe: bool = True,
+    scale: bool = True,
+    explained_class: int | None = None,
+    contrast: tuple[int, int] | None = None,
+) -> Model:
     """The §2 model of a MultiHead ``state_dict`` (arrays by key), explaining ``explained_class``'s logit or
     the difference ``contrast = (C, C')`` of two logits.
 
@@ -226,9 +264,20 @@ def model_from_state_dict(state: dict[str, np.ndarray], *, cls_id: int, unk_id: 
 
     def stack(part: str) -> np.ndarray:
         return np.stack([state[f"heads.{i}.{part}.weight"] for i in range(K)])
+
     Wl = _explained_rows(stack("classifier"), explained_class, contrast)
-    return Model(state["embedding.weight"], stack("query"), stack("key"), stack("value"), Wl, cls_id=cls_id,
-                 unk_id=unk_id, max_len=max_len, pe=pe, scale=scale)
+    return Model(
+        state["embedding.weight"],
+        stack("query"),
+        stack("key"),
+        stack("value"),
+        Wl,
+        cls_id=cls_id,
+        unk_id=unk_id,
+        max_len=max_len,
+        pe=pe,
+        scale=scale,
+    )
 
 
 def check_out(out: str | Path) -> Path:
@@ -274,6 +323,8 @@ def save_atomically(model: Model | Encoder, out: str | Path) -> Path:
     try:
         write_file(out, buffer.getvalue())
     except OSError as error:
-        raise InputError(f"cannot write --out {str(out)!r}: {error.strerror or error}; nothing was written (choose "
-                         "a folder you can write to)") from None
+        raise InputError(
+            f"cannot write --out {str(out)!r}: {error.strerror or error}; nothing was written (choose "
+            "a folder you can write to)"
+        ) from None
     return out

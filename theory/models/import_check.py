@@ -83,15 +83,19 @@ class Agreement:
         """
         i = int(np.argmax(self.relative))
         F, f = float(self.expected.values[i]), float(self.f[i])
-        return (f"line {self.expected.lines[i]}: yours {F!r}, the imported model's f = {f!r} (difference "
-                f"{abs(f - F):.3g}, {self.relative[i]:.2g} of the magnitude {self.magnitude[i]:.3g})")
+        return (
+            f"line {self.expected.lines[i]}: yours {F!r}, the imported model's f = {f!r} (difference "
+            f"{abs(f - F):.3g}, {self.relative[i]:.2g} of the magnitude {self.magnitude[i]:.3g})"
+        )
 
 
 def _lines(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"--expect {str(path)!r} {'is a folder' if path.is_dir() else 'does not exist'}; give a "
-                         "file of your model's outputs, one document per line")
+        raise InputError(
+            f"--expect {str(path)!r} {'is a folder' if path.is_dir() else 'does not exist'}; give a "
+            "file of your model's outputs, one document per line"
+        )
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -109,8 +113,9 @@ def _value(field: str, where: str) -> float:
     try:
         value = float(field)
     except ValueError:
-        raise InputError(f"{where}: {field[:40]!r} is not a number (the line starts with your model's output)") \
-            from None
+        raise InputError(
+            f"{where}: {field[:40]!r} is not a number (the line starts with your model's output)"
+        ) from None
     if not np.isfinite(value):
         raise InputError(f"{where}: the output {field!r} is not finite")
     return value
@@ -136,8 +141,10 @@ def expected_with_ids(path: str | Path, model: AttentionClassifier) -> Expected:
         fields = line.split()
         values.append(_value(fields[0], where))
         if len(fields) == 1:
-            raise InputError(f"{where} has no token ids; write the output, then the document's token ids (CLS "
-                             "first), or give the documents as text with --texts FILE --vocab FILE")
+            raise InputError(
+                f"{where} has no token ids; write the output, then the document's token ids (CLS "
+                "first), or give the documents as text with --texts FILE --vocab FILE"
+            )
         try:
             ids = [int(field) for field in fields[1:]]
         except ValueError:
@@ -148,8 +155,10 @@ def expected_with_ids(path: str | Path, model: AttentionClassifier) -> Expected:
         if bad:
             raise InputError(f"{where}: token id {bad[0]} is out of range: the vocabulary has ids 0..{model.V - 1}")
         if ids[0] != model.cls_id:
-            raise InputError(f"{where}: the document starts with id {ids[0]}, not the CLS id {model.cls_id} "
-                             "(--cls-id); give the ids as your model saw them, CLS first")
+            raise InputError(
+                f"{where}: the document starts with id {ids[0]}, not the CLS id {model.cls_id} "
+                "(--cls-id); give the ids as your model saw them, CLS first"
+            )
         doc = np.full(model.T, model.unk_id, dtype=np.int64)
         doc[: len(ids)] = ids
         docs.append(doc)
@@ -176,12 +185,16 @@ def expected_with_texts(path: str | Path, docs: np.ndarray, texts: str) -> Expec
         where = f"--expect {str(path)!r} line {n}"
         fields = line.split()
         if len(fields) != 1:
-            raise InputError(f"{where} has {len(fields)} fields; with --texts each line holds one number, your "
-                             f"model's output on line {n} of {texts!r}")
+            raise InputError(
+                f"{where} has {len(fields)} fields; with --texts each line holds one number, your "
+                f"model's output on line {n} of {texts!r}"
+            )
         values.append(_value(fields[0], where))
     if len(values) != len(docs):
-        raise InputError(f"--expect {str(path)!r} has {len(values)} lines but --texts {texts!r} has {len(docs)}; "
-                         "give one output per text, in the same order")
+        raise InputError(
+            f"--expect {str(path)!r} has {len(values)} lines but --texts {texts!r} has {len(docs)}; "
+            "give one output per text, in the same order"
+        )
     return Expected(str(path), np.asarray(docs), np.array(values), tuple(range(1, len(values) + 1)))
 
 
@@ -199,7 +212,7 @@ def agreement(model: AttentionClassifier, expected: Expected, limit: int | None 
     docs, values = expected.docs[:limit], expected.values[:limit]
     chunk = max(1, NUMBERS_PER_PASS // (model.K * model.T * model.T))
     with np.errstate(all="ignore"):  # an overflow shows as a NaN difference, which never agrees
-        parts = [model.output_magnitudes(docs[start: start + chunk]) for start in range(0, len(docs), chunk)]
+        parts = [model.output_magnitudes(docs[start : start + chunk]) for start in range(0, len(docs), chunk)]
     f, M = (np.concatenate(column) for column in zip(*parts))
     used = Expected(expected.path, docs, values, expected.lines[: len(docs)])
     return Agreement(used, f, np.maximum(np.maximum(np.abs(values), M), np.finfo(float).tiny))
@@ -218,7 +231,7 @@ def example_document(model: AttentionClassifier) -> tuple[np.ndarray, str]:
     words = [int(w) for w in model.word_ids[: min(WORDS_SHOWN, model.T - 1)]]
     doc = np.full(model.T, model.unk_id, dtype=np.int64)
     doc[0] = model.cls_id
-    doc[1: 1 + len(words)] = words
+    doc[1 : 1 + len(words)] = words
     head = [model.cls_id, *words]
     padding = model.T - len(head)
     return doc, str(head) + (f" + [{model.unk_id}] * {padding}" if padding else "")

@@ -66,7 +66,8 @@ class Model:
                 bad = np.argwhere(~np.isfinite(value))[0].tolist()
                 raise InputError(
                     f"model array {name!r} contains NaN or inf (first at index {bad}); "
-                    "every weight must be a finite number")
+                    "every weight must be a finite number"
+                )
             value.setflags(write=False)
             object.__setattr__(self, name, value)
         expected_dims = {"E": 2, "Wq": 3, "Wk": 3, "Wv": 3, "Wl": 2}
@@ -74,23 +75,34 @@ class Model:
             if getattr(self, name).ndim != ndim:
                 raise InputError(
                     f"model array {name!r} has shape {getattr(self, name).shape}; expected {ndim} dimensions "
-                    f"({_SHAPES[name]})")
+                    f"({_SHAPES[name]})"
+                )
         V, d_e = self.E.shape
         K, d_att, _ = self.Wq.shape
         d_out = self.Wv.shape[1]
-        expected = {"E": (V, d_e), "Wq": (K, d_att, d_e), "Wk": (K, d_att, d_e),
-                    "Wv": (K, d_out, d_e), "Wl": (K, d_out)}
+        expected = {
+            "E": (V, d_e),
+            "Wq": (K, d_att, d_e),
+            "Wk": (K, d_att, d_e),
+            "Wv": (K, d_out, d_e),
+            "Wl": (K, d_out),
+        }
         for name, shape in expected.items():
             if getattr(self, name).shape != shape:
                 raise InputError(
                     f"inconsistent shapes: {name!r} is {getattr(self, name).shape} but E is {self.E.shape} "
-                    f"and Wq is {self.Wq.shape}, so {name!r} must be {shape} ({_SHAPES[name]})")
+                    f"and Wq is {self.Wq.shape}, so {name!r} must be {shape} ({_SHAPES[name]})"
+                )
         if min(V, d_e, K, d_att, d_out) < 1:
-            raise InputError(f"every dimension must be at least 1; got V={V}, d_e={d_e}, K={K}, "
-                             f"d_att={d_att}, d_out={d_out}")
+            raise InputError(
+                f"every dimension must be at least 1; got V={V}, d_e={d_e}, K={K}, d_att={d_att}, d_out={d_out}"
+            )
         check_ids(self, V)
-        require(forward_bytes(self.max_len, d_e, K), f"one document of max_len={self.max_len} (d_e={d_e}, K={K})",
-                "lower max_len in the model file")
+        require(
+            forward_bytes(self.max_len, d_e, K),
+            f"one document of max_len={self.max_len} (d_e={d_e}, K={K})",
+            "lower max_len in the model file",
+        )
         if self.pe not in (0, 1, True, False):
             raise InputError(f"pe must be 0 or 1 (positional encoding off/on), got {self.pe!r}")
         object.__setattr__(self, "pe", bool(self.pe))
@@ -137,7 +149,7 @@ class Model:
         Returns:
             A model with ``K = 1`` whose weights are head ``i``'s.
         """
-        return self.replace(Wq=self.Wq[i: i + 1], Wk=self.Wk[i: i + 1], Wv=self.Wv[i: i + 1], Wl=self.Wl[i: i + 1])
+        return self.replace(Wq=self.Wq[i : i + 1], Wk=self.Wk[i : i + 1], Wv=self.Wv[i : i + 1], Wl=self.Wl[i : i + 1])
 
     def replace(self, **changes) -> Model:
         """The same model with the given fields changed (every other field, ``scale`` included, kept).
@@ -158,11 +170,11 @@ class Model:
         Returns:
             The line, e.g. ``"K = 2, d_e = 4, d_att = 3, d_out = 2, T = 6, V = 10"``.
         """
-        return (f"K = {self.K}, d_e = {self.d_e}, d_att = {self.d_att}, d_out = {self.d_out}, T = {self.T}, "
-                f"V = {self.V}")
+        return f"K = {self.K}, d_e = {self.d_e}, d_att = {self.d_att}, d_out = {self.d_out}, T = {self.T}, V = {self.V}"
 
-    def document(self, text, *, vocabulary=None, oov: str = "error", allow_unk: bool = False,
-                 truncate: bool = False) -> Document:
+    def document(
+        self, text, *, vocabulary=None, oov: str = "error", allow_unk: bool = False, truncate: bool = False
+    ) -> Document:
         """The document of a text (:func:`theory.models.protocol.read_document`).
 
         Args:
@@ -210,8 +222,12 @@ class Model:
             ``(name, array)`` pairs: ``s_t``, ``c_t`` and ``α`` of shape ``(B, K, T)``, ``f`` of shape ``(B,)``.
         """
         fw = forward(self, docs)
-        return [("attention scores s_t", fw.scores), ("value scores c_t", fw.c), ("attention weights α", fw.alpha),
-                ("model output f", fw.f)]
+        return [
+            ("attention scores s_t", fw.scores),
+            ("value scores c_t", fw.c),
+            ("attention weights α", fw.alpha),
+            ("model output f", fw.f),
+        ]
 
     def output(self, docs: ArrayLike) -> np.ndarray:
         """``f`` of a batch of documents.
@@ -351,8 +367,19 @@ class Model:
         Args:
             path: the file to write (numpy appends ``.npz`` when it lacks the suffix), or a binary stream.
         """
-        np.savez(path, E=self.E, Wq=self.Wq, Wk=self.Wk, Wv=self.Wv, Wl=self.Wl, cls_id=self.cls_id,
-                 unk_id=self.unk_id, max_len=self.max_len, pe=int(self.pe), scale=int(self.scale))
+        np.savez(
+            path,
+            E=self.E,
+            Wq=self.Wq,
+            Wk=self.Wk,
+            Wv=self.Wv,
+            Wl=self.Wl,
+            cls_id=self.cls_id,
+            unk_id=self.unk_id,
+            max_len=self.max_len,
+            pe=int(self.pe),
+            scale=int(self.scale),
+        )
 
     @classmethod
     def from_arrays(cls, arrays: dict, where: str) -> Model:
@@ -371,8 +398,10 @@ class Model:
         arrays = {"scale": np.array(1), **arrays}
         missing = [key for key in _SHAPES if key not in arrays]
         if missing:
-            raise InputError(f"model file {where!r} lacks {', '.join(missing)}; it needs arrays "
-                             + ", ".join(f"{k} {v}" for k, v in _SHAPES.items()))
+            raise InputError(
+                f"model file {where!r} lacks {', '.join(missing)}; it needs arrays "
+                + ", ".join(f"{k} {v}" for k, v in _SHAPES.items())
+            )
         for key in ("cls_id", "unk_id", "max_len", "pe", "scale"):
             if arrays[key].size != 1:
                 raise InputError(f"{key} in {where!r} must be a scalar, got shape {arrays[key].shape}")
@@ -405,9 +434,11 @@ def check_ids(model: Model | Encoder, V: int) -> None:
         raise InputError(f"max_len={model.max_len}: a document needs room for CLS and at least one word (>= 2)")
 
 
-_TORCH_FILE = ("{path!r} is a PyTorch file (torch.save), not a .npz model file; run `attnverify import` first, "
-               "e.g. `attnverify import {path} --out model.npz --cls-id ID --unk-id ID --max-len T` "
-               "(docs/your-model.md)")
+_TORCH_FILE = (
+    "{path!r} is a PyTorch file (torch.save), not a .npz model file; run `attnverify import` first, "
+    "e.g. `attnverify import {path} --out model.npz --cls-id ID --unk-id ID --max-len T` "
+    "(docs/your-model.md)"
+)
 
 
 def read_npz(path: str | Path) -> dict:
@@ -428,8 +459,11 @@ def read_npz(path: str | Path) -> dict:
         raise InputError(f"model file {str(path)!r} is a folder; pass the path of a .npz model file")
     if not path.is_file():
         raise InputError(f"model file {str(path)!r} does not exist; pass the path of a .npz model file")
-    require(_declared_bytes(path), f"the arrays of {str(path)!r}",
-            "check the shapes of the model file's arrays (docs/file-formats.md)")
+    require(
+        _declared_bytes(path),
+        f"the arrays of {str(path)!r}",
+        "check the shapes of the model file's arrays (docs/file-formats.md)",
+    )
     try:
         # our own handle: np.load leaks the one it opens when a zip-looking file is not a valid archive
         with open(path, "rb") as handle:
@@ -438,8 +472,10 @@ def read_npz(path: str | Path) -> dict:
             handle.seek(0)
             data = np.load(handle, allow_pickle=False)
             if not isinstance(data, np.lib.npyio.NpzFile):
-                raise InputError(f"{str(path)!r} holds a single array (a .npy file), not a .npz archive of the "
-                                 "model's arrays; save the model with numpy.savez (docs/file-formats.md)")
+                raise InputError(
+                    f"{str(path)!r} holds a single array (a .npy file), not a .npz archive of the "
+                    "model's arrays; save the model with numpy.savez (docs/file-formats.md)"
+                )
             with data:
                 if any(key.endswith("data.pkl") for key in data.files):  # torch.save's zip format
                     raise InputError(_TORCH_FILE.format(path=str(path)))
@@ -447,8 +483,10 @@ def read_npz(path: str | Path) -> dict:
     except InputError:
         raise
     except Exception as error:  # numpy raises many types for corrupt archives
-        raise InputError(f"cannot read {str(path)!r} as a .npz archive ({error}); "
-                         "save the model with numpy.savez (docs/file-formats.md)") from None
+        raise InputError(
+            f"cannot read {str(path)!r} as a .npz archive ({error}); "
+            "save the model with numpy.savez (docs/file-formats.md)"
+        ) from None
     return arrays
 
 
@@ -470,13 +508,23 @@ def _declared_bytes(path: Path) -> int:
     return total
 
 
-_SHAPES = {"E": "(V, d_e)", "Wq": "(K, d_att, d_e)", "Wk": "(K, d_att, d_e)", "Wv": "(K, d_out, d_e)",
-           "Wl": "(K, d_out)", "cls_id": "scalar int", "unk_id": "scalar int", "max_len": "scalar int (T)",
-           "pe": "scalar 0/1", "scale": "optional scalar 0/1, default 1 (scores divided by √d_att)"}
+_SHAPES = {
+    "E": "(V, d_e)",
+    "Wq": "(K, d_att, d_e)",
+    "Wk": "(K, d_att, d_e)",
+    "Wv": "(K, d_out, d_e)",
+    "Wl": "(K, d_out)",
+    "cls_id": "scalar int",
+    "unk_id": "scalar int",
+    "max_len": "scalar int (T)",
+    "pe": "scalar 0/1",
+    "scale": "optional scalar 0/1, default 1 (scores divided by √d_att)",
+}
 
 
-def document(model: AttentionClassifier, tokens: Iterable[int], truncate: bool = False,
-             allow_unk: bool = False) -> np.ndarray:
+def document(
+    model: AttentionClassifier, tokens: Iterable[int], truncate: bool = False, allow_unk: bool = False
+) -> np.ndarray:
     """The length-``T`` document ``(CLS, w_1, …, w_L, UNK, …, UNK)`` of a text (docs/theory.md §2).
 
     Args:
@@ -503,16 +551,20 @@ def document(model: AttentionClassifier, tokens: Iterable[int], truncate: bool =
     tokens = np.asarray(tokens, dtype=np.int64)
     for name, reserved in (("CLS", model.cls_id),) + ((("UNK", model.unk_id),) if not allow_unk else ()):
         if np.any(tokens == reserved):
-            raise InputError(f"the text contains the {name} id {reserved}; CLS and padding are added "
-                             "automatically, so pass only the words")
+            raise InputError(
+                f"the text contains the {name} id {reserved}; CLS and padding are added "
+                "automatically, so pass only the words"
+            )
     if tokens.size > model.T - 1:
         if not truncate:
-            raise InputError(f"the text has {tokens.size} words but max_len={model.T} leaves room for "
-                             f"{model.T - 1}; shorten it or ask for truncation explicitly")
+            raise InputError(
+                f"the text has {tokens.size} words but max_len={model.T} leaves room for "
+                f"{model.T - 1}; shorten it or ask for truncation explicitly"
+            )
         tokens = tokens[: model.T - 1]
     doc = np.full(model.T, model.unk_id, dtype=np.int64)
     doc[0] = model.cls_id
-    doc[1: 1 + tokens.size] = tokens
+    doc[1 : 1 + tokens.size] = tokens
     return doc
 
 
@@ -561,8 +613,9 @@ class Forward:
     X: np.ndarray  # (B, T, d_e) embedded tokens
 
 
-def scores_and_values(X: np.ndarray, Wq: np.ndarray, Wk: np.ndarray, Wv: np.ndarray, Wl: np.ndarray,
-                      score_factor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def scores_and_values(
+    X: np.ndarray, Wq: np.ndarray, Wk: np.ndarray, Wv: np.ndarray, Wl: np.ndarray, score_factor: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CLS queries ``q``, scores ``s_t = ⟨q, W_k e_t⟩·score_factor`` and value scores ``c_t = W_ℓ W_v e_t``.
 
     Written in terms of the arrays only, so that :func:`term_magnitudes` can run it on absolute values.
@@ -680,7 +733,6 @@ class Magnitudes:
     alpha: np.ndarray
     f: np.ndarray
 
-
     def alpha_scale(self, alpha: np.ndarray) -> np.ndarray:
         """Per-weight scale of attention weights: relative to each weight, floored at 1e-300 where float64
         underflows.
@@ -708,7 +760,8 @@ def term_magnitudes(model: Model, docs: ArrayLike) -> Magnitudes:
     """
     docs = np.atleast_2d(np.asarray(docs))
     X = np.abs(embed(model, docs))
-    _, s, c = scores_and_values(X, np.abs(model.Wq), np.abs(model.Wk), np.abs(model.Wv), np.abs(model.Wl),
-                                model.score_factor)
+    _, s, c = scores_and_values(
+        X, np.abs(model.Wq), np.abs(model.Wk), np.abs(model.Wv), np.abs(model.Wl), model.score_factor
+    )
     alpha = 1.0 + s.max(axis=-1)
     return Magnitudes(c=c, s=s, alpha=alpha, f=c.max(axis=-1) * alpha)

@@ -64,8 +64,9 @@ def read_lines(path: str | Path, what: str) -> list[str]:
     except UnicodeDecodeError as error:  # its offset counts from after the byte-order mark
         start = error.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
         line = data[:start].count(b"\n") + 1
-        raise InputError(f"{what} file {str(path)!r} is not UTF-8 (byte {start}, line {line}); "
-                         "re-save it as UTF-8") from None
+        raise InputError(
+            f"{what} file {str(path)!r} is not UTF-8 (byte {start}, line {line}); re-save it as UTF-8"
+        ) from None
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -102,8 +103,13 @@ def _line(token_id: int, role: str = "") -> str:
     return f"line {token_id + 1} (id {token_id}{of_model})"
 
 
-def load_vocabulary(path: str | Path, model: AttentionClassifier, cls_token: str | None = None,
-                    unk_token: str | None = None, tokenize: Callable[[str], list[str]] = basic_english) -> Vocabulary:
+def load_vocabulary(
+    path: str | Path,
+    model: AttentionClassifier,
+    cls_token: str | None = None,
+    unk_token: str | None = None,
+    tokenize: Callable[[str], list[str]] = basic_english,
+) -> Vocabulary:
     """Read and check a vocabulary file against ``model`` and, when given, the CLS and UNK token strings
     (module docstring).
 
@@ -124,8 +130,10 @@ def load_vocabulary(path: str | Path, model: AttentionClassifier, cls_token: str
     tokens = read_lines(path, "vocabulary")
     where = f"vocabulary {str(path)!r}"
     if len(tokens) != model.V:
-        raise InputError(f"{where} has {len(tokens)} lines but the model has V = {model.V} tokens (rows of E); "
-                         "write one token per line, line n = id n")
+        raise InputError(
+            f"{where} has {len(tokens)} lines but the model has V = {model.V} tokens (rows of E); "
+            "write one token per line, line n = id n"
+        )
     for name, i in (("CLS", model.cls_id), ("UNK", model.unk_id)):
         if not tokens[i].strip():
             raise InputError(f"{where}: {_line(i, name)} is empty; it must hold the {name} token")
@@ -135,16 +143,20 @@ def load_vocabulary(path: str | Path, model: AttentionClassifier, cls_token: str
     first: dict[str, int] = {}
     for n, token in enumerate(tokens):
         if token in first:
-            raise InputError(f"{where}: token {token!r} appears twice (lines {first[token] + 1} and {n + 1}, ids "
-                             f"{first[token]} and {n}); every token must have one id")
+            raise InputError(
+                f"{where}: token {token!r} appears twice (lines {first[token] + 1} and {n + 1}, ids "
+                f"{first[token]} and {n}); every token must have one id"
+            )
         first[token] = n
     for name, i, given in (("CLS", model.cls_id, cls_token), ("UNK", model.unk_id, unk_token)):
         if given is not None and tokens[i] != given:
             where_it_is = f"{given!r} is {_line(first[given])}" if given in first else f"{given!r} is on no line"
             option = f"--{name.lower()}"
-            raise InputError(f"{where}: {_line(i, name)} holds {tokens[i]!r}, not {option}-token "
-                             f"{given!r} ({where_it_is}); fix the vocabulary's order, or the model's {option}-id at "
-                             "import")
+            raise InputError(
+                f"{where}: {_line(i, name)} holds {tokens[i]!r}, not {option}-token "
+                f"{given!r} ({where_it_is}); fix the vocabulary's order, or the model's {option}-id at "
+                "import"
+            )
     return Vocabulary(tuple(tokens), model.cls_id, model.unk_id, tokenize)
 
 
@@ -173,8 +185,14 @@ def _with_close_spellings(word: str, vocab: Vocabulary) -> str:
     return f"{word!r} ({'close: ' + ', '.join(map(repr, close)) if close else 'no close spelling'})"
 
 
-def encode(text: str, vocab: Vocabulary, model: AttentionClassifier, oov: str = "error", truncate: bool = False,
-           where: str = "the text") -> Encoded:
+def encode(
+    text: str,
+    vocab: Vocabulary,
+    model: AttentionClassifier,
+    oov: str = "error",
+    truncate: bool = False,
+    where: str = "the text",
+) -> Encoded:
     """Word ids of ``text`` (module docstring).
 
     Args:
@@ -204,23 +222,34 @@ def encode(text: str, vocab: Vocabulary, model: AttentionClassifier, oov: str = 
     if missing and oov == "error":
         shown = ", ".join(map(lambda w: _with_close_spellings(w, vocab), missing[:5]))
         shown += f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise InputError(f"{where} has out-of-vocabulary words {shown}; pass --oov drop (leave them out) or "
-                         "--oov unk (map them to UNK, the authors' behaviour)")
+        raise InputError(
+            f"{where} has out-of-vocabulary words {shown}; pass --oov drop (leave them out) or "
+            "--oov unk (map them to UNK, the authors' behaviour)"
+        )
     ids = [vocab.ids.get(w, model.unk_id) for w in words if w in vocab.ids or oov == "unk"]
     if not ids:
-        raise InputError(f"{where} has no word in the vocabulary (all of {', '.join(map(repr, missing[:5]))} "
-                         "are unknown)")
+        raise InputError(
+            f"{where} has no word in the vocabulary (all of {', '.join(map(repr, missing[:5]))} are unknown)"
+        )
     limit = model.T - 1
     if len(ids) > limit and not truncate:
-        raise InputError(f"{where} has {len(ids)} words but max_len = {model.T} leaves room for {limit}; shorten "
-                         "it or pass --truncate (the authors truncate)")
+        raise InputError(
+            f"{where} has {len(ids)} words but max_len = {model.T} leaves room for {limit}; shorten "
+            "it or pass --truncate (the authors truncate)"
+        )
     oov_words = tuple(w for w in words if w not in vocab.ids)
-    return Encoded(text, tuple(ids[:limit]), dropped=oov_words if oov == "drop" else (),
-                   unknown=oov_words if oov == "unk" else (), truncated=max(0, len(ids) - limit))
+    return Encoded(
+        text,
+        tuple(ids[:limit]),
+        dropped=oov_words if oov == "drop" else (),
+        unknown=oov_words if oov == "unk" else (),
+        truncated=max(0, len(ids) - limit),
+    )
 
 
-def read_texts(path: str | Path, vocab: Vocabulary, model: AttentionClassifier, oov: str = "error",
-               truncate: bool = False) -> list[Encoded]:
+def read_texts(
+    path: str | Path, vocab: Vocabulary, model: AttentionClassifier, oov: str = "error", truncate: bool = False
+) -> list[Encoded]:
     """Every line of a texts file, encoded (errors name the line, counted from 1).
 
     Args:

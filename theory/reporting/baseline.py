@@ -61,13 +61,16 @@ def load_summary(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as error:
-        raise InputError(f"{str(path)!r} is not valid JSON ({error}); it may be truncated — "
-                         "regenerate it with attnverify run") from None
+        raise InputError(
+            f"{str(path)!r} is not valid JSON ({error}); it may be truncated — regenerate it with attnverify run"
+        ) from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise InputError(f"{str(path)!r} is not an attnverify summary (no schema_version)")
     if data["schema_version"] != SCHEMA_VERSION:
-        raise InputError(f"{str(path)!r} has schema version {data['schema_version']!r} but this attnverify "
-                         f"reads version {SCHEMA_VERSION}; regenerate it with this version's attnverify run")
+        raise InputError(
+            f"{str(path)!r} has schema version {data['schema_version']!r} but this attnverify "
+            f"reads version {SCHEMA_VERSION}; regenerate it with this version's attnverify run"
+        )
     problem = _structure_problem(data)
     if problem:
         raise InputError(f"{str(path)!r} has a malformed {problem}; regenerate it with attnverify run")
@@ -83,15 +86,20 @@ def _structure_problem(data: dict) -> str | None:
     for k, r in enumerate(claims):
         if not isinstance(r, dict) or not all(key in r for key in RECORD_KEYS):
             return f"'claims' list (each record needs {', '.join(RECORD_KEYS)}; claims[{k}] does not)"
-        texts = [("id", r["id"]), ("kind", r["kind"]), ("verdict", r["verdict"]),
-                 ("population", r.get("population", "random"))]
+        texts = [
+            ("id", r["id"]),
+            ("kind", r["kind"]),
+            ("verdict", r["verdict"]),
+            ("population", r.get("population", "random")),
+        ]
         numbers = [("max_error", r["max_error"]), ("tolerance", r["tolerance"])]
         problem = _field_problem(f"claims[{k}]", texts, numbers)
         if problem:
             return f"'claims' list ({problem})"
     extras = data.get("extras", [])
-    if not isinstance(extras, list) or not all(isinstance(e, dict) and isinstance(e.get("data", {}), dict)
-                                               for e in extras):
+    if not isinstance(extras, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("data", {}), dict) for e in extras
+    ):
         return "'extras' list (it must be a list of records, each with a 'data' object)"
     for e in extras:
         regimes = e.get("data", {}).get("regimes", [])
@@ -99,11 +107,15 @@ def _structure_problem(data: dict) -> str | None:
             return f"'extras' list (data.regimes of extra {e.get('id')!r} is not a list)"
         for r in regimes:
             if not isinstance(r, dict) or not all(key in r for key in REGIME_KEYS):
-                return (f"'extras' list (data.regimes of extra {e.get('id')!r} holds {r!r}, not a record with "
-                        f"{', '.join(REGIME_KEYS)})")
-            problem = _field_problem(f"{r.get('claim')} [{r.get('regime')}]",
-                                     [("claim", r.get("claim")), ("regime", r.get("regime"))],
-                                     [("error", r.get("error")), ("se", r.get("se"))])
+                return (
+                    f"'extras' list (data.regimes of extra {e.get('id')!r} holds {r!r}, not a record with "
+                    f"{', '.join(REGIME_KEYS)})"
+                )
+            problem = _field_problem(
+                f"{r.get('claim')} [{r.get('regime')}]",
+                [("claim", r.get("claim")), ("regime", r.get("regime"))],
+                [("error", r.get("error")), ("se", r.get("se"))],
+            )
             if problem:
                 return f"'extras' list ({problem})"
     return None
@@ -145,16 +157,19 @@ def compare_records(base: dict, new: dict) -> list[Change]:
     """
     changes = []
     name = _name(base)
-    worse = ((base["verdict"] in PASSING and new["verdict"] not in PASSING)
-             or (new["verdict"] in FAILING and base["verdict"] not in FAILING))
+    worse = (base["verdict"] in PASSING and new["verdict"] not in PASSING) or (
+        new["verdict"] in FAILING and base["verdict"] not in FAILING
+    )
     if base["verdict"] != new["verdict"]:
         changes.append(Change(name, "verdict", base["verdict"], new["verdict"], worse))
     if base["max_error"] != new["max_error"] and base["kind"] in ("identity", "bound"):
-        grew_past = (new["max_error"] is not None and new["tolerance"] is not None
-                     and not new["max_error"] <= new["tolerance"]  # NaN counts as past
-                     and (base["max_error"] is None or base["max_error"] <= base["tolerance"]))
-        changes.append(Change(name, "max error", _error(base["max_error"]), _error(new["max_error"]),
-                              grew_past))
+        grew_past = (
+            new["max_error"] is not None
+            and new["tolerance"] is not None
+            and not new["max_error"] <= new["tolerance"]  # NaN counts as past
+            and (base["max_error"] is None or base["max_error"] <= base["tolerance"])
+        )
+        changes.append(Change(name, "max error", _error(base["max_error"]), _error(new["max_error"]), grew_past))
     return changes
 
 
@@ -197,8 +212,15 @@ def compare_regimes(base: dict, new: dict, margin: float = MARGIN) -> list[Chang
             changes.append(Change(item, "relative error", "—", _g(n["error"]), False))
         elif n["error"] != b["error"]:
             noise = 2 * math.hypot(b.get("se") or 0.0, n.get("se") or 0.0)
-            changes.append(Change(item, "relative error", _g(b["error"]), _g(n["error"]),
-                                  _missing(n["error"]) or not n["error"] <= b["error"] + margin + noise))
+            changes.append(
+                Change(
+                    item,
+                    "relative error",
+                    _g(b["error"]),
+                    _g(n["error"]),
+                    _missing(n["error"]) or not n["error"] <= b["error"] + margin + noise,
+                )
+            )
     return changes
 
 
@@ -222,8 +244,11 @@ def compare_summaries(base: dict, new: dict, margin: float = MARGIN) -> list[Cha
             changes.append(Change(_name(record), "claim", record["verdict"], "missing", True))
         else:
             changes += compare_records(record, new_by_key[_key(record)])
-    changes += [Change(_name(r), "claim", "absent", r["verdict"], r["verdict"] in ("fails", "error"))
-                for r in new["claims"] if _key(r) not in base_keys]
+    changes += [
+        Change(_name(r), "claim", "absent", r["verdict"], r["verdict"] in ("fails", "error"))
+        for r in new["claims"]
+        if _key(r) not in base_keys
+    ]
     return changes + compare_regimes(base, new, margin)
 
 

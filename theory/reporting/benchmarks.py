@@ -22,35 +22,41 @@ FILES: dict[str, tuple[str, str]] = {
         "The closed-form gradient (numpy, forward pass included) against torch autograd on the authors' "
         "architecture (forward and backward with respect to the embedded input, the module built outside the "
         "timing) and against the mpmath central-difference reference (small size only: at the authors' size it "
-        "takes hours)."),
+        "takes hours).",
+    ),
     "tests/benchmarks/test_bench_lime.py": (
         "LIME (§5)",
         "The fast LIME against lime 0.2.0.1 driving the numpy forward pass (same coefficients: their difference "
         "is in `measured`), and the fast perturbed-document evaluators against the full numpy forward pass on "
-        "the same 5000 perturbed documents, at the authors' size (200 words, 150 distinct)."),
+        "the same 5000 perturbed documents, at the authors' size (200 words, 150 distinct).",
+    ),
     "tests/benchmarks/test_bench_lime_inf.py": (
         "LIME's population limit β^∞ (§5)",
         "The stratified Monte Carlo of β^∞ under both removal semantics (its relative standard error "
-        "‖SE‖/‖β‖ in `measured`) and the exact enumeration at d = 10, at the authors' size."),
+        "‖SE‖/‖β‖ in `measured`) and the exact enumeration at d = 10, at the authors' size.",
+    ),
     "tests/benchmarks/test_bench_explainers.py": (
         "Shapley values and Integrated Gradients (§6)",
         "Shapley values to 1% relative standard error: ours (antithetic permutations through the fast "
         "evaluator) against shap's PermutationExplainer on the same numpy model, timed at a few pairs and "
         "extrapolated linearly to the pairs ours needed (`measured`). Integrated Gradients at the same "
         "completeness gap: ours (Gauss–Legendre on the closed-form gradient) against captum's "
-        "IntegratedGradients with the same number of steps. The authors' size, 200 words, 150 distinct."),
+        "IntegratedGradients with the same number of steps. The authors' size, 200 words, 150 distinct.",
+    ),
     "tests/benchmarks/test_bench_reference.py": (
         "Reference engines",
         "The Arb ball engine against the mpmath engine, both at 40 digits: a forward pass at the authors' "
         "widths (100 words) and central-difference gradient entries per second, on the trained fixture "
         "(one position) and at a small size (all positions). Every round builds a fresh model, so no memo "
-        "of an earlier round is reused (cold passes)."),
+        "of an earlier round is reused (cold passes).",
+    ),
     "tests/benchmarks/test_bench_encoder.py": (
         "Encoders (depth)",
         "The encoder's gradient by hand-written backpropagation (numpy, forward included) against torch "
         "autograd, and `f` on LIME's 5000 perturbed documents (delete) through the numpy batched forward "
         "against torch's batched forward under `no_grad`, at the trained encoder's size (L = 6, K = 6, d = 12, "
-        "d_ff = 24, T = 64, 40 words) with random weights."),
+        "d_ff = 24, T = 64, 40 words) with random weights.",
+    ),
 }
 
 
@@ -72,23 +78,30 @@ def performance(path: Path) -> dict[str, list[dict]]:
         groups: dict[str, list] = {}
         for b in benchmarks:
             groups.setdefault(b.get("group") or "ungrouped", []).append(
-                {"name": b["name"], "median_s": b["stats"]["median"], "rounds": b["stats"]["rounds"],
-                 "extra_info": b.get("extra_info", {})})
+                {
+                    "name": b["name"],
+                    "median_s": b["stats"]["median"],
+                    "rounds": b["stats"]["rounds"],
+                    "extra_info": b.get("extra_info", {}),
+                }
+            )
         for rows in groups.values():
             fastest = min(row["median_s"] for row in rows)
             for row in rows:
                 row["ratio_to_fastest"] = row["median_s"] / fastest
     except (ValueError, KeyError, TypeError, AttributeError, ZeroDivisionError):  # any malformed part
-        print(f"attnverify: note: {path} is not a pytest-benchmark JSON file; performance not reported",
-              file=sys.stderr)
+        print(
+            f"attnverify: note: {path} is not a pytest-benchmark JSON file; performance not reported", file=sys.stderr
+        )
         return {}
     return dict(sorted(groups.items()))
 
 
 def _extra_info(info: dict) -> str:
     """A benchmark's ``extra_info`` (what it measured besides time) as ``key value`` pairs."""
-    return ", ".join(f"{key} {value:.3g}" if isinstance(value, float) else f"{key} {value}"
-                     for key, value in info.items())
+    return ", ".join(
+        f"{key} {value:.3g}" if isinstance(value, float) else f"{key} {value}" for key, value in info.items()
+    )
 
 
 def group_table(group: str, rows: list[dict]) -> list[str]:
@@ -103,9 +116,11 @@ def group_table(group: str, rows: list[dict]) -> list[str]:
         blank line.
     """
     lines = [f"**{group}**", "", "| benchmark | median | × fastest | measured |", "|---|---|---|---|"]
-    lines += [f"| `{row['name']}` | {row['median_s'] * 1e3:.3g} ms | {row['ratio_to_fastest']:.1f} | "
-              f"{_extra_info(row.get('extra_info') or {})} |"
-              for row in sorted(rows, key=lambda row: row["median_s"])]
+    lines += [
+        f"| `{row['name']}` | {row['median_s'] * 1e3:.3g} ms | {row['ratio_to_fastest']:.1f} | "
+        f"{_extra_info(row.get('extra_info') or {})} |"
+        for row in sorted(rows, key=lambda row: row["median_s"])
+    ]
     return [*lines, ""]
 
 
@@ -135,23 +150,37 @@ def render(path: Path = BENCHMARKS) -> str:
                 raise ValueError(f"{path}: benchmark {row['name']} is in {file}, which FILES does not describe")
             by_file.setdefault(file, {}).setdefault(group, []).append(row)
     cpu = data.get("machine_info", {}).get("cpu", {})
-    machine = ", ".join(str(part) for part in (cpu.get("brand_raw"), f"{cpu.get('count')} cores",
-                                               f"Python {data.get('machine_info', {}).get('python_version')}"))
-    lines = ["# Benchmarks", "",
-             "<!-- generated by `python -m theory.reporting.benchmarks > docs/benchmarks.md` from "
-             "reports/benchmarks.json; do not edit by hand -->", "",
-             "Medians of the committed run `reports/benchmarks.json`, measured with pytest-benchmark on one "
-             f"machine ({machine}) in one run started {data.get('datetime', '?')} "
-             f"(commit {str(data.get('commit_info', {}).get('id', '?'))[:7]}).",
-             *[f"Note: {note.rstrip('.')}." for note in data.get("notes", [])], "",
-             "Measure them all, and write the file `attnverify run` reports in its performance section:", "",
-             "```bash",
-             "pytest tests/benchmarks -n 0 --benchmark-enable --benchmark-json=reports/benchmarks.json",
-             "```", "",
-             "In each table the ratio is to the fastest benchmark of its group; `measured` is what the benchmark "
-             "recorded besides its time (pytest-benchmark's `extra_info`). Under the default `pytest` "
-             "(`--benchmark-disable`) each benchmark body runs once as a plain test, and those that take seconds "
-             "are skipped.", ""]
+    machine = ", ".join(
+        str(part)
+        for part in (
+            cpu.get("brand_raw"),
+            f"{cpu.get('count')} cores",
+            f"Python {data.get('machine_info', {}).get('python_version')}",
+        )
+    )
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- generated by `python -m theory.reporting.benchmarks > docs/benchmarks.md` from "
+        "reports/benchmarks.json; do not edit by hand -->",
+        "",
+        "Medians of the committed run `reports/benchmarks.json`, measured with pytest-benchmark on one "
+        f"machine ({machine}) in one run started {data.get('datetime', '?')} "
+        f"(commit {str(data.get('commit_info', {}).get('id', '?'))[:7]}).",
+        *[f"Note: {note.rstrip('.')}." for note in data.get("notes", [])],
+        "",
+        "Measure them all, and write the file `attnverify run` reports in its performance section:",
+        "",
+        "```bash",
+        "pytest tests/benchmarks -n 0 --benchmark-enable --benchmark-json=reports/benchmarks.json",
+        "```",
+        "",
+        "In each table the ratio is to the fastest benchmark of its group; `measured` is what the benchmark "
+        "recorded besides its time (pytest-benchmark's `extra_info`). Under the default `pytest` "
+        "(`--benchmark-disable`) each benchmark body runs once as a plain test, and those that take seconds "
+        "are skipped.",
+        "",
+    ]
     for file, (title, what) in FILES.items():
         if file not in by_file:
             continue

@@ -73,8 +73,9 @@ def implementations(check: FunctionType) -> tuple[list[str], list[str]]:
             obj = namespace.get(name)
             if isinstance(obj, ModuleType) and attribute is not None:
                 obj = getattr(obj, attribute, None)
-            if isinstance(obj, FunctionType) and (obj.__module__.startswith("theory.claims")
-                                                  or obj.__module__ == HELPERS):
+            if isinstance(obj, FunctionType) and (
+                obj.__module__.startswith("theory.claims") or obj.__module__ == HELPERS
+            ):
                 todo.append(obj)
             elif callable(obj) and (qualified := _qualified(obj)):
                 found.add(qualified)
@@ -91,7 +92,7 @@ def _location(function: Callable[..., Any]) -> str:
     """``theory/<package>/<module>.py::<function>``, relative to the repository."""
     source = inspect.getsourcefile(function)
     assert source is not None, f"{function!r} is defined in a source file"
-    path = source[source.rindex("theory/"):] if "theory/" in source else source
+    path = source[source.rindex("theory/") :] if "theory/" in source else source
     return f"`{path}::{function.__name__}`"
 
 
@@ -117,20 +118,37 @@ def catalogue_markdown(claims: Iterable[Claim], extras: Iterable[Extra]) -> str:
         The Markdown text: one table per paper section (id, kind, source, statement, reference, where), then the
         extras' table.
     """
-    out = ["# Claim catalogue", "",
-           "Generated from the claim registry by `attnverify list --format markdown > docs/claims.md`; do not "
-           "edit by hand (`tests/test_catalogue.py` fails when this file is stale). The mathematics behind each "
-           "claim is derived in [theory.md](theory.md); verdicts are in `reports/REPORT.md`.", ""]
+    out = [
+        "# Claim catalogue",
+        "",
+        "Generated from the claim registry by `attnverify list --format markdown > docs/claims.md`; do not "
+        "edit by hand (`tests/test_catalogue.py` fails when this file is stale). The mathematics behind each "
+        "claim is derived in [theory.md](theory.md); verdicts are in `reports/REPORT.md`.",
+        "",
+    ]
     sections: dict[str, list[Claim]] = {}
     for claim in claims:
         sections.setdefault(claim.section, []).append(claim)
     for section, members in sections.items():
-        out += [f"## {SECTIONS.get(section, section)}", "", "| id | kind | source | statement | reference | where |",
-                "|---|---|---|---|---|---|"]
-        out += [f"| `{c.id}` | {c.kind}{' (existence)' if c.exists else ''} | {c.source} | {_cell(c.statement)} | "
-                f"{_cell(c.reference)} | {_where(c)} |" for c in members]
+        out += [
+            f"## {SECTIONS.get(section, section)}",
+            "",
+            "| id | kind | source | statement | reference | where |",
+            "|---|---|---|---|---|---|",
+        ]
+        out += [
+            f"| `{c.id}` | {c.kind}{' (existence)' if c.exists else ''} | {c.source} | {_cell(c.statement)} | "
+            f"{_cell(c.reference)} | {_where(c)} |"
+            for c in members
+        ]
         out.append("")
-    out += ["## Extras", "", "Section-level computations (sweeps, figures, tables) run by `attnverify run`.", "",
-            "| id | section | title | where |", "|---|---|---|---|"]
+    out += [
+        "## Extras",
+        "",
+        "Section-level computations (sweeps, figures, tables) run by `attnverify run`.",
+        "",
+        "| id | section | title | where |",
+        "|---|---|---|---|",
+    ]
     out += [f"| `{e.id}` | {e.section} | {_cell(e.title)} | {_location(e.run)} |" for e in extras]
     return "\n".join(out) + "\n"

@@ -31,8 +31,18 @@ SECTIONS = {
     "depth": "Depth: the encoder family (docs/theory.md §11.1, ours)",
     "bert": "The BERT family (docs/theory.md §13, ours)",
 }
-PACKAGES = ("attnverify", "numpy", "scipy", "mpmath", "numba", "hypothesis", "torch", "lime", "scikit-learn",
-            "matplotlib")
+PACKAGES = (
+    "attnverify",
+    "numpy",
+    "scipy",
+    "mpmath",
+    "numba",
+    "hypothesis",
+    "torch",
+    "lime",
+    "scikit-learn",
+    "matplotlib",
+)
 
 
 def package_versions() -> dict[str, str | None]:
@@ -50,8 +60,14 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
-def summary(records: Iterable[Record], profile: str, seed: int, argv: Sequence[str] | None = None,
-            extras: Sequence[tuple[Extra, ExtraResult, float]] = (), benchmarks: dict | None = None) -> dict[str, Any]:
+def summary(
+    records: Iterable[Record],
+    profile: str,
+    seed: int,
+    argv: Sequence[str] | None = None,
+    extras: Sequence[tuple[Extra, ExtraResult, float]] = (),
+    benchmarks: dict | None = None,
+) -> dict[str, Any]:
     """The ``summary.json`` content; ``extras`` are ``(Extra, ExtraResult, runtime)`` triples, whose files are
     carried under the private key ``_files`` (written beside the report, not into the JSON).
 
@@ -73,10 +89,19 @@ def summary(records: Iterable[Record], profile: str, seed: int, argv: Sequence[s
         "seed": seed,
         "versions": package_versions(),
         "claims": [record.as_dict() for record in records],
-        "extras": [{"id": item.id, "section": item.section, "title": item.title, "markdown": result.markdown,
-                    "data": result.data, "files": sorted(result.files), "skipped": result.skipped,
-                    "runtime": round(runtime, 3)}
-                   for item, result, runtime in extras],
+        "extras": [
+            {
+                "id": item.id,
+                "section": item.section,
+                "title": item.title,
+                "markdown": result.markdown,
+                "data": result.data,
+                "files": sorted(result.files),
+                "skipped": result.skipped,
+                "runtime": round(runtime, 3),
+            }
+            for item, result, runtime in extras
+        ],
         "performance": benchmarks or {},
         "_files": {name: content for _, result, _ in extras for name, content in result.files.items()},
     }
@@ -102,14 +127,18 @@ def write_reports(out_dir: Path, data: dict) -> None:
     """
     data = dict(data)
     files = data.pop("_files", {})
-    write_atomically(Path(out_dir), {
-        **files,
-        "summary.json": json.dumps(data, indent=2, ensure_ascii=False) + "\n",
-        "REPORT.md": render_markdown(data),
-    })
+    write_atomically(
+        Path(out_dir),
+        {
+            **files,
+            "summary.json": json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+            "REPORT.md": render_markdown(data),
+        },
+    )
 
 
 # --- Markdown -------------------------------------------------------------------------------------------
+
 
 def _number(value: float | None) -> str:
     return "—" if value is None else f"{value:.2e}"
@@ -175,8 +204,10 @@ def render_markdown(data: dict) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r, t in pairs:
-        lines.append(f"| `{r['id']}` | {r['section']} | {r['source']} | {r['kind']} | **{r['verdict']}** | "
-                     f"{r['examples']} | {_error_cell(r)} | {_trained_cell(t)} |")
+        lines.append(
+            f"| `{r['id']}` | {r['section']} | {r['source']} | {r['kind']} | **{r['verdict']}** | "
+            f"{r['examples']} | {_error_cell(r)} | {_trained_cell(t)} |"
+        )
     lines += _skipped_lines(data)
     for section, title in SECTIONS.items():
         in_section = [(r, t) for r, t in pairs if r["section"] == section]
@@ -191,9 +222,14 @@ def render_markdown(data: dict) -> str:
             lines += [part for line in e.get("skipped", []) for part in (f"*Skipped:* {line}", "")]
             lines += [f"Reproduce: `attnverify run --profile {data['profile']} --seed {data['seed']} --only {e['id']}`"]
     if data.get("performance"):
-        lines += ["", "## Performance", "",
-                  "Medians from `pytest tests/benchmarks --benchmark-enable --benchmark-json=reports/benchmarks.json` "
-                  "(2-core machine); the ratio is to the fastest benchmark of the group.", ""]
+        lines += [
+            "",
+            "## Performance",
+            "",
+            "Medians from `pytest tests/benchmarks --benchmark-enable --benchmark-json=reports/benchmarks.json` "
+            "(2-core machine); the ratio is to the fastest benchmark of the group.",
+            "",
+        ]
         for group, rows in data["performance"].items():
             lines += group_table(group, rows)
     versions = ", ".join(f"{k} {v}" for k, v in data["versions"].items() if v)
@@ -212,15 +248,20 @@ def _skipped_lines(data: dict) -> list[str]:
     items += [f"- `{e['id']}`: {line}" for e in data.get("extras", []) for line in e.get("skipped", [])]
     if not items:
         return []
-    return ["", "Skipped in this run for want of an optional package (install the extra named to run it):", "",
-            *items]
+    return ["", "Skipped in this run for want of an optional package (install the extra named to run it):", "", *items]
 
 
 def _claim_section(r: dict, trained: dict | None) -> list[str]:
     lines = [
-        "", f"### `{r['id']}` — {r['verdict']}", "",
+        "",
+        f"### `{r['id']}` — {r['verdict']}",
+        "",
         f"*{r['kind']}, source: {r['source']}*" + (" (the suite's own result)" if r["source"] == "ours" else ""),
-        "", f"**Statement.** {r['statement']}", "", f"**Checked against.** {r['reference']}", "",
+        "",
+        f"**Statement.** {r['statement']}",
+        "",
+        f"**Checked against.** {r['reference']}",
+        "",
     ]
     lines += _population_lines(r, "Random models")
     if trained is not None:
@@ -234,10 +275,15 @@ def _population_lines(r: dict, title: str) -> list[str]:
     from theory.running.runner import ERROR_MEASURE
 
     distinct = r["measures"].get(ERROR_MEASURE, {}).get("n")
-    counts = (f"{r['failing_examples']} of {distinct} distinct instances above the threshold" if distinct
-              and r["verdict"] == "measured" else f"{r['failing_examples']} failing, {r['shrink_steps']} shrink steps")
-    lines = [f"**{title}.** {r['verdict']} — {r['examples']} examples ({counts}) in {r['runtime']:.1f} s; max error "
-             f"{_error_cell(r)}."]
+    counts = (
+        f"{r['failing_examples']} of {distinct} distinct instances above the threshold"
+        if distinct and r["verdict"] == "measured"
+        else f"{r['failing_examples']} failing, {r['shrink_steps']} shrink steps"
+    )
+    lines = [
+        f"**{title}.** {r['verdict']} — {r['examples']} examples ({counts}) in {r['runtime']:.1f} s; max error "
+        f"{_error_cell(r)}."
+    ]
     if r["measures"]:
         lines += ["", "| measured | n | min | median | max |", "|---|---|---|---|---|"]
         for key, m in r["measures"].items():

@@ -43,8 +43,9 @@ def check_folder(out: Path, option: str = "--out") -> None:
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
-        raise InputError(f"{shown} cannot be created: {str(parent)!r} is a file, not a folder; "
-                         "give another folder for the reports")
+        raise InputError(
+            f"{shown} cannot be created: {str(parent)!r} is a file, not a folder; give another folder for the reports"
+        )
     try:
         with interrupt.deferred():  # the probe never stays behind
             fd, probe = tempfile.mkstemp(dir=parent, prefix=".attnverify-probe-")
@@ -52,8 +53,9 @@ def check_folder(out: Path, option: str = "--out") -> None:
             os.unlink(probe)
     except OSError as error:
         what = "written" if parent == out.absolute() else f"created (in {str(parent)!r})"
-        raise InputError(f"{shown} cannot be {what}: {error.strerror or error}; "
-                         "give a folder you can write to") from None
+        raise InputError(
+            f"{shown} cannot be {what}: {error.strerror or error}; give a folder you can write to"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -77,8 +79,9 @@ def exclusive(out: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise InputError(f"another attnverify run is writing {str(out)!r} (pid {holder}); "
-                             "wait for it to finish or use --out") from None
+            raise InputError(
+                f"another attnverify run is writing {str(out)!r} (pid {holder}); wait for it to finish or use --out"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield

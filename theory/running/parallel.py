@@ -51,8 +51,9 @@ def default_jobs() -> int:
         try:
             return int(os.environ[JOBS_VARIABLE])
         except ValueError:
-            raise InputError(f"${JOBS_VARIABLE}={os.environ[JOBS_VARIABLE]!r} is not an integer number of "
-                             "worker processes") from None
+            raise InputError(
+                f"${JOBS_VARIABLE}={os.environ[JOBS_VARIABLE]!r} is not an integer number of worker processes"
+            ) from None
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -125,21 +126,31 @@ def _longest_first(tasks: list[Task]) -> list[int]:
     """The tasks' indices in submission order: the trained population, then extras and given populations, then
     the random population."""
     rank = {"trained": 0, "random": 2}
-    return sorted(range(len(tasks)),
-                  key=lambda k: rank.get(population_name(tasks[k][2]), 1) if tasks[k][0] == "claim" else 1)
+    return sorted(
+        range(len(tasks)), key=lambda k: rank.get(population_name(tasks[k][2]), 1) if tasks[k][0] == "claim" else 1
+    )
 
 
 def _report(number: int, total: int, task: Task, result: Record | ExtraResult, seconds: float) -> None:
     """Print a finished task's progress line on stderr (a claim task's result is its record)."""
     if isinstance(result, Record):
-        print(f"[{number}/{total}] {task[1]} ({population_name(task[2])}) … {progress(result)}", file=sys.stderr,
-              flush=True)
+        print(
+            f"[{number}/{total}] {task[1]} ({population_name(task[2])}) … {progress(result)}",
+            file=sys.stderr,
+            flush=True,
+        )
     else:
         print(f"[{number}/{total}] {task[1]} … {extra_progress(result, seconds)}", file=sys.stderr, flush=True)
 
 
-def run_elsewhere(runs: list[tuple[Claim, str | Population]], extras: list[Extra], profile: str, seed: int,
-                  jobs: int | None = None, scheduler: str | None = None) -> tuple[list, list]:
+def run_elsewhere(
+    runs: list[tuple[Claim, str | Population]],
+    extras: list[Extra],
+    profile: str,
+    seed: int,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+) -> tuple[list, list]:
     """Run claims and extras on local worker processes, or on a Dask cluster.
 
     Args:
@@ -173,8 +184,9 @@ def _on_processes(tasks: list[Task], profile: str, seed: int, jobs: int) -> dict
     """The tasks' ``(result, seconds)`` by index, computed in ``jobs`` local worker processes."""
     finished: dict[int, tuple] = {}
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)) or 1, mp_context=context,
-                             initializer=_initialize_worker) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(jobs, len(tasks)) or 1, mp_context=context, initializer=_initialize_worker
+    ) as pool:
         try:
             with interrupt.starting_children():  # the workers are spawned by submit
                 futures = {pool.submit(run_task, tasks[k], profile, seed): k for k in _longest_first(tasks)}
@@ -197,12 +209,16 @@ def _on_dask(tasks: list[Task], profile: str, seed: int, scheduler: str) -> dict
     try:
         client = Client(scheduler, timeout="20s")
     except (OSError, TimeoutError) as error:
-        raise InputError(f"--scheduler {scheduler!r}: cannot reach a Dask scheduler there ({error}); start one "
-                         "with `dask scheduler` (or dask-jobqueue on a cluster) and pass its address") from None
+        raise InputError(
+            f"--scheduler {scheduler!r}: cannot reach a Dask scheduler there ({error}); start one "
+            "with `dask scheduler` (or dask-jobqueue on a cluster) and pass its address"
+        ) from None
     finished: dict[int, tuple] = {}
     with client:
-        futures = {client.submit(run_task, tasks[k], profile, seed, pure=False,
-                                 key=f"attnverify-{_key(tasks[k])}"): k for k in _longest_first(tasks)}
+        futures = {
+            client.submit(run_task, tasks[k], profile, seed, pure=False, key=f"attnverify-{_key(tasks[k])}"): k
+            for k in _longest_first(tasks)
+        }
         for number, future in enumerate(dask_completed(list(futures)), 1):
             finished[futures[future]] = future.result()
             _report(number, len(tasks), tasks[futures[future]], *finished[futures[future]])

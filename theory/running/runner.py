@@ -144,8 +144,9 @@ def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str 
     """
     if isinstance(population, str):
         command = f"attnverify run --profile {profile} --seed {seed} --population {population} --only {claim.id}"
-        return _run(claim, claim.strategy_for(population), claim.trained, claim.check, profile, seed, population,
-                    command)
+        return _run(
+            claim, claim.strategy_for(population), claim.trained, claim.check, profile, seed, population, command
+        )
     return _run_given(claim, population, profile, seed)
 
 
@@ -175,16 +176,25 @@ def _run_given(claim: Claim, population: Population, profile: str, seed: int) ->
                 domain = list(notes)
         options = f"{population.options} " if population.options else ""
         command = f"attnverify run {options}--profile {profile} --seed {seed} --only {claim.id}"
-        record = _run(claim, strategy, applies, guarded(claim.check, population, scope), profile, seed,
-                      population.name, command)
+        record = _run(
+            claim, strategy, applies, guarded(claim.check, population, scope), profile, seed, population.name, command
+        )
     if record.verdict == "error" and record.diagnosis.startswith("hypothesis.errors.Unsatisfiable"):
         record.verdict, record.diagnosis = NOT_APPLICABLE, UNSATISFIABLE
     record.model_sha256, record.scope = population.sha256, scope.describe(domain)
     return record
 
 
-def _run(claim: Claim, strategy: SearchStrategy | None, reason: Callable[[], SearchStrategy] | str,
-         check: Callable[[Any], Any], profile: str, seed: int, population: str, command: str) -> Record:
+def _run(
+    claim: Claim,
+    strategy: SearchStrategy | None,
+    reason: Callable[[], SearchStrategy] | str,
+    check: Callable[[Any], Any],
+    profile: str,
+    seed: int,
+    population: str,
+    command: str,
+) -> Record:
     """The Hypothesis search of :func:`run_claim` on one population.
 
     Args:
@@ -203,11 +213,26 @@ def _run(claim: Claim, strategy: SearchStrategy | None, reason: Callable[[], Sea
     missing = claim.missing()
     if missing or strategy is None:
         return Record(
-            id=claim.id, section=claim.section, kind=claim.kind, source=claim.source, statement=claim.statement,
-            reference=claim.reference, verdict=SKIPPED if missing else NOT_APPLICABLE, examples=0,
-            failing_examples=0, shrink_steps=0, max_error=None, tolerance=None, worst_instance=None,
-            counterexample=None, seed=seed, profile=profile, command=command, population=population,
-            diagnosis=optional.needs(missing) if missing else str(reason))
+            id=claim.id,
+            section=claim.section,
+            kind=claim.kind,
+            source=claim.source,
+            statement=claim.statement,
+            reference=claim.reference,
+            verdict=SKIPPED if missing else NOT_APPLICABLE,
+            examples=0,
+            failing_examples=0,
+            shrink_steps=0,
+            max_error=None,
+            tolerance=None,
+            worst_instance=None,
+            counterexample=None,
+            seed=seed,
+            profile=profile,
+            command=command,
+            population=population,
+            diagnosis=optional.needs(missing) if missing else str(reason),
+        )
     base = settings.get_profile(profile)
     if population == "random" or claim.exists:  # a witness search screens most instances cheaply
         examples = max(3, round(base.max_examples * claim.budget))
@@ -292,16 +317,30 @@ def _run(claim: Claim, strategy: SearchStrategy | None, reason: Callable[[], Sea
         diagnosis = shown["outcome"].detail if shown["outcome"] else ""
     best = worst["outcome"]
     return Record(
-        id=claim.id, section=claim.section, kind=claim.kind, source=claim.source, statement=claim.statement,
-        reference=claim.reference, verdict=verdict, examples=stats["examples"],
+        id=claim.id,
+        section=claim.section,
+        kind=claim.kind,
+        source=claim.source,
+        statement=claim.statement,
+        reference=claim.reference,
+        verdict=verdict,
+        examples=stats["examples"],
         failing_examples=stats["above"] if approximation and not crashed else stats["failing"],
         shrink_steps=stats["after_first_failure"],
-        max_error=None if best is None else best.error, tolerance=None if best is None else best.tolerance,
+        max_error=None if best is None else best.error,
+        tolerance=None if best is None else best.tolerance,
         worst_instance=None if worst["instance"] is None else repr(worst["instance"]),
-        counterexample=repr(last["instance"]) if raised else None, diagnosis=diagnosis,
+        counterexample=repr(last["instance"]) if raised else None,
+        diagnosis=diagnosis,
         measures={key: _summary(values) for key, values in measures.items()},
-        seed=seed, profile=profile, runtime=round(runtime, 3), command=command, population=population,
-        engine=reference["engine"], certified_radius=reference["radius"])
+        seed=seed,
+        profile=profile,
+        runtime=round(runtime, 3),
+        command=command,
+        population=population,
+        engine=reference["engine"],
+        certified_radius=reference["radius"],
+    )
 
 
 def _summary(values: list[float]) -> dict[str, float]:
@@ -362,9 +401,12 @@ def finish_run(records: list[Record], out: Path, extras: Iterable[tuple[Any, Any
     # an approximation is measured, never "fails"; but a crash is an error whatever the kind
     failed = [f"{r.id} ({r.population})" for r in records if r.verdict not in (*PASSING, SKIPPED, NOT_APPLICABLE)]
     counts = Counter(r.verdict for r in records)
-    print(f"wrote {out / 'summary.json'} and {out / 'REPORT.md'}: "
-          + ", ".join(f"{n} {verdict}" for verdict, n in counts.most_common())
-          + (f"; failing: {', '.join(failed)}" if failed else ""), file=sys.stderr)
+    print(
+        f"wrote {out / 'summary.json'} and {out / 'REPORT.md'}: "
+        + ", ".join(f"{n} {verdict}" for verdict, n in counts.most_common())
+        + (f"; failing: {', '.join(failed)}" if failed else ""),
+        file=sys.stderr,
+    )
     populations: dict[tuple, list[str]] = {}
     for r in records:
         if r.verdict == SKIPPED:

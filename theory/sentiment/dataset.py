@@ -49,7 +49,8 @@ import numpy as np
 from theory.errors import InputError
 
 CLS, UNK = "[CLS]", "[UNK]"
-FILLER = tuple("""
+FILLER = tuple(
+    """
 the a an of to in on at for with by from as is are was were be been it its this that these those there
 here they them their he she his her we our you your i me my movie film story plot scene scenes actor actors
 actress director script cast character characters camera music sound dialogue ending time year years day
@@ -61,7 +62,8 @@ would should will may might must seen saw see watch watched watching make made m
 came take took say said think thought know knew look looked show shows shown run set way thing things place
 world life end work name word words page role roles version sequel theater screen studio budget release
 review reviewer viewer viewers audience
-""".split())
+""".split()
+)
 NEGATIONS = ("not", "never")
 FIGURE1_RATED = ("popular", "questionable")
 
@@ -85,8 +87,9 @@ def read_lexicon() -> dict[str, tuple[float, float]]:
     try:
         text = (files("vaderSentiment") / "vader_lexicon.txt").read_text(encoding="utf-8")
     except ModuleNotFoundError:
-        raise InputError("building the sentiment dataset needs the vaderSentiment package: "
-                         "pip install '.[train]'") from None
+        raise InputError(
+            "building the sentiment dataset needs the vaderSentiment package: pip install '.[train]'"
+        ) from None
     lexicon = {}
     for line in text.splitlines():
         token, mean, sd, _ = line.split("\t")
@@ -116,8 +119,11 @@ def rated_words(lexicon: dict[str, tuple[float, float]]) -> tuple[dict[str, floa
         The chosen words mapped to their mean rating (at most ``RATED_PER_POLARITY`` per sign, plus the
         additions), and the list of :data:`FIGURE1_RATED` words added by hand.
     """
-    candidates = [(word, mean, sd) for word, (mean, sd) in lexicon.items()
-                  if re.fullmatch("[a-z]+", word) and abs(mean) >= MIN_ABS_RATING]
+    candidates = [
+        (word, mean, sd)
+        for word, (mean, sd) in lexicon.items()
+        if re.fullmatch("[a-z]+", word) and abs(mean) >= MIN_ABS_RATING
+    ]
     chosen = {}
     for sign in (1, -1):
         side = sorted((c for c in candidates if c[1] * sign > 0), key=lambda c: (c[2], c[0]))
@@ -245,13 +251,24 @@ def build(seed: int, n_train: int, n_test: int) -> Dataset:
 
     test = split(slice(n_train, None))
     blind = [sum(vocab.ratings.get(int(w), 0.0) for w in doc) > 0 for doc in test.docs]
-    params = {"lexicon": f"vader_lexicon.txt of vaderSentiment {version('vaderSentiment')}",
-              "min_abs_rating": MIN_ABS_RATING, "rated_per_polarity": RATED_PER_POLARITY,
-              "added_figure1_words": list(vocab.added),
-              "n_rated": len(vocab.ratings), "n_filler": len(FILLER), "negations": list(NEGATIONS),
-              "negation_factor": n_scalar, "words_per_document": [MIN_WORDS, MAX_WORDS],
-              "p_negated_pair": P_NEGATED, "p_rated": P_RATED, "min_abs_total": MIN_ABS_TOTAL,
-              "vocabulary_size": len(vocab.words), "seed": seed, "n_train": n_train, "n_test": n_test,
-              "dropped_near_zero": dropped,
-              "negation_blind_test_accuracy": float(np.mean(np.array(blind) == test.labels))}
+    params = {
+        "lexicon": f"vader_lexicon.txt of vaderSentiment {version('vaderSentiment')}",
+        "min_abs_rating": MIN_ABS_RATING,
+        "rated_per_polarity": RATED_PER_POLARITY,
+        "added_figure1_words": list(vocab.added),
+        "n_rated": len(vocab.ratings),
+        "n_filler": len(FILLER),
+        "negations": list(NEGATIONS),
+        "negation_factor": n_scalar,
+        "words_per_document": [MIN_WORDS, MAX_WORDS],
+        "p_negated_pair": P_NEGATED,
+        "p_rated": P_RATED,
+        "min_abs_total": MIN_ABS_TOTAL,
+        "vocabulary_size": len(vocab.words),
+        "seed": seed,
+        "n_train": n_train,
+        "n_test": n_test,
+        "dropped_near_zero": dropped,
+        "negation_blind_test_accuracy": float(np.mean(np.array(blind) == test.labels)),
+    }
     return Dataset(vocab, split(slice(0, n_train)), test, dropped, params)

@@ -44,10 +44,10 @@ class EncoderFixture:
         """
         hits = 0
         for start in range(0, len(self.docs), batch):
-            padded = np.array([document(self.model, d) for d in self.docs[start: start + batch]])
+            padded = np.array([document(self.model, d) for d in self.docs[start : start + batch]])
             h = forward(self.model, padded).hidden[:, -1, 0]
             predicted = (h @ self.w_classes.T + self.b_classes).argmax(axis=1)
-            hits += int((predicted == self.labels[start: start + batch]).sum())
+            hits += int((predicted == self.labels[start : start + batch]).sum())
         return hits / len(self.docs)
 
 
@@ -72,8 +72,14 @@ def load_encoder_fixture() -> EncoderFixture:
     model = Encoder.from_arrays(arrays, str(DATA / ENCODER_FILE))
     base = load_fixture()
     indices = arrays["test_indices"].astype(np.int64)
-    return EncoderFixture(model, arrays["w_classes"], arrays["b_classes"], tuple(base.docs[i] for i in indices),
-                          base.labels[indices], json.loads(str(arrays["training"])))
+    return EncoderFixture(
+        model,
+        arrays["w_classes"],
+        arrays["b_classes"],
+        tuple(base.docs[i] for i in indices),
+        base.labels[indices],
+        json.loads(str(arrays["training"])),
+    )
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,12 @@ from theory.models.one_layer import Model, document, forward
 
 DATA = Path(__file__).resolve().parent / "data"
 MODEL_FILE, VOCAB_FILE, RATINGS_FILE, TEST_FILE, TRAINING_FILE = (
-    "sentiment_model.npz", "vocab.txt", "ratings.tsv", "sentiment_test.npz", "training.json")
+    "sentiment_model.npz",
+    "vocab.txt",
+    "ratings.tsv",
+    "sentiment_test.npz",
+    "training.json",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,8 +96,9 @@ class Fixture:
         Returns:
             The accuracy in [0, 1] over all of :attr:`docs`.
         """
-        predicted = np.concatenate([self.logits(self.docs[i: i + batch]).argmax(axis=1)
-                                    for i in range(0, len(self.docs), batch)])
+        predicted = np.concatenate(
+            [self.logits(self.docs[i : i + batch]).argmax(axis=1) for i in range(0, len(self.docs), batch)]
+        )
         return float(np.mean(predicted == self.labels))
 
 
@@ -114,8 +120,10 @@ def load_fixture(data_dir: str | Path = DATA) -> Fixture:
     model = load(data_dir / MODEL_FILE)
     with np.load(data_dir / MODEL_FILE, allow_pickle=False) as arrays:
         if "Wl_classes" not in arrays.files:
-            raise InputError(f"{data_dir / MODEL_FILE} lacks Wl_classes (K, 2, d_out); regenerate it with "
-                             "python -m theory.sentiment.train")
+            raise InputError(
+                f"{data_dir / MODEL_FILE} lacks Wl_classes (K, 2, d_out); regenerate it with "
+                "python -m theory.sentiment.train"
+            )
         class_rows = arrays["Wl_classes"].astype(np.float64)
     words = (data_dir / VOCAB_FILE).read_text(encoding="utf-8").splitlines()
     if len(words) != model.V:
@@ -133,9 +141,17 @@ def load_fixture(data_dir: str | Path = DATA) -> Fixture:
     return Fixture(model, class_rows, tuple(words), ratings, docs, labels, totals, training)
 
 
-def save_fixture(data_dir: str | Path, arrays: dict, class_rows: np.ndarray, words: Sequence[str],
-                 ratings: dict[int, float], docs: Sequence[np.ndarray], labels: np.ndarray, totals: np.ndarray,
-                 training: dict) -> None:
+def save_fixture(
+    data_dir: str | Path,
+    arrays: dict,
+    class_rows: np.ndarray,
+    words: Sequence[str],
+    ratings: dict[int, float],
+    docs: Sequence[np.ndarray],
+    labels: np.ndarray,
+    totals: np.ndarray,
+    training: dict,
+) -> None:
     """Write the five fixture files (format in the module docstring); ``arrays`` are the public ``.npz``
     arrays of the model.
 
@@ -156,11 +172,17 @@ def save_fixture(data_dir: str | Path, arrays: dict, class_rows: np.ndarray, wor
     Model(**{k: arrays[k] for k in ("E", "Wq", "Wk", "Wv", "Wl", "cls_id", "unk_id", "max_len", "pe")})  # validates
     np.savez_compressed(data_dir / MODEL_FILE, **arrays, Wl_classes=np.asarray(class_rows, dtype=np.float64))
     (data_dir / VOCAB_FILE).write_text("".join(f"{w}\n" for w in words), encoding="utf-8")
-    (data_dir / RATINGS_FILE).write_text("".join(f"{words[i]}\t{ratings[i]}\n" for i in sorted(ratings)),
-                                         encoding="utf-8")
+    (data_dir / RATINGS_FILE).write_text(
+        "".join(f"{words[i]}\t{ratings[i]}\n" for i in sorted(ratings)), encoding="utf-8"
+    )
     offsets = np.concatenate([[0], np.cumsum([len(d) for d in docs])])
-    np.savez_compressed(data_dir / TEST_FILE, words=np.concatenate(docs).astype(np.int16), offsets=offsets,
-                        labels=np.asarray(labels, dtype=np.int8), totals=np.asarray(totals, dtype=np.float64))
+    np.savez_compressed(
+        data_dir / TEST_FILE,
+        words=np.concatenate(docs).astype(np.int16),
+        offsets=offsets,
+        labels=np.asarray(labels, dtype=np.int8),
+        totals=np.asarray(totals, dtype=np.float64),
+    )
     (data_dir / TRAINING_FILE).write_text(json.dumps(training, indent=2) + "\n", encoding="utf-8")
 
 
@@ -195,8 +217,10 @@ def encode(text: str, drop_oov: bool = False, fixture: Fixture | None = None) ->
     words = tokenize(text)
     oov = [w for w in words if w not in fixture.ids]  # "[CLS]", "[UNK]" cannot come out of tokenize()
     if oov and not drop_oov:
-        raise InputError(f"out-of-vocabulary words {oov}: the trained model has no embedding for them; "
-                         "rephrase, or pass drop_oov=True to drop them")
+        raise InputError(
+            f"out-of-vocabulary words {oov}: the trained model has no embedding for them; "
+            "rephrase, or pass drop_oov=True to drop them"
+        )
     if oov:
         warnings.warn(f"dropped out-of-vocabulary words {oov}", stacklevel=2)
     ids = [fixture.ids[w] for w in words if w not in oov]

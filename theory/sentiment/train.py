@@ -51,7 +51,7 @@ def padded(docs: Sequence[np.ndarray], T: int, cls_id: int, unk_id: int) -> torc
     out = torch.full((len(docs), T), unk_id, dtype=torch.long)
     out[:, 0] = cls_id
     for i, words in enumerate(docs):
-        out[i, 1: 1 + len(words)] = torch.from_numpy(words)
+        out[i, 1 : 1 + len(words)] = torch.from_numpy(words)
     return out
 
 
@@ -87,12 +87,13 @@ def accuracy(module: AttentionClassifier, docs: torch.Tensor, labels: torch.Tens
         The accuracy in [0, 1].
     """
     with torch.no_grad():
-        predicted = torch.cat([logits(module, docs[i: i + batch]).argmax(dim=1) for i in range(0, len(docs), batch)])
+        predicted = torch.cat([logits(module, docs[i : i + batch]).argmax(dim=1) for i in range(0, len(docs), batch)])
     return float((predicted == labels).double().mean())
 
 
-def train(seed: int, n_train: int, n_test: int, epochs: int, batch: int, lr: float, threads: int
-          ) -> tuple[dataset.Dataset, AttentionClassifier, list[float], dict[str, float], dict[str, float]]:
+def train(
+    seed: int, n_train: int, n_test: int, epochs: int, batch: int, lr: float, threads: int
+) -> tuple[dataset.Dataset, AttentionClassifier, list[float], dict[str, float], dict[str, float]]:
     """Build the dataset and train :class:`AttentionClassifier` on it as the module docstring says.
 
     Args:
@@ -117,8 +118,19 @@ def train(seed: int, n_train: int, n_test: int, epochs: int, batch: int, lr: flo
     test_docs = padded(data.test.docs, T, 0, 1)
     train_labels = torch.from_numpy(data.train.labels.astype(np.int64))
     test_labels = torch.from_numpy(data.test.labels.astype(np.int64))
-    module = AttentionClassifier(V, WIDTHS["d_e"], WIDTHS["K"], WIDTHS["d_att"], WIDTHS["d_out"], 2, T, True,
-                                 cls_id=0, unk_id=1, dtype=torch.float32)
+    module = AttentionClassifier(
+        V,
+        WIDTHS["d_e"],
+        WIDTHS["K"],
+        WIDTHS["d_att"],
+        WIDTHS["d_out"],
+        2,
+        T,
+        True,
+        cls_id=0,
+        unk_id=1,
+        dtype=torch.float32,
+    )
     optimizer = torch.optim.Adam(module.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     order = torch.Generator().manual_seed(seed)
@@ -133,13 +145,20 @@ def train(seed: int, n_train: int, n_test: int, epochs: int, batch: int, lr: flo
             optimizer.step()
             total += float(loss.detach()) * len(idx)
         losses.append(total / n_train)
-        print(f"epoch {epoch + 1}/{epochs}: mean training loss {losses[-1]:.4f} "
-              f"({time.process_time() - start:.0f} s CPU)", flush=True)
-    seconds = {"cpu_seconds": round(time.process_time() - start, 1),
-               "wall_seconds": round(time.perf_counter() - wall, 1)}
+        print(
+            f"epoch {epoch + 1}/{epochs}: mean training loss {losses[-1]:.4f} "
+            f"({time.process_time() - start:.0f} s CPU)",
+            flush=True,
+        )
+    seconds = {
+        "cpu_seconds": round(time.process_time() - start, 1),
+        "wall_seconds": round(time.perf_counter() - wall, 1),
+    }
     module = module.double()
-    result = {"train_accuracy": accuracy(module, train_docs, train_labels),
-              "test_accuracy": accuracy(module, test_docs, test_labels)}
+    result = {
+        "train_accuracy": accuracy(module, train_docs, train_labels),
+        "test_accuracy": accuracy(module, test_docs, test_labels),
+    }
     return data, module, losses, seconds, result
 
 
@@ -164,24 +183,48 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if min(args.epochs, args.batch, args.threads) < 1 or args.lr <= 0:
         raise InputError("--epochs, --batch and --threads must be at least 1 and --lr positive")
-    data, module, losses, seconds, result = train(args.seed, args.n_train, args.n_test, args.epochs,
-                                                      args.batch, args.lr, args.threads)
+    data, module, losses, seconds, result = train(
+        args.seed, args.n_train, args.n_test, args.epochs, args.batch, args.lr, args.threads
+    )
     training = {
-        "seed": args.seed, "n_train": args.n_train, "n_test": args.n_test, "epochs": args.epochs,
-        "batch_size": args.batch, "optimizer": f"Adam(lr={args.lr})", "loss": "cross-entropy, 2 classes",
+        "seed": args.seed,
+        "n_train": args.n_train,
+        "n_test": args.n_test,
+        "epochs": args.epochs,
+        "batch_size": args.batch,
+        "optimizer": f"Adam(lr={args.lr})",
+        "loss": "cross-entropy, 2 classes",
         "precision": "trained in float32; exported and evaluated in float64",
         "widths": WIDTHS,
-        "positional_encoding": True, "cls_id": 0, "unk_id": 1, "explained_class": "1 (positive)",
-        **result, "test_positive_share": float(data.test.labels.mean()),
-        "epoch_training_loss": [round(x, 5) for x in losses], **seconds,
-        "threads": args.threads, "torch": torch.__version__, "python": platform.python_version(),
+        "positional_encoding": True,
+        "cls_id": 0,
+        "unk_id": 1,
+        "explained_class": "1 (positive)",
+        **result,
+        "test_positive_share": float(data.test.labels.mean()),
+        "epoch_training_loss": [round(x, 5) for x in losses],
+        **seconds,
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
         "dataset": data.params,
     }
     class_rows = np.stack([module.npz_arrays(explained_class=c)["Wl"] for c in (0, 1)], axis=1)
-    save_fixture(args.out, module.npz_arrays(explained_class=1), class_rows, data.vocab.words,
-                 data.vocab.ratings, data.test.docs, data.test.labels, data.test.totals, training)
-    print(f"train accuracy {result['train_accuracy']:.4f}, held-out accuracy {result['test_accuracy']:.4f}; "
-          f"wrote {args.out}")
+    save_fixture(
+        args.out,
+        module.npz_arrays(explained_class=1),
+        class_rows,
+        data.vocab.words,
+        data.vocab.ratings,
+        data.test.docs,
+        data.test.labels,
+        data.test.totals,
+        training,
+    )
+    print(
+        f"train accuracy {result['train_accuracy']:.4f}, held-out accuracy {result['test_accuracy']:.4f}; "
+        f"wrote {args.out}"
+    )
 
 
 if __name__ == "__main__":

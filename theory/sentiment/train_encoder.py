@@ -42,8 +42,9 @@ WIDTHS = {"L": 6, "K": 6, "d": 12, "d_ff": 24, "T": 64}
 ENCODER_FILE = "sentiment_encoder.npz"
 
 
-def numpy_accuracy(model: Encoder, w_classes: np.ndarray, b_classes: np.ndarray, docs: np.ndarray,
-                   labels: np.ndarray, batch: int = 100) -> float:
+def numpy_accuracy(
+    model: Encoder, w_classes: np.ndarray, b_classes: np.ndarray, docs: np.ndarray, labels: np.ndarray, batch: int = 100
+) -> float:
     """Share of documents whose larger class logit, from the numpy forward pass of the exported encoder, is the label.
 
     Args:
@@ -59,8 +60,8 @@ def numpy_accuracy(model: Encoder, w_classes: np.ndarray, b_classes: np.ndarray,
     """
     hits = 0
     for start in range(0, len(docs), batch):
-        h = forward(model, docs[start: start + batch]).hidden[:, -1, 0]
-        hits += int(((h @ w_classes.T + b_classes).argmax(axis=1) == labels[start: start + batch]).sum())
+        h = forward(model, docs[start : start + batch]).hidden[:, -1, 0]
+        hits += int(((h @ w_classes.T + b_classes).argmax(axis=1) == labels[start : start + batch]).sum())
     return hits / len(docs)
 
 
@@ -90,8 +91,19 @@ def main(argv: list[str] | None = None) -> None:
     train_labels = torch.from_numpy(data.train.labels[short_train].astype(np.int64))
     test_labels = data.test.labels[test_indices]
     n_train = len(short_train)
-    module = TorchEncoderClassifier(V, WIDTHS["d"], WIDTHS["K"], WIDTHS["d_ff"], WIDTHS["L"], "relu", True, True, T,
-                                    n_classes=2, dtype=torch.float32)
+    module = TorchEncoderClassifier(
+        V,
+        WIDTHS["d"],
+        WIDTHS["K"],
+        WIDTHS["d_ff"],
+        WIDTHS["L"],
+        "relu",
+        True,
+        True,
+        T,
+        n_classes=2,
+        dtype=torch.float32,
+    )
     optimizer = torch.optim.Adam(module.parameters(), lr=args.lr)
     loss_fn = nn.CrossEntropyLoss()
     order = torch.Generator().manual_seed(args.seed)
@@ -106,26 +118,50 @@ def main(argv: list[str] | None = None) -> None:
             optimizer.step()
             total += float(loss.detach()) * len(idx)
         losses.append(round(total / n_train, 5))
-        print(f"epoch {epoch + 1}/{args.epochs}: loss {losses[-1]:.4f} ({time.process_time() - cpu:.0f} s CPU)",
-              flush=True)
+        print(
+            f"epoch {epoch + 1}/{args.epochs}: loss {losses[-1]:.4f} ({time.process_time() - cpu:.0f} s CPU)",
+            flush=True,
+        )
     seconds = {"cpu_seconds": round(time.process_time() - cpu, 1), "wall_seconds": round(time.perf_counter() - wall, 1)}
     state = module.double().eval().state_dict()
     arrays = encoder_from_state_dict(state, heads=WIDTHS["K"], cls_id=0, unk_id=1, max_len=T, klass=1, norm_first=True)
     model = Encoder.from_arrays(arrays)
     w_classes, b_classes = state["classifier.weight"].numpy(), state["classifier.bias"].numpy()
-    result = {"train_accuracy": numpy_accuracy(model, w_classes, b_classes, train_docs[:2000].numpy(),
-                                               train_labels[:2000].numpy()),
-              "test_accuracy": numpy_accuracy(model, w_classes, b_classes, test_docs.numpy(), test_labels)}
-    training = {"seed": args.seed, "n_drawn": args.n_train, "n_train": n_train, "n_test": len(test_indices),
-                "max_words": T - 1, "epochs": args.epochs,
-                "batch_size": args.batch, "optimizer": f"Adam(lr={args.lr})", "widths": WIDTHS, "norm": "pre",
-                "authors_widths": {"L": 6, "K": 6, "d": 128, "T": 256},
-                "width_reason": "one CPU core, <= ~15 min of training: T = 64 (self-attention is O(T^2)), "
-                                "d = 12 = 2 per head",
-                "train_accuracy_on": "first 2000 training documents", **result, "epoch_training_loss": losses,
-                **seconds, "threads": 1, "torch": torch.__version__, "python": platform.python_version()}
-    np.savez_compressed(args.out, **arrays, w_classes=w_classes, b_classes=b_classes, test_indices=test_indices,
-                        training=np.str_(json.dumps(training)))
+    result = {
+        "train_accuracy": numpy_accuracy(
+            model, w_classes, b_classes, train_docs[:2000].numpy(), train_labels[:2000].numpy()
+        ),
+        "test_accuracy": numpy_accuracy(model, w_classes, b_classes, test_docs.numpy(), test_labels),
+    }
+    training = {
+        "seed": args.seed,
+        "n_drawn": args.n_train,
+        "n_train": n_train,
+        "n_test": len(test_indices),
+        "max_words": T - 1,
+        "epochs": args.epochs,
+        "batch_size": args.batch,
+        "optimizer": f"Adam(lr={args.lr})",
+        "widths": WIDTHS,
+        "norm": "pre",
+        "authors_widths": {"L": 6, "K": 6, "d": 128, "T": 256},
+        "width_reason": "one CPU core, <= ~15 min of training: T = 64 (self-attention is O(T^2)), d = 12 = 2 per head",
+        "train_accuracy_on": "first 2000 training documents",
+        **result,
+        "epoch_training_loss": losses,
+        **seconds,
+        "threads": 1,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    np.savez_compressed(
+        args.out,
+        **arrays,
+        w_classes=w_classes,
+        b_classes=b_classes,
+        test_indices=test_indices,
+        training=np.str_(json.dumps(training)),
+    )
     print(json.dumps(result), f"wrote {args.out}")
 
 

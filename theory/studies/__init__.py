@@ -58,6 +58,7 @@ def extra(id: str, *, section: str, title: str) -> Callable:
             raise ValueError(f"extra {id} is declared twice")
         EXTRAS[id] = Extra(id, section, title, run)
         return run
+
     return decorator
 
 
@@ -83,5 +84,6 @@ def all_extras() -> list[Extra]:
     all_claims()
     order = {name: k for k, name in enumerate(modules())}
     declared = {id: k for k, id in enumerate(EXTRAS)}
-    return sorted(EXTRAS.values(), key=lambda e: (SECTION_ORDER.index(e.section), order.get(e.run.__module__, -1),
-                                                  declared[e.id]))
+    return sorted(
+        EXTRAS.values(), key=lambda e: (SECTION_ORDER.index(e.section), order.get(e.run.__module__, -1), declared[e.id])
+    )

@@ -46,19 +46,24 @@ def _word_scores(model, doc, length: int, seed: int = 0) -> dict:
 
     def per_word(position_scores):
         out = np.zeros(d)
-        np.add.at(out, j, np.asarray(position_scores)[1: length + 1])
+        np.add.at(out, j, np.asarray(position_scores)[1 : length + 1])
         return out
 
     fw = forward(model, doc)
-    phi = (shapley_exact(model, doc, length, semantics="replace") if d <= EXACT_D
-           else shapley_mc(model, doc, length, semantics="replace", samples=16, seed=seed, target=0.02).phi)
-    return {"attention": per_word(fw.alpha[0].mean(axis=0)),
-            "grad×input": per_word(g_x_input_closed_form(fw)[0]),
-            "lime β^∞": beta_inf_model(model, doc, length, semantics="replace", samples=20_000, seed=seed).beta[1:],
-            "shapley": phi,
-            "occlusion": occlusion(model, doc, length, semantics="replace"),
-            "ig": per_word(integrated_gradients(model, doc, length, baseline="replace").scores),
-            "smoothgrad": per_word(smoothgrad(model, doc, sigma=0.1, samples=32, seed=seed).scores)}
+    phi = (
+        shapley_exact(model, doc, length, semantics="replace")
+        if d <= EXACT_D
+        else shapley_mc(model, doc, length, semantics="replace", samples=16, seed=seed, target=0.02).phi
+    )
+    return {
+        "attention": per_word(fw.alpha[0].mean(axis=0)),
+        "grad×input": per_word(g_x_input_closed_form(fw)[0]),
+        "lime β^∞": beta_inf_model(model, doc, length, semantics="replace", samples=20_000, seed=seed).beta[1:],
+        "shapley": phi,
+        "occlusion": occlusion(model, doc, length, semantics="replace"),
+        "ig": per_word(integrated_gradients(model, doc, length, baseline="replace").scores),
+        "smoothgrad": per_word(smoothgrad(model, doc, sigma=0.1, samples=32, seed=seed).scores),
+    }
 
 
 def _agreement(a: np.ndarray, b: np.ndarray, top: int = 3) -> dict:
@@ -79,7 +84,7 @@ def _faithfulness(model, doc, length: int, scores: np.ndarray, ks=KS) -> dict:
         Z[1 + len(ks) + r] = 0.0
         Z[1 + len(ks) + r, order[:k]] = 1.0  # only the top k
     v = evaluator(model, doc, length, "replace")(Z)
-    comp, suff = v[0] - v[1: 1 + len(ks)], v[0] - v[1 + len(ks):]
+    comp, suff = v[0] - v[1 : 1 + len(ks)], v[0] - v[1 + len(ks) :]
     return {"comprehensiveness": float(comp.mean()), "sufficiency": float(suff.mean())}
 
 
@@ -115,11 +120,17 @@ def measure(instances, seed: int) -> dict:
         se = float(values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else float("nan")
         return {"mean": float(values.mean()), "se": se}
 
-    return {"agreement": [{"a": a, "b": b, **{m: summary(rows, m) for m in ("spearman", "top3", "sign")}}
-                          for (a, b), rows in pairs.items()],
-            "faithfulness": [{"explainer": name, **{m: summary(rows, m) for m in ("comprehensiveness", "sufficiency")}}
-                             for name, rows in faith.items()],
-            "instances": len(faith["random"])}
+    return {
+        "agreement": [
+            {"a": a, "b": b, **{m: summary(rows, m) for m in ("spearman", "top3", "sign")}}
+            for (a, b), rows in pairs.items()
+        ],
+        "faithfulness": [
+            {"explainer": name, **{m: summary(rows, m) for m in ("comprehensiveness", "sufficiency")}}
+            for name, rows in faith.items()
+        ],
+        "instances": len(faith["random"]),
+    }
 
 
 def markdown(title: str, result: dict) -> list[str]:
@@ -133,8 +144,10 @@ def markdown(title: str, result: dict) -> list[str]:
     Returns:
         Markdown lines.
     """
+
     def fmt(entry):
         return f"{entry['mean']:.2f} ± {entry['se']:.2f}"
+
     pairs = {(r["a"], r["b"]): r for r in result["agreement"]}
     rows = []
     for name in EXPLAINERS[1:]:
@@ -148,31 +161,51 @@ def markdown(title: str, result: dict) -> list[str]:
                 row += [fmt(r["spearman"]), fmt(r["top3"]), fmt(r["sign"])]
         rows.append(row)
     ranking = sorted(result["faithfulness"], key=lambda r: -r["comprehensiveness"]["mean"])
-    return [f"**{title}** ({result['instances']} documents)", "",
-            table(["explainer", "with attention: Spearman", "top-3", "sign", "with Shapley: Spearman", "top-3", "sign"],
-                  rows), "",
-            ("Exact faithfulness (replace; AOPC over k = 1..5; comprehensiveness: higher is better, sufficiency: "
-             "lower is better):"), "",
-            table(["explainer", "comprehensiveness", "sufficiency"],
-                  [[r["explainer"], fmt(r["comprehensiveness"]), fmt(r["sufficiency"])] for r in ranking])]
+    return [
+        f"**{title}** ({result['instances']} documents)",
+        "",
+        table(
+            ["explainer", "with attention: Spearman", "top-3", "sign", "with Shapley: Spearman", "top-3", "sign"], rows
+        ),
+        "",
+        (
+            "Exact faithfulness (replace; AOPC over k = 1..5; comprehensiveness: higher is better, sufficiency: "
+            "lower is better):"
+        ),
+        "",
+        table(
+            ["explainer", "comprehensiveness", "sufficiency"],
+            [[r["explainer"], fmt(r["comprehensiveness"]), fmt(r["sufficiency"])] for r in ranking],
+        ),
+    ]
 
 
-AGREEMENT = {"ci": {"shifts": (-3.0, 0.0, 3.0), "temps": (1.0,), "d": 10, "models": 2, "trained": 2, "words": 40},
-             "thorough": {"shifts": (-3.0, 0.0, 3.0), "temps": (0.5, 2.0), "d": 10, "models": 12, "trained": 20,
-                          "words": None}}
+AGREEMENT = {
+    "ci": {"shifts": (-3.0, 0.0, 3.0), "temps": (1.0,), "d": 10, "models": 2, "trained": 2, "words": 40},
+    "thorough": {"shifts": (-3.0, 0.0, 3.0), "temps": (0.5, 2.0), "d": 10, "models": 12, "trained": 20, "words": None},
+}
 
 
-@extra("explainers.agreement", section="§6",
-       title="Every explainer against attention and Shapley (agreement) and exact faithfulness (ERASER AOPC), by "
-             "regime and on the trained model")
+@extra(
+    "explainers.agreement",
+    section="§6",
+    title="Every explainer against attention and Shapley (agreement) and exact faithfulness (ERASER AOPC), by "
+    "regime and on the trained model",
+)
 def agreement_extra(profile, seed):
     plan = AGREEMENT.get(profile, AGREEMENT["ci"])
     words = "" if plan["words"] is None else f", first {plan['words']} words"
-    md = [__doc__.split("\n\n")[0].replace("\n", " "), "",
-          (f"Random models: the regime map's instances (`theory.studies.regimes.instance`, T = 256, K = 4, d_e = 32) "
-           f"with d = {plan['d']} distinct words, {plan['models']} models per cell (instance k of cell i: seed "
-           f"`({seed}, 500 + i, k)`); trained model: {plan['trained']} held-out documents (seeded draw "
-           f"`default_rng([{seed}, 15])`){words}. Mean ± SE over documents."), ""]
+    md = [
+        __doc__.split("\n\n")[0].replace("\n", " "),
+        "",
+        (
+            f"Random models: the regime map's instances (`theory.studies.regimes.instance`, T = 256, K = 4, d_e = 32) "
+            f"with d = {plan['d']} distinct words, {plan['models']} models per cell (instance k of cell i: seed "
+            f"`({seed}, 500 + i, k)`); trained model: {plan['trained']} held-out documents (seeded draw "
+            f"`default_rng([{seed}, 15])`){words}. Mean ± SE over documents."
+        ),
+        "",
+    ]
     data = {"profile": profile, "seed": seed, "cells": []}
     cells = [(s, t) for s in plan["shifts"] for t in plan["temps"]]
     for i, (shift, temp) in enumerate(cells):

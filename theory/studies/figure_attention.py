@@ -22,7 +22,8 @@ def figure3(profile, seed):
         "Each panel is one head's attention matrix (row = query position, column = key position). The "
         "classifier of the paper only uses the first row — the CLS query — so the other rows, which are what "
         "attention heat maps usually show, play no role in its output. Row 0 of every panel equals the α that "
-        f"the model uses (max difference {float(abs(matrices[:, 0, :] - cls_row).max()):.1e}).")
+        f"the model uses (max difference {float(abs(matrices[:, 0, :] - cls_row).max()):.1e})."
+    )
     files, skipped = {}, []
     if figures.available():
         plt = figures.pyplot()

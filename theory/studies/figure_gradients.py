@@ -38,10 +38,12 @@ def figure5_extra(profile, seed):
     err = float((np.abs(exact - auto) / mag).max())
     normwise = float(np.abs(exact - auto).max() / np.abs(auto).max())
     authors_err = np.linalg.norm(authors[0] - auto[0]) / np.linalg.norm(auto[0])
-    md = [f"One document (L = {L} words, T = {spec.T}, K = {spec.K}, d_e = {spec.d_e}, random model seed {seed}). "
-          f"Closed form vs {source}: max error {err:.1e} relative to the magnitude of the terms "
-          f"({normwise:.1e} relative to the largest gradient entry). The authors' "
-          f"formula at CLS is off by {authors_err:.1%} of ‖∇_0‖ (row 0 of the last panel); elsewhere it is exact."]
+    md = [
+        f"One document (L = {L} words, T = {spec.T}, K = {spec.K}, d_e = {spec.d_e}, random model seed {seed}). "
+        f"Closed form vs {source}: max error {err:.1e} relative to the magnitude of the terms "
+        f"({normwise:.1e} relative to the largest gradient entry). The authors' "
+        f"formula at CLS is off by {authors_err:.1%} of ‖∇_0‖ (row 0 of the last panel); elsewhere it is exact."
+    ]
     files = {}
     if figures.available():
         plt = figures.pyplot()
@@ -50,10 +52,12 @@ def figure5_extra(profile, seed):
         with np.errstate(divide="ignore"):
             diff = np.log10(np.abs(exact - auto) + 1e-300)
             adiff = np.log10(np.abs(authors - auto) + 1e-300)
-        panels = [(exact, "closed form ∇_t (exact, ours at CLS)", "RdBu_r", -vmax, vmax),
-                  (auto, source, "RdBu_r", -vmax, vmax),
-                  (np.clip(diff, -20, 0), "log10 |closed form − autodiff|", "viridis", -20, 0),
-                  (np.clip(adiff, -20, 0), "log10 |authors' formula − autodiff|", "viridis", -20, 0)]
+        panels = [
+            (exact, "closed form ∇_t (exact, ours at CLS)", "RdBu_r", -vmax, vmax),
+            (auto, source, "RdBu_r", -vmax, vmax),
+            (np.clip(diff, -20, 0), "log10 |closed form − autodiff|", "viridis", -20, 0),
+            (np.clip(adiff, -20, 0), "log10 |authors' formula − autodiff|", "viridis", -20, 0),
+        ]
         for ax, (values, title, cmap, lo, hi) in zip(axes, panels):
             im = ax.imshow(values, cmap=cmap, vmin=lo, vmax=hi, aspect="auto")
             ax.set_title(title, fontsize=10)
@@ -66,6 +70,14 @@ def figure5_extra(profile, seed):
         md += ["", "![closed-form gradient vs autodiff](figures/fig5_gradients.png)"]
     else:
         skipped.append(figures.not_drawn("figures/fig5_gradients.png"))
-    return ExtraResult("\n".join(md), {"max error vs autodiff": err, "normwise error vs autodiff": normwise,
-                                       "autodiff": source,
-                                       "authors' CLS error / ‖∇_0‖": float(authors_err)}, files, skipped)
+    return ExtraResult(
+        "\n".join(md),
+        {
+            "max error vs autodiff": err,
+            "normwise error vs autodiff": normwise,
+            "autodiff": source,
+            "authors' CLS error / ‖∇_0‖": float(authors_err),
+        },
+        files,
+        skipped,
+    )

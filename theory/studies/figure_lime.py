@@ -22,20 +22,23 @@ def figure4_extra(profile, seed):
     cell = regimes.Cell(0.0, 1.0, 15, "replace")
     inst = regimes.instance(cell, (seed, 999, 0))
     model, doc, length = inst.model, inst.doc, inst.length
-    runs = np.array([lime(model, doc, length, semantics="replace", samples=5000, seed=seed + k).coef
-                     for k in range(FIG4_RUNS)])
+    runs = np.array(
+        [lime(model, doc, length, semantics="replace", samples=5000, seed=seed + k).coef for k in range(FIG4_RUNS)]
+    )
     bi = lime_inf.beta_inf_model(model, doc, length, semantics="replace", samples=200_000, seed=seed)
     e19, lim = eq19(model, doc, length), large_d_limit(model, doc, length)
     beta = bi.beta[1:]
     err19 = relative_error(e19, beta, bi.stderr[1:])[0]
     errlim = relative_error(lim, beta, bi.stderr[1:])[0]
-    md = [f"Instance `regimes.instance(Cell(0, 1, 15, 'replace'), ({seed}, 999, 0))` (T = 256, K = 4, {length} tokens, "
-          f"d = 15), replace semantics; {FIG4_RUNS} runs of empirical LIME (5000 samples, seeds "
-          f"{seed}..{seed + FIG4_RUNS - 1}); "
-          f"β^∞ by stratified Monte Carlo (200 000 samples, relative SE "
-          f"{np.linalg.norm(bi.stderr[1:]) / np.linalg.norm(beta):.2%}). "
-          f"Relative error: Eq. (19) {err19:.3f}, large-d limit {errlim:.4f}; mean empirical LIME vs β^∞ "
-          f"{np.linalg.norm(runs.mean(axis=0) - beta) / np.linalg.norm(beta):.4f}."]
+    md = [
+        f"Instance `regimes.instance(Cell(0, 1, 15, 'replace'), ({seed}, 999, 0))` (T = 256, K = 4, {length} tokens, "
+        f"d = 15), replace semantics; {FIG4_RUNS} runs of empirical LIME (5000 samples, seeds "
+        f"{seed}..{seed + FIG4_RUNS - 1}); "
+        f"β^∞ by stratified Monte Carlo (200 000 samples, relative SE "
+        f"{np.linalg.norm(bi.stderr[1:]) / np.linalg.norm(beta):.2%}). "
+        f"Relative error: Eq. (19) {err19:.3f}, large-d limit {errlim:.4f}; mean empirical LIME vs β^∞ "
+        f"{np.linalg.norm(runs.mean(axis=0) - beta) / np.linalg.norm(beta):.4f}."
+    ]
     files, skipped = {}, []
     if figures.available():
         plt = figures.pyplot()
@@ -54,5 +57,9 @@ def figure4_extra(profile, seed):
         md += ["", "![Figure 4 analog](figures/fig4_lime_eq19.png)"]
     else:
         skipped.append(figures.not_drawn("figures/fig4_lime_eq19.png"))
-    return ExtraResult("\n".join(md), {"eq19_error": err19, "limit_error": errlim, "seed": seed,
-                                       "instance_seed": [seed, 999, 0]}, files, skipped)
+    return ExtraResult(
+        "\n".join(md),
+        {"eq19_error": err19, "limit_error": errlim, "seed": seed, "instance_seed": [seed, 999, 0]},
+        files,
+        skipped,
+    )

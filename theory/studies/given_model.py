@@ -38,8 +38,11 @@ def explanations(model: Model | Encoder, tokens, seed: int, allow_unk: bool = Fa
     """
     columns = {}
     for method, registered in methods_of(model).items():
-        variants: dict[str, dict[str, Any]] = ({f"{method} ({s})": {"semantics": s} for s in SEMANTICS}
-                    if "semantics" in registered.options else {method: {}})
+        variants: dict[str, dict[str, Any]] = (
+            {f"{method} ({s})": {"semantics": s} for s in SEMANTICS}
+            if "semantics" in registered.options
+            else {method: {}}
+        )
         for name, options in variants.items():
             if "seed" in registered.options:
                 options["seed"] = seed
@@ -80,11 +83,21 @@ def figure1_png(words, methods, scores, title: str) -> bytes:
             base = np.array([0.12, 0.35, 0.85]) if value >= 0 else np.array([0.85, 0.15, 0.15])
             strength = abs(value) / top
             colour = 1 - strength * (1 - base)
-            ax.text(label_width + x, row, word, ha="left", va="center", fontsize=9,
-                    color="white" if strength > 0.6 else "black",
-                    bbox={"boxstyle": "round,pad=0.25", "facecolor": colour, "edgecolor": "0.7", "lw": 0.5})
-    ax.set_title(f"{title} — blue: positive score, red: negative; intensity relative to each row's "
-                 "largest |score|", fontsize=9, loc="left")
+            ax.text(
+                label_width + x,
+                row,
+                word,
+                ha="left",
+                va="center",
+                fontsize=9,
+                color="white" if strength > 0.6 else "black",
+                bbox={"boxstyle": "round,pad=0.25", "facecolor": colour, "edgecolor": "0.7", "lw": 0.5},
+            )
+    ax.set_title(
+        f"{title} — blue: positive score, red: negative; intensity relative to each row's largest |score|",
+        fontsize=9,
+        loc="left",
+    )
     return figures.png(fig)
 
 
@@ -107,8 +120,11 @@ def knobs(model: Model, doc, length: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _quantiles(values: np.ndarray) -> dict:
-    return {"median": float(np.median(values)), "p10": float(np.quantile(values, 0.1)),
-            "p90": float(np.quantile(values, 0.9))}
+    return {
+        "median": float(np.median(values)),
+        "p10": float(np.quantile(values, 0.1)),
+        "p90": float(np.quantile(values, 0.9)),
+    }
 
 
 def regime(model: Model, docs: dict, seed: int, label: str, allow_unk: bool = False) -> dict | None:
@@ -134,8 +150,10 @@ def regime(model: Model, docs: dict, seed: int, label: str, allow_unk: bool = Fa
     if not kept:
         return None
     left_out, docs = len(docs) - len(kept), kept
-    instances = {key: regimes.Instance(model, document(model, tokens, allow_unk=allow_unk), len(tokens), (seed, key))
-                 for key, tokens in docs.items()}
+    instances = {
+        key: regimes.Instance(model, document(model, tokens, allow_unk=allow_unk), len(tokens), (seed, key))
+        for key, tokens in docs.items()
+    }
     deltas, temperatures = zip(*(knobs(model, inst.doc, inst.length) for inst in instances.values()))
     rows, summaries, records = {}, {}, []
     for semantics in SEMANTICS:
@@ -143,10 +161,24 @@ def regime(model: Model, docs: dict, seed: int, label: str, allow_unk: bool = Fa
         summaries[semantics] = regimes.summarize(rows[semantics], np.random.default_rng([seed, 7, len(semantics)]))
         for claim, name in (("lime.eq19", "eq19_error"), ("lime.large_d_limit", "limit_error")):
             stat = summaries[semantics][name]
-            records.append({"claim": claim, "regime": f"{label}, {semantics}", "error": stat["median"],
-                            "se": stat["se"], "verdict": regimes.verdict(stat["median"], stat["se"])})
-    return {"summaries": summaries, "records": records, "rows": rows, "instances": instances, "left_out": left_out,
-            "unk_shift": _quantiles(np.concatenate(deltas)), "temperature": _quantiles(np.concatenate(temperatures))}
+            records.append(
+                {
+                    "claim": claim,
+                    "regime": f"{label}, {semantics}",
+                    "error": stat["median"],
+                    "se": stat["se"],
+                    "verdict": regimes.verdict(stat["median"], stat["se"]),
+                }
+            )
+    return {
+        "summaries": summaries,
+        "records": records,
+        "rows": rows,
+        "instances": instances,
+        "left_out": left_out,
+        "unk_shift": _quantiles(np.concatenate(deltas)),
+        "temperature": _quantiles(np.concatenate(temperatures)),
+    }
 
 
 def knob_sentence(result: dict, subject: str) -> str:
@@ -160,10 +192,12 @@ def knob_sentence(result: dict, subject: str) -> str:
         The sentence: median and 10–90% range of each knob.
     """
     delta, temperature = result["unk_shift"], result["temperature"]
-    return (f"Where {subject} sits on the map's knobs (per head and document): UNK shift δ median "
-            f"{delta['median']:+.2f} (10–90%: {delta['p10']:+.2f} to {delta['p90']:+.2f}); temperature (spread of "
-            f"the words' scores) median {temperature['median']:.2f} (10–90%: {temperature['p10']:.2f} to "
-            f"{temperature['p90']:.2f}).")
+    return (
+        f"Where {subject} sits on the map's knobs (per head and document): UNK shift δ median "
+        f"{delta['median']:+.2f} (10–90%: {delta['p10']:+.2f} to {delta['p90']:+.2f}); temperature (spread of "
+        f"the words' scores) median {temperature['median']:.2f} (10–90%: {temperature['p10']:.2f} to "
+        f"{temperature['p90']:.2f})."
+    )
 
 
 def regime_table(summaries: dict) -> list[str]:
@@ -178,12 +212,31 @@ def regime_table(summaries: dict) -> list[str]:
     rows = []
     for semantics, summary in summaries.items():
         e19, lim, ratio = summary["eq19_error"], summary["limit_error"], summary["ratio"]
-        rows.append([semantics, f"{e19['median']:.3f} ± {e19['se']:.3f}", regimes.verdict(e19["median"], e19["se"]),
-                     f"{lim['median']:.4f} ± {lim['se']:.4f}", regimes.verdict(lim["median"], lim["se"]),
-                     f"{ratio['median']:.3f}; {ratio['mean']:.3f} ± {ratio['se']:.3f}",
-                     f"{summary['correlation']:.3f}", f"{summary['sign_agreement']:.2f}"])
-    return table(["semantics", "Eq. (19) rel. error", "verdict", "large-d limit rel. error", "verdict",
-                  "LS ratio ρ (3/2 = 1.5): median; mean ± SE", "correlation", "sign agreement"], rows).split("\n")
+        rows.append(
+            [
+                semantics,
+                f"{e19['median']:.3f} ± {e19['se']:.3f}",
+                regimes.verdict(e19["median"], e19["se"]),
+                f"{lim['median']:.4f} ± {lim['se']:.4f}",
+                regimes.verdict(lim["median"], lim["se"]),
+                f"{ratio['median']:.3f}; {ratio['mean']:.3f} ± {ratio['se']:.3f}",
+                f"{summary['correlation']:.3f}",
+                f"{summary['sign_agreement']:.2f}",
+            ]
+        )
+    return table(
+        [
+            "semantics",
+            "Eq. (19) rel. error",
+            "verdict",
+            "large-d limit rel. error",
+            "verdict",
+            "LS ratio ρ (3/2 = 1.5): median; mean ± SE",
+            "correlation",
+            "sign agreement",
+        ],
+        rows,
+    ).split("\n")
 
 
 def encoder_regime(model: Encoder, docs: dict, seed: int, allow_unk: bool = False) -> dict | None:
@@ -209,25 +262,44 @@ def encoder_regime(model: Encoder, docs: dict, seed: int, allow_unk: bool = Fals
     kept = {key: tokens for key, tokens in docs.items() if len(set(tokens)) >= 2}
     if not kept:
         return None
-    instances = {key: regimes.Instance(model, document(model, tokens, allow_unk=allow_unk), len(tokens), (seed, key))
-                 for key, tokens in kept.items()}
+    instances = {
+        key: regimes.Instance(model, document(model, tokens, allow_unk=allow_unk), len(tokens), (seed, key))
+        for key, tokens in kept.items()
+    }
     rows: dict[str, list[dict]] = {semantics: [] for semantics in SEMANTICS}
     for key, inst in instances.items():
         for semantics in SEMANTICS:
-            bi = beta_inf_model(model, inst.doc, inst.length, semantics=semantics,
-                                samples=regimes.MC_SAMPLES[semantics], seed=seed + key)
-            rows[semantics].append({"beta": bi.beta[1:],
-                                    "stderr": None if bi.exact or bi.stderr is None else bi.stderr[1:]})
+            bi = beta_inf_model(
+                model,
+                inst.doc,
+                inst.length,
+                semantics=semantics,
+                samples=regimes.MC_SAMPLES[semantics],
+                seed=seed + key,
+            )
+            rows[semantics].append(
+                {"beta": bi.beta[1:], "stderr": None if bi.exact or bi.stderr is None else bi.stderr[1:]}
+            )
         row = rows["replace"][-1]
-        row["eq19_error"] = regimes.relative_error(eq19_last_layer(model, inst.doc, inst.length), row["beta"],
-                                                   row["stderr"])[0]
+        row["eq19_error"] = regimes.relative_error(
+            eq19_last_layer(model, inst.doc, inst.length), row["beta"], row["stderr"]
+        )[0]
     errors = np.array([row["eq19_error"] for row in rows["replace"]])
     draws = np.random.default_rng([seed, 7]).integers(0, errors.size, (regimes.BOOTSTRAP, errors.size))
     se = float(np.std(np.median(errors[draws], axis=1), ddof=1)) if errors.size > 1 else float("nan")
-    summary = {"median": float(np.median(errors)), "se": se, "p90": float(np.quantile(errors, 0.9)),
-               "max": float(errors.max())}
-    return {"instances": instances, "rows": rows, "left_out": len(docs) - len(kept), "eq19_last_layer": summary,
-            "verdict": regimes.verdict(summary["median"], se)}
+    summary = {
+        "median": float(np.median(errors)),
+        "se": se,
+        "p90": float(np.quantile(errors, 0.9)),
+        "max": float(errors.max()),
+    }
+    return {
+        "instances": instances,
+        "rows": rows,
+        "left_out": len(docs) - len(kept),
+        "eq19_last_layer": summary,
+        "verdict": regimes.verdict(summary["median"], se),
+    }
 
 
 def _position_scores(model, doc, length: int) -> dict[str, np.ndarray]:
@@ -242,8 +314,11 @@ def _position_scores(model, doc, length: int) -> dict[str, np.ndarray]:
         from theory.models.encoder_gradient import gradient as encoder_gradient
 
         eg = encoder_gradient(model, doc)
-        return {"attention": alpha_avg(eg.forward.alpha[0])[words], "rollout": rollout(eg.forward.attention)[0, words],
-                "gradient": g_l2(eg.grad[0])[words]}
+        return {
+            "attention": alpha_avg(eg.forward.alpha[0])[words],
+            "rollout": rollout(eg.forward.attention)[0, words],
+            "gradient": g_l2(eg.grad[0])[words],
+        }
     from theory.models.one_layer_gradient import gradient
 
     g = gradient(model, doc)
@@ -280,8 +355,10 @@ def top_words(model, inst, beta: np.ndarray) -> tuple[dict[str, int], dict | Non
 
     words, index = distinct_words(inst.doc, inst.length), word_index(inst.doc, inst.length)
     per_position = _position_scores(model, inst.doc, inst.length)
-    top = {name: int(words[np.argmax(np.bincount(index, weights=scores, minlength=words.size))])
-           for name, scores in per_position.items()}
+    top = {
+        name: int(words[np.argmax(np.bincount(index, weights=scores, minlength=words.size))])
+        for name, scores in per_position.items()
+    }
     top["LIME"] = int(words[np.argmax(np.abs(beta))])
     (ta, clear_a), (tg, clear_g) = _clear_top(per_position["attention"]), _clear_top(per_position["gradient"])
     why: dict | None
@@ -310,14 +387,20 @@ def disagreement(model, result: dict, semantics: str = "delete") -> dict:
         keys) and the ``word_level_only`` documents with their reason.
     """
     keys = list(result["instances"])
-    tops = [top_words(model, inst, row["beta"]) for inst, row in zip(result["instances"].values(),
-                                                                     result["rows"][semantics])]
+    tops = [
+        top_words(model, inst, row["beta"])
+        for inst, row in zip(result["instances"].values(), result["rows"][semantics])
+    ]
     names = list(tops[0][0])
-    pairs = [(a, b) for k, a in enumerate(names) for b in names[k + 1:]]
-    return {"semantics": semantics, "documents": len(tops),
-            "rates": {f"{a} vs {b}": float(np.mean([t[a] != t[b] for t, _ in tops])) for a, b in pairs},
-            "position_witnesses": [int(key) for key, (_, why) in zip(keys, tops) if why is None],
-            "word_level_only": [{"document": int(key), "attention": t["attention"], "gradient": t["gradient"],
-                                 "why_not_a_witness": why}
-                                for key, (t, why) in zip(keys, tops)
-                                if why is not None and t["attention"] != t["gradient"]]}
+    pairs = [(a, b) for k, a in enumerate(names) for b in names[k + 1 :]]
+    return {
+        "semantics": semantics,
+        "documents": len(tops),
+        "rates": {f"{a} vs {b}": float(np.mean([t[a] != t[b] for t, _ in tops])) for a, b in pairs},
+        "position_witnesses": [int(key) for key, (_, why) in zip(keys, tops) if why is None],
+        "word_level_only": [
+            {"document": int(key), "attention": t["attention"], "gradient": t["gradient"], "why_not_a_witness": why}
+            for key, (t, why) in zip(keys, tops)
+            if why is not None and t["attention"] != t["gradient"]
+        ],
+    }

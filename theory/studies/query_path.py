@@ -44,9 +44,17 @@ def _random_case(rng, score_scale, authors_size=False):
         L = int(rng.integers(10, 255))
     else:
         T = int(rng.integers(2, 33))
-        spec = ModelSpec(K=int(rng.integers(1, 5)), d_e=int(rng.integers(2, 17)), d_att=int(rng.integers(1, 9)),
-                         d_out=int(rng.integers(1, 9)), V=50, T=T, pe=bool(rng.integers(2)),
-                         score_scale=score_scale, seed=int(rng.integers(2**32)))
+        spec = ModelSpec(
+            K=int(rng.integers(1, 5)),
+            d_e=int(rng.integers(2, 17)),
+            d_att=int(rng.integers(1, 9)),
+            d_out=int(rng.integers(1, 9)),
+            V=50,
+            T=T,
+            pe=bool(rng.integers(2)),
+            score_scale=score_scale,
+            seed=int(rng.integers(2**32)),
+        )
         L = int(rng.integers(1, T))
     return Case(spec, tuple(rng.integers(2, spec.V, size=L).tolist()))
 
@@ -79,11 +87,27 @@ def query_path_extra(profile, seed):
             label = "authors' size" if authors_size else "small"
             r = np.array(ratios)
             data[f"{label}, score scale {scale}"] = {
-                "n": len(r), "min": float(r.min()), "median": float(np.median(r)), "max": float(r.max()),
-                "share > 1%": float(np.mean(r > 0.01)), "median ‖∇_0‖ / max_t ‖∇_t‖": float(np.median(cls_share)),
-                "median α-avg_0": float(np.median(alpha0))}
-            rows.append([label, f"{scale:g}", len(r), f"{r.min():.2e}", f"{np.median(r):.2e}", f"{r.max():.2e}",
-                         f"{np.mean(r > 0.01):.0%}", f"{np.median(cls_share):.2f}", f"{np.median(alpha0):.2g}"])
+                "n": len(r),
+                "min": float(r.min()),
+                "median": float(np.median(r)),
+                "max": float(r.max()),
+                "share > 1%": float(np.mean(r > 0.01)),
+                "median ‖∇_0‖ / max_t ‖∇_t‖": float(np.median(cls_share)),
+                "median α-avg_0": float(np.median(alpha0)),
+            }
+            rows.append(
+                [
+                    label,
+                    f"{scale:g}",
+                    len(r),
+                    f"{r.min():.2e}",
+                    f"{np.median(r):.2e}",
+                    f"{r.max():.2e}",
+                    f"{np.mean(r > 0.01):.0%}",
+                    f"{np.median(cls_share):.2f}",
+                    f"{np.median(alpha0):.2g}",
+                ]
+            )
     md = [
         "The authors' code applies the word-position formula at the CLS position too. The exact gradient there "
         "has the extra query path `(1/K) Σ_i W_qᵀ W_k Σ_u α_u (c_u − f^(i)) e_u / √d_att` (claim "
@@ -93,8 +117,20 @@ def query_path_extra(profile, seed):
         "attention scores (score scale). The last two columns say how large the CLS gradient is next to the "
         "largest gradient of the document and how much attention CLS gets.",
         "",
-        table(["models", "score scale", "n", "min", "median", "max", "share > 1%", "median ‖∇_0‖ / max_t ‖∇_t‖",
-               "median α-avg_0"], rows),
+        table(
+            [
+                "models",
+                "score scale",
+                "n",
+                "min",
+                "median",
+                "max",
+                "share > 1%",
+                "median ‖∇_0‖ / max_t ‖∇_t‖",
+                "median α-avg_0",
+            ],
+            rows,
+        ),
         "",
         "Reading: the authors' value at CLS carries the factor `α_0`, the query path collects every position's "
         "`α_u (c_u − f^(i))`. Whenever CLS itself gets little attention (long documents, or attention peaked on a "
@@ -105,13 +141,15 @@ def query_path_extra(profile, seed):
         "padding positions are unaffected.",
     ]
     if torch_missing:
-        return ExtraResult("\n".join(md), data,
-                           skipped=[f"the agreement with torch autograd: {optional.needs(torch_missing)}"])
-    md += ["", f"On the same cases the closed form (every position, CLS included) agrees with torch autograd to "
-               f"{worst['terms']:.1e} relative to the magnitude of the terms, {worst['normwise']:.1e} relative "
-               f"to the largest gradient entry of the document (worst cases)."]
+        return ExtraResult(
+            "\n".join(md), data, skipped=[f"the agreement with torch autograd: {optional.needs(torch_missing)}"]
+        )
+    md += [
+        "",
+        f"On the same cases the closed form (every position, CLS included) agrees with torch autograd to "
+        f"{worst['terms']:.1e} relative to the magnitude of the terms, {worst['normwise']:.1e} relative "
+        f"to the largest gradient entry of the document (worst cases).",
+    ]
     data["torch agreement, worst, relative to the magnitude of the terms"] = worst["terms"]
     data["torch agreement, worst, relative to the largest gradient entry"] = worst["normwise"]
     return ExtraResult("\n".join(md), data)
-
-

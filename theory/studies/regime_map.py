@@ -39,8 +39,11 @@ def _fmt(entry) -> str:
     return f"{entry['median']:.3f} ± {entry['se']:.3f}"
 
 
-@extra("lime.regime_map", section="§5",
-       title="Where Eq. (19) and the large-d limit hold: regime map (UNK shift, temperature, d, semantics, PE, ν)")
+@extra(
+    "lime.regime_map",
+    section="§5",
+    title="Where Eq. (19) and the large-d limit hold: regime map (UNK shift, temperature, d, semantics, PE, ν)",
+)
 def regime_map_extra(profile, seed):
     started = time.perf_counter()
     n = 16
@@ -53,18 +56,24 @@ def regime_map_extra(profile, seed):
             e = r[key]
             v = regimes.verdict(e["median"], e["se"])
             holds[name][v].append(r["name"])
-            records.append({"claim": name, "regime": r["name"], "error": e["median"], "se": e["se"], "verdict": v,
-                            "p90": e["p90"]})
+            records.append(
+                {"claim": name, "regime": r["name"], "error": e["median"], "se": e["se"], "verdict": v, "p90": e["p90"]}
+            )
         ratio = r["ratio"]
         consistent = abs(ratio["mean"] - 1.5) <= 2 * ratio["se"]
-        rows.append([r["name"], r["instances"] - r["degenerate"],
-                     f"{_fmt(r['eq19_error'])} ({regimes.verdict(r['eq19_error']['median'], r['eq19_error']['se'])})",
-                     _fmt(r["eq19_shape_error"]),
-                     f"{ratio['mean']:.2f} ± {ratio['se']:.2f}{' ✓' if consistent else ''}",
-                     f"{r['correlation']:.2f}", f"{r['sign_agreement']:.2f}",
-                     f"{_fmt(r['limit_error'])} "
-                     f"({regimes.verdict(r['limit_error']['median'], r['limit_error']['se'])})",
-                     "exact" if r["exact"] else format(r["mc_relative_se"], ".2%")])
+        rows.append(
+            [
+                r["name"],
+                r["instances"] - r["degenerate"],
+                f"{_fmt(r['eq19_error'])} ({regimes.verdict(r['eq19_error']['median'], r['eq19_error']['se'])})",
+                _fmt(r["eq19_shape_error"]),
+                f"{ratio['mean']:.2f} ± {ratio['se']:.2f}{' ✓' if consistent else ''}",
+                f"{r['correlation']:.2f}",
+                f"{r['sign_agreement']:.2f}",
+                f"{_fmt(r['limit_error'])} ({regimes.verdict(r['limit_error']['median'], r['limit_error']['se'])})",
+                "exact" if r["exact"] else format(r["mc_relative_se"], ".2%"),
+            ]
+        )
     # convergence rate of the large-d limit in d, per (shift, temperature, semantics, pe, ν) slice
     slices = {}
     for r in results:
@@ -76,13 +85,35 @@ def regime_map_extra(profile, seed):
         if len(group) < 3:
             continue
         group = sorted(group, key=lambda r: r["cell"]["d"])
-        slope, se = regimes.loglog_slope([g["cell"]["d"] for g in group], [g["limit_error"]["median"] for g in group],
-                                         [g["limit_error"]["se"] for g in group])
-        rates.append({"shift": key[0], "temperature": key[1], "semantics": key[2], "pe": key[3], "nu": key[4],
-                      "ds": [g["cell"]["d"] for g in group], "errors": [g["limit_error"]["median"] for g in group],
-                      "slope": slope, "se": se})
-    rate_rows = [[f"{q['shift']:g}", f"{q['temperature']:g}", q["semantics"], "on" if q["pe"] else "off",
-                  ", ".join(f"{e:.4f}" for e in q["errors"]), f"{q['slope']:.2f} ± {q['se']:.2f}"] for q in rates]
+        slope, se = regimes.loglog_slope(
+            [g["cell"]["d"] for g in group],
+            [g["limit_error"]["median"] for g in group],
+            [g["limit_error"]["se"] for g in group],
+        )
+        rates.append(
+            {
+                "shift": key[0],
+                "temperature": key[1],
+                "semantics": key[2],
+                "pe": key[3],
+                "nu": key[4],
+                "ds": [g["cell"]["d"] for g in group],
+                "errors": [g["limit_error"]["median"] for g in group],
+                "slope": slope,
+                "se": se,
+            }
+        )
+    rate_rows = [
+        [
+            f"{q['shift']:g}",
+            f"{q['temperature']:g}",
+            q["semantics"],
+            "on" if q["pe"] else "off",
+            ", ".join(f"{e:.4f}" for e in q["errors"]),
+            f"{q['slope']:.2f} ± {q['se']:.2f}",
+        ]
+        for q in rates
+    ]
     replace_rates = [q for q in rates if q["semantics"] == "replace" and q["slope"] == q["slope"]]
     if replace_rates:
         w = np.array([1 / max(q["se"], 1e-3) ** 2 for q in replace_rates])
@@ -109,24 +140,50 @@ def regime_map_extra(profile, seed):
         "",
         f"- Eq. (19) holds in {len(holds['lime.eq19']['holds'])} cells, fails in {len(holds['lime.eq19']['fails'])}, "
         f"undecided in {len(holds['lime.eq19']['undecided'])}."
-        + (f" Holds: {'; '.join(holds['lime.eq19']['holds'])}." if holds['lime.eq19']['holds'] else ""),
+        + (f" Holds: {'; '.join(holds['lime.eq19']['holds'])}." if holds["lime.eq19"]["holds"] else ""),
         f"- The large-d limit holds in {len(holds['lime.large_d_limit']['holds'])} cells, fails in "
         f"{len(holds['lime.large_d_limit']['fails'])}, undecided in {len(holds['lime.large_d_limit']['undecided'])}."
-        + (f" Fails: {'; '.join(holds['lime.large_d_limit']['fails'])}."
-           if holds['lime.large_d_limit']['fails'] else ""),
+        + (
+            f" Fails: {'; '.join(holds['lime.large_d_limit']['fails'])}."
+            if holds["lime.large_d_limit"]["fails"]
+            else ""
+        ),
         f"- LS ratio ρ (replace cells): from {min(q['mean'] for q in ratios):.2f} to "
         f"{max(q['mean'] for q in ratios):.2f}; "
         f"3/2 consistent in {sum(abs(q['mean'] - 1.5) <= 2 * q['se'] for q in ratios)} of {len(ratios)} replace cells.",
         f"- Convergence of the large-d limit in d (replace): pooled log-log slope {pooled:.2f} ± {pooled_se:.2f} "
         f"(slice-to-slice spread {spread:.2f}); per slice below.",
         "",
-        table(["cell", "models", "Eq. (19) error", "best-rescaled error", "ρ (1.5 = Eq. (19))", "corr", "sign agree",
-               "large-d error", "MC rel. SE"], rows), "",
-        "Convergence in d of the large-d limit's median error (weighted fit of log error on log d):", "",
+        table(
+            [
+                "cell",
+                "models",
+                "Eq. (19) error",
+                "best-rescaled error",
+                "ρ (1.5 = Eq. (19))",
+                "corr",
+                "sign agree",
+                "large-d error",
+                "MC rel. SE",
+            ],
+            rows,
+        ),
+        "",
+        "Convergence in d of the large-d limit's median error (weighted fit of log error on log d):",
+        "",
         table(["UNK shift", "temperature", "semantics", "PE", "median errors", "slope ± SE"], rate_rows),
     ]
-    data = {"profile": profile, "seed": seed, "models_per_cell": n, "threshold": THRESHOLD, "cells": results,
-            "regimes": records, "convergence": rates, "pooled_slope": pooled, "pooled_slope_se": pooled_se}
+    data = {
+        "profile": profile,
+        "seed": seed,
+        "models_per_cell": n,
+        "threshold": THRESHOLD,
+        "cells": results,
+        "regimes": records,
+        "convergence": rates,
+        "pooled_slope": pooled,
+        "pooled_slope_se": pooled_se,
+    }
     files, skipped = {}, []
     if figures.available():
         files["figures/regime_heatmaps.png"] = _heatmaps(results)
@@ -144,9 +201,11 @@ def _heatmaps(results) -> bytes:
     main = [r for r in main if r["cell"]["d"] == d_max]
     shifts = sorted({r["cell"]["unk_shift"] for r in main})
     temps = sorted({r["cell"]["temperature"] for r in main})
-    panels = (("Eq. (19) relative error", lambda r: r["eq19_error"]["median"], "magma"),
-              ("large-d limit relative error", lambda r: r["limit_error"]["median"], "magma"),
-              ("LS ratio ρ (Eq. (19) assumes 1.5)", lambda r: r["ratio"]["mean"], "coolwarm"))
+    panels = (
+        ("Eq. (19) relative error", lambda r: r["eq19_error"]["median"], "magma"),
+        ("large-d limit relative error", lambda r: r["limit_error"]["median"], "magma"),
+        ("LS ratio ρ (Eq. (19) assumes 1.5)", lambda r: r["ratio"]["mean"], "coolwarm"),
+    )
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     for ax, (title, get, cmap) in zip(axes, panels):
         grid = np.full((len(temps), len(shifts)), np.nan)
@@ -156,8 +215,9 @@ def _heatmaps(results) -> bytes:
         for i in range(len(temps)):
             for j in range(len(shifts)):
                 dark = cmap == "magma" and im.norm(grid[i, j]) < 0.6
-                ax.text(j, i, f"{grid[i, j]:.3g}", ha="center", va="center", fontsize=8,
-                        color="white" if dark else "black")
+                ax.text(
+                    j, i, f"{grid[i, j]:.3g}", ha="center", va="center", fontsize=8, color="white" if dark else "black"
+                )
         ax.set_xticks(range(len(shifts)), [f"{s:g}" for s in shifts])
         ax.set_yticks(range(len(temps)), [f"{t:g}" for t in temps])
         ax.set_xlabel("UNK shift δ (UNK gets e^δ × a word's attention)")
@@ -166,5 +226,3 @@ def _heatmaps(results) -> bytes:
         fig.colorbar(im, ax=ax)
     fig.tight_layout()
     return figures.png(fig)
-
-

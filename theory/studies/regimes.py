@@ -81,11 +81,14 @@ class Cell:
 
     @property
     def name(self) -> str:
-        return (f"shift={self.unk_shift:g} temp={self.temperature:g} d={self.d} {self.semantics} "
-                f"pe={'on' if self.pe else 'off'} nu={self.nu:g}")
+        return (
+            f"shift={self.unk_shift:g} temp={self.temperature:g} d={self.d} {self.semantics} "
+            f"pe={'on' if self.pe else 'off'} nu={self.nu:g}"
+        )
 
 
 # --- instances ------------------------------------------------------------------------------------------------
+
 
 def _shift_unk(model: Model, tokens, delta: float) -> Model:
     """The model with ``E[UNK]`` moved by the least-norm ``Δ`` that makes UNK's score exceed the mean score of
@@ -103,7 +106,7 @@ def _shift_unk(model: Model, tokens, delta: float) -> Model:
 def _set_temperature(model: Model, doc, length: int, tau: float) -> Model:
     """The model with each head's ``W_q`` rescaled so that the scores of positions ``1..length`` have standard
     deviation ``tau``."""
-    spread = forward(model, doc).scores[0][:, 1: length + 1].std(axis=1)  # (K,)
+    spread = forward(model, doc).scores[0][:, 1 : length + 1].std(axis=1)  # (K,)
     Wq = model.Wq * (tau / np.maximum(spread, 1e-300))[:, None, None]
     return model.replace(Wq=Wq)
 
@@ -147,6 +150,7 @@ def instance(cell: Cell, seed: tuple) -> Instance:
 
 # --- measures -------------------------------------------------------------------------------------------------
 
+
 def measure(inst: Instance, semantics: str, nu: float, samples: int | None = None, mc_seed: int = 0) -> dict:
     """Every per-instance number of the module docstring, as a dict.
 
@@ -180,11 +184,23 @@ def measure(inst: Instance, semantics: str, nu: float, samples: int | None = Non
     significant = np.abs(beta) > (2 * se if se is not None else 0.0)
     signs = float(np.mean(np.sign(beta[significant]) == np.sign(e19[significant]))) if significant.any() else math.nan
     corr = float(np.corrcoef(beta, e19)[0, 1]) if np.std(beta) > 0 and np.std(e19) > 0 else math.nan
-    return {"eq19_error": err19, "eq19_error_se": se19, "limit_error": errlim, "limit_error_se": selim,
-            "ratio": rho, "eq19_shape_error": shape, "correlation": corr, "sign_agreement": signs,
-            "degenerate": bool(degenerate), "exact": bi.exact,
-            "mc_relative_se": 0.0 if se is None else float(np.linalg.norm(se) / np.linalg.norm(beta)),
-            "beta": beta, "eq19": e19, "limit": lim, "stderr": se}
+    return {
+        "eq19_error": err19,
+        "eq19_error_se": se19,
+        "limit_error": errlim,
+        "limit_error_se": selim,
+        "ratio": rho,
+        "eq19_shape_error": shape,
+        "correlation": corr,
+        "sign_agreement": signs,
+        "degenerate": bool(degenerate),
+        "exact": bi.exact,
+        "mc_relative_se": 0.0 if se is None else float(np.linalg.norm(se) / np.linalg.norm(beta)),
+        "beta": beta,
+        "eq19": e19,
+        "limit": lim,
+        "stderr": se,
+    }
 
 
 def _bootstrap_median_se(values: np.ndarray, rng) -> float:
@@ -206,11 +222,18 @@ def run_cell(args) -> dict:
     """
     index, cell, n, seed = args
     started = time.perf_counter()
-    rows = [measure(instance(cell, (seed, index, k)), cell.semantics, cell.nu, mc_seed=seed + 1000 * index + k)
-            for k in range(n)]
-    out = {"cell": asdict(cell), "name": cell.name, "index": index, "instances": n,
-           "seeds": f"default_rng([{seed}, {index}, k]), k = 0..{n - 1}; Monte Carlo seed {seed} + 1000·{index} + k",
-           **summarize(rows, np.random.default_rng([seed, index, 10 ** 6]))}
+    rows = [
+        measure(instance(cell, (seed, index, k)), cell.semantics, cell.nu, mc_seed=seed + 1000 * index + k)
+        for k in range(n)
+    ]
+    out = {
+        "cell": asdict(cell),
+        "name": cell.name,
+        "index": index,
+        "instances": n,
+        "seeds": f"default_rng([{seed}, {index}, k]), k = 0..{n - 1}; Monte Carlo seed {seed} + 1000·{index} + k",
+        **summarize(rows, np.random.default_rng([seed, index, 10**6])),
+    }
     out["seconds"] = time.perf_counter() - started
     return out
 
@@ -227,8 +250,10 @@ def summarize(rows: list[dict], rng) -> dict:
         ``degenerate`` (count), ``exact``, per error median/se/p90/max, ``ratio`` mean/se/median/min/max,
         median ``correlation`` and ``sign_agreement``, median ``mc_relative_se``.
     """
-    rows = [{key: value for key, value in m.items() if not isinstance(value, np.ndarray) and value is not None}
-            for m in rows]
+    rows = [
+        {key: value for key, value in m.items() if not isinstance(value, np.ndarray) and value is not None}
+        for m in rows
+    ]
     ok = [r for r in rows if not r["degenerate"]]
     out: dict[str, Any] = {"degenerate": len(rows) - len(ok), "exact": bool(all(r["exact"] for r in rows))}
     for key in ("eq19_error", "limit_error", "eq19_shape_error"):
@@ -238,15 +263,20 @@ def summarize(rows: list[dict], rng) -> dict:
             out[key] = {"median": math.nan, "se": math.nan, "p90": math.nan, "max": math.nan}
             continue
         boot = _bootstrap_median_se(values, rng)
-        out[key] = {"median": float(np.median(values)), "se": float(math.hypot(boot if boot == boot else 0.0,
-                                                                                 float(np.median(mc)))),
-                    "p90": float(np.quantile(values, 0.9)), "max": float(values.max())}
+        out[key] = {
+            "median": float(np.median(values)),
+            "se": float(math.hypot(boot if boot == boot else 0.0, float(np.median(mc)))),
+            "p90": float(np.quantile(values, 0.9)),
+            "max": float(values.max()),
+        }
     ratios = np.array([r["ratio"] for r in ok if r["ratio"] == r["ratio"]])
-    out["ratio"] = {"mean": float(ratios.mean()) if ratios.size else math.nan,
-                    "se": float(ratios.std(ddof=1) / math.sqrt(ratios.size)) if ratios.size > 1 else math.nan,
-                    "median": float(np.median(ratios)) if ratios.size else math.nan,
-                    "min": float(ratios.min()) if ratios.size else math.nan,
-                    "max": float(ratios.max()) if ratios.size else math.nan}
+    out["ratio"] = {
+        "mean": float(ratios.mean()) if ratios.size else math.nan,
+        "se": float(ratios.std(ddof=1) / math.sqrt(ratios.size)) if ratios.size > 1 else math.nan,
+        "median": float(np.median(ratios)) if ratios.size else math.nan,
+        "min": float(ratios.min()) if ratios.size else math.nan,
+        "max": float(ratios.max()) if ratios.size else math.nan,
+    }
     for key in ("correlation", "sign_agreement"):
         values = np.array([r[key] for r in ok if r[key] == r[key]])
         out[key] = float(np.median(values)) if values.size else math.nan
@@ -292,8 +322,12 @@ def sweep(cells: list[Cell], n: int, seed: int, workers: int = 2, progress=sys.s
 
     def report(r):
         if progress is not None:
-            print(f"  regime {len(results)}/{len(cells)}: {r['name']}  eq19 {r['eq19_error']['median']:.3f}  "
-                  f"limit {r['limit_error']['median']:.4f}  ({r['seconds']:.1f} s)", file=progress, flush=True)
+            print(
+                f"  regime {len(results)}/{len(cells)}: {r['name']}  eq19 {r['eq19_error']['median']:.3f}  "
+                f"limit {r['limit_error']['median']:.4f}  ({r['seconds']:.1f} s)",
+                file=progress,
+                flush=True,
+            )
 
     from theory.pool import cell_map
 
@@ -321,7 +355,7 @@ def loglog_slope(d, errors, se) -> tuple[float, float]:
     sigma = np.maximum(s[keep] / e[keep], 0.05)
     if x.size < 3:
         return math.nan, math.nan
-    W = 1 / sigma ** 2
+    W = 1 / sigma**2
     X = np.stack([np.ones_like(x), x], axis=1)
     cov = np.linalg.inv(X.T @ (X * W[:, None]))
     coef = cov @ (X.T @ (W * y))

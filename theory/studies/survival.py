@@ -52,12 +52,23 @@ def _random_case(rng: np.random.Generator, L: int, pe=None, T=None) -> EncoderCa
     """A seeded random encoder of depth ``L`` (every switch drawn) and a text with ≥ 2 distinct words."""
     K = int(rng.integers(1, 3))
     T = int(rng.integers(4, 6)) if T is None else T
-    spec = EncoderSpec(L=L, K=K, d=int(rng.integers(2, 5)), d_att=int(rng.integers(1, 3)),
-                       d_out=int(rng.integers(1, 3)), d_ff=int(rng.integers(0, 4)), V=8, T=T,
-                       pe=bool(rng.integers(2)) if pe is None else pe, residual=bool(rng.integers(2)),
-                       norm=str(rng.choice(["none", "post", "pre"])), activation=str(rng.choice(["relu", "gelu"])),
-                       biases=bool(rng.integers(2)), score_scale=float(rng.choice(SCORE_SCALES)),
-                       seed=int(rng.integers(2**32)))
+    spec = EncoderSpec(
+        L=L,
+        K=K,
+        d=int(rng.integers(2, 5)),
+        d_att=int(rng.integers(1, 3)),
+        d_out=int(rng.integers(1, 3)),
+        d_ff=int(rng.integers(0, 4)),
+        V=8,
+        T=T,
+        pe=bool(rng.integers(2)) if pe is None else pe,
+        residual=bool(rng.integers(2)),
+        norm=str(rng.choice(["none", "post", "pre"])),
+        activation=str(rng.choice(["relu", "gelu"])),
+        biases=bool(rng.integers(2)),
+        score_scale=float(rng.choice(SCORE_SCALES)),
+        seed=int(rng.integers(2**32)),
+    )
     length = int(rng.integers(2, T))
     pool = rng.choice(np.arange(2, 8), 2 + int(rng.integers(0, 2)), replace=False)
     tokens = rng.choice(pool, length)
@@ -66,13 +77,23 @@ def _random_case(rng: np.random.Generator, L: int, pe=None, T=None) -> EncoderCa
 
 
 def _zero_attention_case(rng: np.random.Generator, L: int, T: int = 2) -> ZeroAttentionCase:
-    spec = EncoderSpec(L=L, K=int(rng.integers(1, 3)), d=int(rng.integers(2, 4)), d_ff=int(rng.integers(0, 3)), V=4,
-                       T=T, residual=True, activation=str(rng.choice(["relu", "gelu"])), biases=bool(rng.integers(2)),
-                       seed=int(rng.integers(2**32)))
+    spec = EncoderSpec(
+        L=L,
+        K=int(rng.integers(1, 3)),
+        d=int(rng.integers(2, 4)),
+        d_ff=int(rng.integers(0, 3)),
+        V=4,
+        T=T,
+        residual=True,
+        activation=str(rng.choice(["relu", "gelu"])),
+        biases=bool(rng.integers(2)),
+        seed=int(rng.integers(2**32)),
+    )
     return ZeroAttentionCase(spec, (2, 3)[: T - 1])
 
 
 # --- the depth analogs ----------------------------------------------------------------------------------------
+
 
 def _simplex(case) -> Outcome:
     """mpmath: every attention row of every layer is positive and sums to 1."""
@@ -97,17 +118,20 @@ def _delete_equals_replace(case) -> Outcome:
     model, doc, length = case.model, case.doc, len(case.tokens)
     Z = lime_inf.patterns(distinct_words(doc, length).size)
     a, b = f_perturbed(model, doc, length, Z, "delete"), f_perturbed(model, doc, length, Z, "replace")
-    return compare("f(delete) − f(replace)", a - b, np.zeros(len(Z)).tolist(),
-                   f_scale(model, forward(model, doc)).max())
+    return compare(
+        "f(delete) − f(replace)", a - b, np.zeros(len(Z)).tolist(), f_scale(model, forward(model, doc)).max()
+    )
 
 
 def _aggregates(case) -> Outcome:
     """float64: last-layer α-avg is a probability vector, α-max ≥ α-avg, 1 ≤ Σ α-max ≤ K."""
     alpha = forward(case.model, case.doc).alpha[0]
     avg, amax = alpha_avg(alpha), alpha_max(alpha)
-    return combine(compare("Σ α-avg − 1", avg.sum() - 1, 0, 1.0),
-                   compare("(α-avg − α-max)₊", np.maximum(avg - amax, 0).max(), 0, 1.0),
-                   compare("Σ α-max outside [1, K]", max(1 - amax.sum(), amax.sum() - case.model.K, 0), 0, 1.0))
+    return combine(
+        compare("Σ α-avg − 1", avg.sum() - 1, 0, 1.0),
+        compare("(α-avg − α-max)₊", np.maximum(avg - amax, 0).max(), 0, 1.0),
+        compare("Σ α-max outside [1, K]", max(1 - amax.sum(), amax.sum() - case.model.K, 0), 0, 1.0),
+    )
 
 
 def _blind(case) -> Outcome:
@@ -115,16 +139,30 @@ def _blind(case) -> Outcome:
     model, doc, length = case.model, case.doc, len(case.tokens)
     negated = model.replace(w=-model.w, b=-model.b)
     g, g_neg = gradient(model, doc), gradient(negated, doc)
-    same = [np.array_equal(g.forward.attention, g_neg.forward.attention),
-            np.array_equal(g.forward.f, -g_neg.forward.f), np.array_equal(g.grad, -g_neg.grad)]
+    same = [
+        np.array_equal(g.forward.attention, g_neg.forward.attention),
+        np.array_equal(g.forward.f, -g_neg.forward.f),
+        np.array_equal(g.grad, -g_neg.grad),
+    ]
     for sem in ("delete", "replace"):
-        a, b = (lime(model, doc, length, semantics=sem, samples=100, seed=0),
-                lime(negated, doc, length, semantics=sem, samples=100, seed=0))
-        same += [np.array_equal(a.coef, -b.coef), a.intercept == -b.intercept,
-                 np.array_equal(lime_inf.beta_inf_exact(model, doc, length, semantics=sem),
-                                -lime_inf.beta_inf_exact(negated, doc, length, semantics=sem))]
-    return Outcome(holds=all(same), error=float(len(same) - sum(same)), tolerance=0.0,
-                   detail=f"{sum(same)}/{len(same)} quantities exactly symmetric")
+        a, b = (
+            lime(model, doc, length, semantics=sem, samples=100, seed=0),
+            lime(negated, doc, length, semantics=sem, samples=100, seed=0),
+        )
+        same += [
+            np.array_equal(a.coef, -b.coef),
+            a.intercept == -b.intercept,
+            np.array_equal(
+                lime_inf.beta_inf_exact(model, doc, length, semantics=sem),
+                -lime_inf.beta_inf_exact(negated, doc, length, semantics=sem),
+            ),
+        ]
+    return Outcome(
+        holds=all(same),
+        error=float(len(same) - sum(same)),
+        tolerance=0.0,
+        detail=f"{sum(same)}/{len(same)} quantities exactly symmetric",
+    )
 
 
 def _gradient_entry(t: int) -> Callable:
@@ -135,6 +173,7 @@ def _gradient_entry(t: int) -> Callable:
         j = int(np.abs(grad).argmax())
         want = ref_enc_grad.gradient(model, doc, positions=[t], coordinates=[j])[0][0]
         return compare(f"∇_({t},{j})", grad[j], want, float(rounding_scale(model, forward(model, doc))[0]) or 1.0)
+
     return check
 
 
@@ -143,8 +182,12 @@ def _zero_attention_gradient(case) -> Outcome:
     g = gradient(case.model, case.doc)
     attention = float(g.forward.alpha[0, :, 1].max())
     norm = float(np.linalg.norm(g.grad[0, 1]))
-    return Outcome(holds=norm <= 1e6 * attention, error=norm / attention, tolerance=1e6,
-                   detail=f"max_i a^(i,L)_(0,1) = {attention:.3g}, ‖∇_1‖ = {norm:.3g}")
+    return Outcome(
+        holds=norm <= 1e6 * attention,
+        error=norm / attention,
+        tolerance=1e6,
+        detail=f"max_i a^(i,L)_(0,1) = {attention:.3g}, ‖∇_1‖ = {norm:.3g}",
+    )
 
 
 def _top_tokens_differ(case) -> Outcome:
@@ -152,8 +195,12 @@ def _top_tokens_differ(case) -> Outcome:
     g = gradient(case.model, case.doc)
     words = slice(1, len(case.tokens) + 1)
     a, b = alpha_avg(g.forward.alpha[0])[words], g_l2(g.grad[0])[words]
-    return Outcome(holds=bool(np.argmax(a) != np.argmax(b)), error=0.0, tolerance=0.0,
-                   detail=f"top α-avg position {1 + np.argmax(a)}, top G-l2 position {1 + np.argmax(b)}")
+    return Outcome(
+        holds=bool(np.argmax(a) != np.argmax(b)),
+        error=0.0,
+        tolerance=0.0,
+        detail=f"top α-avg position {1 + np.argmax(a)}, top G-l2 position {1 + np.argmax(b)}",
+    )
 
 
 def _matches_lime(case) -> Outcome:
@@ -161,12 +208,15 @@ def _matches_lime(case) -> Outcome:
     from reference.oracles.lime_package import run_lime_package
 
     model, doc, length = case.model, case.doc, len(case.tokens)
-    coef, intercept, _ = run_lime_package(model.output, doc, length, LIME_SAMPLES, 0, "delete", model.cls_id,
-                                          model.unk_id, model.T)
+    coef, intercept, _ = run_lime_package(
+        model.output, doc, length, LIME_SAMPLES, 0, "delete", model.cls_id, model.unk_id, model.T
+    )
     fit = lime(model, doc, length, semantics="delete", samples=LIME_SAMPLES, seed=0)
     scale = float(np.abs(fit.f).max()) or 1.0
-    return combine(compare("LIME coefficients vs lime", fit.coef, coef.tolist(), scale, rtol=1e-10),
-                   compare("LIME intercept vs lime", fit.intercept, intercept, scale, rtol=1e-10))
+    return combine(
+        compare("LIME coefficients vs lime", fit.coef, coef.tolist(), scale, rtol=1e-10),
+        compare("LIME intercept vs lime", fit.intercept, intercept, scale, rtol=1e-10),
+    )
 
 
 def _linear_in_readout(case) -> Outcome:
@@ -179,9 +229,10 @@ def _linear_in_readout(case) -> Outcome:
     for sem in ("delete", "replace"):
         parts = [lime(m, doc, length, semantics=sem, samples=200, seed=1).coef for m in (model, other, both)]
         betas = [lime_inf.beta_inf_exact(m, doc, length, semantics=sem) for m in (model, other, both)]
-        out += [compare(f"LIME(sum) − ΣLIME ({sem})", parts[2] - parts[0] - parts[1], [0.0] * len(parts[0]),
-                        10 * scale),
-                compare(f"β^∞(sum) − Σβ^∞ ({sem})", betas[2] - betas[0] - betas[1], [0.0] * len(betas[0]), 10 * scale)]
+        out += [
+            compare(f"LIME(sum) − ΣLIME ({sem})", parts[2] - parts[0] - parts[1], [0.0] * len(parts[0]), 10 * scale),
+            compare(f"β^∞(sum) − Σβ^∞ ({sem})", betas[2] - betas[0] - betas[1], [0.0] * len(betas[0]), 10 * scale),
+        ]
     return combine(*out)
 
 
@@ -195,8 +246,9 @@ def _beta_closed_form(case) -> Outcome:
     X = np.column_stack([np.ones(len(Z)), Z]) * np.sqrt(weight)[:, None]
     direct = np.linalg.lstsq(X, values * np.sqrt(weight), rcond=None)[0]
     closed = lime_inf.beta_inf_table(values, d)
-    return compare("closed form − least squares", closed - direct, [0.0] * (d + 1),
-                   float(np.abs(values).max()) * 1e3 or 1.0)
+    return compare(
+        "closed form − least squares", closed - direct, [0.0] * (d + 1), float(np.abs(values).max()) * 1e3 or 1.0
+    )
 
 
 def _eq19_error(case) -> Outcome:
@@ -213,8 +265,12 @@ def _zero_attention_lime(case) -> Outcome:
     attention = float(forward(model, doc).alpha[0, :, 1].max())
     beta = lime_inf.beta_inf_exact(model, doc, 2, semantics="replace")[1:]
     found = attention < 1e-20 and abs(beta[0]) >= 1e-3 * np.abs(beta).max() > 0
-    return Outcome(holds=bool(found), error=0.0, tolerance=0.0,
-                   detail=f"max_i a^(i,L)_(0,1) = {attention:.3g}, β^∞ = {np.array2string(beta, precision=3)}")
+    return Outcome(
+        holds=bool(found),
+        error=0.0,
+        tolerance=0.0,
+        detail=f"max_i a^(i,L)_(0,1) = {attention:.3g}, β^∞ = {np.array2string(beta, precision=3)}",
+    )
 
 
 @dataclass(frozen=True)
@@ -232,31 +288,47 @@ NA_STRUCTURE = "the claim is about the §2 structure (one CLS query, scalar valu
 ROWS = {
     "model.forward": Row("encoder.forward: float64 = mpmath (f, every attention, every hidden state)", check_forward),
     "model.simplex": Row("every attention row of every layer positive, summing to 1 (mpmath)", _simplex),
-    "model.convex": Row("f = head mean of convex combinations of last-layer value scores (+ wᵀb_o + b)",
-                        _head_mean_structure),
+    "model.convex": Row(
+        "f = head mean of convex combinations of last-layer value scores (+ wᵀb_o + b)", _head_mean_structure
+    ),
     "attention.aggregates": Row("last-layer CLS α-avg / α-max aggregates", _aggregates),
-    "attention.non_identifiable": Row("—", reason="not checked at depth: needs δ with Σ_u δ_u v_u = 0 in the value "
-                                                  "space (T ≥ d_out + 2) and an edited attention row inside the layer"),
+    "attention.non_identifiable": Row(
+        "—",
+        reason="not checked at depth: needs δ with Σ_u δ_u v_u = 0 in the value "
+        "space (T ≥ d_out + 2) and an edited attention row inside the layer",
+    ),
     "attention.blind_to_values": Row("negating (w, b): attention unchanged, f negated (float64, bitwise)", _blind),
-    "gradient.closed_form": Row("∇_1 by backpropagation = mpmath central differences (the depth formula)",
-                                _gradient_entry(1), share=0.67),
-    "gradient.cls_query_path": Row("∇_0 (CLS, query path included) = mpmath central differences", _gradient_entry(0),
-                                   share=0.67),
-    "gradient.attention_bound": Row("zero last-layer CLS attention ⇒ ∇_t → 0 (ZeroAttentionCase, float64)",
-                                    _zero_attention_gradient, draw=lambda rng, L: _zero_attention_case(rng, L)),
+    "gradient.closed_form": Row(
+        "∇_1 by backpropagation = mpmath central differences (the depth formula)", _gradient_entry(1), share=0.67
+    ),
+    "gradient.cls_query_path": Row(
+        "∇_0 (CLS, query path included) = mpmath central differences", _gradient_entry(0), share=0.67
+    ),
+    "gradient.attention_bound": Row(
+        "zero last-layer CLS attention ⇒ ∇_t → 0 (ZeroAttentionCase, float64)",
+        _zero_attention_gradient,
+        draw=lambda rng, L: _zero_attention_case(rng, L),
+    ),
     "gradient.aggregates": Row("—", reason=NA_STRUCTURE + " (G×I closed form in α, c, s)"),
     "gradient.constant_values": Row("—", reason=NA_STRUCTURE + " (premise: constant value scores per head)"),
-    "gradient.disagrees_with_attention": Row("last-layer α-avg and G-l2 top tokens differ (witness search)",
-                                             _top_tokens_differ, kind="witness"),
+    "gradient.disagrees_with_attention": Row(
+        "last-layer α-avg and G-l2 top tokens differ (witness search)", _top_tokens_differ, kind="witness"
+    ),
     "gradient.disagrees_with_attention.sign": Row("—", reason="not mapped at depth (the §2 sign construction)"),
     "attention.blind_to_values.gradient": Row("negating (w, b) negates ∇ (float64, bitwise)", _blind),
     "model.sufficient_stats": Row("—", reason=NA_STRUCTURE + ": a perturbed document needs a full forward pass"),
     "model.delete_decomposition": Row("—", reason=NA_STRUCTURE + " (word + position score split)"),
-    "model.delete_equals_replace_without_pe": Row("no PE: delete and replace give the same f on every pattern",
-                                                  _delete_equals_replace,
-                                                  draw=lambda rng, L: _random_case(rng, L, pe=False)),
-    "lime.matches_lime_package": Row("the lime package on the encoder's f = generic-path LIME (delete)", _matches_lime,
-                                     share=0.67, requires=("lime", "sklearn")),
+    "model.delete_equals_replace_without_pe": Row(
+        "no PE: delete and replace give the same f on every pattern",
+        _delete_equals_replace,
+        draw=lambda rng, L: _random_case(rng, L, pe=False),
+    ),
+    "lime.matches_lime_package": Row(
+        "the lime package on the encoder's f = generic-path LIME (delete)",
+        _matches_lime,
+        share=0.67,
+        requires=("lime", "sklearn"),
+    ),
     "lime.linear_in_model": Row("LIME linear in the readout (w, b), same samples", _linear_in_readout),
     "attention.blind_to_values.lime": Row("negating (w, b) negates LIME (float64, bitwise)", _blind),
     "lime.sampling_law": Row("—", reason=MODEL_FREE),
@@ -268,13 +340,15 @@ ROWS = {
     "lime.consistency": Row("—", reason=MODEL_FREE),
     "lime.beta_inf_monte_carlo": Row("—", reason=MODEL_FREE),
     "lime.beta_inf_monte_carlo.heavy_tails": Row("—", reason=MODEL_FREE),
-    "lime.eq19": Row("Eq. (19) on the last layer vs exact β^∞ (encoder.eq19_last_layer)", _eq19_error,
-                     kind="measured"),
+    "lime.eq19": Row("Eq. (19) on the last layer vs exact β^∞ (encoder.eq19_last_layer)", _eq19_error, kind="measured"),
     "lime.large_d_limit": Row("—", reason=NA_STRUCTURE + " (N/D sufficient statistics)"),
     "lime.large_d_limit.convergence": Row("—", reason=NA_STRUCTURE + " (N/D sufficient statistics)"),
-    "lime.zero_attention_not_zero": Row("~zero last-layer attention, β^∞ bounded away from 0 (witness search)",
-                                        _zero_attention_lime, kind="witness",
-                                        draw=lambda rng, L: _zero_attention_case(rng, L, T=3)),
+    "lime.zero_attention_not_zero": Row(
+        "~zero last-layer attention, β^∞ bounded away from 0 (witness search)",
+        _zero_attention_lime,
+        kind="witness",
+        draw=lambda rng, L: _zero_attention_case(rng, L, T=3),
+    ),
     "lime.affine_in_attention": Row("—", reason=NA_STRUCTURE + " (premise: constant value scores)"),
 }
 
@@ -292,18 +366,29 @@ def _cell(row: Row, L: int, count: int, seed: int) -> dict:
         outcome = row.check(case)
         outcomes.append(outcome)
         if row.kind == "holds" and not outcome.holds:
-            return {"verdict": "fails", "instances": len(outcomes), "counterexample": repr(case),
-                    "detail": outcome.detail.splitlines()[0]}
+            return {
+                "verdict": "fails",
+                "instances": len(outcomes),
+                "counterexample": repr(case),
+                "detail": outcome.detail.splitlines()[0],
+            }
         if row.kind == "witness" and outcome.holds:
             return {"verdict": "witness found", "instances": len(outcomes), "witness": repr(case)}
     if row.kind == "witness":
         return {"verdict": "no witness", "instances": len(outcomes)}
     if row.kind == "measured":
         errors = [o.error for o in outcomes]
-        return {"verdict": "measured", "instances": len(outcomes), "median": float(np.median(errors)),
-                "max": float(np.max(errors))}
-    return {"verdict": "holds", "instances": len(outcomes),
-            "max_error": float(max(o.error / o.tolerance if o.tolerance else o.error for o in outcomes))}
+        return {
+            "verdict": "measured",
+            "instances": len(outcomes),
+            "median": float(np.median(errors)),
+            "max": float(np.max(errors)),
+        }
+    return {
+        "verdict": "holds",
+        "instances": len(outcomes),
+        "max_error": float(max(o.error / o.tolerance if o.tolerance else o.error for o in outcomes)),
+    }
 
 
 def _text(entry: dict) -> str:
@@ -332,10 +417,12 @@ def survival_extra(profile, seed):
             entry["counterexample_id"] = len(notes) + 1
             notes.append(f"{len(notes) + 1}. `{claim_id}`, L = {L}: {entry['detail']} — `{entry['counterexample']}`")
         cells.setdefault(claim_id, {"analog": row.analog, "reason": row.reason, "cells": {}})["cells"][str(L)] = entry
-    intro = ("Every §2–§5 claim at depth L = 1..4: the *depth analog* checked (or why none applies), and its "
-             f"verdict on {count} seeded random encoders per cell (fewer where the mpmath reference is costly, "
-             "as listed); every switch is drawn (residual, post/pre/no norm, feed-forward ReLU/GELU, biases, PE). "
-             "\"holds\" means checked at that depth; \"fails\" lists the first failing draw (not shrunk).")
+    intro = (
+        "Every §2–§5 claim at depth L = 1..4: the *depth analog* checked (or why none applies), and its "
+        f"verdict on {count} seeded random encoders per cell (fewer where the mpmath reference is costly, "
+        "as listed); every switch is drawn (residual, post/pre/no norm, feed-forward ReLU/GELU, biases, PE). "
+        '"holds" means checked at that depth; "fails" lists the first failing draw (not shrunk).'
+    )
     rows = []
     for claim_id, entry in cells.items():
         analog = entry["analog"] if entry["analog"] != "—" else f"n/a: {entry['reason']}"
@@ -343,5 +430,6 @@ def survival_extra(profile, seed):
     lines = [intro, "", table(["claim", "depth analog", *(f"L = {L}" for L in DEPTHS)], rows)]
     if notes:
         lines += ["", "Counterexamples:", "", *notes]
-    return ExtraResult(markdown="\n".join(lines), data={"depths": list(DEPTHS), "instances": count, "table": cells},
-                       skipped=skipped)
+    return ExtraResult(
+        markdown="\n".join(lines), data={"depths": list(DEPTHS), "instances": count, "table": cells}, skipped=skipped
+    )

@@ -33,9 +33,12 @@ def fixture_summary(profile, seed):
         f"tokens: CLS, UNK, {data['n_filler']} unrated filler words, the negations "
         f"{', '.join(data['negations'])}, and {data['n_rated']} rated words (per polarity the "
         f"{data['rated_per_polarity']} words with |mean rating| ≥ {data['min_abs_rating']} raters agree on most"
-        + (f", plus {', '.join(data['added_figure1_words'])} for the Figure-1 sentence" if data['added_figure1_words']
-           else "") +
-        f"). A review has {data['words_per_document'][0]}–{data['words_per_document'][1]} words: filler, "
+        + (
+            f", plus {', '.join(data['added_figure1_words'])} for the Figure-1 sentence"
+            if data["added_figure1_words"]
+            else ""
+        )
+        + f"). A review has {data['words_per_document'][0]}–{data['words_per_document'][1]} words: filler, "
         f"rated words (p = {data['p_rated']}) and negation + rated word pairs (p = {data['p_negated_pair']}). "
         f"Its label is the sign of the sum of the ratings, a negated rating counting ×{data['negation_factor']} "
         f"(VADER's factor); reviews with |sum| < {data['min_abs_total']} were dropped "
@@ -46,18 +49,33 @@ def fixture_summary(profile, seed):
         f"{info['epochs']} epochs of "
         f"{info['optimizer']}, batch {info['batch_size']}, seed {info['seed']} "
         f"({info['cpu_seconds']:.0f} s CPU). The explained output is the positive-class logit.\n\n"
-        + table(["accuracy", "value"],
-                [[f"training ({info['n_train']} reviews, `training.json`)", f"{info['train_accuracy']:.4f}"],
-                 [f"held out ({len(fx.docs)} reviews, `training.json`)", f"{info['test_accuracy']:.4f}"],
-                 ["held out, re-measured now with the numpy forward pass", f"{measured:.4f}"]]) + "\n\n"
+        + table(
+            ["accuracy", "value"],
+            [
+                [f"training ({info['n_train']} reviews, `training.json`)", f"{info['train_accuracy']:.4f}"],
+                [f"held out ({len(fx.docs)} reviews, `training.json`)", f"{info['test_accuracy']:.4f}"],
+                ["held out, re-measured now with the numpy forward pass", f"{measured:.4f}"],
+            ],
+        )
+        + "\n\n"
         f"Held-out reviews: {np.mean(fx.labels):.1%} positive, "
         f"{np.mean([len(d) for d in fx.docs]):.0f} words on average. For scale: the lexicon rule that ignores "
         f"negation (sign of the plain sum of ratings; the model cannot see negation) scores "
-        f"{data['negation_blind_test_accuracy']:.4f} on them.")
-    return ExtraResult(markdown=markdown, data={
-        "train_accuracy": info["train_accuracy"], "test_accuracy_recorded": info["test_accuracy"],
-        "test_accuracy_measured": measured, "negation_blind_test_accuracy": data["negation_blind_test_accuracy"],
-        "n_train": info["n_train"], "n_test": len(fx.docs), "seed": info["seed"], "widths": w})
+        f"{data['negation_blind_test_accuracy']:.4f} on them."
+    )
+    return ExtraResult(
+        markdown=markdown,
+        data={
+            "train_accuracy": info["train_accuracy"],
+            "test_accuracy_recorded": info["test_accuracy"],
+            "test_accuracy_measured": measured,
+            "negation_blind_test_accuracy": data["negation_blind_test_accuracy"],
+            "n_train": info["n_train"],
+            "n_test": len(fx.docs),
+            "seed": info["seed"],
+            "widths": w,
+        },
+    )
 
 
 @extra("trained.figure1", section="§3", title="Figure 1 on the trained model: one sentence, every method")
@@ -71,7 +89,7 @@ def figure1(profile, seed):
     logits = fx.logits([tokens])[0]
     rating = [f"{fx.ratings[i]:+.1f}" if i in fx.ratings else "—" for i in tokens]
     lines = [
-        f'The sentence of the paper\'s Figure 1, "{FIGURE1_SENTENCE}", is entirely in the trained model\'s '
+        f"The sentence of the paper's Figure 1, \"{FIGURE1_SENTENCE}\", is entirely in the trained model's "
         "vocabulary (out-of-vocabulary words would be an error, or dropped on request — never mapped to UNK; "
         "see `theory/sentiment/fixture.py`). The model's logits are "
         f"{logits[0]:+.4f} (negative) and {logits[1]:+.4f} (positive, the explained output f), so it "
@@ -80,8 +98,10 @@ def figure1(profile, seed):
         f"both, every seeded method with seed {seed}); CLS (position 0) is left out. The lexicon column is "
         "VADER's mean human rating (— for unrated filler words).",
         "",
-        table(["word", "lexicon", *methods],
-              [[word, rating[k], *(f"{scores[m][k]:+.3g}" for m in methods)] for k, word in enumerate(words)]),
+        table(
+            ["word", "lexicon", *methods],
+            [[word, rating[k], *(f"{scores[m][k]:+.3g}" for m in methods)] for k, word in enumerate(words)],
+        ),
     ]
     files, skipped = {}, []
     if figures.available():
@@ -89,9 +109,12 @@ def figure1(profile, seed):
         lines += ["", "![Figure 1 on the trained model](figures/fig1_trained_sentence.png)"]
     else:
         skipped.append(figures.not_drawn("figures/fig1_trained_sentence.png"))
-    return ExtraResult(markdown="\n".join(lines), files=files, skipped=skipped, data={
-        "sentence": FIGURE1_SENTENCE, "tokens": tokens, "logits": logits.tolist(),
-        "scores": scores})
+    return ExtraResult(
+        markdown="\n".join(lines),
+        files=files,
+        skipped=skipped,
+        data={"sentence": FIGURE1_SENTENCE, "tokens": tokens, "logits": logits.tolist(), "scores": scores},
+    )
 
 
 TRAINED_REGIME_DOCS = {"ci": 32, "thorough": 300}
@@ -119,6 +142,13 @@ def trained_regime(profile, seed):
         "",
         *given_model.regime_table(result["summaries"]),
     ]
-    return ExtraResult(markdown="\n".join(lines),
-                       data={"regimes": result["records"], "summaries": result["summaries"], "documents": indices,
-                             "unk_shift": result["unk_shift"], "temperature": result["temperature"]})
+    return ExtraResult(
+        markdown="\n".join(lines),
+        data={
+            "regimes": result["records"],
+            "summaries": result["summaries"],
+            "documents": indices,
+            "unk_shift": result["unk_shift"],
+            "temperature": result["temperature"],
+        },
+    )

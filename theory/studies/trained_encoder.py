@@ -28,8 +28,11 @@ def _rank_rows(attention: dict, posthoc: dict) -> dict:
     return {f"ρ({a}, {p})": spearman(x, y) for a, x in attention.items() for p, y in posthoc.items()}
 
 
-@extra("encoder.trained_comparison", section="depth",
-       title="Trained 6-layer encoder vs the one-layer fixture: attention vs gradient and LIME rank agreement")
+@extra(
+    "encoder.trained_comparison",
+    section="depth",
+    title="Trained 6-layer encoder vs the one-layer fixture: attention vs gradient and LIME rank agreement",
+)
 def trained_comparison_extra(profile, seed):
     """On the first held-out documents of the trained encoder: Spearman (over word positions; LIME's per-word
     coefficient assigned to each occurrence) of last-layer α-avg and rollout with G-l2 and empirical LIME (delete,
@@ -45,19 +48,29 @@ def trained_comparison_extra(profile, seed):
         g = gradient(enc.model, doc)
         positions = word_index(doc, length)
         coef = lime(enc.model, doc, length, semantics="delete", samples=TRAINED_LIME_SAMPLES, seed=seed).coef[positions]
-        rows["encoder (L = 6)"].append(_rank_rows(
-            {"last-layer α-avg": alpha_avg(g.forward.alpha[0])[words],
-             "rollout": rollout(g.forward.attention)[0, words]},
-            {"G-l2": g_l2(g.grad[0])[words], "abs(LIME)": np.abs(coef)}))
+        rows["encoder (L = 6)"].append(
+            _rank_rows(
+                {
+                    "last-layer α-avg": alpha_avg(g.forward.alpha[0])[words],
+                    "rollout": rollout(g.forward.attention)[0, words],
+                },
+                {"G-l2": g_l2(g.grad[0])[words], "abs(LIME)": np.abs(coef)},
+            )
+        )
         doc1 = document(one, tokens)
         coef1 = lime(one, doc1, length, semantics="delete", samples=TRAINED_LIME_SAMPLES, seed=seed).coef[positions]
-        rows["one-layer fixture"].append(_rank_rows(
-            {"α-avg": alpha_avg(one_layer_forward(one, doc1).alpha[0])[words]},
-            {"G-l2": g_l2(one_layer_gradient(one, doc1).grad[0])[words], "abs(LIME)": np.abs(coef1)}))
-    intro = (f"Held-out documents 0..{len(rows['one-layer fixture']) - 1} of the trained encoder (held-out accuracy "
-             f"{enc.training['test_accuracy']:.3f}; the one-layer fixture: "
-             f"{load_fixture().training['test_accuracy']:.3f}); median Spearman ρ over the documents (LIME: delete, "
-             f"{TRAINED_LIME_SAMPLES} samples, seed {seed}).")
+        rows["one-layer fixture"].append(
+            _rank_rows(
+                {"α-avg": alpha_avg(one_layer_forward(one, doc1).alpha[0])[words]},
+                {"G-l2": g_l2(one_layer_gradient(one, doc1).grad[0])[words], "abs(LIME)": np.abs(coef1)},
+            )
+        )
+    intro = (
+        f"Held-out documents 0..{len(rows['one-layer fixture']) - 1} of the trained encoder (held-out accuracy "
+        f"{enc.training['test_accuracy']:.3f}; the one-layer fixture: "
+        f"{load_fixture().training['test_accuracy']:.3f}); median Spearman ρ over the documents (LIME: delete, "
+        f"{TRAINED_LIME_SAMPLES} samples, seed {seed})."
+    )
     cells, data = [], {}
     for model_name, per_doc in rows.items():
         for key in per_doc[0]:

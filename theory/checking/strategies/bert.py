@@ -47,12 +47,34 @@ MAX_REAL, MAX_PADS = 6, 2
 #: architecture -> the names of layer l's blocks: query, key, value, attention output, its LayerNorm, the two
 #: feed-forward matrices, the output LayerNorm (Hugging Face's attribute paths, theory.models.huggingface's table)
 _BLOCKS = ("query", "key", "value", "attention_output", "attention_norm", "intermediate", "output", "output_norm")
-_LAYERS = {"bert": ("encoder.layer", ("attention.self.query", "attention.self.key", "attention.self.value",
-                                      "attention.output.dense", "attention.output.LayerNorm", "intermediate.dense",
-                                      "output.dense", "output.LayerNorm")),
-           "distilbert": ("transformer.layer", ("attention.q_lin", "attention.k_lin", "attention.v_lin",
-                                                "attention.out_lin", "sa_layer_norm", "ffn.lin1", "ffn.lin2",
-                                                "output_layer_norm"))}
+_LAYERS = {
+    "bert": (
+        "encoder.layer",
+        (
+            "attention.self.query",
+            "attention.self.key",
+            "attention.self.value",
+            "attention.output.dense",
+            "attention.output.LayerNorm",
+            "intermediate.dense",
+            "output.dense",
+            "output.LayerNorm",
+        ),
+    ),
+    "distilbert": (
+        "transformer.layer",
+        (
+            "attention.q_lin",
+            "attention.k_lin",
+            "attention.v_lin",
+            "attention.out_lin",
+            "sa_layer_norm",
+            "ffn.lin1",
+            "ffn.lin2",
+            "output_layer_norm",
+        ),
+    ),
+}
 _LAYERS["roberta"] = _LAYERS["bert"]
 
 
@@ -98,14 +120,32 @@ class BertSpec:
             ``model_type`` and the architecture's own key names (DistilBERT: ``dim``, ``n_layers`` …), with
             ``num_labels``.
         """
-        common = {"model_type": self.architecture, "vocab_size": self.V, "max_position_embeddings": self.max_positions,
-                  "pad_token_id": self.pad_token_id, "num_labels": self.n_classes}
+        common = {
+            "model_type": self.architecture,
+            "vocab_size": self.V,
+            "max_position_embeddings": self.max_positions,
+            "pad_token_id": self.pad_token_id,
+            "num_labels": self.n_classes,
+        }
         if self.architecture == "distilbert":
-            return {**common, "dim": self.d, "n_layers": self.layers, "n_heads": self.heads, "hidden_dim": self.ffn,
-                    "activation": self.activation}
-        return {**common, "hidden_size": self.d, "num_hidden_layers": self.layers,
-                "num_attention_heads": self.heads, "intermediate_size": self.ffn, "hidden_act": self.activation,
-                "layer_norm_eps": self.eps, "type_vocab_size": 2 if self.architecture == "bert" else 1}
+            return {
+                **common,
+                "dim": self.d,
+                "n_layers": self.layers,
+                "n_heads": self.heads,
+                "hidden_dim": self.ffn,
+                "activation": self.activation,
+            }
+        return {
+            **common,
+            "hidden_size": self.d,
+            "num_hidden_layers": self.layers,
+            "num_attention_heads": self.heads,
+            "intermediate_size": self.ffn,
+            "hidden_act": self.activation,
+            "layer_norm_eps": self.eps,
+            "type_vocab_size": 2 if self.architecture == "bert" else 1,
+        }
 
     @cached_property
     def arrays(self) -> tuple[dict, dict | None]:
@@ -146,8 +186,11 @@ class BertSpec:
             norm(norm2)
         if self.readout == "mean":
             return out, {"w": rng.standard_normal((self.n_classes, d)), "b": 0.3 * rng.standard_normal(self.n_classes)}
-        dense, head = {"bert": ("bert.pooler.dense", "classifier"), "distilbert": ("pre_classifier", "classifier"),
-                       "roberta": ("classifier.dense", "classifier.out_proj")}[arch]
+        dense, head = {
+            "bert": ("bert.pooler.dense", "classifier"),
+            "distilbert": ("pre_classifier", "classifier"),
+            "roberta": ("classifier.dense", "classifier.out_proj"),
+        }[arch]
         linear(dense, d, d)
         linear(head, self.n_classes, d)
         return out, None
@@ -239,8 +282,9 @@ class BertCase:
 
 
 @st.composite
-def bert_specs(draw: st.DrawFn, min_layers: int = 1, max_layers: int = 2, max_d: int = 8,
-               readouts: tuple = ("native", "mean")) -> BertSpec:
+def bert_specs(
+    draw: st.DrawFn, min_layers: int = 1, max_layers: int = 2, max_d: int = 8, readouts: tuple = ("native", "mean")
+) -> BertSpec:
     """Random specs over the whole family (module docstring).
 
     Args:
@@ -258,17 +302,31 @@ def bert_specs(draw: st.DrawFn, min_layers: int = 1, max_layers: int = 2, max_d:
     architecture = draw(st.sampled_from(ARCHITECTURES))
     heads = draw(st.integers(1, 2))
     d = heads * draw(st.integers(-(-4 // heads), max_d // heads))
-    return BertSpec(architecture=architecture, readout=draw(st.sampled_from(readouts)),
-                    layers=draw(st.integers(min_layers, max_layers)), heads=heads, d=d, ffn=draw(st.integers(1, 8)),
-                    activation=draw(st.sampled_from(ACTIVATIONS)),
-                    eps=1e-12 if architecture == "distilbert" else draw(st.sampled_from(EPSILONS)),
-                    n_classes=draw(st.integers(2, 3)), V=draw(st.integers(FIRST_WORD + 1, 12)),
-                    score_scale=draw(st.sampled_from(SCORE_SCALES)), seed=draw(st.integers(0, 2**32 - 1)))
+    return BertSpec(
+        architecture=architecture,
+        readout=draw(st.sampled_from(readouts)),
+        layers=draw(st.integers(min_layers, max_layers)),
+        heads=heads,
+        d=d,
+        ffn=draw(st.integers(1, 8)),
+        activation=draw(st.sampled_from(ACTIVATIONS)),
+        eps=1e-12 if architecture == "distilbert" else draw(st.sampled_from(EPSILONS)),
+        n_classes=draw(st.integers(2, 3)),
+        V=draw(st.integers(FIRST_WORD + 1, 12)),
+        score_scale=draw(st.sampled_from(SCORE_SCALES)),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
 
 
 @st.composite
-def bert_cases(draw: st.DrawFn, positions: int = 0, min_pads: int = 0, max_pads: int = MAX_PADS,
-               real_positions: bool = False, **spec_ranges) -> BertCase:
+def bert_cases(
+    draw: st.DrawFn,
+    positions: int = 0,
+    min_pads: int = 0,
+    max_pads: int = MAX_PADS,
+    real_positions: bool = False,
+    **spec_ranges,
+) -> BertCase:
     """A spec from :func:`bert_specs` and a document ``[CLS] words… [SEP]`` (``<s> … </s>``) of 1–4 words (ids of
     the words, ``[UNK]`` or ``[MASK]``), then ``min_pads``..``max_pads`` pads.
 
@@ -286,15 +344,16 @@ def bert_cases(draw: st.DrawFn, positions: int = 0, min_pads: int = 0, max_pads:
     """
     spec = draw(bert_specs(**spec_ranges))
     cls, sep, _, unk, mask = SPECIAL[spec.architecture]
-    words = draw(st.lists(st.sampled_from((*range(FIRST_WORD, spec.V), unk, mask)), min_size=1,
-                          max_size=MAX_REAL - 2))
+    words = draw(st.lists(st.sampled_from((*range(FIRST_WORD, spec.V), unk, mask)), min_size=1, max_size=MAX_REAL - 2))
     tokens = (cls, *words, sep)
     pads = draw(st.integers(min_pads, max_pads))
     klass = draw(st.integers(0, spec.n_classes - 1))
     if positions <= 0:
         return BertCase(spec, tokens, pads, klass)
     T = len(tokens) + (0 if real_positions else pads)
-    others = draw(st.lists(st.integers(1, T - 1), min_size=min(positions - 1, T - 1),
-                           max_size=min(positions - 1, T - 1), unique=True))
+    others = draw(
+        st.lists(
+            st.integers(1, T - 1), min_size=min(positions - 1, T - 1), max_size=min(positions - 1, T - 1), unique=True
+        )
+    )
     return BertCase(spec, tokens, pads, klass, tuple(sorted([0, *others])))
-

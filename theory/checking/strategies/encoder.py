@@ -72,14 +72,33 @@ class EncoderSpec:
             return normal(*shape, scale=0.5) if self.biases else np.zeros(shape)
 
         weights: dict[str, Any] = dict(
-            E=normal(self.V, d), Wq=normal(L, K, da, d, scale=root), Wk=normal(L, K, da, d, scale=root),
-            Wv=normal(L, K, do, d, scale=d ** -0.5), Wo=normal(L, d, K * do, scale=(K * do) ** -0.5),
-            w=normal(d), b=float(bias(1)[0]), cls_id=0, unk_id=1, max_len=self.T, pe=self.pe,
-            residual=self.residual, norm=self.norm, activation=self.activation,
-            bq=bias(L, K, da), bk=bias(L, K, da), bv=bias(L, K, do), bo=bias(L, d),
-            norm1_weight=1.0 + bias(L, d), norm1_bias=bias(L, d), norm2_weight=1.0 + bias(L, d), norm2_bias=bias(L, d),
-            W1=normal(L, dff, d, scale=d ** -0.5), b1=bias(L, dff), W2=normal(L, d, dff, scale=max(dff, 1) ** -0.5),
-            b2=bias(L, d))
+            E=normal(self.V, d),
+            Wq=normal(L, K, da, d, scale=root),
+            Wk=normal(L, K, da, d, scale=root),
+            Wv=normal(L, K, do, d, scale=d**-0.5),
+            Wo=normal(L, d, K * do, scale=(K * do) ** -0.5),
+            w=normal(d),
+            b=float(bias(1)[0]),
+            cls_id=0,
+            unk_id=1,
+            max_len=self.T,
+            pe=self.pe,
+            residual=self.residual,
+            norm=self.norm,
+            activation=self.activation,
+            bq=bias(L, K, da),
+            bk=bias(L, K, da),
+            bv=bias(L, K, do),
+            bo=bias(L, d),
+            norm1_weight=1.0 + bias(L, d),
+            norm1_bias=bias(L, d),
+            norm2_weight=1.0 + bias(L, d),
+            norm2_bias=bias(L, d),
+            W1=normal(L, dff, d, scale=d**-0.5),
+            b1=bias(L, dff),
+            W2=normal(L, d, dff, scale=max(dff, 1) ** -0.5),
+            b2=bias(L, d),
+        )
         if self.final_norm:
             weights.update(final_norm_weight=1.0 + bias(d), final_norm_bias=bias(d))
         return Encoder(**weights)
@@ -118,9 +137,18 @@ class EncoderCase:
 
 
 @st.composite
-def encoder_specs(draw: st.DrawFn, min_L: int = 1, max_L: int = 3, max_K: int = 2, max_d: int = 6, max_T: int = 6,
-                  min_T: int = 2, torch_compatible: bool = False, L: int | None = None,
-                  final_norm: bool = True) -> EncoderSpec:
+def encoder_specs(
+    draw: st.DrawFn,
+    min_L: int = 1,
+    max_L: int = 3,
+    max_K: int = 2,
+    max_d: int = 6,
+    max_T: int = 6,
+    min_T: int = 2,
+    torch_compatible: bool = False,
+    L: int | None = None,
+    final_norm: bool = True,
+) -> EncoderSpec:
     """Random specs; ``torch_compatible`` draws what ``nn.TransformerEncoderLayer`` expresses (residual, a
     post/pre norm, ``d_att = d_out = d/K``, a feed-forward, biases); ``L`` fixes the depth; ``final_norm`` lets
     the final LayerNorm be drawn (about one spec in two; ``False``: never).
@@ -152,11 +180,24 @@ def encoder_specs(draw: st.DrawFn, min_L: int = 1, max_L: int = 3, max_K: int = 
         d_att, d_out, d_ff = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(0, 6))
         residual, norm = draw(st.booleans()), draw(st.sampled_from(("none", "post", "pre")))
         biases = draw(st.booleans())
-    return EncoderSpec(L=depth, K=K, d=d, d_att=d_att, d_out=d_out, d_ff=d_ff, V=draw(st.integers(3, 9)),
-                       T=draw(st.integers(min_T, max_T)), pe=draw(st.booleans()), residual=residual, norm=norm,
-                       activation=draw(st.sampled_from(("relu", "gelu"))), biases=biases,
-                       score_scale=draw(st.sampled_from(SCORE_SCALES)), seed=draw(st.integers(0, 2**32 - 1)),
-                       final_norm=final_norm and draw(st.booleans()))
+    return EncoderSpec(
+        L=depth,
+        K=K,
+        d=d,
+        d_att=d_att,
+        d_out=d_out,
+        d_ff=d_ff,
+        V=draw(st.integers(3, 9)),
+        T=draw(st.integers(min_T, max_T)),
+        pe=draw(st.booleans()),
+        residual=residual,
+        norm=norm,
+        activation=draw(st.sampled_from(("relu", "gelu"))),
+        biases=biases,
+        score_scale=draw(st.sampled_from(SCORE_SCALES)),
+        seed=draw(st.integers(0, 2**32 - 1)),
+        final_norm=final_norm and draw(st.booleans()),
+    )
 
 
 @st.composite
@@ -177,8 +218,14 @@ def encoder_cases(draw: st.DrawFn, positions: int = 0, min_words: int = 1, **spe
     tokens = draw(texts(spec, min_len=min_words))
     if positions <= 0:
         return EncoderCase(spec, tokens)
-    others = draw(st.lists(st.integers(1, spec.T - 1), min_size=min(positions - 1, spec.T - 1),
-                           max_size=min(positions - 1, spec.T - 1), unique=True))
+    others = draw(
+        st.lists(
+            st.integers(1, spec.T - 1),
+            min_size=min(positions - 1, spec.T - 1),
+            max_size=min(positions - 1, spec.T - 1),
+            unique=True,
+        )
+    )
     return EncoderCase(spec, tokens, tuple(sorted([0, *others])))
 
 
@@ -196,8 +243,14 @@ def at_depth(case: EncoderCase, L: int) -> EncoderCase:
 
 
 @st.composite
-def encoder_lime_cases(draw: st.DrawFn, max_words: int = 4, min_words: int = 2, distinct_only: bool = False,
-                       final_norm: bool = False, **spec_ranges: Any) -> EncoderCase:
+def encoder_lime_cases(
+    draw: st.DrawFn,
+    max_words: int = 4,
+    min_words: int = 2,
+    distinct_only: bool = False,
+    final_norm: bool = False,
+    **spec_ranges: Any,
+) -> EncoderCase:
     """An encoder case whose text has ``min_words..max_words`` distinct words (the exact ``β^∞`` enumerates ``2^d``
     perturbed documents, the reference LIME runs one mpmath forward pass per distinct sample); with
     ``distinct_only`` every word occurs once (positions and LIME's features then correspond one to one).  No final

@@ -63,10 +63,18 @@ def integrated_cases(draw: st.DrawFn) -> SemanticsCase:
     Returns:
         A :class:`~theory.checking.strategies.lime.SemanticsCase` whose semantics is a substitution.
     """
-    spec = ModelSpec(K=draw(st.integers(1, 2)), d_e=draw(st.integers(2, 3)), d_att=draw(st.integers(1, 2)),
-                     d_out=draw(st.integers(1, 2)), V=draw(st.integers(4, 8)), T=draw(st.integers(2, 5)),
-                     pe=draw(st.booleans()), score_scale=draw(st.sampled_from((0.3, 1.0, 3.0))),
-                     value_scale=draw(st.sampled_from(VALUE_SCALES)), seed=draw(st.integers(0, 2**32 - 1)))
+    spec = ModelSpec(
+        K=draw(st.integers(1, 2)),
+        d_e=draw(st.integers(2, 3)),
+        d_att=draw(st.integers(1, 2)),
+        d_out=draw(st.integers(1, 2)),
+        V=draw(st.integers(4, 8)),
+        T=draw(st.integers(2, 5)),
+        pe=draw(st.booleans()),
+        score_scale=draw(st.sampled_from((0.3, 1.0, 3.0))),
+        value_scale=draw(st.sampled_from(VALUE_SCALES)),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
     length = draw(st.integers(1, spec.T - 1))
     tokens = tuple(draw(st.lists(st.integers(2, spec.V - 1), min_size=length, max_size=length)))
     return SemanticsCase(Case(spec, tokens), draw(semantics(spec, substitutions_only=True)))
@@ -96,11 +104,21 @@ def noise_cases(draw: st.DrawFn) -> NoiseCase:
     Returns:
         A :class:`NoiseCase`; the seed in ``0..2³¹``.
     """
-    spec = ModelSpec(K=draw(st.integers(1, 2)), d_e=2, d_att=draw(st.integers(1, 2)), d_out=draw(st.integers(1, 2)),
-                     V=4, T=2, pe=draw(st.booleans()), score_scale=draw(st.sampled_from((0.3, 1.0, 3.0))),
-                     value_scale=1.0, seed=draw(st.integers(0, 2**32 - 1)))
-    return NoiseCase(Case(spec, (draw(st.integers(2, 3)),)), draw(st.sampled_from((0.1, 0.3))),
-                     draw(st.integers(0, 2**31)))
+    spec = ModelSpec(
+        K=draw(st.integers(1, 2)),
+        d_e=2,
+        d_att=draw(st.integers(1, 2)),
+        d_out=draw(st.integers(1, 2)),
+        V=4,
+        T=2,
+        pe=draw(st.booleans()),
+        score_scale=draw(st.sampled_from((0.3, 1.0, 3.0))),
+        value_scale=1.0,
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
+    return NoiseCase(
+        Case(spec, (draw(st.integers(2, 3)),)), draw(st.sampled_from((0.1, 0.3))), draw(st.integers(0, 2**31))
+    )
 
 
 @dataclass(frozen=True)

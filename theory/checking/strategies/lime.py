@@ -30,6 +30,7 @@ from theory.models.one_layer import Model, head_vectors
 
 # --- LIME (§5): perturbation patterns and LIME instances ------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PerturbedCase:
     """A case and removal patterns ``z ∈ {0,1}^d`` over its ``d`` distinct words (lime's feature order)."""
@@ -72,8 +73,15 @@ class LimeCase:
 
 
 @st.composite
-def lime_texts(draw: st.DrawFn, max_d: int = 8, max_repeats: int = 3, max_K: int = 3, max_d_e: int = 8,
-               max_dim: int = 4, pe: bool | None = None) -> Case:
+def lime_texts(
+    draw: st.DrawFn,
+    max_d: int = 8,
+    max_repeats: int = 3,
+    max_K: int = 3,
+    max_d_e: int = 8,
+    max_dim: int = 4,
+    pe: bool | None = None,
+) -> Case:
     """A small model and a text with ``d`` distinct words, ``d`` drawn uniformly in ``1..max_d`` (so that LIME
     instances are not dominated by one-word texts), some of them repeated, plus 0–2 padding positions.
 
@@ -93,10 +101,18 @@ def lime_texts(draw: st.DrawFn, max_d: int = 8, max_repeats: int = 3, max_K: int
     repeats = draw(st.integers(0, max_repeats))
     T = d + repeats + 1 + draw(st.integers(0, 2))
     V = d + 2 + draw(st.integers(0, 6))
-    spec = ModelSpec(K=draw(st.integers(1, max_K)), d_e=draw(st.integers(2, max_d_e)),
-                     d_att=draw(st.integers(1, max_dim)), d_out=draw(st.integers(1, max_dim)), V=V, T=T,
-                     pe=draw(st.booleans()) if pe is None else pe, score_scale=draw(st.sampled_from(SCORE_SCALES)),
-                     value_scale=draw(st.sampled_from(VALUE_SCALES)), seed=draw(st.integers(0, 2**32 - 1)))
+    spec = ModelSpec(
+        K=draw(st.integers(1, max_K)),
+        d_e=draw(st.integers(2, max_d_e)),
+        d_att=draw(st.integers(1, max_dim)),
+        d_out=draw(st.integers(1, max_dim)),
+        V=V,
+        T=T,
+        pe=draw(st.booleans()) if pe is None else pe,
+        score_scale=draw(st.sampled_from(SCORE_SCALES)),
+        value_scale=draw(st.sampled_from(VALUE_SCALES)),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
     spec = seeded_scale(spec)
     words = draw(st.permutations(range(2, V)))[:d]
     text = list(words) + draw(st.lists(st.sampled_from(words), min_size=repeats, max_size=repeats))
@@ -155,24 +171,25 @@ class FunctionSpec:
             ``(2^d,)`` float64: entry ``k`` is ``f`` at the pattern with ``z_j = (k >> j) & 1``.
         """
         rng = np.random.default_rng(self.seed)
-        k = np.arange(2 ** self.d)
+        k = np.arange(2**self.d)
         Z = ((k[:, None] >> np.arange(self.d)) & 1).astype(np.float64)
-        noise = rng.standard_normal(2 ** self.d) * self.scale
+        noise = rng.standard_normal(2**self.d) * self.scale
         lam0, lam = self.linear()
         if self.shape == "gaussian":
             return noise
         if self.shape == "offset":
             return 1000.0 * self.scale + noise
         if self.shape == "sparse":
-            return noise * (rng.random(2 ** self.d) < 0.1)
+            return noise * (rng.random(2**self.d) < 0.1)
         if self.shape == "linear":
             return lam0 + Z @ lam
         return lam0 + Z @ lam + 3 * self.scale * Z[:, 0] * Z[:, -1] + 0.1 * noise  # interaction
 
 
 @st.composite
-def function_specs(draw: st.DrawFn, min_d: int = 2, max_d: int = 10,
-                   shapes: Sequence[str] = FUNCTION_SHAPES) -> FunctionSpec:
+def function_specs(
+    draw: st.DrawFn, min_d: int = 2, max_d: int = 10, shapes: Sequence[str] = FUNCTION_SHAPES
+) -> FunctionSpec:
     """``d`` in ``min_d..max_d`` (2^d patterns enumerated by the mpmath reference), ``ν`` from
     :data:`KERNEL_NUS` (down to 0.15, where the weighted normal matrix of ``d = 2`` has lost 9 digits;
     smaller ``ν`` makes it singular in float64), a shape and a scale.
@@ -186,9 +203,13 @@ def function_specs(draw: st.DrawFn, min_d: int = 2, max_d: int = 10,
     Returns:
         A :class:`FunctionSpec`; scale 1, 1e-3 or 1e3.
     """
-    return FunctionSpec(d=draw(st.sampled_from(range(min_d, max_d + 1))), nu=draw(st.sampled_from(KERNEL_NUS)),
-                        seed=draw(st.integers(0, 2**32 - 1)), shape=draw(st.sampled_from(shapes)),
-                        scale=draw(st.sampled_from((1.0, 1e-3, 1e3))))
+    return FunctionSpec(
+        d=draw(st.sampled_from(range(min_d, max_d + 1))),
+        nu=draw(st.sampled_from(KERNEL_NUS)),
+        seed=draw(st.integers(0, 2**32 - 1)),
+        shape=draw(st.sampled_from(shapes)),
+        scale=draw(st.sampled_from((1.0, 1e-3, 1e3))),
+    )
 
 
 def linear_specs() -> st.SearchStrategy[FunctionSpec]:
@@ -343,8 +364,11 @@ def consistency_cases(draw: st.DrawFn) -> ConsistencyCase:
         A :class:`ConsistencyCase`; the seed in ``0..2³¹``.
     """
     spec = draw(two_word_specs(max_K=3, max_d_e=8, max_d=4, max_V=12, min_T=4, max_T=12))
-    return ConsistencyCase(Case(spec, draw(few_word_texts(spec, max_words=6))),
-                           draw(st.sampled_from(("delete", "replace"))), draw(st.integers(0, 2**31)))
+    return ConsistencyCase(
+        Case(spec, draw(few_word_texts(spec, max_words=6))),
+        draw(st.sampled_from(("delete", "replace"))),
+        draw(st.integers(0, 2**31)),
+    )
 
 
 @st.composite
@@ -360,8 +384,11 @@ def monte_carlo_cases(draw: st.DrawFn) -> ConsistencyCase:
     """
     spec = draw(model_specs(max_K=3, max_d_e=8, max_d=4, max_V=30, min_T=14, max_T=24))
     spec = ModelSpec(**{**spec.__dict__, "V": max(spec.V, 16)})
-    return ConsistencyCase(Case(spec, draw(few_word_texts(spec, max_words=13, min_words=11))),
-                           draw(st.sampled_from(("delete", "replace"))), draw(st.integers(0, 2**31)))
+    return ConsistencyCase(
+        Case(spec, draw(few_word_texts(spec, max_words=13, min_words=11))),
+        draw(st.sampled_from(("delete", "replace"))),
+        draw(st.integers(0, 2**31)),
+    )
 
 
 # --- approximations of β^∞ (§5, issue 5): Eq. (19), the large-d limit, zero attention, affine form ------
@@ -400,15 +427,27 @@ def approximation_cases(draw: st.DrawFn, semantics: Sequence[str] = ("replace", 
     repeats = draw(st.integers(0, d // 2))
     T = d + repeats + 1 + draw(st.integers(0, 8))
     V = d + 2 + draw(st.integers(0, 6))
-    spec = ModelSpec(K=draw(st.integers(1, 4)), d_e=draw(st.integers(2, 16)), d_att=draw(st.integers(1, 8)),
-                     d_out=draw(st.integers(1, 8)), V=V, T=T, pe=draw(st.booleans()),
-                     score_scale=draw(st.sampled_from(SCORE_SCALES)), value_scale=draw(st.sampled_from(VALUE_SCALES)),
-                     seed=draw(st.integers(0, 2**32 - 1)))
+    spec = ModelSpec(
+        K=draw(st.integers(1, 4)),
+        d_e=draw(st.integers(2, 16)),
+        d_att=draw(st.integers(1, 8)),
+        d_out=draw(st.integers(1, 8)),
+        V=V,
+        T=T,
+        pe=draw(st.booleans()),
+        score_scale=draw(st.sampled_from(SCORE_SCALES)),
+        value_scale=draw(st.sampled_from(VALUE_SCALES)),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
     spec = seeded_scale(spec)
     words = draw(st.permutations(range(2, V)))[:d]
     text = list(words) + draw(st.lists(st.sampled_from(words), min_size=repeats, max_size=repeats))
-    return ApproxCase(Case(spec, tuple(draw(st.permutations(text)))), draw(st.sampled_from(semantics)),
-                      draw(st.sampled_from((0.25, 0.25, 0.5, 1.0))), draw(st.integers(0, 2**31)))
+    return ApproxCase(
+        Case(spec, tuple(draw(st.permutations(text)))),
+        draw(st.sampled_from(semantics)),
+        draw(st.sampled_from((0.25, 0.25, 0.5, 1.0))),
+        draw(st.integers(0, 2**31)),
+    )
 
 
 @dataclass(frozen=True)
@@ -436,14 +475,17 @@ class GrowingCase:
         """
         from theory.models.one_layer import document
 
-        model = ModelSpec(**{**self.spec.__dict__, "T": d + 1 + self.padding,
-                             "seed": (self.spec.seed + k) % 2**32}).build()
+        model = ModelSpec(
+            **{**self.spec.__dict__, "T": d + 1 + self.padding, "seed": (self.spec.seed + k) % 2**32}
+        ).build()
         tokens = self.order[:d]
         return model, document(model, tokens), d
 
     def __repr__(self) -> str:
-        return (f"GrowingCase(spec={self.spec!r}, order={self.order!r}, padding={self.padding!r}, ds={self.ds!r}, "
-                f"models={self.models!r})")
+        return (
+            f"GrowingCase(spec={self.spec!r}, order={self.order!r}, padding={self.padding!r}, ds={self.ds!r}, "
+            f"models={self.models!r})"
+        )
 
 
 @st.composite
@@ -458,10 +500,18 @@ def growing_cases(draw: st.DrawFn) -> GrowingCase:
         A :class:`GrowingCase` with ``V = 18`` (16 words to order).
     """
     V = 18
-    spec = ModelSpec(K=draw(st.integers(1, 4)), d_e=draw(st.integers(2, 16)), d_att=draw(st.integers(1, 8)),
-                     d_out=draw(st.integers(1, 8)), V=V, T=2, pe=draw(st.booleans()),
-                     score_scale=draw(st.sampled_from((0.3, 1.0))),
-                     value_scale=draw(st.sampled_from(VALUE_SCALES)), seed=draw(st.integers(0, 2**32 - 1)))
+    spec = ModelSpec(
+        K=draw(st.integers(1, 4)),
+        d_e=draw(st.integers(2, 16)),
+        d_att=draw(st.integers(1, 8)),
+        d_out=draw(st.integers(1, 8)),
+        V=V,
+        T=2,
+        pe=draw(st.booleans()),
+        score_scale=draw(st.sampled_from((0.3, 1.0))),
+        value_scale=draw(st.sampled_from(VALUE_SCALES)),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
     return GrowingCase(seeded_scale(spec), tuple(draw(st.permutations(range(2, V)))), draw(st.integers(0, 4)))
 
 
@@ -509,11 +559,18 @@ def vanishing_cases(draw: st.DrawFn) -> VanishingCase:
     """
     K = draw(st.integers(1, 3))
     d = draw(st.integers(2, 6))
-    spec = ModelSpec(K=K, d_e=draw(st.integers(2 * K, 12)), d_att=draw(st.integers(1, 4)),
-                     d_out=draw(st.integers(1, 4)), V=d + 2 + draw(st.integers(0, 4)),
-                     T=d + 1 + draw(st.integers(0, 2)), pe=draw(st.booleans()),
-                     score_scale=draw(st.sampled_from((0.3, 1.0, 3.0, 10.0))),
-                     value_scale=draw(st.sampled_from(VALUE_SCALES)), seed=draw(st.integers(0, 2**32 - 1)))
+    spec = ModelSpec(
+        K=K,
+        d_e=draw(st.integers(2 * K, 12)),
+        d_att=draw(st.integers(1, 4)),
+        d_out=draw(st.integers(1, 4)),
+        V=d + 2 + draw(st.integers(0, 4)),
+        T=d + 1 + draw(st.integers(0, 2)),
+        pe=draw(st.booleans()),
+        score_scale=draw(st.sampled_from((0.3, 1.0, 3.0, 10.0))),
+        value_scale=draw(st.sampled_from(VALUE_SCALES)),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
     words = tuple(draw(st.permutations(range(2, spec.V)))[:d])
     return VanishingCase(Case(spec, words), draw(st.integers(0, d - 1)))
 
@@ -540,8 +597,10 @@ class AffineCase(ConstantValueCase):
         return base.replace(E=E)
 
     def __repr__(self) -> str:
-        return (f"AffineCase(spec={self.spec!r}, tokens={self.tokens!r}, constants={self.constants!r}, "
-                f"unk_offsets={self.unk_offsets!r})")
+        return (
+            f"AffineCase(spec={self.spec!r}, tokens={self.tokens!r}, constants={self.constants!r}, "
+            f"unk_offsets={self.unk_offsets!r})"
+        )
 
 
 @st.composite
@@ -562,13 +621,24 @@ def affine_cases(draw: st.DrawFn) -> AffineCase:
     T = d + 1 + draw(st.integers(0, 2))
     pe = False if simple else draw(st.booleans())
     low = K + T - 1 if pe else max(2, K)
-    spec = ModelSpec(K=K, d_e=draw(st.integers(low, low + 2)), d_att=draw(st.integers(1, 4)),
-                     d_out=draw(st.integers(1, 4)), V=d + 2 + draw(st.integers(0, 4)), T=T, pe=pe,
-                     score_scale=draw(st.sampled_from(SCORE_SCALES[:-1])),
-                     value_scale=draw(st.sampled_from(VALUE_SCALES)), seed=draw(st.integers(0, 2**32 - 1)))
+    spec = ModelSpec(
+        K=K,
+        d_e=draw(st.integers(low, low + 2)),
+        d_att=draw(st.integers(1, 4)),
+        d_out=draw(st.integers(1, 4)),
+        V=d + 2 + draw(st.integers(0, 4)),
+        T=T,
+        pe=pe,
+        score_scale=draw(st.sampled_from(SCORE_SCALES[:-1])),
+        value_scale=draw(st.sampled_from(VALUE_SCALES)),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
+
     def values() -> tuple[float, ...]:
-        return tuple(draw(st.sampled_from((1, -1))) * draw(st.sampled_from((0.25, 0.5, 1.0, 1.5, 4.0)))
-                     for _ in range(K))
+        return tuple(
+            draw(st.sampled_from((1, -1))) * draw(st.sampled_from((0.25, 0.5, 1.0, 1.5, 4.0))) for _ in range(K)
+        )
+
     constants, offsets = values(), values()
     words = tuple(draw(st.permutations(range(2, spec.V)))[:d])
     return AffineCase(spec, words, constants, offsets)

@@ -79,8 +79,9 @@ class ModelSpec:
     scale: bool = True
 
     def __repr__(self) -> str:
-        fields = [f"{name}={getattr(self, name)!r}" for name in self.__dataclass_fields__
-                  if name != "scale" or not self.scale]
+        fields = [
+            f"{name}={getattr(self, name)!r}" for name in self.__dataclass_fields__ if name != "scale" or not self.scale
+        ]
         return f"ModelSpec({', '.join(fields)})"
 
     def build(self) -> Model:
@@ -130,8 +131,16 @@ class Case:
 
 
 @st.composite
-def model_specs(draw: st.DrawFn, max_K: int = 4, max_d_e: int = 16, max_d: int = 8, max_V: int = 50, min_T: int = 2,
-                max_T: int = 32, score_scales: Sequence[float] = SCORE_SCALES) -> ModelSpec:
+def model_specs(
+    draw: st.DrawFn,
+    max_K: int = 4,
+    max_d_e: int = 16,
+    max_d: int = 8,
+    max_V: int = 50,
+    min_T: int = 2,
+    max_T: int = 32,
+    score_scales: Sequence[float] = SCORE_SCALES,
+) -> ModelSpec:
     """Random model specs over the module docstring's ranges (keyword arguments narrow them); ``scale`` from the
     seed (:func:`seeded_scale`).
 
@@ -302,13 +311,21 @@ def constant_value_cases(draw: st.DrawFn) -> ConstantValueCase:
     T = draw(st.integers(2, 7))
     pe = draw(st.booleans())
     low = K + T - 1 if pe else max(2, K)
-    spec = ModelSpec(K=K, d_e=draw(st.integers(low, low + 2)), d_att=draw(st.integers(1, 4)),
-                     d_out=draw(st.integers(1, 4)), V=draw(st.integers(3, 12)), T=T, pe=pe,
-                     score_scale=draw(st.sampled_from(SCORE_SCALES[:-1])),
-                     value_scale=draw(st.sampled_from(VALUE_SCALES)),
-                     seed=draw(st.integers(0, 2**32 - 1)))
-    constants = tuple(draw(st.sampled_from((1, -1))) * draw(st.sampled_from((0.25, 0.5, 1.0, 1.5, 4.0)))
-                      for _ in range(K))
+    spec = ModelSpec(
+        K=K,
+        d_e=draw(st.integers(low, low + 2)),
+        d_att=draw(st.integers(1, 4)),
+        d_out=draw(st.integers(1, 4)),
+        V=draw(st.integers(3, 12)),
+        T=T,
+        pe=pe,
+        score_scale=draw(st.sampled_from(SCORE_SCALES[:-1])),
+        value_scale=draw(st.sampled_from(VALUE_SCALES)),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
+    constants = tuple(
+        draw(st.sampled_from((1, -1))) * draw(st.sampled_from((0.25, 0.5, 1.0, 1.5, 4.0))) for _ in range(K)
+    )
     case = ConstantValueCase(spec, draw(texts(spec)), constants)
     scores = forward(case.model, case.doc).scores
     assume(np.ptp(scores, axis=-1).max() <= MAX_SCORE_SPREAD)
@@ -332,10 +349,17 @@ def authors_size_document(seed: int, V: int = 2000, words: int = 200, distinct: 
     """
     T, K, d_e, d_att, d_out = 256, 6, 128, 64, 64
     rng = np.random.default_rng(seed)
-    model = Model(rng.standard_normal((V, d_e)), rng.standard_normal((K, d_att, d_e)) / np.sqrt(d_e),
-                  rng.standard_normal((K, d_att, d_e)) / np.sqrt(d_e),
-                  rng.standard_normal((K, d_out, d_e)) / np.sqrt(d_e),
-                  rng.standard_normal((K, d_out)) / np.sqrt(d_out), cls_id=0, unk_id=1, max_len=T, pe=True)
+    model = Model(
+        rng.standard_normal((V, d_e)),
+        rng.standard_normal((K, d_att, d_e)) / np.sqrt(d_e),
+        rng.standard_normal((K, d_att, d_e)) / np.sqrt(d_e),
+        rng.standard_normal((K, d_out, d_e)) / np.sqrt(d_e),
+        rng.standard_normal((K, d_out)) / np.sqrt(d_out),
+        cls_id=0,
+        unk_id=1,
+        max_len=T,
+        pe=True,
+    )
     vocabulary = rng.choice(np.arange(2, V), distinct, replace=False)
     tokens = np.concatenate([vocabulary, rng.choice(vocabulary, words - distinct)])
     rng.shuffle(tokens)

@@ -17,6 +17,7 @@ from theory.checking.strategies.lime import (
 
 # --- Trained-model instances: the same wrappers around held-out documents of the committed fixture ---------
 
+
 def _distinct(case: GivenCase) -> int:
     return len(dict.fromkeys(case.tokens))
 
@@ -67,8 +68,12 @@ def trained_consistency_cases(min_words: int = 2, max_words: int = 6) -> st.Sear
     Returns:
         A strategy of :class:`~theory.checking.strategies.lime.ConsistencyCase`; the seed in ``0..2³¹``.
     """
-    return st.builds(ConsistencyCase, given_cases(max_words=max_words, min_distinct=min_words),
-                     st.sampled_from(("delete", "replace")), st.integers(0, 2**31))
+    return st.builds(
+        ConsistencyCase,
+        given_cases(max_words=max_words, min_distinct=min_words),
+        st.sampled_from(("delete", "replace")),
+        st.integers(0, 2**31),
+    )
 
 
 def trained_approximation_cases() -> st.SearchStrategy[ApproxCase]:
@@ -79,5 +84,10 @@ def trained_approximation_cases() -> st.SearchStrategy[ApproxCase]:
     Returns:
         A strategy of :class:`~theory.checking.strategies.lime.ApproxCase`; the seed in ``0..2³¹``.
     """
-    return st.builds(ApproxCase, given_cases(min_distinct=2), st.sampled_from(("delete", "replace")), st.just(0.25),
-                     st.integers(0, 2**31))
+    return st.builds(
+        ApproxCase,
+        given_cases(min_distinct=2),
+        st.sampled_from(("delete", "replace")),
+        st.just(0.25),
+        st.integers(0, 2**31),
+    )

@@ -54,25 +54,42 @@ def _float(values):
     return np.array([float(v) for v in values])
 
 
-@claim("lime.matches_lime_package", section="§5", source="ours", kind="identity",
-       statement="for the same random_state, the reference LIME (mpmath) and the fast LIME (float64) reproduce "
-                 "lime 0.2.0.1's LimeTextExplainer(...).explain_instance coefficients and intercept, feature "
-                 "order included (delete semantics, lime's own; replace checked too through the empty slots "
-                 "lime leaves; string ↔ token mapping in reference/explainers/lime.py)",
-       reference=f"the real lime package driving the float64 forward pass, {N_ORACLE} samples; tolerance "
-                 f"{ORACLE_RTOL:g} for lime (float64 sklearn Ridge) and 1e-12 for the fast LIME, both against "
-                 "the mpmath reference LIME, relative to the magnitude of the terms",
-       strategy=lime_cases, budget=1.0, requires=("lime", "sklearn"), trained=trained_lime_cases)
+@claim(
+    "lime.matches_lime_package",
+    section="§5",
+    source="ours",
+    kind="identity",
+    statement="for the same random_state, the reference LIME (mpmath) and the fast LIME (float64) reproduce "
+    "lime 0.2.0.1's LimeTextExplainer(...).explain_instance coefficients and intercept, feature "
+    "order included (delete semantics, lime's own; replace checked too through the empty slots "
+    "lime leaves; string ↔ token mapping in reference/explainers/lime.py)",
+    reference=f"the real lime package driving the float64 forward pass, {N_ORACLE} samples; tolerance "
+    f"{ORACLE_RTOL:g} for lime (float64 sklearn Ridge) and 1e-12 for the fast LIME, both against "
+    "the mpmath reference LIME, relative to the magnitude of the terms",
+    strategy=lime_cases,
+    budget=1.0,
+    requires=("lime", "sklearn"),
+    trained=trained_lime_cases,
+)
 def check_matches_lime_package(lcase):
     case = lcase.case
     model, doc, length = case.model, case.doc, len(case.tokens)
     outcomes = []
     for semantics in ("delete", "replace"):
         coef, intercept, words = lime_package.run_lime_package(
-            lambda docs: forward(model, docs).f, doc, length, N_ORACLE, lcase.seed, semantics, model.cls_id,
-            model.unk_id, model.T)
-        reference = ref_lime.lime_model(model, doc, length, N_ORACLE, lcase.seed, semantics,
-                                        engine=reference_engine(case))
+            lambda docs: forward(model, docs).f,
+            doc,
+            length,
+            N_ORACLE,
+            lcase.seed,
+            semantics,
+            model.cls_id,
+            model.unk_id,
+            model.T,
+        )
+        reference = ref_lime.lime_model(
+            model, doc, length, N_ORACLE, lcase.seed, semantics, engine=reference_engine(case)
+        )
         fast = lime(model, doc, length, semantics=semantics, samples=N_ORACLE, seed=lcase.seed)
         s0, s = lime_scales(reference.Z, f_magnitudes(case, reference.Z, semantics))
         same_samples = bool(np.array_equal(fast.Z, reference.Z))
@@ -87,10 +104,9 @@ def check_matches_lime_package(lcase):
         )
         ref_coef = _float(reference.coef[0])
         outcome.measures[f"max |β_lime − β_ref| ({semantics})"] = float(
-            max(np.abs(coef - ref_coef).max(), abs(intercept - float(reference.intercept[0]))))
+            max(np.abs(coef - ref_coef).max(), abs(intercept - float(reference.intercept[0])))
+        )
         outcomes.append(outcome)
     outcome = combine(*outcomes)
     outcome.engine = engines(outcome.engine, reference_engine(case))
     return outcome
-
-
