@@ -43,7 +43,7 @@ from theory.errors import InputError
 from theory.models import removal
 from theory.models.jit import cached_njit
 from theory.models.one_layer import Model, head_vectors, positional_encoding
-from theory.models.protocol import distinct_words, word_index
+from theory.models.protocol import Document, distinct_words, word_index
 
 SEMANTICS = removal.CHOICES
 _SPREAD = 700.0  # exp(−700) ≈ 1e-304 is still a normal float64
@@ -123,7 +123,8 @@ def evaluator(model, doc, length: int, semantics: str):
         model: a model of any family (:class:`~theory.models.protocol.AttentionClassifier`); its own
             ``evaluator`` computes ``f`` (the §2 model's sufficient statistics, :func:`sufficient_statistics_evaluator`;
             an encoder's documents built and run, :func:`built_documents_evaluator`).
-        doc: the document (CLS, the words at ``1..length``, UNK padding).
+        doc: the document (CLS, the words at ``1..length``, UNK padding), or the
+            :class:`~theory.models.protocol.Document` of a model whose words span pieces.
         length: the number of words.
         semantics: the removal semantics (:mod:`theory.models.removal`).
 
@@ -131,7 +132,8 @@ def evaluator(model, doc, length: int, semantics: str):
         ``evaluate(Z) -> f`` of shape ``(n,)``.
     """
     how = removal.parse(semantics, model)
-    doc = _validate_doc(model, doc, length)
+    if not isinstance(doc, Document):  # (a Document of words over pieces is the model's to check)
+        doc = _validate_doc(model, doc, length)
     evaluate = model.evaluator(doc, length, how)
     d = distinct_words(doc, length).size
 

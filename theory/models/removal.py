@@ -17,6 +17,16 @@ Four semantics; a switched-off word has *every* occurrence removed, CLS and the 
     the token embedding is set to 0 and the positional encoding is kept: embedding ``p_t`` (captum's usual
     all-zeros baseline on the token embeddings).  With positional encoding off the embedding is 0.
 
+For a model whose words span pieces and which reads an attention mask (capability ``"word-pieces"``, the BERT
+family of docs/theory.md §8) every piece of a removed word is removed, the special tokens never, and two more
+spellings exist: ``mask`` — the tokenizer's own mask token (``[MASK]``, ``<mask>``) — and
+
+``pad``
+    the removed pieces get attention mask 0 in every layer (and are left out of mean pooling): the word is absent
+    and no other token moves.  Not a substitution either: no baseline embedding.
+
+``unk`` is another spelling of ``replace`` (§8's name for it), for every family.
+
 The three substitution semantics put, at a removed word position ``t``, the fixed embedding
 :func:`removed_embeddings` ``[t]``; the fast evaluators (:mod:`theory.models.perturb`) only need its
 scores ``s̃_t = ⟨u, ẽ_t⟩`` and value scores ``c̃_t = ⟨w_c, ẽ_t⟩``, so the sufficient statistics of
@@ -32,8 +42,10 @@ import numpy as np
 from theory.errors import InputError
 from theory.models.one_layer import Model, embed, positional_encoding
 
-KINDS = ("delete", "replace", "mask", "zero")
-CHOICES = "delete | replace | mask:ID | zero"
+KINDS = ("delete", "replace", "mask", "zero", "pad")
+CHOICES = "delete | replace | mask:ID | zero (a BERT-family model also: unk, mask, pad)"
+#: the capability of the models that read pieces with an attention mask (theory.models.protocol.CAPABILITIES)
+PIECES = "word-pieces"
 
 
 @dataclass(frozen=True)
@@ -46,22 +58,37 @@ class Removal:
     @property
     def name(self) -> str:
         """The canonical spelling (``delete``, ``replace``, ``mask:7``, ``zero``)."""
-        return f"mask:{self.token}" if self.kind == "mask" else self.kind
+        return "mask" if self.kind == "mask" and self.token is None else (
+            f"mask:{self.token}" if self.kind == "mask" else self.kind)
 
     @property
     def substitutes(self) -> bool:
-        """True when a removed word is replaced at its own position (every semantics but ``delete``)."""
-        return self.kind != "delete"
+        """True when a removed word is replaced at its own position (every semantics but ``delete`` and ``pad``)."""
+        return self.kind not in ("delete", "pad")
 
 
-def parse(semantics, model: Model | None = None) -> Removal:
-    """Parse ``delete | replace | mask:ID | zero``; with ``model``, also check that ``ID`` is a token of it."""
+def parse(semantics, model=None) -> Removal:
+    """Parse a removal semantics (module docstring).
+
+    Args:
+        semantics: ``delete | replace | unk | mask:ID | zero``, and for a ``"word-pieces"`` model ``mask`` and
+            ``pad`` (or a parsed :class:`Removal`).
+        model: the model (any family), to check that ``ID`` is a token of it and that it has ``mask``/``pad``.
+
+    Returns:
+        The :class:`Removal` (``unk`` is ``replace``; ``mask`` becomes ``mask:ID`` with the model's mask id).
+    """
+    pieces = model is not None and PIECES in model.capabilities
     if isinstance(semantics, Removal):
         removal = semantics
     elif not isinstance(semantics, str):
         raise InputError(f"removal semantics must be a string ({CHOICES}), got {semantics!r}")
-    elif semantics in ("delete", "replace", "zero"):
-        removal = Removal(semantics)
+    elif semantics in ("delete", "replace", "zero", "unk"):
+        removal = Removal("replace" if semantics == "unk" else semantics)
+    elif semantics == "pad":
+        removal = Removal("pad")
+    elif semantics == "mask":  # the model's own mask token, resolved below
+        removal = Removal("mask")
     elif semantics.startswith("mask:"):
         text = semantics[len("mask:"):]
         try:
@@ -74,6 +101,11 @@ def parse(semantics, model: Model | None = None) -> Removal:
         raise InputError(f"unknown removal semantics {semantics!r}; use {CHOICES} (delete: what lime 0.2.0.1 does, "
                          "words removed and UNK re-padding; replace: UNK at the same position, Eq. (19); mask:ID: "
                          "token ID at the same position; zero: token embedding 0, positional encoding kept)")
+    if pieces and removal.name == "mask":
+        removal = Removal("mask", model.mask_id)
+    if model is not None and not pieces and removal.name in ("pad", "mask"):
+        raise InputError(f"removal semantics {removal.name!r} is for a model that reads word pieces with an attention "
+                         f"mask (the BERT family), not {model.noun}; use {CHOICES}")
     if model is not None and removal.kind == "mask":
         if not 0 <= removal.token < model.V:
             raise InputError(f"removal semantics {removal.name!r}: token {removal.token} is not in the vocabulary "
@@ -89,8 +121,11 @@ def removed_embeddings(model: Model, semantics) -> np.ndarray:
     ``E[UNK] + p_t`` (replace), ``E[m] + p_t`` (mask:m), ``p_t`` (zero)."""
     removal = parse(semantics, model)
     if not removal.substitutes:
-        raise InputError("removal semantics 'delete' moves the remaining words, so it defines no embedding per "
-                         "position; use replace, mask:ID or zero")
+        how = "moves the remaining words" if removal.kind == "delete" else "removes through the attention mask"
+        raise InputError(f"removal semantics {removal.name!r} {how}, so it defines no embedding per position; use "
+                         "replace, mask:ID or zero")
+    if PIECES in model.capabilities:  # e_t = E[ξ_t]: the positions and token types are the model's, kept
+        return model.removed_embeddings(removal)
     P = positional_encoding(model.T, model.d_e) if model.pe else np.zeros((model.T, model.d_e))
     if removal.kind == "zero":
         return P
@@ -101,6 +136,7 @@ def removed_embeddings(model: Model, semantics) -> np.ndarray:
 def baseline_embeddings(model: Model, doc, length: int, semantics) -> np.ndarray:
     """The embedded document with every word removed under a substitution semantics, CLS and padding
     unchanged (the baseline ``e'`` of Integrated Gradients, docs/theory.md §11.2), shape ``(T, d_e)``."""
-    X = embed(model, np.asarray(doc)[None])[0]
+    docs = np.asarray(doc)[None]
+    X = (model.embed(docs) if PIECES in model.capabilities else embed(model, docs))[0]
     X[1: length + 1] = removed_embeddings(model, semantics)[1: length + 1]
     return X
