@@ -53,7 +53,8 @@ def add_parser(commands) -> None:
     explain.add_argument("model", nargs="?", default="bundled",
                          help="model file (.npz of any family, see docs/file-formats.md), a Hugging Face model folder "
                               "(BERT, DistilBERT, RoBERTa; --probe for a bare encoder), or bundled (the trained "
-                              "one-layer sentiment model; the default) or bundled-encoder (the trained 6-layer encoder)")
+                              "one-layer sentiment model; the default) or bundled-encoder (the trained 6-layer "
+                              "encoder)")
     explain.add_argument("--tokens", help="word ids, comma-separated, e.g. 5,9,12,9 (or --text/--texts)")
     explain.add_argument("--method", action="append", default=None, metavar="M[,M…]|all",
                          help="explanation method(s): a name, a comma-separated list or all (default: all); may be "
@@ -181,8 +182,8 @@ def run(args, argv) -> int:
     methods = method_names(model, args.method or ["all"])
     options = method_options(args, methods)
     docs, strings = documents(args, model, bundled is not None)
-    results = [[_named(explain(model, doc.read or doc.tokens, method, allow_unk=args.oov == "unk", **options[method]).to_json(),
-                       strings, doc.text) for method in methods] for doc in docs]
+    results = [[_named(explain(model, doc.read or doc.tokens, method, allow_unk=args.oov == "unk",
+                               **options[method]).to_json(), strings, doc.text) for method in methods] for doc in docs]
     what = (f"the bundled {bundled}'s positive-class logit" if bundled is not None
             else f"the output of {Path(args.model).name}")
     for target, write in ((args.plot, explain_view.write_png), (args.html, explain_view.write_html)):

@@ -69,8 +69,8 @@ from theory.explainers.gradient import g_avg, g_l1, g_l2, g_x_input
 from theory.explainers.rollout import rollout
 from theory.memory import beta_inf_bytes, kernelshap_bytes, lime_bytes, require, require_time
 from theory.models.perturb import distinct_words, evaluator, single_threaded_blas
-from theory.models.removal import PIECES
 from theory.models.protocol import AttentionClassifier, Document
+from theory.models.removal import PIECES
 
 #: the default removal semantics of each kind of word method (module docstring)
 DEFAULT_SEMANTICS = {"lime": "delete", "game": "replace"}

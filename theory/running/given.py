@@ -452,6 +452,10 @@ def given_strategy(claim: Any, population: Population) -> Applies:
         return CONSTRUCTED[claim.id]
     if claim.id == "lime.beta_inf_monte_carlo.heavy_tails":
         return _monte_carlo(population)
+    if population.model.family == "bert" and not claim.id.startswith("bert."):
+        return (f"{population.name} is {population.model.noun} ({sizes(population.model)}); this claim's statement "
+                "and reference are those of the one-layer §2 model or the encoder family; the bert.* claims are "
+                "its statements (docs/theory.md §8)")
     if population.encoder and claim.id == "encoder.reduces_to_one_layer":
         return (f"the claim builds the encoder of a one-layer §2 model (L = 1, no residual, no LayerNorm); "
                 f"{population.name} is an encoder already ({sizes(population.model)}): encoder.forward, "
