@@ -129,6 +129,9 @@ def _import_folder(args) -> int:
     docs/file-formats.md), read back by :func:`theory.models.load`."""
     from theory.models.from_torch import save_atomically
 
+    if not (Path(args.model) / "config.json").is_file():
+        raise InputError(f"{args.model} is a folder; pass the path of a torch.save'd state_dict, or a Hugging Face "
+                         "model folder (config.json, its weights and its tokenizer)")
     given = [name for name, default in STATE_DICT_ONLY.items() if getattr(args, name, default) != default]
     if given:
         raise InputError(f"--{given[0].replace('_', '-')} is an option of a state_dict import; a Hugging Face folder "
