@@ -269,7 +269,7 @@ def _pickled(folder):
 
 KEY = "bert.encoder.layer.0.attention.self.query.weight"
 BAD_FOLDERS = [
-    ("no config", lambda f: (f / "config.json").unlink(), "has no config.json"),
+    ("no config", lambda f: (f / "config.json").unlink(), "(this one has no config.json)"),
     ("no weights", lambda f: (f / "model.safetensors").unlink(), "has no model.safetensors or pytorch_model.bin"),
     ("model_type", lambda f: (f / "config.json").write_text(json.dumps(
         {**json.loads((f / "config.json").read_text()), "model_type": "gpt2"})),
