@@ -163,7 +163,7 @@ class AttentionClassifier(Protocol):
     width ``d_e``, ``K`` heads, ``L`` layers).  Families are frozen dataclasses; ``replace(**changes)`` gives the
     same model with some parameters changed."""
 
-    family: ClassVar[str]  # the family's name: "one-layer", "encoder"
+    family: ClassVar[str]  # the family's name: "one-layer", "encoder", "bert"
     noun: ClassVar[str]  # how messages name a model of the family: "the one-layer model", "an encoder"
     capabilities: ClassVar[frozenset[str]]  # what its structure offers (module docstring, CAPABILITIES)
     @property
