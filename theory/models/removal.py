@@ -25,7 +25,7 @@ spellings exist: ``mask`` — the tokenizer's own mask token (``[MASK]``, ``<mas
     the removed pieces get attention mask 0 in every layer (and are left out of mean pooling): the word is absent
     and no other token moves.  Not a substitution either: no baseline embedding.
 
-``unk`` is another spelling of ``replace`` (§8's name for it), for every family.
+``unk`` is its spelling of ``replace`` (§8's name for it); the other families keep their four spellings.
 
 The three substitution semantics put, at a removed word position ``t``, the fixed embedding
 :func:`removed_embeddings` ``[t]``; the fast evaluators (:mod:`theory.models.perturb`) only need its
@@ -46,6 +46,8 @@ KINDS = ("delete", "replace", "mask", "zero", "pad")
 CHOICES = "delete | replace | mask:ID | zero (a BERT-family model also: unk, mask, pad)"
 #: the capability of the models that read pieces with an attention mask (theory.models.protocol.CAPABILITIES)
 PIECES = "word-pieces"
+#: the spellings only a "word-pieces" model has (``unk`` is its name for ``replace``)
+PIECE_SPELLINGS = ("unk", "mask", "pad")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,9 @@ def parse(semantics, model=None) -> Removal:
         removal = semantics
     elif not isinstance(semantics, str):
         raise InputError(f"removal semantics must be a string ({CHOICES}), got {semantics!r}")
+    elif model is not None and not pieces and semantics in PIECE_SPELLINGS:
+        raise InputError(f"unknown removal semantics {semantics!r} for {model.noun}; use {CHOICES} ({semantics} is "
+                         "a spelling of the BERT family's, whose model reads word pieces with an attention mask)")
     elif semantics in ("delete", "replace", "zero", "unk"):
         removal = Removal("replace" if semantics == "unk" else semantics)
     elif semantics == "pad":
@@ -103,9 +108,8 @@ def parse(semantics, model=None) -> Removal:
                          "token ID at the same position; zero: token embedding 0, positional encoding kept)")
     if pieces and removal.name == "mask":
         removal = Removal("mask", model.mask_id)
-    if model is not None and not pieces and removal.name in ("pad", "mask"):
-        raise InputError(f"removal semantics {removal.name!r} is for a model that reads word pieces with an attention "
-                         f"mask (the BERT family), not {model.noun}; use {CHOICES}")
+    if model is not None and not pieces and removal.name in PIECE_SPELLINGS:  # (a Removal parsed without the model)
+        raise InputError(f"unknown removal semantics {removal.name!r} for {model.noun}; use {CHOICES}")
     if model is not None and removal.kind == "mask":
         if not 0 <= removal.token < model.V:
             raise InputError(f"removal semantics {removal.name!r}: token {removal.token} is not in the vocabulary "
