@@ -32,6 +32,7 @@ from pathlib import Path
 from theory.cli import model_options
 from theory.errors import InputError
 from theory.models.protocol import AttentionClassifier
+from theory.models.protocol import Document as ProtocolDocument
 
 EXIT_OK = 0
 #: options of ``explain`` that go to the methods, by the name :func:`theory.explainers.registry.explain` takes
@@ -50,8 +51,10 @@ def add_parser(commands) -> None:
     explain = commands.add_parser("explain", help="explain a document with one or several methods (a table, JSON "
                                                   "or a picture)")
     explain.add_argument("model", nargs="?", default="bundled",
-                         help="model file (.npz of either family, see docs/file-formats.md), or bundled (the trained one-layer "
-                              "sentiment model; the default) or bundled-encoder (the trained 6-layer encoder)")
+                         help="model file (.npz of any family, see docs/file-formats.md), a Hugging Face model folder "
+                              "(BERT, DistilBERT, RoBERTa; --probe for a bare encoder), or bundled (the trained "
+                              "one-layer sentiment model; the default) or bundled-encoder (the trained 6-layer "
+                              "encoder)")
     explain.add_argument("--tokens", help="word ids, comma-separated, e.g. 5,9,12,9 (or --text/--texts)")
     explain.add_argument("--method", action="append", default=None, metavar="M[,M…]|all",
                          help="explanation method(s): a name, a comma-separated list or all (default: all); may be "
@@ -73,27 +76,29 @@ def add_parser(commands) -> None:
                               "minutes or the memory the machine's)")
     explain.add_argument("--seed", type=int, default=None, help="seed of the sampled methods (default 0)")
     model_options.add_text_options(explain, single=True)
+    model_options.add_folder_options(explain)
 
 
 @dataclass(frozen=True)
 class Document:
     """A document to explain as the command line gives it: its word ids, and its text when it was given as text
-    (the model reads it into a :class:`theory.models.protocol.Document` when it is explained)."""
+    (the model reads it into a :class:`theory.models.protocol.Document` when it is explained; a model that reads
+    texts with its own tokenizer, the BERT family, has read it already: ``read``)."""
 
     tokens: tuple[int, ...]
     text: str | None = None
+    read: ProtocolDocument | None = None  # the model's own reading of the text (a model with a tokenizer)
 
 
 def load(args) -> tuple[AttentionClassifier, str | None]:
-    """The model of ``args.model`` (a bundled name or a file, of any family: :func:`theory.models.load`) and, for a
-    bundled model, what it is (``"one-layer model"``, ``"encoder"``), None otherwise."""
-    from theory.models import load as load_file
-
+    """The model of ``args.model`` (a bundled name, a file of any family or a Hugging Face folder:
+    :func:`theory.cli.model_options.load_model`) and, for a bundled model, what it is (``"one-layer model"``,
+    ``"encoder"``), None otherwise."""
     bundled = bundled_models()
     path = bundled[args.model][0] if args.model in bundled else Path(args.model)
     kind = next((what for known, what in bundled.values() if path.is_file() and path.resolve() == known.resolve()),
                 None)
-    return load_file(path), kind
+    return model_options.load_model(path, args), kind
 
 
 def documents(args, model, is_bundled) -> tuple[list[Document], tuple[str, ...] | None]:
@@ -115,6 +120,9 @@ def documents(args, model, is_bundled) -> tuple[list[Document], tuple[str, ...] 
         raise InputError("give the document: --tokens IDS, --text TEXT or --texts FILE (with --vocab)")
     if args.jsonl and args.texts is None:
         raise InputError("--jsonl is for --texts FILE (use --json with --text)")
+    if vocab is None:  # the model read the texts with its own tokenizer: it reads them again, into its words
+        return [Document(item.tokens, item.text, model.document(item.text, truncate=args.truncate))
+                for item in encoded], None
     return [Document(item.tokens, item.text) for item in encoded], vocab.tokens
 
 
@@ -174,8 +182,8 @@ def run(args, argv) -> int:
     methods = method_names(model, args.method or ["all"])
     options = method_options(args, methods)
     docs, strings = documents(args, model, bundled is not None)
-    results = [[_named(explain(model, doc.tokens, method, allow_unk=args.oov == "unk", **options[method]).to_json(),
-                       strings, doc.text) for method in methods] for doc in docs]
+    results = [[_named(explain(model, doc.read or doc.tokens, method, allow_unk=args.oov == "unk",
+                               **options[method]).to_json(), strings, doc.text) for method in methods] for doc in docs]
     what = (f"the bundled {bundled}'s positive-class logit" if bundled is not None
             else f"the output of {Path(args.model).name}")
     for target, write in ((args.plot, explain_view.write_png), (args.html, explain_view.write_html)):

@@ -87,17 +87,17 @@ def _zero_notes(results: list[dict]) -> list[str]:
     exact = [r for r in results if "exactly_zero" in r]
     if exact:
         zeros = exact[0]["exactly_zero"]
-        noise = max(abs(r["scores"][t]) for r in exact for t in zeros["positions"])
+        noise = max(abs(position_scores(r)[t]) for r in exact for t in zeros["positions"])
         notes.append(f"{ZERO}: {', '.join(r['method'] for r in exact)} at positions {_span(zeros['positions'])} "
                      f"are 0 exactly — {zeros['reason']}; float64 rounding left |value| ≤ {noise:.2g} (--json "
                      "scores, flagged exactly_zero).")
     for r in results:
         if "population_zero" in r:
             positions = r["population_zero"]["positions"]
-            spread = max(r["stderr"][t] for t in positions)
+            spread = (f"standard errors up to {max(r['stderr'][t] for t in positions):.2g}," if "stderr" in r
+                      else "its pieces' standard errors in")
             notes.append(f"{r['method']}: its population value at positions {_span(positions)} is 0 (it equals "
-                         f"smoothgrad's, Stein's lemma), so its estimates there are sampling noise (standard errors "
-                         f"up to {spread:.2g}, --json).")
+                         f"smoothgrad's, Stein's lemma), so its estimates there are sampling noise ({spread} --json).")
     return notes
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from theory.errors import InputError
+from theory.models.removal import PIECES
 
 if TYPE_CHECKING:
     from theory.checking.population import Population
@@ -33,16 +34,22 @@ def _class_pair(text: str) -> tuple[int, int]:
 def add_import_parser(commands) -> None:
     sub = commands.add_parser("import", help="convert a PyTorch MultiHead or nn.TransformerEncoder state_dict into "
                                              "the public .npz, checked against your model's outputs (--expect)")
-    sub.add_argument("model", help="a torch.save'd state_dict of the authors' MultiHead classifier (.pt)")
+    sub.add_argument("model", help="a torch.save'd state_dict of the authors' MultiHead classifier (.pt), or a Hugging "
+                                   "Face model folder (BERT, DistilBERT, RoBERTa: config.json, weights, tokenizer)")
     sub.add_argument("--out", required=True, metavar="MODEL.npz", help="the .npz to write")
     chosen = sub.add_mutually_exclusive_group()
     chosen.add_argument("--class", dest="explained_class", type=int, default=None, metavar="C",
                         help="explain this class's logit (required when there are several classes)")
     chosen.add_argument("--contrast", default=None, metavar="C,C'",
                         help="explain the logit difference of classes C and C'")
-    sub.add_argument("--cls-id", type=int, required=True, help="token id of CLS (prepended to every text)")
-    sub.add_argument("--unk-id", type=int, required=True, help="token id of UNK (padding, unknown words)")
-    sub.add_argument("--max-len", type=int, required=True, help="document length T (the authors use 256)")
+    sub.add_argument("--cls-id", type=int, default=None, help="token id of CLS (prepended to every text; required for "
+                                                               "a state_dict)")
+    sub.add_argument("--unk-id", type=int, default=None, help="token id of UNK (padding, unknown words; required for a "
+                                                               "state_dict)")
+    sub.add_argument("--max-len", type=int, default=None, help="document length T (the authors use 256; required for a "
+                                                                "state_dict)")
+    sub.add_argument("--probe", default=None, metavar="PROBE.npz",
+                     help="a Hugging Face folder of a bare encoder: its linear probe (w, b) on the mean-pooled states")
     sub.add_argument("--pe", action=argparse.BooleanOptionalAction, default=True,
                      help="sinusoidal positional encoding (default: on, as the authors)")
     sub.add_argument("--scale", action=argparse.BooleanOptionalAction, default=True,
@@ -80,6 +87,8 @@ def import_command(args, argv) -> int:
     from theory.explainers.finite import FIX, NonFiniteError, overflow_cause
 
     check_out(args.out)  # before the (slow) torch import: bad input fails fast
+    if Path(args.model).is_dir():
+        return _import_folder(args)
     _check_import_options(args)
     state = load_state_dict(args.model)
     build, given, choices = (_encoder_builder if args.arch == "encoder" else _multihead_builder)(args, state)
@@ -108,8 +117,38 @@ def import_command(args, argv) -> int:
     return EXIT_OK
 
 
+#: the import options that only apply to a state_dict (a Hugging Face folder brings its own), by their defaults
+STATE_DICT_ONLY = {"cls_id": None, "unk_id": None, "max_len": None, "pe": True, "scale": True, "arch": "one-layer",
+                   "heads": None, "activation": "relu", "norm_first": False, "expect": None, "tolerance": None,
+                   "texts": None, "vocab": None, "oov": None, "truncate": False, "cls_token": None, "unk_token": None}
+
+
+def _import_folder(args) -> int:
+    """``attnverify import DIR --out M.npz``: a Hugging Face model folder (with ``--probe``, ``--class``,
+    ``--contrast``) written as a self-contained BERT-family ``.npz`` (weights, config, tokenizer;
+    docs/file-formats.md), read back by :func:`theory.models.load`."""
+    from theory.models.from_torch import save_atomically
+
+    if not (Path(args.model) / "config.json").is_file():
+        raise InputError(f"{args.model} is a folder; pass the path of a torch.save'd state_dict, or a Hugging Face "
+                         "model folder (config.json, its weights and its tokenizer)")
+    given = [name for name, default in STATE_DICT_ONLY.items() if getattr(args, name, default) != default]
+    if given:
+        raise InputError(f"--{given[0].replace('_', '-')} is an option of a state_dict import; a Hugging Face folder "
+                         "brings its config and tokenizer")
+    model = load_model(args.model, args)
+    save_atomically(model, args.out)
+    print(f"wrote {args.out}: {model.sizes()}; explains {_explained(args)}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _check_import_options(args) -> None:
     """Refuse options of another architecture, and ``--expect``'s options without ``--expect``."""
+    lacking = [f"--{name.replace('_', '-')}" for name in ("cls_id", "unk_id", "max_len") if getattr(args, name) is None]
+    if lacking:
+        raise InputError(f"importing a state_dict needs {', '.join(lacking)}")
+    if args.probe is not None:
+        raise InputError("--probe is for a Hugging Face model folder (a bare encoder), not a state_dict")
     if args.arch == "encoder":
         if args.heads is None:
             raise InputError("--arch encoder needs --heads K (the number of heads per layer)")
@@ -295,7 +334,8 @@ def check_options(args) -> None:
 def encoded_texts(args, model):
     """The vocabulary and the documents of ``--text``/``--texts`` (a list of
     :class:`~theory.models.vocabulary.Encoded`), or ``(None, None)`` when neither is given; notes on stderr for
-    what the OOV policy and truncation did.  The options were checked by :func:`check_options`."""
+    what the OOV policy and truncation did.  The options were checked by :func:`check_options`.  A model that reads
+    texts with its own tokenizer (the BERT family) needs no vocabulary: :func:`piece_texts`."""
     from theory.models.vocabulary import encode, load_vocabulary, read_texts
     from theory.sentiment.fixture import vocabulary_tokenizer
 
@@ -306,6 +346,8 @@ def encoded_texts(args, model):
         return None, None
     if text is not None and args.texts is not None:
         raise InputError("give --text or --texts, not both")
+    if PIECES in model.capabilities:
+        return None, piece_texts(args, model)
     if args.vocab is None:
         raise InputError(f"{'--text' if text is not None else '--texts'} needs --vocab FILE (one token per line, "
                          "line n = token id n)")
@@ -324,12 +366,107 @@ def encoded_texts(args, model):
     return vocab, encoded
 
 
+def piece_texts(args, model) -> list[Encoded]:
+    """The documents of ``--text``/``--texts`` read by the model's own tokenizer (a ``"word-pieces"`` model, the
+    BERT family, docs/theory.md §8): each an :class:`~theory.models.vocabulary.Encoded` of the text and its piece
+    ids between the special tokens (checked by the model: a text longer than its maximum length is refused without
+    ``--truncate``).
+
+    Args:
+        args: the parsed options (``--text`` or ``--texts``, ``--truncate``).
+        model: the model.
+
+    Returns:
+        The documents, in order.
+    """
+    from theory.models.vocabulary import Encoded, read_lines
+
+    given = [name for name in ("vocab", "oov", "cls_token", "unk_token")
+             if getattr(args, name, None) not in (None, "error")]
+    if given:
+        raise InputError(f"--{given[0].replace('_', '-')}: {model.noun} reads texts with its own tokenizer; drop it")
+    text = getattr(args, "text", None)
+    lines = [text] if text is not None else read_lines(args.texts, "texts")
+    if not lines:
+        raise InputError(f"texts file {args.texts!r} is empty; write one document per line")
+    out = []
+    for n, line in enumerate(lines, 1):
+        where = "--text" if text is not None else f"texts file {args.texts!r} line {n}"
+        if not line.strip():
+            raise InputError(f"{where} is empty; write one document per line, none empty")
+        try:
+            doc = model.document(line, truncate=args.truncate)
+        except InputError as error:
+            raise InputError(f"{where}: {error}") from None
+        out.append(Encoded(line, tuple(doc.ids[1: doc.length + 1].tolist())))
+    return out
+
+
+def add_folder_options(parser) -> None:
+    """``--probe``, ``--class`` and ``--contrast`` of ``explain`` and ``run`` for a Hugging Face model folder (or
+    its imported ``.npz``): the BERT family's readout and explained output (docs/theory.md §8)."""
+    parser.add_argument("--probe", default=None, metavar="PROBE.npz",
+                        help="a Hugging Face folder of a bare encoder: the linear probe on its mean-pooled states "
+                             "(w (n_classes, d) or (d,), b); the readout becomes mean pooling + the probe")
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument("--class", dest="explained_class", type=int, default=None, metavar="C",
+                        help="a BERT-family model (folder or imported .npz): explain this class's logit (default 0)")
+    chosen.add_argument("--contrast", default=None, metavar="C,C'",
+                        help="a BERT-family model: explain the logit difference of classes C and C'")
+
+
+def load_model(path, args):
+    """The model at ``path`` (:func:`theory.models.load`: a ``.npz`` of any family or a Hugging Face folder, with
+    ``--probe``), explaining ``--class`` or ``--contrast`` when given.
+
+    Args:
+        path: the model file or folder.
+        args: the parsed options (``probe``, ``explained_class``, ``contrast``).
+
+    Returns:
+        The model.
+    """
+    from theory.models import load
+
+    model = load(path, getattr(args, "probe", None))
+    klass, contrast = getattr(args, "explained_class", None), getattr(args, "contrast", None)
+    if klass is None and contrast is None:
+        return model
+    if PIECES not in model.capabilities:
+        raise InputError(f"--class/--contrast choose the explained output of a BERT-family model; {model.noun}'s "
+                         "was fixed when its file was written (attnverify import --class/--contrast)")
+    if contrast is not None:
+        klass, contrast = _class_pair(contrast)
+    return model.replace(klass=klass, contrast=contrast)
+
+
+def model_digest(path) -> str:
+    """The SHA-256 of a model file, or of a model folder's files (their relative names and bytes, in name order).
+
+    Args:
+        path: the file or folder.
+
+    Returns:
+        The hex digest.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(path)).encode() + b"\0")
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
 def add_model_options(run) -> None:
     """``attnverify run --model M.npz [--texts FILE --vocab V]``: the claims about a given model on the user's."""
-    run.add_argument("--model", default=None, metavar="M.npz",
-                     help="run the claims about a given model on this model (population model:<file stem>); "
-                          "the report goes to --out (default reports/model-<stem>/)")
+    run.add_argument("--model", default=None, metavar="M.npz|DIR",
+                     help="run the claims about a given model on this model (a .npz, or a Hugging Face model "
+                          "folder; population model:<file stem>); the report goes to --out (default "
+                          "reports/model-<stem>/)")
     add_text_options(run, single=False)
+    add_folder_options(run)
 
 
 def given_population(args: argparse.Namespace) -> tuple[Population, list[Encoded]]:
@@ -348,17 +485,19 @@ def given_population(args: argparse.Namespace) -> tuple[Population, list[Encoded
         InputError: The model, vocabulary or texts cannot be read, or the forward pass overflows.
     """
     from theory.checking.population import Population
-    from theory.models import load
     from theory.running.given import refuse_overflow
 
-    model = load(args.model)
+    model = load_model(args.model, args)
     vocab, encoded = encoded_texts(args, model)
     encoded = encoded or []
-    texts = f" --texts {args.texts} --vocab {args.vocab} --oov {args.oov}" if args.texts else ""
+    texts = (f" --texts {args.texts}" + (f" --vocab {args.vocab} --oov {args.oov}" if vocab else "")
+             if args.texts else "")
+    texts += "".join(f" {flag} {value}" for flag, value in (("--probe", args.probe), ("--class", args.explained_class),
+                                                            ("--contrast", args.contrast)) if value is not None)
     population = Population(f"model:{Path(args.model).stem}", model,
                             tuple(item.tokens for item in encoded) if encoded else None, allow_unk=args.oov == "unk",
                             vocabulary=vocab.tokens if vocab else None,
-                            sha256=hashlib.sha256(Path(args.model).read_bytes()).hexdigest(),
+                            sha256=model_digest(args.model),
                             options=f"--model {args.model}{texts}{' --truncate' if args.truncate else ''}")
     refuse_overflow(population)
     return population, encoded

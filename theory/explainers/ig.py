@@ -79,7 +79,7 @@ def integrated_gradients(model: AttentionClassifier, doc: ArrayLike, length: int
     """
     how = removal.parse(baseline, model)
     if not how.substitutes:
-        raise InputError("--baseline delete: Integrated Gradients needs a baseline embedding at each position; "
+        raise InputError(f"--baseline {how.name}: Integrated Gradients needs a baseline embedding at each position; "
                          "use replace, mask:ID or zero")
     if not (np.isfinite(rtol) and rtol > 0):
         raise InputError(f"rtol={rtol!r}: the completeness tolerance must be a positive number")

@@ -9,6 +9,11 @@ per method (:mod:`theory.cli.explain`; :mod:`theory.cli.explain_view` shows them
 order of first appearance (lime's feature order): LIME, its population limit ``β^∞`` and its approximations (§5),
 Shapley values, KernelSHAP, occlusion (docs/theory.md §11.2).
 
+**Words over pieces** (a ``"word-pieces"`` model, the BERT family of docs/theory.md §8): every method scores the
+``d`` distinct words of the text (by their text, all occurrences switched together); a position method's scores of
+a word's pieces are aggregated so that the method's identity survives (:data:`PIECE_AGGREGATES`), the special
+tokens are never explained nor removed (their scores stay in ``piece_scores``).
+
 **Options.**  ``semantics``, ``samples`` and ``seed`` (in that order, keyword-only), and the method's own
 (``baseline`` for IG, ``sigma`` for SmoothGrad and C-LIME): a method takes the ones listed in its
 :attr:`Method.options`; an option left at None keeps the method's default, an option the method does not take is
@@ -65,6 +70,7 @@ from theory.explainers.rollout import rollout
 from theory.memory import beta_inf_bytes, kernelshap_bytes, lime_bytes, require, require_time
 from theory.models.perturb import distinct_words, evaluator, single_threaded_blas
 from theory.models.protocol import AttentionClassifier, Document
+from theory.models.removal import PIECES
 
 #: the default removal semantics of each kind of word method (module docstring)
 DEFAULT_SEMANTICS = {"lime": "delete", "game": "replace"}
@@ -79,7 +85,8 @@ FEWER = "use fewer --samples"
 class Method:
     """A registered explanation method: ``compute(model, doc, length, **options) -> dict`` (``"f"``, ``"scores"``,
     ``"words"`` for a word method, then its extras) for the document's ids and length, with the options it takes,
-    its kind (the default semantics of :data:`DEFAULT_SEMANTICS`), its unit and the capability it requires."""
+    its kind (the default semantics of :data:`DEFAULT_SEMANTICS`), its unit, the capability it requires and, for
+    a position method, how its scores of a word's pieces make the word's (:data:`PIECE_AGGREGATES`)."""
 
     name: str
     kind: str  # attention, gradient, lime, approximation, game, embedded
@@ -88,6 +95,7 @@ class Method:
     options: tuple[str, ...] = ()
     requires: str | None = None  # a capability of the model (theory.models.protocol.CAPABILITIES)
     not_defined: str = ""  # why the method is not defined for a model without that capability
+    pieces: str = "sum"  # a position method's word score from its pieces' (PIECE_AGGREGATES)
 
     def __call__(self, model: AttentionClassifier, text: str | Sequence[int] | Document, *,
                  semantics: str | None = None, samples: int | None = None, seed: int | None = None,
@@ -121,12 +129,72 @@ class Method:
         if "semantics" in self.options:
             options.setdefault("semantics", DEFAULT_SEMANTICS[self.kind])
         doc = model.document(text, vocabulary=vocabulary, allow_unk=allow_unk)
+        pieces = doc.names is not None  # words over pieces: word methods read the Document's word structure
+        target = doc if pieces and self.unit == "word" else doc.ids
         result = finite_result(self.name, model, doc.ids,
-                               lambda: self.compute(model, doc.ids, doc.length, **options))
+                               lambda: self.compute(model, target, doc.length, **options))
         f, scores = result.pop("f"), result.pop("scores")
+        if pieces:
+            return _per_word(self, doc, f, scores, result, _zeros(model, self.name, doc.length))
         features = result.pop("words") if self.unit == "word" else doc.positions
         return Explanation(self.name, f, self.unit, features, scores, doc.positions, doc.ids[: doc.length + 1].tolist(),
                            {**result, **_zeros(model, self.name, doc.length)})
+
+
+#: how a position method's scores of a word's pieces ``P_w`` (all its occurrences) make the word's score
+#: (docs/theory.md §8, "Word-level scores"): ``sum`` — attention, G×I, IG (completeness per word), SmoothGrad and
+#: C-LIME (sums over coordinates), G-l1 (the l1 norm of the concatenated gradients); ``mean`` — G-avg, the mean over
+#: all the word's coordinates (the pieces' means averaged); ``l2`` — G-l2, the norm of the concatenated gradients
+PIECE_AGGREGATES = ("sum", "mean", "l2")
+
+
+def word_scores(aggregate: str, scores: np.ndarray, word_of: np.ndarray, d: int) -> np.ndarray:
+    """The words' scores from their pieces' (:data:`PIECE_AGGREGATES`).
+
+    Args:
+        aggregate: ``sum``, ``mean`` or ``l2``.
+        scores: the pieces' scores, positions ``1..L`` (shape ``(L,)``).
+        word_of: the word of each piece (shape ``(L,)``, values ``0..d−1``).
+        d: the number of distinct words.
+
+    Returns:
+        Shape ``(d,)``.
+    """
+    if aggregate == "l2":
+        return np.sqrt(np.bincount(word_of, weights=np.square(scores), minlength=d))
+    total = np.bincount(word_of, weights=scores, minlength=d)
+    return total / np.bincount(word_of, minlength=d) if aggregate == "mean" else total
+
+
+def _per_word(method: Method, doc: Document, f: float, scores, result: dict, zeros: dict) -> Explanation:
+    """The explanation of a document whose words span pieces: every method scores the distinct words (a position
+    method's piece scores aggregated, :func:`word_scores`; its scores of CLS and the pieces kept as
+    ``piece_scores``, its standard errors as ``piece_stderr``); the positions are CLS and the words of the text in
+    order, ``tokens`` the CLS id then each word's index in ``words``; ``token_strings`` and ``word_strings`` name
+    them.  ``zeros`` (:func:`_zeros`, in pieces) become the words all of whose pieces are zero, at their
+    positions."""
+    d = doc.words.size
+    if method.unit == "position":
+        pieces = np.asarray(scores, dtype=np.float64)
+        extra = {"piece_scores": pieces.tolist()}
+        if "stderr" in result:  # (of correlated estimates: no per-word error follows from them)
+            extra["piece_stderr"] = result.pop("stderr")
+        scores = word_scores(method.pieces, pieces[1: doc.length + 1], doc.word_of, d).tolist()
+        result = {**result, **extra}
+    for key, value in zeros.items():
+        zero_pieces = np.isin(np.arange(1, doc.length + 1), value["positions"])
+        zero_words = np.bincount(doc.word_of, weights=~zero_pieces, minlength=d) == 0
+        result[key] = {**value, "positions": (np.flatnonzero(zero_words[doc.occurrences]) + 1).tolist()}
+    return Explanation(method.name, f, "word", doc.words.tolist(), list(scores),
+                       list(range(doc.occurrences.size + 1)), [int(doc.ids[0]), *doc.occurrences.tolist()],
+                       {**result, "token_strings": ["CLS", *(doc.names[j] for j in doc.occurrences)],
+                        "word_strings": list(doc.names)})
+
+
+def _output(model: AttentionClassifier, doc) -> float:
+    """``f`` of one document (its ids, or a Document)."""
+    ids = doc.ids if isinstance(doc, Document) else doc
+    return float(model.output(ids[None])[0])
 
 
 def methods_of(model: AttentionClassifier) -> dict[str, Method]:
@@ -204,14 +272,20 @@ LAYER_NORM_REASON = ("pre-norm encoder: the residual stream carries e_t unchange
                      "every input (docs/theory.md §11.1, coordinate sums under pre-norm)")
 
 
+EMBEDDING_NORM_REASON = ("the embedding LayerNorm: h^(0)_t = LN_emb(E[ξ_t] + P[π(t)] + T_y[0]) reads the word "
+                         "embedding only through a LayerNorm, whose input gradient sums to 0 over the coordinates, so "
+                         "Σ_k ∇_{t,k} f = 0 at every position and every input (docs/theory.md §8)")
+
+
 def _zeros(model: AttentionClassifier, method: str, length: int) -> dict:
     """``exactly_zero`` (a gradient sum) or ``population_zero`` (C-LIME) of the model's ``layer_norm_zeros``."""
     zeros = model.layer_norm_zeros(length)
     key = ("exactly_zero" if method in COORDINATE_SUMS else "population_zero" if method == "clime" else None)
     if not zeros or key is None:
         return {}
-    reason = LAYER_NORM_REASON if key == "exactly_zero" else (
-        LAYER_NORM_REASON + "; C-LIME's population value equals SmoothGrad's (Stein's lemma), so its estimates "
+    why = EMBEDDING_NORM_REASON if PIECES in model.capabilities else LAYER_NORM_REASON
+    reason = why if key == "exactly_zero" else (
+        why + "; C-LIME's population value equals SmoothGrad's (Stein's lemma), so its estimates "
         "there are sampling noise")
     return {key: {"positions": zeros, "reason": reason}}
 
@@ -292,7 +366,7 @@ def _lime_inf(model: AttentionClassifier, doc: np.ndarray, length: int, *, seman
                                f"β^∞ by Monte Carlo with --samples {count} and d = {d} words",
                                beta_inf_bytes(count, d))
     result = beta_inf_model(model, doc, length, semantics=semantics, samples=samples, seed=seed)
-    out = {"f": float(model.output(doc[None])[0]), "scores": result.beta[1:].tolist(),
+    out = {"f": _output(model, doc), "scores": result.beta[1:].tolist(),
            "words": result.words.tolist(), "intercept": float(result.beta[0]), "semantics": semantics,
            "samples": result.samples, "seed": result.seed, "exact": result.exact}
     if result.stderr is not None:  # (not exact)
@@ -309,7 +383,7 @@ def _approximation(name: str):
         import theory.explainers.lime_approx as approximations
 
         scores = getattr(approximations, name)(model, doc, length)
-        return {"f": float(model.output(doc[None])[0]), "scores": scores.tolist(),
+        return {"f": _output(model, doc), "scores": scores.tolist(),
                 "words": distinct_words(doc, length).tolist(), "semantics": "replace"}
     return compute
 
@@ -317,7 +391,7 @@ def _approximation(name: str):
 # --- the word games: Shapley, KernelSHAP, occlusion (§11.2) -------------------------------------------------------
 
 def _words(model, doc, length, semantics, scores, samples, seed, **extra) -> dict:
-    return {"f": float(model.output(doc[None])[0]), "scores": np.asarray(scores).tolist(),
+    return {"f": _output(model, doc), "scores": np.asarray(scores).tolist(),
             "words": distinct_words(doc, length).tolist(),
             "intercept": float(evaluator(model, doc, length, semantics)(np.zeros((1, len(scores))))[0]),
             "semantics": semantics, "samples": samples, "seed": seed, **extra}
@@ -455,9 +529,9 @@ _NOISE_OPTIONS = ("sigma", "samples", "seed")
 METHODS: dict[str, Method] = {method.name: method for method in (
     Method("attention-avg", "attention", "position", _attention(alpha_avg)),
     Method("attention-max", "attention", "position", _attention(alpha_max)),
-    Method("grad-avg", "gradient", "position", _gradient(lambda grad, X: g_avg(grad))),
+    Method("grad-avg", "gradient", "position", _gradient(lambda grad, X: g_avg(grad)), pieces="mean"),
     Method("grad-l1", "gradient", "position", _gradient(lambda grad, X: g_l1(grad))),
-    Method("grad-l2", "gradient", "position", _gradient(lambda grad, X: g_l2(grad))),
+    Method("grad-l2", "gradient", "position", _gradient(lambda grad, X: g_l2(grad)), pieces="l2"),
     Method("grad-x-input", "gradient", "position", _gradient(g_x_input)),
     Method("lime", "lime", "word", _lime, _WORD_OPTIONS),
     Method("lime-inf", "lime", "word", _lime_inf, _WORD_OPTIONS),

@@ -39,13 +39,19 @@ or ``h̄^(L)_t = m_t z̄ / Σ_v m_v`` for mean pooling.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
+from dataclasses import replace as replaced
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.special import erf
 
 from theory.errors import InputError
+from theory.models import removal
 from theory.models.encoder import AttentionTrace, FeedForwardTrace, LayerTrace, NormTrace
+from theory.models.protocol import Document
 
 ARCHITECTURES = ("bert", "distilbert", "roberta")
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
@@ -134,10 +140,21 @@ def shapes(config: BertConfig) -> dict[str, tuple[int, ...]]:
     return out
 
 
+ARCH = "bert"  # the ``arch`` of the family's .npz files (docs/file-formats.md)
+_ELEMENTS = 1 << 22  # numbers per block of a batched pass (the attention scores of a layer, the FFN's activations)
+
+
 @dataclass(frozen=True, eq=False)
 class Bert:
     """A BERT-family classifier: its :class:`BertConfig`, its weights (float64, read-only, shapes from
-    :func:`shapes`) and the explained output ``f`` (``klass``, or ``klass`` minus ``contrast``).
+    :func:`shapes`), the explained output ``f`` (``klass``, or ``klass`` minus ``contrast``) and the tokenizer
+    that reads its texts (a :class:`~theory.models.wordpieces.WordPieces`; None for a model built in memory,
+    which then reads piece ids only through the functions of this module).
+
+    It implements :class:`~theory.models.protocol.AttentionClassifier` with Hugging Face's conventions (§8):
+    a document is ``[CLS] pieces… [SEP]`` without padding, the embedded tokens are the word embeddings
+    ``e_t = E[ξ_t]`` (positions, token types and LN_emb inside the model, ``inputs_embeds``), so ``∇_t = ∂f/∂E[ξ_t]``;
+    the words span pieces (capability ``"word-pieces"``, :mod:`theory.models.protocol`).
 
     ``pooler_weight``/``pooler_bias`` are ``W_p``, ``b_p`` of the CLS readouts: BERT's ``pooler.dense``,
     DistilBERT's ``pre_classifier``, RoBERTa's ``classifier.dense``; ``classifier_weight``/``classifier_bias`` are
@@ -171,11 +188,16 @@ class Bert:
     pooler_bias: np.ndarray | None = None
     klass: int = 0
     contrast: int | None = None
+    tokenizer: Any = None  # theory.models.wordpieces.WordPieces
+
+    family: ClassVar[str] = "bert"
+    noun: ClassVar[str] = "a BERT-family model"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"layers", removal.PIECES})
 
     def __post_init__(self):
         want = shapes(self.config)
         for field in fields(self):
-            if field.name in ("config", "klass", "contrast"):
+            if field.name in ("config", "klass", "contrast", "tokenizer"):
                 continue
             value = getattr(self, field.name)
             if field.name not in want:
@@ -211,6 +233,213 @@ class Bert:
     def weights(self) -> dict[str, np.ndarray]:
         """Every weight by field name (the keys of :func:`shapes`)."""
         return {name: getattr(self, name) for name in shapes(self.config)}
+
+    # --- the model protocol (theory.models.protocol.AttentionClassifier) ------------------------------------
+    d_e = property(lambda self: self.config.d)
+
+    def _tokens(self):
+        if self.tokenizer is None:
+            raise InputError("this BERT-family model has no tokenizer (built in memory): read it from a Hugging Face "
+                             "folder or an imported .npz to give it texts")
+        return self.tokenizer
+
+    cls_id = property(lambda self: self._tokens().cls_id)
+    unk_id = property(lambda self: self._tokens().unk_id)
+    mask_id = property(lambda self: self._tokens().mask_id)
+    pad_id = property(lambda self: self._tokens().pad_id)
+
+    @property
+    def T(self) -> int:
+        """The longest document (special tokens included): the tokenizer's, within the position table's."""
+        return self.config.max_tokens if self.tokenizer is None else min(self.tokenizer.max_len,
+                                                                         self.config.max_tokens)
+
+    @property
+    def word_ids(self) -> np.ndarray:
+        """Every id but the tokenizer's special tokens (CLS, SEP, UNK, MASK, PAD)."""
+        t = self._tokens()
+        return np.setdiff1d(np.arange(self.V), [t.cls_id, t.sep_id, t.unk_id, t.mask_id, t.pad_id])
+
+    def sizes(self) -> str:
+        """The sizes in one line: architecture and readout, ``L``, ``K``, ``d``, the FFN width, ``T``, ``V``."""
+        c = self.config
+        return (f"{c.architecture} ({c.readout} readout, {c.activation}, ε = {c.layer_norm_eps:g}), L = {c.layers}, "
+                f"K = {c.heads}, d = {c.d}, d_ff = {c.ffn}, T = {self.T}, V = {c.vocab_size}")
+
+    def replace(self, **changes) -> Bert:
+        """The same model with some fields changed (weights by field name, ``klass``, ``contrast``, ``tokenizer``)."""
+        return replaced(self, **changes)
+
+    def document(self, text: str | Sequence[int] | Document, *, vocabulary=None, oov: str = "error",
+                 allow_unk: bool = False, truncate: bool = False) -> Document:
+        """The document of a text through the model's tokenizer (docs/theory.md §8, :func:`pieces_document`).
+
+        Args:
+            text: a string, piece ids without the special tokens (their decoded text must tokenize back to them),
+                or a Document (checked and returned).
+            vocabulary: not used (the model reads texts with its own tokenizer).
+            oov: not used (the pieces cover every text: unknown words become UNK pieces).
+            allow_unk: not used.
+            truncate: cut a text longer than ``T`` pieces (special tokens included) instead of refusing it.
+
+        Returns:
+            The :class:`~theory.models.protocol.Document` with its words over pieces.
+        """
+        if isinstance(text, Document):
+            if text.names is None:
+                raise InputError("the document has no words over pieces: give the BERT-family model a text")
+            check_documents(self, text.ids)
+            return text
+        tokens = self._tokens()
+        if isinstance(text, str):
+            return pieces_document(tokens.encode(text, truncate))
+        ids = [int(i) for i in text]
+        encoded = tokens.encode(tokens.tokenizer.decode(ids), truncate)
+        if encoded.ids[1:-1].tolist() != ids:
+            raise InputError(f"piece ids {ids} are not what the model's tokenizer makes of their text "
+                             f"{encoded.text!r} ({encoded.ids[1:-1].tolist()}): give the text instead")
+        return pieces_document(encoded)
+
+    def embed(self, docs) -> np.ndarray:
+        """``e_t = E[ξ_t]`` of documents ``(B, T)``, shape ``(B, T, d)`` (Hugging Face's ``inputs_embeds``)."""
+        ids = check_documents(self, docs)[0]
+        return word_vectors(self, ids)
+
+    def forward(self, docs) -> BertForward:
+        """The forward pass of documents ``(T,)`` or ``(B, T)`` (every token real), every layer kept."""
+        return forward(self, docs)
+
+    def forward_quantities(self, docs) -> list[tuple[str, np.ndarray]]:
+        """Named quantities of the forward pass on documents ``(B, T)``, in the order they are computed: every
+        layer's attention, the hidden states, the logits and ``f``."""
+        fw = forward(self, docs)
+        return [("attention weights", fw.attention), ("hidden states", fw.hidden), ("logits", fw.logits),
+                ("model output f", fw.f)]
+
+    def output(self, docs) -> np.ndarray:
+        """``f`` of documents ``(B, T)`` (every token real), shape ``(B,)``."""
+        return evaluate(self, docs)
+
+    def _filler(self, shape) -> np.ndarray:
+        """Ids that only place positions (any id but RoBERTa's padding_idx): ``E[ξ]`` is given."""
+        return np.full(shape, (self.config.pad_token_id + 1) % self.V)
+
+    def output_embedded(self, X: np.ndarray) -> np.ndarray:
+        """``f`` of documents given by their word embeddings ``X`` ``(B, T, d)`` (positions ``0..T−1``, token type 0,
+        every token real), shape ``(B,)``."""
+        X = np.asarray(X, dtype=np.float64)
+        return evaluate(self, self._filler(X.shape[:2]), None, X)
+
+    def _magnitude(self, fw: BertForward) -> np.ndarray:
+        """``Σ_o |u_o| (Σ_k |W_c[o,k] z_k| + |b_c[o]|)`` per document: the terms ``f = ⟨u, W_c z + b_c⟩`` sums."""
+        terms = np.abs(fw.readout.z) @ np.abs(self.classifier_weight).T + np.abs(self.classifier_bias)
+        return terms @ np.abs(self.u)
+
+    def output_scale(self, X: np.ndarray) -> float:
+        """The largest term of ``f`` over documents given by their word embeddings ``X`` (the readout's,
+        :meth:`_magnitude`), 1.0 when every term is 0."""
+        X = np.asarray(X, dtype=np.float64)
+        return float(self._magnitude(forward(self, self._filler(X.shape[:2]), None, X)).max()) or 1.0
+
+    def output_magnitudes(self, docs) -> tuple[np.ndarray, np.ndarray]:
+        """``f`` of documents ``(B, T)`` and the magnitude of the readout's terms, each ``(B,)``."""
+        fw = forward(self, docs)
+        return fw.f, self._magnitude(fw)
+
+    def attention(self, docs) -> np.ndarray:
+        """Every layer's attention ``a^(i,l)_{t,u}``, ``(B, L, K, T, T)``."""
+        return forward(self, docs).attention
+
+    def readout_attention(self, docs) -> np.ndarray:
+        """The readout's last-layer attention, ``(B, K, T)``: the CLS row, or the pooled row for mean pooling
+        (:func:`readout_attention`)."""
+        return readout_attention(self, forward(self, docs))
+
+    def hidden_states(self, docs) -> np.ndarray:
+        """``h^(0) = LN_emb(x), …, h^(L)``, ``(B, L + 1, T, d)``."""
+        return forward(self, docs).hidden
+
+    def gradient(self, docs) -> np.ndarray:
+        """``∇_t = ∂f/∂E[ξ_t]``, ``(B, T, d)``, by backpropagation (:func:`gradient`)."""
+        return gradient(self, docs).grad
+
+    def gradient_embedded(self, X: np.ndarray) -> np.ndarray:
+        """``∇_X f`` at documents given by their word embeddings ``X`` ``(B, T, d)``, in blocks of documents (the
+        traces hold every layer's attention and activations)."""
+        X = np.asarray(X, dtype=np.float64)
+        T = X.shape[1]
+        rows = max(1, _ELEMENTS // (self.L * (self.K * T + self.d + self.config.ffn) * T))
+        return np.concatenate([gradient(self, self._filler((len(part), T)), None, part).grad
+                               for part in (X[start: start + rows] for start in range(0, len(X), rows))])
+
+    def evaluator(self, doc, length: int, semantics) -> Callable[[np.ndarray], np.ndarray]:
+        """``evaluate(Z) -> f`` on the perturbed documents of a Document under a removal semantics
+        (:func:`perturbed_evaluator`)."""
+        return perturbed_evaluator(self, doc, removal.parse(semantics, self))
+
+    def removed_embeddings(self, how: removal.Removal) -> np.ndarray:
+        """The word embedding a removed piece gets, at each position ``0..T−1``, ``(T, d)``: ``E[UNK]``
+        (replace/unk), ``E[m]`` (mask:m), 0 (zero); positions and token types stay the model's."""
+        if how.kind == "zero":
+            return np.zeros((self.T, self.d))
+        token = self.unk_id if how.kind == "replace" else how.token
+        return np.repeat(self.word_embeddings[token][None], self.T, axis=0)
+
+    def layer_norm_zeros(self, length: int) -> list[int]:
+        """Every position ``0..length``: ``e_t = E[ξ_t]`` enters only through the embedding LayerNorm
+        ``LN_emb(e_t + P[π(t)] + T_y[0])``, whose input gradient sums to 0 over the coordinates, so
+        ``Σ_k ∇_{t,k} f = 0`` at every input (docs/theory.md §8)."""
+        return list(range(length + 1))
+
+    # --- the .npz format (docs/file-formats.md) --------------------------------------------------------------
+    def arrays(self) -> dict:
+        """The ``.npz`` arrays: the weights by field name, ``arch``, the config and the explained class as JSON,
+        and the tokenizer (``tokenizer.json``'s text, its special tokens' names and maximum length)."""
+        t = self._tokens()
+        config = {field.name: getattr(self.config, field.name) for field in fields(self.config)}
+        out = dict(self.weights(), arch=np.str_(ARCH), config=np.str_(json.dumps(config)),
+                   explained=np.str_(json.dumps({"klass": int(self.klass), "contrast": self.contrast})),
+                   tokenizer=np.str_(t.tokenizer.to_str()), tokenizer_max_len=t.max_len,
+                   tokenizer_names=np.str_(json.dumps(t.names)))
+        return out
+
+    def save(self, path) -> None:
+        """Write the ``.npz`` format (:meth:`arrays`)."""
+        np.savez(path, **self.arrays())
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, where: str = "the arrays") -> Bert:
+        """The model of a BERT-family ``.npz`` file's arrays (:meth:`arrays`).
+
+        Args:
+            arrays: the file's arrays.
+            where: the file, for the messages.
+
+        Returns:
+            The model with its tokenizer.
+        """
+        from theory.models.wordpieces import WordPieces, tokenizer_from_str
+
+        lacking = [key for key in ("config", "explained", "tokenizer", "tokenizer_max_len", "tokenizer_names")
+                   if key not in arrays]
+        if lacking:
+            raise InputError(f"BERT-family file {where} lacks {', '.join(lacking)} (docs/file-formats.md)")
+        try:
+            config = json.loads(str(arrays["config"]))
+            explained = json.loads(str(arrays["explained"]))
+            names = json.loads(str(arrays["tokenizer_names"]))
+            config = BertConfig(**config)
+            klass, contrast = explained["klass"], explained["contrast"]
+        except (ValueError, TypeError, KeyError) as error:
+            raise InputError(f"{where}: config/explained/tokenizer_names are not the JSON of the format ({error})"
+                             ) from None
+        weights = {name: arrays[name] for name in shapes(config) if name in arrays}
+        tokenizer = WordPieces(tokenizer_from_str(str(arrays["tokenizer"]), where), int(arrays["tokenizer_max_len"]),
+                               names)
+        model = cls(config, **weights, klass=klass, contrast=contrast, tokenizer=tokenizer)
+        check_vocabulary(model, tokenizer, where)
+        return model
+
 
 
 def _weight(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
@@ -564,3 +793,103 @@ def gradient(model: Bert, ids, mask=None, word_embeddings=None) -> BertGradient:
     """
     fw = forward(model, ids, mask, word_embeddings)
     return BertGradient(grad=backward(model, fw), forward=fw)
+
+
+def check_vocabulary(model: Bert, tokenizer, where: str) -> None:
+    """Refuse a tokenizer that makes ids the word embedding does not have.
+
+    Args:
+        model: the model.
+        tokenizer: its :class:`~theory.models.wordpieces.WordPieces`.
+        where: the folder or file, for the message.
+    """
+    if tokenizer.vocab_size > model.V:
+        raise InputError(f"{where}: the tokenizer has {tokenizer.vocab_size} ids but the word embedding only "
+                         f"{model.V} rows (config.json vocab_size): they belong to different models")
+
+
+def pieces_document(encoded) -> Document:
+    """The protocol's :class:`~theory.models.protocol.Document` of a tokenized text: ``ids`` ``[CLS] pieces…
+    [SEP]``, ``length`` the number of pieces, the distinct words (by their text, first appearance first) as
+    ``names`` with ``words = 0..d−1``, ``word_of`` the word of each piece and ``occurrences`` the word of each
+    word of the text in order.
+
+    Args:
+        encoded: a :class:`theory.models.wordpieces.Document` (``WordPieces.encode``).
+
+    Returns:
+        The Document; a text with a special token inside it, or with no word, is an :class:`InputError`.
+    """
+    T = encoded.T
+    inner = np.flatnonzero(encoded.special[1:-1])
+    if inner.size or not (encoded.special[0] and encoded.special[-1]):
+        raise InputError(f"the text holds the special token {encoded.pieces[1 + inner[0]] if inner.size else '?'}"
+                         " inside it; special tokens are never explained nor removed: leave them out of the text")
+    if T < 3:
+        raise InputError("the text has no word to explain (it tokenizes to the special tokens only)")
+    names = tuple(dict.fromkeys(encoded.words))
+    index = {name: j for j, name in enumerate(names)}
+    occurrences = np.array([index[w] for w in encoded.words], dtype=np.int64)
+    word_of = np.full(T - 2, -1, dtype=np.int64)
+    for j, at in zip(occurrences, encoded.positions):
+        word_of[np.asarray(at) - 1] = j
+    if (word_of < 0).any():
+        raise InputError(f"piece {encoded.pieces[1 + int(np.argmax(word_of < 0))]!r} belongs to no word of the text")
+    return Document(np.asarray(encoded.ids, dtype=np.int64), T - 2, np.arange(len(names)), word_of, encoded.text,
+                    names, occurrences)
+
+
+def perturbed_evaluator(model: Bert, doc: Document, how: removal.Removal) -> Callable[[np.ndarray], np.ndarray]:
+    """``evaluate(Z) -> f`` (``Z`` (n, d) 0/1, ``z_j = 0``: every piece of word ``j`` removed) under docs/theory.md
+    §8's semantics, the documents built in blocks of rows and run by :func:`evaluate`:
+
+    * ``delete`` — the kept pieces shift left between ``[CLS]`` and ``[SEP]``, the end padded (pad id, mask 0);
+    * ``replace`` (``unk``), ``mask:m`` — the removed pieces' ids become UNK, resp. ``m``, at their positions;
+    * ``pad`` — the removed pieces get attention mask 0 (nothing moves; left out of mean pooling);
+    * ``zero`` — the removed pieces' word embeddings become 0 (positions and token types kept).
+
+    Args:
+        model: the model.
+        doc: the document (words over pieces: :func:`pieces_document`).
+        how: the parsed removal semantics.
+
+    Returns:
+        ``evaluate(Z) -> f`` of shape ``(n,)``.
+    """
+    if not isinstance(doc, Document) or doc.names is None:
+        raise InputError("a BERT-family model's perturbed documents need its Document (model.document(text)), "
+                         "whose words span pieces")
+    ids = check_documents(model, doc.ids)[0][0]
+    T, L = ids.size, doc.length
+    rows = max(1, _ELEMENTS // (T * max(model.d, model.config.ffn, model.K * T)))
+    pad = model.config.pad_token_id
+    token = None
+    if how.kind in ("replace", "mask"):
+        token = model.unk_id if how.kind == "replace" else how.token
+
+    def block(Z):
+        keep = np.take(np.asarray(Z) > 0, doc.word_of, axis=1)  # (n, L): the pieces kept
+        n = len(keep)
+        docs = np.repeat(ids[None], n, axis=0)
+        mask = np.ones((n, T))
+        embeddings = None
+        if how.kind == "delete":
+            kept = np.concatenate([np.ones((n, 1), bool), keep, np.ones((n, 1), bool)], axis=1)
+            to = np.cumsum(kept, axis=1) - 1
+            docs, mask = np.full((n, T), pad), np.zeros((n, T))
+            rows_of = np.broadcast_to(np.arange(n)[:, None], kept.shape)
+            docs[rows_of[kept], to[kept]] = np.broadcast_to(ids, kept.shape)[kept]
+            mask[rows_of[kept], to[kept]] = 1.0
+        elif how.kind == "pad":
+            mask[:, 1: L + 1] = keep
+        elif how.kind == "zero":
+            embeddings = word_vectors(model, docs)
+            embeddings[:, 1: L + 1] *= keep[:, :, None]
+        else:
+            docs[:, 1: L + 1] = np.where(keep, ids[1: L + 1], token)
+        return evaluate(model, docs, mask, embeddings)
+
+    def run(Z):
+        return np.concatenate([block(Z[start: start + rows]) for start in range(0, len(Z), rows)] or [np.empty(0)])
+
+    return run

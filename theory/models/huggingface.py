@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from theory.errors import InputError
-from theory.models.bert import ACTIVATIONS, ARCHITECTURES, NATIVE_READOUT, Bert, BertConfig, shapes
+from theory.models.bert import ACTIVATIONS, ARCHITECTURES, NATIVE_READOUT, Bert, BertConfig, check_vocabulary, shapes
 from theory.models.wordpieces import WordPieces, first_line, read_json, read_tokenizer
 from theory.optional import missing, needs
 
@@ -84,7 +84,7 @@ _DISTILBERT_EPS = 1e-12  # fixed in modeling_distilbert.py, not in its config
 
 @dataclass(frozen=True)
 class Pretrained:
-    """A model folder read: the model and its tokenizer."""
+    """A model folder read: the model (carrying its tokenizer) and its tokenizer."""
 
     model: Bert
     tokenizer: WordPieces
@@ -120,10 +120,8 @@ def read_folder(folder: str | Path, probe: str | Path | None = None) -> Pretrain
         _check_pooling(folder)
     model = from_state_dict(hf, weights, probe_arrays, str(folder))
     tokenizer = read_tokenizer(folder, model.config.max_tokens)
-    if tokenizer.vocab_size > model.V:
-        raise InputError(f"{folder}: the tokenizer has {tokenizer.vocab_size} ids but the word embedding only "
-                         f"{model.V} rows (config.json vocab_size): they belong to different models")
-    return Pretrained(model, tokenizer, folder)
+    check_vocabulary(model, tokenizer, str(folder))
+    return Pretrained(model.replace(tokenizer=tokenizer), tokenizer, folder)
 
 
 def from_state_dict(hf: dict, weights: dict, probe: dict | None = None, where: str = "the weights") -> Bert:

@@ -46,7 +46,7 @@ from theory.errors import InputError
 from theory.models import removal
 from theory.models.jit import cached_njit
 from theory.models.one_layer import Model, head_vectors, positional_encoding
-from theory.models.protocol import AttentionClassifier, distinct_words, word_index
+from theory.models.protocol import AttentionClassifier, Document, distinct_words, word_index
 
 if TYPE_CHECKING:
     from theory.models.encoder import Encoder
@@ -163,7 +163,8 @@ def evaluator(model: AttentionClassifier, doc: ArrayLike, length: int, semantics
         model: a model of any family (:class:`~theory.models.protocol.AttentionClassifier`); its own
             ``evaluator`` computes ``f`` (the §2 model's sufficient statistics, :func:`sufficient_statistics_evaluator`;
             an encoder's documents built and run, :func:`built_documents_evaluator`).
-        doc: the document (CLS, the words at ``1..length``, UNK padding).
+        doc: the document (CLS, the words at ``1..length``, UNK padding), or the
+            :class:`~theory.models.protocol.Document` of a model whose words span pieces.
         length: the number of words.
         semantics: the removal semantics (:mod:`theory.models.removal`).
 
@@ -171,7 +172,8 @@ def evaluator(model: AttentionClassifier, doc: ArrayLike, length: int, semantics
         ``evaluate(Z) -> f`` of shape ``(n,)``.
     """
     how = removal.parse(semantics, model)
-    doc = _validate_doc(model, doc, length)
+    if not isinstance(doc, Document):  # (a Document of words over pieces is the model's to check)
+        doc = _validate_doc(model, doc, length)
     evaluate = model.evaluator(doc, length, how)
     d = distinct_words(doc, length).size
 

@@ -15,7 +15,16 @@ appearance (lime's feature order, :func:`distinct_words`) and, per word position
 **Capabilities** name what a family's structure offers beyond the protocol, so that an explanation method can
 require it without naming families: ``"cls-only-attention"`` — one layer in which only CLS queries, so the
 closed forms of §2 exist (Eq. (19), the large-d limit of LIME, the sufficient statistics); ``"layers"`` — every
-position queries at every layer, so the full attention matrices compose (attention rollout).
+position queries at every layer, so the full attention matrices compose (attention rollout); ``"word-pieces"`` — a
+text is read by the model's own tokenizer into pieces, a word spanning one or more of them, and the model reads an
+attention mask (the BERT family, docs/theory.md §8: the removal semantics ``pad`` and ``mask`` — the tokenizer's
+mask token — exist, and position scores are summed into word scores).
+
+**Words over pieces** (``"word-pieces"``): the document's ``ids`` are ``[CLS] pieces… [SEP]`` (no padding),
+``length`` the number of pieces (positions ``1..length``; SEP at ``length + 1``), ``words`` the indices ``0..d−1``
+of the distinct words (by their text, in order of first appearance: all occurrences switched together, as lime's
+``bow=True``), ``word_of`` the word of each piece, ``names`` the words' strings and ``occurrences`` the word of each
+word of the text in order.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ import numpy as np
 from theory.errors import InputError
 
 #: the capabilities a family may declare (module docstring)
-CAPABILITIES = ("cls-only-attention", "layers")
+CAPABILITIES = ("cls-only-attention", "layers", "word-pieces")
 
 
 def distinct_words(doc, length: int) -> np.ndarray:
@@ -40,8 +49,11 @@ def distinct_words(doc, length: int) -> np.ndarray:
         length: the number of words ``L`` (positions ``1..L``).
 
     Returns:
-        The ``d`` distinct word ids, shape ``(d,)``.
+        The ``d`` distinct word ids, shape ``(d,)``; of a :class:`Document`, its ``words`` (for words over pieces,
+        their indices).
     """
+    if isinstance(doc, Document):
+        return doc.words
     text = np.asarray(doc)[1: length + 1]
     ids, first = np.unique(text, return_index=True)
     return ids[np.argsort(first)]
@@ -55,8 +67,11 @@ def word_index(doc, length: int) -> np.ndarray:
         length: the number of words ``L``.
 
     Returns:
-        Shape ``(L,)``: ``distinct_words(doc, length)[word_index(doc, length)[t − 1]] == doc[t]``.
+        Shape ``(L,)``: ``distinct_words(doc, length)[word_index(doc, length)[t − 1]] == doc[t]``; of a
+        :class:`Document`, its ``word_of`` (for words over pieces, the word of each piece).
     """
+    if isinstance(doc, Document):
+        return doc.word_of
     text = np.asarray(doc)[1: length + 1]
     ids, first, inverse = np.unique(text, return_index=True, return_inverse=True)
     rank = np.empty(ids.size, dtype=np.int64)
@@ -68,13 +83,17 @@ def word_index(doc, length: int) -> np.ndarray:
 class Document:
     """A text as a model reads it: ``ids`` (T,) = CLS, the ``length`` words, padding; ``words`` (d,) the distinct
     word ids in order of first appearance; ``word_of`` (L,) the index in ``words`` of the word at each position
-    ``1..L``; ``text`` the text it was read from, when it was a string."""
+    ``1..L``; ``text`` the text it was read from, when it was a string; ``names`` the distinct words' strings when
+    words span pieces (``"word-pieces"``, module docstring: ``words`` are then indices), None otherwise; with
+    ``names``, ``occurrences`` the index in ``words`` of each word of the text in order."""
 
     ids: np.ndarray
     length: int
     words: np.ndarray
     word_of: np.ndarray
     text: str | None = None
+    names: tuple[str, ...] | None = None
+    occurrences: np.ndarray | None = None
 
     @classmethod
     def of(cls, ids: np.ndarray, length: int, text: str | None = None) -> Document:
@@ -144,7 +163,7 @@ class AttentionClassifier(Protocol):
     width ``d_e``, ``K`` heads, ``L`` layers).  Families are frozen dataclasses; ``replace(**changes)`` gives the
     same model with some parameters changed."""
 
-    family: ClassVar[str]  # the family's name: "one-layer", "encoder"
+    family: ClassVar[str]  # the family's name: "one-layer", "encoder", "bert"
     noun: ClassVar[str]  # how messages name a model of the family: "the one-layer model", "an encoder"
     capabilities: ClassVar[frozenset[str]]  # what its structure offers (module docstring, CAPABILITIES)
     @property

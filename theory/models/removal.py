@@ -17,6 +17,16 @@ Four semantics; a switched-off word has *every* occurrence removed, CLS and the 
     the token embedding is set to 0 and the positional encoding is kept: embedding ``p_t`` (captum's usual
     all-zeros baseline on the token embeddings).  With positional encoding off the embedding is 0.
 
+For a model whose words span pieces and which reads an attention mask (capability ``"word-pieces"``, the BERT
+family of docs/theory.md §8) every piece of a removed word is removed, the special tokens never, and two more
+spellings exist: ``mask`` — the tokenizer's own mask token (``[MASK]``, ``<mask>``) — and
+
+``pad``
+    the removed pieces get attention mask 0 in every layer (and are left out of mean pooling): the word is absent
+    and no other token moves.  Not a substitution either: no baseline embedding.
+
+``unk`` is its spelling of ``replace`` (§8's name for it); the other families keep their four spellings.
+
 The three substitution semantics put, at a removed word position ``t``, the fixed embedding
 :func:`removed_embeddings` ``[t]``; the fast evaluators (:mod:`theory.models.perturb`) only need its
 scores ``s̃_t = ⟨u, ẽ_t⟩`` and value scores ``c̃_t = ⟨w_c, ẽ_t⟩``, so the sufficient statistics of
@@ -38,8 +48,12 @@ from theory.models.protocol import AttentionClassifier
 if TYPE_CHECKING:
     from theory.models.encoder import Encoder
 
-KINDS = ("delete", "replace", "mask", "zero")
-CHOICES = "delete | replace | mask:ID | zero"
+KINDS = ("delete", "replace", "mask", "zero", "pad")
+CHOICES = "delete | replace | mask:ID | zero (a BERT-family model also: unk, mask, pad)"
+#: the capability of the models that read pieces with an attention mask (theory.models.protocol.CAPABILITIES)
+PIECES = "word-pieces"
+#: the spellings only a "word-pieces" model has (``unk`` is its name for ``replace``)
+PIECE_SPELLINGS = ("unk", "mask", "pad")
 
 
 @dataclass(frozen=True)
@@ -52,35 +66,44 @@ class Removal:
     @property
     def name(self) -> str:
         """The canonical spelling (``delete``, ``replace``, ``mask:7``, ``zero``)."""
-        return f"mask:{self.token}" if self.kind == "mask" else self.kind
+        return "mask" if self.kind == "mask" and self.token is None else (
+            f"mask:{self.token}" if self.kind == "mask" else self.kind)
 
     @property
     def substitutes(self) -> bool:
-        """True when a removed word is replaced at its own position (every semantics but ``delete``)."""
-        return self.kind != "delete"
+        """True when a removed word is replaced at its own position (every semantics but ``delete`` and ``pad``)."""
+        return self.kind not in ("delete", "pad")
 
 
 def parse(semantics: str | Removal, model: AttentionClassifier | None = None) -> Removal:
-    """Parse ``delete | replace | mask:ID | zero``; with ``model``, also check that ``ID`` is a token of it.
+    """Parse a removal semantics (module docstring).
 
     Args:
-        semantics: the spelling (``delete``, ``replace``, ``mask:ID``, ``zero``) or an already parsed
-            :class:`Removal` (returned as it is, checked against ``model``).
-        model: the model whose vocabulary (``V``, ``cls_id``) the mask token must belong to; None skips that check.
+        semantics: ``delete | replace | unk | mask:ID | zero``, and for a ``"word-pieces"`` model ``mask`` and
+            ``pad`` (or a parsed :class:`Removal`).
+        model: the model (any family), to check that ``ID`` is a token of it and that it has ``mask``/``pad``.
 
     Returns:
-        The :class:`Removal`.
+        The :class:`Removal` (``unk`` is ``replace``; ``mask`` becomes ``mask:ID`` with the model's mask id).
 
     Raises:
-        InputError: an unknown spelling, a non-integer mask token, or a mask token outside the vocabulary or
-            equal to CLS.
+        InputError: an unknown spelling, a non-integer mask token, a mask token outside the vocabulary or equal to
+            CLS, or a word-piece spelling (``mask``, ``pad``) for a model without word pieces.
     """
+    pieces = model is not None and PIECES in model.capabilities
     if isinstance(semantics, Removal):
         removal = semantics
     elif not isinstance(semantics, str):
         raise InputError(f"removal semantics must be a string ({CHOICES}), got {semantics!r}")
-    elif semantics in ("delete", "replace", "zero"):
-        removal = Removal(semantics)
+    elif model is not None and not pieces and semantics in PIECE_SPELLINGS:
+        raise InputError(f"unknown removal semantics {semantics!r} for {model.noun}; use {CHOICES} ({semantics} is "
+                         "a spelling of the BERT family's, whose model reads word pieces with an attention mask)")
+    elif semantics in ("delete", "replace", "zero", "unk"):
+        removal = Removal("replace" if semantics == "unk" else semantics)
+    elif semantics == "pad":
+        removal = Removal("pad")
+    elif semantics == "mask":  # the model's own mask token, resolved below
+        removal = Removal("mask")
     elif semantics.startswith("mask:"):
         text = semantics[len("mask:"):]
         try:
@@ -93,7 +116,11 @@ def parse(semantics: str | Removal, model: AttentionClassifier | None = None) ->
         raise InputError(f"unknown removal semantics {semantics!r}; use {CHOICES} (delete: what lime 0.2.0.1 does, "
                          "words removed and UNK re-padding; replace: UNK at the same position, Eq. (19); mask:ID: "
                          "token ID at the same position; zero: token embedding 0, positional encoding kept)")
-    if model is not None and removal.token is not None:  # mask:ID, the only kind with a token
+    if pieces and removal.name == "mask":
+        removal = Removal("mask", model.mask_id)
+    if model is not None and not pieces and removal.name in PIECE_SPELLINGS:  # (a Removal parsed without the model)
+        raise InputError(f"unknown removal semantics {removal.name!r} for {model.noun}; use {CHOICES}")
+    if model is not None and removal.kind == "mask":
         if not 0 <= removal.token < model.V:
             raise InputError(f"removal semantics {removal.name!r}: token {removal.token} is not in the vocabulary "
                              f"(ids 0..{model.V - 1})")
@@ -119,8 +146,11 @@ def removed_embeddings(model: Model | Encoder, semantics: str | Removal) -> np.n
     """
     removal = parse(semantics, model)
     if not removal.substitutes:
-        raise InputError("removal semantics 'delete' moves the remaining words, so it defines no embedding per "
-                         "position; use replace, mask:ID or zero")
+        how = "moves the remaining words" if removal.kind == "delete" else "removes through the attention mask"
+        raise InputError(f"removal semantics {removal.name!r} {how}, so it defines no embedding per position; use "
+                         "replace, mask:ID or zero")
+    if PIECES in model.capabilities:  # e_t = E[ξ_t]: the positions and token types are the model's, kept
+        return model.removed_embeddings(removal)
     P = positional_encoding(model.T, model.d_e) if model.pe else np.zeros((model.T, model.d_e))
     if removal.kind == "zero":
         return P
@@ -141,6 +171,7 @@ def baseline_embeddings(model: Model | Encoder, doc: ArrayLike, length: int, sem
     Returns:
         ``e'``, shape ``(T, d_e)``.
     """
-    X = model.embed(np.asarray(doc)[None])[0]
+    docs = np.asarray(doc)[None]
+    X = model.embed(docs)[0]  # the family's embedded tokens: E[ξ_t] + p_t, or E[ξ_t] alone for word pieces
     X[1: length + 1] = removed_embeddings(model, semantics)[1: length + 1]
     return X

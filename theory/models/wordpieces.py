@@ -66,14 +66,16 @@ class WordPieces:
             raise InputError(f"the tokenizer adds {len(specials)} special tokens to a text; a sequence "
                              "classifier's tokenizer adds two ([CLS] … [SEP] or <s> … </s>)")
         self.cls_id, self.sep_id = specials
-        names = names or {}
+        given_names = names or {}
+        self.names: dict[str, str] = {}  # the special tokens found, by kind (what an imported .npz records)
         for kind, defaults in _DEFAULT_NAMES.items():
-            given = names.get(kind)
+            given = given_names.get(kind)
             candidates = (given,) if given else defaults
-            found = [tokenizer.token_to_id(name) for name in candidates if tokenizer.token_to_id(name) is not None]
+            found = [name for name in candidates if tokenizer.token_to_id(name) is not None]
             if not found:
                 raise InputError(f"the tokenizer's vocabulary has no {kind} token ({' or '.join(candidates)})")
-            setattr(self, f"{kind}_id", found[0])
+            self.names[kind] = found[0]
+            setattr(self, f"{kind}_id", tokenizer.token_to_id(found[0]))
 
     @property
     def vocab_size(self) -> int:
@@ -111,6 +113,26 @@ class WordPieces:
         return Document(text=text, ids=np.array(encoding.ids, dtype=np.int64), pieces=tuple(encoding.tokens),
                         special=np.array(encoding.special_tokens_mask, dtype=bool), words=tuple(words),
                         positions=tuple(positions), truncated=truncated)
+
+
+def tokenizer_from_str(text: str, where: str):
+    """A ``tokenizers.Tokenizer`` from the text of a ``tokenizer.json`` (as an imported ``.npz`` keeps it).
+
+    Args:
+        text: the JSON text.
+        where: the file it came from, for the message.
+
+    Returns:
+        The tokenizer.
+    """
+    if missing("tokenizers"):
+        raise InputError(f"reading a Hugging Face tokenizer {needs(['tokenizers'])}")
+    import tokenizers
+
+    try:
+        return tokenizers.Tokenizer.from_str(text)
+    except Exception as error:  # the Rust library's errors carry no common type
+        raise InputError(f"{where}: its tokenizer is not a tokenizers JSON: {first_line(error)}") from None
 
 
 def read_tokenizer(folder: str | Path, max_len: int) -> WordPieces:

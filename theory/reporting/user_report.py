@@ -58,7 +58,9 @@ def _word(population: Population, token: int) -> str:
 
 def _model_line(population, args: argparse.Namespace) -> str:
     model = population.model
-    if population.encoder:
+    if model.family == "bert":
+        what = f"{model.noun}: {model.sizes()}"
+    elif population.encoder:
         what = (f"an encoder: L = {model.L} layers, K = {model.K} heads, d = {model.d_e}, d_att = {model.d_att}, "
                 f"d_out = {model.d_out}, d_ff = {model.d_ff}, T = {model.T}, V = {model.V}, residual "
                 f"{'on' if model.residual else 'off'}, LayerNorm {model.norm}, {model.activation}, positional "
@@ -91,6 +93,12 @@ def lead_section(population: Population, encoded: Sequence[Encoded], docs: dict[
         Figure 1's scores, what the OOV policy and truncation did).
     """
     model, seed, records = population.model, args.seed, records or {}
+    if model.family == "bert":  # the regime map, Eq. (19) and Figure 1 are the §2 model's and the encoder's
+        return ExtraResult(markdown="\n".join([
+            _model_line(population, args), "", "The regime map, Eq. (19) and Figure 1 are measures of the one-layer "
+            "§2 model and of the encoder family; on a BERT-family model the bert.* claims are its statements "
+            "(docs/theory.md §13), and `attnverify explain` gives every method's scores per word."]),
+            files={}, data={"documents": sorted(docs), "truncated_documents": 0})
     regime: dict | None
     if population.encoder:  # the lead's measures are the family's (given_model's functions are per family)
         regime = given_model.encoder_regime(cast(Encoder, model), docs, seed, allow_unk=population.allow_unk)

@@ -35,6 +35,7 @@ from theory.checking.population import GivenCase, Population, given_cases
 from theory.models.encoder import Encoder
 from theory.models.one_layer import Model, document, embed
 from theory.models.protocol import AttentionClassifier
+from theory.models.removal import PIECES
 
 UNSATISFIABLE = ("Hypothesis found no instance of this claim's domain among this population's documents "
                  "(see the claim's strategy); give documents inside it to run it")
@@ -65,14 +66,21 @@ def refuse_overflow(population: Population) -> None:
     if population.docs is not None:
         texts = {f"document {k + 1}": words for k, words in enumerate(population.docs)}
     else:
-        ids, n = model.word_ids.tolist(), model.T - 1
+        ids, n = model.word_ids.tolist(), model.T - (2 if PIECES in model.capabilities else 1)
         texts = {f"the text of word ids {ids[i: i + n]}": ids[i: i + n] for i in range(0, len(ids), n)}
-    names = [*texts, "the all-UNK document (CLS, then UNK everywhere: every word removed)"]
-    docs = np.stack([*(document(model, words, allow_unk=population.allow_unk) for words in texts.values()),
-                     unk_document(model)])
-    chunk = max(1, NUMBERS_PER_PASS // (getattr(model, "L", 1) * model.K * model.T * model.T))
-    for start in range(0, len(docs), chunk):
-        for name, values in _forward_quantities(model, docs[start: start + chunk]):
+    if PIECES in model.capabilities:  # [CLS] pieces [SEP] of their own lengths, no padding: one pass each
+        tokens = model.tokenizer
+        names = list(texts)
+        blocks = [(k, np.array([[tokens.cls_id, *words, tokens.sep_id]]))
+                  for k, words in enumerate(texts.values())]
+    else:
+        names = [*texts, "the all-UNK document (CLS, then UNK everywhere: every word removed)"]
+        docs = np.stack([*(document(model, words, allow_unk=population.allow_unk) for words in texts.values()),
+                         unk_document(model)])
+        chunk = max(1, NUMBERS_PER_PASS // (getattr(model, "L", 1) * model.K * model.T * model.T))
+        blocks = [(start, docs[start: start + chunk]) for start in range(0, len(docs), chunk)]
+    for start, block in blocks:
+        for name, values in _forward_quantities(model, block):
             finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1)
             if not finite.all():
                 raise NonFiniteError(f"{population.name}: the {name} overflow float64 on "
@@ -466,6 +474,10 @@ def given_strategy(claim: Any, population: Population) -> Applies:
         return CONSTRUCTED[claim.id]
     if claim.id == "lime.beta_inf_monte_carlo.heavy_tails":
         return _monte_carlo(population)
+    if population.model.family == "bert" and not claim.id.startswith("bert."):
+        return (f"{population.name} is {population.model.noun} ({sizes(population.model)}); this claim's statement "
+                "and reference are those of the one-layer §2 model or the encoder family; the bert.* claims are "
+                "its statements (docs/theory.md §8)")
     if population.encoder and claim.id == "encoder.reduces_to_one_layer":
         return (f"the claim builds the encoder of a one-layer §2 model (L = 1, no residual, no LayerNorm); "
                 f"{population.name} is an encoder already ({sizes(population.model)}): encoder.forward, "
