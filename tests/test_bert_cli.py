@@ -27,10 +27,39 @@ from theory.explainers.registry import METHODS  # noqa: E402
 from theory.models import load  # noqa: E402
 from theory.models.perturb import evaluator  # noqa: E402
 
-WORDPIECES = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "movie", "was", "great", "bad", "plot", "film",
-              "un", "##believ", "##able", "##s", "!", ",", ".", "a", "it", "not", "very", "good"]
-CORPUS = ["The movie was great, truly unbelievable!", "A bad film; the plot was thin.", "great great movie",
-          "It was not bad at all.", "not very good films"]
+WORDPIECES = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "the",
+    "movie",
+    "was",
+    "great",
+    "bad",
+    "plot",
+    "film",
+    "un",
+    "##believ",
+    "##able",
+    "##s",
+    "!",
+    ",",
+    ".",
+    "a",
+    "it",
+    "not",
+    "very",
+    "good",
+]
+CORPUS = [
+    "The movie was great, truly unbelievable!",
+    "A bad film; the plot was thin.",
+    "great great movie",
+    "It was not bad at all.",
+    "not very good films",
+]
 # repeated words, a word of several pieces, punctuation, an out-of-vocabulary word
 TEXT = "The film was unbelievable, not very good; the films!"
 ARCHS = ("bert", "distilbert", "roberta", "probe")
@@ -43,8 +72,13 @@ def _tokenizer(arch, folder, tmp):
         transformers.BertTokenizer(vocab={piece: i for i, piece in enumerate(WORDPIECES)}).save_pretrained(folder)
         return
     trainer = tokenizers.ByteLevelBPETokenizer()
-    trainer.train_from_iterator(CORPUS * 3, vocab_size=300, min_frequency=2, show_progress=False,
-                                special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    trainer.train_from_iterator(
+        CORPUS * 3,
+        vocab_size=300,
+        min_frequency=2,
+        show_progress=False,
+        special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+    )
     trainer.save_model(str(tmp))
     transformers.RobertaTokenizer.from_pretrained(tmp).save_pretrained(folder)
 
@@ -59,11 +93,15 @@ def _build(arch, tmp):
     common = dict(vocab_size=V, max_position_embeddings=40, num_labels=N_CLASSES, attn_implementation="eager")
     sizes = dict(hidden_size=8, num_hidden_layers=2, num_attention_heads=2, intermediate_size=12)
     if arch == "distilbert":
-        model = transformers.DistilBertForSequenceClassification(transformers.DistilBertConfig(
-            dim=8, n_layers=2, n_heads=2, hidden_dim=12, activation="gelu", **common))
+        model = transformers.DistilBertForSequenceClassification(
+            transformers.DistilBertConfig(dim=8, n_layers=2, n_heads=2, hidden_dim=12, activation="gelu", **common)
+        )
     elif arch == "roberta":
-        model = transformers.RobertaForSequenceClassification(transformers.RobertaConfig(
-            type_vocab_size=1, pad_token_id=1, hidden_act="gelu_new", layer_norm_eps=1e-5, **sizes, **common))
+        model = transformers.RobertaForSequenceClassification(
+            transformers.RobertaConfig(
+                type_vocab_size=1, pad_token_id=1, hidden_act="gelu_new", layer_norm_eps=1e-5, **sizes, **common
+            )
+        )
     else:
         config = transformers.BertConfig(hidden_act="gelu", **sizes, **common)
         model = (transformers.BertModel if arch == "probe" else transformers.BertForSequenceClassification)(config)
@@ -71,8 +109,10 @@ def _build(arch, tmp):
     generator = torch.Generator().manual_seed(ARCHS.index(arch))
     with torch.no_grad():
         for name, p in model.named_parameters():
-            p.copy_(torch.randn(p.shape, generator=generator, dtype=torch.float64) * 0.5
-                    + (1.0 if "LayerNorm.weight" in name or "layer_norm.weight" in name else 0.0))
+            p.copy_(
+                torch.randn(p.shape, generator=generator, dtype=torch.float64) * 0.5
+                + (1.0 if "LayerNorm.weight" in name or "layer_norm.weight" in name else 0.0)
+            )
     model.save_pretrained(folder)
     probe = None
     if arch == "probe":
@@ -175,13 +215,31 @@ def test_gradient_scores_are_the_pieces_aggregated(built, arch, capsys):
         kwargs["position_ids"] = base.embeddings.create_position_ids_from_input_ids(torch.tensor(ids[None]), 1)
     model(**kwargs).logits[0, 1].backward()
     grad, E = embeds.grad[0, 1:-1].numpy(), embeds[0, 1:-1].detach().numpy()
-    results = {r["method"]: r["scores"] for r in _json(capsys, ["explain", str(folder), "--text", TEXT, "--json",
-                                                               "--class", "1", "--method",
-                                                               "grad-x-input,grad-l2,grad-avg,grad-l1"])}
+    results = {
+        r["method"]: r["scores"]
+        for r in _json(
+            capsys,
+            [
+                "explain",
+                str(folder),
+                "--text",
+                TEXT,
+                "--json",
+                "--class",
+                "1",
+                "--method",
+                "grad-x-input,grad-l2,grad-avg,grad-l1",
+            ],
+        )
+    }
     for j in range(len(names)):
         at = piece_word == j
-        expected = {"grad-x-input": (grad[at] * E[at]).sum(), "grad-l2": np.sqrt((grad[at] ** 2).sum()),
-                    "grad-avg": grad[at].mean(), "grad-l1": np.abs(grad[at]).sum()}
+        expected = {
+            "grad-x-input": (grad[at] * E[at]).sum(),
+            "grad-l2": np.sqrt((grad[at] ** 2).sum()),
+            "grad-avg": grad[at].mean(),
+            "grad-l1": np.abs(grad[at]).sum(),
+        }
         for method, value in expected.items():
             scale = np.abs(grad[at]).sum() * (np.abs(E[at]).max() if method == "grad-x-input" else 1.0)
             assert abs(results[method][j] - value) <= 1e-12 * scale, (method, names[j])
@@ -245,13 +303,29 @@ def test_run_on_a_folder_writes_a_report(built, tmp_path, capsys):
     texts = tmp_path / "texts.txt"
     texts.write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
     out = tmp_path / "report"
-    assert main(["run", "--model", str(folder), "--texts", str(texts), "--only", "shapley.efficiency", "--out",
-                 str(out), *options]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--model",
+                str(folder),
+                "--texts",
+                str(texts),
+                "--only",
+                "shapley.efficiency",
+                "--out",
+                str(out),
+                *options,
+            ]
+        )
+        == 0
+    )
     report = (out / "REPORT.md").read_text(encoding="utf-8")
     assert "a BERT-family model" in report and (out / "summary.json").is_file()
 
 
 # --- bad input: one line, exit 2, nothing written ---------------------------------------------------------------
+
 
 def _edit_weights(folder, edit):
     weights = load_file(str(folder / "model.safetensors"))
@@ -273,11 +347,18 @@ KEY = "bert.encoder.layer.0.attention.self.query.weight"
 BAD_FOLDERS = [
     ("no config", lambda f: (f / "config.json").unlink(), "(this one has no config.json)"),
     ("no weights", lambda f: (f / "model.safetensors").unlink(), "has no model.safetensors or pytorch_model.bin"),
-    ("model_type", lambda f: (f / "config.json").write_text(json.dumps(
-        {**json.loads((f / "config.json").read_text()), "model_type": "gpt2"})),
-     "model_type 'gpt2' is not supported; supported: bert, distilbert, roberta"),
-    ("shape", lambda f: _edit_weights(f, lambda w: w.update({KEY: np.zeros((8, 6))})),
-     f"weight '{KEY}' has shape (8, 6) but config.json implies (8, 8)"),
+    (
+        "model_type",
+        lambda f: (f / "config.json").write_text(
+            json.dumps({**json.loads((f / "config.json").read_text()), "model_type": "gpt2"})
+        ),
+        "model_type 'gpt2' is not supported; supported: bert, distilbert, roberta",
+    ),
+    (
+        "shape",
+        lambda f: _edit_weights(f, lambda w: w.update({KEY: np.zeros((8, 6))})),
+        f"weight '{KEY}' has shape (8, 6) but config.json implies (8, 8)",
+    ),
     ("nan", lambda f: _edit_weights(f, lambda w: w[KEY].__setitem__((0, 0), np.nan)), "contains NaN or inf"),
     ("tokenizer", _bigger_tokenizer, "the tokenizer has 44 ids but the word embedding only 24 rows"),
     ("pickle", _pickled, "is not a checkpoint of tensors only"),
@@ -295,8 +376,11 @@ def test_bad_folders_are_one_line_errors(built, tmp_path, capsys, case, command)
     message_case(folder)
     out = tmp_path / "out"
     out.mkdir()
-    argv = (["explain", str(folder), "--text", "the movie"] if command == "explain"
-            else ["import", str(folder), "--out", str(out / "m.npz")])
+    argv = (
+        ["explain", str(folder), "--text", "the movie"]
+        if command == "explain"
+        else ["import", str(folder), "--out", str(out / "m.npz")]
+    )
     if case[0] == "no config" and command == "import":
         message = "is a folder; pass the path of a torch.save'd state_dict, or a Hugging Face model folder"
     assert main(argv) == 2
@@ -312,8 +396,10 @@ def test_a_text_longer_than_the_model_needs_truncate(built, capsys):
     long = " ".join(["the movie was great"] * 12)  # 48 pieces + 2 > 40 positions
     assert main(["explain", str(folder), "--text", long, "--method", "attention-avg"]) == 2
     error = capsys.readouterr().err.strip()
-    assert "\n" not in error and "the text has 50 tokens, more than the model's 40; shorten it or pass --truncate" \
-        in error
-    result = _json(capsys, ["explain", str(folder), "--text", long, "--method", "attention-avg", "--json",
-                            "--truncate"])
+    assert (
+        "\n" not in error and "the text has 50 tokens, more than the model's 40; shorten it or pass --truncate" in error
+    )
+    result = _json(
+        capsys, ["explain", str(folder), "--text", long, "--method", "attention-avg", "--json", "--truncate"]
+    )
     assert len(result["piece_scores"]) == 39  # CLS and 38 pieces: [SEP] kept at position 39

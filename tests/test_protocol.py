@@ -26,17 +26,70 @@ from theory.models.vocabulary import Vocabulary
 
 TOKENS = ("[cls]", "<unk>", "good", "bad", "film", ".", "not", "dull", "fun", "a")
 ONE_LAYER = ModelSpec(K=2, d_e=4, d_att=3, d_out=2, V=len(TOKENS), T=9, pe=True, seed=5).build()
-PRE_NORM = EncoderSpec(L=2, K=2, d=4, d_att=2, d_out=3, d_ff=3, V=len(TOKENS), T=9, pe=True, residual=True,
-                       norm="pre", activation="gelu", biases=True, seed=3).build()
-POST_NORM = EncoderSpec(L=1, K=2, d=4, d_att=2, d_out=2, d_ff=0, V=len(TOKENS), T=9, pe=False, residual=True,
-                        norm="post", activation="relu", biases=False, seed=4).build()
+PRE_NORM = EncoderSpec(
+    L=2,
+    K=2,
+    d=4,
+    d_att=2,
+    d_out=3,
+    d_ff=3,
+    V=len(TOKENS),
+    T=9,
+    pe=True,
+    residual=True,
+    norm="pre",
+    activation="gelu",
+    biases=True,
+    seed=3,
+).build()
+POST_NORM = EncoderSpec(
+    L=1,
+    K=2,
+    d=4,
+    d_att=2,
+    d_out=2,
+    d_ff=0,
+    V=len(TOKENS),
+    T=9,
+    pe=False,
+    residual=True,
+    norm="post",
+    activation="relu",
+    biases=False,
+    seed=4,
+).build()
 MODELS = {"one-layer": ONE_LAYER, "pre-norm encoder": PRE_NORM, "post-norm encoder": POST_NORM}
 WORDS = [2, 4, 6, 2, 9]  # "good film not good a": d = 4 distinct words, one repeated
 #: every member of the protocol (theory.models.protocol.AttentionClassifier)
-MEMBERS = ("family", "noun", "capabilities", "cls_id", "unk_id", "V", "T", "K", "d_e", "word_ids", "sizes", "replace",
-           "document", "embed", "forward", "forward_quantities", "output", "output_embedded", "output_scale",
-           "output_magnitudes", "attention", "readout_attention", "hidden_states", "gradient", "gradient_embedded",
-           "evaluator", "layer_norm_zeros")
+MEMBERS = (
+    "family",
+    "noun",
+    "capabilities",
+    "cls_id",
+    "unk_id",
+    "V",
+    "T",
+    "K",
+    "d_e",
+    "word_ids",
+    "sizes",
+    "replace",
+    "document",
+    "embed",
+    "forward",
+    "forward_quantities",
+    "output",
+    "output_embedded",
+    "output_scale",
+    "output_magnitudes",
+    "attention",
+    "readout_attention",
+    "hidden_states",
+    "gradient",
+    "gradient_embedded",
+    "evaluator",
+    "layer_norm_zeros",
+)
 
 
 @pytest.fixture(params=list(MODELS), ids=list(MODELS))
@@ -127,8 +180,11 @@ def test_evaluator_is_f_of_the_perturbed_documents(model, semantics):
     for z, value in zip(Z, got):
         kept = [w for w in WORDS if z[doc.words.tolist().index(w)]]
         if semantics == "delete":
-            want = model.output(model.document(kept).ids[None])[0] if kept else model.output(
-                np.array([[0] + [1] * (model.T - 1)]))[0]
+            want = (
+                model.output(model.document(kept).ids[None])[0]
+                if kept
+                else model.output(np.array([[0] + [1] * (model.T - 1)]))[0]
+            )
         elif semantics == "zero":
             built = X.copy()
             for t, w in enumerate(WORDS, 1):
@@ -138,7 +194,7 @@ def test_evaluator_is_f_of_the_perturbed_documents(model, semantics):
         else:
             token = 1 if semantics == "replace" else 3
             ids = doc.ids.copy()
-            ids[1: len(WORDS) + 1] = [w if z[doc.words.tolist().index(w)] else token for w in WORDS]
+            ids[1 : len(WORDS) + 1] = [w if z[doc.words.tolist().index(w)] else token for w in WORDS]
             want = model.output(ids[None])[0]
         assert np.isclose(value, want, rtol=1e-12, atol=1e-14), (z, value, want)
 
@@ -152,8 +208,14 @@ def test_layer_norm_zeros_are_zero_gradient_sums():
     assert ONE_LAYER.layer_norm_zeros(doc.length) == [] == POST_NORM.layer_norm_zeros(doc.length)
 
 
-CHEAP = {"lime": {"samples": 64}, "lime-inf": {}, "shapley": {}, "kernelshap": {}, "smoothgrad": {"samples": 4},
-         "clime": {"samples": 4}}
+CHEAP = {
+    "lime": {"samples": 64},
+    "lime-inf": {},
+    "shapley": {},
+    "kernelshap": {},
+    "smoothgrad": {"samples": 4},
+    "clime": {"samples": 4},
+}
 
 
 def test_methods_of_each_family():
@@ -198,8 +260,22 @@ def test_an_encoder_explained_from_text_through_the_api_and_the_command_line(tmp
     PRE_NORM.save(tmp_path / "enc.npz")
     (tmp_path / "v.txt").write_text("\n".join(TOKENS), encoding="utf-8")
     text = "good film. not good a"
-    assert main(["explain", str(tmp_path / "enc.npz"), "--text", text, "--vocab", str(tmp_path / "v.txt"),
-                 "--method", "grad-l2,occlusion", "--json"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(tmp_path / "enc.npz"),
+                "--text",
+                text,
+                "--vocab",
+                str(tmp_path / "v.txt"),
+                "--method",
+                "grad-l2,occlusion",
+                "--json",
+            ]
+        )
+        == 0
+    )
     printed = json.loads(capsys.readouterr().out)
     vocabulary = Vocabulary(TOKENS, 0, 1)
     for result in printed:

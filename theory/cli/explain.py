@@ -48,32 +48,52 @@ def bundled_models() -> dict[str, tuple[Path, str]]:
 
 
 def add_parser(commands) -> None:
-    explain = commands.add_parser("explain", help="explain a document with one or several methods (a table, JSON "
-                                                  "or a picture)")
-    explain.add_argument("model", nargs="?", default="bundled",
-                         help="model file (.npz of any family, see docs/file-formats.md), a Hugging Face model folder "
-                              "(BERT, DistilBERT, RoBERTa; --probe for a bare encoder), or bundled (the trained "
-                              "one-layer sentiment model; the default) or bundled-encoder (the trained 6-layer "
-                              "encoder)")
+    explain = commands.add_parser(
+        "explain", help="explain a document with one or several methods (a table, JSON or a picture)"
+    )
+    explain.add_argument(
+        "model",
+        nargs="?",
+        default="bundled",
+        help="model file (.npz of any family, see docs/file-formats.md), a Hugging Face model folder "
+        "(BERT, DistilBERT, RoBERTa; --probe for a bare encoder), or bundled (the trained "
+        "one-layer sentiment model; the default) or bundled-encoder (the trained 6-layer "
+        "encoder)",
+    )
     explain.add_argument("--tokens", help="word ids, comma-separated, e.g. 5,9,12,9 (or --text/--texts)")
-    explain.add_argument("--method", action="append", default=None, metavar="M[,M…]|all",
-                         help="explanation method(s): a name, a comma-separated list or all (default: all); may be "
-                              "repeated")
-    explain.add_argument("--json", action="store_true",
-                         help="print JSON (one object per method; a list for several methods)")
-    explain.add_argument("--plot", default=None, metavar="FILE.png",
-                         help="draw the words shaded by their scores, one line per method (needs matplotlib: "
-                              "pip install '.[report]')")
+    explain.add_argument(
+        "--method",
+        action="append",
+        default=None,
+        metavar="M[,M…]|all",
+        help="explanation method(s): a name, a comma-separated list or all (default: all); may be repeated",
+    )
+    explain.add_argument(
+        "--json", action="store_true", help="print JSON (one object per method; a list for several methods)"
+    )
+    explain.add_argument(
+        "--plot",
+        default=None,
+        metavar="FILE.png",
+        help="draw the words shaded by their scores, one line per method (needs matplotlib: pip install '.[report]')",
+    )
     explain.add_argument("--html", default=None, metavar="FILE.html", help="the same picture as an HTML page")
-    explain.add_argument("--semantics", default=None,
-                         help="LIME removal semantics: delete (lime 0.2.0.1 with bow=True, then UNK padding; "
-                              "default) or replace (UNK at the same position, as Eq. (19) assumes); also mask:ID "
-                              "(token ID at the same position) and zero (token embedding 0, positional encoding kept)")
+    explain.add_argument(
+        "--semantics",
+        default=None,
+        help="LIME removal semantics: delete (lime 0.2.0.1 with bow=True, then UNK padding; "
+        "default) or replace (UNK at the same position, as Eq. (19) assumes); also mask:ID "
+        "(token ID at the same position) and zero (token embedding 0, positional encoding kept)",
+    )
     explain.add_argument("--baseline", default=None, help="IG baseline: replace (default), mask:ID or zero")
     explain.add_argument("--sigma", type=float, default=None, help="SmoothGrad / C-LIME noise level (default 0.1)")
-    explain.add_argument("--samples", type=int, default=None,
-                         help="samples of a sampled method (LIME: 5000; refused when the estimated time exceeds 10 "
-                              "minutes or the memory the machine's)")
+    explain.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help="samples of a sampled method (LIME: 5000; refused when the estimated time exceeds 10 "
+        "minutes or the memory the machine's)",
+    )
     explain.add_argument("--seed", type=int, default=None, help="seed of the sampled methods (default 0)")
     model_options.add_text_options(explain, single=True)
     model_options.add_folder_options(explain)
@@ -96,8 +116,9 @@ def load(args) -> tuple[AttentionClassifier, str | None]:
     ``"encoder"``), None otherwise."""
     bundled = bundled_models()
     path = bundled[args.model][0] if args.model in bundled else Path(args.model)
-    kind = next((what for known, what in bundled.values() if path.is_file() and path.resolve() == known.resolve()),
-                None)
+    kind = next(
+        (what for known, what in bundled.values() if path.is_file() and path.resolve() == known.resolve()), None
+    )
     return model_options.load_model(path, args), kind
 
 
@@ -121,8 +142,9 @@ def documents(args, model, is_bundled) -> tuple[list[Document], tuple[str, ...] 
     if args.jsonl and args.texts is None:
         raise InputError("--jsonl is for --texts FILE (use --json with --text)")
     if vocab is None:  # the model read the texts with its own tokenizer: it reads them again, into its words
-        return [Document(item.tokens, item.text, model.document(item.text, truncate=args.truncate))
-                for item in encoded], None
+        return [
+            Document(item.tokens, item.text, model.document(item.text, truncate=args.truncate)) for item in encoded
+        ], None
     return [Document(item.tokens, item.text) for item in encoded], vocab.tokens
 
 
@@ -145,10 +167,13 @@ def method_options(args, methods: list[str]) -> dict[str, dict]:
     for key in given:
         if not any(key in METHODS[method].options for method in methods):
             takers = sorted(name for name, method in METHODS.items() if key in method.options)
-            raise InputError(f"--{key} applies to none of the chosen methods ({', '.join(methods)}); it applies to "
-                             f"{', '.join(takers)}")
-    return {method: {key: value for key, value in given.items() if key in METHODS[method].options}
-            for method in methods}
+            raise InputError(
+                f"--{key} applies to none of the chosen methods ({', '.join(methods)}); it applies to "
+                f"{', '.join(takers)}"
+            )
+    return {
+        method: {key: value for key, value in given.items() if key in METHODS[method].options} for method in methods
+    }
 
 
 def _named(result: dict, strings, text) -> dict:
@@ -182,10 +207,24 @@ def run(args, argv) -> int:
     methods = method_names(model, args.method or ["all"])
     options = method_options(args, methods)
     docs, strings = documents(args, model, bundled is not None)
-    results = [[_named(explain(model, doc.read or doc.tokens, method, allow_unk=args.oov == "unk",
-                               **options[method]).to_json(), strings, doc.text) for method in methods] for doc in docs]
-    what = (f"the bundled {bundled}'s positive-class logit" if bundled is not None
-            else f"the output of {Path(args.model).name}")
+    results = [
+        [
+            _named(
+                explain(
+                    model, doc.read or doc.tokens, method, allow_unk=args.oov == "unk", **options[method]
+                ).to_json(),
+                strings,
+                doc.text,
+            )
+            for method in methods
+        ]
+        for doc in docs
+    ]
+    what = (
+        f"the bundled {bundled}'s positive-class logit"
+        if bundled is not None
+        else f"the output of {Path(args.model).name}"
+    )
     for target, write in ((args.plot, explain_view.write_png), (args.html, explain_view.write_html)):
         if target:
             try:

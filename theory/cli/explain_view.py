@@ -69,8 +69,10 @@ def _zero_positions(result: dict) -> set[int]:
 def _cells(result: dict) -> list[str]:
     """The table's cell at each position ``0..L``."""
     zeros = _zero_positions(result)
-    return [ZERO if t in zeros else NO_SCORE if value is None else f"{value:+.3g}"
-            for t, value in enumerate(position_scores(result))]
+    return [
+        ZERO if t in zeros else NO_SCORE if value is None else f"{value:+.3g}"
+        for t, value in enumerate(position_scores(result))
+    ]
 
 
 def _span(positions: Iterable[int]) -> str:
@@ -88,16 +90,23 @@ def _zero_notes(results: list[dict]) -> list[str]:
     if exact:
         zeros = exact[0]["exactly_zero"]
         noise = max(abs(position_scores(r)[t]) for r in exact for t in zeros["positions"])
-        notes.append(f"{ZERO}: {', '.join(r['method'] for r in exact)} at positions {_span(zeros['positions'])} "
-                     f"are 0 exactly — {zeros['reason']}; float64 rounding left |value| ≤ {noise:.2g} (--json "
-                     "scores, flagged exactly_zero).")
+        notes.append(
+            f"{ZERO}: {', '.join(r['method'] for r in exact)} at positions {_span(zeros['positions'])} "
+            f"are 0 exactly — {zeros['reason']}; float64 rounding left |value| ≤ {noise:.2g} (--json "
+            "scores, flagged exactly_zero)."
+        )
     for r in results:
         if "population_zero" in r:
             positions = r["population_zero"]["positions"]
-            spread = (f"standard errors up to {max(r['stderr'][t] for t in positions):.2g}," if "stderr" in r
-                      else "its pieces' standard errors in")
-            notes.append(f"{r['method']}: its population value at positions {_span(positions)} is 0 (it equals "
-                         f"smoothgrad's, Stein's lemma), so its estimates there are sampling noise ({spread} --json).")
+            spread = (
+                f"standard errors up to {max(r['stderr'][t] for t in positions):.2g},"
+                if "stderr" in r
+                else "its pieces' standard errors in"
+            )
+            notes.append(
+                f"{r['method']}: its population value at positions {_span(positions)} is 0 (it equals "
+                f"smoothgrad's, Stein's lemma), so its estimates there are sampling noise ({spread} --json)."
+            )
     return notes
 
 
@@ -107,20 +116,29 @@ def _details(result: dict) -> str | None:
     if "semantics" in result:
         parts.append(f"removal {result['semantics']}")
     if "baseline" in result:
-        parts.append(f"baseline {result['baseline']} (f = {result['f_baseline']:+.4g}), completeness gap "
-                     f"{result['completeness_gap']:.2g} at {result['nodes']} nodes")
+        parts.append(
+            f"baseline {result['baseline']} (f = {result['f_baseline']:+.4g}), completeness gap "
+            f"{result['completeness_gap']:.2g} at {result['nodes']} nodes"
+        )
     if "sigma" in result:
         parts.append(f"σ = {result['sigma']:g}")
     if result.get("exact") is True:
         d = len(result["words"])
-        parts.append(f"exact, 2^{d} = {2 ** d} subsets of words"
-                     + (f" (cheaper than the --samples {result['requested_samples']} asked for)"
-                        if "requested_samples" in result else ""))
+        parts.append(
+            f"exact, 2^{d} = {2**d} subsets of words"
+            + (
+                f" (cheaper than the --samples {result['requested_samples']} asked for)"
+                if "requested_samples" in result
+                else ""
+            )
+        )
     elif "samples" in result and result.get("seed") is None:
         parts.append(f"exact ({result['samples']} evaluations)")
     elif "samples" in result:
-        parts.append(f"{result['samples']} samples, seed {result['seed']}"
-                     + ("; standard errors in --json" if "stderr" in result else ""))
+        parts.append(
+            f"{result['samples']} samples, seed {result['seed']}"
+            + ("; standard errors in --json" if "stderr" in result else "")
+        )
     if "intercept" in result:
         parts.append(f"intercept {result['intercept']:+.4g}")
     return f"{result['method']}: {', '.join(parts)}" if parts else None
@@ -147,22 +165,26 @@ def table(results: list[dict], what: str) -> str:
     widths = [max(len(row[k]) for row in [header, kinds, *rows]) for k in range(len(header))]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(cell.ljust(width) if k == 1 else cell.rjust(width)
-                         for k, (cell, width) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            cell.ljust(width) if k == 1 else cell.rjust(width) for k, (cell, width) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     out = [f"f = {first['f']:+.6g} ({what})"]
     if "text" in first:
         out.append(f"text: {first['text']}")
     out += ["", line(header), line(kinds), *(line(row) for row in rows), ""]
     if any(r["scores_of"] == "words" for r in results):
-        out.append("(word): a score per distinct word — all its occurrences switched off together — shown at each "
-                   f"occurrence ({NO_SCORE} at CLS); (pos): a score per position.")
+        out.append(
+            "(word): a score per distinct word — all its occurrences switched off together — shown at each "
+            f"occurrence ({NO_SCORE} at CLS); (pos): a score per position."
+        )
     out += _zero_notes(results)
     out += [d for d in map(_details, results) if d]
     return "\n".join(out)
 
 
 # --- pictures -------------------------------------------------------------------------------------------------------
+
 
 def _lines(results: list[dict]) -> tuple[list[str], list[tuple[str, float, list[float]]]]:
     """The words (positions ``1..L``) and, per method, its label, its largest ``|score|`` over the words and the
@@ -175,8 +197,13 @@ def _lines(results: list[dict]) -> tuple[list[str], list[tuple[str, float, list[
         largest = max((abs(s) for s in scores), default=0.0)
         kind = "per word" if result["scores_of"] == "words" else "per position"
         if largest == 0:
-            out.append((f"{result['method']} ({kind}, every word {'exactly 0 by LayerNorm' if zeros else '0'})", 0.0,
-                        [0.0] * len(words)))
+            out.append(
+                (
+                    f"{result['method']} ({kind}, every word {'exactly 0 by LayerNorm' if zeros else '0'})",
+                    0.0,
+                    [0.0] * len(words),
+                )
+            )
             continue
         noise = "; population value 0 at the words: sampling noise" if "population_zero" in result else ""
         out.append((f"{result['method']} ({kind}, ±{largest:.3g}{noise})", largest, [s / largest for s in scores]))
@@ -195,8 +222,7 @@ def _rgb(value: float) -> tuple[float, float, float]:
 def require_matplotlib() -> None:
     """Refuse ``--plot`` when matplotlib (the ``report`` extra) is not installed."""
     if not figures.available():
-        raise InputError(f"--plot {optional.needs(['matplotlib'])} (or use --html FILE.html, which needs nothing "
-                         "more)")
+        raise InputError(f"--plot {optional.needs(['matplotlib'])} (or use --html FILE.html, which needs nothing more)")
 
 
 def write_png(results: list[dict], path: str | Path, what: str) -> None:
@@ -242,19 +268,35 @@ def write_png(results: list[dict], path: str | Path, what: str) -> None:
     height = title_h + step * (total_lines + 0.6 * len(lines)) + legend_h
     fig.set_size_inches(page, height)
     inch = fig.dpi_scale_trans
-    fig.text(0.15, height - 0.3, f"f = {results[0]['f']:+.4g}  ({what})", fontsize=size + 1, weight="bold",
-             transform=inch, va="center")
+    fig.text(
+        0.15,
+        height - 0.3,
+        f"f = {results[0]['f']:+.4g}  ({what})",
+        fontsize=size + 1,
+        weight="bold",
+        transform=inch,
+        va="center",
+    )
     y = height - title_h
     for (label, _, scaled), placed in zip(lines, rows):
         fig.text(0.15, y, label, fontsize=size, transform=inch, va="center")
         for word, value, (x, line) in zip(words, scaled, placed):
             colour = _rgb(value)
-            fig.text(x, y - line * step, word, fontsize=size, transform=inch, va="center",
-                     color="white" if abs(value) > 0.6 else "black",
-                     bbox={"boxstyle": "round,pad=0.25", "facecolor": colour, "edgecolor": "none"})
+            fig.text(
+                x,
+                y - line * step,
+                word,
+                fontsize=size,
+                transform=inch,
+                va="center",
+                color="white" if abs(value) > 0.6 else "black",
+                bbox={"boxstyle": "round,pad=0.25", "facecolor": colour, "edgecolor": "none"},
+            )
         y -= step * ((placed[-1][1] if placed else 0) + 1.6)
-    legend = ("colour: the score, red positive, blue negative, white 0; each line scaled to its own largest |score|\n"
-              "(after the method's name); per word: all occurrences of a word share its score")
+    legend = (
+        "colour: the score, red positive, blue negative, white 0; each line scaled to its own largest |score|\n"
+        "(after the method's name); per word: all occurrences of a word share its score"
+    )
     fig.text(0.15, 0.3, legend, fontsize=size - 3, transform=inch, va="center", color="0.3", linespacing=1.4)
     fig.savefig(path, dpi=150)
     plt.close(fig)
@@ -277,8 +319,10 @@ def write_html(results: list[dict], path: str | Path, what: str) -> None:
     rows = []
     for (label, _, scaled), result in zip(lines, results):
         raw = _cells(result)[1:]
-        spans = " ".join(f'<span class="w" style="{css(v)}" title="{html.escape(s)}">{html.escape(w)}</span>'
-                         for w, v, s in zip(words, scaled, raw))
+        spans = " ".join(
+            f'<span class="w" style="{css(v)}" title="{html.escape(s)}">{html.escape(w)}</span>'
+            for w, v, s in zip(words, scaled, raw)
+        )
         rows.append(f"<tr><th>{html.escape(label)}</th><td>{spans}</td></tr>")
     title = f"f = {results[0]['f']:+.4g} ({what})"
     text = f"<p>text: {html.escape(results[0]['text'])}</p>" if "text" in results[0] else ""

@@ -52,13 +52,20 @@ def _integral(model: AttentionClassifier, X: np.ndarray, X0: np.ndarray, nodes: 
     step = max(1, _BLOCK // X.size)
     out = np.zeros_like(X)
     for start in range(0, nodes, step):
-        path = X0 + a[start: start + step, None, None] * (X - X0)
-        out += np.einsum("n,ntd->td", w[start: start + step], model.gradient_embedded(path))
+        path = X0 + a[start : start + step, None, None] * (X - X0)
+        out += np.einsum("n,ntd->td", w[start : start + step], model.gradient_embedded(path))
     return out
 
 
-def integrated_gradients(model: AttentionClassifier, doc: ArrayLike, length: int, *, baseline: str = "replace",
-                         rtol: float = RTOL, nodes: int | None = None) -> IntegratedGradients:
+def integrated_gradients(
+    model: AttentionClassifier,
+    doc: ArrayLike,
+    length: int,
+    *,
+    baseline: str = "replace",
+    rtol: float = RTOL,
+    nodes: int | None = None,
+) -> IntegratedGradients:
     """IG of every position (``nodes`` fixed, or doubled until the completeness gap is ≤ ``rtol·scale``).
 
     Args:
@@ -79,8 +86,10 @@ def integrated_gradients(model: AttentionClassifier, doc: ArrayLike, length: int
     """
     how = removal.parse(baseline, model)
     if not how.substitutes:
-        raise InputError(f"--baseline {how.name}: Integrated Gradients needs a baseline embedding at each position; "
-                         "use replace, mask:ID or zero")
+        raise InputError(
+            f"--baseline {how.name}: Integrated Gradients needs a baseline embedding at each position; "
+            "use replace, mask:ID or zero"
+        )
     if not (np.isfinite(rtol) and rtol > 0):
         raise InputError(f"rtol={rtol!r}: the completeness tolerance must be a positive number")
     X = model.embed(np.asarray(doc)[None])[0]

@@ -49,13 +49,17 @@ def load(path: str | Path, probe: str | Path | None = None) -> AttentionClassifi
         from theory.models.huggingface import read_folder
 
         if not (Path(path) / "config.json").is_file():
-            raise InputError(f"model file {str(path)!r} is a folder; pass the path of a .npz model file, or a Hugging "
-                             "Face model folder (this one has no config.json)")
+            raise InputError(
+                f"model file {str(path)!r} is a folder; pass the path of a .npz model file, or a Hugging "
+                "Face model folder (this one has no config.json)"
+            )
 
         return read_folder(path, probe).model
     if probe is not None:
-        raise InputError(f"--probe is for a Hugging Face model folder (a bare encoder); {str(path)!r} is a model "
-                         "file, whose readout is its own")
+        raise InputError(
+            f"--probe is for a Hugging Face model folder (a bare encoder); {str(path)!r} is a model "
+            "file, whose readout is its own"
+        )
     arrays = read_npz(path)
     arch = str(arrays["arch"]) if "arch" in arrays else ""
     if arch not in FAMILIES:

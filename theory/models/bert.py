@@ -82,27 +82,35 @@ class BertConfig:
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
-            raise InputError(f"architecture {self.architecture!r} is not supported; use one of "
-                             f"{', '.join(ARCHITECTURES)}")
+            raise InputError(
+                f"architecture {self.architecture!r} is not supported; use one of {', '.join(ARCHITECTURES)}"
+            )
         if self.readout not in (NATIVE_READOUT[self.architecture], "mean"):
-            raise InputError(f"readout {self.readout!r} does not fit a {self.architecture} model; use "
-                             f"{NATIVE_READOUT[self.architecture]} or mean")
+            raise InputError(
+                f"readout {self.readout!r} does not fit a {self.architecture} model; use "
+                f"{NATIVE_READOUT[self.architecture]} or mean"
+            )
         if self.activation not in ACTIVATIONS:
             raise InputError(f"activation {self.activation!r} is not supported; use one of {', '.join(ACTIVATIONS)}")
-        sizes = {name: getattr(self, name) for name in ("layers", "heads", "d", "ffn", "vocab_size", "max_positions",
-                                                         "n_classes")}
+        sizes = {
+            name: getattr(self, name)
+            for name in ("layers", "heads", "d", "ffn", "vocab_size", "max_positions", "n_classes")
+        }
         if any(not isinstance(v, int | np.integer) or v < 1 for v in sizes.values()):
             raise InputError(f"every size must be a positive integer; got {sizes}")
         if self.d % self.heads:
             raise InputError(f"the hidden size d = {self.d} is not a multiple of the number of heads {self.heads}")
         if self.type_vocab_size < 0 or (self.architecture == "distilbert") != (self.type_vocab_size == 0):
-            raise InputError(f"type_vocab_size = {self.type_vocab_size}: DistilBERT has no token types (0), "
-                             "BERT and RoBERTa at least one")
+            raise InputError(
+                f"type_vocab_size = {self.type_vocab_size}: DistilBERT has no token types (0), "
+                "BERT and RoBERTa at least one"
+            )
         if not (np.isfinite(self.layer_norm_eps) and self.layer_norm_eps > 0):
             raise InputError(f"layer_norm_eps must be a positive number, got {self.layer_norm_eps!r}")
         if not 0 <= self.pad_token_id < self.vocab_size:
-            raise InputError(f"pad_token_id {self.pad_token_id} is not an id of the vocabulary (size "
-                             f"{self.vocab_size})")
+            raise InputError(
+                f"pad_token_id {self.pad_token_id} is not an id of the vocabulary (size {self.vocab_size})"
+            )
 
     @property
     def max_tokens(self) -> int:
@@ -124,16 +132,25 @@ def shapes(config: BertConfig) -> dict[str, tuple[int, ...]]:
         architecture has one, ``W_p``, ``b_p`` only for the CLS readouts.
     """
     L, d, F = config.layers, config.d, config.ffn
-    out: dict[str, tuple[int, ...]] = {"word_embeddings": (config.vocab_size, d),
-                                       "position_embeddings": (config.max_positions, d)}
+    out: dict[str, tuple[int, ...]] = {
+        "word_embeddings": (config.vocab_size, d),
+        "position_embeddings": (config.max_positions, d),
+    }
     if config.type_vocab_size:
         out["token_type_embeddings"] = (config.type_vocab_size, d)
     out.update(embeddings_norm_weight=(d,), embeddings_norm_bias=(d,))
     for name in ("query", "key", "value", "attention_output"):
         out.update({f"{name}_weight": (L, d, d), f"{name}_bias": (L, d)})
-    out.update(attention_norm_weight=(L, d), attention_norm_bias=(L, d), intermediate_weight=(L, F, d),
-               intermediate_bias=(L, F), output_weight=(L, d, F), output_bias=(L, d), output_norm_weight=(L, d),
-               output_norm_bias=(L, d))
+    out.update(
+        attention_norm_weight=(L, d),
+        attention_norm_bias=(L, d),
+        intermediate_weight=(L, F, d),
+        intermediate_bias=(L, F),
+        output_weight=(L, d, F),
+        output_bias=(L, d),
+        output_norm_weight=(L, d),
+        output_norm_bias=(L, d),
+    )
     if config.readout != "mean":
         out.update(pooler_weight=(d, d), pooler_bias=(d,))
     out.update(classifier_weight=(config.n_classes, d), classifier_bias=(config.n_classes,))
@@ -202,8 +219,10 @@ class Bert:
             value = getattr(self, field.name)
             if field.name not in want:
                 if value is not None:
-                    raise InputError(f"weight {field.name!r} is given but a {self.config.architecture} model with "
-                                     f"readout {self.config.readout} has none")
+                    raise InputError(
+                        f"weight {field.name!r} is given but a {self.config.architecture} model with "
+                        f"readout {self.config.readout} has none"
+                    )
                 continue
             if value is None:
                 raise InputError(f"weight {field.name!r} is missing; it must have shape {want[field.name]}")
@@ -239,8 +258,10 @@ class Bert:
 
     def _tokens(self):
         if self.tokenizer is None:
-            raise InputError("this BERT-family model has no tokenizer (built in memory): read it from a Hugging Face "
-                             "folder or an imported .npz to give it texts")
+            raise InputError(
+                "this BERT-family model has no tokenizer (built in memory): read it from a Hugging Face "
+                "folder or an imported .npz to give it texts"
+            )
         return self.tokenizer
 
     cls_id = property(lambda self: self._tokens().cls_id)
@@ -251,8 +272,7 @@ class Bert:
     @property
     def T(self) -> int:
         """The longest document (special tokens included): the tokenizer's, within the position table's."""
-        return self.config.max_tokens if self.tokenizer is None else min(self.tokenizer.max_len,
-                                                                         self.config.max_tokens)
+        return self.config.max_tokens if self.tokenizer is None else min(self.tokenizer.max_len, self.config.max_tokens)
 
     @property
     def word_ids(self) -> np.ndarray:
@@ -263,15 +283,24 @@ class Bert:
     def sizes(self) -> str:
         """The sizes in one line: architecture and readout, ``L``, ``K``, ``d``, the FFN width, ``T``, ``V``."""
         c = self.config
-        return (f"{c.architecture} ({c.readout} readout, {c.activation}, ε = {c.layer_norm_eps:g}), L = {c.layers}, "
-                f"K = {c.heads}, d = {c.d}, d_ff = {c.ffn}, T = {self.T}, V = {c.vocab_size}")
+        return (
+            f"{c.architecture} ({c.readout} readout, {c.activation}, ε = {c.layer_norm_eps:g}), L = {c.layers}, "
+            f"K = {c.heads}, d = {c.d}, d_ff = {c.ffn}, T = {self.T}, V = {c.vocab_size}"
+        )
 
     def replace(self, **changes) -> Bert:
         """The same model with some fields changed (weights by field name, ``klass``, ``contrast``, ``tokenizer``)."""
         return replaced(self, **changes)
 
-    def document(self, text: str | Sequence[int] | Document, *, vocabulary=None, oov: str = "error",
-                 allow_unk: bool = False, truncate: bool = False) -> Document:
+    def document(
+        self,
+        text: str | Sequence[int] | Document,
+        *,
+        vocabulary=None,
+        oov: str = "error",
+        allow_unk: bool = False,
+        truncate: bool = False,
+    ) -> Document:
         """The document of a text through the model's tokenizer (docs/theory.md §8, :func:`pieces_document`).
 
         Args:
@@ -296,8 +325,10 @@ class Bert:
         ids = [int(i) for i in text]
         encoded = tokens.encode(tokens.tokenizer.decode(ids), truncate)
         if encoded.ids[1:-1].tolist() != ids:
-            raise InputError(f"piece ids {ids} are not what the model's tokenizer makes of their text "
-                             f"{encoded.text!r} ({encoded.ids[1:-1].tolist()}): give the text instead")
+            raise InputError(
+                f"piece ids {ids} are not what the model's tokenizer makes of their text "
+                f"{encoded.text!r} ({encoded.ids[1:-1].tolist()}): give the text instead"
+            )
         return pieces_document(encoded)
 
     def embed(self, docs) -> np.ndarray:
@@ -313,8 +344,12 @@ class Bert:
         """Named quantities of the forward pass on documents ``(B, T)``, in the order they are computed: every
         layer's attention, the hidden states, the logits and ``f``."""
         fw = forward(self, docs)
-        return [("attention weights", fw.attention), ("hidden states", fw.hidden), ("logits", fw.logits),
-                ("model output f", fw.f)]
+        return [
+            ("attention weights", fw.attention),
+            ("hidden states", fw.hidden),
+            ("logits", fw.logits),
+            ("model output f", fw.f),
+        ]
 
     def output(self, docs) -> np.ndarray:
         """``f`` of documents ``(B, T)`` (every token real), shape ``(B,)``."""
@@ -369,8 +404,12 @@ class Bert:
         X = np.asarray(X, dtype=np.float64)
         T = X.shape[1]
         rows = max(1, _ELEMENTS // (self.L * (self.K * T + self.d + self.config.ffn) * T))
-        return np.concatenate([gradient(self, self._filler((len(part), T)), None, part).grad
-                               for part in (X[start: start + rows] for start in range(0, len(X), rows))])
+        return np.concatenate(
+            [
+                gradient(self, self._filler((len(part), T)), None, part).grad
+                for part in (X[start : start + rows] for start in range(0, len(X), rows))
+            ]
+        )
 
     def evaluator(self, doc, length: int, semantics) -> Callable[[np.ndarray], np.ndarray]:
         """``evaluate(Z) -> f`` on the perturbed documents of a Document under a removal semantics
@@ -397,10 +436,15 @@ class Bert:
         and the tokenizer (``tokenizer.json``'s text, its special tokens' names and maximum length)."""
         t = self._tokens()
         config = {field.name: getattr(self.config, field.name) for field in fields(self.config)}
-        out = dict(self.weights(), arch=np.str_(ARCH), config=np.str_(json.dumps(config)),
-                   explained=np.str_(json.dumps({"klass": int(self.klass), "contrast": self.contrast})),
-                   tokenizer=np.str_(t.tokenizer.to_str()), tokenizer_max_len=t.max_len,
-                   tokenizer_names=np.str_(json.dumps(t.names)))
+        out = dict(
+            self.weights(),
+            arch=np.str_(ARCH),
+            config=np.str_(json.dumps(config)),
+            explained=np.str_(json.dumps({"klass": int(self.klass), "contrast": self.contrast})),
+            tokenizer=np.str_(t.tokenizer.to_str()),
+            tokenizer_max_len=t.max_len,
+            tokenizer_names=np.str_(json.dumps(t.names)),
+        )
         return out
 
     def save(self, path) -> None:
@@ -420,8 +464,11 @@ class Bert:
         """
         from theory.models.wordpieces import WordPieces, tokenizer_from_str
 
-        lacking = [key for key in ("config", "explained", "tokenizer", "tokenizer_max_len", "tokenizer_names")
-                   if key not in arrays]
+        lacking = [
+            key
+            for key in ("config", "explained", "tokenizer", "tokenizer_max_len", "tokenizer_names")
+            if key not in arrays
+        ]
         if lacking:
             raise InputError(f"BERT-family file {where} lacks {', '.join(lacking)} (docs/file-formats.md)")
         try:
@@ -431,15 +478,16 @@ class Bert:
             config = BertConfig(**config)
             klass, contrast = explained["klass"], explained["contrast"]
         except (ValueError, TypeError, KeyError) as error:
-            raise InputError(f"{where}: config/explained/tokenizer_names are not the JSON of the format ({error})"
-                             ) from None
+            raise InputError(
+                f"{where}: config/explained/tokenizer_names are not the JSON of the format ({error})"
+            ) from None
         weights = {name: arrays[name] for name in shapes(config) if name in arrays}
-        tokenizer = WordPieces(tokenizer_from_str(str(arrays["tokenizer"]), where), int(arrays["tokenizer_max_len"]),
-                               names)
+        tokenizer = WordPieces(
+            tokenizer_from_str(str(arrays["tokenizer"]), where), int(arrays["tokenizer_max_len"]), names
+        )
         model = cls(config, **weights, klass=klass, contrast=contrast, tokenizer=tokenizer)
         check_vocabulary(model, tokenizer, where)
         return model
-
 
 
 def _weight(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
@@ -458,6 +506,7 @@ def _weight(name: str, value, shape: tuple[int, ...]) -> np.ndarray:
 
 # --- inputs ----------------------------------------------------------------------------------------------------
 
+
 def check_documents(model: Bert, ids, mask=None, word_embeddings=None) -> tuple:
     """Validate a batch of documents.
 
@@ -474,13 +523,19 @@ def check_documents(model: Bert, ids, mask=None, word_embeddings=None) -> tuple:
     if ids.ndim != 2 or not np.issubdtype(ids.dtype, np.integer):
         raise InputError(f"token ids must be an integer array (T,) or (B, T), got {ids.dtype} {ids.shape}")
     if ids.size and (ids.min() < 0 or ids.max() >= model.V):
-        raise InputError(f"token id {int(ids.max() if ids.max() >= model.V else ids.min())} is outside the "
-                         f"vocabulary (0 … {model.V - 1})")
+        raise InputError(
+            f"token id {int(ids.max() if ids.max() >= model.V else ids.min())} is outside the "
+            f"vocabulary (0 … {model.V - 1})"
+        )
     if ids.shape[1] < 1 or position_ids(model, ids).max() >= model.config.max_positions:
-        longest = int((ids != model.config.pad_token_id).sum(axis=1).max()) if model.config.architecture == \
-            "roberta" else ids.shape[1]
-        raise InputError(f"a document of {longest} tokens does not fit the model (1 … {model.config.max_tokens} "
-                         "tokens)")
+        longest = (
+            int((ids != model.config.pad_token_id).sum(axis=1).max())
+            if model.config.architecture == "roberta"
+            else ids.shape[1]
+        )
+        raise InputError(
+            f"a document of {longest} tokens does not fit the model (1 … {model.config.max_tokens} tokens)"
+        )
     mask = np.ones(ids.shape) if mask is None else np.atleast_2d(np.asarray(mask, dtype=np.float64))
     if mask.shape != ids.shape or not np.isin(mask, (0.0, 1.0)).all():
         raise InputError(f"the attention mask must be 0/1 of the ids' shape {ids.shape}, got {mask.shape}")
@@ -490,8 +545,9 @@ def check_documents(model: Bert, ids, mask=None, word_embeddings=None) -> tuple:
         word_embeddings = np.asarray(word_embeddings, dtype=np.float64)
         word_embeddings = word_embeddings[None] if word_embeddings.ndim == 2 else word_embeddings
         if word_embeddings.shape != (*ids.shape, model.d) or not np.isfinite(word_embeddings).all():
-            raise InputError(f"word embeddings must be finite of shape {(*ids.shape, model.d)}, got "
-                             f"{word_embeddings.shape}")
+            raise InputError(
+                f"word embeddings must be finite of shape {(*ids.shape, model.d)}, got {word_embeddings.shape}"
+            )
     return ids.astype(np.int64), mask, word_embeddings
 
 
@@ -509,6 +565,7 @@ def word_vectors(model: Bert, ids: np.ndarray) -> np.ndarray:
 
 
 # --- forward pass ----------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ReadoutTrace:
@@ -597,7 +654,7 @@ def activation(model: Bert, z):
         return np.maximum(z, 0.0)
     if name == "gelu":
         return 0.5 * z * (1.0 + erf(z / np.sqrt(2.0)))
-    return 0.5 * z * (1.0 + np.tanh(_TANH_C * (z + 0.044715 * z ** 3)))
+    return 0.5 * z * (1.0 + np.tanh(_TANH_C * (z + 0.044715 * z**3)))
 
 
 def _feed_forward(model: Bert, l: int, x):
@@ -662,9 +719,16 @@ def forward(model: Bert, ids, mask=None, word_embeddings=None) -> BertForward:
     """
     ids, mask, word_embeddings = check_documents(model, ids, mask, word_embeddings)
     logits, readout, emb_trace, hidden, traces = _stack(model, ids, mask, word_embeddings, keep=True)
-    return BertForward(f=_f(model, logits), logits=logits, mask=mask,
-                       attention=np.stack([tr.sa.A for tr in traces], axis=1), hidden=np.stack(hidden, axis=1),
-                       embeddings=emb_trace, layers=tuple(traces), readout=readout)
+    return BertForward(
+        f=_f(model, logits),
+        logits=logits,
+        mask=mask,
+        attention=np.stack([tr.sa.A for tr in traces], axis=1),
+        hidden=np.stack(hidden, axis=1),
+        embeddings=emb_trace,
+        layers=tuple(traces),
+        readout=readout,
+    )
 
 
 def evaluate(model: Bert, ids, mask=None, word_embeddings=None, chunk: int | None = None) -> np.ndarray:
@@ -683,7 +747,7 @@ def evaluate(model: Bert, ids, mask=None, word_embeddings=None, chunk: int | Non
     """
     ids, mask, word_embeddings = check_documents(model, ids, mask, word_embeddings)
     B, T = ids.shape
-    chunk = chunk or max(1, 2 ** 22 // (model.K * T * T))
+    chunk = chunk or max(1, 2**22 // (model.K * T * T))
     out = np.empty(B)
     for start in range(0, B, chunk):
         part = slice(start, start + chunk)
@@ -693,6 +757,7 @@ def evaluate(model: Bert, ids, mask=None, word_embeddings=None, chunk: int | Non
 
 
 # --- backward pass ---------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class BertGradient:
@@ -715,8 +780,9 @@ def _readout_backward(model: Bert, fw: BertForward) -> np.ndarray:
 def _norm_backward(weight, trace: NormTrace, dy):
     """``x̄`` of ``y = x̂γ + β``: ``r (ĝ − mean ĝ − x̂ · mean(ĝ x̂))`` with ``ĝ = ȳ ⊙ γ``."""
     g = dy * weight
-    return trace.inv_std * (g - g.mean(axis=-1, keepdims=True)
-                            - trace.xhat * (g * trace.xhat).mean(axis=-1, keepdims=True))
+    return trace.inv_std * (
+        g - g.mean(axis=-1, keepdims=True) - trace.xhat * (g * trace.xhat).mean(axis=-1, keepdims=True)
+    )
 
 
 def _heads_backward(dY, W):
@@ -734,8 +800,11 @@ def _attention_backward(model: Bert, l: int, trace: AttentionTrace, dy):
     dS = A * (dA - (dA * A).sum(axis=-1, keepdims=True)) * (d // model.K) ** -0.5
     dQ = np.matmul(dS, trace.Kmat)
     dK = np.matmul(dS.transpose(0, 1, 3, 2), trace.Q)
-    return (_heads_backward(dQ, model.query_weight[l]) + _heads_backward(dK, model.key_weight[l])
-            + _heads_backward(dV, model.value_weight[l]))
+    return (
+        _heads_backward(dQ, model.query_weight[l])
+        + _heads_backward(dK, model.key_weight[l])
+        + _heads_backward(dV, model.value_weight[l])
+    )
 
 
 def activation_derivative(model: Bert, z):
@@ -746,7 +815,7 @@ def activation_derivative(model: Bert, z):
         return (z > 0).astype(np.float64)
     if name == "gelu":
         return 0.5 * (1.0 + erf(z / np.sqrt(2.0))) + z * np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
-    tau = np.tanh(_TANH_C * (z + 0.044715 * z ** 3))
+    tau = np.tanh(_TANH_C * (z + 0.044715 * z**3))
     return 0.5 * (1.0 + tau) + 0.5 * z * (1.0 - tau * tau) * _TANH_C * (1.0 + 3 * 0.044715 * z * z)
 
 
@@ -804,8 +873,10 @@ def check_vocabulary(model: Bert, tokenizer, where: str) -> None:
         where: the folder or file, for the message.
     """
     if tokenizer.vocab_size > model.V:
-        raise InputError(f"{where}: the tokenizer has {tokenizer.vocab_size} ids but the word embedding only "
-                         f"{model.V} rows (config.json vocab_size): they belong to different models")
+        raise InputError(
+            f"{where}: the tokenizer has {tokenizer.vocab_size} ids but the word embedding only "
+            f"{model.V} rows (config.json vocab_size): they belong to different models"
+        )
 
 
 def pieces_document(encoded) -> Document:
@@ -823,8 +894,10 @@ def pieces_document(encoded) -> Document:
     T = encoded.T
     inner = np.flatnonzero(encoded.special[1:-1])
     if inner.size or not (encoded.special[0] and encoded.special[-1]):
-        raise InputError(f"the text holds the special token {encoded.pieces[1 + inner[0]] if inner.size else '?'}"
-                         " inside it; special tokens are never explained nor removed: leave them out of the text")
+        raise InputError(
+            f"the text holds the special token {encoded.pieces[1 + inner[0]] if inner.size else '?'}"
+            " inside it; special tokens are never explained nor removed: leave them out of the text"
+        )
     if T < 3:
         raise InputError("the text has no word to explain (it tokenizes to the special tokens only)")
     names = tuple(dict.fromkeys(encoded.words))
@@ -835,8 +908,9 @@ def pieces_document(encoded) -> Document:
         word_of[np.asarray(at) - 1] = j
     if (word_of < 0).any():
         raise InputError(f"piece {encoded.pieces[1 + int(np.argmax(word_of < 0))]!r} belongs to no word of the text")
-    return Document(np.asarray(encoded.ids, dtype=np.int64), T - 2, np.arange(len(names)), word_of, encoded.text,
-                    names, occurrences)
+    return Document(
+        np.asarray(encoded.ids, dtype=np.int64), T - 2, np.arange(len(names)), word_of, encoded.text, names, occurrences
+    )
 
 
 def perturbed_evaluator(model: Bert, doc: Document, how: removal.Removal) -> Callable[[np.ndarray], np.ndarray]:
@@ -857,8 +931,10 @@ def perturbed_evaluator(model: Bert, doc: Document, how: removal.Removal) -> Cal
         ``evaluate(Z) -> f`` of shape ``(n,)``.
     """
     if not isinstance(doc, Document) or doc.names is None:
-        raise InputError("a BERT-family model's perturbed documents need its Document (model.document(text)), "
-                         "whose words span pieces")
+        raise InputError(
+            "a BERT-family model's perturbed documents need its Document (model.document(text)), "
+            "whose words span pieces"
+        )
     ids = check_documents(model, doc.ids)[0][0]
     T, L = ids.size, doc.length
     rows = max(1, _ELEMENTS // (T * max(model.d, model.config.ffn, model.K * T)))
@@ -881,15 +957,15 @@ def perturbed_evaluator(model: Bert, doc: Document, how: removal.Removal) -> Cal
             docs[rows_of[kept], to[kept]] = np.broadcast_to(ids, kept.shape)[kept]
             mask[rows_of[kept], to[kept]] = 1.0
         elif how.kind == "pad":
-            mask[:, 1: L + 1] = keep
+            mask[:, 1 : L + 1] = keep
         elif how.kind == "zero":
             embeddings = word_vectors(model, docs)
-            embeddings[:, 1: L + 1] *= keep[:, :, None]
+            embeddings[:, 1 : L + 1] *= keep[:, :, None]
         else:
-            docs[:, 1: L + 1] = np.where(keep, ids[1: L + 1], token)
+            docs[:, 1 : L + 1] = np.where(keep, ids[1 : L + 1], token)
         return evaluate(model, docs, mask, embeddings)
 
     def run(Z):
-        return np.concatenate([block(Z[start: start + rows]) for start in range(0, len(Z), rows)] or [np.empty(0)])
+        return np.concatenate([block(Z[start : start + rows]) for start in range(0, len(Z), rows)] or [np.empty(0)])
 
     return run

@@ -42,41 +42,84 @@ from theory.models.bert import ACTIVATIONS, ARCHITECTURES, NATIVE_READOUT, Bert,
 from theory.models.wordpieces import WordPieces, first_line, read_json, read_tokenizer
 from theory.optional import missing, needs
 
-_BERT_LAYER = {"query": "attention.self.query", "key": "attention.self.key", "value": "attention.self.value",
-               "attention_output": "attention.output.dense", "attention_norm": "attention.output.LayerNorm",
-               "intermediate": "intermediate.dense", "output": "output.dense", "output_norm": "output.LayerNorm"}
-_DISTILBERT_LAYER = {"query": "attention.q_lin", "key": "attention.k_lin", "value": "attention.v_lin",
-                     "attention_output": "attention.out_lin", "attention_norm": "sa_layer_norm",
-                     "intermediate": "ffn.lin1", "output": "ffn.lin2", "output_norm": "output_layer_norm"}
+_BERT_LAYER = {
+    "query": "attention.self.query",
+    "key": "attention.self.key",
+    "value": "attention.self.value",
+    "attention_output": "attention.output.dense",
+    "attention_norm": "attention.output.LayerNorm",
+    "intermediate": "intermediate.dense",
+    "output": "output.dense",
+    "output_norm": "output.LayerNorm",
+}
+_DISTILBERT_LAYER = {
+    "query": "attention.q_lin",
+    "key": "attention.k_lin",
+    "value": "attention.v_lin",
+    "attention_output": "attention.out_lin",
+    "attention_norm": "sa_layer_norm",
+    "intermediate": "ffn.lin1",
+    "output": "ffn.lin2",
+    "output_norm": "output_layer_norm",
+}
 #: model_type -> (layer prefix, per-layer names)
-_LAYERS = {"bert": ("encoder.layer", _BERT_LAYER), "roberta": ("encoder.layer", _BERT_LAYER),
-           "distilbert": ("transformer.layer", _DISTILBERT_LAYER)}
-_EMBEDDINGS = {"word_embeddings": "embeddings.word_embeddings.weight",
-               "position_embeddings": "embeddings.position_embeddings.weight",
-               "token_type_embeddings": "embeddings.token_type_embeddings.weight",
-               "embeddings_norm_weight": "embeddings.LayerNorm.weight",
-               "embeddings_norm_bias": "embeddings.LayerNorm.bias"}
+_LAYERS = {
+    "bert": ("encoder.layer", _BERT_LAYER),
+    "roberta": ("encoder.layer", _BERT_LAYER),
+    "distilbert": ("transformer.layer", _DISTILBERT_LAYER),
+}
+_EMBEDDINGS = {
+    "word_embeddings": "embeddings.word_embeddings.weight",
+    "position_embeddings": "embeddings.position_embeddings.weight",
+    "token_type_embeddings": "embeddings.token_type_embeddings.weight",
+    "embeddings_norm_weight": "embeddings.LayerNorm.weight",
+    "embeddings_norm_bias": "embeddings.LayerNorm.bias",
+}
 #: readout -> {field: key} (the head's keys have no base-model prefix; the pooler's has)
 _READOUTS = {
-    "pooler": {"pooler_weight": "pooler.dense.weight", "pooler_bias": "pooler.dense.bias",
-               "classifier_weight": "classifier.weight", "classifier_bias": "classifier.bias"},
-    "pre_classifier": {"pooler_weight": "pre_classifier.weight", "pooler_bias": "pre_classifier.bias",
-                       "classifier_weight": "classifier.weight", "classifier_bias": "classifier.bias"},
-    "classification_head": {"pooler_weight": "classifier.dense.weight", "pooler_bias": "classifier.dense.bias",
-                            "classifier_weight": "classifier.out_proj.weight",
-                            "classifier_bias": "classifier.out_proj.bias"},
+    "pooler": {
+        "pooler_weight": "pooler.dense.weight",
+        "pooler_bias": "pooler.dense.bias",
+        "classifier_weight": "classifier.weight",
+        "classifier_bias": "classifier.bias",
+    },
+    "pre_classifier": {
+        "pooler_weight": "pre_classifier.weight",
+        "pooler_bias": "pre_classifier.bias",
+        "classifier_weight": "classifier.weight",
+        "classifier_bias": "classifier.bias",
+    },
+    "classification_head": {
+        "pooler_weight": "classifier.dense.weight",
+        "pooler_bias": "classifier.dense.bias",
+        "classifier_weight": "classifier.out_proj.weight",
+        "classifier_bias": "classifier.out_proj.bias",
+    },
 }
 #: model_type -> BertConfig field -> (config.json key, default or None when required)
 _CONFIG_KEYS: dict[str, dict[str, tuple[str, object]]] = {
-    "bert": {"d": ("hidden_size", None), "layers": ("num_hidden_layers", None),
-             "heads": ("num_attention_heads", None), "ffn": ("intermediate_size", None),
-             "vocab_size": ("vocab_size", None), "max_positions": ("max_position_embeddings", None),
-             "type_vocab_size": ("type_vocab_size", 2), "activation": ("hidden_act", "gelu"),
-             "layer_norm_eps": ("layer_norm_eps", 1e-12), "pad_token_id": ("pad_token_id", 0)},
-    "distilbert": {"d": ("dim", None), "layers": ("n_layers", None), "heads": ("n_heads", None),
-                   "ffn": ("hidden_dim", None), "vocab_size": ("vocab_size", None),
-                   "max_positions": ("max_position_embeddings", None), "activation": ("activation", "gelu"),
-                   "pad_token_id": ("pad_token_id", 0)},
+    "bert": {
+        "d": ("hidden_size", None),
+        "layers": ("num_hidden_layers", None),
+        "heads": ("num_attention_heads", None),
+        "ffn": ("intermediate_size", None),
+        "vocab_size": ("vocab_size", None),
+        "max_positions": ("max_position_embeddings", None),
+        "type_vocab_size": ("type_vocab_size", 2),
+        "activation": ("hidden_act", "gelu"),
+        "layer_norm_eps": ("layer_norm_eps", 1e-12),
+        "pad_token_id": ("pad_token_id", 0),
+    },
+    "distilbert": {
+        "d": ("dim", None),
+        "layers": ("n_layers", None),
+        "heads": ("n_heads", None),
+        "ffn": ("hidden_dim", None),
+        "vocab_size": ("vocab_size", None),
+        "max_positions": ("max_position_embeddings", None),
+        "activation": ("activation", "gelu"),
+        "pad_token_id": ("pad_token_id", 0),
+    },
 }
 _CONFIG_KEYS["roberta"] = {**_CONFIG_KEYS["bert"], "pad_token_id": ("pad_token_id", 1)}
 _DISTILBERT_EPS = 1e-12  # fixed in modeling_distilbert.py, not in its config
@@ -108,8 +151,10 @@ def read_folder(folder: str | Path, probe: str | Path | None = None) -> Pretrain
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(f"{folder} is not a folder: a Hugging Face model is a folder with config.json, its weights "
-                         "and its tokenizer")
+        raise InputError(
+            f"{folder} is not a folder: a Hugging Face model is a folder with config.json, its weights "
+            "and its tokenizer"
+        )
     if not (folder / "config.json").is_file():
         raise InputError(f"{folder} has no config.json: not a Hugging Face model folder")
     hf = read_json(folder / "config.json")
@@ -144,8 +189,7 @@ def from_state_dict(hf: dict, weights: dict, probe: dict | None = None, where: s
 def _model_type(hf: dict, where) -> str:
     model_type = hf.get("model_type")
     if model_type not in ARCHITECTURES:
-        raise InputError(f"{where}: model_type {model_type!r} is not supported; supported: "
-                         f"{', '.join(ARCHITECTURES)}")
+        raise InputError(f"{where}: model_type {model_type!r} is not supported; supported: {', '.join(ARCHITECTURES)}")
     return model_type
 
 
@@ -160,17 +204,21 @@ def _config(folder: str, hf: dict, model_type: str, probe: dict | None) -> BertC
     if model_type == "distilbert":
         values.update(type_vocab_size=0, layer_norm_eps=_DISTILBERT_EPS)
     if values["activation"] not in ACTIVATIONS:
-        raise InputError(f"{where}: activation {values['activation']!r} is not supported; supported: "
-                         f"{', '.join(ACTIVATIONS)}")
+        raise InputError(
+            f"{where}: activation {values['activation']!r} is not supported; supported: {', '.join(ACTIVATIONS)}"
+        )
     if hf.get("position_embedding_type", "absolute") != "absolute":
-        raise InputError(f"{where}: position_embedding_type {hf['position_embedding_type']!r} is not supported; "
-                         "only absolute (learned) positions are")
+        raise InputError(
+            f"{where}: position_embedding_type {hf['position_embedding_type']!r} is not supported; "
+            "only absolute (learned) positions are"
+        )
     if hf.get("is_decoder") or hf.get("add_cross_attention"):
         raise InputError(f"{where}: a decoder (is_decoder / add_cross_attention) is not a sequence classifier")
     for field in ("d", "layers", "heads", "ffn", "vocab_size", "max_positions", "type_vocab_size", "pad_token_id"):
         if not isinstance(values[field], int) or isinstance(values[field], bool):
-            raise InputError(f"{where}: {_CONFIG_KEYS[model_type].get(field, (field,))[0]} must be an integer, "
-                             f"got {values[field]!r}")
+            raise InputError(
+                f"{where}: {_CONFIG_KEYS[model_type].get(field, (field,))[0]} must be an integer, got {values[field]!r}"
+            )
     if not isinstance(values["layer_norm_eps"], int | float) or not math.isfinite(values["layer_norm_eps"]):
         raise InputError(f"{where}: layer_norm_eps must be a number, got {values['layer_norm_eps']!r}")
     if probe is not None:
@@ -200,8 +248,9 @@ def _read_weights(folder: Path) -> dict:
     path = folder / "pytorch_model.bin"
     if path.is_file():
         if missing("torch"):
-            raise InputError(f"reading {path} (a PyTorch checkpoint) {needs(['torch'])}; or save the model as "
-                             "model.safetensors")
+            raise InputError(
+                f"reading {path} (a PyTorch checkpoint) {needs(['torch'])}; or save the model as model.safetensors"
+            )
         import pickle
 
         import torch
@@ -209,8 +258,9 @@ def _read_weights(folder: Path) -> dict:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as error:
-            raise InputError(f"{path} is not a checkpoint of tensors only (refused: weights_only=True): "
-                             f"{first_line(error)}") from None
+            raise InputError(
+                f"{path} is not a checkpoint of tensors only (refused: weights_only=True): {first_line(error)}"
+            ) from None
         if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise InputError(f"{path} must hold a dict of tensors (a state_dict)")
         return {k: v.detach().to(torch.float64).numpy() for k, v in state.items()}
@@ -236,8 +286,9 @@ def _map_weights(weights: dict, config: BertConfig, folder: str, probe: dict | N
             raise InputError(f"{folder}: the weights lack {full!r}{hint}")
         value = np.asarray(named[full])
         if value.shape != shape:
-            raise InputError(f"{folder}: weight {full!r} has shape {tuple(value.shape)} but config.json implies "
-                             f"{shape}")
+            raise InputError(
+                f"{folder}: weight {full!r} has shape {tuple(value.shape)} but config.json implies {shape}"
+            )
         if not np.issubdtype(value.dtype, np.number) or not np.all(np.isfinite(value.astype(np.float64))):
             raise InputError(f"{folder}: weight {full!r} contains NaN or inf (or is not numeric)")
         return value.astype(np.float64)
@@ -248,12 +299,15 @@ def _map_weights(weights: dict, config: BertConfig, folder: str, probe: dict | N
     for block, name in layer_names.items():
         for part in ("weight", "bias"):
             field = f"{block}_{part}"
-            out[field] = np.stack([take(f"{layer_prefix}.{l}.{name}.{part}", want[field][1:])
-                                   for l in range(config.layers)])
+            out[field] = np.stack(
+                [take(f"{layer_prefix}.{l}.{name}.{part}", want[field][1:]) for l in range(config.layers)]
+            )
     if probe is not None:
         if probe["w"].shape[1] != config.d:
-            raise InputError(f"the probe's w has shape {probe['w'].shape} but the model's width is d = {config.d}: "
-                             f"it needs (n_classes, {config.d}) or ({config.d},)")
+            raise InputError(
+                f"the probe's w has shape {probe['w'].shape} but the model's width is d = {config.d}: "
+                f"it needs (n_classes, {config.d}) or ({config.d},)"
+            )
         out.update(classifier_weight=probe["w"], classifier_bias=probe["b"])
     else:
         out.update({field: take(key, want[field]) for field, key in _READOUTS[config.readout].items()})
@@ -290,5 +344,7 @@ def _check_pooling(folder: Path) -> None:
     modes = {key: value for key, value in read_json(path).items() if key.startswith("pooling_mode")}
     used = sorted(key for key, value in modes.items() if value)
     if used != ["pooling_mode_mean_tokens"]:
-        raise InputError(f"{path} pools by {', '.join(used) or 'nothing'}; the probe readout is mean pooling "
-                         "(pooling_mode_mean_tokens only)")
+        raise InputError(
+            f"{path} pools by {', '.join(used) or 'nothing'}; the probe readout is mean pooling "
+            "(pooling_mode_mean_tokens only)"
+        )

@@ -105,9 +105,10 @@ def _validate_doc(model: AttentionClassifier, doc: ArrayLike, length: int) -> np
     if doc.shape != (model.T,):
         raise InputError(f"the document has shape {doc.shape}; expected ({model.T},) (CLS, words, UNK padding)")
     if not 1 <= length <= model.T - 1:
-        raise InputError(f"length={length}: the text must have 1..{model.T - 1} words (an empty text has no "
-                         "features to explain)")
-    if doc[0] != model.cls_id or np.any(doc[length + 1:] != model.unk_id):
+        raise InputError(
+            f"length={length}: the text must have 1..{model.T - 1} words (an empty text has no features to explain)"
+        )
+    if doc[0] != model.cls_id or np.any(doc[length + 1 :] != model.unk_id):
         raise InputError("the document must be CLS, then the words, then UNK padding (use the model's document())")
     return doc
 
@@ -129,8 +130,9 @@ def _head_vectors(model: Model):
     return (*head_vectors(model), _positions(model.T, model.d_e, model.pe))
 
 
-def f_perturbed(model: AttentionClassifier, doc: ArrayLike, length: int, Z: ArrayLike,
-                semantics: str | removal.Removal) -> np.ndarray:
+def f_perturbed(
+    model: AttentionClassifier, doc: ArrayLike, length: int, Z: ArrayLike, semantics: str | removal.Removal
+) -> np.ndarray:
     """``f`` of the ``n`` perturbed documents given by the rows of the 0/1 matrix ``Z`` (the fully checked entry
     point of :func:`evaluator`).
 
@@ -244,13 +246,13 @@ def word_statistics(model: Model, doc: ArrayLike, length: int, semantics: str | 
     j = word_index(doc, length)
     d = int(j.max()) + 1
     base = np.ones(model.T, dtype=bool)
-    base[1: length + 1] = False
+    base[1 : length + 1] = False
     # group maxima: the base (CLS + padding), each word on, each word off
     M_base = s[base].max(axis=0)  # (K,)
     M_on = np.full((d, model.K), -np.inf)
     M_off = np.full((d, model.K), -np.inf)
-    np.maximum.at(M_on, j, s[1: length + 1])
-    np.maximum.at(M_off, j, s_unk[1: length + 1])
+    np.maximum.at(M_on, j, s[1 : length + 1])
+    np.maximum.at(M_off, j, s_unk[1 : length + 1])
 
     def sums(scores, values, M, index, size):
         g = np.exp(scores - M[index])
@@ -259,8 +261,8 @@ def word_statistics(model: Model, doc: ArrayLike, length: int, semantics: str | 
         np.add.at(A, index, g * values)
         return G, A
 
-    G_on, A_on = sums(s[1: length + 1], c[1: length + 1], M_on, j, d)
-    G_off, A_off = sums(s_unk[1: length + 1], c_unk[1: length + 1], M_off, j, d)
+    G_on, A_on = sums(s[1 : length + 1], c[1 : length + 1], M_on, j, d)
+    G_off, A_off = sums(s_unk[1 : length + 1], c_unk[1 : length + 1], M_off, j, d)
     g_base = np.exp(s[base] - M_base)
     G_base, A_base = g_base.sum(axis=0), (g_base * c[base]).sum(axis=0)
     return WordStatistics(M_base, G_base, A_base, M_on, G_on, A_on, M_off, G_off, A_off)
@@ -284,20 +286,20 @@ def _substitute(model, doc, length, how):
         out = np.empty(Z.shape[0])
         if shared_shift:  # one shift for every sample: two matrix products per block of rows
             for start in range(0, Z.shape[0], _ROWS):
-                z = Z[start: start + _ROWS]
+                z = Z[start : start + _ROWS]
                 ND = z @ W_on + (1.0 - z) @ W_off + W_base
-                out[start: start + _ROWS] = (ND[:, model.K:] / ND[:, :model.K]).mean(axis=1)
+                out[start : start + _ROWS] = (ND[:, model.K :] / ND[:, : model.K]).mean(axis=1)
             return out
         step = max(1, _CHUNK // (d * model.K))
         for start in range(0, Z.shape[0], step):  # a shift per sample (extreme score spreads)
-            z = Z[start: start + step, :, None] > 0
+            z = Z[start : start + step, :, None] > 0
             M = np.where(z, M_on, M_off)  # (m, d, K)
             m = np.maximum(M.max(axis=1), M_base)  # (m, K)
             e = np.exp(M - m[:, None, :])
             eb = np.exp(M_base - m)
             D = (e * np.where(z, G_on, G_off)).sum(axis=1) + eb * G_base
             N = (e * np.where(z, A_on, A_off)).sum(axis=1) + eb * A_base
-            out[start: start + step] = (N / D).mean(axis=1)
+            out[start : start + step] = (N / D).mean(axis=1)
         return out
 
     return evaluate
@@ -311,7 +313,7 @@ def _delete(model, doc, length):
     a, cw = Ew @ u.T, Ew @ w_c.T  # word parts (V_doc, K)
     b, cp = P @ u.T, P @ w_c.T  # position parts (T, K)
     local = {int(w): i for i, w in enumerate(ids)}
-    text = np.array([local[int(w)] for w in doc[1: length + 1]])
+    text = np.array([local[int(w)] for w in doc[1 : length + 1]])
     cls, unk = local[model.cls_id], local[model.unk_id]
     j = word_index(doc, length)
 
@@ -343,8 +345,12 @@ def _delete(model, doc, length):
     def evaluate_exact(Z):  # extreme spreads: the exact softmax of each perturbed document
         keep = np.take(Z > 0, j, axis=1)  # (n, L) occurrences kept
         n = keep.shape[0]
-        return np.concatenate([_delete_exact(keep[start: start + _step(T, K)], a, b, cw, cp, text, cls, unk, T)
-                               for start in range(0, n, _step(T, K))])
+        return np.concatenate(
+            [
+                _delete_exact(keep[start : start + _step(T, K)], a, b, cw, cp, text, cls, unk, T)
+                for start in range(0, n, _step(T, K))
+            ]
+        )
 
     return evaluate_exact
 
@@ -413,10 +419,10 @@ def perturbed_documents(doc: ArrayLike, length: int, Z: ArrayLike, semantics: st
     doc = np.asarray(doc, dtype=np.int64)
     keep = np.take(np.asarray(Z) > 0, word_index(doc, length), axis=1)  # (n, L) occurrences kept
     n, T = keep.shape[0], doc.size
-    text = doc[1: length + 1]
+    text = doc[1 : length + 1]
     docs = np.broadcast_to(doc, (n, T)).copy()
     if semantics == "replace":
-        docs[:, 1: length + 1] = np.where(keep, text, unk_id)
+        docs[:, 1 : length + 1] = np.where(keep, text, unk_id)
         return docs
     docs[:, 1:] = unk_id
     position = np.where(keep, np.cumsum(keep, axis=1), T)  # new position of each occurrence; T when removed
@@ -449,11 +455,11 @@ def built_documents_evaluator(model: Encoder, doc: np.ndarray, length: int, how:
     rows = max(1, _ELEMENTS // (model.T * width))
     if how.kind == "zero":
         X = model.embed(doc[None])[0]
-        words, removed = X[1: length + 1], removal.removed_embeddings(model, how)[1: length + 1]
+        words, removed = X[1 : length + 1], removal.removed_embeddings(model, how)[1 : length + 1]
 
         def block(Z):
             built = np.repeat(X[None], len(Z), axis=0)
-            built[:, 1: length + 1] = np.where(np.take(Z > 0, j, axis=1)[:, :, None], words, removed)
+            built[:, 1 : length + 1] = np.where(np.take(Z > 0, j, axis=1)[:, :, None], words, removed)
             return model.output_embedded(built)
     else:
         token = how.token if how.kind == "mask" else model.unk_id
@@ -463,6 +469,6 @@ def built_documents_evaluator(model: Encoder, doc: np.ndarray, length: int, how:
             return model.output(perturbed_documents(doc, length, Z, kind, token))
 
     def evaluate(Z):
-        return np.concatenate([block(Z[start: start + rows]) for start in range(0, len(Z), rows)] or [np.empty(0)])
+        return np.concatenate([block(Z[start : start + rows]) for start in range(0, len(Z), rows)] or [np.empty(0)])
 
     return evaluate

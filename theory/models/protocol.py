@@ -54,7 +54,7 @@ def distinct_words(doc, length: int) -> np.ndarray:
     """
     if isinstance(doc, Document):
         return doc.words
-    text = np.asarray(doc)[1: length + 1]
+    text = np.asarray(doc)[1 : length + 1]
     ids, first = np.unique(text, return_index=True)
     return ids[np.argsort(first)]
 
@@ -72,7 +72,7 @@ def word_index(doc, length: int) -> np.ndarray:
     """
     if isinstance(doc, Document):
         return doc.word_of
-    text = np.asarray(doc)[1: length + 1]
+    text = np.asarray(doc)[1 : length + 1]
     ids, first, inverse = np.unique(text, return_index=True, return_inverse=True)
     rank = np.empty(ids.size, dtype=np.int64)
     rank[np.argsort(first)] = np.arange(ids.size)
@@ -113,7 +113,7 @@ class Document:
     @property
     def tokens(self) -> np.ndarray:
         """The word ids at positions ``1..L``."""
-        return self.ids[1: self.length + 1]
+        return self.ids[1 : self.length + 1]
 
     @property
     def positions(self) -> list[int]:
@@ -121,8 +121,15 @@ class Document:
         return list(range(self.length + 1))
 
 
-def read_document(model: AttentionClassifier, text: str | Sequence[int] | Document, *, vocabulary=None,
-                  oov: str = "error", allow_unk: bool = False, truncate: bool = False) -> Document:
+def read_document(
+    model: AttentionClassifier,
+    text: str | Sequence[int] | Document,
+    *,
+    vocabulary=None,
+    oov: str = "error",
+    allow_unk: bool = False,
+    truncate: bool = False,
+) -> Document:
     """The :class:`Document` of ``text`` for a model whose documents are ``(CLS, words, UNK padding)`` of length
     ``T`` (both families today; :meth:`AttentionClassifier.document` delegates here).
 
@@ -166,6 +173,7 @@ class AttentionClassifier(Protocol):
     family: ClassVar[str]  # the family's name: "one-layer", "encoder", "bert"
     noun: ClassVar[str]  # how messages name a model of the family: "the one-layer model", "an encoder"
     capabilities: ClassVar[frozenset[str]]  # what its structure offers (module docstring, CAPABILITIES)
+
     @property
     def cls_id(self) -> int: ...  # the CLS token, at position 0 of every document
 
@@ -191,8 +199,15 @@ class AttentionClassifier(Protocol):
 
     def replace(self, **changes) -> Any: ...  # the same model with the given parameters changed
 
-    def document(self, text: str | Sequence[int] | Document, *, vocabulary=None, oov: str = "error",
-                 allow_unk: bool = False, truncate: bool = False) -> Document: ...  # the document of a text
+    def document(
+        self,
+        text: str | Sequence[int] | Document,
+        *,
+        vocabulary=None,
+        oov: str = "error",
+        allow_unk: bool = False,
+        truncate: bool = False,
+    ) -> Document: ...  # the document of a text
 
     def embed(self, docs: np.ndarray) -> np.ndarray: ...  # (B, T) ids -> (B, T, d_e) embedded tokens e_t
 
@@ -218,7 +233,8 @@ class AttentionClassifier(Protocol):
 
     def gradient_embedded(self, X: np.ndarray) -> np.ndarray: ...  # (B, T, d_e) ∇_X f at embedded documents
 
-    def evaluator(self, doc, length: int,
-                  semantics) -> Callable[[np.ndarray], np.ndarray]: ...  # evaluate(Z (n, d) 0/1) -> f (n,) perturbed
+    def evaluator(
+        self, doc, length: int, semantics
+    ) -> Callable[[np.ndarray], np.ndarray]: ...  # evaluate(Z (n, d) 0/1) -> f (n,) perturbed
 
     def layer_norm_zeros(self, length: int) -> list[int]: ...  # positions 0..L where Σ_k ∇_{t,k} f = 0 by LayerNorm

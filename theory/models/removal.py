@@ -66,8 +66,11 @@ class Removal:
     @property
     def name(self) -> str:
         """The canonical spelling (``delete``, ``replace``, ``mask:7``, ``zero``)."""
-        return "mask" if self.kind == "mask" and self.token is None else (
-            f"mask:{self.token}" if self.kind == "mask" else self.kind)
+        return (
+            "mask"
+            if self.kind == "mask" and self.token is None
+            else (f"mask:{self.token}" if self.kind == "mask" else self.kind)
+        )
 
     @property
     def substitutes(self) -> bool:
@@ -96,8 +99,10 @@ def parse(semantics: str | Removal, model: AttentionClassifier | None = None) ->
     elif not isinstance(semantics, str):
         raise InputError(f"removal semantics must be a string ({CHOICES}), got {semantics!r}")
     elif model is not None and not pieces and semantics in PIECE_SPELLINGS:
-        raise InputError(f"unknown removal semantics {semantics!r} for {model.noun}; use {CHOICES} ({semantics} is "
-                         "a spelling of the BERT family's, whose model reads word pieces with an attention mask)")
+        raise InputError(
+            f"unknown removal semantics {semantics!r} for {model.noun}; use {CHOICES} ({semantics} is "
+            "a spelling of the BERT family's, whose model reads word pieces with an attention mask)"
+        )
     elif semantics in ("delete", "replace", "zero", "unk"):
         removal = Removal("replace" if semantics == "unk" else semantics)
     elif semantics == "pad":
@@ -105,28 +110,35 @@ def parse(semantics: str | Removal, model: AttentionClassifier | None = None) ->
     elif semantics == "mask":  # the model's own mask token, resolved below
         removal = Removal("mask")
     elif semantics.startswith("mask:"):
-        text = semantics[len("mask:"):]
+        text = semantics[len("mask:") :]
         try:
             token = int(text)
         except ValueError:
-            raise InputError(f"removal semantics {semantics!r}: the mask token must be an integer id, "
-                             "e.g. mask:3") from None
+            raise InputError(
+                f"removal semantics {semantics!r}: the mask token must be an integer id, e.g. mask:3"
+            ) from None
         removal = Removal("mask", token)
     else:
-        raise InputError(f"unknown removal semantics {semantics!r}; use {CHOICES} (delete: what lime 0.2.0.1 does, "
-                         "words removed and UNK re-padding; replace: UNK at the same position, Eq. (19); mask:ID: "
-                         "token ID at the same position; zero: token embedding 0, positional encoding kept)")
+        raise InputError(
+            f"unknown removal semantics {semantics!r}; use {CHOICES} (delete: what lime 0.2.0.1 does, "
+            "words removed and UNK re-padding; replace: UNK at the same position, Eq. (19); mask:ID: "
+            "token ID at the same position; zero: token embedding 0, positional encoding kept)"
+        )
     if pieces and removal.name == "mask":
         removal = Removal("mask", model.mask_id)
     if model is not None and not pieces and removal.name in PIECE_SPELLINGS:  # (a Removal parsed without the model)
         raise InputError(f"unknown removal semantics {removal.name!r} for {model.noun}; use {CHOICES}")
     if model is not None and removal.kind == "mask":
         if not 0 <= removal.token < model.V:
-            raise InputError(f"removal semantics {removal.name!r}: token {removal.token} is not in the vocabulary "
-                             f"(ids 0..{model.V - 1})")
+            raise InputError(
+                f"removal semantics {removal.name!r}: token {removal.token} is not in the vocabulary "
+                f"(ids 0..{model.V - 1})"
+            )
         if removal.token == model.cls_id:
-            raise InputError(f"removal semantics {removal.name!r}: the mask token may not be CLS "
-                             f"(id {model.cls_id}); use another id, e.g. the UNK id {model.unk_id}")
+            raise InputError(
+                f"removal semantics {removal.name!r}: the mask token may not be CLS "
+                f"(id {model.cls_id}); use another id, e.g. the UNK id {model.unk_id}"
+            )
     return removal
 
 
@@ -147,8 +159,10 @@ def removed_embeddings(model: Model | Encoder, semantics: str | Removal) -> np.n
     removal = parse(semantics, model)
     if not removal.substitutes:
         how = "moves the remaining words" if removal.kind == "delete" else "removes through the attention mask"
-        raise InputError(f"removal semantics {removal.name!r} {how}, so it defines no embedding per position; use "
-                         "replace, mask:ID or zero")
+        raise InputError(
+            f"removal semantics {removal.name!r} {how}, so it defines no embedding per position; use "
+            "replace, mask:ID or zero"
+        )
     if PIECES in model.capabilities:  # e_t = E[ξ_t]: the positions and token types are the model's, kept
         return model.removed_embeddings(removal)
     P = positional_encoding(model.T, model.d_e) if model.pe else np.zeros((model.T, model.d_e))
@@ -173,5 +187,5 @@ def baseline_embeddings(model: Model | Encoder, doc: ArrayLike, length: int, sem
     """
     docs = np.asarray(doc)[None]
     X = model.embed(docs)[0]  # the family's embedded tokens: E[ξ_t] + p_t, or E[ξ_t] alone for word pieces
-    X[1: length + 1] = removed_embeddings(model, semantics)[1: length + 1]
+    X[1 : length + 1] = removed_embeddings(model, semantics)[1 : length + 1]
     return X

@@ -52,10 +52,10 @@ class WordPieces:
 
     def __init__(self, tokenizer, max_len: int, names: dict[str, str | None] | None = None):
         """Args:
-            tokenizer: a ``tokenizers.Tokenizer`` (its padding and truncation settings are switched off).
-            max_len: the longest document, special tokens included.
-            names: ``{"unk"|"mask"|"pad": token}`` from ``tokenizer_config.json`` (default: BERT's or RoBERTa's
-                names, whichever the vocabulary has).
+        tokenizer: a ``tokenizers.Tokenizer`` (its padding and truncation settings are switched off).
+        max_len: the longest document, special tokens included.
+        names: ``{"unk"|"mask"|"pad": token}`` from ``tokenizer_config.json`` (default: BERT's or RoBERTa's
+            names, whichever the vocabulary has).
         """
         tokenizer.no_padding()
         tokenizer.no_truncation()
@@ -63,8 +63,10 @@ class WordPieces:
         self.max_len = int(max_len)
         specials = tokenizer.encode("").ids  # what the post-processor adds around every text
         if len(specials) != 2:
-            raise InputError(f"the tokenizer adds {len(specials)} special tokens to a text; a sequence "
-                             "classifier's tokenizer adds two ([CLS] … [SEP] or <s> … </s>)")
+            raise InputError(
+                f"the tokenizer adds {len(specials)} special tokens to a text; a sequence "
+                "classifier's tokenizer adds two ([CLS] … [SEP] or <s> … </s>)"
+            )
         self.cls_id, self.sep_id = specials
         given_names = names or {}
         self.names: dict[str, str] = {}  # the special tokens found, by kind (what an imported .npz records)
@@ -96,8 +98,10 @@ class WordPieces:
         truncated = len(encoding.ids) > self.max_len
         if truncated:
             if not truncate:
-                raise InputError(f"the text has {len(encoding.ids)} tokens, more than the model's {self.max_len}; "
-                                 "shorten it or pass --truncate")
+                raise InputError(
+                    f"the text has {len(encoding.ids)} tokens, more than the model's {self.max_len}; "
+                    "shorten it or pass --truncate"
+                )
             self.tokenizer.enable_truncation(self.max_len)
             try:
                 encoding = self.tokenizer.encode(text)
@@ -110,9 +114,15 @@ class WordPieces:
             start, end = encoding.offsets[at[0]][0], encoding.offsets[at[-1]][1]
             words.append(text[start:end])
             positions.append(at)
-        return Document(text=text, ids=np.array(encoding.ids, dtype=np.int64), pieces=tuple(encoding.tokens),
-                        special=np.array(encoding.special_tokens_mask, dtype=bool), words=tuple(words),
-                        positions=tuple(positions), truncated=truncated)
+        return Document(
+            text=text,
+            ids=np.array(encoding.ids, dtype=np.int64),
+            pieces=tuple(encoding.tokens),
+            special=np.array(encoding.special_tokens_mask, dtype=bool),
+            words=tuple(words),
+            positions=tuple(positions),
+            truncated=truncated,
+        )
 
 
 def tokenizer_from_str(text: str, where: str):
@@ -159,8 +169,9 @@ def read_tokenizer(folder: str | Path, max_len: int) -> WordPieces:
             raise InputError(f"{folder / 'tokenizer.json'} is not a tokenizers file: {first_line(error)}") from None
     elif (folder / "vocab.txt").is_file():
         lowercase = config.get("do_lower_case", True)
-        tokenizer = tokenizers.BertWordPieceTokenizer(str(folder / "vocab.txt"), lowercase=bool(lowercase),
-                                                      strip_accents=config.get("strip_accents"))._tokenizer
+        tokenizer = tokenizers.BertWordPieceTokenizer(
+            str(folder / "vocab.txt"), lowercase=bool(lowercase), strip_accents=config.get("strip_accents")
+        )._tokenizer
     else:
         raise InputError(f"{folder} has no tokenizer.json or vocab.txt: the model's tokenizer is needed")
     limit = config.get("model_max_length")

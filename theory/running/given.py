@@ -37,8 +37,10 @@ from theory.models.one_layer import Model, document, embed
 from theory.models.protocol import AttentionClassifier
 from theory.models.removal import PIECES
 
-UNSATISFIABLE = ("Hypothesis found no instance of this claim's domain among this population's documents "
-                 "(see the claim's strategy); give documents inside it to run it")
+UNSATISFIABLE = (
+    "Hypothesis found no instance of this claim's domain among this population's documents "
+    "(see the claim's strategy); give documents inside it to run it"
+)
 SECONDS_PER_INSTANCE = 3.0  # the most a claim's reference may cost per instance on a user's model (ci budget)
 
 #: what a claim runs on a given population: a strategy factory, or why it does not apply (about that model)
@@ -67,24 +69,26 @@ def refuse_overflow(population: Population) -> None:
         texts = {f"document {k + 1}": words for k, words in enumerate(population.docs)}
     else:
         ids, n = model.word_ids.tolist(), model.T - (2 if PIECES in model.capabilities else 1)
-        texts = {f"the text of word ids {ids[i: i + n]}": ids[i: i + n] for i in range(0, len(ids), n)}
+        texts = {f"the text of word ids {ids[i : i + n]}": ids[i : i + n] for i in range(0, len(ids), n)}
     if PIECES in model.capabilities:  # [CLS] pieces [SEP] of their own lengths, no padding: one pass each
         tokens = model.tokenizer
         names = list(texts)
-        blocks = [(k, np.array([[tokens.cls_id, *words, tokens.sep_id]]))
-                  for k, words in enumerate(texts.values())]
+        blocks = [(k, np.array([[tokens.cls_id, *words, tokens.sep_id]])) for k, words in enumerate(texts.values())]
     else:
         names = [*texts, "the all-UNK document (CLS, then UNK everywhere: every word removed)"]
-        docs = np.stack([*(document(model, words, allow_unk=population.allow_unk) for words in texts.values()),
-                         unk_document(model)])
+        docs = np.stack(
+            [*(document(model, words, allow_unk=population.allow_unk) for words in texts.values()), unk_document(model)]
+        )
         chunk = max(1, NUMBERS_PER_PASS // (getattr(model, "L", 1) * model.K * model.T * model.T))
-        blocks = [(start, docs[start: start + chunk]) for start in range(0, len(docs), chunk)]
+        blocks = [(start, docs[start : start + chunk]) for start in range(0, len(docs), chunk)]
     for start, block in blocks:
         for name, values in _forward_quantities(model, block):
             finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1)
             if not finite.all():
-                raise NonFiniteError(f"{population.name}: the {name} overflow float64 on "
-                                     f"{names[start + int(np.argmin(finite))]}; {FIX}; nothing was run or written")
+                raise NonFiniteError(
+                    f"{population.name}: the {name} overflow float64 on "
+                    f"{names[start + int(np.argmin(finite))]}; {FIX}; nothing was run or written"
+                )
 
 
 def _forward_quantities(model: AttentionClassifier, docs: np.ndarray) -> list[tuple[str, np.ndarray]]:
@@ -102,6 +106,7 @@ def _forward_quantities(model: AttentionClassifier, docs: np.ndarray) -> list[tu
 
 
 # --- what applies to this model ---------------------------------------------------------------------------------
+
 
 def sizes(model: AttentionClassifier) -> str:
     """The sizes of ``model``, for the reasons of its ``n/a`` records.
@@ -130,8 +135,9 @@ def reference_seconds(model: AttentionClassifier) -> float:
     """
     if isinstance(model, Encoder):
         T, d, K = model.T, model.d_e, model.K
-        per_layer = T * (K * T * (model.d_att + model.d_out) + d * K * (2 * model.d_att + 2 * model.d_out)
-                         + 2 * d * model.d_ff)
+        per_layer = T * (
+            K * T * (model.d_att + model.d_out) + d * K * (2 * model.d_att + 2 * model.d_out) + 2 * d * model.d_ff
+        )
         return 1.4e-6 * model.L * per_layer
     one_layer = cast(Model, model)  # the families are the encoder and the §2 model
     return 1e-6 * (model.K * model.T * model.d_e * (one_layer.d_att + one_layer.d_out) + model.V * model.d_e)
@@ -153,8 +159,10 @@ def _affordable(population: Population, passes: int, what: str, strategy: Callab
     seconds = passes * reference_seconds(population.model)
     if seconds <= SECONDS_PER_INSTANCE:
         return strategy
-    return (f"{population.name} ({sizes(population.model)}): the claim's reference needs {what} per document, "
-            f"~{seconds:.3g} s at this size, beyond the {SECONDS_PER_INSTANCE:g} s an instance may take")
+    return (
+        f"{population.name} ({sizes(population.model)}): the claim's reference needs {what} per document, "
+        f"~{seconds:.3g} s at this size, beyond the {SECONDS_PER_INSTANCE:g} s an instance may take"
+    )
 
 
 def _one_layer(population: Population) -> Model:
@@ -197,9 +205,12 @@ def _removal(population: Population, games: int = 1) -> Applies:
     from theory.checking.strategies.lime import SemanticsCase
 
     passes = "2^d mpmath forward passes" if games == 1 else f"{games} games of 2^d mpmath forward passes"
-    return _affordable(population, games * 2 ** 5, f"{passes} (d ≤ 5 distinct words)",
-                       lambda: st.builds(SemanticsCase, given_cases(max_words=5, min_distinct=2),
-                                         _semantics(_one_layer(population))))
+    return _affordable(
+        population,
+        games * 2**5,
+        f"{passes} (d ≤ 5 distinct words)",
+        lambda: st.builds(SemanticsCase, given_cases(max_words=5, min_distinct=2), _semantics(_one_layer(population))),
+    )
 
 
 def _monte_carlo(population: Population) -> str:
@@ -215,8 +226,10 @@ def _monte_carlo(population: Population) -> str:
     from theory.explainers.lime_inf import EXACT_UP_TO
 
     name, model = population.name, population.model
-    claim = ("the claim is one fixed instance, a counterexample to the universal form of lime.beta_inf_monte_carlo "
-             f"(a model, a 12-word document and a Monte Carlo seed found by a search), not {name}")
+    claim = (
+        "the claim is one fixed instance, a counterexample to the universal form of lime.beta_inf_monte_carlo "
+        f"(a model, a 12-word document and a Monte Carlo seed found by a search), not {name}"
+    )
     if population.docs is None:
         most = min(model.T - 1, model.word_ids.size)
         many = most > EXACT_UP_TO
@@ -224,14 +237,21 @@ def _monte_carlo(population: Population) -> str:
     else:
         count = sum(len(set(words)) > EXACT_UP_TO for words in population.docs)
         many = count > 0
-        where = (f"{count} of {name}'s {len(population.docs)} documents have more than {EXACT_UP_TO} distinct words"
-                 if many else f"every document of {name} has at most {EXACT_UP_TO} distinct words")
+        where = (
+            f"{count} of {name}'s {len(population.docs)} documents have more than {EXACT_UP_TO} distinct words"
+            if many
+            else f"every document of {name} has at most {EXACT_UP_TO} distinct words"
+        )
     if not many:
-        return (f"{where}, so every β^∞ on it is enumerated exactly and no Monte Carlo standard error enters its "
-                f"report; {claim}")
-    return (f"{where}: their β^∞ is estimated by the stratified Monte Carlo, whose standard errors can be wrong in a "
-            f"rare run (the report's ± is per run); {claim}"
-            + ("" if population.encoder else f"; lime.beta_inf_monte_carlo checks the standard errors on {name}"))
+        return (
+            f"{where}, so every β^∞ on it is enumerated exactly and no Monte Carlo standard error enters its "
+            f"report; {claim}"
+        )
+    return (
+        f"{where}: their β^∞ is estimated by the stratified Monte Carlo, whose standard errors can be wrong in a "
+        f"rare run (the report's ± is per run); {claim}"
+        + ("" if population.encoder else f"; lime.beta_inf_monte_carlo checks the standard errors on {name}")
+    )
 
 
 def _integrated(population: Population) -> Applies:
@@ -249,9 +269,11 @@ def _integrated(population: Population) -> Applies:
     if model.K <= 2 and model.d_e <= 3 and model.T <= 5:
         substitutions = st.sampled_from(("replace", "zero", f"mask:{model.unk_id}"))
         return lambda: st.builds(SemanticsCase, given_cases(), substitutions)
-    return (f"{population.name} ({sizes(model)}): the mpmath Gauss–Legendre quadrature of the brute-force "
-            "gradient (up to 384 nodes, each 2·T·d_e mpmath forward passes at 60 digits) is run for K ≤ 2, d_e ≤ 3, "
-            "T ≤ 5 only")
+    return (
+        f"{population.name} ({sizes(model)}): the mpmath Gauss–Legendre quadrature of the brute-force "
+        "gradient (up to 384 nodes, each 2·T·d_e mpmath forward passes at 60 digits) is run for K ≤ 2, d_e ≤ 3, "
+        "T ≤ 5 only"
+    )
 
 
 def _noise(population: Population) -> Applies:
@@ -268,9 +290,11 @@ def _noise(population: Population) -> Applies:
     model = population.model
     if model.T * model.d_e <= 4:
         return lambda: st.builds(NoiseCase, given_cases(), st.sampled_from((0.1, 0.3)), st.integers(0, 2**31))
-    return (f"{population.name} has T·d_e = {model.T}·{model.d_e} = {model.T * model.d_e} noise coordinates; the "
-            "tensor Gauss–Hermite populations of SmoothGrad and C-LIME (5^(T·d_e) mpmath gradients) are computed "
-            "for T·d_e ≤ 4 only")
+    return (
+        f"{population.name} has T·d_e = {model.T}·{model.d_e} = {model.T * model.d_e} noise coordinates; the "
+        "tensor Gauss–Hermite populations of SmoothGrad and C-LIME (5^(T·d_e) mpmath gradients) are computed "
+        "for T·d_e ≤ 4 only"
+    )
 
 
 def _value_spread(model: Model) -> float:
@@ -295,9 +319,11 @@ def _constant_values(population: Population) -> str:
     Returns:
         The reason, with this model's spread of value scores.
     """
-    return (f"its premise, constant value scores c_t within every head, does not hold on {population.name}: over its "
-            f"words and UNK one head's value scores W_ℓW_v e span {_value_spread(_one_layer(population)):.3g}; the "
-            "claim's instances are models constructed to meet it")
+    return (
+        f"its premise, constant value scores c_t within every head, does not hold on {population.name}: over its "
+        f"words and UNK one head's value scores W_ℓW_v e span {_value_spread(_one_layer(population)):.3g}; the "
+        "claim's instances are models constructed to meet it"
+    )
 
 
 def _unk_shift(model: Model) -> float:
@@ -324,9 +350,11 @@ def _equal_scores(population: Population) -> str:
     Returns:
         The reason, with this model's largest score difference.
     """
-    return (f"its premise, UNK scored exactly like every word (s̃_t = s_t), does not hold on {population.name}: a "
-            f"word's score differs from UNK's at the same position by up to {_unk_shift(_one_layer(population)):.3g}; "
-            "the claim's instances are models constructed to meet it")
+    return (
+        f"its premise, UNK scored exactly like every word (s̃_t = s_t), does not hold on {population.name}: a "
+        f"word's score differs from UNK's at the same position by up to {_unk_shift(_one_layer(population)):.3g}; "
+        "the claim's instances are models constructed to meet it"
+    )
 
 
 def _without_pe(population: Population) -> Applies:
@@ -342,8 +370,10 @@ def _without_pe(population: Population) -> Applies:
 
     if not _one_layer(population).pe:
         return trained_perturbed_cases
-    return (f"{population.name} uses positional encoding (pe = 1); the claim is about models without it (with it, "
-            "delete moves the later words to other positions and differs from replace)")
+    return (
+        f"{population.name} uses positional encoding (pe = 1); the claim is about models without it (with it, "
+        "delete moves the later words to other positions and differs from replace)"
+    )
 
 
 def _disagreement(population: Population) -> Applies:
@@ -357,8 +387,12 @@ def _disagreement(population: Population) -> Applies:
         coordinates, two forward passes each), else their first 4 words (the trained population's choice).
     """
     model = population.model
-    whole = _affordable(population, 2 * (model.T - 1) * model.d_e, "the reference gradient at every word position",
-                        lambda: given_cases(min_distinct=2))
+    whole = _affordable(
+        population,
+        2 * (model.T - 1) * model.d_e,
+        "the reference gradient at every word position",
+        lambda: given_cases(min_distinct=2),
+    )
     return whole if callable(whole) else (lambda: given_cases(max_words=4, min_distinct=2))
 
 
@@ -373,9 +407,12 @@ def _reduction(population: Population) -> Applies:
     """
     from theory.checking.strategies.trained import trained_semantics_cases
 
-    return _affordable(population, 2 * 2 ** 5 + 60, "the mpmath LIME (60 samples) and 2^d β^∞ enumerations, d ≤ 5",
-                       lambda: st.builds(lambda case, seed: (case, seed), trained_semantics_cases(),
-                                         st.integers(0, 2**32 - 1)))
+    return _affordable(
+        population,
+        2 * 2**5 + 60,
+        "the mpmath LIME (60 samples) and 2^d β^∞ enumerations, d ≤ 5",
+        lambda: st.builds(lambda case, seed: (case, seed), trained_semantics_cases(), st.integers(0, 2**32 - 1)),
+    )
 
 
 def _torch_compatible(population: Population) -> Applies:
@@ -389,16 +426,24 @@ def _torch_compatible(population: Population) -> Applies:
         The strategy factory, or why the claim does not apply.
     """
     model = cast(Encoder, population.model)  # ENCODER's plans are asked for on encoders only (given_strategy)
-    if model.residual and model.norm in ("post", "pre") and model.d_att * model.K == model.d_e \
-            and model.d_out == model.d_att and model.d_ff > 0:
+    if (
+        model.residual
+        and model.norm in ("post", "pre")
+        and model.d_att * model.K == model.d_e
+        and model.d_out == model.d_att
+        and model.d_ff > 0
+    ):
         return lambda: given_cases()
-    return (f"{population.name} ({sizes(model)}, residual {model.residual}, norm {model.norm}) is not expressible "
-            "as torch's nn.TransformerEncoderLayer, which needs a residual, a post/pre norm, d_att = d_out = d/K and "
-            "a feed-forward")
+    return (
+        f"{population.name} ({sizes(model)}, residual {model.residual}, norm {model.norm}) is not expressible "
+        "as torch's nn.TransformerEncoderLayer, which needs a residual, a post/pre norm, d_att = d_out = d/K and "
+        "a feed-forward"
+    )
 
 
-def _encoder(passes: Callable[[Any], int], what: str,
-             factory: Callable[[], st.SearchStrategy]) -> Callable[[Population], Applies]:
+def _encoder(
+    passes: Callable[[Any], int], what: str, factory: Callable[[], st.SearchStrategy]
+) -> Callable[[Population], Applies]:
     """A depth claim's plan on a user's encoder: ``factory`` when its reference affords the encoder.
 
     Args:
@@ -418,34 +463,54 @@ def _encoder_triples() -> st.SearchStrategy[tuple]:
     Returns:
         The strategy.
     """
-    return st.builds(lambda case, seed, sem: (case, seed, sem), given_cases(max_words=3, min_distinct=2),
-                     st.integers(0, 2**32 - 1), st.sampled_from(("delete", "replace")))
+    return st.builds(
+        lambda case, seed, sem: (case, seed, sem),
+        given_cases(max_words=3, min_distinct=2),
+        st.integers(0, 2**32 - 1),
+        st.sampled_from(("delete", "replace")),
+    )
 
 
-LARGE_D = ("the claim needs one model's texts at growing d with everything else fixed, which a given model's documents "
-           "do not offer; lime.large_d_limit measures the limit on this model's documents")
+LARGE_D = (
+    "the claim needs one model's texts at growing d with everything else fixed, which a given model's documents "
+    "do not offer; lime.large_d_limit measures the limit on this model's documents"
+)
 
 #: claims whose given-model strategy (or reason) on a user's one-layer §2 model differs from the trained
 #: population's (sized for, or explained by, the committed fixture)
 ONE_LAYER = {
-    "removal.fast_evaluators": _removal, "shapley.exact": _removal, "occlusion.closed_form": _removal,
-    "shapley.efficiency": _removal, "kernelshap.is_shapley": _removal,
+    "removal.fast_evaluators": _removal,
+    "shapley.exact": _removal,
+    "occlusion.closed_form": _removal,
+    "shapley.efficiency": _removal,
+    "kernelshap.is_shapley": _removal,
     "shapley.linear_in_model": lambda p: _removal(p, games=p.model.K + 1),
     "attention.blind_to_values.shapley": lambda p: _removal(p, games=2),
-    "ig.completeness": _integrated, "clime.equals_smoothgrad": _noise,
-    "gradient.constant_values": _constant_values, "lime.affine_in_attention": _constant_values,
-    "lime.equal_scores_exact": _equal_scores, "shapley.equal_scores_exact": _equal_scores,
-    "model.delete_equals_replace_without_pe": _without_pe, "lime.large_d_limit.convergence": lambda p: LARGE_D,
-    "gradient.disagrees_with_attention": _disagreement, "encoder.reduces_to_one_layer": _reduction,
+    "ig.completeness": _integrated,
+    "clime.equals_smoothgrad": _noise,
+    "gradient.constant_values": _constant_values,
+    "lime.affine_in_attention": _constant_values,
+    "lime.equal_scores_exact": _equal_scores,
+    "shapley.equal_scores_exact": _equal_scores,
+    "model.delete_equals_replace_without_pe": _without_pe,
+    "lime.large_d_limit.convergence": lambda p: LARGE_D,
+    "gradient.disagrees_with_attention": _disagreement,
+    "encoder.reduces_to_one_layer": _reduction,
 }
 
 #: the depth claims on a user's encoder: its documents, sized by the cost of their references
 ENCODER = {
     "encoder.forward": _encoder(lambda m: 1, "one mpmath forward pass", lambda: given_cases()),
-    "encoder.gradient": _encoder(lambda m: 6 * m.d_e, "central differences at CLS and one drawn position (4·d "
-                                 "forward passes at ≥ 60 digits)", lambda: given_cases(positions=2, cls=True)),
-    "encoder.blind_to_values": _encoder(lambda m: 40 + 6 * m.d_e, "mpmath LIME, β^∞ and gradients of both readouts "
-                                        "(d ≤ 3 distinct words)", _encoder_triples),
+    "encoder.gradient": _encoder(
+        lambda m: 6 * m.d_e,
+        "central differences at CLS and one drawn position (4·d forward passes at ≥ 60 digits)",
+        lambda: given_cases(positions=2, cls=True),
+    ),
+    "encoder.blind_to_values": _encoder(
+        lambda m: 40 + 6 * m.d_e,
+        "mpmath LIME, β^∞ and gradients of both readouts (d ≤ 3 distinct words)",
+        _encoder_triples,
+    ),
     "encoder.matches_torch": _torch_compatible,
     "encoder.eq19_last_layer": lambda p: lambda: given_cases(max_words=10, min_distinct=2),
     "encoder.rollout_vs_posthoc": lambda p: lambda: given_cases(max_words=10, min_distinct=3, repeats=False),
@@ -455,7 +520,7 @@ ENCODER = {
 #: depth claims whose instances are constructed encoders, whatever the user's model
 CONSTRUCTED = {
     "encoder.attention_bound": "the instance is a construction (an encoder whose last layer's CLS query attends to "
-                               "CLS alone, λ = 60); a given encoder is not one",
+    "CLS alone, λ = 60); a given encoder is not one",
 }
 
 
@@ -475,31 +540,40 @@ def given_strategy(claim: Any, population: Population) -> Applies:
     if claim.id == "lime.beta_inf_monte_carlo.heavy_tails":
         return _monte_carlo(population)
     if population.model.family == "bert" and not claim.id.startswith("bert."):
-        return (f"{population.name} is {population.model.noun} ({sizes(population.model)}); this claim's statement "
-                "and reference are those of the one-layer §2 model or the encoder family; the bert.* claims are "
-                "its statements (docs/theory.md §8)")
+        return (
+            f"{population.name} is {population.model.noun} ({sizes(population.model)}); this claim's statement "
+            "and reference are those of the one-layer §2 model or the encoder family; the bert.* claims are "
+            "its statements (docs/theory.md §8)"
+        )
     if population.encoder and claim.id == "encoder.reduces_to_one_layer":
-        return (f"the claim builds the encoder of a one-layer §2 model (L = 1, no residual, no LayerNorm); "
-                f"{population.name} is an encoder already ({sizes(population.model)}): encoder.forward, "
-                "encoder.gradient and encoder.matches_torch check it directly")
+        return (
+            f"the claim builds the encoder of a one-layer §2 model (L = 1, no residual, no LayerNorm); "
+            f"{population.name} is an encoder already ({sizes(population.model)}): encoder.forward, "
+            "encoder.gradient and encoder.matches_torch check it directly"
+        )
     if population.encoder:
         if depth:
             return ENCODER[claim.id](population) if claim.id in ENCODER else claim.trained
         if isinstance(claim.trained, str) and claim.id not in ONE_LAYER:  # not about a model: the claim's reason
             return claim.trained
-        return (f"{population.name} is an encoder ({sizes(population.model)}); this claim's statement and reference "
-                "are those of the one-layer §2 model (docs/theory.md §2); the encoder.* claims are its statements "
-                "at depth")
+        return (
+            f"{population.name} is an encoder ({sizes(population.model)}); this claim's statement and reference "
+            "are those of the one-layer §2 model (docs/theory.md §2); the encoder.* claims are its statements "
+            "at depth"
+        )
     if claim.id in ONE_LAYER:
         return ONE_LAYER[claim.id](population)
     if depth:
-        return (f"{population.name} is a one-layer §2 model ({sizes(population.model)}); this claim is about the "
-                "encoder family (layers, residual, LayerNorm, feed-forward): give an encoder .npz (attnverify import "
-                "--arch encoder) to run it")
+        return (
+            f"{population.name} is a one-layer §2 model ({sizes(population.model)}); this claim is about the "
+            "encoder family (layers, residual, LayerNorm, feed-forward): give an encoder .npz (attnverify import "
+            "--arch encoder) to run it"
+        )
     return claim.trained
 
 
 # --- the instances of a claim on the population -----------------------------------------------------------------
+
 
 class ForeignInstance(AssertionError):
     """An instance of a given population's claim that is not drawn from that population."""
@@ -576,10 +650,15 @@ class Scope:
         kind = "document" if self.population.docs is not None else "drawn text"
         if self.cut:
             words, one = _either(self.cut.values()), len(self.cut) == 1
-            which = (f"the one {kind} used was" if len(self.documents) == 1 else
-                     f"{len(self.cut)} of the {len(self.documents)} {kind}s used {'was' if one else 'were'}")
-            parts.append(f"{which} cut to {'its' if one else 'their'} first {words} words, and the model ran on "
-                         f"{'that prefix' if one else 'each prefix'} as a document of its own")
+            which = (
+                f"the one {kind} used was"
+                if len(self.documents) == 1
+                else f"{len(self.cut)} of the {len(self.documents)} {kind}s used {'was' if one else 'were'}"
+            )
+            parts.append(
+                f"{which} cut to {'its' if one else 'their'} first {words} words, and the model ran on "
+                f"{'that prefix' if one else 'each prefix'} as a document of its own"
+            )
         elif self.population.docs is None and self.documents:
             longest = max(len(d) for d in self.documents if isinstance(d, tuple))
             if longest < model.T - 1:
@@ -587,8 +666,10 @@ class Scope:
         if self.positions:
             parts.append(f"{_either(self.positions)} of the T = {model.T} positions checked in each document")
         if self.coordinates:
-            parts.append(f"{_either(self.coordinates)} of the d_e = {model.d_e} embedding coordinates checked at each "
-                         "checked position")
+            parts.append(
+                f"{_either(self.coordinates)} of the d_e = {model.d_e} embedding coordinates checked at each "
+                "checked position"
+            )
         return "; ".join(parts)
 
 
@@ -617,15 +698,22 @@ def guarded(check: Callable[[Any], Any], population: Population, scope: Scope) -
         ``check``, raising :class:`ForeignInstance` on an instance that holds no case of ``population`` or a case
         or model of another population.
     """
+
     def checked(instance: Any) -> Any:
         parts = list(_parts(instance))
         cases = [p for p in parts if isinstance(p, GivenCase)]
-        foreign = [p for p in parts if (isinstance(p, GivenCase) and p.population is not population)
-                   or (not isinstance(p, GivenCase) and p is not population.model)]
+        foreign = [
+            p
+            for p in parts
+            if (isinstance(p, GivenCase) and p.population is not population)
+            or (not isinstance(p, GivenCase) and p is not population.model)
+        ]
         if foreign or not cases:
-            raise ForeignInstance(f"instance {instance!r} is not drawn from {population.name}: a bug of the claim's "
-                                  "given-model strategy")
+            raise ForeignInstance(
+                f"instance {instance!r} is not drawn from {population.name}: a bug of the claim's given-model strategy"
+            )
         for case in cases:
             scope.add(case)
         return check(instance)
+
     return checked
