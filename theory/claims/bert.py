@@ -42,6 +42,7 @@ from theory.checking.strategies.bert import BertCase, bert_cases, layer_keys
 from theory.claims import claim
 from theory.errors import InputError
 from theory.models.bert import Bert, BertForward, forward, gradient
+from theory.models.wordpieces import read_tokenizer
 
 SECTION = "bert"  # the BERT family, docs/theory.md §13
 NO_FIXTURE = (
@@ -504,8 +505,6 @@ def _oracle_words(legacy, text: str, max_len: int) -> tuple[list, list, list]:
 )
 def check_tokenize(case: TokenizeCase) -> Outcome:
     import transformers
-
-    from theory.models.wordpieces import read_tokenizer
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

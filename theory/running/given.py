@@ -524,6 +524,10 @@ CONSTRUCTED = {
 }
 
 
+#: the bert.* claims wired to a given BERT-family model's documents: claim id -> strategy factory of the population
+BERT: dict[str, Callable[[Population], Applies]] = {}
+
+
 def given_strategy(claim: Any, population: Population) -> Applies:
     """What ``claim`` runs on ``population``.
 
@@ -539,12 +543,25 @@ def given_strategy(claim: Any, population: Population) -> Applies:
         return CONSTRUCTED[claim.id]
     if claim.id == "lime.beta_inf_monte_carlo.heavy_tails":
         return _monte_carlo(population)
-    if population.model.family == "bert" and not claim.id.startswith("bert."):
+    if population.model.family == "bert" and claim.section != "bert":
         return (
             f"{population.name} is {population.model.noun} ({sizes(population.model)}); this claim's statement "
             "and reference are those of the one-layer §2 model or the encoder family; the bert.* claims are "
-            "its statements (docs/theory.md §8)"
+            "its statements (docs/theory.md §13)"
         )
+    if claim.section == "bert" and population.model.family != "bert":
+        return (
+            f"this claim is about the BERT family (docs/theory.md §13); {population.name} is "
+            f"{population.model.noun} ({sizes(population.model)}): give a Hugging Face model folder or a BERT-family "
+            ".npz (attnverify import DIR) to run it"
+        )
+    if claim.section == "bert" and claim.id not in BERT:
+        return (
+            f"checked on random BERT-family models only: its reference on {population.name} "
+            f"({sizes(population.model)}) is not wired to a given model's documents"
+        )
+    if claim.section == "bert":
+        return BERT[claim.id](population)
     if population.encoder and claim.id == "encoder.reduces_to_one_layer":
         return (
             f"the claim builds the encoder of a one-layer §2 model (L = 1, no residual, no LayerNorm); "
