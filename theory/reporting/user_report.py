@@ -459,20 +459,22 @@ def render(data: dict) -> str:
         "## Which identities hold on this model",
         "",
         (
-            "Every identity, bound and limit holds on this model."
+            "No identity, bound or limit ran on this model: every one is n/a or skipped (the reasons are below)."
+            if not checks
+            else "Every identity, bound and limit holds on this model."
             if not failing
             else f"**{len(failing)} check(s) do not hold: {', '.join(r['id'] for r in failing)}.** They are exact "
             "statements about every model of the format (docs/theory.md §2): a failure means a bug in the suite or "
             "a model outside the format — report it with the counterexample below."
         ),
         "",
-        HEADER,
-        "|---|---|---|---|---|---|",
     ]
-    lines += [
-        f"| `{r['id']}` | {r['kind']} | **{r['verdict']}** | {r['examples']} | {_error_cell(r)} | {_used(r)} |"
-        for r in checks
-    ]
+    if checks:
+        lines += [HEADER, "|---|---|---|---|---|---|"]
+        lines += [
+            f"| `{r['id']}` | {r['kind']} | **{r['verdict']}** | {r['examples']} | {_error_cell(r)} | {_used(r)} |"
+            for r in checks
+        ]
     witnesses = [r for r in observed if r["kind"] != "approximation"]
     approximations = [r for r in observed if r["kind"] == "approximation"]
     if witnesses:
@@ -493,10 +495,11 @@ def render(data: dict) -> str:
             "|---|---|---|---|---|---|---|",
         ]
         lines += [_approximation_row(r) for r in approximations]
-    lines += ["", DRAWS]
+    if checks or observed:
+        lines += ["", DRAWS]
+    sections = lead["markdown"].split("\n### ")[1:]  # the lead's own sections (the regime map, Figure 1)
+    lines += ["", "### " + "\n### ".join(sections).strip()] if sections else []
     lines += [
-        "",
-        "### " + "\n### ".join(lead["markdown"].split("\n### ")[1:]).strip(),
         "",
         "## Claims that do not apply",
         "",
