@@ -41,6 +41,7 @@ def fixture_as_text(tmp_path_factory):
         truncate=False,
         cls_token=None,
         unk_token=None,
+        probe=None,
     )
 
 
