@@ -42,6 +42,8 @@ def fixture_as_text(tmp_path_factory):
         cls_token=None,
         unk_token=None,
         probe=None,
+        explained_class=None,
+        contrast=None,
     )
 
 
