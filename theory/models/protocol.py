@@ -195,46 +195,202 @@ class AttentionClassifier(Protocol):
     @property
     def word_ids(self) -> np.ndarray: ...  # the ids a text may hold (every id but CLS and UNK)
 
-    def sizes(self) -> str: ...  # the sizes in one line, in the family's notation
+    def sizes(self) -> str:
+        """The sizes in one line, in the family's notation (for messages and reports).
 
-    def replace(self, **changes) -> Any: ...  # the same model with the given parameters changed
+        Returns:
+            E.g. ``"K = 2, d_e = 6, d_att = 4, d_out = 3, T = 12, V = 20"``.
+        """
+        ...
+
+    def replace(self, **changes: Any) -> Any:
+        """The same model with some parameters changed (a frozen dataclass's ``dataclasses.replace``).
+
+        Args:
+            **changes: parameters by name, e.g. ``w=-model.w``.
+
+        Returns:
+            The new model, checked as a loaded one is.
+        """
+        ...
 
     def document(
         self,
         text: str | Sequence[int] | Document,
         *,
-        vocabulary=None,
+        vocabulary: Any = None,
         oov: str = "error",
         allow_unk: bool = False,
         truncate: bool = False,
-    ) -> Document: ...  # the document of a text
+    ) -> Document:
+        """The document of a text, with its word structure (the features of the perturbation explainers).
 
-    def embed(self, docs: np.ndarray) -> np.ndarray: ...  # (B, T) ids -> (B, T, d_e) embedded tokens e_t
+        Args:
+            text: a string (read with ``vocabulary``, or the model's own tokenizer), word ids, or a Document.
+            vocabulary: the :class:`~theory.models.vocabulary.Vocabulary` that reads a string (families without
+                a tokenizer of their own).
+            oov: what out-of-vocabulary words of a string become (``error``, ``drop``, ``unk``).
+            allow_unk: whether the words may hold the UNK token.
+            truncate: cut a text longer than the model reads instead of refusing it.
 
-    def forward(self, docs) -> Any: ...  # the family's forward record: .f (B,), .X (B, T, d_e), .alpha (B, K, T)
+        Returns:
+            The :class:`Document`.
+        """
+        ...
 
-    def forward_quantities(self, docs) -> list[tuple[str, np.ndarray]]: ...  # named quantities of the forward pass
+    def embed(self, docs: np.ndarray) -> np.ndarray:
+        """The embedded tokens ``e_t`` the gradient is taken with respect to.
 
-    def output(self, docs) -> np.ndarray: ...  # f (B,) of token documents (B, T)
+        Args:
+            docs: token ids, shape ``(B, T)``.
 
-    def output_embedded(self, X: np.ndarray) -> np.ndarray: ...  # f (B,) of embedded documents (B, T, d_e)
+        Returns:
+            Shape ``(B, T, d_e)``: ``E[ξ_t] + p_t`` (§2, encoder), ``E[ξ_t]`` alone (BERT family, docs/theory.md §13).
+        """
+        ...
 
-    def output_scale(self, X: np.ndarray) -> float: ...  # the largest term f sums over X (rounding scale)
+    def forward(self, docs: np.ndarray) -> Any:
+        """The family's forward record.
 
-    def output_magnitudes(self, docs) -> tuple[np.ndarray, np.ndarray]: ...  # (f, magnitude of f's terms), (B,) each
+        Args:
+            docs: token ids, shape ``(B, T)``.
 
-    def attention(self, docs) -> np.ndarray: ...  # (B, L, K, T, T) every layer's attention matrices
+        Returns:
+            A record with at least ``.f`` ``(B,)``, ``.X`` ``(B, T, d_e)`` and ``.alpha`` ``(B, K, T)``.
+        """
+        ...
 
-    def readout_attention(self, docs) -> np.ndarray: ...  # (B, K, T) the row the readout reads: last layer's CLS row
+    def forward_quantities(self, docs: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        """The named quantities of the forward pass, in order (the overflow checks name the first non-finite one).
 
-    def hidden_states(self, docs) -> np.ndarray | None: ...  # (B, L + 1, T, d_e) h^(0..L), None without hidden states
+        Args:
+            docs: token ids, shape ``(B, T)``.
 
-    def gradient(self, docs) -> np.ndarray: ...  # (B, T, d_e) ∇_t = ∂f/∂e_t at every position, CLS included
+        Returns:
+            ``(name, values)`` pairs, one row of ``values`` per document.
+        """
+        ...
 
-    def gradient_embedded(self, X: np.ndarray) -> np.ndarray: ...  # (B, T, d_e) ∇_X f at embedded documents
+    def output(self, docs: np.ndarray) -> np.ndarray:
+        """``f`` of token documents.
 
-    def evaluator(
-        self, doc, length: int, semantics
-    ) -> Callable[[np.ndarray], np.ndarray]: ...  # evaluate(Z (n, d) 0/1) -> f (n,) perturbed
+        Args:
+            docs: token ids, shape ``(B, T)``.
 
-    def layer_norm_zeros(self, length: int) -> list[int]: ...  # positions 0..L where Σ_k ∇_{t,k} f = 0 by LayerNorm
+        Returns:
+            ``f``, shape ``(B,)``.
+        """
+        ...
+
+    def output_embedded(self, X: np.ndarray) -> np.ndarray:
+        """``f`` of embedded documents (not necessarily embeddings of tokens: IG's path, SmoothGrad's noise).
+
+        Args:
+            X: embedded documents, shape ``(B, T, d_e)``.
+
+        Returns:
+            ``f``, shape ``(B,)``.
+        """
+        ...
+
+    def output_scale(self, X: np.ndarray) -> float:
+        """The largest term ``f`` sums over ``X``: the scale of its rounding errors.
+
+        Args:
+            X: embedded documents, shape ``(B, T, d_e)``.
+
+        Returns:
+            The scale.
+        """
+        ...
+
+    def output_magnitudes(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``f`` and the magnitude of the terms it sums (identities are checked relative to the latter).
+
+        Args:
+            docs: token ids, shape ``(B, T)``.
+
+        Returns:
+            ``(f, magnitude)``, each of shape ``(B,)``.
+        """
+        ...
+
+    def attention(self, docs: np.ndarray) -> np.ndarray:
+        """Every layer's attention matrices.
+
+        Args:
+            docs: token ids, shape ``(B, T)``.
+
+        Returns:
+            Shape ``(B, L, K, T, T)`` (the §2 model: ``L = 1``, only the CLS row is defined).
+        """
+        ...
+
+    def readout_attention(self, docs: np.ndarray) -> np.ndarray:
+        """The attention row the readout reads: the last layer's CLS row (the pooled row for mean pooling).
+
+        Args:
+            docs: token ids, shape ``(B, T)``.
+
+        Returns:
+            Shape ``(B, K, T)``.
+        """
+        ...
+
+    def hidden_states(self, docs: np.ndarray) -> np.ndarray | None:
+        """The hidden states ``h^(0..L)``.
+
+        Args:
+            docs: token ids, shape ``(B, T)``.
+
+        Returns:
+            Shape ``(B, L + 1, T, d_e)``, or None for a family without hidden states (the §2 model).
+        """
+        ...
+
+    def gradient(self, docs: np.ndarray) -> np.ndarray:
+        """``∇_t = ∂f/∂e_t`` at every position, CLS included (closed form for §2, backpropagation otherwise).
+
+        Args:
+            docs: token ids, shape ``(B, T)``.
+
+        Returns:
+            Shape ``(B, T, d_e)``.
+        """
+        ...
+
+    def gradient_embedded(self, X: np.ndarray) -> np.ndarray:
+        """``∇_X f`` at embedded documents.
+
+        Args:
+            X: embedded documents, shape ``(B, T, d_e)``.
+
+        Returns:
+            Shape ``(B, T, d_e)``.
+        """
+        ...
+
+    def evaluator(self, doc: Any, length: int, semantics: Any) -> Callable[[np.ndarray], np.ndarray]:
+        """``f`` on the perturbed documents of one document under a removal semantics (docs/theory.md §3, §13.5).
+
+        Args:
+            doc: the document (ids, or a :class:`Document`).
+            length: its number of words.
+            semantics: the removal semantics, spelled or parsed (:func:`theory.models.removal.parse`).
+
+        Returns:
+            ``evaluate(Z)``: 0/1 patterns ``Z`` of shape ``(n, d)`` over the distinct words (1: kept) to ``f`` of
+            the perturbed documents, shape ``(n,)``.
+        """
+        ...
+
+    def layer_norm_zeros(self, length: int) -> list[int]:
+        """The positions where ``Σ_k ∇_{t,k} f = 0`` at every input because a LayerNorm reads ``e_t`` (§11.1).
+
+        Args:
+            length: the document's number of words.
+
+        Returns:
+            Positions in ``0..length`` (empty for a family where no LayerNorm forces it).
+        """
+        ...
