@@ -123,6 +123,7 @@ _CONFIG_KEYS: dict[str, dict[str, tuple[str, object]]] = {
 }
 _CONFIG_KEYS["roberta"] = {**_CONFIG_KEYS["bert"], "pad_token_id": ("pad_token_id", 1)}
 _DISTILBERT_EPS = 1e-12  # fixed in modeling_distilbert.py, not in its config
+_HEAD_KEYS = ("classifier", "pre_classifier")  # the classification head's keys: no base-model prefix
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,55 @@ def from_state_dict(hf: dict, weights: dict, probe: dict | None = None, where: s
     """
     config = _config(where, hf, _model_type(hf, f"{where}/config.json"), probe)
     return Bert(config, **_map_weights(weights, config, where, probe))
+
+
+def to_state_dict(model: Bert) -> tuple[dict, dict, dict | None]:
+    """The Hugging Face config, state dict and probe of a model: the inverse of :func:`from_state_dict`, so that
+    ``from_state_dict(*to_state_dict(model))`` has ``model``'s config and weights (the explained class aside).
+
+    The names are those of the module docstring's table: a model with its architecture's classification head is a
+    ``…ForSequenceClassification`` (the base model's keys prefixed by ``bert.``, ``distilbert.`` or ``roberta.``,
+    BERT's pooler among them; the head's keys unprefixed); a mean-pooling model is the bare base model (no prefix,
+    no pooler) and its probe.  The config holds the architecture's own key names (``hidden_size`` …, DistilBERT's
+    ``dim`` …) and ``num_labels``; DistilBERT's ``ε`` is not a config key (its code fixes 1e-12).  The arrays are
+    the model's own (read-only float64), per layer a slice of its stacked weights.
+
+    Args:
+        model: the model.
+
+    Returns:
+        ``(config, weights, probe)``: the config's keys (``model_type`` …), the arrays by Hugging Face name, and
+        ``{"w": (n_classes, d), "b": (n_classes,)}`` for the mean readout (None for the classification heads).
+
+    Raises:
+        InputError: a DistilBERT model whose ``ε`` is not 1e-12 (its Hugging Face form cannot say so).
+    """
+    config = model.config
+    arch = config.architecture
+    if arch == "distilbert" and config.layer_norm_eps != _DISTILBERT_EPS:
+        raise InputError(
+            f"a distilbert model with layer_norm_eps = {config.layer_norm_eps:g} has no Hugging Face form: "
+            f"DistilBERT's code fixes ε = {_DISTILBERT_EPS:g}"
+        )
+    hf: dict = {"model_type": arch}
+    hf.update({key: getattr(config, field) for field, (key, _) in _CONFIG_KEYS[arch].items()})
+    hf["num_labels"] = config.n_classes
+    mean = config.readout == "mean"
+
+    def name(key: str) -> str:
+        return key if mean or key.startswith(_HEAD_KEYS) else f"{arch}.{key}"
+
+    want = shapes(config)
+    weights = {name(key): getattr(model, field) for field, key in _EMBEDDINGS.items() if field in want}
+    layer_prefix, layer_names = _LAYERS[arch]
+    for block, path in layer_names.items():
+        for part in ("weight", "bias"):
+            stacked = getattr(model, f"{block}_{part}")
+            weights.update({name(f"{layer_prefix}.{l}.{path}.{part}"): stacked[l] for l in range(config.layers)})
+    if mean:
+        return hf, weights, {"w": model.classifier_weight, "b": model.classifier_bias}
+    weights.update({name(key): getattr(model, field) for field, key in _READOUTS[config.readout].items()})
+    return hf, weights, None
 
 
 def _model_type(hf: dict, where) -> str:
@@ -279,7 +329,7 @@ def _map_weights(weights: dict, config: BertConfig, folder: str, probe: dict | N
     prefixed = any(key.startswith(base + ".") for key in named)
 
     def take(key: str, shape: tuple) -> np.ndarray:
-        head = key.startswith(("classifier", "pre_classifier"))
+        head = key.startswith(_HEAD_KEYS)
         full = f"{base}.{key}" if prefixed and not head else key
         if full not in named:
             hint = "; a bare encoder needs a probe (probe.npz)" if head or "pooler" in key else ""

@@ -3,8 +3,9 @@ the one run path (:func:`theory.running.runner.run_claim` with the population; s
 :mod:`theory.running.parallel` ships the population to them).
 
 The population is ``model:<file stem>`` (:class:`theory.checking.population.Population`): the user's model — the
-one-layer §2 model or an encoder (docs/theory.md §11.1) — and documents, or, without ``--texts``, word
-sequences Hypothesis draws from the model's vocabulary.  For each claim :func:`given_strategy` decides what applies
+one-layer §2 model, an encoder (docs/theory.md §11.1) or a BERT-family model (§13: the bert.* claims on its
+documents of word pieces, :data:`BERT`) — and documents, or, without ``--texts``, word sequences Hypothesis draws
+from the model's vocabulary.  For each claim :func:`given_strategy` decides what applies
 to *this* model: the claim's given-model strategy (the one the trained population runs), a strategy sized for this
 model where the trained population's is sized for the fixture, or the reason — about this model's family,
 size or premise — why it does not apply.  The runner then guarantees three things with what this module gives it:
@@ -26,13 +27,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, cast
 
 import numpy as np
 from hypothesis import strategies as st
 
 from theory.checking.population import GivenCase, Population, given_cases
+from theory.checking.strategies.bert import reference_weights
+from theory.models.bert import Bert, BertConfig
 from theory.models.encoder import Encoder
+from theory.models.huggingface import to_state_dict
 from theory.models.one_layer import Model, document, embed
 from theory.models.protocol import AttentionClassifier
 from theory.models.removal import PIECES
@@ -120,19 +126,46 @@ def sizes(model: AttentionClassifier) -> str:
     return model.sizes()
 
 
-def reference_seconds(model: AttentionClassifier) -> float:
+def bert_multiply_adds(config: BertConfig, tokens: int) -> int:
+    """The multiply-adds of one forward pass of the BERT family's mpmath reference (:mod:`reference.models.bert`)
+    on a document of ``tokens`` tokens: per layer the projections ``W_q``, ``W_k``, ``W_v``, ``W_o`` (``4Td²``), the
+    feed-forward (``2Td·d_ff``), the scores and the attention-weighted values (``2T²d``), and the conversion of the
+    layer's weights to mpf that the reference repeats on every pass (counted as one more token's projections);
+    then the readout (``d²`` + ``n_classes·d``).
+
+    Args:
+        config: The model's sizes.
+        tokens: ``T``, the document's tokens (special tokens and padding included).
+
+    Returns:
+        ``L((T + 1)(4d² + 2d·d_ff) + 2T²d) + d² + n_classes·d``.
+    """
+    d, T = config.d, tokens
+    return config.layers * ((T + 1) * (4 * d * d + 2 * d * config.ffn) + 2 * T * T * d) + d * d + config.n_classes * d
+
+
+def reference_seconds(model: AttentionClassifier, tokens: int | None = None) -> float:
     """Rough seconds of one forward pass of the mpmath reference on ``model``: its multiply-adds times the cost
     of one in the reference's plain loops (measured on this machine: ~1 µs for the §2 model; ~1.4 µs for the
     encoder, whose loops also run LayerNorm and the feed-forward — on an L = 2, K = 2, d = 8, d_ff = 16, T = 10
     encoder, ``encoder.gradient`` took 0.83 s and ``encoder.blind_to_values`` 1.7 s per document, against
-    estimates of 6.5 s and 11.8 s with the 10 µs this said before, which left both claims n/a).
+    estimates of 6.5 s and 11.8 s with the 10 µs this said before, which left both claims n/a).  The BERT family:
+    2 µs per multiply-add (:func:`bert_multiply_adds`), 120 µs per ``gelu`` (an mpmath ``erf`` or ``tanh``;
+    ``relu`` is free) and 10 µs per attention score (an ``exp``) — within 15 % of the measured 0.03–0.5 s of
+    40-digit passes at L = 1–2, d = 8–64, d_ff = 8–128, T = 6–48, and of the 60-digit passes of the central
+    differences (L = 2, K = 2, d = 8, d_ff = 12, T = 5–14: 0.028–0.086 s, estimated 0.028–0.088 s).
 
     Args:
-        model: The §2 model or an encoder.
+        model: The §2 model, an encoder or a BERT-family model.
+        tokens: The BERT family's document length ``T`` (default: the longest the model takes).
 
     Returns:
         The estimated seconds.
     """
+    if isinstance(model, Bert):
+        config, T = model.config, model.T if tokens is None else tokens
+        activations = 0 if config.activation == "relu" else config.layers * T * config.ffn
+        return 2e-6 * bert_multiply_adds(config, T) + 1.2e-4 * activations + 1e-5 * config.layers * config.heads * T * T
     if isinstance(model, Encoder):
         T, d, K = model.T, model.d_e, model.K
         per_layer = T * (
@@ -143,7 +176,13 @@ def reference_seconds(model: AttentionClassifier) -> float:
     return 1e-6 * (model.K * model.T * model.d_e * (one_layer.d_att + one_layer.d_out) + model.V * model.d_e)
 
 
-def _affordable(population: Population, passes: int, what: str, strategy: Callable[[], st.SearchStrategy]) -> Applies:
+def _affordable(
+    population: Population,
+    passes: int,
+    what: str,
+    strategy: Callable[[], st.SearchStrategy],
+    tokens: int | None = None,
+) -> Applies:
     """A strategy if its reference affords this model.
 
     Args:
@@ -151,17 +190,19 @@ def _affordable(population: Population, passes: int, what: str, strategy: Callab
         passes: The reference forward passes one instance costs.
         what: What those passes are, for the reason.
         strategy: The strategy factory.
+        tokens: The BERT family's document length the passes run on (:func:`reference_seconds`).
 
     Returns:
         ``strategy`` when ``passes`` passes fit :data:`SECONDS_PER_INSTANCE` on this model, else the reason (about
         its size).
     """
-    seconds = passes * reference_seconds(population.model)
+    seconds = passes * reference_seconds(population.model, tokens)
     if seconds <= SECONDS_PER_INSTANCE:
         return strategy
+    length = "" if tokens is None else f" of {tokens} tokens"
     return (
-        f"{population.name} ({sizes(population.model)}): the claim's reference needs {what} per document, "
-        f"~{seconds:.3g} s at this size, beyond the {SECONDS_PER_INSTANCE:g} s an instance may take"
+        f"{population.name} ({sizes(population.model)}): the claim's reference needs {what} per document"
+        f"{length}, ~{seconds:.3g} s at this size, beyond the {SECONDS_PER_INSTANCE:g} s an instance may take"
     )
 
 
@@ -524,8 +565,150 @@ CONSTRUCTED = {
 }
 
 
-#: the bert.* claims wired to a given BERT-family model's documents: claim id -> strategy factory of the population
-BERT: dict[str, Callable[[Population], Applies]] = {}
+@dataclass(frozen=True)
+class BertDocument:
+    """A document of a given BERT-family population as an instance of the bert.* claims (the interface of
+    :class:`~theory.checking.strategies.bert.BertCase`): ``[CLS] pieces… [SEP]`` of ``given`` (its piece ids, cut
+    to its first ``max_words`` pieces when the case says so), then ``pads`` pad tokens with attention mask 0; the
+    model is the population's (its explained class), its reference input that model's own weights under their
+    Hugging Face names (:func:`~theory.models.huggingface.to_state_dict`)."""
+
+    given: GivenCase
+    pads: int = 0
+
+    @property
+    def model(self) -> Bert:
+        """The population's model (:data:`BERT` plans are asked for on BERT-family populations only)."""
+        return cast(Bert, self.given.model)
+
+    @property
+    def tokens(self) -> tuple:
+        """The real tokens' ids: CLS, the document's pieces, SEP."""
+        t = self.model.tokenizer
+        return (t.cls_id, *self.given.tokens, t.sep_id)
+
+    @property
+    def klass(self) -> int:
+        """The explained class (``f`` is its logit)."""
+        return self.model.klass
+
+    @property
+    def positions(self) -> tuple | None:
+        """The positions the per-position references check (CLS and drawn real ones), or None for all."""
+        return self.given.positions
+
+    @property
+    def ids(self) -> np.ndarray:
+        """The token ids ``(T,)``, padding (the config's ``pad_token_id``) included."""
+        return np.array([*self.tokens, *[self.model.config.pad_token_id] * self.pads], dtype=np.int64)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The attention mask ``(T,)``: 1 for the real tokens, 0 for the pads."""
+        return np.array([1.0] * len(self.tokens) + [0.0] * self.pads)
+
+    @cached_property
+    def _hugging_face(self) -> tuple[dict, dict, dict | None]:
+        return to_state_dict(self.model)
+
+    def reference_weights(self, sign: float = 1.0) -> dict:
+        """The model's weights in :mod:`reference.models.bert`'s input format.
+
+        Args:
+            sign: the factor of the output layer's weight and bias (1 or −1).
+
+        Returns:
+            Name → float64 array.
+        """
+        hf, weights, probe = self._hugging_face
+        return reference_weights(weights, probe, hf["model_type"], sign)
+
+    def reference_config(self) -> dict:
+        """The model's config in :mod:`reference.models.bert`'s input format.
+
+        Returns:
+            The Hugging Face config's keys and ``readout`` (``head`` or ``mean``).
+        """
+        hf, _, probe = self._hugging_face
+        return {**hf, "readout": "head" if probe is None else "mean"}
+
+
+def _bert(
+    passes: Callable[[Bert], int], what: str, positions: int = 0, pads: tuple[int, int] = (0, 2)
+) -> Callable[[Population], Applies]:
+    """A bert.* claim's plan on a user's BERT-family model: its documents (each cut to the longest prefix whose
+    reference fits :data:`SECONDS_PER_INSTANCE`, and leaves room for the pads in the position table), with
+    ``pads`` pad tokens appended, or why the claim does not apply (a logit difference, or a model on which even a
+    one-piece document's reference is too slow).
+
+    Args:
+        passes: The reference forward passes one instance costs on the model (0: no mpmath reference).
+        what: What those passes are, for the reason.
+        positions: How many positions the claim's per-position reference checks: CLS and ``positions − 1`` drawn
+            real ones (0: every position).
+        pads: The fewest and most pad tokens (attention mask 0) appended to a document.
+
+    Returns:
+        A function of the population giving the strategy factory or why the claim does not apply.
+    """
+
+    def plan(population: Population) -> Applies:
+        model = cast(Bert, population.model)
+        if model.contrast is not None:
+            return (
+                f"f of {population.name} is a difference of two logits (--contrast); the references of the bert.* "
+                "claims compute one class's logit: run with --class C alone"
+            )
+        room = model.T - 2 - pads[1]  # pieces a padded document may hold
+        longest = room if population.docs is None else max(len(doc) for doc in population.docs)
+        fits = [
+            n
+            for n in range(1, min(longest, room) + 1)
+            if passes(model) * reference_seconds(model, n + 2 + pads[1]) <= SECONDS_PER_INSTANCE
+        ]
+        words = max(fits, default=1)
+        cut = None if population.docs is not None and words >= longest else words
+
+        def strategy() -> st.SearchStrategy[BertDocument]:
+            cases = given_cases(max_words=cut, positions=positions, cls=positions > 0)
+            return st.builds(BertDocument, cases, st.integers(*pads))
+
+        return _affordable(population, passes(model), what, strategy, tokens=words + 2 + pads[1])
+
+    return plan
+
+
+#: the bert.* claims on a user's BERT-family model: its documents, sized by the cost of their references, or why a
+#: claim does not apply
+BERT: dict[str, Callable[[Population], Applies]] = {
+    "bert.forward": _bert(lambda m: 1, "one mpmath forward pass (40 digits)"),
+    "bert.gradient": _bert(
+        lambda m: 4 * m.d,
+        "central differences at CLS and one drawn position (4·d forward passes at 60 digits)",
+        positions=2,
+    ),
+    "bert.padding_invariance": _bert(
+        lambda m: 2 + 8 * m.d,
+        "forward passes and central differences at CLS and one drawn real position of the padded and the unpadded "
+        "document (2 + 8·d passes)",
+        positions=2,
+        pads=(1, 2),
+    ),
+    "bert.blind_to_values": _bert(
+        lambda m: 2 + 8 * m.d,
+        "forward passes and central differences at CLS and one drawn position under both readouts (2 + 8·d passes)",
+        positions=2,
+    ),
+    "bert.matches_transformers": _bert(lambda m: 0, "no mpmath pass (transformers runs in float64)"),
+    "bert.tokenize": lambda p: (
+        "a construction: random texts over a written 30-piece WordPiece vocabulary against transformers' "
+        f"pure-Python tokenizer; {p.name}'s documents are pieces already tokenized"
+    ),
+    "bert.attention_bound": lambda p: (
+        "the instance is a construction (a model whose last layer's attention to word position 1 is ≤ e^{−60}, "
+        "λ = 60); a given model is not one"
+    ),
+}
 
 
 def given_strategy(claim: Any, population: Population) -> Applies:
@@ -630,6 +813,7 @@ class Scope:
         self.documents: set[Any] = set()
         self.positions: set[int] = set()
         self.coordinates: set[int] = set()
+        self.pads: set[int] = set()  # pad tokens appended to a BERT-family document (BertDocument)
 
     def add(self, case: GivenCase) -> None:
         """Note what of its document ``case`` uses.
@@ -660,8 +844,8 @@ class Scope:
                 :func:`theory.checking.population.using`).
 
         Returns:
-            ``domain``, then the prefixes, positions and coordinates used, joined by "; " (empty when the claim
-            used every document whole).
+            ``domain``, then the prefixes, positions and coordinates used and the pad tokens appended, joined by
+            "; " (empty when the claim used every document whole).
         """
         model, parts = self.population.model, list(domain)
         kind = "document" if self.population.docs is not None else "drawn text"
@@ -687,6 +871,8 @@ class Scope:
                 f"{_either(self.coordinates)} of the d_e = {model.d_e} embedding coordinates checked at each "
                 "checked position"
             )
+        if any(self.pads):
+            parts.append(f"{_either(self.pads)} pad tokens (attention mask 0) appended to each document")
         return "; ".join(parts)
 
 
@@ -731,6 +917,8 @@ def guarded(check: Callable[[Any], Any], population: Population, scope: Scope) -
             )
         for case in cases:
             scope.add(case)
+        if isinstance(instance, BertDocument):
+            scope.pads.add(instance.pads)
         return check(instance)
 
     return checked

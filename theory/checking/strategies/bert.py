@@ -263,14 +263,7 @@ class BertCase:
             Name → float64 array.
         """
         weights, probe = self.arrays
-        out = dict(weights)
-        if probe is not None:
-            out["probe.weight"], out["probe.bias"] = probe["w"], probe["b"]
-        head = {"bert": "classifier", "distilbert": "classifier", "roberta": "classifier.out_proj"}
-        name = "probe" if probe is not None else head[self.spec.architecture]
-        for part in ("weight", "bias"):
-            out[f"{name}.{part}"] = sign * out[f"{name}.{part}"]
-        return out
+        return reference_weights(weights, probe, self.spec.architecture, sign)
 
     def reference_config(self) -> dict:
         """The config in :mod:`reference.models.bert`'s input format.
@@ -279,6 +272,29 @@ class BertCase:
             The Hugging Face config's keys and ``readout`` (``head`` or ``mean``).
         """
         return {**self.spec.hf_config(), "readout": "mean" if self.spec.readout == "mean" else "head"}
+
+
+def reference_weights(weights: dict, probe: dict | None, architecture: str, sign: float = 1.0) -> dict:
+    """A Hugging Face state dict and probe in :mod:`reference.models.bert`'s input format (the probe as
+    ``probe.weight``, ``probe.bias``), the output layer ``(w, b)`` times ``sign``.
+
+    Args:
+        weights: arrays by Hugging Face name.
+        probe: ``{"w", "b"}`` of the mean readout, or None.
+        architecture: ``bert``, ``distilbert`` or ``roberta`` (where its classification head's output layer is).
+        sign: the factor of the output layer's weight and bias (1 or −1).
+
+    Returns:
+        Name → float64 array.
+    """
+    out = dict(weights)
+    if probe is not None:
+        out["probe.weight"], out["probe.bias"] = probe["w"], probe["b"]
+    head = {"bert": "classifier", "distilbert": "classifier", "roberta": "classifier.out_proj"}
+    name = "probe" if probe is not None else head[architecture]
+    for part in ("weight", "bias"):
+        out[f"{name}.{part}"] = sign * out[f"{name}.{part}"]
+    return out
 
 
 @st.composite
