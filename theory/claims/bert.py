@@ -736,12 +736,20 @@ class TextCase:
 
     @cached_property
     def bert_case(self) -> BertCase:
-        """The model's weights and explained class as a :class:`BertCase` (no document)."""
+        """The model's weights and explained class as a :class:`BertCase`.
+
+        Returns:
+            A :class:`BertCase` of the spec and class, with no document (the text is the case's own).
+        """
         return BertCase(self.spec, (), 0, self.klass)
 
     @cached_property
     def model(self) -> Bert:
-        """The float64 model with :func:`oracle_tokenizer`."""
+        """The float64 model with its tokenizer.
+
+        Returns:
+            The spec's :class:`~theory.models.bert.Bert` explaining ``klass``, :func:`oracle_tokenizer` attached.
+        """
         return self.bert_case.model.replace(tokenizer=oracle_tokenizer(self.spec.architecture))
 
     def piece_words(self) -> tuple[list[str], np.ndarray]:
