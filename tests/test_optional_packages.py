@@ -44,6 +44,9 @@ CLAIMS = {
     "encoder.matches_torch": ("torch",),
     "bert.matches_transformers": ("torch", "transformers"),
     "bert.tokenize": ("transformers", "tokenizers"),
+    "bert.lime_matches_lime_package": ("lime", "sklearn", "tokenizers"),
+    "bert.shapley_matches_shap": ("shap", "transformers", "tokenizers"),
+    "bert.ig_matches_captum": ("captum", "torch", "transformers", "tokenizers"),
 }
 # extra -> package -> what names the part that needs it (a survival row, a comparison, a figure file)
 EXTRAS = {

@@ -7,7 +7,11 @@
 - :mod:`~reference.oracles.torch_encoder` — torch's own ``nn.TransformerEncoder`` (the oracle of the encoder
   family and its importer);
 - :mod:`~reference.oracles.torch_positional` — the sinusoidal positional encoding the three share;
-- :mod:`~reference.oracles.lime_package` — the driver of the real ``lime`` 0.2.0.1 package.
+- :mod:`~reference.oracles.lime_package` — the driver of the real ``lime`` 0.2.0.1 package;
+- :mod:`~reference.oracles.transformers_bert` — ``transformers``' own BERT-family classes (the oracle of the BERT
+  family);
+- :mod:`~reference.oracles.bert_packages` — lime, shap's exact explainer with its ``Text`` masker and captum's
+  ``LayerIntegratedGradients`` on a BERT-family model and its tokenizer.
 
-shap and captum are driven from ``tests/test_explainer_oracles.py``.
+shap and captum on the §2 model are driven from ``tests/test_explainer_oracles.py``.
 """

@@ -35,14 +35,28 @@ from hypothesis import strategies as st
 from mpmath import mpf
 
 import reference.models.bert as ref_bert
+import reference.oracles.bert_packages as packages
 from reference.central_difference import central_differences, moved_rows
 from reference.models.one_layer import DPS, to_mp
-from theory.checking.compare import Outcome, check_mp, combine, compare, nstr
-from theory.checking.strategies.bert import BertCase, bert_cases, layer_keys
+from theory.checking.compare import RTOL, Outcome, check_mp, combine, compare, nstr
+from theory.checking.strategies.bert import (
+    FIRST_WORD,
+    MAX_PADS,
+    MAX_REAL,
+    SPECIAL,
+    BertCase,
+    BertSpec,
+    bert_cases,
+    bert_specs,
+    layer_keys,
+)
 from theory.claims import claim
+from theory.claims.lime.empirical import lime_scales
 from theory.errors import InputError
+from theory.explainers.lime import sample as lime_sample
+from theory.explainers.registry import explain
 from theory.models.bert import Bert, BertForward, forward, gradient
-from theory.models.wordpieces import read_tokenizer
+from theory.models.wordpieces import WordPieces, read_tokenizer
 
 SECTION = "bert"  # the BERT family, docs/theory.md §13
 NO_FIXTURE = (
@@ -653,4 +667,306 @@ def check_attention_bound(case: ZeroAttentionCase) -> Outcome:
     )
     if attention > 0:
         outcome.measures["|∇_(1,j)| / max a^(i,L)_(t,1)"] = float(abs(entry) / attention)
+    return outcome
+
+
+# --- the oracle claims: lime, shap and captum on texts ----------------------------------------------------------
+
+#: the oracle claims' written vocabulary: ids 5.. after the architecture's five special tokens (every architecture
+#: reads it with a BERT WordPiece tokenizer: RoBERTa's byte-level BPE keeps the spaces in its pieces, and lime's
+#: string perturbation leaves double spaces, which it would tokenize as pieces of their own)
+ORACLE_PIECES = ("the", "movie", "great", "bad", "un", "##believ", "##able")
+#: the words the oracle claims' texts are made of, and their numbers of pieces: one piece each, a word of three
+#: pieces, one of two, and a word outside the vocabulary (one [UNK] piece)
+ORACLE_WORDS = {"the": 1, "movie": 1, "great": 1, "bad": 1, "un": 1, "zebra": 1, "unbelievable": 3, "unable": 2}
+#: architecture -> the names of its (CLS, SEP, PAD, UNK, MASK) tokens, at the ids of the strategies' SPECIAL
+SPECIAL_NAMES = {
+    "bert": ("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]"),
+    "distilbert": ("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]"),
+    "roberta": ("<s>", "</s>", "<pad>", "<unk>", "<mask>"),
+}
+#: the most pieces a text of the oracle claims has: the position table holds MAX_REAL + MAX_PADS tokens
+ORACLE_MAX_PIECES = MAX_REAL + MAX_PADS - 2
+N_LIME = 300  # lime's samples, the original included
+LIME_RTOL = 1e-10  # lime fits with sklearn's float64 Ridge (lime.matches_lime_package's tolerance)
+ORACLES_NOT_TRAINED = (
+    "the oracle claims need a model and its tokenizer together: they run on the random population of small "
+    "BERT / DistilBERT / RoBERTa / probe models with the written vocabulary; the pretrained fixture is the next issue's"
+)
+
+
+def oracle_tokenizer(architecture: str) -> WordPieces:
+    """The tokenizer of the oracle claims: BERT's WordPiece over :data:`ORACLE_PIECES` (BERT normaliser with
+    lower-casing, BERT pre-tokenizer, ``CLS $A SEP`` post-processor), the special tokens named as the architecture
+    names them and recognised in a text (shap writes ``[MASK]`` into the strings it passes).
+
+    Args:
+        architecture: ``bert``, ``distilbert`` or ``roberta``.
+
+    Returns:
+        The :class:`~theory.models.wordpieces.WordPieces` (maximum length: the strategies' position table).
+    """
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+    names, ids = SPECIAL_NAMES[architecture], SPECIAL[architecture]
+    vocab = {**dict(zip(names, ids)), **{piece: FIRST_WORD + i for i, piece in enumerate(ORACLE_PIECES)}}
+    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token=names[3]))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{names[0]} $A {names[1]}", special_tokens=[(names[0], ids[0]), (names[1], ids[1])]
+    )
+    tokenizer.decoder = decoders.WordPiece()
+    tokenizer.add_special_tokens(list(names))
+    return WordPieces(tokenizer, MAX_REAL + MAX_PADS, {"pad": names[2], "unk": names[3], "mask": names[4]})
+
+
+@dataclass(frozen=True)
+class TextCase:
+    """A random model (:class:`BertSpec`, its vocabulary :data:`ORACLE_PIECES`) with :func:`oracle_tokenizer`
+    attached, the words of a text (joined by single spaces), the explained class and lime's seed."""
+
+    spec: BertSpec
+    words: tuple[str, ...]
+    klass: int = 0
+    seed: int = 0
+
+    @property
+    def text(self) -> str:
+        """The raw text: the words joined by single spaces."""
+        return " ".join(self.words)
+
+    @cached_property
+    def bert_case(self) -> BertCase:
+        """The model's weights and explained class as a :class:`BertCase`.
+
+        Returns:
+            A :class:`BertCase` of the spec and class, with no document (the text is the case's own).
+        """
+        return BertCase(self.spec, (), 0, self.klass)
+
+    @cached_property
+    def model(self) -> Bert:
+        """The float64 model with its tokenizer.
+
+        Returns:
+            The spec's :class:`~theory.models.bert.Bert` explaining ``klass``, :func:`oracle_tokenizer` attached.
+        """
+        return self.bert_case.model.replace(tokenizer=oracle_tokenizer(self.spec.architecture))
+
+    def piece_words(self) -> tuple[list[str], np.ndarray]:
+        """The distinct words (first appearance first) and the word of each piece, from :data:`ORACLE_WORDS`.
+
+        Returns:
+            ``(words, word of each piece (n_pieces,))``.
+        """
+        distinct = list(dict.fromkeys(self.words))
+        return distinct, np.array([distinct.index(w) for w in self.words for _ in range(ORACLE_WORDS[w])])
+
+
+@st.composite
+def text_cases(draw: st.DrawFn, distinct_pieces: bool = False) -> TextCase:
+    """Random models over the whole family with the written vocabulary, and texts over :data:`ORACLE_WORDS`.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+        distinct_pieces: draw distinct one-piece words only (then pieces and distinct words coincide).
+
+    Returns:
+        A :class:`TextCase`: a :func:`bert_specs` spec with ``V = 5 + len(ORACLE_PIECES)``; 1–6 words, cut to the
+        longest prefix of at most :data:`ORACLE_MAX_PIECES` pieces; a drawn class and seed.
+    """
+    spec = replace(draw(bert_specs()), V=FIRST_WORD + len(ORACLE_PIECES))
+    if distinct_pieces:
+        single = [w for w, n in ORACLE_WORDS.items() if n == 1]
+        words = draw(st.lists(st.sampled_from(single), min_size=1, max_size=ORACLE_MAX_PIECES, unique=True))
+    else:
+        drawn = draw(st.lists(st.sampled_from(list(ORACLE_WORDS)), min_size=1, max_size=ORACLE_MAX_PIECES))
+        words, pieces = [], 0
+        for word in drawn:
+            if pieces + ORACLE_WORDS[word] > ORACLE_MAX_PIECES:
+                break
+            words.append(word)
+            pieces += ORACLE_WORDS[word]
+    return TextCase(spec, tuple(words), draw(st.integers(0, spec.n_classes - 1)), draw(st.integers(0, 2**32 - 1)))
+
+
+def _string_output(model: Bert, calls: list):
+    """``f`` of strings through the model's tokenizer (:func:`reference.oracles.bert_packages.encode_batch`, padded
+    with mask 0) and the float64 forward pass; each call appends ``(f, magnitude of its terms)`` to ``calls``."""
+
+    def f(strings):
+        ids, mask = packages.encode_batch(model.tokenizer.tokenizer, strings, model.tokenizer.pad_id)
+        fw = forward(model, ids, mask)
+        calls.append((fw.f, f_terms(model, fw)))
+        return fw.f
+
+    return f
+
+
+@claim(
+    "bert.lime_matches_lime_package",
+    section=SECTION,
+    source="ours",
+    kind="identity",
+    statement="lime 0.2.0.1's LimeTextExplainer(random_state=s).explain_instance on the raw text, with a "
+    "classifier that tokenizes each perturbed string with the model's tokenizer and returns f, gives the "
+    "suite's LIME (explain(model, text, 'lime', semantics='delete', samples=n, seed=s)): the same words in "
+    "the same order, the same f on every sample (lime's perturbed strings = the suite's delete documents: the "
+    "removed words' pieces dropped, the rest shifted left) and the same coefficients and intercept. Mapping: "
+    "texts of lower-case letter words (one to three pieces, or out of the vocabulary) joined by single spaces, "
+    "where lime's \\W+ split (bow=True) equals the BERT pre-tokenizer's words",
+    reference=f"the real lime package (reference.oracles.bert_packages.run_lime_text), {N_LIME} samples; f on "
+    "the samples to 1e-12 and (β, intercept) to 1e-10 (sklearn's float64 Ridge) relative to the magnitude of "
+    "their terms (lime.matches_lime_package's scales)",
+    strategy=text_cases,
+    budget=0.2,
+    requires=("lime", "sklearn", "tokenizers"),
+    trained=ORACLES_NOT_TRAINED,
+)
+def check_lime_matches_lime_package(case: TextCase) -> Outcome:
+    model, calls = case.model, []
+    coef, intercept, words = packages.run_lime_text(_string_output(model, calls), case.text, N_LIME, case.seed)
+    ours = explain(model, case.text, "lime", semantics="delete", samples=N_LIME, seed=case.seed)
+    doc = model.document(case.text)
+    Z = lime_sample(len(ours.scores), N_LIME, case.seed)
+    f_lime, magnitudes = (np.concatenate(parts) for parts in zip(*calls))
+    s0, s = lime_scales(Z, magnitudes)
+    outcome = combine(
+        compare(
+            "f, suite's delete documents vs lime's strings",
+            model.evaluator(doc, doc.length, "delete")(Z),
+            f_lime,
+            magnitudes,
+        ),
+        compare("β", ours.scores, coef, s, rtol=LIME_RTOL),
+        compare("intercept", ours.extras["intercept"], intercept, s0, rtol=LIME_RTOL),
+        compare(
+            f"words differ (lime {words}, suite {ours.extras['word_strings']})",
+            float(words != ours.extras["word_strings"]),
+            0,
+            1.0,
+        ),
+    )
+    outcome.engine = "lime"
+    outcome.measures["max |β_lime − β_suite|"] = float(
+        max(np.abs(coef - ours.scores).max(), abs(intercept - ours.extras["intercept"]))
+    )
+    return outcome
+
+
+@claim(
+    "bert.shapley_matches_shap",
+    section=SECTION,
+    source="ours",
+    kind="identity",
+    statement="shap's exact explainer (shap.explainers.Exact) with its Text masker on the model's tokenizer, the "
+    "model given as f of the masked strings (tokenized with that tokenizer), gives the suite's exact Shapley "
+    "values (explain(model, text, 'shapley', semantics=…)) and base value v(∅) (the suite's intercept). "
+    "Mapping: shap's features are the pieces (each occurrence its own player; [CLS]/[SEP] kept, value 0) and a "
+    "masked piece is written ' [MASK]' (the tokenizer's mask_token; collapse_mask_token 'auto' → False), which "
+    "tokenizes back to [MASK] at the same position: the suite's 'mask'; with mask_token='[UNK]' (and "
+    "collapse_mask_token=False, which 'auto' would not choose for a given token) the suite's 'unk'. The "
+    "suite's players are the distinct words, so the texts are distinct one-piece words (an out-of-vocabulary "
+    "word is one [UNK] piece): there pieces and words coincide",
+    reference="the real shap package (reference.oracles.bert_packages.run_shap_exact_text), all 2^d coalitions; "
+    "to 1e-12 of twice the largest magnitude of the terms of f over the coalitions",
+    strategy=lambda: text_cases(distinct_pieces=True),
+    budget=0.2,
+    requires=("shap", "transformers", "tokenizers"),
+    trained=ORACLES_NOT_TRAINED,
+)
+def check_shapley_matches_shap(case: TextCase) -> Outcome:
+    model = case.model
+    names = dict(zip(("cls", "sep", "pad", "unk", "mask"), SPECIAL_NAMES[case.spec.architecture]))
+    hf_tokenizer = packages.fast_tokenizer(model.tokenizer.tokenizer, names)
+    outcomes = []
+    for semantics, mask_token in (("mask", None), ("unk", names["unk"])):
+        calls = []
+        values, base, segments = packages.run_shap_exact_text(
+            _string_output(model, calls), hf_tokenizer, case.text, mask_token
+        )
+        ours = explain(model, case.text, "shapley", semantics=semantics)
+        scale = 2.0 * max(float(m.max()) for _, m in calls)
+        features = [segment.strip() for segment in segments[1:-1]]
+        outcomes += [
+            compare(f"φ ({semantics})", ours.scores, values[1:-1], scale),
+            compare(f"base value v(∅) ({semantics})", ours.extras["intercept"], base, scale),
+            compare(f"shap's φ of [CLS], [SEP] ({semantics})", values[[0, -1]], [0.0, 0.0], scale),
+            compare(
+                f"features differ (shap {features}, suite {ours.extras['word_strings']})",
+                float(features != ours.extras["word_strings"]),
+                0,
+                1.0,
+            ),
+        ]
+    outcome = combine(*outcomes)
+    outcome.engine = "shap"
+    return outcome
+
+
+#: captum multiplies the gradients by its Gauss–Legendre weights cast to float32
+#: (IntegratedGradients._attribute: ``torch.tensor(step_sizes).float()``): each weight is off by at most 2^-24 of itself
+CAPTUM_WEIGHTS = 2.0**-24
+
+
+@claim(
+    "bert.ig_matches_captum",
+    section=SECTION,
+    source="ours",
+    kind="identity",
+    statement="captum's LayerIntegratedGradients on the word-embedding layer of transformers' own model, with "
+    "the [PAD] baseline (ids: CLS/SEP kept, every other piece → the pad id; attention mask unchanged) and "
+    "method='gausslegendre' at n_steps = the suite's own number of nodes n, gives the suite's IG "
+    "(explain(model, text, 'ig', baseline='mask:<pad id>')) per piece and per word (the sum of its pieces): "
+    "the two evaluate the same n-point Gauss–Legendre rule, so they agree whatever its quadrature error, up to "
+    "captum's float32 weights; f and f(e') at the path's ends agree; completeness per word holds with the "
+    "same gap: Σ_w IG_w − (f − f(e')) (suite) = Σ_t IG_t − (f − f(e')) (captum). (captum's own convergence delta "
+    "evaluates f at the baseline ids, whose RoBERTa positions are the padding index, not the path's start: "
+    "measured, not claimed)",
+    reference="captum 0.9 (reference.oracles.bert_packages.run_captum_ig) on transformers' model "
+    "(reference.oracles.transformers_bert: f at the path's start with inputs_embeds = E[baseline ids] and the "
+    "input's positions); IG to 2^-24 (captum's float32 quadrature weights) + 1e-12 of Σ_k |e_t − e'_t|_k · "
+    "max|∇| along the path (a word: the sum over its pieces), f to 1e-12 of its terms",
+    strategy=text_cases,
+    budget=0.2,
+    requires=("captum", "torch", "transformers", "tokenizers"),
+    trained=ORACLES_NOT_TRAINED,
+)
+def check_ig_matches_captum(case: TextCase) -> Outcome:
+    from reference.oracles.transformers_bert import build, evaluate, output
+
+    model, pad = case.model, case.model.tokenizer.pad_id
+    ours = explain(model, case.text, "ig", baseline=f"mask:{pad}")
+    n = int(ours.extras["nodes"])
+    ids = model.document(case.text).ids
+    T = len(ids)
+    baseline = np.where((np.arange(T) == 0) | (np.arange(T) == T - 1), ids, pad)
+    weights, config = case.bert_case.reference_weights(), case.bert_case.reference_config()
+    hf = build(weights, config)
+    ig, delta = packages.run_captum_ig(hf, output(hf, weights, config, case.klass), ids, np.ones(T), baseline, n)
+    f_ends = evaluate(hf, weights, config, np.stack([ids, ids]), np.ones((2, T)), case.klass, np.stack([ids, baseline]))
+    # the scale: Σ_k |e_t − e'_t|_k · max |∇| over the n nodes of the path
+    X, X0 = model.embed(np.stack([ids, baseline]))
+    nodes = (np.polynomial.legendre.leggauss(n)[0] + 1) / 2
+    path_gradient = np.abs(model.gradient_embedded(X0 + nodes[:, None, None] * (X - X0))).max()
+    piece_scale = np.abs(X - X0).sum(axis=1) * path_gradient
+    words, word_of = case.piece_words()
+    captum_words = np.bincount(word_of, weights=ig[1 : T - 1], minlength=len(words))
+    word_scale = np.bincount(word_of, weights=piece_scale[1 : T - 1], minlength=len(words))
+    f_scale = f_terms(model, forward(model, np.stack([ids, ids]), word_embeddings=np.stack([X, X0])))
+    gap = float(np.sum(ours.scores)) - (ours.f - ours.extras["f_baseline"])
+    captum_gap = float(ig.sum()) - float(f_ends["f"][0] - f_ends["f"][1])
+    rtol = CAPTUM_WEIGHTS + RTOL
+    outcome = combine(
+        compare("IG per piece ([CLS] pieces…)", ours.extras["piece_scores"], ig[: T - 1], piece_scale[: T - 1], rtol),
+        compare("captum's IG of [SEP]", ig[T - 1], 0.0, piece_scale[T - 1], rtol),
+        compare("IG per word", ours.scores, captum_words, word_scale, rtol),
+        compare("f, f(e') at the path's ends", [ours.f, ours.extras["f_baseline"]], f_ends["f"], f_scale),
+        compare("completeness gap Σ_w IG_w − (f − f(e')), suite vs captum", gap, captum_gap, piece_scale.sum(), rtol),
+    )
+    outcome.engine = "captum"
+    outcome.measures["completeness gap |Σ_w IG_w − (f − f(e'))|"] = abs(gap)
+    outcome.measures["|captum's convergence delta − the completeness gap|"] = abs(delta - captum_gap)
+    outcome.measures["Gauss–Legendre nodes"] = float(n)
     return outcome
