@@ -43,6 +43,7 @@ b_pre) + b_c``; RoBERTa ``z = W_out tanh(W_d h^(L)_0 + b_d) + b_out``; mean pool
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -162,7 +163,7 @@ def parameters(weights: dict, config: Config) -> dict:
     def linear(name: str) -> tuple:
         return get(f"{name}.weight"), get(f"{name}.bias")
 
-    layers = []
+    layers: list[dict] = []
     while f"{_STACK[arch]}.{len(layers)}.{_LAYER_NAMES[arch]['query']}.weight" in base:
         stem = f"{_STACK[arch]}.{len(layers)}"
         layers.append({ours: linear(f"{stem}.{path}") for ours, path in _LAYER_NAMES[arch].items()})
@@ -198,11 +199,14 @@ def position_ids(config: Config, ids=None, T: int | None = None) -> list:
     Returns:
         The position ids, a list of ints.
     """
-    if config.model_type != "roberta":
-        return list(range(len(ids) if ids is not None else T))
-    pad = config.pad_token_id
     if ids is None:
-        return [pad + 1 + t for t in range(T)]
+        if T is None:
+            raise ValueError("position_ids needs the token ids or the number of positions T")
+        first = config.pad_token_id + 1 if config.model_type == "roberta" else 0
+        return [first + t for t in range(T)]
+    if config.model_type != "roberta":
+        return list(range(len(ids)))
+    pad = config.pad_token_id
     positions, count = [], 0
     for token in ids:
         count += int(token) != pad
@@ -216,7 +220,7 @@ class Forward:
     head's ``tanh``/ReLU output, or the masked mean), every layer's attention ``[layer][head][t][u]`` and the
     hidden states ``[layer 0..L][t][j]`` (``hidden[0]`` = the embedding LayerNorm's output)."""
 
-    f: object
+    f: Any  # the engine's number: an mpf here, a flint.arb ball in reference.models.bert_arb
     logits: list
     pooled: list
     attention: list

@@ -120,7 +120,7 @@ def _self_attention(layer: dict, H: arb_mat, mask: list, heads: int) -> tuple:
     Q, K, V = (_apply(H, layer[name]).entries() for name in ("query", "key", "value"))
     d_head = d // heads
     root = arb(d_head).sqrt()
-    concat = [[] for _ in range(T)]
+    concat: list[list[arb]] = [[] for _ in range(T)]
     maps = []
     for i in range(heads):
 
@@ -140,13 +140,14 @@ def _self_attention(layer: dict, H: arb_mat, mask: list, heads: int) -> tuple:
     return _apply(arb_mat(T, d, [v for row in concat for v in row]), layer["output"]), maps
 
 
-def _readout(model: ArbModel, H: arb_mat, mask: list) -> list:
+def _readout(model: ArbModel, H: arb_mat, mask: list) -> tuple[list, list]:
     """``(logits, pooled)``: the architecture's head on ``h^(L)_0``, or the probe on the masked mean of the rows."""
     rows = _rows(H)
     if model.probe is not None:
         kept = [row for row, m in zip(rows, mask) if m]
         pooled = [sum((row[j] for row in kept[1:]), kept[0][j]) / len(kept) for j in range(H.ncols())]
         return _apply(arb_mat(1, H.ncols(), pooled), model.probe).entries(), pooled
+    assert model.head is not None  # parameters() gives the classification head when the readout has no probe
     dense, nonlinearity, out = model.head
     z = _apply(arb_mat(1, H.ncols(), rows[0]), dense).entries()
     pooled = [v.tanh() for v in z] if nonlinearity == "tanh" else [_relu(v) for v in z]

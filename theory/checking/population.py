@@ -25,7 +25,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from theory.errors import InputError
-from theory.models.one_layer import Model, document
+from theory.models.one_layer import document
 from theory.models.protocol import AttentionClassifier
 
 
@@ -127,7 +127,8 @@ class GivenCase:
         return self.population
 
     @property
-    def model(self) -> Model:
+    def model(self) -> AttentionClassifier:
+        """The population's model, of any family."""
         return self._given.model
 
     @cached_property

@@ -251,6 +251,7 @@ def check_padding_invariance(case: BertCase) -> Outcome:
     n = len(case.tokens)
     bare = replace(case, pads=0)
     model = case.model
+    assert case.positions is not None  # the strategy draws them: bert_cases(positions=2)
     positions = list(case.positions)
     g_pad, g_bare = gradient(model, case.ids, case.mask), gradient(model, bare.ids, bare.mask)
     mp_pad, mp_bare = reference_forward(case), reference_forward(bare)
@@ -338,6 +339,7 @@ def check_matches_transformers(case: BertCase) -> Outcome:
     trained=NO_FIXTURE,
 )
 def check_blind_to_values(case: BertCase) -> Outcome:
+    assert case.positions is not None  # the strategy draws them: bert_cases(positions=2)
     model, positions = case.model, list(case.positions)
     negated = replace(model, classifier_weight=-model.classifier_weight, classifier_bias=-model.classifier_bias)
     mp_fw, mp_neg = reference_forward(case), reference_forward(case, sign=-1.0)

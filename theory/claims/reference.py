@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
 import mpmath
 import numpy as np
@@ -100,7 +101,8 @@ class HeadCase:
 
     @property
     def model(self) -> Model:
-        return _one_head(self.case.model, TRAINED_HEAD)
+        # reference.* runs on populations of the §2 model only (theory.running.given.given_strategy)
+        return _one_head(cast(Model, self.case.model), TRAINED_HEAD)
 
     def __getattr__(self, name):  # doc, tokens, positions, coordinates: the document's
         if name == "case":  # not yet set (unpickling)

@@ -34,7 +34,16 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(f"{message} (see `{self.prog} --help`)")
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """The ``attnverify`` command (the ``[project.scripts]`` entry point), with Ctrl-C exiting 130 at once.
+
+    Args:
+        argv: the arguments after the program name; None reads ``sys.argv[1:]`` (the console script), a list
+            is a call from Python (tests), whose own Ctrl-C handler is restored on return.
+
+    Returns:
+        The exit code (module docstring): 0 when every claim holds, 1 when one fails, 2 on bad input.
+    """
     handler = interrupt.install()  # Ctrl-C: exit 130 at once, cleanly (theory/interrupt.py)
     try:
         return _main(sys.argv[1:] if argv is None else argv)
@@ -162,13 +171,15 @@ def _list(args, argv) -> int:
         return EXIT_OK
     from theory.reporting.baseline import load_summary
 
-    verdicts, unknown = {}, "—"
+    verdicts: dict[str, str] = {}
+    unknown = "—"
     last = Path("reports/summary.json")
     if last.is_file():
         try:
+            by_claim: dict[str, list[str]] = {}  # each claim's verdicts, one per population
             for r in load_summary(last)["claims"]:
-                verdicts.setdefault(r["id"], []).append(r["verdict"])
-            verdicts = {key: " / ".join(value) for key, value in verdicts.items()}
+                by_claim.setdefault(r["id"], []).append(r["verdict"])
+            verdicts = {key: " / ".join(value) for key, value in by_claim.items()}
         except InputError as error:
             print(f"attnverify: warning: {last} is corrupt, verdicts not shown: {error}", file=sys.stderr)
             unknown = "unreadable (corrupt summary.json)"

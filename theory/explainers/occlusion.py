@@ -66,4 +66,4 @@ def occlusion(model: AttentionClassifier, doc: ArrayLike, length: int, *, semant
     off, base = np.exp(st.M_off - m), np.exp(st.M_base - m)
     D = (on * st.G_on[None]).sum(axis=1) + off * st.G_off + base * st.G_base
     N = (on * st.A_on[None]).sum(axis=1) + off * st.A_off + base * st.A_base
-    return model.forward(doc).f[0] - (N / D).mean(axis=1)
+    return model.forward(np.asarray(doc)).f[0] - (N / D).mean(axis=1)

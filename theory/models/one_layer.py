@@ -111,12 +111,35 @@ class Model:
         object.__setattr__(self, "scale", bool(self.scale))
 
     # --- sizes -------------------------------------------------------------------------------------------
-    V = property(lambda self: self.E.shape[0])
-    d_e = property(lambda self: self.E.shape[1])
-    K = property(lambda self: self.Wq.shape[0])
-    d_att = property(lambda self: self.Wq.shape[1])
-    d_out = property(lambda self: self.Wv.shape[1])
-    T = property(lambda self: self.max_len)
+    @property
+    def V(self) -> int:
+        """The vocabulary size (rows of ``E``)."""
+        return self.E.shape[0]
+
+    @property
+    def d_e(self) -> int:
+        """The embedding width."""
+        return self.E.shape[1]
+
+    @property
+    def K(self) -> int:
+        """The number of heads."""
+        return self.Wq.shape[0]
+
+    @property
+    def d_att(self) -> int:
+        """The query and key width."""
+        return self.Wq.shape[1]
+
+    @property
+    def d_out(self) -> int:
+        """The value width."""
+        return self.Wv.shape[1]
+
+    @property
+    def T(self) -> int:
+        """The document length (``max_len``)."""
+        return self.max_len
 
     @property
     def score_factor(self) -> float:

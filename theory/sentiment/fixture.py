@@ -39,8 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from theory.errors import InputError
-from theory.models import load
-from theory.models.one_layer import Model, document, forward
+from theory.models.one_layer import Model, document, forward, read_npz
 
 DATA = Path(__file__).resolve().parent / "data"
 MODEL_FILE, VOCAB_FILE, RATINGS_FILE, TEST_FILE, TRAINING_FILE = (
@@ -117,14 +116,14 @@ def load_fixture(data_dir: str | Path = DATA) -> Fixture:
         InputError: the model file lacks ``Wl_classes`` or the vocabulary's length is not the model's ``V``.
     """
     data_dir = Path(data_dir)
-    model = load(data_dir / MODEL_FILE)
-    with np.load(data_dir / MODEL_FILE, allow_pickle=False) as arrays:
-        if "Wl_classes" not in arrays.files:
-            raise InputError(
-                f"{data_dir / MODEL_FILE} lacks Wl_classes (K, 2, d_out); regenerate it with "
-                "python -m theory.sentiment.train"
-            )
-        class_rows = arrays["Wl_classes"].astype(np.float64)
+    arrays = read_npz(data_dir / MODEL_FILE)  # the §2 format (module docstring), plus Wl_classes
+    model = Model.from_arrays(arrays, str(data_dir / MODEL_FILE))
+    if "Wl_classes" not in arrays:
+        raise InputError(
+            f"{data_dir / MODEL_FILE} lacks Wl_classes (K, 2, d_out); regenerate it with "
+            "python -m theory.sentiment.train"
+        )
+    class_rows = arrays["Wl_classes"].astype(np.float64)
     words = (data_dir / VOCAB_FILE).read_text(encoding="utf-8").splitlines()
     if len(words) != model.V:
         raise InputError(f"{data_dir / VOCAB_FILE} has {len(words)} words but the model has V={model.V}")

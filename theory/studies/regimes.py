@@ -51,7 +51,7 @@ import math
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -60,6 +60,7 @@ from theory.explainers.lime_approx import eq19, large_d_limit
 from theory.explainers.lime_inf import beta_inf_model
 from theory.models.one_layer import Model, document, forward, head_vectors
 from theory.models.perturb import single_threaded_blas
+from theory.models.protocol import AttentionClassifier
 
 T, K, D_E, D_ATT, D_OUT = 256, 4, 32, 16, 16
 MC_SAMPLES = {"replace": 40_000, "delete": 100_000}
@@ -111,15 +112,23 @@ def _set_temperature(model: Model, doc, length: int, tau: float) -> Model:
     return model.replace(Wq=Wq)
 
 
+#: the model of an :class:`Instance`: the §2 model of a regime cell (:func:`instance`), or a given model of any
+#: family (:mod:`theory.studies.given_model`)
+M = TypeVar("M", bound=AttentionClassifier)
+
+
 @dataclass(frozen=True)
-class Instance:
-    model: Model
+class Instance(Generic[M]):
+    """A model, one of its documents (token ids, CLS first, padded), its number of words and the seed it came
+    from."""
+
+    model: M
     doc: np.ndarray
     length: int
     seed: tuple
 
 
-def instance(cell: Cell, seed: tuple) -> Instance:
+def instance(cell: Cell, seed: tuple) -> Instance[Model]:
     """The random model and document of ``cell`` for the seed tuple ``seed`` (module docstring).
 
     Args:
@@ -151,7 +160,7 @@ def instance(cell: Cell, seed: tuple) -> Instance:
 # --- measures -------------------------------------------------------------------------------------------------
 
 
-def measure(inst: Instance, semantics: str, nu: float, samples: int | None = None, mc_seed: int = 0) -> dict:
+def measure(inst: Instance[Model], semantics: str, nu: float, samples: int | None = None, mc_seed: int = 0) -> dict:
     """Every per-instance number of the module docstring, as a dict.
 
     Args:

@@ -522,7 +522,7 @@ class VanishingCase:
     (``u_i = W_k^(i)ᵀ q_i/√d_att``, ``w_c^(i) = W_v^(i)ᵀ W_ℓ^(i)ᵀ``), so :meth:`model` at ``λ`` lowers that word's
     scores by exactly ``λ`` in every head and leaves its value scores unchanged (needs ``d_e ≥ 2K``)."""
 
-    case: Instance
+    case: Case  # a random §2 model's case (vanishing_cases): the construction moves its E
     target: int
 
     def model(self, lam: float) -> Model:

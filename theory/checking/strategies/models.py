@@ -26,6 +26,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from theory.models.one_layer import Model, document, forward
+from theory.models.protocol import AttentionClassifier
 
 SCORE_SCALES = (0.01, 0.3, 1.0, 3.0, 10.0, 1000.0)
 VALUE_SCALES = (1.0, 0.1, 10.0)
@@ -47,7 +48,7 @@ class Instance(Protocol):
     ``GivenCase`` (:mod:`theory.checking.population`), which has the same interface."""
 
     @property
-    def model(self) -> Model: ...
+    def model(self) -> AttentionClassifier: ...
 
     @property
     def tokens(self) -> tuple: ...
