@@ -827,7 +827,8 @@ def _string_output(model: Bert, calls: list):
     trained=ORACLES_NOT_TRAINED,
 )
 def check_lime_matches_lime_package(case: TextCase) -> Outcome:
-    model, calls = case.model, []
+    model = case.model
+    calls: list[tuple[np.ndarray, np.ndarray]] = []
     coef, intercept, words = packages.run_lime_text(_string_output(model, calls), case.text, N_LIME, case.seed)
     ours = explain(model, case.text, "lime", semantics="delete", samples=N_LIME, seed=case.seed)
     doc = model.document(case.text)
@@ -884,7 +885,7 @@ def check_shapley_matches_shap(case: TextCase) -> Outcome:
     hf_tokenizer = packages.fast_tokenizer(model.tokenizer.tokenizer, names)
     outcomes = []
     for semantics, mask_token in (("mask", None), ("unk", names["unk"])):
-        calls = []
+        calls: list[tuple[np.ndarray, np.ndarray]] = []
         values, base, segments = packages.run_shap_exact_text(
             _string_output(model, calls), hf_tokenizer, case.text, mask_token
         )

@@ -194,6 +194,7 @@ def _per_word(method: Method, doc: Document, f: float, scores, result: dict, zer
     order, ``tokens`` the CLS id then each word's index in ``words``; ``token_strings`` and ``word_strings`` name
     them.  ``zeros`` (:func:`_zeros`, in pieces) become the words all of whose pieces are zero, at their
     positions."""
+    assert doc.names is not None and doc.occurrences is not None  # a word-pieces document carries both
     d = doc.words.size
     if method.unit == "position":
         pieces = np.asarray(scores, dtype=np.float64)

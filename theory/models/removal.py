@@ -36,7 +36,7 @@ scores ``s̃_t = ⟨u, ẽ_t⟩`` and value scores ``c̃_t = ⟨w_c, ẽ_t⟩``,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -124,11 +124,11 @@ def parse(semantics: str | Removal, model: AttentionClassifier | None = None) ->
             "words removed and UNK re-padding; replace: UNK at the same position, Eq. (19); mask:ID: "
             "token ID at the same position; zero: token embedding 0, positional encoding kept)"
         )
-    if pieces and removal.name == "mask":
-        removal = Removal("mask", model.mask_id)
+    if model is not None and pieces and removal.name == "mask":
+        removal = Removal("mask", cast(Any, model).mask_id)  # a word-pieces model's own [MASK] (<mask>) id
     if model is not None and not pieces and removal.name in PIECE_SPELLINGS:  # (a Removal parsed without the model)
         raise InputError(f"unknown removal semantics {removal.name!r} for {model.noun}; use {CHOICES}")
-    if model is not None and removal.kind == "mask":
+    if model is not None and removal.kind == "mask" and removal.token is not None:
         if not 0 <= removal.token < model.V:
             raise InputError(
                 f"removal semantics {removal.name!r}: token {removal.token} is not in the vocabulary "
@@ -142,12 +142,14 @@ def parse(semantics: str | Removal, model: AttentionClassifier | None = None) ->
     return removal
 
 
-def removed_embeddings(model: Model | Encoder, semantics: str | Removal) -> np.ndarray:
+def removed_embeddings(model: Any, semantics: str | Removal) -> np.ndarray:
     """``ẽ_t``, the embedding a removed word gets at each position ``t``: ``E[UNK] + p_t`` (replace),
     ``E[m] + p_t`` (mask:m), ``p_t`` (zero).
 
     Args:
-        model: a model whose embeddings are ``E[ξ_t] + p_t`` (the §2 model or an encoder).
+        model: a model whose embeddings are ``E[ξ_t] + p_t`` (the §2 model or an encoder: its ``E``, ``pe``,
+            ``T``, ``d_e``), or a word-pieces model (its own ``removed_embeddings``) — typed ``Any``: the protocol
+            does not carry the embedding table.
         semantics: a substitution semantics (``replace``, ``mask:ID``, ``zero``), spelled or parsed.
 
     Returns:

@@ -29,7 +29,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from hypothesis import strategies as st
@@ -42,6 +42,9 @@ from theory.models.huggingface import to_state_dict
 from theory.models.one_layer import Model, document, embed
 from theory.models.protocol import AttentionClassifier
 from theory.models.removal import PIECES
+
+if TYPE_CHECKING:
+    from theory.models.bert import Bert
 
 UNSATISFIABLE = (
     "Hypothesis found no instance of this claim's domain among this population's documents "
@@ -77,7 +80,7 @@ def refuse_overflow(population: Population) -> None:
         ids, n = model.word_ids.tolist(), model.T - (2 if PIECES in model.capabilities else 1)
         texts = {f"the text of word ids {ids[i : i + n]}": ids[i : i + n] for i in range(0, len(ids), n)}
     if PIECES in model.capabilities:  # [CLS] pieces [SEP] of their own lengths, no padding: one pass each
-        tokens = model.tokenizer
+        tokens = cast("Bert", model).tokenizer  # a word-pieces model carries its tokenizer
         names = list(texts)
         blocks = [(k, np.array([[tokens.cls_id, *words, tokens.sep_id]])) for k, words in enumerate(texts.values())]
     else:
