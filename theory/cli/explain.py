@@ -25,6 +25,7 @@ by their scores, one line per method (:mod:`theory.cli.explain_view`).
 
 from __future__ import annotations
 
+import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,14 +41,24 @@ METHOD_OPTIONS = ("semantics", "samples", "seed", "baseline", "sigma")
 
 
 def bundled_models() -> dict[str, tuple[Path, str]]:
-    """The bundled models by name: their file and what they are."""
+    """The bundled models by name: their file and what they are.
+
+    Returns:
+        ``{name: (file, what it is)}``: ``bundled`` (the one-layer model) and ``bundled-encoder`` (the encoder),
+        their ``.npz`` under ``theory/sentiment/data``.
+    """
     from theory.sentiment.encoder_fixture import ENCODER_FILE
     from theory.sentiment.fixture import DATA, MODEL_FILE
 
     return {"bundled": (DATA / MODEL_FILE, "one-layer model"), "bundled-encoder": (DATA / ENCODER_FILE, "encoder")}
 
 
-def add_parser(commands) -> None:
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """Add ``explain`` and its options (the module docstring) to the command line.
+
+    Args:
+        commands: the subcommands of the ``attnverify`` parser (``add_subparsers``).
+    """
     explain = commands.add_parser(
         "explain", help="explain a document with one or several methods (a table, JSON or a picture)"
     )
@@ -110,10 +121,20 @@ class Document:
     read: ProtocolDocument | None = None  # the model's own reading of the text (a model with a tokenizer)
 
 
-def load(args) -> tuple[AttentionClassifier, str | None]:
+def load(args: argparse.Namespace) -> tuple[AttentionClassifier, str | None]:
     """The model of ``args.model`` (a bundled name, a file of any family or a Hugging Face folder:
     :func:`theory.cli.model_options.load_model`) and, for a bundled model, what it is (``"one-layer model"``,
-    ``"encoder"``), None otherwise."""
+    ``"encoder"``), None otherwise.
+
+    Args:
+        args: the parsed ``explain`` options (``model``, and ``--probe``, ``--class``, ``--contrast``).
+
+    Returns:
+        ``(model, kind)``: the model, and what a bundled model is (also when given by its path) or None.
+
+    Raises:
+        InputError: the file or folder cannot be read as a model.
+    """
     bundled = bundled_models()
     path = bundled[args.model][0] if args.model in bundled else Path(args.model)
     kind = next(
@@ -122,9 +143,26 @@ def load(args) -> tuple[AttentionClassifier, str | None]:
     return model_options.load_model(path, args), kind
 
 
-def documents(args, model, is_bundled) -> tuple[list[Document], tuple[str, ...] | None]:
+def documents(
+    args: argparse.Namespace, model: AttentionClassifier, is_bundled: bool
+) -> tuple[list[Document], tuple[str, ...] | None]:
     """The documents of ``--tokens``, ``--text`` or ``--texts``, and the vocabulary's token strings when one is
-    known (given with ``--vocab``, or the bundled one)."""
+    known (given with ``--vocab``, or the bundled one).
+
+    Args:
+        args: the parsed ``explain`` options, checked by :func:`theory.cli.model_options.check_options` (a
+            bundled model's ``--vocab`` is set here to the bundled vocabulary for text input).
+        model: the model the documents are for.
+        is_bundled: whether the model is a bundled one (it then reads text with the bundled vocabulary).
+
+    Returns:
+        ``(docs, strings)``: the documents in order, and the token string of each id (indexed by id), or None
+        when no vocabulary is known (word ids given, or a model with its own tokenizer).
+
+    Raises:
+        InputError: no document is given, ``--tokens`` is not a list of integers, ``--jsonl`` without ``--texts``,
+            or a text cannot be read (vocabulary, out-of-vocabulary words, length).
+    """
     from theory.models.vocabulary import load_vocabulary
 
     if is_bundled and args.vocab is None:
@@ -156,9 +194,21 @@ def _tokens(args) -> list[Document]:
     return [Document(tuple(tokens))]
 
 
-def method_options(args, methods: list[str]) -> dict[str, dict]:
+def method_options(args: argparse.Namespace, methods: list[str]) -> dict[str, dict]:
     """Each method's options from the command line: an option goes to the methods that take it; one that none of
-    the chosen methods takes is an error (with a single method, the error names who takes it)."""
+    the chosen methods takes is an error (with a single method, the error names who takes it).
+
+    Args:
+        args: the parsed ``explain`` options (those of :data:`METHOD_OPTIONS` that were given).
+        methods: the chosen methods' names (:data:`theory.explainers.registry.METHODS`).
+
+    Returns:
+        ``{method: {option: value}}`` for every chosen method (a single method gets every given option; its
+        explainer refuses one it does not take).
+
+    Raises:
+        InputError: an option given applies to none of several chosen methods.
+    """
     from theory.explainers.registry import METHODS
 
     given = {key: getattr(args, key) for key in METHOD_OPTIONS if getattr(args, key) is not None}
@@ -188,9 +238,21 @@ def _named(result: dict, strings, text) -> dict:
     return named
 
 
-def run(args, argv) -> int:
+def run(args: argparse.Namespace, argv: list[str]) -> int:
     """``attnverify explain``: every explanation computed before anything is printed or written (a bad line of
-    ``--texts`` or a refused method leaves no partial output)."""
+    ``--texts`` or a refused method leaves no partial output).
+
+    Args:
+        args: the parsed ``explain`` options.
+        argv: the command line's arguments (not read: the shared signature of the subcommands).
+
+    Returns:
+        The exit code, :data:`EXIT_OK` (a bad input raises instead).
+
+    Raises:
+        InputError: conflicting or unusable options, a model or document that cannot be read, a method that
+            refuses the model, or a picture that cannot be written.
+    """
     from theory.cli import explain_view
     from theory.explainers.registry import explain, method_names
 

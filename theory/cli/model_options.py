@@ -18,7 +18,8 @@ from theory.models.removal import PIECES
 
 if TYPE_CHECKING:
     from theory.checking.population import Population
-    from theory.models.vocabulary import Encoded
+    from theory.models.protocol import AttentionClassifier
+    from theory.models.vocabulary import Encoded, Vocabulary
 
 EXIT_OK = 0
 
@@ -31,7 +32,12 @@ def _class_pair(text: str) -> tuple[int, int]:
     return a, b
 
 
-def add_import_parser(commands) -> None:
+def add_import_parser(commands: argparse._SubParsersAction) -> None:
+    """Add ``import`` (a state_dict or a Hugging Face folder to the ``.npz`` format) and its options.
+
+    Args:
+        commands: the subcommands of the ``attnverify`` parser (``add_subparsers``).
+    """
     sub = commands.add_parser(
         "import",
         help="convert a PyTorch MultiHead or nn.TransformerEncoder state_dict into "
@@ -127,9 +133,22 @@ PADDING_NOTE = (
 SUGGESTION_DOCUMENTS = 8  # documents on which the other option choices are tried
 
 
-def import_command(args, argv) -> int:
+def import_command(args: argparse.Namespace, argv: list[str]) -> int:
     """``attnverify import``: build the model, check it against ``--expect`` (nothing written on a
-    disagreement), write it, and say how it was checked or how to check it."""
+    disagreement), write it, and say how it was checked or how to check it.
+
+    Args:
+        args: the parsed ``import`` options.
+        argv: the command line's arguments (not read: the shared signature of the subcommands).
+
+    Returns:
+        The exit code, :data:`EXIT_OK` (a bad input raises instead).
+
+    Raises:
+        InputError: options of another kind of import, a file that cannot be read, or an imported model whose
+            ``f`` disagrees with ``--expect`` beyond ``--tolerance`` (nothing is written then).
+        NonFiniteError: the imported model's forward pass overflows on an example document.
+    """
     from theory.explainers.finite import FIX, NonFiniteError, overflow_cause
     from theory.models import import_check
     from theory.models.from_torch import check_out, load_state_dict, save_atomically
@@ -388,9 +407,14 @@ def _explained(args) -> str:
     return f"class {args.explained_class or 0}'s logit"
 
 
-def add_text_options(parser, single: bool) -> None:
+def add_text_options(parser: argparse.ArgumentParser, single: bool) -> None:
     """``--texts`` with ``--vocab``, ``--oov`` and ``--truncate``; with ``single`` also ``--text`` and ``--jsonl``
-    (``explain``)."""
+    (``explain``).
+
+    Args:
+        parser: the subcommand's parser (``explain``, ``run`` or ``import``).
+        single: also add ``--text`` (one document) and ``--jsonl`` (``explain``).
+    """
     if single:
         parser.add_argument("--text", default=None, help="a document as text (needs --vocab); instead of --tokens")
     parser.add_argument(
@@ -430,9 +454,18 @@ def add_text_options(parser, single: bool) -> None:
 TEXT_ONLY = {"vocab": None, "oov": None, "truncate": False, "cls_token": None, "unk_token": None, "jsonl": False}
 
 
-def check_options(args) -> None:
+def check_options(args: argparse.Namespace) -> None:
     """Refuse options that conflict or that the command would ignore (``explain`` and ``run``), then set the
-    defaults left open for that check (``--oov error``, ``--population both``)."""
+    defaults left open for that check (``--oov error``, ``--population both``).
+
+    Args:
+        args: the parsed ``explain`` or ``run`` options (``command`` says which); ``oov`` and, for ``run``,
+            ``population`` are set to their defaults when not given.
+
+    Raises:
+        InputError: ``--tokens`` with text options, text options without ``--texts`` or ``--model``, or
+            ``--population`` with ``--model``.
+    """
 
     def given(name):
         return hasattr(args, name) and getattr(args, name) != TEXT_ONLY.get(name)
@@ -466,11 +499,27 @@ def check_options(args) -> None:
     args.oov = args.oov or "error"
 
 
-def encoded_texts(args, model):
+def encoded_texts(
+    args: argparse.Namespace, model: AttentionClassifier
+) -> tuple[Vocabulary | None, list[Encoded] | None]:
     """The vocabulary and the documents of ``--text``/``--texts`` (a list of
     :class:`~theory.models.vocabulary.Encoded`), or ``(None, None)`` when neither is given; notes on stderr for
     what the OOV policy and truncation did.  The options were checked by :func:`check_options`.  A model that reads
-    texts with its own tokenizer (the BERT family) needs no vocabulary: :func:`piece_texts`."""
+    texts with its own tokenizer (the BERT family) needs no vocabulary: :func:`piece_texts`.
+
+    Args:
+        args: the parsed options (``--text``, ``--texts``, ``--vocab``, ``--oov``, ``--truncate``, ``--cls-token``,
+            ``--unk-token``).
+        model: the model the texts are for (its ids of CLS and UNK, its length ``T``, its capabilities).
+
+    Returns:
+        ``(vocabulary, documents)``: the :class:`~theory.models.vocabulary.Vocabulary` (None for a model with its
+        own tokenizer) and the encoded documents in order; ``(None, None)`` without ``--text``/``--texts``.
+
+    Raises:
+        InputError: ``--vocab`` without texts, both ``--text`` and ``--texts``, texts without ``--vocab``, or a
+            vocabulary or text that cannot be read under the OOV policy.
+    """
     from theory.models.vocabulary import encode, load_vocabulary, read_texts
     from theory.sentiment.fixture import vocabulary_tokenizer
 
@@ -546,9 +595,13 @@ def piece_texts(args, model) -> list[Encoded]:
     return out
 
 
-def add_folder_options(parser) -> None:
+def add_folder_options(parser: argparse.ArgumentParser) -> None:
     """``--probe``, ``--class`` and ``--contrast`` of ``explain`` and ``run`` for a Hugging Face model folder (or
-    its imported ``.npz``): the BERT family's readout and explained output (docs/theory.md §8)."""
+    its imported ``.npz``): the BERT family's readout and explained output (docs/theory.md §8).
+
+    Args:
+        parser: the subcommand's parser (``explain`` or ``run``).
+    """
     parser.add_argument(
         "--probe",
         default=None,
@@ -619,8 +672,12 @@ def model_digest(path) -> str:
     return digest.hexdigest()
 
 
-def add_model_options(run) -> None:
-    """``attnverify run --model M.npz [--texts FILE --vocab V]``: the claims about a given model on the user's."""
+def add_model_options(run: argparse.ArgumentParser) -> None:
+    """``attnverify run --model M.npz [--texts FILE --vocab V]``: the claims about a given model on the user's.
+
+    Args:
+        run: the ``run`` subcommand's parser (``--model`` with the text and folder options).
+    """
     run.add_argument(
         "--model",
         default=None,

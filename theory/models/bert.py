@@ -43,6 +43,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from dataclasses import replace as replaced
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -250,7 +251,11 @@ class Bert:
         return u
 
     def weights(self) -> dict[str, np.ndarray]:
-        """Every weight by field name (the keys of :func:`shapes`)."""
+        """Every weight by field name (the keys of :func:`shapes`).
+
+        Returns:
+            ``{field name: array}``, float64 and read-only, in the order and with the shapes of :func:`shapes`.
+        """
         return {name: getattr(self, name) for name in shapes(self.config)}
 
     # --- the model protocol (theory.models.protocol.AttentionClassifier) ------------------------------------
@@ -281,15 +286,30 @@ class Bert:
         return np.setdiff1d(np.arange(self.V), [t.cls_id, t.sep_id, t.unk_id, t.mask_id, t.pad_id])
 
     def sizes(self) -> str:
-        """The sizes in one line: architecture and readout, ``L``, ``K``, ``d``, the FFN width, ``T``, ``V``."""
+        """The sizes in one line: architecture and readout, ``L``, ``K``, ``d``, the FFN width, ``T``, ``V``.
+
+        Returns:
+            The line, e.g. ``bert (pooler readout, gelu, ε = 1e-12), L = 2, K = 2, d = 8, d_ff = 16, T = 32, V = 50``.
+        """
         c = self.config
         return (
             f"{c.architecture} ({c.readout} readout, {c.activation}, ε = {c.layer_norm_eps:g}), L = {c.layers}, "
             f"K = {c.heads}, d = {c.d}, d_ff = {c.ffn}, T = {self.T}, V = {c.vocab_size}"
         )
 
-    def replace(self, **changes) -> Bert:
-        """The same model with some fields changed (weights by field name, ``klass``, ``contrast``, ``tokenizer``)."""
+    def replace(self, **changes: Any) -> Bert:
+        """The same model with some fields changed (weights by field name, ``klass``, ``contrast``, ``tokenizer``).
+
+        Args:
+            **changes: the new value of each changed field (a weight of the shape :func:`shapes` gives, a class
+                index in ``0 … n_classes − 1``, a contrast class or None, a tokenizer).
+
+        Returns:
+            A new :class:`Bert` (this one is unchanged), checked as at construction.
+
+        Raises:
+            InputError: a changed weight has the wrong shape or is not finite, or a class is not one of the model.
+        """
         return replaced(self, **changes)
 
     def document(
@@ -331,18 +351,44 @@ class Bert:
             )
         return pieces_document(encoded)
 
-    def embed(self, docs) -> np.ndarray:
-        """``e_t = E[ξ_t]`` of documents ``(B, T)``, shape ``(B, T, d)`` (Hugging Face's ``inputs_embeds``)."""
+    def embed(self, docs: np.ndarray) -> np.ndarray:
+        """``e_t = E[ξ_t]`` of documents ``(B, T)``, shape ``(B, T, d)`` (Hugging Face's ``inputs_embeds``).
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``, each in ``[0, V)``.
+
+        Returns:
+            The word embeddings, shape ``(B, T, d)`` (no position or token-type vector added).
+
+        Raises:
+            InputError: the ids are not a batch of documents the model reads (:func:`check_documents`).
+        """
         ids = check_documents(self, docs)[0]
         return word_vectors(self, ids)
 
-    def forward(self, docs) -> BertForward:
-        """The forward pass of documents ``(T,)`` or ``(B, T)`` (every token real), every layer kept."""
+    def forward(self, docs: np.ndarray) -> BertForward:
+        """The forward pass of documents ``(T,)`` or ``(B, T)`` (every token real), every layer kept.
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            The :class:`BertForward`: ``f`` ``(B,)``, the logits ``(B, n_classes)``, every layer's attention
+            ``(B, L, K, T, T)`` and hidden state ``(B, L + 1, T, d)``, and the traces the backward pass reads.
+        """
         return forward(self, docs)
 
-    def forward_quantities(self, docs) -> list[tuple[str, np.ndarray]]:
+    def forward_quantities(self, docs: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """Named quantities of the forward pass on documents ``(B, T)``, in the order they are computed: every
-        layer's attention, the hidden states, the logits and ``f``."""
+        layer's attention, the hidden states, the logits and ``f``.
+
+        Args:
+            docs: token ids, shape ``(B, T)``.
+
+        Returns:
+            ``(name, values)`` pairs: attention ``(B, L, K, T, T)``, hidden states ``(B, L + 1, T, d)``, logits
+            ``(B, n_classes)``, ``f`` ``(B,)``.
+        """
         fw = forward(self, docs)
         return [
             ("attention weights", fw.attention),
@@ -351,8 +397,15 @@ class Bert:
             ("model output f", fw.f),
         ]
 
-    def output(self, docs) -> np.ndarray:
-        """``f`` of documents ``(B, T)`` (every token real), shape ``(B,)``."""
+    def output(self, docs: np.ndarray) -> np.ndarray:
+        """``f`` of documents ``(B, T)`` (every token real), shape ``(B,)``.
+
+        Args:
+            docs: token ids, shape ``(T,)`` or ``(B, T)``.
+
+        Returns:
+            ``f`` (the explained logit, or the logit difference), shape ``(B,)``.
+        """
         return evaluate(self, docs)
 
     def _filler(self, shape) -> np.ndarray:
@@ -361,7 +414,14 @@ class Bert:
 
     def output_embedded(self, X: np.ndarray) -> np.ndarray:
         """``f`` of documents given by their word embeddings ``X`` ``(B, T, d)`` (positions ``0..T−1``, token type 0,
-        every token real), shape ``(B,)``."""
+        every token real), shape ``(B,)``.
+
+        Args:
+            X: vectors in place of ``E[ξ_t]``, shape ``(B, T, d)`` (IG's path points, SmoothGrad's noisy inputs).
+
+        Returns:
+            ``f``, shape ``(B,)``.
+        """
         X = np.asarray(X, dtype=np.float64)
         return evaluate(self, self._filler(X.shape[:2]), None, X)
 
@@ -372,35 +432,85 @@ class Bert:
 
     def output_scale(self, X: np.ndarray) -> float:
         """The largest term of ``f`` over documents given by their word embeddings ``X`` (the readout's,
-        :meth:`_magnitude`), 1.0 when every term is 0."""
+        :meth:`_magnitude`), 1.0 when every term is 0.
+
+        Args:
+            X: vectors in place of ``E[ξ_t]``, shape ``(B, T, d)``.
+
+        Returns:
+            The largest ``Σ_o |u_o| (Σ_k |W_c[o,k] z_k| + |b_c[o]|)`` over the ``B`` documents (the scale of
+            ``f``'s rounding errors).
+        """
         X = np.asarray(X, dtype=np.float64)
         return float(self._magnitude(forward(self, self._filler(X.shape[:2]), None, X)).max()) or 1.0
 
-    def output_magnitudes(self, docs) -> tuple[np.ndarray, np.ndarray]:
-        """``f`` of documents ``(B, T)`` and the magnitude of the readout's terms, each ``(B,)``."""
+    def output_magnitudes(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``f`` of documents ``(B, T)`` and the magnitude of the readout's terms, each ``(B,)``.
+
+        Args:
+            docs: token ids, shape ``(B, T)``.
+
+        Returns:
+            ``(f, magnitude)``, each of shape ``(B,)`` (the magnitude as in :meth:`output_scale`).
+        """
         fw = forward(self, docs)
         return fw.f, self._magnitude(fw)
 
-    def attention(self, docs) -> np.ndarray:
-        """Every layer's attention ``a^(i,l)_{t,u}``, ``(B, L, K, T, T)``."""
+    def attention(self, docs: np.ndarray) -> np.ndarray:
+        """Every layer's attention ``a^(i,l)_{t,u}``, ``(B, L, K, T, T)``.
+
+        Args:
+            docs: token ids, shape ``(B, T)``.
+
+        Returns:
+            The attention weights, shape ``(B, L, K, T, T)``; each row sums to 1.
+        """
         return forward(self, docs).attention
 
-    def readout_attention(self, docs) -> np.ndarray:
+    def readout_attention(self, docs: np.ndarray) -> np.ndarray:
         """The readout's last-layer attention, ``(B, K, T)``: the CLS row, or the pooled row for mean pooling
-        (:func:`readout_attention`)."""
+        (:func:`readout_attention`).
+
+        Args:
+            docs: token ids, shape ``(B, T)``.
+
+        Returns:
+            The readout attention of every head, shape ``(B, K, T)``.
+        """
         return readout_attention(self, forward(self, docs))
 
-    def hidden_states(self, docs) -> np.ndarray:
-        """``h^(0) = LN_emb(x), …, h^(L)``, ``(B, L + 1, T, d)``."""
+    def hidden_states(self, docs: np.ndarray) -> np.ndarray:
+        """``h^(0) = LN_emb(x), …, h^(L)``, ``(B, L + 1, T, d)``.
+
+        Args:
+            docs: token ids, shape ``(B, T)``.
+
+        Returns:
+            The hidden states after the embeddings and after each layer, shape ``(B, L + 1, T, d)``.
+        """
         return forward(self, docs).hidden
 
-    def gradient(self, docs) -> np.ndarray:
-        """``∇_t = ∂f/∂E[ξ_t]``, ``(B, T, d)``, by backpropagation (:func:`gradient`)."""
+    def gradient(self, docs: np.ndarray) -> np.ndarray:
+        """``∇_t = ∂f/∂E[ξ_t]``, ``(B, T, d)``, by backpropagation (:func:`gradient`).
+
+        Args:
+            docs: token ids, shape ``(B, T)``.
+
+        Returns:
+            The gradient at every position (special tokens included), shape ``(B, T, d)``.
+        """
         return gradient(self, docs).grad
 
     def gradient_embedded(self, X: np.ndarray) -> np.ndarray:
         """``∇_X f`` at documents given by their word embeddings ``X`` ``(B, T, d)``, in blocks of documents (the
-        traces hold every layer's attention and activations)."""
+        traces hold every layer's attention and activations).
+
+        Args:
+            X: vectors in place of ``E[ξ_t]``, shape ``(B, T, d)``.
+
+        Returns:
+            ``∇_X f``, shape ``(B, T, d)``.
+        """
         X = np.asarray(X, dtype=np.float64)
         T = X.shape[1]
         rows = max(1, _ELEMENTS // (self.L * (self.K * T + self.d + self.config.ffn) * T))
@@ -411,14 +521,34 @@ class Bert:
             ]
         )
 
-    def evaluator(self, doc, length: int, semantics) -> Callable[[np.ndarray], np.ndarray]:
+    def evaluator(self, doc: Document, length: int, semantics: Any) -> Callable[[np.ndarray], np.ndarray]:
         """``evaluate(Z) -> f`` on the perturbed documents of a Document under a removal semantics
-        (:func:`perturbed_evaluator`)."""
+        (:func:`perturbed_evaluator`).
+
+        Args:
+            doc: the document, with its words over pieces (:meth:`document`).
+            length: its number of words (not read: the Document carries its words).
+            semantics: the removal semantics, spelled (``delete``, ``replace``, ``mask:m``, ``pad``, ``zero``) or
+                parsed (:func:`theory.models.removal.parse`).
+
+        Returns:
+            ``evaluate(Z)``: 0/1 patterns ``Z`` ``(n, d)`` over the distinct words (1: kept) to ``f``, shape ``(n,)``.
+
+        Raises:
+            InputError: the semantics is not one the model supports, or ``doc`` has no words over pieces.
+        """
         return perturbed_evaluator(self, doc, removal.parse(semantics, self))
 
     def removed_embeddings(self, how: removal.Removal) -> np.ndarray:
         """The word embedding a removed piece gets, at each position ``0..T−1``, ``(T, d)``: ``E[UNK]``
-        (replace/unk), ``E[m]`` (mask:m), 0 (zero); positions and token types stay the model's."""
+        (replace/unk), ``E[m]`` (mask:m), 0 (zero); positions and token types stay the model's.
+
+        Args:
+            how: the parsed removal semantics (``replace``, ``mask`` or ``zero``).
+
+        Returns:
+            The vectors, shape ``(T, d)`` (the same row at every position).
+        """
         if how.kind == "zero":
             return np.zeros((self.T, self.d))
         token = self.unk_id if how.kind == "replace" else how.token
@@ -427,13 +557,28 @@ class Bert:
     def layer_norm_zeros(self, length: int) -> list[int]:
         """Every position ``0..length``: ``e_t = E[ξ_t]`` enters only through the embedding LayerNorm
         ``LN_emb(e_t + P[π(t)] + T_y[0])``, whose input gradient sums to 0 over the coordinates, so
-        ``Σ_k ∇_{t,k} f = 0`` at every input (docs/theory.md §8)."""
+        ``Σ_k ∇_{t,k} f = 0`` at every input (docs/theory.md §8).
+
+        Args:
+            length: the document's number of pieces (between ``[CLS]`` and ``[SEP]``).
+
+        Returns:
+            ``[0, 1, …, length]``.
+        """
         return list(range(length + 1))
 
     # --- the .npz format (docs/file-formats.md) --------------------------------------------------------------
-    def arrays(self) -> dict:
+    def arrays(self) -> dict[str, Any]:
         """The ``.npz`` arrays: the weights by field name, ``arch``, the config and the explained class as JSON,
-        and the tokenizer (``tokenizer.json``'s text, its special tokens' names and maximum length)."""
+        and the tokenizer (``tokenizer.json``'s text, its special tokens' names and maximum length).
+
+        Returns:
+            ``{name: array}``: the weights (:func:`shapes`), ``arch``, ``config``, ``explained``, ``tokenizer``,
+            ``tokenizer_names`` (0-d strings) and ``tokenizer_max_len``.
+
+        Raises:
+            InputError: the model has no tokenizer (built in memory).
+        """
         t = self._tokens()
         config = {field.name: getattr(self.config, field.name) for field in fields(self.config)}
         out = dict(
@@ -447,8 +592,15 @@ class Bert:
         )
         return out
 
-    def save(self, path) -> None:
-        """Write the ``.npz`` format (:meth:`arrays`)."""
+    def save(self, path: str | Path) -> None:
+        """Write the ``.npz`` format (:meth:`arrays`).
+
+        Args:
+            path: the file to write (numpy adds ``.npz`` when it is missing).
+
+        Raises:
+            InputError: the model has no tokenizer (built in memory).
+        """
         np.savez(path, **self.arrays())
 
     @classmethod
@@ -552,7 +704,15 @@ def check_documents(model: Bert, ids, mask=None, word_embeddings=None) -> tuple:
 
 
 def position_ids(model: Bert, ids: np.ndarray) -> np.ndarray:
-    """``π(t)``: ``t``, or RoBERTa's ``padding_idx + #{u ≤ t : ξ_u ≠ padding_idx}`` (``padding_idx`` at pads)."""
+    """``π(t)``: ``t``, or RoBERTa's ``padding_idx + #{u ≤ t : ξ_u ≠ padding_idx}`` (``padding_idx`` at pads).
+
+    Args:
+        model: the model (its architecture and ``pad_token_id``).
+        ids: token ids, shape ``(B, T)``.
+
+    Returns:
+        The row of the position table each token reads, shape ``(B, T)``.
+    """
     if model.config.architecture != "roberta":
         return np.broadcast_to(np.arange(ids.shape[1]), ids.shape)
     real = ids != model.config.pad_token_id
@@ -560,7 +720,15 @@ def position_ids(model: Bert, ids: np.ndarray) -> np.ndarray:
 
 
 def word_vectors(model: Bert, ids: np.ndarray) -> np.ndarray:
-    """``E[ξ_t]`` of a batch of ids, ``(B, T, d)`` (the vectors the gradient is taken with respect to)."""
+    """``E[ξ_t]`` of a batch of ids, ``(B, T, d)`` (the vectors the gradient is taken with respect to).
+
+    Args:
+        model: the model.
+        ids: checked token ids, shape ``(B, T)``.
+
+    Returns:
+        The rows of the word embedding, shape ``(B, T, d)`` (a copy).
+    """
     return model.word_embeddings[ids]
 
 
@@ -602,16 +770,36 @@ def readout_attention(model: Bert, fw: BertForward) -> np.ndarray:
     return last[:, :, 0, :]
 
 
-def layer_norm(weight, bias, x, eps: float):
-    """``LN(x) = (x − mean)/√(var + ε)·γ + β`` over the last axis (biased variance), and its trace."""
+def layer_norm(weight: np.ndarray, bias: np.ndarray, x: np.ndarray, eps: float) -> tuple[np.ndarray, NormTrace]:
+    """``LN(x) = (x − mean)/√(var + ε)·γ + β`` over the last axis (biased variance), and its trace.
+
+    Args:
+        weight: ``γ``, shape ``(d,)``.
+        bias: ``β``, shape ``(d,)``.
+        x: the input, shape ``(…, d)``.
+        eps: ``ε`` (the config's ``layer_norm_eps``).
+
+    Returns:
+        ``(LN(x), trace)``: the output, shape of ``x``, and the :class:`~theory.models.encoder.NormTrace` (``x̂``
+        and ``1/√(var + ε)``) the backward pass reads.
+    """
     centred = x - x.mean(axis=-1, keepdims=True)
     inv_std = 1.0 / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps)
     xhat = centred * inv_std
     return xhat * weight + bias, NormTrace(xhat, inv_std)
 
 
-def embeddings(model: Bert, ids: np.ndarray, word=None) -> tuple[np.ndarray, NormTrace]:
-    """``h^(0) = LN_emb(E[ξ_t] + P[π(t)] + T_y[0])`` (``word`` replaces ``E[ξ_t]`` when given), and LN_emb's trace."""
+def embeddings(model: Bert, ids: np.ndarray, word: np.ndarray | None = None) -> tuple[np.ndarray, NormTrace]:
+    """``h^(0) = LN_emb(E[ξ_t] + P[π(t)] + T_y[0])`` (``word`` replaces ``E[ξ_t]`` when given), and LN_emb's trace.
+
+    Args:
+        model: the model.
+        ids: checked token ids, shape ``(B, T)`` (they give the positions, and ``E[ξ_t]`` without ``word``).
+        word: vectors in place of ``E[ξ_t]``, shape ``(B, T, d)``, or None.
+
+    Returns:
+        ``(h^(0), trace)``: the embeddings' output, shape ``(B, T, d)``, and LN_emb's trace.
+    """
     x = (word_vectors(model, ids) if word is None else word) + model.position_embeddings[position_ids(model, ids)]
     if model.token_type_embeddings is not None:
         x = x + model.token_type_embeddings[0]
@@ -646,9 +834,17 @@ def _attention(model: Bert, l: int, x, mask_bias):
     return out, AttentionTrace(x, Q, Kmat, Vmat, A)
 
 
-def activation(model: Bert, z):
+def activation(model: Bert, z: np.ndarray) -> np.ndarray:
     """``gelu``: ``z Φ(z)``; ``gelu_new``/``gelu_pytorch_tanh``: ``z (1 + tanh(√(2/π)(z + 0.044715 z³)))/2``;
-    ``relu``."""
+    ``relu``.
+
+    Args:
+        model: the model (its config's ``activation``).
+        z: the feed-forward pre-activations ``W_1 h + b_1``, any shape.
+
+    Returns:
+        ``act(z)``, elementwise, the shape of ``z``.
+    """
     name = model.config.activation
     if name == "relu":
         return np.maximum(z, 0.0)
@@ -680,6 +876,7 @@ def _readout(model: Bert, h, mask):
         z = pooled
     else:
         pooled = h[:, 0]
+        assert model.pooler_weight is not None  # a CLS readout has W_p (__post_init__)
         pre = pooled @ model.pooler_weight.T + model.pooler_bias
         z = np.maximum(pre, 0.0) if model.config.readout == "pre_classifier" else np.tanh(pre)
     return z @ model.classifier_weight.T + model.classifier_bias, ReadoutTrace(pooled, z)
@@ -807,9 +1004,17 @@ def _attention_backward(model: Bert, l: int, trace: AttentionTrace, dy):
     )
 
 
-def activation_derivative(model: Bert, z):
+def activation_derivative(model: Bert, z: np.ndarray) -> np.ndarray:
     """``ReLU' = [z > 0]``; ``gelu'(z) = Φ(z) + z φ(z)``; tanh form: ``(1 + τ)/2 + z (1 − τ²) c (1 + 3·0.044715 z²)/2``
-    with ``τ = tanh(c (z + 0.044715 z³))``, ``c = √(2/π)``."""
+    with ``τ = tanh(c (z + 0.044715 z³))``, ``c = √(2/π)``.
+
+    Args:
+        model: the model (its config's ``activation``).
+        z: the feed-forward pre-activations ``W_1 h + b_1``, any shape.
+
+    Returns:
+        ``act'(z)``, elementwise, float64, the shape of ``z``.
+    """
     name = model.config.activation
     if name == "relu":
         return (z > 0).astype(np.float64)
@@ -826,6 +1031,7 @@ def _feed_forward_backward(model: Bert, l: int, trace: FeedForwardTrace, dy):
 
 def _layer_backward(model: Bert, l: int, trace: LayerTrace, dh):
     """The reverse of :func:`_layer`: ``h̄^(l)`` from ``h̄^(l+1)``."""
+    assert trace.ff is not None and trace.norm1 is not None and trace.norm2 is not None  # post-LN: all kept
     dx = _norm_backward(model.output_norm_weight[l], trace.norm2, dh)
     dx = dx + _feed_forward_backward(model, l, trace.ff, dx)
     dx = _norm_backward(model.attention_norm_weight[l], trace.norm1, dx)
