@@ -73,6 +73,7 @@ MEMBERS = (
     "d_e",
     "word_ids",
     "sizes",
+    "reference_seconds",
     "replace",
     "document",
     "embed",

@@ -121,6 +121,24 @@ class BertConfig:
         return self.max_positions
 
 
+def reference_multiply_adds(config: BertConfig, tokens: int) -> int:
+    """The multiply-adds of one forward pass of the BERT family's mpmath reference (``reference/models/bert.py``)
+    on a document of ``tokens`` tokens: per layer the projections ``W_q``, ``W_k``, ``W_v``, ``W_o`` (``4Td²``), the
+    feed-forward (``2Td·d_ff``), the scores and the attention-weighted values (``2T²d``), and the conversion of the
+    layer's weights to mpf that the reference repeats on every pass (counted as one more token's projections);
+    then the readout (``d²`` + ``n_classes·d``).
+
+    Args:
+        config: The model's sizes.
+        tokens: ``T``, the document's tokens (special tokens and padding included).
+
+    Returns:
+        ``L((T + 1)(4d² + 2d·d_ff) + 2T²d) + d² + n_classes·d``.
+    """
+    d, T = config.d, tokens
+    return config.layers * ((T + 1) * (4 * d * d + 2 * d * config.ffn) + 2 * T * T * d) + d * d + config.n_classes * d
+
+
 def shapes(config: BertConfig) -> dict[str, tuple[int, ...]]:
     """The shape of every weight of :class:`Bert` under ``config`` (per-layer weights stacked on a leading axis of
     length ``L``; the ``(out, in)`` layout of ``torch.nn.Linear``).
@@ -295,6 +313,27 @@ class Bert:
         return (
             f"{c.architecture} ({c.readout} readout, {c.activation}, ε = {c.layer_norm_eps:g}), L = {c.layers}, "
             f"K = {c.heads}, d = {c.d}, d_ff = {c.ffn}, T = {self.T}, V = {c.vocab_size}"
+        )
+
+    def reference_seconds(self, tokens: int | None = None) -> float:
+        """Rough seconds of one forward pass of the mpmath reference (``reference/models/bert.py``): 2 µs per
+        multiply-add (:func:`reference_multiply_adds`), 120 µs per ``gelu`` (an mpmath ``erf`` or ``tanh``;
+        ``relu`` is free) and 10 µs per attention score (an ``exp``) — within 15 % of the measured 0.03–0.5 s of
+        40-digit passes at L = 1–2, d = 8–64, d_ff = 8–128, T = 6–48, and of the 60-digit passes of the central
+        differences (L = 2, K = 2, d = 8, d_ff = 12, T = 5–14: 0.028–0.086 s, estimated 0.028–0.088 s).
+
+        Args:
+            tokens: the document's tokens, special tokens and padding included (default: the maximum length).
+
+        Returns:
+            The estimated seconds.
+        """
+        config, T = self.config, self.T if tokens is None else tokens
+        activations = 0 if config.activation == "relu" else config.layers * T * config.ffn
+        return (
+            2e-6 * reference_multiply_adds(config, T)
+            + 1.2e-4 * activations
+            + 1e-5 * config.layers * config.heads * T * T
         )
 
     def replace(self, **changes: Any) -> Bert:

@@ -203,6 +203,18 @@ class AttentionClassifier(Protocol):
         """
         ...
 
+    def reference_seconds(self, tokens: int | None = None) -> float:
+        """Rough seconds of one forward pass of the family's mpmath reference on this model (plain loops: its
+        multiply-adds times their measured cost), for deciding what a given model's claims can afford.
+
+        Args:
+            tokens: the document length the pass runs on (default: the longest the model reads).
+
+        Returns:
+            The estimated seconds.
+        """
+        ...
+
     def replace(self, **changes: Any) -> Any:
         """The same model with some parameters changed (a frozen dataclass's ``dataclasses.replace``).
 

@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 
 from theory.checking.population import GivenCase, Population, given_cases
 from theory.checking.strategies.bert import reference_weights
-from theory.models.bert import Bert, BertConfig
+from theory.models.bert import Bert
 from theory.models.encoder import Encoder
 from theory.models.huggingface import to_state_dict
 from theory.models.one_layer import Model, document, embed
@@ -129,56 +129,6 @@ def sizes(model: AttentionClassifier) -> str:
     return model.sizes()
 
 
-def bert_multiply_adds(config: BertConfig, tokens: int) -> int:
-    """The multiply-adds of one forward pass of the BERT family's mpmath reference (:mod:`reference.models.bert`)
-    on a document of ``tokens`` tokens: per layer the projections ``W_q``, ``W_k``, ``W_v``, ``W_o`` (``4Td²``), the
-    feed-forward (``2Td·d_ff``), the scores and the attention-weighted values (``2T²d``), and the conversion of the
-    layer's weights to mpf that the reference repeats on every pass (counted as one more token's projections);
-    then the readout (``d²`` + ``n_classes·d``).
-
-    Args:
-        config: The model's sizes.
-        tokens: ``T``, the document's tokens (special tokens and padding included).
-
-    Returns:
-        ``L((T + 1)(4d² + 2d·d_ff) + 2T²d) + d² + n_classes·d``.
-    """
-    d, T = config.d, tokens
-    return config.layers * ((T + 1) * (4 * d * d + 2 * d * config.ffn) + 2 * T * T * d) + d * d + config.n_classes * d
-
-
-def reference_seconds(model: AttentionClassifier, tokens: int | None = None) -> float:
-    """Rough seconds of one forward pass of the mpmath reference on ``model``: its multiply-adds times the cost
-    of one in the reference's plain loops (measured on this machine: ~1 µs for the §2 model; ~1.4 µs for the
-    encoder, whose loops also run LayerNorm and the feed-forward — on an L = 2, K = 2, d = 8, d_ff = 16, T = 10
-    encoder, ``encoder.gradient`` took 0.83 s and ``encoder.blind_to_values`` 1.7 s per document, against
-    estimates of 6.5 s and 11.8 s with the 10 µs this said before, which left both claims n/a).  The BERT family:
-    2 µs per multiply-add (:func:`bert_multiply_adds`), 120 µs per ``gelu`` (an mpmath ``erf`` or ``tanh``;
-    ``relu`` is free) and 10 µs per attention score (an ``exp``) — within 15 % of the measured 0.03–0.5 s of
-    40-digit passes at L = 1–2, d = 8–64, d_ff = 8–128, T = 6–48, and of the 60-digit passes of the central
-    differences (L = 2, K = 2, d = 8, d_ff = 12, T = 5–14: 0.028–0.086 s, estimated 0.028–0.088 s).
-
-    Args:
-        model: The §2 model, an encoder or a BERT-family model.
-        tokens: The BERT family's document length ``T`` (default: the longest the model takes).
-
-    Returns:
-        The estimated seconds.
-    """
-    if isinstance(model, Bert):
-        config, T = model.config, model.T if tokens is None else tokens
-        activations = 0 if config.activation == "relu" else config.layers * T * config.ffn
-        return 2e-6 * bert_multiply_adds(config, T) + 1.2e-4 * activations + 1e-5 * config.layers * config.heads * T * T
-    if isinstance(model, Encoder):
-        T, d, K = model.T, model.d_e, model.K
-        per_layer = T * (
-            K * T * (model.d_att + model.d_out) + d * K * (2 * model.d_att + 2 * model.d_out) + 2 * d * model.d_ff
-        )
-        return 1.4e-6 * model.L * per_layer
-    one_layer = cast(Model, model)  # the families are the encoder and the §2 model
-    return 1e-6 * (model.K * model.T * model.d_e * (one_layer.d_att + one_layer.d_out) + model.V * model.d_e)
-
-
 def _affordable(
     population: Population,
     passes: int,
@@ -193,13 +143,13 @@ def _affordable(
         passes: The reference forward passes one instance costs.
         what: What those passes are, for the reason.
         strategy: The strategy factory.
-        tokens: The BERT family's document length the passes run on (:func:`reference_seconds`).
+        tokens: The BERT family's document length the passes run on (the model's ``reference_seconds``).
 
     Returns:
         ``strategy`` when ``passes`` passes fit :data:`SECONDS_PER_INSTANCE` on this model, else the reason (about
         its size).
     """
-    seconds = passes * reference_seconds(population.model, tokens)
+    seconds = passes * population.model.reference_seconds(tokens)
     if seconds <= SECONDS_PER_INSTANCE:
         return strategy
     length = "" if tokens is None else f" of {tokens} tokens"
@@ -667,7 +617,7 @@ def _bert(
         fits = [
             n
             for n in range(1, min(longest, room) + 1)
-            if passes(model) * reference_seconds(model, n + 2 + pads[1]) <= SECONDS_PER_INSTANCE
+            if passes(model) * model.reference_seconds(n + 2 + pads[1]) <= SECONDS_PER_INSTANCE
         ]
         words = max(fits, default=1)
         cut = None if population.docs is not None and words >= longest else words

@@ -16,6 +16,7 @@ from theory.explainers.registry import explain, methods_of
 from theory.markdown import table
 from theory.models.encoder import Encoder
 from theory.models.one_layer import Model, document, forward
+from theory.models.protocol import AttentionClassifier
 from theory.studies import figures, regimes
 
 SEMANTICS = ("delete", "replace")
@@ -302,27 +303,20 @@ def encoder_regime(model: Encoder, docs: dict, seed: int, allow_unk: bool = Fals
     }
 
 
-def _position_scores(model, doc, length: int) -> dict[str, np.ndarray]:
-    """Per word position ``1..length``: attention (α-avg: the CLS attention averaged over heads, of the last
-    layer for an encoder; and attention rollout for an encoder) and the gradient (G-l2, ``‖∇_t‖₂``)."""
+def _position_scores(model: AttentionClassifier, doc: np.ndarray, length: int) -> dict[str, np.ndarray]:
+    """Per word position ``1..length``: attention (α-avg: the readout's attention row averaged over heads — the CLS
+    row of the last layer; and attention rollout where every position queries at every layer) and the gradient
+    (G-l2, ``‖∇_t‖₂``)."""
     from theory.explainers.attention import alpha_avg
     from theory.explainers.gradient import g_l2
+    from theory.explainers.rollout import rollout
 
-    words = slice(1, length + 1)
-    if isinstance(model, Encoder):
-        from theory.explainers.rollout import rollout
-        from theory.models.encoder_gradient import gradient as encoder_gradient
-
-        eg = encoder_gradient(model, doc)
-        return {
-            "attention": alpha_avg(eg.forward.alpha[0])[words],
-            "rollout": rollout(eg.forward.attention)[0, words],
-            "gradient": g_l2(eg.grad[0])[words],
-        }
-    from theory.models.one_layer_gradient import gradient
-
-    g = gradient(model, doc)
-    return {"attention": alpha_avg(g.forward.alpha[0])[words], "gradient": g_l2(g.grad[0])[words]}
+    words, docs = slice(1, length + 1), np.asarray(doc)[None]
+    scores = {"attention": alpha_avg(model.readout_attention(docs)[0])[words]}
+    if "layers" in model.capabilities:
+        scores["rollout"] = rollout(model.attention(docs))[0, words]
+    scores["gradient"] = g_l2(model.gradient(docs)[0])[words]
+    return scores
 
 
 def _clear_top(values: np.ndarray) -> tuple[int, bool]:
