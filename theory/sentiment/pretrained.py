@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -167,7 +167,7 @@ def pooled(model: Bert, docs: Sequence[Document], batch: int = 16) -> np.ndarray
     return out
 
 
-def texts(docs: Sequence[Sequence[int]], words: Sequence[str]) -> tuple[str, ...]:
+def texts(docs: Iterable[Iterable[int]], words: Sequence[str]) -> tuple[str, ...]:
     """The sentiment corpus's documents as texts: their words joined by single spaces.
 
     Args:
