@@ -15,9 +15,10 @@ machine, and gives ``tests/test_pretrained_fixture.py`` sentence-transformers' o
 **The readout** is §8's mean pooling + a linear probe: the logistic probe of :mod:`theory.sentiment.train_probe`,
 fitted on mean-pooled embeddings of the sentiment corpus's training documents, committed as
 ``data/minilm_probe.npz`` — ``w`` ``(d,)`` and ``b`` ``(1,)``, so the model has one output, ``f = ⟨w, z⟩ + b``, the
-log-odds of *positive* (a document is predicted positive when ``f > 0``), and ``held_out_f``, the ``f`` of every
-held-out document as the training run computed it — with its record ``data/minilm_probe.json`` (seed, sizes, the
-regulariser, training and held-out accuracy, the model's hash, versions, time).
+log-odds of *positive* (a document is predicted positive when ``f > 0``), and ``held_out_f``, the ``f`` of the
+first ``n_test`` held-out documents (the record's) as the training run computed it — with its record
+``data/minilm_probe.json`` (seed, sizes, the regulariser, training and held-out accuracy, the model's hash, versions,
+time).
 
 **The documents** are the sentiment fixture's held-out documents (:mod:`theory.sentiment.fixture`), each as the text
 of its words joined by single spaces (every word of the corpus is lower-case letters, so MiniLM's uncased tokenizer
@@ -189,7 +190,7 @@ class PretrainedFixture:
     tokenizer: WordPieces
     texts: tuple[str, ...]  # the sentiment fixture's held-out documents
     labels: np.ndarray  # (n,) 1 = positive
-    held_out_f: np.ndarray  # (n,) f of each held-out document, as the probe's training run computed it
+    held_out_f: np.ndarray  # (n_test,) f of the first n_test held-out documents, as the probe's training run made it
     record: dict  # minilm_probe.json
     folder: Path
 
@@ -233,10 +234,11 @@ def load_pretrained(folder: str | Path | None = None, data_dir: str | Path = DAT
     fixture = load_fixture(data_dir)
     with np.load(data_dir / PROBE_FILE, allow_pickle=False) as arrays:
         held_out_f = arrays["held_out_f"].astype(np.float64)
-    if held_out_f.shape != fixture.labels.shape:
+    if held_out_f.shape != (record["n_test"],) or record["n_test"] > len(fixture.labels):
         raise InputError(
-            f"{data_dir / PROBE_FILE}: held_out_f has {held_out_f.shape} values for {len(fixture.labels)} "
-            "held-out documents; refit it with python -m theory.sentiment.train_probe"
+            f"{data_dir / PROBE_FILE}: held_out_f has {held_out_f.shape} values but {RECORD_FILE} records "
+            f"n_test = {record['n_test']} of {len(fixture.labels)} held-out documents; refit the probe with "
+            "python -m theory.sentiment.train_probe"
         )
     return PretrainedFixture(
         read.model, read.tokenizer, texts(fixture.docs, fixture.words), fixture.labels, held_out_f, record, folder
