@@ -57,6 +57,18 @@ FILES: dict[str, tuple[str, str]] = {
         "against torch's batched forward under `no_grad`, at the trained encoder's size (L = 6, K = 6, d = 12, "
         "d_ff = 24, T = 64, 40 words) with random weights.",
     ),
+    "tests/benchmarks/test_bench_bert.py": (
+        "The BERT family (§8)",
+        "The numpy float64 BERT classifier (`f` forward by batched `evaluate`; forward + hand-written "
+        "backpropagation to the word embeddings) against Hugging Face transformers' "
+        "`BertForSequenceClassification` on the same random weights and documents, in float64 and float32 "
+        "(forward under `no_grad`; forward + autograd on `inputs_embeds`; default `sdpa` attention), at MiniLM's "
+        "shape (L = 6, d = 384, T = 32, batches of 16) and BERT-base's layer stack (L = 12, d = 768, T = 128, "
+        "batches of 4), 12 heads, d_ff = 4d; and `f` on LIME's 500 perturbed documents of one 30-word document "
+        "(removal by attention mask 0): numpy's batched `evaluate` against a loop of one transformers call per "
+        "document and one batched call. `rel_diff` is each transformers row's largest difference from numpy's "
+        "float64 result relative to its largest value.",
+    ),
 }
 
 
