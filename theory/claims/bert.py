@@ -60,7 +60,7 @@ from theory.models.wordpieces import WordPieces, read_tokenizer
 
 SECTION = "bert"  # the BERT family, docs/theory.md §13
 NO_FIXTURE = (
-    "the pretrained fixture (all-MiniLM-L6-v2 with a probe, docs/theory.md §9) is the next issue's: these "
+    "the pretrained fixture (all-MiniLM-L6-v2 with a probe, docs/theory.md §13.8) is the next issue's: these "
     "claims run on the random population of small BERT / DistilBERT / RoBERTa / probe models"
 )
 GRADIENT_DPS = 60  # central differences: 60 digits, step 1e-20 (module docstring)

@@ -9,7 +9,7 @@ per method (:mod:`theory.cli.explain`; :mod:`theory.cli.explain_view` shows them
 order of first appearance (lime's feature order): LIME, its population limit ``β^∞`` and its approximations (§5),
 Shapley values, KernelSHAP, occlusion (docs/theory.md §11.2).
 
-**Words over pieces** (a ``"word-pieces"`` model, the BERT family of docs/theory.md §8): every method scores the
+**Words over pieces** (a ``"word-pieces"`` model, the BERT family of docs/theory.md §13): every method scores the
 ``d`` distinct words of the text (by their text, all occurrences switched together); a position method's scores of
 a word's pieces are aggregated so that the method's identity survives (:data:`PIECE_AGGREGATES`), the special
 tokens are never explained nor removed (their scores stay in ``piece_scores``).
@@ -163,7 +163,7 @@ class Method:
 
 
 #: how a position method's scores of a word's pieces ``P_w`` (all its occurrences) make the word's score
-#: (docs/theory.md §8, "Word-level scores"): ``sum`` — attention, G×I, IG (completeness per word), SmoothGrad and
+#: (docs/theory.md §13.4): ``sum`` — attention, G×I, IG (completeness per word), SmoothGrad and
 #: C-LIME (sums over coordinates), G-l1 (the l1 norm of the concatenated gradients); ``mean`` — G-avg, the mean over
 #: all the word's coordinates (the pieces' means averaged); ``l2`` — G-l2, the norm of the concatenated gradients
 PIECE_AGGREGATES = ("sum", "mean", "l2")
@@ -316,7 +316,7 @@ LAYER_NORM_REASON = (
 EMBEDDING_NORM_REASON = (
     "the embedding LayerNorm: h^(0)_t = LN_emb(E[ξ_t] + P[π(t)] + T_y[0]) reads the word "
     "embedding only through a LayerNorm, whose input gradient sums to 0 over the coordinates, so "
-    "Σ_k ∇_{t,k} f = 0 at every position and every input (docs/theory.md §8)"
+    "Σ_k ∇_{t,k} f = 0 at every position and every input (docs/theory.md §13.4)"
 )
 
 

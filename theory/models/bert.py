@@ -1,4 +1,4 @@
-"""The BERT family of docs/theory.md §8 (BERT, DistilBERT, RoBERTa, and an encoder with a mean-pooling probe) in
+"""The BERT family of docs/theory.md §13 (BERT, DistilBERT, RoBERTa, and an encoder with a mean-pooling probe) in
 float64 numpy: forward pass, hand-written backpropagation to the word embeddings, batched evaluation.
 
 A document is a row of token ids ``ξ`` (``[CLS] pieces… [SEP]``, :mod:`theory.models.wordpieces`) with an
@@ -187,7 +187,7 @@ class Bert:
     that reads its texts (a :class:`~theory.models.wordpieces.WordPieces`; None for a model built in memory,
     which then reads piece ids only through the functions of this module).
 
-    It implements :class:`~theory.models.protocol.AttentionClassifier` with Hugging Face's conventions (§8):
+    It implements :class:`~theory.models.protocol.AttentionClassifier` with Hugging Face's conventions (§13):
     a document is ``[CLS] pieces… [SEP]`` without padding, the embedded tokens are the word embeddings
     ``e_t = E[ξ_t]`` (positions, token types and LN_emb inside the model, ``inputs_embeds``), so ``∇_t = ∂f/∂E[ξ_t]``;
     the words span pieces (capability ``"word-pieces"``, :mod:`theory.models.protocol`).
@@ -360,7 +360,7 @@ class Bert:
         allow_unk: bool = False,
         truncate: bool = False,
     ) -> Document:
-        """The document of a text through the model's tokenizer (docs/theory.md §8, :func:`pieces_document`).
+        """The document of a text through the model's tokenizer (docs/theory.md §13, :func:`pieces_document`).
 
         Args:
             text: a string, piece ids without the special tokens (their decoded text must tokenize back to them),
@@ -596,7 +596,7 @@ class Bert:
     def layer_norm_zeros(self, length: int) -> list[int]:
         """Every position ``0..length``: ``e_t = E[ξ_t]`` enters only through the embedding LayerNorm
         ``LN_emb(e_t + P[π(t)] + T_y[0])``, whose input gradient sums to 0 over the coordinates, so
-        ``Σ_k ∇_{t,k} f = 0`` at every input (docs/theory.md §8).
+        ``Σ_k ∇_{t,k} f = 0`` at every input (docs/theory.md §13).
 
         Args:
             length: the document's number of pieces (between ``[CLS]`` and ``[SEP]``).
@@ -1160,7 +1160,7 @@ def pieces_document(encoded) -> Document:
 
 def perturbed_evaluator(model: Bert, doc: Document, how: removal.Removal) -> Callable[[np.ndarray], np.ndarray]:
     """``evaluate(Z) -> f`` (``Z`` (n, d) 0/1, ``z_j = 0``: every piece of word ``j`` removed) under docs/theory.md
-    §8's semantics, the documents built in blocks of rows and run by :func:`evaluate`:
+    §13's semantics, the documents built in blocks of rows and run by :func:`evaluate`:
 
     * ``delete`` — the kept pieces shift left between ``[CLS]`` and ``[SEP]``, the end padded (pad id, mask 0);
     * ``replace`` (``unk``), ``mask:m`` — the removed pieces' ids become UNK, resp. ``m``, at their positions;

