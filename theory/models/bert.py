@@ -51,7 +51,8 @@ from scipy.special import erf
 
 from theory.errors import InputError
 from theory.models import removal
-from theory.models.encoder import AttentionTrace, FeedForwardTrace, LayerTrace, NormTrace
+from theory.models.encoder import AttentionTrace, FeedForwardTrace, LayerTrace, NormTrace, layer_norm
+from theory.models.encoder_gradient import norm_backward
 from theory.models.protocol import Document
 
 ARCHITECTURES = ("bert", "distilbert", "roberta")
@@ -809,25 +810,6 @@ def readout_attention(model: Bert, fw: BertForward) -> np.ndarray:
     return last[:, :, 0, :]
 
 
-def layer_norm(weight: np.ndarray, bias: np.ndarray, x: np.ndarray, eps: float) -> tuple[np.ndarray, NormTrace]:
-    """``LN(x) = (x − mean)/√(var + ε)·γ + β`` over the last axis (biased variance), and its trace.
-
-    Args:
-        weight: ``γ``, shape ``(d,)``.
-        bias: ``β``, shape ``(d,)``.
-        x: the input, shape ``(…, d)``.
-        eps: ``ε`` (the config's ``layer_norm_eps``).
-
-    Returns:
-        ``(LN(x), trace)``: the output, shape of ``x``, and the :class:`~theory.models.encoder.NormTrace` (``x̂``
-        and ``1/√(var + ε)``) the backward pass reads.
-    """
-    centred = x - x.mean(axis=-1, keepdims=True)
-    inv_std = 1.0 / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps)
-    xhat = centred * inv_std
-    return xhat * weight + bias, NormTrace(xhat, inv_std)
-
-
 def embeddings(model: Bert, ids: np.ndarray, word: np.ndarray | None = None) -> tuple[np.ndarray, NormTrace]:
     """``h^(0) = LN_emb(E[ξ_t] + P[π(t)] + T_y[0])`` (``word`` replaces ``E[ξ_t]`` when given), and LN_emb's trace.
 
@@ -1013,14 +995,6 @@ def _readout_backward(model: Bert, fw: BertForward) -> np.ndarray:
     return dh
 
 
-def _norm_backward(weight, trace: NormTrace, dy):
-    """``x̄`` of ``y = x̂γ + β``: ``r (ĝ − mean ĝ − x̂ · mean(ĝ x̂))`` with ``ĝ = ȳ ⊙ γ``."""
-    g = dy * weight
-    return trace.inv_std * (
-        g - g.mean(axis=-1, keepdims=True) - trace.xhat * (g * trace.xhat).mean(axis=-1, keepdims=True)
-    )
-
-
 def _heads_backward(dY, W):
     """``x̄ = Σ_i W^(i)ᵀ Ȳ^(i)`` of a projection split into heads (``dY`` (B, K, T, d_h), ``W`` (d, d))."""
     B, K, T, width = dY.shape
@@ -1071,9 +1045,9 @@ def _feed_forward_backward(model: Bert, l: int, trace: FeedForwardTrace, dy):
 def _layer_backward(model: Bert, l: int, trace: LayerTrace, dh):
     """The reverse of :func:`_layer`: ``h̄^(l)`` from ``h̄^(l+1)``."""
     assert trace.ff is not None and trace.norm1 is not None and trace.norm2 is not None  # post-LN: all kept
-    dx = _norm_backward(model.output_norm_weight[l], trace.norm2, dh)
+    dx = norm_backward(model.output_norm_weight[l], trace.norm2, dh)
     dx = dx + _feed_forward_backward(model, l, trace.ff, dx)
-    dx = _norm_backward(model.attention_norm_weight[l], trace.norm1, dx)
+    dx = norm_backward(model.attention_norm_weight[l], trace.norm1, dx)
     return dx + _attention_backward(model, l, trace.sa, dx)
 
 
@@ -1090,7 +1064,7 @@ def backward(model: Bert, fw: BertForward) -> np.ndarray:
     dh = _readout_backward(model, fw)
     for l in reversed(range(model.L)):
         dh = _layer_backward(model, l, fw.layers[l], dh)
-    return _norm_backward(model.embeddings_norm_weight, fw.embeddings, dh)
+    return norm_backward(model.embeddings_norm_weight, fw.embeddings, dh)
 
 
 def gradient(model: Bert, ids, mask=None, word_embeddings=None) -> BertGradient:

@@ -704,19 +704,20 @@ def filled(value: np.ndarray | None) -> np.ndarray:
     return value
 
 
-def layer_norm(weight: np.ndarray, bias: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, NormTrace]:
+def layer_norm(weight: np.ndarray, bias: np.ndarray, x: np.ndarray, eps: float = EPS) -> tuple[np.ndarray, NormTrace]:
     """``LN(x) = (x − mean)/√(var + ε)·γ + β`` over the last axis (biased variance), and its trace.
 
     Args:
         weight: ``γ``, shape ``(d,)``.
         bias: ``β``, shape ``(d,)``.
         x: the input, shape ``(..., d)``.
+        eps: ``ε`` (the encoder family's :data:`EPS`; the BERT family passes its config's ``layer_norm_eps``).
 
     Returns:
         ``(LN(x), trace)``: the output, shape of ``x``, and its :class:`NormTrace` (``x̂``, ``1/√(var + ε)``).
     """
     centred = x - x.mean(axis=-1, keepdims=True)
-    inv_std = 1.0 / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + EPS)
+    inv_std = 1.0 / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps)
     xhat = centred * inv_std
     return xhat * weight + bias, NormTrace(xhat, inv_std)
 

@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import erf
 
-from theory.models.encoder import Encoder, EncoderForward, LayerTrace, filled, forward
+from theory.models.encoder import Encoder, EncoderForward, LayerTrace, NormTrace, filled, forward
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,19 @@ def _add_backward(model: Encoder, dy):
     return (dy if model.residual else np.zeros_like(dy)), dy
 
 
-def _norm_backward(weight, trace, dy):
-    """``x̄`` of a LayerNorm ``y = x̂γ + β`` (``trace`` None: the identity, ``norm = none``)."""
+def norm_backward(weight: np.ndarray, trace: NormTrace | None, dy: np.ndarray) -> np.ndarray:
+    """``x̄`` of a LayerNorm ``y = x̂γ + β``: ``r (ĝ − mean ĝ − x̂ · mean(ĝ x̂))`` with ``ĝ = ȳ ⊙ γ`` (the encoder
+    family and the BERT family).
+
+    Args:
+        weight: ``γ``, shape ``(d,)``.
+        trace: the forward pass's :class:`~theory.models.encoder.NormTrace`; None: no norm (``norm = none``),
+            the identity.
+        dy: ``ȳ``, shape ``(..., d)``.
+
+    Returns:
+        ``x̄``, shape of ``dy``.
+    """
     if trace is None:
         return dy
     g = dy * weight
@@ -110,13 +121,13 @@ def _layer_backward(model: Encoder, l: int, trace: LayerTrace, dx: np.ndarray) -
     if model.norm == "pre":
         if trace.ff is not None:
             dx, dff = _add_backward(model, dx)
-            dx = dx + _norm_backward(norm2_weight, trace.norm2, _ff_block_backward(model, l, trace.ff, dff))
+            dx = dx + norm_backward(norm2_weight, trace.norm2, _ff_block_backward(model, l, trace.ff, dff))
         dx, dsa = _add_backward(model, dx)
-        return dx + _norm_backward(norm1_weight, trace.norm1, _sa_block_backward(model, l, trace.sa, dsa))
+        return dx + norm_backward(norm1_weight, trace.norm1, _sa_block_backward(model, l, trace.sa, dsa))
     if trace.ff is not None:
-        dx, dff = _add_backward(model, _norm_backward(norm2_weight, trace.norm2, dx))
+        dx, dff = _add_backward(model, norm_backward(norm2_weight, trace.norm2, dx))
         dx = dx + _ff_block_backward(model, l, trace.ff, dff)
-    dx, dsa = _add_backward(model, _norm_backward(norm1_weight, trace.norm1, dx))
+    dx, dsa = _add_backward(model, norm_backward(norm1_weight, trace.norm1, dx))
     return dx + _sa_block_backward(model, l, trace.sa, dsa)
 
 
@@ -136,7 +147,7 @@ def backward(model: Encoder, fw: EncoderForward, boundaries: list[np.ndarray] | 
     if fw.final is not None:
         if boundaries is not None:
             boundaries.append(dx)
-        dx = _norm_backward(filled(model.final_norm_weight), fw.final, dx)
+        dx = norm_backward(filled(model.final_norm_weight), fw.final, dx)
     for l in reversed(range(model.L)):
         if boundaries is not None:
             boundaries.append(dx)
