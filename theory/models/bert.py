@@ -974,6 +974,22 @@ def evaluate(model: Bert, ids, mask=None, word_embeddings=None, chunk: int | Non
     return out
 
 
+def pooled(model: Bert, ids, mask=None) -> np.ndarray:
+    """The last layer's pooled state the readout starts from — ``h^(L)_0`` for a CLS readout, the masked mean of
+    ``h^(L)`` for mean pooling (there the probe's features ``z``) — by :func:`evaluate`'s forward pass (no layer kept).
+
+    Args:
+        model: the model.
+        ids: ``(B, T)`` token ids.
+        mask: ``(B, T)`` attention masks (default: every token real).
+
+    Returns:
+        Shape ``(B, d)``.
+    """
+    ids, mask, _ = check_documents(model, ids, mask)
+    return _stack(model, ids, mask, None, keep=False)[1].pooled
+
+
 # --- backward pass ---------------------------------------------------------------------------------------------
 
 

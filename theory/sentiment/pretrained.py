@@ -167,9 +167,7 @@ def pooled(model: Bert, docs: Sequence[Document], batch: int = 16) -> np.ndarray
         for row, i in enumerate(part):
             ids[row, : docs[i].T] = docs[i].ids
             mask[row, : docs[i].T] = 1.0
-        ids, mask, _ = bert.check_documents(model, ids, mask)
-        # bert._stack without keep: the forward pass of bert.evaluate, whose readout trace holds z
-        out[part] = bert._stack(model, ids, mask, None, keep=False)[1].pooled
+        out[part] = bert.pooled(model, ids, mask)
     return out
 
 
