@@ -51,6 +51,7 @@ from theory.sentiment.fixture import DATA, load_fixture
 
 LAMBDAS = tuple(10.0**k for k in range(-6, 1))
 FOLDS = 5
+STATIONARY = 1e-7  # the largest |gradient| coordinate accepted as the optimum when L-BFGS's line search stops
 
 
 def objective(params: np.ndarray, Z: np.ndarray, s: np.ndarray, lam: float) -> tuple[float, np.ndarray]:
@@ -84,7 +85,7 @@ def fit(Z: np.ndarray, y: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
         ``w`` ``(d,)`` and ``b``.
 
     Raises:
-        RuntimeError: L-BFGS did not converge.
+        RuntimeError: L-BFGS stopped away from a stationary point (a gradient coordinate above :data:`STATIONARY`).
     """
     s = 2.0 * y - 1.0
     result = minimize(
@@ -95,8 +96,9 @@ def fit(Z: np.ndarray, y: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
         method="L-BFGS-B",
         options={"maxiter": 20000, "gtol": 1e-10, "ftol": 1e-15},
     )
-    if not result.success:
-        raise RuntimeError(f"L-BFGS did not converge at λ = {lam:g}: {result.message}")
+    gradient = np.abs(result.jac).max()
+    if not result.success and gradient > STATIONARY:  # a line search that stops in rounding, at the optimum, is fine
+        raise RuntimeError(f"L-BFGS stopped at λ = {lam:g} with |gradient| {gradient:.1e}: {result.message}")
     return result.x[:-1], float(result.x[-1])
 
 
