@@ -121,3 +121,30 @@ def test_attention_bound_construction_at_depth_one_and_two():
         assert outcome.holds is witness, outcome.detail
         if not witness:
             assert np.abs(g.grad[0, 1]).max() < 1e-20
+
+
+def _negation_case(semantics: str) -> claims.NegationCase:
+    spec = replace(_case("bert").spec, V=claims.FIRST_WORD + len(claims.ORACLE_PIECES))
+    return claims.NegationCase(claims.TextCase(spec, ("the", "movie", "great"), klass=1), semantics)
+
+
+@pytest.mark.parametrize("semantics", claims.TEXT_SEMANTICS)
+def test_explainers_negate_with_the_readout(semantics):
+    outcome = claims.check_blind_to_values_explainers(_negation_case(semantics))
+    assert outcome.holds and outcome.error < 1e-13, outcome.detail
+
+
+def test_blind_to_values_explainers_fails_on_an_explainer_that_keeps_its_sign(monkeypatch):
+    """An occlusion that reports |v(N) − v(N∖j)| is no longer negated with f: the claim must see it."""
+    from theory.explainers import registry
+
+    method = registry.METHODS["occlusion"]
+    compute = method.compute
+
+    def unsigned(*args, **kwargs):
+        result = compute(*args, **kwargs)
+        return {**result, "scores": np.abs(result["scores"])}
+
+    monkeypatch.setitem(registry.METHODS, "occlusion", replace(method, compute=unsigned))
+    outcome = claims.check_blind_to_values_explainers(_negation_case("unk"))
+    assert not outcome.holds and "occlusion" in outcome.detail, outcome.detail

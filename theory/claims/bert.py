@@ -27,6 +27,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, replace
 from functools import cached_property
+from itertools import product
 from pathlib import Path
 
 import mpmath
@@ -34,6 +35,7 @@ import numpy as np
 from hypothesis import strategies as st
 from mpmath import mpf
 
+import reference.explainers.shapley as ref_shap
 import reference.models.bert as ref_bert
 import reference.oracles.bert_packages as packages
 from reference.central_difference import central_differences, moved_rows
@@ -330,8 +332,8 @@ def check_matches_transformers(case: BertCase) -> Outcome:
     source="ours",
     kind="witness",
     statement="negating the output layer's (w, b) (the classifier, RoBERTa's out_proj, or the probe) leaves every "
-    "attention matrix of every layer unchanged and negates f and every ∇_t (the explainers' part of the contract's "
-    "statement — LIME, β^∞, Shapley, occlusion, IG — comes with the explainers on this family)",
+    "attention matrix of every layer unchanged and negates f and every ∇_t (the explainers' part — LIME, β^∞, "
+    "Shapley, occlusion, IG — is bert.blind_to_values.explainers)",
     reference="mpmath forward passes and central differences (CLS and one drawn position, every coordinate) of "
     "both readouts; the float64 negated model against the reference of the original",
     strategy=lambda: bert_cases(positions=2),
@@ -973,3 +975,115 @@ def check_ig_matches_captum(case: TextCase) -> Outcome:
     outcome.measures["|captum's convergence delta − the completeness gap|"] = abs(delta - captum_gap)
     outcome.measures["Gauss–Legendre nodes"] = float(n)
     return outcome
+
+
+# --- bert.blind_to_values.explainers ------------------------------------------------------------------------------
+
+#: the explainers whose scores the contract says are negated with f (docs/theory.md §13.7)
+LINEAR_IN_F = ("lime", "lime-inf", "shapley", "occlusion", "ig")
+#: the removal semantics of the perturbation explainers, and IG's baselines (a straight path needs an embedding:
+#: pad and delete are not IG baselines, docs/theory.md §13.5)
+TEXT_SEMANTICS = ("delete", "mask", "unk", "pad", "zero")
+IG_BASELINES = {"delete": "unk", "pad": "unk"}
+
+
+@dataclass(frozen=True)
+class NegationCase:
+    """A text instance (:class:`TextCase`) and the removal semantics of its explainers."""
+
+    text_case: TextCase
+    semantics: str
+
+    @property
+    def model(self) -> Bert:
+        """The text instance's model."""
+        return self.text_case.model
+
+
+@st.composite
+def negation_cases(draw: st.DrawFn) -> NegationCase:
+    """Random texts of 2 or more distinct one-piece words (β^∞'s domain) on random models of the family, and a drawn
+    removal semantics.
+
+    Args:
+        draw: supplied by ``@st.composite`` (callers omit it).
+
+    Returns:
+        A :class:`NegationCase`.
+    """
+    text = draw(text_cases(distinct_pieces=True).filter(lambda case: len(case.words) >= 2))
+    return NegationCase(text, draw(st.sampled_from(TEXT_SEMANTICS)))
+
+
+def unk_game(case: TextCase, sign: float) -> dict:
+    """The game ``v(z)`` of the text under ``unk`` in mpmath: every piece of a removed word becomes ``[UNK]`` at
+    its position (the reference's own ids; nothing of the suite's perturbation code).
+
+    Args:
+        case: the text instance (distinct one-piece words: the players are the pieces ``1..d``).
+        sign: the factor of the output layer's ``(w, b)`` (1 or −1).
+
+    Returns:
+        ``{z: f}`` over every 0/1 tuple ``z`` of length ``d`` (mpf, 40 digits).
+    """
+    ids = case.model.document(case.text).ids
+    d = len(ids) - 2
+    weights, config = case.bert_case.reference_weights(sign), case.bert_case.reference_config()
+    game = {}
+    for z in product((0, 1), repeat=d):
+        perturbed = [int(t) if k == 0 or k > d or z[k - 1] else case.model.unk_id for k, t in enumerate(ids)]
+        game[z] = ref_bert.forward(weights, config, perturbed, np.ones(len(ids)), label=case.klass).f
+    return game
+
+
+@claim(
+    "bert.blind_to_values.explainers",
+    section=SECTION,
+    source="ours",
+    kind="witness",
+    statement="negating the output layer's (w, b) (which leaves every attention matrix unchanged and negates f and "
+    "∇: bert.blind_to_values) negates every explainer's scores: LIME (same samples), β^∞, Shapley, occlusion "
+    "and IG, under every removal semantics (IG: the semantics' all-removed document as baseline; pad and "
+    "delete, which are not IG baselines, use unk) — attention cannot tell the direction of a word's effect "
+    "that these explainers report",
+    reference="float64: explain(−w) against −explain(w), per method, to 1e-12 of max|score| + |f|; mpmath: the "
+    "exact Shapley values and occlusion of both readouts under unk from the 2^d values of reference.models.bert "
+    "(reference.explainers.shapley's formulas), their sum, and the float64 scores of the negated model "
+    "against the negated reference",
+    strategy=negation_cases,
+    budget=0.2,
+    trained=ORACLES_NOT_TRAINED,
+)
+def check_blind_to_values_explainers(case: NegationCase) -> Outcome:
+    model, text = case.model, case.text_case.text
+    negated = replace(model, classifier_weight=-model.classifier_weight, classifier_bias=-model.classifier_bias)
+    outcomes = []
+    for method in LINEAR_IN_F:
+        options = (
+            {"baseline": IG_BASELINES.get(case.semantics, case.semantics)}
+            if method == "ig"
+            else {"semantics": case.semantics}
+        )
+        ours, theirs = explain(model, text, method, **options), explain(negated, text, method, **options)
+        scale = float(np.abs(ours.scores).max(initial=0.0)) + abs(ours.f)
+        outcomes.append(
+            compare(f"{method}(−w) vs −{method}(w) ({options})", theirs.scores, -np.array(ours.scores), scale)
+        )
+    game, game_neg = unk_game(case.text_case, 1.0), unk_game(case.text_case, -1.0)
+    d = len(next(iter(game)))
+    with mpmath.workdps(DPS):
+        scale = mpmath.mpf(max(abs(v) for v in game.values()))
+        for name, formula in (("shapley", ref_shap.shapley), ("occlusion", ref_shap.occlusion)):
+            want, want_neg = formula(game, d), formula(game_neg, d)
+            outcomes += [
+                check_mp(
+                    f"{name}(−w) + {name}(w) (mpmath, unk)", max(abs(a + b) for a, b in zip(want, want_neg)), scale
+                ),
+                compare(
+                    f"{name}(−w) (float64) vs −{name}(w) (mpmath, unk)",
+                    explain(negated, text, name, semantics="unk").scores,
+                    [-x for x in want],
+                    float(scale),
+                ),
+            ]
+    return combine(*outcomes)
