@@ -403,3 +403,16 @@ def test_a_text_longer_than_the_model_needs_truncate(built, capsys):
         capsys, ["explain", str(folder), "--text", long, "--method", "attention-avg", "--json", "--truncate"]
     )
     assert len(result["piece_scores"]) == 39  # CLS and 38 pieces: [SEP] kept at position 39
+
+
+def test_words_outside_the_vocabulary_are_noted(built, capsys):
+    """A word the tokenizer reads as [UNK] is named on stderr (the output itself is unchanged); a text of such words
+    only says that the explanations cannot tell its words apart."""
+    _, folder, _, options = built["bert"]
+    assert main(["explain", str(folder), "--text", "the zebra movie", "--method", "occlusion", *options]) == 0
+    err = capsys.readouterr().err
+    assert "1 of 3 distinct words are outside the model's vocabulary" in err and "'zebra'" in err and "every word" not in err
+    assert main(["explain", str(folder), "--text", "zebra quokka", "--method", "occlusion", *options]) == 0
+    assert "2 of 2 distinct words" in capsys.readouterr().err.replace("\n", " ")
+    assert main(["explain", str(folder), "--text", "the movie", "--method", "occlusion", *options]) == 0
+    assert "outside the model's vocabulary" not in capsys.readouterr().err

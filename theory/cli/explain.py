@@ -27,8 +27,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from theory.cli import model_options
 from theory.errors import InputError
@@ -194,6 +197,24 @@ def _tokens(args) -> list[Document]:
     return [Document(tuple(tokens))]
 
 
+def unknown_words(model: AttentionClassifier, doc: ProtocolDocument | None) -> list[str]:
+    """The words of a document read by the model's own tokenizer that have an ``[UNK]`` piece: the model cannot
+    tell them apart from each other or from a word removed under ``unk`` (its perturbation explainers then give
+    such a word score 0 under that semantics).
+
+    Args:
+        model: the model.
+        doc: what :func:`documents` read for it (a document whose words span pieces, or None for word ids).
+
+    Returns:
+        The distinct words, in order of first appearance (empty for a model without its own tokenizer).
+    """
+    if doc is None or doc.names is None:
+        return []
+    at_unk = np.flatnonzero(doc.ids[1 : doc.length + 1] == model.unk_id)
+    return [doc.names[k] for k in sorted(set(doc.word_of[at_unk].tolist()))]
+
+
 def method_options(args: argparse.Namespace, methods: list[str]) -> dict[str, dict]:
     """Each method's options from the command line: an option goes to the methods that take it; one that none of
     the chosen methods takes is an error (with a single method, the error names who takes it).
@@ -269,6 +290,17 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     methods = method_names(model, args.method or ["all"])
     options = method_options(args, methods)
     docs, strings = documents(args, model, bundled is not None)
+    for n, doc in enumerate(docs, 1):
+        unknown, words = unknown_words(model, doc.read), 0 if doc.read is None else len(doc.read.words)
+        if unknown:
+            where = f"line {n}: " if args.texts is not None else ""
+            every = " — every word: the explanations cannot tell the words apart" if len(unknown) == words else ""
+            listed = ", ".join(repr(w) for w in unknown[:8]) + (" …" if len(unknown) > 8 else "")
+            print(
+                f"note: {where}{len(unknown)} of {words} distinct words are outside the model's vocabulary and read as "
+                f"[UNK] ({listed}){every}",
+                file=sys.stderr,
+            )
     results = [
         [
             _named(
