@@ -41,6 +41,7 @@ from theory.checking.profiles import PROFILES
 from theory.checking.strategies.models import ModelSpec
 from theory.cli.main import main
 from theory.models.encoder import from_one_layer
+from theory.models.huggingface import to_state_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ModelSpec(K=2, d_e=4, d_att=3, d_out=2, V=20, T=8, pe=True, seed=5).build()
@@ -792,6 +793,89 @@ def encoder_files(draw) -> Case:
     )
 
 
+# --- Hugging Face model folders (the BERT family, issue 23) --------------------------------------------------
+
+
+def _hugging_face_folder() -> dict[str, bytes]:
+    """A small BertForSequenceClassification folder written without transformers: config.json, model.safetensors
+    (the suite's own Hugging Face names, theory.models.huggingface.to_state_dict) and vocab.txt."""
+    from safetensors.numpy import save
+
+    from theory.checking.strategies.bert import FIRST_WORD, BertCase, BertSpec
+    from theory.claims.bert import ORACLE_PIECES
+
+    spec = BertSpec("bert", "native", 1, 2, 6, 5, "gelu", V=FIRST_WORD + len(ORACLE_PIECES), score_scale=1.0, seed=3)
+    config, weights, _ = to_state_dict(BertCase(spec, (), 0, 0).model)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *ORACLE_PIECES]
+    return {
+        "config.json": json.dumps(config).encode(),
+        "model.safetensors": save({name: np.ascontiguousarray(array) for name, array in weights.items()}),
+        "vocab.txt": "\n".join(vocab).encode(),
+    }
+
+
+try:
+    import safetensors
+except ImportError:  # the folder kind needs safetensors (pip install '.[huggingface]')
+    safetensors = None
+HF_FOLDER = _hugging_face_folder() if safetensors is not None else {}
+HF_DEFECTS = ["no_config", "no_weights", "config_json", "model_type", "missing", "shape", "nan", "vocab", "pickled"]
+HF_HARMLESS = ["unknown_key", "truncate"]
+
+
+@st.composite
+def hugging_face_folders(draw) -> Case:
+    """A Hugging Face folder (``explain DIR --text``) with one defect — no config or weights, a config that is not
+    JSON or names an unsupported model_type, a weight missing, of another shape or holding NaN/inf, a vocabulary
+    larger than the embedding, a pickled checkpoint — or a harmless change (an unknown config key; a text longer
+    than the model with --truncate), or a text longer than the model without --truncate (refused)."""
+    from safetensors.numpy import load, save
+
+    files = {f"hf/{name}": content for name, content in HF_FOLDER.items()}
+    defect = draw(st.sampled_from(HF_DEFECTS + HF_HARMLESS + ["long"]))
+    weights = load(files["hf/model.safetensors"])
+    name = draw(st.sampled_from(sorted(weights)))
+    config = json.loads(files["hf/config.json"])
+    text, options, must_fail = "the movie", [], defect not in HF_HARMLESS
+    if defect == "no_config":
+        del files["hf/config.json"]
+    elif defect == "no_weights":
+        del files["hf/model.safetensors"]
+    elif defect == "config_json":
+        files["hf/config.json"] = draw(st.sampled_from([b"{", b"[]", b"\xff\xfe", b"null"]))
+    elif defect == "model_type":
+        config["model_type"] = draw(st.sampled_from(["gpt2", "BERT", "", "t5"]))
+    elif defect == "missing":
+        del weights[name]
+    elif defect == "shape":
+        shape = tuple(draw(st.lists(st.integers(1, 9), min_size=1, max_size=3)))
+        must_fail = shape != weights[name].shape
+        weights[name] = np.ones(shape)
+    elif defect == "nan":
+        weights[name].flat[draw(st.integers(0, weights[name].size - 1))] = draw(st.sampled_from([np.nan, -np.inf]))
+    elif defect == "vocab":
+        files["hf/vocab.txt"] += "".join(f"\nextra{k}" for k in range(draw(st.integers(1, 5)))).encode()
+    elif defect == "pickled":
+        del files["hf/model.safetensors"]
+        files["hf/pytorch_model.bin"] = pickle.dumps({"weights": [1, 2, 3]})
+    elif defect == "unknown_key":
+        config[draw(st.sampled_from(["architectures", "torch_dtype", "zzz"]))] = draw(st.sampled_from([1, "x", None]))
+    else:  # long: 8 positions hold [CLS] and [SEP] and 6 pieces
+        text = " ".join(["the movie great bad"] * draw(st.integers(2, 4)))
+        options = ["--truncate"] if defect == "truncate" else []
+    if "hf/config.json" in files and defect != "config_json":
+        files["hf/config.json"] = json.dumps(config).encode()
+    if "hf/model.safetensors" in files:
+        files["hf/model.safetensors"] = save(weights)
+    return Case(
+        ["explain", "{d}/hf", "--text", text, "--method", "attention-avg", "--json", *options],
+        {"hf": None, **files},
+        must_fail=must_fail,
+        must_pass=not must_fail,
+        why=f"hugging face folder {defect} {name}",
+    )
+
+
 # --- explain's methods and options (a valid model of either family, text or tokens) --------------------------
 
 #: method names a user might type: the §2 model's, the encoder's, ``all``, and names of neither family
@@ -879,6 +963,7 @@ INPUT_KINDS = {
     "encoder file": encoder_files(),
     "explain options": explain_options(),
     **({"state_dict file": state_dict_files()} if torch is not None else {}),
+    **({"hugging face folder": hugging_face_folders()} if safetensors is not None else {}),
 }
 EXAMPLES = {
     "model file": 200,
@@ -890,6 +975,7 @@ EXAMPLES = {
     "state_dict file": 150,
     "encoder file": 100,
     "explain options": 120,
+    "hugging face folder": 100,
 }
 
 

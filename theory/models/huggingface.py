@@ -301,19 +301,9 @@ def _read_weights(folder: Path) -> dict:
             raise InputError(
                 f"reading {path} (a PyTorch checkpoint) {needs(['torch'])}; or save the model as model.safetensors"
             )
-        import pickle
+        from theory.models.from_torch import load_state_dict  # torch.load(weights_only=True), its refusals
 
-        import torch
-
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as error:
-            raise InputError(
-                f"{path} is not a checkpoint of tensors only (refused: weights_only=True): {first_line(error)}"
-            ) from None
-        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-            raise InputError(f"{path} must hold a dict of tensors (a state_dict)")
-        return {k: v.detach().to(torch.float64).numpy() for k, v in state.items()}
+        return load_state_dict(path)
     raise InputError(f"{folder} has no model.safetensors or pytorch_model.bin: the model's weights are needed")
 
 
