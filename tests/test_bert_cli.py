@@ -361,7 +361,7 @@ BAD_FOLDERS = [
     ),
     ("nan", lambda f: _edit_weights(f, lambda w: w[KEY].__setitem__((0, 0), np.nan)), "contains NaN or inf"),
     ("tokenizer", _bigger_tokenizer, "the tokenizer has 44 ids but the word embedding only 24 rows"),
-    ("pickle", _pickled, "is not a torch.save'd state_dict of tensors (it holds Python objects other than tensors"),
+    ("pickle", _pickled, "is not a torch.save'd state_dict of tensors (it pickles a fractions.Fraction object"),
 ]
 
 
