@@ -866,7 +866,12 @@ class Column:
 
 BERT = Column("bert", "BERT family", BERT_ROWS, {"ci": 10, "thorough": 100}, ("tokenizers",), 101)
 PRETRAINED = Column(
-    "pretrained", "MiniLM (pretrained)", PRETRAINED_ROWS, {"ci": 3, "thorough": 30}, (pretrained.PACKAGE,), 102
+    "pretrained",
+    "MiniLM (pretrained)",
+    PRETRAINED_ROWS,
+    {"ci": 3, "thorough": 30},
+    (pretrained.PACKAGE, "safetensors", "tokenizers"),  # the package's files, read as a Hugging Face folder
+    102,
 )
 COLUMNS = (BERT, PRETRAINED)
 
@@ -924,12 +929,11 @@ def _cell(row: Row, count: int, seed: int, stream: list, arg, cache: dict) -> di
 
 
 def _column_cell(column: Column, row: Row, count: int, seed: int, cache: dict) -> dict:
-    """A cell of a BERT-family column: skipped when the column's packages are missing (a pretrained fixture that
-    is not installed), else :func:`_cell` with the column's stream (the rows that draw alike share instances)."""
+    """A cell of a BERT-family column: skipped when the column's packages are missing (the oracle tokenizer's
+    ``tokenizers``; the pretrained fixture's package, :data:`theory.sentiment.pretrained.PACKAGE`), else
+    :func:`_cell` with the column's stream (the rows that draw alike share instances)."""
     if row.check is not None and (missing := optional.missing(*column.requires)):
-        return {"verdict": "skipped", "missing": missing, "reason": optional.needs(missing)}
-    if row.check is not None and column is PRETRAINED and not pretrained.available():
-        return {"verdict": "skipped", "missing": [pretrained.PACKAGE], "reason": optional.needs([pretrained.PACKAGE])}
+        return {"verdict": "skipped", "missing": missing, "reason": optional.needs(missing), "column": True}
     return _cell(row, count, seed, [column.stream, zlib.crc32(row.draw.__name__.encode())], None, cache)
 
 
@@ -971,7 +975,8 @@ def survival_table(profile: str, seed: int, claim_ids: list[str] | None = None) 
     cache: dict = {}
 
     def record(claim_id: str, where: str, entry: dict) -> None:
-        if entry["verdict"] == "skipped" and (line := f"the row {claim_id}: {entry['reason']}") not in skipped:
+        what = f"the column {where}" if entry.get("column") else f"the row {claim_id}"
+        if entry["verdict"] == "skipped" and (line := f"{what}: {entry['reason']}") not in skipped:
             skipped.append(line)
         if entry["verdict"] == "fails":
             entry["counterexample_id"] = len(notes) + 1
