@@ -33,9 +33,11 @@ plain-loop mpmath reference is too slow: ``model.forward``, the gradient rows an
 (``bert.forward`` and ``bert.gradient`` certify them with Arb balls on the pretrained population), ``model.simplex``
 is checked in float64 (each row's sum to rounding of its ``T`` terms), and the sign symmetries bitwise.
 
-Cost under ``ci`` (measured on the 2-core machine under a load average of 7, BLAS single-threaded): the BERT column
-≈ 7 s (10 instances per cell), the MiniLM column ≈ 26 s (3 held-out prefixes per cell, fewer for the lime package
-and the linearity rows; the fixture's loading included); budgets 30 s and 60 s.  ``thorough``: 10× the instances.
+Cost under ``ci`` (measured on the 2-core machine shared with other jobs, load average 3–7; BLAS single-threaded,
+as the checks' matrices are small: MiniLM's one-document forward pass took 1.2 s with OpenBLAS's threads spinning on
+busy cores, 0.03 s on one): the BERT column 8–11 s (30 instances per cell), the MiniLM column 13–26 s (3 held-out
+prefixes per cell, one for the lime package and the LIME / β^∞ linearity rows; the fixture's loading included);
+budgets 30 s and 60 s.  The depth columns take ≈ 2 s.  ``thorough``: 10× the instances.
 """
 
 from __future__ import annotations
@@ -864,7 +866,7 @@ class Column:
     stream: int
 
 
-BERT = Column("bert", "BERT family", BERT_ROWS, {"ci": 10, "thorough": 100}, ("tokenizers",), 101)
+BERT = Column("bert", "BERT family", BERT_ROWS, {"ci": 30, "thorough": 300}, ("tokenizers",), 101)
 PRETRAINED = Column(
     "pretrained",
     "MiniLM (pretrained)",
@@ -982,16 +984,19 @@ def survival_table(profile: str, seed: int, claim_ids: list[str] | None = None) 
             entry["counterexample_id"] = len(notes) + 1
             notes.append(f"{len(notes) + 1}. `{claim_id}`, {where}: {entry['detail']} — `{entry['counterexample']}`")
 
+    depth_rows = {claim_id: ROWS.get(claim_id, Row("—", reason="no depth analog declared")) for claim_id in ids}
+    for claim_id, row in depth_rows.items():
+        cells[claim_id] = {"analog": row.analog, "reason": row.reason, "cells": {}}
     for claim_id, L in product(ids, DEPTHS):
-        row = ROWS.get(claim_id, Row("—", reason="no depth analog declared"))
+        row = depth_rows[claim_id]
         entry = _cell(row, count, seed, [L, zlib.crc32(row.analog.encode())], L, cache)
         record(claim_id, f"L = {L}", entry)
-        cells.setdefault(claim_id, {"analog": row.analog, "reason": row.reason, "cells": {}})["cells"][str(L)] = entry
+        cells[claim_id]["cells"][str(L)] = entry
+    counts = {column.key: column.instances.get(profile, column.instances["ci"]) for column in COLUMNS}
     for column in COLUMNS:
-        column_count = column.instances.get(profile, column.instances["ci"])
         for claim_id in ids:
-            row = _family_row(column, claim_id, ROWS.get(claim_id, Row("—", reason="no depth analog declared")))
-            entry = _column_cell(column, row, column_count, seed, cache)
+            row = _family_row(column, claim_id, depth_rows[claim_id])
+            entry = _column_cell(column, row, counts[column.key], seed, cache)
             record(claim_id, column.heading, entry)
             cells[claim_id][column.key] = {"analog": row.analog, "reason": row.reason, "cell": entry}
     intro = (
@@ -999,9 +1004,9 @@ def survival_table(profile: str, seed: int, claim_ids: list[str] | None = None) 
         f"verdict on {count} seeded random encoders per cell (fewer where the mpmath reference is costly, "
         "as listed); every switch is drawn (residual, post/pre/no norm, feed-forward ReLU/GELU, biases, PE). "
         '"holds" means checked at that depth; "fails" lists the first failing draw (not shrunk). '
-        f"*BERT family*: the same rows on {BERT.instances['ci']} (ci) seeded random BERT / DistilBERT / RoBERTa / "
+        f"*BERT family*: the same rows on {counts[BERT.key]} seeded random BERT / DistilBERT / RoBERTa / "
         "mean-pooling probe models (1–2 layers, every activation and ε) with texts over a WordPiece vocabulary; "
-        f"*MiniLM (pretrained)*: on {PRETRAINED.instances['ci']} (ci) held-out documents of the pretrained fixture "
+        f"*MiniLM (pretrained)*: on {counts[PRETRAINED.key]} held-out documents of the pretrained fixture "
         f"(all-MiniLM-L6-v2 with the sentiment probe) cut to their first {PREFIX_WORDS[0]}–{PREFIX_WORDS[-1]} words; "
         "the second table says which analog each of those two columns checks, or why none applies."
     )
@@ -1044,9 +1049,7 @@ def survival_table(profile: str, seed: int, claim_ids: list[str] | None = None) 
     data = {
         "depths": list(DEPTHS),
         "instances": count,
-        "columns": {
-            c.key: {"heading": c.heading, "instances": c.instances.get(profile, c.instances["ci"])} for c in COLUMNS
-        },
+        "columns": {c.key: {"heading": c.heading, "instances": counts[c.key]} for c in COLUMNS},
         "table": cells,
     }
     return ExtraResult(markdown="\n".join(lines), data=data, skipped=skipped)
