@@ -35,9 +35,9 @@ is checked in float64 (each row's sum to rounding of its ``T`` terms), and the s
 
 Cost under ``ci`` (measured on the 2-core machine shared with other jobs, load average 3–7; BLAS single-threaded,
 as the checks' matrices are small: MiniLM's one-document forward pass took 1.2 s with OpenBLAS's threads spinning on
-busy cores, 0.03 s on one): the BERT column 8–11 s (30 instances per cell), the MiniLM column 13–26 s (3 held-out
+busy cores, 0.03 s on one): the BERT column 8–17 s (30 instances per cell), the MiniLM column 13–26 s (3 held-out
 prefixes per cell, one for the lime package and the LIME / β^∞ linearity rows; the fixture's loading included);
-budgets 30 s and 60 s.  The depth columns take ≈ 2 s.  ``thorough``: 10× the instances.
+budgets 30 s and 60 s.  The depth columns take 2–5 s.  ``thorough``: 10× the instances.
 """
 
 from __future__ import annotations
@@ -717,139 +717,159 @@ NA_CONSTRUCTION = (
     "its readout attention is nowhere e^{−60} — bert.zero_attention asks the question on the fixture"
 )
 
-BERT_ROWS = {
-    "model.forward": Row(
-        "bert.forward's check: float64 = mpmath (f, every attention and hidden state, 0–2 pads)",
-        lambda case: bert_claims.check_forward(case.bert_case),
-    ),
-    "model.simplex": Row(
-        "every attention row of every layer sums to 1, positive at the real tokens, exactly 0 at padding (mpmath)",
-        _bert_simplex,
-    ),
-    "model.convex": Row("—", reason=NA_READOUT),
-    "attention.aggregates": Row("readout attention (CLS row, or pooled row) α-avg / α-max aggregates", _aggregates),
-    "attention.blind_to_values": Row(
-        "negating the output layer (w, b): every attention unchanged, f negated (float64, bitwise)", _blind
-    ),
-    "gradient.closed_form": Row(
-        "∇_1 = ∂f/∂E[ξ_1] by backpropagation = mpmath central differences (bert.gradient's check at piece 1)",
-        _bert_gradient_at(1),
-        share=0.67,
-    ),
-    "gradient.cls_query_path": Row(
-        "∇_0 (CLS) = mpmath central differences (bert.gradient's check at CLS)", _bert_gradient_at(0), share=0.67
-    ),
-    "gradient.attention_bound": Row(
-        "zero last-layer readout attention to piece 1 ⇒ ∇_1 → 0 (bert.attention_bound's construction, float64; "
-        "CLS and mean readouts, 1–2 layers)",
-        _zero_attention_gradient,
-        draw=_bert_zero_attention,
-    ),
-    "gradient.disagrees_with_attention": Row(
-        "readout α-avg and G-l2 top pieces differ (witness search)", _top_tokens_differ, kind="witness"
-    ),
-    "attention.blind_to_values.gradient": Row("negating (w, b) negates ∇ (float64, bitwise)", _blind),
-    "model.delete_equals_replace_without_pe": Row("—", reason=NA_POSITIONS),
-    "lime.matches_lime_package": Row(
-        "bert.lime_matches_lime_package's check: the lime package on the raw text = the suite's LIME (delete)",
-        lambda case: bert_claims.check_lime_matches_lime_package(case.text_case),
-        share=0.67,
-        requires=("lime", "sklearn"),
-    ),
-    "lime.linear_in_model": Row(
-        "LIME linear in the output layer (w, b), same samples (delete, mask)", _linear_in_readout
-    ),
-    "attention.blind_to_values.lime": Row(
-        "negating (w, b) negates LIME (float64, bitwise; delete, mask, unk, pad, zero)", _blind
-    ),
-    "lime.beta_inf_closed_form": Row(
-        "closed-form β^∞ of the model's f (unk) = weighted least squares", _beta_closed_form
-    ),
-    "lime.equal_scores_exact": Row("—", reason=NA_STRUCTURE + " (premise: UNK scored like every word)"),
-    "lime.linear_in_model.beta_inf": Row("β^∞ linear in the output layer (w, b) (delete, mask)", _linear_in_readout),
-    "attention.blind_to_values.beta_inf": Row(
-        "negating (w, b) negates β^∞ (float64, bitwise; delete, mask, unk, pad, zero)", _blind
-    ),
-    "lime.eq19": Row("—", reason=NA_EQ19),
-    "lime.zero_attention_not_zero": Row(
-        "~zero readout attention to word 1, β^∞ (unk) bounded away from 0 (witness search on the construction)",
-        _zero_attention_lime,
-        kind="witness",
-        draw=_bert_zero_attention,
-    ),
-    "removal.fast_evaluators": Row("—", reason=NO_FAST_PATH + " (bert.forward's check)"),
-    "shapley.exact": Row(
-        "exact Shapley (unk, through the model's evaluator) = the Shapley formula over mpmath forwards (one-piece "
-        "words)",
-        _shapley_exact,
-        draw=_bert_one_piece_text,
-        share=0.67,
-    ),
-    "shapley.linear_in_model": Row("Shapley linear in the output layer (w, b) (delete, mask)", _linear("Shapley")),
-    "attention.blind_to_values.shapley": Row(
-        "negating (w, b) negates Shapley (float64, bitwise; delete, mask, unk, pad, zero)", _negation("Shapley")
-    ),
-    "shapley.zero_attention": Row(
-        "~zero readout attention to word 1, Shapley (unk) bounded away from 0 (witness search on the construction)",
-        _zero_attention_score("φ"),
-        kind="witness",
-        draw=_bert_zero_attention,
-    ),
-    "occlusion.zero_attention": Row(
-        "~zero readout attention to word 1, occlusion (unk) bounded away from 0 (witness search on the construction)",
-        _zero_attention_score("o"),
-        kind="witness",
-        draw=_bert_zero_attention,
-    ),
-}
 
-PRETRAINED_ROWS = {
-    **{claim_id: row for claim_id, row in BERT_ROWS.items() if row.check is None},  # the family's own reasons
-    "model.forward": Row("—", reason=NA_REFERENCE.format(what="forward")),
-    "model.simplex": Row(
-        "every attention row of every layer sums to 1 and is positive (float64: to rounding of its T terms)",
-        _pretrained_simplex,
-    ),
-    "attention.aggregates": Row("pooled readout attention α-avg / α-max aggregates (float64)", _aggregates),
-    "attention.blind_to_values": Row("negating the probe (w, b): attention unchanged, f negated (bitwise)", _blind),
-    "gradient.closed_form": Row("—", reason=NA_REFERENCE.format(what="gradient (directional derivatives)")),
-    "gradient.cls_query_path": Row("—", reason=NA_REFERENCE.format(what="gradient (directional derivatives)")),
-    "gradient.attention_bound": Row("—", reason=NA_CONSTRUCTION),
-    "gradient.disagrees_with_attention": Row(
-        "pooled α-avg and G-l2 top pieces differ on a held-out prefix (witness search)",
-        _top_tokens_differ,
-        kind="witness",
-    ),
-    "attention.blind_to_values.gradient": Row("negating (w, b) negates ∇ (bitwise)", _blind),
-    "lime.matches_lime_package": Row(
-        "bert.lime_matches_lime_package's check on the prefix: lime on the raw text = the suite's LIME (delete)",
-        bert_claims.check_lime_matches_lime_package,
-        share=0.34,
-        requires=("lime", "sklearn"),
-    ),
-    "lime.linear_in_model": Row(
-        "LIME linear in the probe (w, b), same samples (delete, unk)", _linear_in_readout, share=0.34
-    ),
-    "attention.blind_to_values.lime": Row("negating (w, b) negates LIME (bitwise; delete, unk)", _blind),
-    "lime.beta_inf_closed_form": Row("closed-form β^∞ of MiniLM's f (unk) = weighted least squares", _beta_closed_form),
-    "lime.linear_in_model.beta_inf": Row(
-        "β^∞ linear in the probe (w, b) (delete, unk)", _linear_in_readout, share=0.34
-    ),
-    "attention.blind_to_values.beta_inf": Row("negating (w, b) negates β^∞ (bitwise; delete, unk)", _blind),
-    "lime.zero_attention_not_zero": Row("—", reason=NA_CONSTRUCTION),
-    "shapley.exact": Row("—", reason=NA_REFERENCE.format(what="forward")),
-    "shapley.linear_in_model": Row("Shapley linear in the probe (w, b) (delete, unk)", _linear("Shapley")),
-    "attention.blind_to_values.shapley": Row(
-        "negating (w, b) negates Shapley (bitwise; delete, unk)", _negation("Shapley")
-    ),
-    "shapley.zero_attention": Row("—", reason=NA_CONSTRUCTION),
-    "occlusion.zero_attention": Row("—", reason=NA_CONSTRUCTION),
-}
-for _claim, _row in BERT_ROWS.items():  # a BERT-family model is random: the draw is the column's own
-    if _row.draw is _random_case:
-        BERT_ROWS[_claim] = replace(_row, draw=_bert_text)
-for _claim, _row in PRETRAINED_ROWS.items():
-    PRETRAINED_ROWS[_claim] = replace(_row, draw=_held_out)
+def _drawn(draw: Callable, rows: dict) -> dict:
+    """A column's rows, each drawing its instances with the column's ``draw`` unless it names its own.
+
+    Args:
+        draw: the column's draw, ``draw(rng, _) -> instance``.
+        rows: claim id -> :class:`Row`.
+
+    Returns:
+        The rows, those with the encoders' default draw (:func:`_random_case`) given ``draw``.
+    """
+    return {claim: replace(row, draw=draw) if row.draw is _random_case else row for claim, row in rows.items()}
+
+
+BERT_ROWS = _drawn(
+    _bert_text,
+    {
+        "model.forward": Row(
+            "bert.forward's check: float64 = mpmath (f, every attention and hidden state, 0–2 pads)",
+            lambda case: bert_claims.check_forward(case.bert_case),
+        ),
+        "model.simplex": Row(
+            "every attention row of every layer sums to 1, positive at the real tokens, exactly 0 at padding (mpmath)",
+            _bert_simplex,
+        ),
+        "model.convex": Row("—", reason=NA_READOUT),
+        "attention.aggregates": Row("readout attention (CLS row, or pooled row) α-avg / α-max aggregates", _aggregates),
+        "attention.blind_to_values": Row(
+            "negating the output layer (w, b): every attention unchanged, f negated (float64, bitwise)", _blind
+        ),
+        "gradient.closed_form": Row(
+            "∇_1 = ∂f/∂E[ξ_1] by backpropagation = mpmath central differences (bert.gradient's check at piece 1)",
+            _bert_gradient_at(1),
+            share=0.67,
+        ),
+        "gradient.cls_query_path": Row(
+            "∇_0 (CLS) = mpmath central differences (bert.gradient's check at CLS)", _bert_gradient_at(0), share=0.67
+        ),
+        "gradient.attention_bound": Row(
+            "zero last-layer readout attention to piece 1 ⇒ ∇_1 → 0 (bert.attention_bound's construction, float64; "
+            "CLS and mean readouts, 1–2 layers)",
+            _zero_attention_gradient,
+            draw=_bert_zero_attention,
+        ),
+        "gradient.disagrees_with_attention": Row(
+            "readout α-avg and G-l2 top pieces differ (witness search)", _top_tokens_differ, kind="witness"
+        ),
+        "attention.blind_to_values.gradient": Row("negating (w, b) negates ∇ (float64, bitwise)", _blind),
+        "model.delete_equals_replace_without_pe": Row("—", reason=NA_POSITIONS),
+        "lime.matches_lime_package": Row(
+            "bert.lime_matches_lime_package's check: the lime package on the raw text = the suite's LIME (delete)",
+            lambda case: bert_claims.check_lime_matches_lime_package(case.text_case),
+            share=0.67,
+            requires=("lime", "sklearn"),
+        ),
+        "lime.linear_in_model": Row(
+            "LIME linear in the output layer (w, b), same samples (delete, mask)", _linear_in_readout
+        ),
+        "attention.blind_to_values.lime": Row(
+            "negating (w, b) negates LIME (float64, bitwise; delete, mask, unk, pad, zero)", _blind
+        ),
+        "lime.beta_inf_closed_form": Row(
+            "closed-form β^∞ of the model's f (unk) = weighted least squares", _beta_closed_form
+        ),
+        "lime.equal_scores_exact": Row("—", reason=NA_STRUCTURE + " (premise: UNK scored like every word)"),
+        "lime.linear_in_model.beta_inf": Row(
+            "β^∞ linear in the output layer (w, b) (delete, mask)", _linear_in_readout
+        ),
+        "attention.blind_to_values.beta_inf": Row(
+            "negating (w, b) negates β^∞ (float64, bitwise; delete, mask, unk, pad, zero)", _blind
+        ),
+        "lime.eq19": Row("—", reason=NA_EQ19),
+        "lime.zero_attention_not_zero": Row(
+            "~zero readout attention to word 1, β^∞ (unk) bounded away from 0 (witness search on the construction)",
+            _zero_attention_lime,
+            kind="witness",
+            draw=_bert_zero_attention,
+        ),
+        "removal.fast_evaluators": Row("—", reason=NO_FAST_PATH + " (bert.forward's check)"),
+        "shapley.exact": Row(
+            "exact Shapley (unk, through the model's evaluator) = the Shapley formula over mpmath forwards (one-piece "
+            "words)",
+            _shapley_exact,
+            draw=_bert_one_piece_text,
+            share=0.67,
+        ),
+        "shapley.linear_in_model": Row("Shapley linear in the output layer (w, b) (delete, mask)", _linear("Shapley")),
+        "attention.blind_to_values.shapley": Row(
+            "negating (w, b) negates Shapley (float64, bitwise; delete, mask, unk, pad, zero)", _negation("Shapley")
+        ),
+        "shapley.zero_attention": Row(
+            "~zero readout attention to word 1, Shapley (unk) bounded away from 0 (witness search on the construction)",
+            _zero_attention_score("φ"),
+            kind="witness",
+            draw=_bert_zero_attention,
+        ),
+        "occlusion.zero_attention": Row(
+            "~zero readout attention to word 1, occlusion (unk) bounded away from 0 (witness search on the "
+            "construction)",
+            _zero_attention_score("o"),
+            kind="witness",
+            draw=_bert_zero_attention,
+        ),
+    },
+)
+
+PRETRAINED_ROWS = _drawn(
+    _held_out,
+    {
+        **{claim_id: row for claim_id, row in BERT_ROWS.items() if row.check is None},  # the family's own reasons
+        "model.forward": Row("—", reason=NA_REFERENCE.format(what="forward")),
+        "model.simplex": Row(
+            "every attention row of every layer sums to 1 and is positive (float64: to rounding of its T terms)",
+            _pretrained_simplex,
+        ),
+        "attention.aggregates": Row("pooled readout attention α-avg / α-max aggregates (float64)", _aggregates),
+        "attention.blind_to_values": Row("negating the probe (w, b): attention unchanged, f negated (bitwise)", _blind),
+        "gradient.closed_form": Row("—", reason=NA_REFERENCE.format(what="gradient (directional derivatives)")),
+        "gradient.cls_query_path": Row("—", reason=NA_REFERENCE.format(what="gradient (directional derivatives)")),
+        "gradient.attention_bound": Row("—", reason=NA_CONSTRUCTION),
+        "gradient.disagrees_with_attention": Row(
+            "pooled α-avg and G-l2 top pieces differ on a held-out prefix (witness search)",
+            _top_tokens_differ,
+            kind="witness",
+        ),
+        "attention.blind_to_values.gradient": Row("negating (w, b) negates ∇ (bitwise)", _blind),
+        "lime.matches_lime_package": Row(
+            "bert.lime_matches_lime_package's check on the prefix: lime on the raw text = the suite's LIME (delete)",
+            bert_claims.check_lime_matches_lime_package,
+            share=0.34,
+            requires=("lime", "sklearn"),
+        ),
+        "lime.linear_in_model": Row(
+            "LIME linear in the probe (w, b), same samples (delete, unk)", _linear_in_readout, share=0.34
+        ),
+        "attention.blind_to_values.lime": Row("negating (w, b) negates LIME (bitwise; delete, unk)", _blind),
+        "lime.beta_inf_closed_form": Row(
+            "closed-form β^∞ of MiniLM's f (unk) = weighted least squares", _beta_closed_form
+        ),
+        "lime.linear_in_model.beta_inf": Row(
+            "β^∞ linear in the probe (w, b) (delete, unk)", _linear_in_readout, share=0.34
+        ),
+        "attention.blind_to_values.beta_inf": Row("negating (w, b) negates β^∞ (bitwise; delete, unk)", _blind),
+        "lime.zero_attention_not_zero": Row("—", reason=NA_CONSTRUCTION),
+        "shapley.exact": Row("—", reason=NA_REFERENCE.format(what="forward")),
+        "shapley.linear_in_model": Row("Shapley linear in the probe (w, b) (delete, unk)", _linear("Shapley")),
+        "attention.blind_to_values.shapley": Row(
+            "negating (w, b) negates Shapley (bitwise; delete, unk)", _negation("Shapley")
+        ),
+        "shapley.zero_attention": Row("—", reason=NA_CONSTRUCTION),
+        "occlusion.zero_attention": Row("—", reason=NA_CONSTRUCTION),
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -992,7 +1012,7 @@ def survival_table(profile: str, seed: int, claim_ids: list[str] | None = None) 
         entry = _cell(row, count, seed, [L, zlib.crc32(row.analog.encode())], L, cache)
         record(claim_id, f"L = {L}", entry)
         cells[claim_id]["cells"][str(L)] = entry
-    counts = {column.key: column.instances.get(profile, column.instances["ci"]) for column in COLUMNS}
+    counts = {column.key: column.instances.get(profile, column.instances["ci"]) for column in (BERT, PRETRAINED)}
     for column in COLUMNS:
         for claim_id in ids:
             row = _family_row(column, claim_id, depth_rows[claim_id])
