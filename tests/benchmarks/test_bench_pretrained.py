@@ -46,6 +46,7 @@ from functools import cache
 import numpy as np
 import pytest
 
+from theory.models.bert import Bert
 from theory.optional import needs
 from theory.sentiment import pretrained
 
@@ -71,7 +72,7 @@ GROUP = f"pretrained MiniLM: {N_DOCS} held-out documents of {N_WORDS} words"
 class Setup:
     """The fixture's model, the chosen texts and their Documents, and the ``transformers`` model per dtype."""
 
-    model: object  # theory.models.bert.Bert with the probe
+    model: Bert  # with the probe as its readout
     texts: tuple[str, ...]
     docs: tuple  # theory.models.protocol.Document per text
     torch_models: dict  # dtype name -> transformers BertModel
