@@ -129,7 +129,7 @@ def run_shap_exact_text(
     # (Shapley values); the masking itself (Text.__call__) is unchanged.
     masker.clustering = None
     explainer = shap.explainers.Exact(lambda strings: np.asarray(f_strings(strings), dtype=np.float64), masker)
-    explanation = explainer([text], batch_size=2 ** len(masker.mask_shapes(text)[0]), silent=True)
+    explanation = explainer([text], batch_size=2 ** masker.mask_shapes(text)[0][0], silent=True)
     return (
         np.asarray(explanation.values[0], dtype=np.float64),
         float(np.asarray(explanation.base_values).reshape(-1)[0]),

@@ -69,6 +69,22 @@ FILES: dict[str, tuple[str, str]] = {
         "document and one batched call. `rel_diff` is each transformers row's largest difference from numpy's "
         "float64 result relative to its largest value.",
     ),
+    "tests/benchmarks/test_bench_pretrained.py": (
+        "The pretrained MiniLM (§13.8)",
+        "The suite's explainers on all-MiniLM-L6-v2 with the committed probe (numpy float64) against the packages "
+        "driving Hugging Face transformers (float64 and float32, `sdpa` attention) on the same held-out documents "
+        "(the first ones whose first 8 words are distinct one-piece words, cut to them): LIME (delete, 300 "
+        "samples) against lime 0.2.0.1 with the same samples and `random_state` (`rel_diff`: the coefficients' "
+        "largest difference relative to the largest); exact Shapley (mask, all 2^8 coalitions) against shap's "
+        "Exact explainer with its Text masker; sampled Shapley against shap's Permutation explainer at the same "
+        "number of antithetic pairs (each shap permutation is evaluated forwards and backwards: the same "
+        "estimator of the same game, so the same standard error; the suite's estimated relative SE and both "
+        "estimates' errors against the exact values are in `measured`); IG ([PAD] baseline) against captum's "
+        "LayerIntegratedGradients at the suite's number of Gauss–Legendre nodes (the same rule, so the same "
+        "completeness gap, both recorded; captum is given the nodes, the suite finds them by doubling); and the "
+        "gradient against transformers with autograd on `inputs_embeds`. Each benchmark explains every document "
+        "once per round; `strings_per_round` is what the package's model function received.",
+    ),
 }
 
 
