@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,11 +24,17 @@ from theory.sentiment import pretrained
 from theory.studies import ExtraResult, extra, figures, pretrained_answers
 from theory.studies.given_model import figure1_png
 from theory.studies.pretrained_answers import ZERO_METHODS
+from theory.studies.pretrained_scores import ATTENTIONS
 
 #: held-out documents whose f is recomputed now (``None``: every held-out document)
 RECOMPUTED = {"ci": 64, "thorough": None}
 #: Figure 1: distinct words of the sentence, and the sample sizes of the sampled methods (recorded in the report)
-FIGURE = {"d": 8, "options": {"lime": {"samples": 1000}, "smoothgrad": {"samples": 64}, "clime": {"samples": 64}}}
+FIGURE_D = 8
+FIGURE_OPTIONS: dict[str, dict[str, int]] = {
+    "lime": {"samples": 1000},
+    "smoothgrad": {"samples": 64},
+    "clime": {"samples": 64},
+}
 FIGURE_FILE = "figures/bert_figure1_minilm.png"
 
 
@@ -112,7 +119,8 @@ def fixture_extra(profile, seed):
                 ["hash check", "match" if c["match"] else "**MISMATCH**"],
                 [
                     f"probe accuracy, f recomputed now (float64) on {c['recomputed']} held-out documents",
-                    f"{c['accuracy']:.3f}",
+                    f"{c['accuracy']:.3f} ± {np.sqrt(c['accuracy'] * (1 - c['accuracy']) / c['recomputed']):.3f} "
+                    "(binomial SE)",
                 ],
                 [
                     f"probe accuracy of the committed held_out_f ({c['n_test']} held-out documents)",
@@ -142,6 +150,11 @@ def fixture_extra(profile, seed):
 
 def _ci(entry: dict) -> str:
     return "—" if entry["n"] == 0 else f"{entry['mean']:.2f} [{entry['low']:.2f}, {entry['high']:.2f}]"
+
+
+def _span(result: dict, pair: str) -> str:
+    means = [pairs[pair]["spearman"]["mean"] for pairs in result["agreement"].values()]
+    return f"{min(means):.2f} – {max(means):.2f}"
 
 
 def _word(w: dict) -> str:
@@ -201,7 +214,7 @@ def markdown(result: dict) -> list[str]:
                     if falsified
                     else "yes — at least 90% of the lowest-decile words have r ≤ 0.1 under every method. "
                 )
-                + f"Worst word: {_word(worst)}."
+                + f"Worst word (largest r of the decile, any method): {_word(worst)}."
             ),
             "",
         ]
@@ -213,9 +226,8 @@ def markdown(result: dict) -> list[str]:
             if (y, x) in seen:
                 continue
             seen.add((x, y))
-            rows.append(
-                [x, y, _ci(e["spearman"]), _ci(e["kendall"]), _ci(e["top3"]), _ci(e["sign"]), _ci(e["spearman_abs"])]
-            )
+            magnitude = _ci(e["spearman_abs"]) if x in ATTENTIONS else "—"  # (attention is never negative)
+            rows.append([x, y, _ci(e["spearman"]), _ci(e["kendall"]), _ci(e["top3"]), _ci(e["sign"]), magnitude])
         md += [
             f"Removal semantics `{s}` (IG baseline `{result['ig'][s]['baseline']}`); mean [95% CI] over "
             f"{len(result['documents'])} documents. Kendall's τ against occlusion is ferret's `taucorr_loo`.",
@@ -267,25 +279,62 @@ def markdown(result: dict) -> list[str]:
     for s, e in result["eq19"].items():
         tracks = "does not track" if e["relative_error"]["verdict"] == "fails" else "is undecided on"
         tracks = "tracks" if e["relative_error"]["verdict"] == "holds" else tracks
+        attention = result["agreement"][s]["pooled attention vs β^∞"]["spearman"]
         md += [
             f"**Answer ({s}):** Eq. (19) with the pooled readout attention {tracks} β^∞ by the 10% rule: median "
-            f"relative error {e['relative_error']['median']:.2f}, Spearman {_ci(e['spearman'])}.",
+            f"relative error {e['relative_error']['median']:.2f}; it ranks the words like β^∞ with Spearman "
+            f"{_ci(e['spearman'])}, against {_ci(attention)} for the pooled attention alone.",
             "",
         ]
     if result["semantics_change"]:
         md += [
             "#### Which removal semantics changes the answers most",
             "",
-            "Spearman's ρ of each explainer under the semantics with the same explainer under `unk`, same document:",
-            "",
-            table(
-                ["semantics", *ZERO_METHODS],
-                [[s, *(_ci(e[m]) for m in ZERO_METHODS)] for s, e in result["semantics_change"].items()],
+            (
+                "Per semantics: Spearman's ρ of each explainer with itself under `unk` (same documents), and the "
+                "answers above (pooled attention's and β^∞'s Spearman with Shapley, the lowest pooled-attention "
+                "decile's median r under Shapley):"
             ),
             "",
         ]
-        lowest = min(result["semantics_change"], key=lambda s: result["semantics_change"][s]["shapley"]["mean"])
-        md += [f"**Answer:** of those measured, `{lowest}` moves Shapley's ranking furthest from `unk`'s.", ""]
+        rows = []
+        for s in result["agreement"]:
+            change = result["semantics_change"].get(s)
+            pairs, za = result["agreement"][s], result["zero_attention"][s]["pooled"]["methods"]["shapley"]
+            rows.append(
+                [
+                    s,
+                    *(_ci(change[m]) if change else "1 (reference)" for m in ZERO_METHODS),
+                    _ci(pairs["pooled attention vs shapley"]["spearman"]),
+                    _ci(pairs["β^∞ vs shapley"]["spearman"]),
+                    f"{za['decile']['median']:.2f}",
+                ]
+            )
+        md += [
+            table(
+                [
+                    "semantics",
+                    *(f"{m}: ρ with unk" for m in ZERO_METHODS),
+                    "attention–Shapley ρ",
+                    "β^∞–Shapley ρ",
+                    "decile median r",
+                ],
+                rows,
+            ),
+            "",
+        ]
+        change = result["semantics_change"]
+        lowest = min(change, key=lambda s: change[s]["shapley"]["mean"])
+        md += [
+            (
+                f"**Answer:** of the semantics measured ({', '.join(result['agreement'])}), `{lowest}` moves the "
+                f"post-hoc scores furthest from `unk`'s (Shapley's ρ with itself under unk "
+                f"{_ci(change[lowest]['shapley'])}). Across the semantics the pooled attention's Spearman with "
+                f"Shapley ranges over {_span(result, 'pooled attention vs shapley')} and β^∞'s over "
+                f"{_span(result, 'β^∞ vs shapley')} (means)."
+            ),
+            "",
+        ]
     return md
 
 
@@ -335,7 +384,7 @@ def figure1_scores(model, text: str, seed: int) -> tuple[list[str], dict[str, li
     words = [doc.names[j] for j in doc.occurrences]
     rows, how = {}, {}
     for name, method in methods_of(model).items():
-        options = dict(FIGURE["options"].get(name, {}))
+        options: dict[str, Any] = dict(FIGURE_OPTIONS.get(name, {}))
         if "seed" in method.options:
             options["seed"] = seed
         e = explain(model, doc, name, **options)
@@ -359,7 +408,7 @@ def figure1_extra(profile, seed):
     if not pretrained.available():
         return _skipped("Figure 1 on the pretrained MiniLM")
     fixture = pretrained.load_pretrained()
-    index, doc = pretrained_answers.documents(fixture, 1, FIGURE["d"], seed + 1)[0]
+    index, doc = pretrained_answers.documents(fixture, 1, FIGURE_D, seed + 1)[0]
     assert doc.text is not None
     started = time.process_time()
     with single_threaded_blas():
@@ -367,11 +416,11 @@ def figure1_extra(profile, seed):
     seconds = time.process_time() - started
     md = [
         (
-            f"Held-out document {index} (`default_rng([{seed + 1}, 24])`), cut to its first {FIGURE['d']} distinct "
+            f"Held-out document {index} (`default_rng([{seed + 1}, 24])`), cut to its first {FIGURE_D} distinct "
             f"words: *{doc.text}* (f = {fixture.model.output(doc.ids[None])[0]:+.3f}, label "
             f"{'positive' if fixture.labels[index] == 1 else 'negative'}). Every method the registry offers for "
             f"the model, word methods under their default semantics (LIME's kind `delete`, the games `unk`), sampled "
-            f"methods with {FIGURE['options']} and seed {seed}; the last row is Eq. (19) with the pooled readout "
+            f"methods with {FIGURE_OPTIONS} and seed {seed}; the last row is Eq. (19) with the pooled readout "
             f"attention. {seconds:.0f} CPU-seconds."
         ),
         "",

@@ -24,6 +24,7 @@ and ``β^∞`` are exact enumerations, with the scores of :mod:`theory.studies.p
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
@@ -100,6 +101,10 @@ def agreement(x: np.ndarray, y: np.ndarray) -> dict:
     return out
 
 
+def _quantiles(v: np.ndarray) -> dict:
+    return {"median": float(np.median(v)), "p90": float(np.quantile(v, 0.9)), "max": float(v.max())}
+
+
 def zero_attention(rows: list[tuple[int, Scores]]) -> dict:
     """Answer 1 of the module docstring over documents ``(index, scores)`` under one semantics.
 
@@ -111,7 +116,7 @@ def zero_attention(rows: list[tuple[int, Scores]]) -> dict:
         number of words, per method the ``r`` quantiles of the decile and of the rest, the verdict, and the worst
         decile word (document, word, attention, every score and ``r``).
     """
-    words = []
+    words: list[dict[str, Any]] = []
     for index, s in rows:
         ratios = {m: np.abs(s.scores[m]) / (np.abs(s.scores[m]).max() or 1.0) for m in ZERO_METHODS}
         for j, word in enumerate(s.words):
@@ -133,11 +138,7 @@ def zero_attention(rows: list[tuple[int, Scores]]) -> dict:
         entry: dict = {"threshold": cut, "words": int(low.sum()), "of": len(words), "methods": {}}
         for m in ZERO_METHODS:
             r = np.array([w["r"][m] for w in words])
-
-            def quantiles(v):
-                return {"median": float(np.median(v)), "p90": float(np.quantile(v, 0.9)), "max": float(v.max())}
-
-            decile, rest = quantiles(r[low]), quantiles(r[~low])
+            decile, rest = _quantiles(r[low]), _quantiles(r[~low])
             worst = words[int(np.flatnonzero(low)[np.argmax(r[low])])]
             entry["methods"][m] = {
                 "decile": decile,
