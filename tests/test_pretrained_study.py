@@ -5,6 +5,7 @@ claims' tokenizer — not the fixture) against an independent computation, and e
 
 from __future__ import annotations
 
+import json
 from itertools import combinations, permutations
 from math import factorial
 
@@ -17,7 +18,7 @@ from theory.checking.strategies.bert import BertCase, BertSpec  # noqa: E402
 from theory.claims.bert import oracle_tokenizer  # noqa: E402
 from theory.errors import InputError  # noqa: E402
 from theory.explainers.encoder_eq19 import eq19_readout, value_scores  # noqa: E402
-from theory.explainers.registry import explain  # noqa: E402
+from theory.explainers.registry import explain, methods_of  # noqa: E402
 from theory.models import bert  # noqa: E402
 from theory.studies import pretrained, pretrained_answers, pretrained_scores  # noqa: E402
 from theory.studies.pretrained_scores import Scores  # noqa: E402
@@ -181,6 +182,17 @@ def test_measure_on_the_tiny_model(model):
     assert set(out["zero_attention"]) == {"unk", "pad"} and set(out["eq19"]) == {"unk"}
     assert set(out["semantics_change"]) == {"pad"}
     assert out["agreement"]["unk"]["β^∞ vs shapley"]["spearman"]["n"] == 2
+    json.dumps(out)  # the extra's data goes to summary.json as it is
+    assert pretrained.markdown(out)[0].startswith("#### `bert.zero_attention`")
+
+
+def test_figure1_rows_on_the_tiny_model(model):
+    words, rows, how = pretrained.figure1_scores(model, TEXT, seed=0)
+    assert words == TEXT.split() and all(len(v) == len(words) for v in rows.values())
+    # one row per method the model has (word methods labelled by their semantics), and Eq. (19)
+    assert {label.split(" ")[0] for label in rows} == set(methods_of(model)) | {"eq19,"}
+    assert all(value == 0.0 for value in rows["grad-avg = 0 exactly (LN_emb)"])
+    json.dumps(how)
 
 
 @pytest.mark.parametrize("run", ("fixture_extra", "answers_extra", "figure1_extra"))
