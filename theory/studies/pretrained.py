@@ -325,11 +325,14 @@ def markdown(result: dict) -> list[str]:
         ]
         change = result["semantics_change"]
         lowest = min(change, key=lambda s: change[s]["shapley"]["mean"])
+        overlap = all(change[s]["shapley"]["low"] <= change[lowest]["shapley"]["high"] for s in change)
         md += [
             (
                 f"**Answer:** of the semantics measured ({', '.join(result['agreement'])}), `{lowest}` moves the "
                 f"post-hoc scores furthest from `unk`'s (Shapley's ρ with itself under unk "
-                f"{_ci(change[lowest]['shapley'])}). Across the semantics the pooled attention's Spearman with "
+                f"{_ci(change[lowest]['shapley'])}"
+                + ("; every other semantics' interval overlaps it, so the order is not resolved" if overlap else "")
+                + "). Across the semantics the pooled attention's Spearman with "
                 f"Shapley ranges over {_span(result, 'pooled attention vs shapley')} and β^∞'s over "
                 f"{_span(result, 'β^∞ vs shapley')} (means)."
             ),
