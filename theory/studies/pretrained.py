@@ -128,7 +128,7 @@ def fixture_extra(profile, seed):
                     f"train {c['record_train_accuracy']:.3f})",
                 ],
                 [
-                    f"largest |f now − committed held_out_f| ({c['compared']} documents)",
+                    f"largest difference of f now from the committed held_out_f ({c['compared']} documents)",
                     f"{c['max_difference']:.1e} ({c['max_relative_difference']:.1e} of max |f|)",
                 ],
             ],
@@ -232,7 +232,10 @@ def markdown(result: dict) -> list[str]:
             f"Removal semantics `{s}` (IG baseline `{result['ig'][s]['baseline']}`); mean [95% CI] over "
             f"{len(result['documents'])} documents. Kendall's τ against occlusion is ferret's `taucorr_loo`.",
             "",
-            table(["explanation", "against", "Spearman", "Kendall τ", "top-3", "sign", "Spearman with |·|"], rows),
+            table(
+                ["explanation", "against", "Spearman", "Kendall τ", "top-3", "sign", "Spearman with the magnitude"],
+                rows,
+            ),
             "",
         ]
         bs = pairs["β^∞ vs shapley"]
