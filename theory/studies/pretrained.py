@@ -329,7 +329,9 @@ def markdown(result: dict) -> list[str]:
         ]
         change = result["semantics_change"]
         lowest = min(change, key=lambda s: change[s]["shapley"]["mean"])
-        overlap = all(change[s]["shapley"]["low"] <= change[lowest]["shapley"]["high"] for s in change)
+        overlap = len(change) > 1 and all(
+            change[s]["shapley"]["low"] <= change[lowest]["shapley"]["high"] for s in change
+        )
         md += [
             (
                 f"**Answer:** of the semantics measured ({', '.join(result['agreement'])}), `{lowest}` moves the "
