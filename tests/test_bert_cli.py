@@ -411,7 +411,8 @@ def test_words_outside_the_vocabulary_are_noted(built, capsys):
     _, folder, _, options = built["bert"]
     assert main(["explain", str(folder), "--text", "the zebra movie", "--method", "occlusion", *options]) == 0
     err = capsys.readouterr().err
-    assert "1 of 3 distinct words are outside the model's vocabulary" in err and "'zebra'" in err and "every word" not in err
+    assert "1 of 3 distinct words are outside the model's vocabulary" in err and "'zebra'" in err
+    assert "every word" not in err
     assert main(["explain", str(folder), "--text", "zebra quokka", "--method", "occlusion", *options]) == 0
     assert "2 of 2 distinct words" in capsys.readouterr().err.replace("\n", " ")
     assert main(["explain", str(folder), "--text", "the movie", "--method", "occlusion", *options]) == 0

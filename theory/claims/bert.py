@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import product
 from pathlib import Path
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -1059,7 +1060,7 @@ def check_blind_to_values_explainers(case: NegationCase) -> Outcome:
     negated = replace(model, classifier_weight=-model.classifier_weight, classifier_bias=-model.classifier_bias)
     outcomes = []
     for method in LINEAR_IN_F:
-        options = (
+        options: dict[str, Any] = (
             {"baseline": IG_BASELINES.get(case.semantics, case.semantics)}
             if method == "ig"
             else {"semantics": case.semantics}
