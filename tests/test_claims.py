@@ -38,8 +38,16 @@ def test_claim(claim, population, profile):
         assert not regressions, f"{claim.id} regressed against {BASELINE_PATH}: {regressions}"
 
 
+#: the extras that run on the pretrained MiniLM for minutes under ci: `attnverify run` runs them (.ci/run's pretrained
+#: step, with the extra); here their computations are checked on tiny models (tests/test_pretrained_study.py,
+#: tests/test_faithfulness.py), and the whole extra only under the thorough profile
+ON_THE_PRETRAINED_MODEL = ("theory.studies.pretrained", "theory.studies.faithfulness")
+
+
 @pytest.mark.parametrize("item", all_extras(), ids=lambda item: item.id)
 def test_extra(item, profile):
+    if item.run.__module__ in ON_THE_PRETRAINED_MODEL and profile == "ci":
+        pytest.skip(f"{item.id} runs on the pretrained MiniLM for minutes: run by attnverify run (.ci/run)")
     result = item.run(profile, SEED)
     assert result.markdown.strip()
     new = {"extras": [{"data": result.data}]}
