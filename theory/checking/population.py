@@ -33,7 +33,7 @@ from theory.models.protocol import AttentionClassifier
 class Population:
     """A given model and its documents (word-id tuples without CLS or padding), or ``docs=None`` to draw texts."""
 
-    name: str  # "trained", or "model:<file stem>"
+    name: str  # "trained", "pretrained", or "model:<file stem>"
     model: AttentionClassifier
     docs: tuple[tuple[int, ...], ...] | None = None
     allow_unk: bool = False  # documents may hold UNK (--oov unk)
@@ -63,6 +63,38 @@ def trained_population() -> Population:
 
     fixture = load_fixture()
     return Population("trained", fixture.model, fixture.docs, vocabulary=fixture.words)
+
+
+#: the pretrained population's documents: the first held-out documents, those whose f the probe's record holds
+#: (``held_out_f``, ``n_test`` of minilm_probe.json), at most this many: twice the 160 of a thorough claim (tokenized
+#: once per process, ≈ 3.6 ms each)
+PRETRAINED_DOCUMENTS = 320
+
+
+@cache
+def pretrained_population() -> Population:
+    """The pretrained fixture (docs/theory.md §13.8): the probe-topped all-MiniLM-L6-v2
+    (:func:`theory.sentiment.pretrained.load_pretrained`, its weights' hash checked) and held-out documents of the
+    sentiment corpus — never used to fit the probe, which :mod:`theory.sentiment.train_probe` fits on training
+    documents only —, the first ``n_test`` of them (the probe's record measured its held-out accuracy on these), as
+    the piece ids between ``[CLS]`` and ``[SEP]`` that the model's own tokenizer gives their texts: what
+    ``attnverify run --model DIR --texts FILE`` holds for a BERT-family model
+    (:func:`theory.cli.model_options.piece_texts`: ``model.document(text)``, the ids without the special tokens).
+
+    Returns:
+        The ``pretrained`` :class:`Population` (cached: loaded once per process), carrying the weights' SHA-256 and
+        ``--population pretrained``, the option that rebuilds it.
+
+    Raises:
+        InputError: the ``pretrained`` extra is not installed (the message names it), or the weights' hash differs.
+    """
+    from theory.sentiment.pretrained import SHA256, load_pretrained
+
+    fixture = load_pretrained()
+    model = fixture.model
+    texts = fixture.texts[: min(PRETRAINED_DOCUMENTS, fixture.record["n_test"])]
+    docs = tuple(tuple(doc.ids[1 : doc.length + 1].tolist()) for doc in map(model.document, texts))
+    return Population("pretrained", model, docs, sha256=SHA256, options="--population pretrained")
 
 
 def active() -> Population:

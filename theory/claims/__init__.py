@@ -41,7 +41,7 @@ SECTION_ORDER = (
     "depth",
     "bert",
 )  # the paper's sections, then ours: depth, the BERT family
-POPULATIONS = ("random", "trained")
+POPULATIONS = ("random", "trained", "pretrained")  # pretrained: theory.running.runner._run_pretrained (the extra)
 
 
 @dataclass(frozen=True)

