@@ -158,18 +158,28 @@ def _error_cell(record: dict) -> str:
     return f"{_number(record['max_error'])} ({bound} {_number(record['tolerance'])}{arb})"
 
 
-def _populations(claims: list[dict]) -> list[tuple[dict, dict | None]]:
-    """(random-model record, trained-model record or None) per claim, in report order."""
-    trained = {r["id"]: r for r in claims if r.get("population") == "trained"}
-    return [(r, trained.get(r["id"])) for r in claims if r.get("population", "random") == "random"]
+#: the given populations of the main run, in column order, with their titles in a claim's section
+GIVEN = {
+    "trained": "Trained model (held-out documents)",
+    "pretrained": "Pretrained all-MiniLM-L6-v2 + probe (held-out documents)",
+}
 
 
-def _trained_cell(record: dict | None) -> str:
+def _populations(claims: list[dict]) -> list[tuple[dict, dict]]:
+    """(random-model record, {given population: its record}) per claim, in report order."""
+    given: dict[str, dict] = {}
+    for r in claims:
+        if r.get("population") in GIVEN:
+            given.setdefault(r["id"], {})[r["population"]] = r
+    return [(r, given.get(r["id"], {})) for r in claims if r.get("population", "random") == "random"]
+
+
+def _given_cell(record: dict | None) -> str:
     if record is None:
         return "—"
     if record["verdict"] in ("n/a", "skipped"):
         return record["verdict"]
-    error = "" if record["verdict"] in WITNESS_VERDICTS else f"; {_number(record['max_error'])}"
+    error = "" if record["verdict"] in WITNESS_VERDICTS else f"; {_error_cell(record)}"
     return f"{record['verdict']} ({record['examples']}{error})"
 
 
@@ -184,6 +194,7 @@ def render_markdown(data: dict) -> str:
         The Markdown text.
     """
     pairs = _populations(data["claims"])
+    columns = [name for name in GIVEN if any(name in given for _, given in pairs)]
     lines = [
         "# attnverify report",
         "",
@@ -200,13 +211,14 @@ def render_markdown(data: dict) -> str:
         "",
         "## Summary",
         "",
-        "| claim | section | source | kind | verdict | examples | max error | trained model (examples; max error) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| claim | section | source | kind | verdict | examples | max error | "
+        + "".join(f"{name} model (examples; max error) | " for name in columns).rstrip(),
+        "|---|---|---|---|---|---|---|" + "---|" * len(columns),
     ]
-    for r, t in pairs:
+    for r, given in pairs:
         lines.append(
             f"| `{r['id']}` | {r['section']} | {r['source']} | {r['kind']} | **{r['verdict']}** | "
-            f"{r['examples']} | {_error_cell(r)} | {_trained_cell(t)} |"
+            f"{r['examples']} | {_error_cell(r)} | " + "".join(f"{_given_cell(given.get(n))} | " for n in columns)
         )
     lines += _skipped_lines(data)
     for section, title in SECTIONS.items():
@@ -215,8 +227,8 @@ def render_markdown(data: dict) -> str:
         if not in_section and not extras:
             continue
         lines += ["", f"## {title}"]
-        for r, t in in_section:
-            lines += _claim_section(r, t)
+        for r, given in in_section:
+            lines += _claim_section(r, given)
         for e in extras:
             lines += ["", f"### {e['title']}", "", e["markdown"].strip(), ""]
             lines += [part for line in e.get("skipped", []) for part in (f"*Skipped:* {line}", "")]
@@ -244,14 +256,22 @@ def _skipped_lines(data: dict) -> list[str]:
     for r in data["claims"]:
         if r["verdict"] == "skipped":
             claims.setdefault((r["id"], r["diagnosis"]), []).append(r.get("population", "random"))
-    items = [f"- `{claim_id}` ({', '.join(names)}): {diagnosis}" for (claim_id, diagnosis), names in claims.items()]
+    shared: dict[tuple, list[str]] = {}  # one line for the claims a population skips for one reason
+    for (claim_id, diagnosis), names in claims.items():
+        shared.setdefault((tuple(names), diagnosis), []).append(claim_id)
+    items = [
+        f"- `{ids[0]}` ({', '.join(names)}): {diagnosis}"
+        if len(ids) == 1
+        else f"- {len(ids)} claims ({', '.join(names)}: `{ids[0]}` … `{ids[-1]}`): {diagnosis}"
+        for (names, diagnosis), ids in shared.items()
+    ]
     items += [f"- `{e['id']}`: {line}" for e in data.get("extras", []) for line in e.get("skipped", [])]
     if not items:
         return []
     return ["", "Skipped in this run for want of an optional package (install the extra named to run it):", "", *items]
 
 
-def _claim_section(r: dict, trained: dict | None) -> list[str]:
+def _claim_section(r: dict, given: dict[str, dict]) -> list[str]:
     lines = [
         "",
         f"### `{r['id']}` — {r['verdict']}",
@@ -264,8 +284,9 @@ def _claim_section(r: dict, trained: dict | None) -> list[str]:
         "",
     ]
     lines += _population_lines(r, "Random models")
-    if trained is not None:
-        lines += [""] + _population_lines(trained, "Trained model (held-out documents)")
+    for name, title in GIVEN.items():
+        if name in given:
+            lines += [""] + _population_lines(given[name], title)
     return lines
 
 

@@ -678,8 +678,8 @@ BERT: dict[str, Callable[[Population], Applies]] = {
 #: autograd on 32 pieces, and the comparison of every attention weight and hidden state, ≈ 1.5 s.  Under ci each
 #: claim checks 16 documents (:func:`theory.running.runner.given_examples`), 160 under thorough.
 PRETRAINED_PLANS = {
-    "bert.forward": (4, (0, 1), "arb"),
-    "bert.gradient": (2, (0, 1), "arb"),
+    "bert.forward": (8, (0, 1), "arb"),
+    "bert.gradient": (4, (0, 1), "arb"),
     "bert.matches_transformers": (16, (0, 2), "mpmath"),
 }
 PRETRAINED = "pretrained"  # the population's name (theory.checking.population.pretrained_population)
