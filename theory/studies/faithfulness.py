@@ -224,10 +224,10 @@ def word_level(model: AttentionClassifier, doc: Document, method: str, scores: S
     Returns:
         Shape ``(d,)``.
     """
-    scores = np.asarray(scores, dtype=np.float64)
+    values = np.asarray(scores, dtype=np.float64)
     if METHODS[method].unit == "word" or doc.names is not None:
-        return scores
-    return word_scores(METHODS[method].pieces, scores[1 : doc.length + 1], doc.word_of, doc.words.size)
+        return values
+    return word_scores(METHODS[method].pieces, values[1 : doc.length + 1], doc.word_of, doc.words.size)
 
 
 def without_ranking(model: AttentionClassifier, doc: Document) -> tuple[str, ...]:
@@ -376,10 +376,13 @@ def markdown(result: dict) -> list[str]:
         "",
         table(
             ["explainer", *ranks],
-            sorted(
-                ([name, *(ranks[s].index(name) + 1 for s in ranks)] for name in names),
-                key=lambda row: sum(row[1:]),
-            ),
+            [
+                [name, *places]
+                for name, places in sorted(
+                    ((name, [ranks[s].index(name) + 1 for s in ranks]) for name in names),
+                    key=lambda row: sum(row[1]),
+                )
+            ],
         ),
     ]
     return lines
@@ -430,7 +433,7 @@ def figure_png(result: dict, title: str) -> bytes:
 
 #: per profile and model: held-out documents, their prefix in words, the documents IG runs on (None: all); the
 #: antithetic pairs of SmoothGrad and C-LIME
-PLAN = {
+PLAN: dict[str, dict[str, Any]] = {
     "ci": {"minilm": (100, 4, 16), "one_layer": (100, 8, None), "pairs": 4},
     "thorough": {"minilm": (1000, 6, None), "one_layer": (1000, 10, None), "pairs": 32},
 }
@@ -489,12 +492,12 @@ def faithfulness_extra(profile: str, seed: int) -> ExtraResult:
     from theory.sentiment.fixture import load_fixture
     from theory.sentiment.pretrained import PACKAGE, available, load_pretrained
 
-    plan = {**PLAN.get(profile, PLAN["ci"]), "seed": seed}
+    plan: dict[str, Any] = {**PLAN.get(profile, PLAN["ci"]), "seed": seed}
     md = [__doc__.split("\n\n")[0].replace("\n", " "), "", *_conventions(), ""]
     data: dict = {"profile": profile, "seed": seed}
     files: dict = {}
     skipped: list[str] = []
-    parts = []
+    parts: list[tuple[str, str, AttentionClassifier, list[Document], Sequence[str], list[int], int]] = []
     if available():
         fixture = load_pretrained()
         count, words, _ = plan["minilm"]
