@@ -108,3 +108,19 @@ def test_without_pretrained_minilm_is_skipped_and_one_layer_runs(monkeypatch):
     assert one["documents"] and set(one["semantics"]) == {"delete", "replace", "zero"}
     rows = one["semantics"]["replace"]
     assert "random" in rows and all(np.isfinite(v["mean"]) for row in rows.values() for v in row.values())
+
+
+def test_versus_random_is_paired_on_the_first_documents():
+    rows = {
+        "random": {"comprehensiveness": [0.5, -1.0, 2.0], "sufficiency": [1.0, 0.0, 3.0]},
+        "a": {"comprehensiveness": [1.5, 0.0, 2.5], "sufficiency": [0.0, -2.0, 1.0]},
+        "ig": {"comprehensiveness": [2.5, 1.0], "sufficiency": [0.5, 1.0]},  # the first two documents only
+    }
+    got = module.versus_random(rows)
+    assert set(got) == {"a", "ig"}
+    # a − random: 1, 1, 0.5; random − a (sufficiency): 1, 2, 2; ig − random: 2, 2; random − ig: 0.5, −1
+    assert got["a"]["comprehensiveness"]["mean"] == pytest.approx(2.5 / 3, abs=1e-15)
+    assert got["a"]["comprehensiveness"]["half"] == pytest.approx(1.96 * statistics.stdev([1, 1, 0.5]) / math.sqrt(3))
+    assert got["a"]["sufficiency"]["mean"] == pytest.approx(5 / 3, abs=1e-15)
+    assert got["ig"]["comprehensiveness"] == {"mean": 2.0, "half": 0.0, "n": 2}
+    assert got["ig"]["sufficiency"]["mean"] == pytest.approx(-0.25, abs=1e-15)
