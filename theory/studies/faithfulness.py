@@ -474,7 +474,12 @@ def answer(result: dict) -> list[str]:
         if len(set(best.values())) == 1
         else "**Answer.** The explainer of largest comprehensiveness AOPC depends on the semantics"
     )
-    sentences = [f"{lead} (among the explainers measured on all {n} documents; {each})."]
+    second = {s: sorted(result["semantics"][s][k]["comprehensiveness"]["mean"] for k in full[s])[-2] for s in semantics}
+    gap = max(result["semantics"][s][best[s]]["comprehensiveness"]["mean"] - second[s] for s in semantics)
+    sentences = [
+        f"{lead} (among the explainers measured on all {n} documents; {each}); the second is at most {gap:.3f} "
+        "below the first under every semantics."
+    ]
     names = [k for k in paired[semantics[0]] if all(k in paired[s] for s in semantics)]
 
     gain = {k: [paired[s][k]["comprehensiveness"] for s in semantics] for k in names}
@@ -483,7 +488,12 @@ def answer(result: dict) -> list[str]:
     sentences.append(
         f"Better than the random ranking under every semantics (paired 95% interval of the comprehensiveness gain "
         f"above 0): {', '.join(above) or 'none'}; worse than it under every semantics (interval below 0): "
-        f"{', '.join(below) or 'none'}; the others are not separated from chance under some semantics."
+        f"{', '.join(below) or 'none'}"
+        + (
+            f"; not separated from chance under some semantics: {', '.join(others)}."
+            if (others := [k for k in names if k not in above and k not in below])
+            else "."
+        )
     )
     if len(semantics) > 1:
         means = np.array([[result["semantics"][s][k]["comprehensiveness"]["mean"] for k in names] for s in semantics])
@@ -549,7 +559,12 @@ def figure_png(result: dict, title: str, output: str) -> bytes:
         for name in names
     ]
     fig, axes = plt.subplots(
-        1, len(semantics), figsize=(2.9 * len(semantics) + 1.6, 0.3 * len(names) + 1.9), sharey=True, squeeze=False
+        1,
+        len(semantics),
+        figsize=(2.9 * len(semantics) + 1.6, 0.3 * len(names) + 1.9),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
     )
     y = np.arange(len(names))
     for ax, s in zip(axes[0], semantics, strict=True):
@@ -625,7 +640,7 @@ def _part(
     per = result["seconds_per_document"]
     typical, plain = (per["with_ig"], "") if per["without_ig"] is None else (per["without_ig"], " without IG")
     size = (
-        f"{words} words: the `{plan['profile']}` budget, every document costing the 2^d coalition values under "
+        f"{words} words is the `{plan['profile']}` budget, every document costing the 2^d coalition values under "
         f"each of the {len(semantics)} semantics (one forward pass each) and the gradient methods, and each further "
         f"word doubling the table ({typical:.2f} CPU-seconds per document here{plain}); ferret's "
         f"10%..100% thresholds are k = 1..d exactly on documents of at most 10 words"
@@ -633,14 +648,15 @@ def _part(
     ig = (
         f" IG ran on the first {ig_documents} of the {len(docs)} documents only: {per['with_ig']:.1f} CPU-seconds "
         f"per document with it against {per['without_ig']:.2f} without (an adaptive Gauss–Legendre path to a "
-        "completeness gap per baseline, one baseline per semantics), so IG on every document would cost about "
+        "completeness gap for each of its baselines), so IG on every document would cost about "
         f"{len(docs) * per['with_ig']:.0f} CPU-seconds."
         if ig_documents is not None and ig_documents < len(docs) and per["with_ig"] and per["without_ig"]
         else ""
     )
     lines = [
-        f"{head}, each cut to its first {size}"
+        f"{head}, each cut to its first {words} words"
         + (f" ({np.mean([d.ids.size - 2 for d in docs]):.1f} word pieces on average)" if pieces else "")
+        + f"; {size}"
         + (
             f"; {', '.join(zero)} left out: 0 at every word in exact arithmetic on this model (LayerNorm zeros, "
             "the registry's exactly_zero / population_zero flags), they rank nothing"
