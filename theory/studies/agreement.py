@@ -5,10 +5,13 @@ SmoothGrad (position scores summed over each word's occurrences), then
 - **agreement** of every pair of explainers: Spearman rank correlation, top-3 overlap (share of common words
   among the three highest scores), sign agreement (share of words whose scores have the same sign; attention is
   never negative, so its sign agreement is the share of positive scores of the other explainer);
-- **exact faithfulness** (DeYoung et al. 2020, ERASER; deletion curves): words ranked by decreasing score,
-  comprehensiveness ``f(ξ) − f(ξ without the top k)`` and sufficiency ``f(ξ) − f(ξ with only the top k)``,
-  ``k = 1..5``, their means (AOPC), evaluated exactly by the fast evaluators under ``replace`` (no sampling: the
-  only noise is over documents).  A random ranking is the reference row.
+- **exact faithfulness** on the random models of each regime (DeYoung et al. 2020, ERASER, as ferret computes it:
+  :func:`theory.studies.faithfulness.faithfulness`, the tree's one implementation): words ranked by decreasing
+  score, comprehensiveness ``f(ξ) − f(ξ without the top k)`` and sufficiency ``f(ξ) − f(ξ with only the top k)``,
+  their means (AOPC) over ``k = 1..d``, evaluated exactly by the fast evaluators under ``replace`` (no sampling:
+  the only noise is over documents).  A random ranking is the reference row.  The trained model's faithfulness
+  is the extra ``bert.faithfulness`` (100 held-out documents, every registry explainer, under delete, replace
+  and zero), not repeated here.
 
 Removal is ``replace`` throughout (the semantics of ``β^∞``'s Eq. (19), of Shapley and occlusion here and of
 IG's baseline).  Shapley and ``β^∞`` are exact for ``d ≤ 12``, Monte Carlo beyond (Shapley to 2% relative SE,
@@ -33,9 +36,9 @@ from theory.models.one_layer import document, forward
 from theory.models.perturb import distinct_words, evaluator, word_index
 from theory.sentiment.fixture import load_fixture
 from theory.studies import ExtraResult, extra, regimes
+from theory.studies.faithfulness import faithfulness
 
 EXPLAINERS = ("attention", "grad×input", "lime β^∞", "shapley", "occlusion", "ig", "smoothgrad")
-KS = (1, 2, 3, 4, 5)
 EXACT_D = 12
 
 
@@ -73,44 +76,34 @@ def _agreement(a: np.ndarray, b: np.ndarray, top: int = 3) -> dict:
     return {"spearman": float(rho), "top3": overlap, "sign": float(np.mean(np.sign(a) == np.sign(b)))}
 
 
-def _faithfulness(model, doc, length: int, scores: np.ndarray, ks=KS) -> dict:
-    """Comprehensiveness and sufficiency at each ``k`` (exact, fast evaluator, replace) and their AOPC."""
-    d = scores.size
-    ks = [k for k in ks if k < d] or [1]
-    order = np.argsort(-scores, kind="stable")
-    Z = np.ones((2 * len(ks) + 1, d))
-    for r, k in enumerate(ks):
-        Z[1 + r, order[:k]] = 0.0  # without the top k
-        Z[1 + len(ks) + r] = 0.0
-        Z[1 + len(ks) + r, order[:k]] = 1.0  # only the top k
-    v = evaluator(model, doc, length, "replace")(Z)
-    comp, suff = v[0] - v[1 : 1 + len(ks)], v[0] - v[1 + len(ks) :]
-    return {"comprehensiveness": float(comp.mean()), "sufficiency": float(suff.mean())}
-
-
-def measure(instances, seed: int) -> dict:
+def measure(instances, seed: int, faithful: bool = True) -> dict:
     """Pairwise agreement and faithfulness over ``instances`` (``(model, doc, length)``), mean ± SE.
 
     Args:
         instances: ``(model, doc, length)`` triples: a model, a token document and its number of words.
         seed: seeds the Monte Carlo explainers (``seed + index`` per document) and the random baseline's ranking.
+        faithful: whether to measure faithfulness too (:func:`theory.studies.faithfulness.faithfulness` under
+            ``replace``).
 
     Returns:
         ``{"agreement": [...], "faithfulness": [...], "instances": n}``: per pair of explainers the mean ± SE of
         Spearman, top-3 overlap and sign agreement; per explainer (and ``random``) that of comprehensiveness and
-        sufficiency.
+        sufficiency AOPC (``"faithfulness"`` only when ``faithful``).
     """
     pairs: dict[tuple[str, str], list[dict]] = {pair: [] for pair in combinations(EXPLAINERS, 2)}
     faith: dict[str, list[dict]] = {name: [] for name in EXPLAINERS + ("random",)}
     rng = np.random.default_rng(seed)
+    count = 0
     for index, (model, doc, length) in enumerate(instances):
+        count += 1
         scores = _word_scores(model, doc, length, seed + index)
         for (a, b), rows in pairs.items():
             rows.append(_agreement(scores[a], scores[b]))
-        for name in EXPLAINERS:
-            faith[name].append(_faithfulness(model, doc, length, scores[name]))
-        d = distinct_words(doc, length).size
-        faith["random"].append(_faithfulness(model, doc, length, rng.permutation(d).astype(float)))
+        if faithful:
+            evaluate = evaluator(model, doc, length, "replace")
+            scores["random"] = rng.permutation(distinct_words(doc, length).size).astype(float)
+            for name, rows in faith.items():
+                rows.append(faithfulness(evaluate, scores[name]))
 
     def summary(rows, key):
         values = np.array([r[key] for r in rows], dtype=float)
@@ -120,22 +113,24 @@ def measure(instances, seed: int) -> dict:
         se = float(values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else float("nan")
         return {"mean": float(values.mean()), "se": se}
 
-    return {
+    result: dict = {
         "agreement": [
             {"a": a, "b": b, **{m: summary(rows, m) for m in ("spearman", "top3", "sign")}}
             for (a, b), rows in pairs.items()
         ],
-        "faithfulness": [
+        "instances": count,
+    }
+    if faithful:
+        result["faithfulness"] = [
             {"explainer": name, **{m: summary(rows, m) for m in ("comprehensiveness", "sufficiency")}}
             for name, rows in faith.items()
-        ],
-        "instances": len(faith["random"]),
-    }
+        ]
+    return result
 
 
 def markdown(title: str, result: dict) -> list[str]:
-    """The agreement table (every explainer against attention and Shapley) and the faithfulness table of
-    :func:`measure`'s result.
+    """The agreement table (every explainer against attention and Shapley) and, when measured, the faithfulness
+    table of :func:`measure`'s result.
 
     Args:
         title: the bold heading of the tables.
@@ -160,16 +155,20 @@ def markdown(title: str, result: dict) -> list[str]:
                 r = pairs[key]
                 row += [fmt(r["spearman"]), fmt(r["top3"]), fmt(r["sign"])]
         rows.append(row)
-    ranking = sorted(result["faithfulness"], key=lambda r: -r["comprehensiveness"]["mean"])
-    return [
+    lines = [
         f"**{title}** ({result['instances']} documents)",
         "",
         table(
             ["explainer", "with attention: Spearman", "top-3", "sign", "with Shapley: Spearman", "top-3", "sign"], rows
         ),
+    ]
+    if "faithfulness" not in result:
+        return lines
+    ranking = sorted(result["faithfulness"], key=lambda r: -r["comprehensiveness"]["mean"])
+    return lines + [
         "",
         (
-            "Exact faithfulness (replace; AOPC over k = 1..5; comprehensiveness: higher is better, sufficiency: "
+            "Exact faithfulness (replace; AOPC over k = 1..d; comprehensiveness: higher is better, sufficiency: "
             "lower is better):"
         ),
         "",
@@ -189,8 +188,8 @@ AGREEMENT = {
 @extra(
     "explainers.agreement",
     section="§6",
-    title="Every explainer against attention and Shapley (agreement) and exact faithfulness (ERASER AOPC), by "
-    "regime and on the trained model",
+    title="Every explainer against attention and Shapley (agreement), by regime and on the trained model, and exact "
+    "faithfulness (ERASER AOPC) by regime",
 )
 def agreement_extra(profile, seed):
     plan = AGREEMENT.get(profile, AGREEMENT["ci"])
@@ -202,7 +201,8 @@ def agreement_extra(profile, seed):
             f"Random models: the regime map's instances (`theory.studies.regimes.instance`, T = 256, K = 4, d_e = 32) "
             f"with d = {plan['d']} distinct words, {plan['models']} models per cell (instance k of cell i: seed "
             f"`({seed}, 500 + i, k)`); trained model: {plan['trained']} held-out documents (seeded draw "
-            f"`default_rng([{seed}, 15])`){words}. Mean ± SE over documents."
+            f"`default_rng([{seed}, 15])`){words}, agreement only (its faithfulness on 100 documents: the extra "
+            "`bert.faithfulness`). Mean ± SE over documents."
         ),
         "",
     ]
@@ -218,7 +218,9 @@ def agreement_extra(profile, seed):
     rng = np.random.default_rng([seed, 15])
     indices = sorted(int(i) for i in rng.choice(len(fixture.docs), plan["trained"], replace=False))
     docs = [fixture.docs[i][: plan["words"]] for i in indices]
-    trained = measure([(fixture.model, document(fixture.model, t), len(t)) for t in docs if len(set(t)) >= 2], seed)
+    trained = measure(
+        [(fixture.model, document(fixture.model, t), len(t)) for t in docs if len(set(t)) >= 2], seed, faithful=False
+    )
     data["trained"] = {"documents": indices, **trained}
     md += markdown(f"trained model, documents {indices}", trained)
     return ExtraResult("\n".join(md), data)
