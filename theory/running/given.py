@@ -677,6 +677,7 @@ BERT: dict[str, Callable[[Population], Applies]] = {
 #: derivative ≈ 2.5 × a forward pass (the tangent rows double the ball products); transformers' float64 forward and
 #: autograd on 32 pieces, and the comparison of every attention weight and hidden state, ≈ 1.5 s.  Under ci each
 #: claim checks 16 documents (:func:`theory.running.runner.given_examples`), 160 under thorough.
+#: (the claims' reference texts in theory/claims/bert.py state these prefix lengths: change both together)
 PRETRAINED_PLANS = {
     "bert.forward": (8, (0, 1), "arb"),
     "bert.gradient": (4, (0, 1), "arb"),
