@@ -1213,7 +1213,7 @@ def unk_game(case: TextCase, sign: float) -> dict:
     "(reference.explainers.shapley's formulas), their sum, and the float64 scores of the negated model "
     "against the negated reference",
     strategy=negation_cases,
-    budget=0.2,
+    budget=0.1,
     trained=ORACLES_NOT_TRAINED,
 )
 def check_blind_to_values_explainers(case: NegationCase) -> Outcome:
