@@ -51,6 +51,7 @@ CLAIMS = {
     "bert.lime_matches_lime_package": ("lime", "sklearn", "tokenizers"),
     "bert.shapley_matches_shap": ("shap", "transformers", "tokenizers"),
     "bert.ig_matches_captum": ("captum", "torch", "transformers", "tokenizers"),
+    "bert.blind_to_values.explainers": ("tokenizers",),
 }
 # extra -> package -> what names the part that needs it (a survival row, a comparison, a figure file)
 EXTRAS = {

@@ -1214,6 +1214,7 @@ def unk_game(case: TextCase, sign: float) -> dict:
     "against the negated reference",
     strategy=negation_cases,
     budget=0.1,
+    requires=("tokenizers",),
     trained=ORACLES_NOT_TRAINED,
 )
 def check_blind_to_values_explainers(case: NegationCase) -> Outcome:
