@@ -177,6 +177,25 @@ def _run_pretrained(claim: Claim, profile: str, seed: int) -> Record:
     return _run_given(claim, pretrained_population(), profile, seed)
 
 
+def _about(claim: Claim) -> dict[str, Any]:
+    """What a record says about its claim (the same for every population and verdict).
+
+    Args:
+        claim: The claim.
+
+    Returns:
+        Its id, section, kind, source, statement and reference, by the :class:`Record` field names.
+    """
+    return {
+        "id": claim.id,
+        "section": claim.section,
+        "kind": claim.kind,
+        "source": claim.source,
+        "statement": claim.statement,
+        "reference": claim.reference,
+    }
+
+
 def _not_run(
     claim: Claim, verdict: str, diagnosis: str, profile: str, seed: int, population: str, command: str
 ) -> Record:
@@ -195,12 +214,7 @@ def _not_run(
         The record, with no example.
     """
     return Record(
-        id=claim.id,
-        section=claim.section,
-        kind=claim.kind,
-        source=claim.source,
-        statement=claim.statement,
-        reference=claim.reference,
+        **_about(claim),
         verdict=verdict,
         examples=0,
         failing_examples=0,
@@ -365,12 +379,7 @@ def _run(
         diagnosis = shown["outcome"].detail if shown["outcome"] else ""
     best = worst["outcome"]
     return Record(
-        id=claim.id,
-        section=claim.section,
-        kind=claim.kind,
-        source=claim.source,
-        statement=claim.statement,
-        reference=claim.reference,
+        **_about(claim),
         verdict=verdict,
         examples=stats["examples"],
         failing_examples=stats["above"] if approximation and not crashed else stats["failing"],
