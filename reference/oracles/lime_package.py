@@ -98,11 +98,29 @@ def run_lime_package(
     d = len(distinct_words(doc, length))
     explainer = LimeTextExplainer(random_state=random_state)
     explanation = explainer.explain_instance(text_of(doc, length), classifier, num_features=max(d, 10), num_samples=n)
+    coef = coefficients(explanation, d)
+    words = [int(explanation.domain_mapper.indexed_string.word(j)[1:]) for j in range(d)]
+    return coef, float(explanation.intercept[1]), words
+
+
+def coefficients(explanation, d: int) -> np.ndarray:
+    """The coefficients of every one of the ``d`` features of a lime explanation of class 1 (lime lists them in
+    ``local_exp[1]`` by decreasing magnitude; ``num_features ≥ d`` keeps them all).
+
+    Args:
+        explanation: what ``LimeTextExplainer.explain_instance`` returned.
+        d: the number of features (distinct words).
+
+    Returns:
+        The coefficients by feature index, ``(d,)``.
+
+    Raises:
+        AssertionError: lime did not keep every feature.
+    """
     coef = np.zeros(d)
     pairs = explanation.local_exp[1]
     if sorted(feature for feature, _ in pairs) != list(range(d)):
         raise AssertionError(f"lime kept features {sorted(f for f, _ in pairs)}, expected all of 0..{d - 1}")
     for feature, value in pairs:
         coef[feature] = value
-    words = [int(explanation.domain_mapper.indexed_string.word(j)[1:]) for j in range(d)]
-    return coef, float(explanation.intercept[1]), words
+    return coef
